@@ -1,0 +1,525 @@
+//! Typed configuration: built-in defaults → user file → environment overrides.
+//!
+//! Every section and key is documented in `config/default.toml`. Every struct
+//! carries `#[serde(default)]`, so a user file only states what it changes.
+//! A broken file is reported as `FILE:LINE: message`; unknown keys are
+//! returned as warnings rather than dropped in silence.
+
+mod duration;
+
+pub use duration::Dur;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The default listen address of the local API.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7471";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}: {message}")]
+    Parse { path: String, line: usize, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("environment override {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Config {
+    /// Schema version of the config file, for future migrations.
+    pub version: u32,
+    pub voice: Voice,
+    pub speech: Speech,
+    pub api: Api,
+    pub repos: Vec<Repo>,
+    pub checks: BTreeMap<String, CheckCmd>,
+    pub agents: BTreeMap<String, Agent>,
+    pub github: Github,
+    pub routes: Vec<Route>,
+    pub dispatch: Dispatch,
+    pub review: Review,
+    pub workflows: Vec<Workflow>,
+    pub understand: Understand,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            version: 1,
+            voice: Voice::default(),
+            speech: Speech::default(),
+            api: Api::default(),
+            repos: Vec::new(),
+            checks: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            github: Github::default(),
+            routes: Vec::new(),
+            dispatch: Dispatch::default(),
+            review: Review::default(),
+            workflows: Vec::new(),
+            understand: Understand::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HotkeyMode {
+    #[default]
+    Hold,
+    Toggle,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Voice {
+    pub hotkey: String,
+    pub mode: HotkeyMode,
+    /// Input device name; empty means the system default.
+    pub input_device: String,
+    /// A manifest name (e.g. "base.en") or a path to a ggml model file.
+    pub model: String,
+    pub language: String,
+    /// Extra words for the recogniser's prompt and for correction.
+    pub vocabulary: Vec<String>,
+    pub min_press: Dur,
+    pub max_utterance: Dur,
+    pub pre_roll: Dur,
+    /// Whisper threads; 0 means the number of physical cores.
+    pub threads: usize,
+    /// Decode with the full 30 s encoder window instead of one scaled to the clip.
+    pub full_window: bool,
+    /// Short audible cues when recording starts and stops.
+    pub cues: bool,
+    /// RMS floor (0..1) under which a clip counts as "nothing heard".
+    pub energy_floor: f32,
+    /// Minimum voiced length for a clip to be transcribed.
+    pub min_speech: Dur,
+}
+
+impl Default for Voice {
+    fn default() -> Self {
+        Voice {
+            hotkey: "Ctrl+Alt+Space".into(),
+            mode: HotkeyMode::Hold,
+            input_device: String::new(),
+            model: "base.en".into(),
+            language: "en".into(),
+            vocabulary: Vec::new(),
+            min_press: Dur::from_millis(250),
+            max_utterance: Dur::from_secs(120),
+            pre_roll: Dur::from_millis(300),
+            threads: 0,
+            full_window: false,
+            cues: true,
+            energy_floor: 0.005,
+            min_speech: Dur::from_millis(200),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Speech {
+    /// "espeak-ng" (linked), "command" (argv in `command`) or "none".
+    pub engine: String,
+    pub voice: String,
+    /// Words per minute.
+    pub rate: u32,
+    /// 0.0 .. 1.0
+    pub volume: f32,
+    /// argv for the "command" engine; `{text_file}` and `{out}` are substituted.
+    pub command: Vec<String>,
+    /// Where changelog audio goes; empty means `<data dir>/changelogs`.
+    pub changelog_dir: String,
+    /// Local time ("07:30") to build a changelog every day; empty disables it.
+    pub changelog_at: String,
+    /// Spoken notices: "ready", "attention", "all" or "none".
+    pub announce: String,
+}
+
+impl Default for Speech {
+    fn default() -> Self {
+        Speech {
+            engine: "espeak-ng".into(),
+            voice: "en-us".into(),
+            rate: 175,
+            volume: 1.0,
+            command: Vec::new(),
+            changelog_dir: String::new(),
+            changelog_at: String::new(),
+            announce: "attention".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Api {
+    /// host:port; port 0 picks a free port (the bound address is written to the data dir).
+    pub listen: String,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api { listen: DEFAULT_LISTEN.into() }
+    }
+}
+
+/// A check command: a string split like a shell would (no shell runs it) or an argv list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum CheckCmd {
+    Line(String),
+    Argv(Vec<String>),
+}
+
+impl CheckCmd {
+    pub fn argv(&self) -> Option<Vec<String>> {
+        match self {
+            CheckCmd::Line(s) => shlex::split(s).filter(|v| !v.is_empty()),
+            CheckCmd::Argv(v) if !v.is_empty() => Some(v.clone()),
+            CheckCmd::Argv(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Repo {
+    pub name: String,
+    pub path: String,
+    pub base: String,
+    /// "owner/name" on GitHub, if the repo lives there.
+    pub github: Option<String>,
+    /// "local" (merge locally) or "github" (push, open a PR, merge through the API).
+    pub review: String,
+    pub aliases: Vec<String>,
+    /// Per-repo check commands; they override `[checks]` by name.
+    pub checks: BTreeMap<String, CheckCmd>,
+}
+
+impl Default for Repo {
+    fn default() -> Self {
+        Repo {
+            name: String::new(),
+            path: String::new(),
+            base: "main".into(),
+            github: None,
+            review: "local".into(),
+            aliases: Vec::new(),
+            checks: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Agent {
+    /// local | github-copilot | jules | cursor | codex-cloud
+    pub kind: String,
+    /// For local agents: claude | codex | gemini | aider | cursor-cli, or empty for a custom `command`.
+    pub preset: String,
+    /// argv template; `{prompt}`, `{prompt_file}` and `{workdir}` are whole-argument substitutions.
+    pub command: Vec<String>,
+    /// Claude Code's permission mode (acceptEdits, bypassPermissions, ...).
+    pub permission_mode: String,
+    /// Base URL of a remote agent's API.
+    pub api_url: String,
+    /// Name of the environment variable that holds the token.
+    pub token_env: String,
+    /// Extra environment for the agent process.
+    pub env: BTreeMap<String, String>,
+    /// Codex cloud environment id.
+    pub environment: String,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Agent {
+            kind: "local".into(),
+            preset: String::new(),
+            command: Vec::new(),
+            permission_mode: "acceptEdits".into(),
+            api_url: String::new(),
+            token_env: String::new(),
+            env: BTreeMap::new(),
+            environment: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Github {
+    pub api_url: String,
+    pub token_env: String,
+    /// merge | squash | rebase
+    pub merge_method: String,
+    /// How often PRs and checks are polled.
+    pub poll: Dur,
+}
+
+impl Default for Github {
+    fn default() -> Self {
+        Github {
+            api_url: "https://api.github.com".into(),
+            token_env: "GITHUB_TOKEN".into(),
+            merge_method: "squash".into(),
+            poll: Dur::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct Route {
+    /// A task kind from the Intent contract (css, docs, dependency-upgrade, ...).
+    pub kind: String,
+    pub agent: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Dispatch {
+    pub max_parallel: usize,
+    pub default_agent: String,
+    /// An agent run longer than this is killed and the task fails.
+    pub timeout: Dur,
+    /// fast-forward | merge | squash, for local merges.
+    pub merge_method: String,
+    /// How long a merge confirmation stays valid.
+    pub confirm_ttl: Dur,
+    /// Retry once a task whose agent vanished while the daemon was down.
+    pub retry_interrupted: bool,
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        Dispatch {
+            max_parallel: 3,
+            default_agent: "claude".into(),
+            timeout: Dur::from_secs(30 * 60),
+            merge_method: "merge".into(),
+            confirm_ttl: Dur::from_secs(30),
+            retry_interrupted: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct Review {
+    /// Regexes; an added line that matches one is never reported as a secret.
+    pub secret_allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct Workflow {
+    pub name: String,
+    pub triggers: Vec<String>,
+    pub steps: Vec<WorkflowStep>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct WorkflowStep {
+    /// status | changelog | brief | remote
+    pub kind: String,
+    /// For status: finished | running | failed | all. For changelog: a period ("24h").
+    /// For brief: the brief text. For remote: "open_prs" or "ci_failures".
+    pub arg: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct Understand {
+    pub llm: Option<Llm>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Llm {
+    /// OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1
+    pub url: String,
+    pub model: String,
+    pub token_env: String,
+    pub timeout: Dur,
+    /// Rule-parser confidence under which the LLM is consulted.
+    pub threshold: f32,
+}
+
+impl Default for Llm {
+    fn default() -> Self {
+        Llm {
+            url: String::new(),
+            model: String::new(),
+            token_env: String::new(),
+            timeout: Dur::from_secs(5),
+            threshold: 0.5,
+        }
+    }
+}
+
+/// A loaded configuration plus what loading noticed.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// The file it came from, if any.
+    pub source: Option<PathBuf>,
+    /// Unknown keys and other non-fatal findings, e.g. "capcom.toml: unknown key `voice.hotkye`".
+    pub warnings: Vec<String>,
+}
+
+/// The user config file when none is given: `$XDG_CONFIG_HOME/capcom/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("capcom").join("config.toml"))
+}
+
+/// Load the layered config. `explicit` is `--config` or `CAPCOM_CONFIG`; it must exist.
+/// Without it the XDG file is used when present. `env` is the environment to read
+/// overrides from (`CAPCOM__SECTION__KEY=value`).
+pub fn load(
+    explicit: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded, ConfigError> {
+    let (path, required) = match explicit {
+        Some(p) => (Some(p.to_path_buf()), true),
+        None => (default_path(), false),
+    };
+    let mut value = toml::Table::new();
+    let mut source = None;
+    if let Some(p) = path {
+        match std::fs::read_to_string(&p) {
+            Ok(text) => {
+                value = parse_table(&text, &p.display().to_string())?;
+                source = Some(p);
+            }
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ConfigError::Read { path: p.display().to_string(), source: e }),
+        }
+    }
+    apply_env(&mut value, env)?;
+    let name = source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(defaults)".into());
+    let (config, warnings) = from_table(value, &name)?;
+    Ok(Loaded { config, source, warnings })
+}
+
+/// Parse TOML text (as a file named `name`) into a config, with warnings.
+pub fn from_str(text: &str, name: &str) -> Result<(Config, Vec<String>), ConfigError> {
+    from_table(parse_table(text, name)?, name)
+}
+
+fn parse_table(text: &str, name: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
+        path: name.to_string(),
+        line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+        message: e.message().trim().to_string(),
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+fn from_table(table: toml::Table, name: &str) -> Result<(Config, Vec<String>), ConfigError> {
+    let mut unknown = Vec::new();
+    let config: Config = serde_ignored::deserialize(toml::Value::Table(table), |path| {
+        unknown.push(path.to_string())
+    })
+    .map_err(|e: toml::de::Error| ConfigError::Invalid { path: name.to_string(), message: e.message().trim().to_string() })?;
+    let mut warnings: Vec<String> =
+        unknown.into_iter().map(|k| format!("{name}: unknown key `{k}` (ignored)")).collect();
+    for problem in config.validate() {
+        warnings.push(format!("{name}: {problem}"));
+    }
+    Ok((config, warnings))
+}
+
+/// `CAPCOM__DISPATCH__MAX_PARALLEL=5` sets `dispatch.max_parallel = 5`. The value is
+/// read as a TOML value when it parses as one, else as a string.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (var, raw) in env {
+        let Some(rest) = var.strip_prefix("CAPCOM__") else { continue };
+        let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        if keys.iter().any(|k| k.is_empty()) {
+            return Err(ConfigError::Env { var, message: "empty key segment".into() });
+        }
+        let value = format!("v = {raw}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(raw.clone()));
+        let mut cur = &mut *table;
+        for k in &keys[..keys.len() - 1] {
+            let entry = cur.entry(k.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => cur = t,
+                _ => return Err(ConfigError::Env { var, message: format!("`{k}` is not a section") }),
+            }
+        }
+        cur.insert(keys[keys.len() - 1].clone(), value);
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Non-fatal consistency problems: routes to unknown agents, repos without paths, ...
+    pub fn validate(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in &self.repos {
+            if r.name.is_empty() {
+                out.push("a [[repos]] entry has no name".to_string());
+            }
+            if r.path.is_empty() {
+                out.push(format!("repo `{}` has no path", r.name));
+            }
+        }
+        for route in &self.routes {
+            if !self.agents.contains_key(&route.agent) {
+                out.push(format!("route for `{}` names unknown agent `{}`", route.kind, route.agent));
+            }
+        }
+        if self.dispatch.max_parallel == 0 {
+            out.push("dispatch.max_parallel is 0: nothing would ever start".to_string());
+        }
+        if !self.agents.is_empty() && !self.agents.contains_key(&self.dispatch.default_agent) {
+            out.push(format!("dispatch.default_agent `{}` is not a configured agent", self.dispatch.default_agent));
+        }
+        out
+    }
+
+    /// A repo by name or alias, case-insensitively.
+    pub fn repo(&self, name: &str) -> Option<&Repo> {
+        self.repos.iter().find(|r| {
+            r.name.eq_ignore_ascii_case(name) || r.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// Every check name known, globally or in any repo.
+    pub fn check_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.checks.keys().cloned().collect();
+        for r in &self.repos {
+            names.extend(r.checks.keys().cloned());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests;

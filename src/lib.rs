@@ -1,0 +1,10 @@
+//! capcom: a voice-driven dispatch assistant for engineers who direct many AI coding agents.
+//!
+//! The stages of the data path each have a module:
+//! hotkey + mic (`capture`) → Whisper (`transcribe`) → `understand` (pure) →
+//! the daemon's coordinator → `dispatch` / `review` / `report`, all recorded in `store`.
+//! `cli` is a thin client of the daemon's local API; `config` is the typed configuration.
+
+pub mod config;
+pub mod store;
+pub mod understand;

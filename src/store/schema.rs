@@ -1,0 +1,71 @@
+//! Versioned migrations. Each entry runs once, in order, inside a transaction,
+//! and bumps `PRAGMA user_version`. Never edit a shipped migration: add one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE utterances (
+        id          INTEGER PRIMARY KEY,
+        created_at  TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        audio_path  TEXT,
+        source      TEXT NOT NULL DEFAULT 'voice',
+        transcript  TEXT,
+        timings     TEXT,
+        intent      TEXT
+    );
+    CREATE TABLE tasks (
+        id           INTEGER PRIMARY KEY,
+        spec         TEXT NOT NULL,
+        title        TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        reason       TEXT,
+        agent        TEXT,
+        repo         TEXT,
+        branch       TEXT,
+        worktree     TEXT,
+        pr           INTEGER,
+        head_sha     TEXT,
+        utterance_id INTEGER REFERENCES utterances(id),
+        scheduled_at TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    );
+    CREATE INDEX tasks_state ON tasks(state);
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        task_id     INTEGER NOT NULL REFERENCES tasks(id),
+        agent       TEXT NOT NULL,
+        branch      TEXT,
+        worktree    TEXT,
+        pid         INTEGER,
+        pid_start   INTEGER,
+        session_id  TEXT,
+        remote_id   TEXT,
+        started_at  TEXT NOT NULL,
+        ended_at    TEXT,
+        exit_code   INTEGER,
+        log_path    TEXT,
+        cost_usd    REAL,
+        summary     TEXT
+    );
+    CREATE INDEX runs_task ON runs(task_id);
+    CREATE TABLE events (
+        id       INTEGER PRIMARY KEY,
+        task_id  INTEGER REFERENCES tasks(id),
+        at       TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        message  TEXT NOT NULL DEFAULT '',
+        data     TEXT
+    );
+    CREATE INDEX events_task ON events(task_id, id);
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        task_id INTEGER,
+        actor   TEXT NOT NULL,
+        detail  TEXT
+    );
+    "#,
+];
