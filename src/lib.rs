@@ -8,3 +8,6 @@
 pub mod config;
 pub mod store;
 pub mod understand;
+pub mod cli;
+pub mod daemon;
+pub mod logging;

@@ -6,8 +6,10 @@
 //! returned as warnings rather than dropped in silence.
 
 mod duration;
+mod paths;
 
 pub use duration::Dur;
+pub use paths::DataDir;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

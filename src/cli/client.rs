@@ -1,0 +1,72 @@
+//! The CLI's client of the daemon's local API.
+
+use crate::config::DataDir;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the capcom daemon is not running ({0}); start it with `capcom daemon` (or `capcom daemon --headless`)")]
+    NotRunning(String),
+    #[error("{0}")]
+    Api(String),
+    #[error("cannot talk to the daemon: {0}")]
+    Transport(String),
+}
+
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// Find the running daemon through the data dir's `api.addr` and `api.token`.
+    pub fn connect(data: &DataDir) -> Result<Client, ClientError> {
+        let addr = std::fs::read_to_string(data.addr())
+            .map_err(|_| ClientError::NotRunning(format!("no {}", data.addr().display())))?;
+        let token = std::fs::read_to_string(data.token())
+            .map_err(|e| ClientError::NotRunning(format!("cannot read {}: {e}", data.token().display())))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .connect_timeout(Duration::from_secs(3))
+            .no_proxy()
+            .build()
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        Ok(Client { base: format!("http://{}", addr.trim()), token: token.trim().to_string(), http })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let req = self.http.get(format!("{}{}", self.base, path)).bearer_auth(&self.token);
+        self.send(req).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
+        let req = self.http.post(format!("{}{}", self.base, path)).bearer_auth(&self.token).json(body);
+        self.send(req).await
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
+        let resp = req.send().await.map_err(|e| {
+            if e.is_connect() {
+                ClientError::NotRunning(format!("nothing answers at {}", self.base))
+            } else {
+                ClientError::Transport(e.to_string())
+            }
+        })?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| ClientError::Transport(e.to_string()))?;
+        if !status.is_success() {
+            let msg = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            return Err(ClientError::Api(format!("{msg} (HTTP {})", status.as_u16())));
+        }
+        serde_json::from_slice(&body).map_err(|e| ClientError::Transport(format!("bad reply from the daemon: {e}")))
+    }
+}

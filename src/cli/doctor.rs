@@ -1,0 +1,272 @@
+//! `capcom doctor`: one line per check, ok / warn / fail, with the fix.
+
+use super::client::Client;
+use super::exit;
+use crate::config::{DataDir, Loaded};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+pub struct Check {
+    pub level: Level,
+    pub name: String,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+fn check(level: Level, name: &str, detail: impl Into<String>, fix: Option<&str>) -> Check {
+    Check { level, name: name.into(), detail: detail.into(), fix: fix.map(String::from) }
+}
+
+/// Debian packages capcom builds and runs with.
+pub const APT_PACKAGES: &[&str] = &[
+    "libasound2-dev",
+    "libxi-dev",
+    "libxtst-dev",
+    "cmake",
+    "libclang-dev",
+    "pkg-config",
+    "build-essential",
+    "espeak-ng",
+    "libespeak-ng-dev",
+];
+
+/// The executable a local agent preset runs.
+pub fn preset_program(preset: &str) -> Option<&'static str> {
+    match preset {
+        "claude" => Some("claude"),
+        "codex" => Some("codex"),
+        "gemini" => Some("gemini"),
+        "aider" => Some("aider"),
+        "cursor-cli" => Some("cursor-agent"),
+        _ => None,
+    }
+}
+
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+pub async fn run(loaded: &Loaded, data: &DataDir) -> u8 {
+    let checks = collect(loaded, data).await;
+    let mut worst = Level::Ok;
+    for c in &checks {
+        let tag = match c.level {
+            Level::Ok => "ok  ",
+            Level::Warn => "warn",
+            Level::Fail => "FAIL",
+        };
+        match &c.fix {
+            Some(fix) => println!("[{tag}] {}: {} — fix: {fix}", c.name, c.detail),
+            None => println!("[{tag}] {}: {}", c.name, c.detail),
+        }
+        if c.level == Level::Fail || (c.level == Level::Warn && worst == Level::Ok) {
+            worst = c.level;
+        }
+    }
+    if worst == Level::Fail { exit::ERROR } else { exit::OK }
+}
+
+pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
+    let mut out = Vec::new();
+    let cfg = &loaded.config;
+
+    // config
+    let src = loaded.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into());
+    if loaded.warnings.is_empty() {
+        out.push(check(Level::Ok, "config", src, None));
+    } else {
+        for w in &loaded.warnings {
+            out.push(check(Level::Warn, "config", w.clone(), Some("edit the file; see config/default.toml for every key")));
+        }
+    }
+
+    // data dir and store
+    match std::fs::create_dir_all(data.root()) {
+        Ok(()) => out.push(check(Level::Ok, "data dir", data.root().display().to_string(), None)),
+        Err(e) => out.push(check(
+            Level::Fail,
+            "data dir",
+            format!("{}: {e}", data.root().display()),
+            Some("pass a writable --data-dir or set CAPCOM_DATA_DIR"),
+        )),
+    }
+    match crate::store::Store::open(&data.db()) {
+        Ok(s) => out.push(check(
+            Level::Ok,
+            "store",
+            format!("{} (schema {})", data.db().display(), s.schema_version().unwrap_or(0)),
+            None,
+        )),
+        Err(e) => out.push(check(Level::Fail, "store", e.to_string(), Some("move the file aside; a new one is created"))),
+    }
+
+    // API
+    match Client::connect(data) {
+        Ok(c) => match c.get::<serde_json::Value>("/v1/state").await {
+            Ok(v) => out.push(check(
+                Level::Ok,
+                "api",
+                format!("daemon at {} ({})", c.base(), v["stage"].as_str().unwrap_or("?")),
+                None,
+            )),
+            Err(e) => out.push(check(Level::Warn, "api", e.to_string(), Some("start it with `capcom daemon`"))),
+        },
+        Err(e) => out.push(check(Level::Warn, "api", e.to_string(), Some("start it with `capcom daemon`"))),
+    }
+
+    // display and hotkey
+    let display = std::env::var("DISPLAY").ok().filter(|v| !v.is_empty());
+    let wayland = std::env::var("WAYLAND_DISPLAY").ok().filter(|v| !v.is_empty());
+    match (display, wayland) {
+        (Some(d), None) => out.push(check(Level::Ok, "display", format!("X11 {d}: the global hotkey works"), None)),
+        (_, Some(w)) => out.push(check(
+            Level::Warn,
+            "display",
+            format!("Wayland ({w}): the global hotkey cannot see keys"),
+            Some("bind a desktop shortcut to `capcom brief` / the daemon's API, or run under X11"),
+        )),
+        (None, None) => out.push(check(
+            Level::Warn,
+            "display",
+            "no display: no hotkey or tray",
+            Some("run `capcom daemon --headless` and drive it with `capcom brief`"),
+        )),
+    }
+
+    // audio input
+    out.push(audio_input_check(&cfg.voice.input_device));
+
+    // speech model
+    out.push(model_check(&cfg.voice.model, data));
+
+    // agents
+    for (name, agent) in &cfg.agents {
+        if agent.kind == "local" {
+            let program = agent.command.first().map(String::as_str).or_else(|| preset_program(&agent.preset));
+            match program {
+                Some(p) => match find_on_path(p) {
+                    Some(path) => out.push(check(Level::Ok, &format!("agent {name}"), path.display().to_string(), None)),
+                    None => out.push(check(
+                        Level::Warn,
+                        &format!("agent {name}"),
+                        format!("`{p}` is not on PATH"),
+                        Some("install it, or remove the agent from the config"),
+                    )),
+                },
+                None => out.push(check(
+                    Level::Fail,
+                    &format!("agent {name}"),
+                    format!("unknown preset `{}` and no command", agent.preset),
+                    Some("set preset = claude|codex|gemini|aider|cursor-cli, or command = [...]"),
+                )),
+            }
+        } else if agent.kind == "codex-cloud" {
+            match find_on_path("codex") {
+                Some(p) => out.push(check(Level::Ok, &format!("agent {name}"), p.display().to_string(), None)),
+                None => out.push(check(Level::Warn, &format!("agent {name}"), "`codex` is not on PATH", Some("install the Codex CLI"))),
+            }
+        } else {
+            let var = if agent.token_env.is_empty() { cfg.github.token_env.clone() } else { agent.token_env.clone() };
+            match std::env::var(&var) {
+                Ok(v) if !v.trim().is_empty() => {
+                    out.push(check(Level::Ok, &format!("agent {name}"), format!("{} token in ${var}", agent.kind), None))
+                }
+                _ => out.push(check(
+                    Level::Warn,
+                    &format!("agent {name}"),
+                    format!("${var} is not set"),
+                    Some(&format!("export {var}=… before starting the daemon")),
+                )),
+            }
+        }
+    }
+
+    // apt packages
+    let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)).collect();
+    if missing.is_empty() {
+        out.push(check(Level::Ok, "packages", "all build and speech packages installed", None));
+    } else {
+        out.push(check(
+            Level::Warn,
+            "packages",
+            format!("missing: {}", missing.join(" ")),
+            Some(&format!("sudo apt-get install {}", missing.join(" "))),
+        ));
+    }
+    out
+}
+
+fn dpkg_installed(pkg: &str) -> bool {
+    std::process::Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn audio_input_check(wanted: &str) -> Check {
+    use cpal::traits::{DeviceTrait, HostTrait};
+    let host = cpal::default_host();
+    let device = if wanted.is_empty() {
+        host.default_input_device()
+    } else {
+        host.input_devices().ok().and_then(|mut it| {
+            it.find(|d| d.description().map(|n| n.name() == wanted).unwrap_or(false))
+        })
+    };
+    match device {
+        Some(d) => {
+            let name = d.description().map(|n| n.name().to_string()).unwrap_or_else(|_| "unnamed device".into());
+            match d.default_input_config() {
+                Ok(c) => check(Level::Ok, "microphone", format!("{name} ({} Hz, {} ch)", c.sample_rate(), c.channels()), None),
+                Err(e) => check(Level::Warn, "microphone", format!("{name}: {e}"), Some("check the device in your sound settings")),
+            }
+        }
+        None if wanted.is_empty() => check(
+            Level::Warn,
+            "microphone",
+            "no input device",
+            Some("plug in a microphone or start PulseAudio/PipeWire; `capcom brief` works without one"),
+        ),
+        None => check(
+            Level::Warn,
+            "microphone",
+            format!("input device `{wanted}` not found"),
+            Some("set [voice] input_device to a listed device, or empty for the default"),
+        ),
+    }
+}
+
+fn model_check(model: &str, data: &DataDir) -> Check {
+    let path = if model.contains('/') || model.ends_with(".bin") {
+        PathBuf::from(model)
+    } else {
+        data.models().join(format!("ggml-{model}.bin"))
+    };
+    if path.is_file() {
+        check(Level::Ok, "speech model", path.display().to_string(), None)
+    } else {
+        check(
+            Level::Warn,
+            "speech model",
+            format!("{} is missing", path.display()),
+            Some(&format!("capcom models fetch {model}")),
+        )
+    }
+}

@@ -1,0 +1,321 @@
+//! The command line: clap commands, each a thin client of the daemon's API
+//! (except `daemon`, `parse`, `transcribe`, `models` and `doctor`, which work alone).
+
+pub mod client;
+mod doctor;
+
+use crate::config::{self, DataDir};
+use crate::store::Task;
+use clap::{Parser, Subcommand};
+use client::{Client, ClientError};
+use std::path::PathBuf;
+
+/// Named exit codes (DESIGN.md's CLI contract).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const NOT_RUNNING: u8 = 3;
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "capcom", version, about = "Voice-driven dispatch for a fleet of coding agents")]
+pub struct Cli {
+    /// Config file (default: ~/.config/capcom/config.toml)
+    #[arg(long, global = true, env = "CAPCOM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data dir: database, audio, worktrees, logs, API token (default: ~/.local/share/capcom)
+    #[arg(long, global = true, env = "CAPCOM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon: tray, hotkey and mic, API and dispatcher
+    Daemon {
+        /// API and dispatcher only: no audio, hotkey or tray
+        #[arg(long)]
+        headless: bool,
+    },
+    /// Act on TEXT as if it were spoken
+    Brief {
+        text: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Understanding only: print the Intent, act on nothing
+    Parse {
+        text: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tasks
+    Tasks {
+        /// Include merged and cancelled tasks
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One task: runs, events, checks, scope flags, branch/PR
+    Task {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The "what's finished?" answer
+    Status {
+        #[arg(long)]
+        speak: bool,
+        #[arg(long, value_name = "FILE.wav")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask to merge a task; prints the question and a confirmation code
+    Merge {
+        task: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm the pending question
+    Confirm { code: Option<String> },
+    /// Cancel a task
+    Cancel { task: String },
+    /// The changelog of finished work
+    Changelog {
+        #[arg(long, default_value = "24h")]
+        since: String,
+        #[arg(long)]
+        text: bool,
+        #[arg(long, value_name = "FILE.wav")]
+        out: Option<PathBuf>,
+    },
+    /// Transcribe a WAV file the way the daemon would
+    Transcribe {
+        file: PathBuf,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Speech models
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+    /// Utterances: time, duration, transcript, audio file
+    History {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check mic, display, model, agents, tokens and the API
+    Doctor,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsAction {
+    /// List the models in the manifest and which are installed
+    List,
+    /// Download a model
+    Fetch { name: String },
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> u8 {
+    let data = DataDir::resolve(cli.data_dir.as_deref());
+    let is_daemon = matches!(cli.command, Command::Daemon { .. });
+    if is_daemon {
+        crate::logging::init_daemon(&data.logs());
+    } else {
+        crate::logging::init_cli();
+    }
+    let loaded = match config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("capcom: {e}");
+            return exit::ERROR;
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("capcom: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    let code = rt.block_on(dispatch(cli.command, loaded, data));
+    crate::logging::flush();
+    code
+}
+
+async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8 {
+    match command {
+        Command::Daemon { headless } => {
+            let opts = crate::daemon::Options { config: loaded.config, data, headless };
+            match crate::daemon::run(opts, crate::daemon::shutdown_signal()).await {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    eprintln!("capcom daemon: {e:#}");
+                    exit::ERROR
+                }
+            }
+        }
+        Command::Tasks { all, json } => with_client(&data, |c| async move {
+            let tasks: Vec<Task> = c.get(&format!("/v1/tasks?all={all}")).await?;
+            if json {
+                print_json(&tasks);
+            } else {
+                print_tasks(&tasks);
+            }
+            Ok(exit::OK)
+        })
+        .await,
+        Command::Task { id, json } => with_client(&data, |c| async move {
+            let detail: serde_json::Value = c.get(&format!("/v1/tasks/{id}")).await?;
+            if json {
+                print_json(&detail);
+            } else {
+                print_task_detail(&detail);
+            }
+            Ok(exit::OK)
+        })
+        .await,
+        Command::History { json } => with_client(&data, |c| async move {
+            let rows: Vec<crate::store::Utterance> = c.get("/v1/history").await?;
+            if json {
+                print_json(&rows);
+            } else if rows.is_empty() {
+                println!("Nothing said yet.");
+            } else {
+                for u in rows {
+                    println!(
+                        "{:>4}  {}  {:>5.1}s  {}  {}",
+                        u.id,
+                        u.created_at,
+                        u.duration_ms as f64 / 1000.0,
+                        u.transcript.as_deref().unwrap_or("(not transcribed)"),
+                        u.audio_path.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            Ok(exit::OK)
+        })
+        .await,
+        Command::Doctor => doctor::run(&loaded, &data).await,
+        other => {
+            eprintln!("capcom: `{}` is not available yet", command_name(&other));
+            exit::ERROR
+        }
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Daemon { .. } => "daemon",
+        Command::Brief { .. } => "brief",
+        Command::Parse { .. } => "parse",
+        Command::Tasks { .. } => "tasks",
+        Command::Task { .. } => "task",
+        Command::Status { .. } => "status",
+        Command::Merge { .. } => "merge",
+        Command::Confirm { .. } => "confirm",
+        Command::Cancel { .. } => "cancel",
+        Command::Changelog { .. } => "changelog",
+        Command::Transcribe { .. } => "transcribe",
+        Command::Models { .. } => "models",
+        Command::History { .. } => "history",
+        Command::Doctor => "doctor",
+    }
+}
+
+/// Connect to the daemon and run `f`; map "not running" to exit 3.
+pub async fn with_client<F, Fut>(data: &DataDir, f: F) -> u8
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<u8, ClientError>>,
+{
+    let result = match Client::connect(data) {
+        Ok(c) => f(c).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e @ ClientError::NotRunning(_)) => {
+            eprintln!("capcom: {e}");
+            exit::NOT_RUNNING
+        }
+        Err(e) => {
+            eprintln!("capcom: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+pub fn print_json<T: serde::Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("capcom: cannot print JSON: {e}"),
+    }
+}
+
+fn print_tasks(tasks: &[Task]) {
+    if tasks.is_empty() {
+        println!("No tasks.");
+        return;
+    }
+    println!("{:>4}  {:<16} {:<10} {:<40} {}", "ID", "STATE", "AGENT", "TITLE", "REASON");
+    for t in tasks {
+        let title: String = t.title.chars().take(40).collect();
+        println!(
+            "{:>4}  {:<16} {:<10} {:<40} {}",
+            t.id,
+            t.state.as_str(),
+            t.agent.as_deref().unwrap_or("-"),
+            title,
+            t.reason.as_deref().unwrap_or("")
+        );
+    }
+}
+
+fn print_task_detail(d: &serde_json::Value) {
+    let t = &d["task"];
+    let s = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| "-".into());
+    println!("Task {}: {}", t["id"], s(&t["title"]));
+    println!("  state:   {}{}", s(&t["state"]), t["reason"].as_str().map(|r| format!(" ({r})")).unwrap_or_default());
+    println!("  agent:   {}", s(&t["agent"]));
+    println!("  repo:    {}", s(&t["repo"]));
+    println!("  branch:  {}", s(&t["branch"]));
+    if let Some(pr) = t["pr"].as_u64() {
+        println!("  pr:      #{pr}");
+    }
+    let spec = &t["spec"];
+    if let Some(items) = spec["acceptance"].as_array() {
+        for a in items {
+            println!("  accept:  {} [{}]", s(&a["text"]), a["check"].as_str().unwrap_or("manual"));
+        }
+    }
+    if let Some(runs) = d["runs"].as_array() {
+        for r in runs {
+            println!(
+                "  run {}:  {} pid {} exit {} log {}",
+                r["id"],
+                s(&r["agent"]),
+                r["pid"],
+                r["exit_code"],
+                s(&r["log_path"])
+            );
+        }
+    }
+    if let Some(events) = d["events"].as_array() {
+        println!("  events:");
+        for e in events {
+            println!("    {}  {:<10} {}", s(&e["at"]), s(&e["kind"]), s(&e["message"]));
+        }
+    }
+}

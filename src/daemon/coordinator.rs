@@ -1,0 +1,107 @@
+//! The coordinator: the one owner of session state.
+//!
+//! Hotkey events, transcripts, API calls and agent events all arrive as
+//! [`Msg`]s on one channel and are handled one at a time, so no two sources
+//! can race on the stage (idle, recording, transcribing, awaiting
+//! confirmation, speaking).
+
+use super::Services;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// The session stage. Exactly one at a time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    Idle,
+    Recording,
+    Transcribing,
+    AwaitingConfirmation,
+    Speaking,
+}
+
+/// A read-only view for the API and the tray.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub stage: Stage,
+}
+
+/// Messages the coordinator handles, in arrival order.
+pub enum Msg {
+    Snapshot(oneshot::Sender<Snapshot>),
+}
+
+pub struct Coordinator {
+    services: Services,
+    stage: Stage,
+}
+
+/// A cheap handle for sending messages to the coordinator.
+#[derive(Clone)]
+pub struct CoordinatorHandle {
+    tx: mpsc::Sender<Msg>,
+    task: std::sync::Arc<tokio::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Coordinator {
+    pub fn new(services: Services) -> Coordinator {
+        Coordinator { services, stage: Stage::Idle }
+    }
+
+    /// Run the coordinator on its own task until `stop` turns true.
+    pub fn spawn(services: Services, mut stop: watch::Receiver<bool>) -> CoordinatorHandle {
+        let (tx, mut rx) = mpsc::channel::<Msg>(256);
+        let mut me = Coordinator::new(services);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    msg = rx.recv() => match msg {
+                        Some(m) => me.handle(m).await,
+                        None => break,
+                    },
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+            me.drain();
+        });
+        CoordinatorHandle { tx, task: std::sync::Arc::new(tokio::sync::Mutex::new(Some(task))) }
+    }
+
+    pub fn stage(&self) -> &Stage {
+        &self.stage
+    }
+
+    async fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Snapshot(reply) => {
+                let _ = reply.send(Snapshot { stage: self.stage.clone() });
+            }
+        }
+    }
+
+    /// Leave state recoverable: everything durable is already in the store.
+    fn drain(&mut self) {
+        let _ = &self.services;
+        self.stage = Stage::Idle;
+    }
+}
+
+impl CoordinatorHandle {
+    pub async fn send(&self, msg: Msg) -> bool {
+        self.tx.send(msg).await.is_ok()
+    }
+
+    pub async fn snapshot(&self) -> Option<Snapshot> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Msg::Snapshot(tx)).await;
+        rx.await.ok()
+    }
+
+    /// Wait for the coordinator task to finish (after the stop signal).
+    pub async fn join(&self) {
+        if let Some(t) = self.task.lock().await.take() {
+            let _ = t.await;
+        }
+    }
+}
