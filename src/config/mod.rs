@@ -399,12 +399,12 @@ pub fn load(
         Some(p) => (Some(p.to_path_buf()), true),
         None => (default_path(), false),
     };
-    let mut value = toml::Table::new();
+    let mut value = defaults_table();
     let mut source = None;
     if let Some(p) = path {
         match std::fs::read_to_string(&p) {
             Ok(text) => {
-                value = parse_table(&text, &p.display().to_string())?;
+                merge(&mut value, parse_table(&text, &p.display().to_string())?);
                 source = Some(p);
             }
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
@@ -417,9 +417,31 @@ pub fn load(
     Ok(Loaded { config, source, warnings })
 }
 
-/// Parse TOML text (as a file named `name`) into a config, with warnings.
+/// Parse TOML text (as a file named `name`, layered over the defaults) into a config, with warnings.
 pub fn from_str(text: &str, name: &str) -> Result<(Config, Vec<String>), ConfigError> {
-    from_table(parse_table(text, name)?, name)
+    let mut value = defaults_table();
+    merge(&mut value, parse_table(text, name)?);
+    from_table(value, name)
+}
+
+/// The shipped, documented defaults (`config/default.toml`), compiled in.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+fn defaults_table() -> toml::Table {
+    // The shipped file is tested to parse; fall back to the serde defaults if it ever did not.
+    DEFAULT_TOML.parse::<toml::Table>().unwrap_or_default()
+}
+
+/// Layer `over` onto `base`: tables merge key by key, everything else (arrays included) is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
 fn parse_table(text: &str, name: &str) -> Result<toml::Table, ConfigError> {

@@ -67,8 +67,19 @@ fn an_explicit_missing_file_is_an_error() {
 
 #[test]
 fn the_shipped_default_file_parses_without_warnings() {
-    let text = include_str!("../../config/default.toml");
-    let (cfg, warnings) = from_str(text, "config/default.toml").unwrap();
+    let table: toml::Table = DEFAULT_TOML.parse().unwrap();
+    let (cfg, warnings) = from_table(table, "config/default.toml").unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(cfg.api.listen, DEFAULT_LISTEN);
+    assert!(cfg.agents.contains_key(&cfg.dispatch.default_agent));
+    assert!(cfg.workflows.iter().any(|w| w.name == "morning routine"));
+}
+
+#[test]
+fn a_user_file_layers_over_the_defaults() {
+    let (cfg, _) = from_str("[agents.mine]\nkind = \"local\"\ncommand = [\"my-agent\", \"{prompt}\"]\n[[routes]]\nkind = \"css\"\nagent = \"mine\"\n", "u.toml").unwrap();
+    assert!(cfg.agents.contains_key("mine"));
+    assert!(cfg.agents.contains_key("claude"), "default agents stay");
+    assert_eq!(cfg.routes.len(), 1, "arrays are replaced, not appended");
+    assert_eq!(cfg.dispatch.max_parallel, 3);
 }

@@ -60,7 +60,7 @@ impl Coordinator {
                         Some(m) => me.handle(m).await,
                         None => break,
                     },
-                    _ = stop.wait_for(|s| *s) => break,
+                    _ = stopped(&mut stop) => break,
                 }
             }
             me.drain();
@@ -85,6 +85,11 @@ impl Coordinator {
         let _ = &self.services;
         self.stage = Stage::Idle;
     }
+}
+
+/// Resolves once the stop flag is true (or its sender is gone).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 impl CoordinatorHandle {

@@ -73,9 +73,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     let mut stop_for_server = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_for_server.wait_for(|s| *s).await;
-            })
+            .with_graceful_shutdown(async move { coordinator::stopped(&mut stop_for_server).await })
             .await
     });
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# capcom's build helper: installs what a fresh Debian/Ubuntu machine lacks, then
+#   ./capcom.sh run    builds capcom, fetches the default speech model, starts the daemon
+#   ./capcom.sh test   builds capcom and runs the whole test suite
+#   ./capcom.sh deps   only installs the system packages and Rust
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(
+  # build: audio, hotkey, whisper.cpp
+  build-essential pkg-config cmake libclang-dev libasound2-dev libxi-dev libxtst-dev libxdo-dev
+  # speech out
+  espeak-ng libespeak-ng-dev
+  # headless tests: X server, key injection, sound server, tools
+  xvfb xdotool pulseaudio libasound2-plugins sox git ca-certificates curl
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "capcom: need root to install packages; install sudo or run as root" >&2; return 1; fi
+}
+
+install_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "capcom: installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+install_rust() {
+  if ! command -v cargo >/dev/null; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; else
+      echo "capcom: installing Rust (rustup)"
+      curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+      export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+  fi
+}
+
+cmd=${1:-run}
+shift || true
+case "$cmd" in
+  deps)
+    install_packages; install_rust ;;
+  run)
+    install_packages; install_rust
+    cargo build --release
+    bin=target/release/capcom
+    "$bin" models fetch "${CAPCOM_MODEL:-base.en}" || \
+      echo "capcom: the speech model is not installed yet; the daemon starts anyway (get it later with: $bin models fetch base.en)"
+    exec "$bin" daemon "$@" ;;
+  test)
+    install_packages; install_rust
+    cargo test "$@" ;;
+  *)
+    echo "usage: ./capcom.sh run [daemon options] | test [cargo test options] | deps" >&2; exit 2 ;;
+esac

@@ -1,0 +1,160 @@
+//! Test support: boot a real `capcom daemon --headless` on a temp data dir and port 0.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_capcom");
+
+pub struct Daemon {
+    pub child: Option<Child>,
+    pub data: PathBuf,
+    pub config: PathBuf,
+    pub addr: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A `capcom` command with this test's config and data dir, and no user environment leaking in.
+pub fn capcom(config: &Path, data: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(config).arg("--data-dir").arg(data);
+    c.env_remove("CAPCOM_CONFIG").env_remove("CAPCOM_DATA_DIR").env("CAPCOM_LOG", "info");
+    c
+}
+
+impl Daemon {
+    /// Start a daemon with `config_toml` in a fresh temp dir.
+    pub fn start(config_toml: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, config_toml).unwrap();
+        let mut d = Daemon { child: None, data, config, addr: String::new(), _dir: Some(dir) };
+        d.boot(&[]);
+        d
+    }
+
+    /// (Re)start the daemon process on the same data dir.
+    pub fn boot(&mut self, env: &[(&str, &str)]) {
+        let _ = std::fs::remove_file(self.data.join("api.addr"));
+        let log = std::fs::File::create(self.data.parent().unwrap().join("daemon.stderr")).unwrap();
+        let mut cmd = capcom(&self.config, &self.data);
+        cmd.args(["daemon", "--headless"])
+            .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("spawn capcom daemon"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(a) = std::fs::read_to_string(self.data.join("api.addr")) {
+                if !a.trim().is_empty() {
+                    self.addr = a.trim().to_string();
+                    break;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("daemon exited early with {status}: {}", self.stderr());
+            }
+            assert!(Instant::now() < deadline, "daemon did not write api.addr: {}", self.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.data.parent().unwrap().join("daemon.stderr")).unwrap_or_default()
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        capcom(&self.config, &self.data).args(args).output().unwrap()
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data.join("api.token")).unwrap().trim().to_string()
+    }
+
+    /// A raw HTTP request to the API; returns (status, body).
+    pub fn http(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+        http(&self.addr, method, path, token, body)
+    }
+
+    /// SIGTERM and wait; returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("daemon ignored SIGTERM: {}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let body = body.unwrap_or("");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, dechunk(&body))
+}
+
+/// Undo HTTP/1.1 chunked encoding if the body looks chunked.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((len, after)) = rest.split_once("\r\n") else { return body.to_string() };
+        let Ok(n) = usize::from_str_radix(len.trim(), 16) else { return body.to_string() };
+        if n == 0 {
+            return out;
+        }
+        if after.len() < n {
+            return body.to_string();
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
