@@ -7,4 +7,5 @@
 
 pub mod config;
 pub mod store;
+pub mod refine;
 pub mod understand;
