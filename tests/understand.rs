@@ -453,3 +453,32 @@ mod props {
         }
     }
 }
+
+/// Prints what the parser makes of each line of the file named by `UNDERSTAND_BRIEFS`
+/// (a line starting with `!` is read with a merge question pending for task 1).
+/// `UNDERSTAND_BRIEFS=briefs.txt cargo test --test understand -- --ignored --nocapture show`
+#[test]
+#[ignore]
+fn show() {
+    let Ok(path) = std::env::var("UNDERSTAND_BRIEFS") else { return };
+    let w = world();
+    let text = std::fs::read_to_string(path).unwrap();
+    let p = Pending { action: "merge".into(), question: "Merge PR 41?".into(), task: Some(1) };
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (line, pending) = match line.strip_prefix('!') {
+            Some(rest) => (rest, Some(&p)),
+            None => (line, None),
+        };
+        let ctx = Context { config: &w.config, tasks: &w.tasks, pending, now: w.now };
+        let i = parse(line, &ctx);
+        let mut v = serde_json::to_value(&i).unwrap();
+        if let Some(tasks) = v.get_mut("tasks").and_then(|t| t.as_array_mut()) {
+            for t in tasks {
+                t.as_object_mut().unwrap().remove("brief");
+            }
+        }
+        let obj = v.as_object_mut().unwrap();
+        obj.retain(|_, x| !(x.is_null() || x.as_array().is_some_and(|a| a.is_empty())));
+        println!("{}\n  {}\n", line, serde_json::to_string(&v).unwrap());
+    }
+}

@@ -118,10 +118,11 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
     }
 
     // Two agent assignments: "have Jules fix X, and have Copilot add Y".
-    let assign = re!(r"(?:^|[.,;!?] |\band |\bthen |\balso )(?:have|ask|get|tell|use|let) ([a-z][a-z0-9-]*)\b");
+    let assign = re!(r"(?:^|[.,;!?] |\band |\bthen |\balso )(?:(?:have|ask|get|tell|use|let) ([a-z][a-z0-9-]*)\b|([a-z][a-z0-9-]*)(?: should| can| could| will| is going to|,|:) )");
     let mut cuts: Vec<usize> = Vec::new();
     for c in assign.captures_iter(&lower) {
-        if names.agent_word(&c[1]).is_some() {
+        let name = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
+        if names.agent_word(name).is_some() {
             cuts.push(c.get(0).map(|m| m.start()).unwrap_or(0));
         }
     }
@@ -170,7 +171,7 @@ fn starts_with_task_verb(item: &str, names: &Names) -> bool {
     let l = item.to_ascii_lowercase();
     let l = strip_polite(&l);
     let first = l.split_whitespace().next().unwrap_or("");
-    is_task_verb(first) || names.agent_word(first).is_some() || re!(r"^(?:have|use|ask|get|let|tell) ").is_match(l)
+    is_task_verb(first) || names.agent_word(first.trim_end_matches([',', ':'])).is_some() || re!(r"^(?:have|use|ask|get|let|tell) ").is_match(l)
 }
 
 /// Items of a list: "an upgrade to Next.js 15, a security audit of the API routes, and a
@@ -264,7 +265,7 @@ fn clauses(sentence: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let lower = s.to_ascii_lowercase();
     let mut last = 0;
-    for m in re!(r"[,;:] |[,;:]$| (?:and|but|then|so) (?:also )?(?:make sure|ensure|verify|check|confirm|keep|leave|don't|do not|dont|never|avoid|without|only|show|include|make it|it should|acceptance)\b| (?:without|except) ").find_iter(&lower) {
+    for m in re!(r"[,;:] |[,;:]$| (?:and|but|then|so) (?:also )?(?:make sure|ensure|verify|check|confirm|keep|leave|don't|do not|dont|never|avoid|without|only|show|include|make it|it should|acceptance|write up|report back|summari[sz]e|share|give me|send me|post|add (?:a |an |some )?(?:new )?(?:regression |unit |integration |e2e )?tests?)\b| (?:without|except) ").find_iter(&lower) {
         let piece = s[last..m.start()].trim();
         if !piece.is_empty() {
             out.push(piece);
@@ -452,6 +453,15 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
             if cl.is_empty() {
                 continue;
             }
+            // "Cursor: fix …" — the name alone is an address, not the work.
+            let addr = cl.trim_start_matches("hey ").trim_end_matches(" please");
+            if first && words(addr) <= 2 && names.agent_word(addr).is_some() {
+                continue;
+            }
+            // "In the backend, investigate …" — a lead-in that only says where.
+            if first && re!(r"^(?:in|on|for|at|inside|within|across|over|from|regarding|about|over in|on the side of) (?:the |our |my )?\S+(?: \S+){0,3}$").is_match(cl) && !verdict(cl) {
+                continue;
+            }
             let opens_criteria = re!(r"^(?:and |also |the )?(?:acceptance(?: criteria| criterion)?|success criteria|criteria|definition of done|done when|it's done when|it is done when|done means|success (?:is|means)|we're done when|to verify|verification)\b").find(cl);
             if let Some(m) = opens_criteria {
                 in_criteria = true;
@@ -472,11 +482,21 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
                 continue;
             }
             if !first && is_constraint_clause(cl) {
-                spec.constraints.push(lower_first(c));
+                spec.constraints.push(lower_first(strip_prefix_ci(c, &["and ", "but ", "also ", "please "])));
+                continue;
+            }
+            // "add a test for it": more work, checked by the test suite.
+            if !first && re!(r"^(?:and |also |then |please )?(?:add|write|include|cover (?:it|this) with) (?:a |an |some |the )?(?:new )?(?:regression |unit |integration |e2e |end to end |snapshot )?(?:tests?|specs?)\b").is_match(cl) {
+                let text = lower_first(strip_prefix_ci(c, &["and ", "also ", "then ", "please "]));
+                spec.deliverables.push(text.clone());
+                let crit = Criterion { text, check: Some("test".into()) };
+                if !spec.acceptance.contains(&crit) {
+                    spec.acceptance.push(crit);
+                }
                 continue;
             }
             if !first && is_deliverable_clause(cl) {
-                spec.deliverables.push(lower_first(c));
+                spec.deliverables.push(lower_first(strip_prefix_ci(c, &["and ", "also ", "then ", "please "])));
                 continue;
             }
             if first && criterion {
@@ -581,6 +601,7 @@ fn push_criteria(out: &mut Vec<Criterion>, text: &str, names: &Names) {
 /// when nothing separated them ("build passes component tests green").
 pub fn criteria_pieces(text: &str, names: &Names) -> Vec<Criterion> {
     let mut out = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
     let text = text.trim().trim_end_matches(['.', '!', '?']);
     for piece in re!(r"\s*(?:,|;|\band\b|\bplus\b|\bas well as\b)\s*").split(text) {
         let piece = piece.trim();
@@ -601,16 +622,35 @@ pub fn criteria_pieces(text: &str, names: &Names) -> Vec<Criterion> {
         for p in parts {
             let p = strip_prefix_ci(p.trim(), CUES).trim();
             let p = p.trim_matches(|c: char| ",.;: ".contains(c));
-            if words(p) == 0 {
-                continue;
+            if words(p) > 0 {
+                texts.push(p.to_string());
             }
-            let checks = checks_for(&p.to_ascii_lowercase(), names);
-            if checks.is_empty() {
-                out.push(Criterion { text: lower_first(p), check: None });
-            } else {
-                for ch in checks {
-                    out.push(Criterion { text: lower_first(p), check: Some(ch) });
-                }
+        }
+    }
+    // "typecheck and lint must pass": a bare check name borrows the verdict after it.
+    let verdict_tail = re!(r"\b((?:should|must|to|will|needs? to|have to|has to)?\s*(?:still |both |all )?(?:pass|passes|be green|are green|is green|green|clean|be clean|is clean|succeed|succeeds|stay green|stays green))\s*$");
+    for k in 0..texts.len() {
+        let tl = texts[k].to_ascii_lowercase();
+        let bare = words(&tl) <= 3 && !verdict_tail.is_match(&tl) && !verdict(&tl);
+        if bare
+            && let Some(tail) = texts[k + 1..].iter().find_map(|t| verdict_tail.captures(&t.to_ascii_lowercase()).map(|c| c[1].trim().to_string()))
+        {
+            texts[k] = format!("{} {tail}", texts[k]);
+        }
+    }
+    for p in texts {
+        let pl = p.to_ascii_lowercase();
+        let checks = checks_for(&pl, names);
+        if checks.is_empty() {
+            // "fix it on the site with a visual check on the signup page" → the check part.
+            let text = match re!(r"\b(?:(?:a|an|the) )?(?:visual|manual|quick|design|ux|accessibility) (?:regression )?(?:check|review|test|inspection|pass)\b.*$").find(&pl) {
+                Some(m) if m.start() > 0 => p[m.start()..].to_string(),
+                _ => p.clone(),
+            };
+            out.push(Criterion { text: lower_first(&text), check: None });
+        } else {
+            for ch in checks {
+                out.push(Criterion { text: lower_first(&p), check: Some(ch) });
             }
         }
     }
@@ -809,13 +849,13 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
         (TaskKind::Feature, re!(r"\b(?:implement|introduce|support|enable|allow|feature|optimistic|new|toggle|button|endpoint|page|form|modal|option|setting|settings|flag|widget|dashboard|skeleton|pagination|search|filter|export|import|upload|notifications?|onboarding)\b"), 1.2),
         (TaskKind::Refactor, re!(r"\b(?:refactor(?:ing)?|clean ?up|restructure|extract|rename|simplify|reorganis?z?e|dedupe|deduplicate|tech debt|memoi[sz]e|consolidate|decouple|split (?:up )?the|modernize|dead code|(?:merge|combine|unify) (?:\S+ ){1,4}(?:into|with))\b"), 3.0),
         (TaskKind::Refactor, re!(r"\brewrite\b"), 1.5),
-        (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks?|ui polish|restyle)\b"), 2.5),
+        (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks?|ui polish|restyle|misaligned|overlap(?:s|ping)?|overflow(?:s|ing)?|cut off|clipped|truncated)\b"), 2.5),
         (TaskKind::Copy, re!(r"\b(?:copy|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread)\b"), 3.0),
         (TaskKind::Docs, re!(r"\b(?:docs|documentation|readme|document(?:ing)?|docstrings?|jsdoc|rustdoc|guide|contributing|api reference|comments|usage examples?|tutorial)\b"), 3.0),
         (TaskKind::Test, re!(r"\b(?:(?:add|write|increase|improve|fix|stabili[sz]e|more|missing) (?:\S+ ){0,3}?(?:tests?|coverage|specs?)|flaky|test coverage|unit tests?|e2e tests?|integration tests?|snapshot tests?|end to end tests?)\b"), 3.0),
         (TaskKind::Security, re!(r"\b(?:security|vulnerabilit(?:y|ies)|cves?|xss|csrf|sql injection|injection|secrets?|harden(?:ing)?|sanitiz|sanitis|auth bypass|exploit|rate limit(?:ing)?|permissions?|csp|content security policy|encrypt(?:ion)?|npm audit|leaked (?:keys?|tokens?|credentials))"), 3.5),
         (TaskKind::Audit, re!(r"\b(?:audit|review|assess(?:ment)?|inventory|analy[sz]e|investigate|report on|evaluate|look into|figure out why|find out why|profile|benchmark)\b"), 3.8),
-        (TaskKind::Infra, re!(r"\b(?:ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring))\b"), 3.0),
+        (TaskKind::Infra, re!(r"\b(?:ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring)|(?:database |db |schema )?migrations?|database|db schema|indexes|an index)\b"), 3.0),
         (TaskKind::Test, re!(r"^(?:test|write tests|add tests)\b"), 2.0),
         (TaskKind::Docs, re!(r"^document\b"), 2.0),
         (TaskKind::Css, re!(r"\bcss\b"), 1.5),
@@ -853,8 +893,28 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     };
     let mut t = first.trim().to_string();
     let lower = t.to_ascii_lowercase();
+    let wants = re!(r"^(?:(?:please|so|ok|okay|hey) )*(?:i|we) (?:need|want|would like|'d like)\b|^(?:i'd|we'd) like\b").is_match(&lower);
     let stripped = strip_polite(&lower);
     t = t[lower.len() - stripped.len()..].to_string();
+    // "I need the pricing page to show annual prices" → "Make the pricing page show annual prices".
+    let l = t.to_ascii_lowercase();
+    if wants
+        && !is_task_verb(l.split_whitespace().next().unwrap_or(""))
+        && let Some(c) = re!(r"^(.{3,60}?) to ([a-z]+) (.+)$").captures(&l)
+        && !matches!(&c[2], "be" | "the" | "a" | "an")
+    {
+        let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
+        let rest = &t[c.get(2).map(|m| m.start()).unwrap_or(0)..];
+        t = format!("Make {} {}", lower_first(subj), rest);
+    }
+    // "Queue a security review of …" → "Security review of …".
+    let l = t.to_ascii_lowercase();
+    if let Some(m) = re!(r"^(?:queue|schedule|dispatch|line up|kick off|set up a task for)(?: up)? (?:a |an )?").find(&l) {
+        let next = l[m.end()..].split_whitespace().next().unwrap_or("");
+        if !next.is_empty() && !is_task_verb(next) && !matches!(next, "the" | "it" | "this" | "these" | "them") {
+            t = t[m.end()..].to_string();
+        }
+    }
     // Agent assignment and leftovers of removed time words.
     let l = t.to_ascii_lowercase();
     if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*) (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please))\s+").captures(&l) {

@@ -83,6 +83,11 @@ fn yes_no(b: &str) -> YesNo {
     }
 }
 
+/// The opening of a list of tasks: "Two things", "Queue these", "First, …".
+fn header_re() -> &'static regex::Regex {
+    re!(r"^(?:(?:i have |i've got |here are |there are |we have |we've got )?(?:\d+|two|three|four|five|a couple of|a few|several) (?:things|tasks|jobs|items|changes)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)")
+}
+
 /// Verbs that open a question about work rather than an order for new work.
 const STATUS_VERBS: &[&str] = &["show", "give", "tell", "list", "check", "read", "report", "summarize", "summarise", "recap", "catch", "what's", "what", "how's", "how"];
 
@@ -152,7 +157,7 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     let s = s.as_str();
 
     // Help and repeat.
-    if re!(r"^(?:help|help me|what can (?:i|you) (?:say|do|ask|understand)|what (?:can|should|do) i (?:say|ask)|what are (?:the|my|your) (?:commands|options)|what commands|list (?:the |your )?commands|show (?:me )?(?:the )?commands|how do i use (?:this|you|capcom|it)|how does (?:this|capcom) work|what do you (?:do|understand|know)|what are you able to do|commands|options|what can be said|what (?:things )?can i tell you)\b").is_match(s) {
+    if re!(r"^(?:help|help me|what can (?:i|you) (?:say|do|ask|understand)|what (?:can|should|do) i (?:say|ask)|what are (?:the|my|your) (?:commands|options)|what commands|list (?:the |your )?commands|show (?:me )?(?:the )?commands|how do i use (?:this|you|capcom|it)|how does (?:this|capcom) work|what do you (?:do|understand|know)|what are you able to do|commands|options|what can be said|what (?:things )?can i tell you|tell me what (?:you can do|i can say|to say)|what can you do for me|how do i talk to you)\b").is_match(s) {
         return with_conf(Intent::of(IntentKind::Help), 0.95);
     }
     if re!(r"^(?:(?:say|read|play|tell me) (?:that|it|this|the last (?:thing|bit|one|part)) (?:again|back|one more time|once more)|repeat(?: that| it| yourself| the last (?:thing|message|answer|update|part))?(?: again)?|come again|pardon(?: me)?|what did you (?:just )?say|one more time|again|once more|sorry what|what was that|i didn't (?:catch|hear|get|understand) (?:that|it|you|what you said)|what|huh|could you repeat(?: that)?|can you repeat(?: that)?)$").is_match(s) {
@@ -185,6 +190,7 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     // Questions, unless the words are plainly an order ("Update the footer links …").
     let first = s.split(' ').next().unwrap_or("");
     let order = (is_task_verb(first) && !STATUS_VERBS.contains(&first))
+        || header_re().is_match(s)
         || names.agent_word(first).is_some()
         || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly");
     if !order {
@@ -373,7 +379,9 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
             }
         };
         let mut i = with_conf(Intent::of(IntentKind::FollowUp), 0.85);
-        i.instruction = Some(instruction.trim().to_string());
+        let instruction = instruction.trim();
+        let cut = re!(r"^(?i:(?:it|they|he|she|you) (?:should|needs to|need to|must|has to|have to) |to )").find(instruction).map(|m| m.end()).unwrap_or(0);
+        i.instruction = Some(instruction[cut..].trim().to_string());
         apply(&mut i, r);
         return Some(i);
     }
@@ -413,7 +421,7 @@ fn status_filter(s: &str) -> Option<StatusFilter> {
 }
 
 fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|\bwaiting (?:on|for) me\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
+    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|\bwaiting (?:on|for) me\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
     if !cue.is_match(s) {
         return None;
     }
@@ -428,6 +436,8 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         re!(r"^(?:is|are|has|have|did) (.+?) (?:done|finished|ready|running|still running|failed|failing|broken|green|passing|merged|complete|completed|stuck|finish|fail|pass|land|landed|passed|succeed|succeeded|working|in progress|going|started|start)\b"),
         re!(r"^(?:where are we|where(?:'s| is) it|what's going on|what's happening|what is going on|what is happening|where do we stand|how far along are we) (?:with|on) (.+)$"),
         re!(r"^how far along is (.+)$"),
+        re!(r"^how did (.+?) go\b"),
+        re!(r"^(.+?) (?:status|progress)$"),
         re!(r"^(?:what's|what is) the (?:status|state|progress) of (.+)$"),
         re!(r"^(?:any|anything) (?:news|updates?|progress|word) (?:on|from|about) (.+)$"),
         re!(r"^(?:check on|check in on|look in on) (.+)$"),
@@ -459,7 +469,7 @@ fn dispatch(norm: &Normalized, s: &str, nwords: usize, ctx: &Context, names: &Na
     let imperative = is_task_verb(first)
         || names.agent_word(first).is_some()
         || re!(r"^(?:have|use|ask|get|let|tell) [a-z]").is_match(s) && brief::agent_in(s, names).is_some();
-    let header = re!(r"^(?:(?:i have |i've got |here are |there are |we have )?(?:\d+|two|three|four|five|a couple of|a few|several) (?:things|tasks|jobs|items)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)").is_match(s);
+    let header = header_re().is_match(s);
     let statement = re!(r"\b(?:is|are|keeps?|isn't|aren't|doesn't|don't|won't|can't) (?:\w+ )?(?:broken|leaking|failing|crashing|wrong|slow|missing|outdated|flaky|down|not working|off|misaligned|overflowing|ugly|stale|throwing|timing out)\b|\b(?:needs|need|should have|requires|could use|is missing)\b").is_match(s);
     let question = re!(r"^(?:what|which|who|when|where|why|is|are|was|were|has|have|had|does|do|did|how|can|could|would|will|should|anything|any)\b").is_match(s);
     let has_criteria = re!(r"\b(?:acceptance criteria|done when|make sure|ensure|tests? (?:pass|green)|build pass)").is_match(s);

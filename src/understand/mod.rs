@@ -1,6 +1,6 @@
 //! Understanding: transcript + context → [`Intent`].
 //!
-//! Pure: no I/O, no clock reads, no async. The caller passes in "now"
+//! Pure: it reads and writes nothing, never looks at a clock, and is not async. The caller passes in "now"
 //! (with its UTC offset) and everything else the parser may consult.
 
 pub mod intent;

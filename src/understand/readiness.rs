@@ -5,7 +5,7 @@
 //! criteria, no automated check, no repo when several are configured) hold the task until the
 //! user answers. Exactly one spoken question is asked, for the biggest problem.
 
-use super::{Context, Names, Readiness, TaskSpec};
+use super::{Context, Names, Readiness, TaskKind, TaskSpec};
 
 /// Problem labels, as stored in `Readiness::problems`.
 pub const VAGUE: &str = "vague goal: it does not say what should change";
@@ -22,7 +22,7 @@ const STOP: &[&str] = &[
     "the", "a", "an", "our", "my", "it", "its", "this", "that", "these", "those", "some", "stuff", "things",
     "thing", "bit", "little", "more", "better", "nicer", "good", "great", "up", "on", "of", "to", "in", "and",
     "please", "all", "whole", "entire", "overall", "generally", "somehow", "really", "just", "also", "etc",
-    "with", "for", "at", "be", "is", "are", "make", "look", "looks", "feel", "work", "works", "way", "lot",
+    "with", "for", "at", "be", "is", "are", "make", "look", "looks", "feel", "work", "works", "way", "lot", "faster", "slower", "nicer", "cleaner", "prettier", "work", "properly", "right",
 ];
 
 /// The object a vague verb points at: "Improve the homepage" → "the homepage".
@@ -36,6 +36,16 @@ fn vague_object(title: &str) -> Option<(String, usize)> {
         .count();
     let obj = if rest.is_empty() { "it".to_string() } else { title[m.end()..].trim().to_string() };
     Some((obj, content))
+}
+
+/// Words after the verb that say something: "Upgrade all the things" has none.
+fn content_words(title: &str) -> usize {
+    title
+        .to_ascii_lowercase()
+        .split_whitespace()
+        .skip(1)
+        .filter(|w| !STOP.contains(&w.trim_matches(|c: char| !c.is_ascii_alphanumeric())))
+        .count()
 }
 
 /// Score a task, list its problems, and pick one question. `explicit_repo_needed` is false
@@ -54,26 +64,34 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
         problems.push(NO_TITLE);
         score -= 0.6;
         question = Some("What should the agent do?".into());
-    } else if let Some((obj, content)) = vague_object(&spec.title) {
+    } else if let Some((obj, content)) = vague_object(&spec.title)
+        && content <= 2
+        && detail == 0
+        && brief_words <= 10
+    {
         // "Improve the homepage." says where but not what.
-        if content <= 2 && detail == 0 && brief_words <= 10 {
-            problems.push(VAGUE);
-            score -= 0.45;
-            let obj = if obj == "it" { "it".to_string() } else { lower_first(&obj) };
-            let on = if obj == "it" { "What should change".to_string() } else { format!("What should change on {obj}") };
-            question.get_or_insert(format!("{on}, and how will we know it is done?"));
-        }
-    } else if spec.title.split_whitespace().count() <= 1 && detail == 0 {
+        problems.push(VAGUE);
+        score -= 0.45;
+        let generic = re!(r"^(?i:it|this|that|things|stuff|everything|all|the code|the app)\b").is_match(&obj);
+        let q = if generic {
+            "What exactly should change, and how will we know it is done?".to_string()
+        } else {
+            format!("What should change on {}, and how will we know it is done?", lower_first(&obj))
+        };
+        question.get_or_insert(q);
+    } else if (spec.title.split_whitespace().count() <= 1 || content_words(&spec.title) == 0) && detail == 0 {
         problems.push(VAGUE);
         score -= 0.45;
         question.get_or_insert("What exactly should change, and how will we know it is done?".into());
     }
 
-    if spec.acceptance.is_empty() {
+    // An audit or investigation is checked by reading what it delivers.
+    let report = matches!(spec.kind, TaskKind::Audit) && !spec.deliverables.is_empty();
+    if !report && spec.acceptance.is_empty() {
         problems.push(NO_ACCEPTANCE);
         score -= 0.3;
         question.get_or_insert(format!("How will we know it is done? For example: {}.", check_examples(names)));
-    } else if !has_check {
+    } else if !report && !has_check {
         problems.push(NO_CHECK);
         score -= 0.2;
         question.get_or_insert(format!("Which automated check should pass as well: {}?", check_list(names)));
