@@ -265,7 +265,7 @@ fn clauses(sentence: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let lower = s.to_ascii_lowercase();
     let mut last = 0;
-    for m in re!(r"[,;:] |[,;:]$| (?:and|but|then|so) (?:also )?(?:make sure|ensure|verify|check|confirm|keep|leave|don't|do not|dont|never|avoid|without|only|show|include|make it|it should|acceptance|write up|report back|summari[sz]e|share|give me|send me|post|add (?:a |an |some )?(?:new )?(?:regression |unit |integration |e2e )?tests?)\b| (?:without|except) ").find_iter(&lower) {
+    for m in re!(r"[,;:] |[,;:]$| (?:acceptance criteria|acceptance criterion|done when|definition of done|success criteria|it's done when)\b| (?:and|but|then|so) (?:also )?(?:make sure|ensure|verify|check|confirm|keep|leave|don't|do not|dont|never|avoid|without|only|show|include|make it|it should|acceptance|write up|report back|summari[sz]e|share|give me|send me|post|add (?:a |an |some )?(?:new )?(?:regression |unit |integration |e2e )?tests?)\b| (?:without|except) ").find_iter(&lower) {
         let piece = s[last..m.start()].trim();
         if !piece.is_empty() {
             out.push(piece);
@@ -321,7 +321,7 @@ pub fn strip_polite(lower: &str) -> &str {
 /// An agent named with an assignment cue: "use Copilot to", "have Jules", "ask Cursor to",
 /// "with Copilot", "Jules, …", "for Claude".
 pub fn agent_in(lower: &str, names: &Names) -> Option<String> {
-    let cue = re!(r"(?:\b(?:use|using|have|has|ask|get|let|with|via|through|by|for|to|on|tell|assign(?:ed)?(?: (?:it|this|that|these|them))? to|send(?: (?:it|this|that|these|them))? to|give(?: (?:it|this|that|these|them))? to|hand(?: (?:it|this|that|these|them))?(?: off| over)? to|dispatch(?: (?:it|this|that|these|them))? to|route(?: (?:it|this|that|these|them))? to|put)\s+)(?:the\s+)?([a-z][a-z0-9-]*(?: (?:code|cli|agent|cloud))?)\b");
+    let cue = re!(r"(?:\b(?:use|using|have|has|ask|get|let|with|via|through|by|for|to|on|tell|want|need|would like|'d like|assign(?:ed)?(?: (?:it|this|that|these|them))? to|send(?: (?:it|this|that|these|them))? to|give(?: (?:it|this|that|these|them))? to|hand(?: (?:it|this|that|these|them))?(?: off| over)? to|dispatch(?: (?:it|this|that|these|them))? to|route(?: (?:it|this|that|these|them))? to|put)\s+)(?:the\s+)?([a-z][a-z0-9-]*(?: (?:code|cli|agent|cloud))?)\b");
     for c in cue.captures_iter(lower) {
         let w = &c[1];
         let first = w.split(' ').next().unwrap_or(w);
@@ -413,6 +413,8 @@ fn is_phrase_end(w: &str) -> bool {
         || matches!(
             w,
             "build" | "builds" | "tests" | "test" | "lint" | "typecheck" | "type" | "ci" | "make" | "ensure" | "acceptance"
+                | "it" | "they" | "we" | "i" | "you" | "someone" | "somebody" | "can" | "could" | "should" | "would" | "will"
+                | "must" | "needs" | "is" | "are" | "has" | "was" | "there" | "everything" | "also"
                 | "keep" | "leave" | "don't" | "do" | "until" | "while" | "without" | "except" | "because" |
             "and" | "to" | "so" | "but" | "then" | "with" | "only" | "please" | "tonight" | "tomorrow" | "overnight" | "at"
                 | "in" | "on" | "for" | "using" | "via" | "by" | "before" | "after" | "when" | "which" | "that" | "where"
@@ -556,6 +558,9 @@ fn lower_first(s: &str) -> String {
 
 pub fn is_criterion_clause(cl: &str) -> bool {
     let cl = cl.trim_start_matches("and ").trim_start_matches("also ");
+    if re!(r"^(?:(?:with |and )?(?:a |an )?(?:visual|manual|quick) (?:regression )?(?:check|review|test|inspection|pass))\b").is_match(cl) {
+        return true;
+    }
     if re!(r"^(?:make sure|ensure|verify|confirm that|check that|check the|check it|validate|so that|until|it should pass|should pass|must pass)\b").is_match(cl) {
         return !re!(r"^(?:make sure|ensure) (?:to |you |we |that you |it doesn't |nothing|no )").is_match(cl) || verdict(cl);
     }
@@ -573,7 +578,7 @@ fn verdict_spans(c: &str) -> Vec<&str> {
 }
 
 fn verdict_re() -> &'static regex::Regex {
-    re!(r"\b(?:builds?|tests?|specs?|suite|lint(?:er|ing)?|eslint|clippy|typecheck(?:s|ing)?|type check(?:s|ing)?|types|type errors|tsc|ci|checks?|pipeline|compil(?:e|es|ation))\b(?:\s+\S+){0,4}?\s+(?:pass|passes|passing|passed|green|clean|succeed|succeeds|ok|okay|works|compiles?|stays? green|still pass(?:es)?|are happy|is happy|go green|goes green|come back green|clear)\b|\bno (?:type|lint(?:ing)?|build|compile|typescript) (?:errors|warnings|failures)\b|\b(?:compiles|builds) cleanly\b|\bkeep (?:the )?(?:tests?|build|ci|checks|lint) (?:green|passing|clean)\b|\b(?:lint|type ?check)[- ]clean\b|\b(?:green|passing) (?:build|tests|ci|checks)\b|\bwith (?:passing|green) (?:tests|build|ci|checks)\b|\bvisual regression\b")
+    re!(r"\b(?:builds?|tests?|specs?|suite|lint(?:er|ing)?|eslint|clippy|typecheck(?:s|ing)?|type check(?:s|ing)?|types|type errors|tsc|ci|checks?|pipeline|compil(?:e|es|ation))\b(?:\s+[^\s,.;:]+){0,4}?\s+(?:pass|passes|passing|passed|green|clean|succeed|succeeds|ok|okay|works|compiles?|stays? green|still pass(?:es)?|are happy|is happy|go green|goes green|come back green|clear)\b|\bno (?:type|lint(?:ing)?|build|compile|typescript) (?:errors|warnings|failures)\b|\b(?:compiles|builds) cleanly\b|\bkeep (?:the )?(?:tests?|build|ci|checks|lint) (?:green|passing|clean)\b|\b(?:lint|type ?check)[- ]clean\b|\b(?:green|passing) (?:build|tests|ci|checks)\b|\bwith (?:passing|green) (?:tests|build|ci|checks)\b|\bvisual regression\b")
 }
 
 fn is_constraint_clause(cl: &str) -> bool {
@@ -613,7 +618,7 @@ pub fn criteria_pieces(text: &str, names: &Names) -> Vec<Criterion> {
         let mut parts: Vec<&str> = Vec::new();
         for m in re!(r"\b(?:passes|pass|passing|green|clean|succeeds|compiles|works)\b").find_iter(&pl) {
             let rest = pl[m.end()..].trim();
-            if words(rest) >= 2 && !rest.starts_with("on ") && !rest.starts_with("in ") && !rest.starts_with("for ") && !rest.starts_with("with ") && !rest.starts_with("locally") && !rest.starts_with("after") {
+            if words(rest) >= 2 && !rest.starts_with(|c: char| c.is_ascii_digit()) && !rest.starts_with("on ") && !rest.starts_with("in ") && !rest.starts_with("for ") && !rest.starts_with("with ") && !rest.starts_with("locally") && !rest.starts_with("after") {
                 parts.push(&piece[last..m.end()]);
                 last = m.end();
             }
@@ -840,6 +845,7 @@ pub fn to_path(phrase: &str, names: &Names, exclude: bool) -> Option<String> {
 /// The kind of a task from the first clause of its body (what to do), then the rest of the
 /// body, and, weakest, the whole text.
 pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
+    let first = strip_polite(first);
     let rules: [(TaskKind, &regex::Regex, f32); 18] = [
         (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|renovate|dependabot|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
@@ -847,10 +853,10 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
         (TaskKind::BugFix, re!(r"^fix\b|\bfix (?:the |a |an )?\w+"), 1.5),
         (TaskKind::Feature, re!(r"^(?:add|implement|introduce|build|create|support|enable|allow|let users|make it possible)\b"), 2.0),
         (TaskKind::Feature, re!(r"\b(?:implement|introduce|support|enable|allow|feature|optimistic|new|toggle|button|endpoint|page|form|modal|option|setting|settings|flag|widget|dashboard|skeleton|pagination|search|filter|export|import|upload|notifications?|onboarding)\b"), 1.2),
-        (TaskKind::Refactor, re!(r"\b(?:refactor(?:ing)?|clean ?up|restructure|extract|rename|simplify|reorganis?z?e|dedupe|deduplicate|tech debt|memoi[sz]e|consolidate|decouple|split (?:up )?the|modernize|dead code|(?:merge|combine|unify) (?:\S+ ){1,4}(?:into|with))\b"), 3.0),
+        (TaskKind::Refactor, re!(r"\b(?:refactor(?:ing)?|clean ?up|restructure|extract|rename|simplify|reorganis?z?e|dedupe|deduplicate|tech debt|memoi[sz]e|consolidate|decouple|split (?:up )?the|modernize|dead code|unused|deprecated|remove (?:the )?(?:old|obsolete|stale|legacy)|(?:merge|combine|unify) (?:\S+ ){1,4}(?:into|with))\b"), 3.0),
         (TaskKind::Refactor, re!(r"\brewrite\b"), 1.5),
-        (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks?|ui polish|restyle|misaligned|overlap(?:s|ping)?|overflow(?:s|ing)?|cut off|clipped|truncated)\b"), 2.5),
-        (TaskKind::Copy, re!(r"\b(?:copy|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread)\b"), 3.0),
+        (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks? (?:off|wrong|bad|broken|weird)|ui polish|restyle|misaligned|overlap(?:s|ping)?|overflow(?:s|ing)?|cut off|clipped|truncated)\b"), 2.5),
+        (TaskKind::Copy, re!(r"\b(?:copy|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread|translate|locali[sz]e|i18n)\b"), 3.0),
         (TaskKind::Docs, re!(r"\b(?:docs|documentation|readme|document(?:ing)?|docstrings?|jsdoc|rustdoc|guide|contributing|api reference|comments|usage examples?|tutorial)\b"), 3.0),
         (TaskKind::Test, re!(r"\b(?:(?:add|write|increase|improve|fix|stabili[sz]e|more|missing) (?:\S+ ){0,3}?(?:tests?|coverage|specs?)|flaky|test coverage|unit tests?|e2e tests?|integration tests?|snapshot tests?|end to end tests?)\b"), 3.0),
         (TaskKind::Security, re!(r"\b(?:security|vulnerabilit(?:y|ies)|cves?|xss|csrf|sql injection|injection|secrets?|harden(?:ing)?|sanitiz|sanitis|auth bypass|exploit|rate limit(?:ing)?|permissions?|csp|content security policy|encrypt(?:ion)?|npm audit|leaked (?:keys?|tokens?|credentials))"), 3.5),
@@ -902,6 +908,7 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
         && !is_task_verb(l.split_whitespace().next().unwrap_or(""))
         && let Some(c) = re!(r"^(.{3,60}?) to ([a-z]+) (.+)$").captures(&l)
         && !matches!(&c[2], "be" | "the" | "a" | "an")
+        && names.agent_word(&c[1]).is_none()
     {
         let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
         let rest = &t[c.get(2).map(|m| m.start()).unwrap_or(0)..];
@@ -917,7 +924,7 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     }
     // Agent assignment and leftovers of removed time words.
     let l = t.to_ascii_lowercase();
-    if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*) (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please))\s+").captures(&l) {
+    if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*) (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l) {
         let name = c.get(1).or(c.get(2)).or(c.get(3)).or(c.get(4)).map(|m| m.as_str()).unwrap_or("");
         if names.agent_word(name).is_some() {
             t = t[c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
@@ -977,7 +984,7 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
         let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
         let rest = &t[c.get(2).map(|m| m.range()).unwrap_or(0..0)];
         t = format!("Fix {} {}", lower_first(subj), rest);
-    } else if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are) (broken|wrong|slow|failing|flaky|off|misaligned|missing|outdated|stale|ugly|not \w+)\b(.*)$").captures(&l) {
+    } else if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are) (?:really |super |very |so |too |kind of |pretty |still |now |completely |totally )?(broken|wrong|slow|failing|flaky|off|misaligned|missing|outdated|stale|ugly|not \w+)\b(.*)$").captures(&l) {
         let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
         let adj = &t[c.get(2).map(|m| m.range()).unwrap_or(0..0)];
         let rest = &t[c.get(3).map(|m| m.range()).unwrap_or(0..0)];
@@ -992,7 +999,7 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
         t.truncate(m.start());
     }
     let l = t.to_ascii_lowercase();
-    if let Some(p) = [" so that ", " so it ", " because ", " since ", " which ", " in order to "].iter().filter_map(|c| l.find(c)).min()
+    if let Some(p) = [" so that ", " so it ", " because ", " since ", " which ", " in order to ", " can someone ", " could someone ", " can you ", " could you ", " please ", " can somebody "].iter().filter_map(|c| l.find(c)).min()
         && words(&t[..p]) >= 3
     {
         t.truncate(p);

@@ -30,14 +30,14 @@ const YES_WORDS: &[&str] = &[
     "ship", "merge", "sounds", "good", "make", "so", "that's", "that", "right", "thanks", "thank", "you", "anyway",
     "just", "send", "dispatch", "run", "great", "perfect", "fine", "roger", "aye", "exactly", "indeed", "now", "on",
     "with", "let's", "lets", "by", "all", "means", "capcom", "i", "confirmation", "is", "true", "positive", "start",
-    "one", "this", "them", "both", "merge's", "agreed", "agree", "works", "me", "a", "plan",
+    "one", "this", "them", "both", "merge's", "agreed", "agree", "works", "me", "a", "plan", "thing", "will", "do", "cool", "nice", "awesome", "yes,", "course", "of",
 ];
 const YES_ANCHORS: &[&str] = &[
     "yes", "yeah", "yep", "yup", "yea", "ya", "sure", "ok", "okay", "correct", "affirmative", "absolutely", "definitely",
     "confirm", "confirmed", "proceed", "approve", "approved", "roger", "aye", "exactly", "perfect", "agreed", "agree",
 ];
 const YES_PAIRS: &[&str] = &[
-    "do it", "go ahead", "go for it", "ship it", "merge it", "sounds good", "make it so", "that's right", "please do",
+    "do it", "go ahead", "go for it", "ship it", "of course", "sure thing", "merge it", "sounds good", "make it so", "that's right", "please do",
     "send it", "dispatch anyway", "dispatch it", "run it", "merge them", "merge both", "do that", "let's go", "go on",
     "all good", "by all means", "works for me", "start it", "merge anyway", "send them",
 ];
@@ -160,7 +160,7 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     if re!(r"^(?:help|help me|what can (?:i|you) (?:say|do|ask|understand)|what (?:can|should|do) i (?:say|ask)|what are (?:the|my|your) (?:commands|options)|what commands|list (?:the |your )?commands|show (?:me )?(?:the )?commands|how do i use (?:this|you|capcom|it)|how does (?:this|capcom) work|what do you (?:do|understand|know)|what are you able to do|commands|options|what can be said|what (?:things )?can i tell you|tell me what (?:you can do|i can say|to say)|what can you do for me|how do i talk to you)\b").is_match(s) {
         return with_conf(Intent::of(IntentKind::Help), 0.95);
     }
-    if re!(r"^(?:(?:say|read|play|tell me) (?:that|it|this|the last (?:thing|bit|one|part)) (?:again|back|one more time|once more)|repeat(?: that| it| yourself| the last (?:thing|message|answer|update|part))?(?: again)?|come again|pardon(?: me)?|what did you (?:just )?say|one more time|again|once more|sorry what|what was that|i didn't (?:catch|hear|get|understand) (?:that|it|you|what you said)|what|huh|could you repeat(?: that)?|can you repeat(?: that)?)$").is_match(s) {
+    if re!(r"^(?:(?:say|read|play|tell me) (?:that|it|this|the last (?:thing|bit|one|part)) (?:again|back|one more time|once more)|repeat(?: that| it| yourself| the last (?:thing|message|answer|update|part))?(?: again)?|come again|pardon(?: me)?|what did you (?:just )?say|one more time|again|once more|sorry what|what was that|i didn't (?:catch|hear|get|understand) (?:that|it|you|what you said)|what|huh|could you repeat(?: that)?|can you repeat(?: that)?)(?: please| again)?$").is_match(s) {
         return with_conf(Intent::of(IntentKind::Repeat), 0.95);
     }
 
@@ -437,6 +437,7 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         re!(r"^(?:where are we|where(?:'s| is) it|what's going on|what's happening|what is going on|what is happening|where do we stand|how far along are we) (?:with|on) (.+)$"),
         re!(r"^how far along is (.+)$"),
         re!(r"^how did (.+?) go\b"),
+        re!(r"^(?:what's|what is) (?:the deal|up|new|the story|the latest|happening|going on) with (.+)$"),
         re!(r"^(.+?) (?:status|progress)$"),
         re!(r"^(?:what's|what is) the (?:status|state|progress) of (.+)$"),
         re!(r"^(?:any|anything) (?:news|updates?|progress|word) (?:on|from|about) (.+)$"),
@@ -465,6 +466,9 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn dispatch(norm: &Normalized, s: &str, nwords: usize, ctx: &Context, names: &Names) -> Option<Intent> {
+    // A leading time ("Tonight: have Jules …") does not hide the order after it.
+    let s = re!(r"^(?:tonight|overnight|tomorrow(?: morning| night| evening| afternoon)?|later today|this (?:evening|afternoon)|first thing tomorrow|at \d{1,2}(?: \d\d)?(?: am| pm)?|in \d+ (?:hours?|minutes?))[,:]? ").replace(s, "");
+    let s: &str = &s;
     let first = s.split(' ').next().unwrap_or("");
     let imperative = is_task_verb(first)
         || names.agent_word(first).is_some()

@@ -112,7 +112,7 @@ fn tokenize(s: &str) -> Vec<Tok> {
                     w.push(c);
                 } else if matches!(c, '.' | '-' | '_' | '\'' | '@' | '+' | ':') && next.is_alphanumeric() {
                     // "Next.js", "co-pilot", "don't", "2:30"; a colon only between digits.
-                    if c == ':' && !(prev.is_ascii_digit() && next.is_ascii_digit()) {
+                    if c == ':' && !(prev.is_ascii_digit() && next.is_ascii_digit()) && prev != '/' {
                         break;
                     }
                     w.push(c);
@@ -487,7 +487,7 @@ fn number_run(words: &[&str]) -> Option<(u64, usize)> {
 }
 
 /// Words after which a lone "one" is the number 1.
-const ONE_BEFORE: &[&str] = &["pr", "task", "number", "issue", "ticket", "version", "v", "at", "job", "item", "#", "no", "step"];
+const ONE_BEFORE: &[&str] = &["pr", "task", "number", "issue", "ticket", "version", "v", "at", "job", "item", "#", "no", "step", "point"];
 const ONE_AFTER: &[&str] = &["am", "pm", "o'clock", "oclock", "hour", "minute", "point", "thirty", "fifteen", "forty", "oh"];
 
 fn numbers(toks: Vec<Tok>) -> Vec<Tok> {

@@ -49,7 +49,7 @@ const STOP: &[&str] = &[
     "our", "i", "me", "we", "you", "your", "about", "from", "by", "at", "as", "be", "been", "get", "got", "just",
     "guy", "bot", "there", "then", "again", "too", "also", "yet", "so", "far", "what", "how", "how's", "what's",
     "status", "coming", "along", "doing", "done", "finished", "ready", "complete", "completed", "going", "progress",
-    "update", "updates", "change", "thingy", "request", "currently", "right", "still", "did", "do", "does", "has",
+    "update", "updates", "change", "changes", "fixes", "stuff", "thingy", "request", "currently", "right", "still", "did", "do", "does", "has",
     "have", "had", "can", "could", "would", "should", "will", "all", "any", "some", "new", "latest", "last",
     "first", "second", "third", "fourth", "fifth", "one's", "where", "when", "we're", "repo", "okay", "ok",
 ];
@@ -147,6 +147,16 @@ pub fn resolve(phrase: &str, ctx: &Context, names: &Names, prefer: Prefer) -> Re
     if re!(r"^(?:all|everything|every|each|both|them all|all of them|the lot)\b|\b(?:all (?:the |of the )?(?:ready|green|finished|done|passing|completed)|everything (?:that's|that is|which is) (?:ready|green|done|finished))\b|^(?:them|those|these)$").is_match(lower) {
         out.referential = true;
         out.target = Some(mk(None, None, true));
+        return out;
+    }
+
+    // Several numbers: one at a time.
+    let nums: Vec<&str> = re!(r"\b\d{1,9}\b").find_iter(lower).map(|m| m.as_str()).collect();
+    if nums.len() >= 2 && re!(r"^(?:(?:prs?|pull requests?|tasks?|numbers?|and|,|#|the|\d+)\s*)+$").is_match(lower) {
+        out.referential = true;
+        out.reason = Some("several tasks named at once".into());
+        out.question = Some(format!("One at a time: which first, {}?", nums.join(" or ")));
+        out.target = Some(mk(None, None, false));
         return out;
     }
 

@@ -256,7 +256,7 @@ pub fn since(lower: &str, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOf
     if re!(r"\b(?:today|so far|this afternoon)\b").is_match(lower) {
         return Some(at_time(now, today, 0, 0));
     }
-    if re!(r"\bthis week\b").is_match(lower) {
+    if re!(r"\b(?:this|the) week\b").is_match(lower) {
         let back = today.weekday().num_days_from_monday() as i64;
         return Some(at_time(now, today - Duration::days(back), 0, 0));
     }
