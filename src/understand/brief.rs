@@ -342,8 +342,8 @@ pub fn agent_in(lower: &str, names: &Names) -> Option<String> {
             return Some(a.to_string());
         }
     }
-    // "Jules: …", "Copilot, …", "Jules should …" at the start.
-    if let Some(c) = re!(r"^([a-z][a-z0-9-]*)(?:[,:]| should| can| could| will| please)\s").captures(lower)
+    // "Jules: …", "Copilot, …", "Jules should …", "can Jules …" at the start.
+    if let Some(c) = re!(r"^(?:(?:hey|ok|okay|so|please|can|could|would|will) )?([a-z][a-z0-9-]*)(?:[,:]| should| can| could| will| please|\s)\s*").captures(lower)
         && let Some(a) = names.agent_word(&c[1])
     {
         return Some(a.to_string());
@@ -363,6 +363,13 @@ pub fn repo_in(lower: &str, names: &Names) -> Option<String> {
         })
         .collect();
     const PREPS: &[&str] = &["in", "on", "for", "to", "against", "inside", "within", "at", "from", "of", "into", "across", "over"];
+    const MODIFIED: &[&str] = &[
+        "routes", "route", "docs", "doc", "keys", "key", "client", "clients", "calls", "call", "endpoint", "endpoints",
+        "layer", "gateway", "spec", "specs", "schema", "version", "versions", "reference", "design", "copy", "header",
+        "footer", "team", "contract", "response", "responses", "request", "requests", "token", "tokens", "limits",
+        "limit", "usage", "surface", "wrapper", "types", "logs", "traffic", "page", "pages", "redesign", "launch",
+        "hero", "nav", "navigation", "menu", "theme", "styles", "components", "folder", "directory",
+    ];
     const SUFFIX: &[&str] = &["repo", "repository", "project", "codebase", "side", "service", "monorepo", "app", "code", "repos"];
     let word = |i: usize| toks.get(i).map(|t| t.0).unwrap_or("");
     let stops_after = |i: usize| toks.get(i).is_none_or(|t| t.1) || is_phrase_end(word(i + 1));
@@ -389,7 +396,8 @@ pub fn repo_in(lower: &str, names: &Names) -> Option<String> {
                 // "migrate the api from express": only before a preposition or the end.
                 toks[j].1 || matches!(word(j + 1), "" | "from" | "to" | "so" | "and" | "with" | "repo" | "repository" | "codebase" | "project")
             } else {
-                stops_after(j)
+                // "on the website crashes …" names the repo; "in the api routes" names a part.
+                stops_after(j) || !MODIFIED.contains(&word(j + 1))
             };
             if suffix || bare_ok {
                 return Some(r.to_string());
@@ -849,7 +857,7 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     let rules: [(TaskKind, &regex::Regex, f32); 18] = [
         (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|renovate|dependabot|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
-        (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|404s?|timeout|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
+        (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
         (TaskKind::BugFix, re!(r"^fix\b|\bfix (?:the |a |an )?\w+"), 1.5),
         (TaskKind::Feature, re!(r"^(?:add|implement|introduce|build|create|support|enable|allow|let users|make it possible)\b"), 2.0),
         (TaskKind::Feature, re!(r"\b(?:implement|introduce|support|enable|allow|feature|optimistic|new|toggle|button|endpoint|page|form|modal|option|setting|settings|flag|widget|dashboard|skeleton|pagination|search|filter|export|import|upload|notifications?|onboarding)\b"), 1.2),
@@ -860,7 +868,7 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
         (TaskKind::Docs, re!(r"\b(?:docs|documentation|readme|document(?:ing)?|docstrings?|jsdoc|rustdoc|guide|contributing|api reference|comments|usage examples?|tutorial)\b"), 3.0),
         (TaskKind::Test, re!(r"\b(?:(?:add|write|increase|improve|fix|stabili[sz]e|more|missing) (?:\S+ ){0,3}?(?:tests?|coverage|specs?)|flaky|test coverage|unit tests?|e2e tests?|integration tests?|snapshot tests?|end to end tests?)\b"), 3.0),
         (TaskKind::Security, re!(r"\b(?:security|vulnerabilit(?:y|ies)|cves?|xss|csrf|sql injection|injection|secrets?|harden(?:ing)?|sanitiz|sanitis|auth bypass|exploit|rate limit(?:ing)?|permissions?|csp|content security policy|encrypt(?:ion)?|npm audit|leaked (?:keys?|tokens?|credentials))"), 3.5),
-        (TaskKind::Audit, re!(r"\b(?:audit|review|assess(?:ment)?|inventory|analy[sz]e|investigate|report on|evaluate|look into|figure out why|find out why|profile|benchmark)\b"), 3.8),
+        (TaskKind::Audit, re!(r"\b(?:audit|review|assess(?:ment)?|inventory|analy[sz]e|investigate|report on|evaluate|look into|take a look|look at why|figure out why|find out why|dig into|profile|benchmark)\b"), 3.8),
         (TaskKind::Infra, re!(r"\b(?:ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring)|(?:database |db |schema )?migrations?|database|db schema|indexes|an index)\b"), 3.0),
         (TaskKind::Test, re!(r"^(?:test|write tests|add tests)\b"), 2.0),
         (TaskKind::Docs, re!(r"^document\b"), 2.0),
@@ -914,6 +922,14 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
         let rest = &t[c.get(2).map(|m| m.start()).unwrap_or(0)..];
         t = format!("Make {} {}", lower_first(subj), rest);
     }
+    // "for the backend add an endpoint …" → "add an endpoint …".
+    let l = t.to_ascii_lowercase();
+    if let Some(c) = re!(r"^(?:in|on|for|over in|inside|within) (?:the |our )?([a-z0-9._-]+)(?: (?:repo|repository|codebase|project))?,? ").captures(&l)
+        && names.repo_word(&c[1]).is_some()
+        && words(&l) > 4
+    {
+        t = t[c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
+    }
     // "Queue a security review of …" → "Security review of …".
     let l = t.to_ascii_lowercase();
     if let Some(m) = re!(r"^(?:queue|schedule|dispatch|line up|kick off|set up a task for)(?: up)? (?:a |an )?").find(&l) {
@@ -922,17 +938,21 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
             t = t[m.end()..].to_string();
         }
     }
-    // Agent assignment and leftovers of removed time words.
-    let l = t.to_ascii_lowercase();
-    if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*) (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l) {
-        let name = c.get(1).or(c.get(2)).or(c.get(3)).or(c.get(4)).map(|m| m.as_str()).unwrap_or("");
-        if names.agent_word(name).is_some() {
-            t = t[c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
+    // Agent assignment ("have Jules", "a task for Cursor to") and framing, in either order.
+    for _ in 0..2 {
+        let l = t.to_ascii_lowercase();
+        let l2 = re!(r"^(?:a |an )?(?:task|job)s? ").replace(&l, "").to_string();
+        let cut0 = l.len() - l2.len();
+        if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*) (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l2) {
+            let name = c.get(1).or(c.get(2)).or(c.get(3)).or(c.get(4)).map(|m| m.as_str()).unwrap_or("");
+            if names.agent_word(name).is_some() {
+                t = t[cut0 + c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
+            }
         }
+        let l = t.to_ascii_lowercase();
+        let stripped = strip_polite(&l);
+        t = t[l.len() - stripped.len()..].to_string();
     }
-    let l = t.to_ascii_lowercase();
-    let stripped = strip_polite(&l);
-    t = t[l.len() - stripped.len()..].to_string();
     let mut l = t.to_ascii_lowercase();
     for r in [
         re!(r"\s+(?:with|using|via|through|by) (?:the )?[a-z][a-z0-9-]*(?: agent)?\s*$"),
@@ -990,6 +1010,32 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
         let rest = &t[c.get(3).map(|m| m.range()).unwrap_or(0..0)];
         t = format!("Fix {} being {}{}", lower_first(subj), adj, rest);
     }
+    // "The checkout page crashes when …" → "Fix the checkout page crashing when …".
+    let l = t.to_ascii_lowercase();
+    let fw = l.split_whitespace().next().unwrap_or("");
+    if !is_task_verb(fw) && !t.starts_with("Fix ") && let Some(c) = re!(r"^(.{3,80}?) (crashes|breaks|fails|hangs|freezes|flickers|overflows|overlaps|throws|errors out|times out|leaks|loads slowly|renders|returns|shows)\b(.*)$").captures(&l) {
+        let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
+        let ing = match &c[2] {
+            "crashes" => "crashing",
+            "breaks" => "breaking",
+            "fails" => "failing",
+            "hangs" => "hanging",
+            "freezes" => "freezing",
+            "flickers" => "flickering",
+            "overflows" => "overflowing",
+            "overlaps" => "overlapping",
+            "throws" => "throwing",
+            "errors out" => "erroring out",
+            "times out" => "timing out",
+            "leaks" => "leaking",
+            "loads slowly" => "loading slowly",
+            "renders" => "rendering",
+            "returns" => "returning",
+            _ => "showing",
+        };
+        let rest = &t[c.get(3).map(|m| m.range()).unwrap_or(0..0)];
+        t = format!("Fix {} {ing}{rest}", lower_first(subj));
+    }
     // Cut at a verdict said without a pause ("… in the site repo tests green"), a reason,
     // or a long tail; at most 12 words.
     let l = t.to_ascii_lowercase();
@@ -1004,9 +1050,20 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     {
         t.truncate(p);
     }
+    // A second statement run on without a pause: "… on the website it overlaps the logo".
+    let l = t.to_ascii_lowercase();
+    if let Some(m) = re!(r" (?:it|they|this|that) (?:is|are|overlaps|breaks|keeps|doesn't|does not|looks|shows|has|was|also|still|just|only|throws|fails|crashes) ").find(&l)
+        && words(&t[..m.start()]) >= 4
+    {
+        t.truncate(m.start());
+    }
     let ws: Vec<&str> = t.split_whitespace().collect();
     let mut t = if ws.len() > 12 { ws[..12].join(" ") } else { ws.join(" ") };
-    while t.ends_with(|c: char| ",.;:!?".contains(c)) || t.ends_with(" and") || t.ends_with(" to") || t.ends_with(" for") || t.ends_with(" at") || t.ends_with(" the") || t.ends_with(" on") || t.ends_with(" in") || t.ends_with(" a") {
+    while t.ends_with(|c: char| ",.;:!?".contains(c))
+        || [" and", " to", " for", " at", " the", " on", " in", " a", " an", " with", " by", " so", " plus", " of", " make", " sure", " ensure", " that", " then", " also", " while", " make sure", " its", " our", " my"]
+            .iter()
+            .any(|w| t.to_ascii_lowercase().ends_with(w))
+    {
         if let Some(p) = t.rfind(' ').filter(|_| t.ends_with(|c: char| c.is_alphabetic())) {
             t.truncate(p);
         } else {

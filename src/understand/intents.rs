@@ -135,6 +135,10 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     let yn = yes_no(&b);
     let cancel_deictic = re!(r"^(?:please )?(?:cancel|stop|kill|abort|drop) (?:that|it|this)(?: one| task)?(?: please)?$").is_match(&b);
     if let Some(p) = pending {
+        // "merge" while a merge is being asked about is the answer to it.
+        if p.action.starts_with("merge") && re!(r"^(?:(?:yes|yeah|ok|okay|go ahead and|please) )?(?:merge|merge it|merge now|ship it|merge them|merge all|do the merge)(?: please| now)?$").is_match(&b) {
+            return Intent { target: p.task.map(|t| super::Target { task: Some(t), ..Default::default() }), ..with_conf(Intent::of(IntentKind::Confirm), 0.95) };
+        }
         match yn {
             YesNo::Yes => return Intent { target: p.task.map(|t| super::Target { task: Some(t), ..Default::default() }), ..with_conf(Intent::of(IntentKind::Confirm), 0.95) },
             YesNo::No => return Intent { target: p.task.map(|t| super::Target { task: Some(t), ..Default::default() }), ..with_conf(Intent::of(IntentKind::Deny), 0.95) },
@@ -437,6 +441,8 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         re!(r"^(?:where are we|where(?:'s| is) it|what's going on|what's happening|what is going on|what is happening|where do we stand|how far along are we) (?:with|on) (.+)$"),
         re!(r"^how far along is (.+)$"),
         re!(r"^how did (.+?) go\b"),
+        re!(r"^(?:who's|who is) (?:working on|doing|handling|running|on) (.+)$"),
+        re!(r"^(?:what's|what is|what are|whats) (.+?) (?:doing|working on|up to|busy with)$"),
         re!(r"^(?:what's|what is) (?:the deal|up|new|the story|the latest|happening|going on) with (.+)$"),
         re!(r"^(.+?) (?:status|progress)$"),
         re!(r"^(?:what's|what is) the (?:status|state|progress) of (.+)$"),
@@ -450,6 +456,15 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         let generic = re!(r"^(?:it|things|everything|it all|all|everyone|the team|we|you|stuff|the work|work|everything else|the fleet|the queue|that|this|anything|the day|today|(?:any|all|some|my|our|the)? ?(?:of )?(?:the )?(?:agents?|tasks?|jobs?|of them|ones?|things|prs?|pull requests?|runs?|builds?))$").is_match(phrase);
         if generic || phrase.is_empty() {
             break;
+        }
+        // "what's Jules doing": every task of that agent.
+        let agent_only = re!(r"^(?:the )?([a-z][a-z0-9-]*)(?: agents?| ones?| tasks?| jobs?)?$").captures(phrase).and_then(|c| names.agent_word(&c[1]).map(str::to_string));
+        if let Some(a) = agent_only {
+            let ids: Vec<i64> = ctx.tasks.iter().filter(|t| t.agent.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(&a))).map(|t| t.id).collect();
+            if ids.len() != 1 {
+                i.target = Some(super::Target { text: Some(phrase.to_string()), all: true, tasks: ids, ..Default::default() });
+                return Some(i);
+            }
         }
         let r = refs::resolve(phrase, ctx, names, Prefer::Any);
         if r.target.is_some() {
@@ -472,6 +487,7 @@ fn dispatch(norm: &Normalized, s: &str, nwords: usize, ctx: &Context, names: &Na
     let first = s.split(' ').next().unwrap_or("");
     let imperative = is_task_verb(first)
         || names.agent_word(first).is_some()
+        || re!(r"^(?:can|could|would|will) ([a-z][a-z0-9-]*) ").captures(s).is_some_and(|c| names.agent_word(&c[1]).is_some())
         || re!(r"^(?:have|use|ask|get|let|tell) [a-z]").is_match(s) && brief::agent_in(s, names).is_some();
     let header = header_re().is_match(s);
     let statement = re!(r"\b(?:is|are|keeps?|isn't|aren't|doesn't|don't|won't|can't) (?:\w+ )?(?:broken|leaking|failing|crashing|wrong|slow|missing|outdated|flaky|down|not working|off|misaligned|overflowing|ugly|stale|throwing|timing out)\b|\b(?:needs|need|should have|requires|could use|is missing)\b").is_match(s);

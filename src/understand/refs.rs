@@ -130,10 +130,12 @@ fn tidy(phrase: &str) -> &str {
 /// Resolve `phrase` (the words naming the task, any case) against the context's tasks.
 pub fn resolve(phrase: &str, ctx: &Context, names: &Names, prefer: Prefer) -> Resolved {
     let text = tidy(phrase);
-    let lower = text.to_ascii_lowercase();
-    let lower = re!(r"^(?:please |just |now |go ahead and )+").replace(&lower, "").to_string();
-    let lower = re!(r"(?: please| now| for me| right now| again| too| as well| then| already| yet| there)+$").replace(&lower, "").to_string();
-    let lower = lower.trim();
+    let full = text.to_ascii_lowercase();
+    let head = re!(r"^(?:please |just |now |go ahead and )+").find(&full).map(|m| m.end()).unwrap_or(0);
+    let tail = re!(r"(?: please| now| for me| right now| again| too| as well| then| already| yet| there)+$").find(&full[head..]).map(|m| m.start() + head).unwrap_or(full.len());
+    let text = text[head..tail.max(head)].trim();
+    let lower = full[head..tail.max(head)].trim().to_string();
+    let lower = lower.as_str();
     let tasks = ctx.tasks;
     let mut out = Resolved::default();
     let mk = |task: Option<i64>, pr: Option<u64>, all: bool| Target {
@@ -141,12 +143,42 @@ pub fn resolve(phrase: &str, ctx: &Context, names: &Names, prefer: Prefer) -> Re
         pr,
         text: (!text.is_empty()).then(|| text.to_string()),
         all,
+        tasks: Vec::new(),
     };
 
-    // Everything: "all ready", "everything that's green", "both of them", "them all".
-    if re!(r"^(?:all|everything|every|each|both|them all|all of them|the lot)\b|\b(?:all (?:the |of the )?(?:ready|green|finished|done|passing|completed)|everything (?:that's|that is|which is) (?:ready|green|done|finished))\b|^(?:them|those|these)$").is_match(lower) {
+    // Everything, or every task of a kind: "all ready", "everything that's green",
+    // "both of them", "the failed ones", "the jules ones".
+    let plural = re!(r"\b(?:ones|tasks|jobs|agents|prs|pull requests|of them)$").is_match(lower) && !re!(r"\b\d").is_match(lower);
+    let everything = re!(r"^(?:all|everything|every|each|both|them all|all of them|the lot)\b|\b(?:all (?:the |of the )?(?:ready|green|finished|done|passing|completed)|everything (?:that's|that is|which is) (?:ready|green|done|finished))\b|^(?:them|those|these)$").is_match(lower);
+    if everything || plural {
         out.referential = true;
-        out.target = Some(mk(None, None, true));
+        let state: Option<fn(&str) -> bool> = if re!(r"\b(?:ready|green|finished|done|passing|completed|mergeable)\b").is_match(lower) {
+            Some(|s| s == "ready")
+        } else if re!(r"\b(?:failed|failing|broken|red|stuck)\b").is_match(lower) {
+            Some(|s| matches!(s, "failed" | "needs_attention"))
+        } else if re!(r"\b(?:running|active|in progress|queued|pending|open)\b").is_match(lower) {
+            Some(|s| matches!(s, "queued" | "scheduled" | "running" | "checking"))
+        } else {
+            None
+        };
+        let agent = lower.split_whitespace().find_map(|w| names.agent_word(w));
+        let kind = lower.split_whitespace().find_map(kind_word);
+        let ids: Vec<i64> = tasks
+            .iter()
+            .filter(|t| state.map_or(prefer.accepts(&t.state), |f| f(&t.state)))
+            .filter(|t| agent.is_none_or(|a| t.agent.as_deref().is_some_and(|ta| ta.eq_ignore_ascii_case(a))))
+            .filter(|t| kind.is_none_or(|k| t.kind == k))
+            .map(|t| t.id)
+            .collect();
+        if plural && !everything && agent.is_none() && kind.is_none() && state.is_none() {
+            // "the other ones": not enough to go on.
+            out.question = Some(which_question(&tasks.iter().collect::<Vec<_>>()));
+            out.target = Some(mk(None, None, false));
+            return out;
+        }
+        let mut t = mk(None, None, true);
+        t.tasks = ids;
+        out.target = Some(t);
         return out;
     }
 
