@@ -37,7 +37,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
     let mut out = Split::default();
 
     // Counted items with ordinal markers: "Two things. First, … Second, …".
-    let ord = re!(r"(?:^|[.,;:!?] )(?:and )?(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|next|then|finally|lastly|last|and then|number (?:one|two|three|\d))\b[,:]? ?");
+    let ord = re!(r"(?:^|[.,;:!?] )(?:and )?(?:(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|next|then|finally|lastly|last|and then|number (?:one|two|three|\d))\b[,:]?|(?:one|two|three|four|five|[1-5])[,:.)]) ?");
     let counted = re!(r"^(?:(?:okay|so|alright)[, ]+)?(?:(?:i have|i've got|here are|there are|we have|we've got|queue(?: up)?|dispatch|do|handle)? ?(?:\d+|two|three|four|five|a couple of|a few|several|some) (?:things|tasks|jobs|items|briefs|changes)\b|(?:queue|dispatch|schedule|kick off|line up|run|start)(?: up)? (?:these|the following|this list|both|all of these)\b|(?:here's|here is|here are) (?:the|some|a few|my) (?:tasks|things|jobs)\b|(?:the following|these) (?:tasks|things|jobs)\b)");
     if let Some(hm) = counted.find(&lower) {
         // The header runs to the first colon or sentence end after the counted phrase.
@@ -311,7 +311,7 @@ pub fn is_task_verb(w: &str) -> bool {
 
 /// Politeness and framing before the real request.
 pub fn strip_polite(lower: &str) -> &str {
-    let re = re!(r"^(?:(?:please|ok|okay|alright|so|now|hey|capcom|and|also|then|next|just|quickly|kindly|sorry|go ahead and|can you|could you|would you|will you|can we|could we|let's|lets|let us|i want you to|i'd like you to|i would like you to|i need you to|i want to|i'd like to|i need to|we need to|we should|you should|i want|i'd like|we need|i need|someone should|somebody should|someone needs to|have someone|get someone to|time to|it's time to|new task|task|a task to|create a task to|open a task to|make a task to|queue (?:up )?(?:a task|a job|something) to|dispatch (?:a task|an agent|a job|someone|an agent) to|send (?:an agent|someone) to|spin up (?:an agent|a task) to|start (?:an agent|a task) (?:to|that)|i've got a task|here's a task|brief)[,:]?\s+)+");
+    let re = re!(r"^(?:(?:please|ok|okay|alright|so|now|hey|hi|hello|capcom|right|and|also|then|next|just|quickly|kindly|sorry|(?:so )?what (?:i|we) (?:need|want|would like) is(?: for (?:someone|somebody|you|an agent|one of the agents) to| to)?|(?:so )?what (?:i|we)'d like is(?: for (?:someone|somebody|you|an agent) to| to)?|go ahead and|can you|could you|would you|will you|can we|could we|let's|lets|let us|i want you to|i'd like you to|i would like you to|i need you to|i want to|i'd like to|i need to|we need to|we should|you should|i want|i'd like|we need|i need|someone should|somebody should|someone needs to|have someone|get someone to|time to|it's time to|new task|task|a task to|create a task to|open a task to|make a task to|queue (?:up )?(?:a task|a job|something) to|dispatch (?:a task|an agent|a job|someone|an agent) to|send (?:an agent|someone) to|spin up (?:an agent|a task) to|start (?:an agent|a task) (?:to|that)|i've got a task|here's a task|brief)[,:]?\s+)+");
     match re.find(lower) {
         Some(m) => &lower[m.end()..],
         None => lower,
@@ -466,6 +466,13 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
             // "Cursor: fix …" — the name alone is an address, not the work.
             let addr = cl.trim_start_matches("hey ").trim_end_matches(" please");
             if first && words(addr) <= 2 && names.agent_word(addr).is_some() {
+                continue;
+            }
+            if re!(r"^(?:hi|hello|hey|hey there|good morning|morning|ok|okay|thanks|thank you|cheers|so|right|alright)(?: capcom)?[!.]?$").is_match(cl) {
+                continue;
+            }
+            // "Queue this for tomorrow at 8:" — framing whose time words were taken out.
+            if first && re!(r"^(?:please )?(?:queue|schedule|dispatch|run|do|start|kick off|send)(?: up)?(?: this| it| these| that| the following)?(?: one)?(?: for| at| on| by)?(?: (?:for|at|on|by))*\s*$").is_match(cl) {
                 continue;
             }
             // "In the backend, investigate …" — a lead-in that only says where.
@@ -863,7 +870,7 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
         (TaskKind::Feature, re!(r"\b(?:implement|introduce|support|enable|allow|feature|optimistic|new|toggle|button|endpoint|page|form|modal|option|setting|settings|flag|widget|dashboard|skeleton|pagination|search|filter|export|import|upload|notifications?|onboarding)\b"), 1.2),
         (TaskKind::Refactor, re!(r"\b(?:refactor(?:ing)?|clean ?up|restructure|extract|rename|simplify|reorganis?z?e|dedupe|deduplicate|tech debt|memoi[sz]e|consolidate|decouple|split (?:up )?the|modernize|dead code|unused|deprecated|remove (?:the )?(?:old|obsolete|stale|legacy)|(?:merge|combine|unify) (?:\S+ ){1,4}(?:into|with))\b"), 3.0),
         (TaskKind::Refactor, re!(r"\brewrite\b"), 1.5),
-        (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks? (?:off|wrong|bad|broken|weird)|ui polish|restyle|misaligned|overlap(?:s|ping)?|overflow(?:s|ing)?|cut off|clipped|truncated)\b"), 2.5),
+        (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks? (?:off|wrong|bad|broken|weird)|ui polish|restyle|misaligned|align|sticky|centered|centre|center|overlap(?:s|ping)?|overflow(?:s|ing)?|cut off|clipped|truncated)\b"), 2.5),
         (TaskKind::Copy, re!(r"\b(?:copy|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread|translate|locali[sz]e|i18n)\b"), 3.0),
         (TaskKind::Docs, re!(r"\b(?:docs|documentation|readme|document(?:ing)?|docstrings?|jsdoc|rustdoc|guide|contributing|api reference|comments|usage examples?|tutorial)\b"), 3.0),
         (TaskKind::Test, re!(r"\b(?:(?:add|write|increase|improve|fix|stabili[sz]e|more|missing) (?:\S+ ){0,3}?(?:tests?|coverage|specs?)|flaky|test coverage|unit tests?|e2e tests?|integration tests?|snapshot tests?|end to end tests?)\b"), 3.0),
@@ -934,8 +941,14 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     let l = t.to_ascii_lowercase();
     if let Some(m) = re!(r"^(?:queue|schedule|dispatch|line up|kick off|set up a task for)(?: up)? (?:a |an )?").find(&l) {
         let next = l[m.end()..].split_whitespace().next().unwrap_or("");
-        if !next.is_empty() && !is_task_verb(next) && !matches!(next, "the" | "it" | "this" | "these" | "them") {
+        if !next.is_empty() && !is_task_verb(next) && !matches!(next, "it" | "this" | "these" | "them") {
             t = t[m.end()..].to_string();
+            let l2 = t.to_ascii_lowercase();
+            if let Some(rest) = l2.strip_prefix("the ")
+                && !is_task_verb(rest.split_whitespace().next().unwrap_or(""))
+            {
+                t = t[4..].to_string();
+            }
         }
     }
     // Agent assignment ("have Jules", "a task for Cursor to") and framing, in either order.
@@ -943,7 +956,7 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
         let l = t.to_ascii_lowercase();
         let l2 = re!(r"^(?:a |an )?(?:task|job)s? ").replace(&l, "").to_string();
         let cut0 = l.len() - l2.len();
-        if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*) (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l2) {
+        if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*)(?: (?:on|in|for) (?:the )?[a-z0-9-]+)? (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l2) {
             let name = c.get(1).or(c.get(2)).or(c.get(3)).or(c.get(4)).map(|m| m.as_str()).unwrap_or("");
             if names.agent_word(name).is_some() {
                 t = t[cut0 + c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
@@ -1004,7 +1017,10 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
         let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
         let rest = &t[c.get(2).map(|m| m.range()).unwrap_or(0..0)];
         t = format!("Fix {} {}", lower_first(subj), rest);
-    } else if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are) (?:really |super |very |so |too |kind of |pretty |still |now |completely |totally )?(broken|wrong|slow|failing|flaky|off|misaligned|missing|outdated|stale|ugly|not \w+)\b(.*)$").captures(&l) {
+    } else if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are) (?:really |super |very |so |too |kind of |pretty |still |now |completely |totally |badly |way )?(?:out of date|outdated|stale|obsolete)$").captures(&l) {
+        let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
+        t = format!("Update {}", lower_first(subj));
+    } else if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are) (?:really |super |very |so |too |kind of |pretty |still |now |completely |totally )?(broken|wrong|slow|failing|flaky|off|misaligned|missing|ugly|not \w+)\b(.*)$").captures(&l) {
         let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
         let adj = &t[c.get(2).map(|m| m.range()).unwrap_or(0..0)];
         let rest = &t[c.get(3).map(|m| m.range()).unwrap_or(0..0)];

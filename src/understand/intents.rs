@@ -193,7 +193,7 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
 
     // Questions, unless the words are plainly an order ("Update the footer links …").
     let first = s.split(' ').next().unwrap_or("");
-    let order = (is_task_verb(first) && !STATUS_VERBS.contains(&first))
+    let order = (is_task_verb(first) && !STATUS_VERBS.contains(&first) && !matches!(first, "have" | "has"))
         || header_re().is_match(s)
         || names.agent_word(first).is_some()
         || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly");
@@ -223,8 +223,9 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
         "run", "start", "do", "kick", "off", "trigger", "give", "me", "my", "the", "please", "let's", "lets", "go", "time",
         "for", "now", "it's", "its", "a", "an", "capcom", "okay", "ok", "hey", "so", "can", "you", "could", "i", "want",
         "to", "need", "begin", "launch", "execute", "with", "our", "us", "workflow", "routine", "and", "just", "quick",
-        "would", "like", "be", "great", "thanks", "up",
+        "would", "like", "be", "great", "thanks", "up", "wrap",
     ];
+    const SKIP_INSIDE: &[&str] = &["the", "a", "my", "our"];
     let tok_eq = |a: &str, t: &str| -> (bool, bool) {
         if a == t {
             return (true, true);
@@ -245,10 +246,20 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
             for start in 0..=(ws.len() - tw.len()) {
                 let mut all = true;
                 let mut exact = true;
-                for (k, t) in tw.iter().enumerate() {
-                    let (ok, ex) = tok_eq(ws[start + k], t);
+                let mut j = start;
+                for t in tw.iter() {
+                    // "end of the day" says the trigger "end of day".
+                    while j < ws.len() && SKIP_INSIDE.contains(&ws[j]) && !SKIP_INSIDE.contains(t) && j > start {
+                        j += 1;
+                    }
+                    let Some(w) = ws.get(j) else {
+                        all = false;
+                        break;
+                    };
+                    let (ok, ex) = tok_eq(w, t);
                     all &= ok;
                     exact &= ex;
+                    j += 1;
                     if !all {
                         break;
                     }
@@ -256,7 +267,8 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
                 if !all {
                     continue;
                 }
-                let outside = ws[..start].iter().chain(ws[start + tw.len()..].iter());
+                let end = j;
+                let outside = ws[..start].iter().chain(ws[end..].iter());
                 if outside.clone().all(|w| FILLER.contains(w)) {
                     let better = best.as_ref().is_none_or(|(_, _, n)| tw.len() > *n);
                     if better {
@@ -332,12 +344,22 @@ fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     } else {
         return None;
     };
+    // "retry PR 45 with Claude": the same task, another agent.
+    let mut other_agent = None;
+    let mut phrase = phrase;
+    if let Some(c) = re!(r"^(.*?)\s*\b(?:with|using|on|via|but with|and use|and give it to) ([a-z][a-z0-9-]*)(?: this time| instead)?$").captures(&phrase)
+        && let Some(a) = names.agent_word(&c[2])
+    {
+        other_agent = Some(a.to_string());
+        phrase = c[1].to_string();
+    }
     let r = refs::resolve(&phrase, ctx, names, Prefer::Failed);
     let resolved_one = r.target.as_ref().is_some_and(|t| t.task.is_some() || t.all) && r.question.is_none();
     if !(refs::looks_referential(&phrase, names) || resolved_one) && phrase.split_whitespace().count() >= 4 {
         return None;
     }
     let mut i = with_conf(Intent::of(IntentKind::Retry), 0.9);
+    i.instruction = other_agent.map(|a| format!("use {a}"));
     apply(&mut i, r);
     Some(i)
 }
@@ -393,7 +415,7 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
 }
 
 fn changelog(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:changelog|change log|audio changelog|release notes|what(?:'s| has| have)? changed|what changes|what(?:'s| has)? (?:been )?(?:merged|shipped|landed)|what happened|what(?:'s| has)? happened|what did (?:the agents|they|everyone|the team|you|we|agents|the bots) (?:do|get done|ship|finish|merge|land|accomplish|achieve)|what got (?:done|merged|shipped|finished|landed)|what (?:was|got|has been|have we|did we) (?:merged|shipped|done|landed|finish|finished|ship|get done)|recap|summary of (?:the )?(?:changes|work|day|night|week|what)|summari[sz]e (?:the )?(?:changes|work|day|night|week|what)|read me the (?:changes|log|changelog)|walk me through (?:the )?changes|what's new|what shipped|what went in|what did i miss|catch me up on (?:the )?changes)\b");
+    let cue = re!(r"\b(?:changelog|change log|audio changelog|release notes|what(?:'s| has| have)? changed|what changes|what(?:'s| has)? (?:been )?(?:merged|shipped|landed)|what happened|what(?:'s| has)? happened|what did (?:[a-z0-9'-]+ ){1,3}?(?:do|get done|ship|finish|merge|land|accomplish|achieve|complete)|what got (?:done|merged|shipped|finished|landed)|what (?:was|got|has been|have we|did we) (?:merged|shipped|done|landed|finish|finished|ship|get done)|recap|summary of (?:the )?(?:changes|work|day|night|week|what)|summari[sz]e (?:the )?(?:changes|work|day|night|week|what)|read me the (?:changes|log|changelog)|walk me through (?:the )?changes|what's new|what shipped|what went in|what did i miss|catch me up on (?:the )?changes)\b");
     if !cue.is_match(s) {
         return None;
     }
@@ -437,7 +459,7 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         re!(r"^how(?:'s| is| are|s)? (?:it going with|things going with|are things with|are we doing on|we doing on|we doing with) (.+?)\s*$"),
         re!(r"^how(?:'s| is| are|s)? (.+?) (?:going|doing|coming along|coming|looking|progressing|getting on|getting along|shaping up)\b"),
         re!(r"\b(?:status|update|progress|news|report)s? (?:of|on|for|about|with) (.+?)(?: (?:going|doing|now|please|so far))?\s*$"),
-        re!(r"^(?:is|are|has|have|did) (.+?) (?:done|finished|ready|running|still running|failed|failing|broken|green|passing|merged|complete|completed|stuck|finish|fail|pass|land|landed|passed|succeed|succeeded|working|in progress|going|started|start)\b"),
+        re!(r"^(?:is|are|has|have|did) (.+?) (?:been )?(?:done|finished|ready|running|still running|failed|failing|broken|green|passing|merged|complete|completed|stuck|finish|fail|pass|land|landed|passed|succeed|succeeded|working|in progress|going|started|start|updated|fixed|upgraded|shipped)\b"),
         re!(r"^(?:where are we|where(?:'s| is) it|what's going on|what's happening|what is going on|what is happening|where do we stand|how far along are we) (?:with|on) (.+)$"),
         re!(r"^how far along is (.+)$"),
         re!(r"^how did (.+?) go\b"),
@@ -453,7 +475,7 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     for r in subject {
         let Some(c) = r.captures(s) else { continue };
         let phrase = c[1].trim();
-        let generic = re!(r"^(?:it|things|everything|it all|all|everyone|the team|we|you|stuff|the work|work|everything else|the fleet|the queue|that|this|anything|the day|today|(?:any|all|some|my|our|the)? ?(?:of )?(?:the )?(?:agents?|tasks?|jobs?|of them|ones?|things|prs?|pull requests?|runs?|builds?))$").is_match(phrase);
+        let generic = re!(r"^(?:what's|what is|whats|what's the|what is the|the|overall|current|general|an?|me an?|me the|give me an?|give me the|it|things|everything|it all|all|everyone|the team|we|you|stuff|the work|work|everything else|the fleet|the queue|that|this|anything|the day|today|(?:any|all|some|my|our|the)? ?(?:of )?(?:the )?(?:agents?|tasks?|jobs?|of them|ones?|things|prs?|pull requests?|runs?|builds?))$").is_match(phrase);
         if generic || phrase.is_empty() {
             break;
         }

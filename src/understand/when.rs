@@ -148,7 +148,7 @@ pub fn schedule(lower: &str, now: DateTime<FixedOffset>) -> Option<Found> {
     if let Some(m) = re!(r"\b(?:at )?(noon|midday|midnight)\b").captures(lower) {
         time = Some(if &m[1] == "midnight" { (0, 0, Some("am".into())) } else { (12, 0, Some("pm".into())) });
         spans.push(m.get(0)?.range());
-    } else if let Some(c) = re!(r"\b(?:(?:start(?:ing)?|begin(?:ning)?|run(?:ning)?|kick(?:ing)? (?:it |them )?off|schedule(?:d)?(?: it| them)?(?: for)?|dispatch(?: it| them)?|queue(?: it| them)?(?: up)?(?: for)?|go|launch|fire(?: it)? off) )?at (\d{1,2})(?::(\d{2})| (\d{2}))?(?: ?(am|pm|o'clock|oclock))?(?:[\s.,;!?]|$)").captures(lower) {
+    } else if let Some(c) = re!(r"\b(?:(?:start(?:ing)?|begin(?:ning)?|run(?:ning)?|kick(?:ing)? (?:it |them )?off|schedule(?:d)?(?: it| them)?(?: for)?|dispatch(?: it| them)?|queue(?: it| them)?(?: up)?(?: for)?|go|launch|fire(?: it)? off) )?at (\d{1,2})(?::(\d{2})| (\d{2}))?(?: ?(am|pm|o'clock|oclock))?(?:[\s.,;:!?]|$)").captures(lower) {
         let h = num(c.get(1))?;
         let m = num(c.get(2)).or(num(c.get(3))).unwrap_or(0);
         let ampm = c.get(4).map(|m| m.as_str().to_string()).filter(|s| s == "am" || s == "pm");
@@ -157,7 +157,7 @@ pub fn schedule(lower: &str, now: DateTime<FixedOffset>) -> Option<Found> {
         let after = lower[whole.end()..].split_whitespace().next().unwrap_or("");
         let trailing_ok = ampm.is_some()
             || c.get(4).is_some()
-            || whole.as_str().ends_with(|ch: char| ".,;!?".contains(ch))
+            || whole.as_str().ends_with(|ch: char| ".,;:!?".contains(ch))
             || after.is_empty()
             || matches!(after, "tonight" | "tomorrow" | "and" | "then" | "please" | "today" | "in" | "on" | "so" | "with" | "using" | "every" | "sharp" | "local" | "this" | "next")
             || part_of_day.is_some()
@@ -165,7 +165,7 @@ pub fn schedule(lower: &str, now: DateTime<FixedOffset>) -> Option<Found> {
         if h <= 24 && m < 60 && trailing_ok {
             time = Some((h, m, ampm));
             let r = whole.range();
-            let trimmed = whole.as_str().trim_end_matches(|ch: char| ch.is_whitespace() || ".,;!?".contains(ch)).len();
+            let trimmed = whole.as_str().trim_end_matches(|ch: char| ch.is_whitespace() || ".,;:!?".contains(ch)).len();
             spans.push(r.start..r.start + trimmed);
         }
     } else if let Some(c) = re!(r"\b(\d{1,2})(?::(\d{2}))? ?(am|pm)\b").captures(lower) {
