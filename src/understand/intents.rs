@@ -8,7 +8,7 @@
 
 use super::brief::{self, is_task_verb, strip_polite};
 use super::normalize::Normalized;
-use super::refs::{self, Prefer, Resolved, word_match};
+use super::refs::{Prefer, Resolved, looks_referential, resolve, word_match};
 use super::vocab::{bounded_edit, phonetic};
 use super::{Context, Intent, IntentKind, Names, StatusFilter, readiness, when};
 
@@ -305,8 +305,8 @@ fn merge(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     if phrase.contains(" into ") || phrase.contains(" with ") && !phrase.contains(" with green") {
         return None;
     }
-    let r = refs::resolve(&phrase, ctx, names, Prefer::Ready);
-    if !refs::looks_referential(&phrase, names) && r.target.as_ref().is_none_or(|t| t.task.is_none()) && phrase.split_whitespace().count() >= 4 {
+    let r = resolve(&phrase, ctx, names, Prefer::Ready);
+    if !looks_referential(&phrase, names) && r.target.as_ref().is_none_or(|t| t.task.is_none()) && phrase.split_whitespace().count() >= 4 {
         return None;
     }
     let mut i = with_conf(Intent::of(IntentKind::Merge), 0.9);
@@ -318,9 +318,9 @@ fn cancel(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     let c = re!(r"^(?:cancel|stop|kill|abort|halt|terminate|call off|pull the plug on|shut down|drop|pause)\b(.*)$").captures(s)?;
     let phrase = c[1].trim();
     let phrase = re!(r"^(?:working on |work on |running |the work on )").replace(phrase, "").to_string();
-    let r = refs::resolve(&phrase, ctx, names, Prefer::Active);
+    let r = resolve(&phrase, ctx, names, Prefer::Active);
     let resolved_one = r.target.as_ref().is_some_and(|t| t.task.is_some() || t.all) && r.question.is_none();
-    if !(refs::looks_referential(&phrase, names) || resolved_one) && phrase.split_whitespace().count() >= 3 {
+    if !(looks_referential(&phrase, names) || resolved_one) && phrase.split_whitespace().count() >= 3 {
         return None;
     }
     let mut i = with_conf(Intent::of(IntentKind::Cancel), 0.9);
@@ -353,9 +353,9 @@ fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         other_agent = Some(a.to_string());
         phrase = c[1].to_string();
     }
-    let r = refs::resolve(&phrase, ctx, names, Prefer::Failed);
+    let r = resolve(&phrase, ctx, names, Prefer::Failed);
     let resolved_one = r.target.as_ref().is_some_and(|t| t.task.is_some() || t.all) && r.question.is_none();
-    if !(refs::looks_referential(&phrase, names) || resolved_one) && phrase.split_whitespace().count() >= 4 {
+    if !(looks_referential(&phrase, names) || resolved_one) && phrase.split_whitespace().count() >= 4 {
         return None;
     }
     let mut i = with_conf(Intent::of(IntentKind::Retry), 0.9);
@@ -382,7 +382,7 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
         }
         let bare_agent = names.agent_word(who.trim_start_matches("the ")).is_some() && !who.contains(' ');
         let agent_phrase = who.split_whitespace().last().is_some_and(|w| matches!(w, "agent" | "one" | "bot" | "task" | "job"));
-        let r = refs::resolve(&who, ctx, names, Prefer::Any);
+        let r = resolve(&who, ctx, names, Prefer::Any);
         let resolved = r.target.as_ref().is_some_and(|t| t.task.is_some()) && r.question.is_none();
         let addition = re!(r"\b(?:also|too|as well|instead|additionally|don't forget|again|while (?:you're|it's) at it|in addition)\b").is_match(&instr_l);
         let numbered = re!(r"\b(?:pr|task|job) ?#?\d+\b").is_match(&who);
@@ -424,7 +424,7 @@ fn changelog(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         let phrase = c[1].to_string();
         if !re!(r"^(?:the )?(?:code|codebase|repo|site|app|everything|things|stuff)$").is_match(phrase.trim()) {
             let mut i = with_conf(Intent::of(IntentKind::Status), 0.85);
-            apply(&mut i, refs::resolve(&phrase, ctx, names, Prefer::Any));
+            apply(&mut i, resolve(&phrase, ctx, names, Prefer::Any));
             return Some(i);
         }
     }
@@ -488,7 +488,7 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
                 return Some(i);
             }
         }
-        let r = refs::resolve(phrase, ctx, names, Prefer::Any);
+        let r = resolve(phrase, ctx, names, Prefer::Any);
         if r.target.is_some() {
             apply(&mut i, r);
             return Some(i);

@@ -296,7 +296,7 @@ pub fn since(lower: &str, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOf
 mod tests {
     use super::*;
 
-    fn now() -> DateTime<FixedOffset> {
+    fn saturday_5pm() -> DateTime<FixedOffset> {
         // Saturday 21 November 2026, 17:00 at UTC+1.
         DateTime::parse_from_rfc3339("2026-11-21T17:00:00+01:00").unwrap()
     }
@@ -320,7 +320,7 @@ mod tests {
             ("at noon tomorrow", Some("2026-11-22T12:00:00+01:00")),
         ];
         for (text, want) in cases {
-            let got = schedule(text, now()).map(|f| f.at.to_rfc3339());
+            let got = schedule(text, saturday_5pm()).map(|f| f.at.to_rfc3339());
             assert_eq!(got.as_deref(), want, "{text}");
         }
     }
@@ -336,7 +336,7 @@ mod tests {
             ("read me the changelog", None),
         ];
         for (text, want) in cases {
-            let got = since(text, now()).map(|t| t.to_rfc3339());
+            let got = since(text, saturday_5pm()).map(|t| t.to_rfc3339());
             assert_eq!(got.as_deref(), want, "{text}");
         }
     }
