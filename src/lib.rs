@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod store;
+pub mod refine;
 pub mod understand;
 pub mod cli;
 pub mod daemon;
