@@ -11,4 +11,6 @@ pub mod refine;
 pub mod understand;
 pub mod cli;
 pub mod daemon;
+pub mod dispatch;
+pub mod review;
 pub mod logging;
