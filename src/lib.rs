@@ -6,5 +6,6 @@
 //! `cli` is a thin client of the daemon's local API; `config` is the typed configuration.
 
 pub mod config;
+pub mod report;
 pub mod store;
 pub mod understand;
