@@ -83,7 +83,7 @@ impl RodioOutput {
         let (keep_tx, keep_rx) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("capcom-audio-out".into())
-            .spawn(move || match rodio::DeviceSinkBuilder::open_default_sink() {
+            .spawn(move || match open_sink() {
                 Ok(mut sink) => {
                     sink.log_on_drop(false);
                     let cfg = sink.config();
@@ -129,6 +129,22 @@ impl Output for RodioOutput {
     fn name(&self) -> String {
         self.description.clone()
     }
+}
+
+/// Open the default device with stream errors sent to the log (the first as a warning, the
+/// rest at debug level) instead of rodio's default of printing every one to stderr.
+fn open_sink() -> Result<rodio::MixerDeviceSink, rodio::DeviceSinkError> {
+    let count = Arc::new(AtomicU64::new(0));
+    let on_error = move |e: rodio::CpalError| {
+        if count.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!("audio output error: {e} (repeats are logged at debug level)");
+        } else {
+            tracing::debug!("audio output error: {e}");
+        }
+    };
+    rodio::DeviceSinkBuilder::from_default_device()
+        .and_then(|b| b.with_error_callback(on_error).open_sink_or_fallback())
+        .or_else(|_| rodio::DeviceSinkBuilder::open_default_sink())
 }
 
 /// The default device, or [`NullOutput`] with a clear warning when there is none.

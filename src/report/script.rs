@@ -755,7 +755,7 @@ fn changelog_item(v: &TaskView, i: usize, n: usize, now: DateTime<Utc>) -> Strin
     let status = match v.state {
         TaskState::Merged => "merged",
         TaskState::Ready => "ready to merge",
-        _ => "needing attention",
+        _ => "finished but needs a look",
     };
     let mut s = vec![format!("{}{}{}, {status}.", lead, if lead.is_empty() { capitalize(&title) } else { title }, by_agent(v))];
     // What and why: the agent's summary, else its commit messages.
@@ -768,7 +768,7 @@ fn changelog_item(v: &TaskView, i: usize, n: usize, now: DateTime<Utc>) -> Strin
         let msgs: Vec<String> = v
             .commits
             .iter()
-            .map(|c| plain_title(c))
+            .map(|c| plain_title(strip_commit_prefix(c)))
             .filter(|c| !c.is_empty())
             .collect();
         let (shown, more) = words::cap_at(&msgs, 3);
@@ -816,6 +816,14 @@ fn changelog_item(v: &TaskView, i: usize, n: usize, now: DateTime<Utc>) -> Strin
     s.join(" ")
 }
 
+/// "fix(auth): keep the return URL" → "keep the return URL" (Conventional Commits type dropped).
+fn strip_commit_prefix(msg: &str) -> &str {
+    let Some((head, rest)) = msg.split_once(':') else { return msg };
+    let kind = head.split('(').next().unwrap_or("").trim_end_matches('!');
+    let known = ["feat", "fix", "chore", "docs", "test", "tests", "refactor", "style", "perf", "build", "ci", "revert", "deps"];
+    if known.contains(&kind.to_ascii_lowercase().as_str()) && !rest.trim().is_empty() { rest.trim() } else { msg }
+}
+
 fn end_sentence(s: &str) -> String {
     let s = s.trim();
     if s.ends_with(['.', '!', '?']) { s.to_string() } else { format!("{s}.") }
@@ -835,21 +843,19 @@ fn still_needs_you(tasks: &[TaskView]) -> String {
             n => format!("Nothing needs you right now, and {} tasks are still running.", number(n)),
         };
     }
+    // Names only: the reasons were given above, or are one "what failed?" away.
     let mut parts: Vec<String> = Vec::new();
     if !ready.is_empty() {
         let names: Vec<String> = ready.iter().map(|v| plain_title(&v.title)).collect();
-        parts.push(format!(
-            "{} to merge: {}",
-            if ready.len() == 1 { "one task".to_string() } else { format!("{} tasks", number(ready.len() as u64)) },
-            words::join_capped(&names)
-        ));
+        parts.push(format!("{} to merge, {}.", count_of(ready.len() as u64, "task"), words::join_capped(&names)));
     }
-    let mut out = vec![format!("Still needs you{}", if parts.is_empty() { ".".to_string() } else { format!(": {}.", parts[0]) })];
-    let (shown, _) = words::cap(&attention);
-    for v in &shown {
-        out.push(attention_item(v));
+    if !attention.is_empty() {
+        let names: Vec<String> = attention.iter().map(|v| plain_title(&v.title)).collect();
+        let who = if attention.len() == 1 { "one needs".to_string() } else { format!("{} need", number(attention.len() as u64)) };
+        parts.push(format!("{who} a look, {}.", words::join_capped(&names)));
     }
-    out.extend(more_sentence(attention.len() - shown.len(), "need attention"));
+    let mut out = vec![format!("Still needs you: {}", parts[0])];
+    out.extend(parts[1..].iter().map(|p| capitalize(p)));
     match running {
         0 => {}
         1 => out.push("One task is still running.".to_string()),
