@@ -6,6 +6,7 @@
 //! `cli` is a thin client of the daemon's local API; `config` is the typed configuration.
 
 pub mod config;
+pub mod report;
 pub mod store;
 pub mod refine;
 pub mod understand;
