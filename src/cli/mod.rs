@@ -3,6 +3,8 @@
 
 pub mod client;
 mod doctor;
+mod parse;
+mod voice_out;
 
 use crate::config::{self, DataDir};
 use crate::store::Task;
@@ -67,6 +69,9 @@ pub enum Command {
     },
     /// The "what's finished?" answer
     Status {
+        /// finished (the default), running, failed or all
+        #[arg(long)]
+        filter: Option<String>,
         #[arg(long)]
         speak: bool,
         #[arg(long, value_name = "FILE.wav")]
@@ -220,6 +225,15 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
         })
         .await,
         Command::Doctor => doctor::run(&loaded, &data).await,
+        Command::Parse { text, json } => parse::run(&loaded.config, &data, &text.join(" "), json).await,
+        Command::Status { filter, speak, out, json } => {
+            let cfg = loaded.config.clone();
+            with_client(&data, |c| async move { voice_out::status(c, &cfg, filter, speak, out.as_deref(), json).await }).await
+        }
+        Command::Changelog { since, text, out } => {
+            let cfg = loaded.config.clone();
+            with_client(&data, |c| async move { voice_out::changelog(c, &cfg, &since, text, out.as_deref()).await }).await
+        }
         Command::Brief { text, json } => {
             let text = text.join(" ");
             if text.trim().is_empty() {

@@ -21,6 +21,8 @@ pub struct AppState {
     pub token: Arc<String>,
     pub feed_token: Arc<String>,
     pub coordinator: CoordinatorHandle,
+    /// The address the API is bound to.
+    pub addr: std::net::SocketAddr,
 }
 
 /// An API error: a status and a message a person can act on.
@@ -55,8 +57,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/merge", post(post_merge))
         .route("/v1/confirm", post(post_confirm))
         .route("/v1/cancel", post(post_cancel))
+        .merge(super::spoken::authed_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new().route("/v1/health", get(health)).merge(authed).with_state(state)
+    Router::new()
+        .route("/v1/health", get(health))
+        .merge(super::spoken::feed_routes())
+        .merge(authed)
+        .with_state(state)
 }
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte from timings.

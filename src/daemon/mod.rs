@@ -5,6 +5,8 @@
 pub mod actions;
 pub mod api;
 pub mod coordinator;
+pub mod session;
+pub mod spoken;
 
 use crate::config::{Config, DataDir};
 use crate::store::Store;
@@ -32,6 +34,8 @@ pub struct Services {
     pub config: Arc<Config>,
     pub data: DataDir,
     pub store: Store,
+    /// Text to speech for changelogs and answers; `None` when `[speech] engine = "none"` or it failed to start.
+    pub speaker: Option<Arc<dyn crate::report::Speaker>>,
 }
 
 /// Start everything, serve until `shutdown` resolves, then drain and return.
@@ -60,11 +64,18 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         tracing::warn!(%addr, "the API listens beyond loopback because [api] listen says so; every request still needs the token");
     }
 
-    let services = Services { config: Arc::new(opts.config), data: data.clone(), store };
+    let speaker = match crate::report::tts::from_config(&opts.config.speech) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("speech output is off: {e}; answers are text only");
+            None
+        }
+    };
+    let services = Services { config: Arc::new(opts.config), data: data.clone(), store, speaker };
     let (stop_tx, stop_rx) = watch::channel(false);
     let coordinator = Coordinator::spawn(services.clone(), stop_rx.clone());
 
-    let state = api::AppState { services: services.clone(), token: Arc::new(token), feed_token: Arc::new(feed_token), coordinator: coordinator.clone() };
+    let state = api::AppState { services: services.clone(), token: Arc::new(token), feed_token: Arc::new(feed_token), coordinator: coordinator.clone(), addr };
     let app = api::router(state);
 
     write_atomic(&data.addr(), addr.to_string().as_bytes())?;

@@ -1,0 +1,321 @@
+//! What the daemon says and serves: status answers, changelogs (text, audio and
+//! the podcast feed), workflow summaries and help. The words come from
+//! `report::script` (pure); this module reads the store and the clock and
+//! hands the scripts plain data.
+
+use super::api::{ApiError, ApiResult, AppState, constant_time_eq};
+use crate::config::Workflow;
+use crate::report::{self, ChangelogEntry, FeedChannel, FeedItem, Note, Severity, StepResult, TaskView};
+use crate::store::{Store, StoreError};
+use crate::understand::StatusFilter;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Every task (open ones, or all) folded with its runs and events into what the scripts read.
+pub fn views(store: &Store, all: bool) -> Result<Vec<TaskView>, StoreError> {
+    let mut out = Vec::new();
+    for t in store.tasks(all)? {
+        let runs = store.runs(t.id)?;
+        let events = store.events(t.id)?;
+        out.push(TaskView::from_store(&t, &runs, &events));
+    }
+    Ok(out)
+}
+
+/// The spoken answer for a status question (a filter, or one task).
+pub fn status_text(store: &Store, filter: StatusFilter, task: Option<i64>, now: DateTime<Utc>) -> Result<String, StoreError> {
+    if let Some(id) = task {
+        let t = store.task(id)?;
+        let v = TaskView::from_store(&t, &store.runs(id)?, &store.events(id)?);
+        return Ok(report::script::task_status(&v, now));
+    }
+    let all = views(store, filter == StatusFilter::All || filter == StatusFilter::Finished)?;
+    Ok(report::script::status(&all, filter, now))
+}
+
+/// The changelog narrative for work finished and merged since `since`.
+pub fn changelog_text(store: &Store, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<String, StoreError> {
+    Ok(report::script::changelog(&views(store, true)?, since, now))
+}
+
+/// "24h", "30m", "7d" back from `now`, or an RFC 3339 time.
+pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = crate::config::Dur::parse(text).map_err(|e| format!("{e}; use a period like \"24h\" or an RFC 3339 time"))?;
+    let d = ChronoDuration::from_std(d.get()).map_err(|e| e.to_string())?;
+    Ok(now - d)
+}
+
+pub fn filter_of(text: &str) -> Result<StatusFilter, String> {
+    match text {
+        "" | "finished" => Ok(StatusFilter::Finished),
+        "running" => Ok(StatusFilter::Running),
+        "failed" => Ok(StatusFilter::Failed),
+        "all" => Ok(StatusFilter::All),
+        other => Err(format!("unknown status filter `{other}`: use finished, running, failed or all")),
+    }
+}
+
+/// The folder changelogs are written to.
+pub fn changelog_dir(state: &AppState) -> PathBuf {
+    let configured = &state.services.config.speech.changelog_dir;
+    if configured.trim().is_empty() { state.services.data.changelogs() } else { PathBuf::from(configured) }
+}
+
+/// Run a workflow's read-only steps in parallel and speak one summary, worst news first.
+/// `brief` steps are returned for the caller (the coordinator) to dispatch.
+pub async fn workflow(store: Store, wf: &Workflow, now: DateTime<Utc>) -> (String, Vec<String>) {
+    let mut jobs = Vec::new();
+    let mut briefs = Vec::new();
+    for step in &wf.steps {
+        let name = format!("{} {}", step.kind, step.arg).trim().to_string();
+        match step.kind.as_str() {
+            "status" | "changelog" => {
+                let store = store.clone();
+                let kind = step.kind.clone();
+                let arg = step.arg.clone();
+                jobs.push(tokio::task::spawn_blocking(move || -> StepResult {
+                    let tasks = match views(&store, true) {
+                        Ok(v) => v,
+                        Err(e) => return StepResult::Failed { step: name, error: e.to_string() },
+                    };
+                    if kind == "status" {
+                        let filter = filter_of(&arg).unwrap_or(StatusFilter::All);
+                        let keep = |v: &TaskView| match filter {
+                            StatusFilter::All => true,
+                            StatusFilter::Running => v.state.is_active(),
+                            StatusFilter::Failed => v.state == crate::store::TaskState::Failed,
+                            StatusFilter::Finished => matches!(
+                                v.state,
+                                crate::store::TaskState::Ready | crate::store::TaskState::NeedsAttention
+                            ),
+                        };
+                        let chosen: Vec<TaskView> = tasks.into_iter().filter(keep).collect();
+                        StepResult::Notes { step: name, notes: report::script::status_notes(&chosen, now) }
+                    } else {
+                        match parse_since(if arg.is_empty() { "24h" } else { &arg }, now) {
+                            Ok(since) => {
+                                StepResult::Notes { step: name, notes: report::script::changelog_notes(&tasks, since, now) }
+                            }
+                            Err(e) => StepResult::Failed { step: name, error: e },
+                        }
+                    }
+                }));
+            }
+            "brief" => briefs.push(step.arg.clone()),
+            "remote" => {
+                let arg = step.arg.clone();
+                jobs.push(tokio::spawn(async move {
+                    StepResult::Failed { step: name, error: format!("no GitHub repo is set up to ask for {arg}") }
+                }));
+            }
+            other => {
+                let other = other.to_string();
+                jobs.push(tokio::spawn(async move { StepResult::Failed { step: name, error: format!("unknown step kind `{other}`") } }));
+            }
+        }
+    }
+    let mut results = Vec::new();
+    for j in jobs {
+        match j.await {
+            Ok(r) => results.push(r),
+            Err(e) => results.push(StepResult::Failed { step: "a step".into(), error: e.to_string() }),
+        }
+    }
+    if !briefs.is_empty() {
+        let text = format!("Dispatching {} from the {} workflow.", report::words::count(briefs.len() as u64, "brief", "briefs"), wf.name);
+        results.push(StepResult::Notes { step: "briefs".into(), notes: vec![Note::new(Severity::Info, "briefs", None, &text)] });
+    }
+    (report::script::synthesize(&results), briefs)
+}
+
+// ---- API --------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    #[serde(default)]
+    filter: String,
+    task: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct StatusAnswer {
+    pub say: String,
+    pub filter: StatusFilter,
+    pub tasks: Vec<TaskView>,
+}
+
+async fn get_status(State(st): State<AppState>, Query(q): Query<StatusQuery>) -> ApiResult<StatusAnswer> {
+    let filter = filter_of(&q.filter).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    let store = st.services.store.clone();
+    let answer = tokio::task::spawn_blocking(move || -> Result<StatusAnswer, StoreError> {
+        let now = Utc::now();
+        Ok(StatusAnswer { say: status_text(&store, filter, q.task, now)?, filter, tasks: views(&store, true)? })
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+struct ChangelogQuery {
+    #[serde(default = "default_since")]
+    since: String,
+}
+
+fn default_since() -> String {
+    "24h".into()
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ChangelogAnswer {
+    pub since: DateTime<Utc>,
+    pub text: String,
+    /// Set when the daemon rendered audio.
+    pub entry: Option<ChangelogEntry>,
+    pub dir: Option<String>,
+}
+
+async fn get_changelog(State(st): State<AppState>, Query(q): Query<ChangelogQuery>) -> ApiResult<ChangelogAnswer> {
+    let now = Utc::now();
+    let since = parse_since(&q.since, now).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    let store = st.services.store.clone();
+    let text = tokio::task::spawn_blocking(move || changelog_text(&store, since, now))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(ChangelogAnswer { since, text, entry: None, dir: None }))
+}
+
+/// Render the changelog to audio in the changelog folder (WAV + MP3), for the feed.
+async fn post_changelog(State(st): State<AppState>, Query(q): Query<ChangelogQuery>) -> ApiResult<ChangelogAnswer> {
+    let now = Utc::now();
+    let since = parse_since(&q.since, now).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    let answer = render_changelog(&st, since, now).await?;
+    Ok(Json(answer))
+}
+
+/// Build a changelog narrative and render it to files. Used by the API and the daily schedule.
+pub async fn render_changelog(st: &AppState, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<ChangelogAnswer, ApiError> {
+    let speaker = st.services.speaker.clone().ok_or_else(|| {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, "speech is off ([speech] engine = \"none\" or unavailable); use --text".into())
+    })?;
+    let store = st.services.store.clone();
+    let dir = changelog_dir(st);
+    let local_now: DateTime<FixedOffset> = now.with_timezone(&chrono::Local).fixed_offset();
+    let dir2 = dir.clone();
+    tokio::task::spawn_blocking(move || -> Result<ChangelogAnswer, ApiError> {
+        let text = changelog_text(&store, since, now)?;
+        std::fs::create_dir_all(&dir2)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot create {}: {e}", dir2.display())))?;
+        let entry = report::changelog::render(speaker.as_ref(), &text, &dir2, local_now)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        Ok(ChangelogAnswer { since, text, entry: Some(entry), dir: Some(dir2.display().to_string()) })
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct FeedInfo {
+    pub url: String,
+    pub episodes: usize,
+}
+
+fn channel(st: &AppState) -> FeedChannel {
+    let base = if st.services.config.api.public_url.trim().is_empty() {
+        format!("http://{}", st.addr)
+    } else {
+        st.services.config.api.public_url.trim().to_string()
+    };
+    FeedChannel::new(&base, &st.feed_token)
+}
+
+/// The feed's URL (with its read-only token), for the tray and `capcom doctor`.
+async fn get_feed_info(State(st): State<AppState>) -> ApiResult<FeedInfo> {
+    let ch = channel(&st);
+    let episodes = report::changelog::list(&changelog_dir(&st)).len();
+    Ok(Json(FeedInfo { url: report::feed::feed_url(&ch), episodes }))
+}
+
+fn feed_token_ok(st: &AppState, token: &str) -> Result<(), ApiError> {
+    if constant_time_eq(token.as_bytes(), st.feed_token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError(StatusCode::UNAUTHORIZED, "wrong feed token".into()))
+    }
+}
+
+async fn get_feed(State(st): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    feed_token_ok(&st, &token)?;
+    let ch = channel(&st);
+    let items: Vec<FeedItem> = report::changelog::list(&changelog_dir(&st)).iter().map(FeedItem::from_entry).collect();
+    let xml = report::feed::render(&ch, &items);
+    Ok(([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], xml).into_response())
+}
+
+async fn get_audio(State(st): State<AppState>, Path((token, file)): Path<(String, String)>) -> Result<Response, ApiError> {
+    feed_token_ok(&st, &token)?;
+    if !report::changelog::is_servable(&file) {
+        return Err(ApiError(StatusCode::NOT_FOUND, "no such episode".into()));
+    }
+    let path = changelog_dir(&st).join(&file);
+    let bytes = tokio::fs::read(&path).await.map_err(|_| ApiError(StatusCode::NOT_FOUND, "no such episode".into()))?;
+    let mime = if file.ends_with(".mp3") {
+        "audio/mpeg"
+    } else if file.ends_with(".wav") {
+        "audio/wav"
+    } else {
+        "audio/ogg"
+    };
+    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+}
+
+/// Routes that need the API token.
+pub fn authed_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/status", get(get_status))
+        .route("/v1/changelog", get(get_changelog).post(post_changelog))
+        .route("/v1/feed", get(get_feed_info))
+}
+
+/// Routes a podcast app reaches with the read-only feed token in the URL.
+pub fn feed_routes() -> Router<AppState> {
+    Router::new()
+        .route("/feed/{token}/podcast.xml", get(get_feed))
+        .route("/feed/{token}/audio/{file}", get(get_audio))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_periods_and_times() {
+        let now = DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").unwrap().with_timezone(&Utc);
+        let cases = [
+            ("24h", "2026-11-20T12:00:00+00:00"),
+            ("30m", "2026-11-21T11:30:00+00:00"),
+            ("7d", "2026-11-14T12:00:00+00:00"),
+            ("2026-11-21T08:00:00+01:00", "2026-11-21T07:00:00+00:00"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_since(text, now).unwrap().to_rfc3339(), want, "{text}");
+        }
+        assert!(parse_since("yesterday-ish", now).is_err());
+    }
+
+    #[test]
+    fn filters_parse_or_explain() {
+        assert_eq!(filter_of("").unwrap(), StatusFilter::Finished);
+        assert_eq!(filter_of("running").unwrap(), StatusFilter::Running);
+        assert!(filter_of("done").unwrap_err().contains("finished, running, failed or all"));
+    }
+}
