@@ -52,7 +52,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
                 let mut off = 0;
                 for w in tail.split(' ') {
                     let bare = w.trim_matches(|c: char| ",.;:".contains(c));
-                    let keep = matches!(bare, "" | "for" | "tonight" | "overnight" | "tomorrow" | "morning" | "evening" | "afternoon" | "night" | "on" | "the" | "at" | "am" | "pm" | "to" | "with" | "using" | "via" | "by" | "in" | "repo" | "please" | "today" | "later" | "first" | "thing" | "this")
+                    let keep = matches!(bare, "" | "for" | "tonight" | "overnight" | "tomorrow" | "morning" | "evening" | "afternoon" | "night" | "on" | "the" | "at" | "am" | "pm" | "to" | "with" | "using" | "via" | "by" | "in" | "repo" | "please" | "today" | "later" | "this")
                         || bare.chars().all(|c| c.is_ascii_digit())
                         || names.agent_word(bare).is_some()
                         || names.repo_word(bare).is_some();
@@ -69,7 +69,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
         let body = text[body_start..].trim();
         let body_lower = body.to_ascii_lowercase();
         let mut items: Vec<String> = Vec::new();
-        let marks: Vec<(usize, usize)> = ord.find_iter(&body_lower).map(|m| (m.start(), m.end())).collect();
+        let marks = ordinal_marks(&body_lower, ord);
         if marks.len() >= 2 || (marks.len() == 1 && marks[0].0 == 0) {
             let mut starts: Vec<(usize, usize)> = marks;
             if starts[0].0 != 0 && words(&body[..starts[0].0]) >= 3 {
@@ -99,7 +99,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
     }
 
     // Ordinal markers without a header: "First, fix … Second, add …".
-    let marks: Vec<(usize, usize)> = ord.find_iter(&lower).map(|m| (m.start(), m.end())).collect();
+    let marks = ordinal_marks(&lower, ord);
     let starts_first = re!(r"^(?:first(?:ly)?|number one|1st)\b").is_match(&lower);
     if starts_first && marks.len() >= 2 {
         let mut items = Vec::new();
@@ -154,6 +154,19 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
 
     out.items = vec![text.to_string()];
     out
+}
+
+/// Ordinal markers: after punctuation, or (in unpunctuated speech) before a task verb.
+fn ordinal_marks(lower: &str, ord: &regex::Regex) -> Vec<(usize, usize)> {
+    let mut marks: Vec<(usize, usize)> = ord.find_iter(lower).map(|m| (m.start(), m.end())).collect();
+    for m in re!(r" (?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|finally|lastly|and then|then) ").find_iter(lower) {
+        let next = lower[m.end()..].split_whitespace().next().unwrap_or("");
+        if is_task_verb(next) && !marks.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
+            marks.push((m.start(), m.end()));
+        }
+    }
+    marks.sort_unstable();
+    marks
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefixes: &[&str]) -> &'a str {
@@ -311,7 +324,7 @@ pub fn is_task_verb(w: &str) -> bool {
 
 /// Politeness and framing before the real request.
 pub fn strip_polite(lower: &str) -> &str {
-    let re = re!(r"^(?:(?:please|ok|okay|alright|so|now|hey|hi|hello|capcom|right|and|also|then|next|just|quickly|kindly|sorry|(?:so )?what (?:i|we) (?:need|want|would like) is(?: for (?:someone|somebody|you|an agent|one of the agents) to| to)?|(?:so )?what (?:i|we)'d like is(?: for (?:someone|somebody|you|an agent) to| to)?|go ahead and|can you|could you|would you|will you|can we|could we|let's|lets|let us|i want you to|i'd like you to|i would like you to|i need you to|i want to|i'd like to|i need to|we need to|we should|you should|i want|i'd like|we need|i need|someone should|somebody should|someone needs to|have someone|get someone to|time to|it's time to|new task|task|a task to|create a task to|open a task to|make a task to|queue (?:up )?(?:a task|a job|something) to|dispatch (?:a task|an agent|a job|someone|an agent) to|send (?:an agent|someone) to|spin up (?:an agent|a task) to|start (?:an agent|a task) (?:to|that)|i've got a task|here's a task|brief)[,:]?\s+)+");
+    let re = re!(r"^(?:(?:please|ok|okay|alright|so|now|hey|hi|hello|capcom|right|and|also|then|next|just|quickly|kindly|sorry|(?:so )?what (?:i|we) (?:need|want|would like) is(?: for (?:someone|somebody|you|an agent|one of the agents) to| to)?|(?:so )?what (?:i|we)'d like is(?: for (?:someone|somebody|you|an agent) to| to)?|yeah|yes|well|um|i think|i guess|i suppose|maybe|probably|perhaps|we should probably|we should|we could|we might want to|we may want to|it would be (?:nice|good|great) to|at some point|when you get a chance|if you can|if possible|(?:please )?(?:schedule|queue|dispatch|send|kick off)(?: up)? (?:it|this|these|them|that)(?: (?:for|at|on|by))*|go ahead and|can you|could you|would you|will you|can we|could we|let's|lets|let us|i want you to|i'd like you to|i would like you to|i need you to|i want to|i'd like to|i need to|we need to|we should|you should|i want|i'd like|we need|i need|someone should|somebody should|someone needs to|have someone|get someone to|time to|it's time to|new task|task|a task to|create a task to|open a task to|make a task to|queue (?:up )?(?:a task|a job|something) to|dispatch (?:a task|an agent|a job|someone|an agent) to|send (?:an agent|someone) to|spin up (?:an agent|a task) to|start (?:an agent|a task) (?:to|that)|i've got a task|here's a task|brief)[,:]?\s+)+");
     match re.find(lower) {
         Some(m) => &lower[m.end()..],
         None => lower,
@@ -469,6 +482,10 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
                 continue;
             }
             if re!(r"^(?:hi|hello|hey|hey there|good morning|morning|ok|okay|thanks|thank you|cheers|so|right|alright)(?: capcom)?[!.]?$").is_match(cl) {
+                continue;
+            }
+            // "can you," on its own before the request.
+            if first && strip_polite(&format!("{cl} x")) == "x" {
                 continue;
             }
             // "Queue this for tomorrow at 8:" — framing whose time words were taken out.

@@ -223,7 +223,8 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
         "run", "start", "do", "kick", "off", "trigger", "give", "me", "my", "the", "please", "let's", "lets", "go", "time",
         "for", "now", "it's", "its", "a", "an", "capcom", "okay", "ok", "hey", "so", "can", "you", "could", "i", "want",
         "to", "need", "begin", "launch", "execute", "with", "our", "us", "workflow", "routine", "and", "just", "quick",
-        "would", "like", "be", "great", "thanks", "up", "wrap",
+        "would", "like", "be", "great", "thanks", "up", "wrap", "on", "everything", "all", "stuff", "things", "what's",
+        "happening", "going", "speed", "quick", "quickly", "real",
     ];
     const SKIP_INSIDE: &[&str] = &["the", "a", "my", "our"];
     let tok_eq = |a: &str, t: &str| -> (bool, bool) {

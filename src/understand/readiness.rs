@@ -72,8 +72,14 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
         // "Improve the homepage." says where but not what.
         problems.push(VAGUE);
         score -= 0.45;
+        let obj = re!(r"(?i)\s+(?:better|faster|nicer|cleaner|prettier|quicker|simpler|more \w+|less \w+|work|look good|good|great|again)$").replace(&obj, "").to_string();
         let generic = re!(r"^(?i:it|this|that|things|stuff|everything|all|the code|the app)\b").is_match(&obj);
-        let q = if generic {
+        let fix = spec.title.to_ascii_lowercase().starts_with("fix");
+        let q = if fix && (generic || re!(r"^(?i:the |a |an )?(?:bug|bugs|issue|issues|problem|problems|error|errors)$").is_match(&obj)) {
+            "What exactly is broken, and how will we know it is fixed?".to_string()
+        } else if fix {
+            format!("What is wrong with {}, and how will we know it is fixed?", lower_first(&obj))
+        } else if generic {
             "What exactly should change, and how will we know it is done?".to_string()
         } else {
             format!("What should change on {}, and how will we know it is done?", lower_first(&obj))

@@ -140,6 +140,25 @@ impl Vocab {
     }
 }
 
+impl Vocab {
+    /// A name that `joined` (two spoken words run together) sounds like: the same
+    /// consonant key, the same first letter, and at most two edits away.
+    pub fn fuzzy_sound(&self, joined: &str) -> Option<&str> {
+        if STOP.contains(&joined) {
+            return None;
+        }
+        let ph = phonetic(joined);
+        if ph.len() < 3 {
+            return None;
+        }
+        self.entries
+            .iter()
+            .filter(|e| e.fuzzy && e.key.len() >= 6 && e.key.len().abs_diff(joined.len()) <= 1 && e.phon == ph && e.key.as_bytes()[0] == joined.as_bytes()[0])
+            .find(|e| bounded_edit(joined, &e.key, 3) <= 2)
+            .map(|e| e.canon.as_str())
+    }
+}
+
 /// Levenshtein distance, giving up (returning `cap`) once it must exceed `cap - 1`.
 pub fn bounded_edit(a: &str, b: &str, cap: usize) -> usize {
     let a = a.as_bytes();
