@@ -326,6 +326,7 @@ fn clarification_answers_are_merged() {
         C { brief: "Upgrade Tailwind to v4", answers: &["build and tests", "backend"], ready: true, repo: Some("api"), checks: &["build", "test"], title: "Tailwind" },
         C { brief: "Scope the CSS in /demos on the site, check the demos page", answers: &["dispatch anyway"], ready: true, repo: Some("site"), checks: &[], title: "CSS" },
         C { brief: "Improve the homepage.", answers: &["I don't know"], ready: false, repo: None, checks: &[], title: "homepage" },
+        C { brief: "Use Devin to fix the flaky checkout test on the backend, tests pass", answers: &["Jules"], ready: true, repo: Some("api"), checks: &["test"], title: "flaky checkout test" },
     ];
     for c in cases {
         let intent = parse(c.brief, &ctx);
@@ -455,13 +456,19 @@ mod props {
 }
 
 /// Prints what the parser makes of each line of the file named by `UNDERSTAND_BRIEFS`
-/// (a line starting with `!` is read with a merge question pending for task 1).
+/// (a line starting with `!` is read with a merge question pending for task 1), against the
+/// fixture's world or, with `UNDERSTAND_CONFIG=FILE`, that config and no tasks.
 /// `UNDERSTAND_BRIEFS=briefs.txt cargo test --test understand -- --ignored --nocapture show`
 #[test]
 #[ignore]
 fn show() {
     let Ok(path) = std::env::var("UNDERSTAND_BRIEFS") else { return };
-    let w = world();
+    let mut w = world();
+    if let Ok(cfg) = std::env::var("UNDERSTAND_CONFIG") {
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        w.config = capcom::config::from_str(&text, &cfg).unwrap().0;
+        w.tasks.clear();
+    }
     let text = std::fs::read_to_string(path).unwrap();
     let p = Pending { action: "merge".into(), question: "Merge PR 41?".into(), task: Some(1) };
     for line in text.lines().filter(|l| !l.trim().is_empty()) {

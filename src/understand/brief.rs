@@ -338,7 +338,7 @@ pub fn agent_in(lower: &str, names: &Names) -> Option<String> {
     for c in cue.captures_iter(lower) {
         let w = &c[1];
         let first = w.split(' ').next().unwrap_or(w);
-        if let Some(a) = names.agent_word(w).or_else(|| names.agent_word(first)) {
+        if let Some(a) = names.agent_word(w).or_else(|| names.agent_word(first)).or_else(|| names.known_agent(first)) {
             let whole = c.get(0).map(|m| m.as_str()).unwrap_or("");
             // "the cursor position" is not an agent: after "the", the name must end the phrase
             // or be followed by "agent".
@@ -357,7 +357,7 @@ pub fn agent_in(lower: &str, names: &Names) -> Option<String> {
     }
     // "Jules: …", "Copilot, …", "Jules should …", "can Jules …" at the start.
     if let Some(c) = re!(r"^(?:(?:hey|ok|okay|so|please|can|could|would|will) )?([a-z][a-z0-9-]*)(?:[,:]| should| can| could| will| please|\s)\s*").captures(lower)
-        && let Some(a) = names.agent_word(&c[1])
+        && let Some(a) = names.agent_word(&c[1]).or_else(|| names.known_agent(&c[1]))
     {
         return Some(a.to_string());
     }
@@ -973,9 +973,9 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
         let l = t.to_ascii_lowercase();
         let l2 = re!(r"^(?:a |an )?(?:task|job)s? ").replace(&l, "").to_string();
         let cut0 = l.len() - l2.len();
-        if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*)(?: (?:on|in|for) (?:the )?[a-z0-9-]+)? (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l2) {
+        if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:code|cli|agent))?(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*)(?: (?:on|in|for) (?:the )?[a-z0-9-]+)? (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l2) {
             let name = c.get(1).or(c.get(2)).or(c.get(3)).or(c.get(4)).map(|m| m.as_str()).unwrap_or("");
-            if names.agent_word(name).is_some() {
+            if names.agent_word(name).is_some() || names.known_agent(name).is_some() {
                 t = t[cut0 + c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
             }
         }

@@ -195,6 +195,7 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     let first = s.split(' ').next().unwrap_or("");
     let order = (is_task_verb(first) && !STATUS_VERBS.contains(&first) && !matches!(first, "have" | "has"))
         || header_re().is_match(s)
+        || header_re().is_match(&b)
         || names.agent_word(first).is_some()
         || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly");
     if !order {
@@ -207,7 +208,7 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     }
 
     // A brief.
-    if let Some(i) = dispatch(norm, s, nwords, ctx, names) {
+    if let Some(i) = dispatch(norm, s, &b, nwords, ctx, names) {
         return i;
     }
     if b.split(' ').count() <= 2 && re!(r"^(?:thanks|thank you|cheers|great|cool|nice|hello|hi|hey)\b").is_match(&b) {
@@ -503,7 +504,7 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     Some(i)
 }
 
-fn dispatch(norm: &Normalized, s: &str, nwords: usize, ctx: &Context, names: &Names) -> Option<Intent> {
+fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, names: &Names) -> Option<Intent> {
     // A leading time ("Tonight: have Jules …") does not hide the order after it.
     let s = re!(r"^(?:tonight|overnight|tomorrow(?: morning| night| evening| afternoon)?|later today|this (?:evening|afternoon)|first thing tomorrow|at \d{1,2}(?: \d\d)?(?: am| pm)?|in \d+ (?:hours?|minutes?))[,:]? ").replace(s, "");
     let s: &str = &s;
@@ -512,7 +513,7 @@ fn dispatch(norm: &Normalized, s: &str, nwords: usize, ctx: &Context, names: &Na
         || names.agent_word(first).is_some()
         || re!(r"^(?:can|could|would|will) ([a-z][a-z0-9-]*) ").captures(s).is_some_and(|c| names.agent_word(&c[1]).is_some())
         || re!(r"^(?:have|use|ask|get|let|tell) [a-z]").is_match(s) && brief::agent_in(s, names).is_some();
-    let header = header_re().is_match(s);
+    let header = header_re().is_match(s) || header_re().is_match(b);
     let statement = re!(r"\b(?:is|are|keeps?|isn't|aren't|doesn't|don't|won't|can't) (?:\w+ )?(?:broken|leaking|failing|crashing|wrong|slow|missing|outdated|flaky|down|not working|off|misaligned|overflowing|ugly|stale|throwing|timing out)\b|\b(?:needs|need|should have|requires|could use|is missing)\b").is_match(s);
     let question = re!(r"^(?:what|which|who|when|where|why|is|are|was|were|has|have|had|does|do|did|how|can|could|would|will|should|anything|any)\b").is_match(s);
     let has_criteria = re!(r"\b(?:acceptance criteria|done when|make sure|ensure|tests? (?:pass|green)|build pass)").is_match(s);

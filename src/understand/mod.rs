@@ -129,6 +129,14 @@ impl Names {
         self.agents.iter().find(|(a, _)| a.eq_ignore_ascii_case(w)).map(|(_, k)| k.as_str())
     }
 
+    /// A well-known coding agent named in speech, configured or not ("copilot", "jules"):
+    /// a configured agent's key when one matches, else the spoken name.
+    pub fn known_agent(&self, w: &str) -> Option<&str> {
+        const KNOWN: &[&str] = &["copilot", "jules", "cursor", "codex", "claude", "gemini", "aider", "devin", "amp", "opencode"];
+        let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).trim_end_matches("'s");
+        self.agent_word(w).or_else(|| KNOWN.iter().find(|k| k.eq_ignore_ascii_case(w)).copied())
+    }
+
     /// The repo name a spoken word (or two) names.
     pub fn repo_word(&self, w: &str) -> Option<&str> {
         let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).trim_end_matches("'s");
@@ -170,8 +178,14 @@ pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> Tas
     if let Some(r) = repo_bare.or_else(|| brief::repo_in(&l, &names)) {
         out.repo = Some(r);
     }
-    if out.agent.is_none() {
-        out.agent = brief::agent_in(&l, &names);
+    // An agent named on its own or with a cue: "Jules", "give it to Claude".
+    let bare_agent = re!(r"^(?:(?:use|try|give it to|let|have|with) )?(?:the )?([a-z][a-z0-9-]*)(?: agent| please| instead)*$")
+        .captures(&l)
+        .and_then(|c| names.agent_word(&c[1]).map(str::to_string));
+    if let Some(a) = bare_agent.or_else(|| brief::agent_in(&l, &names))
+        && (ctx.config.agents.is_empty() || ctx.config.agents.contains_key(&a))
+    {
+        out.agent = Some(a);
     }
     for p in fresh.scope.include {
         if !out.scope.include.contains(&p) {
@@ -192,7 +206,7 @@ pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> Tas
     if criteria.is_empty() && (asked_acceptance || !brief::checks_for(&l, &names).is_empty()) {
         criteria = brief::criteria_pieces(&text, &names);
     }
-    let answered_repo_only = out.repo != spec.repo && text.split_whitespace().count() <= 4;
+    let answered_repo_only = (out.repo != spec.repo || out.agent != spec.agent) && text.split_whitespace().count() <= 4;
     if asked_vague && !answered_repo_only {
         // The answer says what to do: it becomes the body, and a better title.
         let starts_verb = l.split_whitespace().next().is_some_and(brief::is_task_verb);
