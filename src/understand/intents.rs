@@ -5,6 +5,10 @@
 //! nothing heard → yes/no (read against a pending question) → help → repeat → workflow
 //! triggers → commands on existing work (merge, cancel, retry, follow-up) → questions
 //! (status, changelog) → a brief to dispatch → unknown.
+//!
+//! A pending question changes the reading: yes/no words answer it ("cancel that" is a no),
+//! "merge" answers a merge question, and while a clarifying question about a held brief
+//! is pending, anything that is not a command is its answer (a follow-up to that task).
 
 use super::brief::{self, is_task_verb, strip_polite};
 use super::normalize::Normalized;
@@ -119,6 +123,20 @@ pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
     }
     let penalty = (norm.corrections as f32 * 0.03).min(0.15);
     let mut intent = classify_inner(norm, lower, ctx, names);
+    // While capcom waits for the answer to a clarifying question, words that are not a
+    // command answer it: a follow-up to the held task (see `answer_clarification`).
+    if let Some(p) = ctx.pending
+        && p.action == "clarify"
+        && matches!(intent.intent, IntentKind::Dispatch | IntentKind::Unknown)
+        && intent.reason.as_deref() != Some("nothing was heard")
+    {
+        let text = norm.text.trim().trim_end_matches(['.', '!', '?']).to_string();
+        intent = Intent {
+            instruction: Some(text),
+            target: p.task.map(|t| super::Target { task: Some(t), ..Default::default() }),
+            ..with_conf(Intent::of(IntentKind::FollowUp), 0.8)
+        };
+    }
     if intent.intent != IntentKind::Unknown {
         intent.confidence = (intent.confidence - penalty).max(0.05);
     }

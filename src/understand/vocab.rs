@@ -130,8 +130,11 @@ impl Vocab {
             }
             let limit = if e.key.len() >= 8 { 2 } else { 1 };
             let same_first = lower.as_bytes()[0] == e.key.as_bytes()[0];
+            if !same_first {
+                continue;
+            }
             let d = bounded_edit(&lower, &e.key, 4);
-            let ok = (same_first && d <= limit) || (same_first && ph.len() >= 3 && ph == e.phon && d <= 3);
+            let ok = d <= limit || (ph.len() >= 3 && ph == e.phon && d <= 3);
             if ok && best.is_none_or(|(bd, _)| d < bd) {
                 best = Some((d, i));
             }
