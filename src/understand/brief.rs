@@ -75,8 +75,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
             if starts[0].0 != 0 && words(&body[..starts[0].0]) >= 3 {
                 starts.insert(0, (0, 0));
             }
-            for (k, &(s, e)) in starts.iter().enumerate() {
-                let _ = s;
+            for (k, &(_, e)) in starts.iter().enumerate() {
                 let stop = starts.get(k + 1).map(|n| n.0).unwrap_or(body.len());
                 let item = body[e.min(stop)..stop].trim().trim_matches(|c: char| ",.;: ".contains(c));
                 if !item.is_empty() {
@@ -761,7 +760,6 @@ fn re_word(hay: &str, word: &str) -> bool {
 /// Scope from the whole task text: include/exclude paths.
 pub fn scope(lower: &str, names: &Names) -> Scope {
     let mut s = Scope::default();
-    let phrase = r"((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)";
     let excl: [&regex::Regex; 6] = [
         re!(r"\b(?:leave|keep) (?:the |any |all |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+) (?:untouched|alone|as is|as-is|unchanged|intact|out of it|out of this)\b"),
         re!(r"\b(?:don't|do not|dont|never|without|no) (?:touch(?:ing)?|modify(?:ing)?|chang(?:e|ing)|edit(?:ing)?|alter(?:ing)?|mess(?:ing)? with|chang(?:e|es) to|changes (?:in|to)|go (?:into|near)|update|updating|rewrite|break|breaking) (?:anything (?:in|under|inside) |any of |any |the |our |files in )*((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
@@ -770,7 +768,6 @@ pub fn scope(lower: &str, names: &Names) -> Scope {
         re!(r"\b(?:the )?((?:[a-z0-9_./*@-]+ ){0,2}?[a-z0-9_./*@-]+) (?:is|are) off[- ]limits\b"),
         re!(r"\bhands off (?:the )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
     ];
-    let _ = phrase;
     let mut excluded_spans: Vec<std::ops::Range<usize>> = Vec::new();
     for r in excl {
         for c in r.captures_iter(lower) {

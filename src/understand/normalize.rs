@@ -287,11 +287,8 @@ fn repair_false_starts(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
             while matches!(out.last(), Some(Tok::Punct(','))) && out.len() > clause_start {
                 out.pop();
             }
-            let mut start = clause_start;
-            if scratch && out.len() <= clause_start {
-                start = prev_sentence_start;
-                // Also drop the sentence mark that ended the scratched sentence.
-            }
+            // "Fix the header. Scratch that." drops the sentence before the marker.
+            let start = if scratch && out.len() <= clause_start { prev_sentence_start } else { clause_start };
             let first = toks.get(j).and_then(Tok::lower).unwrap_or("");
             let lo = out.len().saturating_sub(LOOKBACK).max(start);
             let cut = if scratch || first.is_empty() || CLAUSE_VERBS.contains(&first) {
@@ -307,9 +304,7 @@ fn repair_false_starts(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
             } else {
                 start
             };
-            if cut < out.len() || len > 0 {
-                *count += 1;
-            }
+            *count += 1;
             out.truncate(cut.max(start.min(out.len())));
             if out.len() < clause_start {
                 clause_start = out.len();
