@@ -361,6 +361,17 @@ fn help_names_workflows_and_commands() {
 }
 
 #[test]
+fn context_summary_names_everything_a_reference_needs() {
+    let w = world();
+    let p = Pending { action: "merge".into(), question: "Merge PR 41?".into(), task: Some(1) };
+    let ctx = Context { config: &w.config, tasks: &w.tasks, pending: Some(&p), now: w.now };
+    let s = capcom::understand::context_summary(&ctx);
+    for want in ["site (also website)", "copilot", "typecheck", "morning routine", "task 1: \"Upgrade Tailwind", "PR 41", "Merge PR 41?"] {
+        assert!(s.contains(want), "summary lacks {want:?}:\n{s}");
+    }
+}
+
+#[test]
 fn without_config_or_tasks_briefs_still_parse() {
     let config = Config::default();
     let now = DateTime::parse_from_rfc3339("2026-11-21T08:00:00+00:00").unwrap();

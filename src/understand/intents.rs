@@ -551,6 +551,10 @@ fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, n
         return None;
     }
     let mut conf: f32 = if imperative || header { 0.8 } else if statement { 0.6 } else { 0.5 };
+    // Two words ("Fix it") are a brief, but a thin one.
+    if nwords < 3 {
+        conf -= 0.2;
+    }
     let first_task = &tasks[0];
     if !first_task.acceptance.is_empty() {
         conf += 0.1;

@@ -261,6 +261,34 @@ fn lower_first(s: &str) -> String {
     }
 }
 
+/// A short, plain description of the context for a language model: the names it may use
+/// and the tasks a reference may point at. Task titles are quoted as data.
+pub fn context_summary(ctx: &Context) -> String {
+    let cfg = ctx.config;
+    let mut out = String::new();
+    let repos: Vec<String> = cfg
+        .repos
+        .iter()
+        .map(|r| if r.aliases.is_empty() { r.name.clone() } else { format!("{} (also {})", r.name, r.aliases.join(", ")) })
+        .collect();
+    out.push_str(&format!("now: {}\n", ctx.now.to_rfc3339()));
+    out.push_str(&format!("repos: {}\n", repos.join("; ")));
+    out.push_str(&format!("agents: {}\n", cfg.agents.keys().cloned().collect::<Vec<_>>().join(", ")));
+    out.push_str(&format!("checks: {}\n", cfg.check_names().join(", ")));
+    let wfs: Vec<String> = cfg.workflows.iter().map(|w| format!("{} ({})", w.name, w.triggers.join(" / "))).collect();
+    out.push_str(&format!("workflows: {}\n", wfs.join("; ")));
+    if let Some(p) = ctx.pending {
+        out.push_str(&format!("pending question ({}): {:?}\n", p.action, p.question));
+    }
+    out.push_str("tasks:\n");
+    for t in ctx.tasks.iter().rev().take(20) {
+        let pr = t.pr.map(|p| format!(", PR {p}")).unwrap_or_default();
+        let agent = t.agent.as_deref().unwrap_or("unassigned");
+        out.push_str(&format!("- task {}: {:?} [{}, {}, {agent}{pr}]\n", t.id, t.title, t.kind.as_str(), t.state));
+    }
+    out
+}
+
 /// What the user can say, for "what can I say?": one example per intent, with the
 /// configured names and every workflow trigger.
 pub fn help_phrases(ctx: &Context) -> Vec<String> {

@@ -366,7 +366,13 @@ pub fn resolve(phrase: &str, ctx: &Context, names: &Names, prefer: Prefer) -> Re
         return out;
     }
     if last {
-        let base: Vec<&TaskRef> = if has_features { cands.clone() } else { tasks.iter().collect() };
+        let mut base: Vec<&TaskRef> = if has_features { cands.clone() } else { tasks.iter().collect() };
+        if matches!(prefer, Prefer::Ready | Prefer::Failed) {
+            let narrowed: Vec<&TaskRef> = base.iter().copied().filter(|t| prefer.accepts(&t.state)).collect();
+            if !narrowed.is_empty() {
+                base = narrowed;
+            }
+        }
         if let Some(t) = base.last() {
             out.target = Some(mk(Some(t.id), t.pr, false));
             return out;
