@@ -303,6 +303,9 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
 }
 
 fn merge(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
+    // "can I merge PR 41", "are we good to merge the tailwind one": a merge, which capcom
+    // confirms before it acts.
+    let s = &*re!(r"^(?:can (?:i|we)|could (?:i|we)|should (?:i|we)|shall (?:i|we)|are we (?:good|ok|okay|safe|clear) to|is it (?:safe|ok|okay) to|let's|lets|time to|ready to)\s+(merge|land|ship)\b").replace(s, "$1");
     let c = re!(r"^(?:go ahead and |approve and |squash and )?(?:merge|land|squash(?: and merge)?)(?: in)?\b(.*)$").captures(s);
     let phrase = match c {
         Some(c) => c[1].trim().to_string(),
@@ -385,11 +388,14 @@ fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option<Intent> {
-    let forms: [&regex::Regex; 4] = [
+    let forms: [&regex::Regex; 6] = [
         re!(r"^(?:tell|ask|remind|instruct|let|get|have|message|ping|nudge) (.+?) (?:to|that|know that|know to|know|it should|they should|it needs to|they need to) (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|on|regarding|re|about|back to|update|add to|also add to|note for|a note for) (.+?)[,:] (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|regarding) (.+?),? (?:and )?(?:tell it to |ask it to |have it )?(also .+)$"),
         re!(r"^((?:.+? )?(?:agent|one|task|pr ?\d+|task ?\d+)),? (?:should|needs to|has to|must|can) (.+)$"),
+        // "Copilot should also update the snapshots", "hey Jules, also add …".
+        re!(r"^([a-z][a-z0-9-]*),? (?:should|needs to|has to|must|can|could|please)? ?((?:also|additionally) .+|.+ (?:too|as well))$"),
+        re!(r"^(?:hey |ok |okay )?([a-z][a-z0-9-]*)[,:]? ((?:also|additionally|and also|don't forget to) .+)$"),
     ];
     // Work on the cleaned text so the instruction keeps its casing.
     let text = norm.text.trim().trim_end_matches(['.', '!', '?']);
@@ -402,10 +408,21 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
         }
         let bare_agent = names.agent_word(who.trim_start_matches("the ")).is_some() && !who.contains(' ');
         let agent_phrase = who.split_whitespace().last().is_some_and(|w| matches!(w, "agent" | "one" | "bot" | "task" | "job"));
-        let r = resolve(&who, ctx, names, Prefer::Any);
+        let mut r = resolve(&who, ctx, names, Prefer::Any);
+        if bare_agent && r.question.is_some() {
+            // "Jules, also add a changelog entry for the react query upgrade": the words of
+            // the instruction may say which of Jules's tasks.
+            let narrowed = resolve(&format!("{who} {instr_l}"), ctx, names, Prefer::Any);
+            if narrowed.question.is_none() && narrowed.target.as_ref().is_some_and(|t| t.task.is_some()) {
+                r = Resolved { target: narrowed.target.map(|mut t| { t.text = Some(who.clone()); t }), ..narrowed };
+            }
+        }
         let resolved = r.target.as_ref().is_some_and(|t| t.task.is_some()) && r.question.is_none();
         let addition = re!(r"\b(?:also|too|as well|instead|additionally|don't forget|again|while (?:you're|it's) at it|in addition)\b").is_match(&instr_l);
         let numbered = re!(r"\b(?:pr|task|job) ?#?\d+\b").is_match(&who);
+        if k >= 4 && !bare_agent {
+            continue;
+        }
         let ok = if bare_agent {
             // "ask Cursor to fix the navbar" is a new task for Cursor; "tell Jules to also …"
             // adds to work Jules already has (and asks which, when Jules has several).
@@ -435,7 +452,7 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
 }
 
 fn changelog(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:changelog|change log|audio changelog|release notes|what(?:'s| has| have)? changed|what changes|what(?:'s| has)? (?:been )?(?:merged|shipped|landed)|what happened|what(?:'s| has)? happened|what did (?:[a-z0-9'-]+ ){1,3}?(?:do|get done|ship|finish|merge|land|accomplish|achieve|complete)|what got (?:done|merged|shipped|finished|landed)|what (?:was|got|has been|have we|did we) (?:merged|shipped|done|landed|finish|finished|ship|get done)|recap|summary of (?:the )?(?:changes|work|day|night|week|what)|summari[sz]e (?:the )?(?:changes|work|day|night|week|what)|read me the (?:changes|log|changelog)|walk me through (?:the )?changes|what's new|what shipped|what went in|what did i miss|catch me up on (?:the )?changes)\b");
+    let cue = re!(r"\b(?:changelog|change log|audio changelog|release notes|what(?:'s| has| have)? changed|what changes|what(?:'s| has)? (?:been )?(?:merged|shipped|landed)|what happened|what(?:'s| has)? happened|what did (?:[a-z0-9'-]+ ){1,3}?(?:do|get done|ship|finish|merge|land|accomplish|achieve|complete)|what got (?:done|merged|shipped|finished|landed)|what (?:was|got|has been|have we|did we) (?:merged|shipped|done|landed|finish|finished|ship|get done)|recap|(?:audio |spoken )?summary of (?:the )?(?:changes|work|day|night|week|what|last|past)|audio summary|summari[sz]e (?:the )?(?:changes|work|day|night|week|what)|read me the (?:changes|log|changelog)|walk me through (?:the )?changes|what's new|what shipped|what went in|what did i miss|catch me up on (?:the )?changes)\b");
     if !cue.is_match(s) {
         return None;
     }
@@ -467,7 +484,7 @@ fn status_filter(s: &str) -> Option<StatusFilter> {
 }
 
 fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|\bwaiting (?:on|for) me\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
+    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
     if !cue.is_match(s) {
         return None;
     }
@@ -515,6 +532,7 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         }
     }
     i.filter = Some(status_filter(s).unwrap_or(StatusFilter::All));
+    i.since = when::since(s, ctx.now);
     // "what's running" is strong; "any updates" less so.
     if !re!(r"\b(?:status|finished|done|ready|running|failed|failing|broken|stuck|progress|in progress|what's left|needs attention)\b").is_match(s) {
         i.confidence = 0.75;

@@ -338,6 +338,19 @@ pub fn resolve(phrase: &str, ctx: &Context, names: &Names, prefer: Prefer) -> Re
             scored.push((score, t));
         }
     }
+    // Only a repo matched ("the website build"): every task there.
+    let repo_only = agent.is_none()
+        && !content.is_empty()
+        && content.iter().all(|w| names.repo_word(w).is_some() || matches!(*w, "build" | "builds" | "ci" | "checks" | "pipeline" | "main" | "master" | "repo" | "side"))
+        && content.iter().any(|w| names.repo_word(w).is_some());
+    if repo_only {
+        let repo = content.iter().find_map(|w| names.repo_word(w)).unwrap_or("");
+        let ids: Vec<i64> = tasks.iter().filter(|t| t.repo.as_deref() == Some(repo) && prefer.accepts(&t.state)).map(|t| t.id).collect();
+        let mut t = mk(None, None, true);
+        t.tasks = ids;
+        out.target = Some(t);
+        return out;
+    }
     let mut cands: Vec<&TaskRef> = if has_features {
         let best = scored.iter().map(|(s, _)| *s).max().unwrap_or(0);
         scored.iter().filter(|(s, _)| *s == best && best > 0).map(|(_, t)| *t).collect()
