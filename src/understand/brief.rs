@@ -1182,6 +1182,39 @@ mod tests {
     }
 
     #[test]
+    fn title_table() {
+        let n = names();
+        let cases = [
+            ("have Jules bump the API dependencies", "Bump the API dependencies"),
+            ("use Copilot to fix the flaky test", "Fix the flaky test"),
+            ("an upgrade to Next.js 15", "Upgrade to Next.js 15"),
+            ("The hero section on /ml-tools needs 4 headline variants", "Write 4 headline variants for the hero section on /ml-tools"),
+            ("All CSS in the /demos directory is leaking to global scope", "Fix all CSS in the /demos directory leaking to global scope"),
+            ("I need the pricing page to show annual prices", "Make the pricing page show annual prices"),
+            ("can you please update the footer links", "Update the footer links"),
+            ("queue a security review of the auth flow", "Security review of the auth flow"),
+            ("the checkout page crashes when the cart is empty", "Fix the checkout page crashing when the cart is empty"),
+        ];
+        for (body, want) in cases {
+            let first = body.to_ascii_lowercase();
+            let k = kind(&first, "", &first);
+            assert_eq!(title(&[body.to_string()], k, &n), want, "{body}");
+        }
+    }
+
+    #[test]
+    fn list_items_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("an upgrade to Next.js 15, a security audit of the API routes, and a visual refresh of the hero", &["an upgrade to Next.js 15", "a security audit of the API routes", "a visual refresh of the hero"]),
+            ("an upgrade to Next.js 15 a security audit of the API routes and a visual refresh of the hero", &["an upgrade to Next.js 15", "a security audit of the API routes", "visual refresh of the hero"]),
+            ("bump lodash, fix the typo on the about page", &["bump lodash", "fix the typo on the about page"]),
+        ];
+        for (body, want) in cases {
+            assert_eq!(list_items(body), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{body}");
+        }
+    }
+
+    #[test]
     fn path_table() {
         let n = names();
         let cases = [
