@@ -487,6 +487,10 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
             if first && strip_polite(&format!("{cl} x")) == "x" {
                 continue;
             }
+            // "Okay, here's a big one." — framing before the brief.
+            if first && re!(r"^(?:okay |ok |so |alright )?(?:here's|here is|i have|i've got|got|this is) (?:a|an|one|another) (?:big |small |quick |new |more |last |tricky |easy )?(?:one|task|thing|brief|job|request)$").is_match(cl) {
+                continue;
+            }
             // "Queue this for tomorrow at 8:" — framing whose time words were taken out.
             if first && re!(r"^(?:please )?(?:queue|schedule|dispatch|run|do|start|kick off|send)(?: up)?(?: this| it| these| that| the following)?(?: one)?(?: for| at| on| by)?(?: (?:for|at|on|by))*\s*$").is_match(cl) {
                 continue;
@@ -762,7 +766,7 @@ pub fn scope(lower: &str, names: &Names) -> Scope {
     let mut s = Scope::default();
     let excl: [&regex::Regex; 6] = [
         re!(r"\b(?:leave|keep) (?:the |any |all |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+) (?:untouched|alone|as is|as-is|unchanged|intact|out of it|out of this)\b"),
-        re!(r"\b(?:don't|do not|dont|never|without|no) (?:touch(?:ing)?|modify(?:ing)?|chang(?:e|ing)|edit(?:ing)?|alter(?:ing)?|mess(?:ing)? with|chang(?:e|es) to|changes (?:in|to)|go (?:into|near)|update|updating|rewrite|break|breaking) (?:anything (?:in|under|inside) |any of |any |the |our |files in )*((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
+        re!(r"\b(?:don't|do not|dont|never|without|no) (?:touch(?:ing)?|modify(?:ing)?|chang(?:e|ing)|edit(?:ing)?|alter(?:ing)?|mess(?:ing)? with|chang(?:e|es) to|changes (?:in|to)|go (?:into|near)|update|updating|rewrite|break|breaking) (?:anything (?:in|under|inside) |any of |any |the |our |files in )*((?:[a-z0-9_./*@-]+ ){0,3}[a-z0-9_./*@-]+)"),
         re!(r"\b(?:stay|keep) (?:out of|away from) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
         re!(r"\b(?:except(?: for)?|excluding|but not|other than|apart from|outside of) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
         re!(r"\b(?:the )?((?:[a-z0-9_./*@-]+ ){0,2}?[a-z0-9_./*@-]+) (?:is|are) off[- ]limits\b"),
@@ -822,10 +826,18 @@ const BARE_ONLY: &[&str] = &["app", "api", "public", "ui", "design", "tests", "t
 
 /// A repo path from a spoken phrase: "the components directory" → "components/",
 /// "app routes" → "app/", "/demos/*" → "demos/", "src/lib.rs" stays a file.
-pub fn to_path(phrase: &str, names: &Names, exclude: bool) -> Option<String> {
-    let mut ws: Vec<&str> = phrase
-        .split_whitespace()
-        .map(|w| w.trim_end_matches(['.', ',']))
+pub fn to_path(phrase: &str, names: &Names, _exclude: bool) -> Option<String> {
+    // The phrase ends at the first punctuation mark.
+    let mut upto = Vec::new();
+    for w in phrase.split_whitespace() {
+        let t = w.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        upto.push(t);
+        if t.len() != w.len() && !w.ends_with("/*") {
+            break;
+        }
+    }
+    let mut ws: Vec<&str> = upto
+        .into_iter()
         .filter(|w| !matches!(*w, "the" | "a" | "an" | "our" | "my" | "any" | "all" | "of"))
         .collect();
     // Stop at words that end a noun phrase.
@@ -862,7 +874,7 @@ pub fn to_path(phrase: &str, names: &Names, exclude: bool) -> Option<String> {
     if ws.iter().any(|w| is_task_verb(w) && !had_dir_word) {
         return None;
     }
-    if ws.len() == 2 && !had_dir_word && !exclude {
+    if ws.len() == 2 && !had_dir_word {
         return None;
     }
     if ws.iter().any(|w| !w.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c))) {
@@ -878,19 +890,19 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     let rules: [(TaskKind, &regex::Regex, f32); 18] = [
         (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|renovate|dependabot|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
-        (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
+        (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|can't|cannot|can not|unable to|won't|isn't working|the problem is|the issue is|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
         (TaskKind::BugFix, re!(r"^fix\b|\bfix (?:the |a |an )?\w+"), 1.5),
         (TaskKind::Feature, re!(r"^(?:add|implement|introduce|build|create|support|enable|allow|let users|make it possible)\b"), 2.0),
         (TaskKind::Feature, re!(r"\b(?:implement|introduce|support|enable|allow|feature|optimistic|new|toggle|button|endpoint|page|form|modal|option|setting|settings|flag|widget|dashboard|skeleton|pagination|search|filter|export|import|upload|notifications?|onboarding)\b"), 1.2),
         (TaskKind::Refactor, re!(r"\b(?:refactor(?:ing)?|clean ?up|restructure|extract|rename|simplify|reorganis?z?e|dedupe|deduplicate|tech debt|memoi[sz]e|consolidate|decouple|split (?:up )?the|modernize|dead code|unused|deprecated|remove (?:the )?(?:old|obsolete|stale|legacy)|(?:merge|combine|unify) (?:\S+ ){1,4}(?:into|with))\b"), 3.0),
         (TaskKind::Refactor, re!(r"\brewrite\b"), 1.5),
         (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks? (?:off|wrong|bad|broken|weird)|ui polish|restyle|misaligned|align|sticky|centered|centre|center|overlap(?:s|ping)?|overflow(?:s|ing)?|cut off|clipped|truncated)\b"), 2.5),
-        (TaskKind::Copy, re!(r"\b(?:copy|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread|translate|locali[sz]e|i18n)\b"), 3.0),
+        (TaskKind::Copy, re!(r"\b(?:(?:the|site|marketing|landing page|hero|page|button|ui|website|product|app|our) copy\b|copy(?:writing| changes?| edits?| updates?| tweaks?| text| deck)\b|^copy\b|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread|translate|locali[sz]e|i18n)\b"), 3.0),
         (TaskKind::Docs, re!(r"\b(?:docs|documentation|readme|document(?:ing)?|docstrings?|jsdoc|rustdoc|guide|contributing|api reference|comments|usage examples?|tutorial)\b"), 3.0),
         (TaskKind::Test, re!(r"\b(?:(?:add|write|increase|improve|fix|stabili[sz]e|more|missing) (?:\S+ ){0,3}?(?:tests?|coverage|specs?)|flaky|test coverage|unit tests?|e2e tests?|integration tests?|snapshot tests?|end to end tests?)\b"), 3.0),
         (TaskKind::Security, re!(r"\b(?:security|vulnerabilit(?:y|ies)|cves?|xss|csrf|sql injection|injection|secrets?|harden(?:ing)?|sanitiz|sanitis|auth bypass|exploit|rate limit(?:ing)?|permissions?|csp|content security policy|encrypt(?:ion)?|npm audit|leaked (?:keys?|tokens?|credentials))"), 3.5),
         (TaskKind::Audit, re!(r"\b(?:audit|review|assess(?:ment)?|inventory|analy[sz]e|investigate|report on|evaluate|look into|take a look|look at why|figure out why|find out why|dig into|profile|benchmark)\b"), 3.8),
-        (TaskKind::Infra, re!(r"\b(?:ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring)|(?:database |db |schema )?migrations?|database|db schema|indexes|an index)\b"), 3.0),
+        (TaskKind::Infra, re!(r"\b(?:ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring)|bundler|build tool(?:ing)?|from webpack|to vite|turbopack|esbuild|rollup|(?:database |db |schema )?migrations?|database|db schema|indexes|an index)\b"), 3.0),
         (TaskKind::Test, re!(r"^(?:test|write tests|add tests)\b"), 2.0),
         (TaskKind::Docs, re!(r"^document\b"), 2.0),
         (TaskKind::Css, re!(r"\bcss\b"), 1.5),
@@ -1024,9 +1036,15 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
             }
         }
     }
+    // "The problem is that users can't upload avatars" → "Fix: users can't upload avatars".
+    let l = t.to_ascii_lowercase();
+    if let Some(m) = re!(r"^(?:so )?(?:the |one )?(?:problem|issue|bug|trouble) (?:is|here is) (?:that )?").find(&l) {
+        let rest = t[m.end()..].to_string();
+        t = format!("Fix: {rest}");
+    }
     // "All CSS in /demos is leaking to global scope" → "Fix all CSS in /demos leaking to global scope".
     let l = t.to_ascii_lowercase();
-    let fw = l.split_whitespace().next().unwrap_or("");
+    let fw = l.split_whitespace().next().unwrap_or("").trim_end_matches(':');
     if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are|keeps|keep) (?:still |now |currently |constantly |randomly |sometimes )?(\w+ing\b.*)$").captures(&l) {
         let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
         let rest = &t[c.get(2).map(|m| m.range()).unwrap_or(0..0)];
@@ -1042,7 +1060,7 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     }
     // "The checkout page crashes when …" → "Fix the checkout page crashing when …".
     let l = t.to_ascii_lowercase();
-    let fw = l.split_whitespace().next().unwrap_or("");
+    let fw = l.split_whitespace().next().unwrap_or("").trim_end_matches(':');
     if !is_task_verb(fw) && !t.starts_with("Fix ") && let Some(c) = re!(r"^(.{3,80}?) (crashes|breaks|fails|hangs|freezes|flickers|overflows|overlaps|throws|errors out|times out|leaks|loads slowly|renders|returns|shows)\b(.*)$").captures(&l) {
         let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
         let ing = match &c[2] {

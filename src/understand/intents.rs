@@ -341,6 +341,10 @@ fn cancel(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     let c = re!(r"^(?:cancel|stop|kill|abort|halt|terminate|call off|pull the plug on|shut down|drop|pause)\b(.*)$").captures(s)?;
     let phrase = c[1].trim();
     let phrase = re!(r"^(?:working on |work on |running |the work on )").replace(phrase, "").to_string();
+    // "stop the carousel from autoplaying" is an order for new work.
+    if re!(r"\bfrom \w+ing\b").is_match(&phrase) {
+        return None;
+    }
     let r = resolve(&phrase, ctx, names, Prefer::Active);
     let resolved_one = r.target.as_ref().is_some_and(|t| t.task.is_some() || t.all) && r.question.is_none();
     if !(looks_referential(&phrase, names) || resolved_one) && phrase.split_whitespace().count() >= 3 {

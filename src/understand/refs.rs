@@ -351,6 +351,25 @@ pub fn resolve(phrase: &str, ctx: &Context, names: &Names, prefer: Prefer) -> Re
         out.target = Some(t);
         return out;
     }
+    // A long phrase that shares one word with a title is describing something else.
+    if agent.is_none() && content.len() >= 4 {
+        let best_words = tasks
+            .iter()
+            .map(|t| {
+                let tl = t.title.to_ascii_lowercase();
+                let tw: Vec<&str> = tl.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+                content.iter().filter(|w| tw.iter().any(|x| word_match(w, x)) || kind_word(w).is_some_and(|k| k == t.kind)).count()
+            })
+            .max()
+            .unwrap_or(0);
+        if best_words * 2 < content.len() {
+            out.reason = Some(format!("no task matches \"{}\"", content.join(" ")));
+            out.question = Some(format!("I don't see a task about {}. Which task do you mean?", content.join(" ")));
+            out.target = Some(mk(None, None, false));
+            out.referential = false;
+            return out;
+        }
+    }
     let mut cands: Vec<&TaskRef> = if has_features {
         let best = scored.iter().map(|(s, _)| *s).max().unwrap_or(0);
         scored.iter().filter(|(s, _)| *s == best && best > 0).map(|(_, t)| *t).collect()

@@ -197,7 +197,10 @@ pub fn phonetic(word: &str) -> String {
     while i < w.len() {
         let c = w[i];
         let next = w.get(i + 1).copied().unwrap_or(0);
+        let prev = if i > 0 { w[i - 1] } else { 0 };
         let code = match c {
+            // An "h" that opens a syllable after a consonant is heard: "webhook" is not "webpack".
+            b'h' if i > 0 && !matches!(prev, b'a' | b'e' | b'i' | b'o' | b'u' | b'y' | b'w' | b'g' | b'c' | b's' | b'p' | b't') && matches!(next, b'a' | b'e' | b'i' | b'o' | b'u') => b'H',
             b'a' | b'e' | b'i' | b'o' | b'u' | b'y' | b'h' | b'w' => {
                 if i == 0 {
                     b'A'
@@ -230,7 +233,8 @@ pub fn phonetic(word: &str) -> String {
             b'x' => b'K',
             b'z' | b's' => b'S',
             b'd' | b't' => b'T',
-            b'b' | b'p' => b'P',
+            b'b' => b'B',
+            b'p' => b'P',
             b'v' | b'f' => b'F',
             b'm' | b'n' => b'N',
             b'l' => b'L',
@@ -256,7 +260,7 @@ mod tests {
 
     fn vocab() -> Vocab {
         let mut c = Config::default();
-        c.voice.vocabulary = vec!["Tailwind".into(), "React Query".into()];
+        c.voice.vocabulary = vec!["Tailwind".into(), "React Query".into(), "webpack".into()];
         c.agents.insert("copilot".into(), Default::default());
         c.agents.insert("jules".into(), Default::default());
         c.agents.insert("claude".into(), Default::default());
@@ -276,6 +280,7 @@ mod tests {
             ("cloud", None),
             ("copilet", Some("Copilot")),
             ("house", None),
+            ("webhook", None),
             ("button", None),
         ];
         for (word, want) in cases {
