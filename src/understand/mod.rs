@@ -1,7 +1,22 @@
 //! Understanding: transcript + context → [`Intent`].
 //!
-//! Pure: it reads and writes nothing, never looks at a clock, and is not async. The caller passes in "now"
-//! (with its UTC offset) and everything else the parser may consult.
+//! Pure: it reads and writes nothing, never looks at a clock, and is not async. The caller
+//! passes in "now" (with its UTC offset) and everything else the parser may consult.
+//!
+//! The path of one transcript through [`parse`]:
+//! - [`normalize`]: fillers, false starts ("fix the, no wait, upgrade …"), number words,
+//!   common mishearings, and [`vocab`] corrections towards configured names;
+//! - [`intents`]: which command it is, read in the light of a pending question;
+//! - [`refs`]: what "the tailwind one", "PR 41" or "the second one" points at; an ambiguous
+//!   reference becomes a question, never a guess;
+//! - [`brief`]: a brief's tasks, each with title, kind, repo, agent, scope, acceptance
+//!   criteria, constraints, deliverables and schedule ([`when`] turns spoken times into
+//!   absolute ones);
+//! - [`readiness`]: a score, the problems found, and one spoken clarifying question.
+//!
+//! [`answer_clarification`] merges the answer to that question into a held task, and
+//! [`help_phrases`] lists what can be said. Every step is linear in the words, and input is
+//! capped ([`normalize::MAX_BYTES`], [`normalize::MAX_WORDS`]).
 
 pub mod intent;
 
@@ -51,7 +66,6 @@ macro_rules! re {
         &*R
     }};
 }
-
 
 pub mod brief;
 pub mod intents;
