@@ -52,7 +52,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
                 let mut off = 0;
                 for w in tail.split(' ') {
                     let bare = w.trim_matches(|c: char| ",.;:".contains(c));
-                    let keep = matches!(bare, "" | "for" | "tonight" | "overnight" | "tomorrow" | "morning" | "evening" | "afternoon" | "night" | "on" | "the" | "at" | "am" | "pm" | "to" | "with" | "using" | "via" | "by" | "in" | "repo" | "please" | "today" | "later" | "first" | "thing" | "this")
+                    let keep = matches!(bare, "" | "for" | "tonight" | "overnight" | "tomorrow" | "morning" | "evening" | "afternoon" | "night" | "on" | "the" | "at" | "am" | "pm" | "to" | "with" | "using" | "via" | "by" | "in" | "repo" | "please" | "today" | "later" | "this")
                         || bare.chars().all(|c| c.is_ascii_digit())
                         || names.agent_word(bare).is_some()
                         || names.repo_word(bare).is_some();
@@ -69,14 +69,13 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
         let body = text[body_start..].trim();
         let body_lower = body.to_ascii_lowercase();
         let mut items: Vec<String> = Vec::new();
-        let marks: Vec<(usize, usize)> = ord.find_iter(&body_lower).map(|m| (m.start(), m.end())).collect();
+        let marks = ordinal_marks(&body_lower, ord);
         if marks.len() >= 2 || (marks.len() == 1 && marks[0].0 == 0) {
             let mut starts: Vec<(usize, usize)> = marks;
             if starts[0].0 != 0 && words(&body[..starts[0].0]) >= 3 {
                 starts.insert(0, (0, 0));
             }
-            for (k, &(s, e)) in starts.iter().enumerate() {
-                let _ = s;
+            for (k, &(_, e)) in starts.iter().enumerate() {
                 let stop = starts.get(k + 1).map(|n| n.0).unwrap_or(body.len());
                 let item = body[e.min(stop)..stop].trim().trim_matches(|c: char| ",.;: ".contains(c));
                 if !item.is_empty() {
@@ -99,7 +98,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
     }
 
     // Ordinal markers without a header: "First, fix … Second, add …".
-    let marks: Vec<(usize, usize)> = ord.find_iter(&lower).map(|m| (m.start(), m.end())).collect();
+    let marks = ordinal_marks(&lower, ord);
     let starts_first = re!(r"^(?:first(?:ly)?|number one|1st)\b").is_match(&lower);
     if starts_first && marks.len() >= 2 {
         let mut items = Vec::new();
@@ -154,6 +153,19 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
 
     out.items = vec![text.to_string()];
     out
+}
+
+/// Ordinal markers: after punctuation, or (in unpunctuated speech) before a task verb.
+fn ordinal_marks(lower: &str, ord: &regex::Regex) -> Vec<(usize, usize)> {
+    let mut marks: Vec<(usize, usize)> = ord.find_iter(lower).map(|m| (m.start(), m.end())).collect();
+    for m in re!(r" (?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|finally|lastly|and then|then) ").find_iter(lower) {
+        let next = lower[m.end()..].split_whitespace().next().unwrap_or("");
+        if is_task_verb(next) && !marks.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
+            marks.push((m.start(), m.end()));
+        }
+    }
+    marks.sort_unstable();
+    marks
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefixes: &[&str]) -> &'a str {
@@ -311,7 +323,7 @@ pub fn is_task_verb(w: &str) -> bool {
 
 /// Politeness and framing before the real request.
 pub fn strip_polite(lower: &str) -> &str {
-    let re = re!(r"^(?:(?:please|ok|okay|alright|so|now|hey|hi|hello|capcom|right|and|also|then|next|just|quickly|kindly|sorry|(?:so )?what (?:i|we) (?:need|want|would like) is(?: for (?:someone|somebody|you|an agent|one of the agents) to| to)?|(?:so )?what (?:i|we)'d like is(?: for (?:someone|somebody|you|an agent) to| to)?|go ahead and|can you|could you|would you|will you|can we|could we|let's|lets|let us|i want you to|i'd like you to|i would like you to|i need you to|i want to|i'd like to|i need to|we need to|we should|you should|i want|i'd like|we need|i need|someone should|somebody should|someone needs to|have someone|get someone to|time to|it's time to|new task|task|a task to|create a task to|open a task to|make a task to|queue (?:up )?(?:a task|a job|something) to|dispatch (?:a task|an agent|a job|someone|an agent) to|send (?:an agent|someone) to|spin up (?:an agent|a task) to|start (?:an agent|a task) (?:to|that)|i've got a task|here's a task|brief)[,:]?\s+)+");
+    let re = re!(r"^(?:(?:please|ok|okay|alright|so|now|hey|hi|hello|capcom|right|and|also|then|next|just|quickly|kindly|sorry|(?:so )?what (?:i|we) (?:need|want|would like) is(?: for (?:someone|somebody|you|an agent|one of the agents) to| to)?|(?:so )?what (?:i|we)'d like is(?: for (?:someone|somebody|you|an agent) to| to)?|yeah|yes|well|um|i think|i guess|i suppose|maybe|probably|perhaps|we should probably|we should|we could|we might want to|we may want to|it would be (?:nice|good|great) to|at some point|when you get a chance|if you can|if possible|(?:please )?(?:schedule|queue|dispatch|send|kick off)(?: up)? (?:it|this|these|them|that)(?: (?:for|at|on|by))*|go ahead and|can you|could you|would you|will you|can we|could we|let's|lets|let us|i want you to|i'd like you to|i would like you to|i need you to|i want to|i'd like to|i need to|we need to|we should|you should|i want|i'd like|we need|i need|someone should|somebody should|someone needs to|have someone|get someone to|time to|it's time to|new task|task|a task to|create a task to|open a task to|make a task to|queue (?:up )?(?:a task|a job|something) to|dispatch (?:a task|an agent|a job|someone|an agent) to|send (?:an agent|someone) to|spin up (?:an agent|a task) to|start (?:an agent|a task) (?:to|that)|i've got a task|here's a task|brief)[,:]?\s+)+");
     match re.find(lower) {
         Some(m) => &lower[m.end()..],
         None => lower,
@@ -325,7 +337,7 @@ pub fn agent_in(lower: &str, names: &Names) -> Option<String> {
     for c in cue.captures_iter(lower) {
         let w = &c[1];
         let first = w.split(' ').next().unwrap_or(w);
-        if let Some(a) = names.agent_word(w).or_else(|| names.agent_word(first)) {
+        if let Some(a) = names.agent_word(w).or_else(|| names.agent_word(first)).or_else(|| names.known_agent(first)) {
             let whole = c.get(0).map(|m| m.as_str()).unwrap_or("");
             // "the cursor position" is not an agent: after "the", the name must end the phrase
             // or be followed by "agent".
@@ -344,7 +356,7 @@ pub fn agent_in(lower: &str, names: &Names) -> Option<String> {
     }
     // "Jules: …", "Copilot, …", "Jules should …", "can Jules …" at the start.
     if let Some(c) = re!(r"^(?:(?:hey|ok|okay|so|please|can|could|would|will) )?([a-z][a-z0-9-]*)(?:[,:]| should| can| could| will| please|\s)\s*").captures(lower)
-        && let Some(a) = names.agent_word(&c[1])
+        && let Some(a) = names.agent_word(&c[1]).or_else(|| names.known_agent(&c[1]))
     {
         return Some(a.to_string());
     }
@@ -469,6 +481,14 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
                 continue;
             }
             if re!(r"^(?:hi|hello|hey|hey there|good morning|morning|ok|okay|thanks|thank you|cheers|so|right|alright)(?: capcom)?[!.]?$").is_match(cl) {
+                continue;
+            }
+            // "can you," on its own before the request.
+            if first && strip_polite(&format!("{cl} x")) == "x" {
+                continue;
+            }
+            // "Okay, here's a big one." — framing before the brief.
+            if first && re!(r"^(?:okay |ok |so |alright )?(?:here's|here is|i have|i've got|got|this is) (?:a|an|one|another) (?:big |small |quick |new |more |last |tricky |easy )?(?:one|task|thing|brief|job|request)$").is_match(cl) {
                 continue;
             }
             // "Queue this for tomorrow at 8:" — framing whose time words were taken out.
@@ -744,16 +764,14 @@ fn re_word(hay: &str, word: &str) -> bool {
 /// Scope from the whole task text: include/exclude paths.
 pub fn scope(lower: &str, names: &Names) -> Scope {
     let mut s = Scope::default();
-    let phrase = r"((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)";
     let excl: [&regex::Regex; 6] = [
         re!(r"\b(?:leave|keep) (?:the |any |all |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+) (?:untouched|alone|as is|as-is|unchanged|intact|out of it|out of this)\b"),
-        re!(r"\b(?:don't|do not|dont|never|without|no) (?:touch(?:ing)?|modify(?:ing)?|chang(?:e|ing)|edit(?:ing)?|alter(?:ing)?|mess(?:ing)? with|chang(?:e|es) to|changes (?:in|to)|go (?:into|near)|update|updating|rewrite|break|breaking) (?:anything (?:in|under|inside) |any of |any |the |our |files in )*((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
+        re!(r"\b(?:don't|do not|dont|never|without|no) (?:touch(?:ing)?|modify(?:ing)?|chang(?:e|ing)|edit(?:ing)?|alter(?:ing)?|mess(?:ing)? with|chang(?:e|es) to|changes (?:in|to)|go (?:into|near)|update|updating|rewrite|break|breaking) (?:anything (?:in|under|inside) |any of |any |the |our |files in )*((?:[a-z0-9_./*@-]+ ){0,3}[a-z0-9_./*@-]+)"),
         re!(r"\b(?:stay|keep) (?:out of|away from) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
         re!(r"\b(?:except(?: for)?|excluding|but not|other than|apart from|outside of) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
         re!(r"\b(?:the )?((?:[a-z0-9_./*@-]+ ){0,2}?[a-z0-9_./*@-]+) (?:is|are) off[- ]limits\b"),
         re!(r"\bhands off (?:the )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
     ];
-    let _ = phrase;
     let mut excluded_spans: Vec<std::ops::Range<usize>> = Vec::new();
     for r in excl {
         for c in r.captures_iter(lower) {
@@ -808,10 +826,18 @@ const BARE_ONLY: &[&str] = &["app", "api", "public", "ui", "design", "tests", "t
 
 /// A repo path from a spoken phrase: "the components directory" → "components/",
 /// "app routes" → "app/", "/demos/*" → "demos/", "src/lib.rs" stays a file.
-pub fn to_path(phrase: &str, names: &Names, exclude: bool) -> Option<String> {
-    let mut ws: Vec<&str> = phrase
-        .split_whitespace()
-        .map(|w| w.trim_end_matches(['.', ',']))
+pub fn to_path(phrase: &str, names: &Names, _exclude: bool) -> Option<String> {
+    // The phrase ends at the first punctuation mark.
+    let mut upto = Vec::new();
+    for w in phrase.split_whitespace() {
+        let t = w.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        upto.push(t);
+        if t.len() != w.len() && !w.ends_with("/*") {
+            break;
+        }
+    }
+    let mut ws: Vec<&str> = upto
+        .into_iter()
         .filter(|w| !matches!(*w, "the" | "a" | "an" | "our" | "my" | "any" | "all" | "of"))
         .collect();
     // Stop at words that end a noun phrase.
@@ -848,7 +874,7 @@ pub fn to_path(phrase: &str, names: &Names, exclude: bool) -> Option<String> {
     if ws.iter().any(|w| is_task_verb(w) && !had_dir_word) {
         return None;
     }
-    if ws.len() == 2 && !had_dir_word && !exclude {
+    if ws.len() == 2 && !had_dir_word {
         return None;
     }
     if ws.iter().any(|w| !w.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c))) {
@@ -864,19 +890,19 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     let rules: [(TaskKind, &regex::Regex, f32); 18] = [
         (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|renovate|dependabot|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
-        (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
+        (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|can't|cannot|can not|unable to|won't|isn't working|the problem is|the issue is|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
         (TaskKind::BugFix, re!(r"^fix\b|\bfix (?:the |a |an )?\w+"), 1.5),
         (TaskKind::Feature, re!(r"^(?:add|implement|introduce|build|create|support|enable|allow|let users|make it possible)\b"), 2.0),
         (TaskKind::Feature, re!(r"\b(?:implement|introduce|support|enable|allow|feature|optimistic|new|toggle|button|endpoint|page|form|modal|option|setting|settings|flag|widget|dashboard|skeleton|pagination|search|filter|export|import|upload|notifications?|onboarding)\b"), 1.2),
         (TaskKind::Refactor, re!(r"\b(?:refactor(?:ing)?|clean ?up|restructure|extract|rename|simplify|reorganis?z?e|dedupe|deduplicate|tech debt|memoi[sz]e|consolidate|decouple|split (?:up )?the|modernize|dead code|unused|deprecated|remove (?:the )?(?:old|obsolete|stale|legacy)|(?:merge|combine|unify) (?:\S+ ){1,4}(?:into|with))\b"), 3.0),
         (TaskKind::Refactor, re!(r"\brewrite\b"), 1.5),
         (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks? (?:off|wrong|bad|broken|weird)|ui polish|restyle|misaligned|align|sticky|centered|centre|center|overlap(?:s|ping)?|overflow(?:s|ing)?|cut off|clipped|truncated)\b"), 2.5),
-        (TaskKind::Copy, re!(r"\b(?:copy|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread|translate|locali[sz]e|i18n)\b"), 3.0),
+        (TaskKind::Copy, re!(r"\b(?:(?:the|site|marketing|landing page|hero|page|button|ui|website|product|app|our) copy\b|copy(?:writing| changes?| edits?| updates?| tweaks?| text| deck)\b|^copy\b|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread|translate|locali[sz]e|i18n)\b"), 3.0),
         (TaskKind::Docs, re!(r"\b(?:docs|documentation|readme|document(?:ing)?|docstrings?|jsdoc|rustdoc|guide|contributing|api reference|comments|usage examples?|tutorial)\b"), 3.0),
         (TaskKind::Test, re!(r"\b(?:(?:add|write|increase|improve|fix|stabili[sz]e|more|missing) (?:\S+ ){0,3}?(?:tests?|coverage|specs?)|flaky|test coverage|unit tests?|e2e tests?|integration tests?|snapshot tests?|end to end tests?)\b"), 3.0),
         (TaskKind::Security, re!(r"\b(?:security|vulnerabilit(?:y|ies)|cves?|xss|csrf|sql injection|injection|secrets?|harden(?:ing)?|sanitiz|sanitis|auth bypass|exploit|rate limit(?:ing)?|permissions?|csp|content security policy|encrypt(?:ion)?|npm audit|leaked (?:keys?|tokens?|credentials))"), 3.5),
         (TaskKind::Audit, re!(r"\b(?:audit|review|assess(?:ment)?|inventory|analy[sz]e|investigate|report on|evaluate|look into|take a look|look at why|figure out why|find out why|dig into|profile|benchmark)\b"), 3.8),
-        (TaskKind::Infra, re!(r"\b(?:ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring)|(?:database |db |schema )?migrations?|database|db schema|indexes|an index)\b"), 3.0),
+        (TaskKind::Infra, re!(r"\b(?:ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring)|bundler|build tool(?:ing)?|from webpack|to vite|turbopack|esbuild|rollup|(?:database |db |schema )?migrations?|database|db schema|indexes|an index)\b"), 3.0),
         (TaskKind::Test, re!(r"^(?:test|write tests|add tests)\b"), 2.0),
         (TaskKind::Docs, re!(r"^document\b"), 2.0),
         (TaskKind::Css, re!(r"\bcss\b"), 1.5),
@@ -956,9 +982,9 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
         let l = t.to_ascii_lowercase();
         let l2 = re!(r"^(?:a |an )?(?:task|job)s? ").replace(&l, "").to_string();
         let cut0 = l.len() - l2.len();
-        if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*)(?: (?:on|in|for) (?:the )?[a-z0-9-]+)? (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l2) {
+        if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:code|cli|agent))?(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*)(?: (?:on|in|for) (?:the )?[a-z0-9-]+)? (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l2) {
             let name = c.get(1).or(c.get(2)).or(c.get(3)).or(c.get(4)).map(|m| m.as_str()).unwrap_or("");
-            if names.agent_word(name).is_some() {
+            if names.agent_word(name).is_some() || names.known_agent(name).is_some() {
                 t = t[cut0 + c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
             }
         }
@@ -1010,9 +1036,15 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
             }
         }
     }
+    // "The problem is that users can't upload avatars" → "Fix: users can't upload avatars".
+    let l = t.to_ascii_lowercase();
+    if let Some(m) = re!(r"^(?:so )?(?:the |one )?(?:problem|issue|bug|trouble) (?:is|here is) (?:that )?").find(&l) {
+        let rest = t[m.end()..].to_string();
+        t = format!("Fix: {rest}");
+    }
     // "All CSS in /demos is leaking to global scope" → "Fix all CSS in /demos leaking to global scope".
     let l = t.to_ascii_lowercase();
-    let fw = l.split_whitespace().next().unwrap_or("");
+    let fw = l.split_whitespace().next().unwrap_or("").trim_end_matches(':');
     if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are|keeps|keep) (?:still |now |currently |constantly |randomly |sometimes )?(\w+ing\b.*)$").captures(&l) {
         let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
         let rest = &t[c.get(2).map(|m| m.range()).unwrap_or(0..0)];
@@ -1028,7 +1060,7 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     }
     // "The checkout page crashes when …" → "Fix the checkout page crashing when …".
     let l = t.to_ascii_lowercase();
-    let fw = l.split_whitespace().next().unwrap_or("");
+    let fw = l.split_whitespace().next().unwrap_or("").trim_end_matches(':');
     if !is_task_verb(fw) && !t.starts_with("Fix ") && let Some(c) = re!(r"^(.{3,80}?) (crashes|breaks|fails|hangs|freezes|flickers|overflows|overlaps|throws|errors out|times out|leaks|loads slowly|renders|returns|shows)\b(.*)$").captures(&l) {
         let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
         let ing = match &c[2] {
@@ -1164,6 +1196,39 @@ mod tests {
         for (text, want) in cases {
             let (first, rest) = text.split_once(". ").unwrap_or((text, ""));
             assert_eq!(kind(first, rest, text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn title_table() {
+        let n = names();
+        let cases = [
+            ("have Jules bump the API dependencies", "Bump the API dependencies"),
+            ("use Copilot to fix the flaky test", "Fix the flaky test"),
+            ("an upgrade to Next.js 15", "Upgrade to Next.js 15"),
+            ("The hero section on /ml-tools needs 4 headline variants", "Write 4 headline variants for the hero section on /ml-tools"),
+            ("All CSS in the /demos directory is leaking to global scope", "Fix all CSS in the /demos directory leaking to global scope"),
+            ("I need the pricing page to show annual prices", "Make the pricing page show annual prices"),
+            ("can you please update the footer links", "Update the footer links"),
+            ("queue a security review of the auth flow", "Security review of the auth flow"),
+            ("the checkout page crashes when the cart is empty", "Fix the checkout page crashing when the cart is empty"),
+        ];
+        for (body, want) in cases {
+            let first = body.to_ascii_lowercase();
+            let k = kind(&first, "", &first);
+            assert_eq!(title(&[body.to_string()], k, &n), want, "{body}");
+        }
+    }
+
+    #[test]
+    fn list_items_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("an upgrade to Next.js 15, a security audit of the API routes, and a visual refresh of the hero", &["an upgrade to Next.js 15", "a security audit of the API routes", "a visual refresh of the hero"]),
+            ("an upgrade to Next.js 15 a security audit of the API routes and a visual refresh of the hero", &["an upgrade to Next.js 15", "a security audit of the API routes", "visual refresh of the hero"]),
+            ("bump lodash, fix the typo on the about page", &["bump lodash", "fix the typo on the about page"]),
+        ];
+        for (body, want) in cases {
+            assert_eq!(list_items(body), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{body}");
         }
     }
 

@@ -5,6 +5,10 @@
 //! nothing heard → yes/no (read against a pending question) → help → repeat → workflow
 //! triggers → commands on existing work (merge, cancel, retry, follow-up) → questions
 //! (status, changelog) → a brief to dispatch → unknown.
+//!
+//! A pending question changes the reading: yes/no words answer it ("cancel that" is a no),
+//! "merge" answers a merge question, and while a clarifying question about a held brief
+//! is pending, anything that is not a command is its answer (a follow-up to that task).
 
 use super::brief::{self, is_task_verb, strip_polite};
 use super::normalize::Normalized;
@@ -119,6 +123,20 @@ pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
     }
     let penalty = (norm.corrections as f32 * 0.03).min(0.15);
     let mut intent = classify_inner(norm, lower, ctx, names);
+    // While capcom waits for the answer to a clarifying question, words that are not a
+    // command answer it: a follow-up to the held task (see `answer_clarification`).
+    if let Some(p) = ctx.pending
+        && p.action == "clarify"
+        && matches!(intent.intent, IntentKind::Dispatch | IntentKind::Unknown)
+        && intent.reason.as_deref() != Some("nothing was heard")
+    {
+        let text = norm.text.trim().trim_end_matches(['.', '!', '?']).to_string();
+        intent = Intent {
+            instruction: Some(text),
+            target: p.task.map(|t| super::Target { task: Some(t), ..Default::default() }),
+            ..with_conf(Intent::of(IntentKind::FollowUp), 0.8)
+        };
+    }
     if intent.intent != IntentKind::Unknown {
         intent.confidence = (intent.confidence - penalty).max(0.05);
     }
@@ -195,6 +213,7 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     let first = s.split(' ').next().unwrap_or("");
     let order = (is_task_verb(first) && !STATUS_VERBS.contains(&first) && !matches!(first, "have" | "has"))
         || header_re().is_match(s)
+        || header_re().is_match(&b)
         || names.agent_word(first).is_some()
         || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly");
     if !order {
@@ -207,7 +226,7 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     }
 
     // A brief.
-    if let Some(i) = dispatch(norm, s, nwords, ctx, names) {
+    if let Some(i) = dispatch(norm, s, &b, nwords, ctx, names) {
         return i;
     }
     if b.split(' ').count() <= 2 && re!(r"^(?:thanks|thank you|cheers|great|cool|nice|hello|hi|hey)\b").is_match(&b) {
@@ -223,7 +242,8 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
         "run", "start", "do", "kick", "off", "trigger", "give", "me", "my", "the", "please", "let's", "lets", "go", "time",
         "for", "now", "it's", "its", "a", "an", "capcom", "okay", "ok", "hey", "so", "can", "you", "could", "i", "want",
         "to", "need", "begin", "launch", "execute", "with", "our", "us", "workflow", "routine", "and", "just", "quick",
-        "would", "like", "be", "great", "thanks", "up", "wrap",
+        "would", "like", "be", "great", "thanks", "up", "wrap", "on", "everything", "all", "stuff", "things", "what's",
+        "happening", "going", "speed", "quick", "quickly", "real",
     ];
     const SKIP_INSIDE: &[&str] = &["the", "a", "my", "our"];
     let tok_eq = |a: &str, t: &str| -> (bool, bool) {
@@ -283,6 +303,9 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
 }
 
 fn merge(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
+    // "can I merge PR 41", "are we good to merge the tailwind one": a merge, which capcom
+    // confirms before it acts.
+    let s = &*re!(r"^(?:can (?:i|we)|could (?:i|we)|should (?:i|we)|shall (?:i|we)|are we (?:good|ok|okay|safe|clear) to|is it (?:safe|ok|okay) to|let's|lets|time to|ready to)\s+(merge|land|ship)\b").replace(s, "$1");
     let c = re!(r"^(?:go ahead and |approve and |squash and )?(?:merge|land|squash(?: and merge)?)(?: in)?\b(.*)$").captures(s);
     let phrase = match c {
         Some(c) => c[1].trim().to_string(),
@@ -318,6 +341,10 @@ fn cancel(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     let c = re!(r"^(?:cancel|stop|kill|abort|halt|terminate|call off|pull the plug on|shut down|drop|pause)\b(.*)$").captures(s)?;
     let phrase = c[1].trim();
     let phrase = re!(r"^(?:working on |work on |running |the work on )").replace(phrase, "").to_string();
+    // "stop the carousel from autoplaying" is an order for new work.
+    if re!(r"\bfrom \w+ing\b").is_match(&phrase) {
+        return None;
+    }
     let r = resolve(&phrase, ctx, names, Prefer::Active);
     let resolved_one = r.target.as_ref().is_some_and(|t| t.task.is_some() || t.all) && r.question.is_none();
     if !(looks_referential(&phrase, names) || resolved_one) && phrase.split_whitespace().count() >= 3 {
@@ -365,11 +392,14 @@ fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option<Intent> {
-    let forms: [&regex::Regex; 4] = [
+    let forms: [&regex::Regex; 6] = [
         re!(r"^(?:tell|ask|remind|instruct|let|get|have|message|ping|nudge) (.+?) (?:to|that|know that|know to|know|it should|they should|it needs to|they need to) (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|on|regarding|re|about|back to|update|add to|also add to|note for|a note for) (.+?)[,:] (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|regarding) (.+?),? (?:and )?(?:tell it to |ask it to |have it )?(also .+)$"),
         re!(r"^((?:.+? )?(?:agent|one|task|pr ?\d+|task ?\d+)),? (?:should|needs to|has to|must|can) (.+)$"),
+        // "Copilot should also update the snapshots", "hey Jules, also add …".
+        re!(r"^([a-z][a-z0-9-]*),? (?:should|needs to|has to|must|can|could|please)? ?((?:also|additionally) .+|.+ (?:too|as well))$"),
+        re!(r"^(?:hey |ok |okay )?([a-z][a-z0-9-]*)[,:]? ((?:also|additionally|and also|don't forget to) .+)$"),
     ];
     // Work on the cleaned text so the instruction keeps its casing.
     let text = norm.text.trim().trim_end_matches(['.', '!', '?']);
@@ -382,10 +412,21 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
         }
         let bare_agent = names.agent_word(who.trim_start_matches("the ")).is_some() && !who.contains(' ');
         let agent_phrase = who.split_whitespace().last().is_some_and(|w| matches!(w, "agent" | "one" | "bot" | "task" | "job"));
-        let r = resolve(&who, ctx, names, Prefer::Any);
+        let mut r = resolve(&who, ctx, names, Prefer::Any);
+        if bare_agent && r.question.is_some() {
+            // "Jules, also add a changelog entry for the react query upgrade": the words of
+            // the instruction may say which of Jules's tasks.
+            let narrowed = resolve(&format!("{who} {instr_l}"), ctx, names, Prefer::Any);
+            if narrowed.question.is_none() && narrowed.target.as_ref().is_some_and(|t| t.task.is_some()) {
+                r = Resolved { target: narrowed.target.map(|mut t| { t.text = Some(who.clone()); t }), ..narrowed };
+            }
+        }
         let resolved = r.target.as_ref().is_some_and(|t| t.task.is_some()) && r.question.is_none();
         let addition = re!(r"\b(?:also|too|as well|instead|additionally|don't forget|again|while (?:you're|it's) at it|in addition)\b").is_match(&instr_l);
         let numbered = re!(r"\b(?:pr|task|job) ?#?\d+\b").is_match(&who);
+        if k >= 4 && !bare_agent {
+            continue;
+        }
         let ok = if bare_agent {
             // "ask Cursor to fix the navbar" is a new task for Cursor; "tell Jules to also …"
             // adds to work Jules already has (and asks which, when Jules has several).
@@ -415,7 +456,7 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
 }
 
 fn changelog(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:changelog|change log|audio changelog|release notes|what(?:'s| has| have)? changed|what changes|what(?:'s| has)? (?:been )?(?:merged|shipped|landed)|what happened|what(?:'s| has)? happened|what did (?:[a-z0-9'-]+ ){1,3}?(?:do|get done|ship|finish|merge|land|accomplish|achieve|complete)|what got (?:done|merged|shipped|finished|landed)|what (?:was|got|has been|have we|did we) (?:merged|shipped|done|landed|finish|finished|ship|get done)|recap|summary of (?:the )?(?:changes|work|day|night|week|what)|summari[sz]e (?:the )?(?:changes|work|day|night|week|what)|read me the (?:changes|log|changelog)|walk me through (?:the )?changes|what's new|what shipped|what went in|what did i miss|catch me up on (?:the )?changes)\b");
+    let cue = re!(r"\b(?:changelog|change log|audio changelog|release notes|what(?:'s| has| have)? changed|what changes|what(?:'s| has)? (?:been )?(?:merged|shipped|landed)|what happened|what(?:'s| has)? happened|what did (?:[a-z0-9'-]+ ){1,3}?(?:do|get done|ship|finish|merge|land|accomplish|achieve|complete)|what got (?:done|merged|shipped|finished|landed)|what (?:was|got|has been|have we|did we) (?:merged|shipped|done|landed|finish|finished|ship|get done)|recap|(?:audio |spoken )?summary of (?:the )?(?:changes|work|day|night|week|what|last|past)|audio summary|summari[sz]e (?:the )?(?:changes|work|day|night|week|what)|read me the (?:changes|log|changelog)|walk me through (?:the )?changes|what's new|what shipped|what went in|what did i miss|catch me up on (?:the )?changes)\b");
     if !cue.is_match(s) {
         return None;
     }
@@ -447,7 +488,7 @@ fn status_filter(s: &str) -> Option<StatusFilter> {
 }
 
 fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|\bwaiting (?:on|for) me\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
+    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
     if !cue.is_match(s) {
         return None;
     }
@@ -495,6 +536,7 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         }
     }
     i.filter = Some(status_filter(s).unwrap_or(StatusFilter::All));
+    i.since = when::since(s, ctx.now);
     // "what's running" is strong; "any updates" less so.
     if !re!(r"\b(?:status|finished|done|ready|running|failed|failing|broken|stuck|progress|in progress|what's left|needs attention)\b").is_match(s) {
         i.confidence = 0.75;
@@ -502,7 +544,7 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     Some(i)
 }
 
-fn dispatch(norm: &Normalized, s: &str, nwords: usize, ctx: &Context, names: &Names) -> Option<Intent> {
+fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, names: &Names) -> Option<Intent> {
     // A leading time ("Tonight: have Jules …") does not hide the order after it.
     let s = re!(r"^(?:tonight|overnight|tomorrow(?: morning| night| evening| afternoon)?|later today|this (?:evening|afternoon)|first thing tomorrow|at \d{1,2}(?: \d\d)?(?: am| pm)?|in \d+ (?:hours?|minutes?))[,:]? ").replace(s, "");
     let s: &str = &s;
@@ -511,7 +553,7 @@ fn dispatch(norm: &Normalized, s: &str, nwords: usize, ctx: &Context, names: &Na
         || names.agent_word(first).is_some()
         || re!(r"^(?:can|could|would|will) ([a-z][a-z0-9-]*) ").captures(s).is_some_and(|c| names.agent_word(&c[1]).is_some())
         || re!(r"^(?:have|use|ask|get|let|tell) [a-z]").is_match(s) && brief::agent_in(s, names).is_some();
-    let header = header_re().is_match(s);
+    let header = header_re().is_match(s) || header_re().is_match(b);
     let statement = re!(r"\b(?:is|are|keeps?|isn't|aren't|doesn't|don't|won't|can't) (?:\w+ )?(?:broken|leaking|failing|crashing|wrong|slow|missing|outdated|flaky|down|not working|off|misaligned|overflowing|ugly|stale|throwing|timing out)\b|\b(?:needs|need|should have|requires|could use|is missing)\b").is_match(s);
     let question = re!(r"^(?:what|which|who|when|where|why|is|are|was|were|has|have|had|does|do|did|how|can|could|would|will|should|anything|any)\b").is_match(s);
     let has_criteria = re!(r"\b(?:acceptance criteria|done when|make sure|ensure|tests? (?:pass|green)|build pass)").is_match(s);
@@ -531,6 +573,10 @@ fn dispatch(norm: &Normalized, s: &str, nwords: usize, ctx: &Context, names: &Na
         return None;
     }
     let mut conf: f32 = if imperative || header { 0.8 } else if statement { 0.6 } else { 0.5 };
+    // Two words ("Fix it") are a brief, but a thin one.
+    if nwords < 3 {
+        conf -= 0.2;
+    }
     let first_task = &tasks[0];
     if !first_task.acceptance.is_empty() {
         conf += 0.1;

@@ -1,7 +1,22 @@
 //! Understanding: transcript + context → [`Intent`].
 //!
-//! Pure: it reads and writes nothing, never looks at a clock, and is not async. The caller passes in "now"
-//! (with its UTC offset) and everything else the parser may consult.
+//! Pure: it reads and writes nothing, never looks at a clock, and is not async. The caller
+//! passes in "now" (with its UTC offset) and everything else the parser may consult.
+//!
+//! The path of one transcript through [`parse`]:
+//! - [`normalize`]: fillers, false starts ("fix the, no wait, upgrade …"), number words,
+//!   common mishearings, and [`vocab`] corrections towards configured names;
+//! - [`intents`]: which command it is, read in the light of a pending question;
+//! - [`refs`]: what "the tailwind one", "PR 41" or "the second one" points at; an ambiguous
+//!   reference becomes a question, never a guess;
+//! - [`brief`]: a brief's tasks, each with title, kind, repo, agent, scope, acceptance
+//!   criteria, constraints, deliverables and schedule ([`when`] turns spoken times into
+//!   absolute ones);
+//! - [`readiness`]: a score, the problems found, and one spoken clarifying question.
+//!
+//! [`answer_clarification`] merges the answer to that question into a held task, and
+//! [`help_phrases`] lists what can be said. Every step is linear in the words, and input is
+//! capped ([`normalize::MAX_BYTES`], [`normalize::MAX_WORDS`]).
 
 pub mod intent;
 
@@ -51,7 +66,6 @@ macro_rules! re {
         &*R
     }};
 }
-
 
 pub mod brief;
 pub mod intents;
@@ -129,6 +143,14 @@ impl Names {
         self.agents.iter().find(|(a, _)| a.eq_ignore_ascii_case(w)).map(|(_, k)| k.as_str())
     }
 
+    /// A well-known coding agent named in speech, configured or not ("copilot", "jules"):
+    /// a configured agent's key when one matches, else the spoken name.
+    pub fn known_agent(&self, w: &str) -> Option<&str> {
+        const KNOWN: &[&str] = &["copilot", "jules", "cursor", "codex", "claude", "gemini", "aider", "devin", "amp", "opencode"];
+        let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).trim_end_matches("'s");
+        self.agent_word(w).or_else(|| KNOWN.iter().find(|k| k.eq_ignore_ascii_case(w)).copied())
+    }
+
     /// The repo name a spoken word (or two) names.
     pub fn repo_word(&self, w: &str) -> Option<&str> {
         let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).trim_end_matches("'s");
@@ -170,8 +192,14 @@ pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> Tas
     if let Some(r) = repo_bare.or_else(|| brief::repo_in(&l, &names)) {
         out.repo = Some(r);
     }
-    if out.agent.is_none() {
-        out.agent = brief::agent_in(&l, &names);
+    // An agent named on its own or with a cue: "Jules", "give it to Claude".
+    let bare_agent = re!(r"^(?:(?:use|try|give it to|let|have|with) )?(?:the )?([a-z][a-z0-9-]*)(?: agent| please| instead)*$")
+        .captures(&l)
+        .and_then(|c| names.agent_word(&c[1]).map(str::to_string));
+    if let Some(a) = bare_agent.or_else(|| brief::agent_in(&l, &names))
+        && (ctx.config.agents.is_empty() || ctx.config.agents.contains_key(&a))
+    {
+        out.agent = Some(a);
     }
     for p in fresh.scope.include {
         if !out.scope.include.contains(&p) {
@@ -192,7 +220,7 @@ pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> Tas
     if criteria.is_empty() && (asked_acceptance || !brief::checks_for(&l, &names).is_empty()) {
         criteria = brief::criteria_pieces(&text, &names);
     }
-    let answered_repo_only = out.repo != spec.repo && text.split_whitespace().count() <= 4;
+    let answered_repo_only = (out.repo != spec.repo || out.agent != spec.agent) && text.split_whitespace().count() <= 4;
     if asked_vague && !answered_repo_only {
         // The answer says what to do: it becomes the body, and a better title.
         let starts_verb = l.split_whitespace().next().is_some_and(brief::is_task_verb);
@@ -245,6 +273,34 @@ fn lower_first(s: &str) -> String {
         Some(_) => s.to_string(),
         None => String::new(),
     }
+}
+
+/// A short, plain description of the context for a language model: the names it may use
+/// and the tasks a reference may point at. Task titles are quoted as data.
+pub fn context_summary(ctx: &Context) -> String {
+    let cfg = ctx.config;
+    let mut out = String::new();
+    let repos: Vec<String> = cfg
+        .repos
+        .iter()
+        .map(|r| if r.aliases.is_empty() { r.name.clone() } else { format!("{} (also {})", r.name, r.aliases.join(", ")) })
+        .collect();
+    out.push_str(&format!("now: {}\n", ctx.now.to_rfc3339()));
+    out.push_str(&format!("repos: {}\n", repos.join("; ")));
+    out.push_str(&format!("agents: {}\n", cfg.agents.keys().cloned().collect::<Vec<_>>().join(", ")));
+    out.push_str(&format!("checks: {}\n", cfg.check_names().join(", ")));
+    let wfs: Vec<String> = cfg.workflows.iter().map(|w| format!("{} ({})", w.name, w.triggers.join(" / "))).collect();
+    out.push_str(&format!("workflows: {}\n", wfs.join("; ")));
+    if let Some(p) = ctx.pending {
+        out.push_str(&format!("pending question ({}): {:?}\n", p.action, p.question));
+    }
+    out.push_str("tasks:\n");
+    for t in ctx.tasks.iter().rev().take(20) {
+        let pr = t.pr.map(|p| format!(", PR {p}")).unwrap_or_default();
+        let agent = t.agent.as_deref().unwrap_or("unassigned");
+        out.push_str(&format!("- task {}: {:?} [{}, {}, {agent}{pr}]\n", t.id, t.title, t.kind.as_str(), t.state));
+    }
+    out
 }
 
 /// What the user can say, for "what can I say?": one example per intent, with the

@@ -163,7 +163,9 @@ fn drop_fillers(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
             i += 1;
             continue;
         }
-        if lw == "like" && (is_boundary(out.last()) || is_boundary(toks.get(i + 1)) || FILLERS.contains(&next)) {
+        let prev_w = out.last().and_then(Tok::lower).unwrap_or("");
+        let verb_next = CLAUSE_VERBS.contains(&next) && !matches!(prev_w, "would" | "i" | "we" | "they" | "you'd" | "i'd" | "we'd" | "don't" | "do" | "doesn't" | "feel" | "looks" | "look" | "seems");
+        if lw == "like" && (is_boundary(out.last()) || is_boundary(toks.get(i + 1)) || FILLERS.contains(&next) || verb_next) {
             *count += 1;
             i += 1;
             continue;
@@ -285,11 +287,8 @@ fn repair_false_starts(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
             while matches!(out.last(), Some(Tok::Punct(','))) && out.len() > clause_start {
                 out.pop();
             }
-            let mut start = clause_start;
-            if scratch && out.len() <= clause_start {
-                start = prev_sentence_start;
-                // Also drop the sentence mark that ended the scratched sentence.
-            }
+            // "Fix the header. Scratch that." drops the sentence before the marker.
+            let start = if scratch && out.len() <= clause_start { prev_sentence_start } else { clause_start };
             let first = toks.get(j).and_then(Tok::lower).unwrap_or("");
             let lo = out.len().saturating_sub(LOOKBACK).max(start);
             let cut = if scratch || first.is_empty() || CLAUSE_VERBS.contains(&first) {
@@ -305,9 +304,7 @@ fn repair_false_starts(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
             } else {
                 start
             };
-            if cut < out.len() || len > 0 {
-                *count += 1;
-            }
+            *count += 1;
             out.truncate(cut.max(start.min(out.len())));
             if out.len() < clause_start {
                 clause_start = out.len();
@@ -348,7 +345,15 @@ fn correct_names(toks: Vec<Tok>, vocab: &Vocab, count: &mut u32) -> Vec<Tok> {
             for t in &toks[i..i + n] {
                 key.push_str(&key_of(t.lower().unwrap_or("")));
             }
-            if let Some(canon) = vocab.exact(&key) {
+            // Two spoken words that sound like one name: "tale wind" → Tailwind.
+            let parts_ok = n == 2
+                && toks[i..i + 2].iter().all(|t| t.lower().is_some_and(|w| w.len() >= 3 && vocab.exact(&key_of(w)).is_none()));
+            let sounds_like = if parts_ok && vocab.exact(&key).is_none() && key.len() >= 6 && key.chars().all(|c| c.is_ascii_alphabetic()) {
+                vocab.fuzzy_sound(&key)
+            } else {
+                None
+            };
+            if let Some(canon) = vocab.exact(&key).or(sounds_like) {
                 let spoken: Vec<&str> = toks[i..i + n].iter().filter_map(|t| match t {
                     Tok::Word { text, .. } => Some(text.as_str()),
                     _ => None,
@@ -587,7 +592,7 @@ fn fix_mishearings(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
                 let obj = MERGE_OBJECTS.contains(&next) || next.starts_with('#') || next.chars().all(|c| c.is_ascii_digit()) && !next.is_empty();
                 (at_start && (obj || next.is_empty())).then_some("merge")
             }
-            "finish" => {
+            "finish" | "finnish" | "finish'" => {
                 let asks = matches!(prev, "what's" | "whats" | "is" | "are" | "anything" | "everything" | "has" | "have" | "been" | "what");
                 (asks && (next.is_empty() || matches!(next, "yet" | "already" | "now"))).then_some("finished")
             }

@@ -15,6 +15,7 @@ pub const NO_REPO: &str = "no repo named";
 pub const BROAD: &str = "broad scope: the whole codebase";
 pub const MANY_GOALS: &str = "several goals in one task";
 pub const NO_TITLE: &str = "nothing to do was said";
+pub const NO_AGENT: &str = "the agent named is not configured";
 
 const VAGUE_VERBS: &str = r"^(?:improve|enhance|optimi[sz]e|clean up|cleanup|tidy(?: up)?|polish|fix|update|look at|look into|deal with|work on|handle|sort out|rework|modernize|revamp|tweak|make|refresh|redo|change|do something (?:about|with)|better|help with)\b";
 
@@ -72,8 +73,14 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
         // "Improve the homepage." says where but not what.
         problems.push(VAGUE);
         score -= 0.45;
+        let obj = re!(r"(?i)\s+(?:better|faster|nicer|cleaner|prettier|quicker|simpler|more \w+|less \w+|work|look good|good|great|again)$").replace(&obj, "").to_string();
         let generic = re!(r"^(?i:it|this|that|things|stuff|everything|all|the code|the app)\b").is_match(&obj);
-        let q = if generic {
+        let fix = spec.title.to_ascii_lowercase().starts_with("fix");
+        let q = if fix && (generic || re!(r"^(?i:the |a |an )?(?:bug|bugs|issue|issues|problem|problems|error|errors)$").is_match(&obj)) {
+            "What exactly is broken, and how will we know it is fixed?".to_string()
+        } else if fix {
+            format!("What is wrong with {}, and how will we know it is fixed?", lower_first(&obj))
+        } else if generic {
             "What exactly should change, and how will we know it is done?".to_string()
         } else {
             format!("What should change on {}, and how will we know it is done?", lower_first(&obj))
@@ -97,6 +104,16 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
         question.get_or_insert(format!("Which automated check should pass as well: {}?", check_list(names)));
     }
 
+    if let Some(a) = &spec.agent
+        && !ctx.config.agents.is_empty()
+        && !ctx.config.agents.contains_key(a)
+    {
+        problems.push(NO_AGENT);
+        score -= 0.2;
+        let known: Vec<&str> = ctx.config.agents.keys().map(String::as_str).collect();
+        question.get_or_insert(format!("{} is not set up here. Which agent should take it: {}?", capitalized(a), or_list(&known)));
+    }
+
     if spec.repo.is_none() && ctx.config.repos.len() > 1 {
         problems.push(NO_REPO);
         score -= 0.15;
@@ -117,7 +134,7 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
         score -= 0.1;
     }
 
-    let blocking = problems.iter().any(|p| matches!(*p, VAGUE | NO_ACCEPTANCE | NO_CHECK | NO_REPO | NO_TITLE));
+    let blocking = problems.iter().any(|p| matches!(*p, VAGUE | NO_ACCEPTANCE | NO_CHECK | NO_REPO | NO_TITLE | NO_AGENT));
     let score = (score.clamp(0.0, 1.0) * 100.0).round() / 100.0;
     let ready = !blocking && score >= 0.6;
     Readiness {
@@ -133,6 +150,14 @@ fn lower_first(s: &str) -> String {
     match cs.next() {
         Some(f) if !s.chars().nth(1).is_some_and(|c| c.is_uppercase()) => f.to_lowercase().collect::<String>() + cs.as_str(),
         Some(_) => s.to_string(),
+        None => String::new(),
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut cs = s.chars();
+    match cs.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + cs.as_str(),
         None => String::new(),
     }
 }

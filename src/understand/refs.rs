@@ -338,6 +338,38 @@ pub fn resolve(phrase: &str, ctx: &Context, names: &Names, prefer: Prefer) -> Re
             scored.push((score, t));
         }
     }
+    // Only a repo matched ("the website build"): every task there.
+    let repo_only = agent.is_none()
+        && !content.is_empty()
+        && content.iter().all(|w| names.repo_word(w).is_some() || matches!(*w, "build" | "builds" | "ci" | "checks" | "pipeline" | "main" | "master" | "repo" | "side"))
+        && content.iter().any(|w| names.repo_word(w).is_some());
+    if repo_only {
+        let repo = content.iter().find_map(|w| names.repo_word(w)).unwrap_or("");
+        let ids: Vec<i64> = tasks.iter().filter(|t| t.repo.as_deref() == Some(repo) && prefer.accepts(&t.state)).map(|t| t.id).collect();
+        let mut t = mk(None, None, true);
+        t.tasks = ids;
+        out.target = Some(t);
+        return out;
+    }
+    // A long phrase that shares one word with a title is describing something else.
+    if agent.is_none() && content.len() >= 4 {
+        let best_words = tasks
+            .iter()
+            .map(|t| {
+                let tl = t.title.to_ascii_lowercase();
+                let tw: Vec<&str> = tl.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+                content.iter().filter(|w| tw.iter().any(|x| word_match(w, x)) || kind_word(w).is_some_and(|k| k == t.kind)).count()
+            })
+            .max()
+            .unwrap_or(0);
+        if best_words * 2 < content.len() {
+            out.reason = Some(format!("no task matches \"{}\"", content.join(" ")));
+            out.question = Some(format!("I don't see a task about {}. Which task do you mean?", content.join(" ")));
+            out.target = Some(mk(None, None, false));
+            out.referential = false;
+            return out;
+        }
+    }
     let mut cands: Vec<&TaskRef> = if has_features {
         let best = scored.iter().map(|(s, _)| *s).max().unwrap_or(0);
         scored.iter().filter(|(s, _)| *s == best && best > 0).map(|(_, t)| *t).collect()
@@ -366,7 +398,13 @@ pub fn resolve(phrase: &str, ctx: &Context, names: &Names, prefer: Prefer) -> Re
         return out;
     }
     if last {
-        let base: Vec<&TaskRef> = if has_features { cands.clone() } else { tasks.iter().collect() };
+        let mut base: Vec<&TaskRef> = if has_features { cands.clone() } else { tasks.iter().collect() };
+        if matches!(prefer, Prefer::Ready | Prefer::Failed) {
+            let narrowed: Vec<&TaskRef> = base.iter().copied().filter(|t| prefer.accepts(&t.state)).collect();
+            if !narrowed.is_empty() {
+                base = narrowed;
+            }
+        }
         if let Some(t) = base.last() {
             out.target = Some(mk(Some(t.id), t.pr, false));
             return out;

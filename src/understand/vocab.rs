@@ -130,13 +130,35 @@ impl Vocab {
             }
             let limit = if e.key.len() >= 8 { 2 } else { 1 };
             let same_first = lower.as_bytes()[0] == e.key.as_bytes()[0];
+            if !same_first {
+                continue;
+            }
             let d = bounded_edit(&lower, &e.key, 4);
-            let ok = (same_first && d <= limit) || (same_first && ph.len() >= 3 && ph == e.phon && d <= 3);
+            let ok = d <= limit || (ph.len() >= 3 && ph == e.phon && d <= 3);
             if ok && best.is_none_or(|(bd, _)| d < bd) {
                 best = Some((d, i));
             }
         }
         best.map(|(_, i)| self.entries[i].canon.as_str())
+    }
+}
+
+impl Vocab {
+    /// A name that `joined` (two spoken words run together) sounds like: the same
+    /// consonant key, the same first letter, and at most two edits away.
+    pub fn fuzzy_sound(&self, joined: &str) -> Option<&str> {
+        if STOP.contains(&joined) {
+            return None;
+        }
+        let ph = phonetic(joined);
+        if ph.len() < 3 {
+            return None;
+        }
+        self.entries
+            .iter()
+            .filter(|e| e.fuzzy && e.key.len() >= 6 && e.key.len().abs_diff(joined.len()) <= 1 && e.phon == ph && e.key.as_bytes()[0] == joined.as_bytes()[0])
+            .find(|e| bounded_edit(joined, &e.key, 3) <= 2)
+            .map(|e| e.canon.as_str())
     }
 }
 
@@ -175,7 +197,10 @@ pub fn phonetic(word: &str) -> String {
     while i < w.len() {
         let c = w[i];
         let next = w.get(i + 1).copied().unwrap_or(0);
+        let prev = if i > 0 { w[i - 1] } else { 0 };
         let code = match c {
+            // An "h" that opens a syllable after a consonant is heard: "webhook" is not "webpack".
+            b'h' if i > 0 && !matches!(prev, b'a' | b'e' | b'i' | b'o' | b'u' | b'y' | b'w' | b'g' | b'c' | b's' | b'p' | b't') && matches!(next, b'a' | b'e' | b'i' | b'o' | b'u') => b'H',
             b'a' | b'e' | b'i' | b'o' | b'u' | b'y' | b'h' | b'w' => {
                 if i == 0 {
                     b'A'
@@ -208,7 +233,8 @@ pub fn phonetic(word: &str) -> String {
             b'x' => b'K',
             b'z' | b's' => b'S',
             b'd' | b't' => b'T',
-            b'b' | b'p' => b'P',
+            b'b' => b'B',
+            b'p' => b'P',
             b'v' | b'f' => b'F',
             b'm' | b'n' => b'N',
             b'l' => b'L',
@@ -234,7 +260,7 @@ mod tests {
 
     fn vocab() -> Vocab {
         let mut c = Config::default();
-        c.voice.vocabulary = vec!["Tailwind".into(), "React Query".into()];
+        c.voice.vocabulary = vec!["Tailwind".into(), "React Query".into(), "webpack".into()];
         c.agents.insert("copilot".into(), Default::default());
         c.agents.insert("jules".into(), Default::default());
         c.agents.insert("claude".into(), Default::default());
@@ -254,6 +280,7 @@ mod tests {
             ("cloud", None),
             ("copilet", Some("Copilot")),
             ("house", None),
+            ("webhook", None),
             ("button", None),
         ];
         for (word, want) in cases {
