@@ -7,6 +7,7 @@ pub mod api;
 pub mod coordinator;
 pub mod session;
 pub mod spoken;
+pub mod tray;
 
 use crate::config::{Config, DataDir};
 use crate::store::Store;
@@ -82,6 +83,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     write_atomic(&data.pid(), std::process::id().to_string().as_bytes())?;
     tracing::info!(%addr, data = %data.root().display(), headless = opts.headless, "capcom daemon listening");
 
+    let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone()))) };
+
     let mut stop_for_server = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -89,9 +92,16 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
             .await
     });
 
-    shutdown.await;
+    let mut stop_wait = stop_rx.clone();
+    tokio::select! {
+        _ = shutdown => {}
+        _ = coordinator::stopped(&mut stop_wait) => {}
+    }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    if let Some(t) = tray_task {
+        let _ = t.await;
+    }
     coordinator.join().await;
     match tokio::time::timeout(std::time::Duration::from_secs(10), server).await {
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API server ended with an error"),
@@ -103,6 +113,49 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     let _ = std::fs::remove_file(data.pid());
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Keep the tray in step with the stage and the tasks; act on its menu.
+async fn run_tray(
+    services: Services,
+    coordinator: CoordinatorHandle,
+    stop_tx: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use tray::{TrayAction, TrayModel, TrayStatus};
+    let (tx, mut actions) = tokio::sync::mpsc::unbounded_channel();
+    let tray = match tray::spawn(TrayModel::default(), tx).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!("{e}; capcom keeps running without a tray icon");
+            return;
+        }
+    };
+    let mut paused = false;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = coordinator::stopped(&mut stop) => break,
+            Some(action) = actions.recv() => match action {
+                TrayAction::Quit => { let _ = stop_tx.send(true); break; }
+                TrayAction::TogglePause => paused = !paused,
+                other => tracing::info!(?other, "tray action"),
+            },
+            _ = tick.tick() => {}
+        }
+        let stage = coordinator.snapshot().await.map(|s| s.stage);
+        let status = match stage {
+            Some(Stage::Recording) => TrayStatus::Recording,
+            Some(Stage::Transcribing) => TrayStatus::Thinking,
+            Some(Stage::Speaking) => TrayStatus::Speaking,
+            _ => TrayStatus::Idle,
+        };
+        let store = services.store.clone();
+        let tasks = tokio::task::spawn_blocking(move || store.tasks(true)).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+        let model = TrayModel { status, listening_paused: paused, ..TrayModel::default() }.with_tasks(&tasks);
+        tray.set(model).await;
+    }
+    tray.shutdown().await;
 }
 
 /// Resolves on SIGTERM or SIGINT.
