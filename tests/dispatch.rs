@@ -200,7 +200,7 @@ struct Lab {
     _tmp: tempfile::TempDir,
     root: PathBuf,
     repo: PathBuf,
-    agents: Agentry,
+    _agents: Agentry,
     handle: DispatchHandle,
     store: Store,
     config: Arc<Config>,
@@ -229,7 +229,7 @@ impl Lab {
         };
         let (stop_tx, stop) = watch::channel(false);
         let handle = DispatchHandle::start(ctx, stop).await;
-        Lab { _tmp: tmp, root, repo, agents, handle, store, config, _stop: stop_tx }
+        Lab { _tmp: tmp, root, repo, _agents: agents, handle, store, config, _stop: stop_tx }
     }
 
     /// Plan, record and queue a task, as a brief would.
@@ -417,7 +417,7 @@ async fn in_scope_change_is_ready_with_every_review_step_recorded() {
     assert_eq!(t.head_sha.as_deref(), Some(head.as_str()), "the reviewed head is recorded");
     // Every step, in order.
     let kinds: Vec<String> = lab.store.events(id).unwrap().into_iter().map(|e| e.kind).collect();
-    let order = ["routed", "worktree", "started", "finished", "review", "check", "scope", "secret", "diffstat", "review_result"];
+    let order = ["created", "worktree", "started", "finished", "review", "check", "scope", "secret", "diffstat", "review_result"];
     let mut at = 0;
     for k in order {
         let pos = kinds[at..].iter().position(|x| x == k).unwrap_or_else(|| panic!("no `{k}` after {at} in {kinds:?}"));
@@ -493,7 +493,7 @@ async fn a_red_check_needs_attention_with_its_output() {
     let id = lab.submit(s).await;
     let t = lab.settled(id).await;
     assert_eq!(t.state, TaskState::NeedsAttention);
-    assert!(t.reason.as_deref().unwrap().contains("check `red` failed (exit 1)"), "{:?}", t.reason);
+    assert!(t.reason.as_deref().unwrap().contains("Check `red` failed (exit 1)"), "{:?}", t.reason);
     let check = lab.events(id, "check")[0].data.clone().unwrap();
     assert_eq!(check["ok"], false);
     assert_eq!(check["exit"], 1);
@@ -591,20 +591,24 @@ async fn retry_uses_a_fresh_worktree_and_follow_up_the_same_one() {
     let id = lab.submit(spec("Update the button", "outside")).await;
     let t = lab.settled(id).await;
     assert_eq!(t.state, TaskState::NeedsAttention);
-    let first_head = t.head_sha.clone().unwrap();
-    // Follow-up: same worktree, so the earlier commit is still there.
+    let wt = PathBuf::from(t.worktree.clone().unwrap());
+    // Something left in the worktree between runs.
+    std::fs::write(wt.join("components/marker.txt"), "here\n").unwrap();
+    // Follow-up: the same worktree, so the earlier commit and the marker are still there.
     lab.handle.follow_up(id, "also add new.txt").await.unwrap();
     let t2 = lab.wait_until(id, "a second run", |t| lab.store.runs(t.id).map(|r| r.len() == 2).unwrap_or(false) && !t.state.is_active() && t.state != TaskState::Queued).await;
     assert_eq!(t2.worktree, t.worktree);
     let log = git(&lab.repo, &["log", "--format=%s", t2.branch.as_deref().unwrap()]);
     assert!(log.contains("agent: too much"), "the follow-up builds on the first run: {log}");
-    // Retry: a fresh worktree from base, so the out-of-scope commit is gone.
+    assert!(wt.join("components/marker.txt").exists());
+    assert!(git(&lab.repo, &["ls-tree", "-r", "--name-only", t2.branch.as_deref().unwrap()]).contains("components/marker.txt"));
+    // Retry: a fresh worktree from the base, so the earlier commits and the marker are gone.
     lab.handle.retry(id).await.unwrap();
     let t3 = lab.wait_until(id, "a third run", |t| lab.store.runs(t.id).map(|r| r.len() == 3).unwrap_or(false) && !t.state.is_active() && t.state != TaskState::Queued).await;
-    let base = git(&lab.repo, &["rev-parse", "main"]);
-    let parent = git(&lab.repo, &["rev-parse", &format!("{}~1", t3.head_sha.as_deref().unwrap())]);
-    assert_eq!(parent, base, "a retry starts again from the base");
-    assert_ne!(t3.head_sha.unwrap(), first_head);
+    assert!(!wt.join("components/marker.txt").exists());
+    let head = t3.head_sha.unwrap();
+    assert_eq!(git(&lab.repo, &["rev-list", "--count", &format!("main..{head}")]), "1", "a retry starts again from the base");
+    assert_eq!(git(&lab.repo, &["rev-parse", &format!("{head}~1")]), git(&lab.repo, &["rev-parse", "main"]));
 }
 
 // ---------------------------------------------------------------------------
