@@ -823,6 +823,45 @@ fn daemon_brief_merge_and_confirm_through_the_cli() {
 }
 
 #[test]
+fn daemon_spoken_style_brief_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agents = Agentry::new(tmp.path());
+    let routes = "[[routes]]\nkind = \"dependency-upgrade\"\nagent = \"good\"\n";
+    let (repo, cfg) = daemon_config(tmp.path(), &format!("{}{routes}", agent_toml("good", &agents.good())), "");
+    let d = Daemon::start(&cfg);
+    let out = d.cli(&[
+        "brief",
+        "Bump all Tailwind packages to the latest stable version. Fix breaking changes in the components directory only, \
+         leave app routes untouched. Acceptance criteria: tests pass.",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let a: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(a["intent"], "dispatch", "{a}");
+    let t = &a["tasks"][0];
+    assert_eq!(t["agent"], "good", "{a}");
+    assert_eq!(t["why"], "the route for dependency-upgrade tasks");
+    assert_eq!(t["state"], "queued", "{a}");
+    let id = t["id"].as_i64().unwrap();
+    let v = wait_daemon_task(&d, id, "reviewed", |v| matches!(state_of(v).as_str(), "ready" | "needs_attention" | "failed"));
+    assert_eq!(state_of(&v), "ready", "{}", v["task"]["reason"]);
+    assert_eq!(v["task"]["spec"]["scope"]["include"][0], "components/");
+    // The words were stored before anything acted on them.
+    let out = d.cli(&["history", "--json"]);
+    assert!(stdout(&out).contains("Bump all Tailwind packages"), "{}", stdout(&out));
+    // A brief that is not ready is held, and the answer is its question.
+    let out = d.cli(&["brief", "Fix the typo in the README heading. Only touch README.md."]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("is on hold: "), "{}", stdout(&out));
+    let held = d.cli(&["tasks", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_str(&stdout(&held)).unwrap();
+    let t = tasks.as_array().unwrap().iter().find(|t| t["state"] == "held").expect("a held task");
+    assert_eq!(t["reason"], t["spec"]["readiness"]["question"], "the reason is the question: {t}");
+    assert!(!t["reason"].as_str().unwrap_or("").is_empty());
+    let _ = repo;
+}
+
+#[test]
 fn daemon_confirm_after_expiry_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let agents = Agentry::new(tmp.path());
