@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 const TASKS: usize = 10;
 const FILES: usize = 5_000;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 3;
 
 fn make_repo(root: &Path) -> std::path::PathBuf {
     let repo = root.join("repo");
@@ -75,6 +75,10 @@ async fn round(root: &Path, repo: &Path, n: usize) -> Duration {
             .count();
         if started == TASKS {
             break;
+        }
+        for id in &ids {
+            let t = store.task(*id).unwrap();
+            assert!(!matches!(t.state, TaskState::Failed | TaskState::Held), "task {id} did not start: {:?}", t.reason);
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
