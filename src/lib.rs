@@ -6,6 +6,8 @@
 //! `cli` is a thin client of the daemon's local API; `config` is the typed configuration.
 
 pub mod config;
+pub mod capture;
+pub mod transcribe;
 pub mod store;
 pub mod understand;
 pub mod cli;

@@ -3,6 +3,7 @@
 
 pub mod client;
 mod doctor;
+mod voice;
 
 use crate::config::{self, DataDir};
 use crate::store::Task;
@@ -113,6 +114,13 @@ pub enum Command {
     },
     /// Check mic, display, model, agents, tokens and the API
     Doctor,
+    /// Remote control of the running daemon's recording, for a desktop shortcut
+    /// where the global hotkey cannot work (Wayland)
+    Listen {
+        /// Start recording, or stop and transcribe if recording
+        #[arg(long)]
+        toggle: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -208,6 +216,14 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
         })
         .await,
         Command::Doctor => doctor::run(&loaded, &data).await,
+        Command::Transcribe { file, model, json } => voice::transcribe(&loaded, &data, &file, model.as_deref(), json).await,
+        Command::Models { action: ModelsAction::List } => voice::models_list(&loaded, &data),
+        Command::Models { action: ModelsAction::Fetch { name } } => voice::models_fetch(&loaded, &data, &name).await,
+        Command::Listen { toggle: true } => voice::listen_toggle(&data),
+        Command::Listen { toggle: false } => {
+            eprintln!("capcom: say what to do: `capcom listen --toggle` starts or stops recording in the daemon");
+            exit::USAGE
+        }
         other => {
             eprintln!("capcom: `{}` is not available yet", command_name(&other));
             exit::ERROR
@@ -231,6 +247,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Models { .. } => "models",
         Command::History { .. } => "history",
         Command::Doctor => "doctor",
+        Command::Listen { .. } => "listen",
     }
 }
 

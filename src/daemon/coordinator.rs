@@ -27,14 +27,33 @@ pub struct Snapshot {
     pub stage: Stage,
 }
 
+/// A push-to-talk edge from the voice loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotkeyEdge {
+    /// Recording started.
+    Pressed,
+    /// Recording stopped; the clip goes to the store and the model.
+    Released,
+    /// Dropped (Esc, or a press shorter than `[voice] min_press`).
+    Cancelled,
+}
+
 /// Messages the coordinator handles, in arrival order.
 pub enum Msg {
     Snapshot(oneshot::Sender<Snapshot>),
+    /// Push-to-talk: Idle → Recording → Transcribing.
+    Hotkey(HotkeyEdge),
+    /// A stored utterance was transcribed: Transcribing → Idle, then acted on.
+    Transcript { utterance_id: i64, text: String },
+    /// The voice loop ended without a transcript (nothing heard, no model).
+    VoiceIdle { reason: String },
 }
 
 pub struct Coordinator {
     services: Services,
     stage: Stage,
+    /// Where a recording returns to when it yields nothing (e.g. a pending confirmation).
+    before_voice: Stage,
 }
 
 /// A cheap handle for sending messages to the coordinator.
@@ -46,7 +65,7 @@ pub struct CoordinatorHandle {
 
 impl Coordinator {
     pub fn new(services: Services) -> Coordinator {
-        Coordinator { services, stage: Stage::Idle }
+        Coordinator { services, stage: Stage::Idle, before_voice: Stage::Idle }
     }
 
     /// Run the coordinator on its own task until `stop` turns true.
@@ -77,6 +96,34 @@ impl Coordinator {
             Msg::Snapshot(reply) => {
                 let _ = reply.send(Snapshot { stage: self.stage.clone() });
             }
+            Msg::Hotkey(edge) => self.hotkey(edge),
+            Msg::Transcript { utterance_id, text } => {
+                if self.stage == Stage::Transcribing {
+                    self.stage = Stage::Idle;
+                }
+                // Acting on transcripts (the `capcom brief` path) plugs in here.
+                tracing::info!(utterance_id, %text, "transcript");
+            }
+            Msg::VoiceIdle { reason } => {
+                if matches!(self.stage, Stage::Recording | Stage::Transcribing) {
+                    self.stage = self.before_voice.clone();
+                }
+                tracing::debug!(%reason, "voice input produced no transcript");
+            }
+        }
+    }
+
+    fn hotkey(&mut self, edge: HotkeyEdge) {
+        match (edge, &self.stage) {
+            (HotkeyEdge::Pressed, Stage::Recording) => {}
+            (HotkeyEdge::Pressed, Stage::Transcribing) => self.stage = Stage::Recording,
+            (HotkeyEdge::Pressed, other) => {
+                self.before_voice = other.clone();
+                self.stage = Stage::Recording;
+            }
+            (HotkeyEdge::Released, Stage::Recording) => self.stage = Stage::Transcribing,
+            (HotkeyEdge::Cancelled, Stage::Recording) => self.stage = self.before_voice.clone(),
+            _ => {}
         }
     }
 

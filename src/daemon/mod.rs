@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod coordinator;
+pub mod voice;
 
 use crate::config::{Config, DataDir};
 use crate::store::Store;
@@ -69,6 +70,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     write_atomic(&data.addr(), addr.to_string().as_bytes())?;
     write_atomic(&data.pid(), std::process::id().to_string().as_bytes())?;
     tracing::info!(%addr, data = %data.root().display(), headless = opts.headless, "capcom daemon listening");
+    let voice_loop = (!opts.headless).then(|| {
+        let devices = voice::Devices::real(&services.config);
+        tokio::spawn(voice::run(services.clone(), coordinator.clone(), stop_rx.clone(), devices))
+    });
 
     let mut stop_for_server = stop_rx.clone();
     let server = tokio::spawn(async move {
@@ -80,6 +85,12 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    if let Some(v) = voice_loop {
+        // finishes the clips already recorded (they are in the store either way)
+        if tokio::time::timeout(std::time::Duration::from_secs(40), v).await.is_err() {
+            tracing::warn!("the voice loop did not stop within 40 s");
+        }
+    }
     coordinator.join().await;
     match tokio::time::timeout(std::time::Duration::from_secs(10), server).await {
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API server ended with an error"),

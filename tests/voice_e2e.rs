@@ -1,0 +1,298 @@
+//! End to end, headless: a real `capcom daemon` (not headless) under Xvfb
+//! with PulseAudio, a pipe source as its microphone fed with espeak-ng speech,
+//! and xdotool holding the hotkey around the speech. The stored utterance must
+//! last about as long as the key was held, contain the audio that was fed,
+//! and carry a transcript from the generated test model.
+//!
+//! Needs: Xvfb, xdotool, pulseaudio (+ pactl), espeak-ng and
+//! libasound2-plugins. Without them the test says so loudly and skips.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn have(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        .unwrap_or(false)
+}
+
+/// Children killed when the test ends, whatever happens.
+struct Reaper(Vec<Child>, Vec<Box<dyn FnMut()>>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for f in &mut self.1 {
+            f();
+        }
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ok() {
+        assert!(t.elapsed() < timeout, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The sandbox's environment for every child.
+struct Env {
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear();
+        c.env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+    fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
+        self.cmd(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{program}: {e}"))
+    }
+}
+
+fn free_display() -> u32 {
+    (90..400)
+        .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+        .expect("a free X display number")
+}
+
+/// 10 ms RMS envelope.
+fn envelope(x: &[f32]) -> Vec<f32> {
+    x.chunks(160).map(|c| (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32).sqrt()).collect()
+}
+
+fn norm_corr(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let ma = a.iter().sum::<f32>() / n as f32;
+    let mb = b.iter().sum::<f32>() / n as f32;
+    let mut num = 0f64;
+    let (mut da, mut db) = (0f64, 0f64);
+    for i in 0..n {
+        let (x, y) = ((a[i] - ma) as f64, (b[i] - mb) as f64);
+        num += x * y;
+        da += x * x;
+        db += y * y;
+    }
+    (num / (da.sqrt() * db.sqrt()).max(1e-12)) as f32
+}
+
+/// Best normalized correlation of `needle` inside `hay`: coarse on
+/// envelopes, then sample-accurate around the best envelope lag.
+fn best_correlation(hay: &[f32], needle: &[f32]) -> (f32, usize) {
+    let (eh, en) = (envelope(hay), envelope(needle));
+    assert!(eh.len() >= en.len() / 2, "stored clip much shorter than the speech");
+    let mut best = (f32::MIN, 0usize);
+    for lag in 0..eh.len().saturating_sub(en.len() / 2) {
+        let c = norm_corr(&eh[lag..], &en);
+        if c > best.0 {
+            best = (c, lag);
+        }
+    }
+    let centre = best.1 * 160;
+    let mut fine = (f32::MIN, centre);
+    for lag in centre.saturating_sub(400)..(centre + 400).min(hay.len()) {
+        let c = norm_corr(&hay[lag..], needle);
+        if c > fine.0 {
+            fine = (c, lag);
+        }
+    }
+    fine
+}
+
+#[test]
+fn holding_the_hotkey_records_stores_and_transcribes() {
+    let missing: Vec<&str> =
+        ["Xvfb", "xdotool", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
+    if !missing.is_empty() {
+        eprintln!("\n\n!!!!! SKIPPING voice_e2e: missing {} (apt-get install xvfb xdotool pulseaudio libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let home = root.join("home");
+    let runtime = root.join("run");
+    let data = root.join("data");
+    for d in [&home, &runtime, &data] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let display = free_display();
+    let env = Env {
+        vars: vec![
+            ("HOME".into(), home.display().to_string()),
+            ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
+            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
+            ("DISPLAY".into(), format!(":{display}")),
+        ],
+    };
+    let mut reaper = Reaper(Vec::new(), Vec::new());
+
+    // X server
+    let xvfb = env
+        .cmd("Xvfb")
+        .args([format!(":{display}").as_str(), "-nolisten", "tcp", "-screen", "0", "640x480x24"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    reaper.0.push(xvfb);
+    wait_for("Xvfb", Duration::from_secs(20), || Path::new(&format!("/tmp/.X11-unix/X{display}")).exists());
+
+    // sound server with a FIFO microphone
+    let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
+    assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
+    {
+        let env_vars = env.vars.clone();
+        reaper.1.push(Box::new(move || {
+            let _ = Env { vars: env_vars.clone() }.run("pulseaudio", &["--kill"]);
+        }));
+    }
+    wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
+    let fifo = root.join("mic.fifo");
+    let out = env.run(
+        "pactl",
+        &[
+            "load-module",
+            "module-pipe-source",
+            "source_name=mic",
+            &format!("file={}", fifo.display()),
+            "format=s16le",
+            "rate=16000",
+            "channels=1",
+        ],
+    );
+    assert!(out.status.success(), "pipe source: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.run("pactl", &["set-default-source", "mic"]).status.success());
+
+    // the speech
+    let speech_wav = root.join("speech.wav");
+    let out = env.run("espeak-ng", &["-w", &speech_wav.display().to_string(), "merge task three and then read the changelog"]);
+    assert!(out.status.success());
+    let a = capcom::capture::wav::read(&speech_wav).unwrap();
+    let speech = capcom::capture::resample::to_16k_mono(&a.samples, a.rate, a.channels).unwrap();
+    let speech_secs = speech.len() as f64 / 16_000.0;
+    assert!(speech_secs > 1.0, "espeak-ng produced {speech_secs} s");
+
+    // a microphone that always delivers: silence, and the speech when asked
+    let queue: Arc<Mutex<std::collections::VecDeque<f32>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let (queue, stop, fifo) = (queue.clone(), stop.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).expect("open the FIFO");
+            let start = Instant::now();
+            let mut blocks = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let mut buf = Vec::with_capacity(640);
+                {
+                    let mut q = queue.lock().unwrap();
+                    for _ in 0..320 {
+                        let s = q.pop_front().unwrap_or(0.0);
+                        buf.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+                    }
+                }
+                if f.write_all(&buf).is_err() {
+                    return;
+                }
+                blocks += 1;
+                let due = start + Duration::from_millis(20 * blocks);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        })
+    };
+
+    // the model and the daemon
+    let model = root.join("ggml-test-tiny.bin");
+    capcom::transcribe::testmodel::TestModel::tiny().write(&model).unwrap();
+    let bin = env!("CARGO_BIN_EXE_capcom");
+    let daemon = env
+        .cmd(bin)
+        .arg("daemon")
+        .env("CAPCOM_DATA_DIR", &data)
+        .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+        .env("CAPCOM__VOICE__MODEL", &model)
+        .env("RUST_LOG", "capcom=debug,info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    reaper.0.insert(0, daemon);
+    let log_has = |needle: &str| -> bool {
+        let Ok(dir) = std::fs::read_dir(data.join("logs")) else { return false };
+        dir.flatten().any(|e| std::fs::read_to_string(e.path()).map(|s| s.contains(needle)).unwrap_or(false))
+    };
+    wait_for("the daemon's API", Duration::from_secs(60), || data.join("api.addr").exists());
+    wait_for("the microphone", Duration::from_secs(60), || log_has("microphone open"));
+    wait_for("the speech model", Duration::from_secs(60), || log_has("speech model loaded"));
+    std::thread::sleep(Duration::from_millis(1500)); // audio flowing, pre-roll filled
+
+    // hold the chord around the speech
+    let xdo = |what: &str| {
+        let out = env.run("xdotool", &[what, "ctrl+alt+space"]);
+        assert!(out.status.success(), "xdotool {what}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    xdo("keydown");
+    let pressed = Instant::now();
+    std::thread::sleep(Duration::from_millis(200));
+    queue.lock().unwrap().extend(speech.iter().copied());
+    std::thread::sleep(Duration::from_secs_f64(speech_secs + 0.4));
+    xdo("keyup");
+    let held = pressed.elapsed().as_secs_f64();
+
+    // the stored utterance
+    let history = || -> Vec<serde_json::Value> {
+        let out = env.cmd(bin).args(["history", "--json"]).env("CAPCOM_DATA_DIR", &data).output().unwrap();
+        if !out.status.success() {
+            return Vec::new();
+        }
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let mut rows = Vec::new();
+    wait_for("a transcribed utterance", Duration::from_secs(120), || {
+        rows = history();
+        rows.first().is_some_and(|u| !u["transcript"].is_null())
+    });
+    stop.store(true, Ordering::Relaxed);
+    let _ = feeder.join();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let u = &rows[0];
+    assert_eq!(u["source"], "voice");
+    let dur = u["duration_ms"].as_f64().unwrap() / 1000.0;
+    // held time plus the 300 ms pre-roll, give or take audio buffering
+    assert!(dur > held - 0.3 && dur < held + 0.9, "stored {dur:.2} s for {held:.2} s held");
+
+    let audio = PathBuf::from(u["audio_path"].as_str().unwrap());
+    let stored = capcom::capture::wav::read(&audio).unwrap();
+    assert_eq!((stored.rate, stored.channels), (16_000, 1));
+    assert!((stored.samples.len() as f64 / 16_000.0 - dur).abs() < 0.01);
+    let (corr, at) = best_correlation(&stored.samples, &speech);
+    assert!(corr > 0.6, "the stored audio does not contain the speech (correlation {corr:.2} at {at})");
+
+    let timings = &u["timings"];
+    assert_eq!(timings["model"].as_str().unwrap(), model.display().to_string(), "{timings:#}");
+    assert_eq!(timings["gate"]["heard"], true);
+    assert!(!u["transcript"].as_str().unwrap().is_empty(), "{u:#}");
+    assert!(timings["timings"]["encode_ms"].as_f64().unwrap() > 0.0);
+    drop(reaper);
+}
