@@ -287,6 +287,11 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
     assert_eq!((stored.rate, stored.channels), (16_000, 1));
     assert!((stored.samples.len() as f64 / 16_000.0 - dur).abs() < 0.01);
     let (corr, at) = best_correlation(&stored.samples, &speech);
+    eprintln!(
+        "held {held:.2} s, stored {dur:.2} s, speech {speech_secs:.2} s found at {:.2} s (correlation {corr:.2}), transcript {:?}",
+        at as f64 / 16_000.0,
+        u["transcript"]
+    );
     assert!(corr > 0.6, "the stored audio does not contain the speech (correlation {corr:.2} at {at})");
 
     let timings = &u["timings"];

@@ -335,7 +335,11 @@ impl Transcriber {
             segments: decoded
                 .segments
                 .into_iter()
-                .map(|(t0, t1, text)| Segment { t0, t1: t1.min(duration_s.max(t0)), text: text.trim().to_string() })
+                .map(|(t0, t1, text)| {
+                    // without timestamp tokens whisper.cpp's segment times are only window bounds
+                    let t1 = t1.clamp(0.0, duration_s);
+                    Segment { t0: t0.clamp(0.0, t1), t1, text: text.trim().to_string() }
+                })
                 .collect(),
             duration_s,
             audio_ctx,

@@ -101,6 +101,7 @@ fn transcribes_with_the_generated_model() {
     assert_eq!(out.audio_ctx, audio_ctx_for(3.0, false));
     assert!((out.duration_s - 3.0).abs() < 1e-6);
     assert!(!out.segments.is_empty());
+    assert!(out.segments.iter().all(|s| 0.0 <= s.t0 && s.t0 <= s.t1 && s.t1 <= out.duration_s), "{:?}", out.segments);
     assert!(!out.text.is_empty(), "random weights still decode text tokens");
     assert!(out.text_tokens <= token_cap(3.0), "{} tokens", out.text_tokens);
     assert!(out.timings.encode_ms > 0.0 && out.timings.decode_ms > 0.0);
