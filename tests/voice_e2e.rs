@@ -301,3 +301,50 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
     assert!(timings["timings"]["encode_ms"].as_f64().unwrap() > 0.0);
     drop(reaper);
 }
+
+#[test]
+fn a_missing_model_does_not_stop_the_daemon() {
+    // No display, no microphone, no model: the daemon still serves its API
+    // and says how to get the model.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_capcom");
+    let child = Command::new(bin)
+        .arg("daemon")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("HOME", tmp.path())
+        .env("XDG_RUNTIME_DIR", tmp.path())
+        .env("CAPCOM_DATA_DIR", &data)
+        .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+        .env("CAPCOM__VOICE__MODEL", "tiny.en")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reaper = Reaper(vec![child], Vec::new());
+    let log_has = |needle: &str| -> bool {
+        let Ok(dir) = std::fs::read_dir(data.join("logs")) else { return false };
+        dir.flatten().any(|e| std::fs::read_to_string(e.path()).map(|s| s.contains(needle)).unwrap_or(false))
+    };
+    wait_for("the API", Duration::from_secs(60), || data.join("api.addr").exists());
+    wait_for("the model advice", Duration::from_secs(60), || log_has("capcom models fetch tiny.en"));
+    let out = Command::new(bin).args(["history", "--json"]).env("CAPCOM_DATA_DIR", &data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(reaper.0[0].try_wait().unwrap().is_none(), "the daemon exited");
+    // the remote toggle reaches it (no microphone: nothing is recorded, nothing breaks)
+    let out = Command::new(bin).args(["listen", "--toggle"]).env("CAPCOM_DATA_DIR", &data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(reaper.0[0].try_wait().unwrap().is_none(), "the daemon exited after the toggle");
+    // and it stops cleanly
+    let pid = reaper.0[0].id() as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let mut status = None;
+    wait_for("the daemon to stop", Duration::from_secs(60), || {
+        status = reaper.0[0].try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(status.unwrap().success(), "{status:?}");
+    assert!(!data.join("daemon.pid").exists());
+}
