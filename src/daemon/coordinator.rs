@@ -157,3 +157,58 @@ impl CoordinatorHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod voice_stage_tests {
+    use super::*;
+    use crate::config::{Config, DataDir};
+    use crate::store::Store;
+    use std::sync::Arc;
+
+    fn coordinator(dir: &std::path::Path) -> Coordinator {
+        let services = Services {
+            config: Arc::new(Config::default()),
+            data: DataDir::new(dir),
+            store: Store::open(&dir.join("capcom.db")).unwrap(),
+        };
+        Coordinator::new(services)
+    }
+
+    #[tokio::test]
+    async fn push_to_talk_moves_the_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = coordinator(dir.path());
+        let steps: Vec<(Msg, Stage)> = vec![
+            (Msg::Hotkey(HotkeyEdge::Pressed), Stage::Recording),
+            (Msg::Hotkey(HotkeyEdge::Released), Stage::Transcribing),
+            (Msg::Transcript { utterance_id: 1, text: "status".into() }, Stage::Idle),
+            (Msg::Hotkey(HotkeyEdge::Pressed), Stage::Recording),
+            (Msg::Hotkey(HotkeyEdge::Cancelled), Stage::Idle),
+            (Msg::Hotkey(HotkeyEdge::Pressed), Stage::Recording),
+            (Msg::Hotkey(HotkeyEdge::Released), Stage::Transcribing),
+            (Msg::VoiceIdle { reason: "nothing heard".into() }, Stage::Idle),
+            // a stray release or transcript does not invent a stage
+            (Msg::Hotkey(HotkeyEdge::Released), Stage::Idle),
+            (Msg::Transcript { utterance_id: 2, text: "x".into() }, Stage::Idle),
+        ];
+        for (i, (msg, want)) in steps.into_iter().enumerate() {
+            c.handle(msg).await;
+            assert_eq!(c.stage(), &want, "step {i}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pending_confirmation_survives_an_empty_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = coordinator(dir.path());
+        c.stage = Stage::AwaitingConfirmation;
+        c.handle(Msg::Hotkey(HotkeyEdge::Pressed)).await;
+        assert_eq!(c.stage(), &Stage::Recording);
+        c.handle(Msg::Hotkey(HotkeyEdge::Released)).await;
+        c.handle(Msg::VoiceIdle { reason: "nothing heard".into() }).await;
+        assert_eq!(c.stage(), &Stage::AwaitingConfirmation);
+        c.handle(Msg::Hotkey(HotkeyEdge::Pressed)).await;
+        c.handle(Msg::Hotkey(HotkeyEdge::Cancelled)).await;
+        assert_eq!(c.stage(), &Stage::AwaitingConfirmation);
+    }
+}

@@ -297,6 +297,7 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
     use anyhow::Context as _;
     let Job { clip, mode } = job;
     let cfg = &services.config;
+    let mode = transcribe::mode_for_clip(mode, clip.duration().as_secs_f64());
     let verdict = gate::judge(&clip.samples, &gate::Gate::from_config(&cfg.voice));
 
     // 1. the audio and its row, before anything acts on it

@@ -43,6 +43,15 @@ pub const FRAMES_PER_SECOND: f64 = 50.0;
 pub const AUDIO_CTX_MARGIN: i32 = 64;
 /// How strongly whisper.cpp pushes tokens that leave the grammar down.
 pub const GRAMMAR_PENALTY: f32 = 100.0;
+/// Grammar decoding forces speech into the grammar's phrases, so it is only
+/// used on clips short enough to be an answer or a command; a longer clip
+/// while a confirmation is pending is a new brief and decodes freely.
+pub const GRAMMAR_MAX_SECONDS: f64 = 4.0;
+
+/// The mode to decode a clip of `duration_s` with, given what is expected.
+pub fn mode_for_clip(expected: Mode, duration_s: f64) -> Mode {
+    if expected != Mode::Free && duration_s > GRAMMAR_MAX_SECONDS { Mode::Free } else { expected }
+}
 
 /// What kind of speech is expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -48,6 +48,14 @@ fn audio_ctx_follows_clip_length() {
 }
 
 #[test]
+fn grammars_only_for_short_clips() {
+    assert_eq!(mode_for_clip(Mode::Confirm, 1.5), Mode::Confirm);
+    assert_eq!(mode_for_clip(Mode::Confirm, 8.0), Mode::Free);
+    assert_eq!(mode_for_clip(Mode::Commands, 4.0), Mode::Commands);
+    assert_eq!(mode_for_clip(Mode::Free, 1.0), Mode::Free);
+}
+
+#[test]
 fn prompt_lists_the_vocabulary_once() {
     let cfg = crate::config::from_str(
         r#"
