@@ -91,6 +91,18 @@ fn main() {
     }
     println!("targets: 3 s clip <= 0.35 s, and <= 0.15 x the default full-window time");
 
+    // a pending confirmation: a 2 s answer decoded with the confirm grammar
+    let answer = clip(2.0);
+    let mut g = Vec::new();
+    let mut text = String::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = fast.transcribe_blocking(&answer, Mode::Confirm).unwrap();
+        g.push(t.elapsed().as_secs_f64());
+        text = out.text;
+    }
+    println!("2 s clip, confirm grammar: {:.3} s ({text:?})", median(g));
+
     idle_daemon(&path);
 }
 

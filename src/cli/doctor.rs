@@ -286,7 +286,8 @@ fn model_check(model: &str, data: &DataDir) -> Check {
             None,
         ),
         Err(e) if e.problem == Problem::Missing => {
-            check(Level::Warn, "speech model", format!("{} is missing", path.display()), Some(&e.fix))
+            let fix = name.map(|n| format!("capcom models fetch {n}")).unwrap_or(e.fix);
+            check(Level::Warn, "speech model", format!("{} is missing", path.display()), Some(&fix))
         }
         Err(e) => check(Level::Fail, "speech model", format!("{}: {}", path.display(), e.problem), Some(&e.fix)),
     }
