@@ -49,8 +49,9 @@ pub struct DecodeRequest<'a> {
     pub initial_prompt: &'a str,
     pub language: &'a str,
     pub grammar: Option<(&'a Grammar, &'a RuleTable, f32)>,
-    /// Leave every whisper.cpp default alone except threads, language and
-    /// silence: the baseline the benchmark compares against.
+    /// Leave every whisper.cpp default alone except threads, language,
+    /// greedy best_of = 1 and silence (what whisper-rs users get from
+    /// `FullParams::new(Greedy { best_of: 1 })`): the benchmark's baseline.
     pub library_defaults: bool,
 }
 
@@ -148,6 +149,8 @@ impl Engine {
             first_decode: None,
             max_seen: 0,
         };
+        // whisper-rs's usual `FullParams::new(SamplingStrategy::Greedy { best_of: 1 })`
+        fp.greedy.best_of = 1;
         if !req.library_defaults {
             fp.no_context = true;
             fp.no_timestamps = true;
@@ -161,7 +164,6 @@ impl Engine {
             // multiplies latency for little gain, and the token cap already
             // stops runaway output.
             fp.temperature_inc = 0.0;
-            fp.greedy.best_of = 1;
             if !req.initial_prompt.is_empty() {
                 fp.initial_prompt = prompt.as_ptr();
             }
