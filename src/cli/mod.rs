@@ -207,7 +207,11 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
                         u.id,
                         u.created_at,
                         u.duration_ms as f64 / 1000.0,
-                        u.transcript.as_deref().unwrap_or("(not transcribed)"),
+                        match u.transcript.as_deref() {
+                            None => "(not transcribed)",
+                            Some("") => "(nothing heard)",
+                            Some(t) => t,
+                        },
                         u.audio_path.as_deref().unwrap_or("-")
                     );
                 }
