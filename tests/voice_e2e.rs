@@ -42,9 +42,27 @@ impl Drop for Reaper {
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let t = Instant::now();
     while !ok() {
-        assert!(t.elapsed() < timeout, "gave up waiting for {what}");
+        assert!(t.elapsed() < timeout, "gave up waiting for {what}{}", LOGS.with(|l| daemon_log_tail(&l.borrow())));
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+thread_local! {
+    /// The data dir whose daemon log a failed wait prints.
+    static LOGS: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+fn daemon_log_tail(data: &Option<PathBuf>) -> String {
+    let Some(data) = data else { return String::new() };
+    let mut out = String::from("\n--- daemon log ---\n");
+    if let Ok(dir) = std::fs::read_dir(data.join("logs")) {
+        for e in dir.flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            out.push_str(&lines[lines.len().saturating_sub(60)..].join("\n"));
+        }
+    }
+    out
 }
 
 /// The sandbox's environment for every child.
@@ -158,30 +176,33 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
     wait_for("Xvfb", Duration::from_secs(20), || Path::new(&format!("/tmp/.X11-unix/X{display}")).exists());
 
     // sound server with a FIFO microphone
-    let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
-    assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
+    let fifo = root.join("mic.fifo");
+    let start_pulse = || {
+        let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
+        assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
+        wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
+        let out = env.run(
+            "pactl",
+            &[
+                "load-module",
+                "module-pipe-source",
+                "source_name=mic",
+                &format!("file={}", fifo.display()),
+                "format=s16le",
+                "rate=16000",
+                "channels=1",
+            ],
+        );
+        assert!(out.status.success(), "pipe source: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(env.run("pactl", &["set-default-source", "mic"]).status.success());
+    };
+    start_pulse();
     {
         let env_vars = env.vars.clone();
         reaper.1.push(Box::new(move || {
             let _ = Env { vars: env_vars.clone() }.run("pulseaudio", &["--kill"]);
         }));
     }
-    wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
-    let fifo = root.join("mic.fifo");
-    let out = env.run(
-        "pactl",
-        &[
-            "load-module",
-            "module-pipe-source",
-            "source_name=mic",
-            &format!("file={}", fifo.display()),
-            "format=s16le",
-            "rate=16000",
-            "channels=1",
-        ],
-    );
-    assert!(out.status.success(), "pipe source: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(env.run("pactl", &["set-default-source", "mic"]).status.success());
 
     // the speech
     let speech_wav = root.join("speech.wav");
@@ -198,25 +219,34 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
     let feeder = {
         let (queue, stop, fifo) = (queue.clone(), stop.clone(), fifo.clone());
         std::thread::spawn(move || {
-            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).expect("open the FIFO");
-            let start = Instant::now();
-            let mut blocks = 0u64;
+            use std::os::unix::fs::OpenOptionsExt;
             while !stop.load(Ordering::Relaxed) {
-                let mut buf = Vec::with_capacity(640);
-                {
-                    let mut q = queue.lock().unwrap();
-                    for _ in 0..320 {
-                        let s = q.pop_front().unwrap_or(0.0);
-                        buf.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+                // non-blocking open fails while no sound server reads the FIFO
+                let Ok(mut f) = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo) else {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                };
+                let start = Instant::now();
+                let mut blocks = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut buf = Vec::with_capacity(640);
+                    {
+                        let mut q = queue.lock().unwrap();
+                        for _ in 0..320 {
+                            let s = q.pop_front().unwrap_or(0.0);
+                            buf.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+                        }
                     }
-                }
-                if f.write_all(&buf).is_err() {
-                    return;
-                }
-                blocks += 1;
-                let due = start + Duration::from_millis(20 * blocks);
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
+                    match f.write_all(&buf) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => break, // the server went away: reconnect
+                    }
+                    blocks += 1;
+                    let due = start + Duration::from_millis(20 * blocks);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
                 }
             }
         })
@@ -225,6 +255,7 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
     // the model and the daemon
     let model = root.join("ggml-test-tiny.bin");
     capcom::transcribe::testmodel::TestModel::tiny().write(&model).unwrap();
+    LOGS.with(|l| *l.borrow_mut() = Some(data.clone()));
     let bin = env!("CARGO_BIN_EXE_capcom");
     let daemon = env
         .cmd(bin)
@@ -273,8 +304,6 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
         rows = history();
         rows.first().is_some_and(|u| !u["transcript"].is_null())
     });
-    stop.store(true, Ordering::Relaxed);
-    let _ = feeder.join();
     assert_eq!(rows.len(), 1, "{rows:#?}");
     let u = &rows[0];
     assert_eq!(u["source"], "voice");
@@ -299,6 +328,53 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
     assert_eq!(timings["gate"]["heard"], true);
     assert!(!u["transcript"].as_str().unwrap().is_empty(), "{u:#}");
     assert!(timings["timings"]["encode_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(timings["end"], "released");
+
+    // the sound server dies mid-sentence: what was captured is kept
+    let opened = || -> usize {
+        std::fs::read_dir(data.join("logs"))
+            .map(|d| d.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().matches("microphone open").count()).sum())
+            .unwrap_or(0)
+    };
+    let opened_before = opened();
+    xdo("keydown");
+    std::thread::sleep(Duration::from_millis(200));
+    queue.lock().unwrap().extend(speech.iter().copied());
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(env.run("pulseaudio", &["--kill"]).status.success());
+    wait_for("the interrupted utterance", Duration::from_secs(60), || {
+        rows = history();
+        rows.len() == 2 && !rows[0]["timings"].is_null()
+    });
+    xdo("keyup"); // the recording already ended; this release changes nothing
+    let lost = &rows[0];
+    assert!(lost["timings"]["end"]["device_lost"].is_string(), "{lost:#}");
+    let kept = lost["duration_ms"].as_f64().unwrap() / 1000.0;
+    assert!(kept > 1.0, "kept only {kept:.2} s");
+    queue.lock().unwrap().clear();
+
+    // and it recovers when a device is back
+    start_pulse();
+    wait_for("the microphone to reopen", Duration::from_secs(60), || opened() > opened_before);
+    std::thread::sleep(Duration::from_millis(1500));
+    xdo("keydown");
+    std::thread::sleep(Duration::from_millis(200));
+    queue.lock().unwrap().extend(speech.iter().copied());
+    std::thread::sleep(Duration::from_secs_f64(speech_secs + 0.4));
+    xdo("keyup");
+    wait_for("the utterance after recovery", Duration::from_secs(120), || {
+        rows = history();
+        rows.len() == 3 && !rows[0]["transcript"].is_null()
+    });
+    let again = &rows[0];
+    assert_eq!(again["timings"]["end"], "released", "{again:#}");
+    let stored = capcom::capture::wav::read(Path::new(again["audio_path"].as_str().unwrap())).unwrap();
+    let (corr, _) = best_correlation(&stored.samples, &speech);
+    eprintln!("after losing the device for a while: kept {kept:.2} s; next utterance correlation {corr:.2}");
+    assert!(corr > 0.6, "after recovery the audio does not contain the speech ({corr:.2})");
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = feeder.join();
     drop(reaper);
 }
 

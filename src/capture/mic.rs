@@ -60,13 +60,15 @@ fn run(wanted: &str, sink: Sender<RecMsg>, stop: &AtomicBool) {
                         }
                     }
                 };
-                drop(stream);
-                match why {
-                    Some(why) => {
-                        tracing::warn!(reason = %why, "microphone lost; reopening when a device is back");
-                        let _ = sink.send(RecMsg::Lost(why));
-                    }
-                    None => break,
+                if let Some(why) = &why {
+                    tracing::warn!(reason = %why, "microphone lost; reopening when a device is back");
+                    let _ = sink.send(RecMsg::Lost(why.clone()));
+                }
+                // Closing a stream whose sound server died can block forever inside
+                // the ALSA plugin; never let that hold up this thread.
+                let _ = std::thread::Builder::new().name("capcom-mic-close".into()).spawn(move || drop(stream));
+                if why.is_none() {
+                    break;
                 }
             }
             Err(e) => {
@@ -115,11 +117,13 @@ fn open(
     let on_error = move |e: cpal::Error| {
         use cpal::ErrorKind::*;
         match e.kind() {
+            // the stream goes on
             DeviceChanged => tracing::info!("audio route changed: {e}"),
-            DeviceNotAvailable | HostUnavailable => {
+            Xrun | RealtimeDenied => tracing::debug!("audio input: {e}"),
+            // anything else ends this stream; the thread reopens one
+            _ => {
                 let _ = errors.send(e.to_string());
             }
-            _ => tracing::warn!("audio input: {e}"),
         }
     };
     macro_rules! build {
