@@ -7,6 +7,8 @@
 
 pub mod config;
 pub mod report;
+pub mod capture;
+pub mod transcribe;
 pub mod store;
 pub mod refine;
 pub mod understand;

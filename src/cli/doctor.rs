@@ -139,7 +139,7 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
             Level::Warn,
             "display",
             format!("Wayland ({w}): the global hotkey cannot see keys"),
-            Some("bind a desktop shortcut to `capcom brief` / the daemon's API, or run under X11"),
+            Some("bind a desktop shortcut to `capcom listen --toggle` (start/stop recording in the daemon), or run under X11"),
         )),
         (None, None) => out.push(check(
             Level::Warn,
@@ -147,6 +147,12 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
             "no display: no hotkey or tray",
             Some("run `capcom daemon --headless` and drive it with `capcom brief`"),
         )),
+    }
+
+    // hotkey chord
+    match crate::capture::Chord::parse(&cfg.voice.hotkey) {
+        Ok(c) => out.push(check(Level::Ok, "hotkey", format!("{c} ({:?} mode)", cfg.voice.mode), None)),
+        Err(e) => out.push(check(Level::Fail, "hotkey", e, Some("set [voice] hotkey, e.g. \"Ctrl+Alt+Space\" or \"F9\""))),
     }
 
     // audio input
@@ -254,19 +260,35 @@ fn audio_input_check(wanted: &str) -> Check {
 }
 
 fn model_check(model: &str, data: &DataDir) -> Check {
-    let path = if model.contains('/') || model.ends_with(".bin") {
-        PathBuf::from(model)
-    } else {
-        data.models().join(format!("ggml-{model}.bin"))
+    use crate::transcribe::{Problem, resolve_model, validate};
+    let (path, name) = match resolve_model(model, data) {
+        Ok(v) => v,
+        Err(e) => {
+            return check(
+                Level::Fail,
+                "speech model",
+                e.to_string(),
+                Some("set [voice] model to a name from `capcom models list`, or to a path"),
+            );
+        }
     };
-    if path.is_file() {
-        check(Level::Ok, "speech model", path.display().to_string(), None)
-    } else {
-        check(
-            Level::Warn,
+    match validate(&path, name.as_deref()) {
+        Ok(info) => check(
+            Level::Ok,
             "speech model",
-            format!("{} is missing", path.display()),
-            Some(&format!("capcom models fetch {model}")),
-        )
+            format!(
+                "{} ({}, {} weights, {:.0} MB)",
+                path.display(),
+                info.size_class,
+                info.weights,
+                info.file_bytes as f64 / 1e6
+            ),
+            None,
+        ),
+        Err(e) if e.problem == Problem::Missing => {
+            let fix = name.map(|n| format!("capcom models fetch {n}")).unwrap_or(e.fix);
+            check(Level::Warn, "speech model", format!("{} is missing", path.display()), Some(&fix))
+        }
+        Err(e) => check(Level::Fail, "speech model", format!("{}: {}", path.display(), e.problem), Some(&e.fix)),
     }
 }

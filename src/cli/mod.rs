@@ -5,6 +5,7 @@ pub mod client;
 mod doctor;
 mod parse;
 mod voice_out;
+mod voice;
 
 use crate::config::{self, DataDir};
 use crate::store::Task;
@@ -126,6 +127,13 @@ pub enum Command {
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
+    /// Remote control of the running daemon's recording, for a desktop shortcut
+    /// where the global hotkey cannot work (Wayland)
+    Listen {
+        /// Start recording, or stop and transcribe if recording
+        #[arg(long)]
+        toggle: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -216,7 +224,11 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
                         u.id,
                         u.created_at,
                         u.duration_ms as f64 / 1000.0,
-                        u.transcript.as_deref().unwrap_or("(not transcribed)"),
+                        match u.transcript.as_deref() {
+                            None => "(not transcribed)",
+                            Some("") => "(nothing heard)",
+                            Some(t) => t,
+                        },
                         u.audio_path.as_deref().unwrap_or("-")
                     );
                 }
@@ -283,6 +295,14 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
             Ok(answer_code(&answer))
         })
         .await,
+        Command::Transcribe { file, model, json } => voice::transcribe(&loaded, &data, &file, model.as_deref(), json).await,
+        Command::Models { action: ModelsAction::List } => voice::models_list(&loaded, &data),
+        Command::Models { action: ModelsAction::Fetch { name } } => voice::models_fetch(&loaded, &data, &name).await,
+        Command::Listen { toggle: true } => voice::listen_toggle(&data),
+        Command::Listen { toggle: false } => {
+            eprintln!("capcom: say what to do: `capcom listen --toggle` starts or stops recording in the daemon");
+            exit::USAGE
+        }
         other => {
             eprintln!("capcom: `{}` is not available yet", command_name(&other));
             exit::ERROR
@@ -307,6 +327,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::History { .. } => "history",
         Command::Doctor => "doctor",
         Command::Supervise { .. } => "__supervise",
+    },
+        Command::Listen { .. } => "listen",
     }
 }
 

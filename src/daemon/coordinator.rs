@@ -1,15 +1,17 @@
 //! The coordinator: the one owner of session state.
 //!
-//! Hotkey events, transcripts, API calls and agent events all arrive as
-//! [`Msg`]s on one channel and are handled one at a time, so no two sources
-//! can race on the stage (idle, recording, transcribing, awaiting
-//! confirmation, speaking).
+//! Hotkey events, transcripts, API calls, timers and the speech queue all
+//! arrive as [`Msg`]s on one channel and are handled one at a time, so no two
+//! sources can race on the stage (idle, recording, transcribing, awaiting
+//! confirmation, speaking) or on the pending merge question.
 
 use super::Services;
 use super::actions::Answer;
 use crate::dispatch::{Agents, Ctx, DispatchHandle};
+use crate::report::SpeechQueue;
 use crate::review::merge::PendingMerge;
 use serde::Serialize;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -28,6 +30,19 @@ pub enum Stage {
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
     pub stage: Stage,
+    /// The question waiting for "confirm", if any.
+    pub question: Option<String>,
+}
+
+/// A push-to-talk edge from the voice loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotkeyEdge {
+    /// Recording started.
+    Pressed,
+    /// Recording stopped; the clip goes to the store and the model.
+    Released,
+    /// Dropped (Esc, or a press shorter than `[voice] min_press`).
+    Cancelled,
 }
 
 /// Messages the coordinator handles, in arrival order.
@@ -41,6 +56,18 @@ pub enum Msg {
     Confirm { code: Option<String>, reply: oneshot::Sender<Answer> },
     /// Cancel a task (an id or a reference).
     Cancel { task: String, reply: oneshot::Sender<Answer> },
+    /// Push-to-talk: Idle → Recording → Transcribing. A press while speaking cuts the speech (barge-in).
+    Hotkey(HotkeyEdge),
+    /// A stored utterance was transcribed: understood, acted on, and answered out loud.
+    Transcript { utterance_id: i64, text: String },
+    /// The voice loop ended without a transcript (nothing heard, no model).
+    VoiceIdle { reason: String },
+    /// The speech queue finished (or dropped) the job it was given.
+    SpeechDone { job: u64 },
+    /// A one-line notice (a task became ready); said only when the user is not busy.
+    Notice(String),
+    /// Time passed; expires a pending question whose time is up.
+    Tick,
 }
 
 pub struct Coordinator {
@@ -50,6 +77,18 @@ pub struct Coordinator {
     pub(super) pending: Option<PendingMerge>,
     /// The dispatcher (scheduler, agents, review); set once the coordinator runs.
     pub(super) dispatch: Option<DispatchHandle>,
+    /// Where a recording returns to when it yields nothing (e.g. a pending confirmation).
+    before_voice: Stage,
+    /// Speech out; `None` when headless or speech is off (answers stay text).
+    speech: Option<Arc<SpeechQueue>>,
+    /// The job being spoken, so a stale "done" from a cut job is ignored.
+    speaking_job: Option<u64>,
+    /// What was said last, for "say that again".
+    pub(super) last_said: Option<String>,
+    /// Notices that arrived while the user was busy.
+    held_notices: Vec<String>,
+    /// The coordinator's own inbox, for the speech queue's "done" messages.
+    inbox: Option<mpsc::Sender<Msg>>,
 }
 
 /// The `capcom` binary, to supervise local agents (`capcom __supervise`), when this
@@ -67,13 +106,35 @@ pub struct CoordinatorHandle {
 
 impl Coordinator {
     pub fn new(services: Services) -> Coordinator {
-        Coordinator { services, stage: Stage::Idle, pending: None, dispatch: None }
+        Coordinator {
+            services,
+            stage: Stage::Idle,
+            pending: None,
+            dispatch: None,
+            before_voice: Stage::Idle,
+            speech: None,
+            speaking_job: None,
+            last_said: None,
+            held_notices: Vec::new(),
+            inbox: None,
+        }
     }
 
-    /// Run the coordinator on its own task until `stop` turns true.
-    pub fn spawn(services: Services, mut stop: watch::Receiver<bool>) -> CoordinatorHandle {
+    /// Give the coordinator a voice. Its queue reports back through `inbox`.
+    pub fn with_speech(mut self, speech: Arc<SpeechQueue>, inbox: mpsc::Sender<Msg>) -> Coordinator {
+        self.speech = Some(speech);
+        self.inbox = Some(inbox);
+        self
+    }
+
+    /// Run the coordinator on its own task until `stop` turns true. With `speech`, answers
+    /// to spoken requests are said out loud.
+    pub fn spawn(services: Services, mut stop: watch::Receiver<bool>, speech: Option<Arc<SpeechQueue>>) -> CoordinatorHandle {
         let (tx, mut rx) = mpsc::channel::<Msg>(256);
         let mut me = Coordinator::new(services);
+        if let Some(s) = speech {
+            me = me.with_speech(s, tx.clone());
+        }
         let dispatch_stop = stop.clone();
         let task = tokio::spawn(async move {
             let s = &me.services;
@@ -86,11 +147,13 @@ impl Coordinator {
             };
             me.dispatch = Some(DispatchHandle::start(ctx, dispatch_stop).await);
             loop {
+                let deadline = me.pending.as_ref().map(|p| p.deadline);
                 tokio::select! {
                     msg = rx.recv() => match msg {
                         Some(m) => me.handle(m).await,
                         None => break,
                     },
+                    _ = sleep_until(deadline) => me.handle(Msg::Tick).await,
                     _ = stopped(&mut stop) => break,
                 }
             }
@@ -103,13 +166,14 @@ impl Coordinator {
         &self.stage
     }
 
-    async fn handle(&mut self, msg: Msg) {
+    pub async fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Snapshot(reply) => {
-                let _ = reply.send(Snapshot { stage: self.stage.clone() });
+                let question = self.pending.as_ref().map(|p| p.question.clone());
+                let _ = reply.send(Snapshot { stage: self.stage.clone(), question });
             }
             Msg::Brief { text, intent, reply } => {
-                let answer = self.brief(text, intent).await;
+                let answer = self.brief(text, intent, None).await;
                 let _ = reply.send(answer);
             }
             Msg::Merge { task, reply } => {
@@ -130,13 +194,132 @@ impl Coordinator {
                 };
                 let _ = reply.send(answer);
             }
+            Msg::Hotkey(edge) => self.hotkey(edge),
+            Msg::Transcript { utterance_id, text } => {
+                if self.stage == Stage::Transcribing {
+                    self.stage = self.rest();
+                }
+                tracing::info!(utterance_id, "acting on a transcript");
+                let answer = self.brief(text, None, Some(utterance_id)).await;
+                self.say(answer.say);
+            }
+            Msg::VoiceIdle { reason } => {
+                if matches!(self.stage, Stage::Recording | Stage::Transcribing) {
+                    self.stage = self.before_voice.clone();
+                }
+                tracing::debug!(%reason, "voice input produced no transcript");
+                self.flush_notices();
+            }
+            Msg::SpeechDone { job } => {
+                if self.speaking_job == Some(job) {
+                    self.speaking_job = None;
+                    if self.stage == Stage::Speaking {
+                        self.stage = self.rest();
+                    }
+                    self.flush_notices();
+                }
+            }
+            Msg::Notice(text) => {
+                if matches!(self.stage, Stage::Idle | Stage::AwaitingConfirmation) {
+                    self.say(text);
+                } else {
+                    self.held_notices.push(text);
+                }
+            }
+            Msg::Tick => {
+                if let Some(p) = self.pending.as_ref() {
+                    if tokio::time::Instant::now() >= p.deadline {
+                        let task = p.task;
+                        self.pending = None;
+                        if self.stage == Stage::AwaitingConfirmation {
+                            self.stage = Stage::Idle;
+                        }
+                        let _ = self.services.store.audit("confirm_expired", Some(task), "timer", None);
+                        let text = crate::report::script::refusal(&crate::report::Refusal::Expired { action: "merge".into() });
+                        let _ = self.services.store.add_event(Some(task), "merge", &text, None);
+                        if self.stage == Stage::Idle {
+                            self.say(text);
+                        } else {
+                            self.held_notices.push(text);
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    /// Where the session rests when nothing is going on.
+    fn rest(&self) -> Stage {
+        if self.pending.is_some() { Stage::AwaitingConfirmation } else { Stage::Idle }
+    }
+
+    fn hotkey(&mut self, edge: HotkeyEdge) {
+        match (edge, &self.stage) {
+            (HotkeyEdge::Pressed, Stage::Recording) => {}
+            (HotkeyEdge::Pressed, Stage::Speaking) => {
+                // Barge-in: the user wants the floor.
+                if let Some(s) = &self.speech {
+                    s.stop();
+                }
+                self.speaking_job = None;
+                self.before_voice = self.rest();
+                self.stage = Stage::Recording;
+            }
+            (HotkeyEdge::Pressed, Stage::Transcribing) => self.stage = Stage::Recording,
+            (HotkeyEdge::Pressed, other) => {
+                self.before_voice = other.clone();
+                self.stage = Stage::Recording;
+            }
+            (HotkeyEdge::Released, Stage::Recording) => self.stage = Stage::Transcribing,
+            (HotkeyEdge::Cancelled, Stage::Recording) => self.stage = self.before_voice.clone(),
+            _ => {}
+        }
+    }
+
+    /// Say `text` (when the coordinator has a voice), moving to `Speaking` until the queue is done.
+    pub(super) fn say(&mut self, text: String) {
+        if text.trim().is_empty() {
+            return;
+        }
+        self.last_said = Some(text.clone());
+        let (Some(speech), Some(inbox)) = (self.speech.clone(), self.inbox.clone()) else {
+            tracing::info!(say = %text, "answer");
+            return;
+        };
+        if self.stage == Stage::Recording {
+            self.held_notices.push(text);
+            return;
+        }
+        let job = speech.speak(&text);
+        self.speaking_job = Some(job);
+        self.stage = Stage::Speaking;
+        tokio::task::spawn_blocking(move || {
+            speech.wait_idle(None);
+            let _ = inbox.blocking_send(Msg::SpeechDone { job });
+        });
+    }
+
+    fn flush_notices(&mut self) {
+        if self.held_notices.is_empty() || !matches!(self.stage, Stage::Idle | Stage::AwaitingConfirmation) {
+            return;
+        }
+        let text = std::mem::take(&mut self.held_notices).join(" ");
+        self.say(text);
     }
 
     /// Leave state recoverable: everything durable is already in the store.
     fn drain(&mut self) {
-        let _ = &self.services;
+        if let Some(s) = &self.speech {
+            s.stop();
+        }
         self.stage = Stage::Idle;
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -163,3 +346,6 @@ impl CoordinatorHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

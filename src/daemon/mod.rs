@@ -5,9 +5,9 @@
 pub mod actions;
 pub mod api;
 pub mod coordinator;
-pub mod session;
 pub mod spoken;
 pub mod tray;
+pub mod voice;
 
 use crate::config::{Config, DataDir};
 use crate::store::Store;
@@ -82,6 +82,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     write_atomic(&data.addr(), addr.to_string().as_bytes())?;
     write_atomic(&data.pid(), std::process::id().to_string().as_bytes())?;
     tracing::info!(%addr, data = %data.root().display(), headless = opts.headless, "capcom daemon listening");
+    let voice_loop = (!opts.headless).then(|| {
+        let devices = voice::Devices::real(&services.config);
+        tokio::spawn(voice::run(services.clone(), coordinator.clone(), stop_rx.clone(), devices))
+    });
 
     let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone()))) };
 
@@ -101,6 +105,11 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     let _ = stop_tx.send(true);
     if let Some(t) = tray_task {
         let _ = t.await;
+    if let Some(v) = voice_loop {
+        // finishes the clips already recorded (they are in the store either way)
+        if tokio::time::timeout(std::time::Duration::from_secs(40), v).await.is_err() {
+            tracing::warn!("the voice loop did not stop within 40 s");
+        }
     }
     coordinator.join().await;
     match tokio::time::timeout(std::time::Duration::from_secs(10), server).await {

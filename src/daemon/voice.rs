@@ -1,0 +1,432 @@
+//! The voice loop of `capcom daemon` (not `--headless`):
+//! hotkey → capture → store → transcribe → coordinator.
+//!
+//! * Key events go through the pure [`HotkeyLogic`]; SIGUSR1 (sent by
+//!   `capcom listen --toggle`) toggles recording for desktops where the
+//!   global hotkey cannot work (Wayland).
+//! * The microphone stays open while the daemon runs (pre-roll, no open delay).
+//! * Every clip is written to `<data dir>/audio` and recorded in the store
+//!   before anything else happens to it; the gate's verdict, the transcript
+//!   and its timings are added afterwards.
+//! * A missing or broken speech model does not stop the daemon: it says how
+//!   to get one, keeps recording utterances, and loads the model as soon as
+//!   the file is there.
+//! * Short cues mark start and stop (`[voice] cues`).
+
+use super::Services;
+use super::coordinator::{CoordinatorHandle, HotkeyEdge, Msg, Stage};
+use crate::capture::{
+    self, Action, AudioInput, CaptureEvent, Chord, Clip, HotkeyLogic, HotkeyMsg, KeySource, RecMsg, gate,
+    recorder::spawn_consumer,
+};
+use crate::transcribe::{self, Mode, SpeechModel, Transcriber, WhisperModel};
+use chrono::Utc;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// A short sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cue {
+    Start,
+    Stop,
+    Cancel,
+}
+
+/// The speaker, for cues.
+pub trait Cues: Send + Sync {
+    fn play(&self, cue: Cue);
+}
+
+/// The outside systems the voice loop talks to.
+pub struct Devices {
+    pub mic: Box<dyn AudioInput>,
+    pub keys: Box<dyn KeySource>,
+    pub cues: Option<Box<dyn Cues>>,
+}
+
+impl Devices {
+    /// The real microphone, keyboard and speaker.
+    pub fn real(cfg: &crate::config::Config) -> Devices {
+        Devices {
+            mic: Box::new(capture::mic::CpalInput { device: cfg.voice.input_device.clone() }),
+            keys: Box::new(capture::hotkey::RdevKeys),
+            cues: cfg.voice.cues.then(|| Box::new(RodioCues::start()) as Box<dyn Cues>),
+        }
+    }
+}
+
+/// The speech model, loaded when it can be.
+struct ModelSlot {
+    model: tokio::sync::Mutex<Option<Arc<dyn SpeechModel>>>,
+    services: Services,
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl ModelSlot {
+    /// The model, loading it first if needed. Logs (once per distinct
+    /// problem) what is wrong and how to fix it.
+    async fn get(&self) -> Option<Arc<dyn SpeechModel>> {
+        let mut slot = self.model.lock().await;
+        if let Some(m) = slot.as_ref() {
+            return Some(m.clone());
+        }
+        let cfg = self.services.config.clone();
+        let data = self.services.data.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let (path, name) = transcribe::resolve_model(&cfg.voice.model, &data)?;
+            Transcriber::load(&path, name.as_deref(), transcribe::Settings::from_config(&cfg))
+        })
+        .await;
+        match loaded {
+            Ok(Ok(t)) => {
+                let m: Arc<dyn SpeechModel> = Arc::new(WhisperModel(Arc::new(t)));
+                *slot = Some(m.clone());
+                *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                Some(m)
+            }
+            Ok(Err(e)) => {
+                let msg = e.to_string();
+                let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+                if last.as_deref() != Some(&msg) {
+                    tracing::warn!("{msg}. Utterances are still recorded; they are transcribed once a model loads.");
+                    *last = Some(msg);
+                }
+                None
+            }
+            Err(e) => {
+                tracing::error!("loading the speech model failed: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// A recorded clip waiting for the store and the model.
+struct Job {
+    clip: Clip,
+    mode: Mode,
+}
+
+/// Run until `stop` turns true.
+pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: watch::Receiver<bool>, devices: Devices) {
+    let cfg = services.config.clone();
+    if let Some(note) = capture::hotkey_note() {
+        tracing::warn!("{note}");
+    }
+    let mut logic = match Chord::parse(&cfg.voice.hotkey) {
+        Ok(chord) => {
+            tracing::info!(hotkey = %chord, mode = ?cfg.voice.mode, "push-to-talk ready");
+            HotkeyLogic::new(chord, cfg.voice.mode, cfg.voice.min_press.0)
+        }
+        Err(e) => {
+            tracing::warn!("{e}; using F9 instead ([voice] hotkey)");
+            HotkeyLogic::new(Chord { modifiers: vec![], key: rdev::Key::F9 }, cfg.voice.mode, cfg.voice.min_press.0)
+        }
+    };
+
+    let slot = Arc::new(ModelSlot {
+        model: tokio::sync::Mutex::new(None),
+        services: services.clone(),
+        last_error: std::sync::Mutex::new(None),
+    });
+    {
+        // load now, so the first utterance does not wait for it
+        let slot = slot.clone();
+        tokio::spawn(async move {
+            let _ = slot.get().await;
+        });
+    }
+
+    let (rec_tx, rec_rx) = std::sync::mpsc::channel::<RecMsg>();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<CaptureEvent>();
+    let consumer = match spawn_consumer(rec_rx, ev_tx, cfg.voice.pre_roll.0, cfg.voice.max_utterance.0) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::error!("cannot start the audio thread: {e}; voice input is off");
+            None
+        }
+    };
+    let mic_stop = Arc::new(AtomicBool::new(false));
+    let mic = match devices.mic.spawn(rec_tx.clone(), mic_stop.clone()) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::error!("cannot start the microphone thread: {e}");
+            None
+        }
+    };
+    let (key_tx, mut key_rx) = mpsc::unbounded_channel::<HotkeyMsg>();
+    if let Err(e) = devices.keys.spawn(key_tx) {
+        tracing::warn!("global hotkey unavailable: {e}; `capcom listen --toggle` still works");
+    }
+    let mut usr1 = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("cannot watch SIGUSR1 (remote toggle): {e}");
+            None
+        }
+    };
+
+    let (job_tx, job_rx) = mpsc::channel::<Job>(32);
+    let worker = tokio::spawn(work(services.clone(), coordinator.clone(), slot.clone(), job_rx));
+    let cues = devices.cues;
+    let cue = |c: Cue| {
+        if let Some(p) = cues.as_ref() {
+            p.play(c);
+        }
+    };
+    let origin = Instant::now();
+    let mut mode = Mode::Free;
+    let (mut keys_alive, mut audio_alive) = (true, true);
+
+    loop {
+        let action = tokio::select! {
+            _ = super::coordinator::stopped(&mut stop) => break,
+            msg = key_rx.recv(), if keys_alive => match msg {
+                Some(HotkeyMsg::Key(ev)) => logic.step(ev),
+                Some(HotkeyMsg::Failed(why)) => {
+                    tracing::warn!("{why}; `capcom listen --toggle` still works");
+                    None
+                }
+                None => {
+                    // the listener is gone; keep serving the toggle signal
+                    keys_alive = false;
+                    None
+                }
+            },
+            Some(()) = async { match usr1.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => {
+                Some(logic.toggle(origin.elapsed()))
+            }
+            ev = ev_rx.recv(), if audio_alive => {
+                match ev {
+                    Some(CaptureEvent::Clip(clip)) => {
+                        if logic.is_recording() {
+                            // ended by itself: max_utterance or a lost device
+                            logic.recording_ended();
+                            coordinator.send(Msg::Hotkey(HotkeyEdge::Released)).await;
+                            tracing::info!(end = ?clip.end, "recording ended without a key");
+                        }
+                        cue(Cue::Stop);
+                        if job_tx.send(Job { clip, mode }).await.is_err() {
+                            tracing::error!("the transcription worker is gone");
+                        }
+                    }
+                    Some(CaptureEvent::Opened(what)) => tracing::debug!(device = %what, "audio input ready"),
+                    Some(CaptureEvent::Lost(why)) => tracing::warn!(reason = %why, "audio input lost; what was being recorded is kept"),
+                    None => {
+                        tracing::error!("the audio thread stopped; voice input is off");
+                        audio_alive = false;
+                    }
+                }
+                None
+            }
+        };
+        let Some(action) = action else { continue };
+        match action {
+            Action::Start => {
+                mode = match coordinator.snapshot().await.map(|s| s.stage) {
+                    Some(Stage::AwaitingConfirmation) => Mode::Confirm,
+                    _ => Mode::Free,
+                };
+                let _ = rec_tx.send(RecMsg::Start(Utc::now()));
+                coordinator.send(Msg::Hotkey(HotkeyEdge::Pressed)).await;
+                cue(Cue::Start);
+                tracing::debug!(?mode, "recording");
+            }
+            Action::Stop => {
+                let _ = rec_tx.send(RecMsg::Stop);
+                coordinator.send(Msg::Hotkey(HotkeyEdge::Released)).await;
+            }
+            Action::TooShort => {
+                let _ = rec_tx.send(RecMsg::Cancel);
+                coordinator.send(Msg::Hotkey(HotkeyEdge::Cancelled)).await;
+                tracing::info!("press shorter than [voice] min_press ({}); ignored", cfg.voice.min_press);
+            }
+            Action::Cancel => {
+                let _ = rec_tx.send(RecMsg::Cancel);
+                coordinator.send(Msg::Hotkey(HotkeyEdge::Cancelled)).await;
+                cue(Cue::Cancel);
+                tracing::info!("recording cancelled (Esc)");
+            }
+        }
+    }
+
+    // drain: stop the microphone, finish the clips already recorded
+    mic_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = rec_tx.send(RecMsg::Shutdown);
+    drop(job_tx);
+    if tokio::time::timeout(Duration::from_secs(30), worker).await.is_err() {
+        tracing::warn!("transcription did not finish within 30 s; the audio is in the store");
+    }
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Some(h) = consumer {
+            let _ = h.join();
+        }
+        if let Some(h) = mic {
+            let _ = h.join();
+        }
+    })
+    .await;
+}
+
+/// Clips one at a time: store, gate, transcribe, tell the coordinator.
+async fn work(services: Services, coordinator: CoordinatorHandle, slot: Arc<ModelSlot>, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(job) = jobs.recv().await {
+        match handle_clip(&services, &slot, job).await {
+            Ok(Outcome::Transcript { utterance_id, text }) => {
+                coordinator.send(Msg::Transcript { utterance_id, text }).await;
+            }
+            Ok(Outcome::Idle(reason)) => {
+                coordinator.send(Msg::VoiceIdle { reason }).await;
+            }
+            Err(e) => {
+                tracing::error!("voice input: {e:#}");
+                coordinator.send(Msg::VoiceIdle { reason: e.to_string() }).await;
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Transcript { utterance_id: i64, text: String },
+    Idle(String),
+}
+
+async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow::Result<Outcome> {
+    use anyhow::Context as _;
+    let Job { clip, mode } = job;
+    let cfg = &services.config;
+    let mode = transcribe::mode_for_clip(mode, clip.duration().as_secs_f64());
+    let verdict = gate::judge(&clip.samples, &gate::Gate::from_config(&cfg.voice));
+
+    // 1. the audio and its row, before anything acts on it
+    let dir = services.data.audio();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = format!("{}-{:04x}.wav", clip.started_at.format("%Y%m%dT%H%M%S%.3fZ"), rand::random::<u16>());
+    let path = dir.join(name);
+    let samples = Arc::new(clip.samples);
+    {
+        let (p, s) = (path.clone(), samples.clone());
+        tokio::task::spawn_blocking(move || capture::wav::write_16k_mono(&p, &s)).await??;
+    }
+    let duration_ms = (samples.len() as f64 / 16.0).round() as i64;
+    let utterance_id = services.store.insert_utterance(duration_ms, Some(&path.display().to_string()), "voice")?;
+    tracing::info!(utterance_id, duration_ms, audio = %path.display(), end = ?clip.end, "utterance stored");
+    let mut info = serde_json::json!({
+        "gate": verdict,
+        "end": clip.end,
+        "pre_roll_ms": clip.pre_roll as f64 / 16.0,
+        "mode": mode,
+    });
+
+    // 2. the gate
+    if !verdict.heard {
+        let reason = verdict.reason.clone().unwrap_or_default();
+        info["nothing_heard"] = serde_json::json!(true);
+        services.store.set_transcript(utterance_id, "", Some(&info))?;
+        tracing::info!(utterance_id, %reason, "nothing heard; not sent to Whisper");
+        return Ok(Outcome::Idle(format!("nothing heard: {reason}")));
+    }
+
+    // 3. the model
+    let Some(model) = slot.get().await else {
+        return Ok(Outcome::Idle("no speech model; the audio is stored".into()));
+    };
+    let t = model.transcribe(samples, mode).await?;
+    info["timings"] = serde_json::to_value(&t.timings)?;
+    info["audio_ctx"] = serde_json::json!(t.audio_ctx);
+    info["model"] = serde_json::json!(t.model);
+    info["segments"] = serde_json::to_value(&t.segments)?;
+    if let Some(g) = t.in_grammar {
+        info["in_grammar"] = serde_json::json!(g);
+    }
+    services.store.set_transcript(utterance_id, &t.text, Some(&info))?;
+    tracing::info!(utterance_id, text = %t.text, total_ms = t.timings.total_ms as u64, audio_ctx = t.audio_ctx, "transcribed");
+    Ok(Outcome::Transcript { utterance_id, text: t.text })
+}
+
+/// Cues through rodio, on a thread that owns the output stream.
+pub struct RodioCues {
+    tx: std::sync::Mutex<std::sync::mpsc::Sender<Cue>>,
+}
+
+impl RodioCues {
+    pub fn start() -> RodioCues {
+        let (tx, rx) = std::sync::mpsc::channel::<Cue>();
+        let spawned = std::thread::Builder::new().name("capcom-cues".into()).spawn(move || {
+            let mut sink: Option<rodio::MixerDeviceSink> = None;
+            let mut warned = false;
+            while let Ok(cue) = rx.recv() {
+                if sink.is_none() {
+                    match rodio::DeviceSinkBuilder::open_default_sink() {
+                        Ok(mut s) => {
+                            s.log_on_drop(false);
+                            sink = Some(s);
+                        }
+                        Err(e) => {
+                            if !warned {
+                                tracing::warn!("no audio output for cues: {e}");
+                                warned = true;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                if let Some(s) = sink.as_ref() {
+                    s.mixer().add(cue_sound(cue));
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the cue thread: {e}");
+        }
+        RodioCues { tx: std::sync::Mutex::new(tx) }
+    }
+}
+
+impl Cues for RodioCues {
+    fn play(&self, cue: Cue) {
+        let _ = self.tx.lock().unwrap_or_else(|p| p.into_inner()).send(cue);
+    }
+}
+
+/// Two short tones: rising for start, falling for stop, one low tone for cancel.
+fn cue_sound(cue: Cue) -> rodio::buffer::SamplesBuffer {
+    const RATE: u32 = 44_100;
+    let tones: &[(f32, f32)] = match cue {
+        Cue::Start => &[(660.0, 0.06), (880.0, 0.06)],
+        Cue::Stop => &[(880.0, 0.06), (660.0, 0.06)],
+        Cue::Cancel => &[(330.0, 0.15)],
+    };
+    let mut samples = Vec::new();
+    for &(freq, secs) in tones {
+        let n = (RATE as f32 * secs) as usize;
+        let fade = (RATE as f32 * 0.005) as usize;
+        for i in 0..n {
+            let env = (i.min(n - i) as f32 / fade as f32).min(1.0);
+            samples.push(0.2 * env * (2.0 * std::f32::consts::PI * freq * i as f32 / RATE as f32).sin());
+        }
+    }
+    rodio::buffer::SamplesBuffer::new(
+        std::num::NonZero::new(1).expect("1 is not zero"),
+        std::num::NonZero::new(RATE).expect("44100 is not zero"),
+        samples,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cue_sounds_are_short_and_quiet() {
+        use rodio::Source;
+        for c in [Cue::Start, Cue::Stop, Cue::Cancel] {
+            let s = cue_sound(c);
+            let d = s.total_duration().unwrap();
+            assert!(d < Duration::from_millis(200), "{d:?}");
+            assert!(s.into_iter().all(|v| v.abs() <= 0.2));
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The whisper.cpp binding capcom uses: raw `whisper_rs_sys` calls behind a
+//! small safe type.
+//!
+//! whisper-rs keeps `FullParams`' C struct private, so a correct grammar
+//! (an array of per-rule pointers) and a logits filter cannot be passed
+//! through it. This wrapper owns the context and one state, builds the full
+//! C parameter struct itself, and installs a logits filter that caps the
+//! number of text tokens and, with a grammar, allows end-of-text only once
+//! the decoded text is a complete sentence of it.
+
+use super::grammar::{Grammar, RuleTable};
+use std::ffi::{CStr, CString, c_void};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Instant;
+use whisper_rs::whisper_rs_sys as sys;
+
+/// A loaded model plus its decoding state. Not shareable: one decode at a time.
+pub struct Engine {
+    ctx: *mut sys::whisper_context,
+    state: *mut sys::whisper_state,
+    multilingual: bool,
+}
+
+// whisper.cpp contexts and states may move between threads; `&mut self` on
+// every call keeps them single-user.
+unsafe impl Send for Engine {}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        unsafe {
+            if !self.state.is_null() {
+                sys::whisper_free_state(self.state);
+            }
+            if !self.ctx.is_null() {
+                sys::whisper_free(self.ctx);
+            }
+        }
+    }
+}
+
+/// What one decode is asked to do.
+pub struct DecodeRequest<'a> {
+    pub threads: i32,
+    /// Encoder frames (20 ms each); 0 = the model's full 30 s window.
+    pub audio_ctx: i32,
+    /// Text tokens per decoded window before end-of-text is forced.
+    pub max_tokens: usize,
+    pub initial_prompt: &'a str,
+    pub language: &'a str,
+    pub grammar: Option<(&'a Grammar, &'a RuleTable, f32)>,
+    /// Leave every whisper.cpp default alone except threads, language,
+    /// greedy best_of = 1 and silence (what whisper-rs users get from
+    /// `FullParams::new(Greedy { best_of: 1 })`): the benchmark's baseline.
+    pub library_defaults: bool,
+}
+
+/// Raw output of one decode.
+pub struct Decoded {
+    /// (t0 s, t1 s, text) per segment, text as whisper produced it.
+    pub segments: Vec<(f64, f64, String)>,
+    pub encode_ms: f64,
+    pub decode_ms: f64,
+    pub text_tokens: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("whisper.cpp could not load {0} (see the log for its reason)")]
+    Load(String),
+    #[error("whisper.cpp could not allocate its decoding state")]
+    State,
+    #[error("no audio to transcribe")]
+    Empty,
+    #[error("whisper.cpp failed with code {0}")]
+    Failed(i32),
+    #[error("the text contains a NUL byte")]
+    Nul,
+}
+
+/// Route whisper.cpp's and ggml's log lines into `tracing` at debug level.
+pub fn install_log_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| unsafe {
+        sys::whisper_log_set(Some(log_line), std::ptr::null_mut());
+        sys::ggml_log_set(Some(log_line), std::ptr::null_mut());
+    });
+}
+
+unsafe extern "C" fn log_line(level: sys::ggml_log_level, text: *const std::ffi::c_char, _: *mut c_void) {
+    if text.is_null() {
+        return;
+    }
+    let s = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+    let s = s.trim_end();
+    if s.is_empty() {
+        return;
+    }
+    if level == sys::ggml_log_level_GGML_LOG_LEVEL_ERROR {
+        tracing::warn!(target: "whisper", "{s}");
+    } else {
+        tracing::debug!(target: "whisper", "{s}");
+    }
+}
+
+impl Engine {
+    /// Load a model file. Validate it first: whisper.cpp aborts on some bad files.
+    pub fn load(path: &Path) -> Result<Engine, EngineError> {
+        install_log_hook();
+        let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| EngineError::Nul)?;
+        let mut cp = unsafe { sys::whisper_context_default_params() };
+        cp.use_gpu = false;
+        let ctx = unsafe { sys::whisper_init_from_file_with_params_no_state(cpath.as_ptr(), cp) };
+        if ctx.is_null() {
+            return Err(EngineError::Load(path.display().to_string()));
+        }
+        let state = unsafe { sys::whisper_init_state(ctx) };
+        if state.is_null() {
+            unsafe { sys::whisper_free(ctx) };
+            return Err(EngineError::State);
+        }
+        let multilingual = unsafe { sys::whisper_is_multilingual(ctx) } != 0;
+        Ok(Engine { ctx, state, multilingual })
+    }
+
+    /// Run whisper over 16 kHz mono samples.
+    pub fn decode(&mut self, samples: &[f32], req: &DecodeRequest) -> Result<Decoded, EngineError> {
+        if samples.is_empty() {
+            return Err(EngineError::Empty);
+        }
+        let prompt = CString::new(req.initial_prompt).map_err(|_| EngineError::Nul)?;
+        let lang = if self.multilingual { req.language } else { "en" };
+        let lang = CString::new(lang).map_err(|_| EngineError::Nul)?;
+
+        let mut fp = unsafe { sys::whisper_full_default_params(sys::whisper_sampling_strategy_WHISPER_SAMPLING_GREEDY) };
+        fp.n_threads = req.threads.max(1);
+        fp.language = lang.as_ptr();
+        fp.print_progress = false;
+        fp.print_realtime = false;
+        fp.print_special = false;
+        fp.print_timestamps = false;
+
+        let mut filter = Filter {
+            ctx: self.ctx,
+            eot: unsafe { sys::whisper_token_eot(self.ctx) },
+            max_tokens: req.max_tokens,
+            grammar: None,
+            started: Instant::now(),
+            first_decode: None,
+            max_seen: 0,
+        };
+        // whisper-rs's usual `FullParams::new(SamplingStrategy::Greedy { best_of: 1 })`
+        fp.greedy.best_of = 1;
+        if !req.library_defaults {
+            fp.no_context = true;
+            fp.no_timestamps = true;
+            fp.single_segment = false;
+            fp.audio_ctx = req.audio_ctx;
+            fp.suppress_blank = true;
+            fp.suppress_nst = true;
+            fp.temperature = 0.0;
+            // Temperature fallback re-decodes a window up to five times with
+            // several sampling decoders; for short spoken commands that
+            // multiplies latency for little gain, and the token cap already
+            // stops runaway output.
+            fp.temperature_inc = 0.0;
+            if !req.initial_prompt.is_empty() {
+                fp.initial_prompt = prompt.as_ptr();
+            }
+            if let Some((g, table, penalty)) = req.grammar {
+                table.apply(&mut fp, penalty);
+                filter.grammar = Some(g);
+            }
+        }
+        fp.logits_filter_callback = Some(on_logits);
+        fp.logits_filter_callback_user_data = &mut filter as *mut Filter as *mut c_void;
+
+        let rc = unsafe {
+            sys::whisper_full_with_state(self.ctx, self.state, fp, samples.as_ptr(), samples.len() as i32)
+        };
+        let done = Instant::now();
+        if rc != 0 {
+            return Err(EngineError::Failed(rc));
+        }
+        let n = unsafe { sys::whisper_full_n_segments_from_state(self.state) };
+        let mut segments = Vec::with_capacity(n.max(0) as usize);
+        for i in 0..n {
+            let text = unsafe { sys::whisper_full_get_segment_text_from_state(self.state, i) };
+            let text = if text.is_null() { String::new() } else { unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned() };
+            let t0 = unsafe { sys::whisper_full_get_segment_t0_from_state(self.state, i) } as f64 / 100.0;
+            let t1 = unsafe { sys::whisper_full_get_segment_t1_from_state(self.state, i) } as f64 / 100.0;
+            segments.push((t0, t1, text));
+        }
+        let first = filter.first_decode.unwrap_or(done);
+        Ok(Decoded {
+            segments,
+            encode_ms: (first - filter.started).as_secs_f64() * 1000.0,
+            decode_ms: (done - first).as_secs_f64() * 1000.0,
+            text_tokens: filter.max_seen,
+        })
+    }
+
+    /// The text of a token id.
+    fn token_text(ctx: *mut sys::whisper_context, id: i32) -> Vec<u8> {
+        let p = unsafe { sys::whisper_token_to_str(ctx, id) };
+        if p.is_null() { Vec::new() } else { unsafe { CStr::from_ptr(p) }.to_bytes().to_vec() }
+    }
+}
+
+/// State the logits filter keeps across the calls of one decode.
+struct Filter<'g> {
+    ctx: *mut sys::whisper_context,
+    eot: i32,
+    max_tokens: usize,
+    grammar: Option<&'g Grammar>,
+    started: Instant,
+    first_decode: Option<Instant>,
+    max_seen: usize,
+}
+
+unsafe extern "C" fn on_logits(
+    _ctx: *mut sys::whisper_context,
+    _state: *mut sys::whisper_state,
+    tokens: *const sys::whisper_token_data,
+    n_tokens: std::ffi::c_int,
+    logits: *mut f32,
+    user: *mut c_void,
+) {
+    // Never unwind into C.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let f = unsafe { &mut *(user as *mut Filter) };
+        f.first_decode.get_or_insert_with(Instant::now);
+        let n_vocab = unsafe { sys::whisper_n_vocab(f.ctx) } as usize;
+        let logits = unsafe { std::slice::from_raw_parts_mut(logits, n_vocab) };
+        let tokens: &[sys::whisper_token_data] =
+            if tokens.is_null() || n_tokens <= 0 { &[] } else { unsafe { std::slice::from_raw_parts(tokens, n_tokens as usize) } };
+        let text_ids: Vec<i32> = tokens.iter().map(|t| t.id).filter(|&id| id < f.eot).collect();
+        f.max_seen = f.max_seen.max(text_ids.len());
+        let eot = f.eot as usize;
+        let force_end = |logits: &mut [f32]| {
+            for (i, l) in logits.iter_mut().enumerate() {
+                if i != eot {
+                    *l = f32::NEG_INFINITY;
+                }
+            }
+            if !logits[eot].is_finite() {
+                logits[eot] = 0.0;
+            }
+        };
+        if !text_ids.is_empty() && text_ids.len() >= f.max_tokens {
+            force_end(logits);
+            return;
+        }
+        if let Some(g) = f.grammar {
+            let mut bytes = Vec::new();
+            for &id in &text_ids {
+                bytes.extend_from_slice(&Engine::token_text(f.ctx, id));
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if g.is_finished(&text) {
+                force_end(logits);
+            } else if g.is_viable_prefix(&text) && !g.accepts(&text) {
+                // still inside a sentence of the grammar: it may not end here
+                logits[eot] = f32::NEG_INFINITY;
+            }
+        }
+    }));
+}

@@ -1,0 +1,158 @@
+use super::*;
+use crate::transcribe::testmodel::TestModel;
+use std::sync::OnceLock;
+
+/// One generated tiny model per test process.
+fn tiny_model() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("capcom-test-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("ggml-test-tiny.bin");
+        TestModel::tiny().write(&p).unwrap();
+        p
+    })
+}
+
+fn transcriber() -> &'static Transcriber {
+    static T: OnceLock<Transcriber> = OnceLock::new();
+    T.get_or_init(|| {
+        let settings = Settings { threads: 2, full_window: false, language: "en".into(), prompt: "Glossary: Tailwind, Copilot.".into() };
+        Transcriber::load(tiny_model(), None, settings).expect("the generated model loads")
+    })
+}
+
+/// A voice-like test signal: a gliding tone with an amplitude envelope.
+fn chirp(seconds: f64) -> Vec<f32> {
+    let n = (seconds * SAMPLE_RATE as f64) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / SAMPLE_RATE as f64;
+            let f = 150.0 + 250.0 * (t * 0.7).sin().abs();
+            let env = 0.5 + 0.5 * (t * 3.0).sin();
+            (0.3 * env * (2.0 * std::f64::consts::PI * f * t).sin()) as f32
+        })
+        .collect()
+}
+
+#[test]
+fn audio_ctx_follows_clip_length() {
+    assert_eq!(audio_ctx_for(3.0, false), 224); // 150 frames + 64 margin, rounded to 32
+    assert_eq!(audio_ctx_for(10.0, false), 576);
+    assert_eq!(audio_ctx_for(0.2, false), 96);
+    assert_eq!(audio_ctx_for(29.5, false), 1500);
+    assert_eq!(audio_ctx_for(45.0, false), 1500);
+    assert_eq!(audio_ctx_for(3.0, true), 1500);
+    assert!(token_cap(1.0) < token_cap(10.0));
+    assert_eq!(token_cap(60.0), token_cap(30.0));
+}
+
+#[test]
+fn grammars_only_for_short_clips() {
+    assert_eq!(mode_for_clip(Mode::Confirm, 1.5), Mode::Confirm);
+    assert_eq!(mode_for_clip(Mode::Confirm, 8.0), Mode::Free);
+    assert_eq!(mode_for_clip(Mode::Commands, 4.0), Mode::Commands);
+    assert_eq!(mode_for_clip(Mode::Free, 1.0), Mode::Free);
+}
+
+#[test]
+fn prompt_lists_the_vocabulary_once() {
+    let cfg = crate::config::from_str(
+        r#"
+        [voice]
+        vocabulary = ["Tailwind", "React Query"]
+        [[repos]]
+        name = "site"
+        path = "/tmp/site"
+        aliases = ["website", "Tailwind"]
+        [checks]
+        build = "npm run build"
+        [agents.copilot]
+        kind = "github-copilot"
+        "#,
+        "t.toml",
+    )
+    .unwrap()
+    .0;
+    let p = vocabulary_prompt(&cfg);
+    // repos and aliases first, then agents (the shipped ones too), checks, the vocabulary
+    assert!(p.starts_with("Glossary: site, website, Tailwind, "), "{p}");
+    assert!(p.ends_with(", build, React Query."), "{p}");
+    assert!(p.contains(" copilot,") && p.contains(" claude,"), "{p}");
+    assert_eq!(p.matches("Tailwind").count(), 1, "{p}");
+    assert_eq!(vocabulary_prompt(&Config::default()), "");
+}
+
+#[test]
+fn physical_cores_is_positive() {
+    let n = physical_cores();
+    assert!(n >= 1 && n <= std::thread::available_parallelism().unwrap().get());
+}
+
+#[test]
+fn resolves_names_and_paths() {
+    let data = DataDir::new("/data");
+    let (p, name) = resolve_model("base.en", &data).unwrap();
+    assert_eq!(p, PathBuf::from("/data/models/ggml-base.en.bin"));
+    assert_eq!(name.as_deref(), Some("base.en"));
+    let (p, name) = resolve_model("/m/x.bin", &data).unwrap();
+    assert_eq!((p, name), (PathBuf::from("/m/x.bin"), None));
+    let e = resolve_model("huge.en", &data).unwrap_err().to_string();
+    assert!(e.contains("unknown model") && e.contains("base.en"), "{e}");
+}
+
+#[test]
+fn transcribes_with_the_generated_model() {
+    let t = transcriber();
+    let clip = chirp(3.0);
+    let out = t.transcribe_blocking(&clip, Mode::Free).unwrap();
+    assert_eq!(out.audio_ctx, audio_ctx_for(3.0, false));
+    assert!((out.duration_s - 3.0).abs() < 1e-6);
+    assert!(!out.segments.is_empty());
+    assert!(out.segments.iter().all(|s| 0.0 <= s.t0 && s.t0 <= s.t1 && s.t1 <= out.duration_s), "{:?}", out.segments);
+    assert!(!out.text.is_empty(), "random weights still decode text tokens");
+    assert!(out.text_tokens <= token_cap(3.0), "{} tokens", out.text_tokens);
+    assert!(out.timings.encode_ms > 0.0 && out.timings.decode_ms > 0.0);
+    assert_eq!(out.in_grammar, None);
+    // the vocabulary is the generator's: every word is made of its tokens
+    assert!(out.text.is_ascii());
+}
+
+#[test]
+fn very_short_clips_are_padded_not_skipped() {
+    let out = transcriber().transcribe_blocking(&chirp(0.4), Mode::Free).unwrap();
+    assert!(!out.segments.is_empty());
+    assert!((out.duration_s - 0.4).abs() < 1e-6);
+}
+
+#[test]
+fn grammar_decoding_stays_in_the_grammar() {
+    let t = transcriber();
+    for (mode, src, secs) in [(Mode::Commands, grammar::COMMANDS, 2.0), (Mode::Confirm, grammar::CONFIRM, 1.5), (Mode::Commands, grammar::COMMANDS, 4.0)] {
+        let g = Grammar::parse(src).unwrap();
+        let out = t.transcribe_blocking(&chirp(secs), mode).unwrap();
+        let raw: String = format!(" {}", out.text);
+        assert_eq!(out.in_grammar, Some(true), "{mode:?}: {:?}", out.text);
+        assert!(g.accepts(&raw), "{mode:?}: {raw:?}");
+    }
+}
+
+#[test]
+fn a_bad_model_is_refused_before_whisper_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = TestModel::tiny().to_bytes();
+    bytes[44..48].copy_from_slice(&0i32.to_le_bytes());
+    let p = dir.path().join("f32.bin");
+    std::fs::write(&p, &bytes).unwrap();
+    match Transcriber::load(&p, Some("tiny.en"), Settings::default()) {
+        Err(TranscribeError::Model(e)) => {
+            assert_eq!(e.problem, Problem::F32Weights);
+            assert!(e.to_string().contains("capcom models fetch tiny.en"));
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("an f32 model must be refused"),
+    }
+    let p = dir.path().join("cut.bin");
+    std::fs::write(&p, &TestModel::tiny().to_bytes()[..4_000_000]).unwrap();
+    assert!(matches!(Transcriber::load(&p, None, Settings::default()), Err(TranscribeError::Model(_))));
+}

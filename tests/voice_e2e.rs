@@ -1,0 +1,426 @@
+//! End to end, headless: a real `capcom daemon` (not headless) under Xvfb
+//! with PulseAudio, a pipe source as its microphone fed with espeak-ng speech,
+//! and xdotool holding the hotkey around the speech. The stored utterance must
+//! last about as long as the key was held, contain the audio that was fed,
+//! and carry a transcript from the generated test model.
+//!
+//! Needs: Xvfb, xdotool, pulseaudio (+ pactl), espeak-ng and
+//! libasound2-plugins. Without them the test says so loudly and skips.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn have(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        .unwrap_or(false)
+}
+
+/// Children killed when the test ends, whatever happens.
+struct Reaper(Vec<Child>, Vec<Box<dyn FnMut()>>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for f in &mut self.1 {
+            f();
+        }
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ok() {
+        assert!(t.elapsed() < timeout, "gave up waiting for {what}{}", LOGS.with(|l| daemon_log_tail(&l.borrow())));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+thread_local! {
+    /// The data dir whose daemon log a failed wait prints.
+    static LOGS: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+fn daemon_log_tail(data: &Option<PathBuf>) -> String {
+    let Some(data) = data else { return String::new() };
+    let mut out = String::from("\n--- daemon log ---\n");
+    if let Ok(dir) = std::fs::read_dir(data.join("logs")) {
+        for e in dir.flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            out.push_str(&lines[lines.len().saturating_sub(60)..].join("\n"));
+        }
+    }
+    out
+}
+
+/// The sandbox's environment for every child.
+struct Env {
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear();
+        c.env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+    fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
+        self.cmd(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{program}: {e}"))
+    }
+}
+
+fn free_display() -> u32 {
+    (90..400)
+        .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+        .expect("a free X display number")
+}
+
+/// 10 ms RMS envelope.
+fn envelope(x: &[f32]) -> Vec<f32> {
+    x.chunks(160).map(|c| (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32).sqrt()).collect()
+}
+
+fn norm_corr(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let ma = a.iter().sum::<f32>() / n as f32;
+    let mb = b.iter().sum::<f32>() / n as f32;
+    let mut num = 0f64;
+    let (mut da, mut db) = (0f64, 0f64);
+    for i in 0..n {
+        let (x, y) = ((a[i] - ma) as f64, (b[i] - mb) as f64);
+        num += x * y;
+        da += x * x;
+        db += y * y;
+    }
+    (num / (da.sqrt() * db.sqrt()).max(1e-12)) as f32
+}
+
+/// Best normalized correlation of `needle` inside `hay`: coarse on
+/// envelopes, then sample-accurate around the best envelope lag.
+fn best_correlation(hay: &[f32], needle: &[f32]) -> (f32, usize) {
+    let (eh, en) = (envelope(hay), envelope(needle));
+    assert!(eh.len() >= en.len() / 2, "stored clip much shorter than the speech");
+    let mut best = (f32::MIN, 0usize);
+    for lag in 0..eh.len().saturating_sub(en.len() / 2) {
+        let c = norm_corr(&eh[lag..], &en);
+        if c > best.0 {
+            best = (c, lag);
+        }
+    }
+    let centre = best.1 * 160;
+    let mut fine = (f32::MIN, centre);
+    for lag in centre.saturating_sub(400)..(centre + 400).min(hay.len()) {
+        let c = norm_corr(&hay[lag..], needle);
+        if c > fine.0 {
+            fine = (c, lag);
+        }
+    }
+    fine
+}
+
+#[test]
+fn holding_the_hotkey_records_stores_and_transcribes() {
+    let missing: Vec<&str> =
+        ["Xvfb", "xdotool", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
+    if !missing.is_empty() {
+        eprintln!("\n\n!!!!! SKIPPING voice_e2e: missing {} (apt-get install xvfb xdotool pulseaudio libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let home = root.join("home");
+    let runtime = root.join("run");
+    let data = root.join("data");
+    for d in [&home, &runtime, &data] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let display = free_display();
+    let env = Env {
+        vars: vec![
+            ("HOME".into(), home.display().to_string()),
+            ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
+            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
+            ("DISPLAY".into(), format!(":{display}")),
+        ],
+    };
+    let mut reaper = Reaper(Vec::new(), Vec::new());
+
+    // X server
+    let xvfb = env
+        .cmd("Xvfb")
+        .args([format!(":{display}").as_str(), "-nolisten", "tcp", "-screen", "0", "640x480x24"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    reaper.0.push(xvfb);
+    wait_for("Xvfb", Duration::from_secs(20), || Path::new(&format!("/tmp/.X11-unix/X{display}")).exists());
+
+    // sound server with a FIFO microphone
+    let fifo = root.join("mic.fifo");
+    let start_pulse = || {
+        let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
+        assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
+        wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
+        let out = env.run(
+            "pactl",
+            &[
+                "load-module",
+                "module-pipe-source",
+                "source_name=mic",
+                &format!("file={}", fifo.display()),
+                "format=s16le",
+                "rate=16000",
+                "channels=1",
+            ],
+        );
+        assert!(out.status.success(), "pipe source: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(env.run("pactl", &["set-default-source", "mic"]).status.success());
+    };
+    start_pulse();
+    {
+        let env_vars = env.vars.clone();
+        reaper.1.push(Box::new(move || {
+            let _ = Env { vars: env_vars.clone() }.run("pulseaudio", &["--kill"]);
+        }));
+    }
+
+    // the speech
+    let speech_wav = root.join("speech.wav");
+    let out = env.run("espeak-ng", &["-w", &speech_wav.display().to_string(), "merge task three and then read the changelog"]);
+    assert!(out.status.success());
+    let a = capcom::capture::wav::read(&speech_wav).unwrap();
+    let speech = capcom::capture::resample::to_16k_mono(&a.samples, a.rate, a.channels).unwrap();
+    let speech_secs = speech.len() as f64 / 16_000.0;
+    assert!(speech_secs > 1.0, "espeak-ng produced {speech_secs} s");
+
+    // a microphone that always delivers: silence, and the speech when asked
+    let queue: Arc<Mutex<std::collections::VecDeque<f32>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let (queue, stop, fifo) = (queue.clone(), stop.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            while !stop.load(Ordering::Relaxed) {
+                // non-blocking open fails while no sound server reads the FIFO
+                let Ok(mut f) = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo) else {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                };
+                let start = Instant::now();
+                let mut blocks = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut buf = Vec::with_capacity(640);
+                    {
+                        let mut q = queue.lock().unwrap();
+                        for _ in 0..320 {
+                            let s = q.pop_front().unwrap_or(0.0);
+                            buf.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+                        }
+                    }
+                    match f.write_all(&buf) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => break, // the server went away: reconnect
+                    }
+                    blocks += 1;
+                    let due = start + Duration::from_millis(20 * blocks);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+            }
+        })
+    };
+
+    // the model and the daemon
+    let model = root.join("ggml-test-tiny.bin");
+    capcom::transcribe::testmodel::TestModel::tiny().write(&model).unwrap();
+    LOGS.with(|l| *l.borrow_mut() = Some(data.clone()));
+    let bin = env!("CARGO_BIN_EXE_capcom");
+    let daemon = env
+        .cmd(bin)
+        .arg("daemon")
+        .env("CAPCOM_DATA_DIR", &data)
+        .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+        .env("CAPCOM__VOICE__MODEL", &model)
+        .env("RUST_LOG", "capcom=debug,info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    reaper.0.insert(0, daemon);
+    let log_has = |needle: &str| -> bool {
+        let Ok(dir) = std::fs::read_dir(data.join("logs")) else { return false };
+        dir.flatten().any(|e| std::fs::read_to_string(e.path()).map(|s| s.contains(needle)).unwrap_or(false))
+    };
+    wait_for("the daemon's API", Duration::from_secs(60), || data.join("api.addr").exists());
+    wait_for("the microphone", Duration::from_secs(60), || log_has("microphone open"));
+    wait_for("the speech model", Duration::from_secs(60), || log_has("speech model loaded"));
+    std::thread::sleep(Duration::from_millis(1500)); // audio flowing, pre-roll filled
+
+    // hold the chord around the speech
+    let xdo = |what: &str| {
+        let out = env.run("xdotool", &[what, "ctrl+alt+space"]);
+        assert!(out.status.success(), "xdotool {what}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    xdo("keydown");
+    let pressed = Instant::now();
+    std::thread::sleep(Duration::from_millis(200));
+    queue.lock().unwrap().extend(speech.iter().copied());
+    std::thread::sleep(Duration::from_secs_f64(speech_secs + 0.4));
+    xdo("keyup");
+    let held = pressed.elapsed().as_secs_f64();
+
+    // the stored utterance
+    let history = || -> Vec<serde_json::Value> {
+        let out = env.cmd(bin).args(["history", "--json"]).env("CAPCOM_DATA_DIR", &data).output().unwrap();
+        if !out.status.success() {
+            return Vec::new();
+        }
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let mut rows = Vec::new();
+    wait_for("a transcribed utterance", Duration::from_secs(120), || {
+        rows = history();
+        rows.first().is_some_and(|u| !u["transcript"].is_null())
+    });
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let u = &rows[0];
+    assert_eq!(u["source"], "voice");
+    let dur = u["duration_ms"].as_f64().unwrap() / 1000.0;
+    // held time plus the 300 ms pre-roll, give or take audio buffering
+    assert!(dur > held - 0.3 && dur < held + 0.9, "stored {dur:.2} s for {held:.2} s held");
+
+    let audio = PathBuf::from(u["audio_path"].as_str().unwrap());
+    let stored = capcom::capture::wav::read(&audio).unwrap();
+    assert_eq!((stored.rate, stored.channels), (16_000, 1));
+    assert!((stored.samples.len() as f64 / 16_000.0 - dur).abs() < 0.01);
+    let (corr, at) = best_correlation(&stored.samples, &speech);
+    eprintln!(
+        "held {held:.2} s, stored {dur:.2} s, speech {speech_secs:.2} s found at {:.2} s (correlation {corr:.2}), transcript {:?}",
+        at as f64 / 16_000.0,
+        u["transcript"]
+    );
+    assert!(corr > 0.6, "the stored audio does not contain the speech (correlation {corr:.2} at {at})");
+
+    let timings = &u["timings"];
+    assert_eq!(timings["model"].as_str().unwrap(), model.display().to_string(), "{timings:#}");
+    assert_eq!(timings["gate"]["heard"], true);
+    assert!(!u["transcript"].as_str().unwrap().is_empty(), "{u:#}");
+    assert!(timings["timings"]["encode_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(timings["end"], "released");
+
+    // the sound server dies mid-sentence: what was captured is kept
+    let opened = || -> usize {
+        std::fs::read_dir(data.join("logs"))
+            .map(|d| d.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().matches("microphone open").count()).sum())
+            .unwrap_or(0)
+    };
+    let opened_before = opened();
+    xdo("keydown");
+    std::thread::sleep(Duration::from_millis(200));
+    queue.lock().unwrap().extend(speech.iter().copied());
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(env.run("pulseaudio", &["--kill"]).status.success());
+    wait_for("the interrupted utterance", Duration::from_secs(60), || {
+        rows = history();
+        rows.len() == 2 && !rows[0]["timings"].is_null()
+    });
+    xdo("keyup"); // the recording already ended; this release changes nothing
+    let lost = &rows[0];
+    assert!(lost["timings"]["end"]["device_lost"].is_string(), "{lost:#}");
+    let kept = lost["duration_ms"].as_f64().unwrap() / 1000.0;
+    assert!(kept > 1.0, "kept only {kept:.2} s");
+    queue.lock().unwrap().clear();
+
+    // and it recovers when a device is back
+    start_pulse();
+    wait_for("the microphone to reopen", Duration::from_secs(60), || opened() > opened_before);
+    std::thread::sleep(Duration::from_millis(1500));
+    xdo("keydown");
+    std::thread::sleep(Duration::from_millis(200));
+    queue.lock().unwrap().extend(speech.iter().copied());
+    std::thread::sleep(Duration::from_secs_f64(speech_secs + 0.4));
+    xdo("keyup");
+    wait_for("the utterance after recovery", Duration::from_secs(120), || {
+        rows = history();
+        rows.len() == 3 && !rows[0]["transcript"].is_null()
+    });
+    let again = &rows[0];
+    assert_eq!(again["timings"]["end"], "released", "{again:#}");
+    let stored = capcom::capture::wav::read(Path::new(again["audio_path"].as_str().unwrap())).unwrap();
+    let (corr, _) = best_correlation(&stored.samples, &speech);
+    eprintln!("after losing the device for a while: kept {kept:.2} s; next utterance correlation {corr:.2}");
+    assert!(corr > 0.6, "after recovery the audio does not contain the speech ({corr:.2})");
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = feeder.join();
+    drop(reaper);
+}
+
+#[test]
+fn a_missing_model_does_not_stop_the_daemon() {
+    // No display, no microphone, no model: the daemon still serves its API
+    // and says how to get the model.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_capcom");
+    let child = Command::new(bin)
+        .arg("daemon")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("HOME", tmp.path())
+        .env("XDG_RUNTIME_DIR", tmp.path())
+        .env("CAPCOM_DATA_DIR", &data)
+        .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+        .env("CAPCOM__VOICE__MODEL", "tiny.en")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reaper = Reaper(vec![child], Vec::new());
+    let log_has = |needle: &str| -> bool {
+        let Ok(dir) = std::fs::read_dir(data.join("logs")) else { return false };
+        dir.flatten().any(|e| std::fs::read_to_string(e.path()).map(|s| s.contains(needle)).unwrap_or(false))
+    };
+    wait_for("the API", Duration::from_secs(60), || data.join("api.addr").exists());
+    wait_for("the model advice", Duration::from_secs(60), || log_has("capcom models fetch tiny.en"));
+    let out = Command::new(bin).args(["history", "--json"]).env("CAPCOM_DATA_DIR", &data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(reaper.0[0].try_wait().unwrap().is_none(), "the daemon exited");
+    // the remote toggle reaches it (no microphone: nothing is recorded, nothing breaks)
+    let out = Command::new(bin).args(["listen", "--toggle"]).env("CAPCOM_DATA_DIR", &data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(reaper.0[0].try_wait().unwrap().is_none(), "the daemon exited after the toggle");
+    // and it stops cleanly
+    let pid = reaper.0[0].id() as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let mut status = None;
+    wait_for("the daemon to stop", Duration::from_secs(60), || {
+        status = reaper.0[0].try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(status.unwrap().success(), "{status:?}");
+    assert!(!data.join("daemon.pid").exists());
+}
