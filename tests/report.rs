@@ -269,6 +269,48 @@ fn notices() {
     assert_eq!(script::notice(&running(1, "A", "x", 1, "y")), None);
 }
 
+#[test]
+fn announcements_follow_the_setting() {
+    let r = ready(4, "Upgrade Tailwind", "x", None);
+    let a = red(6, "Fix the header", "test");
+    let cases = [("ready", true, false), ("attention", false, true), ("all", true, true), ("none", false, false)];
+    for (setting, say_ready, say_attention) in cases {
+        assert_eq!(script::announcement(&r, setting).is_some(), say_ready, "{setting}");
+        assert_eq!(script::announcement(&a, setting).is_some(), say_attention, "{setting}");
+    }
+    assert_eq!(script::announcement(&running(1, "A", "x", 1, "y"), "all"), None);
+}
+
+#[test]
+fn help_lists_phrases_and_workflows() {
+    use capcom::config::Workflow;
+    let phrases: Vec<String> = ["what's finished?", "what's running?", "merge task four", "cancel the CSS agent", "repeat that", "what failed?"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let flows = vec![
+        Workflow { name: "morning routine".into(), triggers: vec!["get me caught up".into()], steps: vec![] },
+        Workflow { name: "end of day".into(), triggers: vec![], steps: vec![] },
+    ];
+    let text = script::help(&phrases, &flows);
+    assert_for_the_ear(&text);
+    assert_eq!(
+        text,
+        "You can say: what's finished, what's running, merge task four, cancel the CSS agent, repeat that, and one more. \
+         For a workflow, say get me caught up for morning routine or say end of day."
+    );
+}
+
+#[test]
+fn daily_changelog_schedule() {
+    let at = |h, m| local(2026, 11, 21, h, m);
+    assert_eq!(changelog::next_due("07:30", at(6, 0)), Some(at(7, 30)));
+    assert_eq!(changelog::next_due("07:30", at(7, 30)), Some(at(7, 30)));
+    assert_eq!(changelog::next_due("07:30", at(8, 0)), Some(local(2026, 11, 22, 7, 30)));
+    assert_eq!(changelog::next_due("", at(8, 0)), None);
+    assert_eq!(changelog::next_due("25:00", at(8, 0)), None);
+}
+
 fn changelog_board() -> Vec<TaskView> {
     let mut merged = ready(2, "Upgrade the Tailwind config", "copilot", Some(41));
     merged.state = TaskState::Merged;
@@ -637,15 +679,15 @@ impl Speaker for FakeSpeaker {
             c.push(text.to_string());
             c.len() - 1
         };
-        if let Some((at, flag)) = &self.hold_call {
-            if n == *at {
-                let mut waited = 0;
-                while !flag.load(Ordering::SeqCst) && waited < 5000 {
-                    std::thread::sleep(Duration::from_millis(1));
-                    waited += 1;
-                }
-                self.held_ok.store(flag.load(Ordering::SeqCst), Ordering::SeqCst);
+        if let Some((at, flag)) = &self.hold_call
+            && n == *at
+        {
+            let mut waited = 0;
+            while !flag.load(Ordering::SeqCst) && waited < 5000 {
+                std::thread::sleep(Duration::from_millis(1));
+                waited += 1;
             }
+            self.held_ok.store(flag.load(Ordering::SeqCst), Ordering::SeqCst);
         }
         Ok(Pcm::new(vec![0.1; text.len()], 1000))
     }

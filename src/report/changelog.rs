@@ -73,6 +73,14 @@ pub fn stem_for(dir: &Path, at: DateTime<FixedOffset>) -> String {
     (2..).map(|n| format!("{base}-{n}")).find(|s| !taken(s)).unwrap_or(base)
 }
 
+/// When the daily changelog is next due: `[speech] changelog_at` ("07:30", local time)
+/// at or after `now` (same offset as `now`). `None` when it is empty or not a valid time.
+pub fn next_due(changelog_at: &str, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+    let at = chrono::NaiveTime::parse_from_str(changelog_at.trim(), "%H:%M").ok()?;
+    let today = now.date_naive().and_time(at).and_local_timezone(*now.offset()).single()?;
+    if today >= now { Some(today) } else { Some(today + chrono::Duration::days(1)) }
+}
+
 /// Pause between sentences, on top of the engine's own.
 const SENTENCE_GAP_MS: u32 = 150;
 

@@ -377,10 +377,10 @@ fn play_loop(s: &Shared, rx: mpsc::Receiver<Ready>) {
         if !r.text.is_empty() {
             s.emit(SpeechEvent::Sentence { job: r.job, index: r.index, text: r.text.clone() });
         }
-        if let Some(pcm) = &r.pcm {
-            if let Err(e) = s.output.play(pcm, Cut::new(&s.generation, r.generation)) {
-                s.emit(SpeechEvent::Error { job: r.job, message: e.to_string() });
-            }
+        if let Some(pcm) = &r.pcm
+            && let Err(e) = s.output.play(pcm, Cut::new(&s.generation, r.generation))
+        {
+            s.emit(SpeechEvent::Error { job: r.job, message: e.to_string() });
         }
         if r.last && s.current(r.generation) {
             s.emit(SpeechEvent::Finished { job: r.job });

@@ -88,13 +88,10 @@ fn attention_why(v: &TaskView) -> String {
         1 => why.push(format!("the {} check is red", red[0])),
         _ => why.push(format!("the {} checks are red", words::join_capped(&red))),
     }
-    if why.is_empty() {
-        if let Some(r) = &v.reason {
-            let r = reason_clause(r);
-            if !r.is_empty() {
-                why.push(r);
-            }
-        }
+    if why.is_empty()
+        && let Some(r) = v.reason.as_deref().map(reason_clause).filter(|r| !r.is_empty())
+    {
+        why.push(r);
     }
     if why.is_empty() {
         why.push(match v.state {
@@ -560,6 +557,52 @@ pub fn notice(v: &TaskView) -> Option<String> {
     }
 }
 
+/// Whether `[speech] announce` ("ready", "attention", "all" or "none") wants a notice for this state.
+/// "attention" covers needs-attention and failed tasks.
+pub fn should_announce(state: TaskState, announce: &str) -> bool {
+    let attention = matches!(state, TaskState::NeedsAttention | TaskState::Failed);
+    match announce.trim() {
+        "all" => attention || state == TaskState::Ready,
+        "ready" => state == TaskState::Ready,
+        "attention" => attention,
+        _ => false,
+    }
+}
+
+/// The notice for a state change, if `[speech] announce` asks for one.
+pub fn announcement(v: &TaskView, announce: &str) -> Option<String> {
+    should_announce(v.state, announce).then(|| notice(v)).flatten()
+}
+
+/// The answer to "help": example phrases (from the grammar) and the configured workflows
+/// with their first trigger phrase. Lists longer than five are cut.
+pub fn help(phrases: &[String], workflows: &[crate::config::Workflow]) -> String {
+    let mut out = Vec::new();
+    let said: Vec<String> = phrases.iter().map(|p| speakable(p).trim_end_matches(['.', '?', '!']).to_string()).collect();
+    if said.is_empty() {
+        out.push("Give me a brief, or ask what's finished.".to_string());
+    } else {
+        out.push(format!("You can say: {}.", words::join_capped(&said)));
+    }
+    let flows: Vec<String> = workflows
+        .iter()
+        .filter(|w| !w.name.trim().is_empty())
+        .map(|w| match w.triggers.first() {
+            Some(t) if !t.trim().is_empty() => format!("say {} for {}", plain_title(t), plain_title(&w.name)),
+            _ => format!("say {}", plain_title(&w.name)),
+        })
+        .collect();
+    if !flows.is_empty() {
+        let (shown, more) = words::cap(&flows);
+        let mut list = words::join_or(&shown);
+        if let Some(m) = more {
+            list = format!("{list}, {m}");
+        }
+        out.push(format!("For a workflow, {list}."));
+    }
+    out.join(" ")
+}
+
 /// A task named by id and title, for refusals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {
@@ -1017,7 +1060,7 @@ pub fn synthesize(results: &[StepResult]) -> String {
     groups.sort_by(|a, b| b.1.cmp(&a.1).then(group_rank(&a.0).cmp(&group_rank(&b.0))));
     let mut out: Vec<String> = Vec::new();
     for (group, _, mut list) in groups {
-        list.sort_by(|a, b| b.severity.cmp(&a.severity));
+        list.sort_by_key(|n| std::cmp::Reverse(n.severity));
         if list.len() > 1 {
             out.extend(group_headline(&group, list.len()));
         }

@@ -81,12 +81,14 @@ fn clean_line(line: &str) -> String {
             continue;
         }
         // Plain whole numbers are said as words; versions ("4.1") are left to the engine.
-        if !core.is_empty() && core.len() <= 9 && core.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(n) = core.parse::<u64>() {
-                out.push(format!("{lead}{}{trail}", words::number(n)));
-                i += 1;
-                continue;
-            }
+        if !core.is_empty()
+            && core.len() <= 9
+            && core.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(n) = core.parse::<u64>()
+        {
+            out.push(format!("{lead}{}{trail}", words::number(n)));
+            i += 1;
+            continue;
         }
         let word = if core.contains('_') { core.replace('_', " ") } else { core.to_string() };
         out.push(format!("{lead}{word}{trail}"));
@@ -180,7 +182,7 @@ pub fn files_phrase(paths: &[String], files: Option<u64>) -> Option<String> {
     if groups.len() == 1 {
         return Some(format!("{count} in {}", groups[0].0));
     }
-    groups.sort_by(|a, b| b.1.cmp(&a.1));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.1));
     if groups.len() > 3 {
         let spread = words::count_of(groups.len() as u64, "folder");
         return Some(format!("{count} across {spread}"));

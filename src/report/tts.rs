@@ -229,14 +229,17 @@ struct Job {
     reply: mpsc::Sender<Result<Pcm>>,
 }
 
-/// The process-wide espeak worker: its job queue, or why it could not start.
-static WORKER: OnceLock<std::result::Result<(Mutex<mpsc::Sender<Job>>, u32), String>> = OnceLock::new();
+/// The espeak worker's job queue and the engine's sample rate.
+type Worker = (Mutex<mpsc::Sender<Job>>, u32);
 
-fn worker() -> Result<&'static (Mutex<mpsc::Sender<Job>>, u32)> {
+/// The process-wide espeak worker, or why it could not start.
+static WORKER: OnceLock<std::result::Result<Worker, String>> = OnceLock::new();
+
+fn worker() -> Result<&'static Worker> {
     WORKER.get_or_init(start_worker).as_ref().map_err(|e| TtsError::EspeakInit(e.clone()))
 }
 
-fn start_worker() -> std::result::Result<(Mutex<mpsc::Sender<Job>>, u32), String> {
+fn start_worker() -> std::result::Result<Worker, String> {
     let (tx, rx) = mpsc::channel::<Job>();
     let (ready_tx, ready_rx) = mpsc::channel::<std::result::Result<u32, String>>();
     std::thread::Builder::new()

@@ -130,7 +130,7 @@ impl TaskView {
 
         let mut events: Vec<&Event> = events.iter().collect();
         events.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
-        // A secret scan that ran again and came out clean replaces the earlier flag.
+        // Later events replace earlier ones: a check that ran again, a scan that came out clean.
         for e in events {
             let data = e.data.as_ref();
             match e.kind.as_str() {

@@ -326,9 +326,9 @@ mod tests {
         assert_eq!(join_and(&["a".into()]), "a");
         assert_eq!(join_and(&["a".into(), "b".into()]), "a and b");
         assert_eq!(join_and(&["a".into(), "b".into(), "c".into()]), "a, b and c");
-        let eight: Vec<String> = (1..=8).map(|i| number(i)).collect();
+        let eight: Vec<String> = (1..=8).map(number).collect();
         assert_eq!(join_capped(&eight), "one, two, three, four, five, and three more");
-        let five: Vec<String> = (1..=5).map(|i| number(i)).collect();
+        let five: Vec<String> = (1..=5).map(number).collect();
         assert_eq!(join_capped(&five), "one, two, three, four and five");
     }
 
