@@ -85,16 +85,20 @@ impl Coordinator {
     }
 
     /// `capcom brief TEXT`: record it, understand it, act on it.
-    pub(super) async fn brief(&mut self, text: String, given: Option<Intent>) -> Answer {
+    /// A spoken brief arrives with its `utterance` already stored (audio first, then the transcript).
+    pub(super) async fn brief(&mut self, text: String, given: Option<Intent>, utterance: Option<i64>) -> Answer {
         self.expire_pending();
         let store = self.services.store.clone();
         // What the user said is stored before anything acts on it.
-        let utterance = match store.insert_utterance(0, None, "text") {
-            Ok(id) => {
-                let _ = store.set_transcript(id, &text, None);
-                Some(id)
-            }
-            Err(e) => return Answer::no("unknown", format!("cannot record the brief: {e}")),
+        let utterance = match utterance {
+            Some(id) => Some(id),
+            None => match store.insert_utterance(0, None, "text") {
+                Ok(id) => {
+                    let _ = store.set_transcript(id, &text, None);
+                    Some(id)
+                }
+                Err(e) => return Answer::no("unknown", format!("cannot record the brief: {e}")),
+            },
         };
         let intent = match given {
             Some(i) => i,
@@ -148,6 +152,9 @@ impl Coordinator {
                     },
                     (Err(q), _) | (_, Err(q)) => Answer::no("follow_up", q),
                 }
+            }
+            IntentKind::Status | IntentKind::Changelog | IntentKind::Workflow | IntentKind::Repeat | IntentKind::Help => {
+                self.spoken(&intent).await
             }
             other => {
                 let say = intent
@@ -229,7 +236,7 @@ impl Coordinator {
     }
 
     /// A task id from an intent's target, or the question to ask.
-    fn target_of(&self, intent: &Intent) -> Result<i64, String> {
+    pub(super) fn target_of(&self, intent: &Intent) -> Result<i64, String> {
         let t: Target = intent.target.clone().ok_or_else(|| {
             intent.question.clone().unwrap_or_else(|| "Which task?".to_string())
         })?;

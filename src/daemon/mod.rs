@@ -74,10 +74,21 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     };
     let services = Services { config: Arc::new(opts.config), data: data.clone(), store, speaker };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let coordinator = Coordinator::spawn(services.clone(), stop_rx.clone());
+    // Answers are spoken by the desktop daemon; a headless one stays silent (the CLI can speak).
+    let speech = match (&services.speaker, opts.headless) {
+        (Some(sp), false) => {
+            Some(Arc::new(crate::report::SpeechQueue::new(Some(sp.clone()), crate::report::open_output(), None)))
+        }
+        _ => None,
+    };
+    let coordinator = Coordinator::spawn(services.clone(), stop_rx.clone(), speech);
 
     let state = api::AppState { services: services.clone(), token: Arc::new(token), feed_token: Arc::new(feed_token), coordinator: coordinator.clone(), addr };
-    let app = api::router(state);
+    let app = api::router(state.clone());
+    let background = vec![
+        tokio::spawn(announce_changes(services.clone(), coordinator.clone())),
+        tokio::spawn(daily_changelog(state)),
+    ];
 
     write_atomic(&data.addr(), addr.to_string().as_bytes())?;
     write_atomic(&data.pid(), std::process::id().to_string().as_bytes())?;
@@ -105,6 +116,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     let _ = stop_tx.send(true);
     if let Some(t) = tray_task {
         let _ = t.await;
+    }
+    for t in background {
+        t.abort();
+    }
     if let Some(v) = voice_loop {
         // finishes the clips already recorded (they are in the store either way)
         if tokio::time::timeout(std::time::Duration::from_secs(40), v).await.is_err() {
@@ -122,6 +137,66 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     let _ = std::fs::remove_file(data.pid());
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Watch task states; when one becomes ready or needs attention, hand the coordinator a
+/// one-line notice (`[speech] announce`) and send a desktop notification (best effort).
+async fn announce_changes(services: Services, coordinator: CoordinatorHandle) {
+    use crate::store::TaskState;
+    use std::collections::HashMap;
+    let announce = services.config.speech.announce.clone();
+    let mut seen: HashMap<i64, TaskState> = HashMap::new();
+    let mut first = true;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let store = services.store.clone();
+        let Ok(Ok(views)) = tokio::task::spawn_blocking(move || spoken::views(&store, false)).await else { continue };
+        for v in views {
+            let before = seen.insert(v.id, v.state);
+            if first || before == Some(v.state) {
+                continue;
+            }
+            if let Some(line) = crate::report::script::announcement(&v, &announce) {
+                notify_desktop(&line);
+                coordinator.send(coordinator::Msg::Notice(line)).await;
+            }
+        }
+        first = false;
+    }
+}
+
+fn notify_desktop(line: &str) {
+    let line = line.to_string();
+    // A desktop without a notification service is fine: the notice is still spoken and logged.
+    std::thread::spawn(move || {
+        if let Err(e) = notify_rust::Notification::new().summary("capcom").body(&line).timeout(8000).show() {
+            tracing::debug!(error = %e, "no desktop notification");
+        }
+    });
+}
+
+/// Build the changelog every day at `[speech] changelog_at` (local time), for the feed.
+async fn daily_changelog(state: api::AppState) {
+    let at = state.services.config.speech.changelog_at.trim().to_string();
+    if at.is_empty() {
+        return;
+    }
+    loop {
+        let now_local = chrono::Local::now().fixed_offset();
+        let Some(due) = crate::report::changelog::next_due(&at, now_local) else {
+            tracing::warn!(%at, "[speech] changelog_at is not a time like \"07:30\"; no daily changelog");
+            return;
+        };
+        let wait = (due - now_local).to_std().unwrap_or_default();
+        tokio::time::sleep(wait).await;
+        let now = chrono::Utc::now();
+        match spoken::render_changelog(&state, now - chrono::Duration::hours(24), now).await {
+            Ok(a) => tracing::info!(file = ?a.entry.map(|e| e.wav), "daily changelog rendered"),
+            Err(e) => tracing::warn!(error = %e.1, "daily changelog failed"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    }
 }
 
 /// Keep the tray in step with the stage and the tasks; act on its menu.

@@ -319,3 +319,71 @@ mod tests {
         assert!(filter_of("done").unwrap_err().contains("finished, running, failed or all"));
     }
 }
+
+// ---- the coordinator's spoken intents -------------------------------------------
+
+impl super::coordinator::Coordinator {
+    /// Answer status, changelog, workflow, repeat and help intents.
+    pub(super) async fn spoken(&mut self, intent: &crate::understand::Intent) -> super::actions::Answer {
+        use crate::understand::IntentKind;
+        use super::actions::Answer;
+        let store = self.services.store.clone();
+        let now = Utc::now();
+        let kind = intent.intent.as_str();
+        let blocking = |f: Box<dyn FnOnce() -> Result<String, StoreError> + Send>| async move {
+            match tokio::task::spawn_blocking(f).await {
+                Ok(Ok(s)) => Answer { ok: true, say: s, ..Answer::default() },
+                Ok(Err(e)) => Answer { ok: false, say: format!("I could not read the tasks: {e}"), ..Answer::default() },
+                Err(e) => Answer { ok: false, say: e.to_string(), ..Answer::default() },
+            }
+        };
+        let mut answer = match intent.intent {
+            IntentKind::Status => {
+                let filter = intent.filter.unwrap_or(StatusFilter::Finished);
+                let task = match &intent.target {
+                    Some(t) if t.task.is_some() || t.pr.is_some() || t.text.is_some() => match self.target_of(intent) {
+                        Ok(id) => Some(id),
+                        Err(q) => return Answer { ok: false, intent: kind.into(), say: q, ..Answer::default() },
+                    },
+                    _ => None,
+                };
+                blocking(Box::new(move || status_text(&store, filter, task, now))).await
+            }
+            IntentKind::Changelog => {
+                let since = intent.since.map(|s| s.with_timezone(&Utc)).unwrap_or(now - ChronoDuration::hours(24));
+                blocking(Box::new(move || changelog_text(&store, since, now))).await
+            }
+            IntentKind::Repeat => match self.last_said.clone() {
+                Some(s) => Answer { ok: true, say: s, ..Answer::default() },
+                None => Answer { ok: false, say: "I haven't said anything yet.".into(), ..Answer::default() },
+            },
+            IntentKind::Help => {
+                let tasks: Vec<crate::understand::TaskRef> = Vec::new();
+                let cx = crate::understand::Context {
+                    config: &self.services.config,
+                    tasks: &tasks,
+                    pending: None,
+                    now: now.with_timezone(&chrono::Local).fixed_offset(),
+                };
+                let phrases = crate::understand::help_phrases(&cx);
+                Answer { ok: true, say: report::script::help(&phrases, &self.services.config.workflows), ..Answer::default() }
+            }
+            IntentKind::Workflow => {
+                let name = intent.workflow.clone().unwrap_or_default();
+                let Some(wf) = self.services.config.workflows.iter().find(|w| w.name.eq_ignore_ascii_case(&name)).cloned() else {
+                    return Answer { ok: false, intent: kind.into(), say: format!("There is no workflow called {name}."), ..Answer::default() };
+                };
+                let (summary, briefs) = workflow(store, &wf, now).await;
+                let mut said = vec![summary];
+                for b in briefs {
+                    let a = Box::pin(self.brief(b, None, None)).await;
+                    said.push(a.say);
+                }
+                Answer { ok: true, say: said.join(" "), ..Answer::default() }
+            }
+            _ => Answer { ok: false, say: "That is not something I can answer out loud.".into(), ..Answer::default() },
+        };
+        answer.intent = kind.to_string();
+        answer
+    }
+}
