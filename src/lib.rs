@@ -11,3 +11,4 @@ pub mod understand;
 pub mod cli;
 pub mod daemon;
 pub mod logging;
+pub mod github;
