@@ -7,8 +7,11 @@
 
 pub mod config;
 pub mod store;
+pub mod refine;
 pub mod understand;
 pub mod cli;
 pub mod daemon;
+pub mod dispatch;
+pub mod review;
 pub mod logging;
 pub mod github;

@@ -113,6 +113,14 @@ pub enum Command {
     },
     /// Check mic, display, model, agents, tokens and the API
     Doctor,
+    /// Internal: run an agent's argv and record its exit status (the daemon uses this)
+    #[command(name = "__supervise", hide = true)]
+    Supervise {
+        #[arg(long)]
+        status: PathBuf,
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,6 +133,10 @@ pub enum ModelsAction {
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
+    if let Command::Supervise { status, argv } = &cli.command {
+        // No logging, config or runtime: this process only waits for the agent.
+        return crate::dispatch::local::supervise(status, argv);
+    }
     let data = DataDir::resolve(cli.data_dir.as_deref());
     let is_daemon = matches!(cli.command, Command::Daemon { .. });
     if is_daemon {
@@ -208,6 +220,55 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
         })
         .await,
         Command::Doctor => doctor::run(&loaded, &data).await,
+        Command::Brief { text, json } => {
+            let text = text.join(" ");
+            if text.trim().is_empty() {
+                eprintln!("capcom: say something: `capcom brief TEXT`");
+                return exit::USAGE;
+            }
+            with_client(&data, |c| async move {
+                let answer: serde_json::Value = c.post("/v1/brief", &serde_json::json!({ "text": text })).await?;
+                print_answer(&answer, json);
+                Ok(answer_code(&answer))
+            })
+            .await
+        }
+        Command::Merge { task, json } => with_client(&data, |c| async move {
+            let answer: serde_json::Value = c.post("/v1/merge", &serde_json::json!({ "task": task })).await?;
+            let p = &answer["pending"];
+            if answer["ok"] != true || p.is_null() {
+                eprintln!("capcom: {}", answer["say"].as_str().unwrap_or("refused"));
+                return Ok(exit::ERROR);
+            }
+            if json {
+                print_json(&serde_json::json!({
+                    "question": p["question"], "code": p["code"], "task": p["task"],
+                    "head": p["head"], "expires_at": p["expires_at"],
+                }));
+            } else {
+                println!("{}", p["question"].as_str().unwrap_or(""));
+                println!(
+                    "Confirm with `capcom confirm {}` before {} (head {}).",
+                    p["code"].as_str().unwrap_or(""),
+                    p["expires_at"].as_str().unwrap_or("it expires"),
+                    p["head"].as_str().map(|h| &h[..h.len().min(7)]).unwrap_or("?")
+                );
+            }
+            Ok(exit::OK)
+        })
+        .await,
+        Command::Confirm { code } => with_client(&data, |c| async move {
+            let answer: serde_json::Value = c.post("/v1/confirm", &serde_json::json!({ "code": code })).await?;
+            print_answer(&answer, false);
+            Ok(answer_code(&answer))
+        })
+        .await,
+        Command::Cancel { task } => with_client(&data, |c| async move {
+            let answer: serde_json::Value = c.post("/v1/cancel", &serde_json::json!({ "task": task })).await?;
+            print_answer(&answer, false);
+            Ok(answer_code(&answer))
+        })
+        .await,
         other => {
             eprintln!("capcom: `{}` is not available yet", command_name(&other));
             exit::ERROR
@@ -231,6 +292,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Models { .. } => "models",
         Command::History { .. } => "history",
         Command::Doctor => "doctor",
+        Command::Supervise { .. } => "__supervise",
     }
 }
 
@@ -255,6 +317,24 @@ where
             exit::ERROR
         }
     }
+}
+
+/// Print a coordinator answer: the sentence on stdout (stderr when refused), or the JSON.
+fn print_answer(answer: &serde_json::Value, json: bool) {
+    if json {
+        print_json(answer);
+        return;
+    }
+    let say = answer["say"].as_str().unwrap_or("");
+    if answer["ok"] == true {
+        println!("{say}");
+    } else {
+        eprintln!("capcom: {say}");
+    }
+}
+
+fn answer_code(answer: &serde_json::Value) -> u8 {
+    if answer["ok"] == true { exit::OK } else { exit::ERROR }
 }
 
 pub fn print_json<T: serde::Serialize>(v: &T) {
@@ -303,19 +383,77 @@ fn print_task_detail(d: &serde_json::Value) {
     if let Some(runs) = d["runs"].as_array() {
         for r in runs {
             println!(
-                "  run {}:  {} pid {} exit {} log {}",
+                "  run {}:  {} pid {} exit {} cost {} log {}",
                 r["id"],
                 s(&r["agent"]),
                 r["pid"],
                 r["exit_code"],
+                r["cost_usd"].as_f64().map(|c| format!("${c:.2}")).unwrap_or_else(|| "-".into()),
                 s(&r["log_path"])
             );
+            if let Some(sum) = r["summary"].as_str() {
+                println!("           {sum}");
+            }
         }
     }
-    if let Some(events) = d["events"].as_array() {
+    let events = d["events"].as_array().cloned().unwrap_or_default();
+    let of = |kind: &str| events.iter().filter(move |e| e["kind"] == kind).cloned().collect::<Vec<_>>();
+    // The latest review only.
+    let last_review = events.iter().rposition(|e| e["kind"] == "review").unwrap_or(0);
+    let recent = |kind: &str| events[last_review..].iter().filter(|e| e["kind"] == kind).cloned().collect::<Vec<_>>();
+    if !recent("check").is_empty() || !recent("manual").is_empty() {
+        println!("  checks:");
+        for c in recent("check") {
+            let data = &c["data"];
+            let mark = if data["ok"] == true { "ok  " } else { "FAIL" };
+            println!(
+                "    {mark} {:<12} exit {:<4} {} ms",
+                s(&data["name"]),
+                data["exit"].as_i64().map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
+                data["duration_ms"]
+            );
+            if data["ok"] != true {
+                for line in data["tail"].as_str().unwrap_or("").lines() {
+                    println!("         | {line}");
+                }
+            }
+        }
+        for m in recent("manual") {
+            println!("    manual {}", s(&m["message"]).trim_start_matches("manual: "));
+        }
+    }
+    for e in recent("scope") {
+        let v: Vec<String> = e["data"]["violations"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(String::from)).collect();
+        if v.is_empty() {
+            println!("  scope:   ok");
+        } else {
+            println!("  scope:   {} outside: {}", v.len(), v.join(", "));
+        }
+    }
+    for e in recent("secret") {
+        println!("  secrets: {}", s(&e["message"]));
+    }
+    for e in recent("diffstat") {
+        println!("  diffstat: {}", s(&e["message"]));
+    }
+    if !events.is_empty() {
         println!("  events:");
-        for e in events {
-            println!("    {}  {:<10} {}", s(&e["at"]), s(&e["kind"]), s(&e["message"]));
+        let progress = of("progress").len();
+        let mut shown_progress = 0;
+        for e in &events {
+            if e["kind"] == "progress" {
+                shown_progress += 1;
+                if progress > 10 && shown_progress <= progress - 10 {
+                    continue;
+                }
+            }
+            println!("    {}  {:<13} {}", s(&e["at"]), s(&e["kind"]), s(&e["message"]));
+        }
+    }
+    if let Some(tail) = d["log_tail"].as_str().filter(|t| !t.trim().is_empty()) {
+        println!("  log tail:");
+        for line in tail.lines() {
+            println!("    | {line}");
         }
     }
 }

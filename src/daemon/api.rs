@@ -1,16 +1,19 @@
 //! The local HTTP+JSON API. Loopback by default; every route but `/v1/health`
 //! needs `Authorization: Bearer <token>` (the token lives in the data dir, mode 0600).
 
+use super::actions::Answer;
+use super::coordinator::Msg;
 use super::{CoordinatorHandle, Services};
 use crate::store::{StoreError, Task};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use tokio::sync::oneshot;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -48,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tasks", get(list_tasks))
         .route("/v1/tasks/{id}", get(get_task))
         .route("/v1/history", get(history))
+        .route("/v1/brief", post(post_brief))
+        .route("/v1/merge", post(post_merge))
+        .route("/v1/confirm", post(post_confirm))
+        .route("/v1/cancel", post(post_cancel))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new().route("/v1/health", get(health)).merge(authed).with_state(state)
 }
@@ -109,12 +116,20 @@ pub struct TaskDetail {
     pub task: Task,
     pub runs: Vec<crate::store::Run>,
     pub events: Vec<crate::store::Event>,
+    /// The last lines of the latest run's log (redacted).
+    pub log_tail: Option<String>,
 }
 
 async fn get_task(State(st): State<AppState>, Path(id): Path<i64>) -> ApiResult<TaskDetail> {
     let store = st.services.store.clone();
     let detail = tokio::task::spawn_blocking(move || -> Result<TaskDetail, StoreError> {
-        Ok(TaskDetail { task: store.task(id)?, runs: store.runs(id)?, events: store.events(id)? })
+        let runs = store.runs(id)?;
+        let log_tail = runs
+            .iter()
+            .rev()
+            .find_map(|r| r.log_path.as_deref())
+            .map(|p| crate::dispatch::local::read_tail(std::path::Path::new(p)));
+        Ok(TaskDetail { task: store.task(id)?, runs, events: store.events(id)?, log_tail })
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
@@ -127,4 +142,66 @@ async fn history(State(st): State<AppState>) -> ApiResult<Vec<crate::store::Utte
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(rows))
+}
+
+// ---- dispatch: brief, merge, confirm, cancel (all through the coordinator) ----
+
+#[derive(Deserialize)]
+struct BriefBody {
+    #[serde(default)]
+    text: String,
+    /// An already-understood intent (the voice path, tests); `text` is still recorded.
+    #[serde(default)]
+    intent: Option<crate::understand::Intent>,
+}
+
+/// A task id or a reference ("4", "#4", "the tailwind one").
+#[derive(Deserialize)]
+struct TaskBody {
+    task: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct ConfirmBody {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+fn task_ref_text(v: &serde_json::Value) -> Result<String, ApiError> {
+    match v {
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        serde_json::Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
+        _ => Err(ApiError(StatusCode::BAD_REQUEST, "`task` must be a task id or a reference".into())),
+    }
+}
+
+async fn ask(st: &AppState, make: impl FnOnce(oneshot::Sender<Answer>) -> Msg) -> ApiResult<Answer> {
+    let (tx, rx) = oneshot::channel();
+    if !st.coordinator.send(make(tx)).await {
+        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the coordinator is stopping".into()));
+    }
+    rx.await
+        .map(Json)
+        .map_err(|_| ApiError(StatusCode::SERVICE_UNAVAILABLE, "the coordinator is stopping".into()))
+}
+
+async fn post_brief(State(st): State<AppState>, Json(b): Json<BriefBody>) -> ApiResult<Answer> {
+    if b.text.trim().is_empty() && b.intent.is_none() {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "say something: `text` is empty".into()));
+    }
+    ask(&st, |reply| Msg::Brief { text: b.text, intent: b.intent, reply }).await
+}
+
+async fn post_merge(State(st): State<AppState>, Json(b): Json<TaskBody>) -> ApiResult<Answer> {
+    let task = task_ref_text(&b.task)?;
+    ask(&st, |reply| Msg::Merge { task, reply }).await
+}
+
+async fn post_confirm(State(st): State<AppState>, Json(b): Json<ConfirmBody>) -> ApiResult<Answer> {
+    ask(&st, |reply| Msg::Confirm { code: b.code, reply }).await
+}
+
+async fn post_cancel(State(st): State<AppState>, Json(b): Json<TaskBody>) -> ApiResult<Answer> {
+    let task = task_ref_text(&b.task)?;
+    ask(&st, |reply| Msg::Cancel { task, reply }).await
 }

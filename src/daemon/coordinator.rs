@@ -6,6 +6,9 @@
 //! confirmation, speaking).
 
 use super::Services;
+use super::actions::Answer;
+use crate::dispatch::{Agents, Ctx, DispatchHandle};
+use crate::review::merge::PendingMerge;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -30,11 +33,29 @@ pub struct Snapshot {
 /// Messages the coordinator handles, in arrival order.
 pub enum Msg {
     Snapshot(oneshot::Sender<Snapshot>),
+    /// Act on words as if spoken (or on an intent already understood).
+    Brief { text: String, intent: Option<crate::understand::Intent>, reply: oneshot::Sender<Answer> },
+    /// Ask to merge a task (an id or a reference); the confirmation stays pending here.
+    Merge { task: String, reply: oneshot::Sender<Answer> },
+    /// Confirm the pending question.
+    Confirm { code: Option<String>, reply: oneshot::Sender<Answer> },
+    /// Cancel a task (an id or a reference).
+    Cancel { task: String, reply: oneshot::Sender<Answer> },
 }
 
 pub struct Coordinator {
-    services: Services,
-    stage: Stage,
+    pub(super) services: Services,
+    pub(super) stage: Stage,
+    /// The merge question waiting for "confirm" (with `Stage::AwaitingConfirmation`).
+    pub(super) pending: Option<PendingMerge>,
+    /// The dispatcher (scheduler, agents, review); set once the coordinator runs.
+    pub(super) dispatch: Option<DispatchHandle>,
+}
+
+/// The `capcom` binary, to supervise local agents (`capcom __supervise`), when this
+/// process is it (not a test binary).
+fn supervisor() -> Option<std::path::PathBuf> {
+    std::env::current_exe().ok().filter(|p| p.file_name().is_some_and(|n| n == "capcom"))
 }
 
 /// A cheap handle for sending messages to the coordinator.
@@ -46,14 +67,24 @@ pub struct CoordinatorHandle {
 
 impl Coordinator {
     pub fn new(services: Services) -> Coordinator {
-        Coordinator { services, stage: Stage::Idle }
+        Coordinator { services, stage: Stage::Idle, pending: None, dispatch: None }
     }
 
     /// Run the coordinator on its own task until `stop` turns true.
     pub fn spawn(services: Services, mut stop: watch::Receiver<bool>) -> CoordinatorHandle {
         let (tx, mut rx) = mpsc::channel::<Msg>(256);
         let mut me = Coordinator::new(services);
+        let dispatch_stop = stop.clone();
         let task = tokio::spawn(async move {
+            let s = &me.services;
+            let ctx = Ctx {
+                config: s.config.clone(),
+                data: s.data.clone(),
+                store: s.store.clone(),
+                git: std::sync::Arc::new(crate::dispatch::worktree::GitCli),
+                agents: Agents::from_config(&s.config, supervisor()),
+            };
+            me.dispatch = Some(DispatchHandle::start(ctx, dispatch_stop).await);
             loop {
                 tokio::select! {
                     msg = rx.recv() => match msg {
@@ -76,6 +107,28 @@ impl Coordinator {
         match msg {
             Msg::Snapshot(reply) => {
                 let _ = reply.send(Snapshot { stage: self.stage.clone() });
+            }
+            Msg::Brief { text, intent, reply } => {
+                let answer = self.brief(text, intent).await;
+                let _ = reply.send(answer);
+            }
+            Msg::Merge { task, reply } => {
+                let answer = match self.resolve(&task) {
+                    Ok(id) => self.merge(id).await,
+                    Err(q) => Answer::refused("merge", q),
+                };
+                let _ = reply.send(answer);
+            }
+            Msg::Confirm { code, reply } => {
+                let answer = self.confirm(code).await;
+                let _ = reply.send(answer);
+            }
+            Msg::Cancel { task, reply } => {
+                let answer = match self.resolve(&task) {
+                    Ok(id) => self.cancel(id).await,
+                    Err(q) => Answer::refused("cancel", q),
+                };
+                let _ = reply.send(answer);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! headless) the voice loop and tray. `run` takes its shutdown as a future, so
 //! tests and signal handlers stop it the same way.
 
+pub mod actions;
 pub mod api;
 pub mod coordinator;
 

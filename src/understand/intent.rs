@@ -166,6 +166,9 @@ pub struct Target {
     pub text: Option<String>,
     /// "all ready", "everything": the reference covers every matching task.
     pub all: bool,
+    /// With `all`: the tasks it covers, as far as the parser's context knew them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

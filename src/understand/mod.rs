@@ -1,6 +1,6 @@
 //! Understanding: transcript + context → [`Intent`].
 //!
-//! Pure: no I/O, no clock reads, no async. The caller passes in "now"
+//! Pure: it reads and writes nothing, never looks at a clock, and is not async. The caller passes in "now"
 //! (with its UTC offset) and everything else the parser may consult.
 
 pub mod intent;
@@ -41,4 +41,258 @@ pub struct Context<'a> {
     pub tasks: &'a [TaskRef],
     pub pending: Option<&'a Pending>,
     pub now: DateTime<FixedOffset>,
+}
+
+/// A regex compiled once, on first use.
+macro_rules! re {
+    ($s:expr) => {{
+        static R: std::sync::LazyLock<regex::Regex> =
+            std::sync::LazyLock::new(|| regex::Regex::new($s).expect("a valid built-in pattern"));
+        &*R
+    }};
+}
+
+
+pub mod brief;
+pub mod intents;
+pub mod normalize;
+pub mod readiness;
+pub mod refs;
+pub mod vocab;
+pub mod when;
+
+/// The names a brief may use, built from the config: agents (with spoken aliases),
+/// repos (with aliases), check names, and the correction vocabulary.
+#[derive(Debug, Clone)]
+pub struct Names {
+    /// (spoken alias, agent key), exact keys first.
+    pub agents: Vec<(String, String)>,
+    /// (spoken alias, repo name).
+    pub repos: Vec<(String, String)>,
+    /// Configured check names, sorted.
+    pub checks: Vec<String>,
+    pub vocab: vocab::Vocab,
+}
+
+impl Names {
+    pub fn from_config(config: &Config) -> Names {
+        let mut agents: Vec<(String, String)> = Vec::new();
+        let add = |alias: String, key: &str, agents: &mut Vec<(String, String)>| {
+            let alias = alias.trim().to_ascii_lowercase();
+            if !alias.is_empty() && !agents.iter().any(|(a, _)| *a == alias) {
+                agents.push((alias, key.to_string()));
+            }
+        };
+        for key in config.agents.keys() {
+            add(key.clone(), key, &mut agents);
+        }
+        for (key, a) in &config.agents {
+            add(key.replace(['-', '_'], " "), key, &mut agents);
+            let spoken_kind = match a.kind.as_str() {
+                "github-copilot" => "copilot",
+                "codex-cloud" => "codex",
+                "local" => "",
+                other => other,
+            };
+            add(spoken_kind.to_string(), key, &mut agents);
+            let preset = match a.preset.as_str() {
+                "cursor-cli" => "cursor",
+                p => p,
+            };
+            add(preset.to_string(), key, &mut agents);
+            if let Some(head) = key.split(['-', '_']).next() {
+                add(head.to_string(), key, &mut agents);
+            }
+            if key == "claude" || a.preset == "claude" {
+                add("claude code".into(), key, &mut agents);
+            }
+            if spoken_kind == "copilot" {
+                add("github copilot".into(), key, &mut agents);
+            }
+        }
+        let mut repos: Vec<(String, String)> = Vec::new();
+        for r in &config.repos {
+            for alias in std::iter::once(&r.name).chain(r.aliases.iter()) {
+                let a = alias.trim().to_ascii_lowercase();
+                let a = a.strip_prefix("the ").unwrap_or(&a).to_string();
+                if !a.is_empty() && !repos.iter().any(|(x, _)| *x == a) {
+                    repos.push((a, r.name.clone()));
+                }
+            }
+        }
+        Names { agents, repos, checks: config.check_names(), vocab: vocab::Vocab::from_config(config) }
+    }
+
+    /// The agent key a spoken word (or two) names.
+    pub fn agent_word(&self, w: &str) -> Option<&str> {
+        let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).trim_end_matches("'s");
+        self.agents.iter().find(|(a, _)| a.eq_ignore_ascii_case(w)).map(|(_, k)| k.as_str())
+    }
+
+    /// The repo name a spoken word (or two) names.
+    pub fn repo_word(&self, w: &str) -> Option<&str> {
+        let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).trim_end_matches("'s");
+        let w = w.strip_prefix("the ").unwrap_or(w);
+        self.repos.iter().find(|(a, _)| a.eq_ignore_ascii_case(w)).map(|(_, k)| k.as_str())
+    }
+}
+
+/// Understand one transcript.
+pub fn parse(text: &str, ctx: &Context) -> Intent {
+    let names = Names::from_config(ctx.config);
+    let norm = normalize::normalize(text, &names.vocab);
+    intents::classify(&norm, ctx, &names)
+}
+
+/// Merge the user's answer to a clarifying question into a held task, and score it again.
+/// "Dispatch anyway" (or "just do it", "send it anyway") marks it ready as it stands.
+pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> TaskSpec {
+    let names = Names::from_config(ctx.config);
+    let norm = normalize::normalize(answer, &names.vocab);
+    let l = norm.lower.trim().trim_end_matches(['.', '!', '?']).to_string();
+    let mut out = spec.clone();
+    if re!(r"^(?:(?:no|ok|okay|just|yes|yeah|please|nah)[, ]+)*(?:dispatch|send|run|do|start|ship|queue) (?:it|this|that|them)? ?(?:anyway|as is|as it is|regardless)\b|^(?:just )?do it(?: anyway)?$|^(?:go|go ahead) anyway$|^(?:it's )?fine as (?:it )?is$").is_match(&l) {
+        out.readiness.ready = true;
+        out.readiness.question = None;
+        return out;
+    }
+    if l.is_empty() {
+        return out;
+    }
+    let text = norm.text.trim().trim_end_matches(['.', '!', '?']).to_string();
+    let shared = brief::Shared { schedule: spec.schedule, agent: spec.agent.clone(), repo: spec.repo.clone(), acceptance: Vec::new() };
+    let fresh = brief::task(&text, &shared, ctx, &names);
+
+    // A repo named on its own: "the website", "api", "it's for the backend".
+    let repo_bare = re!(r"^(?:it's |it is |that's |this is )?(?:for |in |on )?(?:the )?([a-z0-9._-]+(?: [a-z0-9._-]+)??)(?: (?:repo|repository|one|project|codebase))?$")
+        .captures(&l)
+        .and_then(|c| names.repo_word(&c[1]).map(str::to_string));
+    if let Some(r) = repo_bare.or_else(|| brief::repo_in(&l, &names)) {
+        out.repo = Some(r);
+    }
+    if out.agent.is_none() {
+        out.agent = brief::agent_in(&l, &names);
+    }
+    for p in fresh.scope.include {
+        if !out.scope.include.contains(&p) {
+            out.scope.include.push(p);
+        }
+    }
+    for p in fresh.scope.exclude {
+        if !out.scope.exclude.contains(&p) {
+            out.scope.exclude.push(p);
+        }
+    }
+    if out.schedule.is_none() {
+        out.schedule = fresh.schedule;
+    }
+    let asked_acceptance = spec.readiness.problems.iter().any(|p| p == readiness::NO_ACCEPTANCE || p == readiness::NO_CHECK);
+    let asked_vague = spec.readiness.problems.iter().any(|p| p == readiness::VAGUE || p == readiness::NO_TITLE);
+    let mut criteria = fresh.acceptance.clone();
+    if criteria.is_empty() && (asked_acceptance || !brief::checks_for(&l, &names).is_empty()) {
+        criteria = brief::criteria_pieces(&text, &names);
+    }
+    let answered_repo_only = out.repo != spec.repo && text.split_whitespace().count() <= 4;
+    if asked_vague && !answered_repo_only {
+        // The answer says what to do: it becomes the body, and a better title.
+        let starts_verb = l.split_whitespace().next().is_some_and(brief::is_task_verb);
+        if starts_verb && !fresh.title.is_empty() {
+            out.title = fresh.title.clone();
+        } else if !fresh.title.is_empty() && !out.title.is_empty() {
+            out.title = format!("{}: {}", out.title, lower_first(&fresh.title));
+        }
+        if out.kind == TaskKind::Other || starts_verb {
+            out.kind = brief::kind(&l, "", &format!("{} {}", spec.brief.to_ascii_lowercase(), l));
+        }
+        for c in fresh.constraints {
+            if !out.constraints.contains(&c) {
+                out.constraints.push(c);
+            }
+        }
+        for d in fresh.deliverables {
+            if !out.deliverables.contains(&d) {
+                out.deliverables.push(d);
+            }
+        }
+    } else if !answered_repo_only {
+        for c in fresh.constraints {
+            if !out.constraints.contains(&c) {
+                out.constraints.push(c);
+            }
+        }
+    }
+    if !answered_repo_only {
+        for c in criteria {
+            if !out.acceptance.iter().any(|o| o.text.eq_ignore_ascii_case(&c.text) && o.check == c.check) {
+                out.acceptance.push(c);
+            }
+        }
+    }
+    out.brief = if spec.brief.is_empty() { text } else { format!("{} {}", spec.brief.trim_end(), ensure_sentence(&text)) };
+    out.readiness = readiness::assess(&out, ctx, &names);
+    out
+}
+
+fn ensure_sentence(s: &str) -> String {
+    let s = s.trim();
+    if s.ends_with(['.', '!', '?']) { s.to_string() } else { format!("{s}.") }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut cs = s.chars();
+    match cs.next() {
+        Some(f) if !s.chars().nth(1).is_some_and(|c| c.is_uppercase()) => f.to_lowercase().collect::<String>() + cs.as_str(),
+        Some(_) => s.to_string(),
+        None => String::new(),
+    }
+}
+
+/// What the user can say, for "what can I say?": one example per intent, with the
+/// configured names and every workflow trigger.
+pub fn help_phrases(ctx: &Context) -> Vec<String> {
+    let cfg = ctx.config;
+    let repo = cfg.repos.first().map(|r| r.aliases.first().cloned().unwrap_or_else(|| r.name.clone()));
+    let agent = cfg.agents.keys().next().cloned();
+    let on_repo = repo.map(|r| format!(" on the {r}")).unwrap_or_default();
+    let mut out = vec![
+        format!("Upgrade Tailwind to the latest version{on_repo}. Only touch the components directory. Acceptance: build passes, tests green."),
+    ];
+    if let Some(a) = &agent {
+        out.push(format!("Have {a} fix the flaky checkout test. Tests must pass."));
+    }
+    out.extend([
+        "Queue these for tonight: an upgrade to Next.js 15, and a security audit of the API routes.".to_string(),
+        "What's finished? What's running? Anything failed?".to_string(),
+        "How's the tailwind upgrade going?".to_string(),
+        "What changed since yesterday? Read me the changelog for this week.".to_string(),
+        "Merge PR 41. Merge the tailwind one. Merge all ready.".to_string(),
+        "Yes, or confirm, to go ahead; no, or cancel that, to stop.".to_string(),
+        "Cancel task 3. Stop the CSS agent.".to_string(),
+        "Tell the tailwind agent to also update the docs.".to_string(),
+        "Retry the second one.".to_string(),
+        "Say that again.".to_string(),
+        "Dispatch anyway, when I ask a question about a brief.".to_string(),
+    ]);
+    let checks = cfg.check_names();
+    if !checks.is_empty() {
+        out.push(format!("Checks you can name in acceptance criteria: {}.", checks.join(", ")));
+    }
+    if !cfg.repos.is_empty() {
+        let repos: Vec<String> = cfg.repos.iter().map(|r| {
+            if r.aliases.is_empty() { r.name.clone() } else { format!("{} ({})", r.name, r.aliases.join(", ")) }
+        }).collect();
+        out.push(format!("Repos: {}.", repos.join("; ")));
+    }
+    if !cfg.agents.is_empty() {
+        out.push(format!("Agents: {}.", cfg.agents.keys().cloned().collect::<Vec<_>>().join(", ")));
+    }
+    for wf in &cfg.workflows {
+        if wf.triggers.is_empty() {
+            out.push(format!("\"{}\" runs the {} workflow.", wf.name, wf.name));
+        } else {
+            let t: Vec<String> = wf.triggers.iter().map(|t| format!("\"{t}\"")).collect();
+            out.push(format!("{} runs the {} workflow.", t.join(" or "), wf.name));
+        }
+    }
+    out
 }

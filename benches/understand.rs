@@ -1,0 +1,111 @@
+//! Parse time per brief over the corpus in `tests/fixtures/briefs.toml`, on one thread.
+//! Prints p50, p99 and max in microseconds, and the slowest briefs.
+//!
+//! Run: `cargo bench --bench understand` (ROUNDS=n to change the number of rounds).
+
+use capcom::config::Config;
+use capcom::understand::{Context, Pending, TaskKind, TaskRef, parse};
+use chrono::DateTime;
+use serde::Deserialize;
+use std::hint::black_box;
+use std::time::Instant;
+
+#[derive(Deserialize)]
+struct Fixture {
+    now: String,
+    config: toml::Value,
+    tasks: Vec<T>,
+    case: Vec<C>,
+}
+
+#[derive(Deserialize)]
+struct T {
+    id: i64,
+    title: String,
+    kind: String,
+    agent: Option<String>,
+    repo: Option<String>,
+    state: String,
+    pr: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct C {
+    text: String,
+    pending: Option<P>,
+}
+
+#[derive(Deserialize)]
+struct P {
+    action: String,
+    question: String,
+    task: Option<i64>,
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let f: Fixture = toml::from_str(include_str!("../tests/fixtures/briefs.toml")).expect("fixture");
+    let config: Config = f.config.try_into().expect("config");
+    let tasks: Vec<TaskRef> = f
+        .tasks
+        .into_iter()
+        .map(|t| TaskRef {
+            id: t.id,
+            title: t.title,
+            kind: TaskKind::parse(&t.kind).unwrap_or_default(),
+            agent: t.agent,
+            repo: t.repo,
+            state: t.state,
+            pr: t.pr,
+        })
+        .collect();
+    let now = DateTime::parse_from_rfc3339(&f.now).expect("now");
+    let pendings: Vec<Option<Pending>> = f
+        .case
+        .iter()
+        .map(|c| c.pending.as_ref().map(|p| Pending { action: p.action.clone(), question: p.question.clone(), task: p.task }))
+        .collect();
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+
+    // Warm-up: compiles the patterns once.
+    for (c, p) in f.case.iter().zip(&pendings) {
+        let ctx = Context { config: &config, tasks: &tasks, pending: p.as_ref(), now };
+        black_box(parse(&c.text, &ctx));
+    }
+    let mut all: Vec<f64> = Vec::with_capacity(rounds * f.case.len());
+    let mut per_case: Vec<(f64, &str)> = f.case.iter().map(|c| (0.0, c.text.as_str())).collect();
+    for _ in 0..rounds {
+        for (k, (c, p)) in f.case.iter().zip(&pendings).enumerate() {
+            let ctx = Context { config: &config, tasks: &tasks, pending: p.as_ref(), now };
+            let t0 = Instant::now();
+            black_box(parse(black_box(&c.text), &ctx));
+            let us = t0.elapsed().as_secs_f64() * 1e6;
+            all.push(us);
+            per_case[k].0 = per_case[k].0.max(us);
+        }
+    }
+    all.sort_by(|a, b| a.total_cmp(b));
+    let mean = all.iter().sum::<f64>() / all.len() as f64;
+    println!("understand::parse over {} briefs x {rounds} rounds ({} calls, one thread)", f.case.len(), all.len());
+    println!("  p50  {:8.1} us", pct(&all, 0.50));
+    println!("  p90  {:8.1} us", pct(&all, 0.90));
+    println!("  p99  {:8.1} us", pct(&all, 0.99));
+    println!("  max  {:8.1} us", all[all.len() - 1]);
+    println!("  mean {:8.1} us", mean);
+    per_case.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("slowest briefs (worst call):");
+    for (us, text) in per_case.iter().take(5) {
+        let short: String = text.chars().take(70).collect();
+        println!("  {us:8.1} us  {short}");
+    }
+    // A long, hostile input: 10 kB of repeated words.
+    let long = "upgrade tailwind no wait merge the second one, ".repeat(220);
+    let ctx = Context { config: &config, tasks: &tasks, pending: None, now };
+    let t0 = Instant::now();
+    black_box(parse(&long, &ctx));
+    println!("10 kB hostile input: {:.1} us", t0.elapsed().as_secs_f64() * 1e6);
+}

@@ -1,0 +1,343 @@
+//! The coordinator's handling of briefs, merges, confirmations and cancels.
+//!
+//! Everything here runs inside the coordinator's message loop, so the pending
+//! merge confirmation (session state) has exactly one owner.
+
+use super::coordinator::{Coordinator, Stage};
+use crate::dispatch::{self, DispatchHandle};
+use crate::review::merge::{Gate, Merged, PendingMerge};
+use crate::store::{Task, TaskState, TaskUpdate};
+use crate::understand::{self, Intent, IntentKind, Target, TaskRef};
+use serde::Serialize;
+
+/// One task a brief queued (or held).
+#[derive(Debug, Clone, Serialize)]
+pub struct Queued {
+    pub id: i64,
+    pub title: String,
+    pub state: TaskState,
+    pub agent: Option<String>,
+    /// Why that agent: "named in the brief", "the route for css tasks", "the default agent".
+    pub why: Option<String>,
+    pub repo: Option<String>,
+    /// For a held task: the question to answer.
+    pub question: Option<String>,
+    pub scheduled_at: Option<String>,
+}
+
+/// The answer to a brief, merge, confirm or cancel.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Answer {
+    pub ok: bool,
+    pub intent: String,
+    /// One readable (speakable) answer.
+    pub say: String,
+    pub tasks: Vec<Queued>,
+    pub pending: Option<PendingMerge>,
+    pub merged: Option<Merged>,
+    /// The parsed intent, for a brief.
+    pub parsed: Option<Intent>,
+}
+
+impl Answer {
+    fn ok(intent: &str, say: impl Into<String>) -> Answer {
+        Answer { ok: true, intent: intent.into(), say: say.into(), ..Answer::default() }
+    }
+    fn no(intent: &str, say: impl Into<String>) -> Answer {
+        Answer { ok: false, intent: intent.into(), say: say.into(), ..Answer::default() }
+    }
+    /// A refusal or a question back.
+    pub fn refused(intent: &str, say: impl Into<String>) -> Answer {
+        Answer::no(intent, say)
+    }
+}
+
+fn task_ref(t: &Task) -> TaskRef {
+    TaskRef {
+        id: t.id,
+        title: t.title.clone(),
+        kind: t.spec.kind,
+        agent: t.agent.clone(),
+        repo: t.repo.clone(),
+        state: t.state.as_str().to_string(),
+        pr: t.pr,
+    }
+}
+
+impl Coordinator {
+    fn dispatcher(&self) -> Result<&DispatchHandle, String> {
+        self.dispatch.as_ref().ok_or_else(|| "the dispatcher is not running".to_string())
+    }
+
+    fn gate(&self) -> Result<Gate, String> {
+        let d = self.dispatcher()?;
+        Ok(Gate { store: d.ctx().store.clone(), git: d.ctx().git.clone(), config: d.ctx().config.clone() })
+    }
+
+    /// Drop a confirmation that has expired.
+    fn expire_pending(&mut self) {
+        if self.pending.as_ref().is_some_and(|p| tokio::time::Instant::now() >= p.deadline) {
+            self.pending = None;
+            if self.stage == Stage::AwaitingConfirmation {
+                self.stage = Stage::Idle;
+            }
+        }
+    }
+
+    /// `capcom brief TEXT`: record it, understand it, act on it.
+    pub(super) async fn brief(&mut self, text: String, given: Option<Intent>) -> Answer {
+        self.expire_pending();
+        let store = self.services.store.clone();
+        // What the user said is stored before anything acts on it.
+        let utterance = match store.insert_utterance(0, None, "text") {
+            Ok(id) => {
+                let _ = store.set_transcript(id, &text, None);
+                Some(id)
+            }
+            Err(e) => return Answer::no("unknown", format!("cannot record the brief: {e}")),
+        };
+        let intent = match given {
+            Some(i) => i,
+            None => {
+                let tasks: Vec<TaskRef> = store.tasks(true).unwrap_or_default().iter().rev().take(50).rev().map(task_ref).collect();
+                let pending = self.pending.as_ref().map(|p| understand::Pending {
+                    action: "merge".into(),
+                    question: p.question.clone(),
+                    task: Some(p.task),
+                });
+                let cx = understand::Context {
+                    config: &self.services.config,
+                    tasks: &tasks,
+                    pending: pending.as_ref(),
+                    now: chrono::Local::now().fixed_offset(),
+                };
+                understand::parse(&text, &cx)
+            }
+        };
+        let mut answer = match intent.intent {
+            IntentKind::Dispatch => self.dispatch_tasks(&intent, utterance).await,
+            IntentKind::Merge => match self.target_of(&intent) {
+                Ok(id) => self.merge(id).await,
+                Err(q) => Answer::no("merge", q),
+            },
+            IntentKind::Confirm => self.confirm(None).await,
+            IntentKind::Deny => match self.pending.take() {
+                Some(p) => {
+                    self.stage = Stage::Idle;
+                    Answer::ok("deny", format!("Okay, task {} stays unmerged.", p.task))
+                }
+                None => Answer::ok("deny", "Nothing was waiting for an answer."),
+            },
+            IntentKind::Cancel => match self.target_of(&intent) {
+                Ok(id) => self.cancel(id).await,
+                Err(q) => Answer::no("cancel", q),
+            },
+            IntentKind::Retry => match (self.target_of(&intent), self.dispatcher()) {
+                (Ok(id), Ok(d)) => match d.retry(id).await {
+                    Ok(s) => Answer::ok("retry", s),
+                    Err(e) => Answer::no("retry", e),
+                },
+                (Err(q), _) | (_, Err(q)) => Answer::no("retry", q),
+            },
+            IntentKind::FollowUp => {
+                let instruction = intent.instruction.clone().unwrap_or_default();
+                match (self.target_of(&intent), self.dispatcher()) {
+                    (Ok(id), Ok(d)) => match d.follow_up(id, &instruction).await {
+                        Ok(s) => Answer::ok("follow_up", s),
+                        Err(e) => Answer::no("follow_up", e),
+                    },
+                    (Err(q), _) | (_, Err(q)) => Answer::no("follow_up", q),
+                }
+            }
+            other => {
+                let say = intent
+                    .question
+                    .clone()
+                    .or_else(|| intent.reason.clone())
+                    .unwrap_or_else(|| format!("Understood a {} request; use `capcom {}` for it.", other.as_str(), other.as_str()));
+                Answer { ok: other != IntentKind::Unknown, ..Answer::ok(other.as_str(), say) }
+            }
+        };
+        answer.intent = intent.intent.as_str().to_string();
+        answer.parsed = Some(intent);
+        answer
+    }
+
+    /// Create the tasks of a dispatch intent and queue the ready ones.
+    async fn dispatch_tasks(&mut self, intent: &Intent, utterance: Option<i64>) -> Answer {
+        let d = match self.dispatcher() {
+            Ok(d) => d.clone(),
+            Err(e) => return Answer::no("dispatch", e),
+        };
+        if intent.tasks.is_empty() {
+            return Answer::no("dispatch", intent.question.clone().unwrap_or_else(|| "I heard a brief but no task in it.".into()));
+        }
+        let store = d.ctx().store.clone();
+        let mut queued = Vec::new();
+        let mut lines = Vec::new();
+        let now = chrono::Utc::now();
+        for spec in &intent.tasks {
+            let plan = dispatch::plan(spec, &d.ctx().config, &d.ctx().agents, now);
+            let mut spec = spec.clone();
+            if spec.repo.is_none() {
+                spec.repo.clone_from(&plan.repo);
+            }
+            let task = match store.create_task(&spec, plan.state, plan.reason.as_deref(), utterance, "user") {
+                Ok(t) => t,
+                Err(e) => return Answer::no("dispatch", format!("cannot record the task: {e}")),
+            };
+            let update = TaskUpdate {
+                agent: plan.agent.as_ref().map(|a| a.agent.clone()),
+                repo: plan.repo.clone(),
+                ..TaskUpdate::default()
+            };
+            let task = store.update_task(task.id, &update).unwrap_or(task);
+            if let Some(a) = &plan.agent {
+                let _ = store.add_event(Some(task.id), "routed", &format!("{} ({})", a.agent, a.why), None);
+            }
+            match plan.state {
+                TaskState::Queued | TaskState::Scheduled => {
+                    d.submit(&task).await;
+                    let a = plan.agent.as_ref();
+                    let when = match (&plan.at, plan.state) {
+                        (Some(t), TaskState::Scheduled) => format!(", starting {}", t.with_timezone(&chrono::Local).format("%a %H:%M")),
+                        _ => String::new(),
+                    };
+                    lines.push(format!(
+                        "Task {}, '{}', went to {} ({}){when}.",
+                        task.id,
+                        task.title,
+                        a.map(|a| a.agent.as_str()).unwrap_or("?"),
+                        a.map(|a| a.why.as_str()).unwrap_or("")
+                    ));
+                }
+                _ => lines.push(format!("Task {}, '{}', is on hold: {}", task.id, task.title, plan.reason.clone().unwrap_or_default())),
+            }
+            queued.push(Queued {
+                id: task.id,
+                title: task.title.clone(),
+                state: task.state,
+                agent: plan.agent.as_ref().map(|a| a.agent.clone()),
+                why: plan.agent.as_ref().map(|a| a.why.clone()),
+                repo: plan.repo.clone(),
+                question: plan.reason.clone(),
+                scheduled_at: task.scheduled_at.clone(),
+            });
+        }
+        let started = queued.iter().filter(|q| q.state != TaskState::Held).count();
+        let ok = started > 0;
+        Answer { ok, tasks: queued, ..Answer::ok("dispatch", lines.join(" ")) }
+    }
+
+    /// A task id from an intent's target, or the question to ask.
+    fn target_of(&self, intent: &Intent) -> Result<i64, String> {
+        let t: Target = intent.target.clone().ok_or_else(|| {
+            intent.question.clone().unwrap_or_else(|| "Which task?".to_string())
+        })?;
+        if t.all {
+            return Err("One task at a time, please: which one?".into());
+        }
+        if let Some(id) = t.task {
+            return Ok(id);
+        }
+        let tasks = self.services.store.tasks(true).map_err(|e| e.to_string())?;
+        if let Some(pr) = t.pr {
+            return tasks.iter().find(|x| x.pr == Some(pr)).map(|x| x.id).ok_or_else(|| format!("No task has PR {pr}."));
+        }
+        match t.text {
+            Some(text) => self.resolve(&text),
+            None => Err(intent.question.clone().unwrap_or_else(|| "Which task?".to_string())),
+        }
+    }
+
+    /// "4", "#4", "task 4" or words of a title → a task id.
+    pub(super) fn resolve(&self, text: &str) -> Result<i64, String> {
+        let t = text.trim();
+        let bare = t.strip_prefix("task").map(str::trim).unwrap_or(t).trim_start_matches('#').trim();
+        if let Ok(id) = bare.parse::<i64>() {
+            return Ok(id);
+        }
+        if bare.is_empty() {
+            return Err("Which task?".into());
+        }
+        let needle = bare.to_lowercase();
+        let tasks = self.services.store.tasks(false).map_err(|e| e.to_string())?;
+        let hits: Vec<&Task> = tasks.iter().filter(|x| x.title.to_lowercase().contains(&needle)).collect();
+        match hits.as_slice() {
+            [one] => Ok(one.id),
+            [] => Err(format!("No open task matches '{bare}'.")),
+            many => Err(format!(
+                "Which one: {}?",
+                many.iter().map(|x| format!("task {}, '{}'", x.id, x.title)).collect::<Vec<_>>().join(", or ")
+            )),
+        }
+    }
+
+    /// `capcom merge TASK`: ask, and keep the confirmation.
+    pub(super) async fn merge(&mut self, id: i64) -> Answer {
+        let gate = match self.gate() {
+            Ok(g) => g,
+            Err(e) => return Answer::no("merge", e),
+        };
+        let now = chrono::Utc::now();
+        let clock = tokio::time::Instant::now();
+        let res = tokio::task::spawn_blocking(move || gate.propose(id, now, clock)).await;
+        match res {
+            Ok(Ok(p)) => {
+                self.stage = Stage::AwaitingConfirmation;
+                self.pending = Some(p.clone());
+                Answer { pending: Some(p.clone()), ..Answer::ok("merge", p.question) }
+            }
+            Ok(Err(refusal)) => Answer::no("merge", refusal.reason),
+            Err(e) => Answer::no("merge", format!("the merge gate failed: {e}")),
+        }
+    }
+
+    /// `capcom confirm [CODE]`: merge if every condition holds.
+    pub(super) async fn confirm(&mut self, code: Option<String>) -> Answer {
+        let Some(pending) = self.pending.clone() else {
+            return Answer::no("confirm", "Nothing is waiting for confirmation; nothing merged.");
+        };
+        let gate = match self.gate() {
+            Ok(g) => g,
+            Err(e) => return Answer::no("confirm", e),
+        };
+        let clock = tokio::time::Instant::now();
+        let p = pending.clone();
+        let res = tokio::task::spawn_blocking(move || gate.confirm(&p, code.as_deref(), clock)).await;
+        // A confirmation is used once, whatever happens (a wrong code leaves it standing).
+        let wrong_code = matches!(&res, Ok(Err(r)) if r.reason.starts_with("Code "));
+        if !wrong_code {
+            self.pending = None;
+            self.stage = Stage::Idle;
+        }
+        match res {
+            Ok(Ok(m)) => {
+                let mut say = format!("Merged task {} into {}.", m.task, m.base);
+                if let Some(n) = &m.note {
+                    say.push(' ');
+                    say.push_str(n);
+                }
+                Answer { merged: Some(m), ..Answer::ok("confirm", say) }
+            }
+            Ok(Err(refusal)) => Answer::no("confirm", refusal.reason),
+            Err(e) => Answer::no("confirm", format!("the merge gate failed: {e}")),
+        }
+    }
+
+    /// `capcom cancel TASK`.
+    pub(super) async fn cancel(&mut self, id: i64) -> Answer {
+        let d = match self.dispatcher() {
+            Ok(d) => d.clone(),
+            Err(e) => return Answer::no("cancel", e),
+        };
+        if self.pending.as_ref().is_some_and(|p| p.task == id) {
+            self.pending = None;
+            self.stage = Stage::Idle;
+        }
+        match d.cancel(id).await {
+            Ok(s) => Answer::ok("cancel", s),
+            Err(e) => Answer::no("cancel", e),
+        }
+    }
+}

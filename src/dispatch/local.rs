@@ -1,0 +1,562 @@
+//! Local CLI agents: one child process group per run, in the task's worktree.
+//!
+//! - The argv comes from a preset or the agent's `command`; `{prompt}`,
+//!   `{prompt_file}` and `{workdir}` (and `{session}` when resuming) are replaced as
+//!   whole arguments. No shell is involved.
+//! - The child gets its own process group; stdout and stderr go straight into the
+//!   run's log file (so the agent survives a daemon restart without a broken pipe),
+//!   and a watcher tails the file into [`AgentEvent`]s.
+//! - With a supervisor (the `capcom` binary itself, `capcom __supervise`), the exit
+//!   status is written next to the log, so a restarted daemon still learns how a run
+//!   that ended unwatched went.
+//! - Cancel sends SIGTERM to the whole group, then SIGKILL.
+
+use super::backend::{AgentBackend, AgentEvent, BackendError, Launched, RunRef, StartRequest, tail_lines};
+use super::presets::{Done, LocalSpec, StreamFormat, StreamState, exit_reason, parse_line};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often the watcher reads the log and checks the process.
+const POLL: Duration = Duration::from_millis(100);
+/// How long cancel waits after SIGTERM before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+
+pub struct LocalBackend {
+    name: String,
+    spec: LocalSpec,
+    env: BTreeMap<String, String>,
+    /// `capcom` binary to run agents under (`capcom __supervise`), if any.
+    supervisor: Option<PathBuf>,
+}
+
+impl LocalBackend {
+    pub fn new(name: &str, spec: LocalSpec, env: BTreeMap<String, String>, supervisor: Option<PathBuf>) -> LocalBackend {
+        LocalBackend { name: name.to_string(), spec, env, supervisor }
+    }
+
+    pub fn spec(&self) -> &LocalSpec {
+        &self.spec
+    }
+
+    /// The argv for a request, with every placeholder replaced as a whole argument.
+    pub fn argv(&self, req: &StartRequest, prompt_file: &Path) -> Result<Vec<String>, BackendError> {
+        let template = match (&req.resume, &self.spec.resume_argv) {
+            (Some(_), Some(r)) => r,
+            (Some(_), None) => return Err(BackendError::NoResume(self.name.clone())),
+            (None, _) => &self.spec.argv,
+        };
+        let argv: Vec<String> = template
+            .iter()
+            .map(|a| match a.as_str() {
+                "{prompt}" => req.prompt.clone(),
+                "{prompt_file}" => prompt_file.to_string_lossy().into_owned(),
+                "{workdir}" => req.workdir.to_string_lossy().into_owned(),
+                "{session}" => req.resume.clone().unwrap_or_default(),
+                other => other.to_string(),
+            })
+            .collect();
+        if argv.is_empty() || argv[0].is_empty() {
+            return Err(BackendError::Start { agent: self.name.clone(), message: "the command is empty".into() });
+        }
+        Ok(argv)
+    }
+
+    fn spawn(&self, req: &StartRequest) -> Result<(tokio::process::Child, u32, Option<u64>), BackendError> {
+        let start_err = |message: String| BackendError::Start { agent: self.name.clone(), message };
+        let prompt_dir = req.workdir.join(".capcom");
+        std::fs::create_dir_all(&prompt_dir).map_err(|e| start_err(format!("{}: {e}", prompt_dir.display())))?;
+        let prompt_file = prompt_dir.join("prompt.md");
+        std::fs::write(&prompt_file, &req.prompt).map_err(|e| start_err(format!("{}: {e}", prompt_file.display())))?;
+        let argv = self.argv(req, &prompt_file)?;
+        if let Some(dir) = req.log_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| start_err(format!("{}: {e}", dir.display())))?;
+        }
+        let _ = std::fs::remove_file(status_path(&req.log_path));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&req.log_path)
+            .map_err(|e| start_err(format!("cannot open the log {}: {e}", req.log_path.display())))?;
+        let log2 = log.try_clone().map_err(|e| start_err(e.to_string()))?;
+
+        let mut cmd = match &self.supervisor {
+            Some(exe) => {
+                let mut c = tokio::process::Command::new(exe);
+                c.arg("__supervise").arg("--status").arg(status_path(&req.log_path)).arg("--").args(&argv);
+                c
+            }
+            None => {
+                let mut c = tokio::process::Command::new(&argv[0]);
+                c.args(&argv[1..]);
+                c
+            }
+        };
+        cmd.current_dir(&req.workdir)
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .process_group(0)
+            .kill_on_drop(false)
+            .env("CAPCOM_TASK_ID", req.task_id.to_string())
+            .env_remove("CAPCOM_CONFIG");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                start_err(format!("`{}` is not installed or not on PATH", argv[0]))
+            } else {
+                start_err(format!("cannot run `{}`: {e}", argv[0]))
+            }
+        })?;
+        let pid = child.id().ok_or_else(|| start_err("the process ended before it could be watched".into()))?;
+        Ok((child, pid, proc_start_time(pid)))
+    }
+}
+
+#[async_trait]
+impl AgentBackend for LocalBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn supports_resume(&self) -> bool {
+        self.spec.resume_argv.is_some()
+    }
+
+    async fn start(&self, req: StartRequest) -> Result<Launched, BackendError> {
+        let (child, pid, pid_start) = self.spawn(&req)?;
+        let run = RunRef {
+            task_id: req.task_id,
+            pid: Some(pid),
+            pid_start,
+            remote_id: None,
+            session_id: req.resume.clone(),
+            log_path: Some(req.log_path.clone()),
+            workdir: Some(req.workdir.clone()),
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let _ = tx.try_send(AgentEvent::Started { pid: Some(pid), session_id: req.resume.clone() });
+        let watcher = Watcher {
+            log: req.log_path.clone(),
+            format: self.spec.format,
+            preset: self.spec.preset.clone(),
+            pid,
+            pid_start,
+            quiet_until: 0,
+        };
+        tokio::spawn(watcher.run(Exit::Child(child), tx));
+        Ok(Launched { run, events: rx })
+    }
+
+    async fn observe(&self, run: &RunRef) -> Result<mpsc::Receiver<AgentEvent>, BackendError> {
+        let (Some(pid), Some(log)) = (run.pid, run.log_path.clone()) else {
+            return Err(BackendError::UnknownRun(format!("task {} has no local process recorded", run.task_id)));
+        };
+        let quiet_until = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let (tx, rx) = mpsc::channel(256);
+        let watcher = Watcher {
+            log,
+            format: self.spec.format,
+            preset: self.spec.preset.clone(),
+            pid,
+            pid_start: run.pid_start,
+            quiet_until,
+        };
+        tokio::spawn(watcher.run(Exit::Pid, tx));
+        Ok(rx)
+    }
+
+    async fn follow_up(&self, previous: &RunRef, mut req: StartRequest) -> Result<Launched, BackendError> {
+        req.resume = if self.supports_resume() { previous.session_id.clone() } else { None };
+        if req.workdir.as_os_str().is_empty() {
+            if let Some(w) = &previous.workdir {
+                req.workdir = w.clone();
+            }
+        }
+        self.start(req).await
+    }
+
+    async fn cancel(&self, run: &RunRef) -> Result<(), BackendError> {
+        let Some(pid) = run.pid else { return Ok(()) };
+        kill_group(pid, run.pid_start).await;
+        Ok(())
+    }
+}
+
+/// Stop a process group: SIGTERM, a grace period, then SIGKILL. Only if `pid` is
+/// still the process that was started (same start time), or already gone.
+pub async fn kill_group(pid: u32, pid_start: Option<u64>) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    let Ok(raw) = i32::try_from(pid) else { return };
+    if raw <= 1 {
+        return;
+    }
+    let ours = match (pid_start, proc_start_time(pid)) {
+        (Some(expected), Some(actual)) => expected == actual,
+        // The leader is gone; its group may still hold children, and a group id is
+        // never reused while any member lives.
+        (_, None) => true,
+        (None, Some(_)) => true,
+    };
+    if !ours {
+        return;
+    }
+    let group = Pid::from_raw(raw);
+    let _ = killpg(group, Signal::SIGTERM);
+    let deadline = tokio::time::Instant::now() + TERM_GRACE;
+    while tokio::time::Instant::now() < deadline && process_alive(pid, pid_start) {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = killpg(group, Signal::SIGKILL);
+}
+
+/// The exit status file a supervisor writes next to the log.
+pub fn status_path(log: &Path) -> PathBuf {
+    let mut s = log.as_os_str().to_owned();
+    s.push(".status");
+    PathBuf::from(s)
+}
+
+/// A process start time: /proc/PID/stat field 22 (clock ticks since boot).
+pub fn proc_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After ')': field 3 (state) is index 0, so field 22 is index 19.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().next()?.chars().next()
+}
+
+/// Is `pid` alive and the same process (start time) as recorded? Zombies count as dead.
+pub fn process_alive(pid: u32, pid_start: Option<u64>) -> bool {
+    match proc_state(pid) {
+        None | Some('Z') | Some('X') => false,
+        Some(_) => match pid_start {
+            Some(s) => proc_start_time(pid) == Some(s),
+            None => true,
+        },
+    }
+}
+
+/// How a run ended, as far as it can be known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+    Unknown,
+}
+
+/// Read a supervisor's status file.
+pub fn read_status(log: &Path) -> Option<ExitStatus> {
+    let text = std::fs::read_to_string(status_path(log)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    if let Some(c) = v.get("code").and_then(|c| c.as_i64()) {
+        return Some(ExitStatus::Code(c as i32));
+    }
+    v.get("signal").and_then(|s| s.as_i64()).map(|s| ExitStatus::Signal(s as i32))
+}
+
+enum Exit {
+    Child(tokio::process::Child),
+    Pid,
+}
+
+struct Watcher {
+    log: PathBuf,
+    format: StreamFormat,
+    preset: String,
+    pid: u32,
+    pid_start: Option<u64>,
+    /// Lines before this offset were already reported (re-attach): parse them for
+    /// state, but send no progress for them.
+    quiet_until: u64,
+}
+
+impl Watcher {
+    async fn run(self, mut exit: Exit, tx: mpsc::Sender<AgentEvent>) {
+        let mut tail = LogTail::default();
+        let mut state = StreamState::default();
+        let mut sent_session: Option<String> = None;
+        let status = loop {
+            if !self.pump(&mut tail, &mut state, &tx, &mut sent_session).await {
+                return;
+            }
+            let ended = match &mut exit {
+                Exit::Child(child) => match child.try_wait() {
+                    Ok(Some(st)) => Some(exit_of(st)),
+                    Ok(None) => None,
+                    Err(_) => (!process_alive(self.pid, self.pid_start)).then_some(ExitStatus::Unknown),
+                },
+                Exit::Pid => (!process_alive(self.pid, self.pid_start)).then_some(ExitStatus::Unknown),
+            };
+            if let Some(st) = ended {
+                break st;
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        // Strays the agent left in its group do not outlive it. Only for a child we
+        // reaped just now: after a restart the group id may long since be reused.
+        if matches!(exit, Exit::Child(_)) {
+            kill_strays(self.pid);
+        }
+        let _ = self.pump(&mut tail, &mut state, &tx, &mut sent_session).await;
+        if let Some(rest) = tail.flush() {
+            let _ = self.line(&rest, &mut state, &tx, &mut sent_session, true).await;
+        }
+        let status = read_status(&self.log).unwrap_or(status);
+        let log_tail = read_tail(&self.log);
+        let _ = tx.send(terminal(status, &state, &self.preset, log_tail)).await;
+    }
+
+    /// Read what the log gained; false when the receiver is gone.
+    async fn pump(
+        &self,
+        tail: &mut LogTail,
+        state: &mut StreamState,
+        tx: &mpsc::Sender<AgentEvent>,
+        sent_session: &mut Option<String>,
+    ) -> bool {
+        for (offset, line) in tail.read(&self.log) {
+            let loud = offset >= self.quiet_until;
+            if !self.line(&line, state, tx, sent_session, loud).await {
+                return false;
+            }
+        }
+        !tx.is_closed()
+    }
+
+    async fn line(
+        &self,
+        line: &str,
+        state: &mut StreamState,
+        tx: &mpsc::Sender<AgentEvent>,
+        sent_session: &mut Option<String>,
+        loud: bool,
+    ) -> bool {
+        let info = parse_line(self.format, line, state);
+        if !loud {
+            return true;
+        }
+        if let Some(s) = &state.session_id {
+            if sent_session.as_ref() != Some(s) {
+                *sent_session = Some(s.clone());
+                if tx.send(AgentEvent::Started { pid: Some(self.pid), session_id: Some(s.clone()) }).await.is_err() {
+                    return false;
+                }
+            }
+        }
+        if let Some((number, url)) = info.pr {
+            if tx.send(AgentEvent::PrOpened { number, url }).await.is_err() {
+                return false;
+            }
+        }
+        if let Some(p) = info.progress {
+            let p = crate::logging::redact(&p);
+            if tx.send(AgentEvent::Progress(p)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn kill_strays(pid: u32) {
+    use nix::sys::signal::{Signal, killpg};
+    if let Ok(raw) = i32::try_from(pid) {
+        if raw > 1 {
+            let _ = killpg(nix::unistd::Pid::from_raw(raw), Signal::SIGKILL);
+        }
+    }
+}
+
+fn exit_of(st: std::process::ExitStatus) -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => ExitStatus::Code(c),
+        (None, Some(s)) => ExitStatus::Signal(s),
+        _ => ExitStatus::Unknown,
+    }
+}
+
+/// The terminal event for how a run ended and what its stream said.
+pub fn terminal(status: ExitStatus, state: &StreamState, preset: &str, log_tail: String) -> AgentEvent {
+    let finished = || AgentEvent::Finished {
+        summary: state.final_summary(),
+        session_id: state.session_id.clone(),
+        cost_usd: state.cost_usd,
+    };
+    match status {
+        ExitStatus::Code(0) => match &state.done {
+            Some(Done::Error(m)) => AgentEvent::Failed { reason: format!("the agent reported an error: {m}"), log_tail },
+            _ => finished(),
+        },
+        ExitStatus::Code(c) => AgentEvent::Failed { reason: exit_reason(preset, c), log_tail },
+        ExitStatus::Signal(s) => AgentEvent::Failed { reason: format!("the agent was killed by signal {s}"), log_tail },
+        ExitStatus::Unknown => match &state.done {
+            Some(Done::Success) => finished(),
+            Some(Done::Error(m)) => AgentEvent::Failed { reason: format!("the agent reported an error: {m}"), log_tail },
+            None => AgentEvent::Failed {
+                reason: "interrupted: the agent stopped while capcom was not watching, and how it ended is unknown".into(),
+                log_tail,
+            },
+        },
+    }
+}
+
+/// The last lines of a log, redacted.
+pub fn read_tail(log: &Path) -> String {
+    const MAX: u64 = 8192;
+    let Ok(mut f) = std::fs::File::open(log) else { return String::new() };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(MAX)));
+    let mut buf = Vec::new();
+    let _ = f.take(MAX).read_to_end(&mut buf);
+    crate::logging::redact(&tail_lines(&String::from_utf8_lossy(&buf), 30, MAX as usize))
+}
+
+/// Incremental line reader over a growing file.
+#[derive(Default)]
+struct LogTail {
+    offset: u64,
+    partial: Vec<u8>,
+    partial_at: u64,
+}
+
+impl LogTail {
+    /// Complete new lines, each with the offset where it starts.
+    fn read(&mut self, path: &Path) -> Vec<(u64, String)> {
+        let Ok(mut f) = std::fs::File::open(path) else { return Vec::new() };
+        if f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
+        }
+        let mut buf = Vec::new();
+        if f.take(4 << 20).read_to_end(&mut buf).is_err() || buf.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut at = self.offset;
+        self.offset += buf.len() as u64;
+        for b in buf {
+            if self.partial.is_empty() {
+                self.partial_at = at;
+            }
+            at += 1;
+            if b == b'\n' {
+                let line = String::from_utf8_lossy(&self.partial).into_owned();
+                out.push((self.partial_at, line));
+                self.partial.clear();
+            } else if self.partial.len() < 1 << 20 {
+                self.partial.push(b);
+            }
+        }
+        out
+    }
+
+    fn flush(&mut self) -> Option<String> {
+        if self.partial.is_empty() {
+            return None;
+        }
+        let s = String::from_utf8_lossy(&self.partial).into_owned();
+        self.partial.clear();
+        Some(s)
+    }
+}
+
+/// `capcom __supervise --status FILE -- ARGV...`: run ARGV in this process group,
+/// wait, write its exit status to FILE, exit with the same status.
+pub fn supervise(status_file: &Path, argv: &[String]) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    let Some((prog, args)) = argv.split_first() else {
+        eprintln!("capcom __supervise: no command");
+        return 2;
+    };
+    let child = std::process::Command::new(prog).args(args).spawn();
+    let (json, code) = match child.and_then(|mut c| c.wait()) {
+        Ok(st) => match (st.code(), st.signal()) {
+            (Some(c), _) => (serde_json::json!({ "code": c }), c.clamp(0, 255) as u8),
+            (None, Some(s)) => (serde_json::json!({ "signal": s }), (128 + s).clamp(0, 255) as u8),
+            _ => (serde_json::json!({ "code": 1 }), 1),
+        },
+        Err(e) => {
+            eprintln!("capcom: cannot run `{prog}`: {e}");
+            (serde_json::json!({ "code": 127 }), 127)
+        }
+    };
+    let tmp = status_file.with_extension("status.tmp");
+    if std::fs::write(&tmp, json.to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, status_file);
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_of_this_process_is_read() {
+        let me = std::process::id();
+        assert!(proc_start_time(me).is_some());
+        assert!(process_alive(me, proc_start_time(me)));
+        assert!(!process_alive(me, proc_start_time(me).map(|s| s + 1)), "a different start time is a different process");
+        assert!(!process_alive(u32::MAX - 1, None));
+    }
+
+    #[test]
+    fn terminal_events_follow_the_exit_and_the_stream() {
+        let mut st = StreamState::default();
+        assert!(matches!(terminal(ExitStatus::Code(0), &st, "claude", String::new()), AgentEvent::Finished { .. }));
+        assert!(matches!(terminal(ExitStatus::Code(2), &st, "claude", String::new()), AgentEvent::Failed { .. }));
+        assert!(matches!(terminal(ExitStatus::Unknown, &st, "claude", String::new()),
+            AgentEvent::Failed { ref reason, .. } if reason.starts_with("interrupted")));
+        st.done = Some(Done::Error("quota".into()));
+        assert!(matches!(terminal(ExitStatus::Code(0), &st, "codex", String::new()),
+            AgentEvent::Failed { ref reason, .. } if reason.contains("quota")));
+        st.done = Some(Done::Success);
+        assert!(matches!(terminal(ExitStatus::Unknown, &st, "claude", String::new()), AgentEvent::Finished { .. }));
+    }
+
+    #[test]
+    fn placeholders_are_whole_arguments_only() {
+        let spec = LocalSpec {
+            preset: String::new(),
+            argv: vec!["agent".into(), "{prompt}".into(), "--dir={workdir}".into(), "{workdir}".into(), "{prompt_file}".into()],
+            resume_argv: None,
+            format: StreamFormat::Plain,
+        };
+        let b = LocalBackend::new("x", spec, BTreeMap::new(), None);
+        let req = StartRequest {
+            prompt: "it's \"quoted\"; rm -rf / $(x)".into(),
+            workdir: PathBuf::from("/w"),
+            ..StartRequest::default()
+        };
+        let argv = b.argv(&req, Path::new("/w/.capcom/prompt.md")).unwrap();
+        assert_eq!(argv, ["agent", "it's \"quoted\"; rm -rf / $(x)", "--dir={workdir}", "/w", "/w/.capcom/prompt.md"]);
+        let resume = StartRequest { resume: Some("s".into()), ..req };
+        assert!(matches!(b.argv(&resume, Path::new("p")), Err(BackendError::NoResume(_))));
+    }
+
+    #[test]
+    fn log_tail_reads_whole_lines_incrementally() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("log");
+        std::fs::write(&p, "one\ntw").unwrap();
+        let mut t = LogTail::default();
+        assert_eq!(t.read(&p), vec![(0, "one".to_string())]);
+        std::fs::write(&p, "one\ntwo\nthree\n").unwrap();
+        assert_eq!(t.read(&p), vec![(4, "two".to_string()), (8, "three".to_string())]);
+        assert!(t.read(&p).is_empty());
+        assert_eq!(t.flush(), None);
+    }
+}

@@ -1,0 +1,825 @@
+//! Dispatch: agent backends, worktrees, prompts, the queue, and the run of one
+//! task from "queued" to "reviewed".
+//!
+//! - [`backend`]: the `AgentBackend` trait every agent sits behind; [`contract`]:
+//!   the test suite every backend must pass.
+//! - [`local`] + [`presets`]: CLI agents (Claude Code, Codex, Gemini CLI, Aider,
+//!   Cursor CLI, or any argv) in a process group of their own.
+//! - [`worktree`]: git behind a trait; a branch and worktree per task.
+//! - [`prompt`]: the prompt rendered from the task spec.
+//! - [`scheduler`]: `max_parallel`, scheduled starts, cancel.
+//! - this module: routing, planning a brief's tasks, the [`Dispatcher`] (the
+//!   scheduler's runner: worktree → agent → events → auto-commit → review), and
+//!   restart reconciliation.
+
+pub mod backend;
+pub mod contract;
+pub mod local;
+pub mod presets;
+pub mod prompt;
+pub mod scheduler;
+pub mod worktree;
+
+use crate::config::{Config, DataDir, Repo};
+use crate::review::Review;
+use crate::store::{Run, Store, StoreError, Task, TaskState, TaskUpdate};
+use crate::understand::TaskSpec;
+use async_trait::async_trait;
+use backend::{AgentBackend, AgentEvent, RunRef, StartRequest};
+use chrono::{DateTime, Utc};
+use scheduler::{CancelOutcome, CancelToken, Job, JobKind, Runner, SchedulerHandle};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use worktree::Git;
+
+/// The agents by name, built from `[agents.*]`. A preset name that is not
+/// configured (e.g. the default `claude`) is available with the preset's defaults.
+#[derive(Clone, Default)]
+pub struct Agents {
+    map: BTreeMap<String, Arc<dyn AgentBackend>>,
+    problems: BTreeMap<String, String>,
+    supervisor: Option<PathBuf>,
+}
+
+impl Agents {
+    pub fn from_config(config: &Config, supervisor: Option<PathBuf>) -> Agents {
+        let mut a = Agents { supervisor: supervisor.clone(), ..Agents::default() };
+        for (name, agent) in &config.agents {
+            if agent.kind != "local" {
+                a.problems.insert(
+                    name.clone(),
+                    format!("agent `{name}` is a {} agent, and remote agents cannot be dispatched to yet", agent.kind),
+                );
+                continue;
+            }
+            match presets::resolve(name, agent) {
+                Ok(spec) => {
+                    let b = local::LocalBackend::new(name, spec, agent.env.clone(), supervisor.clone());
+                    a.map.insert(name.clone(), Arc::new(b));
+                }
+                Err(e) => {
+                    a.problems.insert(name.clone(), e);
+                }
+            }
+        }
+        a
+    }
+
+    /// Add or replace a backend (remote backends, tests).
+    pub fn insert(&mut self, name: &str, backend: Arc<dyn AgentBackend>) {
+        self.problems.remove(name);
+        self.map.insert(name.to_string(), backend);
+    }
+
+    pub fn get(&self, name: &str) -> Result<Arc<dyn AgentBackend>, String> {
+        if let Some(b) = self.map.get(name) {
+            return Ok(b.clone());
+        }
+        if let Some(p) = self.problems.get(name) {
+            return Err(p.clone());
+        }
+        match presets::preset(name, "acceptEdits") {
+            Some(spec) => Ok(Arc::new(local::LocalBackend::new(name, spec, BTreeMap::new(), self.supervisor.clone()))),
+            None => Err(format!("no agent named `{name}` is configured")),
+        }
+    }
+}
+
+/// Which agent takes a task, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Routed {
+    pub agent: String,
+    pub why: String,
+}
+
+/// The brief's choice, then `[[routes]]` by kind, then `[dispatch] default_agent`.
+pub fn route(spec: &TaskSpec, config: &Config) -> Routed {
+    if let Some(a) = spec.agent.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        return Routed { agent: a.to_string(), why: "named in the brief".into() };
+    }
+    if let Some(r) = config.routes.iter().find(|r| r.kind == spec.kind.as_str()) {
+        return Routed { agent: r.agent.clone(), why: format!("the route for {} tasks", spec.kind.as_str()) };
+    }
+    Routed { agent: config.dispatch.default_agent.clone(), why: "the default agent".into() }
+}
+
+/// The repo a task works in: named, or the only one configured.
+pub fn resolve_repo<'a>(config: &'a Config, name: Option<&str>) -> Result<&'a Repo, String> {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => config.repo(n).ok_or_else(|| {
+            let known: Vec<&str> = config.repos.iter().map(|r| r.name.as_str()).collect();
+            format!("Which repo is `{n}`? I know {}.", if known.is_empty() { "none".into() } else { known.join(", ") })
+        }),
+        None => match config.repos.as_slice() {
+            [only] => Ok(only),
+            [] => Err("No repos are configured: add a [[repos]] entry to the config.".into()),
+            many => Err(format!(
+                "Which repo should this go to: {}?",
+                many.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        },
+    }
+}
+
+/// How a brief's task enters the system.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub state: TaskState,
+    /// The question for a held task.
+    pub reason: Option<String>,
+    pub agent: Option<Routed>,
+    pub repo: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Decide a new task's first state: held (not ready, unknown repo or agent, with
+/// the question to ask), scheduled (a future start) or queued.
+pub fn plan(spec: &TaskSpec, config: &Config, agents: &Agents, now: DateTime<Utc>) -> Plan {
+    let routed = route(spec, config);
+    let repo = resolve_repo(config, spec.repo.as_deref());
+    let held = |reason: String, agent: Option<Routed>, repo: Option<String>| Plan {
+        state: TaskState::Held,
+        reason: Some(reason),
+        agent,
+        repo,
+        at: None,
+    };
+    if !spec.readiness.ready {
+        let q = spec
+            .readiness
+            .question
+            .clone()
+            .filter(|q| !q.trim().is_empty())
+            .unwrap_or_else(|| format!("The brief is not ready: {}.", spec.readiness.problems.join("; ")));
+        return held(q, Some(routed), repo.ok().map(|r| r.name.clone()));
+    }
+    let repo = match repo {
+        Ok(r) => r.name.clone(),
+        Err(q) => return held(q, Some(routed), None),
+    };
+    if let Err(e) = agents.get(&routed.agent) {
+        return held(format!("{e}. Which agent should take it?"), None, Some(repo));
+    }
+    let at = spec.schedule.map(|s| s.with_timezone(&Utc));
+    let state = if at.is_some_and(|t| t > now) { TaskState::Scheduled } else { TaskState::Queued };
+    Plan { state, reason: None, agent: Some(routed), repo: Some(repo), at: at.filter(|t| *t > now) }
+}
+
+/// What the dispatcher needs.
+#[derive(Clone)]
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub data: DataDir,
+    pub store: Store,
+    pub git: Arc<dyn Git>,
+    pub agents: Agents,
+}
+
+/// The scheduler's runner: one task's run from worktree to verdict.
+pub struct Dispatcher {
+    ctx: Ctx,
+}
+
+/// How an agent run ended, from the dispatcher's side.
+enum Ending {
+    Finished { summary: Option<String> },
+    Failed { reason: String, log_tail: String },
+    TimedOut { log_tail: String },
+    Cancelled,
+}
+
+/// Whether a job goes on with a retry (an interrupted run, `retry_interrupted`).
+enum Again {
+    No,
+    Retry,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("{0}")]
+    Msg(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<String> for RunError {
+    fn from(s: String) -> Self {
+        RunError::Msg(s)
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, RunError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| RunError::Msg(e.to_string()))
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+impl Dispatcher {
+    pub fn new(ctx: Ctx) -> Dispatcher {
+        Dispatcher { ctx }
+    }
+
+    fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    fn timeout(&self) -> Duration {
+        self.ctx.config.dispatch.timeout.get()
+    }
+
+    fn event(&self, id: i64, kind: &str, msg: &str, data: Option<serde_json::Value>) {
+        if let Err(e) = self.store().add_event(Some(id), kind, msg, data.as_ref()) {
+            tracing::warn!(task = id, error = %e, "cannot record an event");
+        }
+    }
+
+    /// Move a task unless it already left `from` (e.g. it was cancelled meanwhile).
+    fn to(&self, id: i64, from: &[TaskState], to: TaskState, reason: Option<&str>) -> bool {
+        match self.store().transition(id, Some(from), to, reason) {
+            Ok(_) => true,
+            Err(StoreError::WrongState { .. }) => false,
+            Err(e) => {
+                tracing::error!(task = id, error = %e, "cannot record a state change");
+                false
+            }
+        }
+    }
+
+    async fn run_job(&self, job: Job, cancel: CancelToken) -> Result<(), RunError> {
+        let id = job.task;
+        let mut kind = job.kind;
+        loop {
+            let again = match &kind {
+                JobKind::Start | JobKind::Retry | JobKind::FollowUp(_) => self.launch(id, &kind, cancel.clone()).await?,
+                JobKind::Attach => self.attach(id, cancel.clone()).await?,
+                JobKind::Review => {
+                    let task = self.store().task(id)?;
+                    self.review(&task).await?;
+                    Again::No
+                }
+            };
+            match again {
+                Again::No => return Ok(()),
+                Again::Retry => kind = JobKind::Retry,
+            }
+        }
+    }
+
+    fn repo_for(&self, task: &Task) -> Result<Repo, RunError> {
+        resolve_repo(&self.ctx.config, task.repo.as_deref().or(task.spec.repo.as_deref()))
+            .cloned()
+            .map_err(RunError::Msg)
+    }
+
+    async fn launch(&self, id: i64, kind: &JobKind, cancel: CancelToken) -> Result<Again, RunError> {
+        let task = self.store().task(id)?;
+        if task.state != TaskState::Queued && task.state != TaskState::Scheduled {
+            return Ok(Again::No); // cancelled or moved on while it waited
+        }
+        let repo = self.repo_for(&task)?;
+        let agent_name = task.agent.clone().unwrap_or_else(|| route(&task.spec, &self.ctx.config).agent);
+        let backend = self.ctx.agents.get(&agent_name)?;
+        let follow_up = match kind {
+            JobKind::FollowUp(text) => Some(text.clone()),
+            _ => None,
+        };
+
+        // The worktree: fresh for a start or retry, the same one for a follow-up.
+        let (wt_path, branch) = match (&follow_up, &task.worktree, &task.branch) {
+            (Some(_), Some(w), Some(b)) if Path::new(w).exists() => (PathBuf::from(w), b.clone()),
+            (Some(_), _, _) => return Err(RunError::Msg("its worktree is gone, so a follow-up cannot continue; retry it instead".into())),
+            _ => {
+                let branch = worktree::branch_name(id, &task.title);
+                let path = self.ctx.data.worktrees().join(format!("{}-{}", repo.name, id));
+                let git = self.ctx.git.clone();
+                let (rp, base, b, p) = (PathBuf::from(&repo.path), repo.base.clone(), branch.clone(), path.clone());
+                let wt = blocking(move || worktree::create(git.as_ref(), &rp, &base, &b, &p))
+                    .await?
+                    .map_err(|e| RunError::Msg(e.to_string()))?;
+                self.store().update_task(
+                    id,
+                    &TaskUpdate {
+                        branch: Some(branch.clone()),
+                        worktree: Some(path.to_string_lossy().into_owned()),
+                        repo: Some(repo.name.clone()),
+                        agent: Some(agent_name.clone()),
+                        ..TaskUpdate::default()
+                    },
+                )?;
+                self.event(
+                    id,
+                    "worktree",
+                    &format!("worktree {} on {} from {} ({})", path.display(), branch, repo.base, &wt.base_sha[..wt.base_sha.len().min(7)]),
+                    Some(serde_json::json!({"path": path, "branch": branch, "base": repo.base, "base_sha": wt.base_sha})),
+                );
+                (path, branch)
+            }
+        };
+        let task_json = serde_json::json!({
+            "id": id, "title": task.title, "repo": repo.name, "base": repo.base, "branch": branch,
+            "agent": agent_name, "spec": task.spec, "follow_up": follow_up,
+        });
+        let _ = worktree::write_capcom_file(&wt_path, "task.json", serde_json::to_string_pretty(&task_json).unwrap_or_default().as_bytes());
+
+        let checks: Vec<(String, String)> = task
+            .spec
+            .acceptance
+            .iter()
+            .filter_map(|a| a.check.clone())
+            .filter_map(|n| {
+                crate::review::checks::command_for(&self.ctx.config, Some(&repo), &n).and_then(|c| c.argv()).map(|argv| (n, argv.join(" ")))
+            })
+            .collect();
+        let full = prompt::render(
+            &task.spec,
+            &prompt::PromptContext { task_id: id, repo: &repo.name, branch: &branch, base: &repo.base, checks },
+        );
+        let previous = if follow_up.is_some() { self.store().runs(id)?.into_iter().last() } else { None };
+        let resumable = backend.supports_resume() && previous.as_ref().is_some_and(|r| r.session_id.is_some());
+        let text = match &follow_up {
+            Some(instr) if resumable => prompt::render_follow_up(None, instr),
+            Some(instr) => prompt::render_follow_up(Some(&full), instr),
+            None => full,
+        };
+
+        let from: &[TaskState] = &[TaskState::Queued, TaskState::Scheduled];
+        let verb = match kind {
+            JobKind::Retry => "retrying with",
+            JobKind::FollowUp(_) => "following up with",
+            _ => "started",
+        };
+        if !self.to(id, from, TaskState::Running, Some(&format!("{verb} {agent_name}"))) {
+            return Ok(Again::No);
+        }
+        let log_path = self.ctx.data.logs().join("tasks").join(format!("task-{id}-{}.log", Utc::now().format("%Y%m%dT%H%M%S%.3f")));
+        let run_id = self.store().start_run(&Run {
+            task_id: id,
+            agent: agent_name.clone(),
+            branch: Some(branch.clone()),
+            worktree: Some(wt_path.to_string_lossy().into_owned()),
+            log_path: Some(log_path.to_string_lossy().into_owned()),
+            ..Run::default()
+        })?;
+        let req = StartRequest {
+            task_id: id,
+            title: task.title.clone(),
+            prompt: text,
+            workdir: wt_path.clone(),
+            branch: branch.clone(),
+            base: repo.base.clone(),
+            github: repo.github.clone(),
+            log_path: log_path.clone(),
+            resume: None,
+        };
+        let launched = match (&previous, follow_up.is_some()) {
+            (Some(prev), true) => {
+                let prev_ref = RunRef {
+                    task_id: id,
+                    session_id: prev.session_id.clone(),
+                    remote_id: prev.remote_id.clone(),
+                    workdir: Some(wt_path.clone()),
+                    ..RunRef::default()
+                };
+                backend.follow_up(&prev_ref, req).await
+            }
+            _ => backend.start(req).await,
+        };
+        let launched = match launched {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = self.store().finish_run(run_id, None, Some(&e.to_string()));
+                self.to(id, &[TaskState::Running], TaskState::Failed, Some(&e.to_string()));
+                return Ok(Again::No);
+            }
+        };
+        if let Some(pid) = launched.run.pid {
+            let _ = self.store().set_run_process(run_id, pid as i64, launched.run.pid_start.map(|s| s as i64));
+        }
+        let _ = self.store().set_run_session(run_id, launched.run.session_id.as_deref(), launched.run.remote_id.as_deref(), None);
+        let deadline = tokio::time::Instant::now() + self.timeout();
+        let ending = self.watch(id, run_id, backend.as_ref(), &launched.run, launched.events, cancel, deadline).await;
+        self.conclude(id, &agent_name, &wt_path, ending, false).await
+    }
+
+    /// Consume a run's events until it ends, is cancelled or times out.
+    #[allow(clippy::too_many_arguments)]
+    async fn watch(
+        &self,
+        id: i64,
+        run_id: i64,
+        backend: &dyn AgentBackend,
+        run: &RunRef,
+        mut events: mpsc::Receiver<AgentEvent>,
+        mut cancel: CancelToken,
+        deadline: tokio::time::Instant,
+    ) -> Ending {
+        let store = self.store();
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(AgentEvent::Started { pid, session_id }) => {
+                        if let Some(s) = &session_id {
+                            let _ = store.set_run_session(run_id, Some(s), None, None);
+                        }
+                        let msg = match pid { Some(p) => format!("agent running (pid {p})"), None => "agent running".into() };
+                        self.event(id, "started", &msg, Some(serde_json::json!({"pid": pid, "session_id": session_id})));
+                    }
+                    Some(AgentEvent::Progress(line)) => self.event(id, "progress", &line, None),
+                    Some(AgentEvent::PrOpened { number, url }) => {
+                        let _ = store.update_task(id, &TaskUpdate { pr: Some(number), ..TaskUpdate::default() });
+                        self.event(id, "pr", &format!("opened PR #{number}: {url}"), Some(serde_json::json!({"number": number, "url": url})));
+                    }
+                    Some(AgentEvent::Finished { summary, session_id, cost_usd }) => {
+                        let _ = store.set_run_session(run_id, session_id.as_deref(), None, cost_usd);
+                        let _ = store.finish_run(run_id, Some(0), summary.as_deref());
+                        return Ending::Finished { summary };
+                    }
+                    Some(AgentEvent::Failed { reason, log_tail }) => {
+                        let _ = store.finish_run(run_id, None, Some(&reason));
+                        return Ending::Failed { reason, log_tail };
+                    }
+                    None => {
+                        let reason = "the agent's event stream ended without a result".to_string();
+                        let _ = store.finish_run(run_id, None, Some(&reason));
+                        return Ending::Failed { reason, log_tail: String::new() };
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    let _ = backend.cancel(run).await;
+                    let log_tail = drain_tail(&mut events).await
+                        .or_else(|| run.log_path.as_deref().map(local::read_tail))
+                        .unwrap_or_default();
+                    let _ = store.finish_run(run_id, None, Some("timed out"));
+                    return Ending::TimedOut { log_tail };
+                }
+                _ = cancel.cancelled() => {
+                    let _ = backend.cancel(run).await;
+                    let _ = drain_tail(&mut events).await;
+                    let _ = store.finish_run(run_id, None, Some("cancelled"));
+                    return Ending::Cancelled;
+                }
+            }
+        }
+    }
+
+    /// After the agent: commit leftovers, then fail, cancel or review.
+    async fn conclude(&self, id: i64, agent: &str, wt: &Path, ending: Ending, attached: bool) -> Result<Again, RunError> {
+        if wt.exists() {
+            let git = self.ctx.git.clone();
+            let dir = wt.to_path_buf();
+            let msg = format!("capcom: uncommitted changes left by {agent} (task {id})");
+            match blocking(move || worktree::commit_leftovers(git.as_ref(), &dir, &msg)).await? {
+                Ok(Some(sha)) => self.event(id, "autocommit", &format!("committed what the agent left uncommitted ({})", &sha[..sha.len().min(7)]), None),
+                Ok(None) => {}
+                Err(e) => self.event(id, "autocommit", &format!("could not commit leftovers: {e}"), None),
+            }
+        }
+        let running = &[TaskState::Running];
+        match ending {
+            Ending::Cancelled => {
+                self.to(id, &[TaskState::Running, TaskState::Checking], TaskState::Cancelled, Some("cancelled; its agent was stopped"));
+            }
+            Ending::TimedOut { log_tail } => {
+                let reason = format!("timed out after {}; the agent was stopped", self.ctx.config.dispatch.timeout);
+                self.event(id, "failed", &reason, Some(serde_json::json!({"log_tail": log_tail})));
+                self.to(id, running, TaskState::Failed, Some(&reason));
+            }
+            Ending::Failed { reason, log_tail } => {
+                let interrupted = reason.starts_with("interrupted");
+                if interrupted && attached && self.ctx.config.dispatch.retry_interrupted && !self.retried_before(id) {
+                    self.event(id, "retry", "the agent was interrupted while capcom was down; retrying once", Some(serde_json::json!({"interrupted": true})));
+                    let again = self.to(id, running, TaskState::Queued, Some("interrupted; retrying once"));
+                    return Ok(if again { Again::Retry } else { Again::No });
+                }
+                self.event(id, "failed", &reason, Some(serde_json::json!({"log_tail": log_tail})));
+                self.to(id, running, TaskState::Failed, Some(&reason));
+            }
+            Ending::Finished { summary } => {
+                if let Some(s) = summary.filter(|s| !s.trim().is_empty()) {
+                    self.event(id, "finished", &s, None);
+                } else {
+                    self.event(id, "finished", "the agent finished", None);
+                }
+                if !self.to(id, running, TaskState::Checking, Some("reviewing")) {
+                    return Ok(Again::No);
+                }
+                let task = self.store().task(id)?;
+                self.review(&task).await?;
+            }
+        }
+        Ok(Again::No)
+    }
+
+    fn retried_before(&self, id: i64) -> bool {
+        self.store()
+            .events(id)
+            .map(|evs| evs.iter().any(|e| e.kind == "retry" && e.data.as_ref().is_some_and(|d| d["interrupted"] == true)))
+            .unwrap_or(false)
+    }
+
+    /// Review a task in `checking`, and record the verdict.
+    async fn review(&self, task: &Task) -> Result<(), RunError> {
+        let id = task.id;
+        let repo = self.repo_for(task)?;
+        let Some(wt) = task.worktree.as_deref().map(PathBuf::from).filter(|p| p.exists()) else {
+            self.to(id, &[TaskState::Checking], TaskState::Failed, Some("its worktree is gone, so it cannot be reviewed"));
+            return Ok(());
+        };
+        let review = Review {
+            store: self.store(),
+            git: self.ctx.git.clone(),
+            config: &self.ctx.config,
+            repo: &repo,
+            task,
+            worktree: &wt,
+            check_timeout: self.timeout(),
+        };
+        match review.run().await {
+            Ok(outcome) => {
+                let _ = self.store().update_task(id, &TaskUpdate { head_sha: Some(outcome.head.clone()), ..TaskUpdate::default() });
+                self.to(id, &[TaskState::Checking], outcome.state, Some(&outcome.reason));
+            }
+            Err(e) => {
+                self.to(id, &[TaskState::Checking], TaskState::Failed, Some(&format!("the review could not run: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-attach to the open run of a task that was `running` when the daemon stopped.
+    async fn attach(&self, id: i64, cancel: CancelToken) -> Result<Again, RunError> {
+        let task = self.store().task(id)?;
+        if task.state != TaskState::Running {
+            return Ok(Again::No);
+        }
+        let run = self.store().runs(id)?.into_iter().rev().find(|r| r.ended_at.is_none());
+        let agent = task.agent.clone().unwrap_or_default();
+        let wt = task.worktree.as_deref().map(PathBuf::from).unwrap_or_default();
+        let Some(run) = run else {
+            let ending = Ending::Failed { reason: "interrupted: the daemon stopped before the agent started".into(), log_tail: String::new() };
+            return self.conclude(id, &agent, &wt, ending, true).await;
+        };
+        let backend = match self.ctx.agents.get(&run.agent) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = self.store().finish_run(run.id, None, Some(&e));
+                let ending = Ending::Failed { reason: format!("interrupted: {e}"), log_tail: String::new() };
+                return self.conclude(id, &agent, &wt, ending, true).await;
+            }
+        };
+        let rref = RunRef {
+            task_id: id,
+            pid: run.pid.and_then(|p| u32::try_from(p).ok()),
+            pid_start: run.pid_start.and_then(|p| u64::try_from(p).ok()),
+            remote_id: run.remote_id.clone(),
+            session_id: run.session_id.clone(),
+            log_path: run.log_path.as_deref().map(PathBuf::from),
+            workdir: run.worktree.as_deref().map(PathBuf::from),
+        };
+        let events = match backend.observe(&rref).await {
+            Ok(rx) => rx,
+            Err(e) => {
+                let reason = format!("interrupted: cannot re-attach ({e})");
+                let _ = self.store().finish_run(run.id, None, Some(&reason));
+                return self.conclude(id, &agent, &wt, Ending::Failed { reason, log_tail: String::new() }, true).await;
+            }
+        };
+        self.event(id, "reattached", "capcom restarted and is watching this agent again", None);
+        let started = parse_time(&run.started_at).unwrap_or_else(Utc::now);
+        let elapsed = (Utc::now() - started).to_std().unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + self.timeout().saturating_sub(elapsed);
+        let ending = self.watch(id, run.id, backend.as_ref(), &rref, events, cancel, deadline).await;
+        self.conclude(id, &run.agent, &wt, ending, true).await
+    }
+}
+
+/// Wait (bounded) for a cancelled run's terminal event; its log tail if it failed.
+async fn drain_tail(events: &mut mpsc::Receiver<AgentEvent>) -> Option<String> {
+    let wait = async {
+        while let Some(e) = events.recv().await {
+            if let AgentEvent::Failed { log_tail, .. } = e {
+                return Some(log_tail);
+            }
+            if e.is_terminal() {
+                return None;
+            }
+        }
+        None
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait).await.ok().flatten()
+}
+
+#[async_trait]
+impl Runner for Dispatcher {
+    async fn run(&self, job: Job, cancel: CancelToken) {
+        let id = job.task;
+        if let Err(e) = self.run_job(job, cancel).await {
+            let reason = e.to_string();
+            tracing::warn!(task = id, %reason, "dispatch failed");
+            self.to(id, &[TaskState::Queued, TaskState::Scheduled, TaskState::Running, TaskState::Checking], TaskState::Failed, Some(&reason));
+        }
+    }
+}
+
+/// The daemon's handle on dispatch: queue work, cancel, retry, follow up.
+#[derive(Clone)]
+pub struct DispatchHandle {
+    ctx: Ctx,
+    scheduler: SchedulerHandle,
+}
+
+impl DispatchHandle {
+    /// Start the scheduler and reconcile what a previous daemon left behind.
+    pub async fn start(ctx: Ctx, stop: watch::Receiver<bool>) -> DispatchHandle {
+        let runner = Arc::new(Dispatcher::new(ctx.clone()));
+        let scheduler = scheduler::spawn(runner, ctx.config.dispatch.max_parallel, stop);
+        let me = DispatchHandle { ctx, scheduler };
+        me.reconcile().await;
+        me
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+
+    pub fn scheduler(&self) -> &SchedulerHandle {
+        &self.scheduler
+    }
+
+    /// Queue a task that is `queued` or `scheduled`.
+    pub async fn submit(&self, task: &Task) {
+        let at = task.scheduled_at.as_deref().and_then(parse_time);
+        let at = if task.state == TaskState::Scheduled { at } else { None };
+        self.scheduler.enqueue(Job { task: task.id, kind: JobKind::Start }, at).await;
+    }
+
+    /// Every task left `running` or `checking` ends in a true state: a live agent
+    /// is watched again, a finished one is reviewed, a vanished one fails as
+    /// "interrupted" (or is retried once). Queued and scheduled tasks are queued again.
+    pub async fn reconcile(&self) {
+        let tasks = match self.ctx.store.tasks_in(&[TaskState::Queued, TaskState::Scheduled, TaskState::Running, TaskState::Checking]) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read tasks to reconcile");
+                return;
+            }
+        };
+        for t in tasks {
+            let kind = match t.state {
+                TaskState::Running => JobKind::Attach,
+                TaskState::Checking => JobKind::Review,
+                _ => JobKind::Start,
+            };
+            let at = if t.state == TaskState::Scheduled { t.scheduled_at.as_deref().and_then(parse_time) } else { None };
+            if matches!(kind, JobKind::Attach | JobKind::Review) {
+                tracing::info!(task = t.id, state = %t.state, "reconciling after a restart");
+            }
+            self.scheduler.enqueue(Job { task: t.id, kind }, at).await;
+        }
+    }
+
+    /// Cancel a task. A running agent is stopped (its whole process group) before
+    /// this returns.
+    pub async fn cancel(&self, id: i64) -> Result<String, String> {
+        let task = self.ctx.store.task(id).map_err(|e| e.to_string())?;
+        if task.state.is_closed() {
+            return Err(format!("Task {id} is already {}", task.state));
+        }
+        match self.scheduler.cancel(id).await {
+            CancelOutcome::Signalled => {
+                for _ in 0..400 {
+                    match self.ctx.store.task(id) {
+                        Ok(t) if !t.state.is_active() => {
+                            return if t.state == TaskState::Cancelled {
+                                Ok(format!("Cancelled task {id}, '{}'; its agent was stopped.", t.title))
+                            } else {
+                                Err(format!("Task {id} ended as {} before the cancel reached it", t.state))
+                            };
+                        }
+                        _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+                Err(format!("Task {id}'s agent is being stopped; check `capcom task {id}`"))
+            }
+            CancelOutcome::Dequeued | CancelOutcome::NotHere => {
+                // Not running under this daemon: stop a stray agent of an open run, if any.
+                if let Ok(runs) = self.ctx.store.runs(id) {
+                    for r in runs.into_iter().filter(|r| r.ended_at.is_none()) {
+                        if let Some(pid) = r.pid.and_then(|p| u32::try_from(p).ok()) {
+                            local::kill_group(pid, r.pid_start.and_then(|s| u64::try_from(s).ok())).await;
+                        }
+                        let _ = self.ctx.store.finish_run(r.id, None, Some("cancelled"));
+                    }
+                }
+                let all: Vec<TaskState> = TaskState::ALL.into_iter().filter(|s| !s.is_closed()).collect();
+                self.ctx.store.transition(id, Some(&all), TaskState::Cancelled, Some("cancelled by the user")).map_err(|e| e.to_string())?;
+                Ok(format!("Cancelled task {id}, '{}'.", task.title))
+            }
+        }
+    }
+
+    /// Run a task again on a fresh worktree (failed, needs attention, held or cancelled).
+    pub async fn retry(&self, id: i64) -> Result<String, String> {
+        let task = self.ctx.store.task(id).map_err(|e| e.to_string())?;
+        let from = [TaskState::Failed, TaskState::NeedsAttention, TaskState::Held, TaskState::Cancelled, TaskState::Ready];
+        self.ctx.store.transition(id, Some(&from), TaskState::Queued, Some("retry")).map_err(|e| e.to_string())?;
+        let kind = if task.state == TaskState::Held { JobKind::Start } else { JobKind::Retry };
+        self.scheduler.enqueue(Job { task: id, kind }, None).await;
+        Ok(format!("Retrying task {id}, '{}'.", task.title))
+    }
+
+    /// Re-invoke the agent in the task's worktree with an instruction.
+    pub async fn follow_up(&self, id: i64, instruction: &str) -> Result<String, String> {
+        let task = self.ctx.store.task(id).map_err(|e| e.to_string())?;
+        if instruction.trim().is_empty() {
+            return Err("A follow-up needs an instruction".into());
+        }
+        if !task.worktree.as_deref().is_some_and(|w| Path::new(w).exists()) {
+            return Err(format!("Task {id} has no worktree to follow up in; retry it instead"));
+        }
+        let from = [TaskState::Ready, TaskState::NeedsAttention, TaskState::Failed];
+        self.ctx.store.transition(id, Some(&from), TaskState::Queued, Some("follow-up")).map_err(|e| e.to_string())?;
+        self.event_follow_up(id, instruction);
+        self.scheduler.enqueue(Job { task: id, kind: JobKind::FollowUp(instruction.to_string()) }, None).await;
+        Ok(format!("Following up on task {id}, '{}'.", task.title))
+    }
+
+    fn event_follow_up(&self, id: i64, instruction: &str) {
+        let _ = self.ctx.store.add_event(Some(id), "follow_up", instruction, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Agent, Route};
+    use crate::understand::{Readiness, TaskKind};
+
+    fn config() -> Config {
+        let mut c = Config::default();
+        c.agents.insert("claude".into(), Agent { preset: "claude".into(), ..Agent::default() });
+        c.agents.insert("aider".into(), Agent { preset: "aider".into(), ..Agent::default() });
+        c.agents.insert("jules".into(), Agent { kind: "jules".into(), ..Agent::default() });
+        c.routes.push(Route { kind: "docs".into(), agent: "aider".into() });
+        c.repos.push(Repo { name: "site".into(), path: "/tmp/site".into(), aliases: vec!["website".into()], ..Repo::default() });
+        c
+    }
+
+    #[test]
+    fn routing_prefers_the_brief_then_routes_then_the_default() {
+        let c = config();
+        let mut s = TaskSpec { kind: TaskKind::Docs, ..TaskSpec::default() };
+        assert_eq!(route(&s, &c), Routed { agent: "aider".into(), why: "the route for docs tasks".into() });
+        s.agent = Some("codex".into());
+        assert_eq!(route(&s, &c).agent, "codex");
+        assert_eq!(route(&s, &c).why, "named in the brief");
+        let other = TaskSpec { kind: TaskKind::Css, ..TaskSpec::default() };
+        assert_eq!(route(&other, &c), Routed { agent: "claude".into(), why: "the default agent".into() });
+    }
+
+    #[test]
+    fn planning_holds_what_is_not_ready_or_cannot_be_placed() {
+        let c = config();
+        let agents = Agents::from_config(&c, None);
+        let now = Utc::now();
+        let ok = TaskSpec { title: "t".into(), ..TaskSpec::default() };
+        assert_eq!(plan(&ok, &c, &agents, now).state, TaskState::Queued);
+
+        let vague = TaskSpec {
+            readiness: Readiness { ready: false, score: 0.2, problems: vec!["no scope".into()], question: Some("Which files?".into()) },
+            ..ok.clone()
+        };
+        let p = plan(&vague, &c, &agents, now);
+        assert_eq!((p.state, p.reason.as_deref()), (TaskState::Held, Some("Which files?")));
+
+        let remote = TaskSpec { agent: Some("jules".into()), ..ok.clone() };
+        let p = plan(&remote, &c, &agents, now);
+        assert_eq!(p.state, TaskState::Held);
+        assert!(p.reason.unwrap().contains("remote agents cannot be dispatched"));
+
+        let unknown_repo = TaskSpec { repo: Some("api".into()), ..ok.clone() };
+        assert!(plan(&unknown_repo, &c, &agents, now).reason.unwrap().contains("Which repo is `api`"));
+        let alias = TaskSpec { repo: Some("website".into()), ..ok.clone() };
+        assert_eq!(plan(&alias, &c, &agents, now).repo.as_deref(), Some("site"));
+
+        let later = TaskSpec { schedule: Some((now + chrono::Duration::hours(2)).fixed_offset()), ..ok.clone() };
+        let p = plan(&later, &c, &agents, now);
+        assert_eq!(p.state, TaskState::Scheduled);
+        assert!(p.at.is_some());
+        let past = TaskSpec { schedule: Some((now - chrono::Duration::hours(2)).fixed_offset()), ..ok };
+        assert_eq!(plan(&past, &c, &agents, now).state, TaskState::Queued);
+    }
+
+    #[test]
+    fn unconfigured_preset_names_are_available() {
+        let agents = Agents::from_config(&Config::default(), None);
+        assert_eq!(agents.get("claude").unwrap().name(), "claude");
+        assert!(agents.get("nobody").is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! The prompt an agent gets, rendered from the task spec in one fixed layout.
+//! Pure: data in, text out.
+
+use crate::understand::TaskSpec;
+
+/// What the prompt needs besides the spec.
+#[derive(Debug, Clone, Default)]
+pub struct PromptContext<'a> {
+    pub task_id: i64,
+    pub repo: &'a str,
+    pub branch: &'a str,
+    pub base: &'a str,
+    /// Check names → the command line that will be run, for criteria with a check.
+    pub checks: Vec<(String, String)>,
+}
+
+/// Render the prompt. Sections with nothing in them are left out; the order never changes.
+pub fn render(spec: &TaskSpec, cx: &PromptContext<'_>) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("# Task {}: {}\n\n", cx.task_id, one_line(&spec.title)));
+    out.push_str(&format!(
+        "You are working in a git worktree of the `{}` repository, on branch `{}` (made from `{}`).\n\
+         Commit your work on this branch. Do not push, do not switch branches, do not merge.\n",
+        cx.repo, cx.branch, cx.base
+    ));
+    out.push_str(&format!("Kind of work: {}.\n", spec.kind.as_str()));
+
+    if !spec.scope.include.is_empty() || !spec.scope.exclude.is_empty() {
+        out.push_str("\n## Scope\n");
+        if !spec.scope.include.is_empty() {
+            out.push_str("Only change files under:\n");
+            for p in &spec.scope.include {
+                out.push_str(&format!("- {}\n", one_line(p)));
+            }
+        }
+        if !spec.scope.exclude.is_empty() {
+            out.push_str("Do not touch:\n");
+            for p in &spec.scope.exclude {
+                out.push_str(&format!("- {}\n", one_line(p)));
+            }
+        }
+        out.push_str("Changes outside this scope will be rejected.\n");
+    }
+    if !spec.constraints.is_empty() {
+        out.push_str("\n## Constraints\n");
+        for c in &spec.constraints {
+            out.push_str(&format!("- {}\n", one_line(c)));
+        }
+    }
+    if !spec.deliverables.is_empty() {
+        out.push_str("\n## Deliverables\n");
+        for d in &spec.deliverables {
+            out.push_str(&format!("- {}\n", one_line(d)));
+        }
+    }
+    if !spec.acceptance.is_empty() {
+        out.push_str("\n## Acceptance criteria\n");
+        for a in &spec.acceptance {
+            match &a.check {
+                Some(name) => {
+                    let cmd = cx.checks.iter().find(|(n, _)| n == name).map(|(_, c)| c.as_str());
+                    match cmd {
+                        Some(cmd) => out.push_str(&format!("- {} (checked by running `{}`)\n", one_line(&a.text), cmd)),
+                        None => out.push_str(&format!("- {} (check: {})\n", one_line(&a.text), name)),
+                    }
+                }
+                None => out.push_str(&format!("- {} (judged by a person)\n", one_line(&a.text))),
+            }
+        }
+    }
+    if !spec.brief.trim().is_empty() {
+        out.push_str("\n## The brief, as spoken\n");
+        out.push_str(&format!("> {}\n", one_line(&spec.brief)));
+    }
+    out.push_str("\n## When you are done\nCommit everything, then reply with a short summary of what you changed and why.\n");
+    out
+}
+
+/// Render a follow-up instruction for an agent that resumes its session, or that
+/// starts afresh in the same worktree (then the original prompt is repeated first).
+pub fn render_follow_up(original: Option<&str>, instruction: &str) -> String {
+    match original {
+        Some(p) => format!("{p}\n## Follow-up\nYou already worked on this task in this worktree. Now: {}\n", one_line(instruction)),
+        None => format!("Follow-up on the same task: {}\nCommit your work, then summarise what you changed.\n", one_line(instruction)),
+    }
+}
+
+/// Keep the layout fixed: a field never brings its own line breaks or headings.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::understand::{Criterion, Scope, TaskKind};
+
+    fn spec() -> TaskSpec {
+        TaskSpec {
+            title: "Upgrade Tailwind".into(),
+            kind: TaskKind::DependencyUpgrade,
+            scope: Scope { include: vec!["components/".into()], exclude: vec!["app/".into()] },
+            acceptance: vec![
+                Criterion { text: "build passes".into(), check: Some("build".into()) },
+                Criterion { text: "looks right".into(), check: None },
+            ],
+            constraints: vec!["leave app routes untouched".into()],
+            deliverables: vec!["a short changelog".into()],
+            brief: "Bump Tailwind.\n# not a heading".into(),
+            ..TaskSpec::default()
+        }
+    }
+
+    #[test]
+    fn the_layout_is_fixed() {
+        let cx = PromptContext {
+            task_id: 4,
+            repo: "site",
+            branch: "capcom/4-upgrade-tailwind",
+            base: "main",
+            checks: vec![("build".into(), "npm run build".into())],
+        };
+        let p = render(&spec(), &cx);
+        let order = ["# Task 4: Upgrade Tailwind", "## Scope", "- components/", "Do not touch:", "- app/",
+            "## Constraints", "## Deliverables", "## Acceptance criteria",
+            "- build passes (checked by running `npm run build`)", "- looks right (judged by a person)",
+            "## The brief, as spoken", "## When you are done"];
+        let mut at = 0;
+        for piece in order {
+            let found = p[at..].find(piece).unwrap_or_else(|| panic!("`{piece}` missing or out of order in:\n{p}"));
+            at += found + piece.len();
+        }
+        assert!(p.contains("branch `capcom/4-upgrade-tailwind` (made from `main`)"));
+        assert!(!p.contains("\n# not a heading"), "a field must not inject a heading");
+    }
+
+    #[test]
+    fn empty_sections_are_left_out() {
+        let s = TaskSpec { title: "Fix typo".into(), ..TaskSpec::default() };
+        let p = render(&s, &PromptContext::default());
+        assert!(!p.contains("## Scope"));
+        assert!(!p.contains("## Acceptance"));
+        assert!(p.contains("## When you are done"));
+    }
+
+    #[test]
+    fn follow_up_repeats_the_prompt_when_not_resuming() {
+        assert!(render_follow_up(Some("ORIGINAL\n"), "also docs").starts_with("ORIGINAL"));
+        assert!(render_follow_up(None, "also\ndocs").contains("also docs"));
+    }
+}

@@ -1,0 +1,273 @@
+//! Git, behind one small trait ([`Git`]) with one real implementation ([`GitCli`]:
+//! the `git` program, always through an argv, never a shell), and the worktree
+//! operations built on it: a branch `capcom/<id>-<slug>` from the repo's base, a
+//! `git worktree add` under `<data dir>/worktrees`, `.capcom/` kept out of commits,
+//! and the auto-commit of what an agent left uncommitted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git: {0}")]
+    Spawn(String),
+    #[error("git {args} failed in {dir}: {message}")]
+    Failed { args: String, dir: String, code: Option<i32>, message: String },
+}
+
+impl GitError {
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            GitError::Failed { code, .. } => *code,
+            GitError::Spawn(_) => None,
+        }
+    }
+}
+
+/// The output of one git command.
+#[derive(Debug, Clone, Default)]
+pub struct GitOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Git as an outside system. `run` never fails on a non-zero exit (the caller
+/// decides); `ok` does.
+pub trait Git: Send + Sync {
+    fn run(&self, dir: &Path, args: &[&str]) -> Result<GitOutput, GitError>;
+
+    /// Run and require exit 0; the trimmed stdout.
+    fn ok(&self, dir: &Path, args: &[&str]) -> Result<String, GitError> {
+        let out = self.run(dir, args)?;
+        if out.code != 0 {
+            return Err(GitError::Failed {
+                args: args.join(" "),
+                dir: dir.display().to_string(),
+                code: Some(out.code),
+                message: out.stderr.trim().lines().last().unwrap_or("").to_string(),
+            });
+        }
+        Ok(out.stdout.trim_end().to_string())
+    }
+}
+
+/// The `git` program.
+#[derive(Debug, Clone, Default)]
+pub struct GitCli;
+
+/// Identity for commits capcom makes when the repo has none configured.
+fn fallback_identity(dir: &Path) -> bool {
+    static NEED: OnceLock<bool> = OnceLock::new();
+    *NEED.get_or_init(|| {
+        let has = |key: &str| {
+            Command::new("git")
+                .args(["config", "--get", key])
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .map(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
+                .unwrap_or(false)
+        };
+        !(has("user.email") && has("user.name"))
+    })
+}
+
+impl Git for GitCli {
+    fn run(&self, dir: &Path, args: &[&str]) -> Result<GitOutput, GitError> {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(dir).args(args).stdin(Stdio::null());
+        // Never ask questions, never page, never localise messages we parse.
+        cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_PAGER", "cat").env("LC_ALL", "C");
+        if fallback_identity(dir) {
+            for (k, v) in [
+                ("GIT_AUTHOR_NAME", "capcom"),
+                ("GIT_AUTHOR_EMAIL", "capcom@localhost"),
+                ("GIT_COMMITTER_NAME", "capcom"),
+                ("GIT_COMMITTER_EMAIL", "capcom@localhost"),
+            ] {
+                if std::env::var_os(k).is_none() {
+                    cmd.env(k, v);
+                }
+            }
+        }
+        let out = cmd.output().map_err(|e| GitError::Spawn(e.to_string()))?;
+        Ok(GitOutput {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}
+
+/// `capcom/<id>-<slug>`: the slug is the title in lowercase ASCII words, at most 40 chars.
+pub fn branch_name(task_id: i64, title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() { format!("capcom/{task_id}") } else { format!("capcom/{task_id}-{slug}") }
+}
+
+/// A task's worktree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Worktree {
+    pub path: PathBuf,
+    pub branch: String,
+    /// The base commit it was made from.
+    pub base_sha: String,
+}
+
+/// Make a fresh worktree for a task: branch `branch` reset to `base`, checked out at
+/// `path`. Anything left at `path` from an earlier attempt is removed first.
+pub fn create(git: &dyn Git, repo: &Path, base: &str, branch: &str, path: &Path) -> Result<Worktree, GitError> {
+    let base_sha = git.ok(repo, &["rev-parse", "--verify", "--quiet", &format!("{base}^{{commit}}")]).map_err(|e| {
+        GitError::Failed {
+            args: format!("rev-parse {base}"),
+            dir: repo.display().to_string(),
+            code: e.code(),
+            message: format!("the base branch `{base}` does not exist"),
+        }
+    })?;
+    remove(git, repo, path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| GitError::Spawn(format!("{}: {e}", parent.display())))?;
+    }
+    let p = path.to_string_lossy();
+    git.ok(repo, &["worktree", "add", "--quiet", "-B", branch, &p, &base_sha])?;
+    exclude_capcom_dir(git, repo)?;
+    Ok(Worktree { path: path.to_path_buf(), branch: branch.to_string(), base_sha })
+}
+
+/// Remove a worktree (forcefully: it is capcom's) and prune. Never fails loudly.
+pub fn remove(git: &dyn Git, repo: &Path, path: &Path) {
+    if path.exists() {
+        let p = path.to_string_lossy();
+        if git.ok(repo, &["worktree", "remove", "--force", "--force", &p]).is_err() {
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
+    let _ = git.run(repo, &["worktree", "prune"]);
+}
+
+/// Keep `.capcom/` (task.json, the prompt file) out of every commit, through the
+/// repository's shared `info/exclude`.
+pub fn exclude_capcom_dir(git: &dyn Git, repo: &Path) -> Result<(), GitError> {
+    let common = git.ok(repo, &["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
+    let info = PathBuf::from(common).join("info");
+    let file = info.join("exclude");
+    let current = std::fs::read_to_string(&file).unwrap_or_default();
+    if current.lines().any(|l| l.trim() == "/.capcom/") {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| GitError::Spawn(format!("{}: {e}", file.display()));
+    std::fs::create_dir_all(&info).map_err(io)?;
+    let mut text = current;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# capcom's per-task files\n/.capcom/\n");
+    std::fs::write(&file, text).map_err(io)
+}
+
+/// Write `.capcom/<name>` in a worktree.
+pub fn write_capcom_file(worktree: &Path, name: &str, contents: &[u8]) -> std::io::Result<PathBuf> {
+    let dir = worktree.join(".capcom");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    std::fs::write(&path, contents)?;
+    Ok(path)
+}
+
+/// Commit whatever the agent left uncommitted. Returns the new commit, if one was made.
+pub fn commit_leftovers(git: &dyn Git, worktree: &Path, message: &str) -> Result<Option<String>, GitError> {
+    let status = git.ok(worktree, &["status", "--porcelain"])?;
+    if status.trim().is_empty() {
+        return Ok(None);
+    }
+    git.ok(worktree, &["add", "-A"])?;
+    let staged = git.run(worktree, &["diff", "--cached", "--quiet"])?;
+    if staged.code == 0 {
+        return Ok(None);
+    }
+    git.ok(worktree, &["commit", "--quiet", "--no-verify", "-m", message])?;
+    Ok(Some(git.ok(worktree, &["rev-parse", "HEAD"])?))
+}
+
+/// The commit a ref points at.
+pub fn rev(git: &dyn Git, dir: &Path, rev: &str) -> Result<String, GitError> {
+    git.ok(dir, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+
+    /// A repo with one commit on `main` and a few files.
+    pub fn repo(dir: &Path) -> PathBuf {
+        let repo = dir.join("repo");
+        std::fs::create_dir_all(repo.join("components")).unwrap();
+        std::fs::create_dir_all(repo.join("app")).unwrap();
+        std::fs::write(repo.join("components/button.txt"), "button\n").unwrap();
+        std::fs::write(repo.join("app/page.txt"), "page\n").unwrap();
+        std::fs::write(repo.join("README.md"), "readme\n").unwrap();
+        let g = GitCli;
+        g.ok(&repo, &["init", "--quiet", "-b", "main"]).unwrap();
+        g.ok(&repo, &["add", "-A"]).unwrap();
+        g.ok(&repo, &["commit", "--quiet", "-m", "initial"]).unwrap();
+        repo
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names_are_slugged() {
+        assert_eq!(branch_name(4, "Upgrade Tailwind to v4!"), "capcom/4-upgrade-tailwind-to-v4");
+        assert_eq!(branch_name(7, "  ---  "), "capcom/7");
+        assert_eq!(branch_name(1, "ünïcode ✓ ok"), "capcom/1-n-code-ok");
+        assert!(branch_name(2, &"x".repeat(200)).len() <= "capcom/2-".len() + 41);
+    }
+
+    #[test]
+    fn worktree_is_made_from_base_and_capcom_files_stay_out_of_commits() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = testutil::repo(tmp.path());
+        let g = GitCli;
+        let path = tmp.path().join("wt/1");
+        let wt = create(&g, &repo, "main", "capcom/1-x", &path).unwrap();
+        assert_eq!(wt.base_sha, rev(&g, &repo, "main").unwrap());
+        assert!(path.join("components/button.txt").exists());
+        write_capcom_file(&path, "task.json", b"{}").unwrap();
+        std::fs::write(path.join("components/new.txt"), "new\n").unwrap();
+        let c = commit_leftovers(&g, &path, "leftovers").unwrap();
+        assert!(c.is_some());
+        let files = g.ok(&path, &["show", "--name-only", "--format=", "HEAD"]).unwrap();
+        assert_eq!(files.trim(), "components/new.txt");
+        assert_eq!(commit_leftovers(&g, &path, "again").unwrap(), None, "nothing left: no commit");
+        // A fresh worktree for a retry starts from base again.
+        let wt2 = create(&g, &repo, "main", "capcom/1-x", &path).unwrap();
+        assert_eq!(rev(&g, &path, "HEAD").unwrap(), wt2.base_sha);
+        assert!(!path.join("components/new.txt").exists());
+    }
+
+    #[test]
+    fn a_missing_base_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = testutil::repo(tmp.path());
+        let err = create(&GitCli, &repo, "develop", "capcom/1", &tmp.path().join("wt")).unwrap_err();
+        assert!(err.to_string().contains("`develop` does not exist"), "{err}");
+    }
+}

@@ -1,0 +1,366 @@
+//! The merge gate: only a confirmation merges, it names its task, it is bound to
+//! the head SHA it asked about, and it expires (`[dispatch] confirm_ttl`).
+//!
+//! `propose` makes a [`PendingMerge`] (question, short code, head, expiry); the
+//! coordinator keeps it. `confirm` merges only when the confirmation is live, the
+//! task is `ready`, the branch head still equals the SHA asked about, and the base
+//! merges without conflict (a conflict moves the task to `needs_attention`). Every
+//! other refusal says why and changes nothing.
+//!
+//! The merge never touches a working copy. The new base commit is made with
+//! plumbing (`git merge-tree --write-tree`, `git commit-tree`) and the base branch
+//! is moved with `git update-ref NEW OLD`, which fails if the branch moved meanwhile.
+//! If the base branch is checked out in one of the user's worktrees, that checkout
+//! must have no tracked changes for the merge to go ahead, and its files are still
+//! not touched: afterwards its branch is at the new commit while its index and files
+//! are at the old one (`git status` shows the merge as staged reversals). The merge
+//! result names the one safe command that brings it up to date,
+//! `git read-tree -m -u OLD HEAD` (the two-way update `git checkout` itself does;
+//! it refuses to overwrite anything local).
+
+use crate::config::{Config, Repo};
+use crate::dispatch::worktree::{self, Git};
+use crate::store::{Store, Task, TaskState};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// A question waiting for "confirm".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PendingMerge {
+    pub question: String,
+    pub code: String,
+    pub task: i64,
+    pub head: String,
+    pub expires_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub deadline: Instant,
+}
+
+/// Why nothing was merged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refusal {
+    pub reason: String,
+    /// The task was moved to `needs_attention` (a merge conflict).
+    pub needs_attention: bool,
+}
+
+impl Refusal {
+    fn no(reason: impl Into<String>) -> Refusal {
+        Refusal { reason: reason.into(), needs_attention: false }
+    }
+}
+
+/// A merge that happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Merged {
+    pub task: i64,
+    pub base: String,
+    pub old: String,
+    pub new: String,
+    pub method: String,
+    /// Something the user should know (their checkout of the base branch).
+    pub note: Option<String>,
+}
+
+/// Merge methods for local merges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    FastForward,
+    Merge,
+    Squash,
+}
+
+impl Method {
+    pub fn parse(s: &str) -> Option<Method> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "fast-forward" | "ff" | "ff-only" => Some(Method::FastForward),
+            "merge" | "merge-commit" => Some(Method::Merge),
+            "squash" => Some(Method::Squash),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::FastForward => "fast-forward",
+            Method::Merge => "merge",
+            Method::Squash => "squash",
+        }
+    }
+}
+
+/// What the gate needs (cheap to clone; owned, so it can run on a blocking thread).
+#[derive(Clone)]
+pub struct Gate {
+    pub store: Store,
+    pub git: Arc<dyn Git>,
+    pub config: Arc<Config>,
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// The short spoken/typed code for a confirmation.
+pub fn new_code() -> String {
+    format!("{:04}", rand::random_range(1000..10000u32))
+}
+
+impl Gate {
+    fn repo_of(&self, task: &Task) -> Result<Repo, Refusal> {
+        let name = task.repo.as_deref().or(task.spec.repo.as_deref());
+        let repo = match name {
+            Some(n) => self.config.repo(n).cloned(),
+            None if self.config.repos.len() == 1 => self.config.repos.first().cloned(),
+            None => None,
+        };
+        repo.ok_or_else(|| Refusal::no(format!("task {} has no configured repo to merge into", task.id)))
+    }
+
+    fn load(&self, id: i64) -> Result<Task, Refusal> {
+        self.store.task(id).map_err(|e| Refusal::no(e.to_string()))
+    }
+
+    /// Why a task may not be merged now, if it may not.
+    fn not_ready(&self, task: &Task) -> Option<String> {
+        if task.state == TaskState::Ready {
+            return None;
+        }
+        let why = task.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        Some(match task.state {
+            TaskState::NeedsAttention => format!("Task {} needs attention{why}", task.id),
+            TaskState::Merged => format!("Task {} is already merged", task.id),
+            s => format!("Task {} is {s}, not ready{why}", task.id),
+        })
+    }
+
+    fn branch_head(&self, repo_path: &Path, task: &Task) -> Result<String, Refusal> {
+        let branch = task.branch.as_deref().ok_or_else(|| Refusal::no(format!("task {} has no branch", task.id)))?;
+        worktree::rev(self.git.as_ref(), repo_path, &format!("refs/heads/{branch}"))
+            .map_err(|_| Refusal::no(format!("the branch {branch} of task {} is gone", task.id)))
+    }
+
+    /// Ask: the question, a code, the head SHA it is about, an expiry.
+    pub fn propose(&self, task_id: i64, now: DateTime<Utc>, clock: Instant) -> Result<PendingMerge, Refusal> {
+        let task = self.load(task_id)?;
+        if let Some(why) = self.not_ready(&task) {
+            return Err(Refusal::no(why));
+        }
+        let repo = self.repo_of(&task)?;
+        let recorded = task.head_sha.clone().ok_or_else(|| Refusal::no(format!("task {task_id} has no reviewed head")))?;
+        let head = self.branch_head(Path::new(&repo.path), &task)?;
+        if head != recorded {
+            return Err(Refusal::no(format!(
+                "Task {task_id}'s branch has commits that were not reviewed (reviewed {}, now {}); retry or follow up first",
+                short(&recorded),
+                short(&head)
+            )));
+        }
+        let summary = self.review_summary(task_id).unwrap_or_else(|| "Checks green".to_string());
+        let question = format!("Merge task {task_id}, '{}', into {}? {summary}.", task.title, repo.base);
+        let ttl = self.config.dispatch.confirm_ttl.get();
+        Ok(PendingMerge {
+            question,
+            code: new_code(),
+            task: task_id,
+            head,
+            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)),
+            deadline: clock + ttl,
+        })
+    }
+
+    /// "Checks green, 3 files changed" from the last review.
+    fn review_summary(&self, task_id: i64) -> Option<String> {
+        let events = self.store.events(task_id).ok()?;
+        let last = events.iter().rev().find(|e| e.kind == "review_result")?;
+        let data = last.data.as_ref()?;
+        let total = data["checks_total"].as_u64().unwrap_or(0);
+        let files = data["diffstat"]["files"].as_u64().unwrap_or(0);
+        let checks = if total == 0 { "No automated checks" } else { "Checks green" };
+        let files = if files == 1 { "1 file changed".to_string() } else { format!("{files} files changed") };
+        Some(format!("{checks}, {files}"))
+    }
+
+    /// Confirm: merge if and only if every condition holds.
+    pub fn confirm(&self, pending: &PendingMerge, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
+        if let Some(c) = code.map(str::trim).filter(|c| !c.is_empty()) {
+            if c != pending.code {
+                return Err(Refusal::no(format!("Code {c} does not match the pending confirmation; nothing merged")));
+            }
+        }
+        if clock >= pending.deadline {
+            return Err(Refusal::no(format!(
+                "The confirmation for task {} expired; nothing merged. Ask again with `capcom merge {}`",
+                pending.task, pending.task
+            )));
+        }
+        let task = self.load(pending.task)?;
+        if let Some(why) = self.not_ready(&task) {
+            return Err(Refusal::no(format!("{why}; nothing merged")));
+        }
+        let repo = self.repo_of(&task)?;
+        let repo_path = PathBuf::from(&repo.path);
+        let head = self.branch_head(&repo_path, &task)?;
+        if head != pending.head || task.head_sha.as_deref() != Some(pending.head.as_str()) {
+            return Err(Refusal::no(format!(
+                "Task {}'s branch moved since you were asked (asked about {}, now {}); nothing merged",
+                task.id,
+                short(&pending.head),
+                short(&head)
+            )));
+        }
+        let method = Method::parse(&self.config.dispatch.merge_method).ok_or_else(|| {
+            Refusal::no(format!(
+                "[dispatch] merge_method `{}` is not fast-forward, merge or squash; nothing merged",
+                self.config.dispatch.merge_method
+            ))
+        })?;
+        let base_ref = format!("refs/heads/{}", repo.base);
+        let git = self.git.as_ref();
+        let old = worktree::rev(git, &repo_path, &base_ref)
+            .map_err(|_| Refusal::no(format!("the base branch {} is gone; nothing merged", repo.base)))?;
+        let checkouts = self.checkouts_of(&repo_path, &base_ref);
+        for wt in &checkouts {
+            let dirty = git
+                .ok(wt, &["status", "--porcelain", "--untracked-files=no"])
+                .map(|s| !s.trim().is_empty())
+                .unwrap_or(true);
+            if dirty {
+                return Err(Refusal::no(format!(
+                    "{} is checked out in {} with uncommitted changes; commit or stash them first. Nothing merged",
+                    repo.base,
+                    wt.display()
+                )));
+            }
+        }
+        let title = format!("{} (capcom task {})", task.title, task.id);
+        let new = match method {
+            Method::FastForward => {
+                let is_ancestor = git.run(&repo_path, &["merge-base", "--is-ancestor", &old, &head]).map(|o| o.code == 0).unwrap_or(false);
+                if !is_ancestor {
+                    return Err(Refusal::no(format!(
+                        "{} has moved on since the task started, so a fast-forward is impossible; nothing merged \
+                         (set [dispatch] merge_method to \"merge\" or \"squash\", or retry the task)",
+                        repo.base
+                    )));
+                }
+                head.clone()
+            }
+            Method::Merge | Method::Squash => {
+                let tree = self.merge_tree(&repo_path, &task, &repo.base, &old, &head)?;
+                let msg = match method {
+                    Method::Merge => format!("Merge {}: {title}", task.branch.as_deref().unwrap_or("branch")),
+                    _ => title.clone(),
+                };
+                let mut args = vec!["commit-tree", tree.as_str(), "-p", old.as_str()];
+                if method == Method::Merge {
+                    args.extend(["-p", head.as_str()]);
+                }
+                args.extend(["-m", msg.as_str()]);
+                git.ok(&repo_path, &args).map_err(|e| Refusal::no(format!("cannot make the merge commit: {e}")))?
+            }
+        };
+        let reflog = format!("capcom: merge task {} ({})", task.id, method.as_str());
+        git.ok(&repo_path, &["update-ref", "-m", &reflog, &base_ref, &new, &old]).map_err(|_| {
+            Refusal::no(format!("{} moved while merging; nothing merged. Ask again", repo.base))
+        })?;
+
+        // Done: tidy up, then record.
+        if let Some(wt) = task.worktree.as_deref() {
+            worktree::remove(git, &repo_path, Path::new(wt));
+        }
+        if let Some(b) = task.branch.as_deref() {
+            let _ = git.run(&repo_path, &["branch", "-D", b]);
+        }
+        let detail = format!("{} {} → {} ({}), head {}", repo.base, short(&old), short(&new), method.as_str(), short(&head));
+        let reason = format!("merged into {} as {}", repo.base, short(&new));
+        if let Err(e) = self.store.transition(task.id, Some(&[TaskState::Ready]), TaskState::Merged, Some(&reason)) {
+            tracing::error!(task = task.id, error = %e, "merged, but the task state could not be recorded");
+        }
+        let _ = self.store.audit("merge", Some(task.id), "user", Some(&detail));
+        let note = (!checkouts.is_empty()).then(|| {
+            let list: Vec<String> = checkouts.iter().map(|p| p.display().to_string()).collect();
+            format!(
+                "{} is checked out in {}; its files were not touched. To bring them up to date, run there: git read-tree -m -u {} HEAD",
+                repo.base,
+                list.join(", "),
+                old
+            )
+        });
+        Ok(Merged { task: task.id, base: repo.base.clone(), old, new, method: method.as_str().into(), note })
+    }
+
+    /// `git merge-tree --write-tree`: the merged tree, or a conflict (→ needs_attention).
+    fn merge_tree(&self, repo: &Path, task: &Task, base: &str, old: &str, head: &str) -> Result<String, Refusal> {
+        let out = self
+            .git
+            .run(repo, &["merge-tree", "--write-tree", "--name-only", "--no-messages", old, head])
+            .map_err(|e| Refusal::no(format!("cannot merge: {e}")))?;
+        let mut lines = out.stdout.lines();
+        let tree = lines.next().unwrap_or("").trim().to_string();
+        match out.code {
+            0 if !tree.is_empty() => Ok(tree),
+            1 => {
+                let files: Vec<String> = lines.map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+                let mut files_unique = files.clone();
+                files_unique.dedup();
+                let reason = if files_unique.is_empty() {
+                    format!("Merge conflict with {base}")
+                } else {
+                    format!("Merge conflict with {base} in {}", files_unique.join(", "))
+                };
+                let _ = self.store.transition(task.id, Some(&[TaskState::Ready]), TaskState::NeedsAttention, Some(&reason));
+                let _ = self.store.add_event(Some(task.id), "merge", &reason, Some(&serde_json::json!({"conflicts": files_unique})));
+                Err(Refusal { reason: format!("{reason}; nothing merged, the task needs attention"), needs_attention: true })
+            }
+            _ => Err(Refusal::no(format!("cannot merge: {}", out.stderr.trim()))),
+        }
+    }
+
+    /// Worktrees (the user's included) that have `base_ref` checked out.
+    fn checkouts_of(&self, repo: &Path, base_ref: &str) -> Vec<PathBuf> {
+        let Ok(list) = self.git.ok(repo, &["worktree", "list", "--porcelain"]) else { return Vec::new() };
+        let mut out = Vec::new();
+        let mut current: Option<PathBuf> = None;
+        let mut bare = false;
+        for line in list.lines() {
+            if let Some(p) = line.strip_prefix("worktree ") {
+                current = Some(PathBuf::from(p));
+                bare = false;
+            } else if line == "bare" {
+                bare = true;
+            } else if let Some(b) = line.strip_prefix("branch ") {
+                if b == base_ref && !bare {
+                    if let Some(p) = current.clone() {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_parse() {
+        assert_eq!(Method::parse("fast-forward"), Some(Method::FastForward));
+        assert_eq!(Method::parse("Squash"), Some(Method::Squash));
+        assert_eq!(Method::parse("merge"), Some(Method::Merge));
+        assert_eq!(Method::parse("rebase"), None);
+    }
+
+    #[test]
+    fn codes_are_four_digits() {
+        for _ in 0..100 {
+            let c = new_code();
+            assert_eq!(c.len(), 4);
+            assert!(c.chars().all(|ch| ch.is_ascii_digit()));
+        }
+    }
+}

@@ -1,0 +1,1185 @@
+//! Briefs → tasks: title, kind, repo, agent, scope, acceptance, constraints, deliverables
+//! and schedule, for each task a brief holds.
+//!
+//! A brief is split into tasks only on explicit signs: a list after a header ("Queue these
+//! for tonight: A, B, and C"), counted items ("Two things. First … Second …"), or a second
+//! agent assignment ("have Jules … and have Copilot …"). A header's schedule, agent and repo
+//! are shared by its items. Inside a task, each clause is read as one of: acceptance
+//! criterion, constraint, deliverable, or the body that says what to do.
+
+use super::normalize::CLAUSE_VERBS;
+use super::{Context, Criterion, Names, Scope, TaskKind, TaskSpec, when};
+use chrono::{DateTime, FixedOffset};
+
+/// What a header gives every task of a list.
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    pub schedule: Option<DateTime<FixedOffset>>,
+    pub agent: Option<String>,
+    pub repo: Option<String>,
+    pub acceptance: Vec<Criterion>,
+}
+
+/// The brief split into task texts, plus what they share.
+#[derive(Debug, Clone, Default)]
+pub struct Split {
+    pub items: Vec<String>,
+    pub shared: Shared,
+}
+
+fn words(s: &str) -> usize {
+    s.split_whitespace().count()
+}
+
+/// Split a normalized brief into the texts of its tasks.
+pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
+    let lower = text.to_ascii_lowercase();
+    let mut out = Split::default();
+
+    // Counted items with ordinal markers: "Two things. First, … Second, …".
+    let ord = re!(r"(?:^|[.,;:!?] )(?:and )?(?:(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|next|then|finally|lastly|last|and then|number (?:one|two|three|\d))\b[,:]?|(?:one|two|three|four|five|[1-5])[,:.)]) ?");
+    let counted = re!(r"^(?:(?:okay|so|alright)[, ]+)?(?:(?:i have|i've got|here are|there are|we have|we've got|queue(?: up)?|dispatch|do|handle)? ?(?:\d+|two|three|four|five|a couple of|a few|several|some) (?:things|tasks|jobs|items|briefs|changes)\b|(?:queue|dispatch|schedule|kick off|line up|run|start)(?: up)? (?:these|the following|this list|both|all of these)\b|(?:here's|here is|here are) (?:the|some|a few|my) (?:tasks|things|jobs)\b|(?:the following|these) (?:tasks|things|jobs)\b)");
+    if let Some(hm) = counted.find(&lower) {
+        // The header runs to the first colon or sentence end after the counted phrase.
+        let rest_start = hm.end();
+        let end_rel = lower[rest_start..].find([':', '.', '?', '!']).map(|p| rest_start + p);
+        let (header_end, body_start) = match end_rel {
+            Some(p) if words(&lower[rest_start..p]) <= 8 => (p, p + 1),
+            _ => {
+                // No colon: the header runs on while it only says when, who or where.
+                let mut end = rest_start;
+                let tail = &lower[rest_start..];
+                let mut off = 0;
+                for w in tail.split(' ') {
+                    let bare = w.trim_matches(|c: char| ",.;:".contains(c));
+                    let keep = matches!(bare, "" | "for" | "tonight" | "overnight" | "tomorrow" | "morning" | "evening" | "afternoon" | "night" | "on" | "the" | "at" | "am" | "pm" | "to" | "with" | "using" | "via" | "by" | "in" | "repo" | "please" | "today" | "later" | "first" | "thing" | "this")
+                        || bare.chars().all(|c| c.is_ascii_digit())
+                        || names.agent_word(bare).is_some()
+                        || names.repo_word(bare).is_some();
+                    if !keep {
+                        break;
+                    }
+                    off += w.len() + 1;
+                    end = (rest_start + off).min(lower.len());
+                }
+                (end, end)
+            }
+        };
+        let header = &text[..header_end];
+        let body = text[body_start..].trim();
+        let body_lower = body.to_ascii_lowercase();
+        let mut items: Vec<String> = Vec::new();
+        let marks: Vec<(usize, usize)> = ord.find_iter(&body_lower).map(|m| (m.start(), m.end())).collect();
+        if marks.len() >= 2 || (marks.len() == 1 && marks[0].0 == 0) {
+            let mut starts: Vec<(usize, usize)> = marks;
+            if starts[0].0 != 0 && words(&body[..starts[0].0]) >= 3 {
+                starts.insert(0, (0, 0));
+            }
+            for (k, &(s, e)) in starts.iter().enumerate() {
+                let _ = s;
+                let stop = starts.get(k + 1).map(|n| n.0).unwrap_or(body.len());
+                let item = body[e.min(stop)..stop].trim().trim_matches(|c: char| ",.;: ".contains(c));
+                if !item.is_empty() {
+                    items.push(item.to_string());
+                }
+            }
+        } else {
+            items = list_items(body);
+        }
+        items.retain(|i| words(i) >= 2);
+        if items.len() >= 2 {
+            let hl = header.to_ascii_lowercase();
+            out.shared.schedule = when::schedule(&hl, ctx.now).map(|f| f.at);
+            out.shared.agent = agent_in(&hl, names);
+            out.shared.repo = repo_in(&hl, names);
+            out.items = items;
+            pull_shared_acceptance(&mut out, names);
+            return out;
+        }
+    }
+
+    // Ordinal markers without a header: "First, fix … Second, add …".
+    let marks: Vec<(usize, usize)> = ord.find_iter(&lower).map(|m| (m.start(), m.end())).collect();
+    let starts_first = re!(r"^(?:first(?:ly)?|number one|1st)\b").is_match(&lower);
+    if starts_first && marks.len() >= 2 {
+        let mut items = Vec::new();
+        for (k, &(_, e)) in marks.iter().enumerate() {
+            let stop = marks.get(k + 1).map(|n| n.0 + 1).unwrap_or(text.len()).min(text.len());
+            let item = text[e.min(stop)..stop].trim().trim_matches(|c: char| ",.;: ".contains(c));
+            if words(item) >= 2 {
+                items.push(item.to_string());
+            }
+        }
+        if items.len() >= 2 {
+            out.items = items;
+            pull_shared_acceptance(&mut out, names);
+            return out;
+        }
+    }
+
+    // Two agent assignments: "have Jules fix X, and have Copilot add Y".
+    let assign = re!(r"(?:^|[.,;!?] |\band |\bthen |\balso )(?:(?:have|ask|get|tell|use|let) ([a-z][a-z0-9-]*)\b|([a-z][a-z0-9-]*)(?: should| can| could| will| is going to|,|:) )");
+    let mut cuts: Vec<usize> = Vec::new();
+    for c in assign.captures_iter(&lower) {
+        let name = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
+        if names.agent_word(name).is_some() {
+            cuts.push(c.get(0).map(|m| m.start()).unwrap_or(0));
+        }
+    }
+    // Separate tasks said one after another: "Also, …", "Another task: …", "Separately, …".
+    for m in re!(r"[.!?] (?:also|another (?:task|thing|one)|separately|and another thing|next task|new task|one more thing|plus)\b[,:]?").find_iter(&lower) {
+        cuts.push(m.start() + 1);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    if cuts.iter().any(|&c| c > 0) {
+        let mut bounds: Vec<usize> = cuts.into_iter().filter(|&c| c > 0).collect();
+        bounds.insert(0, 0);
+        let mut items = Vec::new();
+        for (k, &s) in bounds.iter().enumerate() {
+            let e = bounds.get(k + 1).copied().unwrap_or(text.len());
+            let mut item = text[s..e].trim().trim_start_matches(|c: char| ",.;:!? ".contains(c)).trim();
+            item = strip_prefix_ci(item, &["and then ", "and ", "then ", "also, ", "also ", "plus ", "separately, ", "another task: ", "another task ", "another thing: ", "next task: ", "new task: ", "one more thing: ", "and another thing: "]);
+            let item = item.trim_end_matches(|c: char| ",;: ".contains(c));
+            if words(item) >= 3 {
+                items.push(item.to_string());
+            }
+        }
+        if items.len() >= 2 && items.iter().all(|i| starts_with_task_verb(i, names)) {
+            out.items = items;
+            pull_shared_acceptance(&mut out, names);
+            return out;
+        }
+    }
+
+    out.items = vec![text.to_string()];
+    out
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefixes: &[&str]) -> &'a str {
+    let mut s = s;
+    loop {
+        let l = s.to_ascii_lowercase();
+        match prefixes.iter().find(|p| l.starts_with(*p)) {
+            Some(p) => s = s[p.len()..].trim_start(),
+            None => return s,
+        }
+    }
+}
+
+fn starts_with_task_verb(item: &str, names: &Names) -> bool {
+    let l = item.to_ascii_lowercase();
+    let l = strip_polite(&l);
+    let first = l.split_whitespace().next().unwrap_or("");
+    is_task_verb(first) || names.agent_word(first.trim_end_matches([',', ':'])).is_some() || re!(r"^(?:have|use|ask|get|let|tell) ").is_match(l)
+}
+
+/// Items of a list: "an upgrade to Next.js 15, a security audit of the API routes, and a
+/// visual refresh of the landing page hero"; without commas, split before each article.
+fn list_items(body: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    for piece in re!(r"\s*(?:[,;]\s*(?:and |then |also |plus )?|\.\s+|\s+and (?:then )?(?:a |an |the |to |also )?|\s+also\s+|\s+plus\s+)").split(body) {
+        let p = piece.trim().trim_matches(|c: char| ",.;: ".contains(c));
+        if !p.is_empty() {
+            items.push(p.to_string());
+        }
+    }
+    // Re-attach pieces that were split by an "and" inside one item ("red and green runs").
+    let mut merged: Vec<String> = Vec::new();
+    for it in items {
+        if words(&it) < 2 && let Some(last) = merged.last_mut() {
+            last.push_str(" and ");
+            last.push_str(&it);
+            continue;
+        }
+        merged.push(it);
+    }
+    if body.contains(',') {
+        return merged;
+    }
+    // Without commas, an article after two or more words starts a new item.
+    let mut out: Vec<String> = Vec::new();
+    for item in merged {
+        let lower = item.to_ascii_lowercase();
+        let mut last = 0;
+        for m in re!(r" (?:a|an) ").find_iter(&lower) {
+            if words(&item[last..m.start()]) >= 2 {
+                out.push(item[last..m.start()].trim().to_string());
+                last = m.start() + 1;
+            }
+        }
+        out.push(item[last..].trim().to_string());
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Acceptance said once for all the items ("Build must pass for all of them").
+fn pull_shared_acceptance(split: &mut Split, names: &Names) {
+    let shared_re = re!(r"\b(?:for (?:both|all|each)(?: of them| tasks)?|all of them|each of them|every one|all three|both of them|across all)\b");
+    for item in split.items.iter_mut() {
+        let sentences: Vec<String> = sentences(item).into_iter().map(str::to_string).collect();
+        let mut keep = Vec::new();
+        for s in sentences {
+            let l = s.to_ascii_lowercase();
+            if shared_re.is_match(&l) && is_criterion_clause(&l) {
+                let piece = shared_re.replace_all(&s, "").to_string();
+                for c in criteria_pieces(&piece, names) {
+                    if !split.shared.acceptance.contains(&c) {
+                        split.shared.acceptance.push(c);
+                    }
+                }
+            } else {
+                keep.push(s);
+            }
+        }
+        *item = keep.join(" ");
+    }
+    split.items.retain(|i| words(i) >= 2);
+}
+
+/// Sentences of a text (each with its closing mark).
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut start = 0;
+    for i in 0..b.len() {
+        if matches!(b[i], b'.' | b'?' | b'!') && (i + 1 == b.len() || b[i + 1] == b' ') {
+            let s = text[start..=i].trim();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            start = i + 1;
+        }
+    }
+    let s = text[start..].trim();
+    if !s.is_empty() {
+        out.push(s);
+    }
+    out
+}
+
+/// Clauses of a sentence: split at commas, semicolons, colons, and before "and make sure" etc.
+fn clauses(sentence: &str) -> Vec<&str> {
+    let s = sentence.trim_end_matches(['.', '?', '!']);
+    let mut out = Vec::new();
+    let lower = s.to_ascii_lowercase();
+    let mut last = 0;
+    for m in re!(r"[,;:] |[,;:]$| (?:acceptance criteria|acceptance criterion|done when|definition of done|success criteria|it's done when)\b| (?:and|but|then|so) (?:also )?(?:make sure|ensure|verify|check|confirm|keep|leave|don't|do not|dont|never|avoid|without|only|show|include|make it|it should|acceptance|write up|report back|summari[sz]e|share|give me|send me|post|add (?:a |an |some )?(?:new )?(?:regression |unit |integration |e2e )?tests?)\b| (?:without|except) ").find_iter(&lower) {
+        let piece = s[last..m.start()].trim();
+        if !piece.is_empty() {
+            out.push(piece);
+        }
+        // Keep the cue word ("make sure", "without") with the next clause.
+        let t = m.as_str();
+        last = if t.starts_with([',', ';', ':']) {
+            m.end()
+        } else {
+            let skip = ["and ", "but ", "then ", "so "].iter().find(|p| t.trim_start().starts_with(*p)).map(|p| p.len()).unwrap_or(0);
+            m.start() + 1 + skip
+        };
+    }
+    let piece = s[last.min(s.len())..].trim();
+    if !piece.is_empty() {
+        out.push(piece);
+    }
+    out
+}
+
+const TASK_VERBS: &[&str] = &[
+    "add", "fix", "upgrade", "bump", "update", "refactor", "rewrite", "write", "create", "implement", "build",
+    "remove", "delete", "migrate", "replace", "rename", "move", "extract", "convert", "port", "clean", "tidy",
+    "improve", "optimize", "optimise", "speed", "make", "change", "set", "configure", "enable", "disable",
+    "investigate", "debug", "audit", "review", "document", "scope", "patch", "harden", "sanitize", "sanitise",
+    "memoize", "translate", "polish", "redesign", "restyle", "generate", "draft", "prepare", "deprecate",
+    "install", "integrate", "support", "introduce", "split", "consolidate", "dedupe", "deduplicate", "reduce",
+    "increase", "adjust", "tweak", "align", "swap", "pin", "unpin", "format", "profile", "cache", "test",
+    "upgrade", "bump", "lint", "fix", "look", "find", "figure", "check", "verify", "ensure", "add", "raise",
+    "lower", "limit", "rate-limit", "validate", "handle", "bring", "get", "switch", "drop", "wire", "hook",
+    "expose", "deploy", "ship", "revert", "roll", "backport", "localize", "localise", "rework", "modernize",
+    "revamp", "simplify", "restructure", "reorganize", "reorganise", "decouple", "inline", "split", "paginate",
+    "redirect", "resize", "compress", "lazy-load", "preload", "prefetch", "stub", "mock", "seed", "scaffold",
+    "automate", "schedule", "queue", "dispatch", "start", "kick", "research", "explore", "prototype", "try",
+    "design", "style", "rephrase", "reword", "proofread", "correct", "address", "resolve", "close", "archive",
+    "publish", "release", "tag", "bundle", "containerize", "dockerize", "parallelize", "batch", "throttle",
+    "debounce", "retry", "log", "instrument", "monitor", "alert", "track", "measure", "benchmark", "run", "bootstrap",
+];
+
+pub fn is_task_verb(w: &str) -> bool {
+    TASK_VERBS.contains(&w) || CLAUSE_VERBS.contains(&w) && !matches!(w, "what's" | "what" | "how's" | "how")
+}
+
+/// Politeness and framing before the real request.
+pub fn strip_polite(lower: &str) -> &str {
+    let re = re!(r"^(?:(?:please|ok|okay|alright|so|now|hey|hi|hello|capcom|right|and|also|then|next|just|quickly|kindly|sorry|(?:so )?what (?:i|we) (?:need|want|would like) is(?: for (?:someone|somebody|you|an agent|one of the agents) to| to)?|(?:so )?what (?:i|we)'d like is(?: for (?:someone|somebody|you|an agent) to| to)?|go ahead and|can you|could you|would you|will you|can we|could we|let's|lets|let us|i want you to|i'd like you to|i would like you to|i need you to|i want to|i'd like to|i need to|we need to|we should|you should|i want|i'd like|we need|i need|someone should|somebody should|someone needs to|have someone|get someone to|time to|it's time to|new task|task|a task to|create a task to|open a task to|make a task to|queue (?:up )?(?:a task|a job|something) to|dispatch (?:a task|an agent|a job|someone|an agent) to|send (?:an agent|someone) to|spin up (?:an agent|a task) to|start (?:an agent|a task) (?:to|that)|i've got a task|here's a task|brief)[,:]?\s+)+");
+    match re.find(lower) {
+        Some(m) => &lower[m.end()..],
+        None => lower,
+    }
+}
+
+/// An agent named with an assignment cue: "use Copilot to", "have Jules", "ask Cursor to",
+/// "with Copilot", "Jules, …", "for Claude".
+pub fn agent_in(lower: &str, names: &Names) -> Option<String> {
+    let cue = re!(r"(?:\b(?:use|using|have|has|ask|get|let|with|via|through|by|for|to|on|tell|want|need|would like|'d like|assign(?:ed)?(?: (?:it|this|that|these|them))? to|send(?: (?:it|this|that|these|them))? to|give(?: (?:it|this|that|these|them))? to|hand(?: (?:it|this|that|these|them))?(?: off| over)? to|dispatch(?: (?:it|this|that|these|them))? to|route(?: (?:it|this|that|these|them))? to|put)\s+)(?:the\s+)?([a-z][a-z0-9-]*(?: (?:code|cli|agent|cloud))?)\b");
+    for c in cue.captures_iter(lower) {
+        let w = &c[1];
+        let first = w.split(' ').next().unwrap_or(w);
+        if let Some(a) = names.agent_word(w).or_else(|| names.agent_word(first)) {
+            let whole = c.get(0).map(|m| m.as_str()).unwrap_or("");
+            // "the cursor position" is not an agent: after "the", the name must end the phrase
+            // or be followed by "agent".
+            let after = &lower[c.get(0).map(|m| m.end()).unwrap_or(0)..];
+            let next = after.split_whitespace().next().unwrap_or("");
+            if whole.contains("the ") && !(w.ends_with("agent") || next == "agent" || next.is_empty()) {
+                continue;
+            }
+            // "for cursor" / "on cursor" / "to cursor" need the name to stand alone.
+            let weak = re!(r"^(?:for|to|on|by) ").is_match(whole.trim_start_matches(|ch: char| !ch.is_ascii_alphabetic()));
+            if weak && !(next.is_empty() || matches!(next, "to" | "and" | "please" | "tonight" | "tomorrow" | "overnight") || after.trim_start().starts_with([',', '.', ';', '!', '?'])) {
+                continue;
+            }
+            return Some(a.to_string());
+        }
+    }
+    // "Jules: …", "Copilot, …", "Jules should …", "can Jules …" at the start.
+    if let Some(c) = re!(r"^(?:(?:hey|ok|okay|so|please|can|could|would|will) )?([a-z][a-z0-9-]*)(?:[,:]| should| can| could| will| please|\s)\s*").captures(lower)
+        && let Some(a) = names.agent_word(&c[1])
+    {
+        return Some(a.to_string());
+    }
+    None
+}
+
+/// A repo named with a cue: "on the website", "in the api repo", "for backend", "site repo",
+/// "migrate the api from …".
+pub fn repo_in(lower: &str, names: &Names) -> Option<String> {
+    // Words with a flag for punctuation right after them.
+    let toks: Vec<(&str, bool)> = lower
+        .split_whitespace()
+        .map(|w| {
+            let t = w.trim_end_matches(|c: char| ",.;:!?\"".contains(c));
+            (t.trim_start_matches('"'), t.len() != w.len())
+        })
+        .collect();
+    const PREPS: &[&str] = &["in", "on", "for", "to", "against", "inside", "within", "at", "from", "of", "into", "across", "over"];
+    const MODIFIED: &[&str] = &[
+        "routes", "route", "docs", "doc", "keys", "key", "client", "clients", "calls", "call", "endpoint", "endpoints",
+        "layer", "gateway", "spec", "specs", "schema", "version", "versions", "reference", "design", "copy", "header",
+        "footer", "team", "contract", "response", "responses", "request", "requests", "token", "tokens", "limits",
+        "limit", "usage", "surface", "wrapper", "types", "logs", "traffic", "page", "pages", "redesign", "launch",
+        "hero", "nav", "navigation", "menu", "theme", "styles", "components", "folder", "directory",
+    ];
+    const SUFFIX: &[&str] = &["repo", "repository", "project", "codebase", "side", "service", "monorepo", "app", "code", "repos"];
+    let word = |i: usize| toks.get(i).map(|t| t.0).unwrap_or("");
+    let stops_after = |i: usize| toks.get(i).is_none_or(|t| t.1) || is_phrase_end(word(i + 1));
+    for i in 0..toks.len() {
+        let w = word(i);
+        let lead = PREPS.contains(&w) || (w == "the" && i > 0);
+        if !lead {
+            continue;
+        }
+        let mut j = i + 1;
+        while matches!(word(j), "the" | "our" | "my") {
+            j += 1;
+        }
+        if j >= toks.len() {
+            break;
+        }
+        // A two-word alias ("web app").
+        if !toks[j].1 && let Some(r) = names.repo_word(&format!("{} {}", word(j), word(j + 1))) {
+            return Some(r.to_string());
+        }
+        if let Some(r) = names.repo_word(word(j)) {
+            let suffix = !toks[j].1 && SUFFIX.contains(&word(j + 1));
+            let bare_ok = if w == "the" {
+                // "migrate the api from express": only before a preposition or the end.
+                toks[j].1 || matches!(word(j + 1), "" | "from" | "to" | "so" | "and" | "with" | "repo" | "repository" | "codebase" | "project")
+            } else {
+                // "on the website crashes …" names the repo; "in the api routes" names a part.
+                stops_after(j) || !MODIFIED.contains(&word(j + 1))
+            };
+            if suffix || bare_ok {
+                return Some(r.to_string());
+            }
+        }
+    }
+    // "the api repo", "website repo" anywhere.
+    for i in 0..toks.len().saturating_sub(1) {
+        if !toks[i].1
+            && matches!(word(i + 1), "repo" | "repository" | "codebase" | "project")
+            && let Some(r) = names.repo_word(word(i))
+        {
+            return Some(r.to_string());
+        }
+    }
+    None
+}
+
+fn is_phrase_end(w: &str) -> bool {
+    w.is_empty()
+        || matches!(
+            w,
+            "build" | "builds" | "tests" | "test" | "lint" | "typecheck" | "type" | "ci" | "make" | "ensure" | "acceptance"
+                | "it" | "they" | "we" | "i" | "you" | "someone" | "somebody" | "can" | "could" | "should" | "would" | "will"
+                | "must" | "needs" | "is" | "are" | "has" | "was" | "there" | "everything" | "also"
+                | "keep" | "leave" | "don't" | "do" | "until" | "while" | "without" | "except" | "because" |
+            "and" | "to" | "so" | "but" | "then" | "with" | "only" | "please" | "tonight" | "tomorrow" | "overnight" | "at"
+                | "in" | "on" | "for" | "using" | "via" | "by" | "before" | "after" | "when" | "which" | "that" | "where"
+                | "too" | "as" | "first" | "today" | "this" | "next" | "asap" | "now" | "use" | "have" | "ask"
+        )
+}
+
+/// Build one task from its text.
+pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSpec {
+    let lower = text.to_ascii_lowercase();
+    let mut spec = TaskSpec { brief: text.to_string(), ..TaskSpec::default() };
+
+    let found = when::schedule(&lower, ctx.now);
+    spec.schedule = found.as_ref().map(|f| f.at).or(shared.schedule);
+    // Blank the time words so they stay out of the title and the clauses.
+    let mut body_text = text.to_string();
+    if let Some(f) = &found {
+        for r in &f.spans {
+            if r.end <= body_text.len() && body_text.is_char_boundary(r.start) && body_text.is_char_boundary(r.end) {
+                body_text.replace_range(r.clone(), &" ".repeat(r.len()));
+            }
+        }
+    }
+    spec.agent = agent_in(&lower, names).or_else(|| shared.agent.clone());
+    spec.repo = repo_in(&lower, names).or_else(|| shared.repo.clone()).or_else(|| {
+        (ctx.config.repos.len() == 1).then(|| ctx.config.repos[0].name.clone())
+    });
+    spec.scope = scope(&lower, names);
+
+    let mut body: Vec<String> = Vec::new();
+    let mut first = true;
+    for sentence in sentences(&body_text) {
+        let mut in_criteria = false;
+        for clause in clauses(sentence) {
+            let c = clause.trim();
+            let cl = c.to_ascii_lowercase();
+            let cl = cl.trim();
+            if cl.is_empty() {
+                continue;
+            }
+            // "Cursor: fix …" — the name alone is an address, not the work.
+            let addr = cl.trim_start_matches("hey ").trim_end_matches(" please");
+            if first && words(addr) <= 2 && names.agent_word(addr).is_some() {
+                continue;
+            }
+            if re!(r"^(?:hi|hello|hey|hey there|good morning|morning|ok|okay|thanks|thank you|cheers|so|right|alright)(?: capcom)?[!.]?$").is_match(cl) {
+                continue;
+            }
+            // "Queue this for tomorrow at 8:" — framing whose time words were taken out.
+            if first && re!(r"^(?:please )?(?:queue|schedule|dispatch|run|do|start|kick off|send)(?: up)?(?: this| it| these| that| the following)?(?: one)?(?: for| at| on| by)?(?: (?:for|at|on|by))*\s*$").is_match(cl) {
+                continue;
+            }
+            // "In the backend, investigate …" — a lead-in that only says where.
+            if first && re!(r"^(?:in|on|for|at|inside|within|across|over|from|regarding|about|over in|on the side of) (?:the |our |my )?\S+(?: \S+){0,3}$").is_match(cl) && !verdict(cl) {
+                continue;
+            }
+            let opens_criteria = re!(r"^(?:and |also |the )?(?:acceptance(?: criteria| criterion)?|success criteria|criteria|definition of done|done when|it's done when|it is done when|done means|success (?:is|means)|we're done when|to verify|verification)\b").find(cl);
+            if let Some(m) = opens_criteria {
+                in_criteria = true;
+                let rest = c[m.end()..].trim_start_matches(|ch: char| ch == ':' || ch == ',' || ch.is_whitespace());
+                let rest = strip_prefix_ci(rest, &["is ", "are ", "that ", "are that ", "is that "]);
+                if !rest.is_empty() {
+                    push_criteria(&mut spec.acceptance, rest, names);
+                }
+                continue;
+            }
+            if in_criteria {
+                push_criteria(&mut spec.acceptance, c, names);
+                continue;
+            }
+            let criterion = is_criterion_clause(cl);
+            if criterion && !first {
+                push_criteria(&mut spec.acceptance, c, names);
+                continue;
+            }
+            if !first && is_constraint_clause(cl) {
+                spec.constraints.push(lower_first(strip_prefix_ci(c, &["and ", "but ", "also ", "please "])));
+                continue;
+            }
+            // "add a test for it": more work, checked by the test suite.
+            if !first && re!(r"^(?:and |also |then |please )?(?:add|write|include|cover (?:it|this) with) (?:a |an |some |the )?(?:new )?(?:regression |unit |integration |e2e |end to end |snapshot )?(?:tests?|specs?)\b").is_match(cl) {
+                let text = lower_first(strip_prefix_ci(c, &["and ", "also ", "then ", "please "]));
+                spec.deliverables.push(text.clone());
+                let crit = Criterion { text, check: Some("test".into()) };
+                if !spec.acceptance.contains(&crit) {
+                    spec.acceptance.push(crit);
+                }
+                continue;
+            }
+            if !first && is_deliverable_clause(cl) {
+                spec.deliverables.push(lower_first(strip_prefix_ci(c, &["and ", "also ", "then ", "please "])));
+                continue;
+            }
+            if first && criterion {
+                // "Make the failing tests pass" is both the goal and how to check it; in a
+                // run-on clause only the verdict phrases count ("… in the site repo tests green").
+                for span in verdict_spans(c) {
+                    for crit in criteria_pieces(span, names) {
+                        if crit.check.is_some() && !spec.acceptance.contains(&crit) {
+                            spec.acceptance.push(crit);
+                        }
+                    }
+                }
+            }
+            if first && is_constraint_clause(cl) && !body.is_empty() {
+                spec.constraints.push(lower_first(c));
+                continue;
+            }
+            body.push(c.to_string());
+            first = false;
+        }
+    }
+    for c in &shared.acceptance {
+        if !spec.acceptance.contains(c) {
+            spec.acceptance.push(c.clone());
+        }
+    }
+    // Counted deliverables anywhere: "four headline variants".
+    for m in re!(r"\b(\d+|two|three|four|five|six|several|a few|a couple of) ((?:[a-z-]+ ){0,2}(?:variants?|options?|versions?|alternatives?|proposals?|drafts?|mockups?|examples?|screenshots?|ideas?|designs?|headlines?|suggestions?|approaches|candidates?|taglines?|layouts?))\b").find_iter(&lower) {
+        let d = text[m.range()].to_string();
+        if !spec.deliverables.iter().any(|x| x.to_ascii_lowercase().contains(&d.to_ascii_lowercase())) {
+            spec.deliverables.push(d);
+        }
+    }
+    let first_l = body.first().map(|b| b.to_ascii_lowercase()).unwrap_or_default();
+    let rest_l = body.iter().skip(1).map(|b| b.to_ascii_lowercase()).collect::<Vec<_>>().join(". ");
+    spec.kind = kind(&first_l, &rest_l, &lower);
+    spec.title = title(&body, spec.kind, names);
+    spec
+}
+
+fn lower_first(s: &str) -> String {
+    let s = s.trim().trim_end_matches(['.', ',', ';']);
+    let mut cs = s.chars();
+    match cs.next() {
+        Some(f) => {
+            let second = s.chars().nth(1);
+            // Keep acronyms ("CSS", "API") and names as spoken.
+            if second.is_some_and(|c| c.is_uppercase()) {
+                s.to_string()
+            } else {
+                f.to_lowercase().collect::<String>() + cs.as_str()
+            }
+        }
+        None => String::new(),
+    }
+}
+
+pub fn is_criterion_clause(cl: &str) -> bool {
+    let cl = cl.trim_start_matches("and ").trim_start_matches("also ");
+    if re!(r"^(?:(?:with |and )?(?:a |an )?(?:visual|manual|quick) (?:regression )?(?:check|review|test|inspection|pass))\b").is_match(cl) {
+        return true;
+    }
+    if re!(r"^(?:make sure|ensure|verify|confirm that|check that|check the|check it|validate|so that|until|it should pass|should pass|must pass)\b").is_match(cl) {
+        return !re!(r"^(?:make sure|ensure) (?:to |you |we |that you |it doesn't |nothing|no )").is_match(cl) || verdict(cl);
+    }
+    verdict(cl)
+}
+
+fn verdict(cl: &str) -> bool {
+    verdict_re().is_match(cl)
+}
+
+/// The verdict phrases of a clause, with the speaker's casing.
+fn verdict_spans(c: &str) -> Vec<&str> {
+    let l = c.to_ascii_lowercase();
+    verdict_re().find_iter(&l).map(|m| &c[m.range()]).collect()
+}
+
+fn verdict_re() -> &'static regex::Regex {
+    re!(r"\b(?:builds?|tests?|specs?|suite|lint(?:er|ing)?|eslint|clippy|typecheck(?:s|ing)?|type check(?:s|ing)?|types|type errors|tsc|ci|checks?|pipeline|compil(?:e|es|ation))\b(?:\s+[^\s,.;:]+){0,4}?\s+(?:pass|passes|passing|passed|green|clean|succeed|succeeds|ok|okay|works|compiles?|stays? green|still pass(?:es)?|are happy|is happy|go green|goes green|come back green|clear)\b|\bno (?:type|lint(?:ing)?|build|compile|typescript) (?:errors|warnings|failures)\b|\b(?:compiles|builds) cleanly\b|\bkeep (?:the )?(?:tests?|build|ci|checks|lint) (?:green|passing|clean)\b|\b(?:lint|type ?check)[- ]clean\b|\b(?:green|passing) (?:build|tests|ci|checks)\b|\bwith (?:passing|green) (?:tests|build|ci|checks)\b|\bvisual regression\b")
+}
+
+fn is_constraint_clause(cl: &str) -> bool {
+    re!(r"^(?:and |but |please |also |just )?(?:keep|preserve|maintain|retain|don't|do not|dont|never|avoid|no new|without|leave|must not|mustn't|should not|shouldn't|only use|stick to|stay within|stay inside|use the existing|reuse|respect|not (?:\w+ )?(?:the|any|a)|no changes|nothing (?:in|under|outside)|limit changes|match the existing|follow the existing|backwards? compatible|stay backwards|must remain|needs to stay|has to stay)\b").is_match(cl)
+}
+
+fn is_deliverable_clause(cl: &str) -> bool {
+    re!(r"^(?:and |also |then |please )?(?:show|produce|give me|deliver|provide|include|attach|return|generate|send me|post|share|list|write up|draft|prepare|report|summarize|summarise|open a pr|open a pull request|i want|i'd like|add screenshots|with screenshots|leave a (?:comment|note|summary)|write a (?:summary|report|note))\b").is_match(cl)
+}
+
+const CUES: &[&str] = &[
+    "make sure that ", "make sure ", "ensure that ", "ensure ", "verify that ", "confirm that ", "check that ",
+    "so that ", "and ", "also ", "then ", "that ", "until ", "it should ", "and that ",
+];
+
+fn push_criteria(out: &mut Vec<Criterion>, text: &str, names: &Names) {
+    for c in criteria_pieces(text, names) {
+        if !out.iter().any(|o| o.text.eq_ignore_ascii_case(&c.text) && o.check == c.check) {
+            out.push(c);
+        }
+    }
+}
+
+/// Criteria from one stretch of text: split at "and"/commas, then after each verdict word
+/// when nothing separated them ("build passes component tests green").
+pub fn criteria_pieces(text: &str, names: &Names) -> Vec<Criterion> {
+    let mut out = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    let text = text.trim().trim_end_matches(['.', '!', '?']);
+    for piece in re!(r"\s*(?:,|;|\band\b|\bplus\b|\bas well as\b)\s*").split(text) {
+        let piece = piece.trim();
+        if piece.is_empty() {
+            continue;
+        }
+        let pl = piece.to_ascii_lowercase();
+        let mut last = 0;
+        let mut parts: Vec<&str> = Vec::new();
+        for m in re!(r"\b(?:passes|pass|passing|green|clean|succeeds|compiles|works)\b").find_iter(&pl) {
+            let rest = pl[m.end()..].trim();
+            if words(rest) >= 2 && !rest.starts_with(|c: char| c.is_ascii_digit()) && !rest.starts_with("on ") && !rest.starts_with("in ") && !rest.starts_with("for ") && !rest.starts_with("with ") && !rest.starts_with("locally") && !rest.starts_with("after") {
+                parts.push(&piece[last..m.end()]);
+                last = m.end();
+            }
+        }
+        parts.push(&piece[last..]);
+        for p in parts {
+            let p = strip_prefix_ci(p.trim(), CUES).trim();
+            let p = p.trim_matches(|c: char| ",.;: ".contains(c));
+            if words(p) > 0 {
+                texts.push(p.to_string());
+            }
+        }
+    }
+    // "typecheck and lint must pass": a bare check name borrows the verdict after it.
+    let verdict_tail = re!(r"\b((?:should|must|to|will|needs? to|have to|has to)?\s*(?:still |both |all )?(?:pass|passes|be green|are green|is green|green|clean|be clean|is clean|succeed|succeeds|stay green|stays green))\s*$");
+    for k in 0..texts.len() {
+        let tl = texts[k].to_ascii_lowercase();
+        let bare = words(&tl) <= 3 && !verdict_tail.is_match(&tl) && !verdict(&tl);
+        if bare
+            && let Some(tail) = texts[k + 1..].iter().find_map(|t| verdict_tail.captures(&t.to_ascii_lowercase()).map(|c| c[1].trim().to_string()))
+        {
+            texts[k] = format!("{} {tail}", texts[k]);
+        }
+    }
+    for p in texts {
+        let pl = p.to_ascii_lowercase();
+        let checks = checks_for(&pl, names);
+        if checks.is_empty() {
+            // "fix it on the site with a visual check on the signup page" → the check part.
+            let text = match re!(r"\b(?:(?:a|an|the) )?(?:visual|manual|quick|design|ux|accessibility) (?:regression )?(?:check|review|test|inspection|pass)\b.*$").find(&pl) {
+                Some(m) if m.start() > 0 => p[m.start()..].to_string(),
+                _ => p.clone(),
+            };
+            out.push(Criterion { text: lower_first(&text), check: None });
+        } else {
+            for ch in checks {
+                out.push(Criterion { text: lower_first(&p), check: Some(ch) });
+            }
+        }
+    }
+    out
+}
+
+/// Check names a criterion names: configured names first, then the built-in meanings of
+/// build, test, lint and typecheck. Empty for criteria a person judges.
+pub fn checks_for(pl: &str, names: &Names) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    // A configured check named outright ("e2e", "audit", "format").
+    for name in &names.checks {
+        if matches!(name.as_str(), "build" | "test" | "lint" | "typecheck") {
+            continue;
+        }
+        let spoken = name.replace(['-', '_'], " ");
+        if re_word(pl, &spoken) || re_word(pl, name) {
+            out.push(name.clone());
+        }
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    if re!(r"\b(?:visual(?:ly)?|manual(?:ly)?|by hand|eyeball|look(?:s)? (?:good|right|fine)|screenshots?|preview|in the browser|on (?:my|a) phone|i(?:'ll| will) (?:check|look|review)|check the [a-z0-9/ -]+ page|on the [a-z0-9/ -]+ page|demo|storybook|design review|sign[- ]off|approval)\b").is_match(pl) {
+        return out;
+    }
+    let builtin = |n: &str| n.to_string();
+    if re!(r"\b(?:ci|all (?:the )?checks|every check|all checks|the checks|pipeline)\b").is_match(pl) {
+        let mut all: Vec<String> = names.checks.clone();
+        if all.is_empty() {
+            all = vec!["build".into(), "test".into()];
+        }
+        return all;
+    }
+    if re!(r"\b(?:type ?check(?:s|ing|er)?|type-check(?:s|ing)?|types?|type errors|tsc|mypy|typescript)\b").is_match(pl) {
+        out.push(builtin("typecheck"));
+    }
+    if re!(r"\b(?:lint(?:s|er|ing|ed)?|eslint|clippy|stylelint|ruff)\b").is_match(pl) {
+        out.push(builtin("lint"));
+    }
+    if re!(r"\b(?:tests?|testing|specs?|suite|jest|vitest|playwright|cypress|pytest|e2e|coverage)\b").is_match(pl) {
+        out.push(builtin("test"));
+    }
+    if re!(r"\b(?:builds?|building|compiles?|compilation|compiling)\b").is_match(pl) {
+        out.push(builtin("build"));
+    }
+    out
+}
+
+fn re_word(hay: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    let mut start = 0;
+    while let Some(p) = hay[start..].find(word) {
+        let a = start + p;
+        let b = a + word.len();
+        let before_ok = a == 0 || !hay.as_bytes()[a - 1].is_ascii_alphanumeric();
+        let after_ok = b == hay.len() || !hay.as_bytes()[b].is_ascii_alphanumeric();
+        if before_ok && after_ok {
+            return true;
+        }
+        start = a + word.len().max(1);
+        if start >= hay.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// Scope from the whole task text: include/exclude paths.
+pub fn scope(lower: &str, names: &Names) -> Scope {
+    let mut s = Scope::default();
+    let phrase = r"((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)";
+    let excl: [&regex::Regex; 6] = [
+        re!(r"\b(?:leave|keep) (?:the |any |all |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+) (?:untouched|alone|as is|as-is|unchanged|intact|out of it|out of this)\b"),
+        re!(r"\b(?:don't|do not|dont|never|without|no) (?:touch(?:ing)?|modify(?:ing)?|chang(?:e|ing)|edit(?:ing)?|alter(?:ing)?|mess(?:ing)? with|chang(?:e|es) to|changes (?:in|to)|go (?:into|near)|update|updating|rewrite|break|breaking) (?:anything (?:in|under|inside) |any of |any |the |our |files in )*((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
+        re!(r"\b(?:stay|keep) (?:out of|away from) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
+        re!(r"\b(?:except(?: for)?|excluding|but not|other than|apart from|outside of) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
+        re!(r"\b(?:the )?((?:[a-z0-9_./*@-]+ ){0,2}?[a-z0-9_./*@-]+) (?:is|are) off[- ]limits\b"),
+        re!(r"\bhands off (?:the )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
+    ];
+    let _ = phrase;
+    let mut excluded_spans: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in excl {
+        for c in r.captures_iter(lower) {
+            let Some(m) = c.get(1) else { continue };
+            if let Some(p) = to_path(m.as_str(), names, true) && !s.exclude.contains(&p) {
+                s.exclude.push(p);
+            }
+            excluded_spans.push(c.get(0).map(|m| m.range()).unwrap_or(m.range()));
+        }
+    }
+    let incl: [&regex::Regex; 6] = [
+        re!(r"\b(?:in|inside|within|under|to|of|across) (?:the |our |a )?((?:[a-z0-9_./*@-]+ ){0,2}?[a-z0-9_./*@-]+) (?:directory|folder|dir|package|subtree|tree|subdirectory|subfolder|module)\b"),
+        re!(r"\b(?:only|just) (?:in|inside|within|under|touch|change|modify|edit|the) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
+        re!(r"\b(?:confined|limited|restricted|scoped|constrained|restrict|limit|scope|confine|keep)(?: it| this| them| changes| the changes| everything| the fix| your changes)? (?:to|within|inside) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
+        re!(r"\b(?:in|inside|within|under) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+) only\b"),
+        re!(r"\b(?:target(?:ing)?|touch(?:ing)?) only (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
+        re!(r"\b(?:in|inside|within|under) (?:the )?(/?[a-z0-9_.@-]+/[a-z0-9_./*@-]*|/[a-z0-9_.@*-]+)"),
+    ];
+    for r in incl {
+        for c in r.captures_iter(lower) {
+            let Some(m) = c.get(1) else { continue };
+            if excluded_spans.iter().any(|sp| sp.contains(&m.start())) {
+                continue;
+            }
+            if let Some(p) = to_path(m.as_str(), names, false)
+                && !s.include.contains(&p)
+                && !s.exclude.contains(&p)
+            {
+                s.include.push(p);
+            }
+        }
+    }
+    s
+}
+
+const GENERIC_TAIL: &[&str] = &[
+    "directory", "directories", "folder", "folders", "dir", "dirs", "routes", "route", "files", "file", "code",
+    "module", "modules", "package", "packages", "tree", "subtree", "stuff", "area", "logic", "layer", "pages",
+    "subdirectory", "subfolder", "only", "please", "untouched", "alone",
+];
+const NOT_PATH: &[&str] = &[
+    "it", "them", "that", "this", "those", "these", "everything", "anything", "something", "nothing", "code",
+    "codebase", "project", "repo", "repository", "app", "the", "a", "an", "and", "or", "but", "so", "to", "of",
+    "is", "are", "be", "any", "all", "other", "rest", "existing", "current", "same", "way", "behavior",
+    "behaviour", "api", "tests", "test", "build", "lint", "public", "interface", "scope", "global", "changes",
+    "change", "things", "logic", "stuff", "files", "file", "versions", "version", "dependencies", "deps", "yet",
+    "order", "place", "mind", "track", "sure", "time", "lockfile", "ui", "design", "typography", "tokens",
+];
+
+/// Words that are a folder only with a folder word after them ("app routes", "api folder").
+const BARE_ONLY: &[&str] = &["app", "api", "public", "ui", "design", "tests", "test", "build", "scripts", "config"];
+
+/// A repo path from a spoken phrase: "the components directory" → "components/",
+/// "app routes" → "app/", "/demos/*" → "demos/", "src/lib.rs" stays a file.
+pub fn to_path(phrase: &str, names: &Names, exclude: bool) -> Option<String> {
+    let mut ws: Vec<&str> = phrase
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(['.', ',']))
+        .filter(|w| !matches!(*w, "the" | "a" | "an" | "our" | "my" | "any" | "all" | "of"))
+        .collect();
+    // Stop at words that end a noun phrase.
+    if let Some(p) = ws.iter().position(|w| matches!(*w, "and" | "or" | "but" | "so" | "to" | "for" | "because" | "while" | "with" | "is" | "are" | "when" | "if" | "as" | "in" | "on" | "at" | "that" | "which" | "unless" | "either" | "too" | "either." | "then")) {
+        ws.truncate(p);
+    }
+    if let Some(w) = ws.iter().find(|w| w.contains('/')) {
+        let mut p = w.trim_start_matches('/').trim_end_matches('*').trim_end_matches('.').to_string();
+        if p.is_empty() {
+            return None;
+        }
+        let last = p.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        if !p.ends_with('/') && !last.contains('.') {
+            p.push('/');
+        }
+        return Some(p);
+    }
+    if let Some(w) = ws.iter().find(|w| re!(r"^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.(?:rs|ts|tsx|js|jsx|mjs|css|scss|md|json|toml|ya?ml|py|go|html|rb|java|kt|swift|sql|sh|lock)$").is_match(w)) {
+        return Some(w.to_string());
+    }
+    let had_dir_word = ws.iter().any(|w| matches!(*w, "directory" | "folder" | "dir" | "directories" | "folders"));
+    let mut had_tail = false;
+    while ws.len() > 1 && GENERIC_TAIL.contains(ws.last().unwrap_or(&"")) {
+        ws.pop();
+        had_tail = true;
+    }
+    if ws.is_empty() || ws.len() > 2 {
+        return None;
+    }
+    // "app routes" names a folder; "the app" alone is the whole application.
+    if ws.iter().any(|w| (NOT_PATH.contains(w) && !(had_tail && BARE_ONLY.contains(w))) || names.repo_word(w).is_some() || names.agent_word(w).is_some()) {
+        return None;
+    }
+    if ws.iter().any(|w| is_task_verb(w) && !had_dir_word) {
+        return None;
+    }
+    if ws.len() == 2 && !had_dir_word && !exclude {
+        return None;
+    }
+    if ws.iter().any(|w| !w.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c))) {
+        return None;
+    }
+    Some(format!("{}/", ws.join("-")))
+}
+
+/// The kind of a task from the first clause of its body (what to do), then the rest of the
+/// body, and, weakest, the whole text.
+pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
+    let first = strip_polite(first);
+    let rules: [(TaskKind, &regex::Regex, f32); 18] = [
+        (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
+        (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|renovate|dependabot|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
+        (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
+        (TaskKind::BugFix, re!(r"^fix\b|\bfix (?:the |a |an )?\w+"), 1.5),
+        (TaskKind::Feature, re!(r"^(?:add|implement|introduce|build|create|support|enable|allow|let users|make it possible)\b"), 2.0),
+        (TaskKind::Feature, re!(r"\b(?:implement|introduce|support|enable|allow|feature|optimistic|new|toggle|button|endpoint|page|form|modal|option|setting|settings|flag|widget|dashboard|skeleton|pagination|search|filter|export|import|upload|notifications?|onboarding)\b"), 1.2),
+        (TaskKind::Refactor, re!(r"\b(?:refactor(?:ing)?|clean ?up|restructure|extract|rename|simplify|reorganis?z?e|dedupe|deduplicate|tech debt|memoi[sz]e|consolidate|decouple|split (?:up )?the|modernize|dead code|unused|deprecated|remove (?:the )?(?:old|obsolete|stale|legacy)|(?:merge|combine|unify) (?:\S+ ){1,4}(?:into|with))\b"), 3.0),
+        (TaskKind::Refactor, re!(r"\brewrite\b"), 1.5),
+        (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks? (?:off|wrong|bad|broken|weird)|ui polish|restyle|misaligned|align|sticky|centered|centre|center|overlap(?:s|ping)?|overflow(?:s|ing)?|cut off|clipped|truncated)\b"), 2.5),
+        (TaskKind::Copy, re!(r"\b(?:copy|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread|translate|locali[sz]e|i18n)\b"), 3.0),
+        (TaskKind::Docs, re!(r"\b(?:docs|documentation|readme|document(?:ing)?|docstrings?|jsdoc|rustdoc|guide|contributing|api reference|comments|usage examples?|tutorial)\b"), 3.0),
+        (TaskKind::Test, re!(r"\b(?:(?:add|write|increase|improve|fix|stabili[sz]e|more|missing) (?:\S+ ){0,3}?(?:tests?|coverage|specs?)|flaky|test coverage|unit tests?|e2e tests?|integration tests?|snapshot tests?|end to end tests?)\b"), 3.0),
+        (TaskKind::Security, re!(r"\b(?:security|vulnerabilit(?:y|ies)|cves?|xss|csrf|sql injection|injection|secrets?|harden(?:ing)?|sanitiz|sanitis|auth bypass|exploit|rate limit(?:ing)?|permissions?|csp|content security policy|encrypt(?:ion)?|npm audit|leaked (?:keys?|tokens?|credentials))"), 3.5),
+        (TaskKind::Audit, re!(r"\b(?:audit|review|assess(?:ment)?|inventory|analy[sz]e|investigate|report on|evaluate|look into|take a look|look at why|figure out why|find out why|dig into|profile|benchmark)\b"), 3.8),
+        (TaskKind::Infra, re!(r"\b(?:ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring)|(?:database |db |schema )?migrations?|database|db schema|indexes|an index)\b"), 3.0),
+        (TaskKind::Test, re!(r"^(?:test|write tests|add tests)\b"), 2.0),
+        (TaskKind::Docs, re!(r"^document\b"), 2.0),
+        (TaskKind::Css, re!(r"\bcss\b"), 1.5),
+    ];
+    let mut scores = [0f32; 12];
+    let idx = |k: TaskKind| TaskKind::ALL.iter().position(|x| *x == k).unwrap_or(11);
+    for (k, r, w) in rules.iter() {
+        if r.is_match(first) {
+            scores[idx(*k)] += w;
+        } else if r.is_match(rest) {
+            scores[idx(*k)] += w * 0.5;
+        } else if r.is_match(whole) {
+            scores[idx(*k)] += w * 0.25;
+        }
+    }
+    // "fix breaking changes" belongs to an upgrade, not a bug fix.
+    if scores[idx(TaskKind::DependencyUpgrade)] >= 3.0 {
+        scores[idx(TaskKind::BugFix)] *= 0.3;
+        scores[idx(TaskKind::Feature)] *= 0.3;
+    }
+    // A security audit is an audit; a copy change with a layout word is still copy.
+    let mut best = (TaskKind::Other, 0.9f32);
+    for (i, s) in scores.iter().enumerate() {
+        if *s > best.1 {
+            best = (TaskKind::ALL[i], *s);
+        }
+    }
+    best.0
+}
+
+/// A short imperative title from the body clauses.
+pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
+    let Some(first) = body.iter().find(|c| words(c) >= 1) else {
+        return String::new();
+    };
+    let mut t = first.trim().to_string();
+    let lower = t.to_ascii_lowercase();
+    let wants = re!(r"^(?:(?:please|so|ok|okay|hey) )*(?:i|we) (?:need|want|would like|'d like)\b|^(?:i'd|we'd) like\b").is_match(&lower);
+    let stripped = strip_polite(&lower);
+    t = t[lower.len() - stripped.len()..].to_string();
+    // "I need the pricing page to show annual prices" → "Make the pricing page show annual prices".
+    let l = t.to_ascii_lowercase();
+    if wants
+        && !is_task_verb(l.split_whitespace().next().unwrap_or(""))
+        && let Some(c) = re!(r"^(.{3,60}?) to ([a-z]+) (.+)$").captures(&l)
+        && !matches!(&c[2], "be" | "the" | "a" | "an")
+        && names.agent_word(&c[1]).is_none()
+    {
+        let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
+        let rest = &t[c.get(2).map(|m| m.start()).unwrap_or(0)..];
+        t = format!("Make {} {}", lower_first(subj), rest);
+    }
+    // "for the backend add an endpoint …" → "add an endpoint …".
+    let l = t.to_ascii_lowercase();
+    if let Some(c) = re!(r"^(?:in|on|for|over in|inside|within) (?:the |our )?([a-z0-9._-]+)(?: (?:repo|repository|codebase|project))?,? ").captures(&l)
+        && names.repo_word(&c[1]).is_some()
+        && words(&l) > 4
+    {
+        t = t[c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
+    }
+    // "Queue a security review of …" → "Security review of …".
+    let l = t.to_ascii_lowercase();
+    if let Some(m) = re!(r"^(?:queue|schedule|dispatch|line up|kick off|set up a task for)(?: up)? (?:a |an )?").find(&l) {
+        let next = l[m.end()..].split_whitespace().next().unwrap_or("");
+        if !next.is_empty() && !is_task_verb(next) && !matches!(next, "it" | "this" | "these" | "them") {
+            t = t[m.end()..].to_string();
+            let l2 = t.to_ascii_lowercase();
+            if let Some(rest) = l2.strip_prefix("the ")
+                && !is_task_verb(rest.split_whitespace().next().unwrap_or(""))
+            {
+                t = t[4..].to_string();
+            }
+        }
+    }
+    // Agent assignment ("have Jules", "a task for Cursor to") and framing, in either order.
+    for _ in 0..2 {
+        let l = t.to_ascii_lowercase();
+        let l2 = re!(r"^(?:a |an )?(?:task|job)s? ").replace(&l, "").to_string();
+        let cut0 = l.len() - l2.len();
+        if let Some(c) = re!(r"^(?:(?:have|ask|get|tell|let|for|want|need) ([a-z][a-z0-9-]*)(?: (?:to|and))?|(?:use|using) ([a-z][a-z0-9-]*)(?: (?:on|in|for) (?:the )?[a-z0-9-]+)? (?:to|and|for)|([a-z][a-z0-9-]*)[,:]|([a-z][a-z0-9-]*) (?:should|can|could|will|please|to))\s+").captures(&l2) {
+            let name = c.get(1).or(c.get(2)).or(c.get(3)).or(c.get(4)).map(|m| m.as_str()).unwrap_or("");
+            if names.agent_word(name).is_some() {
+                t = t[cut0 + c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
+            }
+        }
+        let l = t.to_ascii_lowercase();
+        let stripped = strip_polite(&l);
+        t = t[l.len() - stripped.len()..].to_string();
+    }
+    let mut l = t.to_ascii_lowercase();
+    for r in [
+        re!(r"\s+(?:with|using|via|through|by) (?:the )?[a-z][a-z0-9-]*(?: agent)?\s*$"),
+        re!(r"\s+(?:for|to|on) [a-z][a-z0-9-]*\s*$"),
+    ] {
+        if let Some(m) = r.find(&l) {
+            let tail = m.as_str().split_whitespace().last().unwrap_or("");
+            if names.agent_word(tail).is_some() || tail == "agent" {
+                t.truncate(m.start());
+                l.truncate(m.start());
+            }
+        }
+    }
+    // "an upgrade to Next.js 15" → "Upgrade to Next.js 15".
+    let l = t.to_ascii_lowercase();
+    if let Some(m) = re!(r"^(?:a|an|the) (?:quick |small |full |complete )?").find(&l) {
+        let rest = &l[m.end()..];
+        if re!(r"^(?:upgrade|bump|security|audit|review|visual|refresh|fix|update|migration|refactor|cleanup|pass|rewrite|redesign)\b").is_match(rest) {
+            t = t[m.end()..].to_string();
+        }
+    }
+    // "The hero section on /ml-tools needs 4 headline variants" → "Write 4 headline variants for the hero section on /ml-tools".
+    let l = t.to_ascii_lowercase();
+    if let Some(c) = re!(r"^(.{3,60}?) (?:needs|need|requires|should get|could use|should have) (.{3,80})$").captures(&l) {
+        let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
+        let obj = &t[c.get(2).map(|m| m.range()).unwrap_or(0..0)];
+        let first_obj = obj.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        if !is_task_verb(&first_obj) && !first_obj.ends_with("ing") {
+            let verb = match kind {
+                TaskKind::Copy => "Write",
+                TaskKind::Docs => "Write",
+                _ => "Add",
+            };
+            let prep = if matches!(kind, TaskKind::Copy | TaskKind::Docs) { "for" } else { "to" };
+            t = format!("{verb} {obj} {prep} {}", lower_first(subj));
+        } else if is_task_verb(&first_obj) || first_obj.ends_with("ing") {
+            // "The footer needs updating" → "Update the footer".
+            let verb = first_obj.trim_end_matches("ing");
+            if is_task_verb(verb) || is_task_verb(&format!("{verb}e")) {
+                let v = if is_task_verb(verb) { verb.to_string() } else { format!("{verb}e") };
+                t = format!("{} {}", v, lower_first(subj));
+            }
+        }
+    }
+    // "All CSS in /demos is leaking to global scope" → "Fix all CSS in /demos leaking to global scope".
+    let l = t.to_ascii_lowercase();
+    let fw = l.split_whitespace().next().unwrap_or("");
+    if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are|keeps|keep) (?:still |now |currently |constantly |randomly |sometimes )?(\w+ing\b.*)$").captures(&l) {
+        let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
+        let rest = &t[c.get(2).map(|m| m.range()).unwrap_or(0..0)];
+        t = format!("Fix {} {}", lower_first(subj), rest);
+    } else if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are) (?:really |super |very |so |too |kind of |pretty |still |now |completely |totally |badly |way )?(?:out of date|outdated|stale|obsolete)$").captures(&l) {
+        let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
+        t = format!("Update {}", lower_first(subj));
+    } else if !is_task_verb(fw) && let Some(c) = re!(r"^(.{3,80}?) (?:is|are) (?:really |super |very |so |too |kind of |pretty |still |now |completely |totally )?(broken|wrong|slow|failing|flaky|off|misaligned|missing|ugly|not \w+)\b(.*)$").captures(&l) {
+        let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
+        let adj = &t[c.get(2).map(|m| m.range()).unwrap_or(0..0)];
+        let rest = &t[c.get(3).map(|m| m.range()).unwrap_or(0..0)];
+        t = format!("Fix {} being {}{}", lower_first(subj), adj, rest);
+    }
+    // "The checkout page crashes when …" → "Fix the checkout page crashing when …".
+    let l = t.to_ascii_lowercase();
+    let fw = l.split_whitespace().next().unwrap_or("");
+    if !is_task_verb(fw) && !t.starts_with("Fix ") && let Some(c) = re!(r"^(.{3,80}?) (crashes|breaks|fails|hangs|freezes|flickers|overflows|overlaps|throws|errors out|times out|leaks|loads slowly|renders|returns|shows)\b(.*)$").captures(&l) {
+        let subj = &t[c.get(1).map(|m| m.range()).unwrap_or(0..0)];
+        let ing = match &c[2] {
+            "crashes" => "crashing",
+            "breaks" => "breaking",
+            "fails" => "failing",
+            "hangs" => "hanging",
+            "freezes" => "freezing",
+            "flickers" => "flickering",
+            "overflows" => "overflowing",
+            "overlaps" => "overlapping",
+            "throws" => "throwing",
+            "errors out" => "erroring out",
+            "times out" => "timing out",
+            "leaks" => "leaking",
+            "loads slowly" => "loading slowly",
+            "renders" => "rendering",
+            "returns" => "returning",
+            _ => "showing",
+        };
+        let rest = &t[c.get(3).map(|m| m.range()).unwrap_or(0..0)];
+        t = format!("Fix {} {ing}{rest}", lower_first(subj));
+    }
+    // Cut at a verdict said without a pause ("… in the site repo tests green"), a reason,
+    // or a long tail; at most 12 words.
+    let l = t.to_ascii_lowercase();
+    if let Some(m) = verdict_re().find(&l)
+        && words(&t[..m.start()]) >= 3
+    {
+        t.truncate(m.start());
+    }
+    let l = t.to_ascii_lowercase();
+    if let Some(p) = [" so that ", " so it ", " because ", " since ", " which ", " in order to ", " can someone ", " could someone ", " can you ", " could you ", " please ", " can somebody "].iter().filter_map(|c| l.find(c)).min()
+        && words(&t[..p]) >= 3
+    {
+        t.truncate(p);
+    }
+    // A second statement run on without a pause: "… on the website it overlaps the logo".
+    let l = t.to_ascii_lowercase();
+    if let Some(m) = re!(r" (?:it|they|this|that) (?:is|are|overlaps|breaks|keeps|doesn't|does not|looks|shows|has|was|also|still|just|only|throws|fails|crashes) ").find(&l)
+        && words(&t[..m.start()]) >= 4
+    {
+        t.truncate(m.start());
+    }
+    let ws: Vec<&str> = t.split_whitespace().collect();
+    let mut t = if ws.len() > 12 { ws[..12].join(" ") } else { ws.join(" ") };
+    while t.ends_with(|c: char| ",.;:!?".contains(c))
+        || [" and", " to", " for", " at", " the", " on", " in", " a", " an", " with", " by", " so", " plus", " of", " make", " sure", " ensure", " that", " then", " also", " while", " make sure", " its", " our", " my"]
+            .iter()
+            .any(|w| t.to_ascii_lowercase().ends_with(w))
+    {
+        if let Some(p) = t.rfind(' ').filter(|_| t.ends_with(|c: char| c.is_alphabetic())) {
+            t.truncate(p);
+        } else {
+            t.pop();
+        }
+        t = t.trim_end().to_string();
+    }
+    let mut cs = t.chars();
+    match cs.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + cs.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn names() -> Names {
+        let mut c = Config::default();
+        for a in ["copilot", "jules", "cursor", "claude"] {
+            c.agents.insert(a.into(), Default::default());
+        }
+        c.repos.push(crate::config::Repo { name: "site".into(), aliases: vec!["website".into()], ..Default::default() });
+        c.repos.push(crate::config::Repo { name: "api".into(), aliases: vec!["backend".into()], ..Default::default() });
+        Names::from_config(&c)
+    }
+
+    #[test]
+    fn scope_table() {
+        let n = names();
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            ("fix breaking changes in the components directory only, leave app routes untouched", &["components/"], &["app/"]),
+            ("add scoping so changes stay confined to /demos", &["demos/"], &[]),
+            ("don't touch the migrations", &[], &["migrations/"]),
+            ("fix breaking changes in the hooks directory", &["hooks/"], &[]),
+            ("target only the /demos/* routes", &["demos/"], &[]),
+            ("update the footer links to match the new sitemap", &[], &[]),
+            ("keep the existing typography tokens", &[], &[]),
+            ("only touch src/lib.rs", &["src/lib.rs"], &[]),
+        ];
+        for (text, inc, exc) in cases {
+            let s = scope(text, &n);
+            assert_eq!(s.include, inc.iter().map(|x| x.to_string()).collect::<Vec<_>>(), "{text}");
+            assert_eq!(s.exclude, exc.iter().map(|x| x.to_string()).collect::<Vec<_>>(), "{text}");
+        }
+    }
+
+    #[test]
+    fn checks_table() {
+        let n = names();
+        let cases: &[(&str, &[&str])] = &[
+            ("build passes", &["build"]),
+            ("component tests green", &["test"]),
+            ("all data-fetching tests pass", &["test"]),
+            ("type check passes", &["typecheck"]),
+            ("lint clean", &["lint"]),
+            ("visual regression check on the design system page", &[]),
+            ("check the demos page to verify", &[]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(checks_for(text, &n), want.iter().map(|x| x.to_string()).collect::<Vec<_>>(), "{text}");
+        }
+    }
+
+    #[test]
+    fn kind_table() {
+        let cases = [
+            ("bump all tailwind packages to the latest stable version. fix breaking changes in the components directory only", TaskKind::DependencyUpgrade),
+            ("all css in the /demos directory is leaking to global scope. add scoping so changes stay confined", TaskKind::Css),
+            ("the hero section on /ml-tools needs 4 headline variants focused on learning", TaskKind::Copy),
+            ("a security audit of the api routes", TaskKind::Audit),
+            ("fix the login redirect loop", TaskKind::BugFix),
+            ("add optimistic updates to the todo list", TaskKind::Feature),
+            ("update the readme with setup steps", TaskKind::Docs),
+            ("memoize the data table component", TaskKind::Refactor),
+            ("fix the flaky checkout test", TaskKind::Test),
+            ("add a github actions workflow that caches node modules", TaskKind::Infra),
+            ("patch the xss hole in the comment form", TaskKind::Security),
+        ];
+        for (text, want) in cases {
+            let (first, rest) = text.split_once(". ").unwrap_or((text, ""));
+            assert_eq!(kind(first, rest, text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn path_table() {
+        let n = names();
+        let cases = [
+            ("the components directory", false, Some("components/")),
+            ("app routes", true, Some("app/")),
+            ("/demos/*", false, Some("demos/")),
+            ("the migrations", true, Some("migrations/")),
+            ("it", true, None),
+            ("the website", false, None),
+        ];
+        for (p, excl, want) in cases {
+            assert_eq!(to_path(p, &n, excl).as_deref(), want, "{p}");
+        }
+    }
+}

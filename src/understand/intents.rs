@@ -1,0 +1,578 @@
+//! What the user wants: the intent of a cleaned transcript, with its reference, filter,
+//! period, instruction or tasks.
+//!
+//! The order matters and goes from the most specific to the most general:
+//! nothing heard → yes/no (read against a pending question) → help → repeat → workflow
+//! triggers → commands on existing work (merge, cancel, retry, follow-up) → questions
+//! (status, changelog) → a brief to dispatch → unknown.
+
+use super::brief::{self, is_task_verb, strip_polite};
+use super::normalize::Normalized;
+use super::refs::{Prefer, Resolved, looks_referential, resolve, word_match};
+use super::vocab::{bounded_edit, phonetic};
+use super::{Context, Intent, IntentKind, Names, StatusFilter, readiness, when};
+
+fn bare(lower: &str) -> String {
+    let mut s = String::with_capacity(lower.len());
+    for c in lower.chars() {
+        if matches!(c, ',' | '.' | '?' | '!' | ';' | ':' | '"') {
+            s.push(' ');
+        } else {
+            s.push(c);
+        }
+    }
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+const YES_WORDS: &[&str] = &[
+    "yes", "yeah", "yep", "yup", "yea", "ya", "sure", "ok", "okay", "alright", "correct", "affirmative", "absolutely",
+    "definitely", "confirm", "confirmed", "please", "go", "ahead", "for", "it", "do", "proceed", "approve", "approved",
+    "ship", "merge", "sounds", "good", "make", "so", "that's", "that", "right", "thanks", "thank", "you", "anyway",
+    "just", "send", "dispatch", "run", "great", "perfect", "fine", "roger", "aye", "exactly", "indeed", "now", "on",
+    "with", "let's", "lets", "by", "all", "means", "capcom", "i", "confirmation", "is", "true", "positive", "start",
+    "one", "this", "them", "both", "merge's", "agreed", "agree", "works", "me", "a", "plan", "thing", "will", "do", "cool", "nice", "awesome", "yes,", "course", "of",
+];
+const YES_ANCHORS: &[&str] = &[
+    "yes", "yeah", "yep", "yup", "yea", "ya", "sure", "ok", "okay", "correct", "affirmative", "absolutely", "definitely",
+    "confirm", "confirmed", "proceed", "approve", "approved", "roger", "aye", "exactly", "perfect", "agreed", "agree",
+];
+const YES_PAIRS: &[&str] = &[
+    "do it", "go ahead", "go for it", "ship it", "of course", "sure thing", "merge it", "sounds good", "make it so", "that's right", "please do",
+    "send it", "dispatch anyway", "dispatch it", "run it", "merge them", "merge both", "do that", "let's go", "go on",
+    "all good", "by all means", "works for me", "start it", "merge anyway", "send them",
+];
+const NO_WORDS: &[&str] = &[
+    "no", "nope", "nah", "not", "now", "cancel", "that", "it", "never", "mind", "nevermind", "forget", "don't", "do",
+    "stop", "abort", "hold", "on", "off", "wait", "negative", "scratch", "thanks", "thank", "you", "leave", "please",
+    "skip", "yet", "later", "let's", "lets", "rather", "belay", "i'd", "actually", "merge", "dispatch", "go", "ahead",
+    "this", "one", "thing", "about", "capcom", "oh", "all", "the", "question", "changed", "my", "mistake", "ignore",
+    "won't", "dont", "way", "sorry", "hmm", "maybe", "keep", "waiting", "no,", "pass", "undo",
+];
+const NO_ANCHORS: &[&str] = &[
+    "no", "nope", "nah", "cancel", "nevermind", "forget", "don't", "dont", "stop", "abort", "wait", "negative",
+    "scratch", "skip", "belay", "ignore", "won't", "pass", "undo",
+];
+const NO_PAIRS: &[&str] = &["never mind", "hold on", "hold off", "not now", "not yet", "let's not", "rather not", "changed my mind", "no way"];
+
+#[derive(Debug, PartialEq)]
+enum YesNo {
+    Yes,
+    No,
+    Both,
+    Neither,
+}
+
+fn yes_no(b: &str) -> YesNo {
+    let ws: Vec<&str> = b.split(' ').filter(|w| !w.is_empty()).collect();
+    if ws.is_empty() || ws.len() > 7 {
+        return YesNo::Neither;
+    }
+    let padded = format!(" {b} ");
+    let yes_bag = ws.iter().all(|w| YES_WORDS.contains(w));
+    let no_bag = ws.iter().all(|w| NO_WORDS.contains(w) || YES_WORDS.contains(w));
+    let yes_anchor = ws.iter().any(|w| YES_ANCHORS.contains(w)) || YES_PAIRS.iter().any(|p| padded.contains(&format!(" {p} ")));
+    let no_anchor = ws.iter().any(|w| NO_ANCHORS.contains(w)) || NO_PAIRS.iter().any(|p| padded.contains(&format!(" {p} ")));
+    match (yes_bag && yes_anchor, no_bag && no_anchor) {
+        (true, false) => YesNo::Yes,
+        (false, true) => {
+            // "no thanks" is a no; "don't merge it" is a no; "yes, don't" is both.
+            if ws.iter().any(|w| YES_ANCHORS.contains(w)) { YesNo::Both } else { YesNo::No }
+        }
+        (true, true) => YesNo::Both,
+        _ => YesNo::Neither,
+    }
+}
+
+/// The opening of a list of tasks: "Two things", "Queue these", "First, …".
+fn header_re() -> &'static regex::Regex {
+    re!(r"^(?:(?:i have |i've got |here are |there are |we have |we've got )?(?:\d+|two|three|four|five|a couple of|a few|several) (?:things|tasks|jobs|items|changes)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)")
+}
+
+/// Verbs that open a question about work rather than an order for new work.
+const STATUS_VERBS: &[&str] = &["show", "give", "tell", "list", "check", "read", "report", "summarize", "summarise", "recap", "catch", "what's", "what", "how's", "how"];
+
+fn with_conf(mut i: Intent, c: f32) -> Intent {
+    i.confidence = c;
+    i
+}
+
+fn unknown(reason: &str, confidence: f32) -> Intent {
+    Intent { reason: Some(reason.to_string()), confidence, ..Intent::default() }
+}
+
+fn apply(intent: &mut Intent, r: Resolved) {
+    intent.target = r.target;
+    if r.question.is_some() {
+        intent.question = r.question;
+        intent.confidence = intent.confidence.min(0.75);
+    }
+    if intent.reason.is_none() {
+        intent.reason = r.reason;
+    }
+}
+
+/// Read a cleaned transcript.
+pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
+    let lower = norm.lower.trim();
+    if !lower.chars().any(char::is_alphanumeric) {
+        return unknown("nothing was heard", 0.0);
+    }
+    let penalty = (norm.corrections as f32 * 0.03).min(0.15);
+    let mut intent = classify_inner(norm, lower, ctx, names);
+    if intent.intent != IntentKind::Unknown {
+        intent.confidence = (intent.confidence - penalty).max(0.05);
+    }
+    intent.confidence = (intent.confidence * 100.0).round() / 100.0;
+    intent
+}
+
+fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) -> Intent {
+    let b = bare(lower);
+    let nwords = b.split(' ').count();
+    let pending = ctx.pending;
+
+    // Yes and no, in the light of a pending question.
+    let yn = yes_no(&b);
+    let cancel_deictic = re!(r"^(?:please )?(?:cancel|stop|kill|abort|drop) (?:that|it|this)(?: one| task)?(?: please)?$").is_match(&b);
+    if let Some(p) = pending {
+        // "merge" while a merge is being asked about is the answer to it.
+        if p.action.starts_with("merge") && re!(r"^(?:(?:yes|yeah|ok|okay|go ahead and|please) )?(?:merge|merge it|merge now|ship it|merge them|merge all|do the merge)(?: please| now)?$").is_match(&b) {
+            return Intent { target: p.task.map(|t| super::Target { task: Some(t), ..Default::default() }), ..with_conf(Intent::of(IntentKind::Confirm), 0.95) };
+        }
+        match yn {
+            YesNo::Yes => return Intent { target: p.task.map(|t| super::Target { task: Some(t), ..Default::default() }), ..with_conf(Intent::of(IntentKind::Confirm), 0.95) },
+            YesNo::No => return Intent { target: p.task.map(|t| super::Target { task: Some(t), ..Default::default() }), ..with_conf(Intent::of(IntentKind::Deny), 0.95) },
+            YesNo::Both => {
+                return Intent { question: Some(format!("Sorry, was that a yes or a no? {}", p.question)), ..unknown("heard both yes and no", 0.3) };
+            }
+            YesNo::Neither => {}
+        }
+    } else if !cancel_deictic {
+        let plain_merge_it = re!(r"^(?:please )?(?:merge|ship) (?:it|that|them|both)(?: please| now)?$").is_match(&b);
+        match yn {
+            YesNo::Yes if !plain_merge_it => return with_conf(Intent::of(IntentKind::Confirm), 0.6),
+            YesNo::No => return with_conf(Intent::of(IntentKind::Deny), 0.6),
+            YesNo::Both => return Intent { question: Some("Sorry, was that a yes or a no?".into()), ..unknown("heard both yes and no", 0.3) },
+            _ => {}
+        }
+    }
+
+    let s = strip_polite(&b).to_string();
+    let s = s.as_str();
+
+    // Help and repeat.
+    if re!(r"^(?:help|help me|what can (?:i|you) (?:say|do|ask|understand)|what (?:can|should|do) i (?:say|ask)|what are (?:the|my|your) (?:commands|options)|what commands|list (?:the |your )?commands|show (?:me )?(?:the )?commands|how do i use (?:this|you|capcom|it)|how does (?:this|capcom) work|what do you (?:do|understand|know)|what are you able to do|commands|options|what can be said|what (?:things )?can i tell you|tell me what (?:you can do|i can say|to say)|what can you do for me|how do i talk to you)\b").is_match(s) {
+        return with_conf(Intent::of(IntentKind::Help), 0.95);
+    }
+    if re!(r"^(?:(?:say|read|play|tell me) (?:that|it|this|the last (?:thing|bit|one|part)) (?:again|back|one more time|once more)|repeat(?: that| it| yourself| the last (?:thing|message|answer|update|part))?(?: again)?|come again|pardon(?: me)?|what did you (?:just )?say|one more time|again|once more|sorry what|what was that|i didn't (?:catch|hear|get|understand) (?:that|it|you|what you said)|what|huh|could you repeat(?: that)?|can you repeat(?: that)?)(?: please| again)?$").is_match(s) {
+        return with_conf(Intent::of(IntentKind::Repeat), 0.95);
+    }
+
+    // Workflow triggers.
+    if let Some((name, exact)) = workflow(&b, ctx) {
+        return Intent { workflow: Some(name), ..with_conf(Intent::of(IntentKind::Workflow), if exact { 0.95 } else { 0.8 }) };
+    }
+
+    // Commands on existing work.
+    if let Some(i) = merge(s, ctx, names) {
+        return i;
+    }
+    if cancel_deictic || re!(r"^(?:cancel|stop|kill|abort|halt|terminate|call off|pull the plug on|shut down|drop|pause)\b").is_match(s) {
+        if let Some(i) = cancel(s, ctx, names) {
+            return i;
+        }
+    }
+    if let Some(i) = retry(s, ctx, names) {
+        return i;
+    }
+    let lp_full = lower.trim_end_matches(['.', '!', '?']).to_string();
+    let lp = strip_polite(&lp_full).to_string();
+    if let Some(i) = follow_up(&lp, norm, ctx, names) {
+        return i;
+    }
+
+    // Questions, unless the words are plainly an order ("Update the footer links …").
+    let first = s.split(' ').next().unwrap_or("");
+    let order = (is_task_verb(first) && !STATUS_VERBS.contains(&first) && !matches!(first, "have" | "has"))
+        || header_re().is_match(s)
+        || names.agent_word(first).is_some()
+        || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly");
+    if !order {
+        if let Some(i) = changelog(s, ctx, names) {
+            return i;
+        }
+        if let Some(i) = status(s, ctx, names) {
+            return i;
+        }
+    }
+
+    // A brief.
+    if let Some(i) = dispatch(norm, s, nwords, ctx, names) {
+        return i;
+    }
+    if b.split(' ').count() <= 2 && re!(r"^(?:thanks|thank you|cheers|great|cool|nice|hello|hi|hey)\b").is_match(&b) {
+        return unknown("small talk, nothing to do", 0.3);
+    }
+    unknown("no command or task was recognised", 0.1)
+}
+
+/// A workflow whose trigger phrase (or name) the utterance says, allowing near-misses.
+fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
+    let ws: Vec<&str> = b.split(' ').collect();
+    const FILLER: &[&str] = &[
+        "run", "start", "do", "kick", "off", "trigger", "give", "me", "my", "the", "please", "let's", "lets", "go", "time",
+        "for", "now", "it's", "its", "a", "an", "capcom", "okay", "ok", "hey", "so", "can", "you", "could", "i", "want",
+        "to", "need", "begin", "launch", "execute", "with", "our", "us", "workflow", "routine", "and", "just", "quick",
+        "would", "like", "be", "great", "thanks", "up", "wrap",
+    ];
+    const SKIP_INSIDE: &[&str] = &["the", "a", "my", "our"];
+    let tok_eq = |a: &str, t: &str| -> (bool, bool) {
+        if a == t {
+            return (true, true);
+        }
+        let close = (t.len() >= 4 && bounded_edit(a, t, 2) <= 1) || (t.len() >= 4 && phonetic(a) == phonetic(t) && a.as_bytes().first() == t.as_bytes().first()) || word_match(a, t);
+        (close, false)
+    };
+    let mut best: Option<(String, bool, usize)> = None;
+    for wf in &ctx.config.workflows {
+        let mut phrases: Vec<&str> = wf.triggers.iter().map(String::as_str).collect();
+        phrases.push(&wf.name);
+        for ph in phrases {
+            let tl = bare(&ph.to_ascii_lowercase());
+            let tw: Vec<&str> = tl.split(' ').filter(|w| !w.is_empty()).collect();
+            if tw.is_empty() || tw.len() > ws.len() {
+                continue;
+            }
+            for start in 0..=(ws.len() - tw.len()) {
+                let mut all = true;
+                let mut exact = true;
+                let mut j = start;
+                for t in tw.iter() {
+                    // "end of the day" says the trigger "end of day".
+                    while j < ws.len() && SKIP_INSIDE.contains(&ws[j]) && !SKIP_INSIDE.contains(t) && j > start {
+                        j += 1;
+                    }
+                    let Some(w) = ws.get(j) else {
+                        all = false;
+                        break;
+                    };
+                    let (ok, ex) = tok_eq(w, t);
+                    all &= ok;
+                    exact &= ex;
+                    j += 1;
+                    if !all {
+                        break;
+                    }
+                }
+                if !all {
+                    continue;
+                }
+                let end = j;
+                let outside = ws[..start].iter().chain(ws[end..].iter());
+                if outside.clone().all(|w| FILLER.contains(w)) {
+                    let better = best.as_ref().is_none_or(|(_, _, n)| tw.len() > *n);
+                    if better {
+                        best = Some((wf.name.clone(), exact, tw.len()));
+                    }
+                }
+                break;
+            }
+        }
+    }
+    best.map(|(n, e, _)| (n, e))
+}
+
+fn merge(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
+    let c = re!(r"^(?:go ahead and |approve and |squash and )?(?:merge|land|squash(?: and merge)?)(?: in)?\b(.*)$").captures(s);
+    let phrase = match c {
+        Some(c) => c[1].trim().to_string(),
+        None => {
+            // "ship PR 12", "PR 12 looks good, merge it", "merge everything that's green".
+            if let Some(c) = re!(r"^ship (.*(?:\bpr\b|\btask\b|\bone\b|\ball\b|\beverything\b|\bit\b|\bthat\b).*)$").captures(s) {
+                c[1].trim().to_string()
+            } else if re!(r"\bmerge (?:it|that|them|this one)\b").is_match(s)
+                && let Some(m) = re!(r"\b(?:pr|task) ?#?\d+\b|\bthe [a-z0-9 -]+? one\b").find(s)
+            {
+                m.as_str().to_string()
+            } else {
+                return None;
+            }
+        }
+    };
+    let phrase = re!(r"^(?:the (?:pr|pull request) (?:for|from|of) |in )").replace(&phrase, "").to_string();
+    let phrase = re!(r"(?: (?:into|to) (?:main|master|the main branch|trunk))$").replace(&phrase, "").to_string();
+    // "merge the two date helpers into one utility" is a refactor to dispatch.
+    if phrase.contains(" into ") || phrase.contains(" with ") && !phrase.contains(" with green") {
+        return None;
+    }
+    let r = resolve(&phrase, ctx, names, Prefer::Ready);
+    if !looks_referential(&phrase, names) && r.target.as_ref().is_none_or(|t| t.task.is_none()) && phrase.split_whitespace().count() >= 4 {
+        return None;
+    }
+    let mut i = with_conf(Intent::of(IntentKind::Merge), 0.9);
+    apply(&mut i, r);
+    Some(i)
+}
+
+fn cancel(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
+    let c = re!(r"^(?:cancel|stop|kill|abort|halt|terminate|call off|pull the plug on|shut down|drop|pause)\b(.*)$").captures(s)?;
+    let phrase = c[1].trim();
+    let phrase = re!(r"^(?:working on |work on |running |the work on )").replace(phrase, "").to_string();
+    let r = resolve(&phrase, ctx, names, Prefer::Active);
+    let resolved_one = r.target.as_ref().is_some_and(|t| t.task.is_some() || t.all) && r.question.is_none();
+    if !(looks_referential(&phrase, names) || resolved_one) && phrase.split_whitespace().count() >= 3 {
+        return None;
+    }
+    let mut i = with_conf(Intent::of(IntentKind::Cancel), 0.9);
+    apply(&mut i, r);
+    Some(i)
+}
+
+fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
+    let phrase = if let Some(c) = re!(r"^(?:retry|re-run|rerun|restart|redo|requeue|re-queue|resubmit|re-dispatch|redispatch)\b(.*)$").captures(s) {
+        c[1].trim().to_string()
+    } else if let Some(c) = re!(r"^(?:try|run|kick off|start|do|queue|dispatch|send) (.*?) (?:again|one more time|once more)$").captures(s) {
+        c[1].trim().to_string()
+    } else if let Some(c) = re!(r"^(?:give|let) (.*?) (?:another|one more) (?:go|shot|try|attempt|run)$").captures(s) {
+        c[1].trim().to_string()
+    } else if let Some(c) = re!(r"^(?:have|take) another (?:go|shot|crack|try) (?:at|on) (.*)$").captures(s) {
+        c[1].trim().to_string()
+    } else if let Some(c) = re!(r"^(?:try again|again) (?:with|on|for) (.*)$").captures(s) {
+        c[1].trim().to_string()
+    } else if re!(r"^try (?:it |that |this )?again$").is_match(s) {
+        String::new()
+    } else {
+        return None;
+    };
+    // "retry PR 45 with Claude": the same task, another agent.
+    let mut other_agent = None;
+    let mut phrase = phrase;
+    if let Some(c) = re!(r"^(.*?)\s*\b(?:with|using|on|via|but with|and use|and give it to) ([a-z][a-z0-9-]*)(?: this time| instead)?$").captures(&phrase)
+        && let Some(a) = names.agent_word(&c[2])
+    {
+        other_agent = Some(a.to_string());
+        phrase = c[1].to_string();
+    }
+    let r = resolve(&phrase, ctx, names, Prefer::Failed);
+    let resolved_one = r.target.as_ref().is_some_and(|t| t.task.is_some() || t.all) && r.question.is_none();
+    if !(looks_referential(&phrase, names) || resolved_one) && phrase.split_whitespace().count() >= 4 {
+        return None;
+    }
+    let mut i = with_conf(Intent::of(IntentKind::Retry), 0.9);
+    i.instruction = other_agent.map(|a| format!("use {a}"));
+    apply(&mut i, r);
+    Some(i)
+}
+
+fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option<Intent> {
+    let forms: [&regex::Regex; 4] = [
+        re!(r"^(?:tell|ask|remind|instruct|let|get|have|message|ping|nudge) (.+?) (?:to|that|know that|know to|know|it should|they should|it needs to|they need to) (.+)$"),
+        re!(r"^(?:follow up (?:on|with)|for|on|regarding|re|about|back to|update|add to|also add to|note for|a note for) (.+?)[,:] (.+)$"),
+        re!(r"^(?:follow up (?:on|with)|for|regarding) (.+?),? (?:and )?(?:tell it to |ask it to |have it )?(also .+)$"),
+        re!(r"^((?:.+? )?(?:agent|one|task|pr ?\d+|task ?\d+)),? (?:should|needs to|has to|must|can) (.+)$"),
+    ];
+    // Work on the cleaned text so the instruction keeps its casing.
+    let text = norm.text.trim().trim_end_matches(['.', '!', '?']);
+    for (k, r) in forms.iter().enumerate() {
+        let Some(c) = r.captures(s) else { continue };
+        let who = c[1].trim().to_string();
+        let instr_l = c[2].trim().to_string();
+        if who.is_empty() || instr_l.split_whitespace().count() < 2 && !instr_l.contains("stop") {
+            continue;
+        }
+        let bare_agent = names.agent_word(who.trim_start_matches("the ")).is_some() && !who.contains(' ');
+        let agent_phrase = who.split_whitespace().last().is_some_and(|w| matches!(w, "agent" | "one" | "bot" | "task" | "job"));
+        let r = resolve(&who, ctx, names, Prefer::Any);
+        let resolved = r.target.as_ref().is_some_and(|t| t.task.is_some()) && r.question.is_none();
+        let addition = re!(r"\b(?:also|too|as well|instead|additionally|don't forget|again|while (?:you're|it's) at it|in addition)\b").is_match(&instr_l);
+        let numbered = re!(r"\b(?:pr|task|job) ?#?\d+\b").is_match(&who);
+        let ok = if bare_agent {
+            // "ask Cursor to fix the navbar" is a new task for Cursor; "tell Jules to also …"
+            // adds to work Jules already has (and asks which, when Jules has several).
+            addition && !ctx.tasks.is_empty() && r.target.is_some() && !r.reason.as_deref().is_some_and(|x| x.starts_with("no task"))
+        } else {
+            agent_phrase || numbered || (resolved && k > 0) || (resolved && addition)
+        };
+        if !ok {
+            continue;
+        }
+        // The instruction with the speaker's casing.
+        let instruction = {
+            let tl = text.to_ascii_lowercase();
+            match tl.rfind(&instr_l) {
+                Some(p) => text[p..p + instr_l.len()].to_string(),
+                None => instr_l.clone(),
+            }
+        };
+        let mut i = with_conf(Intent::of(IntentKind::FollowUp), 0.85);
+        let instruction = instruction.trim();
+        let cut = re!(r"^(?i:(?:it|they|he|she|you) (?:should|needs to|need to|must|has to|have to) |to )").find(instruction).map(|m| m.end()).unwrap_or(0);
+        i.instruction = Some(instruction[cut..].trim().to_string());
+        apply(&mut i, r);
+        return Some(i);
+    }
+    None
+}
+
+fn changelog(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
+    let cue = re!(r"\b(?:changelog|change log|audio changelog|release notes|what(?:'s| has| have)? changed|what changes|what(?:'s| has)? (?:been )?(?:merged|shipped|landed)|what happened|what(?:'s| has)? happened|what did (?:[a-z0-9'-]+ ){1,3}?(?:do|get done|ship|finish|merge|land|accomplish|achieve|complete)|what got (?:done|merged|shipped|finished|landed)|what (?:was|got|has been|have we|did we) (?:merged|shipped|done|landed|finish|finished|ship|get done)|recap|summary of (?:the )?(?:changes|work|day|night|week|what)|summari[sz]e (?:the )?(?:changes|work|day|night|week|what)|read me the (?:changes|log|changelog)|walk me through (?:the )?changes|what's new|what shipped|what went in|what did i miss|catch me up on (?:the )?changes)\b");
+    if !cue.is_match(s) {
+        return None;
+    }
+    // "what happened to the tailwind one" asks about one task.
+    if let Some(c) = re!(r"\bwhat(?:'s| has)? happened (?:to|with) (.+)$").captures(s) {
+        let phrase = c[1].to_string();
+        if !re!(r"^(?:the )?(?:code|codebase|repo|site|app|everything|things|stuff)$").is_match(phrase.trim()) {
+            let mut i = with_conf(Intent::of(IntentKind::Status), 0.85);
+            apply(&mut i, resolve(&phrase, ctx, names, Prefer::Any));
+            return Some(i);
+        }
+    }
+    let mut i = with_conf(Intent::of(IntentKind::Changelog), 0.9);
+    i.since = when::since(s, ctx.now);
+    Some(i)
+}
+
+fn status_filter(s: &str) -> Option<StatusFilter> {
+    if re!(r"\b(?:fail(?:ed|ing|ures?|s)?|broken|broke|red|errors?|erroring|stuck|needs? (?:my |your )?(?:attention|me|review|help|input|eyes)|waiting (?:on|for) me|problems?|issues?|blocked|went wrong|go wrong|crashed|wrong)\b").is_match(s) {
+        return Some(StatusFilter::Failed);
+    }
+    if re!(r"\b(?:finished|finish|done|ready|complete|completed|merge-?able|green|passing|passed|succeeded|wrapped up|landed|to review|review)\b").is_match(s) {
+        return Some(StatusFilter::Finished);
+    }
+    if re!(r"\b(?:running|in progress|in flight|working|active|still going|going on|pending|queued|left|up to|busy|open|outstanding|underway|under way|ongoing|happening|scheduled)\b").is_match(s) {
+        return Some(StatusFilter::Running);
+    }
+    None
+}
+
+fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
+    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|\bwaiting (?:on|for) me\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
+    if !cue.is_match(s) {
+        return None;
+    }
+    // Questions that begin like status but ask for work ("is there a way to add X").
+    if re!(r"^(?:is there a way|can you|could you|how do i|how do we|how would|how should|how can)\b").is_match(s) {
+        return None;
+    }
+    let subject = [
+        re!(r"^how(?:'s| is| are|s)? (?:it going with|things going with|are things with|are we doing on|we doing on|we doing with) (.+?)\s*$"),
+        re!(r"^how(?:'s| is| are|s)? (.+?) (?:going|doing|coming along|coming|looking|progressing|getting on|getting along|shaping up)\b"),
+        re!(r"\b(?:status|update|progress|news|report)s? (?:of|on|for|about|with) (.+?)(?: (?:going|doing|now|please|so far))?\s*$"),
+        re!(r"^(?:is|are|has|have|did) (.+?) (?:been )?(?:done|finished|ready|running|still running|failed|failing|broken|green|passing|merged|complete|completed|stuck|finish|fail|pass|land|landed|passed|succeed|succeeded|working|in progress|going|started|start|updated|fixed|upgraded|shipped)\b"),
+        re!(r"^(?:where are we|where(?:'s| is) it|what's going on|what's happening|what is going on|what is happening|where do we stand|how far along are we) (?:with|on) (.+)$"),
+        re!(r"^how far along is (.+)$"),
+        re!(r"^how did (.+?) go\b"),
+        re!(r"^(?:who's|who is) (?:working on|doing|handling|running|on) (.+)$"),
+        re!(r"^(?:what's|what is|what are|whats) (.+?) (?:doing|working on|up to|busy with)$"),
+        re!(r"^(?:what's|what is) (?:the deal|up|new|the story|the latest|happening|going on) with (.+)$"),
+        re!(r"^(.+?) (?:status|progress)$"),
+        re!(r"^(?:what's|what is) the (?:status|state|progress) of (.+)$"),
+        re!(r"^(?:any|anything) (?:news|updates?|progress|word) (?:on|from|about) (.+)$"),
+        re!(r"^(?:check on|check in on|look in on) (.+)$"),
+    ];
+    let mut i = with_conf(Intent::of(IntentKind::Status), 0.9);
+    for r in subject {
+        let Some(c) = r.captures(s) else { continue };
+        let phrase = c[1].trim();
+        let generic = re!(r"^(?:what's|what is|whats|what's the|what is the|the|overall|current|general|an?|me an?|me the|give me an?|give me the|it|things|everything|it all|all|everyone|the team|we|you|stuff|the work|work|everything else|the fleet|the queue|that|this|anything|the day|today|(?:any|all|some|my|our|the)? ?(?:of )?(?:the )?(?:agents?|tasks?|jobs?|of them|ones?|things|prs?|pull requests?|runs?|builds?))$").is_match(phrase);
+        if generic || phrase.is_empty() {
+            break;
+        }
+        // "what's Jules doing": every task of that agent.
+        let agent_only = re!(r"^(?:the )?([a-z][a-z0-9-]*)(?: agents?| ones?| tasks?| jobs?)?$").captures(phrase).and_then(|c| names.agent_word(&c[1]).map(str::to_string));
+        if let Some(a) = agent_only {
+            let ids: Vec<i64> = ctx.tasks.iter().filter(|t| t.agent.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(&a))).map(|t| t.id).collect();
+            if ids.len() != 1 {
+                i.target = Some(super::Target { text: Some(phrase.to_string()), all: true, tasks: ids, ..Default::default() });
+                return Some(i);
+            }
+        }
+        let r = resolve(phrase, ctx, names, Prefer::Any);
+        if r.target.is_some() {
+            apply(&mut i, r);
+            return Some(i);
+        }
+    }
+    i.filter = Some(status_filter(s).unwrap_or(StatusFilter::All));
+    // "what's running" is strong; "any updates" less so.
+    if !re!(r"\b(?:status|finished|done|ready|running|failed|failing|broken|stuck|progress|in progress|what's left|needs attention)\b").is_match(s) {
+        i.confidence = 0.75;
+    }
+    Some(i)
+}
+
+fn dispatch(norm: &Normalized, s: &str, nwords: usize, ctx: &Context, names: &Names) -> Option<Intent> {
+    // A leading time ("Tonight: have Jules …") does not hide the order after it.
+    let s = re!(r"^(?:tonight|overnight|tomorrow(?: morning| night| evening| afternoon)?|later today|this (?:evening|afternoon)|first thing tomorrow|at \d{1,2}(?: \d\d)?(?: am| pm)?|in \d+ (?:hours?|minutes?))[,:]? ").replace(s, "");
+    let s: &str = &s;
+    let first = s.split(' ').next().unwrap_or("");
+    let imperative = is_task_verb(first)
+        || names.agent_word(first).is_some()
+        || re!(r"^(?:can|could|would|will) ([a-z][a-z0-9-]*) ").captures(s).is_some_and(|c| names.agent_word(&c[1]).is_some())
+        || re!(r"^(?:have|use|ask|get|let|tell) [a-z]").is_match(s) && brief::agent_in(s, names).is_some();
+    let header = header_re().is_match(s);
+    let statement = re!(r"\b(?:is|are|keeps?|isn't|aren't|doesn't|don't|won't|can't) (?:\w+ )?(?:broken|leaking|failing|crashing|wrong|slow|missing|outdated|flaky|down|not working|off|misaligned|overflowing|ugly|stale|throwing|timing out)\b|\b(?:needs|need|should have|requires|could use|is missing)\b").is_match(s);
+    let question = re!(r"^(?:what|which|who|when|where|why|is|are|was|were|has|have|had|does|do|did|how|can|could|would|will|should|anything|any)\b").is_match(s);
+    let has_criteria = re!(r"\b(?:acceptance criteria|done when|make sure|ensure|tests? (?:pass|green)|build pass)").is_match(s);
+    let any_verb = s.split(' ').any(is_task_verb);
+    if !(imperative || header || (statement && nwords >= 4 && !question) || (has_criteria && any_verb) || (any_verb && !question && nwords >= 4)) {
+        return None;
+    }
+    let text = norm.text.trim();
+    let split = brief::split(text, ctx, names);
+    let mut tasks = Vec::new();
+    for item in &split.items {
+        let mut t = brief::task(item, &split.shared, ctx, names);
+        t.readiness = readiness::assess(&t, ctx, names);
+        tasks.push(t);
+    }
+    if tasks.is_empty() {
+        return None;
+    }
+    let mut conf: f32 = if imperative || header { 0.8 } else if statement { 0.6 } else { 0.5 };
+    let first_task = &tasks[0];
+    if !first_task.acceptance.is_empty() {
+        conf += 0.1;
+    }
+    if !first_task.scope.include.is_empty() || !first_task.scope.exclude.is_empty() {
+        conf += 0.05;
+    }
+    let mut i = with_conf(Intent::of(IntentKind::Dispatch), conf.min(0.95));
+    let multi = tasks.len() > 1;
+    if let Some(t) = tasks.iter().find(|t| !t.readiness.ready && t.readiness.question.is_some()) {
+        let q = t.readiness.question.clone().unwrap_or_default();
+        i.question = Some(if multi { format!("About \"{}\": {q}", t.title) } else { q });
+    }
+    i.tasks = tasks;
+    Some(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yes_no_table() {
+        let cases = [
+            ("yes", YesNo::Yes),
+            ("yeah do it", YesNo::Yes),
+            ("go ahead", YesNo::Yes),
+            ("confirm", YesNo::Yes),
+            ("merge it", YesNo::Yes),
+            ("dispatch anyway", YesNo::Yes),
+            ("no", YesNo::No),
+            ("cancel that", YesNo::No),
+            ("never mind", YesNo::No),
+            ("no thanks", YesNo::No),
+            ("don't merge it", YesNo::No),
+            ("hold off", YesNo::No),
+            ("yes no", YesNo::Both),
+            ("upgrade tailwind", YesNo::Neither),
+            ("what's finished", YesNo::Neither),
+        ];
+        for (text, want) in cases {
+            assert_eq!(yes_no(text), want, "{text}");
+        }
+    }
+}

@@ -1,0 +1,936 @@
+//! Dispatch and review, end to end: real git repos in temp dirs and scripted
+//! stand-in agents (small shell scripts the test writes; the script is the
+//! agent's argv program, and no brief text is ever put into a shell).
+//!
+//! - `contract_local`: the shared `AgentBackend` contract suite, run against the
+//!   local backend.
+//! - library-level tests drive the dispatcher (`DispatchHandle`) and the merge
+//!   gate directly;
+//! - daemon tests boot `capcom daemon --headless` and drive it with the CLI.
+
+mod common;
+
+use async_trait::async_trait;
+use capcom::config::{Config, DataDir};
+use capcom::dispatch::backend::{AgentBackend, RunRef, StartRequest};
+use capcom::dispatch::contract::{Behaviour, Fixture};
+use capcom::dispatch::local::{LocalBackend, process_alive};
+use capcom::dispatch::presets::{LocalSpec, StreamFormat};
+use capcom::dispatch::worktree::{Git, GitCli};
+use capcom::dispatch::{self, Agents, Ctx, DispatchHandle};
+use capcom::review::merge::Gate;
+use capcom::store::{Store, Task, TaskState};
+use capcom::understand::{Criterion, Scope, TaskSpec};
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    GitCli.ok(dir, args).unwrap_or_else(|e| panic!("git {args:?}: {e}"))
+}
+
+const GIT_ID: &str = "git -c user.name=agent -c user.email=agent@example.com";
+
+/// A repo with `main` checked out: components/, app/, README.md.
+fn make_repo(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("components")).unwrap();
+    std::fs::create_dir_all(repo.join("app")).unwrap();
+    std::fs::write(repo.join("components/button.txt"), "button v1\n").unwrap();
+    std::fs::write(repo.join("app/page.txt"), "page v1\n").unwrap();
+    std::fs::write(repo.join("README.md"), "readme\n").unwrap();
+    git(&repo, &["init", "--quiet", "-b", "main"]);
+    git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "add", "-A"]);
+    git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "--quiet", "-m", "initial"]);
+    repo
+}
+
+/// A claude-like JSON stream line.
+fn result_line(summary: &str) -> String {
+    format!(
+        r#"echo '{{"type":"result","subtype":"success","is_error":false,"result":"{summary}","session_id":"sess-1","total_cost_usd":0.02}}'"#
+    )
+}
+
+const INIT_LINE: &str = r#"echo '{"type":"system","subtype":"init","session_id":"sess-1"}'"#;
+
+/// Agent scripts for every behaviour the tests need.
+struct Agentry {
+    dir: PathBuf,
+}
+
+impl Agentry {
+    fn new(dir: &Path) -> Agentry {
+        let dir = dir.join("agents");
+        std::fs::create_dir_all(&dir).unwrap();
+        Agentry { dir }
+    }
+
+    /// Edit a file in scope and commit.
+    fn good(&self) -> PathBuf {
+        write_script(
+            &self.dir,
+            "good.sh",
+            &format!(
+                "set -e\n{INIT_LINE}\necho 'button v2' > components/button.txt\n{GIT_ID} commit -qam 'agent: button v2'\n{}",
+                result_line("Updated the button.")
+            ),
+        )
+    }
+
+    /// Edit a file in scope and leave it uncommitted (capcom commits it).
+    fn lazy(&self) -> PathBuf {
+        write_script(
+            &self.dir,
+            "lazy.sh",
+            &format!("set -e\n{INIT_LINE}\necho 'new' > components/new.txt\n{}", result_line("Added new.txt")),
+        )
+    }
+
+    /// Touch a file outside the scope.
+    fn outside(&self) -> PathBuf {
+        write_script(
+            &self.dir,
+            "outside.sh",
+            &format!(
+                "set -e\n{INIT_LINE}\necho 'button v2' > components/button.txt\necho 'page v2' > app/page.txt\n{GIT_ID} commit -qam 'agent: too much'\n{}",
+                result_line("Changed the page too.")
+            ),
+        )
+    }
+
+    /// Add a file with an AWS key in it.
+    fn leaky(&self) -> PathBuf {
+        let key = format!("AKIA{}", "ABCDEFGHIJKLMNOP");
+        write_script(
+            &self.dir,
+            "leaky.sh",
+            &format!(
+                "set -e\n{INIT_LINE}\necho \"const key = '{key}';\" > components/config.js\n{GIT_ID} add -A\n{GIT_ID} commit -qm 'agent: config'\n{}",
+                result_line("Added config.")
+            ),
+        )
+    }
+
+    /// Print a little and crash.
+    fn crash(&self) -> PathBuf {
+        write_script(&self.dir, "crash.sh", &format!("{INIT_LINE}\necho 'segmentation fault (core dumped)' >&2\nexit 3"))
+    }
+
+    /// Start a helper in the background (its pid in `pids`), then hang.
+    fn hang(&self, pids: &Path) -> PathBuf {
+        write_script(
+            &self.dir,
+            "hang.sh",
+            &format!(
+                "{INIT_LINE}\nsleep 1000 &\necho $! > '{}/helper-'$CAPCOM_TASK_ID\necho $$ > '{}/agent-'$CAPCOM_TASK_ID\nwait",
+                pids.display(),
+                pids.display()
+            ),
+        )
+    }
+
+    /// Wait for `<go>/go-<task>` to exist, then edit in scope, commit and finish.
+    fn gated(&self, go: &Path) -> PathBuf {
+        write_script(
+            &self.dir,
+            "gated.sh",
+            &format!(
+                "set -e\n{INIT_LINE}\nwhile [ ! -e '{}/go-'$CAPCOM_TASK_ID ]; do sleep 0.05; done\necho \"task $CAPCOM_TASK_ID\" > components/t$CAPCOM_TASK_ID.txt\n{GIT_ID} add -A\n{GIT_ID} commit -qm \"agent: task $CAPCOM_TASK_ID\"\n{}",
+                go.display(),
+                result_line("Gated work done.")
+            ),
+        )
+    }
+
+    /// Log start/end around a short pause, to count concurrency.
+    fn counted(&self, log: &Path) -> PathBuf {
+        write_script(
+            &self.dir,
+            "counted.sh",
+            &format!(
+                "set -e\necho \"start $CAPCOM_TASK_ID\" >> '{log}'\n{INIT_LINE}\nsleep 0.3\necho \"x$CAPCOM_TASK_ID\" > components/c$CAPCOM_TASK_ID.txt\n{GIT_ID} add -A\n{GIT_ID} commit -qm c\necho \"end $CAPCOM_TASK_ID\" >> '{log}'\n{}",
+                result_line("Counted."),
+                log = log.display()
+            ),
+        )
+    }
+}
+
+fn spec(title: &str, agent: &str) -> TaskSpec {
+    TaskSpec {
+        title: title.into(),
+        agent: Some(agent.into()),
+        repo: Some("site".into()),
+        scope: Scope { include: vec!["components/".into()], exclude: vec!["app/".into()] },
+        acceptance: vec![Criterion { text: "tests pass".into(), check: Some("test".into()) }],
+        ..TaskSpec::default()
+    }
+}
+
+fn agent_toml(name: &str, script: &Path) -> String {
+    format!(
+        "[agents.{name}]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n",
+        script.display()
+    )
+}
+
+fn base_toml(repo: &Path, extra: &str) -> String {
+    format!(
+        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\nred = [\"sh\", \"-c\", \"echo 2 tests failed; exit 1\"]\n\n[dispatch]\nmax_parallel = 3\ndefault_agent = \"good\"\nconfirm_ttl = \"30s\"\n{extra}\n",
+        repo.display()
+    )
+}
+
+/// A dispatcher on a temp data dir, without the daemon.
+struct Lab {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    repo: PathBuf,
+    agents: Agentry,
+    handle: DispatchHandle,
+    store: Store,
+    config: Arc<Config>,
+    _stop: watch::Sender<bool>,
+}
+
+impl Lab {
+    async fn new(agent_toml_fn: impl FnOnce(&Agentry, &Path) -> String, dispatch_extra: &str) -> Lab {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let repo = make_repo(&root);
+        let agents = Agentry::new(&root);
+        let agents_toml = agent_toml_fn(&agents, &root);
+        let text = format!("{}\n{agents_toml}", base_toml(&repo, dispatch_extra));
+        let (config, warnings) = capcom::config::from_str(&text, "test.toml").unwrap();
+        assert!(warnings.iter().all(|w| !w.contains("unknown key")), "{warnings:?}");
+        let config = Arc::new(config);
+        let data = DataDir::new(root.join("data"));
+        let store = Store::open(&data.db()).unwrap();
+        let ctx = Ctx {
+            config: config.clone(),
+            data,
+            store: store.clone(),
+            git: Arc::new(GitCli),
+            agents: Agents::from_config(&config, None),
+        };
+        let (stop_tx, stop) = watch::channel(false);
+        let handle = DispatchHandle::start(ctx, stop).await;
+        Lab { _tmp: tmp, root, repo, agents, handle, store, config, _stop: stop_tx }
+    }
+
+    /// Plan, record and queue a task, as a brief would.
+    async fn submit(&self, spec: TaskSpec) -> i64 {
+        let ctx = self.handle.ctx();
+        let plan = dispatch::plan(&spec, &ctx.config, &ctx.agents, chrono::Utc::now());
+        let task = self.store.create_task(&spec, plan.state, plan.reason.as_deref(), None, "test").unwrap();
+        let task = self
+            .store
+            .update_task(
+                task.id,
+                &capcom::store::TaskUpdate {
+                    agent: plan.agent.map(|a| a.agent),
+                    repo: plan.repo,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        self.handle.submit(&task).await;
+        task.id
+    }
+
+    async fn wait_until(&self, id: i64, what: &str, done: impl Fn(&Task) -> bool) -> Task {
+        wait_task(&self.store, id, what, done).await
+    }
+
+    async fn settled(&self, id: i64) -> Task {
+        self.wait_until(id, "a settled state", |t| {
+            !matches!(t.state, TaskState::Queued | TaskState::Scheduled | TaskState::Running | TaskState::Checking)
+        })
+        .await
+    }
+
+    fn gate(&self) -> Gate {
+        Gate { store: self.store.clone(), git: Arc::new(GitCli), config: self.config.clone() }
+    }
+
+    fn events(&self, id: i64, kind: &str) -> Vec<capcom::store::Event> {
+        self.store.events(id).unwrap().into_iter().filter(|e| e.kind == kind).collect()
+    }
+}
+
+/// Poll the store until `done` holds (a guard of two minutes against a hang, not a timing assertion).
+async fn wait_task(store: &Store, id: i64, what: &str, done: impl Fn(&Task) -> bool) -> Task {
+    for _ in 0..2400 {
+        if let Ok(t) = store.task(id) {
+            if done(&t) {
+                return t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t = store.task(id).unwrap();
+    let events: Vec<String> = store.events(id).unwrap().iter().map(|e| format!("{} {}", e.kind, e.message)).collect();
+    panic!("task {id} never reached {what}; it is {} ({:?}); events:\n{}", t.state, t.reason, events.join("\n"));
+}
+
+fn one_agent(name: &'static str, pick: fn(&Agentry) -> PathBuf) -> impl FnOnce(&Agentry, &Path) -> String {
+    move |a, _| agent_toml(name, &pick(a))
+}
+
+fn read_pid(path: &Path) -> u32 {
+    for _ in 0..2400 {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if let Ok(p) = s.trim().parse() {
+                return p;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+async fn gone(pid: u32) -> bool {
+    for _ in 0..400 {
+        if !process_alive(pid, None) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
+// ---------------------------------------------------------------------------
+// The shared backend contract, against the local backend.
+
+struct LocalFixture {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    backend: Arc<LocalBackend>,
+}
+
+fn local_fixture() -> LocalFixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    // The behaviour is chosen by a marker in the prompt *file*; the script reads
+    // the file, it never evaluates it.
+    let script = write_script(
+        &dir,
+        "contract-agent.sh",
+        r#"session="sess-$$"
+if [ "$2" = "--resume" ]; then session="$3"; fi
+echo '{"type":"system","subtype":"init","session_id":"'"$session"'"}'
+if grep -q CONTRACT-HANG "$1"; then sleep 1000 & wait; fi
+if grep -q CONTRACT-FAIL "$1"; then echo "it broke" >&2; exit 4; fi
+echo '{"type":"assistant","message":{"content":[{"type":"text","text":"working"}]}}'
+echo '{"type":"result","subtype":"success","is_error":false,"result":"did the thing","session_id":"'"$session"'","total_cost_usd":0.01}'"#,
+    );
+    let s = script.to_string_lossy().into_owned();
+    let spec = LocalSpec {
+        preset: "claude".into(),
+        argv: vec![s.clone(), "{prompt_file}".into()],
+        resume_argv: Some(vec![s, "{prompt_file}".into(), "--resume".into(), "{session}".into()]),
+        format: StreamFormat::ClaudeStream,
+    };
+    let backend = Arc::new(LocalBackend::new("scripted", spec, BTreeMap::new(), None));
+    LocalFixture { _tmp: tmp, dir, backend }
+}
+
+#[async_trait]
+impl Fixture for LocalFixture {
+    fn backend(&self) -> Arc<dyn AgentBackend> {
+        self.backend.clone()
+    }
+    fn request(&self, behaviour: Behaviour) -> StartRequest {
+        let n: u64 = rand_suffix();
+        let work = self.dir.join(format!("work-{n}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let marker = match behaviour {
+            Behaviour::Succeed => "CONTRACT-OK",
+            Behaviour::Fail => "CONTRACT-FAIL",
+            Behaviour::Hang => "CONTRACT-HANG",
+        };
+        StartRequest {
+            task_id: 1,
+            title: "contract".into(),
+            prompt: format!("Do it. {marker}. And $(touch /tmp/never) `x` ; 'quotes'"),
+            workdir: work.clone(),
+            log_path: self.dir.join(format!("log-{n}.log")),
+            ..StartRequest::default()
+        }
+    }
+    async fn still_running(&self, run: &RunRef) -> bool {
+        run.pid.is_some_and(group_alive)
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst) * 1000 + u64::from(std::process::id() % 1000)
+}
+
+/// Is any live process in process group `pgid`?
+fn group_alive(pgid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return false };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(close) = stat.rfind(')') else { continue };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // fields[0] = state, fields[2] = pgrp
+        if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" && fields[0] != "X" {
+            return true;
+        }
+    }
+    false
+}
+
+capcom::agent_backend_contract!(contract_local, crate::local_fixture());
+
+// ---------------------------------------------------------------------------
+// Review outcomes
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_scope_change_is_ready_with_every_review_step_recorded() {
+    let lab = Lab::new(one_agent("good", Agentry::good), "").await;
+    let id = lab.submit(spec("Update the button", "good")).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::Ready, "{:?}", t.reason);
+    assert_eq!(t.reason.as_deref(), Some("Checks green, 1 file changed"));
+    assert_eq!(t.branch.as_deref(), Some(format!("capcom/{id}-update-the-button").as_str()));
+    let head = git(&lab.repo, &["rev-parse", t.branch.as_deref().unwrap()]);
+    assert_eq!(t.head_sha.as_deref(), Some(head.as_str()), "the reviewed head is recorded");
+    // Every step, in order.
+    let kinds: Vec<String> = lab.store.events(id).unwrap().into_iter().map(|e| e.kind).collect();
+    let order = ["routed", "worktree", "started", "finished", "review", "check", "scope", "secret", "diffstat", "review_result"];
+    let mut at = 0;
+    for k in order {
+        let pos = kinds[at..].iter().position(|x| x == k).unwrap_or_else(|| panic!("no `{k}` after {at} in {kinds:?}"));
+        at += pos + 1;
+    }
+    let check = &lab.events(id, "check")[0];
+    let data = check.data.as_ref().unwrap();
+    assert_eq!(data["name"], "test");
+    assert_eq!(data["ok"], true);
+    assert_eq!(data["exit"], 0);
+    assert!(data["duration_ms"].is_u64() && data["tail"].is_string());
+    let stat = lab.events(id, "diffstat")[0].data.clone().unwrap();
+    assert_eq!(stat["files"], 1);
+    assert_eq!(stat["paths"][0], "components/button.txt");
+    // The run is recorded with its session, cost and summary; the prompt and task file stay out of git.
+    let runs = lab.store.runs(id).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].session_id.as_deref(), Some("sess-1"));
+    assert_eq!(runs[0].cost_usd, Some(0.02));
+    assert_eq!(runs[0].summary.as_deref(), Some("Updated the button."));
+    assert!(runs[0].pid.is_some() && runs[0].pid_start.is_some());
+    let wt = PathBuf::from(t.worktree.unwrap());
+    assert!(wt.join(".capcom/task.json").exists());
+    let tracked = git(&wt, &["ls-files"]);
+    assert!(!tracked.contains(".capcom"), "{tracked}");
+    // The user's checkout did not move.
+    assert_eq!(std::fs::read_to_string(lab.repo.join("components/button.txt")).unwrap(), "button v1\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leftovers_are_auto_committed() {
+    let lab = Lab::new(one_agent("lazy", Agentry::lazy), "").await;
+    let id = lab.submit(spec("Add a file", "lazy")).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::Ready, "{:?}", t.reason);
+    assert_eq!(lab.events(id, "autocommit").len(), 1);
+    let files = git(&lab.repo, &["show", "--name-only", "--format=%s", t.branch.as_deref().unwrap()]);
+    assert!(files.contains("uncommitted changes left by lazy"), "{files}");
+    assert!(files.contains("components/new.txt"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_scope_change_needs_attention_and_names_the_path() {
+    let lab = Lab::new(one_agent("outside", Agentry::outside), "").await;
+    let id = lab.submit(spec("Update the button", "outside")).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::NeedsAttention);
+    assert!(t.reason.as_deref().unwrap().contains("outside the scope: app/page.txt"), "{:?}", t.reason);
+    let scope = lab.events(id, "scope")[0].data.clone().unwrap();
+    assert_eq!(scope["violations"], serde_json::json!(["app/page.txt"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_needs_attention_without_repeating_it() {
+    let lab = Lab::new(one_agent("leaky", Agentry::leaky), "").await;
+    let id = lab.submit(spec("Add config", "leaky")).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::NeedsAttention);
+    let reason = t.reason.unwrap();
+    assert!(reason.contains("AWS access key in components/config.js line 1"), "{reason}");
+    let all = serde_json::to_string(&lab.store.events(id).unwrap()).unwrap();
+    assert!(!all.contains(&format!("AKIA{}", "ABCDEFGHIJKLMNOP")), "the secret itself is never recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_red_check_needs_attention_with_its_output() {
+    let lab = Lab::new(one_agent("good", Agentry::good), "").await;
+    let mut s = spec("Update the button", "good");
+    s.acceptance = vec![
+        Criterion { text: "tests pass".into(), check: Some("red".into()) },
+        Criterion { text: "looks right".into(), check: None },
+    ];
+    let id = lab.submit(s).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::NeedsAttention);
+    assert!(t.reason.as_deref().unwrap().contains("check `red` failed (exit 1)"), "{:?}", t.reason);
+    let check = lab.events(id, "check")[0].data.clone().unwrap();
+    assert_eq!(check["ok"], false);
+    assert_eq!(check["exit"], 1);
+    assert_eq!(check["tail"], "2 tests failed");
+    assert_eq!(lab.events(id, "manual").len(), 1, "a criterion without a check stays manual");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_fails_with_the_log_tail() {
+    let lab = Lab::new(one_agent("crash", Agentry::crash), "").await;
+    let id = lab.submit(spec("Crash", "crash")).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::Failed);
+    assert_eq!(t.reason.as_deref(), Some("the agent exited with status 3"));
+    let failed = lab.events(id, "failed");
+    assert!(failed[0].data.as_ref().unwrap()["log_tail"].as_str().unwrap().contains("segmentation fault"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hang_is_killed_at_the_timeout() {
+    let lab = Lab::new(|a, root| agent_toml("hang", &a.hang(root)), "timeout = \"1s\"").await;
+    let id = lab.submit(spec("Hang", "hang")).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::Failed);
+    assert!(t.reason.as_deref().unwrap().starts_with("timed out after 1s"), "{:?}", t.reason);
+    let helper = read_pid(&lab.root.join(format!("helper-{id}")));
+    assert!(gone(helper).await, "the agent's child was killed with it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_kills_the_whole_process_group() {
+    let lab = Lab::new(|a, root| agent_toml("hang", &a.hang(root)), "").await;
+    let id = lab.submit(spec("Hang", "hang")).await;
+    let agent = read_pid(&lab.root.join(format!("agent-{id}")));
+    let helper = read_pid(&lab.root.join(format!("helper-{id}")));
+    assert!(process_alive(helper, None));
+    let said = lab.handle.cancel(id).await.unwrap();
+    assert!(said.contains("Cancelled task"), "{said}");
+    assert_eq!(lab.store.task(id).unwrap().state, TaskState::Cancelled);
+    assert!(gone(agent).await && gone(helper).await, "agent and its child are both gone");
+    assert!(lab.handle.cancel(id).await.is_err(), "cancelling twice says it is already cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_tasks_with_max_parallel_three_never_run_more_than_three() {
+    let lab = Lab::new(|a, root| agent_toml("counted", &a.counted(&root.join("count.log"))), "").await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(lab.submit(spec(&format!("Count {i}"), "counted")).await);
+    }
+    for id in &ids {
+        let t = lab.settled(*id).await;
+        assert_eq!(t.state, TaskState::Ready, "{:?}", t.reason);
+    }
+    let log = std::fs::read_to_string(lab.root.join("count.log")).unwrap();
+    let (mut now, mut peak, mut starts) = (0i32, 0i32, 0);
+    for line in log.lines() {
+        if line.starts_with("start") {
+            now += 1;
+            starts += 1;
+        } else {
+            now -= 1;
+        }
+        peak = peak.max(now);
+    }
+    assert_eq!(starts, 8);
+    assert!(peak <= 3, "peak concurrency {peak}:\n{log}");
+    assert!(peak >= 2, "the queue did run tasks side by side:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_task_does_not_run_and_keeps_its_question() {
+    let lab = Lab::new(one_agent("good", Agentry::good), "").await;
+    let mut s = spec("Make it better", "good");
+    s.readiness = capcom::understand::Readiness {
+        ready: false,
+        score: 0.2,
+        problems: vec!["no scope".into()],
+        question: Some("Which part should get better?".into()),
+    };
+    let id = lab.submit(s).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = lab.store.task(id).unwrap();
+    assert_eq!(t.state, TaskState::Held);
+    assert_eq!(t.reason.as_deref(), Some("Which part should get better?"));
+    assert!(lab.store.runs(id).unwrap().is_empty());
+    // Releasing it (retry) runs it.
+    lab.handle.retry(id).await.unwrap();
+    assert_eq!(lab.settled(id).await.state, TaskState::Ready);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_uses_a_fresh_worktree_and_follow_up_the_same_one() {
+    let lab = Lab::new(|a, _| format!("{}{}", agent_toml("outside", &a.outside()), agent_toml("lazy", &a.lazy())), "").await;
+    let id = lab.submit(spec("Update the button", "outside")).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::NeedsAttention);
+    let first_head = t.head_sha.clone().unwrap();
+    // Follow-up: same worktree, so the earlier commit is still there.
+    lab.handle.follow_up(id, "also add new.txt").await.unwrap();
+    let t2 = lab.wait_until(id, "a second run", |t| lab.store.runs(t.id).map(|r| r.len() == 2).unwrap_or(false) && !t.state.is_active() && t.state != TaskState::Queued).await;
+    assert_eq!(t2.worktree, t.worktree);
+    let log = git(&lab.repo, &["log", "--format=%s", t2.branch.as_deref().unwrap()]);
+    assert!(log.contains("agent: too much"), "the follow-up builds on the first run: {log}");
+    // Retry: a fresh worktree from base, so the out-of-scope commit is gone.
+    lab.handle.retry(id).await.unwrap();
+    let t3 = lab.wait_until(id, "a third run", |t| lab.store.runs(t.id).map(|r| r.len() == 3).unwrap_or(false) && !t.state.is_active() && t.state != TaskState::Queued).await;
+    let base = git(&lab.repo, &["rev-parse", "main"]);
+    let parent = git(&lab.repo, &["rev-parse", &format!("{}~1", t3.head_sha.as_deref().unwrap())]);
+    assert_eq!(parent, base, "a retry starts again from the base");
+    assert_ne!(t3.head_sha.unwrap(), first_head);
+}
+
+// ---------------------------------------------------------------------------
+// The merge gate
+
+async fn ready_task(lab: &Lab) -> Task {
+    let id = lab.submit(spec("Upgrade Tailwind", "good")).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::Ready, "{:?}", t.reason);
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirm_merges_without_touching_the_users_checkout() {
+    let lab = Lab::new(one_agent("good", Agentry::good), "").await;
+    let t = ready_task(&lab).await;
+    // The user has the base checked out, with an untracked scratch file.
+    std::fs::write(lab.repo.join("scratch.txt"), "mine\n").unwrap();
+    let before_file = std::fs::metadata(lab.repo.join("components/button.txt")).unwrap().modified().unwrap();
+    let index_before = std::fs::read(lab.repo.join(".git/index")).unwrap();
+    let old_main = git(&lab.repo, &["rev-parse", "main"]);
+
+    let gate = lab.gate();
+    let now = tokio::time::Instant::now();
+    let p = gate.propose(t.id, chrono::Utc::now(), now).unwrap();
+    assert_eq!(p.question, format!("Merge task {}, 'Upgrade Tailwind', into main? Checks green, 1 file changed.", t.id));
+    assert_eq!(p.code.len(), 4);
+    assert_eq!(Some(p.head.clone()), t.head_sha);
+    let merged = gate.confirm(&p, Some(&p.code), now).unwrap();
+    assert_eq!(merged.method, "merge");
+    assert!(merged.note.as_deref().unwrap().contains("its files were not touched"));
+
+    let new_main = git(&lab.repo, &["rev-parse", "main"]);
+    assert_eq!(merged.new, new_main);
+    assert_eq!(git(&lab.repo, &["rev-parse", "main^1"]), old_main);
+    assert_eq!(git(&lab.repo, &["rev-parse", "main^2"]), p.head);
+    assert_eq!(git(&lab.repo, &["show", "main:components/button.txt"]), "button v2");
+    // The user's files and index are exactly as they were.
+    assert_eq!(std::fs::read_to_string(lab.repo.join("components/button.txt")).unwrap(), "button v1\n");
+    assert_eq!(std::fs::metadata(lab.repo.join("components/button.txt")).unwrap().modified().unwrap(), before_file);
+    assert_eq!(std::fs::read_to_string(lab.repo.join("scratch.txt")).unwrap(), "mine\n");
+    assert_eq!(std::fs::read(lab.repo.join(".git/index")).unwrap(), index_before);
+
+    let t = lab.store.task(t.id).unwrap();
+    assert_eq!(t.state, TaskState::Merged);
+    assert!(!Path::new(t.worktree.as_deref().unwrap()).exists(), "the worktree is removed");
+    let audit = lab.store.audit_log(10).unwrap();
+    assert!(audit.iter().any(|a| a.action == "merge" && a.task_id == Some(t.id)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn squash_and_fast_forward_methods() {
+    for (method, parents) in [("squash", 1), ("fast-forward", 1)] {
+        let lab = Lab::new(one_agent("good", Agentry::good), &format!("merge_method = \"{method}\"")).await;
+        let t = ready_task(&lab).await;
+        let gate = lab.gate();
+        let now = tokio::time::Instant::now();
+        let p = gate.propose(t.id, chrono::Utc::now(), now).unwrap();
+        let m = gate.confirm(&p, None, now).unwrap();
+        assert_eq!(m.method, method);
+        let line = git(&lab.repo, &["rev-list", "--parents", "-n", "1", "main"]);
+        assert_eq!(line.split_whitespace().count() - 1, parents, "{method}: {line}");
+        if method == "fast-forward" {
+            assert_eq!(m.new, p.head);
+        } else {
+            assert_ne!(m.new, p.head);
+            assert_eq!(git(&lab.repo, &["show", "main:components/button.txt"]), "button v2");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_say_why_and_change_nothing() {
+    let lab = Lab::new(one_agent("good", Agentry::good), "").await;
+    let t = ready_task(&lab).await;
+    let gate = lab.gate();
+    let main_before = git(&lab.repo, &["rev-parse", "main"]);
+    let now = tokio::time::Instant::now();
+    let p = gate.propose(t.id, chrono::Utc::now(), now).unwrap();
+
+    // Expired.
+    let late = p.deadline + Duration::from_millis(1);
+    let r = gate.confirm(&p, None, late).unwrap_err();
+    assert!(r.reason.contains("expired"), "{}", r.reason);
+    // Wrong code.
+    let r = gate.confirm(&p, Some("0000x"), now).unwrap_err();
+    assert!(r.reason.contains("does not match"), "{}", r.reason);
+    // The user's checkout of main has uncommitted changes.
+    std::fs::write(lab.repo.join("README.md"), "edited\n").unwrap();
+    let r = gate.confirm(&p, None, now).unwrap_err();
+    assert!(r.reason.contains("uncommitted changes"), "{}", r.reason);
+    git(&lab.repo, &["checkout", "--", "README.md"]);
+    // The branch moved after the question.
+    let wt = PathBuf::from(t.worktree.clone().unwrap());
+    std::fs::write(wt.join("components/extra.txt"), "x\n").unwrap();
+    git(&wt, &["add", "-A"]);
+    git(&wt, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qm", "sneaky"]);
+    let r = gate.confirm(&p, None, now).unwrap_err();
+    assert!(r.reason.contains("moved since you were asked"), "{}", r.reason);
+    // A new question is refused too: the new commit was never reviewed.
+    let r = gate.propose(t.id, chrono::Utc::now(), now).unwrap_err();
+    assert!(r.reason.contains("not reviewed"), "{}", r.reason);
+
+    assert_eq!(git(&lab.repo, &["rev-parse", "main"]), main_before, "main never moved");
+    assert_eq!(lab.store.task(t.id).unwrap().state, TaskState::Ready);
+    // Not ready at all.
+    let id2 = lab.submit(spec("Held one", "nobody")).await;
+    let r = gate.propose(id2, chrono::Utc::now(), now).unwrap_err();
+    assert!(r.reason.contains("not ready"), "{}", r.reason);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_conflict_moves_the_task_to_needs_attention() {
+    let lab = Lab::new(one_agent("good", Agentry::good), "").await;
+    let t = ready_task(&lab).await;
+    // Someone changes the same line on main meanwhile.
+    std::fs::write(lab.repo.join("components/button.txt"), "button v3 by hand\n").unwrap();
+    git(&lab.repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qam", "by hand"]);
+    let main_before = git(&lab.repo, &["rev-parse", "main"]);
+    let gate = lab.gate();
+    let now = tokio::time::Instant::now();
+    let p = gate.propose(t.id, chrono::Utc::now(), now).unwrap();
+    let r = gate.confirm(&p, None, now).unwrap_err();
+    assert!(r.needs_attention);
+    assert!(r.reason.contains("Merge conflict with main in components/button.txt"), "{}", r.reason);
+    let t = lab.store.task(t.id).unwrap();
+    assert_eq!(t.state, TaskState::NeedsAttention);
+    assert!(t.reason.unwrap().contains("components/button.txt"));
+    assert_eq!(git(&lab.repo, &["rev-parse", "main"]), main_before);
+    assert_eq!(std::fs::read_to_string(lab.repo.join("components/button.txt")).unwrap(), "button v3 by hand\n");
+}
+
+// ---------------------------------------------------------------------------
+// The daemon, driven by the CLI
+
+use common::{Daemon, stderr, stdout};
+
+fn daemon_config(root: &Path, agents_toml: &str, extra: &str) -> (PathBuf, String) {
+    let repo = make_repo(root);
+    (repo.clone(), format!("{}\n{agents_toml}", base_toml(&repo, extra)))
+}
+
+fn brief_intent(d: &Daemon, specs: &[TaskSpec]) -> serde_json::Value {
+    let intent = serde_json::json!({"intent": "dispatch", "tasks": specs, "confidence": 1.0});
+    let body = serde_json::json!({"text": "scripted brief", "intent": intent}).to_string();
+    let (status, reply) = d.http("POST", "/v1/brief", Some(&d.token()), Some(&body));
+    assert_eq!(status, 200, "{reply}");
+    serde_json::from_str(&reply).unwrap()
+}
+
+fn task_json(d: &Daemon, id: i64) -> serde_json::Value {
+    let out = d.cli(&["task", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+fn wait_daemon_task(d: &Daemon, id: i64, what: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    for _ in 0..2400 {
+        let (status, body) = d.http("GET", &format!("/v1/tasks/{id}"), Some(&d.token()), None);
+        if status == 200 {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if done(&v) {
+                return v;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("task {id} never reached {what}: {}\n{}", serde_json::to_string_pretty(&task_json(d, id)).unwrap(), d.stderr());
+}
+
+fn state_of(v: &serde_json::Value) -> String {
+    v["task"]["state"].as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn daemon_brief_merge_and_confirm_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agents = Agentry::new(tmp.path());
+    let (repo, cfg) = daemon_config(tmp.path(), &agent_toml("good", &agents.good()), "");
+    let d = Daemon::start(&cfg);
+    let reply = brief_intent(&d, &[spec("Upgrade Tailwind", "good")]);
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(reply["tasks"][0]["agent"], "good");
+    assert_eq!(reply["tasks"][0]["why"], "named in the brief");
+    let id = reply["tasks"][0]["id"].as_i64().unwrap();
+    wait_daemon_task(&d, id, "ready", |v| state_of(v) == "ready");
+
+    // `task ID` shows the review.
+    let out = d.cli(&["task", &id.to_string()]);
+    let text = stdout(&out);
+    assert!(text.contains("check") && text.contains("test") && text.contains("diffstat"), "{text}");
+
+    // Nothing pending yet.
+    let out = d.cli(&["confirm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("Nothing is waiting"), "{}", stderr(&out));
+
+    let out = d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for k in ["question", "code", "task", "head", "expires_at"] {
+        assert!(!q[k].is_null(), "{k} missing in {q}");
+    }
+    assert_eq!(q["question"], format!("Merge task {id}, 'Upgrade Tailwind', into main? Checks green, 1 file changed."));
+    let code = q["code"].as_str().unwrap().to_string();
+    let out = d.cli(&["confirm", &code]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("Merged task {id} into main")), "{}", stdout(&out));
+    assert_eq!(git(&repo, &["show", "main:components/button.txt"]), "button v2");
+    assert_eq!(std::fs::read_to_string(repo.join("components/button.txt")).unwrap(), "button v1\n");
+    wait_daemon_task(&d, id, "merged", |v| state_of(v) == "merged");
+}
+
+#[test]
+fn daemon_confirm_after_expiry_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agents = Agentry::new(tmp.path());
+    let (repo, cfg) = daemon_config(tmp.path(), &agent_toml("good", &agents.good()), "");
+    let cfg = cfg.replace("confirm_ttl = \"30s\"", "confirm_ttl = \"1s\"");
+    let d = Daemon::start(&cfg);
+    let id = brief_intent(&d, &[spec("Upgrade Tailwind", "good")])["tasks"][0]["id"].as_i64().unwrap();
+    wait_daemon_task(&d, id, "ready", |v| state_of(v) == "ready");
+    let main_before = git(&repo, &["rev-parse", "main"]);
+    let out = d.cli(&["merge", &id.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Merge task"), "{}", stdout(&out));
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = d.cli(&["confirm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
+    assert_eq!(git(&repo, &["rev-parse", "main"]), main_before);
+    assert_eq!(state_of(&task_json(&d, id)), "ready");
+}
+
+#[test]
+fn daemon_confirm_after_the_branch_moved_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agents = Agentry::new(tmp.path());
+    let (repo, cfg) = daemon_config(tmp.path(), &agent_toml("good", &agents.good()), "");
+    let d = Daemon::start(&cfg);
+    let id = brief_intent(&d, &[spec("Upgrade Tailwind", "good")])["tasks"][0]["id"].as_i64().unwrap();
+    let v = wait_daemon_task(&d, id, "ready", |v| state_of(v) == "ready");
+    let out = d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success());
+    let wt = PathBuf::from(v["task"]["worktree"].as_str().unwrap());
+    std::fs::write(wt.join("components/later.txt"), "later\n").unwrap();
+    git(&wt, &["add", "-A"]);
+    git(&wt, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qm", "later"]);
+    let main_before = git(&repo, &["rev-parse", "main"]);
+    let out = d.cli(&["confirm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("moved since you were asked"), "{}", stderr(&out));
+    assert_eq!(git(&repo, &["rev-parse", "main"]), main_before);
+}
+
+#[test]
+fn daemon_cancel_kills_the_agent_group() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agents = Agentry::new(tmp.path());
+    let (_repo, cfg) = daemon_config(tmp.path(), &agent_toml("hang", &agents.hang(tmp.path())), "");
+    let d = Daemon::start(&cfg);
+    let id = brief_intent(&d, &[spec("Hang around", "hang")])["tasks"][0]["id"].as_i64().unwrap();
+    let helper = read_pid(&tmp.path().join(format!("helper-{id}")));
+    let agent = read_pid(&tmp.path().join(format!("agent-{id}")));
+    let out = d.cli(&["cancel", &id.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(state_of(&task_json(&d, id)), "cancelled");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert!(rt.block_on(gone(helper)) && rt.block_on(gone(agent)));
+}
+
+#[test]
+fn daemon_sigkill_with_five_agents_running_then_restart_ends_every_task_truly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let go = tmp.path().join("go");
+    std::fs::create_dir_all(&go).unwrap();
+    let agents = Agentry::new(tmp.path());
+    let (_repo, cfg) = daemon_config(tmp.path(), &agent_toml("gated", &agents.gated(&go)), "");
+    let cfg = cfg.replace("max_parallel = 3", "max_parallel = 5");
+    let mut d = Daemon::start(&cfg);
+    let specs: Vec<TaskSpec> = (1..=5).map(|i| spec(&format!("Gated {i}"), "gated")).collect();
+    let reply = brief_intent(&d, &specs);
+    let ids: Vec<i64> = reply["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 5);
+    let mut pids = Vec::new();
+    for id in &ids {
+        let v = wait_daemon_task(&d, *id, "running with a pid", |v| {
+            state_of(v) == "running" && v["runs"][0]["pid"].as_i64().is_some()
+        });
+        pids.push(v["runs"][0]["pid"].as_i64().unwrap() as u32);
+    }
+
+    d.kill9();
+    // While capcom is down: task 4 finishes, task 5's agent is killed outright.
+    std::fs::write(go.join(format!("go-{}", ids[3])), "").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert!(rt.block_on(gone(pids[3])), "task 4's agent finished");
+    unsafe { libc::kill(-(pids[4] as i32), libc::SIGKILL) };
+    assert!(rt.block_on(gone(pids[4])));
+
+    d.boot(&[]);
+    // Tasks 1-3 are still running: they are watched again, then allowed to finish.
+    for id in &ids[..3] {
+        std::fs::write(go.join(format!("go-{id}")), "").unwrap();
+    }
+    let settled = |v: &serde_json::Value| !matches!(state_of(v).as_str(), "running" | "checking" | "queued");
+    for (i, id) in ids.iter().enumerate() {
+        let v = wait_daemon_task(&d, *id, "a settled state", settled);
+        let state = state_of(&v);
+        let reason = v["task"]["reason"].as_str().unwrap_or("").to_string();
+        match i {
+            0..=3 => assert_eq!(state, "ready", "task {id}: {reason}"),
+            _ => {
+                assert_eq!(state, "failed", "task {id}");
+                assert!(reason.starts_with("interrupted"), "{reason}");
+            }
+        }
+    }
+    for id in &ids[..3] {
+        let v = task_json(&d, *id);
+        let kinds: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"reattached"), "task {id} was re-attached: {kinds:?}");
+    }
+    // Nothing is left running.
+    let out = d.cli(&["tasks", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(tasks.as_array().unwrap().iter().all(|t| t["state"] != "running" && t["state"] != "checking"));
+    d.stop();
+}
