@@ -13,10 +13,15 @@
 //!   restart reconciliation.
 
 pub mod backend;
+pub mod codex_cloud;
 pub mod contract;
+pub mod copilot;
+pub mod cursor;
+pub mod jules;
 pub mod local;
 pub mod presets;
 pub mod prompt;
+pub mod remote;
 pub mod scheduler;
 pub mod worktree;
 

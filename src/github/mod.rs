@@ -247,6 +247,25 @@ impl GitHub {
         self.t.send_json(Method::POST, &path, &v).await?.json(self.t.service(), &path)
     }
 
+    /// `GET /repos/{o}/{r}/issues/{n}` (conditional).
+    pub async fn issue(&self, repo: &RepoSlug, number: u64) -> Result<Issue, HttpError> {
+        self.t.get_json(&format!("{}/issues/{number}", repo.path())).await
+    }
+
+    /// Close an issue capcom opened (`state_reason: not_planned`).
+    pub async fn close_issue(&self, repo: &RepoSlug, number: u64) -> Result<Issue, HttpError> {
+        let path = format!("{}/issues/{number}", repo.path());
+        let v = serde_json::json!({ "state": "closed", "state_reason": "not_planned" });
+        self.t.send_json(Method::PATCH, &path, &v).await?.json(self.t.service(), &path)
+    }
+
+    /// `DELETE /repos/{o}/{r}/issues/{n}/assignees`
+    pub async fn unassign(&self, repo: &RepoSlug, issue: u64, assignees: &[&str]) -> Result<(), HttpError> {
+        let path = format!("{}/issues/{issue}/assignees", repo.path());
+        self.t.send_json(Method::DELETE, &path, &serde_json::json!({ "assignees": assignees })).await?;
+        Ok(())
+    }
+
     /// The timeline of an issue or PR, across pages (conditional).
     pub async fn timeline(&self, repo: &RepoSlug, number: u64) -> Result<Vec<TimelineEvent>, HttpError> {
         let path = format!("{}/issues/{number}/timeline?per_page=100", repo.path());

@@ -200,6 +200,11 @@ pub struct TimelineEvent {
     /// `commented`
     #[serde(default)]
     pub body: Option<String>,
+    /// `committed`: the commit message and SHA.
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub sha: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,6 +214,8 @@ pub struct Comment {
     pub html_url: String,
     #[serde(default)]
     pub body: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
