@@ -9,7 +9,7 @@
 //! A follow-up is a PR comment mentioning `@copilot`; after one, only a review
 //! request newer than the comment counts as finished again.
 //!
-//! The run id is the issue number, or `ISSUE@TIME` after a follow-up.
+//! The run id is `OWNER/NAME#ISSUE`, plus `@TIME` after a follow-up.
 
 use super::backend::StartRequest;
 use super::remote::{Cursor, Handle, Look, PrLink, RemoteAgent, RemoteError, RemoteState, task_text};
@@ -25,33 +25,50 @@ pub fn is_copilot(login: &str) -> bool {
 
 pub struct Copilot {
     gh: Arc<GitHub>,
-    repo: RepoSlug,
     custom_instructions: Option<String>,
 }
 
-/// The issue number and, after a follow-up, the time the follow-up was sent.
-fn parse_id(id: &str) -> Result<(u64, Option<String>), RemoteError> {
-    let (n, since) = match id.split_once('@') {
-        Some((n, s)) => (n, Some(s.to_string())),
-        None => (id, None),
-    };
-    let n = n.trim().parse::<u64>().map_err(|_| RemoteError::Config(format!("`{id}` is not a Copilot issue id")))?;
-    Ok((n, since))
+/// A Copilot run: the repo, the issue, and the time of the last follow-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunId {
+    pub repo: RepoSlug,
+    pub issue: u64,
+    pub since: Option<String>,
+}
+
+impl RunId {
+    pub fn parse(id: &str) -> Result<RunId, RemoteError> {
+        let bad = || RemoteError::Config(format!("`{id}` is not a Copilot run id (OWNER/NAME#ISSUE)"));
+        let (head, since) = match id.split_once('@') {
+            Some((h, s)) => (h, Some(s.to_string())),
+            None => (id, None),
+        };
+        let (repo, n) = head.rsplit_once('#').ok_or_else(bad)?;
+        let repo = RepoSlug::parse(repo).ok_or_else(bad)?;
+        let issue = n.trim().parse::<u64>().map_err(|_| bad())?;
+        Ok(RunId { repo, issue, since })
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.repo, self.issue)?;
+        if let Some(s) = &self.since {
+            write!(f, "@{s}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Copilot {
-    pub fn new(gh: Arc<GitHub>, repo: RepoSlug) -> Copilot {
-        Copilot { gh, repo, custom_instructions: None }
+    pub fn new(gh: Arc<GitHub>) -> Copilot {
+        Copilot { gh, custom_instructions: None }
     }
 
     /// Instructions passed in `agent_assignment.custom_instructions`.
     pub fn with_instructions(mut self, text: &str) -> Copilot {
         self.custom_instructions = Some(text.to_string()).filter(|t| !t.trim().is_empty());
         self
-    }
-
-    fn repo_for(&self, req: &StartRequest) -> RepoSlug {
-        req.github.as_deref().and_then(RepoSlug::parse).unwrap_or_else(|| self.repo.clone())
     }
 
     /// Open the issue and hand it to Copilot. Returns the issue number and URL.
@@ -68,13 +85,13 @@ impl Copilot {
 
     /// Copilot's PR for an issue: from the timeline's cross-reference, else an open
     /// `copilot/*` PR whose body names the issue.
-    pub async fn find_pr(&self, issue: u64) -> Result<Option<PullRequest>, HttpError> {
-        let timeline = self.gh.timeline(&self.repo, issue).await?;
+    pub async fn find_pr(&self, repo: &RepoSlug, issue: u64) -> Result<Option<PullRequest>, HttpError> {
+        let timeline = self.gh.timeline(repo, issue).await?;
         if let Some(n) = pr_from_timeline(&timeline) {
-            return Ok(Some(self.gh.pull(&self.repo, n).await?));
+            return Ok(Some(self.gh.pull(repo, n).await?));
         }
         let mention = format!("#{issue}");
-        let prs = self.gh.pulls_with_head_prefix(&self.repo, "copilot/").await?;
+        let prs = self.gh.pulls_with_head_prefix(repo, "copilot/").await?;
         Ok(prs.into_iter().find(|p| {
             let body = p.body.as_deref().unwrap_or("");
             body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '#')).any(|w| w == mention)
@@ -113,18 +130,17 @@ impl RemoteAgent for Copilot {
     }
 
     async fn launch(&self, req: &StartRequest) -> Result<Handle, RemoteError> {
-        let repo = self.repo_for(req);
-        if repo != self.repo {
-            return Err(RemoteError::Config(format!("this Copilot agent works on {}, not {repo}", self.repo)));
-        }
-        let (n, url) = self.assign_task(&repo, &req.title, &task_text(req), &req.base).await?;
-        Ok(Handle { id: n.to_string(), url: Some(url) })
+        let repo = req.github.as_deref().and_then(RepoSlug::parse).ok_or_else(|| {
+            RemoteError::Config("the Copilot coding agent works on GitHub repos: set `github = \"owner/name\"` on the repo".into())
+        })?;
+        let (issue, url) = self.assign_task(&repo, &req.title, &task_text(req), &req.base).await?;
+        Ok(Handle { id: RunId { repo, issue, since: None }.to_string(), url: Some(url) })
     }
 
     async fn look(&self, id: &str, cursor: &mut Cursor) -> Result<Look, RemoteError> {
-        let (issue_n, since) = parse_id(id)?;
-        let Some(pr) = self.find_pr(issue_n).await? else {
-            let issue = self.gh.issue(&self.repo, issue_n).await?;
+        let RunId { repo, issue: issue_n, since } = RunId::parse(id)?;
+        let Some(pr) = self.find_pr(&repo, issue_n).await? else {
+            let issue = self.gh.issue(&repo, issue_n).await?;
             if issue.state == "closed" {
                 return Ok(Look::state(RemoteState::Failed {
                     reason: format!("issue #{issue_n} was closed before Copilot opened a pull request"),
@@ -138,7 +154,7 @@ impl RemoteAgent for Copilot {
             return Ok(Look::state(RemoteState::Working { detail: format!("working on issue #{issue_n}") }));
         };
         let link = PrLink { number: pr.number, url: pr.html_url.clone() };
-        let timeline = self.gh.timeline(&self.repo, pr.number).await?;
+        let timeline = self.gh.timeline(&repo, pr.number).await?;
         let progress: Vec<String> = timeline
             .iter()
             .filter(|e| e.event == "committed")
@@ -164,28 +180,28 @@ impl RemoteAgent for Copilot {
     }
 
     async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError> {
-        let (issue_n, _) = parse_id(id)?;
-        let pr = self.find_pr(issue_n).await?.ok_or_else(|| {
-            RemoteError::Config(format!("Copilot has not opened a pull request for issue #{issue_n} yet"))
+        let run = RunId::parse(id)?;
+        let pr = self.find_pr(&run.repo, run.issue).await?.ok_or_else(|| {
+            RemoteError::Config(format!("Copilot has not opened a pull request for issue #{} yet", run.issue))
         })?;
         let body = format!("@copilot {}", text.trim());
-        let c = self.gh.comment(&self.repo, pr.number, &body).await?;
+        let c = self.gh.comment(&run.repo, pr.number, &body).await?;
         let at = c.created_at.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
-        Ok(format!("{issue_n}@{at}"))
+        Ok(RunId { since: Some(at), ..run }.to_string())
     }
 
     async fn stop(&self, id: &str) -> Result<(), RemoteError> {
-        let (issue_n, _) = parse_id(id)?;
-        let issue = match self.gh.issue(&self.repo, issue_n).await {
+        let RunId { repo, issue: issue_n, .. } = RunId::parse(id)?;
+        let issue = match self.gh.issue(&repo, issue_n).await {
             Ok(i) => i,
             Err(HttpError::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
         if issue.assignees.iter().any(|a| is_copilot(&a.login)) {
-            self.gh.unassign(&self.repo, issue_n, &[COPILOT_ASSIGNEE]).await?;
+            self.gh.unassign(&repo, issue_n, &[COPILOT_ASSIGNEE]).await?;
         }
         if issue.state != "closed" {
-            self.gh.close_issue(&self.repo, issue_n).await?;
+            self.gh.close_issue(&repo, issue_n).await?;
         }
         Ok(())
     }
@@ -228,7 +244,11 @@ mod tests {
         assert!(!review_requested(&t, Some("2026-11-21T11:00:00Z")));
         assert!(!review_requested(&events(json!([{"event": "labeled"}])), None));
         assert!(is_copilot("copilot-swe-agent[bot]") && is_copilot("Copilot") && !is_copilot("octocat"));
-        assert_eq!(parse_id("12@2026-11-21T10:00:00Z").unwrap(), (12, Some("2026-11-21T10:00:00Z".into())));
-        assert!(parse_id("abc").is_err());
+        let id = RunId::parse("octo/site#12@2026-11-21T10:00:00Z").unwrap();
+        assert_eq!((id.repo.to_string(), id.issue, id.since.as_deref()), ("octo/site".into(), 12, Some("2026-11-21T10:00:00Z")));
+        assert_eq!(id.to_string(), "octo/site#12@2026-11-21T10:00:00Z");
+        for bad in ["abc", "12", "octo/site#x", "../x#1"] {
+            assert!(RunId::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -358,3 +358,34 @@ mod tests {
         assert!(PrLink::from_url("").is_none());
     }
 }
+
+/// The backend for a remote `[agents.NAME]` entry (`kind` github-copilot, jules,
+/// cursor or codex-cloud), polling at `[github] poll`. A missing token is not an
+/// error here: starting a task then fails with "token missing or wrong: set $VAR".
+pub fn backend_for(
+    name: &str,
+    agent: &crate::config::Agent,
+    config: &crate::config::Config,
+) -> Result<Arc<dyn AgentBackend>, String> {
+    let remote: Arc<dyn RemoteAgent> = match agent.kind.as_str() {
+        "github-copilot" => {
+            let mut gh_cfg = config.github.clone();
+            if !agent.api_url.is_empty() {
+                gh_cfg.api_url = agent.api_url.clone();
+            }
+            if !agent.token_env.is_empty() {
+                gh_cfg.token_env = agent.token_env.clone();
+            }
+            let gh = crate::github::GitHub::from_config(&gh_cfg).map_err(|e| format!("agent `{name}`: {e}"))?;
+            Arc::new(super::copilot::Copilot::new(Arc::new(gh)))
+        }
+        "jules" => Arc::new(super::jules::Jules::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?),
+        "cursor" => Arc::new(super::cursor::CursorAgents::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?),
+        "codex-cloud" => {
+            Arc::new(super::codex_cloud::CodexCloud::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?)
+        }
+        other => return Err(format!("agent `{name}` has an unknown kind `{other}`")),
+    };
+    let opts = WatchOptions { poll: config.github.poll.get().max(Duration::from_secs(1)), ..WatchOptions::default() };
+    Ok(Arc::new(RemoteBackend::new(name, remote, opts)))
+}
