@@ -623,3 +623,364 @@ async fn a_304_reuses_the_cached_body() {
     assert_eq!(g.pull(&slug(), 41).await.unwrap(), changed);
     assert_eq!(c.not_modified.load(Ordering::SeqCst), 5);
 }
+
+// ================================================================ remote agents
+
+use capcom::dispatch::backend::{AgentBackend, AgentEvent, RunRef, StartRequest};
+use capcom::dispatch::contract::{Behaviour, Fixture, drain};
+use capcom::dispatch::remote::{Cursor as LookCursor, RemoteAgent, RemoteBackend, RemoteState, WatchOptions};
+use std::collections::HashMap;
+
+/// Serve from a synchronous context inside a runtime (the contract macro builds
+/// fixtures without `.await`).
+fn serve_now(app: Router) -> String {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+fn behaviour_of(text: &str) -> Behaviour {
+    if text.contains("[fail]") {
+        Behaviour::Fail
+    } else if text.contains("[hang]") {
+        Behaviour::Hang
+    } else {
+        Behaviour::Succeed
+    }
+}
+
+fn request(behaviour: Behaviour) -> StartRequest {
+    let tag = match behaviour {
+        Behaviour::Succeed => "",
+        Behaviour::Fail => " [fail]",
+        Behaviour::Hang => " [hang]",
+    };
+    StartRequest {
+        task_id: 7,
+        title: "Upgrade Tailwind".into(),
+        prompt: format!("Upgrade Tailwind in components/ only.{tag}\nAcceptance: build passes."),
+        branch: "capcom/7-upgrade-tailwind".into(),
+        base: "main".into(),
+        github: Some("octo/site".into()),
+        ..StartRequest::default()
+    }
+}
+
+/// All events until the stream ends; on a paused clock a hang still fails (after a virtual day).
+async fn drain_paused(rx: &mut tokio::sync::mpsc::Receiver<AgentEvent>) -> Vec<AgentEvent> {
+    let mut out = Vec::new();
+    let day = Duration::from_secs(24 * 3600);
+    while let Some(e) = tokio::time::timeout(day, rx.recv()).await.expect("the stream ended within a virtual day") {
+        out.push(e);
+    }
+    out
+}
+
+fn fast() -> WatchOptions {
+    WatchOptions { poll: Duration::from_millis(10), timeout: None, max_errors: 5 }
+}
+
+// ---------------------------------------------------------------- Jules fake
+
+#[derive(Clone)]
+struct JulesSession {
+    behaviour: Behaviour,
+    polls: usize,
+    state: String,
+    deleted: bool,
+    messages: Vec<String>,
+    approved: bool,
+}
+
+#[derive(Default)]
+struct JulesFake {
+    sessions: Mutex<HashMap<String, JulesSession>>,
+    created: Mutex<Vec<(HeaderMap, Value)>>,
+    next: AtomicUsize,
+}
+
+impl JulesFake {
+    fn session_json(id: &str, s: &JulesSession) -> Value {
+        let mut v = json!({
+            "name": format!("sessions/{id}"), "id": id, "title": "Upgrade Tailwind",
+            "state": s.state, "url": format!("https://jules.google.com/session/{id}"),
+            "createTime": "2026-11-21T10:00:00Z"
+        });
+        if s.state == "COMPLETED" {
+            v["outputs"] = json!([{"pullRequest": {"url": "https://github.com/octo/site/pull/77", "title": "Upgrade Tailwind", "description": "d"}}]);
+        }
+        v
+    }
+}
+
+async fn jules_create(State(f): State<Arc<JulesFake>>, h: HeaderMap, Json(b): Json<Value>) -> Response {
+    if h.get("x-goog-api-key").and_then(|v| v.to_str().ok()) != Some("jules-key-0123456789") {
+        return err(StatusCode::UNAUTHORIZED, json!({"error": {"code": 401, "message": "API key not valid", "status": "UNAUTHENTICATED"}}));
+    }
+    let id = (31415 + f.next.fetch_add(1, Ordering::SeqCst)).to_string();
+    let behaviour = behaviour_of(b["prompt"].as_str().unwrap_or(""));
+    let s = JulesSession { behaviour, polls: 0, state: "QUEUED".into(), deleted: false, messages: vec![], approved: false };
+    let body = JulesFake::session_json(&id, &s);
+    f.sessions.lock().unwrap().insert(id, s);
+    f.created.lock().unwrap().push((h, b));
+    Json(body).into_response()
+}
+
+async fn jules_get(State(f): State<Arc<JulesFake>>, Path(id): Path<String>) -> Response {
+    let mut map = f.sessions.lock().unwrap();
+    let Some(s) = map.get_mut(&id).filter(|s| !s.deleted) else {
+        return err(StatusCode::NOT_FOUND, json!({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}));
+    };
+    s.polls += 1;
+    if matches!(s.state.as_str(), "QUEUED" | "PLANNING" | "IN_PROGRESS") {
+        s.state = match (s.behaviour, s.polls) {
+            (_, 1) => "PLANNING".into(),
+            (Behaviour::Hang, _) => "IN_PROGRESS".into(),
+            (_, 2) => "IN_PROGRESS".into(),
+            (Behaviour::Fail, _) => "FAILED".into(),
+            (Behaviour::Succeed, _) => "COMPLETED".into(),
+        };
+    }
+    Json(JulesFake::session_json(&id, s)).into_response()
+}
+
+async fn jules_action(State(f): State<Arc<JulesFake>>, Path(rest): Path<String>, body: axum::body::Bytes) -> Response {
+    let (id, action) = rest.split_once(':').unwrap_or((rest.as_str(), ""));
+    let mut map = f.sessions.lock().unwrap();
+    let Some(s) = map.get_mut(id).filter(|s| !s.deleted) else {
+        return err(StatusCode::NOT_FOUND, json!({"error": {"message": "Requested entity was not found."}}));
+    };
+    let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    match action {
+        "sendMessage" => {
+            s.messages.push(b["prompt"].as_str().unwrap_or("").to_string());
+            s.state = "IN_PROGRESS".into();
+            s.polls = 1;
+            s.behaviour = behaviour_of(b["prompt"].as_str().unwrap_or(""));
+        }
+        "approvePlan" => {
+            s.approved = true;
+            s.state = "IN_PROGRESS".into();
+            s.polls = 1;
+        }
+        _ => return err(StatusCode::BAD_REQUEST, json!({"error": {"message": "unknown action"}})),
+    }
+    Json(json!({})).into_response()
+}
+
+async fn jules_delete(State(f): State<Arc<JulesFake>>, Path(id): Path<String>) -> Response {
+    match f.sessions.lock().unwrap().get_mut(&id) {
+        Some(s) => {
+            s.deleted = true;
+            Json(json!({})).into_response()
+        }
+        None => err(StatusCode::NOT_FOUND, json!({"error": {"message": "not found"}})),
+    }
+}
+
+/// Activities over two pages (nextPageToken), as the API documents them.
+async fn jules_activities(State(f): State<Arc<JulesFake>>, Path(id): Path<String>, uri: axum::http::Uri) -> Response {
+    let map = f.sessions.lock().unwrap();
+    let Some(s) = map.get(&id) else { return err(StatusCode::NOT_FOUND, json!({"error": {"message": "no"}})) };
+    let mut all = vec![
+        json!({"name": format!("sessions/{id}/activities/1"), "id": "1", "originator": "agent", "createTime": "2026-11-21T10:00:01Z",
+               "planGenerated": {"plan": {"id": "p1", "steps": [{"id": "s1", "title": "Bump tailwindcss", "index": 0}, {"id": "s2", "title": "Fix class names", "index": 1}]}}}),
+        json!({"name": format!("sessions/{id}/activities/2"), "id": "2", "originator": "agent", "createTime": "2026-11-21T10:00:02Z",
+               "progressUpdated": {"title": "Running the build", "description": "npm run build"}}),
+    ];
+    if s.state == "FAILED" {
+        all.push(json!({"name": format!("sessions/{id}/activities/3"), "id": "3", "originator": "system",
+                         "sessionFailed": {"reason": "the build kept failing"}}));
+    }
+    if s.state == "AWAITING_USER_FEEDBACK" {
+        all.push(json!({"name": format!("sessions/{id}/activities/4"), "id": "4", "originator": "agent",
+                         "agentMessaged": {"agentMessage": "Should I also upgrade PostCSS?"}}));
+    }
+    let second = uri.query().unwrap_or("").contains("pageToken=page2");
+    let (items, next) = if second { (all[1..].to_vec(), None) } else { (all[..1].to_vec(), Some("page2")) };
+    let mut body = json!({"activities": items});
+    if let Some(n) = next {
+        body["nextPageToken"] = json!(n);
+    }
+    Json(body).into_response()
+}
+
+fn jules_app(f: Arc<JulesFake>) -> Router {
+    Router::new()
+        .route("/v1alpha/sessions", post(jules_create))
+        .route("/v1alpha/sessions/{id}", get(jules_get).post(jules_action).delete(jules_delete))
+        .route("/v1alpha/sessions/{id}/activities", get(jules_activities))
+        .with_state(f)
+}
+
+fn jules_client(base: &str, key: Option<&str>) -> capcom::dispatch::jules::Jules {
+    capcom::dispatch::jules::Jules::new(&format!("{base}/v1alpha"), key.map(Secret::new), "JULES_API_KEY", policy()).unwrap()
+}
+
+struct JulesFixture {
+    fake: Arc<JulesFake>,
+    backend: Arc<RemoteBackend>,
+}
+
+impl JulesFixture {
+    fn new() -> JulesFixture {
+        let fake = Arc::new(JulesFake::default());
+        let base = serve_now(jules_app(fake.clone()));
+        let jules = jules_client(&base, Some("jules-key-0123456789"));
+        JulesFixture { fake, backend: Arc::new(RemoteBackend::new("jules", Arc::new(jules), fast())) }
+    }
+}
+
+#[async_trait::async_trait]
+impl Fixture for JulesFixture {
+    fn backend(&self) -> Arc<dyn AgentBackend> {
+        self.backend.clone()
+    }
+    fn request(&self, behaviour: Behaviour) -> StartRequest {
+        request(behaviour)
+    }
+    async fn still_running(&self, run: &RunRef) -> bool {
+        let id = run.remote_id.clone().unwrap_or_default();
+        self.fake
+            .sessions
+            .lock()
+            .unwrap()
+            .get(&id)
+            .is_some_and(|s| !s.deleted && matches!(s.state.as_str(), "QUEUED" | "PLANNING" | "IN_PROGRESS"))
+    }
+}
+
+capcom::agent_backend_contract!(jules_contract, super::JulesFixture::new());
+
+#[tokio::test]
+async fn jules_sessions_are_created_as_documented() {
+    let f = JulesFixture::new();
+    let mut launched = f.backend.start(request(Behaviour::Succeed)).await.unwrap();
+    let events = drain(&mut launched.events).await;
+    let (h, b) = f.fake.created.lock().unwrap()[0].clone();
+    assert_eq!(h["x-goog-api-key"], "jules-key-0123456789");
+    assert!(h.get("authorization").is_none());
+    assert_eq!(b["automationMode"], "AUTO_CREATE_PR");
+    assert_eq!(b["sourceContext"]["source"], "sources/github/octo/site");
+    assert_eq!(b["sourceContext"]["githubRepoContext"]["startingBranch"], "main");
+    assert_eq!(b["title"], "Upgrade Tailwind");
+    assert!(b["prompt"].as_str().unwrap().contains("components/"));
+    // Progress from activities (both pages), the PR, then Finished.
+    assert!(events.contains(&AgentEvent::Progress("Jules has a plan of 2 steps".into())), "{events:?}");
+    assert!(events.contains(&AgentEvent::Progress("Running the build: npm run build".into())), "{events:?}");
+    assert!(events.contains(&AgentEvent::PrOpened { number: 77, url: "https://github.com/octo/site/pull/77".into() }), "{events:?}");
+    match events.last() {
+        Some(AgentEvent::Finished { summary: Some(s), session_id: Some(id), .. }) if id == "31415" => {
+            assert!(s.contains("pull request 77"), "{s}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn jules_states_map_through_the_api() {
+    let fake = Arc::new(JulesFake::default());
+    let base = serve(jules_app(fake.clone())).await;
+    let j = jules_client(&base, Some("jules-key-0123456789"));
+    let cases = [
+        ("QUEUED", "working"),
+        ("PLANNING", "working"),
+        ("IN_PROGRESS", "working"),
+        ("AWAITING_PLAN_APPROVAL", "Jules plans to: Bump tailwindcss; Fix class names"),
+        ("AWAITING_USER_FEEDBACK", "Jules asks: Should I also upgrade PostCSS?"),
+        ("PAUSED", "paused"),
+        ("COMPLETED", "done"),
+        ("FAILED", "Jules failed: the build kept failing"),
+    ];
+    for (state, expect) in cases {
+        // Pin the state: a session the fake will not advance.
+        let pinned = JulesSession {
+            behaviour: Behaviour::Hang,
+            polls: 0,
+            state: state.into(),
+            deleted: false,
+            messages: vec![],
+            approved: false,
+        };
+        fake.sessions.lock().unwrap().insert("9".into(), pinned);
+        let look = j.look("9", &mut LookCursor::default()).await.unwrap();
+        let got = match &look.state {
+            RemoteState::Working { .. } => "working".to_string(),
+            RemoteState::NeedsAttention { question } => question.clone(),
+            RemoteState::Done { pr, .. } => {
+                assert_eq!(pr.as_ref().map(|p| p.number), Some(77));
+                "done".into()
+            }
+            RemoteState::Failed { reason } => reason.clone(),
+        };
+        let ok = match state {
+            "QUEUED" | "PLANNING" | "IN_PROGRESS" => got == "working",
+            "PAUSED" => got.contains("paused"),
+            _ => got.contains(expect),
+        };
+        // The fake advances QUEUED → PLANNING on a read, so QUEUED reads as working too.
+        assert!(ok, "{state}: {got}");
+    }
+}
+
+#[tokio::test]
+async fn jules_plan_approval_and_follow_ups_use_their_endpoints() {
+    let fake = Arc::new(JulesFake::default());
+    let base = serve(jules_app(fake.clone())).await;
+    let j = jules_client(&base, Some("jules-key-0123456789"));
+    let waiting = JulesSession {
+        behaviour: Behaviour::Succeed,
+        polls: 0,
+        state: "AWAITING_PLAN_APPROVAL".into(),
+        deleted: false,
+        messages: vec![],
+        approved: false,
+    };
+    fake.sessions.lock().unwrap().insert("5".into(), waiting);
+    j.follow_up("5", "approve the plan").await.unwrap();
+    assert!(fake.sessions.lock().unwrap()["5"].approved);
+    j.follow_up("5", "also bump PostCSS").await.unwrap();
+    assert_eq!(fake.sessions.lock().unwrap()["5"].messages, vec!["also bump PostCSS".to_string()]);
+}
+
+#[tokio::test]
+async fn jules_errors_name_the_key_and_the_session() {
+    let fake = Arc::new(JulesFake::default());
+    let base = serve(jules_app(fake)).await;
+    let wrong = jules_client(&base, Some("wrong-key-0123456789"));
+    let e = wrong.launch(&request(Behaviour::Succeed)).await.unwrap_err();
+    assert_eq!(e.to_string(), "Jules token missing or wrong: set $JULES_API_KEY");
+    let none = jules_client(&base, None);
+    assert_eq!(none.ping().await.unwrap_err().to_string(), "Jules token missing or wrong: set $JULES_API_KEY");
+    let j = jules_client(&base, Some("jules-key-0123456789"));
+    let e = j.session("nope").await.unwrap_err();
+    assert!(e.to_string().contains("Requested entity was not found."), "{e}");
+    let no_repo = StartRequest { github: None, ..request(Behaviour::Succeed) };
+    assert!(j.launch(&no_repo).await.unwrap_err().to_string().contains("github = \"owner/name\""));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_that_never_finishes_times_out_and_is_stopped() {
+    let fake = Arc::new(JulesFake::default());
+    let base = serve(jules_app(fake.clone())).await;
+    let j = Arc::new(jules_client(&base, Some("jules-key-0123456789")));
+    let opts = WatchOptions { poll: Duration::from_secs(60), timeout: Some(Duration::from_secs(30 * 60)), max_errors: 5 };
+    let backend = RemoteBackend::new("jules", j, opts);
+    let mut launched = backend.start(request(Behaviour::Hang)).await.unwrap();
+    let events = drain_paused(&mut launched.events).await;
+    match events.last() {
+        Some(AgentEvent::Failed { reason, .. }) => {
+            assert!(reason.starts_with("timed out after 30m"), "{reason}");
+            assert!(reason.contains("IN_PROGRESS"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let s = fake.sessions.lock().unwrap()["31415"].clone();
+    assert!(s.deleted, "the session is stopped at Jules");
+    assert!((29..=31).contains(&s.polls), "about one poll a minute for 30 minutes: {}", s.polls);
+}
