@@ -984,3 +984,238 @@ async fn a_session_that_never_finishes_times_out_and_is_stopped() {
     assert!(s.deleted, "the session is stopped at Jules");
     assert!((29..=31).contains(&s.polls), "about one poll a minute for 30 minutes: {}", s.polls);
 }
+
+// ---------------------------------------------------------------- Cursor fake
+
+#[derive(Clone)]
+struct CursorRun {
+    behaviour: Behaviour,
+    polls: usize,
+    status: String,
+    followups: Vec<String>,
+}
+
+#[derive(Default)]
+struct CursorFake {
+    agents: Mutex<HashMap<String, CursorRun>>,
+    created: Mutex<Vec<Value>>,
+    next: AtomicUsize,
+}
+
+fn cursor_authed(h: &HeaderMap) -> bool {
+    h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer key_cursor_0123456789")
+}
+
+fn cursor_json(id: &str, a: &CursorRun) -> Value {
+    let mut v = json!({
+        "id": id, "name": "Upgrade Tailwind", "status": a.status,
+        "source": {"repository": "https://github.com/octo/site", "ref": "main"},
+        "target": {"branchName": "capcom/7-upgrade-tailwind", "url": format!("https://cursor.com/agents?id={id}"), "autoCreatePr": true},
+        "createdAt": "2026-11-21T10:00:00Z"
+    });
+    match a.status.as_str() {
+        "FINISHED" => {
+            v["summary"] = json!("Moved the button classes to design tokens");
+            v["target"]["prUrl"] = json!("https://github.com/octo/site/pull/88");
+        }
+        "ERROR" => v["summary"] = json!("could not install dependencies"),
+        _ => {}
+    }
+    v
+}
+
+async fn cursor_create(State(f): State<Arc<CursorFake>>, h: HeaderMap, Json(b): Json<Value>) -> Response {
+    if !cursor_authed(&h) {
+        return err(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}));
+    }
+    let id = format!("bc_{}", 1000 + f.next.fetch_add(1, Ordering::SeqCst));
+    let behaviour = behaviour_of(b["prompt"]["text"].as_str().unwrap_or(""));
+    let a = CursorRun { behaviour, polls: 0, status: "CREATING".into(), followups: vec![] };
+    let body = cursor_json(&id, &a);
+    f.agents.lock().unwrap().insert(id, a);
+    f.created.lock().unwrap().push(b);
+    Json(body).into_response()
+}
+
+async fn cursor_get(State(f): State<Arc<CursorFake>>, h: HeaderMap, Path(id): Path<String>) -> Response {
+    if !cursor_authed(&h) {
+        return err(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}));
+    }
+    let mut map = f.agents.lock().unwrap();
+    let Some(a) = map.get_mut(&id) else { return err(StatusCode::NOT_FOUND, json!({"error": "Agent not found"})) };
+    a.polls += 1;
+    if matches!(a.status.as_str(), "CREATING" | "RUNNING") {
+        a.status = match (a.behaviour, a.polls) {
+            (_, 1) | (Behaviour::Hang, _) => "RUNNING".into(),
+            (Behaviour::Fail, _) => "ERROR".into(),
+            (Behaviour::Succeed, _) => "FINISHED".into(),
+        };
+    }
+    Json(cursor_json(&id, a)).into_response()
+}
+
+async fn cursor_followup(State(f): State<Arc<CursorFake>>, Path(id): Path<String>, Json(b): Json<Value>) -> Response {
+    let mut map = f.agents.lock().unwrap();
+    let Some(a) = map.get_mut(&id) else { return err(StatusCode::NOT_FOUND, json!({"error": "Agent not found"})) };
+    let text = b["prompt"]["text"].as_str().unwrap_or("").to_string();
+    a.behaviour = behaviour_of(&text);
+    a.followups.push(text);
+    a.status = "RUNNING".into();
+    a.polls = 1;
+    Json(json!({"id": id})).into_response()
+}
+
+async fn cursor_stop(State(f): State<Arc<CursorFake>>, Path(id): Path<String>) -> Response {
+    let mut map = f.agents.lock().unwrap();
+    let Some(a) = map.get_mut(&id) else { return err(StatusCode::NOT_FOUND, json!({"error": "Agent not found"})) };
+    if !matches!(a.status.as_str(), "CREATING" | "RUNNING") {
+        return err(StatusCode::BAD_REQUEST, json!({"error": "Agent is not running"}));
+    }
+    a.status = "FINISHED".into();
+    a.behaviour = Behaviour::Fail;
+    Json(json!({"id": id})).into_response()
+}
+
+fn cursor_app(f: Arc<CursorFake>) -> Router {
+    Router::new()
+        .route("/v0/agents", post(cursor_create))
+        .route("/v0/agents/{id}", get(cursor_get))
+        .route("/v0/agents/{id}/followup", post(cursor_followup))
+        .route("/v0/agents/{id}/stop", post(cursor_stop))
+        .route(
+            "/v0/me",
+            get(|h: HeaderMap| async move {
+                if cursor_authed(&h) {
+                    Json(json!({"apiKeyName": "capcom", "createdAt": "2026-01-01T00:00:00Z", "userEmail": "me@example.com"})).into_response()
+                } else {
+                    err(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}))
+                }
+            }),
+        )
+        .with_state(f)
+}
+
+fn cursor_client(base: &str, key: Option<&str>) -> capcom::dispatch::cursor::CursorAgents {
+    capcom::dispatch::cursor::CursorAgents::new(base, key.map(Secret::new), "CURSOR_API_KEY", policy()).unwrap()
+}
+
+struct CursorFixture {
+    fake: Arc<CursorFake>,
+    backend: Arc<RemoteBackend>,
+}
+
+impl CursorFixture {
+    fn new() -> CursorFixture {
+        let fake = Arc::new(CursorFake::default());
+        let base = serve_now(cursor_app(fake.clone()));
+        let c = cursor_client(&base, Some("key_cursor_0123456789"));
+        CursorFixture { fake, backend: Arc::new(RemoteBackend::new("cursor", Arc::new(c), fast())) }
+    }
+}
+
+#[async_trait::async_trait]
+impl Fixture for CursorFixture {
+    fn backend(&self) -> Arc<dyn AgentBackend> {
+        self.backend.clone()
+    }
+    fn request(&self, behaviour: Behaviour) -> StartRequest {
+        request(behaviour)
+    }
+    async fn still_running(&self, run: &RunRef) -> bool {
+        let id = run.remote_id.clone().unwrap_or_default();
+        self.fake.agents.lock().unwrap().get(&id).is_some_and(|a| matches!(a.status.as_str(), "CREATING" | "RUNNING"))
+    }
+}
+
+capcom::agent_backend_contract!(cursor_contract, super::CursorFixture::new());
+
+#[tokio::test]
+async fn cursor_agents_are_launched_as_documented_and_report_their_pr() {
+    let f = CursorFixture::new();
+    let mut launched = f.backend.start(request(Behaviour::Succeed)).await.unwrap();
+    let events = drain(&mut launched.events).await;
+    let b = f.fake.created.lock().unwrap()[0].clone();
+    assert!(b["prompt"]["text"].as_str().unwrap().starts_with("Upgrade Tailwind in components/ only."));
+    assert_eq!(b["source"], json!({"repository": "https://github.com/octo/site", "ref": "main"}));
+    assert_eq!(b["target"], json!({"autoCreatePr": true, "branchName": "capcom/7-upgrade-tailwind"}));
+    assert!(events.contains(&AgentEvent::PrOpened { number: 88, url: "https://github.com/octo/site/pull/88".into() }));
+    match events.last() {
+        Some(AgentEvent::Finished { summary: Some(s), .. }) => assert_eq!(s, "Moved the button classes to design tokens"),
+        other => panic!("{other:?}"),
+    }
+    // A follow-up goes to /followup on the same agent.
+    let id = launched.run.remote_id.clone().unwrap();
+    let mut again = f.backend.follow_up(&launched.run, StartRequest { prompt: "also the footer".into(), ..request(Behaviour::Succeed) }).await.unwrap();
+    drain(&mut again.events).await;
+    assert_eq!(f.fake.agents.lock().unwrap()[&id].followups, vec!["also the footer".to_string()]);
+}
+
+#[tokio::test]
+async fn cursor_statuses_map_through_the_api() {
+    let fake = Arc::new(CursorFake::default());
+    let base = serve(cursor_app(fake.clone())).await;
+    let c = cursor_client(&base, Some("key_cursor_0123456789"));
+    for (status, expect) in [
+        ("CREATING", "working"),
+        ("RUNNING", "working"),
+        ("FINISHED", "Moved the button classes"),
+        ("ERROR", "could not install dependencies"),
+        ("EXPIRED", "expired"),
+    ] {
+        // polls = 5 and a Hang behaviour: the fake leaves the status alone.
+        let pinned = CursorRun { behaviour: Behaviour::Hang, polls: 5, status: status.into(), followups: vec![] };
+        fake.agents.lock().unwrap().insert("bc_9".into(), pinned);
+        let look = c.look("bc_9", &mut LookCursor::default()).await.unwrap();
+        let got = match look.state {
+            RemoteState::Working { .. } => "working".to_string(),
+            RemoteState::Done { summary, .. } => summary,
+            RemoteState::Failed { reason } => reason,
+            RemoteState::NeedsAttention { question } => question,
+        };
+        assert!(got.contains(expect), "{status}: {got}");
+    }
+    assert_eq!(c.me().await.unwrap()["apiKeyName"], "capcom");
+    let wrong = cursor_client(&base, Some("wrong_0123456789"));
+    assert_eq!(wrong.me().await.unwrap_err().to_string(), "Cursor token missing or wrong: set $CURSOR_API_KEY");
+    let e = c.agent("bc_nope").await.unwrap_err();
+    assert!(e.to_string().contains("Agent not found"), "{e}");
+}
+
+#[tokio::test]
+async fn the_cursor_webhook_accepts_only_signed_deliveries() {
+    use capcom::dispatch::cursor::{sign_webhook, webhook_router};
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let base = serve(webhook_router(Secret::new("whsec_0123456789abcdef"), tx)).await;
+    let body = r#"{"event":"statusChange","timestamp":"2026-11-21T10:00:00Z","id":"bc_1000","status":"FINISHED","summary":"done","target":{"prUrl":"https://github.com/octo/site/pull/88"}}"#;
+    let http = reqwest::Client::new();
+    let url = format!("{base}/v1/webhooks/cursor");
+    let send = |sig: Option<String>, body: &'static str| {
+        let mut r = http.post(&url).header("content-type", "application/json").body(body);
+        if let Some(s) = sig {
+            r = r.header("X-Webhook-Signature", s);
+        }
+        r.send()
+    };
+    // Valid.
+    let ok = send(Some(sign_webhook(b"whsec_0123456789abcdef", body.as_bytes())), body).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let ev = rx.try_recv().unwrap();
+    assert_eq!(ev.id, "bc_1000");
+    assert!(matches!(ev.state(), RemoteState::Done { pr: Some(_), .. }));
+    // Signed with another secret, signed for another body, missing, malformed.
+    let bad = send(Some(sign_webhook(b"another-secret", body.as_bytes())), body).await.unwrap();
+    assert_eq!(bad.status(), 401);
+    let tampered = body.replace("FINISHED", "ERROR").leak();
+    let swapped = send(Some(sign_webhook(b"whsec_0123456789abcdef", body.as_bytes())), tampered).await.unwrap();
+    assert_eq!(swapped.status(), 401);
+    let missing = send(None, body).await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert!(missing.text().await.unwrap().contains("missing X-Webhook-Signature"));
+    let malformed = send(Some("md5=abc".into()), body).await.unwrap();
+    assert_eq!(malformed.status(), 401);
+    assert!(rx.try_recv().is_err(), "nothing unverified is forwarded");
+    // Signed but not an agent event.
+    let junk = "[1,2,3]";
+    let r = send(Some(sign_webhook(b"whsec_0123456789abcdef", junk.as_bytes())), junk).await.unwrap();
+    assert_eq!(r.status(), 400);
+}
