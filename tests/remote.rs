@@ -1219,3 +1219,258 @@ async fn the_cursor_webhook_accepts_only_signed_deliveries() {
     let r = send(Some(sign_webhook(b"whsec_0123456789abcdef", junk.as_bytes())), junk).await.unwrap();
     assert_eq!(r.status(), 400);
 }
+
+// ---------------------------------------------------------------- Copilot fake (GitHub)
+
+#[derive(Clone, Default)]
+struct FakeIssue {
+    title: String,
+    body: String,
+    behaviour: Option<Behaviour>,
+    state: String,
+    assignees: Vec<String>,
+    assignment: Value,
+    polls: usize,
+    pr: Option<u64>,
+}
+
+#[derive(Clone, Default)]
+struct FakePr {
+    issue: u64,
+    state: String,
+    polls: usize,
+    review_requested_at: Option<String>,
+    comments: Vec<String>,
+    hang: bool,
+}
+
+#[derive(Default)]
+struct CopilotFake {
+    issues: Mutex<HashMap<u64, FakeIssue>>,
+    prs: Mutex<HashMap<u64, FakePr>>,
+    clock: AtomicUsize,
+    next: AtomicUsize,
+}
+
+impl CopilotFake {
+    fn ts(&self) -> String {
+        let n = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+        format!("2026-11-21T10:{:02}:{:02}Z", (n / 60) % 60, n % 60)
+    }
+    fn issue_json(n: u64, i: &FakeIssue) -> Value {
+        json!({
+            "number": n, "title": i.title, "body": i.body, "state": i.state,
+            "html_url": format!("https://github.com/octo/site/issues/{n}"),
+            "user": {"login": "octocat"},
+            "assignees": i.assignees.iter().map(|a| json!({"login": a, "type": "Bot"})).collect::<Vec<_>>()
+        })
+    }
+}
+
+fn copilot_pr_json(n: u64, p: &FakePr) -> Value {
+    let mut v = pr_json(n, json!(true), SHA);
+    v["head"]["ref"] = json!(format!("copilot/fix-{}", p.issue));
+    v["state"] = json!(p.state);
+    v["body"] = json!(format!("Fixes #{}", p.issue));
+    v["user"] = json!({"login": "Copilot", "type": "Bot"});
+    v["draft"] = json!(true);
+    v
+}
+
+async fn cp_create_issue(State(f): State<Arc<CopilotFake>>, Json(b): Json<Value>) -> Response {
+    let n = 12 + f.next.fetch_add(1, Ordering::SeqCst) as u64;
+    let i = FakeIssue {
+        title: b["title"].as_str().unwrap_or("").into(),
+        body: b["body"].as_str().unwrap_or("").into(),
+        state: "open".into(),
+        ..FakeIssue::default()
+    };
+    let body = CopilotFake::issue_json(n, &i);
+    f.issues.lock().unwrap().insert(n, i);
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+async fn cp_assign(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(String, String, u64)>, Json(b): Json<Value>) -> Response {
+    let mut issues = f.issues.lock().unwrap();
+    let Some(i) = issues.get_mut(&n) else { return err(StatusCode::NOT_FOUND, json!({"message": "Not Found"})) };
+    if b["assignees"] != json!(["copilot-swe-agent[bot]"]) {
+        return err(StatusCode::UNPROCESSABLE_ENTITY, json!({"message": "Validation Failed"}));
+    }
+    i.assignees = vec!["Copilot".into()];
+    i.assignment = b["agent_assignment"].clone();
+    i.behaviour = Some(behaviour_of(&i.body));
+    (StatusCode::CREATED, Json(CopilotFake::issue_json(n, i))).into_response()
+}
+
+async fn cp_unassign(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(String, String, u64)>) -> Response {
+    let mut issues = f.issues.lock().unwrap();
+    let Some(i) = issues.get_mut(&n) else { return err(StatusCode::NOT_FOUND, json!({"message": "Not Found"})) };
+    i.assignees.clear();
+    Json(CopilotFake::issue_json(n, i)).into_response()
+}
+
+async fn cp_issue(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(String, String, u64)>) -> Response {
+    match f.issues.lock().unwrap().get(&n) {
+        Some(i) => Json(CopilotFake::issue_json(n, i)).into_response(),
+        None => err(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+    }
+}
+
+async fn cp_patch_issue(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(String, String, u64)>, Json(b): Json<Value>) -> Response {
+    let mut issues = f.issues.lock().unwrap();
+    let Some(i) = issues.get_mut(&n) else { return err(StatusCode::NOT_FOUND, json!({"message": "Not Found"})) };
+    if let Some(s) = b["state"].as_str() {
+        i.state = s.into();
+    }
+    Json(CopilotFake::issue_json(n, i)).into_response()
+}
+
+async fn cp_timeline(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(String, String, u64)>) -> Response {
+    let mut issues = f.issues.lock().unwrap();
+    let mut prs = f.prs.lock().unwrap();
+    if let Some(i) = issues.get_mut(&n) {
+        i.polls += 1;
+        let mut events = vec![json!({"event": "assigned", "actor": {"login": "octocat"}, "created_at": "2026-11-21T09:00:00Z"})];
+        if i.pr.is_none() && i.polls >= 2 && i.assignees.iter().any(|a| a == "Copilot") {
+            match i.behaviour {
+                Some(Behaviour::Fail) => {
+                    // Copilot gave up: unassigned, issue closed.
+                    i.assignees.clear();
+                    i.state = "closed".into();
+                }
+                Some(b) => {
+                    let pr = n + 100;
+                    i.pr = Some(pr);
+                    prs.insert(pr, FakePr { issue: n, state: "open".into(), hang: b == Behaviour::Hang, ..FakePr::default() });
+                }
+                None => {}
+            }
+        }
+        if let Some(pr) = i.pr {
+            events.push(json!({
+                "event": "cross-referenced", "actor": {"login": "Copilot", "type": "Bot"}, "created_at": "2026-11-21T09:01:00Z",
+                "source": {"type": "issue", "issue": {"number": pr, "title": "[WIP] Upgrade Tailwind", "user": {"login": "Copilot"},
+                           "pull_request": {"url": format!("https://api.github.com/repos/octo/site/pulls/{pr}")}}}
+            }));
+        }
+        return Json(Value::Array(events)).into_response();
+    }
+    if let Some(p) = prs.get_mut(&n) {
+        p.polls += 1;
+        if p.polls >= 2 && !p.hang && p.review_requested_at.is_none() && p.state == "open" {
+            p.review_requested_at = Some(f.ts());
+        }
+        let mut events = vec![json!({"event": "committed", "sha": format!("c0ffee{}", p.polls.min(2)), "message": "Bump tailwindcss to 4.1\n\nbody"})];
+        for c in &p.comments {
+            events.push(json!({"event": "commented", "body": c, "actor": {"login": "octocat"}}));
+        }
+        if let Some(at) = &p.review_requested_at {
+            events.push(json!({"event": "review_requested", "created_at": at,
+                               "review_requester": {"login": "Copilot"}, "requested_reviewer": {"login": "octocat"}}));
+        }
+        return Json(Value::Array(events)).into_response();
+    }
+    err(StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
+}
+
+async fn cp_pull(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(String, String, u64)>) -> Response {
+    match f.prs.lock().unwrap().get(&n) {
+        Some(p) => Json(copilot_pr_json(n, p)).into_response(),
+        None => err(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+    }
+}
+
+async fn cp_pulls(State(f): State<Arc<CopilotFake>>) -> Response {
+    let prs = f.prs.lock().unwrap();
+    Json(Value::Array(prs.iter().filter(|(_, p)| p.state == "open").map(|(n, p)| copilot_pr_json(*n, p)).collect())).into_response()
+}
+
+async fn cp_comment(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(String, String, u64)>, Json(b): Json<Value>) -> Response {
+    let mut prs = f.prs.lock().unwrap();
+    let Some(p) = prs.get_mut(&n) else { return err(StatusCode::NOT_FOUND, json!({"message": "Not Found"})) };
+    let text = b["body"].as_str().unwrap_or("").to_string();
+    p.comments.push(text.clone());
+    p.review_requested_at = None;
+    p.polls = 0;
+    p.hang = text.contains("[hang]");
+    let at = f.ts();
+    (StatusCode::CREATED, Json(json!({"id": 900 + p.comments.len(), "body": text, "created_at": at,
+        "html_url": format!("https://github.com/octo/site/pull/{n}#issuecomment-1")}))).into_response()
+}
+
+fn copilot_app(f: Arc<CopilotFake>) -> Router {
+    Router::new()
+        .route("/repos/{o}/{r}/issues", post(cp_create_issue))
+        .route("/repos/{o}/{r}/issues/{n}", get(cp_issue).patch(cp_patch_issue))
+        .route("/repos/{o}/{r}/issues/{n}/assignees", post(cp_assign).delete(cp_unassign))
+        .route("/repos/{o}/{r}/issues/{n}/timeline", get(cp_timeline))
+        .route("/repos/{o}/{r}/issues/{n}/comments", post(cp_comment))
+        .route("/repos/{o}/{r}/pulls", get(cp_pulls))
+        .route("/repos/{o}/{r}/pulls/{n}", get(cp_pull))
+        .with_state(f)
+}
+
+struct CopilotFixture {
+    fake: Arc<CopilotFake>,
+    backend: Arc<RemoteBackend>,
+}
+
+impl CopilotFixture {
+    fn new() -> CopilotFixture {
+        let fake = Arc::new(CopilotFake::default());
+        let base = serve_now(copilot_app(fake.clone()));
+        let copilot = capcom::dispatch::copilot::Copilot::new(Arc::new(gh(&base))).with_instructions("Run npm test before asking for review.");
+        CopilotFixture { fake, backend: Arc::new(RemoteBackend::new("copilot", Arc::new(copilot), fast())) }
+    }
+}
+
+#[async_trait::async_trait]
+impl Fixture for CopilotFixture {
+    fn backend(&self) -> Arc<dyn AgentBackend> {
+        self.backend.clone()
+    }
+    fn request(&self, behaviour: Behaviour) -> StartRequest {
+        request(behaviour)
+    }
+    async fn still_running(&self, run: &RunRef) -> bool {
+        let id = capcom::dispatch::copilot::RunId::parse(run.remote_id.as_deref().unwrap_or("")).unwrap();
+        let issues = self.fake.issues.lock().unwrap();
+        let Some(i) = issues.get(&id.issue) else { return false };
+        let working_pr = i.pr.and_then(|n| self.fake.prs.lock().unwrap().get(&n).cloned()).is_none_or(|p| p.review_requested_at.is_none());
+        i.state == "open" && i.assignees.iter().any(|a| a == "Copilot") && working_pr
+    }
+}
+
+capcom::agent_backend_contract!(copilot_contract, super::CopilotFixture::new());
+
+#[tokio::test]
+async fn copilot_gets_an_assigned_issue_and_finishes_when_it_requests_review() {
+    let f = CopilotFixture::new();
+    let mut launched = f.backend.start(request(Behaviour::Succeed)).await.unwrap();
+    assert_eq!(launched.run.remote_id.as_deref(), Some("octo/site#12"));
+    let events = drain(&mut launched.events).await;
+    {
+        let issues = f.fake.issues.lock().unwrap();
+        let i = &issues[&12];
+        assert_eq!(i.title, "Upgrade Tailwind");
+        assert!(i.body.contains("Acceptance: build passes."));
+        assert_eq!(i.assignment, json!({"base_branch": "main", "custom_instructions": "Run npm test before asking for review."}));
+    }
+    assert!(events.contains(&AgentEvent::PrOpened { number: 112, url: "https://github.com/octo/site/pull/112".into() }), "{events:?}");
+    assert!(events.contains(&AgentEvent::Progress("Copilot committed: Bump tailwindcss to 4.1".into())), "{events:?}");
+    match events.last() {
+        Some(AgentEvent::Finished { summary: Some(s), .. }) => assert!(s.contains("asked for your review on pull request 112"), "{s}"),
+        other => panic!("{other:?}"),
+    }
+    // A follow-up is a PR comment mentioning @copilot; only a newer review request finishes it again.
+    let mut again = f
+        .backend
+        .follow_up(&launched.run, StartRequest { prompt: "also update the README".into(), ..request(Behaviour::Succeed) })
+        .await
+        .unwrap();
+    assert!(again.run.remote_id.as_deref().unwrap().starts_with("octo/site#12@"));
+    let events = drain(&mut again.events).await;
+    assert!(matches!(events.last(), Some(AgentEvent::Finished { .. })), "{events:?}");
+    assert_eq!(f.fake.prs.lock().unwrap()[&112].comments, vec!["@copilot also update the README".to_string()]);
+    assert!(f.fake.prs.lock().unwrap()[&112].polls >= 2, "it waited for the new review request");
+}

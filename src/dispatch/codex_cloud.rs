@@ -307,6 +307,11 @@ impl RemoteAgent for CodexCloud {
         Ok(next)
     }
 
+    /// A follow-up is a new cloud task, not the same session.
+    fn resumes(&self) -> bool {
+        false
+    }
+
     async fn stop(&self, id: &str) -> Result<(), RemoteError> {
         check_id(id)?;
         self.abandoned.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string());

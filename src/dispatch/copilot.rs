@@ -190,6 +190,10 @@ impl RemoteAgent for Copilot {
         Ok(RunId { since: Some(at), ..run }.to_string())
     }
 
+    fn session_of(&self, id: &str) -> String {
+        RunId::parse(id).map(|r| RunId { since: None, ..r }.to_string()).unwrap_or_else(|_| id.to_string())
+    }
+
     async fn stop(&self, id: &str) -> Result<(), RemoteError> {
         let RunId { repo, issue: issue_n, .. } = RunId::parse(id)?;
         let issue = match self.gh.issue(&repo, issue_n).await {

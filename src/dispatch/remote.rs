@@ -136,6 +136,14 @@ pub trait RemoteAgent: Send + Sync + 'static {
     async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError>;
     /// Stop the run at the vendor. Stopping an ended run is `Ok`.
     async fn stop(&self, id: &str) -> Result<(), RemoteError>;
+    /// Whether a follow-up continues the same session (else it is a new run).
+    fn resumes(&self) -> bool {
+        true
+    }
+    /// The session a run id belongs to; follow-ups of one session share it.
+    fn session_of(&self, id: &str) -> String {
+        id.to_string()
+    }
 }
 
 /// How a watcher polls.
@@ -167,7 +175,8 @@ pub async fn watch_run(
     let mut cursor = Cursor::default();
     let mut errors = 0u32;
     let mut last_detail = String::new();
-    if tx.send(AgentEvent::Started { pid: None, session_id: Some(id.clone()) }).await.is_err() {
+    let session = agent.session_of(&id);
+    if tx.send(AgentEvent::Started { pid: None, session_id: Some(session.clone()) }).await.is_err() {
         return;
     }
     let fail = |reason: String| AgentEvent::Failed { reason, log_tail: String::new() };
@@ -199,7 +208,7 @@ pub async fn watch_run(
                     RemoteState::Done { summary, .. } => {
                         let summary = if summary.trim().is_empty() { format!("{vendor} finished") } else { summary };
                         let _ = tx
-                            .send(AgentEvent::Finished { summary: Some(summary), session_id: Some(id.clone()), cost_usd: None })
+                            .send(AgentEvent::Finished { summary: Some(summary), session_id: Some(session.clone()), cost_usd: None })
                             .await;
                         return;
                     }
@@ -281,8 +290,13 @@ impl RemoteBackend {
         rx
     }
 
-    fn run_ref(task_id: i64, id: &str) -> RunRef {
-        RunRef { task_id, remote_id: Some(id.to_string()), session_id: Some(id.to_string()), ..RunRef::default() }
+    fn run_ref(&self, task_id: i64, id: &str) -> RunRef {
+        RunRef {
+            task_id,
+            remote_id: Some(id.to_string()),
+            session_id: Some(self.agent.session_of(id)),
+            ..RunRef::default()
+        }
     }
 }
 
@@ -301,7 +315,7 @@ impl AgentBackend for RemoteBackend {
     }
 
     fn supports_resume(&self) -> bool {
-        true
+        self.agent.resumes()
     }
 
     async fn start(&self, req: StartRequest) -> Result<Launched, BackendError> {
@@ -310,7 +324,7 @@ impl AgentBackend for RemoteBackend {
             message: e.to_string(),
         })?;
         let events = self.spawn_watch(&handle.id);
-        Ok(Launched { run: Self::run_ref(req.task_id, &handle.id), events })
+        Ok(Launched { run: self.run_ref(req.task_id, &handle.id), events })
     }
 
     async fn observe(&self, run: &RunRef) -> Result<mpsc::Receiver<AgentEvent>, BackendError> {
@@ -327,7 +341,7 @@ impl AgentBackend for RemoteBackend {
         // A fresh cancel flag: the earlier run's cancellation must not stop this one.
         self.cancels.lock().unwrap_or_else(|p| p.into_inner()).remove(&next);
         let events = self.spawn_watch(&next);
-        Ok(Launched { run: Self::run_ref(req.task_id, &next), events })
+        Ok(Launched { run: self.run_ref(req.task_id, &next), events })
     }
 
     async fn cancel(&self, run: &RunRef) -> Result<(), BackendError> {
