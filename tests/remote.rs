@@ -1474,3 +1474,189 @@ async fn copilot_gets_an_assigned_issue_and_finishes_when_it_requests_review() {
     assert_eq!(f.fake.prs.lock().unwrap()[&112].comments, vec!["@copilot also update the README".to_string()]);
     assert!(f.fake.prs.lock().unwrap()[&112].polls >= 2, "it waited for the new review request");
 }
+
+// ---------------------------------------------------------------- Codex cloud stand-in
+
+/// A stand-in `codex` executable for the `cloud` subcommands. It keeps its tasks
+/// as files in `$CODEX_FAKE_DIR` and records each call's argv (NUL-separated).
+const CODEX_STANDIN: &str = r#"#!/bin/sh
+dir="$CODEX_FAKE_DIR"
+n=$(ls "$dir" | grep -c '^call\.')
+for a in "$@"; do printf '%s\0' "$a"; done > "$dir/call.$n"
+[ "$1" = cloud ] || { echo "error: unknown command $1" >&2; exit 2; }
+case "$2" in
+  exec)
+    [ "$3" = --env ] || { echo "error: --env is required" >&2; exit 2; }
+    shift 4
+    [ "$1" = -- ] && shift
+    prompt="$1"
+    count=$(ls "$dir" | grep -c '^task_e_[0-9]*$')
+    id="task_e_$((count + 1))"
+    case "$prompt" in
+      *"[fail]"*) b=fail ;;
+      *"[hang]"*) b=hang ;;
+      *) b=ok ;;
+    esac
+    echo "$b 0" > "$dir/$id"
+    printf '%s' "$prompt" > "$dir/$id.prompt"
+    echo "Task created: https://chatgpt.com/codex/tasks/$id"
+    ;;
+  status)
+    id="$3"
+    [ -f "$dir/$id" ] || { echo "error: task $id not found" >&2; exit 1; }
+    read b polls < "$dir/$id"
+    polls=$((polls + 1))
+    echo "$b $polls" > "$dir/$id"
+    if [ "$b" = hang ] || [ "$polls" -lt 2 ]; then s=pending; elif [ "$b" = fail ]; then s=error; else s=ready; fi
+    echo "{\"id\":\"$id\",\"title\":\"Upgrade Tailwind\",\"status\":\"$s\",\"summary\":{\"files_changed\":2,\"lines_added\":10,\"lines_removed\":3}}"
+    ;;
+  list)
+    echo '{"tasks":[]}'
+    ;;
+  diff)
+    printf 'diff --git a/styles.css b/styles.css\n+.btn { color: red; }\n'
+    ;;
+  apply)
+    echo "applied $3" > "codex-$3.patched"
+    echo "Applied task $3 to the working tree"
+    ;;
+  *) echo "error: unknown cloud command $2" >&2; exit 2 ;;
+esac
+"#;
+
+struct CodexFixture {
+    dir: tempfile::TempDir,
+    backend: Arc<RemoteBackend>,
+}
+
+impl CodexFixture {
+    fn new() -> CodexFixture {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::create_dir_all(dir.path().join("wt")).unwrap();
+        let codex = bin.join("codex");
+        std::fs::write(&codex, CODEX_STANDIN).unwrap();
+        std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let agent = capcom::config::Agent {
+            kind: "codex-cloud".into(),
+            environment: "env_web".into(),
+            command: vec![codex.to_string_lossy().into_owned()],
+            env: [("CODEX_FAKE_DIR".to_string(), state.to_string_lossy().into_owned())].into(),
+            ..capcom::config::Agent::default()
+        };
+        let cc = capcom::dispatch::codex_cloud::CodexCloud::from_config(&agent).unwrap();
+        CodexFixture { dir, backend: Arc::new(RemoteBackend::new("codex-cloud", Arc::new(cc), fast())) }
+    }
+
+    fn state(&self) -> std::path::PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn calls(&self) -> Vec<Vec<String>> {
+        let mut names: Vec<_> = std::fs::read_dir(self.state())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("call."))
+            .collect();
+        names.sort_by_key(|n| n[5..].parse::<usize>().unwrap_or(0));
+        names
+            .iter()
+            .map(|n| {
+                let raw = std::fs::read(self.state().join(n)).unwrap();
+                raw.split(|b| *b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl Fixture for CodexFixture {
+    fn backend(&self) -> Arc<dyn AgentBackend> {
+        self.backend.clone()
+    }
+    fn request(&self, behaviour: Behaviour) -> StartRequest {
+        StartRequest { workdir: self.dir.path().join("wt"), github: None, ..request(behaviour) }
+    }
+    async fn still_running(&self, run: &RunRef) -> bool {
+        let id = run.remote_id.clone().unwrap_or_default();
+        let line = std::fs::read_to_string(self.state().join(&id)).unwrap_or_default();
+        let mut parts = line.split_whitespace();
+        let (b, polls) = (parts.next().unwrap_or(""), parts.next().and_then(|p| p.parse::<u32>().ok()).unwrap_or(0));
+        b == "hang" || (!b.is_empty() && polls < 2)
+    }
+}
+
+// The Codex CLI has no cancel, so the contract's cancel and re-attach cases (which
+// require the service to stop the run) do not apply; these three do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_cloud_contract_success() {
+    capcom::dispatch::contract::success_ends_with_finished(&CodexFixture::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_cloud_contract_failure() {
+    capcom::dispatch::contract::failure_ends_with_failed(&CodexFixture::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_cloud_contract_follow_up() {
+    capcom::dispatch::contract::follow_up_continues(&CodexFixture::new()).await;
+}
+
+#[tokio::test]
+async fn codex_cloud_runs_argv_only_and_applies_the_result_to_the_worktree() {
+    let f = CodexFixture::new();
+    let nasty = "Fix \"quotes\" and $(touch pwned) `touch pwned2`; rm -rf / && echo hi\n--not-a-flag";
+    let req = StartRequest { prompt: nasty.into(), ..f.request(Behaviour::Succeed) };
+    let mut launched = f.backend.start(req).await.unwrap();
+    assert_eq!(launched.run.remote_id.as_deref(), Some("task_e_1"));
+    let events = drain(&mut launched.events).await;
+    match events.last() {
+        Some(AgentEvent::Finished { summary: Some(s), .. }) => {
+            assert!(s.contains("2 files, +10 −3"), "{s}");
+            assert!(s.contains("applied to the task's worktree"), "{s}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The prompt arrived as exactly one argument, untouched; nothing ran it through a shell.
+    assert_eq!(std::fs::read_to_string(f.state().join("task_e_1.prompt")).unwrap(), nasty);
+    let calls = f.calls();
+    assert_eq!(calls[0], vec!["cloud", "exec", "--env", "env_web", nasty]);
+    assert!(calls.iter().any(|c| c == &["cloud", "status", "task_e_1"]));
+    assert!(calls.iter().any(|c| c == &["cloud", "apply", "task_e_1"]));
+    assert!(!f.dir.path().join("wt/pwned").exists() && !f.state().join("pwned").exists());
+    assert!(f.dir.path().join("wt/codex-task_e_1.patched").exists(), "apply ran in the worktree");
+
+    // A prompt that starts with a dash cannot be read as a flag.
+    let dash = StartRequest { prompt: "--help me".into(), ..f.request(Behaviour::Succeed) };
+    let mut l = f.backend.start(dash).await.unwrap();
+    drain(&mut l.events).await;
+    assert!(f.calls().iter().any(|c| c == &["cloud", "exec", "--env", "env_web", "--", "--help me"]));
+}
+
+#[tokio::test]
+async fn codex_cloud_cli_errors_are_reported() {
+    use capcom::dispatch::codex_cloud::CodexCloud;
+    let f = CodexFixture::new();
+    let cc = CodexCloud::from_config(&capcom::config::Agent {
+        kind: "codex-cloud".into(),
+        environment: "env_web".into(),
+        command: vec![f.dir.path().join("bin/codex").to_string_lossy().into_owned()],
+        env: [("CODEX_FAKE_DIR".to_string(), f.state().to_string_lossy().into_owned())].into(),
+        ..capcom::config::Agent::default()
+    })
+    .unwrap();
+    let e = cc.status("task_e_404").await.unwrap_err();
+    assert!(e.to_string().contains("task task_e_404 not found"), "{e}");
+    assert!(cc.status("--all").await.is_err(), "an id that looks like a flag is refused");
+    assert!(cc.diff("task_e_1").await.unwrap().contains("diff --git"));
+    let missing = CodexCloud::new("/nonexistent/codex", "env_web");
+    assert!(missing.exec("x").await.unwrap_err().to_string().contains("cannot run"));
+    let no_env = CodexCloud::from_config(&capcom::config::Agent { kind: "codex-cloud".into(), ..Default::default() });
+    assert!(no_env.is_err());
+}
