@@ -200,7 +200,7 @@ struct Lab {
     _tmp: tempfile::TempDir,
     root: PathBuf,
     repo: PathBuf,
-    agents: Agentry,
+    _agents: Agentry,
     handle: DispatchHandle,
     store: Store,
     config: Arc<Config>,
@@ -229,7 +229,7 @@ impl Lab {
         };
         let (stop_tx, stop) = watch::channel(false);
         let handle = DispatchHandle::start(ctx, stop).await;
-        Lab { _tmp: tmp, root, repo, agents, handle, store, config, _stop: stop_tx }
+        Lab { _tmp: tmp, root, repo, _agents: agents, handle, store, config, _stop: stop_tx }
     }
 
     /// Plan, record and queue a task, as a brief would.
@@ -417,7 +417,7 @@ async fn in_scope_change_is_ready_with_every_review_step_recorded() {
     assert_eq!(t.head_sha.as_deref(), Some(head.as_str()), "the reviewed head is recorded");
     // Every step, in order.
     let kinds: Vec<String> = lab.store.events(id).unwrap().into_iter().map(|e| e.kind).collect();
-    let order = ["routed", "worktree", "started", "finished", "review", "check", "scope", "secret", "diffstat", "review_result"];
+    let order = ["created", "worktree", "started", "finished", "review", "check", "scope", "secret", "diffstat", "review_result"];
     let mut at = 0;
     for k in order {
         let pos = kinds[at..].iter().position(|x| x == k).unwrap_or_else(|| panic!("no `{k}` after {at} in {kinds:?}"));
@@ -493,7 +493,7 @@ async fn a_red_check_needs_attention_with_its_output() {
     let id = lab.submit(s).await;
     let t = lab.settled(id).await;
     assert_eq!(t.state, TaskState::NeedsAttention);
-    assert!(t.reason.as_deref().unwrap().contains("check `red` failed (exit 1)"), "{:?}", t.reason);
+    assert!(t.reason.as_deref().unwrap().contains("Check `red` failed (exit 1)"), "{:?}", t.reason);
     let check = lab.events(id, "check")[0].data.clone().unwrap();
     assert_eq!(check["ok"], false);
     assert_eq!(check["exit"], 1);
@@ -591,20 +591,24 @@ async fn retry_uses_a_fresh_worktree_and_follow_up_the_same_one() {
     let id = lab.submit(spec("Update the button", "outside")).await;
     let t = lab.settled(id).await;
     assert_eq!(t.state, TaskState::NeedsAttention);
-    let first_head = t.head_sha.clone().unwrap();
-    // Follow-up: same worktree, so the earlier commit is still there.
+    let wt = PathBuf::from(t.worktree.clone().unwrap());
+    // Something left in the worktree between runs.
+    std::fs::write(wt.join("components/marker.txt"), "here\n").unwrap();
+    // Follow-up: the same worktree, so the earlier commit and the marker are still there.
     lab.handle.follow_up(id, "also add new.txt").await.unwrap();
     let t2 = lab.wait_until(id, "a second run", |t| lab.store.runs(t.id).map(|r| r.len() == 2).unwrap_or(false) && !t.state.is_active() && t.state != TaskState::Queued).await;
     assert_eq!(t2.worktree, t.worktree);
     let log = git(&lab.repo, &["log", "--format=%s", t2.branch.as_deref().unwrap()]);
     assert!(log.contains("agent: too much"), "the follow-up builds on the first run: {log}");
-    // Retry: a fresh worktree from base, so the out-of-scope commit is gone.
+    assert!(wt.join("components/marker.txt").exists());
+    assert!(git(&lab.repo, &["ls-tree", "-r", "--name-only", t2.branch.as_deref().unwrap()]).contains("components/marker.txt"));
+    // Retry: a fresh worktree from the base, so the earlier commits and the marker are gone.
     lab.handle.retry(id).await.unwrap();
     let t3 = lab.wait_until(id, "a third run", |t| lab.store.runs(t.id).map(|r| r.len() == 3).unwrap_or(false) && !t.state.is_active() && t.state != TaskState::Queued).await;
-    let base = git(&lab.repo, &["rev-parse", "main"]);
-    let parent = git(&lab.repo, &["rev-parse", &format!("{}~1", t3.head_sha.as_deref().unwrap())]);
-    assert_eq!(parent, base, "a retry starts again from the base");
-    assert_ne!(t3.head_sha.unwrap(), first_head);
+    assert!(!wt.join("components/marker.txt").exists());
+    let head = t3.head_sha.unwrap();
+    assert_eq!(git(&lab.repo, &["rev-list", "--count", &format!("main..{head}")]), "1", "a retry starts again from the base");
+    assert_eq!(git(&lab.repo, &["rev-parse", &format!("{head}~1")]), git(&lab.repo, &["rev-parse", "main"]));
 }
 
 // ---------------------------------------------------------------------------
@@ -816,6 +820,45 @@ fn daemon_brief_merge_and_confirm_through_the_cli() {
     assert_eq!(git(&repo, &["show", "main:components/button.txt"]), "button v2");
     assert_eq!(std::fs::read_to_string(repo.join("components/button.txt")).unwrap(), "button v1\n");
     wait_daemon_task(&d, id, "merged", |v| state_of(v) == "merged");
+}
+
+#[test]
+fn daemon_spoken_style_brief_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agents = Agentry::new(tmp.path());
+    let routes = "[[routes]]\nkind = \"dependency-upgrade\"\nagent = \"good\"\n";
+    let (repo, cfg) = daemon_config(tmp.path(), &format!("{}{routes}", agent_toml("good", &agents.good())), "");
+    let d = Daemon::start(&cfg);
+    let out = d.cli(&[
+        "brief",
+        "Bump all Tailwind packages to the latest stable version. Fix breaking changes in the components directory only, \
+         leave app routes untouched. Acceptance criteria: tests pass.",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let a: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(a["intent"], "dispatch", "{a}");
+    let t = &a["tasks"][0];
+    assert_eq!(t["agent"], "good", "{a}");
+    assert_eq!(t["why"], "the route for dependency-upgrade tasks");
+    assert_eq!(t["state"], "queued", "{a}");
+    let id = t["id"].as_i64().unwrap();
+    let v = wait_daemon_task(&d, id, "reviewed", |v| matches!(state_of(v).as_str(), "ready" | "needs_attention" | "failed"));
+    assert_eq!(state_of(&v), "ready", "{}", v["task"]["reason"]);
+    assert_eq!(v["task"]["spec"]["scope"]["include"][0], "components/");
+    // The words were stored before anything acted on them.
+    let out = d.cli(&["history", "--json"]);
+    assert!(stdout(&out).contains("Bump all Tailwind packages"), "{}", stdout(&out));
+    // A brief that is not ready is held, and the answer is its question.
+    let out = d.cli(&["brief", "Fix the typo in the README heading. Only touch README.md."]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("is on hold: "), "{}", stdout(&out));
+    let held = d.cli(&["tasks", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_str(&stdout(&held)).unwrap();
+    let t = tasks.as_array().unwrap().iter().find(|t| t["state"] == "held").expect("a held task");
+    assert_eq!(t["reason"], t["spec"]["readiness"]["question"], "the reason is the question: {t}");
+    assert!(!t["reason"].as_str().unwrap_or("").is_empty());
+    let _ = repo;
 }
 
 #[test]

@@ -224,9 +224,8 @@ impl Coordinator {
                 scheduled_at: task.scheduled_at.clone(),
             });
         }
-        let started = queued.iter().filter(|q| q.state != TaskState::Held).count();
-        let ok = started > 0;
-        Answer { ok, tasks: queued, ..Answer::ok("dispatch", lines.join(" ")) }
+        // A held task is an answer too (its question), not an error.
+        Answer { tasks: queued, ..Answer::ok("dispatch", lines.join(" ")) }
     }
 
     /// A task id from an intent's target, or the question to ask.

@@ -358,6 +358,10 @@ impl Dispatcher {
         };
 
         let from: &[TaskState] = &[TaskState::Queued, TaskState::Scheduled];
+        if cancel.is_cancelled() {
+            self.to(id, from, TaskState::Cancelled, Some("cancelled before its agent started"));
+            return Ok(Again::No);
+        }
         let verb = match kind {
             JobKind::Retry => "retrying with",
             JobKind::FollowUp(_) => "following up with",
@@ -702,14 +706,21 @@ impl DispatchHandle {
         }
         match self.scheduler.cancel(id).await {
             CancelOutcome::Signalled => {
+                // The job stops its agent (whole process group), then records `cancelled`.
+                let busy = [TaskState::Queued, TaskState::Scheduled, TaskState::Running, TaskState::Checking];
                 for _ in 0..400 {
                     match self.ctx.store.task(id) {
-                        Ok(t) if !t.state.is_active() => {
-                            return if t.state == TaskState::Cancelled {
-                                Ok(format!("Cancelled task {id}, '{}'; its agent was stopped.", t.title))
-                            } else {
-                                Err(format!("Task {id} ended as {} before the cancel reached it", t.state))
-                            };
+                        Ok(t) if !busy.contains(&t.state) => {
+                            if t.state == TaskState::Cancelled {
+                                return Ok(format!("Cancelled task {id}, '{}'; its agent was stopped.", t.title));
+                            }
+                            // It finished (e.g. was reviewed) just before the cancel landed.
+                            let all: Vec<TaskState> = TaskState::ALL.into_iter().filter(|s| !s.is_closed()).collect();
+                            self.ctx
+                                .store
+                                .transition(id, Some(&all), TaskState::Cancelled, Some("cancelled by the user"))
+                                .map_err(|e| e.to_string())?;
+                            return Ok(format!("Cancelled task {id}, '{}'.", t.title));
                         }
                         _ => tokio::time::sleep(Duration::from_millis(50)).await,
                     }

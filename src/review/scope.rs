@@ -3,7 +3,8 @@
 //! Patterns: `components/` (a directory and everything under it), `src/lib.rs`
 //! (a file, or a directory of that name), and globs with `*` (within one path
 //! segment), `**` (any number of segments) and `?`. A leading `./` or `/` is ignored.
-//! An empty include list means "anywhere"; exclude always wins.
+//! An empty include list means "anywhere"; exclude always wins. Matching ignores
+//! ASCII case: scopes come from speech, which carries none ("readme.md" is README.md).
 
 use crate::understand::Scope;
 
@@ -22,7 +23,7 @@ pub fn allowed(scope: &Scope, path: &str) -> bool {
 fn normalize(p: &str) -> String {
     let p = p.trim();
     let p = p.strip_prefix("./").unwrap_or(p);
-    p.trim_start_matches('/').to_string()
+    p.trim_start_matches('/').to_ascii_lowercase()
 }
 
 /// Does `pattern` cover `path`?
@@ -115,6 +116,8 @@ mod tests {
             (&["docs/"], &["docs/private/"], "docs/private/a.md", false),
             (&["README.md"], &[], "README.md", true),
             (&["README.md"], &[], "README.md.bak", false),
+            (&["readme.md"], &[], "README.md", true),
+            (&["Components/"], &[], "components/x", true),
             (&["comp?nents/"], &[], "components/a", true),
             (&["components/*"], &[], "components/deep/a.tsx", true),
             (&[""], &[], "x", true),
