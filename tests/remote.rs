@@ -1660,3 +1660,102 @@ async fn codex_cloud_cli_errors_are_reported() {
     let no_env = CodexCloud::from_config(&capcom::config::Agent { kind: "codex-cloud".into(), ..Default::default() });
     assert!(no_env.is_err());
 }
+
+// ---------------------------------------------------------------- rate: one PR polled for an hour
+
+/// A PR whose state changes a few times in an hour: checks queued, running,
+/// green; a new push at minute 30 (new head, checks again). Every GET carries an
+/// ETag and answers 304 when it still matches.
+struct HourOfPr {
+    start: tokio::time::Instant,
+    full: AtomicUsize,
+    not_modified: AtomicUsize,
+}
+
+impl HourOfPr {
+    fn minute(&self) -> u64 {
+        self.start.elapsed().as_secs() / 60
+    }
+    fn head(&self) -> String {
+        if self.minute() < 30 { SHA.to_string() } else { "2222222222222222222222222222222222222222".to_string() }
+    }
+    fn checks(&self) -> (&'static str, Value) {
+        let m = self.minute() % 30;
+        if m < 5 {
+            ("queued", Value::Null)
+        } else if m < 12 {
+            ("in_progress", Value::Null)
+        } else {
+            ("completed", json!("success"))
+        }
+    }
+    fn answer(&self, h: &HeaderMap, body: Value) -> Response {
+        let etag = format!("\"{:x}\"", { use std::hash::{Hash, Hasher}; let mut s = std::collections::hash_map::DefaultHasher::new(); body.to_string().hash(&mut s); s.finish() });
+        if h.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+            self.not_modified.fetch_add(1, Ordering::SeqCst);
+            let mut hm = HeaderMap::new();
+            hm.insert("etag", etag.parse().unwrap());
+            return (StatusCode::NOT_MODIFIED, hm).into_response();
+        }
+        self.full.fetch_add(1, Ordering::SeqCst);
+        let mut hm = HeaderMap::new();
+        hm.insert("etag", etag.parse().unwrap());
+        (hm, Json(body)).into_response()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn polling_a_pr_for_an_hour_with_etags_costs_a_handful_of_counted_requests() {
+    let hour = Arc::new(HourOfPr { start: tokio::time::Instant::now(), full: AtomicUsize::new(0), not_modified: AtomicUsize::new(0) });
+    let app = Router::new()
+        .route(
+            "/repos/{o}/{r}/pulls/{n}",
+            get(|State(s): State<Arc<HourOfPr>>, h: HeaderMap| async move {
+                let body = pr_json(41, json!(true), &s.head());
+                s.answer(&h, body)
+            }),
+        )
+        .route(
+            "/repos/{o}/{r}/commits/{sha}/check-runs",
+            get(|State(s): State<Arc<HourOfPr>>, h: HeaderMap| async move {
+                let (status, conclusion) = s.checks();
+                let body = json!({"total_count": 2, "check_runs": [
+                    check_run(1, "build", status, conclusion.clone()), check_run(2, "test", status, conclusion)]});
+                s.answer(&h, body)
+            }),
+        )
+        .route(
+            "/repos/{o}/{r}/commits/{sha}/status",
+            get(|State(s): State<Arc<HourOfPr>>, h: HeaderMap| async move {
+                s.answer(&h, json!({"state": "pending", "sha": s.head(), "total_count": 0, "statuses": []}))
+            }),
+        )
+        .with_state(hour.clone());
+    let base = serve(app).await;
+    let g = gh(&base);
+    let poll = capcom::config::Github::default().poll.get();
+    assert_eq!(poll, Duration::from_secs(60), "the default poll interval");
+    let mut states = Vec::new();
+    while hour.start.elapsed() < Duration::from_secs(3600) {
+        let r = g.report(&slug(), 41).await.unwrap();
+        let s = r.verdict.task_state().as_str();
+        if states.last() != Some(&s) {
+            states.push(s);
+        }
+        tokio::time::sleep(poll).await;
+    }
+    let stats = g.stats();
+    let (full, not_modified) = (hour.full.load(Ordering::SeqCst), hour.not_modified.load(Ordering::SeqCst));
+    println!(
+        "one PR polled for an hour every {}s with ETags: {} requests, {} answered 304 (free), {} counted against the rate limit",
+        poll.as_secs(),
+        stats.sent,
+        not_modified,
+        full
+    );
+    assert_eq!(stats.sent as usize, full + not_modified);
+    assert_eq!(stats.sent, 180, "three conditional GETs per poll, sixty polls");
+    // Counted: the first read of each URL, and a re-read only when something changed.
+    assert!(full <= 16, "{full} counted requests");
+    assert_eq!(states, vec!["checking", "ready", "checking", "ready"]);
+}
