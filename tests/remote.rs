@@ -812,7 +812,16 @@ async fn jules_activities(State(f): State<Arc<JulesFake>>, Path(id): Path<String
 
 fn jules_app(f: Arc<JulesFake>) -> Router {
     Router::new()
-        .route("/v1alpha/sessions", post(jules_create))
+        .route(
+            "/v1alpha/sessions",
+            post(jules_create).get(|h: HeaderMap| async move {
+                if h.get("x-goog-api-key").and_then(|v| v.to_str().ok()) == Some("jules-key-0123456789") {
+                    Json(json!({"sessions": [], "nextPageToken": ""})).into_response()
+                } else {
+                    err(StatusCode::UNAUTHORIZED, json!({"error": {"code": 401, "message": "API key not valid"}}))
+                }
+            }),
+        )
         .route("/v1alpha/sessions/{id}", get(jules_get).post(jules_action).delete(jules_delete))
         .route("/v1alpha/sessions/{id}/activities", get(jules_activities))
         .with_state(f)
@@ -1758,4 +1767,90 @@ async fn polling_a_pr_for_an_hour_with_etags_costs_a_handful_of_counted_requests
     // Counted: the first read of each URL, and a re-read only when something changed.
     assert!(full <= 16, "{full} counted requests");
     assert_eq!(states, vec!["checking", "ready", "checking", "ready"]);
+}
+
+// ---------------------------------------------------------------- doctor
+
+#[tokio::test]
+async fn doctor_checks_each_remote_agent_with_one_cheap_call() {
+    use capcom::dispatch::remote::{CheckLevel, remote_checks_with};
+    let jules = serve(jules_app(Arc::new(JulesFake::default()))).await;
+    let cursor = serve(cursor_app(Arc::new(CursorFake::default()))).await;
+    let github = serve(Router::new().route(
+        "/user",
+        get(|h: HeaderMap| async move {
+            if h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer ghp_test_token_0123456789") {
+                Json(json!({"login": "octocat", "id": 1})).into_response()
+            } else {
+                err(StatusCode::UNAUTHORIZED, json!({"message": "Bad credentials"}))
+            }
+        }),
+    ))
+    .await;
+    let offline = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let toml = format!(
+        r#"
+[github]
+api_url = "{github}"
+token_env = "GH_OK"
+[[repos]]
+name = "site"
+path = "/tmp/site"
+github = "octo/site"
+review = "github"
+[agents.copilot]
+kind = "github-copilot"
+token_env = "GH_BAD"
+[agents.jules]
+kind = "jules"
+api_url = "{jules}/v1alpha"
+token_env = "JULES_OK"
+[agents.cursor]
+kind = "cursor"
+api_url = "{cursor}"
+token_env = "CURSOR_OK"
+[agents.cursor-offline]
+kind = "cursor"
+api_url = "{offline}"
+token_env = "CURSOR_OK"
+[agents.jules-unset]
+kind = "jules"
+api_url = "{jules}/v1alpha"
+token_env = "NOT_SET"
+[agents.codex-cloud]
+kind = "codex-cloud"
+command = ["/nonexistent/codex"]
+environment = "env_web"
+"#
+    );
+    let (config, _) = capcom::config::from_str(&toml, "doctor.toml").unwrap();
+    let tokens = |var: &str| -> Option<Secret> {
+        match var {
+            "GH_OK" => Some(Secret::new("ghp_test_token_0123456789")),
+            "GH_BAD" => Some(Secret::new("ghp_revoked_token_0123456789")),
+            "JULES_OK" => Some(Secret::new("jules-key-0123456789")),
+            "CURSOR_OK" => Some(Secret::new("key_cursor_0123456789")),
+            _ => None,
+        }
+    };
+    let checks = remote_checks_with(&config, &tokens).await;
+    let find = |name: &str| checks.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no {name} in {checks:?}"));
+    assert_eq!(find("github").level, CheckLevel::Ok);
+    assert!(find("github").detail.contains("octocat"));
+    assert_eq!(find("agent copilot").level, CheckLevel::Fail);
+    assert_eq!(find("agent copilot").detail, "GitHub token missing or wrong: set $GH_BAD");
+    assert_eq!(find("agent jules").level, CheckLevel::Ok, "{:?}", find("agent jules"));
+    assert_eq!(find("agent cursor").level, CheckLevel::Ok);
+    assert!(find("agent cursor").detail.contains("me@example.com"));
+    assert_eq!(find("agent cursor-offline").level, CheckLevel::Warn);
+    assert!(find("agent cursor-offline").detail.contains("cannot reach Cursor"), "{:?}", find("agent cursor-offline"));
+    assert_eq!(find("agent jules-unset").level, CheckLevel::Warn);
+    assert_eq!(find("agent jules-unset").detail, "$NOT_SET is not set");
+    assert_eq!(find("agent codex-cloud").level, CheckLevel::Warn);
+    for c in &checks {
+        assert!(!c.detail.contains("ghp_") && !c.detail.contains("key_cursor"), "no token in {c:?}");
+    }
 }

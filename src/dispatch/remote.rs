@@ -403,3 +403,154 @@ pub fn backend_for(
     let opts = WatchOptions { poll: config.github.poll.get().max(Duration::from_secs(1)), ..WatchOptions::default() };
     Ok(Arc::new(RemoteBackend::new(name, remote, opts)))
 }
+
+/// How a doctor finding reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckLevel {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One `capcom doctor` line about a remote agent or GitHub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteCheck {
+    pub level: CheckLevel,
+    pub name: String,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+fn finding(level: CheckLevel, name: &str, detail: impl Into<String>, fix: Option<String>) -> RemoteCheck {
+    RemoteCheck { level, name: name.to_string(), detail: detail.into(), fix }
+}
+
+/// Quick, single-try calls: doctor reports, it does not wait out outages.
+fn doctor_policy() -> crate::github::RetryPolicy {
+    crate::github::RetryPolicy {
+        max_retries: 0,
+        max_rate_waits: 0,
+        request_timeout: Some(Duration::from_secs(5)),
+        ..crate::github::RetryPolicy::default()
+    }
+}
+
+/// Turn a failed call into a finding: a bad token fails, being offline only warns.
+fn from_error(name: &str, e: &RemoteError, env: &str, base: &str) -> RemoteCheck {
+    match e {
+        RemoteError::Http(HttpError::Unauthorized { .. }) => {
+            finding(CheckLevel::Fail, name, e.to_string(), Some(format!("export {env}=<a valid token> before starting the daemon")))
+        }
+        RemoteError::Http(HttpError::Offline { .. }) => finding(
+            CheckLevel::Warn,
+            name,
+            format!("offline? {e}"),
+            Some(format!("check the network, or the api_url ({base})")),
+        ),
+        other => finding(CheckLevel::Warn, name, other.to_string(), None),
+    }
+}
+
+fn token_env_or(agent: &crate::config::Agent, default: &str) -> String {
+    if agent.token_env.is_empty() { default.to_string() } else { agent.token_env.clone() }
+}
+
+/// One cheap authenticated call per remote agent (and GitHub when a repo reviews
+/// there): GitHub `GET /user`, Jules `GET /sessions?pageSize=1`, Cursor `GET /v0/me`;
+/// Codex cloud: the CLI is on PATH and an environment is set. Never panics; offline warns.
+pub async fn remote_checks(config: &crate::config::Config) -> Vec<RemoteCheck> {
+    remote_checks_with(config, &crate::github::http::token_from_env).await
+}
+
+/// [`remote_checks`] with the tokens looked up by `token_from_env` (tests pass their own).
+pub async fn remote_checks_with(
+    config: &crate::config::Config,
+    token_from_env: &(dyn Fn(&str) -> Option<crate::github::Secret> + Sync),
+) -> Vec<RemoteCheck> {
+    let mut out = Vec::new();
+    let github_needed = config.repos.iter().any(|r| r.review == "github");
+    let mut github_targets: Vec<(String, String, String)> = Vec::new();
+    if github_needed {
+        github_targets.push(("github".into(), config.github.api_url.clone(), config.github.token_env.clone()));
+    }
+    for (name, agent) in &config.agents {
+        let label = format!("agent {name}");
+        match agent.kind.as_str() {
+            "github-copilot" => {
+                let api = if agent.api_url.is_empty() { config.github.api_url.clone() } else { agent.api_url.clone() };
+                github_targets.push((label, api, token_env_or(agent, &config.github.token_env)));
+            }
+            "jules" => {
+                let env = token_env_or(agent, super::jules::DEFAULT_TOKEN_ENV);
+                let Some(token) = token_from_env(&env) else {
+                    out.push(finding(CheckLevel::Warn, &label, format!("${env} is not set"), Some(format!("export {env}=… (a Jules API key)"))));
+                    continue;
+                };
+                match super::jules::Jules::new(&agent.api_url, Some(token), &env, doctor_policy()) {
+                    Ok(j) => match j.ping().await {
+                        Ok(()) => out.push(finding(CheckLevel::Ok, &label, format!("Jules API key in ${env} works"), None)),
+                        Err(e) => out.push(from_error(&label, &e, &env, j.transport().base())),
+                    },
+                    Err(e) => out.push(finding(CheckLevel::Fail, &label, e.to_string(), Some("fix api_url".into()))),
+                }
+            }
+            "cursor" => {
+                let env = token_env_or(agent, super::cursor::DEFAULT_TOKEN_ENV);
+                let Some(token) = token_from_env(&env) else {
+                    out.push(finding(CheckLevel::Warn, &label, format!("${env} is not set"), Some(format!("export {env}=… (a Cursor API key)"))));
+                    continue;
+                };
+                match super::cursor::CursorAgents::new(&agent.api_url, Some(token), &env, doctor_policy()) {
+                    Ok(c) => match c.me().await {
+                        Ok(me) => {
+                            let who = me.get("userEmail").and_then(|v| v.as_str()).unwrap_or("a Cursor user");
+                            out.push(finding(CheckLevel::Ok, &label, format!("Cursor API key in ${env} belongs to {who}"), None))
+                        }
+                        Err(e) => out.push(from_error(&label, &e, &env, c.transport().base())),
+                    },
+                    Err(e) => out.push(finding(CheckLevel::Fail, &label, e.to_string(), Some("fix api_url".into()))),
+                }
+            }
+            "codex-cloud" => {
+                let program = agent.command.first().cloned().unwrap_or_else(|| "codex".into());
+                let found = if program.contains('/') {
+                    Some(std::path::PathBuf::from(&program)).filter(|p| p.is_file())
+                } else {
+                    std::env::var_os("PATH").and_then(|path| {
+                        std::env::split_paths(&path).map(|d| d.join(&program)).find(|p| p.is_file())
+                    })
+                };
+                match (found, agent.environment.trim().is_empty()) {
+                    (None, _) => out.push(finding(CheckLevel::Warn, &label, format!("`{program}` is not on PATH"), Some("install the Codex CLI".into()))),
+                    (Some(_), true) => out.push(finding(
+                        CheckLevel::Fail,
+                        &label,
+                        "no `environment` set",
+                        Some("set environment = \"ENV_ID\" under the agent".into()),
+                    )),
+                    (Some(p), false) => out.push(finding(
+                        CheckLevel::Ok,
+                        &label,
+                        format!("{} (environment {})", p.display(), agent.environment),
+                        None,
+                    )),
+                }
+            }
+            _ => {}
+        }
+    }
+    for (label, api, env) in github_targets {
+        let Some(token) = token_from_env(&env) else {
+            out.push(finding(CheckLevel::Warn, &label, format!("${env} is not set"), Some(format!("export {env}=… (a GitHub token with repo access)"))));
+            continue;
+        };
+        match crate::github::GitHub::new(&api, Some(token), &env, &config.github.merge_method, doctor_policy()) {
+            Ok(gh) => match gh.whoami().await {
+                Ok(user) => out.push(finding(CheckLevel::Ok, &label, format!("GitHub token in ${env} is {}", user.login), None)),
+                Err(e) => out.push(from_error(&label, &RemoteError::Http(e), &env, &api)),
+            },
+            Err(e) => out.push(finding(CheckLevel::Fail, &label, e.to_string(), Some("fix [github] api_url".into()))),
+        }
+    }
+    out
+}
