@@ -17,3 +17,4 @@ pub mod daemon;
 pub mod dispatch;
 pub mod review;
 pub mod logging;
+pub mod github;

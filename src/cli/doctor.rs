@@ -182,25 +182,17 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
                     Some("set preset = claude|codex|gemini|aider|cursor-cli, or command = [...]"),
                 )),
             }
-        } else if agent.kind == "codex-cloud" {
-            match find_on_path("codex") {
-                Some(p) => out.push(check(Level::Ok, &format!("agent {name}"), p.display().to_string(), None)),
-                None => out.push(check(Level::Warn, &format!("agent {name}"), "`codex` is not on PATH", Some("install the Codex CLI"))),
-            }
-        } else {
-            let var = if agent.token_env.is_empty() { cfg.github.token_env.clone() } else { agent.token_env.clone() };
-            match std::env::var(&var) {
-                Ok(v) if !v.trim().is_empty() => {
-                    out.push(check(Level::Ok, &format!("agent {name}"), format!("{} token in ${var}", agent.kind), None))
-                }
-                _ => out.push(check(
-                    Level::Warn,
-                    &format!("agent {name}"),
-                    format!("${var} is not set"),
-                    Some(&format!("export {var}=… before starting the daemon")),
-                )),
-            }
         }
+    }
+    // remote agents and GitHub: one cheap authenticated call each
+    for c in crate::dispatch::remote::remote_checks(cfg).await {
+        use crate::dispatch::remote::CheckLevel;
+        let level = match c.level {
+            CheckLevel::Ok => Level::Ok,
+            CheckLevel::Warn => Level::Warn,
+            CheckLevel::Fail => Level::Fail,
+        };
+        out.push(Check { level, name: c.name, detail: c.detail, fix: c.fix });
     }
 
     // apt packages

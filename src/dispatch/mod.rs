@@ -13,10 +13,15 @@
 //!   restart reconciliation.
 
 pub mod backend;
+pub mod codex_cloud;
 pub mod contract;
+pub mod copilot;
+pub mod cursor;
+pub mod jules;
 pub mod local;
 pub mod presets;
 pub mod prompt;
+pub mod remote;
 pub mod scheduler;
 pub mod worktree;
 
@@ -50,10 +55,14 @@ impl Agents {
         let mut a = Agents { supervisor: supervisor.clone(), ..Agents::default() };
         for (name, agent) in &config.agents {
             if agent.kind != "local" {
-                a.problems.insert(
-                    name.clone(),
-                    format!("agent `{name}` is a {} agent, and remote agents cannot be dispatched to yet", agent.kind),
-                );
+                match remote::backend_for(name, agent, config) {
+                    Ok(b) => {
+                        a.map.insert(name.clone(), b);
+                    }
+                    Err(e) => {
+                        a.problems.insert(name.clone(), e);
+                    }
+                }
                 continue;
             }
             match presets::resolve(name, agent) {
@@ -810,9 +819,13 @@ mod tests {
         assert_eq!((p.state, p.reason.as_deref()), (TaskState::Held, Some("Which files?")));
 
         let remote = TaskSpec { agent: Some("jules".into()), ..ok.clone() };
-        let p = plan(&remote, &c, &agents, now);
+        assert_eq!(plan(&remote, &c, &agents, now).state, TaskState::Queued);
+        let odd = TaskSpec { agent: Some("odd".into()), ..ok.clone() };
+        let mut c2 = c.clone();
+        c2.agents.insert("odd".into(), Agent { kind: "carrier-pigeon".into(), ..Agent::default() });
+        let p = plan(&odd, &c2, &Agents::from_config(&c2, None), now);
         assert_eq!(p.state, TaskState::Held);
-        assert!(p.reason.unwrap().contains("remote agents cannot be dispatched"));
+        assert!(p.reason.unwrap().contains("unknown kind"));
 
         let unknown_repo = TaskSpec { repo: Some("api".into()), ..ok.clone() };
         assert!(plan(&unknown_repo, &c, &agents, now).reason.unwrap().contains("Which repo is `api`"));

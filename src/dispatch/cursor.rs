@@ -1,0 +1,328 @@
+//! Cursor cloud agents (`kind = "cursor"`): `https://api.cursor.com`, Bearer token.
+//!
+//! A task becomes `POST /v0/agents` on the GitHub repo and base ref, with
+//! `autoCreatePr` and the task's branch name. `GET /v0/agents/{id}` is polled:
+//! CREATING / RUNNING → working, FINISHED → done (with `summary` and
+//! `target.prUrl`), ERROR / EXPIRED → failed. A follow-up is
+//! `POST /v0/agents/{id}/followup`; cancel is `POST /v0/agents/{id}/stop`.
+//!
+//! Cursor can also call a webhook on status changes; [`verify_webhook`] checks
+//! its `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>` in
+//! constant time, and [`webhook_router`] serves `POST /v1/webhooks/cursor`.
+
+use super::backend::StartRequest;
+use super::remote::{Cursor as Seen, Handle, Look, PrLink, RemoteAgent, RemoteError, RemoteState, task_text};
+use crate::github::RepoSlug;
+use crate::github::http::{Auth, HttpError, RetryPolicy, Secret, Transport, segment, token_from_env};
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::Sha256;
+
+pub const DEFAULT_API: &str = "https://api.cursor.com";
+pub const DEFAULT_TOKEN_ENV: &str = "CURSOR_API_KEY";
+pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AgentTarget {
+    pub branch_name: Option<String>,
+    pub url: Option<String>,
+    pub pr_url: Option<String>,
+    pub auto_create_pr: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudAgent {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub target: AgentTarget,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// CREATING / RUNNING / FINISHED / ERROR / EXPIRED → capcom's view.
+pub fn map_status(agent: &CloudAgent) -> RemoteState {
+    let pr = agent.target.pr_url.as_deref().and_then(PrLink::from_url);
+    let summary = agent.summary.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    match agent.status.as_str() {
+        "CREATING" | "RUNNING" => RemoteState::Working { detail: agent.status.clone() },
+        "FINISHED" => RemoteState::Done {
+            summary: summary.map(String::from).unwrap_or_else(|| "Cursor's agent finished".into()),
+            pr,
+        },
+        "ERROR" => RemoteState::Failed {
+            reason: match summary {
+                Some(s) => format!("Cursor's agent hit an error: {s}"),
+                None => "Cursor's agent hit an error".into(),
+            },
+        },
+        "EXPIRED" => RemoteState::Failed { reason: "Cursor's agent expired before it finished".into() },
+        other => RemoteState::Working { detail: if other.is_empty() { "unknown".into() } else { other.to_string() } },
+    }
+}
+
+pub struct CursorAgents {
+    t: Transport,
+    webhook: Option<(String, Secret)>,
+}
+
+impl CursorAgents {
+    pub fn new(api_url: &str, token: Option<Secret>, token_env: &str, policy: RetryPolicy) -> Result<CursorAgents, HttpError> {
+        let base = if api_url.trim().is_empty() { DEFAULT_API } else { api_url };
+        let t = Transport::new("Cursor", base, Auth::Bearer, token, token_env, policy)?;
+        Ok(CursorAgents { t, webhook: None })
+    }
+
+    /// From `[agents.NAME]`: `api_url` (default the public API) and `token_env` (default CURSOR_API_KEY).
+    pub fn from_config(agent: &crate::config::Agent) -> Result<CursorAgents, HttpError> {
+        let env = if agent.token_env.is_empty() { DEFAULT_TOKEN_ENV } else { agent.token_env.as_str() };
+        CursorAgents::new(&agent.api_url, token_from_env(env), env, RetryPolicy::default())
+    }
+
+    /// Ask Cursor to call `url` on status changes, signed with `secret`.
+    pub fn with_webhook(mut self, url: &str, secret: Secret) -> CursorAgents {
+        self.webhook = Some((url.to_string(), secret));
+        self
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.t
+    }
+
+    fn no_token(&self) -> Result<(), RemoteError> {
+        if self.t.has_token() { Ok(()) } else { Err(self.t.unauthorized().into()) }
+    }
+
+    /// `POST /v0/agents`
+    pub async fn launch_agent(&self, repo: &RepoSlug, base: &str, branch: &str, text: &str) -> Result<CloudAgent, RemoteError> {
+        self.no_token()?;
+        let mut body = json!({
+            "prompt": { "text": text },
+            "source": { "repository": repo.https_url(), "ref": base },
+            "target": { "autoCreatePr": true, "branchName": branch },
+        });
+        if let Some((url, secret)) = &self.webhook {
+            body["webhook"] = json!({ "url": url, "secret": secret.expose() });
+        }
+        Ok(self.t.send_json(Method::POST, "/v0/agents", &body).await?.json("Cursor", "/v0/agents")?)
+    }
+
+    /// `GET /v0/agents/{id}` (conditional).
+    pub async fn agent(&self, id: &str) -> Result<CloudAgent, RemoteError> {
+        self.no_token()?;
+        Ok(self.t.get_json(&format!("/v0/agents/{}", segment(id))).await?)
+    }
+
+    /// `POST /v0/agents/{id}/followup`
+    pub async fn followup(&self, id: &str, text: &str) -> Result<(), RemoteError> {
+        self.no_token()?;
+        let path = format!("/v0/agents/{}/followup", segment(id));
+        self.t.send_json(Method::POST, &path, &json!({ "prompt": { "text": text } })).await?;
+        Ok(())
+    }
+
+    /// One cheap authenticated call for `capcom doctor`: `GET /v0/me`.
+    pub async fn me(&self) -> Result<serde_json::Value, RemoteError> {
+        self.no_token()?;
+        Ok(self.t.get_json("/v0/me").await?)
+    }
+}
+
+#[async_trait]
+impl RemoteAgent for CursorAgents {
+    fn vendor(&self) -> &str {
+        "Cursor"
+    }
+
+    async fn launch(&self, req: &StartRequest) -> Result<Handle, RemoteError> {
+        let slug = req.github.as_deref().and_then(RepoSlug::parse).ok_or_else(|| {
+            RemoteError::Config("Cursor cloud agents work on GitHub repos: set `github = \"owner/name\"` on the repo".into())
+        })?;
+        let base = if req.base.is_empty() { "main" } else { req.base.as_str() };
+        let a = self.launch_agent(&slug, base, &req.branch, &task_text(req)).await?;
+        Ok(Handle { id: a.id, url: a.target.url })
+    }
+
+    async fn look(&self, id: &str, _seen: &mut Seen) -> Result<Look, RemoteError> {
+        let a = self.agent(id).await?;
+        let state = map_status(&a);
+        let pr = a.target.pr_url.as_deref().and_then(PrLink::from_url);
+        Ok(Look { state, progress: Vec::new(), pr })
+    }
+
+    async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError> {
+        self.followup(id, text).await?;
+        Ok(id.to_string())
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), RemoteError> {
+        self.no_token()?;
+        let a = match self.agent(id).await {
+            Ok(a) => a,
+            Err(RemoteError::Http(HttpError::NotFound { .. })) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !matches!(a.status.as_str(), "CREATING" | "RUNNING") {
+            return Ok(());
+        }
+        self.t.send_json(Method::POST, &format!("/v0/agents/{}/stop", segment(id)), &json!({})).await?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("missing X-Webhook-Signature header")]
+    Missing,
+    #[error("X-Webhook-Signature is not `sha256=<hex>`")]
+    Malformed,
+    #[error("X-Webhook-Signature does not match the body")]
+    Mismatch,
+    #[error("no webhook secret is configured")]
+    NoSecret,
+}
+
+/// Check `X-Webhook-Signature: sha256=<hex>` against HMAC-SHA256(secret, raw body),
+/// in constant time.
+pub fn verify_webhook(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), WebhookError> {
+    if secret.is_empty() {
+        return Err(WebhookError::NoSecret);
+    }
+    let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(WebhookError::Missing)?;
+    let hex_sig = header.strip_prefix("sha256=").ok_or(WebhookError::Malformed)?;
+    let given = hex::decode(hex_sig).map_err(|_| WebhookError::Malformed)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| WebhookError::NoSecret)?;
+    mac.update(body);
+    // `verify_slice` compares in constant time.
+    mac.verify_slice(&given).map_err(|_| WebhookError::Mismatch)
+}
+
+/// The signature header value Cursor would send for `body`.
+pub fn sign_webhook(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A verified webhook delivery: `{event:"statusChange", id, status, summary, target}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    #[serde(default)]
+    pub event: String,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub target: AgentTarget,
+}
+
+impl WebhookEvent {
+    pub fn state(&self) -> RemoteState {
+        map_status(&CloudAgent {
+            id: self.id.clone(),
+            name: String::new(),
+            status: self.status.clone(),
+            summary: self.summary.clone(),
+            target: self.target.clone(),
+            created_at: None,
+        })
+    }
+}
+
+#[derive(Clone)]
+struct WebhookState {
+    secret: Secret,
+    tx: tokio::sync::mpsc::Sender<WebhookEvent>,
+}
+
+/// `POST /v1/webhooks/cursor`: verifies the signature over the raw body, answers
+/// 401 to anything unsigned or wrongly signed, 400 to a body that is not an
+/// agent event, and forwards verified events to `tx`.
+pub fn webhook_router(secret: Secret, tx: tokio::sync::mpsc::Sender<WebhookEvent>) -> axum::Router {
+    use axum::routing::post;
+    axum::Router::new().route("/v1/webhooks/cursor", post(webhook)).with_state(WebhookState { secret, tx })
+}
+
+async fn webhook(
+    axum::extract::State(st): axum::extract::State<WebhookState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    use axum::http::StatusCode;
+    let sig = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    if let Err(e) = verify_webhook(st.secret.expose().as_bytes(), &body, sig) {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": e.to_string() })));
+    }
+    let event: WebhookEvent = match serde_json::from_slice(&body) {
+        Ok(e) => e,
+        Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": format!("not an agent event: {e}") }))),
+    };
+    match st.tx.try_send(event) {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({ "ok": true }))),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "error": "busy; retry later" }))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(status: &str, summary: Option<&str>, pr: Option<&str>) -> CloudAgent {
+        CloudAgent {
+            id: "bc_1".into(),
+            name: "x".into(),
+            status: status.into(),
+            summary: summary.map(String::from),
+            target: AgentTarget { pr_url: pr.map(String::from), ..Default::default() },
+            created_at: None,
+        }
+    }
+
+    #[test]
+    fn every_status_maps() {
+        assert!(matches!(map_status(&agent("CREATING", None, None)), RemoteState::Working { .. }));
+        assert!(matches!(map_status(&agent("RUNNING", None, None)), RemoteState::Working { .. }));
+        match map_status(&agent("FINISHED", Some("Moved buttons to tokens"), Some("https://github.com/o/r/pull/9"))) {
+            RemoteState::Done { summary, pr } => {
+                assert_eq!(summary, "Moved buttons to tokens");
+                assert_eq!(pr.unwrap().number, 9);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(map_status(&agent("ERROR", Some("repo not found"), None)), RemoteState::Failed { reason } if reason.contains("repo not found")));
+        assert!(matches!(map_status(&agent("EXPIRED", None, None)), RemoteState::Failed { reason } if reason.contains("expired")));
+    }
+
+    #[test]
+    fn signatures_verify_only_for_the_exact_body_and_secret() {
+        let body = br#"{"event":"statusChange","id":"bc_1","status":"FINISHED"}"#;
+        let sig = sign_webhook(b"s3cret", body);
+        assert!(sig.starts_with("sha256="));
+        assert_eq!(verify_webhook(b"s3cret", body, Some(&sig)), Ok(()));
+        assert_eq!(verify_webhook(b"other", body, Some(&sig)), Err(WebhookError::Mismatch));
+        assert_eq!(verify_webhook(b"s3cret", b"{}", Some(&sig)), Err(WebhookError::Mismatch));
+        assert_eq!(verify_webhook(b"s3cret", body, None), Err(WebhookError::Missing));
+        assert_eq!(verify_webhook(b"s3cret", body, Some("")), Err(WebhookError::Missing));
+        assert_eq!(verify_webhook(b"s3cret", body, Some(&sig[7..])), Err(WebhookError::Malformed));
+        assert_eq!(verify_webhook(b"s3cret", body, Some("sha256=zz")), Err(WebhookError::Malformed));
+        assert_eq!(verify_webhook(b"s3cret", body, Some("sha256=abcd")), Err(WebhookError::Mismatch));
+        assert_eq!(verify_webhook(b"", body, Some(&sig)), Err(WebhookError::NoSecret));
+    }
+}

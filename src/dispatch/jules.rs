@@ -1,0 +1,444 @@
+//! Jules (`kind = "jules"`): Google's coding agent, through its REST API
+//! (`https://jules.googleapis.com/v1alpha`, header `X-Goog-Api-Key`).
+//!
+//! A task becomes a session with `automationMode: AUTO_CREATE_PR` on
+//! `sources/github/OWNER/REPO` and the starting branch. The session's state maps:
+//! QUEUED / PLANNING / IN_PROGRESS → working; AWAITING_PLAN_APPROVAL /
+//! AWAITING_USER_FEEDBACK (and PAUSED) → needs attention, with the plan or the
+//! question; COMPLETED → done, with the PR from `outputs[].pullRequest.url`;
+//! FAILED → failed. Progress lines come from the session's activities.
+//! "Approve the plan" is `:approvePlan`; a follow-up is `:sendMessage`.
+
+use super::backend::StartRequest;
+use super::remote::{Cursor, Handle, Look, PrLink, RemoteAgent, RemoteError, RemoteState, task_text};
+use crate::github::RepoSlug;
+use crate::github::http::{Auth, HttpError, RetryPolicy, Secret, Transport, segment, token_from_env};
+use async_trait::async_trait;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub const DEFAULT_API: &str = "https://jules.googleapis.com/v1alpha";
+pub const DEFAULT_TOKEN_ENV: &str = "JULES_API_KEY";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Session {
+    pub name: String,
+    pub id: String,
+    pub title: String,
+    pub state: String,
+    pub url: String,
+    pub outputs: Vec<SessionOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SessionOutput {
+    pub pull_request: Option<PullRequestOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PullRequestOutput {
+    pub url: String,
+    pub title: String,
+    pub description: String,
+}
+
+/// One entry of `GET /sessions/{id}/activities`. Exactly one of the event fields is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Activity {
+    pub name: String,
+    pub id: String,
+    pub create_time: String,
+    pub originator: String,
+    pub description: String,
+    pub plan_generated: Option<serde_json::Value>,
+    pub plan_approved: Option<serde_json::Value>,
+    pub user_messaged: Option<serde_json::Value>,
+    pub agent_messaged: Option<serde_json::Value>,
+    pub progress_updated: Option<serde_json::Value>,
+    pub session_completed: Option<serde_json::Value>,
+    pub session_failed: Option<serde_json::Value>,
+}
+
+impl Activity {
+    fn key(&self) -> String {
+        if !self.name.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}{}", self.id, self.create_time)
+        }
+    }
+
+    /// A readable line, or `None` for what is not worth a line (the user's own messages).
+    pub fn line(&self) -> Option<String> {
+        let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").trim().to_string();
+        if let Some(p) = &self.progress_updated {
+            let (t, d) = (s(p, "title"), s(p, "description"));
+            return Some(match (t.is_empty(), d.is_empty()) {
+                (false, false) => format!("{t}: {d}"),
+                (false, true) => t,
+                (true, false) => d,
+                (true, true) => self.description.clone(),
+            })
+            .filter(|l| !l.is_empty());
+        }
+        if let Some(p) = &self.plan_generated {
+            let steps = plan_steps(p);
+            return Some(format!("Jules has a plan of {} step{}", steps.len(), if steps.len() == 1 { "" } else { "s" }));
+        }
+        if self.plan_approved.is_some() {
+            return Some("plan approved".into());
+        }
+        if let Some(m) = &self.agent_messaged {
+            let text = s(m, "agentMessage");
+            return (!text.is_empty()).then(|| format!("Jules says: {text}"));
+        }
+        if self.session_completed.is_some() {
+            return Some("session completed".into());
+        }
+        if let Some(f) = &self.session_failed {
+            let r = s(f, "reason");
+            return Some(if r.is_empty() { "session failed".into() } else { format!("session failed: {r}") });
+        }
+        None
+    }
+}
+
+fn plan_steps(plan_generated: &serde_json::Value) -> Vec<String> {
+    plan_generated
+        .get("plan")
+        .and_then(|p| p.get("steps"))
+        .and_then(|s| s.as_array())
+        .map(|steps| {
+            steps.iter().filter_map(|st| st.get("title").and_then(|t| t.as_str()).map(str::to_string)).collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The session's state → capcom's view. `activities` (oldest first) supply the
+/// question, the plan or the failure reason.
+pub fn map_state(session: &Session, activities: &[Activity]) -> RemoteState {
+    let pr = session
+        .outputs
+        .iter()
+        .filter_map(|o| o.pull_request.as_ref())
+        .find(|p| !p.url.is_empty())
+        .and_then(|p| PrLink::from_url(&p.url).or(Some(PrLink { number: 0, url: p.url.clone() })))
+        .filter(|p| p.number > 0);
+    match session.state.as_str() {
+        "QUEUED" | "PLANNING" | "IN_PROGRESS" => RemoteState::Working { detail: session.state.clone() },
+        "AWAITING_PLAN_APPROVAL" => {
+            let steps = activities.iter().rev().find_map(|a| a.plan_generated.as_ref()).map(plan_steps).unwrap_or_default();
+            let question = if steps.is_empty() {
+                "Jules has a plan ready and waits for your approval. Say \"approve the plan\" to go on.".to_string()
+            } else {
+                format!(
+                    "Jules plans to: {}. Say \"approve the plan\" to go on.",
+                    steps.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+                )
+            };
+            RemoteState::NeedsAttention { question }
+        }
+        "AWAITING_USER_FEEDBACK" => {
+            let asked = activities
+                .iter()
+                .rev()
+                .find_map(|a| a.agent_messaged.as_ref())
+                .and_then(|m| m.get("agentMessage").and_then(|x| x.as_str()))
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
+            RemoteState::NeedsAttention {
+                question: match asked {
+                    Some(q) => format!("Jules asks: {q}"),
+                    None => "Jules is waiting for your answer.".into(),
+                },
+            }
+        }
+        "PAUSED" => RemoteState::NeedsAttention { question: "Jules paused the session.".into() },
+        "COMPLETED" => {
+            let summary = match &pr {
+                Some(p) => format!("Jules finished \"{}\" and opened pull request {}", session.title, p.number),
+                None => format!("Jules finished \"{}\"", session.title),
+            };
+            RemoteState::Done { summary, pr }
+        }
+        "FAILED" => {
+            let reason = activities
+                .iter()
+                .rev()
+                .find_map(|a| a.session_failed.as_ref())
+                .and_then(|f| f.get("reason").and_then(|r| r.as_str()))
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(|r| format!("Jules failed: {r}"))
+                .unwrap_or_else(|| "Jules reports the session failed".into());
+            RemoteState::Failed { reason }
+        }
+        other => RemoteState::Working { detail: if other.is_empty() { "unknown".into() } else { other.to_string() } },
+    }
+}
+
+pub struct Jules {
+    t: Transport,
+    require_plan_approval: bool,
+}
+
+impl Jules {
+    pub fn new(api_url: &str, token: Option<Secret>, token_env: &str, policy: RetryPolicy) -> Result<Jules, HttpError> {
+        let base = if api_url.trim().is_empty() { DEFAULT_API } else { api_url };
+        let t = Transport::new("Jules", base, Auth::Header("x-goog-api-key"), token, token_env, policy)?;
+        Ok(Jules { t, require_plan_approval: false })
+    }
+
+    /// From `[agents.NAME]`: `api_url` (default the public API) and `token_env` (default JULES_API_KEY).
+    pub fn from_config(agent: &crate::config::Agent) -> Result<Jules, HttpError> {
+        let env = if agent.token_env.is_empty() { DEFAULT_TOKEN_ENV } else { agent.token_env.as_str() };
+        Jules::new(&agent.api_url, token_from_env(env), env, RetryPolicy::default())
+    }
+
+    /// Ask for plan approval before Jules works (`requirePlanApproval`).
+    pub fn with_plan_approval(mut self, yes: bool) -> Jules {
+        self.require_plan_approval = yes;
+        self
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.t
+    }
+
+    /// `sources/github/OWNER/REPO`
+    pub fn source_for(repo: &RepoSlug) -> String {
+        format!("sources/github/{}/{}", repo.owner, repo.name)
+    }
+
+    fn no_token(&self) -> Result<(), RemoteError> {
+        if self.t.has_token() { Ok(()) } else { Err(self.t.unauthorized().into()) }
+    }
+
+    /// `POST /sessions`
+    pub async fn create_session(
+        &self,
+        repo: &RepoSlug,
+        starting_branch: &str,
+        title: &str,
+        prompt: &str,
+    ) -> Result<Session, RemoteError> {
+        self.no_token()?;
+        let source = Self::source_for(repo);
+        let body = json!({
+            "prompt": prompt,
+            "title": title,
+            "sourceContext": {
+                "source": source,
+                "githubRepoContext": { "startingBranch": starting_branch }
+            },
+            "automationMode": "AUTO_CREATE_PR",
+            "requirePlanApproval": self.require_plan_approval,
+        });
+        let reply = self.t.send_json(Method::POST, "/sessions", &body).await?;
+        let s: Session = reply.json("Jules", "/sessions")?;
+        if session_id(&s).is_empty() {
+            return Err(HttpError::Malformed {
+                service: "Jules".into(),
+                path: "/sessions".into(),
+                detail: "the new session has no id".into(),
+            }
+            .into());
+        }
+        Ok(s)
+    }
+
+    /// `GET /sessions/{id}` (conditional).
+    pub async fn session(&self, id: &str) -> Result<Session, RemoteError> {
+        self.no_token()?;
+        Ok(self.t.get_json(&format!("/sessions/{}", segment(id))).await?)
+    }
+
+    /// Every activity of a session, oldest first, across `nextPageToken` pages.
+    pub async fn activities(&self, id: &str) -> Result<Vec<Activity>, RemoteError> {
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase", default)]
+        struct Page {
+            activities: Vec<Activity>,
+            next_page_token: String,
+        }
+        self.no_token()?;
+        let mut out = Vec::new();
+        let mut token = String::new();
+        for _ in 0..50 {
+            let mut path = format!("/sessions/{}/activities?pageSize=100", segment(id));
+            if !token.is_empty() {
+                path.push_str(&format!("&pageToken={}", segment(&token)));
+            }
+            let page: Page = self.t.get_json(&path).await?;
+            out.extend(page.activities);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        Ok(out)
+    }
+
+    /// `POST /sessions/{id}:approvePlan`
+    pub async fn approve_plan(&self, id: &str) -> Result<(), RemoteError> {
+        self.no_token()?;
+        self.t.send_json(Method::POST, &format!("/sessions/{}:approvePlan", segment(id)), &json!({})).await?;
+        Ok(())
+    }
+
+    /// `POST /sessions/{id}:sendMessage {prompt}`
+    pub async fn send_message(&self, id: &str, text: &str) -> Result<(), RemoteError> {
+        self.no_token()?;
+        self.t.send_json(Method::POST, &format!("/sessions/{}:sendMessage", segment(id)), &json!({ "prompt": text })).await?;
+        Ok(())
+    }
+
+    /// One cheap authenticated call for `capcom doctor`: `GET /sessions?pageSize=1`.
+    pub async fn ping(&self) -> Result<(), RemoteError> {
+        self.no_token()?;
+        self.t.get("/sessions?pageSize=1").await?;
+        Ok(())
+    }
+}
+
+fn session_id(s: &Session) -> String {
+    if !s.id.is_empty() {
+        s.id.clone()
+    } else {
+        s.name.strip_prefix("sessions/").unwrap_or("").to_string()
+    }
+}
+
+#[async_trait]
+impl RemoteAgent for Jules {
+    fn vendor(&self) -> &str {
+        "Jules"
+    }
+
+    async fn launch(&self, req: &StartRequest) -> Result<Handle, RemoteError> {
+        let slug = req
+            .github
+            .as_deref()
+            .and_then(RepoSlug::parse)
+            .ok_or_else(|| RemoteError::Config("Jules works on GitHub repos: set `github = \"owner/name\"` on the repo".into()))?;
+        let base = if req.base.is_empty() { "main" } else { req.base.as_str() };
+        let s = self.create_session(&slug, base, &req.title, &task_text(req)).await?;
+        Ok(Handle { id: session_id(&s), url: (!s.url.is_empty()).then(|| s.url.clone()) })
+    }
+
+    async fn look(&self, id: &str, cursor: &mut Cursor) -> Result<Look, RemoteError> {
+        let session = self.session(id).await?;
+        let activities = self.activities(id).await?;
+        let progress = activities.iter().filter(|a| cursor.first(&a.key())).filter_map(Activity::line).collect();
+        let state = map_state(&session, &activities);
+        let pr = match &state {
+            RemoteState::Done { pr, .. } => pr.clone(),
+            _ => None,
+        };
+        Ok(Look { state, progress, pr })
+    }
+
+    async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError> {
+        let s = self.session(id).await?;
+        if s.state == "AWAITING_PLAN_APPROVAL" && is_plan_approval(text) {
+            self.approve_plan(id).await?;
+        } else {
+            self.send_message(id, text).await?;
+        }
+        Ok(id.to_string())
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), RemoteError> {
+        self.no_token()?;
+        match self.t.send(Method::DELETE, &format!("/sessions/{}", segment(id)), None).await {
+            Ok(_) | Err(HttpError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// "approve the plan", "approve it", "go ahead with the plan" → `:approvePlan`.
+pub fn is_plan_approval(text: &str) -> bool {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.trim_end_matches(['.', '!']);
+    t.contains("approve") || t == "go ahead" || t == "looks good" || t == "lgtm" || t == "yes"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(state: &str, pr: Option<&str>) -> Session {
+        Session {
+            name: "sessions/42".into(),
+            id: "42".into(),
+            title: "Bump Tailwind".into(),
+            state: state.into(),
+            url: String::new(),
+            outputs: pr
+                .map(|u| vec![SessionOutput { pull_request: Some(PullRequestOutput { url: u.into(), ..Default::default() }) }])
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn every_state_maps() {
+        for s in ["QUEUED", "PLANNING", "IN_PROGRESS", "STATE_UNSPECIFIED", "SOMETHING_NEW"] {
+            assert!(matches!(map_state(&session(s, None), &[]), RemoteState::Working { .. }), "{s}");
+        }
+        for s in ["AWAITING_PLAN_APPROVAL", "AWAITING_USER_FEEDBACK", "PAUSED"] {
+            assert!(matches!(map_state(&session(s, None), &[]), RemoteState::NeedsAttention { .. }), "{s}");
+        }
+        match map_state(&session("COMPLETED", Some("https://github.com/o/r/pull/12")), &[]) {
+            RemoteState::Done { pr: Some(p), summary } => {
+                assert_eq!(p.number, 12);
+                assert!(summary.contains("pull request 12"), "{summary}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(map_state(&session("COMPLETED", None), &[]), RemoteState::Done { pr: None, .. }));
+        assert!(matches!(map_state(&session("FAILED", None), &[]), RemoteState::Failed { .. }));
+    }
+
+    #[test]
+    fn the_question_and_the_plan_are_spoken() {
+        let ask = Activity {
+            name: "a1".into(),
+            agent_messaged: Some(json!({"agentMessage": "Should I also update the lockfile?"})),
+            ..Default::default()
+        };
+        match map_state(&session("AWAITING_USER_FEEDBACK", None), &[ask]) {
+            RemoteState::NeedsAttention { question } => assert_eq!(question, "Jules asks: Should I also update the lockfile?"),
+            other => panic!("{other:?}"),
+        }
+        let plan = Activity {
+            name: "a2".into(),
+            plan_generated: Some(json!({"plan": {"id": "p", "steps": [{"id": "1", "title": "Bump tailwindcss", "index": 0}, {"id": "2", "title": "Fix the button classes", "index": 1}]}})),
+            ..Default::default()
+        };
+        match map_state(&session("AWAITING_PLAN_APPROVAL", None), &[plan]) {
+            RemoteState::NeedsAttention { question } => {
+                assert!(question.contains("Bump tailwindcss; Fix the button classes"), "{question}");
+                assert!(question.contains("approve the plan"), "{question}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let failed = Activity { name: "a3".into(), session_failed: Some(json!({"reason": "tests would not pass"})), ..Default::default() };
+        assert_eq!(
+            map_state(&session("FAILED", None), &[failed]),
+            RemoteState::Failed { reason: "Jules failed: tests would not pass".into() }
+        );
+    }
+
+    #[test]
+    fn plan_approval_words() {
+        assert!(is_plan_approval("Approve the plan."));
+        assert!(is_plan_approval("go ahead"));
+        assert!(!is_plan_approval("also fix the footer"));
+    }
+}

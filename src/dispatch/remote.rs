@@ -1,0 +1,556 @@
+//! What the remote agents (Copilot coding agent, Jules, Cursor cloud agents,
+//! Codex cloud) have in common, and the one [`AgentBackend`] they all sit behind.
+//!
+//! Each vendor module implements [`RemoteAgent`]: launch a run, look at it once,
+//! send a follow-up, stop it. [`RemoteBackend`] turns that into the event stream
+//! the dispatcher consumes: a watcher task polls `look` every `poll` interval and
+//! emits `Started`, progress lines, `PrOpened`, then exactly one terminal event.
+//! A run waiting on the user (Jules' plan approval, a question) is reported as a
+//! progress line starting "needs attention:" and keeps being watched.
+
+use super::backend::{AgentBackend, AgentEvent, BackendError, Launched, RunRef, StartRequest};
+use crate::github::HttpError;
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RemoteError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The agent's configuration cannot work (no GitHub repo, no environment, ...).
+    #[error("{0}")]
+    Config(String),
+    /// A CLI-driven agent (Codex cloud) failed or printed something unreadable.
+    #[error("{0}")]
+    Cli(String),
+}
+
+impl RemoteError {
+    /// Errors that will not go away by polling again.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            RemoteError::Http(e) => matches!(
+                e,
+                HttpError::Unauthorized { .. }
+                    | HttpError::NotFound { .. }
+                    | HttpError::Unprocessable { .. }
+                    | HttpError::Invalid { .. }
+            ),
+            RemoteError::Config(_) => true,
+            RemoteError::Cli(_) => false,
+        }
+    }
+}
+
+impl From<RemoteError> for BackendError {
+    fn from(e: RemoteError) -> Self {
+        match e {
+            RemoteError::Http(HttpError::Offline { .. }) => BackendError::Transport(e.to_string()),
+            other => BackendError::Transport(other.to_string()),
+        }
+    }
+}
+
+/// A pull request an agent opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrLink {
+    pub number: u64,
+    pub url: String,
+}
+
+impl PrLink {
+    /// `https://github.com/o/r/pull/41` → 41.
+    pub fn from_url(url: &str) -> Option<PrLink> {
+        let tail = url.trim_end_matches('/').rsplit_once("/pull/")?.1;
+        let digits: String = tail.chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse().ok().map(|number| PrLink { number, url: url.to_string() })
+    }
+}
+
+/// Where a remote run stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RemoteState {
+    /// Queued, planning or working. `detail` is the vendor's state for the record.
+    Working { detail: String },
+    /// Waiting on the user: a plan to approve, a question to answer.
+    NeedsAttention { question: String },
+    /// Done; the PR it opened, if any.
+    Done { summary: String, pr: Option<PrLink> },
+    Failed { reason: String },
+}
+
+impl RemoteState {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, RemoteState::Done { .. } | RemoteState::Failed { .. })
+    }
+}
+
+/// One look at a run: its state, new progress lines, and a PR once it exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Look {
+    pub state: RemoteState,
+    pub progress: Vec<String>,
+    pub pr: Option<PrLink>,
+}
+
+impl Look {
+    pub fn state(state: RemoteState) -> Look {
+        Look { state, progress: Vec::new(), pr: None }
+    }
+}
+
+/// A started remote run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Handle {
+    /// The vendor's id (session, agent, issue number, task id).
+    pub id: String,
+    /// A page a person can open.
+    pub url: Option<String>,
+}
+
+/// Per-watcher memory between looks (activities already reported, ...).
+#[derive(Debug, Clone, Default)]
+pub struct Cursor {
+    pub seen: std::collections::HashSet<String>,
+    pub pr_reported: bool,
+    pub last_question: Option<String>,
+}
+
+impl Cursor {
+    /// True the first time `key` is seen.
+    pub fn first(&mut self, key: &str) -> bool {
+        self.seen.insert(key.to_string())
+    }
+}
+
+#[async_trait]
+pub trait RemoteAgent: Send + Sync + 'static {
+    /// The vendor, in words ("Jules").
+    fn vendor(&self) -> &str;
+    async fn launch(&self, req: &StartRequest) -> Result<Handle, RemoteError>;
+    async fn look(&self, id: &str, cursor: &mut Cursor) -> Result<Look, RemoteError>;
+    /// Continue the same run with an instruction. Returns the id to watch (usually the same).
+    async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError>;
+    /// Stop the run at the vendor. Stopping an ended run is `Ok`.
+    async fn stop(&self, id: &str) -> Result<(), RemoteError>;
+    /// Whether a follow-up continues the same session (else it is a new run).
+    fn resumes(&self) -> bool {
+        true
+    }
+    /// The session a run id belongs to; follow-ups of one session share it.
+    fn session_of(&self, id: &str) -> String {
+        id.to_string()
+    }
+}
+
+/// How a watcher polls.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    pub poll: Duration,
+    /// Give up (and stop the run) after this long; `None` leaves it to the dispatcher.
+    pub timeout: Option<Duration>,
+    /// Consecutive transient errors (offline, 5xx after retries) before the run counts as failed.
+    pub max_errors: u32,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions { poll: Duration::from_secs(60), timeout: None, max_errors: 10 }
+    }
+}
+
+/// Watch one run until it ends, is cancelled, times out, or nobody listens.
+pub async fn watch_run(
+    agent: Arc<dyn RemoteAgent>,
+    id: String,
+    opts: WatchOptions,
+    mut cancelled: watch::Receiver<bool>,
+    tx: mpsc::Sender<AgentEvent>,
+) {
+    let vendor = agent.vendor().to_string();
+    let started = tokio::time::Instant::now();
+    let mut cursor = Cursor::default();
+    let mut errors = 0u32;
+    let mut last_detail = String::new();
+    let session = agent.session_of(&id);
+    if tx.send(AgentEvent::Started { pid: None, session_id: Some(session.clone()) }).await.is_err() {
+        return;
+    }
+    let fail = |reason: String| AgentEvent::Failed { reason, log_tail: String::new() };
+    loop {
+        if *cancelled.borrow() {
+            let _ = tx.send(fail(format!("cancelled: {vendor} run {id} was stopped"))).await;
+            return;
+        }
+        match agent.look(&id, &mut cursor).await {
+            Ok(look) => {
+                errors = 0;
+                for line in look.progress {
+                    if tx.send(AgentEvent::Progress(line)).await.is_err() {
+                        return;
+                    }
+                }
+                if let Some(pr) = look.pr.or_else(|| match &look.state {
+                    RemoteState::Done { pr, .. } => pr.clone(),
+                    _ => None,
+                }) {
+                    if !cursor.pr_reported {
+                        cursor.pr_reported = true;
+                        if tx.send(AgentEvent::PrOpened { number: pr.number, url: pr.url }).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                match look.state {
+                    RemoteState::Done { summary, .. } => {
+                        let summary = if summary.trim().is_empty() { format!("{vendor} finished") } else { summary };
+                        let _ = tx
+                            .send(AgentEvent::Finished { summary: Some(summary), session_id: Some(session.clone()), cost_usd: None })
+                            .await;
+                        return;
+                    }
+                    RemoteState::Failed { reason } => {
+                        let _ = tx.send(fail(reason)).await;
+                        return;
+                    }
+                    RemoteState::NeedsAttention { question } => {
+                        if cursor.last_question.as_deref() != Some(question.as_str()) {
+                            cursor.last_question = Some(question.clone());
+                            if tx.send(AgentEvent::Progress(format!("needs attention: {question}"))).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    RemoteState::Working { detail } => {
+                        cursor.last_question = None;
+                        last_detail = detail;
+                    }
+                }
+            }
+            Err(e) if e.is_permanent() => {
+                let _ = tx.send(fail(e.to_string())).await;
+                return;
+            }
+            Err(e) => {
+                errors += 1;
+                if errors >= opts.max_errors.max(1) {
+                    let _ = tx.send(fail(format!("{vendor} kept failing: {e}"))).await;
+                    return;
+                }
+                if tx.send(AgentEvent::Progress(format!("{vendor} unreachable, retrying: {e}"))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if let Some(limit) = opts.timeout {
+            if started.elapsed() + opts.poll > limit {
+                let _ = agent.stop(&id).await;
+                let state = if last_detail.is_empty() { String::new() } else { format!(", still {last_detail}") };
+                let _ = tx
+                    .send(fail(format!("timed out after {}{state}", crate::config::Dur(limit))))
+                    .await;
+                return;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(opts.poll) => {}
+            _ = cancelled.changed() => {}
+            _ = tx.closed() => return,
+        }
+    }
+}
+
+/// A [`RemoteAgent`] behind the [`AgentBackend`] trait.
+pub struct RemoteBackend {
+    name: String,
+    agent: Arc<dyn RemoteAgent>,
+    opts: WatchOptions,
+    cancels: Mutex<HashMap<String, watch::Sender<bool>>>,
+}
+
+impl RemoteBackend {
+    pub fn new(name: &str, agent: Arc<dyn RemoteAgent>, opts: WatchOptions) -> RemoteBackend {
+        RemoteBackend { name: name.into(), agent, opts, cancels: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn agent(&self) -> &Arc<dyn RemoteAgent> {
+        &self.agent
+    }
+
+    fn spawn_watch(&self, id: &str) -> mpsc::Receiver<AgentEvent> {
+        let (tx, rx) = mpsc::channel(64);
+        let cancel_rx = {
+            let mut map = self.cancels.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(id.to_string()).or_insert_with(|| watch::channel(false).0).subscribe()
+        };
+        tokio::spawn(watch_run(self.agent.clone(), id.to_string(), self.opts.clone(), cancel_rx, tx));
+        rx
+    }
+
+    fn run_ref(&self, task_id: i64, id: &str) -> RunRef {
+        RunRef {
+            task_id,
+            remote_id: Some(id.to_string()),
+            session_id: Some(self.agent.session_of(id)),
+            ..RunRef::default()
+        }
+    }
+}
+
+fn run_id(run: &RunRef) -> Result<String, BackendError> {
+    run.remote_id
+        .clone()
+        .or_else(|| run.session_id.clone())
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| BackendError::UnknownRun(format!("task {} has no remote id", run.task_id)))
+}
+
+#[async_trait]
+impl AgentBackend for RemoteBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn supports_resume(&self) -> bool {
+        self.agent.resumes()
+    }
+
+    async fn start(&self, req: StartRequest) -> Result<Launched, BackendError> {
+        let handle = self.agent.launch(&req).await.map_err(|e| BackendError::Start {
+            agent: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        let events = self.spawn_watch(&handle.id);
+        Ok(Launched { run: self.run_ref(req.task_id, &handle.id), events })
+    }
+
+    async fn observe(&self, run: &RunRef) -> Result<mpsc::Receiver<AgentEvent>, BackendError> {
+        let id = run_id(run)?;
+        Ok(self.spawn_watch(&id))
+    }
+
+    async fn follow_up(&self, previous: &RunRef, req: StartRequest) -> Result<Launched, BackendError> {
+        let id = run_id(previous)?;
+        let next = self.agent.follow_up(&id, &req.prompt).await.map_err(|e| BackendError::Start {
+            agent: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        // A fresh cancel flag: the earlier run's cancellation must not stop this one.
+        self.cancels.lock().unwrap_or_else(|p| p.into_inner()).remove(&next);
+        let events = self.spawn_watch(&next);
+        Ok(Launched { run: self.run_ref(req.task_id, &next), events })
+    }
+
+    async fn cancel(&self, run: &RunRef) -> Result<(), BackendError> {
+        let id = run_id(run)?;
+        if let Some(tx) = self.cancels.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            let _ = tx.send(true);
+        }
+        self.agent.stop(&id).await.map_err(BackendError::from)
+    }
+}
+
+/// The one-paragraph task text remote agents receive: the rendered prompt, or
+/// the title when there is none.
+pub fn task_text(req: &StartRequest) -> String {
+    if req.prompt.trim().is_empty() { req.title.clone() } else { req.prompt.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pr_numbers_come_from_urls() {
+        assert_eq!(PrLink::from_url("https://github.com/o/r/pull/41").unwrap().number, 41);
+        assert_eq!(PrLink::from_url("https://github.com/o/r/pull/41/").unwrap().number, 41);
+        assert_eq!(PrLink::from_url("https://ghe.corp/o/r/pull/7#issuecomment-1").unwrap().number, 7);
+        assert!(PrLink::from_url("https://github.com/o/r/issues/41").is_none());
+        assert!(PrLink::from_url("").is_none());
+    }
+}
+
+/// The backend for a remote `[agents.NAME]` entry (`kind` github-copilot, jules,
+/// cursor or codex-cloud), polling at `[github] poll`. A missing token is not an
+/// error here: starting a task then fails with "token missing or wrong: set $VAR".
+pub fn backend_for(
+    name: &str,
+    agent: &crate::config::Agent,
+    config: &crate::config::Config,
+) -> Result<Arc<dyn AgentBackend>, String> {
+    let remote: Arc<dyn RemoteAgent> = match agent.kind.as_str() {
+        "github-copilot" => {
+            let mut gh_cfg = config.github.clone();
+            if !agent.api_url.is_empty() {
+                gh_cfg.api_url = agent.api_url.clone();
+            }
+            if !agent.token_env.is_empty() {
+                gh_cfg.token_env = agent.token_env.clone();
+            }
+            let gh = crate::github::GitHub::from_config(&gh_cfg).map_err(|e| format!("agent `{name}`: {e}"))?;
+            Arc::new(super::copilot::Copilot::new(Arc::new(gh)))
+        }
+        "jules" => Arc::new(super::jules::Jules::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?),
+        "cursor" => Arc::new(super::cursor::CursorAgents::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?),
+        "codex-cloud" => {
+            Arc::new(super::codex_cloud::CodexCloud::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?)
+        }
+        other => return Err(format!("agent `{name}` has an unknown kind `{other}`")),
+    };
+    let opts = WatchOptions { poll: config.github.poll.get().max(Duration::from_secs(1)), ..WatchOptions::default() };
+    Ok(Arc::new(RemoteBackend::new(name, remote, opts)))
+}
+
+/// How a doctor finding reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckLevel {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One `capcom doctor` line about a remote agent or GitHub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteCheck {
+    pub level: CheckLevel,
+    pub name: String,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+fn finding(level: CheckLevel, name: &str, detail: impl Into<String>, fix: Option<String>) -> RemoteCheck {
+    RemoteCheck { level, name: name.to_string(), detail: detail.into(), fix }
+}
+
+/// Quick, single-try calls: doctor reports, it does not wait out outages.
+fn doctor_policy() -> crate::github::RetryPolicy {
+    crate::github::RetryPolicy {
+        max_retries: 0,
+        max_rate_waits: 0,
+        request_timeout: Some(Duration::from_secs(5)),
+        ..crate::github::RetryPolicy::default()
+    }
+}
+
+/// Turn a failed call into a finding: a bad token fails, being offline only warns.
+fn from_error(name: &str, e: &RemoteError, env: &str, base: &str) -> RemoteCheck {
+    match e {
+        RemoteError::Http(HttpError::Unauthorized { .. }) => {
+            finding(CheckLevel::Fail, name, e.to_string(), Some(format!("export {env}=<a valid token> before starting the daemon")))
+        }
+        RemoteError::Http(HttpError::Offline { .. }) => finding(
+            CheckLevel::Warn,
+            name,
+            format!("offline? {e}"),
+            Some(format!("check the network, or the api_url ({base})")),
+        ),
+        other => finding(CheckLevel::Warn, name, other.to_string(), None),
+    }
+}
+
+fn token_env_or(agent: &crate::config::Agent, default: &str) -> String {
+    if agent.token_env.is_empty() { default.to_string() } else { agent.token_env.clone() }
+}
+
+/// One cheap authenticated call per remote agent (and GitHub when a repo reviews
+/// there): GitHub `GET /user`, Jules `GET /sessions?pageSize=1`, Cursor `GET /v0/me`;
+/// Codex cloud: the CLI is on PATH and an environment is set. Never panics; offline warns.
+pub async fn remote_checks(config: &crate::config::Config) -> Vec<RemoteCheck> {
+    remote_checks_with(config, &crate::github::http::token_from_env).await
+}
+
+/// [`remote_checks`] with the tokens looked up by `token_from_env` (tests pass their own).
+pub async fn remote_checks_with(
+    config: &crate::config::Config,
+    token_from_env: &(dyn Fn(&str) -> Option<crate::github::Secret> + Sync),
+) -> Vec<RemoteCheck> {
+    let mut out = Vec::new();
+    let github_needed = config.repos.iter().any(|r| r.review == "github");
+    let mut github_targets: Vec<(String, String, String)> = Vec::new();
+    if github_needed {
+        github_targets.push(("github".into(), config.github.api_url.clone(), config.github.token_env.clone()));
+    }
+    for (name, agent) in &config.agents {
+        let label = format!("agent {name}");
+        match agent.kind.as_str() {
+            "github-copilot" => {
+                let api = if agent.api_url.is_empty() { config.github.api_url.clone() } else { agent.api_url.clone() };
+                github_targets.push((label, api, token_env_or(agent, &config.github.token_env)));
+            }
+            "jules" => {
+                let env = token_env_or(agent, super::jules::DEFAULT_TOKEN_ENV);
+                let Some(token) = token_from_env(&env) else {
+                    out.push(finding(CheckLevel::Warn, &label, format!("${env} is not set"), Some(format!("export {env}=… (a Jules API key)"))));
+                    continue;
+                };
+                match super::jules::Jules::new(&agent.api_url, Some(token), &env, doctor_policy()) {
+                    Ok(j) => match j.ping().await {
+                        Ok(()) => out.push(finding(CheckLevel::Ok, &label, format!("Jules API key in ${env} works"), None)),
+                        Err(e) => out.push(from_error(&label, &e, &env, j.transport().base())),
+                    },
+                    Err(e) => out.push(finding(CheckLevel::Fail, &label, e.to_string(), Some("fix api_url".into()))),
+                }
+            }
+            "cursor" => {
+                let env = token_env_or(agent, super::cursor::DEFAULT_TOKEN_ENV);
+                let Some(token) = token_from_env(&env) else {
+                    out.push(finding(CheckLevel::Warn, &label, format!("${env} is not set"), Some(format!("export {env}=… (a Cursor API key)"))));
+                    continue;
+                };
+                match super::cursor::CursorAgents::new(&agent.api_url, Some(token), &env, doctor_policy()) {
+                    Ok(c) => match c.me().await {
+                        Ok(me) => {
+                            let who = me.get("userEmail").and_then(|v| v.as_str()).unwrap_or("a Cursor user");
+                            out.push(finding(CheckLevel::Ok, &label, format!("Cursor API key in ${env} belongs to {who}"), None))
+                        }
+                        Err(e) => out.push(from_error(&label, &e, &env, c.transport().base())),
+                    },
+                    Err(e) => out.push(finding(CheckLevel::Fail, &label, e.to_string(), Some("fix api_url".into()))),
+                }
+            }
+            "codex-cloud" => {
+                let program = agent.command.first().cloned().unwrap_or_else(|| "codex".into());
+                let found = if program.contains('/') {
+                    Some(std::path::PathBuf::from(&program)).filter(|p| p.is_file())
+                } else {
+                    std::env::var_os("PATH").and_then(|path| {
+                        std::env::split_paths(&path).map(|d| d.join(&program)).find(|p| p.is_file())
+                    })
+                };
+                match (found, agent.environment.trim().is_empty()) {
+                    (None, _) => out.push(finding(CheckLevel::Warn, &label, format!("`{program}` is not on PATH"), Some("install the Codex CLI".into()))),
+                    (Some(_), true) => out.push(finding(
+                        CheckLevel::Fail,
+                        &label,
+                        "no `environment` set",
+                        Some("set environment = \"ENV_ID\" under the agent".into()),
+                    )),
+                    (Some(p), false) => out.push(finding(
+                        CheckLevel::Ok,
+                        &label,
+                        format!("{} (environment {})", p.display(), agent.environment),
+                        None,
+                    )),
+                }
+            }
+            _ => {}
+        }
+    }
+    for (label, api, env) in github_targets {
+        let Some(token) = token_from_env(&env) else {
+            out.push(finding(CheckLevel::Warn, &label, format!("${env} is not set"), Some(format!("export {env}=… (a GitHub token with repo access)"))));
+            continue;
+        };
+        match crate::github::GitHub::new(&api, Some(token), &env, &config.github.merge_method, doctor_policy()) {
+            Ok(gh) => match gh.whoami().await {
+                Ok(user) => out.push(finding(CheckLevel::Ok, &label, format!("GitHub token in ${env} is {}", user.login), None)),
+                Err(e) => out.push(from_error(&label, &RemoteError::Http(e), &env, &api)),
+            },
+            Err(e) => out.push(finding(CheckLevel::Fail, &label, e.to_string(), Some("fix [github] api_url".into()))),
+        }
+    }
+    out
+}

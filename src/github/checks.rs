@@ -1,0 +1,213 @@
+//! Check runs plus the combined commit status → one verdict for a head SHA.
+//! Pure: no I/O; the client fetches, this decides.
+
+use super::types::{CheckRun, CombinedStatus};
+use crate::store::TaskState;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedCheck {
+    pub name: String,
+    /// failure | timed_out | cancelled | startup_failure | stale | error
+    pub conclusion: String,
+}
+
+/// What the checks on one SHA add up to. The worst finding wins:
+/// failing > waiting for approval > pending > green.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every check run and status finished successfully (or neutral / skipped).
+    Green { passed: usize },
+    /// Nothing has reported on this SHA.
+    NoChecks,
+    /// Some are still running or queued.
+    Pending { waiting: Vec<String> },
+    /// Actions runs wait for a maintainer to approve them (common on Copilot's PRs).
+    NeedsApproval { runs: Vec<String> },
+    /// At least one failed, timed out or was cancelled.
+    Failing { failed: Vec<FailedCheck> },
+}
+
+impl Verdict {
+    /// The task state this verdict puts a finished task in.
+    pub fn task_state(&self) -> TaskState {
+        match self {
+            Verdict::Green { .. } | Verdict::NoChecks => TaskState::Ready,
+            Verdict::Pending { .. } => TaskState::Checking,
+            Verdict::NeedsApproval { .. } | Verdict::Failing { .. } => TaskState::NeedsAttention,
+        }
+    }
+
+    /// Green enough for the merge gate.
+    pub fn is_green(&self) -> bool {
+        matches!(self, Verdict::Green { .. } | Verdict::NoChecks)
+    }
+
+    /// One sentence to say out loud.
+    pub fn spoken(&self) -> String {
+        match self {
+            Verdict::Green { passed } => match passed {
+                1 => "the check passed".into(),
+                n => format!("all {n} checks passed"),
+            },
+            Verdict::NoChecks => "no checks reported on this commit".into(),
+            Verdict::Pending { waiting } => format!("checking: {} still running", list(waiting)),
+            Verdict::NeedsApproval { runs } => {
+                format!("Actions need approval: {} waiting for a maintainer to approve the run", list(runs))
+            }
+            Verdict::Failing { failed } => {
+                let names: Vec<String> = failed
+                    .iter()
+                    .map(|f| match f.conclusion.as_str() {
+                        "failure" | "error" => f.name.clone(),
+                        "timed_out" => format!("{} (timed out)", f.name),
+                        other => format!("{} ({})", f.name, other.replace('_', " ")),
+                    })
+                    .collect();
+                if failed.len() == 1 {
+                    format!("the check {} failed", names[0])
+                } else {
+                    format!("checks failed: {}", list(&names))
+                }
+            }
+        }
+    }
+}
+
+fn list(items: &[String]) -> String {
+    match items.len() {
+        0 => "nothing".into(),
+        1 => items[0].clone(),
+        2 => format!("{} and {}", items[0], items[1]),
+        n if n <= 4 => format!("{} and {}", items[..n - 1].join(", "), items[n - 1]),
+        n => format!("{}, and {} more", items[..3].join(", "), n - 3),
+    }
+}
+
+/// Aggregate check runs and the combined status of one SHA.
+pub fn verdict(runs: &[CheckRun], status: Option<&CombinedStatus>) -> Verdict {
+    let mut failed = Vec::new();
+    let mut approval = Vec::new();
+    let mut waiting = Vec::new();
+    let mut passed = 0usize;
+    for r in runs {
+        match (r.status.as_str(), r.conclusion.as_deref()) {
+            ("completed", Some("success" | "neutral" | "skipped")) => passed += 1,
+            ("completed", Some("action_required")) | ("waiting", _) => approval.push(r.name.clone()),
+            ("completed", Some(c)) => failed.push(FailedCheck { name: r.name.clone(), conclusion: c.to_string() }),
+            ("completed", None) => failed.push(FailedCheck { name: r.name.clone(), conclusion: "failure".into() }),
+            _ => waiting.push(r.name.clone()),
+        }
+    }
+    // With no statuses at all GitHub reports the combined state "pending"; that is not a check.
+    if let Some(s) = status {
+        for st in &s.statuses {
+            match st.state.as_str() {
+                "success" => passed += 1,
+                "pending" => waiting.push(st.context.clone()),
+                other => failed.push(FailedCheck { name: st.context.clone(), conclusion: other.to_string() }),
+            }
+        }
+    }
+    dedup(&mut waiting);
+    dedup(&mut approval);
+    if !failed.is_empty() {
+        Verdict::Failing { failed }
+    } else if !approval.is_empty() {
+        Verdict::NeedsApproval { runs: approval }
+    } else if !waiting.is_empty() {
+        Verdict::Pending { waiting }
+    } else if passed == 0 {
+        Verdict::NoChecks
+    } else {
+        Verdict::Green { passed }
+    }
+}
+
+fn dedup(v: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|x| seen.insert(x.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::types::CommitStatus;
+
+    fn run(name: &str, status: &str, conclusion: Option<&str>) -> CheckRun {
+        CheckRun {
+            id: 1,
+            name: name.into(),
+            status: status.into(),
+            conclusion: conclusion.map(String::from),
+            html_url: None,
+            details_url: None,
+        }
+    }
+
+    fn combined(items: &[(&str, &str)]) -> CombinedStatus {
+        CombinedStatus {
+            state: "pending".into(),
+            sha: "abc".into(),
+            total_count: items.len() as u64,
+            statuses: items
+                .iter()
+                .map(|(c, s)| CommitStatus { context: (*c).into(), state: (*s).into(), description: None, target_url: None })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_worst_finding_wins() {
+        let cases: Vec<(Vec<CheckRun>, CombinedStatus, TaskState, &str)> = vec![
+            (vec![], combined(&[]), TaskState::Ready, "no checks"),
+            (vec![run("build", "completed", Some("success"))], combined(&[]), TaskState::Ready, "the check passed"),
+            (
+                vec![run("build", "completed", Some("success")), run("lint", "completed", Some("skipped"))],
+                combined(&[("ci/legacy", "success")]),
+                TaskState::Ready,
+                "all 3 checks passed",
+            ),
+            (
+                vec![run("build", "in_progress", None), run("lint", "completed", Some("success"))],
+                combined(&[]),
+                TaskState::Checking,
+                "checking: build still running",
+            ),
+            (vec![run("build", "queued", None)], combined(&[("deploy", "pending")]), TaskState::Checking, "build and deploy"),
+            (
+                vec![run("build", "completed", Some("action_required")), run("test", "queued", None)],
+                combined(&[]),
+                TaskState::NeedsAttention,
+                "Actions need approval: build",
+            ),
+            (vec![run("build", "waiting", None)], combined(&[]), TaskState::NeedsAttention, "Actions need approval"),
+            (
+                vec![run("build", "completed", Some("failure")), run("e2e", "in_progress", None)],
+                combined(&[]),
+                TaskState::NeedsAttention,
+                "the check build failed",
+            ),
+            (
+                vec![run("e2e", "completed", Some("timed_out")), run("unit", "completed", Some("cancelled"))],
+                combined(&[]),
+                TaskState::NeedsAttention,
+                "e2e (timed out) and unit (cancelled)",
+            ),
+            (vec![run("build", "completed", Some("success"))], combined(&[("ci/legacy", "error")]), TaskState::NeedsAttention, "ci/legacy"),
+        ];
+        for (runs, status, state, words) in cases {
+            let v = verdict(&runs, Some(&status));
+            assert_eq!(v.task_state(), state, "{v:?}");
+            assert!(v.spoken().contains(words), "{:?} → {}", v, v.spoken());
+        }
+    }
+
+    #[test]
+    fn green_only_when_nothing_is_red_or_waiting() {
+        assert!(verdict(&[run("a", "completed", Some("success"))], None).is_green());
+        assert!(!verdict(&[run("a", "completed", Some("success")), run("b", "queued", None)], None).is_green());
+        assert!(!verdict(&[run("a", "completed", Some("stale"))], None).is_green());
+    }
+}

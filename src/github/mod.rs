@@ -1,0 +1,299 @@
+//! GitHub as the place work is reviewed: pull requests, their checks on the
+//! current head SHA, the merge API with its head-SHA guard, and the issues,
+//! assignees, timeline and comments the Copilot coding agent works through.
+//!
+//! [`http`] is the transport the remote agent APIs share (ETag cache, rate
+//! limits, retries, errors); [`checks`] turns check runs and statuses into a
+//! verdict; [`types`] is the JSON capcom reads.
+
+pub mod checks;
+pub mod http;
+pub mod types;
+
+pub use checks::{FailedCheck, Verdict, verdict};
+pub use http::{HttpError, RetryPolicy, Secret, Stats};
+pub use types::*;
+
+use http::{Auth, Transport, segment};
+use reqwest::Method;
+use serde::Serialize;
+use std::time::Duration;
+
+/// The assignee that hands an issue to the Copilot coding agent.
+pub const COPILOT_ASSIGNEE: &str = "copilot-swe-agent[bot]";
+
+/// Why a merge through the API did not happen, in words fit to be spoken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MergeRefusal {
+    /// No head SHA was confirmed: capcom never merges without one.
+    #[error("I won't merge pull request {pr} without the head commit you confirmed")]
+    NoConfirmedHead { pr: u64 },
+    /// 409: the branch moved after the user confirmed.
+    #[error("pull request {pr} changed since you confirmed it, so I didn't merge; ask me again to merge the new head")]
+    HeadMoved { pr: u64, message: String },
+    /// 405 because reviews are required.
+    #[error("pull request {pr} needs an approving review before it can merge: {message}")]
+    ReviewRequired { pr: u64, message: String },
+    /// 405 because of branch protection or a ruleset (required checks and the like).
+    #[error("branch protection blocks merging pull request {pr}: {message}")]
+    Protected { pr: u64, message: String },
+    /// 405 for any other reason (conflicts, draft, closed).
+    #[error("pull request {pr} can't be merged: {message}")]
+    NotMergeable { pr: u64, message: String },
+    /// Anything else: auth, network, rate limit, ...
+    #[error("the merge of pull request {pr} failed: {error}")]
+    Failed { pr: u64, error: HttpError },
+}
+
+impl MergeRefusal {
+    pub fn spoken(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Classify a 405's message from GitHub. Reviews and protection are reported, never worked around.
+pub fn classify_405(pr: u64, message: &str) -> MergeRefusal {
+    let m = message.to_ascii_lowercase();
+    let message = message.to_string();
+    if m.contains("review") {
+        MergeRefusal::ReviewRequired { pr, message }
+    } else if m.contains("protected branch")
+        || m.contains("status check")
+        || m.contains("rule")
+        || m.contains("required")
+        || m.contains("protection")
+    {
+        MergeRefusal::Protected { pr, message }
+    } else {
+        MergeRefusal::NotMergeable { pr, message }
+    }
+}
+
+/// The state of a PR and the checks on its current head, in one read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrReport {
+    pub number: u64,
+    pub url: String,
+    pub head_sha: String,
+    pub state: String,
+    pub merged: bool,
+    pub mergeable: Option<bool>,
+    pub mergeable_state: Option<String>,
+    pub verdict: Verdict,
+}
+
+/// A GitHub REST client.
+#[derive(Debug)]
+pub struct GitHub {
+    t: Transport,
+    merge_method: String,
+}
+
+impl GitHub {
+    /// From `[github]`: the base URL, the token from `token_env`, the merge method.
+    pub fn from_config(cfg: &crate::config::Github) -> Result<GitHub, HttpError> {
+        let env = if cfg.token_env.is_empty() { "GITHUB_TOKEN" } else { cfg.token_env.as_str() };
+        GitHub::new(&cfg.api_url, http::token_from_env(env), env, &cfg.merge_method, RetryPolicy::default())
+    }
+
+    pub fn new(
+        api_url: &str,
+        token: Option<Secret>,
+        token_env: &str,
+        merge_method: &str,
+        policy: RetryPolicy,
+    ) -> Result<GitHub, HttpError> {
+        let t = Transport::new("GitHub", api_url, Auth::Bearer, token, token_env, policy)?
+            .with_header("accept", "application/vnd.github+json")
+            .with_header("x-github-api-version", "2022-11-28");
+        let merge_method = match merge_method {
+            "merge" | "squash" | "rebase" => merge_method.to_string(),
+            _ => "merge".to_string(),
+        };
+        Ok(GitHub { t, merge_method })
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.t
+    }
+
+    /// Requests sent so far, and how many were answered 304 from the cache.
+    pub fn stats(&self) -> Stats {
+        self.t.stats()
+    }
+
+    /// The token's owner: one cheap authenticated call (`GET /user`), for `capcom doctor`.
+    pub async fn whoami(&self) -> Result<User, HttpError> {
+        if !self.t.has_token() {
+            return Err(self.t.unauthorized());
+        }
+        self.t.get_json("/user").await
+    }
+
+    /// `POST /repos/{o}/{r}/pulls`
+    pub async fn create_pull(&self, repo: &RepoSlug, pr: &NewPull) -> Result<PullRequest, HttpError> {
+        let path = format!("{}/pulls", repo.path());
+        let body = serde_json::to_value(pr).unwrap_or_default();
+        self.t.send_json(Method::POST, &path, &body).await?.json(self.t.service(), &path)
+    }
+
+    /// `GET /repos/{o}/{r}/pulls/{n}` (conditional).
+    pub async fn pull(&self, repo: &RepoSlug, number: u64) -> Result<PullRequest, HttpError> {
+        self.t.get_json(&format!("{}/pulls/{number}", repo.path())).await
+    }
+
+    /// Read a PR until GitHub has computed `mergeable`, backing off 1 s, 2 s, 4 s …
+    /// for at most `polls` reads. Returns the last read either way.
+    pub async fn pull_settled(&self, repo: &RepoSlug, number: u64, polls: u32) -> Result<PullRequest, HttpError> {
+        let mut wait = Duration::from_secs(1);
+        let mut pr = self.pull(repo, number).await?;
+        for _ in 1..polls.max(1) {
+            if pr.mergeable.is_some() || pr.merged || pr.state == "closed" {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+            pr = self.pull(repo, number).await?;
+        }
+        Ok(pr)
+    }
+
+    /// Open PRs whose head branch starts with `prefix` (e.g. `copilot/`).
+    pub async fn pulls_with_head_prefix(&self, repo: &RepoSlug, prefix: &str) -> Result<Vec<PullRequest>, HttpError> {
+        let path = format!("{}/pulls?state=open&per_page=100", repo.path());
+        let all: Vec<PullRequest> = self.t.get_pages(&path, 10, Some).await?;
+        Ok(all.into_iter().filter(|p| p.head.name.starts_with(prefix)).collect())
+    }
+
+    /// Every check run on a SHA, across pages.
+    pub async fn check_runs(&self, repo: &RepoSlug, sha: &str) -> Result<Vec<CheckRun>, HttpError> {
+        let path = format!("{}/commits/{}/check-runs?per_page=100", repo.path(), segment(sha));
+        self.t.get_pages(&path, 20, |mut page| page.get_mut("check_runs").map(serde_json::Value::take)).await
+    }
+
+    /// The legacy combined status of a SHA.
+    pub async fn combined_status(&self, repo: &RepoSlug, sha: &str) -> Result<CombinedStatus, HttpError> {
+        self.t.get_json(&format!("{}/commits/{}/status", repo.path(), segment(sha))).await
+    }
+
+    /// Check runs and combined status of a SHA, as a verdict.
+    pub async fn checks(&self, repo: &RepoSlug, sha: &str) -> Result<Verdict, HttpError> {
+        let runs = self.check_runs(repo, sha).await?;
+        let status = self.combined_status(repo, sha).await?;
+        Ok(verdict(&runs, Some(&status)))
+    }
+
+    /// One poll of a PR: its state and the checks on its current head SHA.
+    pub async fn report(&self, repo: &RepoSlug, number: u64) -> Result<PrReport, HttpError> {
+        let pr = self.pull(repo, number).await?;
+        let verdict = self.checks(repo, &pr.head.sha).await?;
+        Ok(PrReport {
+            number: pr.number,
+            url: pr.html_url,
+            head_sha: pr.head.sha,
+            state: pr.state,
+            merged: pr.merged,
+            mergeable: pr.mergeable,
+            mergeable_state: pr.mergeable_state,
+            verdict,
+        })
+    }
+
+    /// `PUT /pulls/{n}/merge` with the head SHA the user confirmed and the configured
+    /// method. Call it only from the merge gate. 405 and 409 become [`MergeRefusal`]s.
+    pub async fn merge(&self, repo: &RepoSlug, number: u64, confirmed_sha: &str) -> Result<MergeResult, MergeRefusal> {
+        let sha = confirmed_sha.trim();
+        if sha.len() < 7 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(MergeRefusal::NoConfirmedHead { pr: number });
+        }
+        let path = format!("{}/pulls/{number}/merge", repo.path());
+        let body = serde_json::json!({ "sha": sha, "merge_method": self.merge_method });
+        match self.t.send_json(Method::PUT, &path, &body).await {
+            Ok(reply) => {
+                let r: MergeResult =
+                    reply.json(self.t.service(), &path).map_err(|error| MergeRefusal::Failed { pr: number, error })?;
+                if r.merged {
+                    Ok(r)
+                } else {
+                    Err(MergeRefusal::NotMergeable { pr: number, message: r.message })
+                }
+            }
+            Err(HttpError::Status { status: 405, message, .. }) => Err(classify_405(number, &message)),
+            Err(HttpError::Status { status: 409, message, .. }) => Err(MergeRefusal::HeadMoved { pr: number, message }),
+            Err(error) => Err(MergeRefusal::Failed { pr: number, error }),
+        }
+    }
+
+    /// `POST /repos/{o}/{r}/issues`
+    pub async fn create_issue(&self, repo: &RepoSlug, title: &str, body: &str) -> Result<Issue, HttpError> {
+        let path = format!("{}/issues", repo.path());
+        let v = serde_json::json!({ "title": title, "body": body });
+        self.t.send_json(Method::POST, &path, &v).await?.json(self.t.service(), &path)
+    }
+
+    /// `POST /repos/{o}/{r}/issues/{n}/assignees`, with `agent_assignment` when it says anything.
+    pub async fn assign(
+        &self,
+        repo: &RepoSlug,
+        issue: u64,
+        assignees: &[&str],
+        agent: Option<&AgentAssignment>,
+    ) -> Result<Issue, HttpError> {
+        let path = format!("{}/issues/{issue}/assignees", repo.path());
+        let mut v = serde_json::json!({ "assignees": assignees });
+        if let Some(a) = agent.filter(|a| !a.is_empty()) {
+            v["agent_assignment"] = serde_json::to_value(a).unwrap_or_default();
+        }
+        self.t.send_json(Method::POST, &path, &v).await?.json(self.t.service(), &path)
+    }
+
+    /// `GET /repos/{o}/{r}/issues/{n}` (conditional).
+    pub async fn issue(&self, repo: &RepoSlug, number: u64) -> Result<Issue, HttpError> {
+        self.t.get_json(&format!("{}/issues/{number}", repo.path())).await
+    }
+
+    /// Close an issue capcom opened (`state_reason: not_planned`).
+    pub async fn close_issue(&self, repo: &RepoSlug, number: u64) -> Result<Issue, HttpError> {
+        let path = format!("{}/issues/{number}", repo.path());
+        let v = serde_json::json!({ "state": "closed", "state_reason": "not_planned" });
+        self.t.send_json(Method::PATCH, &path, &v).await?.json(self.t.service(), &path)
+    }
+
+    /// `DELETE /repos/{o}/{r}/issues/{n}/assignees`
+    pub async fn unassign(&self, repo: &RepoSlug, issue: u64, assignees: &[&str]) -> Result<(), HttpError> {
+        let path = format!("{}/issues/{issue}/assignees", repo.path());
+        self.t.send_json(Method::DELETE, &path, &serde_json::json!({ "assignees": assignees })).await?;
+        Ok(())
+    }
+
+    /// The timeline of an issue or PR, across pages (conditional).
+    pub async fn timeline(&self, repo: &RepoSlug, number: u64) -> Result<Vec<TimelineEvent>, HttpError> {
+        let path = format!("{}/issues/{number}/timeline?per_page=100", repo.path());
+        self.t.get_pages(&path, 20, Some).await
+    }
+
+    /// `POST /repos/{o}/{r}/issues/{n}/comments` (PRs are issues here).
+    pub async fn comment(&self, repo: &RepoSlug, number: u64, body: &str) -> Result<Comment, HttpError> {
+        let path = format!("{}/issues/{number}/comments", repo.path());
+        let v = serde_json::json!({ "body": body });
+        self.t.send_json(Method::POST, &path, &v).await?.json(self.t.service(), &path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_405_is_classified_from_githubs_words() {
+        assert!(matches!(
+            classify_405(4, "At least 1 approving review is required by reviewers with write access."),
+            MergeRefusal::ReviewRequired { .. }
+        ));
+        assert!(matches!(classify_405(4, "Required status check \"ci\" is expected."), MergeRefusal::Protected { .. }));
+        assert!(matches!(classify_405(4, "Repository rule violations found"), MergeRefusal::Protected { .. }));
+        assert!(matches!(classify_405(4, "Pull Request is not mergeable"), MergeRefusal::NotMergeable { .. }));
+        let spoken = classify_405(4, "Pull Request is not mergeable").spoken();
+        assert!(spoken.contains("pull request 4"), "{spoken}");
+    }
+}
