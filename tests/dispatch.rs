@@ -846,6 +846,14 @@ fn daemon_spoken_style_brief_through_the_cli() {
     let v = wait_daemon_task(&d, id, "reviewed", |v| matches!(state_of(v).as_str(), "ready" | "needs_attention" | "failed"));
     assert_eq!(state_of(&v), "ready", "{}", v["task"]["reason"]);
     assert_eq!(v["task"]["spec"]["scope"]["include"][0], "components/");
+    // Spoken merges ask the same question, and a spoken confirmation merges.
+    let out = d.cli(&["brief", &format!("Merge task {id}.")]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with(&format!("Merge task {id}, '")), "{}", stdout(&out));
+    let out = d.cli(&["brief", "Confirm."]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains(&format!("Merged task {id} into main")), "{}", stdout(&out));
+    assert_eq!(git(&repo, &["show", "main:components/button.txt"]), "button v2");
     // The words were stored before anything acted on them.
     let out = d.cli(&["history", "--json"]);
     assert!(stdout(&out).contains("Bump all Tailwind packages"), "{}", stdout(&out));
