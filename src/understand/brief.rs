@@ -42,7 +42,11 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
     if let Some(hm) = counted.find(&lower) {
         // The header runs to the first colon or sentence end after the counted phrase.
         let rest_start = hm.end();
-        let end_rel = lower[rest_start..].find([':', '.', '?', '!']).map(|p| rest_start + p);
+        // A colon, or a sentence mark followed by a space ("Next.js" is not a sentence end).
+        let end_rel = lower[rest_start..]
+            .char_indices()
+            .find(|&(p, c)| c == ':' || (matches!(c, '.' | '?' | '!') && lower[rest_start + p + 1..].chars().next().is_none_or(char::is_whitespace)))
+            .map(|(p, _)| rest_start + p);
         let (header_end, body_start) = match end_rel {
             Some(p) if words(&lower[rest_start..p]) <= 8 => (p, p + 1),
             _ => {
@@ -443,7 +447,55 @@ fn is_phrase_end(w: &str) -> bool {
 }
 
 /// Build one task from its text.
+/// In a long brief spoken without any punctuation, put a pause before the words that start a
+/// new clause ("… latest version fix breaking changes … leave app routes untouched …").
+fn add_pauses(text: &str) -> String {
+    if text.contains([',', '.', ';', ':', '?', '!']) || words(text) < 12 {
+        return text.to_string();
+    }
+    const CUES: &[&str] = &[
+        "fix", "leave", "keep", "don't", "ensure", "check", "verify", "show", "add", "acceptance", "make", "do",
+        "also", "then", "update", "remove", "write", "include", "avoid", "never", "only", "the",
+    ];
+    const NO_PAUSE_AFTER: &[&str] = &[
+        "to", "and", "or", "then", "will", "should", "can", "must", "please", "i", "we", "you", "it", "they", "not",
+        "also", "would", "could", "the", "a", "an", "and", "but", "so", "that", "which", "who", "don't", "do", "just",
+        "of", "in", "on", "for", "with", "by", "at", "from", "is", "are", "be", "let's", "me", "us", "them", "make", "sure",
+    ];
+    let ws: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut in_criteria = false;
+    for (k, w) in ws.iter().enumerate() {
+        let lw = w.to_ascii_lowercase();
+        let prev = if k > 0 { ws[k - 1].to_ascii_lowercase() } else { String::new() };
+        let next = ws.get(k + 1).map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+        // Which cue words open a clause, judged with the word after them.
+        let opens = match lw.as_str() {
+            "the" => matches!(next.as_str(), "build" | "tests") && matches!(ws.get(k + 2).map(|x| x.to_ascii_lowercase()).as_deref(), Some("must" | "should" | "passes" | "pass" | "is" | "are" | "still" | "stays")),
+            "check" => matches!(next.as_str(), "the" | "that" | "it" | "on" | "in") && !matches!(prev.as_str(), "regression" | "visual" | "manual" | "quick" | "design" | "type" | "a"),
+            "make" => next == "sure",
+            "do" => next == "not",
+            "acceptance" => next == "criteria" || next == "criterion",
+            _ => CUES.contains(&lw.as_str()),
+        };
+        if k > 2 && opens && !in_criteria && !NO_PAUSE_AFTER.contains(&prev.as_str()) {
+            out.push(',');
+        }
+        // Criteria after "acceptance criteria" are split by their verdicts instead.
+        if lw == "acceptance" || (lw == "done" && next == "when") {
+            in_criteria = true;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
 pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSpec {
+    let paused = add_pauses(text);
+    let text = paused.as_str();
     let lower = text.to_ascii_lowercase();
     let mut spec = TaskSpec { brief: text.to_string(), ..TaskSpec::default() };
 

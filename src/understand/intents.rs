@@ -488,7 +488,7 @@ fn status_filter(s: &str) -> Option<StatusFilter> {
 }
 
 fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
+    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|^(?:catch me up|fill me in|bring me up to speed|update me) on\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
     if !cue.is_match(s) {
         return None;
     }
@@ -510,7 +510,7 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         re!(r"^(.+?) (?:status|progress)$"),
         re!(r"^(?:what's|what is) the (?:status|state|progress) of (.+)$"),
         re!(r"^(?:any|anything) (?:news|updates?|progress|word) (?:on|from|about) (.+)$"),
-        re!(r"^(?:check on|check in on|look in on) (.+)$"),
+        re!(r"^(?:check on|check in on|look in on|catch me up on|fill me in on|bring me up to speed on|update me on) (.+)$"),
     ];
     let mut i = with_conf(Intent::of(IntentKind::Status), 0.9);
     for r in subject {
