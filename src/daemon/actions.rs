@@ -143,6 +143,10 @@ impl Coordinator {
                 },
                 (Err(q), _) | (_, Err(q)) => Answer::no("retry", q),
             },
+            IntentKind::FollowUp if self.held_target(&intent).is_some() => {
+                let task = self.held_target(&intent).expect("checked by the guard");
+                self.release_held(task, intent.instruction.as_deref().unwrap_or(&text)).await
+            }
             IntentKind::FollowUp => {
                 let instruction = intent.instruction.clone().unwrap_or_default();
                 match (self.target_of(&intent), self.dispatcher()) {
@@ -344,6 +348,65 @@ impl Coordinator {
         match d.cancel(id).await {
             Ok(s) => Answer::ok("cancel", s),
             Err(e) => Answer::no("cancel", e),
+        }
+    }
+}
+
+impl Coordinator {
+    /// The held task a follow-up answers, if it targets one.
+    fn held_target(&self, intent: &Intent) -> Option<Task> {
+        let id = self.target_of(intent).ok()?;
+        self.services.store.task(id).ok().filter(|t| t.state == TaskState::Held)
+    }
+
+    /// The user answered a held task's question (or said "dispatch anyway"): fold the answer
+    /// into the task, plan it again, and queue it when it is ready now.
+    async fn release_held(&mut self, task: Task, answer: &str) -> Answer {
+        let d = match self.dispatcher() {
+            Ok(d) => d.clone(),
+            Err(e) => return Answer::no("follow_up", e),
+        };
+        let ctx = d.ctx();
+        let tasks: Vec<TaskRef> = Vec::new();
+        let cx = understand::Context {
+            config: &ctx.config,
+            tasks: &tasks,
+            pending: None,
+            now: chrono::Local::now().fixed_offset(),
+        };
+        let mut spec = understand::answer_clarification(&task.spec, answer, &cx);
+        let lower = answer.to_lowercase();
+        if ["anyway", "go ahead", "just do it", "as is"].iter().any(|w| lower.contains(w)) {
+            spec.readiness.ready = true;
+        }
+        let plan = dispatch::plan(&spec, &ctx.config, &ctx.agents, chrono::Utc::now());
+        let store = ctx.store.clone();
+        let update = TaskUpdate {
+            agent: plan.agent.as_ref().map(|a| a.agent.clone()),
+            repo: plan.repo.clone(),
+            spec: Some(spec),
+            ..TaskUpdate::default()
+        };
+        if let Err(e) = store.update_task(task.id, &update) {
+            return Answer::no("follow_up", format!("cannot update task {}: {e}", task.id));
+        }
+        let _ = store.add_event(Some(task.id), "answer", answer, None);
+        match plan.state {
+            TaskState::Queued | TaskState::Scheduled => {
+                match store.transition(task.id, Some(&[TaskState::Held]), plan.state, None) {
+                    Ok(t) => {
+                        d.submit(&t).await;
+                        let agent = plan.agent.map(|a| a.agent).unwrap_or_else(|| "an agent".into());
+                        Answer::ok("follow_up", format!("Thanks. Task {} is queued for {agent}.", task.id))
+                    }
+                    Err(e) => Answer::no("follow_up", e.to_string()),
+                }
+            }
+            _ => {
+                let q = plan.reason.unwrap_or_else(|| "It still needs an answer.".into());
+                let _ = store.transition(task.id, Some(&[TaskState::Held]), TaskState::Held, Some(&q));
+                Answer::no("follow_up", q)
+            }
         }
     }
 }
