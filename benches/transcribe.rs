@@ -28,6 +28,15 @@ fn clip(seconds: f64) -> Vec<f32> {
         .collect()
 }
 
+/// CPU seconds this process has used (user + system), to tell work from
+/// waiting on a loaded machine.
+fn cpu_seconds() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -66,13 +75,16 @@ fn main() {
     for secs in [3.0, 10.0] {
         let samples = clip(secs);
         let mut ours = Vec::new();
+        let mut ours_cpu = Vec::new();
         let (mut ctx, mut tokens) = (0, 0);
         for _ in 0..runs {
+            let c = cpu_seconds();
             let t = Instant::now(); // key release: the samples are complete
             let v = gate::judge(&samples, &gate);
             assert!(v.heard);
             let out = fast.transcribe_blocking(&samples, Mode::Free).unwrap();
             ours.push(t.elapsed().as_secs_f64());
+            ours_cpu.push(cpu_seconds() - c);
             ctx = out.audio_ctx;
             tokens = out.text_tokens;
         }
@@ -83,11 +95,14 @@ fn main() {
             fw.push(t.elapsed().as_secs_f64());
         }
         let mut base = Vec::new();
+        let mut base_cpu = Vec::new();
         let mut base_tokens = 0;
         for _ in 0..runs.min(2) {
+            let c = cpu_seconds();
             let t = Instant::now();
             let out = full.transcribe_with_library_defaults(&samples).unwrap();
             base.push(t.elapsed().as_secs_f64());
+            base_cpu.push(cpu_seconds() - c);
             base_tokens = out.text_tokens;
         }
         let (o, f, b) = (median(ours), median(fw), median(base));
@@ -95,6 +110,7 @@ fn main() {
             "{:<6} {:>11.3} {:>7} {:>11.3} {:>13.3} {:>7} {:>9.3} {:>9.3} {:>6}",
             format!("{secs:.0} s"), o, tokens, f, b, base_tokens, o / b, o / f, ctx
         );
+        println!("       CPU seconds (2 threads): capcom {:.3}, defaults {:.3}", median(ours_cpu), median(base_cpu));
     }
     println!("capcom: audio_ctx scaled to the clip, token cap, no temperature fallback;");
     println!("full-win: the same with the 30 s window; defaults: whisper-rs FullParams::new(Greedy {{ best_of: 1 }}).");
