@@ -846,6 +846,14 @@ fn daemon_spoken_style_brief_through_the_cli() {
     let v = wait_daemon_task(&d, id, "reviewed", |v| matches!(state_of(v).as_str(), "ready" | "needs_attention" | "failed"));
     assert_eq!(state_of(&v), "ready", "{}", v["task"]["reason"]);
     assert_eq!(v["task"]["spec"]["scope"]["include"][0], "components/");
+    // Spoken merges ask the same question, and a spoken confirmation merges.
+    let out = d.cli(&["brief", &format!("Merge task {id}.")]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with(&format!("Merge task {id}, '")), "{}", stdout(&out));
+    let out = d.cli(&["brief", "Confirm."]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains(&format!("Merged task {id} into main")), "{}", stdout(&out));
+    assert_eq!(git(&repo, &["show", "main:components/button.txt"]), "button v2");
     // The words were stored before anything acted on them.
     let out = d.cli(&["history", "--json"]);
     assert!(stdout(&out).contains("Bump all Tailwind packages"), "{}", stdout(&out));
@@ -976,4 +984,62 @@ fn daemon_sigkill_with_five_agents_running_then_restart_ends_every_task_truly() 
     let tasks: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(tasks.as_array().unwrap().iter().all(|t| t["state"] != "running" && t["state"] != "checking"));
     d.stop();
+}
+
+// ---------------------------------------------------------------------------
+// Restart reconciliation at the library level: a run whose agent vanished.
+
+/// A task left `running` with an open run whose process is gone, as a killed daemon leaves it.
+fn orphan_running_task(lab: &Lab) -> i64 {
+    let task = lab.store.create_task(&spec("Orphaned", "good"), TaskState::Queued, None, None, "test").unwrap();
+    lab.store
+        .update_task(task.id, &capcom::store::TaskUpdate { agent: Some("good".into()), repo: Some("site".into()), ..Default::default() })
+        .unwrap();
+    lab.store.transition(task.id, None, TaskState::Running, Some("started good")).unwrap();
+    let mut gone_child = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone_child.id() as i64;
+    gone_child.wait().unwrap();
+    lab.store
+        .start_run(&capcom::store::Run {
+            task_id: task.id,
+            agent: "good".into(),
+            pid: Some(pid),
+            pid_start: Some(1),
+            log_path: Some(lab.root.join("gone.log").to_string_lossy().into_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+    task.id
+}
+
+async fn restart(lab: &Lab) -> DispatchHandle {
+    let ctx = Ctx {
+        config: lab.config.clone(),
+        data: DataDir::new(lab.root.join("data")),
+        store: lab.store.clone(),
+        git: Arc::new(GitCli),
+        agents: Agents::from_config(&lab.config, None),
+    };
+    let (tx, stop) = watch::channel(false);
+    std::mem::forget(tx); // the restarted dispatcher runs until the test ends
+    DispatchHandle::start(ctx, stop).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_agent_fails_as_interrupted_or_is_retried_once() {
+    let lab = Lab::new(one_agent("good", Agentry::good), "").await;
+    let id = orphan_running_task(&lab);
+    let _again = restart(&lab).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::Failed);
+    assert!(t.reason.as_deref().unwrap().starts_with("interrupted"), "{:?}", t.reason);
+    assert!(lab.store.runs(id).unwrap().iter().all(|r| r.ended_at.is_some()), "no run is left open");
+
+    let lab = Lab::new(one_agent("good", Agentry::good), "retry_interrupted = true").await;
+    let id = orphan_running_task(&lab);
+    let _again = restart(&lab).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::Ready, "{:?}", t.reason);
+    assert_eq!(lab.store.runs(id).unwrap().len(), 2, "retried once, on a fresh run");
+    assert_eq!(lab.events(id, "retry").len(), 1);
 }

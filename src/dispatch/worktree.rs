@@ -139,18 +139,44 @@ pub fn create(git: &dyn Git, repo: &Path, base: &str, branch: &str, path: &Path)
             message: format!("the base branch `{base}` does not exist"),
         }
     })?;
-    remove(git, repo, path);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| GitError::Spawn(format!("{}: {e}", parent.display())))?;
     }
     let p = path.to_string_lossy();
-    git.ok(repo, &["worktree", "add", "--quiet", "-B", branch, &p, &base_sha])?;
-    exclude_capcom_dir(git, repo)?;
+    {
+        // `git worktree add` is not safe to run concurrently on one repository (each
+        // reads the others' half-made admin dirs), so the bookkeeping is serialised;
+        // the expensive part, checking out the files, is not.
+        let _guard = repo_lock(repo);
+        remove_locked(git, repo, path);
+        git.ok(repo, &["worktree", "add", "--quiet", "--no-checkout", "-B", branch, &p, &base_sha])?;
+        exclude_capcom_dir(git, repo)?;
+    }
+    git.ok(path, &["-c", "checkout.workers=0", "reset", "--quiet", "--hard", &base_sha])?;
     Ok(Worktree { path: path.to_path_buf(), branch: branch.to_string(), base_sha })
+}
+
+/// One lock per repository path, for git's worktree bookkeeping. Each lock is made
+/// once and lives for the process (one per configured repository).
+fn repo_lock(repo: &Path) -> std::sync::MutexGuard<'static, ()> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, &'static Mutex<()>>>> = OnceLock::new();
+    let key = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+    let lock: &'static Mutex<()> = {
+        let mut map = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(key).or_insert_with(|| Box::leak(Box::new(Mutex::new(()))))
+    };
+    lock.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Remove a worktree (forcefully: it is capcom's) and prune. Never fails loudly.
 pub fn remove(git: &dyn Git, repo: &Path, path: &Path) {
+    let _guard = repo_lock(repo);
+    remove_locked(git, repo, path);
+}
+
+fn remove_locked(git: &dyn Git, repo: &Path, path: &Path) {
     if path.exists() {
         let p = path.to_string_lossy();
         if git.ok(repo, &["worktree", "remove", "--force", "--force", &p]).is_err() {
@@ -261,6 +287,24 @@ mod tests {
         let wt2 = create(&g, &repo, "main", "capcom/1-x", &path).unwrap();
         assert_eq!(rev(&g, &path, "HEAD").unwrap(), wt2.base_sha);
         assert!(!path.join("components/new.txt").exists());
+    }
+
+    #[test]
+    fn worktrees_made_concurrently_on_one_repo_all_succeed() {
+        // Regression: parallel `git worktree add` read each other's half-made admin dirs.
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = testutil::repo(tmp.path());
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let repo = repo.clone();
+                let path = tmp.path().join(format!("wt/{i}"));
+                std::thread::spawn(move || create(&GitCli, &repo, "main", &format!("capcom/{i}"), &path))
+            })
+            .collect();
+        for h in handles {
+            let wt = h.join().unwrap().unwrap();
+            assert!(wt.path.join("components/button.txt").exists());
+        }
     }
 
     #[test]
