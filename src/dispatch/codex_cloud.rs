@@ -89,13 +89,13 @@ pub fn parse_list(stdout: &str) -> Result<Vec<CloudTask>, String> {
 
 /// `codex cloud status ID`: JSON when the CLI prints it, else the first status word in its text.
 pub fn parse_status(id: &str, stdout: &str) -> Option<CloudTask> {
-    if let Ok(mut t) = serde_json::from_str::<CloudTask>(stdout.trim()) {
-        if !t.status.is_empty() {
-            if t.id.is_empty() {
-                t.id = id.to_string();
-            }
-            return Some(t);
+    if let Ok(mut t) = serde_json::from_str::<CloudTask>(stdout.trim())
+        && !t.status.is_empty()
+    {
+        if t.id.is_empty() {
+            t.id = id.to_string();
         }
+        return Some(t);
     }
     const WORDS: [&str; 8] = ["applied", "ready", "completed", "error", "failed", "cancelled", "pending", "running"];
     let lower = stdout.to_ascii_lowercase();
@@ -108,10 +108,10 @@ pub fn parse_status(id: &str, stdout: &str) -> Option<CloudTask> {
 /// The task id in what `codex cloud exec` printed: JSON `id`/`task_id`, a
 /// `task_…` token, or the last path segment of a `…/tasks/ID` URL.
 pub fn parse_task_id(stdout: &str) -> Option<String> {
-    if let Ok(t) = serde_json::from_str::<CloudTask>(stdout.trim()) {
-        if valid_id(&t.id) {
-            return Some(t.id);
-        }
+    if let Ok(t) = serde_json::from_str::<CloudTask>(stdout.trim())
+        && valid_id(&t.id)
+    {
+        return Some(t.id);
     }
     for token in stdout.split_whitespace() {
         let token = token.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/' || c == ':' || c == '.'));

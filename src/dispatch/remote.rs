@@ -196,12 +196,11 @@ pub async fn watch_run(
                 if let Some(pr) = look.pr.or_else(|| match &look.state {
                     RemoteState::Done { pr, .. } => pr.clone(),
                     _ => None,
-                }) {
-                    if !cursor.pr_reported {
-                        cursor.pr_reported = true;
-                        if tx.send(AgentEvent::PrOpened { number: pr.number, url: pr.url }).await.is_err() {
-                            return;
-                        }
+                }) && !cursor.pr_reported
+                {
+                    cursor.pr_reported = true;
+                    if tx.send(AgentEvent::PrOpened { number: pr.number, url: pr.url }).await.is_err() {
+                        return;
                     }
                 }
                 match look.state {
@@ -245,15 +244,13 @@ pub async fn watch_run(
                 }
             }
         }
-        if let Some(limit) = opts.timeout {
-            if started.elapsed() + opts.poll > limit {
-                let _ = agent.stop(&id).await;
-                let state = if last_detail.is_empty() { String::new() } else { format!(", still {last_detail}") };
-                let _ = tx
-                    .send(fail(format!("timed out after {}{state}", crate::config::Dur(limit))))
-                    .await;
-                return;
-            }
+        if let Some(limit) = opts.timeout
+            && started.elapsed() + opts.poll > limit
+        {
+            let _ = agent.stop(&id).await;
+            let state = if last_detail.is_empty() { String::new() } else { format!(", still {last_detail}") };
+            let _ = tx.send(fail(format!("timed out after {}{state}", crate::config::Dur(limit)))).await;
+            return;
         }
         tokio::select! {
             _ = tokio::time::sleep(opts.poll) => {}

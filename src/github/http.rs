@@ -419,10 +419,10 @@ impl Transport {
                 }
             }
             if status.is_success() {
-                if method == Method::GET {
-                    if let Some(etag) = headers.get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()) {
-                        self.remember(&url, Cached { etag: etag.to_string(), body: bytes.clone(), next: next.clone() });
-                    }
+                if method == Method::GET
+                    && let Some(etag) = headers.get(reqwest::header::ETAG).and_then(|v| v.to_str().ok())
+                {
+                    self.remember(&url, Cached { etag: etag.to_string(), body: bytes.clone(), next: next.clone() });
                 }
                 return Ok(Reply { status: status.as_u16(), body: bytes, next, cached: false });
             }
