@@ -327,7 +327,6 @@ fn command_name(c: &Command) -> &'static str {
         Command::History { .. } => "history",
         Command::Doctor => "doctor",
         Command::Supervise { .. } => "__supervise",
-    },
         Command::Listen { .. } => "listen",
     }
 }

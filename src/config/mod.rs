@@ -165,11 +165,13 @@ impl Default for Speech {
 pub struct Api {
     /// host:port; port 0 picks a free port (the bound address is written to the data dir).
     pub listen: String,
+    /// The URL a phone uses to reach the API (for the podcast feed); empty means `http://<bound address>`.
+    pub public_url: String,
 }
 
 impl Default for Api {
     fn default() -> Self {
-        Api { listen: DEFAULT_LISTEN.into() }
+        Api { listen: DEFAULT_LISTEN.into(), public_url: String::new() }
     }
 }
 
