@@ -7,25 +7,13 @@ use crate::config::{Config, DataDir};
 use crate::store::Task;
 use crate::understand::{self, Context, TaskRef};
 
-fn task_ref(t: &Task) -> TaskRef {
-    TaskRef {
-        id: t.id,
-        title: t.title.clone(),
-        kind: t.spec.kind,
-        agent: t.agent.clone(),
-        repo: t.repo.clone(),
-        state: t.state.as_str().to_string(),
-        pr: t.pr,
-    }
-}
-
 pub async fn run(config: &Config, data: &DataDir, text: &str, json: bool) -> u8 {
     if text.trim().is_empty() {
         eprintln!("capcom: parse needs some words, e.g. capcom parse \"what's finished?\" --json");
         return exit::USAGE;
     }
     let tasks: Vec<TaskRef> = match Client::connect(data) {
-        Ok(c) => c.get::<Vec<Task>>("/v1/tasks?all=true").await.map(|v| v.iter().map(task_ref).collect()).unwrap_or_default(),
+        Ok(c) => c.get::<Vec<Task>>("/v1/tasks?all=true").await.map(|v| v.iter().map(Task::to_ref).collect()).unwrap_or_default(),
         Err(_) => Vec::new(),
     };
     let ctx = Context { config, tasks: &tasks, pending: None, now: chrono::Local::now().fixed_offset() };

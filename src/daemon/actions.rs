@@ -52,18 +52,6 @@ impl Answer {
     }
 }
 
-fn task_ref(t: &Task) -> TaskRef {
-    TaskRef {
-        id: t.id,
-        title: t.title.clone(),
-        kind: t.spec.kind,
-        agent: t.agent.clone(),
-        repo: t.repo.clone(),
-        state: t.state.as_str().to_string(),
-        pr: t.pr,
-    }
-}
-
 impl Coordinator {
     fn dispatcher(&self) -> Result<&DispatchHandle, String> {
         self.dispatch.as_ref().ok_or_else(|| "the dispatcher is not running".to_string())
@@ -103,7 +91,7 @@ impl Coordinator {
         let intent = match given {
             Some(i) => i,
             None => {
-                let tasks: Vec<TaskRef> = store.tasks(true).unwrap_or_default().iter().rev().take(50).rev().map(task_ref).collect();
+                let tasks: Vec<TaskRef> = store.tasks(true).unwrap_or_default().iter().rev().take(50).rev().map(Task::to_ref).collect();
                 let pending = self.pending.as_ref().map(|p| understand::Pending {
                     action: "merge".into(),
                     question: p.question.clone(),
@@ -296,6 +284,7 @@ impl Coordinator {
             Ok(Ok(p)) => {
                 self.stage = Stage::AwaitingConfirmation;
                 self.pending = Some(p.clone());
+                self.expired = None;
                 Answer { pending: Some(p.clone()), ..Answer::ok("merge", p.question) }
             }
             Ok(Err(refusal)) => Answer::no("merge", refusal.reason),
@@ -306,6 +295,9 @@ impl Coordinator {
     /// `capcom confirm [CODE]`: merge if every condition holds.
     pub(super) async fn confirm(&mut self, code: Option<String>) -> Answer {
         let Some(pending) = self.pending.clone() else {
+            if let Some(task) = self.expired.take() {
+                return Answer::no("confirm", format!("The merge question for task {task} expired; nothing merged. Ask again with `capcom merge {task}`."));
+            }
             return Answer::no("confirm", "Nothing is waiting for confirmation; nothing merged.");
         };
         let gate = match self.gate() {

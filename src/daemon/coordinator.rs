@@ -87,6 +87,8 @@ pub struct Coordinator {
     pub(super) last_said: Option<String>,
     /// Notices that arrived while the user was busy.
     held_notices: Vec<String>,
+    /// The task whose merge question expired last, so a late "confirm" is told why nothing happened.
+    pub(super) expired: Option<i64>,
     /// The coordinator's own inbox, for the speech queue's "done" messages.
     inbox: Option<mpsc::Sender<Msg>>,
 }
@@ -116,6 +118,7 @@ impl Coordinator {
             speaking_job: None,
             last_said: None,
             held_notices: Vec::new(),
+            expired: None,
             inbox: None,
         }
     }
@@ -231,6 +234,7 @@ impl Coordinator {
                     if tokio::time::Instant::now() >= p.deadline {
                         let task = p.task;
                         self.pending = None;
+                        self.expired = Some(task);
                         if self.stage == Stage::AwaitingConfirmation {
                             self.stage = Stage::Idle;
                         }

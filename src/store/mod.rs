@@ -118,6 +118,21 @@ pub struct Task {
     pub spec: TaskSpec,
 }
 
+impl Task {
+    /// What the parser needs to resolve a reference to this task.
+    pub fn to_ref(&self) -> crate::understand::TaskRef {
+        crate::understand::TaskRef {
+            id: self.id,
+            title: self.title.clone(),
+            kind: self.spec.kind,
+            agent: self.agent.clone(),
+            repo: self.repo.clone(),
+            state: self.state.as_str().to_string(),
+            pr: self.pr,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Run {
     pub id: i64,

@@ -96,7 +96,8 @@ async fn a_confirmation_that_nobody_answers_expires_and_says_so() {
     c.handle(Msg::Tick).await;
     assert!(c.pending.is_none());
     assert_eq!(c.stage(), &Stage::Idle);
-    assert!(c.last_said.as_deref().unwrap_or("").to_lowercase().contains("expired"), "{:?}", c.last_said);
+    let said = crate::report::script::refusal(&crate::report::Refusal::Expired { action: "merge".into() });
+    assert_eq!(c.last_said.as_deref(), Some(said.as_str()), "the expiry is said out loud");
     let audit = c.services.store.audit_log(5).unwrap();
     assert_eq!(audit[0].action, "confirm_expired");
 }
