@@ -68,6 +68,8 @@ pub enum Msg {
     Notice(String),
     /// Time passed; expires a pending question whose time is up.
     Tick,
+    /// Play an audio file (the latest changelog, from the tray).
+    PlayFile(std::path::PathBuf),
 }
 
 pub struct Coordinator {
@@ -229,6 +231,23 @@ impl Coordinator {
                     self.held_notices.push(text);
                 }
             }
+            Msg::PlayFile(path) => match (self.speech.clone(), self.inbox.clone()) {
+                (Some(speech), Some(inbox)) if matches!(self.stage, Stage::Idle | Stage::AwaitingConfirmation) => {
+                    match crate::report::tts::read_wav(&path) {
+                        Ok(pcm) => {
+                            let job = speech.play(pcm);
+                            self.speaking_job = Some(job);
+                            self.stage = Stage::Speaking;
+                            tokio::task::spawn_blocking(move || {
+                                speech.wait_idle(None);
+                                let _ = inbox.blocking_send(Msg::SpeechDone { job });
+                            });
+                        }
+                        Err(e) => tracing::warn!(error = %e, path = %path.display(), "cannot play"),
+                    }
+                }
+                _ => tracing::info!(path = %path.display(), "not playing now (busy, or no audio output)"),
+            },
             Msg::Tick => {
                 if let Some(p) = self.pending.as_ref() {
                     if tokio::time::Instant::now() >= p.deadline {

@@ -87,7 +87,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     let app = api::router(state.clone());
     let background = vec![
         tokio::spawn(announce_changes(services.clone(), coordinator.clone())),
-        tokio::spawn(daily_changelog(state)),
+        tokio::spawn(daily_changelog(state.clone())),
     ];
 
     write_atomic(&data.addr(), addr.to_string().as_bytes())?;
@@ -98,7 +98,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         tokio::spawn(voice::run(services.clone(), coordinator.clone(), stop_rx.clone(), devices))
     });
 
-    let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone()))) };
+    let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone(), addr, state.feed_token.to_string()))) };
 
     let mut stop_for_server = stop_rx.clone();
     let server = tokio::spawn(async move {
@@ -205,6 +205,8 @@ async fn run_tray(
     coordinator: CoordinatorHandle,
     stop_tx: watch::Sender<bool>,
     mut stop: watch::Receiver<bool>,
+    addr: SocketAddr,
+    feed_token: String,
 ) {
     use tray::{TrayAction, TrayModel, TrayStatus};
     let (tx, mut actions) = tokio::sync::mpsc::unbounded_channel();
@@ -216,6 +218,7 @@ async fn run_tray(
         }
     };
     let mut paused = false;
+    let feed_url = spoken::feed_url_of(&services, &addr, &feed_token);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
         tokio::select! {
@@ -223,7 +226,31 @@ async fn run_tray(
             Some(action) = actions.recv() => match action {
                 TrayAction::Quit => { let _ = stop_tx.send(true); break; }
                 TrayAction::TogglePause => paused = !paused,
-                other => tracing::info!(?other, "tray action"),
+                TrayAction::ShowTask(id) => {
+                    let store = services.store.clone();
+                    let said = tokio::task::spawn_blocking(move || {
+                        spoken::status_text(&store, crate::understand::StatusFilter::All, Some(id), chrono::Utc::now())
+                    })
+                    .await;
+                    if let Ok(Ok(text)) = said {
+                        coordinator.send(coordinator::Msg::Notice(text)).await;
+                    }
+                }
+                TrayAction::PlayLatestChangelog => {
+                    let dir = spoken::changelog_dir_of(&services);
+                    match crate::report::changelog::latest(&dir) {
+                        Some(e) => { coordinator.send(coordinator::Msg::PlayFile(e.wav_path(&dir))).await; }
+                        None => tracing::info!("no changelog yet: `capcom changelog` makes one"),
+                    }
+                }
+                TrayAction::OpenFeedUrl => {
+                    if let Some(url) = feed_url.clone() {
+                        // An argv, never a shell; a desktop without xdg-open just logs the URL.
+                        if let Err(e) = std::process::Command::new("xdg-open").arg(&url).spawn() {
+                            tracing::warn!(error = %e, %url, "cannot open the feed URL");
+                        }
+                    }
+                }
             },
             _ = tick.tick() => {}
         }
@@ -236,7 +263,9 @@ async fn run_tray(
         };
         let store = services.store.clone();
         let tasks = tokio::task::spawn_blocking(move || store.tasks(true)).await.ok().and_then(|r| r.ok()).unwrap_or_default();
-        let model = TrayModel { status, listening_paused: paused, ..TrayModel::default() }.with_tasks(&tasks);
+        let has_changelog = crate::report::changelog::latest(&spoken::changelog_dir_of(&services)).is_some();
+        let model = TrayModel { status, listening_paused: paused, feed_url: feed_url.clone(), has_changelog, ..TrayModel::default() }
+            .with_tasks(&tasks);
         tray.set(model).await;
     }
     tray.shutdown().await;

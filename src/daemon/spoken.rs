@@ -66,8 +66,19 @@ pub fn filter_of(text: &str) -> Result<StatusFilter, String> {
 
 /// The folder changelogs are written to.
 pub fn changelog_dir(state: &AppState) -> PathBuf {
-    let configured = &state.services.config.speech.changelog_dir;
-    if configured.trim().is_empty() { state.services.data.changelogs() } else { PathBuf::from(configured) }
+    changelog_dir_of(&state.services)
+}
+
+pub fn changelog_dir_of(services: &super::Services) -> PathBuf {
+    let configured = &services.config.speech.changelog_dir;
+    if configured.trim().is_empty() { services.data.changelogs() } else { PathBuf::from(configured) }
+}
+
+/// The podcast feed's full URL, with its read-only token.
+pub fn feed_url_of(services: &super::Services, addr: &std::net::SocketAddr, feed_token: &str) -> Option<String> {
+    let public = services.config.api.public_url.trim();
+    let base = if public.is_empty() { format!("http://{addr}") } else { public.to_string() };
+    Some(report::feed::feed_url(&FeedChannel::new(&base, feed_token)))
 }
 
 /// Run a workflow's read-only steps in parallel and speak one summary, worst news first.
@@ -230,11 +241,8 @@ pub struct FeedInfo {
 }
 
 fn channel(st: &AppState) -> FeedChannel {
-    let base = if st.services.config.api.public_url.trim().is_empty() {
-        format!("http://{}", st.addr)
-    } else {
-        st.services.config.api.public_url.trim().to_string()
-    };
+    let public = st.services.config.api.public_url.trim();
+    let base = if public.is_empty() { format!("http://{}", st.addr) } else { public.to_string() };
     FeedChannel::new(&base, &st.feed_token)
 }
 
