@@ -366,25 +366,17 @@ impl Transport {
                 req = req.json(b);
             }
             self.sent.fetch_add(1, Ordering::Relaxed);
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    if tries <= self.policy.max_retries {
-                        self.retries.fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(self.backoff(tries)).await;
-                        continue;
-                    }
-                    return Err(HttpError::Offline {
-                        service: self.service.clone(),
-                        base: self.base.clone(),
-                        detail: describe_reqwest(&e),
-                    });
-                }
-            };
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let bytes = match resp.bytes().await {
-                Ok(b) => b.to_vec(),
+            // Sending and reading the body fail the same way: retry, then report offline.
+            let fetched = async {
+                let resp = req.send().await?;
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                let bytes = resp.bytes().await?.to_vec();
+                Ok::<_, reqwest::Error>((status, headers, bytes))
+            }
+            .await;
+            let (status, headers, bytes) = match fetched {
+                Ok(parts) => parts,
                 Err(e) => {
                     if tries <= self.policy.max_retries {
                         self.retries.fetch_add(1, Ordering::Relaxed);
