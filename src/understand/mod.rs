@@ -227,7 +227,7 @@ pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> Tas
         if starts_verb && !fresh.title.is_empty() {
             out.title = fresh.title.clone();
         } else if !fresh.title.is_empty() && !out.title.is_empty() {
-            out.title = format!("{}: {}", out.title, lower_first(&fresh.title));
+            out.title = format!("{}: {}", out.title, readiness::lower_first(&fresh.title));
         }
         if out.kind == TaskKind::Other || starts_verb {
             out.kind = brief::kind(&l, "", &format!("{} {}", spec.brief.to_ascii_lowercase(), l));
@@ -264,15 +264,6 @@ pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> Tas
 fn ensure_sentence(s: &str) -> String {
     let s = s.trim();
     if s.ends_with(['.', '!', '?']) { s.to_string() } else { format!("{s}.") }
-}
-
-fn lower_first(s: &str) -> String {
-    let mut cs = s.chars();
-    match cs.next() {
-        Some(f) if !s.chars().nth(1).is_some_and(|c| c.is_uppercase()) => f.to_lowercase().collect::<String>() + cs.as_str(),
-        Some(_) => s.to_string(),
-        None => String::new(),
-    }
 }
 
 /// A short, plain description of the context for a language model: the names it may use

@@ -145,7 +145,8 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
     }
 }
 
-fn lower_first(s: &str) -> String {
+/// Lower-case the first letter, unless the word is an acronym ("CSS") or a name spoken in capitals.
+pub(super) fn lower_first(s: &str) -> String {
     let mut cs = s.chars();
     match cs.next() {
         Some(f) if !s.chars().nth(1).is_some_and(|c| c.is_uppercase()) => f.to_lowercase().collect::<String>() + cs.as_str(),
