@@ -47,7 +47,7 @@ async fn round(root: &Path, repo: &Path, n: usize) -> Duration {
     let data = DataDir::new(root.join(format!("data-{n}")));
     let store = Store::open(&data.db()).unwrap();
     let agents = Agents::from_config(&config, None);
-    let ctx = Ctx { config: config.clone(), data, store: store.clone(), git: Arc::new(GitCli), agents: agents.clone() };
+    let ctx = Ctx { config: config.clone(), data, store: store.clone(), git: Arc::new(GitCli), agents: agents.clone(), github: None };
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let handle = DispatchHandle::start(ctx, stop).await;
 

@@ -226,6 +226,7 @@ impl Lab {
             store: store.clone(),
             git: Arc::new(GitCli),
             agents: Agents::from_config(&config, None),
+            github: None,
         };
         let (stop_tx, stop) = watch::channel(false);
         let handle = DispatchHandle::start(ctx, stop).await;
@@ -264,7 +265,7 @@ impl Lab {
     }
 
     fn gate(&self) -> Gate {
-        Gate { store: self.store.clone(), git: Arc::new(GitCli), config: self.config.clone() }
+        Gate { store: self.store.clone(), git: Arc::new(GitCli), config: self.config.clone(), github: None }
     }
 
     fn events(&self, id: i64, kind: &str) -> Vec<capcom::store::Event> {
@@ -1019,6 +1020,7 @@ async fn restart(lab: &Lab) -> DispatchHandle {
         store: lab.store.clone(),
         git: Arc::new(GitCli),
         agents: Agents::from_config(&lab.config, None),
+        github: None,
     };
     let (tx, stop) = watch::channel(false);
     std::mem::forget(tx); // the restarted dispatcher runs until the test ends

@@ -203,9 +203,23 @@ pub struct Repo {
     pub github: Option<String>,
     /// "local" (merge locally) or "github" (push, open a PR, merge through the API).
     pub review: String,
+    /// The git remote a "github" review pushes task branches to.
+    pub remote: String,
     pub aliases: Vec<String>,
     /// Per-repo check commands; they override `[checks]` by name.
     pub checks: BTreeMap<String, CheckCmd>,
+}
+
+impl Repo {
+    /// `github = "owner/name"`, when it is set and well formed.
+    pub fn github_slug(&self) -> Option<crate::github::RepoSlug> {
+        self.github.as_deref().and_then(crate::github::RepoSlug::parse)
+    }
+
+    /// Work is reviewed on GitHub: push, open a PR, follow its checks, merge through the API.
+    pub fn reviews_on_github(&self) -> bool {
+        self.review == "github" && self.github_slug().is_some()
+    }
 }
 
 impl Default for Repo {
@@ -216,6 +230,7 @@ impl Default for Repo {
             base: "main".into(),
             github: None,
             review: "local".into(),
+            remote: "origin".into(),
             aliases: Vec::new(),
             checks: BTreeMap::new(),
         }
@@ -512,6 +527,15 @@ impl Config {
             }
             if r.path.is_empty() {
                 out.push(format!("repo `{}` has no path", r.name));
+            }
+            match r.review.as_str() {
+                "local" => {}
+                "github" if r.github_slug().is_none() => out.push(format!(
+                    "repo `{}` has review = \"github\" but no github = \"owner/name\"; its tasks will be merged locally",
+                    r.name
+                )),
+                "github" => {}
+                other => out.push(format!("repo `{}`: review = \"{other}\" is not \"local\" or \"github\"; using \"local\"", r.name)),
             }
         }
         for route in &self.routes {

@@ -59,7 +59,8 @@ impl Coordinator {
 
     fn gate(&self) -> Result<Gate, String> {
         let d = self.dispatcher()?;
-        Ok(Gate { store: d.ctx().store.clone(), git: d.ctx().git.clone(), config: d.ctx().config.clone() })
+        let c = d.ctx();
+        Ok(Gate { store: c.store.clone(), git: c.git.clone(), config: c.config.clone(), github: c.github.clone() })
     }
 
     /// Drop a confirmation that has expired.
@@ -279,16 +280,14 @@ impl Coordinator {
         };
         let now = chrono::Utc::now();
         let clock = tokio::time::Instant::now();
-        let res = tokio::task::spawn_blocking(move || gate.propose(id, now, clock)).await;
-        match res {
-            Ok(Ok(p)) => {
+        match gate.ask(id, now, clock).await {
+            Ok(p) => {
                 self.stage = Stage::AwaitingConfirmation;
                 self.pending = Some(p.clone());
                 self.expired = None;
                 Answer { pending: Some(p.clone()), ..Answer::ok("merge", p.question) }
             }
-            Ok(Err(refusal)) => Answer::no("merge", refusal.reason),
-            Err(e) => Answer::no("merge", format!("the merge gate failed: {e}")),
+            Err(refusal) => Answer::no("merge", refusal.reason),
         }
     }
 
@@ -305,25 +304,26 @@ impl Coordinator {
             Err(e) => return Answer::no("confirm", e),
         };
         let clock = tokio::time::Instant::now();
-        let p = pending.clone();
-        let res = tokio::task::spawn_blocking(move || gate.confirm(&p, code.as_deref(), clock)).await;
+        let res = gate.merge(&pending, code.as_deref(), clock).await;
         // A confirmation is used once, whatever happens (a wrong code leaves it standing).
-        let wrong_code = matches!(&res, Ok(Err(r)) if r.reason.starts_with("Code "));
+        let wrong_code = matches!(&res, Err(r) if r.reason.starts_with("Code "));
         if !wrong_code {
             self.pending = None;
             self.stage = Stage::Idle;
         }
         match res {
-            Ok(Ok(m)) => {
-                let mut say = format!("Merged task {} into {}.", m.task, m.base);
+            Ok(m) => {
+                let mut say = match m.pr {
+                    Some(n) => format!("Merged task {}, pull request {n}, into {}.", m.task, m.base),
+                    None => format!("Merged task {} into {}.", m.task, m.base),
+                };
                 if let Some(n) = &m.note {
                     say.push(' ');
                     say.push_str(n);
                 }
                 Answer { merged: Some(m), ..Answer::ok("confirm", say) }
             }
-            Ok(Err(refusal)) => Answer::no("confirm", refusal.reason),
-            Err(e) => Answer::no("confirm", format!("the merge gate failed: {e}")),
+            Err(refusal) => Answer::no("confirm", refusal.reason),
         }
     }
 

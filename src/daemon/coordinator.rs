@@ -149,6 +149,13 @@ impl Coordinator {
                 store: s.store.clone(),
                 git: std::sync::Arc::new(crate::dispatch::worktree::GitCli),
                 agents: Agents::from_config(&s.config, supervisor()),
+                github: match crate::github::GitHub::from_config(&s.config.github) {
+                    Ok(gh) => Some(std::sync::Arc::new(gh)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no GitHub client: PRs will not be opened or followed");
+                        None
+                    }
+                },
             };
             me.dispatch = Some(DispatchHandle::start(ctx, dispatch_stop).await);
             loop {

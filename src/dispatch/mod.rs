@@ -26,7 +26,8 @@ pub mod scheduler;
 pub mod worktree;
 
 use crate::config::{Config, DataDir, Repo};
-use crate::review::Review;
+use crate::github::GitHub;
+use crate::review::{Review, pr};
 use crate::store::{Run, Store, StoreError, Task, TaskState, TaskUpdate};
 use crate::understand::TaskSpec;
 use async_trait::async_trait;
@@ -38,7 +39,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use worktree::Git;
 
 /// The agents by name, built from `[agents.*]`. A preset name that is not
@@ -186,11 +187,15 @@ pub struct Ctx {
     pub store: Store,
     pub git: Arc<dyn Git>,
     pub agents: Agents,
+    /// The GitHub client for repos reviewed on GitHub and for agents' PRs.
+    pub github: Option<Arc<GitHub>>,
 }
 
 /// The scheduler's runner: one task's run from worktree to verdict.
 pub struct Dispatcher {
     ctx: Ctx,
+    /// Wakes the PR follower when a task is handed to GitHub.
+    nudge: Arc<Notify>,
 }
 
 /// How an agent run ended, from the dispatcher's side.
@@ -230,8 +235,47 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Dispatcher {
-    pub fn new(ctx: Ctx) -> Dispatcher {
-        Dispatcher { ctx }
+    pub fn new(ctx: Ctx, nudge: Arc<Notify>) -> Dispatcher {
+        Dispatcher { ctx, nudge }
+    }
+
+    /// Whether the task's agent runs here (its work is in the worktree) rather than
+    /// at a vendor (its work is in the PR it opened).
+    fn local_agent(&self, task: &Task) -> bool {
+        let name = task.agent.as_deref().or(task.spec.agent.as_deref()).unwrap_or(&self.ctx.config.dispatch.default_agent);
+        self.ctx.config.agents.get(name).is_none_or(|a| a.kind == "local")
+    }
+
+    /// Hand a task in `checking` to the PR follower.
+    fn follow_on_github(&self, id: i64, number: u64) {
+        self.event(id, pr::FOLLOW_EVENT, &format!("following pull request {number} on GitHub"), Some(serde_json::json!({"number": number})));
+        let reason = format!("pull request {number}: waiting for GitHub checks");
+        self.to(id, &[TaskState::Checking], TaskState::Checking, Some(&reason));
+        self.nudge.notify_one();
+    }
+
+    /// After a green local review in a repo reviewed on GitHub: push, open the PR, follow it.
+    async fn publish(&self, task: &Task, repo: &Repo, outcome: &crate::review::Outcome) -> Result<u64, String> {
+        let (Some(gh), Some(slug)) = (self.ctx.github.as_ref(), repo.github_slug()) else {
+            return Err("the repo is reviewed on GitHub but no GitHub client could be made; check [github] api_url".into());
+        };
+        let events = self.store().events(task.id).map_err(|e| e.to_string())?;
+        let from = events.iter().rposition(|e| e.kind == "review").unwrap_or(0);
+        let checks: Vec<String> = events[from..].iter().filter(|e| e.kind == "check").map(|e| e.message.clone()).collect();
+        let body = pr::body(task, outcome, &checks);
+        let opened = pr::publish(self.ctx.git.clone(), gh, repo, &slug, task, body).await?;
+        if task.pr != Some(opened.number) {
+            let _ = self.store().update_task(task.id, &TaskUpdate { pr: Some(opened.number), ..TaskUpdate::default() });
+            self.event(
+                task.id,
+                "pr",
+                &format!("opened PR #{}: {}", opened.number, opened.html_url),
+                Some(serde_json::json!({"number": opened.number, "url": opened.html_url})),
+            );
+        } else {
+            self.event(task.id, "pushed", &format!("pushed the new commits to PR #{}", opened.number), None);
+        }
+        Ok(opened.number)
     }
 
     fn store(&self) -> &Store {
@@ -536,10 +580,22 @@ impl Dispatcher {
             .unwrap_or(false)
     }
 
-    /// Review a task in `checking`, and record the verdict.
+    /// Review a task in `checking`, and record the verdict. Work that lives in a PR
+    /// (a remote agent's, or one already handed over) is followed on GitHub; a green
+    /// local review in a repo reviewed on GitHub is pushed and opened as a PR.
     async fn review(&self, task: &Task) -> Result<(), RunError> {
         let id = task.id;
         let repo = self.repo_for(task)?;
+        if let (Some(n), Some(_)) = (task.pr, repo.github_slug()) {
+            if pr::followed(self.store(), id) {
+                self.nudge.notify_one();
+                return Ok(());
+            }
+            if !self.local_agent(task) {
+                self.follow_on_github(id, n);
+                return Ok(());
+            }
+        }
         let Some(wt) = task.worktree.as_deref().map(PathBuf::from).filter(|p| p.exists()) else {
             self.to(id, &[TaskState::Checking], TaskState::Failed, Some("its worktree is gone, so it cannot be reviewed"));
             return Ok(());
@@ -556,6 +612,18 @@ impl Dispatcher {
         match review.run().await {
             Ok(outcome) => {
                 let _ = self.store().update_task(id, &TaskUpdate { head_sha: Some(outcome.head.clone()), ..TaskUpdate::default() });
+                if outcome.state == TaskState::Ready && repo.reviews_on_github() {
+                    let task = self.store().task(id)?;
+                    match self.publish(&task, &repo, &outcome).await {
+                        Ok(n) => self.follow_on_github(id, n),
+                        Err(e) => {
+                            let reason = format!("the local review passed, but {e}");
+                            self.event(id, "pr", &reason, None);
+                            self.to(id, &[TaskState::Checking], TaskState::NeedsAttention, Some(&reason));
+                        }
+                    }
+                    return Ok(());
+                }
                 self.to(id, &[TaskState::Checking], outcome.state, Some(&outcome.reason));
             }
             Err(e) => {
@@ -650,7 +718,12 @@ pub struct DispatchHandle {
 impl DispatchHandle {
     /// Start the scheduler and reconcile what a previous daemon left behind.
     pub async fn start(ctx: Ctx, stop: watch::Receiver<bool>) -> DispatchHandle {
-        let runner = Arc::new(Dispatcher::new(ctx.clone()));
+        let nudge = Arc::new(Notify::new());
+        let runner = Arc::new(Dispatcher::new(ctx.clone(), nudge.clone()));
+        if let Some(gh) = ctx.github.clone() {
+            let follower = pr::Follower::new(ctx.store.clone(), ctx.config.clone(), gh);
+            tokio::spawn(follower.run(nudge, stop.clone()));
+        }
         let scheduler = scheduler::spawn(runner, ctx.config.dispatch.max_parallel, stop);
         let me = DispatchHandle { ctx, scheduler };
         me.reconcile().await;

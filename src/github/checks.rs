@@ -125,6 +125,39 @@ pub fn verdict(runs: &[CheckRun], status: Option<&CombinedStatus>) -> Verdict {
     }
 }
 
+/// One check that has reported a result on a SHA (for "which one is red").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub ok: bool,
+}
+
+/// The checks on one SHA that have finished, each once (a later run of the same
+/// name wins: GitHub lists the newest first, so the first seen is kept).
+pub fn finished(runs: &[CheckRun], status: Option<&CombinedStatus>) -> Vec<CheckResult> {
+    let mut out: Vec<CheckResult> = Vec::new();
+    let mut push = |name: &str, ok: bool| {
+        if !out.iter().any(|c| c.name == name) {
+            out.push(CheckResult { name: name.to_string(), ok });
+        }
+    };
+    for r in runs {
+        match (r.status.as_str(), r.conclusion.as_deref()) {
+            ("completed", Some("success" | "neutral" | "skipped")) => push(&r.name, true),
+            ("completed", Some("action_required")) => {}
+            ("completed", _) => push(&r.name, false),
+            _ => {}
+        }
+    }
+    for st in status.map(|s| s.statuses.as_slice()).unwrap_or_default() {
+        match st.state.as_str() {
+            "pending" => {}
+            s => push(&st.context, s == "success"),
+        }
+    }
+    out
+}
+
 fn dedup(v: &mut Vec<String>) {
     let mut seen = std::collections::HashSet::new();
     v.retain(|x| seen.insert(x.clone()));
@@ -156,6 +189,21 @@ mod tests {
                 .map(|(c, s)| CommitStatus { context: (*c).into(), state: (*s).into(), description: None, target_url: None })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn finished_checks_are_named_once_and_pending_ones_left_out() {
+        let runs = [
+            run("build", "completed", Some("success")),
+            run("test", "completed", Some("failure")),
+            run("test", "completed", Some("success")),
+            run("lint", "in_progress", None),
+            run("deploy", "completed", Some("action_required")),
+        ];
+        let status = combined(&[("ci/legacy", "success"), ("ci/slow", "pending"), ("ci/err", "error")]);
+        let got: Vec<(String, bool)> = finished(&runs, Some(&status)).into_iter().map(|c| (c.name, c.ok)).collect();
+        let want = [("build", true), ("test", false), ("ci/legacy", true), ("ci/err", false)];
+        assert_eq!(got, want.iter().map(|(n, ok)| (n.to_string(), *ok)).collect::<Vec<_>>());
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod checks;
 pub mod http;
 pub mod types;
 
-pub use checks::{FailedCheck, Verdict, verdict};
+pub use checks::{CheckResult, FailedCheck, Verdict, finished, verdict};
 pub use http::{HttpError, RetryPolicy, Secret, Stats};
 pub use types::*;
 
@@ -80,6 +80,8 @@ pub struct PrReport {
     pub mergeable: Option<bool>,
     pub mergeable_state: Option<String>,
     pub verdict: Verdict,
+    /// The checks that have reported on the head, by name.
+    pub checks: Vec<CheckResult>,
 }
 
 /// A GitHub REST client.
@@ -165,6 +167,14 @@ impl GitHub {
         Ok(all.into_iter().filter(|p| p.head.name.starts_with(prefix)).collect())
     }
 
+    /// The open PR whose head is `branch` in the repo itself, if there is one.
+    pub async fn open_pull_for_branch(&self, repo: &RepoSlug, branch: &str) -> Result<Option<PullRequest>, HttpError> {
+        let head = format!("{}:{branch}", repo.owner);
+        let path = format!("{}/pulls?state=open&head={}&per_page=100", repo.path(), segment(&head));
+        let all: Vec<PullRequest> = self.t.get_pages(&path, 2, Some).await?;
+        Ok(all.into_iter().find(|p| p.head.name == branch))
+    }
+
     /// Every check run on a SHA, across pages.
     pub async fn check_runs(&self, repo: &RepoSlug, sha: &str) -> Result<Vec<CheckRun>, HttpError> {
         let path = format!("{}/commits/{}/check-runs?per_page=100", repo.path(), segment(sha));
@@ -186,7 +196,10 @@ impl GitHub {
     /// One poll of a PR: its state and the checks on its current head SHA.
     pub async fn report(&self, repo: &RepoSlug, number: u64) -> Result<PrReport, HttpError> {
         let pr = self.pull(repo, number).await?;
-        let verdict = self.checks(repo, &pr.head.sha).await?;
+        let runs = self.check_runs(repo, &pr.head.sha).await?;
+        let status = self.combined_status(repo, &pr.head.sha).await?;
+        let verdict = verdict(&runs, Some(&status));
+        let checks = finished(&runs, Some(&status));
         Ok(PrReport {
             number: pr.number,
             url: pr.html_url,
@@ -196,6 +209,7 @@ impl GitHub {
             mergeable: pr.mergeable,
             mergeable_state: pr.mergeable_state,
             verdict,
+            checks,
         })
     }
 

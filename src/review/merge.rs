@@ -17,9 +17,17 @@
 //! result names the one safe command that brings it up to date,
 //! `git read-tree -m -u OLD HEAD` (the two-way update `git checkout` itself does;
 //! it refuses to overwrite anything local).
+//!
+//! A task whose work is a pull request on GitHub (its repo has `github = "o/n"` and
+//! the task has a PR) is asked about and merged through the API instead: the
+//! question is bound to the PR's head SHA with its checks green, and the merge is
+//! `PUT /pulls/{n}/merge` with that SHA, so a push in between is refused (409) by
+//! GitHub as well as by the gate. Branch protection and required reviews (405) are
+//! reported, never bypassed. [`Gate::ask`] and [`Gate::merge`] pick the way.
 
 use crate::config::{Config, Repo};
 use crate::dispatch::worktree::{self, Git};
+use crate::github::{GitHub, RepoSlug};
 use crate::store::{Store, Task, TaskState};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -34,6 +42,9 @@ pub struct PendingMerge {
     pub code: String,
     pub task: i64,
     pub head: String,
+    /// The pull request the question is about, when the merge goes through GitHub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pr: Option<u64>,
     pub expires_at: DateTime<Utc>,
     #[serde(skip)]
     pub deadline: Instant,
@@ -63,6 +74,9 @@ pub struct Merged {
     pub method: String,
     /// Something the user should know (their checkout of the base branch).
     pub note: Option<String>,
+    /// The pull request merged through GitHub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pr: Option<u64>,
 }
 
 /// Merge methods for local merges.
@@ -97,6 +111,8 @@ pub struct Gate {
     pub store: Store,
     pub git: Arc<dyn Git>,
     pub config: Arc<Config>,
+    /// For tasks whose work is a pull request.
+    pub github: Option<Arc<GitHub>>,
 }
 
 fn short(sha: &str) -> &str {
@@ -166,6 +182,7 @@ impl Gate {
             code: new_code(),
             task: task_id,
             head,
+            pr: None,
             expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)),
             deadline: clock + ttl,
         })
@@ -183,8 +200,8 @@ impl Gate {
         Some(format!("{checks}, {files}"))
     }
 
-    /// Confirm: merge if and only if every condition holds.
-    pub fn confirm(&self, pending: &PendingMerge, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
+    /// A wrong code or an expired question refuses before anything is read.
+    fn live(pending: &PendingMerge, code: Option<&str>, clock: Instant) -> Result<(), Refusal> {
         if let Some(c) = code.map(str::trim).filter(|c| !c.is_empty()) {
             if c != pending.code {
                 return Err(Refusal::no(format!("Code {c} does not match the pending confirmation; nothing merged")));
@@ -196,6 +213,12 @@ impl Gate {
                 pending.task, pending.task
             )));
         }
+        Ok(())
+    }
+
+    /// Confirm: merge if and only if every condition holds.
+    pub fn confirm(&self, pending: &PendingMerge, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
+        Self::live(pending, code, clock)?;
         let task = self.load(pending.task)?;
         if let Some(why) = self.not_ready(&task) {
             return Err(Refusal::no(format!("{why}; nothing merged")));
@@ -289,7 +312,132 @@ impl Gate {
                 old
             )
         });
-        Ok(Merged { task: task.id, base: repo.base.clone(), old, new, method: method.as_str().into(), note })
+        Ok(Merged { task: task.id, base: repo.base.clone(), old, new, method: method.as_str().into(), note, pr: None })
+    }
+
+    /// The PR a task's work lives in, when its repo is on GitHub.
+    fn on_github(&self, task: &Task) -> Option<(Repo, RepoSlug, u64)> {
+        let repo = self.repo_of(task).ok()?;
+        let slug = repo.github_slug()?;
+        Some((repo, slug, task.pr?))
+    }
+
+    fn client(&self) -> Result<&GitHub, Refusal> {
+        self.github.as_deref().ok_or_else(|| Refusal::no("no GitHub client is configured (see [github]); nothing merged"))
+    }
+
+    /// Ask about a task: through GitHub when its work is a PR, else locally.
+    pub async fn ask(&self, task_id: i64, now: DateTime<Utc>, clock: Instant) -> Result<PendingMerge, Refusal> {
+        let task = self.load(task_id)?;
+        if let Some(why) = self.not_ready(&task) {
+            return Err(Refusal::no(why));
+        }
+        let Some((repo, slug, n)) = self.on_github(&task) else {
+            let gate = self.clone();
+            return tokio::task::spawn_blocking(move || gate.propose(task_id, now, clock))
+                .await
+                .unwrap_or_else(|e| Err(Refusal::no(format!("the merge gate failed: {e}"))));
+        };
+        let gh = self.client()?;
+        let r = gh.report(&slug, n).await.map_err(|e| Refusal::no(format!("I can't read pull request {n}: {e}")))?;
+        let _ = self.store.update_task(task_id, &crate::store::TaskUpdate { head_sha: Some(r.head_sha.clone()), ..Default::default() });
+        if let Some(why) = Self::pr_refusal(task_id, &r) {
+            return Err(Refusal::no(why));
+        }
+        let files = self
+            .store
+            .events(task_id)
+            .ok()
+            .and_then(|evs| evs.iter().rev().find(|e| e.kind == "review_result").and_then(|e| e.data.clone()))
+            .and_then(|d| d["diffstat"]["files"].as_u64());
+        let files = match files {
+            Some(1) => ", 1 file changed".to_string(),
+            Some(f) => format!(", {f} files changed"),
+            None => String::new(),
+        };
+        let checks = upper_first(&r.verdict.spoken());
+        let question = format!("Merge task {task_id}, '{}', pull request {n}, into {}? {checks}{files}.", task.title, repo.base);
+        let ttl = self.config.dispatch.confirm_ttl.get();
+        Ok(PendingMerge {
+            question,
+            code: new_code(),
+            task: task_id,
+            head: r.head_sha,
+            pr: Some(n),
+            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)),
+            deadline: clock + ttl,
+        })
+    }
+
+    /// Why a PR may not be merged now, from a fresh read of it.
+    fn pr_refusal(task_id: i64, r: &crate::github::PrReport) -> Option<String> {
+        let n = r.number;
+        if r.merged {
+            return Some(format!("Pull request {n} is already merged"));
+        }
+        if r.state == "closed" {
+            return Some(format!("Pull request {n} is closed"));
+        }
+        if !r.verdict.is_green() {
+            return Some(format!("Task {task_id}'s pull request {n} is not green: {}", r.verdict.spoken()));
+        }
+        if r.mergeable == Some(false) {
+            return Some(format!("Pull request {n} has conflicts with its base branch"));
+        }
+        None
+    }
+
+    /// Merge on "confirm": through `PUT /pulls/{n}/merge` with the confirmed head
+    /// when the question was about a PR, else locally.
+    pub async fn merge(&self, pending: &PendingMerge, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
+        let Some(n) = pending.pr else {
+            let (gate, p, code) = (self.clone(), pending.clone(), code.map(String::from));
+            return tokio::task::spawn_blocking(move || gate.confirm(&p, code.as_deref(), clock))
+                .await
+                .unwrap_or_else(|e| Err(Refusal::no(format!("the merge gate failed: {e}"))));
+        };
+        Self::live(pending, code, clock)?;
+        let task = self.load(pending.task)?;
+        if let Some(why) = self.not_ready(&task) {
+            return Err(Refusal::no(format!("{why}; nothing merged")));
+        }
+        let (repo, slug, _) = self.on_github(&task).ok_or_else(|| Refusal::no(format!("task {} has no pull request", task.id)))?;
+        let gh = self.client()?;
+        let r = gh.report(&slug, n).await.map_err(|e| Refusal::no(format!("I can't read pull request {n}: {e}; nothing merged")))?;
+        if r.head_sha != pending.head {
+            return Err(Refusal::no(format!(
+                "Pull request {n} changed since you were asked (asked about {}, now {}); nothing merged",
+                short(&pending.head),
+                short(&r.head_sha)
+            )));
+        }
+        if let Some(why) = Self::pr_refusal(task.id, &r) {
+            return Err(Refusal::no(format!("{why}; nothing merged")));
+        }
+        let done = gh.merge(&slug, n, &pending.head).await.map_err(|e| Refusal::no(format!("{}; nothing merged", upper_first(&e.spoken()))))?;
+        let method = self.config.github.merge_method.clone();
+        let reason = format!("merged pull request {n} on GitHub as {}", short(&done.sha));
+        if let Err(e) = self.store.transition(task.id, Some(&[TaskState::Ready]), TaskState::Merged, Some(&reason)) {
+            tracing::error!(task = task.id, error = %e, "merged, but the task state could not be recorded");
+        }
+        let detail = format!("PR #{n} ({method}), head {}, merge commit {}", short(&pending.head), short(&done.sha));
+        let _ = self.store.audit("merge", Some(task.id), "user", Some(&detail));
+        let repo_path = PathBuf::from(&repo.path);
+        if let Some(wt) = task.worktree.as_deref() {
+            worktree::remove(self.git.as_ref(), &repo_path, Path::new(wt));
+        }
+        if let Some(b) = task.branch.as_deref() {
+            let _ = self.git.run(&repo_path, &["branch", "-D", b]);
+        }
+        Ok(Merged {
+            task: task.id,
+            base: repo.base.clone(),
+            old: String::new(),
+            new: done.sha,
+            method,
+            note: Some(format!("Pull request {n} is merged on GitHub; pull {} to bring it here.", repo.base)),
+            pr: Some(n),
+        })
     }
 
     /// `git merge-tree --write-tree`: the merged tree, or a conflict (→ needs_attention).
@@ -340,6 +488,14 @@ impl Gate {
             }
         }
         out
+    }
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 

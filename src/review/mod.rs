@@ -2,10 +2,11 @@
 //! task event: acceptance checks ("check"), the scope guard ("scope"), a secret
 //! scan of the added lines ("secret") and a diff stat ("diffstat"), then the verdict
 //! ("review": `ready` or `needs_attention` with a reason a person can read aloud).
-//! The merge gate lives in [`merge`].
+//! The merge gate lives in [`merge`]; review on GitHub (push, PR, its checks) in [`pr`].
 
 pub mod checks;
 pub mod merge;
+pub mod pr;
 pub mod scope;
 pub mod secrets;
 

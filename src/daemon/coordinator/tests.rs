@@ -22,6 +22,7 @@ fn pending(task: i64, ttl: Duration) -> PendingMerge {
         code: "4821".into(),
         task,
         head: "0123456789abcdef".into(),
+        pr: None,
         expires_at: chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap(),
         deadline: tokio::time::Instant::now() + ttl,
     }
