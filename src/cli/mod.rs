@@ -267,10 +267,14 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
                 return Ok(exit::ERROR);
             }
             if json {
-                print_json(&serde_json::json!({
+                let mut out = serde_json::json!({
                     "question": p["question"], "code": p["code"], "task": p["task"],
                     "head": p["head"], "expires_at": p["expires_at"],
-                }));
+                });
+                if !p["pr"].is_null() {
+                    out["pr"] = p["pr"].clone();
+                }
+                print_json(&out);
             } else {
                 println!("{}", p["question"].as_str().unwrap_or(""));
                 println!(

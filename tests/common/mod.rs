@@ -27,12 +27,17 @@ pub fn capcom(config: &Path, data: &Path) -> Command {
 impl Daemon {
     /// Start a daemon with `config_toml` in a fresh temp dir.
     pub fn start(config_toml: &str) -> Daemon {
+        Daemon::start_env(config_toml, &[])
+    }
+
+    /// Start a daemon with `config_toml` and extra environment variables.
+    pub fn start_env(config_toml: &str, env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let config = dir.path().join("config.toml");
         std::fs::write(&config, config_toml).unwrap();
         let mut d = Daemon { child: None, data, config, addr: String::new(), _dir: Some(dir) };
-        d.boot(&[]);
+        d.boot(env);
         d
     }
 

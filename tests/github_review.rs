@@ -1,0 +1,400 @@
+//! A repo reviewed on GitHub (`review = "github"`), end to end: a real
+//! `capcom daemon --headless`, a real git remote (a bare repo in a temp dir) and
+//! a local HTTP server that answers GitHub's REST API the way GitHub documents
+//! it, reading each PR's head from the bare repo, so a push really moves it.
+//!
+//! A brief ends as a pushed branch and a PR with a body from the spec; its checks
+//! on the current head are followed (pending → checking, red → needs attention,
+//! green → ready); "what's finished?" names the PR; a confirmed merge goes through
+//! `PUT /pulls/{n}/merge` with the confirmed head, and a push in between or a
+//! protected branch is refused in words.
+
+mod common;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use common::{Daemon, stderr, stdout};
+use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=u", "-c", "user.email=u@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The fake GitHub: PRs over a bare repo, scripted checks, a scripted merge answer.
+#[derive(Default)]
+struct Hub {
+    origin: PathBuf,
+    /// `{number, head, base, title, body, merged}` per PR.
+    pulls: Mutex<Vec<Value>>,
+    /// Bodies of `PUT .../merge`.
+    merges: Mutex<Vec<Value>>,
+    /// Check-run reads still answered "in progress".
+    pending_reads: AtomicUsize,
+    /// A check to report as failed.
+    red: Mutex<Option<String>>,
+    /// A merge refusal to answer with: (status, message).
+    refuse: Mutex<Option<(u16, String)>>,
+}
+
+impl Hub {
+    fn head_of(&self, branch: &str) -> Option<String> {
+        let out = Command::new("git")
+            .arg("--git-dir")
+            .arg(&self.origin)
+            .args(["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")])
+            .output()
+            .ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    fn pr_json(&self, p: &Value) -> Value {
+        let n = p["number"].as_u64().unwrap();
+        let head = p["head"].as_str().unwrap();
+        let merged = p["merged"].as_bool().unwrap_or(false);
+        json!({
+            "url": format!("https://api.github.com/repos/octo/site/pulls/{n}"),
+            "id": 1000 + n, "number": n,
+            "state": if merged { "closed" } else { "open" },
+            "title": p["title"], "body": p["body"],
+            "html_url": format!("https://github.com/octo/site/pull/{n}"),
+            "draft": false, "merged": merged, "mergeable": true, "mergeable_state": "clean",
+            "user": {"login": "me", "id": 1, "type": "User"},
+            "head": {"label": format!("octo:{head}"), "ref": head, "sha": self.head_of(head).unwrap_or_default()},
+            "base": {"label": "octo:main", "ref": p["base"], "sha": self.head_of("main").unwrap_or_default()},
+            "requested_reviewers": []
+        })
+    }
+}
+
+fn gh_error(status: u16, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap();
+    (code, Json(json!({"message": message, "documentation_url": "https://docs.github.com/rest"}))).into_response()
+}
+
+async fn create_pull(State(h): State<Arc<Hub>>, Json(b): Json<Value>) -> Response {
+    let head = b["head"].as_str().unwrap_or_default().to_string();
+    if h.head_of(&head).is_none() {
+        return gh_error(422, "Validation Failed: head does not exist");
+    }
+    let mut pulls = h.pulls.lock().unwrap();
+    if pulls.iter().any(|p| p["head"] == head.as_str() && p["merged"] == false) {
+        return gh_error(422, &format!("A pull request already exists for octo:{head}."));
+    }
+    let p = json!({"number": pulls.len() as u64 + 1, "head": head, "base": b["base"], "title": b["title"], "body": b["body"], "merged": false});
+    pulls.push(p.clone());
+    drop(pulls);
+    (StatusCode::CREATED, Json(h.pr_json(&p))).into_response()
+}
+
+async fn list_pulls(State(h): State<Arc<Hub>>) -> Response {
+    let pulls = h.pulls.lock().unwrap().clone();
+    Json(pulls.iter().map(|p| h.pr_json(p)).collect::<Vec<_>>()).into_response()
+}
+
+async fn get_pull(State(h): State<Arc<Hub>>, UrlPath((_, _, n)): UrlPath<(String, String, u64)>) -> Response {
+    let p = h.pulls.lock().unwrap().iter().find(|p| p["number"] == n).cloned();
+    match p {
+        Some(p) => Json(h.pr_json(&p)).into_response(),
+        None => gh_error(404, "Not Found"),
+    }
+}
+
+async fn check_runs(State(h): State<Arc<Hub>>, UrlPath((_, _, sha)): UrlPath<(String, String, String)>) -> Response {
+    let run = |name: &str, status: &str, conclusion: Value| {
+        json!({"id": 1, "head_sha": sha, "name": name, "status": status, "conclusion": conclusion, "app": {"slug": "github-actions"}})
+    };
+    let pending = h.pending_reads.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    let runs = if pending {
+        vec![run("ci/test", "in_progress", Value::Null), run("build", "completed", json!("success"))]
+    } else {
+        let red = h.red.lock().unwrap().clone();
+        let test = if red.as_deref() == Some("ci/test") { "failure" } else { "success" };
+        vec![run("ci/test", "completed", json!(test)), run("build", "completed", json!("success"))]
+    };
+    Json(json!({"total_count": runs.len(), "check_runs": runs})).into_response()
+}
+
+async fn combined_status(UrlPath((_, _, sha)): UrlPath<(String, String, String)>) -> Response {
+    Json(json!({"state": "pending", "sha": sha, "total_count": 0, "statuses": []})).into_response()
+}
+
+async fn merge_pull(
+    State(h): State<Arc<Hub>>,
+    UrlPath((_, _, n)): UrlPath<(String, String, u64)>,
+    Json(b): Json<Value>,
+) -> Response {
+    h.merges.lock().unwrap().push(b.clone());
+    if let Some((status, msg)) = h.refuse.lock().unwrap().clone() {
+        return gh_error(status, &msg);
+    }
+    let mut pulls = h.pulls.lock().unwrap();
+    let Some(p) = pulls.iter_mut().find(|p| p["number"] == n) else { return gh_error(404, "Not Found") };
+    let head = h.head_of(p["head"].as_str().unwrap()).unwrap_or_default();
+    if b["sha"].as_str() != Some(head.as_str()) {
+        return gh_error(409, "Head branch was modified. Review and try the merge again.");
+    }
+    p["merged"] = json!(true);
+    Json(json!({"sha": "feedfacefeedfacefeedfacefeedfacefeedface", "merged": true, "message": "Pull Request successfully merged"}))
+        .into_response()
+}
+
+/// Serve the hub on its own thread (the daemon is another process).
+fn serve(hub: Arc<Hub>) -> String {
+    let app = Router::new()
+        .route("/repos/{o}/{r}/pulls", get(list_pulls).post(create_pull))
+        .route("/repos/{o}/{r}/pulls/{n}", get(get_pull))
+        .route("/repos/{o}/{r}/pulls/{n}/merge", put(merge_pull))
+        .route("/repos/{o}/{r}/commits/{sha}/check-runs", get(check_runs))
+        .route("/repos/{o}/{r}/commits/{sha}/status", get(combined_status))
+        .with_state(hub);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            let _ = axum::serve(l, app).await;
+        });
+    });
+    format!("http://{addr}")
+}
+
+struct Lab {
+    _tmp: tempfile::TempDir,
+    hub: Arc<Hub>,
+    d: Daemon,
+}
+
+/// A repo with an `origin` (bare, in the temp dir), an agent that edits one file in
+/// scope and commits, and a daemon whose GitHub is the hub.
+fn lab(with_remote: bool) -> Lab {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let origin = root.join("origin.git");
+    let repo = root.join("repo");
+    std::fs::create_dir_all(repo.join("components")).unwrap();
+    std::fs::write(repo.join("components/button.txt"), "button v1\n").unwrap();
+    std::fs::write(repo.join("README.md"), "readme\n").unwrap();
+    git(&repo, &["init", "--quiet", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "--quiet", "-m", "initial"]);
+    git(root, &["init", "--quiet", "--bare", "-b", "main", origin.to_str().unwrap()]);
+    if with_remote {
+        git(&repo, &["remote", "add", "origin", origin.to_str().unwrap()]);
+        git(&repo, &["push", "--quiet", "origin", "main"]);
+    }
+    let agent = root.join("agent.sh");
+    std::fs::write(
+        &agent,
+        concat!(
+            "#!/bin/sh\nset -e\n",
+            "echo '{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s1\"}'\n",
+            "echo 'button v2' > components/button.txt\n",
+            "git -c user.name=agent -c user.email=agent@example.com commit -qam 'agent: button v2'\n",
+            "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Updated the button.\",\"session_id\":\"s1\"}'\n",
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let hub = Arc::new(Hub { origin: origin.clone(), ..Hub::default() });
+    let api = serve(hub.clone());
+    let cfg = format!(
+        r#"
+[[repos]]
+name = "site"
+path = "{repo}"
+base = "main"
+github = "octo/site"
+review = "github"
+
+[agents.good]
+kind = "local"
+preset = "claude"
+command = ["{agent}", "{{prompt_file}}"]
+
+[checks]
+test = ["true"]
+
+[github]
+api_url = "{api}"
+poll = "150ms"
+merge_method = "squash"
+
+[dispatch]
+default_agent = "good"
+confirm_ttl = "60s"
+"#,
+        repo = repo.display(),
+        agent = agent.display(),
+    );
+    let d = Daemon::start_env(&cfg, &[("GITHUB_TOKEN", "ghp_review_test_token_0123456789")]);
+    Lab { _tmp: tmp, hub, d }
+}
+
+impl Lab {
+    fn brief(&self, title: &str) -> i64 {
+        let spec = json!({
+            "title": title, "kind": "css", "repo": "site", "agent": "good",
+            "scope": {"include": ["components/"], "exclude": []},
+            "acceptance": [{"text": "tests pass", "check": "test"}],
+            "readiness": {"ready": true, "score": 1.0, "problems": []},
+        });
+        let body = json!({"text": "scripted brief", "intent": {"intent": "dispatch", "tasks": [spec], "confidence": 1.0}});
+        let (status, reply) = self.d.http("POST", "/v1/brief", Some(&self.d.token()), Some(&body.to_string()));
+        assert_eq!(status, 200, "{reply}");
+        let v: Value = serde_json::from_str(&reply).unwrap();
+        v["tasks"][0]["id"].as_i64().unwrap_or_else(|| panic!("no task in {v}"))
+    }
+
+    fn task(&self, id: i64) -> Value {
+        let (status, body) = self.d.http("GET", &format!("/v1/tasks/{id}"), Some(&self.d.token()), None);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Poll until `done` (a guard of two minutes against a hang, not a timing assertion).
+    fn wait(&self, id: i64, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..2400 {
+            let v = self.task(id);
+            if done(&v) {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("task {id} never reached {what}: {}\n{}", serde_json::to_string_pretty(&self.task(id)).unwrap(), self.d.stderr());
+    }
+
+    fn events(&self, id: i64, kind: &str) -> Vec<Value> {
+        let v = self.task(id);
+        v["events"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
+    }
+}
+
+fn state(v: &Value) -> &str {
+    v["task"]["state"].as_str().unwrap_or("")
+}
+
+#[test]
+fn a_brief_ends_as_a_pr_whose_green_checks_gate_a_confirmed_merge_through_the_api() {
+    let lab = lab(true);
+    lab.hub.pending_reads.store(2, Ordering::SeqCst);
+    let id = lab.brief("Restyle the button");
+    let v = lab.wait(id, "ready", |v| state(v) == "ready");
+
+    // Pushed: the remote branch is the reviewed head, and the PR is the task's.
+    let branch = v["task"]["branch"].as_str().unwrap().to_string();
+    let head = v["task"]["head_sha"].as_str().unwrap().to_string();
+    assert_eq!(lab.hub.head_of(&branch).as_deref(), Some(head.as_str()));
+    assert_eq!(v["task"]["pr"], 1);
+    let pr = lab.hub.pulls.lock().unwrap()[0].clone();
+    assert_eq!((pr["head"].as_str(), pr["base"].as_str(), pr["title"].as_str()), (Some(branch.as_str()), Some("main"), Some("Restyle the button")));
+    let body = pr["body"].as_str().unwrap();
+    for want in ["- in: `components/`", "- tests pass (check `test`)", "- check `test` passed", "1 file changed", "`components/button.txt`"] {
+        assert!(body.contains(want), "PR body lacks {want:?}:\n{body}");
+    }
+
+    // The pending check was followed as "checking" before green made it ready.
+    let followed: Vec<String> = lab.events(id, "pr_checks").iter().map(|e| e["message"].as_str().unwrap().to_string()).collect();
+    assert!(followed.iter().any(|m| m.contains("ci/test still running")), "{followed:?}");
+    assert!(followed.last().unwrap().contains("all 2 checks passed"), "{followed:?}");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("pull request 1"), "{reason}");
+
+    // "What's finished?" names the pull request.
+    let out = lab.d.cli(&["status", "--filter", "finished"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(said.to_lowercase().contains("pull request one"), "{said}");
+    assert!(!said.contains("components/button.txt"), "{said}");
+
+    // The question is about the PR and its checks; the confirm merges through the API.
+    let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(q["question"], format!("Merge task {id}, 'Restyle the button', pull request 1, into main? All 2 checks passed, 1 file changed."));
+    assert_eq!(q["head"], head.as_str());
+    assert_eq!(q["pr"], 1);
+    assert!(lab.hub.merges.lock().unwrap().is_empty(), "a question must not merge");
+    let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("Merged task {id}, pull request 1, into main.")), "{}", stdout(&out));
+    let merges = lab.hub.merges.lock().unwrap().clone();
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0]["sha"], head.as_str());
+    assert_eq!(merges[0]["merge_method"], "squash");
+    let v = lab.wait(id, "merged", |v| state(v) == "merged");
+    assert!(v["task"]["reason"].as_str().unwrap().contains("pull request 1"), "{v}");
+    let log = lab.d.stderr();
+    assert!(!log.contains("ghp_review_test_token"), "the token reached the log");
+}
+
+#[test]
+fn red_checks_a_moved_head_and_branch_protection_are_refused_in_words() {
+    let lab = lab(true);
+    *lab.hub.red.lock().unwrap() = Some("ci/test".into());
+    let id = lab.brief("Restyle the button");
+    let v = lab.wait(id, "needs_attention", |v| state(v) == "needs_attention");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("the check ci/test failed"), "{reason}");
+    let out = lab.d.cli(&["merge", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("needs attention"), "{}", stderr(&out));
+
+    // A re-run goes green: the follower brings the task back to ready.
+    *lab.hub.red.lock().unwrap() = None;
+    lab.wait(id, "ready again", |v| state(v) == "ready");
+
+    // Someone pushes to the PR between the question and the confirm.
+    let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let branch = lab.task(id)["task"]["branch"].as_str().unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let clone = tmp.path().join("c");
+    git(tmp.path(), &["clone", "--quiet", "--branch", &branch, lab.hub.origin.to_str().unwrap(), clone.to_str().unwrap()]);
+    git(&clone, &["commit", "--quiet", "--allow-empty", "-m", "a reviewer's fixup"]);
+    git(&clone, &["push", "--quiet", "origin", &branch]);
+    let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("changed since you were asked"), "{}", stderr(&out));
+    assert!(lab.hub.merges.lock().unwrap().is_empty(), "nothing may be sent for a moved head");
+
+    // Asked again about the new head; branch protection wants a review (405).
+    *lab.hub.refuse.lock().unwrap() = Some((405, "At least 1 approving review is required by reviewers with write access.".into()));
+    let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q2: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_ne!(q2["head"], q["head"]);
+    let out = lab.d.cli(&["confirm", q2["code"].as_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("needs an approving review"), "{}", stderr(&out));
+    assert_eq!(lab.hub.merges.lock().unwrap()[0]["sha"], q2["head"]);
+    assert_eq!(state(&lab.task(id)), "ready", "a refused merge changes nothing");
+}
+
+#[test]
+fn a_push_that_fails_needs_attention_and_opens_no_pr() {
+    let lab = lab(false);
+    let id = lab.brief("Restyle the button");
+    let v = lab.wait(id, "needs_attention", |v| state(v) == "needs_attention");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("the local review passed, but could not push"), "{reason}");
+    assert!(lab.hub.pulls.lock().unwrap().is_empty());
+}
