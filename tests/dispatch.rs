@@ -793,7 +793,7 @@ fn daemon_brief_merge_and_confirm_through_the_cli() {
     let reply = brief_intent(&d, &[spec("Upgrade Tailwind", "good")]);
     assert_eq!(reply["ok"], true, "{reply}");
     assert_eq!(reply["tasks"][0]["agent"], "good");
-    assert_eq!(reply["tasks"][0]["why"], "named in the brief");
+    assert_eq!(reply["tasks"][0]["why"], "you asked for good");
     let id = reply["tasks"][0]["id"].as_i64().unwrap();
     wait_daemon_task(&d, id, "ready", |v| state_of(v) == "ready");
 

@@ -50,6 +50,9 @@ struct Hub {
     red: Mutex<Option<String>>,
     /// A merge refusal to answer with: (status, message).
     refuse: Mutex<Option<(u16, String)>>,
+    /// The one Jules session: its state, and the bodies it was sent.
+    jules_state: Mutex<String>,
+    jules_calls: Mutex<Vec<String>>,
 }
 
 impl Hub {
@@ -154,9 +157,67 @@ async fn merge_pull(
         .into_response()
 }
 
+// Jules, as its REST API documents it: a session that presents a plan, waits for
+// `:approvePlan`, works, then completes with a PR (which the hub opens on a branch
+// of its own in the bare repo, as Jules would on GitHub).
+
+fn jules_session(h: &Hub) -> Value {
+    let state = h.jules_state.lock().unwrap().clone();
+    let mut outputs = json!([]);
+    if state == "COMPLETED" {
+        let n = h.pulls.lock().unwrap().iter().find(|p| p["head"] == "jules/restyle").map(|p| p["number"].clone());
+        if let Some(n) = n {
+            outputs = json!([{"pullRequest": {"url": format!("https://github.com/octo/site/pull/{n}"), "title": "Restyle", "description": ""}}]);
+        }
+    }
+    json!({"name": "sessions/31415", "id": "31415", "title": "Restyle the button", "state": state, "url": "https://jules.google.com/session/31415", "outputs": outputs})
+}
+
+async fn jules_create(State(h): State<Arc<Hub>>, Json(b): Json<Value>) -> Response {
+    h.jules_calls.lock().unwrap().push(format!("create {}", b["requirePlanApproval"]));
+    *h.jules_state.lock().unwrap() = if b["requirePlanApproval"] == true { "AWAITING_PLAN_APPROVAL" } else { "IN_PROGRESS" }.into();
+    Json(jules_session(&h)).into_response()
+}
+
+async fn jules_get(State(h): State<Arc<Hub>>) -> Response {
+    let state = h.jules_state.lock().unwrap().clone();
+    if state == "IN_PROGRESS" {
+        // Jules works, pushes its branch, opens its PR and completes on the next read.
+        let main = h.head_of("main").unwrap();
+        let out = Command::new("git").arg("--git-dir").arg(&h.origin).args(["update-ref", "refs/heads/jules/restyle", &main]).output().unwrap();
+        assert!(out.status.success());
+        let mut pulls = h.pulls.lock().unwrap();
+        let n = pulls.len() as u64 + 1;
+        pulls.push(json!({"number": n, "head": "jules/restyle", "base": "main", "title": "Restyle the button", "body": "by Jules", "merged": false}));
+        drop(pulls);
+        *h.jules_state.lock().unwrap() = "COMPLETED".into();
+        return Json(json!({"name": "sessions/31415", "id": "31415", "title": "Restyle the button", "state": "IN_PROGRESS", "outputs": []})).into_response();
+    }
+    Json(jules_session(&h)).into_response()
+}
+
+async fn jules_activities() -> Response {
+    Json(json!({"activities": [{
+        "name": "sessions/31415/activities/1", "id": "1", "createTime": "2026-11-21T10:00:00Z", "originator": "agent",
+        "planGenerated": {"plan": {"id": "p1", "steps": [{"title": "Restyle the button in components/button"}, {"title": "Run the tests"}]}}
+    }]}))
+    .into_response()
+}
+
+async fn jules_action(State(h): State<Arc<Hub>>, UrlPath(rest): UrlPath<String>, body: String) -> Response {
+    h.jules_calls.lock().unwrap().push(format!("{rest} {body}"));
+    if rest.ends_with(":approvePlan") {
+        *h.jules_state.lock().unwrap() = "IN_PROGRESS".into();
+    }
+    Json(json!({})).into_response()
+}
+
 /// Serve the hub on its own thread (the daemon is another process).
 fn serve(hub: Arc<Hub>) -> String {
     let app = Router::new()
+        .route("/jules/sessions", axum::routing::post(jules_create))
+        .route("/jules/sessions/{rest}", get(jules_get).post(jules_action))
+        .route("/jules/sessions/{id}/activities", get(jules_activities))
         .route("/repos/{o}/{r}/pulls", get(list_pulls).post(create_pull))
         .route("/repos/{o}/{r}/pulls/{n}", get(get_pull))
         .route("/repos/{o}/{r}/pulls/{n}/merge", put(merge_pull))
@@ -224,6 +285,11 @@ base = "main"
 github = "octo/site"
 review = "github"
 
+[agents.jules]
+kind = "jules"
+api_url = "{api}/jules"
+plan_approval = true
+
 [agents.good]
 kind = "local"
 preset = "claude"
@@ -244,14 +310,21 @@ confirm_ttl = "60s"
         repo = repo.display(),
         agent = agent.display(),
     );
-    let d = Daemon::start_env(&cfg, &[("GITHUB_TOKEN", "ghp_review_test_token_0123456789")]);
+    let d = Daemon::start_env(
+        &cfg,
+        &[("GITHUB_TOKEN", "ghp_review_test_token_0123456789"), ("JULES_API_KEY", "jules-test-key-0123456789")],
+    );
     Lab { _tmp: tmp, hub, d }
 }
 
 impl Lab {
     fn brief(&self, title: &str) -> i64 {
+        self.brief_to(title, "good")
+    }
+
+    fn brief_to(&self, title: &str, agent: &str) -> i64 {
         let spec = json!({
-            "title": title, "kind": "css", "repo": "site", "agent": "good",
+            "title": title, "kind": "css", "repo": "site", "agent": agent,
             "scope": {"include": ["components/"], "exclude": []},
             "acceptance": [{"text": "tests pass", "check": "test"}],
             "readiness": {"ready": true, "score": 1.0, "problems": []},
@@ -397,4 +470,64 @@ fn a_push_that_fails_needs_attention_and_opens_no_pr() {
     let reason = v["task"]["reason"].as_str().unwrap();
     assert!(reason.contains("the local review passed, but could not push"), "{reason}");
     assert!(lab.hub.pulls.lock().unwrap().is_empty());
+}
+
+#[test]
+fn jules_waits_for_plan_approval_then_its_pr_is_followed_and_merged() {
+    let lab = lab(true);
+    let id = lab.brief_to("Restyle the button", "jules");
+
+    // The plan is a question to the user: the task needs attention, the run stays alive.
+    let v = lab.wait(id, "needs_attention", |v| state(v) == "needs_attention");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("Jules plans to: Restyle the button in components/button; Run the tests"), "{reason}");
+    assert!(v["runs"][0]["ended_at"].is_null(), "the session is still running: {v}");
+    assert_eq!(lab.hub.jules_calls.lock().unwrap()[0], "create true");
+
+    // Said out loud, understood, and sent as :approvePlan.
+    let out = lab.d.cli(&["brief", "approve the plan"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("Sent your answer to jules"), "{}", stdout(&out));
+    assert!(lab.hub.jules_calls.lock().unwrap().iter().any(|c| c.starts_with("31415:approvePlan")), "{:?}", lab.hub.jules_calls.lock().unwrap());
+
+    // Jules works, opens its PR; the PR's checks are followed on GitHub.
+    let v = lab.wait(id, "ready", |v| state(v) == "ready");
+    assert_eq!(v["task"]["pr"], 1);
+    let kinds: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for k in ["question", "answer", "pr", "pr_follow", "pr_checks"] {
+        assert!(kinds.contains(&k), "no {k} event in {kinds:?}");
+    }
+    assert!(!kinds.contains(&"review"), "Jules' work is reviewed on GitHub, not in an empty worktree: {kinds:?}");
+    let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(q["head"].as_str(), lab.hub.head_of("jules/restyle").as_deref());
+    let out = lab.d.cli(&["confirm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(lab.hub.merges.lock().unwrap()[0]["sha"], q["head"]);
+    lab.wait(id, "merged", |v| state(v) == "merged");
+}
+
+#[test]
+fn the_daemon_serves_cursors_webhook_only_to_signed_deliveries() {
+    use capcom::dispatch::cursor::sign_webhook;
+    let cfg = "[agents.cursor]\nkind = \"cursor\"\nwebhook_secret_env = \"CURSOR_WEBHOOK_SECRET\"\n\n[dispatch]\ndefault_agent = \"cursor\"\n";
+    let d = Daemon::start_env(cfg, &[("CURSOR_WEBHOOK_SECRET", "whsec_daemon_0123456789"), ("CURSOR_API_KEY", "key_0123456789")]);
+    let body = r#"{"event":"statusChange","timestamp":"2026-11-21T10:00:00Z","id":"bc_1","status":"FINISHED","summary":"done"}"#;
+    let post = |sig: Option<String>, body: &str| {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "content-type: application/json"]);
+        if let Some(s) = sig {
+            c.args(["-H", &format!("x-webhook-signature: {s}")]);
+        }
+        c.args(["--data-binary", body, &format!("http://{}/v1/webhooks/cursor", d.addr)]);
+        String::from_utf8(c.output().unwrap().stdout).unwrap()
+    };
+    assert_eq!(post(Some(sign_webhook(b"whsec_daemon_0123456789", body.as_bytes())), body), "200");
+    assert_eq!(post(Some(sign_webhook(b"wrong", body.as_bytes())), body), "401");
+    assert_eq!(post(None, body), "401");
+    // The webhook secret opens nothing else.
+    let (status, _) = d.http("GET", "/v1/tasks", Some("whsec_daemon_0123456789"), None);
+    assert_eq!(status, 401);
+    assert!(!d.stderr().contains("whsec_daemon_0123456789"), "the secret reached the log");
 }

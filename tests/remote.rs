@@ -1854,3 +1854,48 @@ environment = "env_web"
         assert!(!c.detail.contains("ghp_") && !c.detail.contains("key_cursor"), "no token in {c:?}");
     }
 }
+
+// ---------------------------------------------------------------- a poke looks at once
+
+/// A remote agent that reports working until told it finished.
+struct Flag(Arc<std::sync::atomic::AtomicBool>);
+
+#[async_trait::async_trait]
+impl RemoteAgent for Flag {
+    fn vendor(&self) -> &str {
+        "Flag"
+    }
+    async fn launch(&self, _req: &StartRequest) -> Result<capcom::dispatch::remote::Handle, capcom::dispatch::remote::RemoteError> {
+        Ok(capcom::dispatch::remote::Handle { id: "bc_poke".into(), url: None })
+    }
+    async fn look(&self, _id: &str, _c: &mut LookCursor) -> Result<capcom::dispatch::remote::Look, capcom::dispatch::remote::RemoteError> {
+        let state = if self.0.load(Ordering::SeqCst) {
+            RemoteState::Done { summary: "done".into(), pr: None }
+        } else {
+            RemoteState::Working { detail: "RUNNING".into() }
+        };
+        Ok(capcom::dispatch::remote::Look::state(state))
+    }
+    async fn follow_up(&self, id: &str, _text: &str) -> Result<String, capcom::dispatch::remote::RemoteError> {
+        Ok(id.to_string())
+    }
+    async fn stop(&self, _id: &str) -> Result<(), capcom::dispatch::remote::RemoteError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_poke_makes_the_watcher_look_before_the_next_poll() {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // An hour between polls: only the poke can make the watcher see the change.
+    let opts = WatchOptions { poll: Duration::from_secs(3600), ..WatchOptions::default() };
+    let b = RemoteBackend::new("cursor", Arc::new(Flag(done.clone())), opts);
+    let mut launched = b.start(request(Behaviour::Succeed)).await.unwrap();
+    assert!(matches!(launched.events.recv().await, Some(AgentEvent::Started { .. })));
+    done.store(true, Ordering::SeqCst);
+    b.poke("some-other-run");
+    b.poke("bc_poke");
+    // A guard against a hang, not a timing assertion: without the poke this waits an hour.
+    let ev = tokio::time::timeout(Duration::from_secs(60), launched.events.recv()).await.expect("the poke woke the watcher");
+    assert!(matches!(ev, Some(AgentEvent::Finished { .. })), "{ev:?}");
+}

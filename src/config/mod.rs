@@ -256,6 +256,13 @@ pub struct Agent {
     pub env: BTreeMap<String, String>,
     /// Codex cloud environment id.
     pub environment: String,
+    /// Copilot coding agent: instructions sent with each assignment (`custom_instructions`).
+    pub instructions: String,
+    /// Jules: present a plan and wait for "approve the plan" before working.
+    pub plan_approval: bool,
+    /// Cursor: the variable holding the webhook secret. With `[api] public_url` set,
+    /// Cursor calls `<public_url>/v1/webhooks/cursor` on status changes (signed).
+    pub webhook_secret_env: String,
 }
 
 impl Default for Agent {
@@ -269,6 +276,9 @@ impl Default for Agent {
             token_env: String::new(),
             env: BTreeMap::new(),
             environment: String::new(),
+            instructions: String::new(),
+            plan_approval: false,
+            webhook_secret_env: String::new(),
         }
     }
 }

@@ -17,7 +17,7 @@ pub struct Queued {
     pub title: String,
     pub state: TaskState,
     pub agent: Option<String>,
-    /// Why that agent: "named in the brief", "the route for css tasks", "the default agent".
+    /// Why that agent: "you asked for jules", "the route for css tasks", "the default agent".
     pub why: Option<String>,
     pub repo: Option<String>,
     /// For a held task: the question to answer.
@@ -203,13 +203,12 @@ impl Coordinator {
                         (Some(t), TaskState::Scheduled) => format!(", starting {}", t.with_timezone(&chrono::Local).format("%a %H:%M")),
                         _ => String::new(),
                     };
-                    lines.push(format!(
-                        "Task {}, '{}', went to {} ({}){when}.",
-                        task.id,
-                        task.title,
-                        a.map(|a| a.agent.as_str()).unwrap_or("?"),
-                        a.map(|a| a.why.as_str()).unwrap_or("")
-                    ));
+                    let (agent, why) = match a {
+                        Some(a) if a.why.starts_with("you asked") => (a.agent.as_str(), ", as you asked".to_string()),
+                        Some(a) => (a.agent.as_str(), format!(", {}", a.why)),
+                        None => ("?", String::new()),
+                    };
+                    lines.push(format!("Task {}, '{}', went to {agent}{why}{when}.", task.id, task.title));
                 }
                 _ => lines.push(format!("Task {}, '{}', is on hold: {}", task.id, task.title, plan.reason.clone().unwrap_or_default())),
             }

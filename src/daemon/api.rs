@@ -59,11 +59,35 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cancel", post(post_cancel))
         .merge(super::spoken::authed_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
-        .route("/v1/health", get(health))
-        .merge(super::spoken::feed_routes())
-        .merge(authed)
-        .with_state(state)
+    let mut open = Router::new().route("/v1/health", get(health)).merge(super::spoken::feed_routes());
+    if let Some(hook) = cursor_webhook(&state) {
+        open = open.merge(hook);
+    }
+    open.merge(authed).with_state(state)
+}
+
+/// Cursor's signed webhook, when a Cursor agent has a secret (`webhook_secret_env`):
+/// a verified delivery makes that run's watcher look at once. Anything unsigned or
+/// wrongly signed is answered 401 (see `dispatch::cursor`).
+fn cursor_webhook(state: &AppState) -> Option<Router<AppState>> {
+    let secret = state
+        .services
+        .config
+        .agents
+        .values()
+        .filter(|a| a.kind == "cursor")
+        .find_map(|a| crate::github::http::token_from_env(&a.webhook_secret_env))?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::dispatch::cursor::WebhookEvent>(64);
+    let coordinator = state.coordinator.clone();
+    tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            tracing::debug!(agent = %event.id, status = %event.status, "Cursor webhook");
+            if !coordinator.send(Msg::AgentChanged(event.id)).await {
+                break;
+            }
+        }
+    });
+    Some(crate::dispatch::cursor::webhook_router(secret, tx))
 }
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte from timings.

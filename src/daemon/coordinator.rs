@@ -70,6 +70,8 @@ pub enum Msg {
     Tick,
     /// Play an audio file (the latest changelog, from the tray).
     PlayFile(std::path::PathBuf),
+    /// A remote agent's run changed (a verified webhook): its watcher looks now.
+    AgentChanged(String),
 }
 
 pub struct Coordinator {
@@ -255,6 +257,11 @@ impl Coordinator {
                 }
                 _ => tracing::info!(path = %path.display(), "not playing now (busy, or no audio output)"),
             },
+            Msg::AgentChanged(id) => {
+                if let Some(d) = &self.dispatch {
+                    d.ctx().agents.poke(&id);
+                }
+            }
             Msg::Tick => {
                 if let Some(p) = self.pending.as_ref() {
                     if tokio::time::Instant::now() >= p.deadline {

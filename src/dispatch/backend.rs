@@ -26,6 +26,11 @@ pub enum AgentEvent {
     Progress(String),
     /// The agent opened a pull request.
     PrOpened { number: u64, url: String },
+    /// The run waits on the user: a plan to approve, a question to answer. It is
+    /// still alive; [`AgentBackend::answer`] replies.
+    NeedsAttention { question: String },
+    /// The run is working again after waiting on the user.
+    Resumed,
     /// Terminal: the agent says it is done.
     Finished { summary: Option<String>, session_id: Option<String>, cost_usd: Option<f64> },
     /// Terminal: the agent crashed, exited non-zero, was cancelled or vanished.
@@ -89,6 +94,8 @@ pub enum BackendError {
     Transport(String),
     #[error("the run is unknown to this backend: {0}")]
     UnknownRun(String),
+    #[error("agent `{0}` never waits for an answer; follow up once it has finished")]
+    NoAnswer(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -120,6 +127,19 @@ pub trait AgentBackend: Send + Sync {
 
     /// Stop a run. Idempotent: cancelling a run that already ended is `Ok`.
     async fn cancel(&self, run: &RunRef) -> Result<(), BackendError>;
+
+    /// Answer a live run that waits on the user (after `NeedsAttention`): approve its
+    /// plan or send the text. Agents that never wait say so.
+    async fn answer(&self, run: &RunRef, text: &str) -> Result<(), BackendError> {
+        let _ = (run, text);
+        Err(BackendError::NoAnswer(self.name().to_string()))
+    }
+
+    /// The vendor says the run with this id changed (a verified webhook): look now
+    /// instead of at the next poll. Unknown ids are ignored.
+    fn poke(&self, remote_id: &str) {
+        let _ = remote_id;
+    }
 }
 
 /// The last `max_lines` lines (at most `max_bytes` bytes) of a text.

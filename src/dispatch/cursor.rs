@@ -24,6 +24,8 @@ use sha2::Sha256;
 pub const DEFAULT_API: &str = "https://api.cursor.com";
 pub const DEFAULT_TOKEN_ENV: &str = "CURSOR_API_KEY";
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
+/// Where the local API receives Cursor's webhook.
+pub const WEBHOOK_PATH: &str = "/v1/webhooks/cursor";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
@@ -255,9 +257,9 @@ struct WebhookState {
 /// `POST /v1/webhooks/cursor`: verifies the signature over the raw body, answers
 /// 401 to anything unsigned or wrongly signed, 400 to a body that is not an
 /// agent event, and forwards verified events to `tx`.
-pub fn webhook_router(secret: Secret, tx: tokio::sync::mpsc::Sender<WebhookEvent>) -> axum::Router {
+pub fn webhook_router<S: Clone + Send + Sync + 'static>(secret: Secret, tx: tokio::sync::mpsc::Sender<WebhookEvent>) -> axum::Router<S> {
     use axum::routing::post;
-    axum::Router::new().route("/v1/webhooks/cursor", post(webhook)).with_state(WebhookState { secret, tx })
+    axum::Router::new().route(WEBHOOK_PATH, post(webhook)).with_state(WebhookState { secret, tx })
 }
 
 async fn webhook(

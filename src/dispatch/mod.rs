@@ -85,6 +85,13 @@ impl Agents {
         self.map.insert(name.to_string(), backend);
     }
 
+    /// A vendor says a run changed (a verified webhook): every backend watching that id looks now.
+    pub fn poke(&self, remote_id: &str) {
+        for b in self.map.values() {
+            b.poke(remote_id);
+        }
+    }
+
     pub fn get(&self, name: &str) -> Result<Arc<dyn AgentBackend>, String> {
         if let Some(b) = self.map.get(name) {
             return Ok(b.clone());
@@ -109,7 +116,7 @@ pub struct Routed {
 /// The brief's choice, then `[[routes]]` by kind, then `[dispatch] default_agent`.
 pub fn route(spec: &TaskSpec, config: &Config) -> Routed {
     if let Some(a) = spec.agent.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
-        return Routed { agent: a.to_string(), why: "named in the brief".into() };
+        return Routed { agent: a.to_string(), why: format!("you asked for {a}") };
     }
     if let Some(r) = config.routes.iter().find(|r| r.kind == spec.kind.as_str()) {
         return Routed { agent: r.agent.clone(), why: format!("the route for {} tasks", spec.kind.as_str()) };
@@ -488,6 +495,13 @@ impl Dispatcher {
                         self.event(id, "started", &msg, Some(serde_json::json!({"pid": pid, "session_id": session_id})));
                     }
                     Some(AgentEvent::Progress(line)) => self.event(id, "progress", &line, None),
+                    Some(AgentEvent::NeedsAttention { question }) => {
+                        self.event(id, "question", &question, None);
+                        self.to(id, &[TaskState::Running], TaskState::NeedsAttention, Some(&format!("{} asks: {question}", backend.name())));
+                    }
+                    Some(AgentEvent::Resumed) => {
+                        self.to(id, &[TaskState::NeedsAttention], TaskState::Running, Some(&format!("{} is working again", backend.name())));
+                    }
                     Some(AgentEvent::PrOpened { number, url }) => {
                         let _ = store.update_task(id, &TaskUpdate { pr: Some(number), ..TaskUpdate::default() });
                         self.event(id, "pr", &format!("opened PR #{number}: {url}"), Some(serde_json::json!({"number": number, "url": url})));
@@ -537,10 +551,11 @@ impl Dispatcher {
                 Err(e) => self.event(id, "autocommit", &format!("could not commit leftovers: {e}"), None),
             }
         }
-        let running = &[TaskState::Running];
+        // A remote run may end while it waits on the user (needs_attention).
+        let running = &[TaskState::Running, TaskState::NeedsAttention];
         match ending {
             Ending::Cancelled => {
-                self.to(id, &[TaskState::Running, TaskState::Checking], TaskState::Cancelled, Some("cancelled; its agent was stopped"));
+                self.to(id, &[TaskState::Running, TaskState::NeedsAttention, TaskState::Checking], TaskState::Cancelled, Some("cancelled; its agent was stopped"));
             }
             Ending::TimedOut { log_tail } => {
                 let reason = format!("timed out after {}; the agent was stopped", self.ctx.config.dispatch.timeout);
@@ -780,7 +795,11 @@ impl DispatchHandle {
         match self.scheduler.cancel(id).await {
             CancelOutcome::Signalled => {
                 // The job stops its agent (whole process group), then records `cancelled`.
-                let busy = [TaskState::Queued, TaskState::Scheduled, TaskState::Running, TaskState::Checking];
+                // A remote run waiting on the user is busy too.
+                let mut busy = vec![TaskState::Queued, TaskState::Scheduled, TaskState::Running, TaskState::Checking];
+                if self.live_run(&task).is_some() {
+                    busy.push(TaskState::NeedsAttention);
+                }
                 for _ in 0..400 {
                     match self.ctx.store.task(id) {
                         Ok(t) if !busy.contains(&t.state) => {
@@ -820,6 +839,9 @@ impl DispatchHandle {
     /// Run a task again on a fresh worktree (failed, needs attention, held or cancelled).
     pub async fn retry(&self, id: i64) -> Result<String, String> {
         let task = self.ctx.store.task(id).map_err(|e| e.to_string())?;
+        if let Some(run) = self.live_run(&task) {
+            return Err(format!("Task {id}'s agent, {}, is waiting for your answer; answer it, or cancel the task first", run.agent));
+        }
         let from = [TaskState::Failed, TaskState::NeedsAttention, TaskState::Held, TaskState::Cancelled, TaskState::Ready];
         self.ctx.store.transition(id, Some(&from), TaskState::Queued, Some("retry")).map_err(|e| e.to_string())?;
         let kind = if task.state == TaskState::Held { JobKind::Start } else { JobKind::Retry };
@@ -827,11 +849,32 @@ impl DispatchHandle {
         Ok(format!("Retrying task {id}, '{}'.", task.title))
     }
 
-    /// Re-invoke the agent in the task's worktree with an instruction.
+    /// The run of a task that is still going (a remote agent waiting on the user).
+    fn live_run(&self, task: &Task) -> Option<Run> {
+        if task.state != TaskState::NeedsAttention {
+            return None;
+        }
+        self.ctx.store.runs(task.id).ok()?.into_iter().rev().find(|r| r.ended_at.is_none())
+    }
+
+    /// Re-invoke the agent in the task's worktree with an instruction; or, when its
+    /// run is waiting on the user, answer it (approve the plan, or send the text).
     pub async fn follow_up(&self, id: i64, instruction: &str) -> Result<String, String> {
         let task = self.ctx.store.task(id).map_err(|e| e.to_string())?;
         if instruction.trim().is_empty() {
             return Err("A follow-up needs an instruction".into());
+        }
+        if let Some(run) = self.live_run(&task) {
+            let backend = self.ctx.agents.get(&run.agent)?;
+            let rref = RunRef {
+                task_id: id,
+                remote_id: run.remote_id.clone(),
+                session_id: run.session_id.clone(),
+                ..RunRef::default()
+            };
+            backend.answer(&rref, instruction).await.map_err(|e| e.to_string())?;
+            let _ = self.ctx.store.add_event(Some(id), "answer", instruction, None);
+            return Ok(format!("Sent your answer to {} for task {id}, '{}'.", run.agent, task.title));
         }
         if !task.worktree.as_deref().is_some_and(|w| Path::new(w).exists()) {
             return Err(format!("Task {id} has no worktree to follow up in; retry it instead"));
@@ -871,7 +914,7 @@ mod tests {
         assert_eq!(route(&s, &c), Routed { agent: "aider".into(), why: "the route for docs tasks".into() });
         s.agent = Some("codex".into());
         assert_eq!(route(&s, &c).agent, "codex");
-        assert_eq!(route(&s, &c).why, "named in the brief");
+        assert_eq!(route(&s, &c).why, "you asked for codex");
         let other = TaskSpec { kind: TaskKind::Css, ..TaskSpec::default() };
         assert_eq!(route(&other, &c), Routed { agent: "claude".into(), why: "the default agent".into() });
     }

@@ -5,8 +5,9 @@
 //! send a follow-up, stop it. [`RemoteBackend`] turns that into the event stream
 //! the dispatcher consumes: a watcher task polls `look` every `poll` interval and
 //! emits `Started`, progress lines, `PrOpened`, then exactly one terminal event.
-//! A run waiting on the user (Jules' plan approval, a question) is reported as a
-//! progress line starting "needs attention:" and keeps being watched.
+//! A run waiting on the user (Jules' plan approval, a question) is reported as
+//! `NeedsAttention` and keeps being watched; `Resumed` follows when it works again.
+//! [`AgentBackend::answer`] replies to it through the vendor's follow-up call.
 
 use super::backend::{AgentBackend, AgentEvent, BackendError, Launched, RunRef, StartRequest};
 use crate::github::HttpError;
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RemoteError {
@@ -168,6 +169,7 @@ pub async fn watch_run(
     id: String,
     opts: WatchOptions,
     mut cancelled: watch::Receiver<bool>,
+    poked: Arc<Notify>,
     tx: mpsc::Sender<AgentEvent>,
 ) {
     let vendor = agent.vendor().to_string();
@@ -218,13 +220,15 @@ pub async fn watch_run(
                     RemoteState::NeedsAttention { question } => {
                         if cursor.last_question.as_deref() != Some(question.as_str()) {
                             cursor.last_question = Some(question.clone());
-                            if tx.send(AgentEvent::Progress(format!("needs attention: {question}"))).await.is_err() {
+                            if tx.send(AgentEvent::NeedsAttention { question }).await.is_err() {
                                 return;
                             }
                         }
                     }
                     RemoteState::Working { detail } => {
-                        cursor.last_question = None;
+                        if cursor.last_question.take().is_some() && tx.send(AgentEvent::Resumed).await.is_err() {
+                            return;
+                        }
                         last_detail = detail;
                     }
                 }
@@ -254,6 +258,7 @@ pub async fn watch_run(
         }
         tokio::select! {
             _ = tokio::time::sleep(opts.poll) => {}
+            _ = poked.notified() => {}
             _ = cancelled.changed() => {}
             _ = tx.closed() => return,
         }
@@ -266,11 +271,13 @@ pub struct RemoteBackend {
     agent: Arc<dyn RemoteAgent>,
     opts: WatchOptions,
     cancels: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// Per watched id: wakes its watcher for a look now (a webhook said it changed).
+    pokes: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
 impl RemoteBackend {
     pub fn new(name: &str, agent: Arc<dyn RemoteAgent>, opts: WatchOptions) -> RemoteBackend {
-        RemoteBackend { name: name.into(), agent, opts, cancels: Mutex::new(HashMap::new()) }
+        RemoteBackend { name: name.into(), agent, opts, cancels: Mutex::new(HashMap::new()), pokes: Mutex::new(HashMap::new()) }
     }
 
     pub fn agent(&self) -> &Arc<dyn RemoteAgent> {
@@ -283,7 +290,8 @@ impl RemoteBackend {
             let mut map = self.cancels.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(id.to_string()).or_insert_with(|| watch::channel(false).0).subscribe()
         };
-        tokio::spawn(watch_run(self.agent.clone(), id.to_string(), self.opts.clone(), cancel_rx, tx));
+        let poked = self.pokes.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_string()).or_default().clone();
+        tokio::spawn(watch_run(self.agent.clone(), id.to_string(), self.opts.clone(), cancel_rx, poked, tx));
         rx
     }
 
@@ -348,6 +356,17 @@ impl AgentBackend for RemoteBackend {
         }
         self.agent.stop(&id).await.map_err(BackendError::from)
     }
+
+    async fn answer(&self, run: &RunRef, text: &str) -> Result<(), BackendError> {
+        let id = run_id(run)?;
+        self.agent.follow_up(&id, text).await.map(|_| ()).map_err(BackendError::from)
+    }
+
+    fn poke(&self, remote_id: &str) {
+        if let Some(n) = self.pokes.lock().unwrap_or_else(|p| p.into_inner()).get(remote_id) {
+            n.notify_one();
+        }
+    }
 }
 
 /// The one-paragraph task text remote agents receive: the rendered prompt, or
@@ -388,10 +407,21 @@ pub fn backend_for(
                 gh_cfg.token_env = agent.token_env.clone();
             }
             let gh = crate::github::GitHub::from_config(&gh_cfg).map_err(|e| format!("agent `{name}`: {e}"))?;
-            Arc::new(super::copilot::Copilot::new(Arc::new(gh)))
+            Arc::new(super::copilot::Copilot::new(Arc::new(gh)).with_instructions(&agent.instructions))
         }
-        "jules" => Arc::new(super::jules::Jules::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?),
-        "cursor" => Arc::new(super::cursor::CursorAgents::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?),
+        "jules" => Arc::new(
+            super::jules::Jules::from_config(agent)
+                .map_err(|e| format!("agent `{name}`: {e}"))?
+                .with_plan_approval(agent.plan_approval),
+        ),
+        "cursor" => {
+            let mut c = super::cursor::CursorAgents::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?;
+            let public = config.api.public_url.trim().trim_end_matches('/');
+            if let (Some(secret), false) = (crate::github::http::token_from_env(&agent.webhook_secret_env), public.is_empty()) {
+                c = c.with_webhook(&format!("{public}{}", super::cursor::WEBHOOK_PATH), secret);
+            }
+            Arc::new(c)
+        }
         "codex-cloud" => {
             Arc::new(super::codex_cloud::CodexCloud::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?)
         }

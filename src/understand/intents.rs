@@ -203,6 +203,9 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     if let Some(i) = retry(s, ctx, names) {
         return i;
     }
+    if let Some(i) = approve_plan(s, ctx, names) {
+        return i;
+    }
     let lp_full = lower.trim_end_matches(['.', '!', '?']).to_string();
     let lp = strip_polite(&lp_full).to_string();
     if let Some(i) = follow_up(&lp, norm, ctx, names) {
@@ -388,6 +391,45 @@ fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     let mut i = with_conf(Intent::of(IntentKind::Retry), 0.9);
     i.instruction = other_agent.map(|a| format!("use {a}"));
     apply(&mut i, r);
+    Some(i)
+}
+
+/// The follow-up that approves a waiting agent's plan (Jules' `:approvePlan`).
+pub const APPROVE_PLAN: &str = "approve the plan";
+
+/// "Approve the plan", "approve Jules's plan for the login page", "the plan looks good":
+/// a follow-up to the task whose agent waits on the user. Without a named task it is
+/// the one task that needs attention (of that agent, when one is named).
+fn approve_plan(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
+    let (who, what) = if let Some(c) = re!(r"^(?:i |we )?(?:approve|accept|okay|ok|go ahead with|go with|sign off on|greenlight|green light) (?:the |that |this |its |their |([a-z][a-z0-9-]*?)(?:'s|s'|s)? )?plan(?: (?:for|on|of|in) (.+?))?(?:,? (?:go ahead|please|thanks))?$").captures(s) {
+        (c.get(1).map(|m| m.as_str().to_string()), c.get(2).map(|m| m.as_str().to_string()))
+    } else if let Some(c) = re!(r"^(?:the |([a-z][a-z0-9-]*?)(?:'s|s'|s)? )?plan(?: (?:for|on|of|in) (.+?))? (?:looks good|looks fine|is fine|is good|is ok|is okay|is approved)(?:,? (?:go ahead|approve it|ship it|go for it))?$").captures(s) {
+        (c.get(1).map(|m| m.as_str().to_string()), c.get(2).map(|m| m.as_str().to_string()))
+    } else {
+        return None;
+    };
+    let agent = who.as_deref().and_then(|w| names.agent_word(w).or_else(|| names.agent_word(&format!("{w}s")))).map(str::to_string);
+    let mut i = Intent { instruction: Some(APPROVE_PLAN.to_string()), ..with_conf(Intent::of(IntentKind::FollowUp), 0.9) };
+    if let Some(phrase) = what {
+        let r = resolve(&phrase, ctx, names, Prefer::Active);
+        i.target = r.target;
+        i.question = r.question;
+        return Some(i);
+    }
+    let waiting: Vec<&super::TaskRef> = ctx
+        .tasks
+        .iter()
+        .filter(|t| t.state == "needs_attention")
+        .filter(|t| agent.as_deref().is_none_or(|a| t.agent.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(a))))
+        .collect();
+    match waiting.as_slice() {
+        [one] => i.target = Some(super::Target { task: Some(one.id), text: Some(s.to_string()), ..Default::default() }),
+        [] => i.question = Some("No agent is waiting for a plan approval.".to_string()),
+        many => {
+            let list: Vec<String> = many.iter().map(|t| format!("task {}, '{}'", t.id, t.title)).collect();
+            i.question = Some(format!("Whose plan: {}?", list.join(", or ")));
+        }
+    }
     Some(i)
 }
 
@@ -619,6 +661,45 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(yes_no(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn approving_a_plan_is_a_follow_up_to_the_waiting_task() {
+        use crate::config::Config;
+        use crate::understand::{TaskKind, TaskRef};
+        let mut config = Config::default();
+        for a in ["jules", "cursor", "claude"] {
+            config.agents.insert(a.into(), Default::default());
+        }
+        let t = |id: i64, title: &str, agent: &str, state: &str| TaskRef {
+            id,
+            title: title.into(),
+            kind: TaskKind::Feature,
+            agent: Some(agent.into()),
+            repo: None,
+            state: state.into(),
+            pr: None,
+        };
+        let one = vec![t(1, "Login page", "jules", "needs_attention"), t(2, "Navbar colours", "cursor", "running")];
+        let two = vec![t(1, "Login page", "jules", "needs_attention"), t(3, "Search box", "claude", "needs_attention")];
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T17:00:00+01:00").unwrap();
+        // (text, tasks, the target, whether a question comes back)
+        let cases: &[(&str, &[TaskRef], Option<i64>, bool)] = &[
+            ("approve the plan", &one, Some(1), false),
+            ("Approve Jules's plan.", &two, Some(1), false),
+            ("the plan looks good, go ahead", &one, Some(1), false),
+            ("approve the plan for the login page", &two, Some(1), false),
+            ("approve the plan", &two, None, true),
+            ("approve the plan", &[], None, true),
+        ];
+        for (text, tasks, want, question) in cases {
+            let cx = Context { config: &config, tasks, pending: None, now };
+            let i = crate::understand::parse(text, &cx);
+            assert_eq!(i.intent, IntentKind::FollowUp, "{text}: {i:?}");
+            assert_eq!(i.instruction.as_deref(), Some(APPROVE_PLAN), "{text}");
+            assert_eq!(i.target.as_ref().and_then(|t| t.task), *want, "{text}: {i:?}");
+            assert_eq!(i.question.is_some(), *question, "{text}: {i:?}");
         }
     }
 }
