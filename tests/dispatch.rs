@@ -929,6 +929,81 @@ fn daemon_cancel_kills_the_agent_group() {
 }
 
 #[test]
+fn daemon_cancel_in_words_asks_first_and_a_no_keeps_the_agent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agents = Agentry::new(tmp.path());
+    let (_repo, cfg) = daemon_config(tmp.path(), &agent_toml("hang", &agents.hang(tmp.path())), "");
+    let d = Daemon::start(&cfg);
+    let id = brief_intent(&d, &[spec("Hang around", "hang")])["tasks"][0]["id"].as_i64().unwrap();
+    let agent = read_pid(&tmp.path().join(format!("agent-{id}")));
+
+    let out = d.cli(&["brief", &format!("cancel task {id}")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(said.contains("Say confirm to cancel"), "{said}");
+    assert_eq!(state_of(&task_json(&d, id)), "running", "a question must not cancel");
+
+    let out = d.cli(&["brief", "no"]);
+    assert!(stdout(&out).contains("keeps going"), "{}", stdout(&out));
+    assert_eq!(state_of(&task_json(&d, id)), "running");
+    assert!(process_alive(agent, None));
+
+    let out = d.cli(&["brief", &format!("cancel task {id}")]);
+    assert!(stdout(&out).contains("Say confirm to cancel"), "{}", stdout(&out));
+    let out = d.cli(&["brief", "yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("Cancelled task {id}")), "{}", stdout(&out));
+    assert_eq!(state_of(&task_json(&d, id)), "cancelled");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert!(rt.block_on(gone(agent)));
+}
+
+#[test]
+fn daemon_merge_all_ready_asks_once_and_merges_each_through_the_gate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agents = Agentry::new(tmp.path());
+    let toml = format!("{}{}", agent_toml("good", &agents.good()), agent_toml("red", &agents.good()));
+    let (repo, cfg) = daemon_config(tmp.path(), &toml, "");
+    let d = Daemon::start(&cfg);
+    let mut red = spec("Red one", "red");
+    red.acceptance = vec![Criterion { text: "the red check passes".into(), check: Some("red".into()) }];
+    let specs = [spec("Upgrade Tailwind", "good"), spec("Fix the header", "good"), spec("Tidy the footer", "good"), red];
+    let reply = brief_intent(&d, &specs);
+    let ids: Vec<i64> = reply["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    for id in &ids[..3] {
+        wait_daemon_task(&d, *id, "ready", |v| state_of(v) == "ready");
+    }
+    wait_daemon_task(&d, ids[3], "needs_attention", |v| state_of(v) == "needs_attention");
+
+    let out = d.cli(&["brief", "merge all ready"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(said.contains("Merge three ready tasks into main"), "{said}");
+    assert!(said.contains("Say confirm to merge them all"), "{said}");
+    for id in &ids {
+        assert_ne!(state_of(&task_json(&d, *id)), "merged", "a question must not merge");
+    }
+
+    // One branch moves after the question: that one is refused, the others merge.
+    let moved = task_json(&d, ids[1]);
+    let wt = PathBuf::from(moved["task"]["worktree"].as_str().unwrap());
+    std::fs::write(wt.join("components/later.txt"), "later\n").unwrap();
+    git(&wt, &["add", "-A"]);
+    git(&wt, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qm", "later"]);
+
+    let out = d.cli(&["brief", "confirm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(said.contains("Merged two tasks into main"), "{said}");
+    assert!(said.contains("Fix the header") && said.contains("moved"), "{said}");
+    assert_eq!(state_of(&task_json(&d, ids[0])), "merged");
+    assert_eq!(state_of(&task_json(&d, ids[2])), "merged");
+    assert_eq!(state_of(&task_json(&d, ids[1])), "ready");
+    assert_eq!(state_of(&task_json(&d, ids[3])), "needs_attention");
+    assert_eq!(git(&repo, &["show", "main:components/button.txt"]), "button v2");
+}
+
+#[test]
 fn daemon_sigkill_with_five_agents_running_then_restart_ends_every_task_truly() {
     let tmp = tempfile::tempdir().unwrap();
     let go = tmp.path().join("go");

@@ -5,7 +5,8 @@
 
 use super::coordinator::{Coordinator, Stage};
 use crate::dispatch::{self, DispatchHandle};
-use crate::review::merge::{Gate, Merged, PendingMerge};
+use crate::report::TaskView;
+use crate::review::merge::{Action, Gate, Merged, Pending};
 use crate::store::{Task, TaskState, TaskUpdate};
 use crate::understand::{self, Intent, IntentKind, Target, TaskRef};
 use serde::Serialize;
@@ -33,7 +34,7 @@ pub struct Answer {
     /// One readable (speakable) answer.
     pub say: String,
     pub tasks: Vec<Queued>,
-    pub pending: Option<PendingMerge>,
+    pub pending: Option<Pending>,
     pub merged: Option<Merged>,
     /// The parsed intent, for a brief.
     pub parsed: Option<Intent>,
@@ -94,7 +95,7 @@ impl Coordinator {
             None => {
                 let tasks: Vec<TaskRef> = store.tasks(true).unwrap_or_default().iter().rev().take(50).rev().map(Task::to_ref).collect();
                 let pending = self.pending.as_ref().map(|p| understand::Pending {
-                    action: "merge".into(),
+                    action: p.action.as_str().into(),
                     question: p.question.clone(),
                     task: Some(p.task),
                 });
@@ -109,6 +110,10 @@ impl Coordinator {
         };
         let mut answer = match intent.intent {
             IntentKind::Dispatch => self.dispatch_tasks(&intent, utterance).await,
+            IntentKind::Merge if intent.target.as_ref().is_some_and(|t| t.all) => {
+                let only = intent.target.as_ref().map(|t| t.tasks.clone()).unwrap_or_default();
+                self.merge_all(&only).await
+            }
             IntentKind::Merge => match self.target_of(&intent) {
                 Ok(id) => self.merge(id).await,
                 Err(q) => Answer::no("merge", q),
@@ -117,12 +122,18 @@ impl Coordinator {
             IntentKind::Deny => match self.pending.take() {
                 Some(p) => {
                     self.stage = Stage::Idle;
-                    Answer::ok("deny", format!("Okay, task {} stays unmerged.", p.task))
+                    let _ = self.services.store.audit("deny", Some(p.task), "user", Some(p.action.as_str()));
+                    Answer::ok("deny", match p.action {
+                        Action::Merge => format!("Okay, task {} stays unmerged.", p.task),
+                        Action::MergeAll => "Okay, nothing merged.".to_string(),
+                        Action::Cancel => format!("Okay, task {} keeps going.", p.task),
+                    })
                 }
                 None => Answer::ok("deny", "Nothing was waiting for an answer."),
             },
+            // Spoken (or typed) words cancel only after a confirmation; `capcom cancel ID` acts at once.
             IntentKind::Cancel => match self.target_of(&intent) {
-                Ok(id) => self.cancel(id).await,
+                Ok(id) => self.ask_cancel(id),
                 Err(q) => Answer::no("cancel", q),
             },
             IntentKind::Retry => match (self.target_of(&intent), self.dispatcher()) {
@@ -290,19 +301,129 @@ impl Coordinator {
         }
     }
 
-    /// `capcom confirm [CODE]`: merge if every condition holds.
+    /// Ask before cancelling a task named in words.
+    fn ask_cancel(&mut self, id: i64) -> Answer {
+        let store = &self.services.store;
+        let task = match store.task(id) {
+            Ok(t) => t,
+            Err(e) => return Answer::no("cancel", e.to_string()),
+        };
+        if task.state.is_closed() {
+            return Answer::no("cancel", format!("Task {id} is already {}.", task.state));
+        }
+        let v = TaskView::from_store(&task, &store.runs(id).unwrap_or_default(), &store.events(id).unwrap_or_default());
+        let question = crate::report::script::cancel_question(&v);
+        let ttl = self.services.config.dispatch.confirm_ttl.get();
+        let p = Pending::about(Action::Cancel, id, question, chrono::Utc::now(), tokio::time::Instant::now(), ttl);
+        self.stage = Stage::AwaitingConfirmation;
+        self.pending = Some(p.clone());
+        self.expired = None;
+        Answer { pending: Some(p.clone()), ..Answer::ok("cancel", p.question) }
+    }
+
+    /// "Merge all ready": ask about each ready task through the gate (each bound to its own
+    /// head), then ask once about all that may be merged, saying why the others may not.
+    async fn merge_all(&mut self, only: &[i64]) -> Answer {
+        let gate = match self.gate() {
+            Ok(g) => g,
+            Err(e) => return Answer::no("merge", e),
+        };
+        let store = self.services.store.clone();
+        let ready: Vec<Task> = match store.tasks_in(&[TaskState::Ready]) {
+            Ok(t) => t.into_iter().filter(|t| only.is_empty() || only.contains(&t.id)).collect(),
+            Err(e) => return Answer::no("merge", e.to_string()),
+        };
+        let (now, clock) = (chrono::Utc::now(), tokio::time::Instant::now());
+        let mut asks: Vec<Pending> = Vec::new();
+        let mut views: Vec<TaskView> = Vec::new();
+        let mut refused: Vec<String> = Vec::new();
+        for t in &ready {
+            match gate.ask(t.id, now, clock).await {
+                Ok(p) => {
+                    views.push(TaskView::from_store(t, &store.runs(t.id).unwrap_or_default(), &store.events(t.id).unwrap_or_default()));
+                    asks.push(p);
+                }
+                Err(r) => refused.push(format!("{}.", r.reason.trim_end_matches('.'))),
+            }
+        }
+        if asks.is_empty() {
+            let mut say = vec![crate::report::script::refusal(&crate::report::Refusal::NothingReady)];
+            say.extend(refused);
+            return Answer::no("merge", say.join(" "));
+        }
+        if asks.len() == 1 {
+            let p = asks.remove(0);
+            self.stage = Stage::AwaitingConfirmation;
+            self.pending = Some(p.clone());
+            self.expired = None;
+            let say = std::iter::once(p.question.clone()).chain(refused).collect::<Vec<_>>().join(" ");
+            return Answer { pending: Some(p), ..Answer::ok("merge", say) };
+        }
+        let base = self.base_name(&ready);
+        let question = crate::report::script::merge_all_question(&views, &base);
+        let first = asks[0].clone();
+        let p = Pending {
+            question,
+            action: Action::MergeAll,
+            batch: asks,
+            pr: None,
+            ..first
+        };
+        self.stage = Stage::AwaitingConfirmation;
+        self.pending = Some(p.clone());
+        self.expired = None;
+        let say = std::iter::once(p.question.clone()).chain(refused).collect::<Vec<_>>().join(" ");
+        Answer { pending: Some(p), ..Answer::ok("merge", say) }
+    }
+
+    /// The base branch the tasks merge into, when they share one ("main" otherwise said per task).
+    fn base_name(&self, tasks: &[Task]) -> String {
+        let cfg = &self.services.config;
+        let bases: std::collections::BTreeSet<String> = tasks
+            .iter()
+            .filter_map(|t| t.repo.as_deref().and_then(|r| cfg.repo(r)).map(|r| r.base.clone()))
+            .collect();
+        match bases.len() {
+            1 => bases.into_iter().next().unwrap_or_default(),
+            _ => "their base branches".into(),
+        }
+    }
+
+    /// `capcom confirm [CODE]`: do what the pending question asked, if every condition holds.
     pub(super) async fn confirm(&mut self, code: Option<String>) -> Answer {
         let Some(pending) = self.pending.clone() else {
             if let Some(task) = self.expired.take() {
-                return Answer::no("confirm", format!("The merge question for task {task} expired; nothing merged. Ask again with `capcom merge {task}`."));
+                return Answer::no("confirm", format!("The question about task {task} expired; nothing was done. Ask again when you're ready."));
             }
-            return Answer::no("confirm", "Nothing is waiting for confirmation; nothing merged.");
+            return Answer::no("confirm", "Nothing is waiting for confirmation; nothing was done.");
         };
+        let clock = tokio::time::Instant::now();
+        if let Err(r) = Gate::live(&pending, code.as_deref(), clock) {
+            if !r.reason.starts_with("Code ") {
+                self.pending = None;
+                self.stage = Stage::Idle;
+            }
+            return Answer::no("confirm", r.reason);
+        }
+        match pending.action {
+            Action::Merge => {}
+            Action::Cancel => {
+                self.pending = None;
+                self.stage = Stage::Idle;
+                let mut a = self.cancel(pending.task).await;
+                a.intent = "confirm".into();
+                return a;
+            }
+            Action::MergeAll => {
+                self.pending = None;
+                self.stage = Stage::Idle;
+                return self.confirm_all(&pending, clock).await;
+            }
+        }
         let gate = match self.gate() {
             Ok(g) => g,
             Err(e) => return Answer::no("confirm", e),
         };
-        let clock = tokio::time::Instant::now();
         let res = gate.merge(&pending, code.as_deref(), clock).await;
         // A confirmation is used once, whatever happens (a wrong code leaves it standing).
         let wrong_code = matches!(&res, Err(r) if r.reason.starts_with("Code "));
@@ -324,6 +445,39 @@ impl Coordinator {
             }
             Err(refusal) => Answer::no("confirm", refusal.reason),
         }
+    }
+
+    /// Merge each task of a confirmed "merge all" through the gate, and say how each went.
+    async fn confirm_all(&mut self, pending: &Pending, clock: tokio::time::Instant) -> Answer {
+        let gate = match self.gate() {
+            Ok(g) => g,
+            Err(e) => return Answer::no("confirm", e),
+        };
+        let store = self.services.store.clone();
+        let mut results: Vec<(TaskView, Result<(), crate::report::Refusal>)> = Vec::new();
+        let mut merged: Vec<Merged> = Vec::new();
+        for item in &pending.batch {
+            let outcome = gate.merge(item, None, clock).await;
+            let view = store
+                .task(item.task)
+                .map(|t| TaskView::from_store(&t, &store.runs(t.id).unwrap_or_default(), &store.events(t.id).unwrap_or_default()))
+                .unwrap_or_else(|_| TaskView::new(item.task, "", TaskState::Ready));
+            let r = match outcome {
+                Ok(m) => {
+                    merged.push(m);
+                    Ok(())
+                }
+                Err(r) => Err(crate::report::Refusal::Failed {
+                    task: crate::report::script::Named::from(&view),
+                    error: r.reason,
+                }),
+            };
+            results.push((view, r));
+        }
+        let tasks: Vec<Task> = pending.batch.iter().filter_map(|p| store.task(p.task).ok()).collect();
+        let say = crate::report::script::merge_all_outcome(&results, &self.base_name(&tasks));
+        let ok = !merged.is_empty();
+        Answer { ok, merged: merged.into_iter().next(), ..Answer::ok("confirm", say) }
     }
 
     /// `capcom cancel TASK`.

@@ -3,13 +3,13 @@
 //! Hotkey events, transcripts, API calls, timers and the speech queue all
 //! arrive as [`Msg`]s on one channel and are handled one at a time, so no two
 //! sources can race on the stage (idle, recording, transcribing, awaiting
-//! confirmation, speaking) or on the pending merge question.
+//! confirmation, speaking) or on the pending question (a merge, a merge of all ready, a cancel).
 
 use super::Services;
 use super::actions::Answer;
 use crate::dispatch::{Agents, Ctx, DispatchHandle};
 use crate::report::SpeechQueue;
-use crate::review::merge::PendingMerge;
+use crate::review::merge::Pending;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -78,7 +78,7 @@ pub struct Coordinator {
     pub(super) services: Services,
     pub(super) stage: Stage,
     /// The merge question waiting for "confirm" (with `Stage::AwaitingConfirmation`).
-    pub(super) pending: Option<PendingMerge>,
+    pub(super) pending: Option<Pending>,
     /// The dispatcher (scheduler, agents, review); set once the coordinator runs.
     pub(super) dispatch: Option<DispatchHandle>,
     /// Where a recording returns to when it yields nothing (e.g. a pending confirmation).
@@ -265,15 +265,16 @@ impl Coordinator {
             Msg::Tick => {
                 if let Some(p) = self.pending.as_ref() {
                     if tokio::time::Instant::now() >= p.deadline {
-                        let task = p.task;
+                        let (task, action) = (p.task, p.action.as_str());
                         self.pending = None;
                         self.expired = Some(task);
                         if self.stage == Stage::AwaitingConfirmation {
                             self.stage = Stage::Idle;
                         }
                         let _ = self.services.store.audit("confirm_expired", Some(task), "timer", None);
-                        let text = crate::report::script::refusal(&crate::report::Refusal::Expired { action: "merge".into() });
-                        let _ = self.services.store.add_event(Some(task), "merge", &text, None);
+                        let text = crate::report::script::refusal(&crate::report::Refusal::Expired { action: action.into() });
+                        let kind = if action == "cancel" { "cancel" } else { "merge" };
+                        let _ = self.services.store.add_event(Some(task), kind, &text, None);
                         if self.stage == Stage::Idle {
                             self.say(text);
                         } else {

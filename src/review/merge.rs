@@ -1,7 +1,7 @@
 //! The merge gate: only a confirmation merges, it names its task, it is bound to
 //! the head SHA it asked about, and it expires (`[dispatch] confirm_ttl`).
 //!
-//! `propose` makes a [`PendingMerge`] (question, short code, head, expiry); the
+//! `propose` makes a [`Pending`] (question, short code, head, expiry); the
 //! coordinator keeps it. `confirm` merges only when the confirmation is live, the
 //! task is `ready`, the branch head still equals the SHA asked about, and the base
 //! merges without conflict (a conflict moves the task to `needs_attention`). Every
@@ -35,19 +35,68 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::time::Instant;
 
-/// A question waiting for "confirm".
+/// What "confirm" will do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    #[default]
+    Merge,
+    /// Merge every task in `batch`, each through the gate with its own head.
+    MergeAll,
+    /// Cancel `task` (its agent is stopped).
+    Cancel,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Merge => "merge",
+            Action::MergeAll => "merge_all",
+            Action::Cancel => "cancel",
+        }
+    }
+
+    fn is_merge(&self) -> bool {
+        *self == Action::Merge
+    }
+}
+
+/// A question waiting for "confirm": one owner (the coordinator), one use, an expiry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PendingMerge {
+pub struct Pending {
     pub question: String,
     pub code: String,
     pub task: i64,
+    /// The head SHA a merge is bound to (empty for a cancel).
     pub head: String,
     /// The pull request the question is about, when the merge goes through GitHub.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pr: Option<u64>,
+    #[serde(skip_serializing_if = "Action::is_merge")]
+    pub action: Action,
+    /// With `MergeAll`: one head-bound question per task.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batch: Vec<Pending>,
     pub expires_at: DateTime<Utc>,
     #[serde(skip)]
     pub deadline: Instant,
+}
+
+impl Pending {
+    /// A question that is not about a merge (a cancel), valid for `ttl`.
+    pub fn about(action: Action, task: i64, question: String, now: DateTime<Utc>, clock: Instant, ttl: std::time::Duration) -> Pending {
+        Pending {
+            question,
+            code: new_code(),
+            task,
+            head: String::new(),
+            pr: None,
+            action,
+            batch: Vec::new(),
+            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)),
+            deadline: clock + ttl,
+        }
+    }
 }
 
 /// Why nothing was merged.
@@ -159,7 +208,7 @@ impl Gate {
     }
 
     /// Ask: the question, a code, the head SHA it is about, an expiry.
-    pub fn propose(&self, task_id: i64, now: DateTime<Utc>, clock: Instant) -> Result<PendingMerge, Refusal> {
+    pub fn propose(&self, task_id: i64, now: DateTime<Utc>, clock: Instant) -> Result<Pending, Refusal> {
         let task = self.load(task_id)?;
         if let Some(why) = self.not_ready(&task) {
             return Err(Refusal::no(why));
@@ -177,12 +226,14 @@ impl Gate {
         let summary = self.review_summary(task_id).unwrap_or_else(|| "Checks green".to_string());
         let question = format!("Merge task {task_id}, '{}', into {}? {summary}.", task.title, repo.base);
         let ttl = self.config.dispatch.confirm_ttl.get();
-        Ok(PendingMerge {
+        Ok(Pending {
             question,
             code: new_code(),
             task: task_id,
             head,
             pr: None,
+            action: Action::Merge,
+            batch: Vec::new(),
             expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)),
             deadline: clock + ttl,
         })
@@ -201,7 +252,7 @@ impl Gate {
     }
 
     /// A wrong code or an expired question refuses before anything is read.
-    fn live(pending: &PendingMerge, code: Option<&str>, clock: Instant) -> Result<(), Refusal> {
+    pub fn live(pending: &Pending, code: Option<&str>, clock: Instant) -> Result<(), Refusal> {
         if let Some(c) = code.map(str::trim).filter(|c| !c.is_empty()) {
             if c != pending.code {
                 return Err(Refusal::no(format!("Code {c} does not match the pending confirmation; nothing merged")));
@@ -217,7 +268,7 @@ impl Gate {
     }
 
     /// Confirm: merge if and only if every condition holds.
-    pub fn confirm(&self, pending: &PendingMerge, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
+    pub fn confirm(&self, pending: &Pending, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
         Self::live(pending, code, clock)?;
         let task = self.load(pending.task)?;
         if let Some(why) = self.not_ready(&task) {
@@ -244,18 +295,19 @@ impl Gate {
         let git = self.git.as_ref();
         let old = worktree::rev(git, &repo_path, &base_ref)
             .map_err(|_| Refusal::no(format!("the base branch {} is gone; nothing merged", repo.base)))?;
-        let checkouts = self.checkouts_of(&repo_path, &base_ref);
-        for wt in &checkouts {
-            let dirty = git
-                .ok(wt, &["status", "--porcelain", "--untracked-files=no"])
-                .map(|s| !s.trim().is_empty())
-                .unwrap_or(true);
-            if dirty {
-                return Err(Refusal::no(format!(
-                    "{} is checked out in {} with uncommitted changes; commit or stash them first. Nothing merged",
-                    repo.base,
-                    wt.display()
-                )));
+        // The user's checkouts of the base: each must hold no changes of its own. Its files may
+        // still be those of a base capcom moved away from (an earlier merge); that is no change.
+        let mut checkouts: Vec<(PathBuf, String)> = Vec::new();
+        for wt in self.checkouts_of(&repo_path, &base_ref) {
+            match self.files_at(&wt, &base_ref) {
+                Some(at) => checkouts.push((wt, at)),
+                None => {
+                    return Err(Refusal::no(format!(
+                        "{} is checked out in {} with uncommitted changes; commit or stash them first. Nothing merged",
+                        repo.base,
+                        wt.display()
+                    )));
+                }
             }
         }
         let title = format!("{} (capcom task {})", task.title, task.id);
@@ -304,12 +356,12 @@ impl Gate {
         }
         let _ = self.store.audit("merge", Some(task.id), "user", Some(&detail));
         let note = (!checkouts.is_empty()).then(|| {
-            let list: Vec<String> = checkouts.iter().map(|p| p.display().to_string()).collect();
+            let list: Vec<String> = checkouts.iter().map(|(p, _)| p.display().to_string()).collect();
             format!(
                 "{} is checked out in {}; its files were not touched. To bring them up to date, run there: git read-tree -m -u {} HEAD",
                 repo.base,
                 list.join(", "),
-                old
+                checkouts[0].1
             )
         });
         Ok(Merged { task: task.id, base: repo.base.clone(), old, new, method: method.as_str().into(), note, pr: None })
@@ -327,7 +379,7 @@ impl Gate {
     }
 
     /// Ask about a task: through GitHub when its work is a PR, else locally.
-    pub async fn ask(&self, task_id: i64, now: DateTime<Utc>, clock: Instant) -> Result<PendingMerge, Refusal> {
+    pub async fn ask(&self, task_id: i64, now: DateTime<Utc>, clock: Instant) -> Result<Pending, Refusal> {
         let task = self.load(task_id)?;
         if let Some(why) = self.not_ready(&task) {
             return Err(Refusal::no(why));
@@ -358,12 +410,14 @@ impl Gate {
         let checks = upper_first(&r.verdict.spoken());
         let question = format!("Merge task {task_id}, '{}', pull request {n}, into {}? {checks}{files}.", task.title, repo.base);
         let ttl = self.config.dispatch.confirm_ttl.get();
-        Ok(PendingMerge {
+        Ok(Pending {
             question,
             code: new_code(),
             task: task_id,
             head: r.head_sha,
             pr: Some(n),
+            action: Action::Merge,
+            batch: Vec::new(),
             expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)),
             deadline: clock + ttl,
         })
@@ -389,7 +443,7 @@ impl Gate {
 
     /// Merge on "confirm": through `PUT /pulls/{n}/merge` with the confirmed head
     /// when the question was about a PR, else locally.
-    pub async fn merge(&self, pending: &PendingMerge, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
+    pub async fn merge(&self, pending: &Pending, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
         let Some(n) = pending.pr else {
             let (gate, p, code) = (self.clone(), pending.clone(), code.map(String::from));
             return tokio::task::spawn_blocking(move || gate.confirm(&p, code.as_deref(), clock))
@@ -465,6 +519,31 @@ impl Gate {
             }
             _ => Err(Refusal::no(format!("cannot merge: {}", out.stderr.trim()))),
         }
+    }
+
+    /// The commit whose files a checkout of `base_ref` holds, when it holds nothing else:
+    /// its branch head, or a head that capcom's own merges moved the branch away from
+    /// (read from the branch's reflog). `None` when it has changes of its own.
+    fn files_at(&self, wt: &Path, base_ref: &str) -> Option<String> {
+        let git = self.git.as_ref();
+        // Files on disk must equal the index.
+        if git.run(wt, &["diff-files", "--quiet"]).map(|o| o.code).unwrap_or(1) != 0 {
+            return None;
+        }
+        let head = worktree::rev(git, wt, "HEAD").ok()?;
+        let mut candidates = vec![head];
+        if let Ok(log) = git.ok(wt, &["reflog", "show", "--format=%H %gs", base_ref]) {
+            let entries: Vec<(&str, &str)> = log.lines().filter_map(|l| l.split_once(' ')).collect();
+            for (i, (_, msg)) in entries.iter().enumerate() {
+                if !msg.starts_with("capcom: merge task") {
+                    break;
+                }
+                if let Some((before, _)) = entries.get(i + 1) {
+                    candidates.push((*before).to_string());
+                }
+            }
+        }
+        candidates.into_iter().find(|c| git.run(wt, &["diff-index", "--cached", "--quiet", c]).is_ok_and(|o| o.code == 0))
     }
 
     /// Worktrees (the user's included) that have `base_ref` checked out.

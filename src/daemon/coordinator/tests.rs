@@ -16,13 +16,15 @@ fn services(dir: &std::path::Path) -> Services {
     }
 }
 
-fn pending(task: i64, ttl: Duration) -> PendingMerge {
-    PendingMerge {
+fn pending(task: i64, ttl: Duration) -> Pending {
+    Pending {
         question: format!("Merge task {task}, 'Upgrade Tailwind', into main? Checks green, 3 files changed."),
         code: "4821".into(),
         task,
         head: "0123456789abcdef".into(),
         pr: None,
+        action: Default::default(),
+        batch: Vec::new(),
         expires_at: chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap(),
         deadline: tokio::time::Instant::now() + ttl,
     }
