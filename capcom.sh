@@ -12,7 +12,7 @@ APT_PACKAGES=(
   # speech out
   espeak-ng libespeak-ng-dev
   # headless tests: X server, key injection, sound server, tools
-  xvfb xdotool pulseaudio libasound2-plugins sox git ca-certificates curl
+  xvfb xdotool pulseaudio pulseaudio-utils libasound2-plugins sox git ca-certificates curl
 )
 
 as_root() {

@@ -424,3 +424,88 @@ fn a_missing_model_does_not_stop_the_daemon() {
     assert!(status.unwrap().success(), "{status:?}");
     assert!(!data.join("daemon.pid").exists());
 }
+
+#[test]
+fn status_speak_is_heard_on_the_null_sink() {
+    // `capcom status --speak` against a headless daemon, with PulseAudio's null sink as
+    // the speaker: what the sink's monitor records must be speech-loud for a while.
+    let missing: Vec<&str> = ["pulseaudio", "pactl", "parec"].into_iter().filter(|b| !have(b)).collect();
+    if !missing.is_empty() {
+        eprintln!("\n\n!!!!! SKIPPING status --speak: missing {} (apt-get install pulseaudio pulseaudio-utils libasound2-plugins) !!!!!\n", missing.join(", "));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
+    for d in [&home, &runtime, &data] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let env = Env {
+        vars: vec![
+            ("HOME".into(), home.display().to_string()),
+            ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
+            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
+        ],
+    };
+    let mut reaper = Reaper(Vec::new(), Vec::new());
+    let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
+    assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
+    {
+        let env_vars = env.vars.clone();
+        reaper.1.push(Box::new(move || {
+            let _ = Env { vars: env_vars.clone() }.run("pulseaudio", &["--kill"]);
+        }));
+    }
+    wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
+    let out = env.run("pactl", &["load-module", "module-null-sink", "sink_name=speaker", "rate=16000", "channels=1"]);
+    assert!(out.status.success(), "null sink: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.run("pactl", &["set-default-sink", "speaker"]).status.success());
+
+    // Record the sink's monitor, raw 16 kHz mono.
+    let recorded = root.join("monitor.raw");
+    let rec = env
+        .cmd("parec")
+        .args(["-d", "speaker.monitor", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=20"])
+        .stdout(std::fs::File::create(&recorded).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    reaper.0.push(rec);
+
+    let bin = env!("CARGO_BIN_EXE_capcom");
+    let config = root.join("config.toml");
+    std::fs::write(&config, "[speech]\nannounce = \"none\"\n").unwrap();
+    let capcom = |args: &[&str]| {
+        let mut c = env.cmd(bin);
+        c.arg("--config").arg(&config).arg("--data-dir").arg(&data).args(args);
+        c
+    };
+    let daemon = capcom(&["daemon", "--headless"])
+        .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    reaper.0.push(daemon);
+    LOGS.with(|l| *l.borrow_mut() = Some(data.clone()));
+    wait_for("the API", Duration::from_secs(60), || data.join("api.addr").exists());
+
+    let before = std::fs::metadata(&recorded).map(|m| m.len()).unwrap_or(0);
+    let out = capcom(&["status", "--speak"]).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "status --speak: {}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!said.trim().is_empty());
+    // Let the monitor's last buffers reach the file.
+    std::thread::sleep(Duration::from_millis(500));
+    let bytes = std::fs::read(&recorded).unwrap();
+    let samples: Vec<f32> = bytes[before as usize..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+        .collect();
+    let env_rms = envelope(&samples);
+    let loud = env_rms.iter().filter(|&&r| r > 0.01).count();
+    // 10 ms windows: speech-loud for at least half a second of what was said.
+    assert!(loud >= 50, "the null sink heard {loud} loud 10 ms windows of {} ({said})", env_rms.len());
+}
