@@ -531,3 +531,20 @@ fn the_daemon_serves_cursors_webhook_only_to_signed_deliveries() {
     assert_eq!(status, 401);
     assert!(!d.stderr().contains("whsec_daemon_0123456789"), "the secret reached the log");
 }
+
+#[test]
+fn get_me_caught_up_asks_github_for_ci_failures_alongside_the_tasks() {
+    let lab = lab(true);
+    *lab.hub.red.lock().unwrap() = Some("ci/test".into());
+    let id = lab.brief("Restyle the button");
+    lab.wait(id, "needs_attention", |v| state(v) == "needs_attention");
+    let out = lab.d.cli(&["brief", "get me caught up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    // Red CI on the base branch is the worst news, so it comes first.
+    let ci = said.find("CI is red on main in site").unwrap_or_else(|| panic!("{said}"));
+    let task = said.find("Restyle the button").unwrap_or_else(|| panic!("{said}"));
+    assert!(ci < task, "{said}");
+    // The PR's failure and the task's attention are one thing, said once.
+    assert_eq!(said.matches("Restyle the button").count(), 1, "{said}");
+}

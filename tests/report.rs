@@ -362,6 +362,48 @@ fn changelog_narrative() {
 }
 
 #[test]
+fn remote_steps_name_prs_for_the_ear_and_put_red_ci_first() {
+    use capcom::github::{FailedCheck, Verdict};
+    use script::OpenPr;
+    let red = Verdict::Failing { failed: vec![FailedCheck { name: "test".into(), conclusion: "failure".into() }] };
+    let pr = |number: u64, title: &str, author: Option<&str>, task: Option<i64>, checks: Option<Verdict>| OpenPr {
+        repo: "site".into(),
+        number,
+        title: title.into(),
+        author: author.map(String::from),
+        task,
+        checks,
+    };
+    let prs = vec![
+        pr(41, "Upgrade Tailwind", Some("Copilot"), Some(4), Some(Verdict::Green { passed: 3 })),
+        pr(42, "Fix the header", Some("copilot-swe-agent[bot]"), None, Some(red.clone())),
+        pr(43, "Docs", None, None, Some(Verdict::NeedsApproval { runs: vec!["build".into()] })),
+    ];
+    // (notes, the sentences in order, the keys)
+    let open = script::open_pr_notes(&prs);
+    let texts: Vec<&str> = open.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(texts[0], "Pull request forty-one, Upgrade Tailwind, by Copilot, is open.");
+    assert_eq!(texts[1], "Pull request forty-two, Fix the header, by Copilot, is open.");
+    assert_eq!(texts[2], "Pull request forty-three, Docs, is open.");
+    let keys: Vec<&str> = open.iter().map(|n| n.key.as_deref().unwrap()).collect();
+    assert_eq!(keys, ["task:4", "pr:site:42", "pr:site:43"]);
+
+    let base = vec![("site".to_string(), "main".to_string(), red.clone()), ("api".to_string(), "main".to_string(), Verdict::Green { passed: 2 })];
+    let ci = script::ci_failure_notes(&base, &prs);
+    let texts: Vec<&str> = ci.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert_eq!(texts[0], "CI is red on main in site: the check test failed.");
+    assert_eq!(ci[0].severity, Severity::Failure);
+    assert!(texts[1].starts_with("On pull request forty-two, Fix the header"), "{}", texts[1]);
+    assert!(texts[2].contains("Actions need approval"), "{}", texts[2]);
+    let green = script::ci_failure_notes(&[("site".into(), "main".into(), Verdict::Green { passed: 1 })], &prs[..1]);
+    assert_eq!(green.len(), 1);
+    assert_eq!(green[0].text, "CI is green everywhere I looked.");
+    let text = script::synthesize(&[StepResult::Notes { step: "ci".into(), notes: ci }]);
+    assert_for_the_ear(&text);
+}
+
+#[test]
 fn workflow_synthesis_groups_dedupes_and_puts_worst_first() {
     let b = changelog_board();
     let since = now() - CDuration::hours(24);

@@ -83,7 +83,12 @@ pub fn feed_url_of(services: &super::Services, addr: &std::net::SocketAddr, feed
 
 /// Run a workflow's read-only steps in parallel and speak one summary, worst news first.
 /// `brief` steps are returned for the caller (the coordinator) to dispatch.
-pub async fn workflow(store: Store, wf: &Workflow, now: DateTime<Utc>) -> (String, Vec<String>) {
+pub async fn workflow(
+    store: Store,
+    wf: &Workflow,
+    now: DateTime<Utc>,
+    github: Option<(std::sync::Arc<crate::github::GitHub>, std::sync::Arc<crate::config::Config>)>,
+) -> (String, Vec<String>) {
     let mut jobs = Vec::new();
     let mut briefs = Vec::new();
     for step in &wf.steps {
@@ -124,8 +129,12 @@ pub async fn workflow(store: Store, wf: &Workflow, now: DateTime<Utc>) -> (Strin
             "brief" => briefs.push(step.arg.clone()),
             "remote" => {
                 let arg = step.arg.clone();
+                let (store, github) = (store.clone(), github.clone());
                 jobs.push(tokio::spawn(async move {
-                    StepResult::Failed { step: name, error: format!("no GitHub repo is set up to ask for {arg}") }
+                    match github {
+                        Some((gh, config)) => remote_step(&gh, &config, &store, name, &arg).await,
+                        None => StepResult::Failed { step: name, error: "GitHub is not set up ([github])".into() },
+                    }
                 }));
             }
             other => {
@@ -146,6 +155,50 @@ pub async fn workflow(store: Store, wf: &Workflow, now: DateTime<Utc>) -> (Strin
         results.push(StepResult::Notes { step: "briefs".into(), notes: vec![Note::new(Severity::Info, "briefs", None, &text)] });
     }
     (report::script::synthesize(&results), briefs)
+}
+
+/// A `remote` workflow step: `open_prs` or `ci_failures`, across every repo on GitHub.
+async fn remote_step(gh: &crate::github::GitHub, config: &crate::config::Config, store: &Store, name: String, arg: &str) -> StepResult {
+    use report::script::OpenPr;
+    let repos: Vec<(&crate::config::Repo, crate::github::RepoSlug)> =
+        config.repos.iter().filter_map(|r| r.github_slug().map(|s| (r, s))).collect();
+    if repos.is_empty() {
+        return StepResult::Failed { step: name, error: "no repo has github = \"owner/name\"".into() };
+    }
+    let want_checks = match arg {
+        "open_prs" | "prs" | "pull_requests" => false,
+        "ci_failures" | "ci" => true,
+        other => return StepResult::Failed { step: name, error: format!("unknown remote step `{other}` (open_prs or ci_failures)") },
+    };
+    let tasks = store.tasks(true).unwrap_or_default();
+    let mut prs = Vec::new();
+    let mut base = Vec::new();
+    for (repo, slug) in &repos {
+        let open = match gh.pulls_with_head_prefix(slug, "").await {
+            Ok(p) => p,
+            Err(e) => return StepResult::Failed { step: name, error: format!("cannot list pull requests of {slug}: {e}") },
+        };
+        if want_checks {
+            match gh.checks(slug, &repo.base).await {
+                Ok(v) => base.push((repo.name.clone(), repo.base.clone(), v)),
+                Err(e) => return StepResult::Failed { step: name, error: format!("cannot read the checks of {} in {slug}: {e}", repo.base) },
+            }
+        }
+        for pr in open {
+            let checks = if want_checks { gh.checks(slug, &pr.head.sha).await.ok() } else { None };
+            let task = tasks.iter().find(|t| t.pr == Some(pr.number) && t.repo.as_deref() == Some(repo.name.as_str())).map(|t| t.id);
+            prs.push(OpenPr {
+                repo: repo.name.clone(),
+                number: pr.number,
+                title: pr.title.clone(),
+                author: pr.user.as_ref().map(|u| u.login.clone()),
+                task,
+                checks,
+            });
+        }
+    }
+    let notes = if want_checks { report::script::ci_failure_notes(&base, &prs) } else { report::script::open_pr_notes(&prs) };
+    StepResult::Notes { step: name, notes }
 }
 
 // ---- API --------------------------------------------------------------------
@@ -381,7 +434,12 @@ impl super::coordinator::Coordinator {
                 let Some(wf) = self.services.config.workflows.iter().find(|w| w.name.eq_ignore_ascii_case(&name)).cloned() else {
                     return Answer { ok: false, intent: kind.into(), say: format!("There is no workflow called {name}."), ..Answer::default() };
                 };
-                let (summary, briefs) = workflow(store, &wf, now).await;
+                let github = self
+                    .dispatch
+                    .as_ref()
+                    .and_then(|d| d.ctx().github.clone())
+                    .map(|gh| (gh, self.services.config.clone()));
+                let (summary, briefs) = workflow(store, &wf, now, github).await;
                 let mut said = vec![summary];
                 for b in briefs {
                     let a = Box::pin(self.brief(b, None, None)).await;

@@ -953,6 +953,57 @@ pub enum StepResult {
     Failed { step: String, error: String },
 }
 
+/// An open pull request, as a workflow's `remote open_prs` step saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenPr {
+    pub repo: String,
+    pub number: u64,
+    pub title: String,
+    pub author: Option<String>,
+    /// The task whose work it is, if capcom dispatched it.
+    pub task: Option<i64>,
+    /// Its checks, when they were read (`remote ci_failures`).
+    pub checks: Option<crate::github::Verdict>,
+}
+
+/// Notes for `remote open_prs`: one per open PR, keyed to its task when there is one
+/// (so a status step saying the same is said once).
+pub fn open_pr_notes(prs: &[OpenPr]) -> Vec<Note> {
+    prs.iter()
+        .map(|p| {
+            let by = p.author.as_deref().map(|a| format!(", by {}", agent_name(a.trim_end_matches("[bot]")))).unwrap_or_default();
+            let text = format!("{}, {}{by}, is open.", capitalize(&words::pull_request(p.number)), plain_title(&p.title));
+            let key = p.task.map(|t| format!("task:{t}")).unwrap_or_else(|| format!("pr:{}:{}", p.repo, p.number));
+            Note { severity: Severity::Info, group: "pull requests".into(), key: Some(key), text }
+        })
+        .collect()
+}
+
+/// Notes for `remote ci_failures`: red CI on a base branch first, then each open PR whose
+/// checks fail or wait for approval. `base` is `(repo, branch, verdict)` per repo.
+pub fn ci_failure_notes(base: &[(String, String, crate::github::Verdict)], prs: &[OpenPr]) -> Vec<Note> {
+    use crate::github::Verdict;
+    let mut notes = Vec::new();
+    for (repo, branch, v) in base {
+        if let Verdict::Failing { .. } = v {
+            let text = format!("CI is red on {} in {}: {}.", path_word(branch), plain_title(repo), v.spoken());
+            notes.push(Note { severity: Severity::Failure, group: "ci".into(), key: Some(format!("ci:{repo}")), text });
+        }
+    }
+    for p in prs {
+        let Some(v) = &p.checks else { continue };
+        if matches!(v, Verdict::Failing { .. } | Verdict::NeedsApproval { .. }) {
+            let text = format!("On {}, {}: {}.", words::pull_request(p.number), plain_title(&p.title), v.spoken());
+            let key = p.task.map(|t| format!("task:{t}")).unwrap_or_else(|| format!("pr:{}:{}", p.repo, p.number));
+            notes.push(Note { severity: Severity::Attention, group: "ci".into(), key: Some(key), text });
+        }
+    }
+    if notes.is_empty() && !base.is_empty() {
+        notes.push(Note::new(Severity::Info, "ci", None, "CI is green everywhere I looked."));
+    }
+    notes
+}
+
 /// Notes for a status step: one per failed / attention / ready / running task.
 pub fn status_notes(tasks: &[TaskView], now: DateTime<Utc>) -> Vec<Note> {
     let mut notes = Vec::new();
