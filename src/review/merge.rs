@@ -83,7 +83,7 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// A question that is not about a merge (a cancel), valid for `ttl`.
+    /// A question with a fresh code, valid for `ttl`; a merge sets its `head` (and `pr`).
     pub fn about(action: Action, task: i64, question: String, now: DateTime<Utc>, clock: Instant, ttl: std::time::Duration) -> Pending {
         Pending {
             question,
@@ -226,17 +226,7 @@ impl Gate {
         let summary = self.review_summary(task_id).unwrap_or_else(|| "Checks green".to_string());
         let question = format!("Merge task {task_id}, '{}', into {}? {summary}.", task.title, repo.base);
         let ttl = self.config.dispatch.confirm_ttl.get();
-        Ok(Pending {
-            question,
-            code: new_code(),
-            task: task_id,
-            head,
-            pr: None,
-            action: Action::Merge,
-            batch: Vec::new(),
-            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)),
-            deadline: clock + ttl,
-        })
+        Ok(Pending { head, ..Pending::about(Action::Merge, task_id, question, now, clock, ttl) })
     }
 
     /// "Checks green, 3 files changed" from the last review.
@@ -410,17 +400,7 @@ impl Gate {
         let checks = upper_first(&r.verdict.spoken());
         let question = format!("Merge task {task_id}, '{}', pull request {n}, into {}? {checks}{files}.", task.title, repo.base);
         let ttl = self.config.dispatch.confirm_ttl.get();
-        Ok(Pending {
-            question,
-            code: new_code(),
-            task: task_id,
-            head: r.head_sha,
-            pr: Some(n),
-            action: Action::Merge,
-            batch: Vec::new(),
-            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)),
-            deadline: clock + ttl,
-        })
+        Ok(Pending { head: r.head_sha, pr: Some(n), ..Pending::about(Action::Merge, task_id, question, now, clock, ttl) })
     }
 
     /// Why a PR may not be merged now, from a fresh read of it.
