@@ -1898,4 +1898,13 @@ async fn a_webhook_poke_makes_the_watcher_look_before_the_next_poll() {
     // A guard against a hang, not a timing assertion: without the poke this waits an hour.
     let ev = tokio::time::timeout(Duration::from_secs(60), launched.events.recv()).await.expect("the poke woke the watcher");
     assert!(matches!(ev, Some(AgentEvent::Finished { .. })), "{ev:?}");
+    // The watcher is gone, and with it what it shared.
+    assert!(launched.events.recv().await.is_none());
+    for _ in 0..100 {
+        if b.watching() == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(b.watching(), 0, "a finished run leaves nothing behind");
 }

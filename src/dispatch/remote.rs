@@ -270,14 +270,36 @@ pub struct RemoteBackend {
     name: String,
     agent: Arc<dyn RemoteAgent>,
     opts: WatchOptions,
-    cancels: Mutex<HashMap<String, watch::Sender<bool>>>,
-    /// Per watched id: wakes its watcher for a look now (a webhook said it changed).
-    pokes: Mutex<HashMap<String, Arc<Notify>>>,
+    /// The ids being watched now; an entry goes when its last watcher ends.
+    watched: Arc<Mutex<HashMap<String, Watched>>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// What the watchers of one remote id share.
+struct Watched {
+    /// Set to stop them.
+    cancel: watch::Sender<bool>,
+    /// Wakes them for a look now (a webhook said the run changed).
+    poke: Arc<Notify>,
+    watchers: usize,
+    /// A follow-up starts a new generation; an older watcher ending leaves it alone.
+    generation: u64,
 }
 
 impl RemoteBackend {
     pub fn new(name: &str, agent: Arc<dyn RemoteAgent>, opts: WatchOptions) -> RemoteBackend {
-        RemoteBackend { name: name.into(), agent, opts, cancels: Mutex::new(HashMap::new()), pokes: Mutex::new(HashMap::new()) }
+        RemoteBackend {
+            name: name.into(),
+            agent,
+            opts,
+            watched: Arc::new(Mutex::new(HashMap::new())),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// How many remote ids are being watched now.
+    pub fn watching(&self) -> usize {
+        self.watched.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     pub fn agent(&self) -> &Arc<dyn RemoteAgent> {
@@ -286,12 +308,28 @@ impl RemoteBackend {
 
     fn spawn_watch(&self, id: &str) -> mpsc::Receiver<AgentEvent> {
         let (tx, rx) = mpsc::channel(64);
-        let cancel_rx = {
-            let mut map = self.cancels.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(id.to_string()).or_insert_with(|| watch::channel(false).0).subscribe()
+        let (cancel_rx, poked, generation) = {
+            let mut map = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+            let w = map.entry(id.to_string()).or_insert_with(|| Watched {
+                cancel: watch::channel(false).0,
+                poke: Arc::new(Notify::new()),
+                watchers: 0,
+                generation: self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            });
+            w.watchers += 1;
+            (w.cancel.subscribe(), w.poke.clone(), w.generation)
         };
-        let poked = self.pokes.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_string()).or_default().clone();
-        tokio::spawn(watch_run(self.agent.clone(), id.to_string(), self.opts.clone(), cancel_rx, poked, tx));
+        let (agent, opts, watched, id) = (self.agent.clone(), self.opts.clone(), self.watched.clone(), id.to_string());
+        tokio::spawn(async move {
+            watch_run(agent, id.clone(), opts, cancel_rx, poked, tx).await;
+            let mut map = watched.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(w) = map.get_mut(&id).filter(|w| w.generation == generation) {
+                w.watchers = w.watchers.saturating_sub(1);
+                if w.watchers == 0 {
+                    map.remove(&id);
+                }
+            }
+        });
         rx
     }
 
@@ -344,15 +382,15 @@ impl AgentBackend for RemoteBackend {
             message: e.to_string(),
         })?;
         // A fresh cancel flag: the earlier run's cancellation must not stop this one.
-        self.cancels.lock().unwrap_or_else(|p| p.into_inner()).remove(&next);
+        self.watched.lock().unwrap_or_else(|p| p.into_inner()).remove(&next);
         let events = self.spawn_watch(&next);
         Ok(Launched { run: self.run_ref(req.task_id, &next), events })
     }
 
     async fn cancel(&self, run: &RunRef) -> Result<(), BackendError> {
         let id = run_id(run)?;
-        if let Some(tx) = self.cancels.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
-            let _ = tx.send(true);
+        if let Some(w) = self.watched.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            let _ = w.cancel.send(true);
         }
         self.agent.stop(&id).await.map_err(BackendError::from)
     }
@@ -363,8 +401,8 @@ impl AgentBackend for RemoteBackend {
     }
 
     fn poke(&self, remote_id: &str) {
-        if let Some(n) = self.pokes.lock().unwrap_or_else(|p| p.into_inner()).get(remote_id) {
-            n.notify_one();
+        if let Some(w) = self.watched.lock().unwrap_or_else(|p| p.into_inner()).get(remote_id) {
+            w.poke.notify_one();
         }
     }
 }
