@@ -276,11 +276,10 @@ impl Lab {
 /// Poll the store until `done` holds (a guard of two minutes against a hang, not a timing assertion).
 async fn wait_task(store: &Store, id: i64, what: &str, done: impl Fn(&Task) -> bool) -> Task {
     for _ in 0..2400 {
-        if let Ok(t) = store.task(id) {
-            if done(&t) {
+        if let Ok(t) = store.task(id)
+            && done(&t) {
                 return t;
             }
-        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let t = store.task(id).unwrap();
@@ -294,11 +293,10 @@ fn one_agent(name: &'static str, pick: fn(&Agentry) -> PathBuf) -> impl FnOnce(&
 
 fn read_pid(path: &Path) -> u32 {
     for _ in 0..2400 {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            if let Ok(p) = s.trim().parse() {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && let Ok(p) = s.trim().parse() {
                 return p;
             }
-        }
         std::thread::sleep(Duration::from_millis(25));
     }
     panic!("{} never appeared", path.display());

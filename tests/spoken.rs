@@ -89,7 +89,7 @@ fn the_changelog_renders_audio_and_the_feed_serves_it_to_token_holders_only() {
     assert!(feed_url.contains(feed_token.trim()));
     assert_ne!(feed_token.trim(), d.token(), "the feed token is not the API token");
 
-    let path = feed_url.trim_start_matches("http://").splitn(2, '/').nth(1).map(|p| format!("/{p}")).unwrap();
+    let path = feed_url.trim_start_matches("http://").split_once('/').map(|x| x.1).map(|p| format!("/{p}")).unwrap();
     let (code, head, body) = http_bytes(&d.addr, &path);
     assert_eq!(code, 200, "{head}");
     assert!(head.to_lowercase().contains("application/rss+xml"));
@@ -100,7 +100,7 @@ fn the_changelog_renders_audio_and_the_feed_serves_it_to_token_holders_only() {
     let enclosure = items[0].descendants().find(|n| n.has_tag_name("enclosure")).unwrap();
     let url = enclosure.attribute("url").unwrap();
     let length: usize = enclosure.attribute("length").unwrap().parse().unwrap();
-    let audio_path = format!("/{}", url.trim_start_matches("http://").splitn(2, '/').nth(1).unwrap());
+    let audio_path = format!("/{}", url.trim_start_matches("http://").split_once('/').unwrap().1);
     let (code, _, audio) = http_bytes(&d.addr, &audio_path);
     assert_eq!(code, 200);
     assert_eq!(audio.len(), length);

@@ -218,11 +218,10 @@ pub fn spawn_consumer(
                 }
                 RecMsg::Shutdown => break,
             };
-            if let Some(c) = clip {
-                if events.send(CaptureEvent::Clip(c)).is_err() {
+            if let Some(c) = clip
+                && events.send(CaptureEvent::Clip(c)).is_err() {
                     break;
                 }
-            }
         }
     })
 }

@@ -90,11 +90,10 @@ impl Resampler {
         let expected = (self.frames_in as f64 * TARGET_RATE as f64 / self.rate as f64).round() as u64;
         if let Some(fft) = self.fft.as_mut() {
             let pending = std::mem::take(&mut self.pending);
-            if !pending.is_empty() {
-                if let Ok(res) = fft.process_partial(Some(&[&pending[..]]), None) {
+            if !pending.is_empty()
+                && let Ok(res) = fft.process_partial(Some(&[&pending[..]]), None) {
                     emit(&res[0], &mut self.skip, out, &mut self.samples_out);
                 }
-            }
             // the delay line: feed silence until the expected length is out
             let mut guard = 0;
             while self.samples_out < expected && guard < 8 {

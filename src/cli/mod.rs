@@ -388,7 +388,7 @@ fn print_tasks(tasks: &[Task]) {
         println!("No tasks.");
         return;
     }
-    println!("{:>4}  {:<16} {:<10} {:<40} {}", "ID", "STATE", "AGENT", "TITLE", "REASON");
+    println!("{:>4}  {:<16} {:<10} {:<40} REASON", "ID", "STATE", "AGENT", "TITLE");
     for t in tasks {
         let title: String = t.title.chars().take(40).collect();
         println!(

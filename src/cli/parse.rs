@@ -18,12 +18,11 @@ pub async fn run(config: &Config, data: &DataDir, text: &str, json: bool) -> u8 
     };
     let ctx = Context { config, tasks: &tasks, pending: None, now: chrono::Local::now().fixed_offset() };
     let mut intent = understand::parse(text, &ctx);
-    if let Some(llm) = &config.understand.llm {
-        if intent.confidence < llm.threshold {
+    if let Some(llm) = &config.understand.llm
+        && intent.confidence < llm.threshold {
             let summary = understand::context_summary(&ctx);
             intent = crate::refine::refine(intent, text, &summary, llm).await;
         }
-    }
     if json {
         print_json(&intent);
     } else {

@@ -76,7 +76,7 @@ pub async fn transcribe(loaded: &Loaded, data: &DataDir, file: &Path, model: Opt
 pub fn models_list(loaded: &Loaded, data: &DataDir) -> u8 {
     let dir = data.models();
     let configured = loaded.config.voice.model.trim();
-    println!("{:<2}{:<22} {:>9} {:>8}  {:<10} {}", "", "NAME", "SIZE", "WEIGHTS", "INSTALLED", "FILE");
+    println!("{:<2}{:<22} {:>9} {:>8}  {:<10} FILE", "", "NAME", "SIZE", "WEIGHTS", "INSTALLED");
     for m in &models::manifest().models {
         let mark = if m.name.eq_ignore_ascii_case(configured) { "* " } else { "  " };
         let installed = if models::is_installed(&dir, m) { "yes" } else { "-" };

@@ -53,7 +53,7 @@ impl Dur {
 }
 
 fn secs_to_dur(secs: f64, text: &str) -> Result<Dur, String> {
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(format!("bad duration `{text}`: out of range"));
     }
     Ok(Dur(Duration::from_secs_f64(secs)))
@@ -62,13 +62,13 @@ fn secs_to_dur(secs: f64, text: &str) -> Result<Dur, String> {
 impl std::fmt::Display for Dur {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             write!(f, "{ms}ms")
         } else {
             let s = ms / 1000;
-            if s != 0 && s % 3600 == 0 {
+            if s != 0 && s.is_multiple_of(3600) {
                 write!(f, "{}h", s / 3600)
-            } else if s != 0 && s % 60 == 0 {
+            } else if s != 0 && s.is_multiple_of(60) {
                 write!(f, "{}m", s / 60)
             } else {
                 write!(f, "{s}s")

@@ -263,8 +263,8 @@ impl Coordinator {
                 }
             }
             Msg::Tick => {
-                if let Some(p) = self.pending.as_ref() {
-                    if tokio::time::Instant::now() >= p.deadline {
+                if let Some(p) = self.pending.as_ref()
+                    && tokio::time::Instant::now() >= p.deadline {
                         let (task, action) = (p.task, p.action.as_str());
                         self.pending = None;
                         self.expired = Some(task);
@@ -281,7 +281,6 @@ impl Coordinator {
                             self.held_notices.push(text);
                         }
                     }
-                }
             }
         }
     }

@@ -354,33 +354,6 @@ pub fn feed_routes() -> Router<AppState> {
         .route("/feed/{token}/audio/{file}", get(get_audio))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_accepts_periods_and_times() {
-        let now = DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").unwrap().with_timezone(&Utc);
-        let cases = [
-            ("24h", "2026-11-20T12:00:00+00:00"),
-            ("30m", "2026-11-21T11:30:00+00:00"),
-            ("7d", "2026-11-14T12:00:00+00:00"),
-            ("2026-11-21T08:00:00+01:00", "2026-11-21T07:00:00+00:00"),
-        ];
-        for (text, want) in cases {
-            assert_eq!(parse_since(text, now).unwrap().to_rfc3339(), want, "{text}");
-        }
-        assert!(parse_since("yesterday-ish", now).is_err());
-    }
-
-    #[test]
-    fn filters_parse_or_explain() {
-        assert_eq!(filter_of("").unwrap(), StatusFilter::Finished);
-        assert_eq!(filter_of("running").unwrap(), StatusFilter::Running);
-        assert!(filter_of("done").unwrap_err().contains("finished, running, failed or all"));
-    }
-}
-
 // ---- the coordinator's spoken intents -------------------------------------------
 
 impl super::coordinator::Coordinator {
@@ -451,5 +424,32 @@ impl super::coordinator::Coordinator {
         };
         answer.intent = kind.to_string();
         answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_periods_and_times() {
+        let now = DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").unwrap().with_timezone(&Utc);
+        let cases = [
+            ("24h", "2026-11-20T12:00:00+00:00"),
+            ("30m", "2026-11-21T11:30:00+00:00"),
+            ("7d", "2026-11-14T12:00:00+00:00"),
+            ("2026-11-21T08:00:00+01:00", "2026-11-21T07:00:00+00:00"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_since(text, now).unwrap().to_rfc3339(), want, "{text}");
+        }
+        assert!(parse_since("yesterday-ish", now).is_err());
+    }
+
+    #[test]
+    fn filters_parse_or_explain() {
+        assert_eq!(filter_of("").unwrap(), StatusFilter::Finished);
+        assert_eq!(filter_of("running").unwrap(), StatusFilter::Running);
+        assert!(filter_of("done").unwrap_err().contains("finished, running, failed or all"));
     }
 }

@@ -173,11 +173,10 @@ impl AgentBackend for LocalBackend {
 
     async fn follow_up(&self, previous: &RunRef, mut req: StartRequest) -> Result<Launched, BackendError> {
         req.resume = if self.supports_resume() { previous.session_id.clone() } else { None };
-        if req.workdir.as_os_str().is_empty() {
-            if let Some(w) = &previous.workdir {
+        if req.workdir.as_os_str().is_empty()
+            && let Some(w) = &previous.workdir {
                 req.workdir = w.clone();
             }
-        }
         self.start(req).await
     }
 
@@ -348,19 +347,17 @@ impl Watcher {
         if !loud {
             return true;
         }
-        if let Some(s) = &state.session_id {
-            if sent_session.as_ref() != Some(s) {
+        if let Some(s) = &state.session_id
+            && sent_session.as_ref() != Some(s) {
                 *sent_session = Some(s.clone());
                 if tx.send(AgentEvent::Started { pid: Some(self.pid), session_id: Some(s.clone()) }).await.is_err() {
                     return false;
                 }
             }
-        }
-        if let Some((number, url)) = info.pr {
-            if tx.send(AgentEvent::PrOpened { number, url }).await.is_err() {
+        if let Some((number, url)) = info.pr
+            && tx.send(AgentEvent::PrOpened { number, url }).await.is_err() {
                 return false;
             }
-        }
         if let Some(p) = info.progress {
             let p = crate::logging::redact(&p);
             if tx.send(AgentEvent::Progress(p)).await.is_err() {
@@ -373,11 +370,10 @@ impl Watcher {
 
 fn kill_strays(pid: u32) {
     use nix::sys::signal::{Signal, killpg};
-    if let Ok(raw) = i32::try_from(pid) {
-        if raw > 1 {
+    if let Ok(raw) = i32::try_from(pid)
+        && raw > 1 {
             let _ = killpg(nix::unistd::Pid::from_raw(raw), Signal::SIGKILL);
         }
-    }
 }
 
 fn exit_of(st: std::process::ExitStatus) -> ExitStatus {

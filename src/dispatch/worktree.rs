@@ -165,7 +165,7 @@ fn repo_lock(repo: &Path) -> std::sync::MutexGuard<'static, ()> {
     let key = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
     let lock: &'static Mutex<()> = {
         let mut map = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-        *map.entry(key).or_insert_with(|| Box::leak(Box::new(Mutex::new(()))))
+        map.entry(key).or_insert_with(|| Box::leak(Box::new(Mutex::new(()))))
     };
     lock.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -243,11 +243,10 @@ impl Gate {
 
     /// A wrong code or an expired question refuses before anything is read.
     pub fn live(pending: &Pending, code: Option<&str>, clock: Instant) -> Result<(), Refusal> {
-        if let Some(c) = code.map(str::trim).filter(|c| !c.is_empty()) {
-            if c != pending.code {
+        if let Some(c) = code.map(str::trim).filter(|c| !c.is_empty())
+            && c != pending.code {
                 return Err(Refusal::no(format!("Code {c} does not match the pending confirmation; nothing merged")));
             }
-        }
         if clock >= pending.deadline {
             return Err(Refusal::no(format!(
                 "The confirmation for task {} expired; nothing merged. Ask again with `capcom merge {}`",
@@ -538,13 +537,11 @@ impl Gate {
                 bare = false;
             } else if line == "bare" {
                 bare = true;
-            } else if let Some(b) = line.strip_prefix("branch ") {
-                if b == base_ref && !bare {
-                    if let Some(p) = current.clone() {
+            } else if let Some(b) = line.strip_prefix("branch ")
+                && b == base_ref && !bare
+                    && let Some(p) = current.clone() {
                         out.push(p);
                     }
-                }
-            }
         }
         out
     }

@@ -366,15 +366,14 @@ impl Store {
         let actual: Option<String> =
             tx.query_row("SELECT state FROM tasks WHERE id = ?1", [id], |r| r.get(0)).optional()?;
         let actual = actual.ok_or(StoreError::NoTask(id))?;
-        if let Some(from) = from {
-            if !from.iter().any(|s| s.as_str() == actual) {
+        if let Some(from) = from
+            && !from.iter().any(|s| s.as_str() == actual) {
                 return Err(StoreError::WrongState {
                     id,
                     expected: from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "),
                     actual,
                 });
             }
-        }
         tx.execute(
             "UPDATE tasks SET state = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1",
             params![id, to.as_str(), reason, now_str()],

@@ -160,7 +160,7 @@ impl GgmlType {
     pub fn nbytes(self, ne: &[i64]) -> Option<u64> {
         let (bytes, per) = self.block();
         let ne0 = *ne.first()? as u64;
-        if ne0 % per != 0 {
+        if !ne0.is_multiple_of(per) {
             return None;
         }
         let rows: u64 = ne[1..].iter().map(|&n| n as u64).product();

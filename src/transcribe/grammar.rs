@@ -126,24 +126,22 @@ impl Grammar {
                 if state[w] == 1 {
                     return Some(w);
                 }
-                if state[w] == 0 {
-                    if let Some(c) = visit(w, first, state) {
+                if state[w] == 0
+                    && let Some(c) = visit(w, first, state) {
                         return Some(c);
                     }
-                }
             }
             state[v] = 2;
             None
         }
         for v in 0..n {
-            if state[v] == 0 {
-                if let Some(c) = visit(v, &first, &mut state) {
+            if state[v] == 0
+                && let Some(c) = visit(v, &first, &mut state) {
                     return Err(GrammarError {
                         line: 1,
                         message: format!("rule `{}` is left-recursive (whisper.cpp would recurse forever)", self.names[c]),
                     });
                 }
-            }
         }
         Ok(())
     }
@@ -212,11 +210,10 @@ impl Grammar {
                     }
                 }
             }
-            Kind::Char | Kind::CharNot => {
-                if !out.contains(&stack) {
+            Kind::Char | Kind::CharNot
+                if !out.contains(&stack) => {
                     out.push(stack);
                 }
-            }
             // a parsed grammar never leaves these on top of a stack
             _ => {}
         }

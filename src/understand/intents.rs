@@ -195,11 +195,10 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     if let Some(i) = merge(s, ctx, names) {
         return i;
     }
-    if cancel_deictic || re!(r"^(?:cancel|stop|kill|abort|halt|terminate|call off|pull the plug on|shut down|drop|pause)\b").is_match(s) {
-        if let Some(i) = cancel(s, ctx, names) {
+    if (cancel_deictic || re!(r"^(?:cancel|stop|kill|abort|halt|terminate|call off|pull the plug on|shut down|drop|pause)\b").is_match(s))
+        && let Some(i) = cancel(s, ctx, names) {
             return i;
         }
-    }
     if let Some(i) = retry(s, ctx, names) {
         return i;
     }

@@ -201,13 +201,10 @@ pub fn phonetic(word: &str) -> String {
         let code = match c {
             // An "h" that opens a syllable after a consonant is heard: "webhook" is not "webpack".
             b'h' if i > 0 && !matches!(prev, b'a' | b'e' | b'i' | b'o' | b'u' | b'y' | b'w' | b'g' | b'c' | b's' | b'p' | b't') && matches!(next, b'a' | b'e' | b'i' | b'o' | b'u') => b'H',
-            b'a' | b'e' | b'i' | b'o' | b'u' | b'y' | b'h' | b'w' => {
-                if i == 0 {
+            b'a' | b'e' | b'i' | b'o' | b'u' | b'y' | b'h' | b'w'
+                if i == 0 => {
                     b'A'
-                } else {
-                    0
                 }
-            }
             b'c' if next == b'h' => {
                 i += 1;
                 b'X'

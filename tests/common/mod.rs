@@ -57,12 +57,11 @@ impl Daemon {
         self.child = Some(cmd.spawn().expect("spawn capcom daemon"));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(a) = std::fs::read_to_string(self.data.join("api.addr")) {
-                if !a.trim().is_empty() {
+            if let Ok(a) = std::fs::read_to_string(self.data.join("api.addr"))
+                && !a.trim().is_empty() {
                     self.addr = a.trim().to_string();
                     break;
                 }
-            }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("daemon exited early with {status}: {}", self.stderr());
             }
