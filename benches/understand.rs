@@ -3,43 +3,18 @@
 //!
 //! Run: `cargo bench --bench understand` (ROUNDS=n to change the number of rounds).
 
-use capcom::config::Config;
-use capcom::understand::{Context, Pending, TaskKind, TaskRef, parse};
-use chrono::DateTime;
+use capcom::understand::{Context, Pending, parse};
 use serde::Deserialize;
 use std::hint::black_box;
 use std::time::Instant;
 
-#[derive(Deserialize)]
-struct Fixture {
-    now: String,
-    config: toml::Value,
-    tasks: Vec<T>,
-    case: Vec<C>,
-}
-
-#[derive(Deserialize)]
-struct T {
-    id: i64,
-    title: String,
-    kind: String,
-    agent: Option<String>,
-    repo: Option<String>,
-    state: String,
-    pr: Option<u64>,
-}
+#[path = "../tests/common/briefs.rs"]
+mod briefs;
 
 #[derive(Deserialize)]
 struct C {
     text: String,
-    pending: Option<P>,
-}
-
-#[derive(Deserialize)]
-struct P {
-    action: String,
-    question: String,
-    task: Option<i64>,
+    pending: Option<briefs::PendingCase>,
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -48,38 +23,20 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let f: Fixture = toml::from_str(include_str!("../tests/fixtures/briefs.toml")).expect("fixture");
-    let config: Config = f.config.try_into().expect("config");
-    let tasks: Vec<TaskRef> = f
-        .tasks
-        .into_iter()
-        .map(|t| TaskRef {
-            id: t.id,
-            title: t.title,
-            kind: TaskKind::parse(&t.kind).unwrap_or_default(),
-            agent: t.agent,
-            repo: t.repo,
-            state: t.state,
-            pr: t.pr,
-        })
-        .collect();
-    let now = DateTime::parse_from_rfc3339(&f.now).expect("now");
-    let pendings: Vec<Option<Pending>> = f
-        .case
-        .iter()
-        .map(|c| c.pending.as_ref().map(|p| Pending { action: p.action.clone(), question: p.question.clone(), task: p.task }))
-        .collect();
+    let f: briefs::Corpus<C> = briefs::load();
+    let (config, tasks, now) = (f.config, f.tasks, f.now);
+    let pendings: Vec<Option<Pending>> = f.cases.iter().map(|c| c.pending.as_ref().map(briefs::PendingCase::to_pending)).collect();
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
 
     // Warm-up: compiles the patterns once.
-    for (c, p) in f.case.iter().zip(&pendings) {
+    for (c, p) in f.cases.iter().zip(&pendings) {
         let ctx = Context { config: &config, tasks: &tasks, pending: p.as_ref(), now };
         black_box(parse(&c.text, &ctx));
     }
-    let mut all: Vec<f64> = Vec::with_capacity(rounds * f.case.len());
-    let mut per_case: Vec<(f64, &str)> = f.case.iter().map(|c| (0.0, c.text.as_str())).collect();
+    let mut all: Vec<f64> = Vec::with_capacity(rounds * f.cases.len());
+    let mut per_case: Vec<(f64, &str)> = f.cases.iter().map(|c| (0.0, c.text.as_str())).collect();
     for _ in 0..rounds {
-        for (k, (c, p)) in f.case.iter().zip(&pendings).enumerate() {
+        for (k, (c, p)) in f.cases.iter().zip(&pendings).enumerate() {
             let ctx = Context { config: &config, tasks: &tasks, pending: p.as_ref(), now };
             let t0 = Instant::now();
             black_box(parse(black_box(&c.text), &ctx));
@@ -90,7 +47,7 @@ fn main() {
     }
     all.sort_by(|a, b| a.total_cmp(b));
     let mean = all.iter().sum::<f64>() / all.len() as f64;
-    println!("understand::parse over {} briefs x {rounds} rounds ({} calls, one thread)", f.case.len(), all.len());
+    println!("understand::parse over {} briefs x {rounds} rounds ({} calls, one thread)", f.cases.len(), all.len());
     println!("  p50  {:8.1} us", pct(&all, 0.50));
     println!("  p90  {:8.1} us", pct(&all, 0.90));
     println!("  p99  {:8.1} us", pct(&all, 0.99));

@@ -3,36 +3,15 @@
 
 use capcom::config::Config;
 use capcom::understand::{
-    Context, Intent, IntentKind, Pending, TaskKind, TaskRef, TaskSpec, answer_clarification, help_phrases, parse,
+    Context, Intent, IntentKind, Pending, TaskRef, TaskSpec, answer_clarification, help_phrases, parse,
 };
 use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Fixture {
-    now: String,
-    config: toml::Value,
-    tasks: Vec<FixtureTask>,
-    case: Vec<Case>,
-}
+#[path = "common/briefs.rs"]
+mod briefs;
 
-#[derive(Deserialize)]
-struct FixtureTask {
-    id: i64,
-    title: String,
-    kind: String,
-    agent: Option<String>,
-    repo: Option<String>,
-    state: String,
-    pr: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct PendingCase {
-    action: String,
-    question: String,
-    task: Option<i64>,
-}
+use briefs::PendingCase;
 
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -74,31 +53,10 @@ struct Case {
     min_confidence: Option<f32>,
 }
 
-struct World {
-    config: Config,
-    tasks: Vec<TaskRef>,
-    now: DateTime<FixedOffset>,
-    cases: Vec<Case>,
-}
+type World = briefs::Corpus<Case>;
 
 fn world() -> World {
-    let text = include_str!("fixtures/briefs.toml");
-    let f: Fixture = toml::from_str(text).expect("fixture parses");
-    let config: Config = f.config.try_into().expect("fixture config");
-    let tasks = f
-        .tasks
-        .into_iter()
-        .map(|t| TaskRef {
-            id: t.id,
-            title: t.title,
-            kind: TaskKind::parse(&t.kind).expect("known kind"),
-            agent: t.agent,
-            repo: t.repo,
-            state: t.state,
-            pr: t.pr,
-        })
-        .collect();
-    World { config, tasks, now: DateTime::parse_from_rfc3339(&f.now).expect("now"), cases: f.case }
+    briefs::load()
 }
 
 fn checks_of(t: &TaskSpec) -> Vec<String> {
@@ -254,7 +212,7 @@ fn corpus() {
     assert!(w.cases.len() >= 90, "the corpus holds {} briefs", w.cases.len());
     let mut failures = Vec::new();
     for case in &w.cases {
-        let pending = case.pending.as_ref().map(|p| Pending { action: p.action.clone(), question: p.question.clone(), task: p.task });
+        let pending = case.pending.as_ref().map(PendingCase::to_pending);
         let ctx = Context { config: &w.config, tasks: &w.tasks, pending: pending.as_ref(), now: w.now };
         let got = parse(&case.text, &ctx);
         let d = differences(case, &got);
