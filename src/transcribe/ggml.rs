@@ -241,12 +241,7 @@ pub fn expected_tensors(h: &Hparams) -> Vec<TensorSpec> {
     for i in 0..h.n_audio_layer {
         let p = format!("encoder.blocks.{i}");
         attention(&mut out, &p, "attn", sa);
-        out.push(t(format!("{p}.mlp_ln.weight"), &[sa], F32));
-        out.push(t(format!("{p}.mlp_ln.bias"), &[sa], F32));
-        out.push(t(format!("{p}.mlp.0.weight"), &[sa, 4 * sa], Weight));
-        out.push(t(format!("{p}.mlp.0.bias"), &[4 * sa], F32));
-        out.push(t(format!("{p}.mlp.2.weight"), &[4 * sa, sa], Weight));
-        out.push(t(format!("{p}.mlp.2.bias"), &[sa], F32));
+        mlp(&mut out, &p, sa);
     }
     out.push(t("decoder.positional_embedding".into(), &[st, h.n_text_ctx], F32));
     out.push(t("decoder.token_embedding.weight".into(), &[st, h.n_vocab], Weight));
@@ -256,12 +251,7 @@ pub fn expected_tensors(h: &Hparams) -> Vec<TensorSpec> {
         let p = format!("decoder.blocks.{i}");
         attention(&mut out, &p, "attn", st);
         attention(&mut out, &p, "cross_attn", st);
-        out.push(t(format!("{p}.mlp_ln.weight"), &[st], F32));
-        out.push(t(format!("{p}.mlp_ln.bias"), &[st], F32));
-        out.push(t(format!("{p}.mlp.0.weight"), &[st, 4 * st], Weight));
-        out.push(t(format!("{p}.mlp.0.bias"), &[4 * st], F32));
-        out.push(t(format!("{p}.mlp.2.weight"), &[4 * st, st], Weight));
-        out.push(t(format!("{p}.mlp.2.bias"), &[st], F32));
+        mlp(&mut out, &p, st);
     }
     out
 }
@@ -278,6 +268,17 @@ fn attention(out: &mut Vec<TensorSpec>, prefix: &str, attn: &str, s: i32) {
     out.push(t(format!("{prefix}.{attn}.value.bias"), &[s], F32));
     out.push(t(format!("{prefix}.{attn}.out.weight"), &[s, s], Weight));
     out.push(t(format!("{prefix}.{attn}.out.bias"), &[s], F32));
+}
+
+/// A block's MLP: its layer norm, then two linear layers through 4× the width.
+fn mlp(out: &mut Vec<TensorSpec>, prefix: &str, s: i32) {
+    use TensorKind::{F32, Weight};
+    out.push(t(format!("{prefix}.mlp_ln.weight"), &[s], F32));
+    out.push(t(format!("{prefix}.mlp_ln.bias"), &[s], F32));
+    out.push(t(format!("{prefix}.mlp.0.weight"), &[s, 4 * s], Weight));
+    out.push(t(format!("{prefix}.mlp.0.bias"), &[4 * s], F32));
+    out.push(t(format!("{prefix}.mlp.2.weight"), &[4 * s, s], Weight));
+    out.push(t(format!("{prefix}.mlp.2.bias"), &[s], F32));
 }
 
 /// The bytes a tensor header takes: n_dims, name length, type, the dims, the name.
