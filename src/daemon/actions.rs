@@ -424,13 +424,10 @@ impl Coordinator {
             Ok(g) => g,
             Err(e) => return Answer::no("confirm", e),
         };
+        // A confirmation is used once, whatever happens (the code was checked above).
+        self.pending = None;
+        self.stage = Stage::Idle;
         let res = gate.merge(&pending, code.as_deref(), clock).await;
-        // A confirmation is used once, whatever happens (a wrong code leaves it standing).
-        let wrong_code = matches!(&res, Err(r) if r.reason.starts_with("Code "));
-        if !wrong_code {
-            self.pending = None;
-            self.stage = Stage::Idle;
-        }
         match res {
             Ok(m) => {
                 let mut say = match m.pr {
