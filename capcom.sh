@@ -13,6 +13,8 @@ APT_PACKAGES=(
   espeak-ng libespeak-ng-dev
   # headless tests: X server, key injection, sound server, tools
   xvfb xdotool pulseaudio pulseaudio-utils libasound2-plugins sox git ca-certificates curl
+  # the optional agent sandbox (sandbox = "bwrap"), tested by the suite
+  bubblewrap
 )
 
 as_root() {

@@ -17,4 +17,5 @@ pub mod daemon;
 pub mod dispatch;
 pub mod review;
 pub mod logging;
+pub mod private;
 pub mod github;

@@ -71,6 +71,12 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMake<M> {
     }
 }
 
+/// Colour on stderr only for a terminal, and never with `NO_COLOR` set.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn filter(default: &str) -> EnvFilter {
     EnvFilter::try_from_env("CAPCOM_LOG").unwrap_or_else(|_| EnvFilter::new(default))
 }
@@ -80,24 +86,31 @@ pub fn init_cli() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter("warn"))
         .with_writer(RedactingMake(std::io::stderr))
+        .with_ansi(colour())
         .with_target(false)
         .without_time()
         .try_init();
 }
 
-/// Daemon logging: stderr and `<data dir>/logs/capcom.log.YYYY-MM-DD`.
-pub fn init_daemon(logs: &Path) {
+/// Daemon logging: stderr and `<data dir>/logs/capcom.log.YYYY-MM-DD`. A logs folder that
+/// cannot be written is an error naming it, never a panic.
+pub fn init_daemon(logs: &Path) -> Result<(), String> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let _ = std::fs::create_dir_all(logs);
-    let appender = tracing_appender::rolling::daily(logs, "capcom.log");
+    std::fs::create_dir_all(logs).map_err(|e| format!("cannot write logs in {}: {e}", logs.display()))?;
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("capcom.log")
+        .build(logs)
+        .map_err(|e| format!("cannot write logs in {}: {e}", logs.display()))?;
     let (file, guard) = tracing_appender::non_blocking(appender);
     *FILE_GUARD.get_or_init(|| Mutex::new(None)).lock().unwrap_or_else(|p| p.into_inner()) = Some(guard);
     let _ = tracing_subscriber::registry()
         .with(filter("info"))
-        .with(tracing_subscriber::fmt::layer().with_writer(RedactingMake(std::io::stderr)).with_target(false))
+        .with(tracing_subscriber::fmt::layer().with_writer(RedactingMake(std::io::stderr)).with_ansi(colour()).with_target(false))
         .with(tracing_subscriber::fmt::layer().with_writer(RedactingMake(file)).with_ansi(false))
         .try_init();
+    Ok(())
 }
 
 /// Flush the file log (call before exit).

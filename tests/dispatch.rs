@@ -344,7 +344,7 @@ echo '{"type":"result","subtype":"success","is_error":false,"result":"did the th
         resume_argv: Some(vec![s, "{prompt_file}".into(), "--resume".into(), "{session}".into()]),
         format: StreamFormat::ClaudeStream,
     };
-    let backend = Arc::new(LocalBackend::new("scripted", spec, BTreeMap::new(), None));
+    let backend = Arc::new(LocalBackend::new("scripted", spec, Default::default(), None));
     LocalFixture { _tmp: tmp, dir, backend }
 }
 

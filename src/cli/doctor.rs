@@ -3,7 +3,7 @@
 use super::client::Client;
 use super::exit;
 use crate::config::{DataDir, Loaded};
-use std::path::{Path, PathBuf};
+use crate::dispatch::presets::{find_on_path, preset_program};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -35,32 +35,6 @@ pub const APT_PACKAGES: &[&str] = &[
     "espeak-ng",
     "libespeak-ng-dev",
 ];
-
-/// The executable a local agent preset runs.
-pub fn preset_program(preset: &str) -> Option<&'static str> {
-    match preset {
-        "claude" => Some("claude"),
-        "codex" => Some("codex"),
-        "gemini" => Some("gemini"),
-        "aider" => Some("aider"),
-        "cursor-cli" => Some("cursor-agent"),
-        _ => None,
-    }
-}
-
-pub fn find_on_path(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        let p = PathBuf::from(program);
-        return p.is_file().then_some(p);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
-}
 
 pub async fn run(loaded: &Loaded, data: &DataDir) -> u8 {
     let checks = collect(loaded, data).await;
@@ -184,6 +158,19 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
             }
         }
     }
+    // repos: each must be a git repo with its base branch, and its checks' programs on PATH
+    out.extend(repo_checks(cfg));
+    // what capcom can and cannot confine
+    out.push(check(
+        Level::Ok,
+        "agent isolation",
+        "each local agent runs on its own branch and worktree; cancel and timeout end every process it started, \
+         even those that leave its process group. Agents run with your rights and can write outside their worktree",
+        None,
+    ));
+    // privacy of the data dir
+    out.push(privacy_check(data));
+
     // remote agents and GitHub: one cheap authenticated call each
     for c in crate::dispatch::remote::remote_checks(cfg).await {
         use crate::dispatch::remote::CheckLevel;
@@ -208,6 +195,63 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
         ));
     }
     out
+}
+
+/// One line per `[[repos]]` entry, and a failure when there is none.
+pub fn repo_checks(cfg: &crate::config::Config) -> Vec<Check> {
+    use crate::dispatch::worktree::{GitCli, check_repo};
+    if cfg.repos.is_empty() {
+        return vec![check(
+            Level::Fail,
+            "repos",
+            "no repo is configured, so no brief can be dispatched",
+            Some("add a [[repos]] entry with name, path and base to your config (see config/default.toml)"),
+        )];
+    }
+    let mut out = Vec::new();
+    for r in &cfg.repos {
+        let name = format!("repo {}", r.name);
+        match check_repo(&GitCli, std::path::Path::new(&r.path), &r.base) {
+            Err(e) => out.push(check(Level::Fail, &name, e, Some("fix [[repos]] path and base in your config"))),
+            Ok(sha) => {
+                let mut missing = Vec::new();
+                let mut names: Vec<&String> = cfg.checks.keys().chain(r.checks.keys()).collect();
+                names.sort();
+                names.dedup();
+                for n in names {
+                    let Some(cmd) = crate::review::checks::command_for(cfg, Some(r), n) else { continue };
+                    if let Some(program) = cmd.argv().and_then(|a| a.into_iter().next())
+                        && find_on_path(&program).is_none()
+                        && !std::path::Path::new(&r.path).join(&program).is_file()
+                    {
+                        missing.push(format!("check `{n}` needs `{program}`, which is not on PATH"));
+                    }
+                }
+                if missing.is_empty() {
+                    out.push(check(Level::Ok, &name, format!("{} on {} ({})", r.path, r.base, &sha[..sha.len().min(7)]), None));
+                } else {
+                    out.push(check(Level::Warn, &name, missing.join("; "), Some("install the program, or change the check in [checks]")));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The data dir and the store must not be readable by others.
+fn privacy_check(data: &DataDir) -> Check {
+    use std::os::unix::fs::PermissionsExt;
+    let wide: Vec<String> = [data.root().to_path_buf(), data.db(), data.logs(), data.audio()]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok().map(|m| (p, m.permissions().mode() & 0o777)))
+        .filter(|(_, mode)| mode & 0o077 != 0)
+        .map(|(p, mode)| format!("{} is {mode:o}", p.display()))
+        .collect();
+    if wide.is_empty() {
+        check(Level::Ok, "privacy", "the data dir is private to you", None)
+    } else {
+        check(Level::Warn, "privacy", wide.join(", "), Some("start the daemon once: it makes the data dir private (0700, files 0600)"))
+    }
 }
 
 fn dpkg_installed(pkg: &str) -> bool {

@@ -124,6 +124,9 @@ pub enum Command {
     Supervise {
         #[arg(long)]
         status: PathBuf,
+        /// Keep the first and last halves of this many bytes of output
+        #[arg(long, default_value_t = 0)]
+        max_log: u64,
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
@@ -146,15 +149,41 @@ pub enum ModelsAction {
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
-    if let Command::Supervise { status, argv } = &cli.command {
+    if let Command::Supervise { status, max_log, argv } = &cli.command {
         // No logging, config or runtime: this process only waits for the agent.
-        return crate::dispatch::local::supervise(status, argv);
+        return crate::dispatch::local::supervise(status, *max_log, argv);
     }
     let data = DataDir::resolve(cli.data_dir.as_deref());
     let is_daemon = matches!(cli.command, Command::Daemon { .. });
+    // Held until this function returns: one daemon per data dir.
+    let mut _daemon_lock = None;
     if is_daemon {
-        crate::logging::init_daemon(&data.logs());
+        // The data dir first, private, then the lock, then the logs inside it.
+        let tightened = match crate::private::make_private(data.root()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("capcom: {e}");
+                return exit::ERROR;
+            }
+        };
+        match crate::private::lock_daemon(data.root()) {
+            Ok(l) => _daemon_lock = Some(l),
+            Err(e) => {
+                eprintln!("capcom: {e}");
+                return exit::ERROR;
+            }
+        }
+        if let Err(e) = crate::logging::init_daemon(&data.logs()) {
+            eprintln!("capcom: {e}");
+            return exit::ERROR;
+        }
+        tightened.log();
     } else {
+        // A reader that goes away (`capcom parse --json … | head`) ends the output quietly.
+        // SAFETY: restores the default action for SIGPIPE before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
         crate::logging::init_cli();
     }
     let loaded = match config::load(cli.config.as_deref(), std::env::vars()) {

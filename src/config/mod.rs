@@ -263,6 +263,17 @@ pub struct Agent {
     /// Cursor: the variable holding the webhook secret. With `[api] public_url` set,
     /// Cursor calls `<public_url>/v1/webhooks/cursor` on status changes (signed).
     pub webhook_secret_env: String,
+    /// Local agents: when not empty, only these variables (globs like `ANTHROPIC_*`) of the
+    /// daemon's environment reach the agent, plus the basics (PATH, HOME, USER, LANG, TERM, …).
+    pub env_allow: Vec<String>,
+    /// Local agents: variables (globs) that never reach the agent. capcom's own tokens
+    /// (`[github] token_env`, remote agents' `token_env`, webhook secrets) never do anyway.
+    pub env_deny: Vec<String>,
+    /// Local agents: "bwrap" runs the agent under bubblewrap, with the file system read-only
+    /// except its worktree, the repo's git dir, a private /tmp and `sandbox_write`. Empty: none.
+    pub sandbox: String,
+    /// More paths a sandboxed agent may write (its own config, e.g. "~/.claude").
+    pub sandbox_write: Vec<String>,
 }
 
 impl Default for Agent {
@@ -279,6 +290,10 @@ impl Default for Agent {
             instructions: String::new(),
             plan_approval: false,
             webhook_secret_env: String::new(),
+            env_allow: Vec::new(),
+            env_deny: Vec::new(),
+            sandbox: String::new(),
+            sandbox_write: Vec::new(),
         }
     }
 }
@@ -326,6 +341,10 @@ pub struct Dispatch {
     pub confirm_ttl: Dur,
     /// Retry once a task whose agent vanished while the daemon was down.
     pub retry_interrupted: bool,
+    /// A run's log keeps its first and last halves of this many MiB.
+    pub max_log_mib: u64,
+    /// Progress lines recorded as task events per run.
+    pub max_progress_events: usize,
 }
 
 impl Default for Dispatch {
@@ -337,6 +356,8 @@ impl Default for Dispatch {
             merge_method: "merge".into(),
             confirm_ttl: Dur::from_secs(30),
             retry_interrupted: false,
+            max_log_mib: 8,
+            max_progress_events: 200,
         }
     }
 }
@@ -440,7 +461,8 @@ pub fn load(
     }
     apply_env(&mut value, env)?;
     let name = source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(defaults)".into());
-    let (config, warnings) = from_table(value, &name)?;
+    let text = source.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+    let (config, warnings) = from_table(value, &name, &text)?;
     Ok(Loaded { config, source, warnings })
 }
 
@@ -448,7 +470,7 @@ pub fn load(
 pub fn from_str(text: &str, name: &str) -> Result<(Config, Vec<String>), ConfigError> {
     let mut value = defaults_table();
     merge(&mut value, parse_table(text, name)?);
-    from_table(value, name)
+    from_table(value, name, text)
 }
 
 /// The shipped, documented defaults (`config/default.toml`), compiled in.
@@ -483,18 +505,90 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
-fn from_table(table: toml::Table, name: &str) -> Result<(Config, Vec<String>), ConfigError> {
+fn from_table(table: toml::Table, name: &str, text: &str) -> Result<(Config, Vec<String>), ConfigError> {
     let mut unknown = Vec::new();
-    let config: Config = serde_ignored::deserialize(toml::Value::Table(table), |path| {
-        unknown.push(path.to_string())
-    })
-    .map_err(|e: toml::de::Error| ConfigError::Invalid { path: name.to_string(), message: e.message().trim().to_string() })?;
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(toml::Value::Table(table), &mut track);
+    let config: Config = serde_ignored::deserialize(de, |path| unknown.push(path.to_string())).map_err(|e: toml::de::Error| {
+        let key = key_path(&track.path());
+        let message = type_error(e.message().trim());
+        match line_of_key(text, &key) {
+            Some(line) => ConfigError::Parse { path: name.to_string(), line, message: format!("key {key}: {message}") },
+            None => ConfigError::Invalid { path: name.to_string(), message: format!("key {key}: {message}") },
+        }
+    })?;
     let mut warnings: Vec<String> =
         unknown.into_iter().map(|k| format!("{name}: unknown key `{k}` (ignored)")).collect();
     for problem in config.validate() {
         warnings.push(format!("{name}: {problem}"));
     }
     Ok((config, warnings))
+}
+
+/// `repos[0].path` → `repos.path`: the key as a person writes it in the file.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let parts: Vec<String> = path
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Map { key } | Segment::Enum { variant: key } => Some(key.clone()),
+            Segment::Seq { .. } | Segment::Unknown => None,
+        })
+        .collect();
+    parts.join(".")
+}
+
+/// serde's "invalid type: string \"three\", expected usize" in a person's words.
+fn type_error(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: ")) else {
+        return message.to_string();
+    };
+    let Some((got, expected)) = rest.split_once(", expected ") else { return message.to_string() };
+    let got = got
+        .strip_prefix("string ")
+        .or_else(|| got.strip_prefix("integer "))
+        .or_else(|| got.strip_prefix("floating point "))
+        .or_else(|| got.strip_prefix("boolean "))
+        .map(|g| g.trim_matches('`').to_string())
+        .map(|g| if got.starts_with("string ") { g } else { g.trim_matches('"').to_string() })
+        .unwrap_or_else(|| got.to_string());
+    let expected = match expected.trim() {
+        "usize" | "u8" | "u16" | "u32" | "u64" | "i32" | "i64" | "isize" => "a number".to_string(),
+        "f32" | "f64" => "a number".to_string(),
+        "a boolean" => "true or false".to_string(),
+        "a string" => "a quoted string".to_string(),
+        "a sequence" => "a list like [\"a\", \"b\"]".to_string(),
+        other => other.to_string(),
+    };
+    format!("expected {expected}, got {got}")
+}
+
+/// The line of `key` (`section.sub.name`) in the user's file, if it is written there.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let (section, leaf) = match key.rsplit_once('.') {
+        Some((s, l)) => (s, l),
+        None => ("", key),
+    };
+    let mut current = String::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(h) = line.strip_prefix("[[").and_then(|h| h.split("]]").next()) {
+            current = h.trim().to_string();
+            continue;
+        }
+        if let Some(h) = line.strip_prefix('[').and_then(|h| h.split(']').next()) {
+            current = h.trim().to_string();
+            continue;
+        }
+        let Some((k, _)) = line.split_once('=') else { continue };
+        let k = k.trim().trim_matches('"');
+        // `[dispatch]` then `max_parallel = …`, or a dotted key in an outer table.
+        let full = if current.is_empty() { k.to_string() } else { format!("{current}.{k}") };
+        if full == key || (current == section && k == leaf) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// `CAPCOM__DISPATCH__MAX_PARALLEL=5` sets `dispatch.max_parallel = 5`. The value is
@@ -563,6 +657,25 @@ impl Config {
     }
 
     /// A repo by name or alias, case-insensitively.
+    /// The environment variables that hold capcom's own tokens: GitHub's, the remote agents',
+    /// webhook secrets and the refiner's. A local agent's `token_env` is its own key, not capcom's.
+    pub fn own_token_vars(&self) -> Vec<String> {
+        let mut v = vec![self.github.token_env.clone()];
+        for a in self.agents.values() {
+            if a.kind != "local" {
+                v.push(a.token_env.clone());
+            }
+            v.push(a.webhook_secret_env.clone());
+        }
+        if let Some(llm) = &self.understand.llm {
+            v.push(llm.token_env.clone());
+        }
+        v.retain(|n| !n.trim().is_empty());
+        v.sort();
+        v.dedup();
+        v
+    }
+
     pub fn repo(&self, name: &str) -> Option<&Repo> {
         self.repos.iter().find(|r| {
             r.name.eq_ignore_ascii_case(name) || r.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))

@@ -68,7 +68,7 @@ fn an_explicit_missing_file_is_an_error() {
 #[test]
 fn the_shipped_default_file_parses_without_warnings() {
     let table: toml::Table = DEFAULT_TOML.parse().unwrap();
-    let (cfg, warnings) = from_table(table, "config/default.toml").unwrap();
+    let (cfg, warnings) = from_table(table, "config/default.toml", DEFAULT_TOML).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(cfg.api.listen, DEFAULT_LISTEN);
     assert!(cfg.agents.contains_key(&cfg.dispatch.default_agent));

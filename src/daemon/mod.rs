@@ -56,7 +56,14 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     if let Ok(v) = std::env::var(&opts.config.github.token_env) {
         crate::logging::register_secret(&v);
     }
+    for name in opts.config.own_token_vars() {
+        if let Ok(v) = std::env::var(&name) {
+            crate::logging::register_secret(&v);
+        }
+        crate::private::register_own_env(&name);
+    }
 
+    warn_missing_agents(&opts.config);
     let listener = tokio::net::TcpListener::bind(&opts.config.api.listen)
         .await
         .with_context(|| format!("cannot listen on {} ([api] listen)", opts.config.api.listen))?;
@@ -137,6 +144,27 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     let _ = std::fs::remove_file(data.pid());
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The local agents that tasks go to (the default and the routes' agents) must be installed:
+/// say so at start, not only when a task fails.
+fn warn_missing_agents(config: &crate::config::Config) {
+    use crate::dispatch::presets::{agent_program, find_on_path};
+    let mut used: Vec<&str> = vec![config.dispatch.default_agent.as_str()];
+    used.extend(config.routes.iter().map(|r| r.agent.as_str()));
+    used.sort();
+    used.dedup();
+    for name in used {
+        let Some(agent) = config.agents.get(name) else { continue };
+        if agent.kind != "local" {
+            continue;
+        }
+        if let Some(program) = agent_program(agent)
+            && find_on_path(&program).is_none()
+        {
+            tracing::warn!("agent {name}: `{program}` is not installed or not on PATH; its tasks will fail until it is");
+        }
+    }
 }
 
 /// Watch task states; when one becomes ready or needs attention, hand the coordinator a

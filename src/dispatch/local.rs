@@ -28,13 +28,72 @@ const TERM_GRACE: Duration = Duration::from_secs(2);
 pub struct LocalBackend {
     name: String,
     spec: LocalSpec,
-    env: BTreeMap<String, String>,
+    env: AgentEnv,
     /// `capcom` binary to run agents under (`capcom __supervise`), if any.
     supervisor: Option<PathBuf>,
 }
 
+/// What a local agent's process gets from capcom besides its argv.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentEnv {
+    /// Variables added (`[agents.X] env`).
+    pub extra: BTreeMap<String, String>,
+    /// When not empty, only these variables (globs) of the daemon's environment pass, plus [`BASIC_ENV`].
+    pub allow: Vec<String>,
+    /// Variables (globs) that never pass.
+    pub deny: Vec<String>,
+    /// The run's log keeps its first and last halves of this many bytes (0: no cap).
+    pub max_log: u64,
+    /// "bwrap", or empty for no sandbox.
+    pub sandbox: String,
+    /// More writable paths inside the sandbox (`~/` is the home dir).
+    pub sandbox_write: Vec<String>,
+}
+
+impl AgentEnv {
+    pub fn from_agent(agent: &crate::config::Agent, dispatch: &crate::config::Dispatch) -> AgentEnv {
+        AgentEnv {
+            extra: agent.env.clone(),
+            allow: agent.env_allow.clone(),
+            deny: agent.env_deny.clone(),
+            max_log: dispatch.max_log_mib.saturating_mul(1 << 20),
+            sandbox: agent.sandbox.trim().to_string(),
+            sandbox_write: agent.sandbox_write.clone(),
+        }
+    }
+}
+
+/// Variables every program needs; they pass an `env_allow` list.
+pub const BASIC_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_*", "TERM", "TZ", "TMPDIR", "XDG_*",
+];
+
+/// `*` matches any run of characters; everything else is literal.
+fn env_glob(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((pre, rest)) => {
+            name.starts_with(pre) && {
+                let tail = &name[pre.len()..];
+                (0..=tail.len()).any(|i| tail.is_char_boundary(i) && env_glob(rest, &tail[i..]))
+            }
+        }
+    }
+}
+
+/// Which of `vars` a local agent may see: capcom's own tokens (`own`) never, `deny` never,
+/// and with an `allow` list only those and the basics.
+pub fn agent_env_passes(name: &str, env: &AgentEnv, own: &[String]) -> bool {
+    if own.iter().any(|o| o == name) || env.deny.iter().any(|d| env_glob(d, name)) {
+        return false;
+    }
+    env.allow.is_empty()
+        || env.allow.iter().any(|a| env_glob(a, name))
+        || BASIC_ENV.iter().any(|b| env_glob(b, name))
+}
+
 impl LocalBackend {
-    pub fn new(name: &str, spec: LocalSpec, env: BTreeMap<String, String>, supervisor: Option<PathBuf>) -> LocalBackend {
+    pub fn new(name: &str, spec: LocalSpec, env: AgentEnv, supervisor: Option<PathBuf>) -> LocalBackend {
         LocalBackend { name: name.to_string(), spec, env, supervisor }
     }
 
@@ -71,7 +130,12 @@ impl LocalBackend {
         std::fs::create_dir_all(&prompt_dir).map_err(|e| start_err(format!("{}: {e}", prompt_dir.display())))?;
         let prompt_file = prompt_dir.join("prompt.md");
         std::fs::write(&prompt_file, &req.prompt).map_err(|e| start_err(format!("{}: {e}", prompt_file.display())))?;
-        let argv = self.argv(req, &prompt_file)?;
+        let mut argv = self.argv(req, &prompt_file)?;
+        match self.env.sandbox.as_str() {
+            "" | "none" => {}
+            "bwrap" => argv = bwrap_argv(&req.workdir, &self.env.sandbox_write, argv).map_err(start_err)?,
+            other => return Err(start_err(format!("unknown sandbox `{other}` (use \"bwrap\" or leave it empty)"))),
+        }
         if let Some(dir) = req.log_path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| start_err(format!("{}: {e}", dir.display())))?;
         }
@@ -86,7 +150,11 @@ impl LocalBackend {
         let mut cmd = match &self.supervisor {
             Some(exe) => {
                 let mut c = tokio::process::Command::new(exe);
-                c.arg("__supervise").arg("--status").arg(status_path(&req.log_path)).arg("--").args(&argv);
+                c.arg("__supervise").arg("--status").arg(status_path(&req.log_path));
+                if self.env.max_log > 0 {
+                    c.arg("--max-log").arg(self.env.max_log.to_string());
+                }
+                c.arg("--").args(&argv);
                 c
             }
             None => {
@@ -101,11 +169,23 @@ impl LocalBackend {
             .stderr(log2)
             .process_group(0)
             .kill_on_drop(false)
-            .env("CAPCOM_TASK_ID", req.task_id.to_string())
-            .env_remove("CAPCOM_CONFIG");
-        for (k, v) in &self.env {
+            .env("CAPCOM_TASK_ID", req.task_id.to_string());
+        // capcom's own tokens, and what the agent's env_allow / env_deny keep out, never reach it.
+        let own = crate::private::own_env();
+        cmd.env_clear();
+        for (k, v) in std::env::vars_os() {
+            if let Some(name) = k.to_str()
+                && name != "CAPCOM_CONFIG"
+                && agent_env_passes(name, &self.env, &own)
+            {
+                cmd.env(&k, v);
+            }
+        }
+        cmd.env("CAPCOM_TASK_ID", req.task_id.to_string());
+        for (k, v) in &self.env.extra {
             cmd.env(k, v);
         }
+        crate::private::user_umask(cmd.as_std_mut());
         let child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 start_err(format!("`{}` is not installed or not on PATH", argv[0]))
@@ -187,6 +267,46 @@ impl AgentBackend for LocalBackend {
     }
 }
 
+/// The agent's argv under bubblewrap: everything read-only but the worktree, the repo's git
+/// dir (commits land there), a private /tmp and `extra`; the agent dies with its supervisor.
+pub fn bwrap_argv(workdir: &Path, extra: &[String], argv: Vec<String>) -> Result<Vec<String>, String> {
+    use super::worktree::Git;
+    let Some(bwrap) = super::presets::find_on_path("bwrap") else {
+        return Err("sandbox = \"bwrap\" needs bubblewrap: `bwrap` is not installed or not on PATH".into());
+    };
+    let common = super::worktree::GitCli
+        .ok(workdir, &["rev-parse", "--path-format=absolute", "--git-common-dir"])
+        .map_err(|e| format!("cannot find the repo's git dir for the sandbox: {e}"))?;
+    let home = std::env::var("HOME").unwrap_or_default();
+    let mut out: Vec<String> = vec![bwrap.to_string_lossy().into_owned()];
+    for a in ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"] {
+        out.push(a.into());
+    }
+    // The private /tmp hides the host's; a program that lives there is still reachable, read-only.
+    let program = argv.first().and_then(|p| super::presets::find_on_path(p)).and_then(|p| p.canonicalize().ok());
+    if let Some(dir) = program.as_deref().and_then(Path::parent).filter(|d| d.starts_with("/tmp"))
+    {
+        let d = dir.to_string_lossy().into_owned();
+        out.extend(["--ro-bind".to_string(), d.clone(), d]);
+    }
+    let mut writable = vec![workdir.to_string_lossy().into_owned(), common];
+    for p in extra {
+        let p = match p.strip_prefix("~/") {
+            Some(rest) if !home.is_empty() => format!("{home}/{rest}"),
+            _ => p.clone(),
+        };
+        if Path::new(&p).exists() {
+            writable.push(p);
+        }
+    }
+    for w in writable {
+        out.extend(["--bind".to_string(), w.clone(), w]);
+    }
+    out.extend(["--die-with-parent".into(), "--chdir".into(), workdir.to_string_lossy().into_owned(), "--".into()]);
+    out.extend(argv);
+    Ok(out)
+}
+
 /// Stop a process group: SIGTERM, a grace period, then SIGKILL. Only if `pid` is
 /// still the process that was started (same start time), or already gone.
 pub async fn kill_group(pid: u32, pid_start: Option<u64>) {
@@ -266,6 +386,13 @@ pub fn read_status(log: &Path) -> Option<ExitStatus> {
     v.get("signal").and_then(|s| s.as_i64()).map(|s| ExitStatus::Signal(s as i32))
 }
 
+/// Why the supervisor could not start the agent, if that is how the run ended.
+pub fn read_status_error(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(status_path(log)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("error").and_then(|e| e.as_str()).map(String::from)
+}
+
 enum Exit {
     Child(tokio::process::Child),
     Pid,
@@ -315,7 +442,12 @@ impl Watcher {
         }
         let status = read_status(&self.log).unwrap_or(status);
         let log_tail = read_tail(&self.log);
-        let _ = tx.send(terminal(status, &state, &self.preset, log_tail)).await;
+        let end = match read_status_error(&self.log) {
+            // The supervisor could not start the program at all: say why, not "status 127".
+            Some(reason) => AgentEvent::Failed { reason, log_tail },
+            None => terminal(status, &state, &self.preset, log_tail),
+        };
+        let _ = tx.send(end).await;
     }
 
     /// Read what the log gained; false when the receiver is gone.
@@ -469,31 +601,228 @@ impl LogTail {
     }
 }
 
-/// `capcom __supervise --status FILE -- ARGV...`: run ARGV in this process group,
-/// wait, write its exit status to FILE, exit with the same status.
-pub fn supervise(status_file: &Path, argv: &[String]) -> u8 {
+/// `capcom __supervise --status FILE [--max-log BYTES] -- ARGV...`: run ARGV, copy its
+/// output to this process's stdout (the run's log) keeping the first and last halves of
+/// `max_log` bytes, wait, write its exit status to FILE, exit with the same status.
+///
+/// The supervisor is the child subreaper of everything the agent starts: a process that
+/// leaves the agent's process group (`setsid`, a double fork) is still its descendant.
+/// SIGTERM (cancel, timeout) and the agent's own exit end the whole tree, not only the group.
+pub fn supervise(status_file: &Path, max_log: u64, argv: &[String]) -> u8 {
+    use nix::sys::signal::{SigSet, Signal};
     use std::os::unix::process::ExitStatusExt;
+    use std::sync::{Arc, Mutex};
     let Some((prog, args)) = argv.split_first() else {
         eprintln!("capcom __supervise: no command");
         return 2;
     };
-    let child = std::process::Command::new(prog).args(args).spawn();
-    let (json, code) = match child.and_then(|mut c| c.wait()) {
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER only changes who inherits orphans.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+    let mut signals = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        signals.add(s);
+    }
+    // Blocked here and in the threads below; the agent starts with a clean mask (std resets it).
+    let _ = signals.thread_block();
+
+    let write_status = |json: serde_json::Value| {
+        let tmp = status_file.with_extension("status.tmp");
+        if std::fs::write(&tmp, json.to_string()).is_ok() {
+            let _ = std::fs::rename(&tmp, status_file);
+        }
+    };
+    let log = Arc::new(Mutex::new(CappedLog::new(std::io::stdout(), max_log)));
+    let mut cmd = std::process::Command::new(prog);
+    cmd.args(args);
+    let reader = match std::io::pipe() {
+        Ok((reader, writer)) => {
+            let w2 = writer.try_clone().ok();
+            cmd.stdout(writer);
+            if let Some(w2) = w2 {
+                cmd.stderr(w2);
+            }
+            Some(reader)
+        }
+        Err(_) => None,
+    };
+    let child = cmd.spawn();
+    drop(cmd); // our copies of the pipe's write end
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("capcom: `{prog}` is not installed or not on PATH")
+            } else {
+                format!("capcom: cannot run `{prog}`: {e}")
+            };
+            eprintln!("{msg}");
+            let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+            write_status(serde_json::json!({ "code": code, "error": msg.trim_start_matches("capcom: ") }));
+            return code as u8;
+        }
+    };
+    let copier = reader.map(|mut r| {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let _ = log.lock().unwrap_or_else(|p| p.into_inner()).write(&buf[..n]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
+        })
+    });
+    let me = std::process::id();
+    std::thread::spawn(move || {
+        if signals.wait().is_ok() {
+            // Cancel or timeout: the whole tree, politely first.
+            kill_tree(me, nix::sys::signal::Signal::SIGTERM);
+            std::thread::sleep(Duration::from_secs(1));
+            kill_tree(me, nix::sys::signal::Signal::SIGKILL);
+        }
+    });
+    let waited = child.wait();
+    // What the agent left running (in its group or not) ends with it.
+    kill_tree(me, nix::sys::signal::Signal::SIGKILL);
+    if let Some(c) = copier {
+        let _ = c.join();
+    }
+    log.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    let (json, code) = match waited {
         Ok(st) => match (st.code(), st.signal()) {
             (Some(c), _) => (serde_json::json!({ "code": c }), c.clamp(0, 255) as u8),
             (None, Some(s)) => (serde_json::json!({ "signal": s }), (128 + s).clamp(0, 255) as u8),
             _ => (serde_json::json!({ "code": 1 }), 1),
         },
         Err(e) => {
-            eprintln!("capcom: cannot run `{prog}`: {e}");
-            (serde_json::json!({ "code": 127 }), 127)
+            eprintln!("capcom: cannot wait for `{prog}`: {e}");
+            (serde_json::json!({ "code": 1 }), 1)
         }
     };
-    let tmp = status_file.with_extension("status.tmp");
-    if std::fs::write(&tmp, json.to_string()).is_ok() {
-        let _ = std::fs::rename(&tmp, status_file);
-    }
+    write_status(json);
     code
+}
+
+/// Every live descendant of `root` (by parent pid, read from /proc).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+            // After ')': state, then ppid.
+            if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for &(child, parent) in &parent_of {
+            if parent == p && child != root && !out.contains(&child) {
+                out.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    out
+}
+
+/// Signal every descendant of `root`, repeating until none is left for SIGKILL (a fork
+/// racing the walk is caught by the next pass).
+fn kill_tree(root: u32, sig: nix::sys::signal::Signal) {
+    use nix::unistd::Pid;
+    let passes = if sig == nix::sys::signal::Signal::SIGKILL { 5 } else { 1 };
+    for _ in 0..passes {
+        let all = descendants(root);
+        if all.is_empty() {
+            return;
+        }
+        for pid in all {
+            if let Ok(raw) = i32::try_from(pid) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(raw), sig);
+            }
+        }
+        // Reap what we inherited, so the next walk does not see zombies.
+        while let Ok(st) = nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            if st == nix::sys::wait::WaitStatus::StillAlive {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A log that keeps its first and last halves of `max` bytes: the head is written as it
+/// comes, the rest is held in a window of the last `max / 2` bytes and written by
+/// [`CappedLog::finish`], after a line saying how much was left out.
+pub struct CappedLog<W: std::io::Write> {
+    out: W,
+    head_left: u64,
+    tail: std::collections::VecDeque<u8>,
+    tail_cap: usize,
+    dropped: u64,
+    capped: bool,
+}
+
+impl<W: std::io::Write> CappedLog<W> {
+    pub fn new(out: W, max: u64) -> CappedLog<W> {
+        CappedLog {
+            out,
+            head_left: if max == 0 { u64::MAX } else { max / 2 },
+            tail: std::collections::VecDeque::new(),
+            tail_cap: usize::try_from(max / 2).unwrap_or(usize::MAX),
+            dropped: 0,
+            capped: max > 0,
+        }
+    }
+
+    pub fn write(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        if self.head_left > 0 {
+            let n = data.len().min(usize::try_from(self.head_left).unwrap_or(usize::MAX));
+            self.out.write_all(&data[..n])?;
+            self.out.flush()?;
+            self.head_left -= n as u64;
+            data = &data[n..];
+        }
+        if data.is_empty() || !self.capped {
+            return Ok(());
+        }
+        self.tail.extend(data);
+        if self.tail.len() > self.tail_cap {
+            let excess = self.tail.len() - self.tail_cap;
+            self.tail.drain(..excess);
+            self.dropped += excess as u64;
+        }
+        Ok(())
+    }
+
+    pub fn finish(&mut self) {
+        let mut tail: Vec<u8> = self.tail.drain(..).collect();
+        if self.dropped > 0 {
+            // Start the kept tail at a whole line.
+            if let Some(nl) = tail.iter().position(|&b| b == b'\n') {
+                self.dropped += (nl + 1) as u64;
+                tail.drain(..=nl);
+            }
+            let _ = writeln!(
+                self.out,
+                "\n[capcom: {} bytes of output were left out here; the log keeps its first and last parts ([dispatch] max_log_mib)]",
+                self.dropped
+            );
+        }
+        let _ = self.out.write_all(&tail);
+        let _ = self.out.flush();
+    }
 }
 
 #[cfg(test)]
@@ -531,7 +860,7 @@ mod tests {
             resume_argv: None,
             format: StreamFormat::Plain,
         };
-        let b = LocalBackend::new("x", spec, BTreeMap::new(), None);
+        let b = LocalBackend::new("x", spec, AgentEnv::default(), None);
         let req = StartRequest {
             prompt: "it's \"quoted\"; rm -rf / $(x)".into(),
             workdir: PathBuf::from("/w"),
@@ -541,6 +870,75 @@ mod tests {
         assert_eq!(argv, ["agent", "it's \"quoted\"; rm -rf / $(x)", "--dir={workdir}", "/w", "/w/.capcom/prompt.md"]);
         let resume = StartRequest { resume: Some("s".into()), ..req };
         assert!(matches!(b.argv(&resume, Path::new("p")), Err(BackendError::NoResume(_))));
+    }
+
+    #[test]
+    fn a_capped_log_keeps_its_head_and_tail_whole_lines() {
+        // (total written, cap) → the head is the first cap/2 bytes, the tail starts at a line.
+        let mut text = String::new();
+        for i in 0..1000 {
+            text.push_str(&format!("line {i:04}\n"));
+        }
+        let mut out = Vec::new();
+        {
+            let mut log = CappedLog::new(&mut out, 200);
+            for chunk in text.as_bytes().chunks(7) {
+                log.write(chunk).unwrap();
+            }
+            log.finish();
+        }
+        let got = String::from_utf8(out).unwrap();
+        assert!(got.starts_with(&text[..100]), "{got}");
+        assert!(got.contains("bytes of output were left out"), "{got}");
+        assert!(got.ends_with("line 0999\n"), "{got}");
+        assert!(got.len() < 400, "{} bytes kept", got.len());
+        let after = got.split("max_log_mib)]\n").nth(1).unwrap();
+        assert!(after.starts_with("line "), "the tail starts at a whole line: {after:?}");
+
+        // Under the cap everything is kept, in order, with no marker.
+        let mut out = Vec::new();
+        {
+            let mut log = CappedLog::new(&mut out, 1 << 20);
+            log.write(text.as_bytes()).unwrap();
+            log.finish();
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), text);
+
+        // No cap at all.
+        let mut out = Vec::new();
+        {
+            let mut log = CappedLog::new(&mut out, 0);
+            log.write(text.as_bytes()).unwrap();
+            log.finish();
+        }
+        assert_eq!(out.len(), text.len());
+    }
+
+    #[test]
+    fn agent_environment_table() {
+        let own = vec!["GITHUB_TOKEN".to_string(), "JULES_API_KEY".to_string()];
+        let open = AgentEnv::default();
+        let strict = AgentEnv { allow: vec!["ANTHROPIC_*".into()], deny: vec!["AWS_*".into()], ..AgentEnv::default() };
+        let deny = AgentEnv { deny: vec!["AWS_*".into(), "NPM_TOKEN".into()], ..AgentEnv::default() };
+        let cases: &[(&str, &AgentEnv, bool)] = &[
+            ("GITHUB_TOKEN", &open, false),
+            ("JULES_API_KEY", &open, false),
+            ("ANTHROPIC_API_KEY", &open, true),
+            ("HOME", &open, true),
+            ("GITHUB_TOKEN", &strict, false),
+            ("ANTHROPIC_API_KEY", &strict, true),
+            ("PATH", &strict, true),
+            ("LC_ALL", &strict, true),
+            ("OPENAI_API_KEY", &strict, false),
+            ("AWS_SECRET_ACCESS_KEY", &strict, false),
+            ("AWS_SECRET_ACCESS_KEY", &deny, false),
+            ("NPM_TOKEN", &deny, false),
+            ("NPM_TOKEN_2", &deny, true),
+            ("EDITOR", &deny, true),
+        ];
+        for (name, env, want) in cases {
+            assert_eq!(agent_env_passes(name, env, &own), *want, "{name} with {env:?}");
+        }
     }
 
     #[test]

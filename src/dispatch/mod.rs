@@ -49,11 +49,14 @@ pub struct Agents {
     map: BTreeMap<String, Arc<dyn AgentBackend>>,
     problems: BTreeMap<String, String>,
     supervisor: Option<PathBuf>,
+    /// For presets used without an `[agents.X]` table.
+    preset_env: local::AgentEnv,
 }
 
 impl Agents {
     pub fn from_config(config: &Config, supervisor: Option<PathBuf>) -> Agents {
-        let mut a = Agents { supervisor: supervisor.clone(), ..Agents::default() };
+        let preset_env = local::AgentEnv::from_agent(&crate::config::Agent::default(), &config.dispatch);
+        let mut a = Agents { supervisor: supervisor.clone(), preset_env, ..Agents::default() };
         for (name, agent) in &config.agents {
             if agent.kind != "local" {
                 match remote::backend_for(name, agent, config) {
@@ -68,7 +71,7 @@ impl Agents {
             }
             match presets::resolve(name, agent) {
                 Ok(spec) => {
-                    let b = local::LocalBackend::new(name, spec, agent.env.clone(), supervisor.clone());
+                    let b = local::LocalBackend::new(name, spec, local::AgentEnv::from_agent(agent, &config.dispatch), supervisor.clone());
                     a.map.insert(name.clone(), Arc::new(b));
                 }
                 Err(e) => {
@@ -100,7 +103,7 @@ impl Agents {
             return Err(p.clone());
         }
         match presets::preset(name, "acceptEdits") {
-            Some(spec) => Ok(Arc::new(local::LocalBackend::new(name, spec, BTreeMap::new(), self.supervisor.clone()))),
+            Some(spec) => Ok(Arc::new(local::LocalBackend::new(name, spec, self.preset_env.clone(), self.supervisor.clone()))),
             None => Err(format!("no agent named `{name}` is configured")),
         }
     }
@@ -471,9 +474,34 @@ impl Dispatcher {
         self.conclude(id, &agent_name, &wt_path, ending, false).await
     }
 
-    /// Consume a run's events until it ends, is cancelled or times out.
+    /// Consume a run's events until it ends, is cancelled or times out. Progress is
+    /// sampled ([`ProgressSampler`]): the run's log keeps all of it.
     #[allow(clippy::too_many_arguments)]
     async fn watch(
+        &self,
+        id: i64,
+        run_id: i64,
+        backend: &dyn AgentBackend,
+        run: &RunRef,
+        events: mpsc::Receiver<AgentEvent>,
+        cancel: CancelToken,
+        deadline: tokio::time::Instant,
+    ) -> Ending {
+        let mut sampler = ProgressSampler::new(self.ctx.config.dispatch.max_progress_events, PROGRESS_EVERY);
+        let ending = self.watch_events(id, run_id, backend, run, events, cancel, deadline, &mut sampler).await;
+        if let Some((skipped, last)) = sampler.finish() {
+            self.event(
+                id,
+                "progress",
+                &last,
+                Some(serde_json::json!({"skipped": skipped, "note": format!("{skipped} more progress lines are in the run's log")})),
+            );
+        }
+        ending
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn watch_events(
         &self,
         id: i64,
         run_id: i64,
@@ -482,6 +510,7 @@ impl Dispatcher {
         mut events: mpsc::Receiver<AgentEvent>,
         mut cancel: CancelToken,
         deadline: tokio::time::Instant,
+        sampler: &mut ProgressSampler,
     ) -> Ending {
         let store = self.store();
         loop {
@@ -494,7 +523,11 @@ impl Dispatcher {
                         let msg = match pid { Some(p) => format!("agent running (pid {p})"), None => "agent running".into() };
                         self.event(id, "started", &msg, Some(serde_json::json!({"pid": pid, "session_id": session_id})));
                     }
-                    Some(AgentEvent::Progress(line)) => self.event(id, "progress", &line, None),
+                    Some(AgentEvent::Progress(line)) => {
+                        if let Some(line) = sampler.offer(line, tokio::time::Instant::now().into_std()) {
+                            self.event(id, "progress", &line, None);
+                        }
+                    }
                     Some(AgentEvent::NeedsAttention { question }) => {
                         self.event(id, "question", &question, None);
                         self.to(id, &[TaskState::Running], TaskState::NeedsAttention, Some(&format!("{} asks: {question}", backend.name())));
@@ -961,5 +994,73 @@ mod tests {
         let agents = Agents::from_config(&Config::default(), None);
         assert_eq!(agents.get("claude").unwrap().name(), "claude");
         assert!(agents.get("nobody").is_err());
+    }
+}
+
+/// At most one progress event per this long, per run.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// Which of a run's progress lines become task events: at most one per `every`, at
+/// most `max` in all. A chatty agent's thousands of lines stay in its log, not the store.
+#[derive(Debug)]
+pub struct ProgressSampler {
+    max: usize,
+    every: Duration,
+    kept: usize,
+    last_kept: Option<std::time::Instant>,
+    skipped: u64,
+    last_skipped: Option<String>,
+}
+
+impl ProgressSampler {
+    pub fn new(max: usize, every: Duration) -> ProgressSampler {
+        ProgressSampler { max, every, kept: 0, last_kept: None, skipped: 0, last_skipped: None }
+    }
+
+    /// The line, if it is to be recorded now.
+    pub fn offer(&mut self, line: String, now: std::time::Instant) -> Option<String> {
+        let due = self.last_kept.is_none_or(|t| now.saturating_duration_since(t) >= self.every);
+        if self.kept < self.max && due {
+            self.kept += 1;
+            self.last_kept = Some(now);
+            self.last_skipped = None;
+            return Some(line);
+        }
+        self.skipped += 1;
+        self.last_skipped = Some(line);
+        None
+    }
+
+    /// How many lines were left out, and the latest of them if it was not recorded.
+    pub fn finish(&mut self) -> Option<(u64, String)> {
+        let last = self.last_skipped.take()?;
+        (self.skipped > 0).then_some((self.skipped, last))
+    }
+}
+
+#[cfg(test)]
+mod sampler_tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_bounded_and_spaced() {
+        let t0 = std::time::Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut s = ProgressSampler::new(3, Duration::from_millis(500));
+        // (time, line, recorded?)
+        let table = [(0, "a", true), (10, "b", false), (499, "c", false), (500, "d", true), (900, "e", false), (1000, "f", true), (5000, "g", false)];
+        for (t, line, want) in table {
+            assert_eq!(s.offer(line.into(), ms(t)).is_some(), want, "{line} at {t} ms");
+        }
+        assert_eq!(s.finish(), Some((4, "g".to_string())));
+
+        // 100,000 lines in a burst: at most `max` kept.
+        let mut s = ProgressSampler::new(200, Duration::from_millis(500));
+        let kept = (0..100_000u64).filter(|i| s.offer(format!("{i}"), ms(i / 10)).is_some()).count();
+        assert!(kept <= 200, "{kept}");
+        // Nothing skipped, nothing to add.
+        let mut s = ProgressSampler::new(10, Duration::ZERO);
+        assert!(s.offer("x".into(), ms(0)).is_some());
+        assert_eq!(s.finish(), None);
     }
 }

@@ -4,6 +4,7 @@
 //! Templates are argv vectors. `{prompt}`, `{prompt_file}` and `{workdir}` are
 //! replaced as whole arguments; nothing is ever passed through a shell.
 
+use std::path::{Path, PathBuf};
 use crate::config::Agent;
 use serde_json::Value;
 
@@ -365,6 +366,37 @@ fn gemini(v: &Value, state: &mut StreamState) -> LineInfo {
 }
 
 /// A readable reason for a non-zero exit, per preset.
+/// The executable a local agent preset runs.
+pub fn preset_program(preset: &str) -> Option<&'static str> {
+    match preset {
+        "claude" => Some("claude"),
+        "codex" => Some("codex"),
+        "gemini" => Some("gemini"),
+        "aider" => Some("aider"),
+        "cursor-cli" => Some("cursor-agent"),
+        _ => None,
+    }
+}
+
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| is_executable(p))
+}
+
+pub fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// The program a configured local agent runs: its `command`'s first word, or its preset's.
+pub fn agent_program(agent: &crate::config::Agent) -> Option<String> {
+    agent.command.first().cloned().or_else(|| preset_program(&agent.preset).map(String::from))
+}
+
 pub fn exit_reason(preset: &str, code: i32) -> String {
     match (preset, code) {
         ("gemini", 42) => "the agent exited with status 42 (bad input)".into(),

@@ -14,13 +14,16 @@ pub enum GitError {
     Spawn(String),
     #[error("git {args} failed in {dir}: {message}")]
     Failed { args: String, dir: String, code: Option<i32>, message: String },
+    /// A configured repo that cannot be used, said plainly.
+    #[error("{0}")]
+    Repo(String),
 }
 
 impl GitError {
     pub fn code(&self) -> Option<i32> {
         match self {
             GitError::Failed { code, .. } => *code,
-            GitError::Spawn(_) => None,
+            GitError::Spawn(_) | GitError::Repo(_) => None,
         }
     }
 }
@@ -81,6 +84,8 @@ impl Git for GitCli {
         cmd.current_dir(dir).args(args).stdin(Stdio::null());
         // Never ask questions, never page, never localise messages we parse.
         cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_PAGER", "cat").env("LC_ALL", "C");
+        // Files git writes in a repo or worktree get the user's modes, not the daemon's private ones.
+        crate::private::user_umask(&mut cmd);
         if fallback_identity(dir) {
             for (k, v) in [
                 ("GIT_AUTHOR_NAME", "capcom"),
@@ -128,17 +133,29 @@ pub struct Worktree {
     pub base_sha: String,
 }
 
+/// What is wrong with a configured repo, said plainly; else its base branch's commit.
+pub fn check_repo(git: &dyn Git, repo: &Path, base: &str) -> Result<String, String> {
+    match std::fs::metadata(repo) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("the repo path {} does not exist (check [[repos]] path)", repo.display()));
+        }
+        Err(e) => return Err(format!("the repo path {} cannot be read: {e}", repo.display())),
+        Ok(m) if !m.is_dir() => return Err(format!("the repo path {} is not a folder", repo.display())),
+        Ok(_) => {}
+    }
+    match git.run(repo, &["rev-parse", "--git-dir"]) {
+        Ok(o) if o.code == 0 => {}
+        Ok(_) => return Err(format!("{} is not a git repository (run `git init` there, or fix [[repos]] path)", repo.display())),
+        Err(e) => return Err(e.to_string()),
+    }
+    git.ok(repo, &["rev-parse", "--verify", "--quiet", &format!("{base}^{{commit}}")])
+        .map_err(|_| format!("the base branch `{base}` does not exist in {}", repo.display()))
+}
+
 /// Make a fresh worktree for a task: branch `branch` reset to `base`, checked out at
 /// `path`. Anything left at `path` from an earlier attempt is removed first.
 pub fn create(git: &dyn Git, repo: &Path, base: &str, branch: &str, path: &Path) -> Result<Worktree, GitError> {
-    let base_sha = git.ok(repo, &["rev-parse", "--verify", "--quiet", &format!("{base}^{{commit}}")]).map_err(|e| {
-        GitError::Failed {
-            args: format!("rev-parse {base}"),
-            dir: repo.display().to_string(),
-            code: e.code(),
-            message: format!("the base branch `{base}` does not exist"),
-        }
-    })?;
+    let base_sha = check_repo(git, repo, base).map_err(GitError::Repo)?;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| GitError::Spawn(format!("{}: {e}", parent.display())))?;
     }
@@ -313,5 +330,13 @@ mod tests {
         let repo = testutil::repo(tmp.path());
         let err = create(&GitCli, &repo, "develop", "capcom/1", &tmp.path().join("wt")).unwrap_err();
         assert!(err.to_string().contains("`develop` does not exist"), "{err}");
+        // A path that is not there, or not a repo, says so (not "the base branch does not exist").
+        let missing = tmp.path().join("nowhere");
+        let err = create(&GitCli, &missing, "main", "capcom/2-x", &tmp.path().join("wt2")).unwrap_err().to_string();
+        assert!(err.contains("does not exist (check [[repos]] path)"), "{err}");
+        let plain = tmp.path().join("plain");
+        std::fs::create_dir_all(&plain).unwrap();
+        let err = create(&GitCli, &plain, "main", "capcom/3-x", &tmp.path().join("wt3")).unwrap_err().to_string();
+        assert!(err.contains("is not a git repository"), "{err}");
     }
 }

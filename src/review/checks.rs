@@ -54,6 +54,9 @@ pub async fn run(name: &str, cmd: &CheckCmd, dir: &Path, timeout: Duration) -> C
         .stderr(file2)
         .process_group(0)
         .kill_on_drop(true);
+    // A check runs the branch's code: capcom's own tokens stay out of it, as they do for agents.
+    crate::private::scrub_env(cmd.as_std_mut());
+    crate::private::user_umask(cmd.as_std_mut());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

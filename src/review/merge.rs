@@ -505,7 +505,9 @@ impl Gate {
     /// (read from the branch's reflog). `None` when it has changes of its own.
     fn files_at(&self, wt: &Path, base_ref: &str) -> Option<String> {
         let git = self.git.as_ref();
-        // Files on disk must equal the index.
+        // Files on disk must equal the index, by content: refresh the index's stat data first,
+        // so a file rewritten with the same bytes (a formatter, an editor's save) is no change.
+        let _ = git.run(wt, &["update-index", "-q", "--refresh"]);
         if git.run(wt, &["diff-files", "--quiet"]).map(|o| o.code).unwrap_or(1) != 0 {
             return None;
         }

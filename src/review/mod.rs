@@ -164,20 +164,24 @@ impl Review<'_> {
             problems.push(scope_msg);
         }
 
-        // 3. Secret scan of the added lines.
-        let diff = git_blocking(&self.git, wt, &["diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", &base, &head]).await?;
+        // 3. Secret scan of every blob the branch adds or changes, in every commit.
         let (allow, bad) = secrets::compile_allow(&self.config.review.secret_allow);
         for b in bad {
             tracing::warn!("{b}");
         }
-        let found = secrets::scan_diff(&diff, &allow);
-        let secret_msg = match found.first() {
-            None => "no secrets in the added lines".to_string(),
-            Some(f) if found.len() == 1 => format!("a possible {} in {} line {}", f.kind, f.path, f.line),
-            Some(f) => format!("{} possible secrets, the first a {} in {} line {}", found.len(), f.kind, f.path, f.line),
+        let found = {
+            let (git, dir, base, head) = (self.git.clone(), wt.to_path_buf(), base.clone(), head.clone());
+            tokio::task::spawn_blocking(move || secrets::scan_branch(git.as_ref(), &dir, &base, &head, &allow))
+                .await
+                .map_err(|e| ReviewError::Join(e.to_string()))??
         };
+        // A squash merge (local review only: a GitHub review pushes every commit) leaves
+        // the branch's history out of the base, so a key that only the history holds is no bar.
+        let squash = self.config.dispatch.merge_method == "squash" && !self.repo.reviews_on_github();
+        let blocking: Vec<&secrets::Finding> = found.iter().filter(|f| !(squash && f.history_only)).collect();
+        let secret_msg = secrets_message(&found, squash);
         self.store.add_event(Some(id), "secret", &secret_msg, Some(&json!({"findings": found})))?;
-        if !found.is_empty() {
+        if !blocking.is_empty() {
             problems.push(secret_msg);
         }
 
@@ -228,6 +232,30 @@ impl Review<'_> {
             Some(&serde_json::to_value(&outcome).unwrap_or_default()),
         )?;
         Ok(outcome)
+    }
+}
+
+/// What the secret scan found, said without the values: the kind, path, line and commit.
+pub fn secrets_message(found: &[secrets::Finding], squash: bool) -> String {
+    let Some(f) = found.first() else { return "no secrets in what the branch adds".to_string() };
+    let at = |f: &secrets::Finding| {
+        let commit = f.commit.as_deref().map(|c| format!(" (commit {c})")).unwrap_or_default();
+        let history = if f.history_only {
+            if squash {
+                ", removed later; the squash merge leaves it out of the base branch"
+            } else {
+                ", removed later but still in the branch's history: a merge would carry it into the base branch \
+                 (rewrite the branch, or set [dispatch] merge_method = \"squash\")"
+            }
+        } else {
+            ""
+        };
+        format!("{} in {} line {}{commit}{history}", f.kind, f.path, f.line)
+    };
+    if found.len() == 1 {
+        format!("a possible {}", at(f))
+    } else {
+        format!("{} possible secrets, the first a {}", found.len(), at(f))
     }
 }
 

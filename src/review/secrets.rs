@@ -1,12 +1,20 @@
-//! Secret scan of the lines a change adds. High-signal patterns only: AWS access
+//! Secret scan of what a branch adds. High-signal patterns only: AWS access
 //! keys, private key blocks, GitHub / GitLab / Slack tokens, and a generic
 //! `api_key = "…"` assignment whose value looks random (high entropy). Lines that
 //! match an allow-list regex (`[review] secret_allow`) are skipped.
 //!
+//! [`scan_branch`] reads the blobs themselves, not a rendered diff, so neither
+//! `.gitattributes` (`-diff`, `binary`, textconv) nor a NUL byte hides a file, and it
+//! reads every commit of `base..head`, so a key added in one commit and removed in the
+//! next is still found: a merge commit would carry it into the base branch's history.
+//! Files that look binary are scanned for the patterns that need no entropy test.
+//!
 //! Findings never carry the secret itself: only where it is and what kind it is.
 
+use crate::dispatch::worktree::{Git, GitError};
 use regex::Regex;
 use serde::Serialize;
+use std::path::Path;
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -15,6 +23,12 @@ pub struct Finding {
     /// Line number in the new file.
     pub line: u32,
     pub kind: &'static str,
+    /// The commit (short SHA) that added it, when found by [`scan_branch`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Removed again by a later commit: only the branch's history holds it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub history_only: bool,
 }
 
 struct Pattern {
@@ -76,10 +90,15 @@ pub fn compile_allow(patterns: &[String]) -> (Vec<Regex>, Vec<String>) {
 
 /// Scan one added line.
 pub fn scan_line(line: &str, allow: &[Regex]) -> Option<&'static str> {
+    scan_line_in(line, allow, false)
+}
+
+/// Scan one line; `binary` keeps to the patterns that need no entropy test.
+fn scan_line_in(line: &str, allow: &[Regex], binary: bool) -> Option<&'static str> {
     if allow.iter().any(|r| r.is_match(line)) {
         return None;
     }
-    for p in patterns() {
+    for p in patterns().iter().filter(|p| !(binary && p.entropy)) {
         for caps in p.re.captures_iter(line) {
             if !p.entropy {
                 return Some(p.kind);
@@ -122,7 +141,7 @@ pub fn scan_diff(diff: &str, allow: &[Regex]) -> Vec<Finding> {
         }
         if let Some(added) = raw.strip_prefix('+') {
             if let (Some(p), Some(kind)) = (&path, scan_line(added, allow)) {
-                out.push(Finding { path: p.clone(), line: line_no, kind });
+                out.push(Finding { path: p.clone(), line: line_no, kind, commit: None, history_only: false });
             }
             line_no = line_no.saturating_add(1);
         } else if raw.starts_with(' ') {
@@ -130,6 +149,97 @@ pub fn scan_diff(diff: &str, allow: &[Regex]) -> Vec<Finding> {
         }
     }
     out
+}
+
+const NO_BLOB: &str = "0000000000000000000000000000000000000000";
+
+/// A blob's text, as git stores it: no textconv, no attributes, no filters.
+fn blob(git: &dyn Git, dir: &Path, sha: &str) -> Result<String, GitError> {
+    if sha.is_empty() || sha.chars().all(|c| c == '0') {
+        return Ok(String::new());
+    }
+    git.ok(dir, &["cat-file", "blob", sha])
+}
+
+fn looks_binary(text: &str) -> bool {
+    text.as_bytes().iter().take(8000).any(|&b| b == 0)
+}
+
+/// The changed files of one commit against each of its parents: (old blob, new blob, path).
+fn changes(git: &dyn Git, dir: &Path, commit: &str) -> Result<Vec<(String, String, String)>, GitError> {
+    let raw = git.ok(dir, &["diff-tree", "-r", "-z", "-m", "--root", "--no-commit-id", "--no-renames", "--no-abbrev", "--no-textconv", "--no-ext-diff", commit])?;
+    let mut out = Vec::new();
+    let mut fields = raw.split('\0');
+    while let Some(meta) = fields.next() {
+        let Some(meta) = meta.strip_prefix(':') else { continue };
+        let Some(path) = fields.next() else { break };
+        // :old_mode new_mode old_sha new_sha status
+        let parts: Vec<&str> = meta.split_whitespace().collect();
+        let [_, new_mode, old_sha, new_sha, status] = parts[..] else { continue };
+        let added_or_changed = status.starts_with('A') || status.starts_with('M') || status.starts_with('T');
+        // A submodule's "blob" is a commit of another repo.
+        if added_or_changed && new_mode != "160000" && new_sha != NO_BLOB {
+            out.push((old_sha.to_string(), new_sha.to_string(), path.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// Scan every blob that `base..head` adds or changes, in every commit. A finding's line
+/// is new in that commit (its text was not in the file before); one whose line is gone
+/// from the file at `head` is `history_only`.
+pub fn scan_branch(git: &dyn Git, dir: &Path, base: &str, head: &str, allow: &[Regex]) -> Result<Vec<Finding>, GitError> {
+    let range = format!("{base}..{head}");
+    let commits = git.ok(dir, &["rev-list", "--reverse", "--topo-order", &range])?;
+    let mut out: Vec<Finding> = Vec::new();
+    // (path, line text) already reported, so a key is reported once, where it was added.
+    let mut seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+    let mut scanned: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+    let mut found_lines: Vec<String> = Vec::new();
+    for commit in commits.lines().map(str::trim).filter(|c| !c.is_empty()) {
+        for (old_sha, new_sha, path) in changes(git, dir, commit)? {
+            if !scanned.insert((old_sha.clone(), new_sha.clone())) {
+                continue;
+            }
+            let new = blob(git, dir, &new_sha)?;
+            let binary = looks_binary(&new);
+            let hits: Vec<(u32, &str, &'static str)> = new
+                .split('\n')
+                .enumerate()
+                .filter_map(|(i, l)| scan_line_in(l, allow, binary).map(|k| (i as u32 + 1, l, k)))
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
+            let old = blob(git, dir, &old_sha)?;
+            let before: std::collections::HashSet<&str> = old.split('\n').collect();
+            for (line, text, kind) in hits {
+                if before.contains(text) || !seen.insert((path.clone(), text.to_string())) {
+                    continue;
+                }
+                out.push(Finding { path: path.clone(), line, kind, commit: Some(commit.chars().take(7).collect()), history_only: false });
+                found_lines.push(text.to_string());
+            }
+        }
+    }
+    // Which of them the head still holds.
+    let mut at_head: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (f, text) in out.iter_mut().zip(found_lines.iter()) {
+        let content = match at_head.get(&f.path) {
+            Some(c) => c.clone(),
+            None => {
+                let spec = format!("{head}:{}", f.path);
+                let c = match git.run(dir, &["cat-file", "blob", &spec]) {
+                    Ok(o) if o.code == 0 => o.stdout,
+                    _ => String::new(),
+                };
+                at_head.insert(f.path.clone(), c.clone());
+                c
+            }
+        };
+        f.history_only = !content.split('\n').any(|l| l.trim_end() == text.trim_end());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -182,7 +292,7 @@ mod tests {
              diff --git a/old.txt b/old.txt\n--- a/old.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-{aws}\n"
         );
         let f = scan_diff(&diff, &[]);
-        assert_eq!(f, vec![Finding { path: "config.js".into(), line: 3, kind: "AWS access key" }]);
+        assert_eq!(f, vec![Finding { path: "config.js".into(), line: 3, kind: "AWS access key", commit: None, history_only: false }]);
         let json = serde_json::to_string(&f).unwrap();
         assert!(!json.contains(&aws), "findings never carry the secret");
     }

@@ -1,0 +1,602 @@
+//! capcom under faults, each against real daemons (`capcom daemon --headless` on temp
+//! data dirs), real git repos and stand-in agents (shell scripts the test writes; no
+//! brief text ever goes into a shell):
+//!
+//! - one daemon per data dir; a stale lock never blocks;
+//! - the data dir is private, and a wide one is tightened;
+//! - unusable data dirs and closed pipes end with a clear message, never a panic;
+//! - the secret scan reads blobs and history, so attributes, NUL bytes and a key
+//!   removed in a later commit do not get past it;
+//! - a chatty agent does not fill the store, and its log is capped;
+//! - capcom's own tokens never reach an agent;
+//! - cancel ends every process an agent started, even one that left its group;
+//! - the smaller ones: a missing agent program, a missing repo, an identical rewrite in
+//!   the user's checkout, config type errors, doctor's repo checks;
+//! - and what held before: 50 briefs at once, all stored.
+//!
+//! The other guarantees that held (SIGKILL with running agents then a restart, agents that
+//! finish while the daemon is down, a hung agent killed at the timeout) are in tests/dispatch.rs.
+
+mod common;
+
+use common::{BIN, Daemon, capcom, stderr, stdout};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+fn sh(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+const ID: &str = "git -c user.name=agent -c user.email=agent@example.com";
+const DONE: &str = r#"echo '{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-1"}'"#;
+
+/// A temp dir with a repo (`main`: components/, app/, README.md) and a config for it.
+struct Scene {
+    tmp: tempfile::TempDir,
+    repo: PathBuf,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir_all(repo.join("components")).unwrap();
+        std::fs::create_dir_all(repo.join("app")).unwrap();
+        std::fs::write(repo.join("components/button.txt"), "button v1\n").unwrap();
+        std::fs::write(repo.join("README.md"), "readme\n").unwrap();
+        git(&repo, &["init", "--quiet", "-b", "main"]);
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "--quiet", "-m", "initial"]);
+        Scene { tmp, repo }
+    }
+
+    fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// An agent script named `name` running `body` in its worktree.
+    fn agent(&self, name: &str, body: &str) -> String {
+        let script = sh(self.root(), &format!("{name}.sh"), body);
+        format!("[agents.{name}]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n", script.display())
+    }
+
+    /// The config: the repo, a green `test` check, `agents` and `extra` (more sections).
+    fn config(&self, agents: &str, dispatch_extra: &str, extra: &str) -> String {
+        format!(
+            "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\nmax_parallel = 3\nconfirm_ttl = \"30s\"\n{dispatch_extra}\n\n{agents}\n{extra}\n",
+            self.repo.display()
+        )
+    }
+}
+
+/// Dispatch one task to `agent` through the API (an already-understood brief).
+fn dispatch(d: &Daemon, agent: &str, title: &str) -> i64 {
+    let spec = serde_json::json!({
+        "title": title, "kind": "feature", "repo": "site", "agent": agent,
+        "scope": {"include": [], "exclude": []},
+        "acceptance": [{"text": "tests pass", "check": "test"}],
+        "brief": title,
+    });
+    let intent = serde_json::json!({"intent": "dispatch", "tasks": [spec], "confidence": 1.0});
+    let body = serde_json::json!({"text": title, "intent": intent}).to_string();
+    let (status, reply) = d.http("POST", "/v1/brief", Some(&d.token()), Some(&body));
+    assert_eq!(status, 200, "{reply}");
+    let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    v["tasks"][0]["id"].as_i64().unwrap_or_else(|| panic!("no task in {v}"))
+}
+
+fn task(d: &Daemon, id: i64) -> serde_json::Value {
+    let (status, body) = d.http("GET", &format!("/v1/tasks/{id}"), Some(&d.token()), None);
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn state(v: &serde_json::Value) -> &str {
+    v["task"]["state"].as_str().unwrap_or("")
+}
+
+/// Wait (a guard against a hang, not a timing assertion) until `done` holds.
+fn wait(d: &Daemon, id: i64, what: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    for _ in 0..2400 {
+        let v = task(d, id);
+        if done(&v) {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("task {id} never reached {what}: {}\n{}", task(d, id), d.stderr());
+}
+
+fn settled(d: &Daemon, id: i64) -> serde_json::Value {
+    wait(d, id, "a settled state", |v| !matches!(state(v), "queued" | "running" | "checking" | ""))
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // Zombies count as gone.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !matches!(s.rsplit(')').next().and_then(|r| r.split_whitespace().next()), Some("Z") | Some("X")),
+        Err(_) => false,
+    }
+}
+
+fn read_pid(p: &Path) -> i32 {
+    for _ in 0..2400 {
+        if let Ok(s) = std::fs::read_to_string(p)
+            && let Ok(n) = s.trim().parse()
+        {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{} never appeared", p.display());
+}
+
+// ---------------------------------------------------------------------------
+// 1. One daemon per data dir
+
+#[test]
+fn a_second_daemon_on_the_same_data_dir_is_refused_and_a_stale_lock_never_blocks() {
+    let scene = Scene::new();
+    let mut d = Daemon::start(&scene.config("", "", ""));
+    let addr_before = std::fs::read_to_string(d.data.join("api.addr")).unwrap();
+    let pid = d.child.as_ref().unwrap().id();
+
+    let second = capcom(&d.config, &d.data)
+        .args(["daemon", "--headless"])
+        .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1), "the second daemon must exit 1: {}", stderr(&second));
+    let msg = stderr(&second);
+    assert!(msg.contains("already running"), "{msg}");
+    assert!(msg.contains(&format!("pid {pid}")), "names the running pid: {msg}");
+    assert!(msg.contains(addr_before.trim()), "names its address: {msg}");
+    assert!(!msg.contains("panicked"), "{msg}");
+    // The first one is untouched and still answers the CLI.
+    assert_eq!(std::fs::read_to_string(d.data.join("api.addr")).unwrap(), addr_before);
+    let out = d.cli(&["tasks", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A daemon killed outright leaves its lock file behind; it never blocks the next start.
+    d.kill9();
+    assert!(d.data.join("daemon.lock").exists());
+    d.boot(&[]);
+    let out = d.cli(&["tasks", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+// ---------------------------------------------------------------------------
+// 2. The data dir is private
+
+#[test]
+fn the_data_dir_is_private_and_a_wide_one_is_tightened() {
+    let scene = Scene::new();
+    let mut d = Daemon::start(&scene.config("", "", ""));
+    assert_eq!(mode(&d.data), 0o700, "data dir");
+    assert_eq!(mode(&d.data.join("capcom.db")), 0o600, "the db holds every transcript");
+    assert_eq!(mode(&d.data.join("logs")), 0o700, "logs dir");
+    d.stop();
+    for e in std::fs::read_dir(d.data.join("logs")).unwrap().flatten() {
+        if e.file_type().unwrap().is_file() {
+            assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
+        }
+    }
+
+    // Someone (an older capcom, a backup restore) left it wide open: the next start closes it, and says so once.
+    std::fs::set_permissions(&d.data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(d.data.join("capcom.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(d.data.join("logs"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d.boot(&[]);
+    assert_eq!(mode(&d.data), 0o700);
+    assert_eq!(mode(&d.data.join("capcom.db")), 0o600);
+    assert_eq!(mode(&d.data.join("logs")), 0o700);
+    let said = d.stderr();
+    assert_eq!(said.matches("now private").count(), 1, "said once: {said}");
+    assert!(said.contains(&format!("{} (755)", d.data.display())), "{said}");
+}
+
+// ---------------------------------------------------------------------------
+// 3. Unusable data dirs and closed pipes: a clear error, never a panic
+
+#[test]
+fn a_data_dir_whose_logs_cannot_be_written_is_a_clear_error() {
+    let scene = Scene::new();
+    let data = scene.root().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // `logs` is a file, so no log can be opened in it.
+    std::fs::write(data.join("logs"), "not a folder").unwrap();
+    let config = scene.root().join("config.toml");
+    std::fs::write(&config, scene.config("", "", "")).unwrap();
+    let out = capcom(&config, &data).args(["daemon", "--headless"]).env("CAPCOM__API__LISTEN", "127.0.0.1:0").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let msg = stderr(&out);
+    assert!(msg.contains(&data.join("logs").display().to_string()), "names the path: {msg}");
+    assert!(!msg.contains("panicked"), "{msg}");
+}
+
+#[test]
+fn a_read_only_data_dir_is_a_clear_error() {
+    let scene = Scene::new();
+    let data = scene.root().join("ro");
+    std::fs::create_dir_all(&data).unwrap();
+    // A real read-only file system: a tmpfs mounted ro (needs root, which CI has).
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"]).arg(&data).status().map(|s| s.success()).unwrap_or(false);
+    if !mounted {
+        eprintln!("SKIPPED a_read_only_data_dir_is_a_clear_error: cannot mount a read-only tmpfs here (not root?)");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(data.clone());
+    let config = scene.root().join("config.toml");
+    std::fs::write(&config, scene.config("", "", "")).unwrap();
+    let out = capcom(&config, &data).args(["daemon", "--headless"]).env("CAPCOM__API__LISTEN", "127.0.0.1:0").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let msg = stderr(&out);
+    assert!(msg.contains(&data.display().to_string()) && msg.contains("read-only"), "{msg}");
+    assert!(!msg.contains("panicked"), "{msg}");
+}
+
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    // `capcom parse --json TEXT | true`: the reader is gone before capcom writes.
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    unsafe { libc::close(fds[0]) };
+    let write_end = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) };
+    let out = Command::new(BIN)
+        .args(["parse", "--json", "Bump tailwind in the site repo, tests must pass"])
+        .env("CAPCOM_DATA_DIR", tempfile::tempdir().unwrap().path())
+        .stdout(write_end)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(101), "panicked: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("Broken pipe"), "quietly: {err}");
+}
+
+// ---------------------------------------------------------------------------
+// 4. The secret scan cannot be walked around
+
+fn key() -> String {
+    format!("AKIA{}", "QWERTYUIOPASDFGH")
+}
+
+#[test]
+fn a_key_hidden_by_attributes_a_nul_byte_or_a_later_commit_is_found() {
+    let scene = Scene::new();
+    let k = key();
+    let agents = [
+        // `* -diff` makes git diff say "Binary files differ".
+        scene.agent(
+            "attrs",
+            &format!("set -e\nprintf '* -diff\\n' > .gitattributes\necho \"key = '{k}'\" > components/conf.txt\n{ID} add -A\n{ID} commit -qm conf\n{DONE}"),
+        ),
+        // A NUL byte makes the file binary.
+        scene.agent(
+            "nul",
+            &format!("set -e\nprintf 'head\\000\\nkey = {k}\\n' > components/blob.bin\n{ID} add -A\n{ID} commit -qm blob\n{DONE}"),
+        ),
+        // Added in one commit, removed in the next: the diff base..head is clean.
+        scene.agent(
+            "history",
+            &format!(
+                "set -e\necho \"key = '{k}'\" > components/conf.txt\n{ID} add -A\n{ID} commit -qm add\necho 'key = from_env()' > components/conf.txt\n{ID} commit -qam remove\n{DONE}"
+            ),
+        ),
+    ]
+    .concat();
+    let d = Daemon::start(&scene.config(&agents, "merge_method = \"merge\"", ""));
+    let ids: Vec<(i64, &str)> = ["attrs", "nul", "history"].iter().map(|a| (dispatch(&d, a, &format!("Add {a} config")), *a)).collect();
+    for (id, agent) in ids {
+        let v = settled(&d, id);
+        assert_eq!(state(&v), "needs_attention", "{agent}: {v}");
+        let reason = v["task"]["reason"].as_str().unwrap();
+        assert!(reason.contains("AWS access key"), "{agent}: {reason}");
+        assert!(reason.contains("(commit "), "{agent} names the commit: {reason}");
+        let path = if agent == "nul" { "components/blob.bin" } else { "components/conf.txt" };
+        assert!(reason.contains(path), "{agent}: {reason}");
+        if agent == "history" {
+            assert!(reason.contains("history"), "{reason}");
+        }
+        assert!(!v.to_string().contains(&k), "{agent}: the value is never recorded");
+        // And it cannot be merged.
+        let out = d.cli(&["merge", &id.to_string()]);
+        assert_eq!(out.status.code(), Some(1), "{agent}: {}", stdout(&out));
+    }
+}
+
+#[test]
+fn with_squash_merges_a_key_only_the_history_holds_is_no_bar() {
+    let scene = Scene::new();
+    let k = key();
+    let agents = scene.agent(
+        "history",
+        &format!(
+            "set -e\necho \"key = '{k}'\" > components/conf.txt\n{ID} add -A\n{ID} commit -qm add\necho 'key = from_env()' > components/conf.txt\n{ID} commit -qam remove\n{DONE}"
+        ),
+    );
+    let d = Daemon::start(&scene.config(&agents, "merge_method = \"squash\"", ""));
+    let id = dispatch(&d, "history", "Add config");
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "ready", "{v}");
+    let secret = v["events"].as_array().unwrap().iter().find(|e| e["kind"] == "secret").unwrap().clone();
+    assert!(secret["message"].as_str().unwrap_or_default().contains("squash merge leaves it out"), "{secret}");
+    // The squash puts only the final tree on main: the key is in no commit there.
+    let out = d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let log = git(&scene.repo, &["log", "-p", "main"]);
+    assert!(!log.contains(&k), "the key reached main's history");
+}
+
+// ---------------------------------------------------------------------------
+// 5. A chatty agent
+
+#[test]
+fn a_chatty_agent_does_not_fill_the_store_and_its_log_is_capped() {
+    let scene = Scene::new();
+    // About 2.9 MB of output, 300,000 lines, against a 1 MiB log cap.
+    let agents = scene.agent(
+        "chatty",
+        &format!("set -e\nseq 1 300000\necho chatty > components/c.txt\n{ID} add -A\n{ID} commit -qm chatty\necho LAST-LINE\n{DONE}"),
+    );
+    let d = Daemon::start(&scene.config(&agents, "max_log_mib = 1\nmax_progress_events = 50", ""));
+    let id = dispatch(&d, "chatty", "Talk a lot");
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "ready", "{v}");
+    let progress = v["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "progress").count();
+    assert!(progress <= 51, "{progress} progress events recorded");
+    assert!(progress >= 2, "some progress is still recorded");
+    let out = d.cli(&["task", &id.to_string(), "--json"]);
+    assert!(out.stdout.len() < 200_000, "`capcom task --json` is {} bytes", out.stdout.len());
+    // The run's log keeps its head and tail within the cap.
+    let logs = d.data.join("logs/tasks");
+    let log = std::fs::read_dir(&logs).unwrap().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "log")).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.len() <= (1 << 20) + 4096, "the log is {} bytes", text.len());
+    assert!(text.starts_with("1\n2\n3\n"), "the head is kept");
+    assert!(text.contains("LAST-LINE"), "the tail is kept");
+    assert!(text.contains("bytes of output were left out"), "the cut is marked");
+    assert!(std::fs::metadata(d.data.join("capcom.db")).unwrap().len() < 4 << 20, "the store stays small");
+}
+
+// ---------------------------------------------------------------------------
+// 6. capcom's own tokens never reach agents
+
+#[test]
+fn capcoms_own_tokens_never_reach_local_agents_or_checks() {
+    let scene = Scene::new();
+    let env_out = scene.root().join("agent-env.txt");
+    let check_out = scene.root().join("check-env.txt");
+    let agents = [
+        scene.agent(
+            "envy",
+            &format!("set -e\nenv > '{}'\necho x > components/x.txt\n{ID} add -A\n{ID} commit -qm x\n{DONE}", env_out.display()),
+        ),
+        "env_deny = [\"NPM_*\"]\n".to_string(),
+        // A remote agent whose key is capcom's to use, never an agent's.
+        "[agents.jules]\nkind = \"jules\"\napi_url = \"http://127.0.0.1:9\"\ntoken_env = \"JULES_API_KEY\"\n".to_string(),
+    ]
+    .concat();
+    let check = sh(scene.root(), "check.sh", &format!("env > '{}'", check_out.display()));
+    let cfg = scene.config(&agents, "", "").replace("test = [\"true\"]", &format!("test = [\"{}\"]", check.display()));
+    let d = Daemon::start_env(
+        &cfg,
+        &[
+            ("GITHUB_TOKEN", "ghp_daemononly0123456789abcdefghijklmnopqrs"),
+            ("JULES_API_KEY", "jules-daemon-only-0123456789"),
+            ("ANTHROPIC_API_KEY", "sk-ant-agents-own-key-0123456789"),
+            ("NPM_TOKEN", "npm-denied-0123456789"),
+        ],
+    );
+    let id = dispatch(&d, "envy", "Show the env");
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "ready", "{v}");
+    let env = std::fs::read_to_string(&env_out).unwrap();
+    assert!(!env.contains("GITHUB_TOKEN="), "GitHub's token reached the agent");
+    assert!(!env.contains("JULES_API_KEY="), "Jules' key reached the agent");
+    assert!(!env.contains("NPM_TOKEN="), "env_deny");
+    assert!(env.contains("ANTHROPIC_API_KEY=sk-ant-agents-own-key"), "the agent's own key passes");
+    assert!(env.contains("PATH="));
+    let check_env = std::fs::read_to_string(&check_out).unwrap();
+    assert!(!check_env.contains("GITHUB_TOKEN=") && !check_env.contains("JULES_API_KEY="), "a check runs the branch's code");
+}
+
+// ---------------------------------------------------------------------------
+// 7. Cancel ends every process an agent started
+
+#[test]
+fn cancel_kills_a_process_that_left_the_agents_group() {
+    let scene = Scene::new();
+    let pidfile = scene.root().join("escaped.pid");
+    // `setsid` puts the helper in a new session and process group: killpg does not reach it.
+    let agents = scene.agent(
+        "escaper",
+        &format!("setsid sh -c 'echo $$ > \"{}\"; exec sleep 1000' &\nsleep 1000", pidfile.display()),
+    );
+    let d = Daemon::start(&scene.config(&agents, "", ""));
+    let id = dispatch(&d, "escaper", "Escape");
+    wait(&d, id, "running", |v| state(v) == "running");
+    let escaped = read_pid(&pidfile);
+    assert!(pid_alive(escaped));
+    let out = d.cli(&["cancel", &id.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait(&d, id, "cancelled", |v| state(v) == "cancelled");
+    let mut gone = false;
+    for _ in 0..200 {
+        if !pid_alive(escaped) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    if !gone {
+        unsafe { libc::kill(escaped, libc::SIGKILL) };
+    }
+    assert!(gone, "the process that left the agent's group outlived the cancel");
+}
+
+#[test]
+fn a_sandboxed_agent_writes_only_its_worktree() {
+    if Command::new("bwrap").arg("--version").output().is_err() {
+        panic!("bubblewrap is not installed: ./capcom.sh deps installs it");
+    }
+    let scene = Scene::new();
+    let outside = scene.root().join("outside.txt");
+    let agents = [
+        scene.agent(
+            "boxed",
+            &format!(
+                "echo inside > components/x.txt
+echo escaped > '{}' 2>/dev/null && echo WROTE-OUTSIDE
+{ID} add -A && {ID} commit -qm x
+{DONE}",
+                outside.display()
+            ),
+        ),
+        "sandbox = \"bwrap\"\n".to_string(),
+    ]
+    .concat();
+    let d = Daemon::start(&scene.config(&agents, "", ""));
+    let id = dispatch(&d, "boxed", "Stay inside");
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "ready", "the worktree and the repo's git dir are writable: {v}");
+    assert!(!outside.exists(), "the sandboxed agent wrote outside its worktree");
+    let branch = v["task"]["branch"].as_str().unwrap().to_string();
+    assert_eq!(git(&scene.repo, &["show", &format!("{branch}:components/x.txt")]), "inside");
+}
+
+// ---------------------------------------------------------------------------
+// 8. The smaller ones
+
+#[test]
+fn an_agent_program_that_is_not_installed_is_named() {
+    let scene = Scene::new();
+    let agents = "[agents.ghost]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"capcom-ghost-agent\", \"{prompt}\"]\n";
+    let d = Daemon::start(&scene.config(agents, "default_agent = \"ghost\"", ""));
+    assert!(d.stderr().contains("`capcom-ghost-agent` is not installed or not on PATH"), "said at start: {}", d.stderr());
+    let id = dispatch(&d, "ghost", "Do it");
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "failed");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("`capcom-ghost-agent` is not installed or not on PATH"), "{reason}");
+    assert!(!reason.contains("127"), "{reason}");
+}
+
+#[test]
+fn a_repo_path_that_is_missing_or_not_a_repo_is_named() {
+    let scene = Scene::new();
+    let agents = scene.agent("good", &format!("set -e\necho x > components/x.txt\n{ID} add -A\n{ID} commit -qm x\n{DONE}"));
+    let missing = scene.root().join("no-such-repo");
+    let cfg = scene.config(&agents, "", "").replace(&scene.repo.display().to_string(), &missing.display().to_string());
+    let d = Daemon::start(&cfg);
+    let id = dispatch(&d, "good", "Anything");
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "failed");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("does not exist") && reason.contains("no-such-repo") && !reason.contains("base branch"), "{reason}");
+
+    // doctor says it too, and that no repo at all is a failure.
+    let out = d.cli(&["doctor"]);
+    let text = stdout(&out);
+    assert!(text.contains("repo site") && text.contains("no-such-repo"), "{text}");
+    let config = scene.root().join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = capcom(&config, &scene.root().join("d2")).arg("doctor").output().unwrap();
+    assert!(stdout(&out).contains("no repo is configured"), "{}", stdout(&out));
+}
+
+#[test]
+fn rewriting_a_file_with_the_same_bytes_does_not_block_a_merge() {
+    let scene = Scene::new();
+    let agents = scene.agent("good", &format!("set -e\necho 'button v2' > components/button.txt\n{ID} commit -qam v2\n{DONE}"));
+    let d = Daemon::start(&scene.config(&agents, "", ""));
+    let id = dispatch(&d, "good", "Button v2");
+    assert_eq!(state(&settled(&d, id)), "ready");
+    // An editor or formatter saves README.md unchanged: new mtime, same bytes.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(scene.repo.join("README.md"), "readme\n").unwrap();
+    let out = d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(git(&scene.repo, &["show", "main:components/button.txt"]), "button v2");
+}
+
+#[test]
+fn config_type_errors_name_the_file_line_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    // (file text, expected line, expected message)
+    let cases = [
+        ("[dispatch]\n# how many\nmax_parallel = \"three\"\n", 3, "key dispatch.max_parallel: expected a number, got \"three\""),
+        ("[voice]\nmodel = \"base.en\"\n\n[dispatch]\ntimeout = \"forever\"\n", 5, "key dispatch.timeout: bad duration"),
+        ("[speech]\nannounce = 3\n", 2, "key speech.announce"),
+    ];
+    for (text, line, want) in cases {
+        let config = tmp.path().join("c.toml");
+        std::fs::write(&config, text).unwrap();
+        let out = capcom(&config, &tmp.path().join("data")).args(["parse", "hello"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let msg = stderr(&out);
+        assert!(msg.contains(&format!("{}:{line}: ", config.display())), "{text}: {msg}");
+        assert!(msg.contains(want), "{text}: {msg}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What held before, kept
+
+#[test]
+fn fifty_briefs_at_once_are_all_stored() {
+    let scene = Scene::new();
+    let d = Daemon::start(&scene.config("", "", ""));
+    let token = d.token();
+    let addr = d.addr.clone();
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let (token, addr) = (token.clone(), addr.clone());
+            std::thread::spawn(move || {
+                let body = serde_json::json!({"text": format!("what's finished? number {i}")}).to_string();
+                common::http(&addr, "POST", "/v1/brief", Some(&token), Some(&body)).0
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+    let out = d.cli(&["history", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let texts: Vec<&str> = rows.as_array().unwrap().iter().filter_map(|r| r["transcript"].as_str()).collect();
+    for i in 0..50 {
+        assert!(texts.iter().any(|t| t.ends_with(&format!("number {i}"))), "brief {i} was not stored: {texts:?}");
+    }
+}
