@@ -345,6 +345,8 @@ pub struct Dispatch {
     pub max_log_mib: u64,
     /// Progress lines recorded as task events per run.
     pub max_progress_events: usize,
+    /// A new task whose scope overlaps a running or ready one: "queue" (wait), "ask" or "allow".
+    pub overlap: String,
 }
 
 impl Default for Dispatch {
@@ -358,6 +360,7 @@ impl Default for Dispatch {
             retry_interrupted: false,
             max_log_mib: 8,
             max_progress_events: 200,
+            overlap: "queue".into(),
         }
     }
 }

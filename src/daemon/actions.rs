@@ -136,6 +136,17 @@ impl Coordinator {
                 Ok(id) => self.ask_cancel(id),
                 Err(q) => Answer::no("cancel", q),
             },
+            // "Run task 7 anyway": a task that waits for an overlapping one starts now.
+            IntentKind::Retry | IntentKind::FollowUp if self.waiting_target(&intent, &text).is_some() => {
+                let id = self.waiting_target(&intent, &text).unwrap_or_default();
+                match self.dispatcher() {
+                    Ok(d) => match d.start_anyway(id).await {
+                        Ok(s) => Answer::ok("retry", s),
+                        Err(e) => Answer::no("retry", e),
+                    },
+                    Err(q) => Answer::no("retry", q),
+                }
+            }
             IntentKind::Retry => match (self.target_of(&intent), self.dispatcher()) {
                 (Ok(id), Ok(d)) => match d.retry(id).await {
                     Ok(s) => Answer::ok("retry", s),
@@ -495,6 +506,16 @@ impl Coordinator {
 }
 
 impl Coordinator {
+    /// The task a "…anyway" starts: one that waits (or is held) for an overlapping task.
+    fn waiting_target(&self, intent: &Intent, text: &str) -> Option<i64> {
+        let lower = text.to_lowercase();
+        if !["anyway", "right now", "start it now", "run it now"].iter().any(|w| lower.contains(w)) {
+            return None;
+        }
+        let id = self.target_of(intent).ok()?;
+        self.services.store.task(id).ok().filter(dispatch::lease::is_waiting).map(|t| t.id)
+    }
+
     /// The held task a follow-up answers, if it targets one.
     fn held_target(&self, intent: &Intent) -> Option<Task> {
         let id = self.target_of(intent).ok()?;

@@ -18,6 +18,7 @@ pub mod contract;
 pub mod copilot;
 pub mod cursor;
 pub mod jules;
+pub mod lease;
 pub mod local;
 pub mod presets;
 pub mod prompt;
@@ -206,6 +207,8 @@ pub struct Dispatcher {
     ctx: Ctx,
     /// Wakes the PR follower when a task is handed to GitHub.
     nudge: Arc<Notify>,
+    /// Scopes of tasks being started right now ([`lease`]).
+    claims: lease::Claims,
 }
 
 /// How an agent run ended, from the dispatcher's side.
@@ -246,7 +249,7 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 
 impl Dispatcher {
     pub fn new(ctx: Ctx, nudge: Arc<Notify>) -> Dispatcher {
-        Dispatcher { ctx, nudge }
+        Dispatcher { ctx, nudge, claims: lease::Claims::default() }
     }
 
     /// Whether the task's agent runs here (its work is in the worktree) rather than
@@ -351,6 +354,27 @@ impl Dispatcher {
         let follow_up = match kind {
             JobKind::FollowUp(text) => Some(text.clone()),
             _ => None,
+        };
+        // Scope leases: a new start waits for (or asks about) a task that holds an overlapping scope.
+        let mode = lease::Overlap::parse(&self.ctx.config.dispatch.overlap);
+        let _claim = if follow_up.is_some() || mode == lease::Overlap::Allow || lease::released(&self.store(), id) {
+            self.claims.claim(&self.ctx.config, &task)
+        } else {
+            match self.claims.try_claim(&self.ctx.config, &self.store(), &task) {
+                Ok(guard) => guard,
+                Err(blockers) => {
+                    let reason = lease::waiting_reason(id, &blockers);
+                    let data = serde_json::json!({"blockers": blockers.iter().map(|b| b.task).collect::<Vec<_>>(), "at": blockers[0].at});
+                    if mode == lease::Overlap::Ask {
+                        self.event(id, "overlap", &reason, Some(data));
+                        self.to(id, &[TaskState::Queued], TaskState::Held, Some(&reason));
+                    } else {
+                        self.event(id, "waiting", &reason, Some(data));
+                        self.to(id, &[TaskState::Queued], TaskState::Queued, Some(&reason));
+                    }
+                    return Ok(Again::No);
+                }
+            }
         };
 
         // The worktree: fresh for a start or retry, the same one for a follow-up.
@@ -772,10 +796,54 @@ impl DispatchHandle {
             let follower = pr::Follower::new(ctx.store.clone(), ctx.config.clone(), gh);
             tokio::spawn(follower.run(nudge, stop.clone()));
         }
-        let scheduler = scheduler::spawn(runner, ctx.config.dispatch.max_parallel, stop);
+        let scheduler = scheduler::spawn(runner, ctx.config.dispatch.max_parallel, stop.clone());
         let me = DispatchHandle { ctx, scheduler };
         me.reconcile().await;
+        tokio::spawn(me.clone().start_waiting(stop));
         me
+    }
+
+    /// Queued tasks that wait for an overlapping task start once nothing holds their scope.
+    async fn start_waiting(self, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let store = self.ctx.store.clone();
+            let Ok(queued) = store.tasks_in(&[TaskState::Queued]) else { continue };
+            if queued.is_empty() {
+                continue;
+            }
+            let snap = self.scheduler.snapshot().await;
+            let holding = store.tasks_in(lease::HOLDING).unwrap_or_default();
+            for t in queued {
+                if snap.running.contains(&t.id) || snap.queued.contains(&t.id) || snap.scheduled.iter().any(|(i, _)| *i == t.id) {
+                    continue;
+                }
+                if !lease::is_waiting(&t) {
+                    continue;
+                }
+                if lease::released(&store, t.id) || lease::blockers(&self.ctx.config, &t, &holding, &[]).is_empty() {
+                    self.scheduler.enqueue(Job { task: t.id, kind: JobKind::Start }, None).await;
+                }
+            }
+        }
+    }
+
+    /// "Run task 7 anyway": a task that waits for an overlapping one (or was held for it) starts now.
+    pub async fn start_anyway(&self, id: i64) -> Result<String, String> {
+        let task = self.ctx.store.task(id).map_err(|e| e.to_string())?;
+        if !matches!(task.state, TaskState::Queued | TaskState::Held) {
+            return Err(format!("Task {id} is {}, not waiting to start", task.state));
+        }
+        let _ = self.ctx.store.add_event(Some(id), "anyway", "start it now, whatever it overlaps", None);
+        if task.state == TaskState::Held {
+            self.ctx.store.transition(id, Some(&[TaskState::Held]), TaskState::Queued, Some("started anyway")).map_err(|e| e.to_string())?;
+        }
+        self.scheduler.enqueue(Job { task: id, kind: JobKind::Start }, None).await;
+        Ok(format!("Starting task {id}, '{}', now.", task.title))
     }
 
     pub fn ctx(&self) -> &Ctx {

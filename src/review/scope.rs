@@ -43,6 +43,41 @@ pub fn matches(pattern: &str, path: &str) -> bool {
     path == dir || path.starts_with(&format!("{dir}/"))
 }
 
+/// The literal directory (or file) a pattern starts with: `src/**/*.css` → `src`,
+/// `components/` → `components`, `*.md` → `` (the whole repo).
+fn literal_root(pattern: &str) -> String {
+    let p = normalize(pattern);
+    match p.find(['*', '?', '[']) {
+        Some(i) => p[..i].rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default(),
+        None => p.trim_end_matches('/').to_string(),
+    }
+}
+
+/// Where two scopes may touch the same files, if they may: the narrower of two
+/// overlapping roots (`components`), or "the whole repo" when either has no include.
+/// Conservative: globs under one folder overlap even if their files differ.
+pub fn overlap(a: &Scope, b: &Scope) -> Option<String> {
+    let roots = |s: &Scope| -> Vec<String> {
+        let r: Vec<String> = s.include.iter().filter(|p| !normalize(p).is_empty()).map(|p| literal_root(p)).collect();
+        if r.is_empty() || r.iter().any(String::is_empty) { vec![String::new()] } else { r }
+    };
+    let (ra, rb) = (roots(a), roots(b));
+    let under = |inner: &str, outer: &str| outer.is_empty() || inner == outer || inner.starts_with(&format!("{outer}/"));
+    for x in &ra {
+        for y in &rb {
+            let narrower = if under(x, y) {
+                x
+            } else if under(y, x) {
+                y
+            } else {
+                continue;
+            };
+            return Some(if narrower.is_empty() { "the whole repo".to_string() } else { narrower.clone() });
+        }
+    }
+    None
+}
+
 /// Glob match of a whole path: `**` spans segments, `*` and `?` stay within one.
 /// Memoised, so no pattern can take exponential time.
 fn glob(pat: &str, path: &str) -> bool {
@@ -138,5 +173,26 @@ mod tests {
     fn pathological_globs_terminate() {
         assert!(!matches("**/**/**/**/**/x", &"a/".repeat(12)));
         assert!(!matches("*a*a*a*a*a*b", &"a".repeat(30)));
+    }
+
+    #[test]
+    fn overlap_table() {
+        let sc = |inc: &[&str]| Scope { include: inc.iter().map(|s| s.to_string()).collect(), exclude: vec![] };
+        let cases: &[(&[&str], &[&str], Option<&str>)] = &[
+            (&["components/"], &["components/button.js"], Some("components/button.js")),
+            (&["components/"], &["app/"], None),
+            (&["components/"], &[], Some("the whole repo")),
+            (&[], &[], Some("the whole repo")),
+            (&["src/**/*.css"], &["src/app/main.rs"], Some("src/app/main.rs")),
+            (&["src/**/*.css"], &["docs/"], None),
+            (&["*.md"], &["docs/"], Some("the whole repo")),
+            (&["Components/"], &["components/ui/"], Some("components/ui")),
+            (&["app/"], &["application/"], None),
+            (&["docs/", "app/"], &["lib/", "app/routes/"], Some("app/routes")),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(overlap(&sc(a), &sc(b)).as_deref(), *want, "{a:?} vs {b:?}");
+            assert_eq!(overlap(&sc(b), &sc(a)).as_deref(), *want, "symmetric: {b:?} vs {a:?}");
+        }
     }
 }

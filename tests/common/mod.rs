@@ -1,6 +1,8 @@
 //! Test support: boot a real `capcom daemon --headless` on a temp data dir and port 0.
 #![allow(dead_code)]
 
+pub mod scene;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
