@@ -190,7 +190,7 @@ fn agent_toml(name: &str, script: &Path) -> String {
 
 fn base_toml(repo: &Path, extra: &str) -> String {
     format!(
-        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\nred = [\"sh\", \"-c\", \"echo 2 tests failed; exit 1\"]\n\n[dispatch]\nmax_parallel = 3\ndefault_agent = \"good\"\nconfirm_ttl = \"30s\"\n{extra}\n",
+        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\nred = [\"sh\", \"-c\", \"echo 2 tests failed; exit 1\"]\n\n[dispatch]\nmax_parallel = 3\ndefault_agent = \"good\"\nconfirm_ttl = \"30s\"\n# these tests run tasks with one scope side by side; leases are tested in tests/many.rs\noverlap = \"allow\"\n{extra}\n",
         repo.display()
     )
 }

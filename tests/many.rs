@@ -111,3 +111,53 @@ fn with_overlap_ask_the_task_is_held_with_the_question() {
     release(&go, first);
     assert_eq!(state(&settled(&d, first)), "ready");
 }
+
+#[test]
+fn worktrees_go_on_cancel_and_merge_and_gc_lists_then_removes_the_rest() {
+    let scene = Scene::new();
+    let go = scene.root().join("go");
+    std::fs::create_dir_all(&go).unwrap();
+    let agents = [gated(&scene, "a", &go, "components/a.txt"), gated(&scene, "b", &go, "app/b.txt")].concat();
+    let d = Daemon::start(&scene.config(&agents, "", ""));
+    let wt = |id: i64| std::path::PathBuf::from(task(&d, id)["task"]["worktree"].as_str().unwrap().to_string());
+
+    // Cancel: what the agent left uncommitted is committed to the branch, then the worktree goes.
+    let cancelled = dispatch_scoped(&d, "a", "Cancel me", &["components/"]);
+    wait(&d, cancelled, "running", |v| state(v) == "running");
+    std::fs::write(wt(cancelled).join("components/half.txt"), "half done\n").unwrap();
+    let out = d.cli(&["cancel", &cancelled.to_string()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(!wt(cancelled).exists(), "the cancelled task's worktree is gone");
+    let branch = task(&d, cancelled)["task"]["branch"].as_str().unwrap().to_string();
+    assert_eq!(git(&scene.repo, &["show", &format!("{branch}:components/half.txt")]), "half done", "its work is on its branch");
+
+    // Merge: worktree and local branch go.
+    let merged = dispatch_scoped(&d, "b", "Merge me", &["app/"]);
+    release(&go, merged);
+    assert_eq!(state(&settled(&d, merged)), "ready");
+    let merged_wt = wt(merged);
+    merge(&d, merged);
+    assert!(!merged_wt.exists());
+
+    // A folder no task owns (a crash mid-cleanup, an old version): gc lists it, then removes it.
+    let stray = d.data.join("worktrees").join("site-999");
+    std::fs::create_dir_all(stray.join("deep")).unwrap();
+    std::fs::write(stray.join("deep/file.bin"), vec![0u8; 200_000]).unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(stray.join("deep/file.bin")).unwrap().set_modified(old).unwrap();
+    std::fs::File::open(&stray).unwrap().set_modified(old).unwrap();
+    let out = d.cli(&["gc", "--dry-run", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["why"], "no task owns it");
+    assert!(items[0]["bytes"].as_u64().unwrap() >= 200_000);
+    assert!(stray.exists(), "a dry run removes nothing");
+    let out = d.cli(&["gc"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stdout(&out).contains("removed"), "{}", common::stdout(&out));
+    assert!(!stray.exists());
+    let out = d.cli(&["doctor"]);
+    assert!(common::stdout(&out).contains("disk: worktrees"), "{}", common::stdout(&out));
+}

@@ -168,8 +168,9 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
          even those that leave its process group. Agents run with your rights and can write outside their worktree",
         None,
     ));
-    // privacy of the data dir
+    // privacy of the data dir, and what it holds
     out.push(privacy_check(data));
+    out.push(disk_check(data));
 
     // remote agents and GitHub: one cheap authenticated call each
     for c in crate::dispatch::remote::remote_checks(cfg).await {
@@ -236,6 +237,19 @@ pub fn repo_checks(cfg: &crate::config::Config) -> Vec<Check> {
         }
     }
     out
+}
+
+/// Disk used by worktrees, audio and logs.
+fn disk_check(data: &DataDir) -> Check {
+    use crate::dispatch::gc::disk_usage;
+    let mb = |p: std::path::PathBuf| disk_usage(&p) as f64 / 1e6;
+    let (wt, audio, logs) = (mb(data.worktrees()), mb(data.audio()), mb(data.logs()));
+    let detail = format!("worktrees {wt:.1} MB, audio {audio:.1} MB, logs {logs:.1} MB");
+    if wt > 5000.0 {
+        check(Level::Warn, "disk", detail, Some("`capcom gc --dry-run` lists worktrees that can go; `capcom gc` removes them"))
+    } else {
+        check(Level::Ok, "disk", detail, None)
+    }
 }
 
 /// The data dir and the store must not be readable by others.

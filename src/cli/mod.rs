@@ -119,6 +119,15 @@ pub enum Command {
     },
     /// Check mic, display, model, agents, tokens and the API
     Doctor,
+    /// Remove the worktrees of merged, cancelled and long-failed tasks, and folders no task owns
+    Gc {
+        /// Only list what would be removed, with sizes
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Internal: run an agent's argv and record its exit status (the daemon uses this)
     #[command(name = "__supervise", hide = true)]
     Supervise {
@@ -236,6 +245,27 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
                 print_json(&detail);
             } else {
                 print_task_detail(&detail);
+            }
+            Ok(exit::OK)
+        })
+        .await,
+        Command::Gc { dry_run, json } => with_client(&data, |c| async move {
+            let v: serde_json::Value = c.post("/v1/gc", &serde_json::json!({ "dry_run": dry_run })).await?;
+            if json {
+                print_json(&v);
+                return Ok(exit::OK);
+            }
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                println!("Nothing to clean up.");
+            }
+            let total: u64 = items.iter().filter_map(|i| i["bytes"].as_u64()).sum();
+            for i in &items {
+                let bytes = i["bytes"].as_u64().unwrap_or(0);
+                println!("{} {} ({}, {:.1} MB)", if dry_run { "would remove" } else { "removed" }, i["path"].as_str().unwrap_or("?"), i["why"].as_str().unwrap_or(""), bytes as f64 / 1e6);
+            }
+            if !items.is_empty() {
+                println!("{:.1} MB {}", total as f64 / 1e6, if dry_run { "can be freed: run `capcom gc` to remove them" } else { "freed" });
             }
             Ok(exit::OK)
         })
@@ -359,6 +389,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Models { .. } => "models",
         Command::History { .. } => "history",
         Command::Doctor => "doctor",
+        Command::Gc { .. } => "gc",
         Command::Supervise { .. } => "__supervise",
         Command::Listen { .. } => "listen",
     }

@@ -347,6 +347,8 @@ pub struct Dispatch {
     pub max_progress_events: usize,
     /// A new task whose scope overlaps a running or ready one: "queue" (wait), "ask" or "allow".
     pub overlap: String,
+    /// A failed task's worktree is kept this long, then removed.
+    pub keep_failed: Dur,
 }
 
 impl Default for Dispatch {
@@ -361,6 +363,7 @@ impl Default for Dispatch {
             max_log_mib: 8,
             max_progress_events: 200,
             overlap: "queue".into(),
+            keep_failed: Dur::from_secs(3 * 86400),
         }
     }
 }

@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/merge", post(post_merge))
         .route("/v1/confirm", post(post_confirm))
         .route("/v1/cancel", post(post_cancel))
+        .route("/v1/gc", post(post_gc))
         .merge(super::spoken::authed_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let mut open = Router::new().route("/v1/health", get(health)).merge(super::spoken::feed_routes());
@@ -113,6 +114,26 @@ async fn require_token(State(st): State<AppState>, headers: HeaderMap, req: Requ
         )
         .into_response(),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct GcBody {
+    dry_run: bool,
+}
+
+/// `capcom gc`: the worktrees that may go (merged, cancelled, long failed, owned by no
+/// task), with their sizes; removed unless `dry_run`.
+async fn post_gc(State(st): State<AppState>, Json(b): Json<GcBody>) -> ApiResult<serde_json::Value> {
+    let s = st.services.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let items = crate::dispatch::gc::plan(&s.store, &s.config, &s.data, chrono::Utc::now());
+        let removed = if b.dry_run { Vec::new() } else { crate::dispatch::gc::sweep(&crate::dispatch::worktree::GitCli, &s.store, &s.config, &items) };
+        serde_json::json!({ "dry_run": b.dry_run, "items": items, "removed": removed })
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(out))
 }
 
 async fn health() -> Json<serde_json::Value> {

@@ -156,23 +156,7 @@ mod tests {
             scope: Scope { include: include.iter().map(|s| s.to_string()).collect(), exclude: vec![] },
             ..TaskSpec::default()
         };
-        Task {
-            id,
-            title: format!("t{id}"),
-            state,
-            reason: None,
-            agent: None,
-            repo: Some(repo.into()),
-            branch: None,
-            worktree: None,
-            pr: None,
-            head_sha: None,
-            utterance_id: None,
-            scheduled_at: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            spec,
-        }
+        Task { id, title: format!("t{id}"), state, repo: Some(repo.into()), spec, ..Task::default() }
     }
 
     #[test]

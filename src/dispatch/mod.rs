@@ -17,6 +17,7 @@ pub mod codex_cloud;
 pub mod contract;
 pub mod copilot;
 pub mod cursor;
+pub mod gc;
 pub mod jules;
 pub mod lease;
 pub mod local;
@@ -799,8 +800,36 @@ impl DispatchHandle {
         let scheduler = scheduler::spawn(runner, ctx.config.dispatch.max_parallel, stop.clone());
         let me = DispatchHandle { ctx, scheduler };
         me.reconcile().await;
-        tokio::spawn(me.clone().start_waiting(stop));
+        tokio::spawn(me.clone().start_waiting(stop.clone()));
+        tokio::spawn(me.clone().clean_up_regularly(stop));
         me
+    }
+
+    /// What [`gc::plan`] finds now; `only` keeps one task's.
+    pub fn gc_plan(&self, only: Option<i64>) -> Vec<gc::Sweep> {
+        let items = gc::plan(&self.ctx.store, &self.ctx.config, &self.ctx.data, Utc::now());
+        items.into_iter().filter(|i| only.is_none() || i.task == only).collect()
+    }
+
+    /// Remove what the plan lists (off the async threads: git and the file system are slow).
+    pub async fn gc(&self, items: Vec<gc::Sweep>) -> Vec<String> {
+        let (git, store, config) = (self.ctx.git.clone(), self.ctx.store.clone(), self.ctx.config.clone());
+        tokio::task::spawn_blocking(move || gc::sweep(git.as_ref(), &store, &config, &items)).await.unwrap_or_default()
+    }
+
+    /// Every ten minutes, the worktrees of merged, cancelled and long-failed tasks go.
+    async fn clean_up_regularly(self, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let items: Vec<gc::Sweep> = self.gc_plan(None).into_iter().filter(|i| i.task.is_some()).collect();
+            for line in self.gc(items).await {
+                tracing::info!("{line}");
+            }
+        }
     }
 
     /// Queued tasks that wait for an overlapping task start once nothing holds their scope.
@@ -886,9 +915,17 @@ impl DispatchHandle {
         }
     }
 
-    /// Cancel a task. A running agent is stopped (its whole process group) before
-    /// this returns.
+    /// Cancel a task. A running agent is stopped (its whole process tree) before this
+    /// returns; then its worktree goes (what the agent left uncommitted is committed to
+    /// the task's branch first, and the branch stays).
     pub async fn cancel(&self, id: i64) -> Result<String, String> {
+        let said = self.cancel_only(id).await?;
+        let items = self.gc_plan(Some(id));
+        self.gc(items).await;
+        Ok(said)
+    }
+
+    async fn cancel_only(&self, id: i64) -> Result<String, String> {
         let task = self.ctx.store.task(id).map_err(|e| e.to_string())?;
         if task.state.is_closed() {
             return Err(format!("Task {id} is already {}", task.state));

@@ -181,11 +181,11 @@ mod tests {
         let cases: &[(&[&str], &[&str], Option<&str>)] = &[
             (&["components/"], &["components/button.js"], Some("components/button.js")),
             (&["components/"], &["app/"], None),
-            (&["components/"], &[], Some("the whole repo")),
+            (&["components/"], &[], Some("components")),
             (&[], &[], Some("the whole repo")),
             (&["src/**/*.css"], &["src/app/main.rs"], Some("src/app/main.rs")),
             (&["src/**/*.css"], &["docs/"], None),
-            (&["*.md"], &["docs/"], Some("the whole repo")),
+            (&["*.md"], &["docs/"], Some("docs")),
             (&["Components/"], &["components/ui/"], Some("components/ui")),
             (&["app/"], &["application/"], None),
             (&["docs/", "app/"], &["lib/", "app/routes/"], Some("app/routes")),

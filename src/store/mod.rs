@@ -34,10 +34,11 @@ pub enum StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// DESIGN.md's task states, plus `held` (not ready: waiting for the user's answer).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     Held,
+    #[default]
     Queued,
     Scheduled,
     Running,
@@ -99,7 +100,7 @@ impl std::fmt::Display for TaskState {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Task {
     pub id: i64,
     pub title: String,

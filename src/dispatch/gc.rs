@@ -1,0 +1,157 @@
+//! Worktrees do not eat the disk. A task's worktree goes when the task is merged or
+//! cancelled, or failed longer ago than `[dispatch] keep_failed`; folders under
+//! `<data dir>/worktrees` that no task owns go too, and the local branches of merged
+//! tasks. A worktree is never removed while its task is live (queued, running,
+//! checking, ready, needing attention or held), and what an agent left uncommitted is
+//! committed to the task's branch before its worktree goes.
+
+use super::worktree::{self, Git};
+use crate::config::{Config, DataDir};
+use crate::store::{Store, Task, TaskState};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// One thing `capcom gc` removes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sweep {
+    /// The owning task, if any.
+    pub task: Option<i64>,
+    pub path: PathBuf,
+    pub why: String,
+    /// Bytes on disk.
+    pub bytes: u64,
+}
+
+/// Bytes under `path` (files only, symlinks not followed).
+pub fn disk_usage(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if meta.is_file() {
+        return meta.len();
+    }
+    if !meta.is_dir() {
+        return 0;
+    }
+    std::fs::read_dir(path).map(|rd| rd.flatten().map(|e| disk_usage(&e.path())).sum()).unwrap_or(0)
+}
+
+/// Why a task's worktree may go now, if it may.
+pub fn reason_to_remove(task: &Task, now: DateTime<Utc>, keep_failed: chrono::Duration) -> Option<String> {
+    match task.state {
+        TaskState::Merged => Some(format!("task {} is merged", task.id)),
+        TaskState::Cancelled => Some(format!("task {} was cancelled", task.id)),
+        TaskState::Failed => {
+            let at = DateTime::parse_from_rfc3339(&task.updated_at).ok()?.with_timezone(&Utc);
+            (now - at >= keep_failed).then(|| format!("task {} failed more than {} days ago", task.id, keep_failed.num_days().max(0)))
+        }
+        _ => None,
+    }
+}
+
+/// What to remove now.
+pub fn plan(store: &Store, config: &Config, data: &DataDir, now: DateTime<Utc>) -> Vec<Sweep> {
+    let keep = chrono::Duration::from_std(config.dispatch.keep_failed.get()).unwrap_or(chrono::Duration::days(3));
+    let tasks = store.tasks(true).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut owned: Vec<PathBuf> = Vec::new();
+    for t in &tasks {
+        let Some(wt) = t.worktree.as_deref().map(PathBuf::from) else { continue };
+        owned.push(wt.clone());
+        if !wt.exists() {
+            continue;
+        }
+        if let Some(why) = reason_to_remove(t, now, keep) {
+            out.push(Sweep { task: Some(t.id), bytes: disk_usage(&wt), path: wt, why });
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(data.worktrees()) {
+        for e in rd.flatten() {
+            let p = e.path();
+            // A worktree being made right now has no owner recorded yet: leave young ones alone.
+            let young = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|m| m.elapsed().ok()).is_none_or(|age| age.as_secs() < 600);
+            if p.is_dir() && !owned.iter().any(|o| o == &p) && !young {
+                out.push(Sweep { task: None, bytes: disk_usage(&p), path: p, why: "no task owns it".into() });
+            }
+        }
+    }
+    out
+}
+
+/// Remove what `plan` found: commit leftovers first, then the worktree; the local branch
+/// of a merged task too. Returns what was done, one line each.
+pub fn sweep(git: &dyn Git, store: &Store, config: &Config, items: &[Sweep]) -> Vec<String> {
+    let mut done = Vec::new();
+    for item in items {
+        let task = item.task.and_then(|id| store.task(id).ok());
+        // Re-read: the task may have come back to life (a retry) since the plan.
+        if let Some(t) = &task
+            && !matches!(t.state, TaskState::Merged | TaskState::Cancelled | TaskState::Failed)
+        {
+            continue;
+        }
+        let repo = task
+            .as_ref()
+            .and_then(|t| super::resolve_repo(config, t.repo.as_deref().or(t.spec.repo.as_deref())).ok())
+            .map(|r| PathBuf::from(&r.path))
+            .or_else(|| repo_of_worktree(git, &item.path));
+        if let Some(t) = &task {
+            let msg = format!("capcom: work left in the worktree of task {} when it was cleaned up", t.id);
+            if let Ok(Some(sha)) = worktree::commit_leftovers(git, &item.path, &msg) {
+                let _ = store.add_event(Some(t.id), "autocommit", &format!("committed what was left uncommitted ({})", &sha[..sha.len().min(7)]), None);
+            }
+        }
+        match &repo {
+            Some(r) => worktree::remove(git, r, &item.path),
+            None => {
+                let _ = std::fs::remove_dir_all(&item.path);
+            }
+        }
+        if let (Some(t), Some(r)) = (&task, &repo) {
+            if t.state == TaskState::Merged
+                && let Some(b) = t.branch.as_deref()
+            {
+                let _ = git.run(r, &["branch", "-D", b]);
+            }
+            let _ = store.add_event(Some(t.id), "cleanup", &format!("worktree removed: {}", item.why), None);
+        }
+        done.push(format!("removed {} ({})", item.path.display(), item.why));
+    }
+    done
+}
+
+/// The repository a worktree belongs to, from its `.git` file.
+fn repo_of_worktree(git: &dyn Git, wt: &Path) -> Option<PathBuf> {
+    let common = git.ok(wt, &["rev-parse", "--path-format=absolute", "--git-common-dir"]).ok()?;
+    let common = PathBuf::from(common);
+    // <repo>/.git → <repo>; a bare repo is its own dir.
+    Some(if common.file_name().is_some_and(|n| n == ".git") { common.parent()?.to_path_buf() } else { common })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_worktrees_may_go() {
+        let now = Utc::now();
+        let keep = chrono::Duration::days(3);
+        let mut t = Task { id: 1, ..Task::default() };
+        // (state, age in hours, removable)
+        let cases = [
+            (TaskState::Merged, 0, true),
+            (TaskState::Cancelled, 0, true),
+            (TaskState::Failed, 1, false),
+            (TaskState::Failed, 80, true),
+            (TaskState::Running, 500, false),
+            (TaskState::Ready, 500, false),
+            (TaskState::NeedsAttention, 500, false),
+            (TaskState::Held, 500, false),
+            (TaskState::Queued, 500, false),
+        ];
+        for (state, hours, want) in cases {
+            t.state = state;
+            t.updated_at = (now - chrono::Duration::hours(hours)).to_rfc3339();
+            assert_eq!(reason_to_remove(&t, now, keep).is_some(), want, "{state} {hours}h");
+        }
+    }
+}
