@@ -180,3 +180,13 @@ fn a_repo_that_opts_out_merges_untested_work_on_a_plain_confirm() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(lab.state(id), "merged");
 }
+
+#[test]
+fn the_confirmation_grammar_takes_confirm_without_checks() {
+    use capcom::transcribe::grammar::{CONFIRM, Grammar};
+    let g = Grammar::parse(CONFIRM).unwrap();
+    for said in [" Confirm without checks.", " confirm without checks", " Confirm without checks 4 7 1 2."] {
+        assert!(g.accepts(said), "{said:?}");
+    }
+    assert!(g.accepts(" Yes, confirm."), "the plain answers still parse");
+}

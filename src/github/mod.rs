@@ -273,7 +273,7 @@ impl GitHub {
         let path = if self.t.base().trim_end_matches('/').ends_with("/api/v3") { "/../graphql" } else { "/graphql" };
         let q = "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }";
         let body = serde_json::json!({ "query": q, "variables": { "id": node_id } });
-        let v: serde_json::Value = self.t.send_json(Method::POST, &path, &body).await?.json(self.t.service(), "/graphql")?;
+        let v: serde_json::Value = self.t.send_json(Method::POST, path, &body).await?.json(self.t.service(), "/graphql")?;
         if let Some(errors) = v.get("errors").and_then(|e| e.as_array()).filter(|e| !e.is_empty()) {
             let msg: Vec<&str> = errors.iter().filter_map(|e| e["message"].as_str()).collect();
             return Err(HttpError::Status {
