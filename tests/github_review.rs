@@ -50,6 +50,15 @@ struct Hub {
     red: Mutex<Option<String>>,
     /// A merge refusal to answer with: (status, message).
     refuse: Mutex<Option<(u16, String)>>,
+    /// No check run and no status ever reports on the head.
+    no_checks: std::sync::atomic::AtomicBool,
+    /// Actions runs wait for a maintainer's approval: no jobs ran, so no check runs,
+    /// and the workflow run's status is `action_required`.
+    approval: std::sync::atomic::AtomicBool,
+    /// PRs are opened as drafts (as Copilot's are).
+    draft: std::sync::atomic::AtomicBool,
+    /// GraphQL mutations received (`markPullRequestReadyForReview` ids).
+    ready_marks: Mutex<Vec<String>>,
     /// The one Jules session: its state, and the bodies it was sent.
     jules_state: Mutex<String>,
     jules_calls: Mutex<Vec<String>>,
@@ -76,7 +85,9 @@ impl Hub {
             "state": if merged { "closed" } else { "open" },
             "title": p["title"], "body": p["body"],
             "html_url": format!("https://github.com/octo/site/pull/{n}"),
-            "draft": false, "merged": merged, "mergeable": true, "mergeable_state": "clean",
+            "node_id": format!("PR_kwDOnode{n}"),
+            "draft": p["draft"].as_bool().unwrap_or(false), "merged": merged, "mergeable": true,
+            "mergeable_state": if p["draft"] == true { "draft" } else { "clean" },
             "user": {"login": "me", "id": 1, "type": "User"},
             "head": {"label": format!("octo:{head}"), "ref": head, "sha": self.head_of(head).unwrap_or_default()},
             "base": {"label": "octo:main", "ref": p["base"], "sha": self.head_of("main").unwrap_or_default()},
@@ -99,7 +110,8 @@ async fn create_pull(State(h): State<Arc<Hub>>, Json(b): Json<Value>) -> Respons
     if pulls.iter().any(|p| p["head"] == head.as_str() && p["merged"] == false) {
         return gh_error(422, &format!("A pull request already exists for octo:{head}."));
     }
-    let p = json!({"number": pulls.len() as u64 + 1, "head": head, "base": b["base"], "title": b["title"], "body": b["body"], "merged": false});
+    let draft = h.draft.load(Ordering::SeqCst);
+    let p = json!({"number": pulls.len() as u64 + 1, "head": head, "base": b["base"], "title": b["title"], "body": b["body"], "merged": false, "draft": draft});
     pulls.push(p.clone());
     drop(pulls);
     (StatusCode::CREATED, Json(h.pr_json(&p))).into_response()
@@ -123,7 +135,10 @@ async fn check_runs(State(h): State<Arc<Hub>>, UrlPath((_, _, sha)): UrlPath<(St
         json!({"id": 1, "head_sha": sha, "name": name, "status": status, "conclusion": conclusion, "app": {"slug": "github-actions"}})
     };
     let pending = h.pending_reads.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
-    let runs = if pending {
+    let runs = if h.no_checks.load(Ordering::SeqCst) || h.approval.load(Ordering::SeqCst) {
+        // Nothing ran on this head (or Actions wait for approval, which creates no jobs).
+        vec![]
+    } else if pending {
         vec![run("ci/test", "in_progress", Value::Null), run("build", "completed", json!("success"))]
     } else {
         let red = h.red.lock().unwrap().clone();
@@ -137,6 +152,40 @@ async fn combined_status(UrlPath((_, _, sha)): UrlPath<(String, String, String)>
     Json(json!({"state": "pending", "sha": sha, "total_count": 0, "statuses": []})).into_response()
 }
 
+/// `GET /repos/{o}/{r}/actions/runs?head_sha=…` (REST "List workflow runs for a
+/// repository"): a run held for approval has status `action_required` and no jobs.
+async fn workflow_runs(State(h): State<Arc<Hub>>, uri: axum::http::Uri) -> Response {
+    let sha = uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("head_sha=")).unwrap_or("").to_string();
+    let runs = if h.approval.load(Ordering::SeqCst) {
+        vec![json!({"id": 30433642, "name": "CI", "head_branch": "copilot/fix-1", "head_sha": sha, "event": "pull_request",
+                    "status": "action_required", "conclusion": "action_required", "workflow_id": 159038,
+                    "html_url": "https://github.com/octo/site/actions/runs/30433642"})]
+    } else if h.no_checks.load(Ordering::SeqCst) {
+        vec![]
+    } else {
+        vec![json!({"id": 30433643, "name": "CI", "head_sha": sha, "event": "pull_request", "status": "completed", "conclusion": "success"})]
+    };
+    Json(json!({"total_count": runs.len(), "workflow_runs": runs})).into_response()
+}
+
+/// `POST /graphql` with `markPullRequestReadyForReview` (GraphQL reference, mutations):
+/// the PR leaves draft.
+async fn graphql(State(h): State<Arc<Hub>>, Json(b): Json<Value>) -> Response {
+    let query = b["query"].as_str().unwrap_or("");
+    let id = b["variables"]["id"].as_str().unwrap_or("").to_string();
+    if !query.contains("markPullRequestReadyForReview") {
+        return Json(json!({"errors": [{"message": "unknown mutation"}]})).into_response();
+    }
+    let n: u64 = id.trim_start_matches("PR_kwDOnode").parse().unwrap_or(0);
+    let mut pulls = h.pulls.lock().unwrap();
+    let Some(p) = pulls.iter_mut().find(|p| p["number"] == n) else {
+        return Json(json!({"data": null, "errors": [{"type": "NOT_FOUND", "message": format!("Could not resolve to a node with the global id of '{id}'")}]})).into_response();
+    };
+    p["draft"] = json!(false);
+    h.ready_marks.lock().unwrap().push(id);
+    Json(json!({"data": {"markPullRequestReadyForReview": {"pullRequest": {"isDraft": false}}}})).into_response()
+}
+
 async fn merge_pull(
     State(h): State<Arc<Hub>>,
     UrlPath((_, _, n)): UrlPath<(String, String, u64)>,
@@ -148,6 +197,9 @@ async fn merge_pull(
     }
     let mut pulls = h.pulls.lock().unwrap();
     let Some(p) = pulls.iter_mut().find(|p| p["number"] == n) else { return gh_error(404, "Not Found") };
+    if p["draft"] == true {
+        return gh_error(405, "Pull Request is still a draft");
+    }
     let head = h.head_of(p["head"].as_str().unwrap()).unwrap_or_default();
     if b["sha"].as_str() != Some(head.as_str()) {
         return gh_error(409, "Head branch was modified. Review and try the merge again.");
@@ -174,6 +226,7 @@ fn jules_session(h: &Hub) -> Value {
 }
 
 async fn jules_create(State(h): State<Arc<Hub>>, Json(b): Json<Value>) -> Response {
+    assert_eq!(b["sourceContext"]["source"], "sources/github-octo-site", "the name GET /sources returned");
     h.jules_calls.lock().unwrap().push(format!("create {}", b["requirePlanApproval"]));
     *h.jules_state.lock().unwrap() = if b["requirePlanApproval"] == true { "AWAITING_PLAN_APPROVAL" } else { "IN_PROGRESS" }.into();
     Json(jules_session(&h)).into_response()
@@ -194,6 +247,13 @@ async fn jules_get(State(h): State<Arc<Hub>>) -> Response {
         return Json(json!({"name": "sessions/31415", "id": "31415", "title": "Restyle the button", "state": "IN_PROGRESS", "outputs": []})).into_response();
     }
     Json(jules_session(&h)).into_response()
+}
+
+/// `GET /sources` (Jules API reference, "Sources"): the repos connected to Jules.
+async fn jules_sources() -> Response {
+    Json(json!({"sources": [{"name": "sources/github-octo-site", "id": "github-octo-site",
+                             "githubRepo": {"owner": "octo", "repo": "site", "isPrivate": false}}]}))
+    .into_response()
 }
 
 async fn jules_activities() -> Response {
@@ -218,11 +278,14 @@ fn serve(hub: Arc<Hub>) -> String {
         .route("/jules/sessions", axum::routing::post(jules_create))
         .route("/jules/sessions/{rest}", get(jules_get).post(jules_action))
         .route("/jules/sessions/{id}/activities", get(jules_activities))
+        .route("/jules/sources", get(jules_sources))
         .route("/repos/{o}/{r}/pulls", get(list_pulls).post(create_pull))
         .route("/repos/{o}/{r}/pulls/{n}", get(get_pull))
         .route("/repos/{o}/{r}/pulls/{n}/merge", put(merge_pull))
         .route("/repos/{o}/{r}/commits/{sha}/check-runs", get(check_runs))
         .route("/repos/{o}/{r}/commits/{sha}/status", get(combined_status))
+        .route("/repos/{o}/{r}/actions/runs", get(workflow_runs))
+        .route("/graphql", axum::routing::post(graphql))
         .with_state(hub);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -246,6 +309,11 @@ struct Lab {
 /// A repo with an `origin` (bare, in the temp dir), an agent that edits one file in
 /// scope and commits, and a daemon whose GitHub is the hub.
 fn lab(with_remote: bool) -> Lab {
+    lab_with(with_remote, |_| {})
+}
+
+/// A lab whose hub is set up by `setup` before the daemon starts.
+fn lab_with(with_remote: bool, setup: impl FnOnce(&Hub)) -> Lab {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let origin = root.join("origin.git");
@@ -274,7 +342,9 @@ fn lab(with_remote: bool) -> Lab {
     )
     .unwrap();
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let hub = Arc::new(Hub { origin: origin.clone(), ..Hub::default() });
+    let hub = Hub { origin: origin.clone(), ..Hub::default() };
+    setup(&hub);
+    let hub = Arc::new(hub);
     let api = serve(hub.clone());
     let cfg = format!(
         r#"
@@ -302,6 +372,7 @@ test = ["true"]
 api_url = "{api}"
 poll = "150ms"
 merge_method = "squash"
+checks_grace = "2s"
 
 [dispatch]
 default_agent = "good"
@@ -547,4 +618,55 @@ fn get_me_caught_up_asks_github_for_ci_failures_alongside_the_tasks() {
     assert!(ci < task, "{said}");
     // The PR's failure and the task's attention are one thing, said once.
     assert_eq!(said.matches("Restyle the button").count(), 1, "{said}");
+}
+
+#[test]
+fn a_pr_with_no_checks_waits_then_needs_attention_and_is_never_merged() {
+    let lab = lab_with(true, |h| h.no_checks.store(true, Ordering::SeqCst));
+    let id = lab.brief("Restyle the button");
+    let v = lab.wait(id, "needs_attention", |v| state(v) == "needs_attention");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("no checks have run on PR 1"), "{reason}");
+    // It waited in `checking` first, and was never ready.
+    let followed: Vec<String> = lab.events(id, "pr_checks").iter().map(|e| e["message"].as_str().unwrap().to_string()).collect();
+    assert!(followed[0].contains("waiting for checks to report"), "{followed:?}");
+    let out = lab.d.cli(&["merge", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(lab.hub.merges.lock().unwrap().is_empty());
+    // Checks report after all: green makes it ready.
+    lab.hub.no_checks.store(false, Ordering::SeqCst);
+    lab.wait(id, "ready", |v| state(v) == "ready");
+}
+
+#[test]
+fn a_pr_whose_actions_wait_for_approval_needs_attention_and_is_never_merged() {
+    let lab = lab_with(true, |h| h.approval.store(true, Ordering::SeqCst));
+    let id = lab.brief("Restyle the button");
+    let v = lab.wait(id, "needs_attention", |v| state(v) == "needs_attention");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("Actions on PR 1 wait for your approval on GitHub"), "{reason}");
+    let out = lab.d.cli(&["merge", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(lab.hub.merges.lock().unwrap().is_empty());
+    // Approved and green: ready.
+    lab.hub.approval.store(false, Ordering::SeqCst);
+    lab.wait(id, "ready", |v| state(v) == "ready");
+}
+
+#[test]
+fn a_draft_pr_is_said_to_be_one_and_marked_ready_before_the_confirmed_merge() {
+    let lab = lab_with(true, |h| h.draft.store(true, Ordering::SeqCst));
+    let id = lab.brief("Restyle the button");
+    lab.wait(id, "ready", |v| state(v) == "ready");
+    let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let question = q["question"].as_str().unwrap();
+    assert!(question.contains("It is a draft"), "{question}");
+    assert!(lab.hub.ready_marks.lock().unwrap().is_empty(), "a question changes nothing");
+    let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(*lab.hub.ready_marks.lock().unwrap(), vec!["PR_kwDOnode1".to_string()]);
+    assert_eq!(lab.hub.merges.lock().unwrap()[0]["sha"], q["head"]);
+    lab.wait(id, "merged", |v| state(v) == "merged");
 }

@@ -522,6 +522,70 @@ async fn a_403_without_rate_limit_headers_is_a_refusal_not_a_wait() {
     assert_eq!(seen.count(), 1);
 }
 
+/// GitHub's secondary rate limits may answer a bare 403 or 429, with no `retry-after`
+/// and no `x-ratelimit-*` headers (github/docs, "Rate limits for the REST API": wait at
+/// least one minute, longer each time). Both are waited out, a minute and then two.
+#[tokio::test(start_paused = true)]
+async fn bare_secondary_rate_limits_wait_at_least_a_minute_with_backoff() {
+    for status in [StatusCode::FORBIDDEN, StatusCode::TOO_MANY_REQUESTS] {
+        let seen = Arc::new(Seen::default());
+        let app = Router::new()
+            .route(
+                "/repos/{o}/{r}/pulls/{n}",
+                get(move |State(s): State<Arc<Seen>>, h: HeaderMap| async move {
+                    if s.hit(&h, None) <= 2 {
+                        let msg = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
+                        return err(status, json!({"message": msg, "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}));
+                    }
+                    Json(pr_json(41, json!(true), SHA)).into_response()
+                }),
+            )
+            .with_state(seen.clone());
+        let base = serve(app).await;
+        let start = tokio::time::Instant::now();
+        let pr = gh(&base).pull(&slug(), 41).await.unwrap();
+        assert_eq!(pr.number, 41);
+        assert_eq!(seen.count(), 3);
+        assert!(start.elapsed() >= Duration::from_secs(180), "{status}: waited {:?}", start.elapsed());
+    }
+}
+
+/// A rate limit seen while watching a run is said in its progress and waited out; it is
+/// not an error that fails the run.
+#[tokio::test(start_paused = true)]
+async fn a_rate_limited_watch_says_so_and_keeps_watching() {
+    struct Limited(AtomicUsize);
+    #[async_trait::async_trait]
+    impl RemoteAgent for Limited {
+        fn vendor(&self) -> &str {
+            "Copilot"
+        }
+        async fn launch(&self, _req: &StartRequest) -> Result<capcom::dispatch::remote::Handle, capcom::dispatch::remote::RemoteError> {
+            Ok(capcom::dispatch::remote::Handle { id: "octo/site#12".into(), url: None })
+        }
+        async fn look(&self, _id: &str, _c: &mut LookCursor) -> Result<capcom::dispatch::remote::Look, capcom::dispatch::remote::RemoteError> {
+            if self.0.fetch_add(1, Ordering::SeqCst) < 8 {
+                return Err(HttpError::RateLimited { service: "GitHub".into(), wait: Duration::from_secs(5) }.into());
+            }
+            Ok(capcom::dispatch::remote::Look::state(RemoteState::Done { summary: "done".into(), pr: None }))
+        }
+        async fn follow_up(&self, id: &str, _t: &str) -> Result<String, capcom::dispatch::remote::RemoteError> {
+            Ok(id.into())
+        }
+        async fn stop(&self, _id: &str) -> Result<(), capcom::dispatch::remote::RemoteError> {
+            Ok(())
+        }
+    }
+    let backend = RemoteBackend::new("copilot", Arc::new(Limited(AtomicUsize::new(0))), fast());
+    let start = tokio::time::Instant::now();
+    let mut launched = backend.start(request(Behaviour::Succeed)).await.unwrap();
+    let events = drain_paused(&mut launched.events).await;
+    assert!(matches!(events.last(), Some(AgentEvent::Finished { .. })), "{events:?}");
+    let said = events.iter().filter(|e| matches!(e, AgentEvent::Progress(p) if p.contains("GitHub rate limit reached; waiting 60 s"))).count();
+    assert_eq!(said, 8, "{events:?}");
+    assert!(start.elapsed() >= Duration::from_secs(8 * 60), "at least a minute each: {:?}", start.elapsed());
+}
+
 #[tokio::test(start_paused = true)]
 async fn server_errors_are_retried_with_a_bound() {
     // Two 502s, then an answer.
@@ -695,6 +759,25 @@ struct JulesSession {
     deleted: bool,
     messages: Vec<String>,
     approved: bool,
+    /// Reads after `:sendMessage` that still show the state before it (the call returns
+    /// before the session moves on, as the real service does).
+    stale_reads: usize,
+    /// A message waits to be taken up once the stale reads are over.
+    resume: bool,
+    /// Bumped on each state change; `updateTime` follows it.
+    updated: usize,
+}
+
+impl JulesSession {
+    fn new(behaviour: Behaviour, state: &str) -> JulesSession {
+        JulesSession { behaviour, polls: 0, state: state.into(), deleted: false, messages: vec![], approved: false, stale_reads: 0, resume: false, updated: 0 }
+    }
+    fn set_state(&mut self, state: &str) {
+        if self.state != state {
+            self.state = state.into();
+            self.updated += 1;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -702,6 +785,11 @@ struct JulesFake {
     sessions: Mutex<HashMap<String, JulesSession>>,
     created: Mutex<Vec<(HeaderMap, Value)>>,
     next: AtomicUsize,
+    /// octo/site is not among the connected sources.
+    unconnected: std::sync::atomic::AtomicBool,
+    /// After a follow-up, the session completes again at once (a newer `updateTime`,
+    /// the same state): the other reading of "the state has not changed yet".
+    quick: std::sync::atomic::AtomicBool,
 }
 
 impl JulesFake {
@@ -709,22 +797,61 @@ impl JulesFake {
         let mut v = json!({
             "name": format!("sessions/{id}"), "id": id, "title": "Upgrade Tailwind",
             "state": s.state, "url": format!("https://jules.google.com/session/{id}"),
-            "createTime": "2026-11-21T10:00:00Z"
+            "createTime": "2026-11-21T10:00:00Z", "updateTime": format!("2026-11-21T10:{:02}:00Z", s.updated)
         });
         if s.state == "COMPLETED" {
-            v["outputs"] = json!([{"pullRequest": {"url": "https://github.com/octo/site/pull/77", "title": "Upgrade Tailwind", "description": "d"}}]);
+            // Each follow-up ends in a PR of its own: 77, then 78, …
+            let pr = 77 + s.messages.len() - usize::from(s.resume);
+            v["outputs"] = json!([{"pullRequest": {"url": format!("https://github.com/octo/site/pull/{pr}"), "title": "Upgrade Tailwind", "description": "d"}}]);
         }
         v
     }
 }
 
+/// A wrong key: Google APIs answer 401 UNAUTHENTICATED, and also 403 PERMISSION_DENIED
+/// (a key of another project or one without the API): both readings are served.
+fn jules_key_refused(h: &HeaderMap) -> Option<Response> {
+    let key = h.get("x-goog-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if key == "jules-key-0123456789" {
+        return None;
+    }
+    if key.starts_with("forbidden-") {
+        return Some(err(StatusCode::FORBIDDEN, json!({"error": {"code": 403, "message": "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.", "status": "PERMISSION_DENIED"}})));
+    }
+    Some(err(StatusCode::UNAUTHORIZED, json!({"error": {"code": 401, "message": "API key not valid", "status": "UNAUTHENTICATED"}})))
+}
+
+/// `GET /v1alpha/sources`: two pages (`nextPageToken`), named as the Jules API reference
+/// ("Sources") shows them: `sources/github-OWNER-REPO` with `githubRepo {owner, repo}`.
+async fn jules_sources(State(f): State<Arc<JulesFake>>, h: HeaderMap, uri: axum::http::Uri) -> Response {
+    if let Some(r) = jules_key_refused(&h) {
+        return r;
+    }
+    let src = |owner: &str, repo: &str| {
+        json!({"name": format!("sources/github-{owner}-{repo}"), "id": format!("github-{owner}-{repo}"),
+               "githubRepo": {"owner": owner, "repo": repo, "isPrivate": false, "defaultBranch": {"displayName": "main"}}})
+    };
+    if uri.query().unwrap_or("").contains("pageToken=p2") {
+        let mut list = vec![src("octo", "docs")];
+        if !f.unconnected.load(Ordering::SeqCst) {
+            list.push(src("octo", "site"));
+        }
+        return Json(json!({"sources": list})).into_response();
+    }
+    Json(json!({"sources": [src("someone", "else")], "nextPageToken": "p2"})).into_response()
+}
+
 async fn jules_create(State(f): State<Arc<JulesFake>>, h: HeaderMap, Json(b): Json<Value>) -> Response {
-    if h.get("x-goog-api-key").and_then(|v| v.to_str().ok()) != Some("jules-key-0123456789") {
-        return err(StatusCode::UNAUTHORIZED, json!({"error": {"code": 401, "message": "API key not valid", "status": "UNAUTHENTICATED"}}));
+    if let Some(r) = jules_key_refused(&h) {
+        return r;
+    }
+    let known = ["sources/github-octo-site", "sources/github-octo-docs", "sources/github-someone-else"];
+    if !known.contains(&b["sourceContext"]["source"].as_str().unwrap_or("")) {
+        return err(StatusCode::NOT_FOUND, json!({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}));
     }
     let id = (31415 + f.next.fetch_add(1, Ordering::SeqCst)).to_string();
     let behaviour = behaviour_of(b["prompt"].as_str().unwrap_or(""));
-    let s = JulesSession { behaviour, polls: 0, state: "QUEUED".into(), deleted: false, messages: vec![], approved: false };
+    let s = JulesSession::new(behaviour, "QUEUED");
     let body = JulesFake::session_json(&id, &s);
     f.sessions.lock().unwrap().insert(id, s);
     f.created.lock().unwrap().push((h, b));
@@ -736,15 +863,25 @@ async fn jules_get(State(f): State<Arc<JulesFake>>, Path(id): Path<String>) -> R
     let Some(s) = map.get_mut(&id).filter(|s| !s.deleted) else {
         return err(StatusCode::NOT_FOUND, json!({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}));
     };
+    if s.stale_reads > 0 {
+        s.stale_reads -= 1;
+        return Json(JulesFake::session_json(&id, s)).into_response();
+    }
+    if s.resume {
+        s.resume = false;
+        s.set_state("IN_PROGRESS");
+        s.polls = 1;
+    }
     s.polls += 1;
     if matches!(s.state.as_str(), "QUEUED" | "PLANNING" | "IN_PROGRESS") {
-        s.state = match (s.behaviour, s.polls) {
-            (_, 1) => "PLANNING".into(),
-            (Behaviour::Hang, _) => "IN_PROGRESS".into(),
-            (_, 2) => "IN_PROGRESS".into(),
-            (Behaviour::Fail, _) => "FAILED".into(),
-            (Behaviour::Succeed, _) => "COMPLETED".into(),
+        let next = match (s.behaviour, s.polls) {
+            (_, 1) => "PLANNING",
+            (Behaviour::Hang, _) => "IN_PROGRESS",
+            (_, 2) => "IN_PROGRESS",
+            (Behaviour::Fail, _) => "FAILED",
+            (Behaviour::Succeed, _) => "COMPLETED",
         };
+        s.set_state(next);
     }
     Json(JulesFake::session_json(&id, s)).into_response()
 }
@@ -759,13 +896,22 @@ async fn jules_action(State(f): State<Arc<JulesFake>>, Path(rest): Path<String>,
     match action {
         "sendMessage" => {
             s.messages.push(b["prompt"].as_str().unwrap_or("").to_string());
-            s.state = "IN_PROGRESS".into();
-            s.polls = 1;
             s.behaviour = behaviour_of(b["prompt"].as_str().unwrap_or(""));
+            if f.quick.load(Ordering::SeqCst) && s.state == "COMPLETED" {
+                // Done again before the next read: same state, newer update time.
+                s.updated += 1;
+            } else if matches!(s.state.as_str(), "COMPLETED" | "FAILED") {
+                // The call returns first; the session still reads as before for two reads.
+                s.stale_reads = 2;
+                s.resume = true;
+            } else {
+                s.set_state("IN_PROGRESS");
+                s.polls = 1;
+            }
         }
         "approvePlan" => {
             s.approved = true;
-            s.state = "IN_PROGRESS".into();
+            s.set_state("IN_PROGRESS");
             s.polls = 1;
         }
         _ => return err(StatusCode::BAD_REQUEST, json!({"error": {"message": "unknown action"}})),
@@ -824,6 +970,7 @@ fn jules_app(f: Arc<JulesFake>) -> Router {
         )
         .route("/v1alpha/sessions/{id}", get(jules_get).post(jules_action).delete(jules_delete))
         .route("/v1alpha/sessions/{id}/activities", get(jules_activities))
+        .route("/v1alpha/sources", get(jules_sources))
         .with_state(f)
 }
 
@@ -875,7 +1022,8 @@ async fn jules_sessions_are_created_as_documented() {
     assert_eq!(h["x-goog-api-key"], "jules-key-0123456789");
     assert!(h.get("authorization").is_none());
     assert_eq!(b["automationMode"], "AUTO_CREATE_PR");
-    assert_eq!(b["sourceContext"]["source"], "sources/github/octo/site");
+    // The name `GET /sources` returned for octo/site, not one capcom made up.
+    assert_eq!(b["sourceContext"]["source"], "sources/github-octo-site");
     assert_eq!(b["sourceContext"]["githubRepoContext"]["startingBranch"], "main");
     assert_eq!(b["title"], "Upgrade Tailwind");
     assert!(b["prompt"].as_str().unwrap().contains("components/"));
@@ -908,14 +1056,7 @@ async fn jules_states_map_through_the_api() {
     ];
     for (state, expect) in cases {
         // Pin the state: a session the fake will not advance.
-        let pinned = JulesSession {
-            behaviour: Behaviour::Hang,
-            polls: 0,
-            state: state.into(),
-            deleted: false,
-            messages: vec![],
-            approved: false,
-        };
+        let pinned = JulesSession::new(Behaviour::Hang, state);
         fake.sessions.lock().unwrap().insert("9".into(), pinned);
         let look = j.look("9", &mut LookCursor::default()).await.unwrap();
         let got = match &look.state {
@@ -942,14 +1083,7 @@ async fn jules_plan_approval_and_follow_ups_use_their_endpoints() {
     let fake = Arc::new(JulesFake::default());
     let base = serve(jules_app(fake.clone())).await;
     let j = jules_client(&base, Some("jules-key-0123456789"));
-    let waiting = JulesSession {
-        behaviour: Behaviour::Succeed,
-        polls: 0,
-        state: "AWAITING_PLAN_APPROVAL".into(),
-        deleted: false,
-        messages: vec![],
-        approved: false,
-    };
+    let waiting = JulesSession::new(Behaviour::Succeed, "AWAITING_PLAN_APPROVAL");
     fake.sessions.lock().unwrap().insert("5".into(), waiting);
     j.follow_up("5", "approve the plan").await.unwrap();
     assert!(fake.sessions.lock().unwrap()["5"].approved);
@@ -971,6 +1105,60 @@ async fn jules_errors_name_the_key_and_the_session() {
     assert!(e.to_string().contains("Requested entity was not found."), "{e}");
     let no_repo = StartRequest { github: None, ..request(Behaviour::Succeed) };
     assert!(j.launch(&no_repo).await.unwrap_err().to_string().contains("github = \"owner/name\""));
+    // A key Jules refuses with 403 is as wrong as one refused with 401.
+    let forbidden = jules_client(&base, Some("forbidden-key-0123456789"));
+    assert_eq!(forbidden.ping().await.unwrap_err().to_string(), "Jules token missing or wrong: set $JULES_API_KEY");
+    let e = forbidden.launch(&request(Behaviour::Succeed)).await.unwrap_err();
+    assert_eq!(e.to_string(), "Jules token missing or wrong: set $JULES_API_KEY");
+    assert!(e.is_permanent());
+}
+
+#[tokio::test]
+async fn jules_sources_are_looked_up_and_an_unconnected_repo_is_named() {
+    let fake = Arc::new(JulesFake::default());
+    let base = serve(jules_app(fake.clone())).await;
+    let j = jules_client(&base, Some("jules-key-0123456789"));
+    let slug = RepoSlug::parse("Octo/Site").unwrap();
+    assert_eq!(j.source_for(&slug).await.unwrap(), "sources/github-octo-site", "found on the second page, any case");
+    assert_eq!(j.list_sources().await.unwrap().len(), 3);
+
+    let fake = Arc::new(JulesFake::default());
+    fake.unconnected.store(true, Ordering::SeqCst);
+    let base = serve(jules_app(fake.clone())).await;
+    let j = jules_client(&base, Some("jules-key-0123456789"));
+    let e = j.launch(&request(Behaviour::Succeed)).await.unwrap_err();
+    assert!(e.to_string().starts_with("connect octo/site to Jules first"), "{e}");
+    assert!(e.is_permanent());
+    assert!(fake.created.lock().unwrap().is_empty(), "no session for a repo Jules cannot see");
+    // Connected since: the next launch lists the sources again and finds it.
+    fake.unconnected.store(false, Ordering::SeqCst);
+    assert!(j.launch(&request(Behaviour::Succeed)).await.is_ok());
+}
+
+/// `:sendMessage` returns before the session leaves COMPLETED: the follow-up's run must
+/// not finish on the old state and the old PR. Both readings: the session goes back to
+/// work (the old state is read twice first), or completes again at once (same state,
+/// newer `updateTime`).
+#[tokio::test]
+async fn a_jules_follow_up_does_not_finish_on_the_stale_completed_state() {
+    for quick in [false, true] {
+        let fake = Arc::new(JulesFake::default());
+        fake.quick.store(quick, Ordering::SeqCst);
+        let base = serve(jules_app(fake.clone())).await;
+        let backend = RemoteBackend::new("jules", Arc::new(jules_client(&base, Some("jules-key-0123456789"))), fast());
+        let mut launched = backend.start(request(Behaviour::Succeed)).await.unwrap();
+        let first = drain(&mut launched.events).await;
+        assert!(first.contains(&AgentEvent::PrOpened { number: 77, url: "https://github.com/octo/site/pull/77".into() }), "{first:?}");
+        let mut again = backend
+            .follow_up(&launched.run, StartRequest { prompt: "also bump PostCSS".into(), ..request(Behaviour::Succeed) })
+            .await
+            .unwrap();
+        let events = drain(&mut again.events).await;
+        let prs: Vec<u64> = events.iter().filter_map(|e| if let AgentEvent::PrOpened { number, .. } = e { Some(*number) } else { None }).collect();
+        assert_eq!(prs, vec![78], "quick {quick}: the follow-up's PR, not the old one: {events:?}");
+        assert!(matches!(events.last(), Some(AgentEvent::Finished { .. })), "{events:?}");
+        assert_eq!(fake.sessions.lock().unwrap()["31415"].stale_reads, 0, "it waited out the stale reads");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -1002,6 +1190,36 @@ struct CursorRun {
     polls: usize,
     status: String,
     followups: Vec<String>,
+    /// Reads after `/followup` that still show the status before it (the call returns
+    /// before the agent moves on); then it runs again.
+    stale_reads: usize,
+    resume: bool,
+    /// Runs that finished (the first prompt's and each follow-up's): one assistant message each.
+    answers: usize,
+}
+
+impl CursorRun {
+    fn new(behaviour: Behaviour, polls: usize, status: &str) -> CursorRun {
+        CursorRun { behaviour, polls, status: status.into(), followups: vec![], stale_reads: 0, resume: false, answers: 0 }
+    }
+}
+
+/// `GET /v0/agents/{id}/conversation` ("Cloud Agents API"): `{id, messages: [{id, type, text}]}`,
+/// the prompt and each follow-up a `user_message`, each finished run an `assistant_message`.
+async fn cursor_conversation(State(f): State<Arc<CursorFake>>, Path(id): Path<String>) -> Response {
+    let map = f.agents.lock().unwrap();
+    let Some(a) = map.get(&id) else { return err(StatusCode::NOT_FOUND, json!({"error": "Agent not found"})) };
+    let mut messages = vec![json!({"id": "m0", "type": "user_message", "text": "Upgrade Tailwind"})];
+    if a.answers >= 1 {
+        messages.push(json!({"id": "a0", "type": "assistant_message", "text": "Done."}));
+    }
+    for (i, text) in a.followups.iter().enumerate() {
+        messages.push(json!({"id": format!("m{}", i + 1), "type": "user_message", "text": text}));
+        if a.answers >= i + 2 {
+            messages.push(json!({"id": format!("a{}", i + 1), "type": "assistant_message", "text": "Done."}));
+        }
+    }
+    Json(json!({"id": id, "messages": messages})).into_response()
 }
 
 #[derive(Default)]
@@ -1025,7 +1243,9 @@ fn cursor_json(id: &str, a: &CursorRun) -> Value {
     match a.status.as_str() {
         "FINISHED" => {
             v["summary"] = json!("Moved the button classes to design tokens");
-            v["target"]["prUrl"] = json!("https://github.com/octo/site/pull/88");
+            // Each follow-up ends in a PR of its own: 88, then 89, …
+            let pr = 88 + a.followups.len() - usize::from(a.resume);
+            v["target"]["prUrl"] = json!(format!("https://github.com/octo/site/pull/{pr}"));
         }
         "ERROR" => v["summary"] = json!("could not install dependencies"),
         _ => {}
@@ -1039,7 +1259,7 @@ async fn cursor_create(State(f): State<Arc<CursorFake>>, h: HeaderMap, Json(b): 
     }
     let id = format!("bc_{}", 1000 + f.next.fetch_add(1, Ordering::SeqCst));
     let behaviour = behaviour_of(b["prompt"]["text"].as_str().unwrap_or(""));
-    let a = CursorRun { behaviour, polls: 0, status: "CREATING".into(), followups: vec![] };
+    let a = CursorRun::new(behaviour, 0, "CREATING");
     let body = cursor_json(&id, &a);
     f.agents.lock().unwrap().insert(id, a);
     f.created.lock().unwrap().push(b);
@@ -1052,6 +1272,15 @@ async fn cursor_get(State(f): State<Arc<CursorFake>>, h: HeaderMap, Path(id): Pa
     }
     let mut map = f.agents.lock().unwrap();
     let Some(a) = map.get_mut(&id) else { return err(StatusCode::NOT_FOUND, json!({"error": "Agent not found"})) };
+    if a.stale_reads > 0 {
+        a.stale_reads -= 1;
+        return Json(cursor_json(&id, a)).into_response();
+    }
+    if a.resume {
+        a.resume = false;
+        a.status = "RUNNING".into();
+        a.polls = 1;
+    }
     a.polls += 1;
     if matches!(a.status.as_str(), "CREATING" | "RUNNING") {
         a.status = match (a.behaviour, a.polls) {
@@ -1059,6 +1288,9 @@ async fn cursor_get(State(f): State<Arc<CursorFake>>, h: HeaderMap, Path(id): Pa
             (Behaviour::Fail, _) => "ERROR".into(),
             (Behaviour::Succeed, _) => "FINISHED".into(),
         };
+        if a.status == "FINISHED" {
+            a.answers += 1;
+        }
     }
     Json(cursor_json(&id, a)).into_response()
 }
@@ -1069,8 +1301,14 @@ async fn cursor_followup(State(f): State<Arc<CursorFake>>, Path(id): Path<String
     let text = b["prompt"]["text"].as_str().unwrap_or("").to_string();
     a.behaviour = behaviour_of(&text);
     a.followups.push(text);
-    a.status = "RUNNING".into();
-    a.polls = 1;
+    if matches!(a.status.as_str(), "FINISHED" | "ERROR") {
+        // Accepted; the agent still reads as it was for two more reads.
+        a.stale_reads = 2;
+        a.resume = true;
+    } else {
+        a.status = "RUNNING".into();
+        a.polls = 1;
+    }
     Json(json!({"id": id})).into_response()
 }
 
@@ -1091,6 +1329,7 @@ fn cursor_app(f: Arc<CursorFake>) -> Router {
         .route("/v0/agents/{id}", get(cursor_get))
         .route("/v0/agents/{id}/followup", post(cursor_followup))
         .route("/v0/agents/{id}/stop", post(cursor_stop))
+        .route("/v0/agents/{id}/conversation", get(cursor_conversation))
         .route(
             "/v0/me",
             get(|h: HeaderMap| async move {
@@ -1172,7 +1411,7 @@ async fn cursor_statuses_map_through_the_api() {
         ("EXPIRED", "expired"),
     ] {
         // polls = 5 and a Hang behaviour: the fake leaves the status alone.
-        let pinned = CursorRun { behaviour: Behaviour::Hang, polls: 5, status: status.into(), followups: vec![] };
+        let pinned = CursorRun::new(Behaviour::Hang, 5, status);
         fake.agents.lock().unwrap().insert("bc_9".into(), pinned);
         let look = c.look("bc_9", &mut LookCursor::default()).await.unwrap();
         let got = match look.state {
@@ -1188,6 +1427,48 @@ async fn cursor_statuses_map_through_the_api() {
     assert_eq!(wrong.me().await.unwrap_err().to_string(), "Cursor token missing or wrong: set $CURSOR_API_KEY");
     let e = c.agent("bc_nope").await.unwrap_err();
     assert!(e.to_string().contains("Agent not found"), "{e}");
+}
+
+/// A status the v0 docs do not list (STOPPED) is not "running forever": after the
+/// grace it needs attention, naming the status; a known status again clears it.
+#[tokio::test(start_paused = true)]
+async fn an_unknown_cursor_status_needs_attention_after_a_bounded_time() {
+    let fake = Arc::new(CursorFake::default());
+    let base = serve(cursor_app(fake.clone())).await;
+    let c = cursor_client(&base, Some("key_cursor_0123456789"));
+    fake.agents.lock().unwrap().insert("bc_7".into(), CursorRun::new(Behaviour::Hang, 5, "STOPPED"));
+    let look = c.look("bc_7", &mut LookCursor::default()).await.unwrap();
+    assert!(matches!(look.state, RemoteState::Working { .. }), "{look:?}");
+    tokio::time::advance(Duration::from_secs(9 * 60)).await;
+    let look = c.look("bc_7", &mut LookCursor::default()).await.unwrap();
+    assert!(matches!(look.state, RemoteState::Working { .. }), "{look:?}");
+    tokio::time::advance(Duration::from_secs(2 * 60)).await;
+    match c.look("bc_7", &mut LookCursor::default()).await.unwrap().state {
+        RemoteState::NeedsAttention { question } => assert!(question.contains("STOPPED"), "{question}"),
+        other => panic!("{other:?}"),
+    }
+    fake.agents.lock().unwrap().get_mut("bc_7").unwrap().status = "RUNNING".into();
+    assert!(matches!(c.look("bc_7", &mut LookCursor::default()).await.unwrap().state, RemoteState::Working { .. }));
+}
+
+/// `/followup` returns before the agent leaves FINISHED: the follow-up's run must not
+/// finish on the old FINISHED and its old PR.
+#[tokio::test]
+async fn a_cursor_follow_up_does_not_finish_on_the_stale_finished_state() {
+    let fake = Arc::new(CursorFake::default());
+    let base = serve(cursor_app(fake.clone())).await;
+    let backend = RemoteBackend::new("cursor", Arc::new(cursor_client(&base, Some("key_cursor_0123456789"))), fast());
+    let mut launched = backend.start(request(Behaviour::Succeed)).await.unwrap();
+    let first = drain(&mut launched.events).await;
+    assert!(first.iter().any(|e| matches!(e, AgentEvent::PrOpened { number: 88, .. })), "{first:?}");
+    let mut again = backend
+        .follow_up(&launched.run, StartRequest { prompt: "also the footer".into(), ..request(Behaviour::Succeed) })
+        .await
+        .unwrap();
+    let events = drain(&mut again.events).await;
+    let prs: Vec<u64> = events.iter().filter_map(|e| if let AgentEvent::PrOpened { number, .. } = e { Some(*number) } else { None }).collect();
+    assert_eq!(prs, vec![89], "the follow-up's PR, not the old one: {events:?}");
+    assert!(matches!(events.last(), Some(AgentEvent::Finished { .. })), "{events:?}");
 }
 
 #[tokio::test]
@@ -1251,6 +1532,12 @@ struct FakePr {
     review_requested_at: Option<String>,
     comments: Vec<String>,
     hang: bool,
+    /// Copilot's session events instead of a review request: `copilot_work_started`, then
+    /// `copilot_work_finished` (or `copilot_work_finished_failure` with `fails`).
+    lifecycle: bool,
+    fails: bool,
+    /// The `copilot_work_*` events so far: (event, created_at).
+    sessions: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -1350,7 +1637,9 @@ async fn cp_timeline(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(S
                 Some(b) => {
                     let pr = n + 100;
                     i.pr = Some(pr);
-                    prs.insert(pr, FakePr { issue: n, state: "open".into(), hang: b == Behaviour::Hang, ..FakePr::default() });
+                    let lifecycle = i.body.contains("[events]") || i.body.contains("[copilot-fail]");
+                    let fails = i.body.contains("[copilot-fail]");
+                    prs.insert(pr, FakePr { issue: n, state: "open".into(), hang: b == Behaviour::Hang, lifecycle, fails, ..FakePr::default() });
                 }
                 None => {}
             }
@@ -1366,12 +1655,25 @@ async fn cp_timeline(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(S
     }
     if let Some(p) = prs.get_mut(&n) {
         p.polls += 1;
-        if p.polls >= 2 && !p.hang && p.review_requested_at.is_none() && p.state == "open" {
+        if p.lifecycle {
+            // As GitHub records a coding agent session on the PR's timeline (public integrations
+            // read `copilot_work_started` / `copilot_work_finished` / `copilot_work_finished_failure`).
+            let open = p.sessions.last().is_none_or(|(e, _)| e != "copilot_work_started");
+            if open && (p.sessions.is_empty() || p.polls == 1) {
+                p.sessions.push(("copilot_work_started".into(), f.ts()));
+            } else if !open && p.polls >= 2 && !p.hang {
+                let end = if p.fails { "copilot_work_finished_failure" } else { "copilot_work_finished" };
+                p.sessions.push((end.into(), f.ts()));
+            }
+        } else if p.polls >= 2 && !p.hang && p.review_requested_at.is_none() && p.state == "open" {
             p.review_requested_at = Some(f.ts());
         }
         let mut events = vec![json!({"event": "committed", "sha": format!("c0ffee{}", p.polls.min(2)), "message": "Bump tailwindcss to 4.1\n\nbody"})];
         for c in &p.comments {
             events.push(json!({"event": "commented", "body": c, "actor": {"login": "octocat"}}));
+        }
+        for (e, at) in &p.sessions {
+            events.push(json!({"event": e, "created_at": at, "actor": {"login": "Copilot", "type": "Bot"}}));
         }
         if let Some(at) = &p.review_requested_at {
             events.push(json!({"event": "review_requested", "created_at": at,
@@ -1484,52 +1786,195 @@ async fn copilot_gets_an_assigned_issue_and_finishes_when_it_requests_review() {
     assert!(f.fake.prs.lock().unwrap()[&112].polls >= 2, "it waited for the new review request");
 }
 
+#[tokio::test]
+async fn copilot_finished_and_failed_session_events_end_the_run() {
+    // Finished: `copilot_work_finished`, with no review request at all.
+    let f = CopilotFixture::new();
+    let req = StartRequest { prompt: "Upgrade Tailwind [events]".into(), ..request(Behaviour::Succeed) };
+    let mut launched = f.backend.start(req).await.unwrap();
+    let events = drain(&mut launched.events).await;
+    match events.last() {
+        Some(AgentEvent::Finished { summary: Some(s), .. }) => assert!(s.contains("Copilot finished"), "{s}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(f.fake.prs.lock().unwrap()[&112].review_requested_at.is_none());
+
+    // After a follow-up, the earlier finish is not this run's: it waits for the next one.
+    let mut again = f
+        .backend
+        .follow_up(&launched.run, StartRequest { prompt: "also update the README".into(), ..request(Behaviour::Succeed) })
+        .await
+        .unwrap();
+    let events = drain(&mut again.events).await;
+    assert!(matches!(events.last(), Some(AgentEvent::Finished { .. })), "{events:?}");
+    let sessions = f.fake.prs.lock().unwrap()[&112].sessions.clone();
+    assert_eq!(sessions.iter().filter(|(e, _)| e == "copilot_work_finished").count(), 2, "{sessions:?}");
+
+    // Failed: `copilot_work_finished_failure` fails the run at once, with its reason.
+    let f = CopilotFixture::new();
+    let req = StartRequest { prompt: "Upgrade Tailwind [copilot-fail]".into(), ..request(Behaviour::Succeed) };
+    let mut launched = f.backend.start(req).await.unwrap();
+    let events = drain(&mut launched.events).await;
+    match events.last() {
+        Some(AgentEvent::Failed { reason, .. }) => {
+            assert!(reason.contains("pull request 112") && reason.contains("failure"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn cancelling_copilot_says_what_it_did_and_no_more() {
+    let f = CopilotFixture::new();
+    let mut launched = f.backend.start(request(Behaviour::Hang)).await.unwrap();
+    // Wait until its PR is open, then cancel.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), launched.events.recv()).await.unwrap() {
+            Some(AgentEvent::PrOpened { .. }) => break,
+            Some(_) => {}
+            None => panic!("ended before the PR opened"),
+        }
+    }
+    f.backend.cancel(&launched.run).await.unwrap();
+    let events = drain(&mut launched.events).await;
+    match events.last() {
+        Some(AgentEvent::Failed { reason, .. }) => {
+            assert!(reason.contains("Copilot was unassigned and the issue closed; it may still push to its branch"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let issues = f.fake.issues.lock().unwrap();
+    assert_eq!(issues[&12].state, "closed");
+    assert!(issues[&12].assignees.is_empty());
+}
+
 // ---------------------------------------------------------------- Codex cloud stand-in
 
-/// A stand-in `codex` executable for the `cloud` subcommands. It keeps its tasks
-/// as files in `$CODEX_FAKE_DIR` and records each call's argv (NUL-separated).
+/// A stand-in `codex` executable for the `cloud` subcommands, behaving as the real
+/// CLI does (openai/codex `codex-rs/cloud-tasks/src/cli.rs` and `lib.rs`; statuses from
+/// `codex-rs/cloud-tasks-client/src/api.rs`):
+/// - `exec --env ENV [--branch B] [--attempts N] QUERY` prints the task's URL;
+/// - `status ID` prints `[STATUS] title`, the environment and a diff summary, and
+///   exits 1 for every status but READY (`run_status_command`);
+/// - `list [--json] [--env E] [--limit 1..20] [--cursor C]` prints
+///   `{"tasks":[{id,url,title,status,updated_at,environment_id,environment_label,summary,…}],"cursor":…}`,
+///   newest first (`run_list_command`);
+/// - `apply ID` applies a ready task's diff in the current directory, exits 1 otherwise.
+///
+/// It keeps its tasks as files in `$CODEX_FAKE_DIR` (`behaviour reads applied env`)
+/// and records each call's argv (NUL-separated) and working directory. A task is
+/// pending for its first read (`[slow]`: its first 25, twenty-five minutes at the
+/// default one-minute poll; `[hang]`: always), then ready (`[fail]`: error). With a
+/// file `unlisted` in the state dir, `list` lists nothing, so `status` is what is read.
 const CODEX_STANDIN: &str = r#"#!/bin/sh
 dir="$CODEX_FAKE_DIR"
 n=$(ls "$dir" | grep -c '^call\.')
 for a in "$@"; do printf '%s\0' "$a"; done > "$dir/call.$n"
-[ "$1" = cloud ] || { echo "error: unknown command $1" >&2; exit 2; }
-case "$2" in
+pwd > "$dir/cwd.$n"
+[ "$1" = cloud ] || { echo "error: unrecognized subcommand '$1'" >&2; exit 2; }
+sub="$2"
+shift 2
+# read_task ID: one more read of the task; sets b, reads, applied, tenv and s.
+read_task() {
+  read b reads applied tenv < "$dir/$1"
+  reads=$((reads + 1))
+  echo "$b $reads $applied $tenv" > "$dir/$1"
+  if [ "$applied" = 1 ]; then s=applied
+  elif [ "$b" = hang ]; then s=pending
+  elif [ "$b" = slow ] && [ "$reads" -le 25 ]; then s=pending
+  elif [ "$reads" -lt 2 ]; then s=pending
+  elif [ "$b" = fail ]; then s=error
+  else s=ready; fi
+}
+case "$sub" in
   exec)
-    [ "$3" = --env ] || { echo "error: --env is required" >&2; exit 2; }
-    shift 4
-    [ "$1" = -- ] && shift
-    prompt="$1"
+    env=""; branch=""; prompt=""
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --env) env="$2"; shift 2 ;;
+        --branch) branch="$2"; shift 2 ;;
+        --attempts) shift 2 ;;
+        --) prompt="$2"; shift 2 ;;
+        -*) echo "error: unexpected argument '$1' found" >&2; exit 2 ;;
+        *) prompt="$1"; shift ;;
+      esac
+    done
+    [ -n "$env" ] || { echo "error: the following required arguments were not provided:\n  --env <ENV_ID>" >&2; exit 2; }
     count=$(ls "$dir" | grep -c '^task_e_[0-9]*$')
     id="task_e_$((count + 1))"
     case "$prompt" in
       *"[fail]"*) b=fail ;;
       *"[hang]"*) b=hang ;;
+      *"[slow]"*) b=slow ;;
       *) b=ok ;;
     esac
-    echo "$b 0" > "$dir/$id"
+    echo "$b 0 0 $env" > "$dir/$id"
     printf '%s' "$prompt" > "$dir/$id.prompt"
-    echo "Task created: https://chatgpt.com/codex/tasks/$id"
+    printf '%s' "${branch:-main}" > "$dir/$id.branch"
+    echo "https://chatgpt.com/codex/tasks/$id"
     ;;
   status)
-    id="$3"
-    [ -f "$dir/$id" ] || { echo "error: task $id not found" >&2; exit 1; }
-    read b polls < "$dir/$id"
-    polls=$((polls + 1))
-    echo "$b $polls" > "$dir/$id"
-    if [ "$b" = hang ] || [ "$polls" -lt 2 ]; then s=pending; elif [ "$b" = fail ]; then s=error; else s=ready; fi
-    echo "{\"id\":\"$id\",\"title\":\"Upgrade Tailwind\",\"status\":\"$s\",\"summary\":{\"files_changed\":2,\"lines_added\":10,\"lines_removed\":3}}"
+    id="$1"
+    [ -f "$dir/$id" ] || { echo "Error: http error: 404 Not Found: task $id not found" >&2; exit 1; }
+    read_task "$id"
+    echo "[$(echo $s | tr a-z A-Z)] Upgrade Tailwind"
+    echo "$tenv  •  just now"
+    if [ "$s" = ready ] || [ "$s" = applied ]; then echo "+10/-3 • 2 files"; else echo "no diff"; fi
+    [ "$s" = ready ] || exit 1
     ;;
   list)
-    echo '{"tasks":[]}'
+    json=0; env=""; limit=20; cursor=0
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --json) json=1; shift ;;
+        --env) env="$2"; shift 2 ;;
+        --limit) limit="$2"; shift 2 ;;
+        --cursor) cursor="$2"; shift 2 ;;
+        *) echo "error: unexpected argument '$1' found" >&2; exit 2 ;;
+      esac
+    done
+    if [ "$limit" -lt 1 ] || [ "$limit" -gt 20 ]; then
+      echo "error: invalid value '$limit' for '--limit <N>': limit must be between 1 and 20" >&2; exit 2
+    fi
+    [ "$json" = 1 ] || { echo "No tasks found."; exit 0; }
+    ids=""
+    if [ ! -f "$dir/unlisted" ]; then
+      ids=$(ls "$dir" | grep '^task_e_[0-9]*$' | sed 's/task_e_//' | sort -rn | sed 's/^/task_e_/')
+    fi
+    printf '{\n  "tasks": ['
+    i=0; shown=0; sep=""
+    for id in $ids; do
+      read b reads applied tenv < "$dir/$id"
+      [ -z "$env" ] || [ "$env" = "$tenv" ] || continue
+      i=$((i + 1))
+      [ "$i" -gt "$cursor" ] || continue
+      [ "$shown" -lt "$limit" ] || break
+      shown=$((shown + 1))
+      read_task "$id"
+      if [ "$s" = ready ] || [ "$s" = applied ]; then f=2; a=10; r=3; else f=0; a=0; r=0; fi
+      printf '%s\n    {\n      "id": "%s",\n      "url": "https://chatgpt.com/codex/tasks/%s",\n      "title": "Upgrade Tailwind",\n      "status": "%s",\n      "updated_at": "2026-11-21T10:00:00Z",\n      "environment_id": "%s",\n      "environment_label": null,\n      "summary": {\n        "files_changed": %s,\n        "lines_added": %s,\n        "lines_removed": %s\n      },\n      "is_review": false,\n      "attempt_total": 1\n    }' "$sep" "$id" "$id" "$s" "$tenv" "$f" "$a" "$r"
+      sep=","
+    done
+    total=$(echo "$ids" | grep -c task_e_)
+    next=$((cursor + shown))
+    if [ "$next" -lt "$total" ] && [ "$shown" -gt 0 ]; then c="\"$next\""; else c=null; fi
+    printf '\n  ],\n  "cursor": %s\n}\n' "$c"
     ;;
   diff)
     printf 'diff --git a/styles.css b/styles.css\n+.btn { color: red; }\n'
     ;;
   apply)
-    echo "applied $3" > "codex-$3.patched"
-    echo "Applied task $3 to the working tree"
+    id="$1"
+    [ -f "$dir/$id" ] || { echo "Error: http error: 404 Not Found: task $id not found" >&2; exit 1; }
+    read b reads applied tenv < "$dir/$id"
+    if [ "$b" = fail ] || [ "$b" = hang ] || [ "$reads" -lt 2 ]; then
+      echo "Error: No diff available for task $id; it may still be running." >&2; exit 1
+    fi
+    echo "applied $id" > "codex-$id.patched"
+    echo "$b $reads 1 $tenv" > "$dir/$id"
+    echo "Applied task $id locally (2 files changed)"
     ;;
-  *) echo "error: unknown cloud command $2" >&2; exit 2 ;;
+  *) echo "error: unrecognized subcommand '$sub'" >&2; exit 2 ;;
 esac
 "#;
 
@@ -1635,8 +2080,8 @@ async fn codex_cloud_runs_argv_only_and_applies_the_result_to_the_worktree() {
     // The prompt arrived as exactly one argument, untouched; nothing ran it through a shell.
     assert_eq!(std::fs::read_to_string(f.state().join("task_e_1.prompt")).unwrap(), nasty);
     let calls = f.calls();
-    assert_eq!(calls[0], vec!["cloud", "exec", "--env", "env_web", nasty]);
-    assert!(calls.iter().any(|c| c == &["cloud", "status", "task_e_1"]));
+    assert_eq!(calls[0], vec!["cloud", "exec", "--env", "env_web", "--branch", "main", nasty]);
+    assert!(calls.iter().any(|c| c == &["cloud", "list", "--json", "--env", "env_web", "--limit", "20"]), "{calls:?}");
     assert!(calls.iter().any(|c| c == &["cloud", "apply", "task_e_1"]));
     assert!(!f.dir.path().join("wt/pwned").exists() && !f.state().join("pwned").exists());
     assert!(f.dir.path().join("wt/codex-task_e_1.patched").exists(), "apply ran in the worktree");
@@ -1645,7 +2090,118 @@ async fn codex_cloud_runs_argv_only_and_applies_the_result_to_the_worktree() {
     let dash = StartRequest { prompt: "--help me".into(), ..f.request(Behaviour::Succeed) };
     let mut l = f.backend.start(dash).await.unwrap();
     drain(&mut l.events).await;
-    assert!(f.calls().iter().any(|c| c == &["cloud", "exec", "--env", "env_web", "--", "--help me"]));
+    assert!(f.calls().iter().any(|c| c == &["cloud", "exec", "--env", "env_web", "--branch", "main", "--", "--help me"]));
+}
+
+impl CodexFixture {
+    /// The working directory of the first call whose argv starts with `prefix`.
+    fn cwd_of(&self, prefix: &[&str]) -> Option<std::path::PathBuf> {
+        let i = self.calls().iter().position(|c| c.len() >= prefix.len() && c[..prefix.len()] == *prefix)?;
+        let cwd = std::fs::read_to_string(self.state().join(format!("cwd.{i}"))).ok()?;
+        Some(std::path::PathBuf::from(cwd.trim()))
+    }
+
+    fn backend_with(&self, opts: WatchOptions) -> Arc<RemoteBackend> {
+        let agent = capcom::config::Agent {
+            kind: "codex-cloud".into(),
+            environment: "env_web".into(),
+            command: vec![self.dir.path().join("bin/codex").to_string_lossy().into_owned()],
+            env: [("CODEX_FAKE_DIR".to_string(), self.state().to_string_lossy().into_owned())].into(),
+            ..capcom::config::Agent::default()
+        };
+        let cc = capcom::dispatch::codex_cloud::CodexCloud::from_config(&agent).unwrap();
+        Arc::new(RemoteBackend::new("codex-cloud", Arc::new(cc), opts))
+    }
+}
+
+/// Twenty-five reads of PENDING (twenty-five minutes at the default one-minute poll),
+/// each a `codex cloud status` that exits 1 as the real CLI does, then READY: the run
+/// finishes and the result is applied in the task's worktree. Both ways the status is
+/// read: the `list --json` page and, for a task the list does not show, `status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_cloud_a_task_pending_for_twenty_minutes_finishes_ready_and_is_applied() {
+    for listed in [false, true] {
+        let f = CodexFixture::new();
+        if !listed {
+            std::fs::write(f.state().join("unlisted"), "").unwrap();
+        }
+        // The dispatcher's defaults: ten errors in a row fail a run. Only the interval is short.
+        let backend = f.backend_with(WatchOptions { poll: Duration::from_millis(5), ..WatchOptions::default() });
+        let req = StartRequest { prompt: "Upgrade Tailwind [slow]".into(), base: "develop".into(), ..f.request(Behaviour::Succeed) };
+        let mut launched = backend.start(req).await.unwrap();
+        let events = drain(&mut launched.events).await;
+        match events.last() {
+            Some(AgentEvent::Finished { summary: Some(s), .. }) => assert!(s.contains("applied to the task's worktree"), "{s}"),
+            other => panic!("listed {listed}: {other:?}\n{events:?}"),
+        }
+        assert!(!events.iter().any(|e| matches!(e, AgentEvent::Progress(p) if p.contains("unreachable"))), "{events:?}");
+        assert!(f.dir.path().join("wt/codex-task_e_1.patched").exists(), "apply ran in the worktree");
+        let calls = f.calls();
+        let statuses = calls.iter().filter(|c| c[..2] == ["cloud", "status"]).count();
+        if listed {
+            assert_eq!(statuses, 0, "the JSON list answered: {calls:?}");
+        } else {
+            assert!(statuses > 25, "read through `status` ({statuses} reads)");
+        }
+        // On the repo's base branch, from the task's checkout.
+        assert_eq!(calls[0][..6], ["cloud", "exec", "--env", "env_web", "--branch", "develop"]);
+        assert_eq!(std::fs::read_to_string(f.state().join("task_e_1.branch")).unwrap(), "develop");
+        let wt = f.dir.path().join("wt").canonicalize().unwrap();
+        assert_eq!(f.cwd_of(&["cloud", "exec"]).map(|p| p.canonicalize().unwrap()), Some(wt));
+    }
+}
+
+/// Each status the Codex cloud API has, read as the real CLI reports it: `status`
+/// prints `[STATUS] title` and exits 1 unless READY; `list --json` says the same in JSON.
+#[tokio::test]
+async fn codex_cloud_statuses_are_read_whatever_the_exit_code() {
+    use capcom::dispatch::codex_cloud::{CodexCloud, map_status};
+    use capcom::dispatch::remote::RemoteState;
+    for listed in [false, true] {
+        let f = CodexFixture::new();
+        if !listed {
+            std::fs::write(f.state().join("unlisted"), "").unwrap();
+        }
+        let cc = CodexCloud::from_config(&capcom::config::Agent {
+            kind: "codex-cloud".into(),
+            environment: "env_web".into(),
+            command: vec![f.dir.path().join("bin/codex").to_string_lossy().into_owned()],
+            env: [("CODEX_FAKE_DIR".to_string(), f.state().to_string_lossy().into_owned())].into(),
+            ..capcom::config::Agent::default()
+        })
+        .unwrap();
+        let ok = cc.exec_on("Upgrade Tailwind", "main", None).await.unwrap();
+        let bad = cc.exec_on("Upgrade Tailwind [fail]", "main", None).await.unwrap();
+        let read = |id: String| {
+            let cc = &cc;
+            async move { cc.status(&id).await.unwrap_or_else(|e| panic!("listed {listed}: {e}")) }
+        };
+        let t = read(ok.clone()).await;
+        assert_eq!(t.status, "pending");
+        assert!(matches!(map_status(&t), RemoteState::Working { .. }));
+        let t = read(ok.clone()).await;
+        assert_eq!(t.status, "ready");
+        assert!(matches!(map_status(&t), RemoteState::Done { .. }));
+        let wt = f.dir.path().join("wt");
+        cc.apply(&ok, &wt).await.unwrap();
+        let t = read(ok.clone()).await;
+        assert_eq!(t.status, "applied");
+        assert!(matches!(map_status(&t), RemoteState::Done { .. }));
+        read(bad.clone()).await;
+        let t = read(bad.clone()).await;
+        assert_eq!(t.status, "error");
+        assert!(matches!(map_status(&t), RemoteState::Failed { .. }));
+        if !listed {
+            // The real exit codes: 1 unless READY, and capcom read through them.
+            let out = std::process::Command::new(f.dir.path().join("bin/codex"))
+                .args(["cloud", "status", &bad])
+                .env("CODEX_FAKE_DIR", f.state())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            assert!(String::from_utf8_lossy(&out.stdout).starts_with("[ERROR] "));
+        }
+    }
 }
 
 #[tokio::test]
@@ -1739,6 +2295,16 @@ async fn polling_a_pr_for_an_hour_with_etags_costs_a_handful_of_counted_requests
                 s.answer(&h, json!({"state": "pending", "sha": s.head(), "total_count": 0, "statuses": []}))
             }),
         )
+        .route(
+            "/repos/{o}/{r}/actions/runs",
+            get(|State(s): State<Arc<HourOfPr>>, h: HeaderMap| async move {
+                // REST "List workflow runs for a repository", filtered by head_sha.
+                let (status, conclusion) = s.checks();
+                let body = json!({"total_count": 1, "workflow_runs": [{"id": 9, "name": "CI", "head_sha": s.head(),
+                    "event": "pull_request", "status": status, "conclusion": conclusion}]});
+                s.answer(&h, body)
+            }),
+        )
         .with_state(hour.clone());
     let base = serve(app).await;
     let g = gh(&base);
@@ -1763,9 +2329,9 @@ async fn polling_a_pr_for_an_hour_with_etags_costs_a_handful_of_counted_requests
         full
     );
     assert_eq!(stats.sent as usize, full + not_modified);
-    assert_eq!(stats.sent, 180, "three conditional GETs per poll, sixty polls");
+    assert_eq!(stats.sent, 240, "four conditional GETs per poll (PR, check runs, status, workflow runs), sixty polls");
     // Counted: the first read of each URL, and a re-read only when something changed.
-    assert!(full <= 16, "{full} counted requests");
+    assert!(full <= 20, "{full} counted requests");
     assert_eq!(states, vec!["checking", "ready", "checking", "ready"]);
 }
 
@@ -1801,9 +2367,17 @@ name = "site"
 path = "/tmp/site"
 github = "octo/site"
 review = "github"
+[[repos]]
+name = "blog"
+path = "/tmp/blog"
+github = "octo/blog"
 [agents.copilot]
 kind = "github-copilot"
 token_env = "GH_BAD"
+[agents.jules-forbidden]
+kind = "jules"
+api_url = "{jules}/v1alpha"
+token_env = "JULES_FORBIDDEN"
 [agents.jules]
 kind = "jules"
 api_url = "{jules}/v1alpha"
@@ -1832,6 +2406,7 @@ environment = "env_web"
             "GH_OK" => Some(Secret::new("ghp_test_token_0123456789")),
             "GH_BAD" => Some(Secret::new("ghp_revoked_token_0123456789")),
             "JULES_OK" => Some(Secret::new("jules-key-0123456789")),
+            "JULES_FORBIDDEN" => Some(Secret::new("forbidden-key-0123456789")),
             "CURSOR_OK" => Some(Secret::new("key_cursor_0123456789")),
             _ => None,
         }
@@ -1843,6 +2418,13 @@ environment = "env_web"
     assert_eq!(find("agent copilot").level, CheckLevel::Fail);
     assert_eq!(find("agent copilot").detail, "GitHub token missing or wrong: set $GH_BAD");
     assert_eq!(find("agent jules").level, CheckLevel::Ok, "{:?}", find("agent jules"));
+    // octo/site is connected to Jules; octo/blog is not, and doctor says what to do.
+    let unconnected: Vec<_> = checks.iter().filter(|c| c.name == "agent jules" && c.level == CheckLevel::Warn).collect();
+    assert_eq!(unconnected.len(), 1, "{checks:?}");
+    assert!(unconnected[0].detail.starts_with("connect octo/blog to Jules first"), "{:?}", unconnected[0]);
+    // A key Jules answers with 403 is a wrong key, as with 401.
+    assert_eq!(find("agent jules-forbidden").level, CheckLevel::Fail);
+    assert_eq!(find("agent jules-forbidden").detail, "Jules token missing or wrong: set $JULES_FORBIDDEN");
     assert_eq!(find("agent cursor").level, CheckLevel::Ok);
     assert!(find("agent cursor").detail.contains("me@example.com"));
     assert_eq!(find("agent cursor-offline").level, CheckLevel::Warn);

@@ -872,3 +872,18 @@ fn opening_the_default_output_never_fails() {
     let out = capcom::report::open_output();
     assert!(!out.name().is_empty());
 }
+
+#[test]
+fn ready_work_no_automated_check_ran_on_is_said_to_be_untested() {
+    let mut v = ready(4, "Upgrade Tailwind", "copilot", None);
+    v.checks.clear();
+    assert_eq!(script::notice(&v).unwrap(), "Task four, Upgrade Tailwind, is ready, but untested.");
+    let one = script::task_status(&v, now());
+    assert!(one.starts_with("Task four, Upgrade Tailwind, is ready, but untested"), "{one}");
+    let fin = script::finished(&[v.clone(), ready(5, "Fix the header", "claude", None)], now());
+    assert!(fin.contains("Task four, Upgrade Tailwind, by Copilot, ready, but untested"), "{fin}");
+    assert_eq!(fin.matches("untested").count(), 1, "only the task with no check is untested: {fin}");
+    let all = script::overview(&[v], now());
+    assert!(all.contains("ready, but untested"), "{all}");
+    assert_for_the_ear(&all);
+}

@@ -87,7 +87,12 @@ pub enum Command {
         json: bool,
     },
     /// Confirm the pending question
-    Confirm { code: Option<String> },
+    Confirm {
+        code: Option<String>,
+        /// Merge even though no automated check ran on the change (the stronger confirmation)
+        #[arg(long)]
+        no_checks: bool,
+    },
     /// Cancel a task
     Cancel { task: String },
     /// The changelog of finished work
@@ -346,8 +351,9 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
             Ok(exit::OK)
         })
         .await,
-        Command::Confirm { code } => with_client(&data, |c| async move {
-            let answer: serde_json::Value = c.post("/v1/confirm", &serde_json::json!({ "code": code })).await?;
+        Command::Confirm { code, no_checks } => with_client(&data, |c| async move {
+            let answer: serde_json::Value =
+                c.post("/v1/confirm", &serde_json::json!({ "code": code, "no_checks": no_checks })).await?;
             print_answer(&answer, false);
             Ok(answer_code(&answer))
         })

@@ -208,6 +208,9 @@ pub struct Repo {
     pub aliases: Vec<String>,
     /// Per-repo check commands; they override `[checks]` by name.
     pub checks: BTreeMap<String, CheckCmd>,
+    /// A local merge of work no automated check ran on needs the stronger confirmation
+    /// ("confirm without checks"); `false` opts this repo out.
+    pub require_checks: bool,
 }
 
 impl Repo {
@@ -233,6 +236,7 @@ impl Default for Repo {
             remote: "origin".into(),
             aliases: Vec::new(),
             checks: BTreeMap::new(),
+            require_checks: true,
         }
     }
 }
@@ -307,6 +311,9 @@ pub struct Github {
     pub merge_method: String,
     /// How often PRs and checks are polled.
     pub poll: Dur,
+    /// How long a PR may go with no check run and no commit status on its head before
+    /// its task needs attention ("no checks have run"). An empty set of checks is never green.
+    pub checks_grace: Dur,
 }
 
 impl Default for Github {
@@ -316,6 +323,7 @@ impl Default for Github {
             token_env: "GITHUB_TOKEN".into(),
             merge_method: "squash".into(),
             poll: Dur::from_secs(60),
+            checks_grace: Dur::from_secs(600),
         }
     }
 }

@@ -108,6 +108,11 @@ impl Coordinator {
                 understand::parse(&text, &cx)
             }
         };
+        // "Confirm without checks" answers a pending question whatever the parser made of "without checks".
+        let mut intent = intent;
+        if self.pending.is_some() && intent.intent != IntentKind::Confirm && confirms_without_checks(&text) {
+            intent.intent = IntentKind::Confirm;
+        }
         let mut answer = match intent.intent {
             IntentKind::Dispatch => self.dispatch_tasks(&intent, utterance).await,
             IntentKind::Merge if intent.target.as_ref().is_some_and(|t| t.all) => {
@@ -118,7 +123,7 @@ impl Coordinator {
                 Ok(id) => self.merge(id).await,
                 Err(q) => Answer::no("merge", q),
             },
-            IntentKind::Confirm => self.confirm(None).await,
+            IntentKind::Confirm => self.confirm(None, says_without_checks(&text)).await,
             IntentKind::Deny => match self.pending.take() {
                 Some(p) => {
                     self.stage = Stage::Idle;
@@ -373,11 +378,13 @@ impl Coordinator {
         let base = self.base_name(&ready);
         let question = crate::report::script::merge_all_question(&views, &base);
         let first = asks[0].clone();
+        let no_checks = asks.iter().any(|a| a.no_checks);
         let p = Pending {
             question,
             action: Action::MergeAll,
             batch: asks,
             pr: None,
+            no_checks,
             ..first
         };
         self.stage = Stage::AwaitingConfirmation;
@@ -400,8 +407,10 @@ impl Coordinator {
         }
     }
 
-    /// `capcom confirm [CODE]`: do what the pending question asked, if every condition holds.
-    pub(super) async fn confirm(&mut self, code: Option<String>) -> Answer {
+    /// `capcom confirm [--no-checks] [CODE]`: do what the pending question asked, if every
+    /// condition holds. `without_checks` is the stronger confirmation ("confirm without
+    /// checks") a merge of work no automated check ran on needs.
+    pub(super) async fn confirm(&mut self, code: Option<String>, without_checks: bool) -> Answer {
         let Some(pending) = self.pending.clone() else {
             if let Some(task) = self.expired.take() {
                 return Answer::no("confirm", format!("The question about task {task} expired; nothing was done. Ask again when you're ready."));
@@ -414,6 +423,15 @@ impl Coordinator {
                 self.pending = None;
                 self.stage = Stage::Idle;
             }
+            return Answer::no("confirm", r.reason);
+        }
+        // A plain "confirm" of untested work is refused and the question stays open.
+        let mut pending = pending;
+        pending.without_checks = without_checks;
+        for item in &mut pending.batch {
+            item.without_checks = without_checks;
+        }
+        if let Err(r) = Gate::checks_waived(&pending) {
             return Answer::no("confirm", r.reason);
         }
         match pending.action {
@@ -570,6 +588,52 @@ impl Coordinator {
                 let _ = store.transition(task.id, Some(&[TaskState::Held]), TaskState::Held, Some(&q));
                 Answer::no("follow_up", q)
             }
+        }
+    }
+}
+
+/// "confirm without checks" (and "confirm, no checks", "confirm without tests"): the
+/// stronger confirmation a merge of work no automated check ran on needs.
+pub(super) fn says_without_checks(text: &str) -> bool {
+    let words: Vec<String> = text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let checks = has("checks") || has("check") || has("tests") || has("ci");
+    (has("without") || has("no") || has("untested")) && checks || has("untested")
+}
+
+/// A yes that carries "without checks": "confirm without checks", "yes, merge it untested".
+pub(super) fn confirms_without_checks(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let yes = words.iter().any(|w| matches!(*w, "confirm" | "confirmed" | "yes" | "merge" | "approve" | "ok" | "okay"));
+    let no = words.iter().any(|w| matches!(*w, "don't" | "dont" | "cancel" | "stop" | "not"));
+    yes && !no && says_without_checks(text)
+}
+
+#[cfg(test)]
+mod no_checks_tests {
+    use super::{confirms_without_checks, says_without_checks};
+
+    #[test]
+    fn a_yes_without_checks_is_a_confirmation() {
+        assert!(confirms_without_checks("Confirm without checks."));
+        assert!(confirms_without_checks("yes, merge it untested"));
+        assert!(!confirms_without_checks("don't merge without checks"));
+        assert!(!confirms_without_checks("without checks"));
+    }
+
+    #[test]
+    fn the_stronger_confirmation_is_heard() {
+        for yes in ["confirm without checks", "Confirm, without checks.", "confirm with no checks", "yes, merge it untested", "confirm without tests"] {
+            assert!(says_without_checks(yes), "{yes}");
+        }
+        for no in ["confirm", "yes", "confirm it", "merge it", "go ahead"] {
+            assert!(!says_without_checks(no), "{no}");
         }
     }
 }

@@ -217,6 +217,9 @@ struct TaskBody {
 struct ConfirmBody {
     #[serde(default)]
     code: Option<String>,
+    /// The stronger confirmation a merge of work no automated check ran on needs.
+    #[serde(default)]
+    no_checks: bool,
 }
 
 fn task_ref_text(v: &serde_json::Value) -> Result<String, ApiError> {
@@ -250,7 +253,7 @@ async fn post_merge(State(st): State<AppState>, Json(b): Json<TaskBody>) -> ApiR
 }
 
 async fn post_confirm(State(st): State<AppState>, Json(b): Json<ConfirmBody>) -> ApiResult<Answer> {
-    ask(&st, |reply| Msg::Confirm { code: b.code, reply }).await
+    ask(&st, |reply| Msg::Confirm { code: b.code, no_checks: b.no_checks, reply }).await
 }
 
 async fn post_cancel(State(st): State<AppState>, Json(b): Json<TaskBody>) -> ApiResult<Answer> {

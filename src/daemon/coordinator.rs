@@ -53,7 +53,7 @@ pub enum Msg {
     /// Ask to merge a task (an id or a reference); the confirmation stays pending here.
     Merge { task: String, reply: oneshot::Sender<Answer> },
     /// Confirm the pending question.
-    Confirm { code: Option<String>, reply: oneshot::Sender<Answer> },
+    Confirm { code: Option<String>, no_checks: bool, reply: oneshot::Sender<Answer> },
     /// Cancel a task (an id or a reference).
     Cancel { task: String, reply: oneshot::Sender<Answer> },
     /// Push-to-talk: Idle → Recording → Transcribing. A press while speaking cuts the speech (barge-in).
@@ -197,8 +197,8 @@ impl Coordinator {
                 };
                 let _ = reply.send(answer);
             }
-            Msg::Confirm { code, reply } => {
-                let answer = self.confirm(code).await;
+            Msg::Confirm { code, no_checks, reply } => {
+                let answer = self.confirm(code, no_checks).await;
                 let _ = reply.send(answer);
             }
             Msg::Cancel { task, reply } => {

@@ -2,9 +2,15 @@
 //! no public REST API. Every call is an argv vector (never a shell), the task
 //! text is one argument:
 //!
-//! - `codex cloud exec --env ENV PROMPT` starts a task and prints its id or URL;
-//! - `codex cloud status ID` and `codex cloud list --json` report its status
-//!   (pending → working; ready / applied → done; error → failed);
+//! - `codex cloud exec --env ENV --branch BASE PROMPT`, run in the task's checkout,
+//!   starts a task on the repo's base branch and prints its URL;
+//! - `codex cloud list --json --env ENV --limit 20` (paged with `--cursor`) reports
+//!   its status as JSON; a task not listed there is read with `codex cloud status ID`,
+//!   which prints `[PENDING] title` and **exits 1 for every status but READY**, so its
+//!   output is read whatever the exit code (openai/codex `codex-rs/cloud-tasks/src/lib.rs`,
+//!   `run_status_command`; statuses pending, ready, applied, error from
+//!   `codex-rs/cloud-tasks-client/src/api.rs`): pending → working; ready / applied →
+//!   done; error → failed;
 //! - `codex cloud diff ID` shows the result and `codex cloud apply ID`, run in the
 //!   task's worktree, brings it there, so local review and the local merge gate
 //!   see it like any local agent's work.
@@ -76,18 +82,29 @@ pub fn map_status(task: &CloudTask) -> RemoteState {
     }
 }
 
-/// `codex cloud list --json`: `{"tasks": [...]}` or a bare array.
+/// `codex cloud list --json`: `{"tasks": [...], "cursor": …}` or a bare array.
 pub fn parse_list(stdout: &str) -> Result<Vec<CloudTask>, String> {
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|e| format!("`codex cloud list --json` printed no JSON: {e}"))?;
-    let list = match v {
-        serde_json::Value::Array(_) => v,
-        serde_json::Value::Object(mut o) => o.remove("tasks").ok_or("`codex cloud list --json` has no `tasks`")?,
-        _ => return Err("`codex cloud list --json` printed neither a list nor an object".into()),
-    };
-    serde_json::from_value(list).map_err(|e| format!("`codex cloud list --json` lists tasks capcom cannot read: {e}"))
+    parse_page(stdout).map(|(tasks, _)| tasks)
 }
 
-/// `codex cloud status ID`: JSON when the CLI prints it, else the first status word in its text.
+/// `codex cloud list --json` → its tasks and the cursor of the next page, if any.
+pub fn parse_page(stdout: &str) -> Result<(Vec<CloudTask>, Option<String>), String> {
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|e| format!("`codex cloud list --json` printed no JSON: {e}"))?;
+    let (list, cursor) = match v {
+        serde_json::Value::Array(_) => (v, None),
+        serde_json::Value::Object(mut o) => {
+            let cursor = o.get("cursor").and_then(|c| c.as_str()).filter(|c| !c.is_empty()).map(String::from);
+            (o.remove("tasks").ok_or("`codex cloud list --json` has no `tasks`")?, cursor)
+        }
+        _ => return Err("`codex cloud list --json` printed neither a list nor an object".into()),
+    };
+    let tasks = serde_json::from_value(list).map_err(|e| format!("`codex cloud list --json` lists tasks capcom cannot read: {e}"))?;
+    Ok((tasks, cursor))
+}
+
+/// `codex cloud status ID`: JSON when the CLI prints it; else its text, whose first
+/// line is `[STATUS] title` (then the environment and a diff summary); else the
+/// first status word in the text.
 pub fn parse_status(id: &str, stdout: &str) -> Option<CloudTask> {
     if let Ok(mut t) = serde_json::from_str::<CloudTask>(stdout.trim())
         && !t.status.is_empty()
@@ -97,6 +114,15 @@ pub fn parse_status(id: &str, stdout: &str) -> Option<CloudTask> {
         }
         return Some(t);
     }
+    for line in stdout.lines().map(strip_ansi) {
+        let line = line.trim();
+        if let Some((word, title)) = line.strip_prefix('[').and_then(|rest| rest.split_once(']')) {
+            let word = word.trim().to_ascii_lowercase();
+            if ["pending", "ready", "applied", "error"].contains(&word.as_str()) {
+                return Some(CloudTask { id: id.to_string(), title: title.trim().to_string(), status: word, ..CloudTask::default() });
+            }
+        }
+    }
     const WORDS: [&str; 8] = ["applied", "ready", "completed", "error", "failed", "cancelled", "pending", "running"];
     let lower = stdout.to_ascii_lowercase();
     let word = lower
@@ -104,6 +130,50 @@ pub fn parse_status(id: &str, stdout: &str) -> Option<CloudTask> {
         .find(|w| WORDS.contains(w))?;
     Some(CloudTask { id: id.to_string(), status: word.to_string(), ..CloudTask::default() })
 }
+
+/// Text without ANSI colour codes (the CLI colours its status when it thinks it may).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What one CLI call printed, and how it exited.
+#[derive(Debug, Clone)]
+struct CliOutput {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl CliOutput {
+    fn failure(&self, what: &str) -> RemoteError {
+        let tail = super::backend::tail_lines(&self.stderr, 5, 1000);
+        RemoteError::Cli(format!(
+            "`{what}` failed ({}): {}",
+            self.code.map(|c| c.to_string()).unwrap_or_else(|| "killed".into()),
+            if tail.trim().is_empty() { "no message".into() } else { tail }
+        ))
+    }
+}
+
+/// Tasks listed per page (the CLI allows 1 to 20) and pages read before falling back to `status`.
+const LIST_LIMIT: &str = "20";
+const LIST_PAGES: usize = 5;
 
 /// The task id in what `codex cloud exec` printed: JSON `id`/`task_id`, a
 /// `task_…` token, or the last path segment of a `…/tasks/ID` URL.
@@ -141,8 +211,8 @@ pub struct CodexCloud {
     env_id: String,
     env: BTreeMap<String, String>,
     timeout: Duration,
-    /// Where each task's result goes (`codex cloud apply` runs there).
-    workdirs: Mutex<HashMap<String, PathBuf>>,
+    /// Where each task's result goes (`codex cloud apply` runs there), and its base branch.
+    workdirs: Mutex<HashMap<String, (PathBuf, String)>>,
     abandoned: Mutex<HashSet<String>>,
 }
 
@@ -178,65 +248,111 @@ impl CodexCloud {
         self
     }
 
-    /// Run `codex ARGS…` (in `dir` when given) and return its stdout; a non-zero exit is an error
-    /// carrying the last lines of stderr.
-    async fn run(&self, args: &[&str], dir: Option<&Path>) -> Result<String, RemoteError> {
+    /// Run `codex ARGS…` (in `dir` when given): what it printed and how it exited.
+    /// Only a CLI that cannot be started or does not answer in time is an error here.
+    async fn call(&self, args: &[&str], dir: Option<&Path>) -> Result<CliOutput, RemoteError> {
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(args).envs(&self.env).stdin(std::process::Stdio::null()).kill_on_drop(true);
-        if let Some(d) = dir {
+        if let Some(d) = dir.filter(|d| d.is_dir()) {
             cmd.current_dir(d);
         }
-        let what = format!("codex {}", args.first().copied().unwrap_or("")).trim().to_string()
-            + &args.get(1).map(|a| format!(" {a}")).unwrap_or_default();
         let out = match tokio::time::timeout(self.timeout, cmd.output()).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => {
                 return Err(RemoteError::Cli(format!("cannot run `{}`: {e}", self.program.display())));
             }
-            Err(_) => return Err(RemoteError::Cli(format!("`{what}` did not answer within {:?}", self.timeout))),
+            Err(_) => return Err(RemoteError::Cli(format!("`{}` did not answer within {:?}", what(args), self.timeout))),
         };
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail = super::backend::tail_lines(&stderr, 5, 1000);
-            return Err(RemoteError::Cli(format!(
-                "`{what}` failed ({}): {}",
-                out.status.code().map(|c| c.to_string()).unwrap_or_else(|| "killed".into()),
-                if tail.trim().is_empty() { "no message".into() } else { tail }
-            )));
-        }
-        Ok(stdout)
+        Ok(CliOutput {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
     }
 
-    /// `codex cloud exec --env ENV PROMPT` → the task id.
-    pub async fn exec(&self, prompt: &str) -> Result<String, RemoteError> {
+    /// Run `codex ARGS…` (in `dir` when given) and return its stdout; a non-zero exit is an error
+    /// carrying the last lines of stderr.
+    async fn run(&self, args: &[&str], dir: Option<&Path>) -> Result<String, RemoteError> {
+        let out = self.call(args, dir).await?;
+        if out.code != Some(0) {
+            return Err(out.failure(&what(args)));
+        }
+        Ok(out.stdout)
+    }
+
+    /// `codex cloud exec --env ENV --branch BASE PROMPT`, run in `dir` (the task's
+    /// checkout of the repo) → the task id. An empty `base` leaves the branch to the CLI.
+    pub async fn exec_on(&self, prompt: &str, base: &str, dir: Option<&Path>) -> Result<String, RemoteError> {
         let mut args = vec!["cloud", "exec", "--env", self.env_id.as_str()];
+        let base = base.trim();
+        if !base.is_empty() {
+            if base.starts_with('-') {
+                return Err(RemoteError::Config(format!("`{base}` is not a branch name")));
+            }
+            args.extend(["--branch", base]);
+        }
         if prompt.starts_with('-') {
             args.push("--");
         }
         args.push(prompt);
-        let out = self.run(&args, None).await?;
+        let out = self.run(&args, dir).await?;
         parse_task_id(&out).ok_or_else(|| RemoteError::Cli(format!("`codex cloud exec` printed no task id: {}", out.trim())))
     }
 
-    /// The task's status, from `codex cloud status ID`, else from `codex cloud list --json`.
-    pub async fn status(&self, id: &str) -> Result<CloudTask, RemoteError> {
-        check_id(id)?;
-        let out = self.run(&["cloud", "status", id], None).await?;
-        if let Some(t) = parse_status(id, &out) {
-            return Ok(t);
-        }
-        self.list()
-            .await?
-            .into_iter()
-            .find(|t| t.id == id)
-            .ok_or_else(|| RemoteError::Cli(format!("Codex cloud does not list task {id}")))
+    /// `codex cloud exec --env ENV PROMPT` → the task id (the CLI picks the branch).
+    pub async fn exec(&self, prompt: &str) -> Result<String, RemoteError> {
+        self.exec_on(prompt, "", None).await
     }
 
-    /// `codex cloud list --json`
+    /// The task's status: from `codex cloud list --json` (this environment, a few pages),
+    /// else from `codex cloud status ID`, read whatever its exit code (it exits 1 for
+    /// every status but READY).
+    pub async fn status(&self, id: &str) -> Result<CloudTask, RemoteError> {
+        check_id(id)?;
+        if let Ok(Some(t)) = self.find_listed(id).await {
+            return Ok(t);
+        }
+        let args = ["cloud", "status", id];
+        let out = self.call(&args, None).await?;
+        match parse_status(id, &out.stdout) {
+            Some(t) => Ok(t),
+            None if out.code == Some(0) => Err(RemoteError::Cli(format!(
+                "`codex cloud status {id}` printed no status: {}",
+                super::backend::tail_lines(&out.stdout, 3, 300)
+            ))),
+            None => Err(out.failure(&what(&args))),
+        }
+    }
+
+    /// The task, if `codex cloud list --json --env ENV` lists it within a few pages.
+    async fn find_listed(&self, id: &str) -> Result<Option<CloudTask>, RemoteError> {
+        let mut cursor: Option<String> = None;
+        for _ in 0..LIST_PAGES {
+            let (tasks, next) = self.list_page(cursor.as_deref()).await?;
+            if let Some(t) = tasks.into_iter().find(|t| t.id == id) {
+                return Ok(Some(t));
+            }
+            match next {
+                Some(c) if !c.starts_with('-') => cursor = Some(c),
+                _ => break,
+            }
+        }
+        Ok(None)
+    }
+
+    /// One page of `codex cloud list --json --env ENV --limit 20 [--cursor C]`.
+    pub async fn list_page(&self, cursor: Option<&str>) -> Result<(Vec<CloudTask>, Option<String>), RemoteError> {
+        let mut args = vec!["cloud", "list", "--json", "--env", self.env_id.as_str(), "--limit", LIST_LIMIT];
+        if let Some(c) = cursor {
+            args.extend(["--cursor", c]);
+        }
+        let out = self.run(&args, None).await?;
+        parse_page(&out).map_err(RemoteError::Cli)
+    }
+
+    /// `codex cloud list --json --env ENV --limit 20` (the first page).
     pub async fn list(&self) -> Result<Vec<CloudTask>, RemoteError> {
-        let out = self.run(&["cloud", "list", "--json"], None).await?;
-        parse_list(&out).map_err(RemoteError::Cli)
+        self.list_page(None).await.map(|(tasks, _)| tasks)
     }
 
     /// `codex cloud diff ID`: the unified diff of the result.
@@ -252,6 +368,11 @@ impl CodexCloud {
     }
 }
 
+/// "codex cloud status" for the messages.
+fn what(args: &[&str]) -> String {
+    std::iter::once("codex").chain(args.iter().copied().take(2)).collect::<Vec<_>>().join(" ")
+}
+
 fn check_id(id: &str) -> Result<(), RemoteError> {
     if valid_id(id) { Ok(()) } else { Err(RemoteError::Config(format!("`{id}` is not a Codex cloud task id"))) }
 }
@@ -263,9 +384,10 @@ impl RemoteAgent for CodexCloud {
     }
 
     async fn launch(&self, req: &StartRequest) -> Result<Handle, RemoteError> {
-        let id = self.exec(&task_text(req)).await?;
-        if !req.workdir.as_os_str().is_empty() {
-            self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), req.workdir.clone());
+        let dir = Some(req.workdir.as_path()).filter(|d| !d.as_os_str().is_empty());
+        let id = self.exec_on(&task_text(req), &req.base, dir).await?;
+        if let Some(d) = dir {
+            self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), (d.to_path_buf(), req.base.clone()));
         }
         Ok(Handle { id, url: None })
     }
@@ -279,7 +401,7 @@ impl RemoteAgent for CodexCloud {
         let already_applied = task.status.eq_ignore_ascii_case("applied");
         let state = match state {
             RemoteState::Done { summary, pr } if !already_applied => {
-                let dir = self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+                let dir = self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).get(id).map(|(d, _)| d.clone());
                 match dir {
                     Some(d) => match self.apply(id, &d).await {
                         Ok(()) => RemoteState::Done { summary: format!("{summary}; applied to the task's worktree"), pr },
@@ -299,10 +421,13 @@ impl RemoteAgent for CodexCloud {
     async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError> {
         // The CLI cannot continue a cloud task: a follow-up is a new task with the
         // instruction, and its result goes into the same worktree.
-        let next = self.exec(text).await?;
-        let dir = self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
-        if let Some(d) = dir {
-            self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).insert(next.clone(), d);
+        let known = self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+        let next = match &known {
+            Some((d, base)) => self.exec_on(text, base, Some(d)).await?,
+            None => self.exec(text).await?,
+        };
+        if let Some(k) = known {
+            self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).insert(next.clone(), k);
         }
         Ok(next)
     }
@@ -354,6 +479,21 @@ mod tests {
         assert!(parse_list(r#"{"nope":1}"#).is_err());
         assert!(parse_list(r#"[{"id":5}]"#).is_err());
         assert_eq!(parse_status("t1", "Task t1: READY (3 files)").unwrap().status, "ready");
+        // What the real `codex cloud status` prints (lib.rs `format_task_status_lines`), coloured or not.
+        for (text, want) in [
+            ("[PENDING] Fix the error page\nenv_web  •  2m ago\nno diff\n", "pending"),
+            ("[READY] Bump deps\nenv_web  •  just now\n+40/-12 • 3 files\n", "ready"),
+            ("[APPLIED] Bump deps\nenv_web  •  1h ago\n+40/-12 • 3 files\n", "applied"),
+            ("[ERROR] Ready the release\nenv_web  •  5m ago\nno diff\n", "error"),
+            ("\u{1b}[32m[READY]\u{1b}[0m Pending work\n", "ready"),
+        ] {
+            let t = parse_status("t1", text).unwrap();
+            assert_eq!(t.status, want, "{text}");
+        }
+        assert_eq!(parse_status("t1", "[ERROR] Ready the release\n").unwrap().title, "Ready the release");
+        let (tasks, cursor) = parse_page(r#"{"tasks":[{"id":"task_e_1","status":"ready"}],"cursor":"abc"}"#).unwrap();
+        assert_eq!((tasks.len(), cursor.as_deref()), (1, Some("abc")));
+        assert_eq!(parse_page(r#"{"tasks":[],"cursor":null}"#).unwrap().1, None);
         assert_eq!(parse_status("t1", r#"{"status":"pending"}"#).unwrap().id, "t1");
         assert!(parse_status("t1", "???").is_none());
         assert!(valid_id("task_e_1") && !valid_id("-x") && !valid_id("a b") && !valid_id(""));

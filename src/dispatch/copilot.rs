@@ -5,9 +5,16 @@
 //! base branch and custom instructions. Copilot works on a `copilot/*` branch
 //! and links its PR from the issue's timeline (a `cross-referenced` event); that,
 //! or an open `copilot/*` PR whose body names the issue, is how capcom finds it.
-//! Copilot is finished when it requests a review on its PR (`review_requested`).
-//! A follow-up is a PR comment mentioning `@copilot`; after one, only a review
-//! request newer than the comment counts as finished again.
+//! Copilot's sessions leave `copilot_work_started`, `copilot_work_finished` and
+//! `copilot_work_finished_failure` events on the PR's timeline (the REST timeline,
+//! as public integrations of the coding agent read it): the latest of them says
+//! whether it works, is done, or failed (failed at once, with its reason). A review
+//! request from Copilot (`review_requested`) also counts as done.
+//! A follow-up is a PR comment mentioning `@copilot`; after one, only events newer
+//! than the comment count, so the run waits for the next finished event.
+//! Cancelling unassigns Copilot and closes the issue; that may not stop a session
+//! already running (GitHub documents "Stop session" in its UI for that), so capcom
+//! says so rather than claim more.
 //!
 //! The run id is `OWNER/NAME#ISSUE`, plus `@TIME` after a follow-up.
 
@@ -22,6 +29,10 @@ pub fn is_copilot(login: &str) -> bool {
     let l = login.to_ascii_lowercase();
     l == "copilot" || l.starts_with("copilot-swe-agent") || l == "copilot[bot]"
 }
+
+/// What a cancel did, and no more: GitHub documents "Stop session" in its UI as the way
+/// to stop a running session; unassigning and closing may leave it running.
+pub const STOPPED: &str = "Copilot was unassigned and the issue closed; it may still push to its branch";
 
 pub struct Copilot {
     gh: Arc<GitHub>,
@@ -110,6 +121,40 @@ pub fn pr_from_timeline(events: &[TimelineEvent]) -> Option<u64> {
     })
 }
 
+/// Where Copilot's latest session stands, from its timeline events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Session {
+    Working,
+    Finished,
+    Failed,
+}
+
+/// The latest `copilot_work_*` event after `since` (a follow-up), as a [`Session`].
+pub fn copilot_session(events: &[TimelineEvent], since: Option<&str>) -> Option<Session> {
+    let after = |e: &&TimelineEvent| match (since, e.created_at.as_deref()) {
+        (Some(s), Some(at)) => at > s,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    let kind = |e: &TimelineEvent| match e.event.as_str() {
+        "copilot_work_started" => Some(Session::Working),
+        "copilot_work_finished" => Some(Session::Finished),
+        "copilot_work_finished_failure" => Some(Session::Failed),
+        _ => None,
+    };
+    // The timeline is oldest first; equal times keep their order.
+    let mut last: Option<(&str, usize, Session)> = None;
+    for (i, e) in events.iter().enumerate().filter(|(_, e)| after(e)) {
+        if let Some(k) = kind(e) {
+            let at = e.created_at.as_deref().unwrap_or("");
+            if last.as_ref().is_none_or(|(t, j, _)| (at, i) >= (*t, *j)) {
+                last = Some((at, i, k));
+            }
+        }
+    }
+    last.map(|(_, _, k)| k)
+}
+
 /// Copilot asked for a review (after `since`, when a follow-up was sent).
 pub fn review_requested(events: &[TimelineEvent], since: Option<&str>) -> bool {
     events.iter().any(|e| {
@@ -168,6 +213,20 @@ impl RemoteAgent for Copilot {
             RemoteState::Done { summary: format!("pull request {} was merged", pr.number), pr: Some(link.clone()) }
         } else if pr.state == "closed" {
             RemoteState::Failed { reason: format!("Copilot's pull request {} was closed without merging", pr.number) }
+        } else if let Some(session) = copilot_session(&timeline, since.as_deref()) {
+            match session {
+                Session::Finished => RemoteState::Done {
+                    summary: format!("Copilot finished \"{}\" on pull request {}", pr.title, pr.number),
+                    pr: Some(link.clone()),
+                },
+                Session::Failed => RemoteState::Failed {
+                    reason: format!(
+                        "Copilot's session on pull request {} ended in failure (copilot_work_finished_failure); see the PR on GitHub",
+                        pr.number
+                    ),
+                },
+                Session::Working => RemoteState::Working { detail: format!("working on pull request {}", pr.number) },
+            }
         } else if review_requested(&timeline, since.as_deref()) {
             RemoteState::Done {
                 summary: format!("Copilot finished \"{}\" and asked for your review on pull request {}", pr.title, pr.number),
@@ -188,6 +247,10 @@ impl RemoteAgent for Copilot {
         let c = self.gh.comment(&run.repo, pr.number, &body).await?;
         let at = c.created_at.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
         Ok(RunId { since: Some(at), ..run }.to_string())
+    }
+
+    fn stopped_words(&self, _id: &str) -> String {
+        STOPPED.to_string()
     }
 
     fn session_of(&self, id: &str) -> String {
@@ -235,6 +298,34 @@ mod tests {
              "source": {"type": "issue", "issue": {"number": 5, "user": {"login": "Copilot"}}}}
         ]));
         assert_eq!(pr_from_timeline(&only_issue), None);
+    }
+
+    #[test]
+    fn the_latest_session_event_after_the_follow_up_decides() {
+        let t = events(json!([
+            {"event": "copilot_work_started", "created_at": "2026-11-21T10:00:00Z", "actor": {"login": "Copilot"}},
+            {"event": "committed", "sha": "a1", "message": "WIP"},
+            {"event": "copilot_work_finished", "created_at": "2026-11-21T10:20:00Z", "actor": {"login": "Copilot"}},
+            {"event": "commented", "created_at": "2026-11-21T10:30:00Z", "body": "@copilot also the README"},
+            {"event": "copilot_work_started", "created_at": "2026-11-21T10:31:00Z", "actor": {"login": "Copilot"}},
+        ]));
+        let cases: Vec<(&[TimelineEvent], Option<&str>, Option<Session>)> = vec![
+            (&t[..3], None, Some(Session::Finished)),
+            (&t[..1], None, Some(Session::Working)),
+            (&t, None, Some(Session::Working)),
+            // After a follow-up, the earlier finish is not this run's.
+            (&t[..4], Some("2026-11-21T10:30:00Z"), None),
+            (&t, Some("2026-11-21T10:30:00Z"), Some(Session::Working)),
+            (&[], None, None),
+        ];
+        for (evs, since, want) in cases {
+            assert_eq!(copilot_session(evs, since), want, "{since:?} over {} events", evs.len());
+        }
+        let failed = events(json!([
+            {"event": "copilot_work_started", "created_at": "2026-11-21T10:00:00Z"},
+            {"event": "copilot_work_finished_failure", "created_at": "2026-11-21T10:05:00Z"},
+        ]));
+        assert_eq!(copilot_session(&failed, None), Some(Session::Failed));
     }
 
     #[test]

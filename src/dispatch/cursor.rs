@@ -6,6 +6,18 @@
 //! `target.prUrl`), ERROR / EXPIRED → failed. A follow-up is
 //! `POST /v0/agents/{id}/followup`; cancel is `POST /v0/agents/{id}/stop`.
 //!
+//! The HTTP shape (paths and bodies) sits behind one seam, [`ApiShape`]; v0 (the
+//! default, and the only one with webhooks) is [`V0`]. Cursor marks v0 legacy and has
+//! v1 (agents and runs) in beta: a v1 shape implements the same trait.
+//!
+//! `/followup` returns before the agent leaves FINISHED, so after a follow-up a
+//! FINISHED with the same summary is the old result: the run waits until the agent
+//! has left that state, its summary changed, or its conversation
+//! (`GET /v0/agents/{id}/conversation`) holds an answer after the follow-up (v0 has no
+//! update time). A status capcom does not know (for
+//! example STOPPED) is "still working" only for `unknown_grace` (10 minutes by
+//! default); then the task needs attention, naming the status.
+//!
 //! Cursor can also call a webhook on status changes; [`verify_webhook`] checks
 //! its `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>` in
 //! constant time, and [`webhook_router`] serves `POST /v1/webhooks/cursor`.
@@ -73,16 +85,110 @@ pub fn map_status(agent: &CloudAgent) -> RemoteState {
     }
 }
 
+/// The HTTP shape of Cursor's agents API: which path and body each call uses, and how
+/// an agent reads. Everything else (transport, states, webhooks) is shared.
+pub trait ApiShape: Send + Sync {
+    /// Launch: (path, body).
+    fn launch(&self, repo: &RepoSlug, base: &str, branch: &str, text: &str, webhook: Option<(&str, &str)>) -> (String, serde_json::Value);
+    fn agent_path(&self, id: &str) -> String;
+    /// Follow-up: (path, body).
+    fn followup(&self, id: &str, text: &str) -> (String, serde_json::Value);
+    fn stop_path(&self, id: &str) -> String;
+    fn me_path(&self) -> String;
+    fn conversation_path(&self, id: &str) -> String;
+    /// The conversation's message types, oldest first ("user_message", "assistant_message").
+    fn read_conversation(&self, v: &serde_json::Value) -> Vec<String>;
+    /// One agent as this shape returns it.
+    fn read_agent(&self, v: serde_json::Value) -> Result<CloudAgent, String>;
+}
+
+/// `v0`: `POST /v0/agents`, `GET /v0/agents/{id}`, `POST /v0/agents/{id}/followup`,
+/// `POST /v0/agents/{id}/stop`, `GET /v0/me` (Cursor's "Cloud Agents API" docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct V0;
+
+impl ApiShape for V0 {
+    fn launch(&self, repo: &RepoSlug, base: &str, branch: &str, text: &str, webhook: Option<(&str, &str)>) -> (String, serde_json::Value) {
+        let mut body = json!({
+            "prompt": { "text": text },
+            "source": { "repository": repo.https_url(), "ref": base },
+            "target": { "autoCreatePr": true, "branchName": branch },
+        });
+        if let Some((url, secret)) = webhook {
+            body["webhook"] = json!({ "url": url, "secret": secret });
+        }
+        ("/v0/agents".into(), body)
+    }
+    fn agent_path(&self, id: &str) -> String {
+        format!("/v0/agents/{}", segment(id))
+    }
+    fn followup(&self, id: &str, text: &str) -> (String, serde_json::Value) {
+        (format!("/v0/agents/{}/followup", segment(id)), json!({ "prompt": { "text": text } }))
+    }
+    fn stop_path(&self, id: &str) -> String {
+        format!("/v0/agents/{}/stop", segment(id))
+    }
+    fn me_path(&self) -> String {
+        "/v0/me".into()
+    }
+    fn conversation_path(&self, id: &str) -> String {
+        format!("/v0/agents/{}/conversation", segment(id))
+    }
+    fn read_conversation(&self, v: &serde_json::Value) -> Vec<String> {
+        v.get("messages")
+            .and_then(|m| m.as_array())
+            .map(|m| m.iter().map(|x| x.get("type").and_then(|t| t.as_str()).unwrap_or("").to_string()).collect())
+            .unwrap_or_default()
+    }
+    fn read_agent(&self, v: serde_json::Value) -> Result<CloudAgent, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+}
+
+/// What an agent looked like when a follow-up was sent to it.
+#[derive(Debug, Clone)]
+struct Baseline {
+    status: String,
+    summary: Option<String>,
+    /// Messages in the conversation before the follow-up, when it could be read.
+    messages: Option<usize>,
+    left: bool,
+}
+
 pub struct CursorAgents {
     t: Transport,
     webhook: Option<(String, Secret)>,
+    shape: Box<dyn ApiShape>,
+    unknown_grace: std::time::Duration,
+    /// Per agent: since when it has shown a status capcom does not know.
+    unknown_since: std::sync::Mutex<std::collections::HashMap<String, (String, tokio::time::Instant)>>,
+    baselines: std::sync::Mutex<std::collections::HashMap<String, Baseline>>,
 }
 
 impl CursorAgents {
     pub fn new(api_url: &str, token: Option<Secret>, token_env: &str, policy: RetryPolicy) -> Result<CursorAgents, HttpError> {
         let base = if api_url.trim().is_empty() { DEFAULT_API } else { api_url };
         let t = Transport::new("Cursor", base, Auth::Bearer, token, token_env, policy)?;
-        Ok(CursorAgents { t, webhook: None })
+        Ok(CursorAgents {
+            t,
+            webhook: None,
+            shape: Box::new(V0),
+            unknown_grace: std::time::Duration::from_secs(600),
+            unknown_since: std::sync::Mutex::new(std::collections::HashMap::new()),
+            baselines: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// Another HTTP shape (v1 when it is out of beta).
+    pub fn with_shape(mut self, shape: Box<dyn ApiShape>) -> CursorAgents {
+        self.shape = shape;
+        self
+    }
+
+    /// How long a status capcom does not know counts as still working.
+    pub fn with_unknown_grace(mut self, grace: std::time::Duration) -> CursorAgents {
+        self.unknown_grace = grace;
+        self
     }
 
     /// From `[agents.NAME]`: `api_url` (default the public API) and `token_env` (default CURSOR_API_KEY).
@@ -105,39 +211,96 @@ impl CursorAgents {
         if self.t.has_token() { Ok(()) } else { Err(self.t.unauthorized().into()) }
     }
 
-    /// `POST /v0/agents`
+    fn read(&self, v: serde_json::Value, path: &str) -> Result<CloudAgent, RemoteError> {
+        self.shape
+            .read_agent(v)
+            .map_err(|detail| HttpError::Malformed { service: "Cursor".into(), path: path.into(), detail }.into())
+    }
+
+    /// Launch an agent (v0: `POST /v0/agents`).
     pub async fn launch_agent(&self, repo: &RepoSlug, base: &str, branch: &str, text: &str) -> Result<CloudAgent, RemoteError> {
         self.no_token()?;
-        let mut body = json!({
-            "prompt": { "text": text },
-            "source": { "repository": repo.https_url(), "ref": base },
-            "target": { "autoCreatePr": true, "branchName": branch },
-        });
-        if let Some((url, secret)) = &self.webhook {
-            body["webhook"] = json!({ "url": url, "secret": secret.expose() });
-        }
-        Ok(self.t.send_json(Method::POST, "/v0/agents", &body).await?.json("Cursor", "/v0/agents")?)
+        let hook = self.webhook.as_ref().map(|(u, s)| (u.as_str(), s.expose()));
+        let (path, body) = self.shape.launch(repo, base, branch, text, hook);
+        let v: serde_json::Value = self.t.send_json(Method::POST, &path, &body).await?.json("Cursor", &path)?;
+        self.read(v, &path)
     }
 
-    /// `GET /v0/agents/{id}` (conditional).
+    /// One agent (v0: `GET /v0/agents/{id}`, conditional).
     pub async fn agent(&self, id: &str) -> Result<CloudAgent, RemoteError> {
         self.no_token()?;
-        Ok(self.t.get_json(&format!("/v0/agents/{}", segment(id))).await?)
+        let path = self.shape.agent_path(id);
+        let v: serde_json::Value = self.t.get_json(&path).await?;
+        self.read(v, &path)
     }
 
-    /// `POST /v0/agents/{id}/followup`
+    /// A follow-up (v0: `POST /v0/agents/{id}/followup`).
     pub async fn followup(&self, id: &str, text: &str) -> Result<(), RemoteError> {
         self.no_token()?;
-        let path = format!("/v0/agents/{}/followup", segment(id));
-        self.t.send_json(Method::POST, &path, &json!({ "prompt": { "text": text } })).await?;
+        let (path, body) = self.shape.followup(id, text);
+        self.t.send_json(Method::POST, &path, &body).await?;
         Ok(())
     }
 
-    /// One cheap authenticated call for `capcom doctor`: `GET /v0/me`.
+    /// One cheap authenticated call for `capcom doctor` (v0: `GET /v0/me`).
     pub async fn me(&self) -> Result<serde_json::Value, RemoteError> {
         self.no_token()?;
-        Ok(self.t.get_json("/v0/me").await?)
+        Ok(self.t.get_json(&self.shape.me_path()).await?)
     }
+
+    /// The conversation's message types, oldest first.
+    pub async fn conversation(&self, id: &str) -> Result<Vec<String>, RemoteError> {
+        self.no_token()?;
+        let v: serde_json::Value = self.t.get_json(&self.shape.conversation_path(id)).await?;
+        Ok(self.shape.read_conversation(&v))
+    }
+
+    /// A FINISHED (or ERROR) still showing what it showed before the last follow-up.
+    async fn stale(&self, id: &str, a: &CloudAgent) -> bool {
+        let since = {
+            let mut map = self.baselines.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(b) = map.get_mut(id) else { return false };
+            if b.left {
+                return false;
+            }
+            if a.status != b.status || a.summary != b.summary {
+                b.left = true;
+                return false;
+            }
+            b.messages
+        };
+        // Same state and summary: new only if the agent answered after the follow-up.
+        let Some(before) = since else { return true };
+        let answered = self
+            .conversation(id)
+            .await
+            .is_ok_and(|m| m.len() > before + 1 && m.last().is_some_and(|t| t == "assistant_message"));
+        if answered && let Some(b) = self.baselines.lock().unwrap_or_else(|p| p.into_inner()).get_mut(id) {
+            b.left = true;
+        }
+        !answered
+    }
+
+    /// A status capcom does not know: working for `unknown_grace`, then needs attention.
+    fn unknown(&self, id: &str, status: &str) -> Option<RemoteState> {
+        let now = tokio::time::Instant::now();
+        let mut map = self.unknown_since.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry(id.to_string()).or_insert_with(|| (status.to_string(), now));
+        if entry.0 != status {
+            *entry = (status.to_string(), now);
+        }
+        (now.duration_since(entry.1) >= self.unknown_grace).then(|| RemoteState::NeedsAttention {
+            question: format!(
+                "Cursor reports its agent as {status}, a status capcom does not know, for {}; look at the agent in Cursor",
+                crate::config::Dur(self.unknown_grace)
+            ),
+        })
+    }
+}
+
+/// Statuses of the v0 API ("Cloud Agents API": CREATING, RUNNING, FINISHED, ERROR, EXPIRED).
+pub fn is_known_status(status: &str) -> bool {
+    matches!(status, "CREATING" | "RUNNING" | "FINISHED" | "ERROR" | "EXPIRED")
 }
 
 #[async_trait]
@@ -157,12 +320,29 @@ impl RemoteAgent for CursorAgents {
 
     async fn look(&self, id: &str, _seen: &mut Seen) -> Result<Look, RemoteError> {
         let a = self.agent(id).await?;
-        let state = map_status(&a);
+        if self.stale(id, &a).await {
+            let detail = format!("{} (Cursor has not taken up the follow-up yet)", a.status);
+            return Ok(Look { state: RemoteState::Working { detail }, progress: Vec::new(), pr: None });
+        }
+        let state = if is_known_status(&a.status) {
+            self.unknown_since.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+            map_status(&a)
+        } else {
+            self.unknown(id, &a.status).unwrap_or_else(|| map_status(&a))
+        };
         let pr = a.target.pr_url.as_deref().and_then(PrLink::from_url);
         Ok(Look { state, progress: Vec::new(), pr })
     }
 
     async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError> {
+        // The agent may read as it was for a while: remember how that was.
+        if let Ok(a) = self.agent(id).await
+            && matches!(a.status.as_str(), "FINISHED" | "ERROR" | "EXPIRED")
+        {
+            let messages = self.conversation(id).await.ok().map(|m| m.len());
+            let b = Baseline { status: a.status, summary: a.summary, messages, left: false };
+            self.baselines.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), b);
+        }
         self.followup(id, text).await?;
         Ok(id.to_string())
     }
@@ -177,7 +357,7 @@ impl RemoteAgent for CursorAgents {
         if !matches!(a.status.as_str(), "CREATING" | "RUNNING") {
             return Ok(());
         }
-        self.t.send_json(Method::POST, &format!("/v0/agents/{}/stop", segment(id)), &json!({})).await?;
+        self.t.send_json(Method::POST, &self.shape.stop_path(id), &json!({})).await?;
         Ok(())
     }
 }

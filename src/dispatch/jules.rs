@@ -1,8 +1,14 @@
 //! Jules (`kind = "jules"`): Google's coding agent, through its REST API
 //! (`https://jules.googleapis.com/v1alpha`, header `X-Goog-Api-Key`).
 //!
-//! A task becomes a session with `automationMode: AUTO_CREATE_PR` on
-//! `sources/github/OWNER/REPO` and the starting branch. The session's state maps:
+//! A task becomes a session with `automationMode: AUTO_CREATE_PR` on the repo's
+//! source and the starting branch. The source's name is the one `GET /sources`
+//! returns for the repo (listed once, all pages; the docs show names such as
+//! `sources/github-myorg-myrepo`, so capcom never builds one); a repo Jules does not
+//! list must be connected to Jules first.
+//! `:sendMessage` returns before the session changes state, so after a follow-up a
+//! session still in its earlier COMPLETED or FAILED state is not taken for the
+//! follow-up's result until it has left that state or shows a newer update or activity. The session's state maps:
 //! QUEUED / PLANNING / IN_PROGRESS → working; AWAITING_PLAN_APPROVAL /
 //! AWAITING_USER_FEEDBACK (and PAUSED) → needs attention, with the plan or the
 //! question; COMPLETED → done, with the PR from `outputs[].pullRequest.url`;
@@ -30,6 +36,39 @@ pub struct Session {
     pub state: String,
     pub url: String,
     pub outputs: Vec<SessionOutput>,
+    pub create_time: String,
+    pub update_time: String,
+}
+
+/// One connected repository (`GET /sources`, "Sources" in the Jules API reference).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Source {
+    pub name: String,
+    pub id: String,
+    pub github_repo: Option<GithubRepo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GithubRepo {
+    pub owner: String,
+    pub repo: String,
+}
+
+/// What a session looked like when a follow-up was sent to it.
+#[derive(Debug, Clone, Default)]
+struct Baseline {
+    state: String,
+    update_time: String,
+    last_activity: String,
+    /// The session has since left that state (or moved on): its states are news again.
+    left: bool,
+}
+
+/// States a session ends a piece of work in.
+fn is_terminal(state: &str) -> bool {
+    matches!(state, "COMPLETED" | "FAILED")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -185,13 +224,23 @@ pub fn map_state(session: &Session, activities: &[Activity]) -> RemoteState {
 pub struct Jules {
     t: Transport,
     require_plan_approval: bool,
+    /// Source names by "owner/repo" (lowercase), once listed.
+    sources: tokio::sync::Mutex<Option<std::collections::HashMap<String, String>>>,
+    /// Per session: how it looked when the last follow-up was sent.
+    baselines: std::sync::Mutex<std::collections::HashMap<String, Baseline>>,
 }
 
 impl Jules {
     pub fn new(api_url: &str, token: Option<Secret>, token_env: &str, policy: RetryPolicy) -> Result<Jules, HttpError> {
         let base = if api_url.trim().is_empty() { DEFAULT_API } else { api_url };
-        let t = Transport::new("Jules", base, Auth::Header("x-goog-api-key"), token, token_env, policy)?;
-        Ok(Jules { t, require_plan_approval: false })
+        let t = Transport::new("Jules", base, Auth::Header("x-goog-api-key"), token, token_env, policy)?
+            .forbidden_means_unauthorized();
+        Ok(Jules {
+            t,
+            require_plan_approval: false,
+            sources: tokio::sync::Mutex::new(None),
+            baselines: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
     }
 
     /// From `[agents.NAME]`: `api_url` (default the public API) and `token_env` (default JULES_API_KEY).
@@ -210,9 +259,58 @@ impl Jules {
         &self.t
     }
 
-    /// `sources/github/OWNER/REPO`
-    pub fn source_for(repo: &RepoSlug) -> String {
-        format!("sources/github/{}/{}", repo.owner, repo.name)
+    /// Every connected source, across `nextPageToken` pages (`GET /sources`).
+    pub async fn list_sources(&self) -> Result<Vec<Source>, RemoteError> {
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase", default)]
+        struct Page {
+            sources: Vec<Source>,
+            next_page_token: String,
+        }
+        self.no_token()?;
+        let mut out = Vec::new();
+        let mut token = String::new();
+        for _ in 0..50 {
+            let mut path = "/sources?pageSize=100".to_string();
+            if !token.is_empty() {
+                path.push_str(&format!("&pageToken={}", segment(&token)));
+            }
+            let page: Page = self.t.get_json(&path).await?;
+            out.extend(page.sources);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        Ok(out)
+    }
+
+    /// The source name Jules uses for `repo`, from `GET /sources` (listed once; listed
+    /// again when the repo is not there, in case it was connected since).
+    pub async fn source_for(&self, repo: &RepoSlug) -> Result<String, RemoteError> {
+        let key = format!("{}/{}", repo.owner, repo.name).to_ascii_lowercase();
+        let mut cache = self.sources.lock().await;
+        if let Some(name) = cache.as_ref().and_then(|m| m.get(&key)) {
+            return Ok(name.clone());
+        }
+        let map: std::collections::HashMap<String, String> = self
+            .list_sources()
+            .await?
+            .into_iter()
+            .filter_map(|s| {
+                let g = s.github_repo?;
+                Some((format!("{}/{}", g.owner, g.repo).to_ascii_lowercase(), s.name))
+            })
+            .filter(|(_, name)| !name.is_empty())
+            .collect();
+        let found = map.get(&key).cloned();
+        *cache = Some(map);
+        found.ok_or_else(|| {
+            RemoteError::Config(format!(
+                "connect {}/{} to Jules first (install the Jules GitHub app for it at jules.google.com)",
+                repo.owner, repo.name
+            ))
+        })
     }
 
     fn no_token(&self) -> Result<(), RemoteError> {
@@ -228,7 +326,7 @@ impl Jules {
         prompt: &str,
     ) -> Result<Session, RemoteError> {
         self.no_token()?;
-        let source = Self::source_for(repo);
+        let source = self.source_for(repo).await?;
         let body = json!({
             "prompt": prompt,
             "title": title,
@@ -306,6 +404,30 @@ impl Jules {
     }
 }
 
+impl Jules {
+    /// Whether this look still shows the state the session was in before the last
+    /// follow-up: the same terminal state, no newer update time, no newer activity.
+    fn stale(&self, id: &str, session: &Session, activities: &[Activity]) -> bool {
+        let mut map = self.baselines.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(b) = map.get_mut(id) else { return false };
+        if b.left {
+            return false;
+        }
+        let newer_update = !session.update_time.is_empty() && session.update_time > b.update_time;
+        let newer_activity = newest_activity(activities).is_some_and(|t| t > b.last_activity);
+        if session.state != b.state || newer_update || newer_activity {
+            b.left = true;
+            return false;
+        }
+        true
+    }
+}
+
+/// The newest `createTime` among activities.
+fn newest_activity(activities: &[Activity]) -> Option<String> {
+    activities.iter().map(|a| a.create_time.clone()).filter(|t| !t.is_empty()).max()
+}
+
 fn session_id(s: &Session) -> String {
     if !s.id.is_empty() {
         s.id.clone()
@@ -335,6 +457,10 @@ impl RemoteAgent for Jules {
         let session = self.session(id).await?;
         let activities = self.activities(id).await?;
         let progress = activities.iter().filter(|a| cursor.first(&a.key())).filter_map(Activity::line).collect();
+        if self.stale(id, &session, &activities) {
+            let detail = format!("{} (Jules has not taken up the follow-up yet)", session.state);
+            return Ok(Look { state: RemoteState::Working { detail }, progress, pr: None });
+        }
         let state = map_state(&session, &activities);
         let pr = match &state {
             RemoteState::Done { pr, .. } => pr.clone(),
@@ -348,6 +474,12 @@ impl RemoteAgent for Jules {
         if s.state == "AWAITING_PLAN_APPROVAL" && is_plan_approval(text) {
             self.approve_plan(id).await?;
         } else {
+            // The session may read as it was for a while: remember how that was.
+            if is_terminal(&s.state) {
+                let last_activity = self.activities(id).await.ok().and_then(|a| newest_activity(&a)).unwrap_or_default();
+                let b = Baseline { state: s.state.clone(), update_time: s.update_time.clone(), last_activity, left: false };
+                self.baselines.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), b);
+            }
             self.send_message(id, text).await?;
         }
         Ok(id.to_string())
@@ -383,6 +515,7 @@ mod tests {
             outputs: pr
                 .map(|u| vec![SessionOutput { pull_request: Some(PullRequestOutput { url: u.into(), ..Default::default() }) }])
                 .unwrap_or_default(),
+            ..Session::default()
         }
     }
 

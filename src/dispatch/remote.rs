@@ -137,6 +137,11 @@ pub trait RemoteAgent: Send + Sync + 'static {
     async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError>;
     /// Stop the run at the vendor. Stopping an ended run is `Ok`.
     async fn stop(&self, id: &str) -> Result<(), RemoteError>;
+    /// What a cancel did, in words: "Jules run 7 was stopped". A vendor whose stop
+    /// may not stop the work says so.
+    fn stopped_words(&self, id: &str) -> String {
+        format!("{} run {id} was stopped", self.vendor())
+    }
     /// Whether a follow-up continues the same session (else it is a new run).
     fn resumes(&self) -> bool {
         true
@@ -184,7 +189,7 @@ pub async fn watch_run(
     let fail = |reason: String| AgentEvent::Failed { reason, log_tail: String::new() };
     loop {
         if *cancelled.borrow() {
-            let _ = tx.send(fail(format!("cancelled: {vendor} run {id} was stopped"))).await;
+            let _ = tx.send(fail(format!("cancelled: {}", agent.stopped_words(&id)))).await;
             return;
         }
         match agent.look(&id, &mut cursor).await {
@@ -236,6 +241,20 @@ pub async fn watch_run(
             Err(e) if e.is_permanent() => {
                 let _ = tx.send(fail(e.to_string())).await;
                 return;
+            }
+            // A rate limit is no failure: say so, wait at least what the service asked (and a
+            // minute), then look again. It does not count towards `max_errors`.
+            Err(RemoteError::Http(HttpError::RateLimited { service, wait })) => {
+                let wait = wait.max(Duration::from_secs(60));
+                let line = format!("{service} rate limit reached; waiting {} s before looking at the {vendor} run again", wait.as_secs());
+                if tx.send(AgentEvent::Progress(line)).await.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancelled.changed() => {}
+                    _ = tx.closed() => return,
+                }
             }
             Err(e) => {
                 errors += 1;
@@ -553,7 +572,17 @@ pub async fn remote_checks_with(
                 };
                 match super::jules::Jules::new(&agent.api_url, Some(token), &env, doctor_policy()) {
                     Ok(j) => match j.ping().await {
-                        Ok(()) => out.push(finding(CheckLevel::Ok, &label, format!("Jules API key in ${env} works"), None)),
+                        Ok(()) => {
+                            out.push(finding(CheckLevel::Ok, &label, format!("Jules API key in ${env} works"), None));
+                            // Each GitHub repo must be connected to Jules (listed by `GET /sources`).
+                            for slug in config.repos.iter().filter_map(|r| r.github_slug()) {
+                                if let Err(e) = j.source_for(&slug).await {
+                                    let fix = matches!(e, RemoteError::Config(_))
+                                        .then(|| "install the Jules GitHub app for it at jules.google.com".to_string());
+                                    out.push(finding(CheckLevel::Warn, &label, e.to_string(), fix));
+                                }
+                            }
+                        }
                         Err(e) => out.push(from_error(&label, &e, &env, j.transport().base())),
                     },
                     Err(e) => out.push(finding(CheckLevel::Fail, &label, e.to_string(), Some("fix api_url".into()))),

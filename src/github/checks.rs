@@ -1,7 +1,7 @@
 //! Check runs plus the combined commit status → one verdict for a head SHA.
 //! Pure: no I/O; the client fetches, this decides.
 
-use super::types::{CheckRun, CombinedStatus};
+use super::types::{CheckRun, CombinedStatus, WorkflowRun};
 use crate::store::TaskState;
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ pub struct FailedCheck {
 pub enum Verdict {
     /// Every check run and status finished successfully (or neutral / skipped).
     Green { passed: usize },
-    /// Nothing has reported on this SHA.
+    /// Nothing has reported on this SHA. Never green: untested code is not mergeable.
     NoChecks,
     /// Some are still running or queued.
     Pending { waiting: Vec<String> },
@@ -30,18 +30,20 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The task state this verdict puts a finished task in.
+    /// The task state this verdict puts a finished task in. With no checks the task
+    /// keeps waiting in `checking`; the PR follower gives up after `[github] checks_grace`.
     pub fn task_state(&self) -> TaskState {
         match self {
-            Verdict::Green { .. } | Verdict::NoChecks => TaskState::Ready,
-            Verdict::Pending { .. } => TaskState::Checking,
+            Verdict::Green { .. } => TaskState::Ready,
+            Verdict::Pending { .. } | Verdict::NoChecks => TaskState::Checking,
             Verdict::NeedsApproval { .. } | Verdict::Failing { .. } => TaskState::NeedsAttention,
         }
     }
 
-    /// Green enough for the merge gate.
+    /// Green enough for the merge gate: at least one check passed and nothing is red
+    /// or waiting. An empty set of checks is not green.
     pub fn is_green(&self) -> bool {
-        matches!(self, Verdict::Green { .. } | Verdict::NoChecks)
+        matches!(self, Verdict::Green { passed } if *passed > 0)
     }
 
     /// One sentence to say out loud.
@@ -51,7 +53,7 @@ impl Verdict {
                 1 => "the check passed".into(),
                 n => format!("all {n} checks passed"),
             },
-            Verdict::NoChecks => "no checks reported on this commit".into(),
+            Verdict::NoChecks => "no checks have run on this commit".into(),
             Verdict::Pending { waiting } => format!("checking: {} still running", list(waiting)),
             Verdict::NeedsApproval { runs } => {
                 format!("Actions need approval: {} waiting for a maintainer to approve the run", list(runs))
@@ -87,8 +89,23 @@ fn list(items: &[String]) -> String {
 
 /// Aggregate check runs and the combined status of one SHA.
 pub fn verdict(runs: &[CheckRun], status: Option<&CombinedStatus>) -> Verdict {
+    verdict_with_workflows(runs, status, &[])
+}
+
+/// Whether an Actions workflow run waits for a person: a run GitHub holds until a
+/// maintainer approves it (status `action_required`, or `waiting` for an environment's
+/// reviewers). Such runs have no jobs yet, so they may leave no check run at all
+/// (github/docs: "Approving workflow runs from public forks" and the Copilot coding
+/// agent's "workflow run approval"; REST "List workflow runs for a repository").
+pub fn awaits_approval(run: &WorkflowRun) -> bool {
+    matches!(run.status.as_str(), "action_required" | "waiting") || run.conclusion.as_deref() == Some("action_required")
+}
+
+/// [`verdict`], with the Actions workflow runs of the same SHA: one that waits for
+/// approval makes the verdict [`Verdict::NeedsApproval`] even when no check run exists.
+pub fn verdict_with_workflows(runs: &[CheckRun], status: Option<&CombinedStatus>, workflows: &[WorkflowRun]) -> Verdict {
     let mut failed = Vec::new();
-    let mut approval = Vec::new();
+    let mut approval: Vec<String> = workflows.iter().filter(|w| awaits_approval(w)).map(WorkflowRun::label).collect();
     let mut waiting = Vec::new();
     let mut passed = 0usize;
     for r in runs {
@@ -209,7 +226,7 @@ mod tests {
     #[test]
     fn the_worst_finding_wins() {
         let cases: Vec<(Vec<CheckRun>, CombinedStatus, TaskState, &str)> = vec![
-            (vec![], combined(&[]), TaskState::Ready, "no checks"),
+            (vec![], combined(&[]), TaskState::Checking, "no checks have run"),
             (vec![run("build", "completed", Some("success"))], combined(&[]), TaskState::Ready, "the check passed"),
             (
                 vec![run("build", "completed", Some("success")), run("lint", "completed", Some("skipped"))],
@@ -257,5 +274,48 @@ mod tests {
         assert!(verdict(&[run("a", "completed", Some("success"))], None).is_green());
         assert!(!verdict(&[run("a", "completed", Some("success")), run("b", "queued", None)], None).is_green());
         assert!(!verdict(&[run("a", "completed", Some("stale"))], None).is_green());
+    }
+
+    #[test]
+    fn an_empty_set_of_checks_is_never_green() {
+        assert_eq!(verdict(&[], None), Verdict::NoChecks);
+        assert!(!verdict(&[], None).is_green());
+        assert!(!verdict(&[], Some(&combined(&[]))).is_green());
+        assert!(!Verdict::NoChecks.is_green());
+        assert!(!Verdict::Green { passed: 0 }.is_green());
+        assert_ne!(Verdict::NoChecks.task_state(), TaskState::Ready);
+    }
+
+    fn workflow(name: &str, status: &str, conclusion: Option<&str>) -> WorkflowRun {
+        WorkflowRun {
+            id: 7,
+            name: Some(name.into()),
+            status: status.into(),
+            conclusion: conclusion.map(String::from),
+            head_sha: "abc".into(),
+            event: Some("pull_request".into()),
+            html_url: None,
+        }
+    }
+
+    #[test]
+    fn workflow_runs_waiting_for_approval_are_never_green() {
+        // A run held for approval has no jobs, so often no check run at all.
+        let v = verdict_with_workflows(&[], None, &[workflow("CI", "action_required", None)]);
+        assert!(matches!(&v, Verdict::NeedsApproval { runs } if runs == &["CI".to_string()]), "{v:?}");
+        assert_eq!(v.task_state(), TaskState::NeedsAttention);
+        assert!(!v.is_green());
+        // Waiting for an environment's reviewers, or completed as action_required: the same.
+        for w in [workflow("Deploy", "waiting", None), workflow("CI", "completed", Some("action_required"))] {
+            let v = verdict_with_workflows(&[run("build", "completed", Some("success"))], None, &[w]);
+            assert!(matches!(v, Verdict::NeedsApproval { .. }), "{v:?}");
+        }
+        // Finished or running workflow runs add nothing of their own.
+        let v = verdict_with_workflows(
+            &[run("build", "completed", Some("success"))],
+            None,
+            &[workflow("CI", "completed", Some("success")), workflow("Lint", "in_progress", None)],
+        );
+        assert_eq!(v, Verdict::Green { passed: 1 });
     }
 }

@@ -188,6 +188,8 @@ pub struct Transport {
     sent: AtomicU64,
     not_modified: AtomicU64,
     retries: AtomicU64,
+    /// A 403 without rate-limit signs means a wrong key (Jules answers a bad key with 403 as well as 401).
+    forbidden_is_auth: bool,
 }
 
 impl std::fmt::Debug for Transport {
@@ -242,7 +244,14 @@ impl Transport {
             sent: AtomicU64::new(0),
             not_modified: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            forbidden_is_auth: false,
         })
+    }
+
+    /// Read a 403 that is not a rate limit as "token missing or wrong", like a 401.
+    pub fn forbidden_means_unauthorized(mut self) -> Transport {
+        self.forbidden_is_auth = true;
+        self
     }
 
     /// A header sent with every request (e.g. `Accept`, `X-GitHub-Api-Version`).
@@ -422,8 +431,16 @@ impl Transport {
             match status.as_u16() {
                 401 => return Err(self.unauthorized()),
                 403 | 429 => {
-                    let wait = rate_limit_wait(&headers, status.as_u16() == 429);
-                    match wait {
+                    let code = status.as_u16();
+                    let signed = rate_limit_wait(&headers, false);
+                    // GitHub's secondary rate limits may answer a bare 403 or 429: wait at
+                    // least a minute, longer each time (github/docs, "Rate limits for the REST API").
+                    let bare = (code == 429 || is_secondary_rate_limit(&message))
+                        .then(|| Duration::from_secs(60).saturating_mul(1u32 << rate_waits.min(5)));
+                    if signed.is_none() && bare.is_none() && code == 403 && self.forbidden_is_auth {
+                        return Err(self.unauthorized());
+                    }
+                    match signed.or(bare) {
                         Some(wait) => {
                             if rate_waits < self.policy.max_rate_waits && wait <= self.policy.max_rate_wait {
                                 rate_waits += 1;
@@ -502,6 +519,12 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
 /// `Retry-After` (seconds or an HTTP date) wins; then an exhausted
 /// `x-ratelimit-remaining` with its `x-ratelimit-reset` (epoch seconds); a 429
 /// with neither waits a minute, as GitHub documents for secondary limits.
+/// A 403 whose message says it is a (secondary) rate limit rather than a refusal.
+pub fn is_secondary_rate_limit(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("secondary rate limit") || m.contains("rate limit exceeded") || m.contains("abuse detection")
+}
+
 pub fn rate_limit_wait(headers: &HeaderMap, is_429: bool) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(ra) = header("retry-after") {

@@ -10,7 +10,7 @@ pub mod checks;
 pub mod http;
 pub mod types;
 
-pub use checks::{CheckResult, FailedCheck, Verdict, finished, verdict};
+pub use checks::{CheckResult, FailedCheck, Verdict, finished, verdict, verdict_with_workflows};
 pub use http::{HttpError, RetryPolicy, Secret, Stats};
 pub use types::*;
 
@@ -79,6 +79,12 @@ pub struct PrReport {
     pub merged: bool,
     pub mergeable: Option<bool>,
     pub mergeable_state: Option<String>,
+    /// A draft PR (Copilot's are) must be marked ready for review before it can merge.
+    #[serde(default)]
+    pub draft: bool,
+    /// The PR's GraphQL node id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node_id: String,
     pub verdict: Verdict,
     /// The checks that have reported on the head, by name.
     pub checks: Vec<CheckResult>,
@@ -186,19 +192,34 @@ impl GitHub {
         self.t.get_json(&format!("{}/commits/{}/status", repo.path(), segment(sha))).await
     }
 
-    /// Check runs and combined status of a SHA, as a verdict.
+    /// The Actions workflow runs of a SHA (`GET /repos/{o}/{r}/actions/runs?head_sha=…`).
+    /// A token that may not read Actions (403 without rate-limit signs) or a repo
+    /// without them (404) has none to report: the check runs still decide.
+    pub async fn workflow_runs(&self, repo: &RepoSlug, sha: &str) -> Result<Vec<WorkflowRun>, HttpError> {
+        let path = format!("{}/actions/runs?head_sha={}&per_page=100", repo.path(), segment(sha));
+        match self.t.get_pages(&path, 5, |mut page| page.get_mut("workflow_runs").map(serde_json::Value::take)).await {
+            Ok(runs) => Ok(runs),
+            Err(HttpError::NotFound { .. }) | Err(HttpError::Status { status: 403, .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Check runs, combined status and workflow runs of a SHA, as a verdict.
     pub async fn checks(&self, repo: &RepoSlug, sha: &str) -> Result<Verdict, HttpError> {
         let runs = self.check_runs(repo, sha).await?;
         let status = self.combined_status(repo, sha).await?;
-        Ok(verdict(&runs, Some(&status)))
+        let workflows = self.workflow_runs(repo, sha).await?;
+        Ok(verdict_with_workflows(&runs, Some(&status), &workflows))
     }
 
-    /// One poll of a PR: its state and the checks on its current head SHA.
+    /// One poll of a PR: its state and the checks on its current head SHA, Actions
+    /// runs waiting for approval included.
     pub async fn report(&self, repo: &RepoSlug, number: u64) -> Result<PrReport, HttpError> {
         let pr = self.pull(repo, number).await?;
         let runs = self.check_runs(repo, &pr.head.sha).await?;
         let status = self.combined_status(repo, &pr.head.sha).await?;
-        let verdict = verdict(&runs, Some(&status));
+        let workflows = self.workflow_runs(repo, &pr.head.sha).await?;
+        let verdict = verdict_with_workflows(&runs, Some(&status), &workflows);
         let checks = finished(&runs, Some(&status));
         Ok(PrReport {
             number: pr.number,
@@ -208,6 +229,8 @@ impl GitHub {
             merged: pr.merged,
             mergeable: pr.mergeable,
             mergeable_state: pr.mergeable_state,
+            draft: pr.draft,
+            node_id: pr.node_id,
             verdict,
             checks,
         })
@@ -235,6 +258,38 @@ impl GitHub {
             Err(HttpError::Status { status: 405, message, .. }) => Err(classify_405(number, &message)),
             Err(HttpError::Status { status: 409, message, .. }) => Err(MergeRefusal::HeadMoved { pr: number, message }),
             Err(error) => Err(MergeRefusal::Failed { pr: number, error }),
+        }
+    }
+
+    /// Mark a draft PR ready for review. REST cannot; GraphQL's
+    /// `markPullRequestReadyForReview` mutation does (github/docs, "Changing the stage of
+    /// a pull request"; GraphQL reference, mutations). The endpoint is `/graphql` beside
+    /// the REST base (`https://HOST/api/graphql` for GitHub Enterprise's `…/api/v3`).
+    pub async fn mark_ready_for_review(&self, node_id: &str) -> Result<(), HttpError> {
+        if node_id.trim().is_empty() {
+            return Err(HttpError::Invalid { service: self.t.service().into(), detail: "the pull request has no node id".into() });
+        }
+        // On the same host as the REST base; a URL's `..` is resolved when it is parsed.
+        let path = if self.t.base().trim_end_matches('/').ends_with("/api/v3") { "/../graphql" } else { "/graphql" };
+        let q = "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }";
+        let body = serde_json::json!({ "query": q, "variables": { "id": node_id } });
+        let v: serde_json::Value = self.t.send_json(Method::POST, path, &body).await?.json(self.t.service(), "/graphql")?;
+        if let Some(errors) = v.get("errors").and_then(|e| e.as_array()).filter(|e| !e.is_empty()) {
+            let msg: Vec<&str> = errors.iter().filter_map(|e| e["message"].as_str()).collect();
+            return Err(HttpError::Status {
+                service: self.t.service().into(),
+                path: "/graphql".into(),
+                status: 200,
+                message: msg.join("; "),
+            });
+        }
+        match v["data"]["markPullRequestReadyForReview"]["pullRequest"]["isDraft"].as_bool() {
+            Some(false) => Ok(()),
+            _ => Err(HttpError::Malformed {
+                service: self.t.service().into(),
+                path: "/graphql".into(),
+                detail: "markPullRequestReadyForReview did not say the PR left draft".into(),
+            }),
         }
     }
 

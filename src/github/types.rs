@@ -60,6 +60,9 @@ pub struct GitRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
+    /// The GraphQL node id (what `markPullRequestReadyForReview` takes).
+    #[serde(default)]
+    pub node_id: String,
     #[serde(default)]
     pub html_url: String,
     #[serde(default)]
@@ -93,6 +96,34 @@ pub struct NewPull {
     pub base: String,
     pub body: String,
     pub draft: bool,
+}
+
+/// One Actions workflow run (`GET /repos/{o}/{r}/actions/runs?head_sha=…`, REST
+/// "List workflow runs for a repository").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRun {
+    #[serde(default)]
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// requested | in_progress | completed | queued | pending | waiting | action_required | …
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub head_sha: String,
+    #[serde(default)]
+    pub event: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+impl WorkflowRun {
+    /// Its name, or "workflow run ID".
+    pub fn label(&self) -> String {
+        self.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| format!("workflow run {}", self.id))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -185,9 +185,17 @@ fn attention_item(v: &TaskView) -> String {
     format!("{}{}{verb}: {}.", named_cap(v), by_agent(v), attention_why(v))
 }
 
+/// Ready, but no automated check ran on it: untested.
+fn is_untested(v: &TaskView) -> bool {
+    v.state == TaskState::Ready && v.checks.is_empty()
+}
+
 /// One finished-and-ready item, over a few short sentences.
 fn ready_item(v: &TaskView, now: DateTime<Utc>) -> String {
     let mut s = format!("{}{}", named_cap(v), by_agent(v));
+    if is_untested(v) {
+        s.push_str(", ready, but untested");
+    }
     match v.elapsed(now) {
         Some(d) => s.push_str(&format!(", took {}.", words::duration(d))),
         None => s.push('.'),
@@ -418,7 +426,10 @@ pub fn overview(tasks: &[TaskView], now: DateTime<Utc>) -> String {
     let mut good: Vec<&TaskView> = open.iter().copied().filter(|v| v.state == TaskState::Ready).collect();
     good.sort_by(newest_first);
     if !good.is_empty() {
-        let names: Vec<String> = good.iter().map(|v| plain_title(&v.title)).collect();
+        let names: Vec<String> = good
+            .iter()
+            .map(|v| if is_untested(v) { format!("{} (ready, but untested)", plain_title(&v.title)) } else { plain_title(&v.title) })
+            .collect();
         out.push(format!("Ready: {}.", words::join_capped(&names)));
     }
     let _ = now;
@@ -448,6 +459,10 @@ pub fn task_status(v: &TaskView, now: DateTime<Utc>) -> String {
         }),
         TaskState::Scheduled => out.push(format!("{name} is scheduled and has not started yet.")),
         TaskState::Running | TaskState::Checking => out.push(running_item(v, now)),
+        TaskState::Ready if is_untested(v) => {
+            out.push(format!("{name} is ready, but untested: no automated check ran on it."));
+            out.extend(where_sentence(v));
+        }
         TaskState::Ready => {
             out.push(format!("{name} is ready to merge."));
             out.push(checks_sentence(v));
@@ -550,6 +565,7 @@ pub fn merge_all_outcome(results: &[(TaskView, Result<(), Refusal>)], base: &str
 /// A one-line proactive notice when a task changes state.
 pub fn notice(v: &TaskView) -> Option<String> {
     match v.state {
+        TaskState::Ready if is_untested(v) => Some(format!("{}, is ready, but untested.", named_cap(v))),
         TaskState::Ready => Some(format!("{}, is ready to merge.", named_cap(v))),
         TaskState::NeedsAttention => Some(format!("{}, needs your attention: {}.", named_cap(v), attention_why(v))),
         TaskState::Failed => Some(format!("{}, failed: {}.", named_cap(v), attention_why(v))),

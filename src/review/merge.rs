@@ -77,6 +77,13 @@ pub struct Pending {
     /// With `MergeAll`: one head-bound question per task.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub batch: Vec<Pending>,
+    /// No automated check ran on this change: a plain "confirm" does not merge it, only
+    /// the stronger "confirm without checks" (`capcom confirm --no-checks CODE`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_checks: bool,
+    /// Set by the coordinator when the user gave that stronger confirmation.
+    #[serde(skip)]
+    pub without_checks: bool,
     pub expires_at: DateTime<Utc>,
     #[serde(skip)]
     pub deadline: Instant,
@@ -93,11 +100,17 @@ impl Pending {
             pr: None,
             action,
             batch: Vec::new(),
+            no_checks: false,
+            without_checks: false,
             expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30)),
             deadline: clock + ttl,
         }
     }
 }
+
+/// What the merge question says about work no automated check ran on.
+pub const NO_CHECK_RAN: &str = "No automated check ran on this change.";
+const NO_CHECK_RAN_ON: &str = "No automated check ran on the change of";
 
 /// Why nothing was merged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -223,22 +236,49 @@ impl Gate {
                 short(&head)
             )));
         }
-        let summary = self.review_summary(task_id).unwrap_or_else(|| "Checks green".to_string());
-        let question = format!("Merge task {task_id}, '{}', into {}? {summary}.", task.title, repo.base);
         let ttl = self.config.dispatch.confirm_ttl.get();
+        let (checks_total, files) = self.review_counts(task_id);
+        let files = if files == 1 { "1 file changed".to_string() } else { format!("{files} files changed") };
+        if checks_total == 0 && repo.require_checks {
+            let mut p = Pending { head, no_checks: true, ..Pending::about(Action::Merge, task_id, String::new(), now, clock, ttl) };
+            p.question = format!(
+                "Merge task {task_id}, '{}', into {}? {NO_CHECK_RAN} {}. To merge it untested, say \"confirm without checks\" \
+                 or run `capcom confirm --no-checks {}`.",
+                task.title,
+                repo.base,
+                upper_first(&files),
+                p.code
+            );
+            return Ok(p);
+        }
+        let summary = if checks_total == 0 { format!("{NO_CHECK_RAN} {}", upper_first(&files)) } else { format!("Checks green, {files}") };
+        let question = format!("Merge task {task_id}, '{}', into {}? {summary}.", task.title, repo.base);
         Ok(Pending { head, ..Pending::about(Action::Merge, task_id, question, now, clock, ttl) })
     }
 
-    /// "Checks green, 3 files changed" from the last review.
-    fn review_summary(&self, task_id: i64) -> Option<String> {
-        let events = self.store.events(task_id).ok()?;
-        let last = events.iter().rev().find(|e| e.kind == "review_result")?;
-        let data = last.data.as_ref()?;
-        let total = data["checks_total"].as_u64().unwrap_or(0);
-        let files = data["diffstat"]["files"].as_u64().unwrap_or(0);
-        let checks = if total == 0 { "No automated checks" } else { "Checks green" };
-        let files = if files == 1 { "1 file changed".to_string() } else { format!("{files} files changed") };
-        Some(format!("{checks}, {files}"))
+    /// The number of automated checks the last review ran and the files it saw changed.
+    fn review_counts(&self, task_id: i64) -> (u64, u64) {
+        let data = self
+            .store
+            .events(task_id)
+            .ok()
+            .and_then(|evs| evs.iter().rev().find(|e| e.kind == "review_result").and_then(|e| e.data.clone()));
+        match data {
+            Some(d) => (d["checks_total"].as_u64().unwrap_or(0), d["diffstat"]["files"].as_u64().unwrap_or(0)),
+            None => (0, 0),
+        }
+    }
+
+    /// A question about untested work is answered only by the stronger confirmation.
+    pub fn checks_waived(pending: &Pending) -> Result<(), Refusal> {
+        if pending.no_checks && !pending.without_checks {
+            return Err(Refusal::no(format!(
+                "{NO_CHECK_RAN_ON} task {}, so a plain confirm doesn't merge it. Say \"confirm without checks\", \
+                 or run `capcom confirm --no-checks {}`; nothing merged",
+                pending.task, pending.code
+            )));
+        }
+        Ok(())
     }
 
     /// A wrong code or an expired question refuses before anything is read.
@@ -259,6 +299,7 @@ impl Gate {
     /// Confirm: merge if and only if every condition holds.
     pub fn confirm(&self, pending: &Pending, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
         Self::live(pending, code, clock)?;
+        Self::checks_waived(pending)?;
         let task = self.load(pending.task)?;
         if let Some(why) = self.not_ready(&task) {
             return Err(Refusal::no(format!("{why}; nothing merged")));
@@ -397,7 +438,9 @@ impl Gate {
             None => String::new(),
         };
         let checks = upper_first(&r.verdict.spoken());
-        let question = format!("Merge task {task_id}, '{}', pull request {n}, into {}? {checks}{files}.", task.title, repo.base);
+        let draft = if r.draft { " It is a draft: confirming marks it ready for review, then merges it." } else { "" };
+        let question =
+            format!("Merge task {task_id}, '{}', pull request {n}, into {}? {checks}{files}.{draft}", task.title, repo.base);
         let ttl = self.config.dispatch.confirm_ttl.get();
         Ok(Pending { head: r.head_sha, pr: Some(n), ..Pending::about(Action::Merge, task_id, question, now, clock, ttl) })
     }
@@ -446,6 +489,12 @@ impl Gate {
         }
         if let Some(why) = Self::pr_refusal(task.id, &r) {
             return Err(Refusal::no(format!("{why}; nothing merged")));
+        }
+        if r.draft {
+            gh.mark_ready_for_review(&r.node_id).await.map_err(|e| {
+                Refusal::no(format!("Pull request {n} is a draft and could not be marked ready for review: {e}; nothing merged"))
+            })?;
+            let _ = self.store.add_event(Some(task.id), "pr_ready", &format!("pull request {n} marked ready for review"), None);
         }
         let done = gh.merge(&slug, n, &pending.head).await.map_err(|e| Refusal::no(format!("{}; nothing merged", upper_first(&e.spoken()))))?;
         let method = self.config.github.merge_method.clone();

@@ -20,7 +20,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 
 /// The event that hands a task to the [`Follower`].
 pub const FOLLOW_EVENT: &str = "pr_follow";
@@ -104,10 +106,11 @@ pub struct Settled {
     pub reason: String,
 }
 
-/// A PR report → the task's state. `quiet_polls` counts the polls in a row that saw
-/// no check at all on this head: a just-opened PR has none yet, so "no checks" is
-/// believed only from the second such poll on.
-pub fn settle(r: &PrReport, quiet_polls: u32) -> Settled {
+/// A PR report → the task's state. `quiet_for` is how long polls in a row have seen
+/// no check at all on this head; `grace` is `[github] checks_grace`. A just-opened PR
+/// has no checks yet, so it waits in `checking`; after the grace, a PR on which nothing
+/// ran needs attention: an empty set of checks is never green.
+pub fn settle(r: &PrReport, quiet_for: Duration, grace: Duration) -> Settled {
     let n = r.number;
     let s = |state, reason: String| Settled { state, reason };
     if r.merged {
@@ -117,19 +120,32 @@ pub fn settle(r: &PrReport, quiet_polls: u32) -> Settled {
         return s(TaskState::NeedsAttention, format!("pull request {n} was closed without merging"));
     }
     match &r.verdict {
-        v @ (Verdict::Failing { .. } | Verdict::NeedsApproval { .. }) => {
+        v @ Verdict::Failing { .. } => {
             return s(TaskState::NeedsAttention, format!("pull request {n}: {}", v.spoken()));
+        }
+        Verdict::NeedsApproval { runs } => {
+            return s(
+                TaskState::NeedsAttention,
+                format!("Actions on PR {n} wait for your approval on GitHub ({})", runs.join(", ")),
+            );
         }
         _ if r.mergeable == Some(false) || r.mergeable_state.as_deref() == Some("dirty") => {
             return s(TaskState::NeedsAttention, format!("pull request {n} has conflicts with its base branch"));
         }
         v @ Verdict::Pending { .. } => return s(TaskState::Checking, format!("pull request {n}: {}", v.spoken())),
-        Verdict::NoChecks if quiet_polls < 2 => {
+        Verdict::NoChecks if quiet_for < grace => {
             return s(TaskState::Checking, format!("pull request {n}: waiting for checks to report"));
         }
-        _ => {}
+        Verdict::NoChecks => {
+            return s(
+                TaskState::NeedsAttention,
+                format!("no checks have run on PR {n}; untested work can't be merged"),
+            );
+        }
+        Verdict::Green { .. } => {}
     }
-    s(TaskState::Ready, format!("pull request {n}: {}", r.verdict.spoken()))
+    let draft = if r.draft { " (a draft)" } else { "" };
+    s(TaskState::Ready, format!("pull request {n}{draft}: {}", r.verdict.spoken()))
 }
 
 /// Push the task's branch to the repo's remote (`--force-with-lease`: a retry may
@@ -190,8 +206,8 @@ pub struct Follower {
     store: Store,
     config: Arc<Config>,
     gh: Arc<GitHub>,
-    /// Per task: the head last seen and how many polls in a row saw no checks on it.
-    quiet: HashMap<i64, (String, u32)>,
+    /// Per task: the head last seen and since when polls in a row saw no checks on it.
+    quiet: HashMap<i64, (String, Option<Instant>)>,
     /// Per task: the check results last recorded.
     recorded: HashMap<i64, Vec<CheckResult>>,
     /// Per task: the last error recorded, so a lasting outage is one event.
@@ -245,16 +261,18 @@ impl Follower {
 
     fn apply(&mut self, task: &Task, report: &PrReport) {
         let id = task.id;
-        let quiet = self.quiet.entry(id).or_insert_with(|| (report.head_sha.clone(), 0));
+        let now = Instant::now();
+        let quiet = self.quiet.entry(id).or_insert_with(|| (report.head_sha.clone(), None));
         if quiet.0 != report.head_sha {
-            *quiet = (report.head_sha.clone(), 0);
+            *quiet = (report.head_sha.clone(), None);
         }
-        if report.verdict == Verdict::NoChecks {
-            quiet.1 += 1;
+        let quiet_for = if report.verdict == Verdict::NoChecks {
+            now.duration_since(*quiet.1.get_or_insert(now))
         } else {
-            quiet.1 = 0;
-        }
-        let settled = settle(report, quiet.1);
+            quiet.1 = None;
+            Duration::ZERO
+        };
+        let settled = settle(report, quiet_for, self.config.github.checks_grace.get());
         if task.head_sha.as_deref() != Some(report.head_sha.as_str()) && !report.head_sha.is_empty() {
             let _ = self.store.update_task(id, &TaskUpdate { head_sha: Some(report.head_sha.clone()), ..TaskUpdate::default() });
         }

@@ -25,6 +25,8 @@ fn pending(task: i64, ttl: Duration) -> Pending {
         pr: None,
         action: Default::default(),
         batch: Vec::new(),
+        no_checks: false,
+        without_checks: false,
         expires_at: chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap(),
         deadline: tokio::time::Instant::now() + ttl,
     }

@@ -2,6 +2,7 @@ use super::*;
 use crate::github::{FailedCheck, PrReport};
 use crate::review::DiffStat;
 use crate::understand::{Criterion, Scope, TaskKind, TaskSpec};
+use std::time::Duration;
 
 fn report(verdict: Verdict) -> PrReport {
     PrReport {
@@ -12,6 +13,8 @@ fn report(verdict: Verdict) -> PrReport {
         merged: false,
         mergeable: Some(true),
         mergeable_state: Some("clean".into()),
+        draft: false,
+        node_id: String::new(),
         verdict,
         checks: Vec::new(),
     }
@@ -28,21 +31,26 @@ fn a_pr_settles_its_task_worst_news_first() {
     let conflict = PrReport { mergeable: Some(false), mergeable_state: Some("dirty".into()), ..report(green.clone()) };
     let conflict_and_red = PrReport { mergeable: Some(false), ..report(failing.clone()) };
     let computing = PrReport { mergeable: None, mergeable_state: Some("unknown".into()), ..report(green.clone()) };
-    let table: Vec<(&str, PrReport, u32, TaskState, &str)> = vec![
-        ("green", report(green.clone()), 0, TaskState::Ready, "pull request 12: all 3 checks passed"),
-        ("one red", report(failing.clone()), 0, TaskState::NeedsAttention, "pull request 12: the check test failed"),
-        ("running", report(pending), 0, TaskState::Checking, "pull request 12: checking: build still running"),
-        ("approval", report(approval), 0, TaskState::NeedsAttention, "Actions need approval"),
-        ("merged on GitHub", merged, 0, TaskState::Merged, "was merged on GitHub"),
-        ("closed", closed, 0, TaskState::NeedsAttention, "closed without merging"),
-        ("conflict", conflict, 0, TaskState::NeedsAttention, "conflicts with its base"),
-        ("a red check beats a conflict", conflict_and_red, 0, TaskState::NeedsAttention, "the check test failed"),
-        ("mergeable still computing", computing, 0, TaskState::Ready, "all 3 checks passed"),
-        ("no checks yet", report(Verdict::NoChecks), 1, TaskState::Checking, "waiting for checks to report"),
-        ("no checks, twice", report(Verdict::NoChecks), 2, TaskState::Ready, "no checks reported"),
+    let draft = PrReport { draft: true, ..report(green.clone()) };
+    let (grace, m) = (Duration::from_secs(600), |n: u64| Duration::from_secs(60 * n));
+    let table: Vec<(&str, PrReport, Duration, TaskState, &str)> = vec![
+        ("green", report(green.clone()), m(0), TaskState::Ready, "pull request 12: all 3 checks passed"),
+        ("one red", report(failing.clone()), m(0), TaskState::NeedsAttention, "pull request 12: the check test failed"),
+        ("running", report(pending), m(0), TaskState::Checking, "pull request 12: checking: build still running"),
+        ("approval", report(approval), m(0), TaskState::NeedsAttention, "Actions on PR 12 wait for your approval on GitHub"),
+        ("merged on GitHub", merged, m(0), TaskState::Merged, "was merged on GitHub"),
+        ("closed", closed, m(0), TaskState::NeedsAttention, "closed without merging"),
+        ("conflict", conflict, m(0), TaskState::NeedsAttention, "conflicts with its base"),
+        ("a red check beats a conflict", conflict_and_red, m(0), TaskState::NeedsAttention, "the check test failed"),
+        ("mergeable still computing", computing, m(0), TaskState::Ready, "all 3 checks passed"),
+        ("no checks yet", report(Verdict::NoChecks), m(0), TaskState::Checking, "waiting for checks to report"),
+        ("no checks for a while", report(Verdict::NoChecks), m(9), TaskState::Checking, "waiting for checks to report"),
+        ("no checks after the grace", report(Verdict::NoChecks), m(10), TaskState::NeedsAttention, "no checks have run on PR 12"),
+        ("no checks for an hour", report(Verdict::NoChecks), m(60), TaskState::NeedsAttention, "no checks have run on PR 12"),
+        ("a green draft", draft, m(0), TaskState::Ready, "pull request 12 (a draft): all 3 checks passed"),
     ];
     for (name, r, quiet, state, words) in table {
-        let s = settle(&r, quiet);
+        let s = settle(&r, quiet, grace);
         assert_eq!(s.state, state, "{name}: {s:?}");
         assert!(s.reason.contains(words), "{name}: {:?} lacks {words:?}", s.reason);
     }
