@@ -15,6 +15,8 @@ pub mod understand;
 pub mod cli;
 pub mod daemon;
 pub mod dispatch;
+pub mod git;
+pub mod process;
 pub mod review;
 pub mod logging;
 pub mod private;

@@ -21,7 +21,6 @@ use capcom::dispatch::{self, Agents, Ctx, DispatchHandle};
 use capcom::review::merge::Gate;
 use capcom::store::{Store, Task, TaskState};
 use capcom::understand::{Criterion, Scope, TaskSpec};
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -130,3 +130,49 @@ fn doctor_prints_one_line_per_check_with_fixes() {
     assert!(text.contains("fix: capcom models fetch base.en"), "{text}");
     assert_eq!(d.stop(), Some(0));
 }
+
+/// No two top-level modules import each other (`crate::a` in b and `crate::b` in a):
+/// shared types live in the lower module. Test modules are left out.
+#[test]
+fn no_import_circles_between_top_level_modules() {
+    use std::collections::{BTreeMap, BTreeSet};
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") && p.file_name().is_some_and(|n| n != "tests.rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        if top == "main" || top == "lib" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        // Unit tests may reach anywhere.
+        let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+        for (i, _) in text.match_indices("crate::") {
+            let name: String = text[i + 7..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+            if !name.is_empty() && name != top {
+                deps.entry(top.clone()).or_default().insert(name);
+            }
+        }
+    }
+    let mut circles = Vec::new();
+    for (a, bs) in &deps {
+        for b in bs {
+            if a < b && deps.get(b).is_some_and(|x| x.contains(a)) {
+                circles.push(format!("{a} <-> {b}"));
+            }
+        }
+    }
+    assert!(circles.is_empty(), "top-level modules that import each other: {circles:?}");
+}

@@ -5,6 +5,8 @@
 //! A broken file is reported as `FILE:LINE: message`; unknown keys are
 //! returned as warnings rather than dropped in silence.
 
+mod slug;
+pub use slug::RepoSlug;
 mod duration;
 mod paths;
 
@@ -215,8 +217,8 @@ pub struct Repo {
 
 impl Repo {
     /// `github = "owner/name"`, when it is set and well formed.
-    pub fn github_slug(&self) -> Option<crate::github::RepoSlug> {
-        self.github.as_deref().and_then(crate::github::RepoSlug::parse)
+    pub fn github_slug(&self) -> Option<RepoSlug> {
+        self.github.as_deref().and_then(RepoSlug::parse)
     }
 
     /// Work is reviewed on GitHub: push, open a PR, follow its checks, merge through the API.

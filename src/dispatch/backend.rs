@@ -142,18 +142,7 @@ pub trait AgentBackend: Send + Sync {
     }
 }
 
-/// The last `max_lines` lines (at most `max_bytes` bytes) of a text.
-pub fn tail_lines(text: &str, max_lines: usize, max_bytes: usize) -> String {
-    let start = text.len().saturating_sub(max_bytes);
-    let mut start = start;
-    while start < text.len() && !text.is_char_boundary(start) {
-        start += 1;
-    }
-    let slice = &text[start..];
-    let lines: Vec<&str> = slice.lines().collect();
-    let from = lines.len().saturating_sub(max_lines);
-    lines[from..].join("\n")
-}
+pub use crate::process::tail_lines;
 
 #[cfg(test)]
 mod tests {

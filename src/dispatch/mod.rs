@@ -25,7 +25,8 @@ pub mod presets;
 pub mod prompt;
 pub mod remote;
 pub mod scheduler;
-pub mod worktree;
+/// Git lives below dispatch and review, which both use it; the old path stays.
+pub use crate::git as worktree;
 
 use crate::config::{Config, DataDir, Repo};
 use crate::github::GitHub;

@@ -2,7 +2,7 @@
 //! worktree, in a process group of their own, killed at the timeout.
 
 use crate::config::{CheckCmd, Config, Repo};
-use crate::dispatch::backend::tail_lines;
+use crate::process::tail_lines;
 use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -71,7 +71,7 @@ pub async fn run(name: &str, cmd: &CheckCmd, dir: &Path, timeout: Duration) -> C
         Ok(Err(e)) => (None, Some(format!("cannot wait for the check: {e}"))),
         Err(_) => {
             if let Some(pid) = pid {
-                crate::dispatch::local::kill_group(pid, None).await;
+                crate::process::kill_group(pid, None).await;
             }
             let _ = child.wait().await;
             (None, Some(format!("timed out after {}s", timeout.as_secs())))

@@ -26,7 +26,7 @@
 //! reported, never bypassed. [`Gate::ask`] and [`Gate::merge`] pick the way.
 
 use crate::config::{Config, Repo};
-use crate::dispatch::worktree::{self, Git};
+use crate::git::{self as worktree, Git};
 use crate::github::{GitHub, RepoSlug};
 use crate::store::{Store, Task, TaskState};
 use chrono::{DateTime, Utc};

@@ -11,7 +11,7 @@ pub mod scope;
 pub mod secrets;
 
 use crate::config::{Config, Repo};
-use crate::dispatch::worktree::{Git, GitError};
+use crate::git::{Git, GitError};
 use crate::store::{Store, StoreError, Task, TaskState};
 use serde::Serialize;
 use serde_json::json;

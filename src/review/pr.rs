@@ -12,7 +12,7 @@
 //! head SHA the user confirmed.
 
 use crate::config::{Config, Repo};
-use crate::dispatch::worktree::Git;
+use crate::git::Git;
 use crate::github::{CheckResult, GitHub, HttpError, NewPull, PrReport, PullRequest, RepoSlug, Verdict};
 use crate::review::Outcome;
 use crate::store::{Store, Task, TaskState, TaskUpdate};

@@ -11,7 +11,7 @@
 //!
 //! Findings never carry the secret itself: only where it is and what kind it is.
 
-use crate::dispatch::worktree::{Git, GitError};
+use crate::git::{Git, GitError};
 use regex::Regex;
 use serde::Serialize;
 use std::path::Path;

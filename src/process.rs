@@ -1,0 +1,73 @@
+//! Child processes capcom starts (agents, checks): stopping a process group, telling
+//! whether a pid is still the process that was started, and the tail of their output.
+//! Used by both dispatch and review, so it sits below them.
+
+use std::time::Duration;
+
+/// How long a group gets after SIGTERM before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+
+/// Stop a process group: SIGTERM, a grace period, then SIGKILL. Only if `pid` is
+/// still the process that was started (same start time), or already gone.
+pub async fn kill_group(pid: u32, pid_start: Option<u64>) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    let Ok(raw) = i32::try_from(pid) else { return };
+    if raw <= 1 {
+        return;
+    }
+    let ours = match (pid_start, proc_start_time(pid)) {
+        (Some(expected), Some(actual)) => expected == actual,
+        // The leader is gone; its group may still hold children, and a group id is
+        // never reused while any member lives.
+        (_, None) => true,
+        (None, Some(_)) => true,
+    };
+    if !ours {
+        return;
+    }
+    let group = Pid::from_raw(raw);
+    let _ = killpg(group, Signal::SIGTERM);
+    let deadline = tokio::time::Instant::now() + TERM_GRACE;
+    while tokio::time::Instant::now() < deadline && process_alive(pid, pid_start) {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = killpg(group, Signal::SIGKILL);
+}
+
+/// A process start time: /proc/PID/stat field 22 (clock ticks since boot).
+pub fn proc_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After ')': field 3 (state) is index 0, so field 22 is index 19.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().next()?.chars().next()
+}
+
+/// Is `pid` alive and the same process (start time) as recorded? Zombies count as dead.
+pub fn process_alive(pid: u32, pid_start: Option<u64>) -> bool {
+    match proc_state(pid) {
+        None | Some('Z') | Some('X') => false,
+        Some(_) => match pid_start {
+            Some(s) => proc_start_time(pid) == Some(s),
+            None => true,
+        },
+    }
+}
+
+/// The last `max_lines` lines of `text`, within its last `max_bytes` bytes.
+pub fn tail_lines(text: &str, max_lines: usize, max_bytes: usize) -> String {
+    let mut start = text.len().saturating_sub(max_bytes);
+    while start < text.len() && !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let lines: Vec<&str> = text[start..].lines().collect();
+    let from = lines.len().saturating_sub(max_lines);
+    lines[from..].join("\n")
+}
