@@ -161,3 +161,22 @@ fn worktrees_go_on_cancel_and_merge_and_gc_lists_then_removes_the_rest() {
     let out = d.cli(&["doctor"]);
     assert!(common::stdout(&out).contains("disk: worktrees"), "{}", common::stdout(&out));
 }
+
+#[test]
+fn two_ready_tasks_that_touch_the_same_line_are_predicted_to_conflict() {
+    let scene = Scene::new();
+    let write = |name: &str, text: &str| scene.agent(name, &format!("set -e\necho '{text}' > components/button.txt\n{ID} commit -qam {name}\n{DONE}"));
+    let agents = [write("red", "button red"), write("blue", "button blue"), scene.agent("docs", &format!("set -e\necho docs > README.md\n{ID} commit -qam docs\n{DONE}"))].concat();
+    let d = Daemon::start(&scene.config(&agents, "overlap = \"allow\"", ""));
+    let red = dispatch_scoped(&d, "red", "Red button", &["components/"]);
+    assert_eq!(state(&settled(&d, red)), "ready");
+    let docs = dispatch_scoped(&d, "docs", "Docs", &[]);
+    assert_eq!(state(&settled(&d, docs)), "ready");
+    let blue = dispatch_scoped(&d, "blue", "Blue button", &["components/"]);
+    let v = settled(&d, blue);
+    assert_eq!(state(&v), "ready");
+    let conflicts: Vec<String> = v["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "conflict").map(|e| e["message"].as_str().unwrap().to_string()).collect();
+    assert_eq!(conflicts, vec![format!("tasks {red} and {blue} both change components/button.txt; merging one will need the other rebased")], "only the one that touches the same line");
+    let on_red: Vec<serde_json::Value> = task(&d, red)["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "conflict").cloned().collect();
+    assert_eq!(on_red.len(), 1, "recorded on both");
+}

@@ -698,13 +698,44 @@ impl Dispatcher {
                     }
                     return Ok(());
                 }
-                self.to(id, &[TaskState::Checking], outcome.state, Some(&outcome.reason));
+                let ready = outcome.state == TaskState::Ready;
+                if self.to(id, &[TaskState::Checking], outcome.state, Some(&outcome.reason)) && ready {
+                    self.predict_conflicts(id, &repo, &outcome.head).await;
+                }
             }
             Err(e) => {
                 self.to(id, &[TaskState::Checking], TaskState::Failed, Some(&format!("the review could not run: {e}")));
             }
         }
         Ok(())
+    }
+
+    /// A task just became ready: merge it, in git's plumbing only (`merge-tree`, no working
+    /// copy), with every other ready task of its repo. A conflict is recorded on both tasks
+    /// as a `conflict` event naming the files, so the status can say it before a merge does.
+    async fn predict_conflicts(&self, id: i64, repo: &Repo, head: &str) {
+        let others: Vec<Task> = self
+            .store()
+            .tasks_in(&[TaskState::Ready])
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.id != id && t.repo.as_deref() == Some(repo.name.as_str()) && t.head_sha.is_some())
+            .collect();
+        for other in others {
+            let (git, dir, a, b) = (self.ctx.git.clone(), PathBuf::from(&repo.path), head.to_string(), other.head_sha.clone().unwrap_or_default());
+            let out = blocking(move || git.run(&dir, &["merge-tree", "--write-tree", "--name-only", "--no-messages", &a, &b])).await;
+            let Ok(Ok(out)) = out else { continue };
+            if out.code != 1 {
+                continue;
+            }
+            let mut files: Vec<String> = out.stdout.lines().skip(1).map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+            files.dedup();
+            let list = if files.is_empty() { "the same lines".to_string() } else { files.join(", ") };
+            let msg = format!("tasks {} and {id} both change {list}; merging one will need the other rebased", other.id);
+            let data = serde_json::json!({"tasks": [other.id, id], "files": files});
+            self.event(id, "conflict", &msg, Some(data.clone()));
+            self.event(other.id, "conflict", &msg, Some(data));
+        }
     }
 
     /// Re-attach to the open run of a task that was `running` when the daemon stopped.
