@@ -58,6 +58,9 @@ fn an_overlapping_task_waits_until_the_first_is_merged_and_a_disjoint_one_runs_a
     assert!(reason.contains(&format!("overlaps task {first} in components")), "{reason}");
     assert!(reason.contains(&format!("run task {second} anyway")), "{reason}");
     assert!(v["runs"].as_array().unwrap().is_empty(), "it did not start");
+    // "What's running?" says who waits for whom.
+    let said = common::stdout(&d.cli(&["status", "--filter", "running"]));
+    assert!(said.contains("Restyle the card, waits for task one, which works in components too"), "{said}");
 
     // The first is done and ready: a ready task still holds its scope.
     release(&go, first);

@@ -316,6 +316,10 @@ pub fn running(tasks: &[TaskView], now: DateTime<Utc>) -> String {
         1 => out.push("One more is waiting to start.".to_string()),
         n => out.push(format!("{} more are waiting to start.", words::number_capitalized(n))),
     }
+    // Those that wait for an overlapping task, and for which.
+    for v in tasks.iter().filter(|v| v.state == TaskState::Queued && !v.waiting_for.is_empty()).take(3) {
+        out.push(waiting_sentence(v, &format!("{},", named_cap(v))));
+    }
     if active.is_empty() && pending == 0 {
         let ready = tasks.iter().filter(|v| v.state == TaskState::Ready).count() as u64;
         if ready > 0 {
@@ -323,6 +327,35 @@ pub fn running(tasks: &[TaskView], now: DateTime<Utc>) -> String {
         }
     }
     out.join(" ")
+}
+
+/// "Task seven, Restyle the card, waits for task three, which works in components too; it
+/// starts when that one is merged or cancelled."
+fn waiting_sentence(v: &TaskView, name: &str) -> String {
+    let whom: Vec<String> = v.waiting_for.iter().map(|t| format!("task {}", number(*t as u64))).collect();
+    let whom = words::join_and(&whom);
+    let place = match v.waiting_at.as_deref() {
+        Some("the whole repo") | None => String::new(),
+        // Said aloud: the top folder, not a path.
+        Some(at) => format!(", which works in {} too", at.split('/').next().unwrap_or(at)),
+    };
+    let that = if v.waiting_for.len() == 1 { "that one is" } else { "they are" };
+    format!("{name} waits for {whom}{place}; it starts when {that} merged or cancelled.")
+}
+
+/// "It conflicts with task six in button.js: merging one will need the other rebased."
+fn conflict_sentences(v: &TaskView) -> Vec<String> {
+    v.conflicts
+        .iter()
+        .map(|(t, files)| {
+            let place = match files.as_slice() {
+                [] => String::new(),
+                [one] => format!(" in {}", one.rsplit('/').next().unwrap_or(one)),
+                many => format!(" in {} files", number(many.len() as u64)),
+            };
+            format!("It conflicts with task {}{place}: merging one will need the other rebased.", number(*t as u64))
+        })
+        .collect()
 }
 
 fn running_item(v: &TaskView, now: DateTime<Utc>) -> String {
@@ -453,6 +486,7 @@ pub fn task_status(v: &TaskView, now: DateTime<Utc>) -> String {
                 None => format!("{name} is on hold, waiting for your answer."),
             });
         }
+        TaskState::Queued if !v.waiting_for.is_empty() => out.push(waiting_sentence(v, &name)),
         TaskState::Queued => out.push(match &agent {
             Some(a) => format!("{name} is queued for {a}."),
             None => format!("{name} is queued."),
@@ -467,6 +501,7 @@ pub fn task_status(v: &TaskView, now: DateTime<Utc>) -> String {
             out.push(format!("{name} is ready to merge."));
             out.push(checks_sentence(v));
             out.extend(where_sentence(v));
+            out.extend(conflict_sentences(v));
             if let Some(d) = v.elapsed(now) {
                 out.push(match &agent {
                     Some(a) => format!("{a} took {}.", words::duration(d)),

@@ -55,6 +55,11 @@ pub struct TaskView {
     pub updated: Option<DateTime<Utc>>,
     /// The agent's latest progress line.
     pub last_progress: Option<String>,
+    /// Tasks whose overlapping scope it waits for, and where (from the latest `waiting` event).
+    pub waiting_for: Vec<i64>,
+    pub waiting_at: Option<String>,
+    /// Ready tasks it is predicted to conflict with, and the files (from `conflict` events).
+    pub conflicts: Vec<(i64, Vec<String>)>,
     /// The agent's own summary of what it did.
     pub summary: Option<String>,
     /// Commit messages (first lines), oldest first.
@@ -86,6 +91,9 @@ impl TaskView {
             finished: None,
             updated: None,
             last_progress: None,
+            waiting_for: Vec::new(),
+            waiting_at: None,
+            conflicts: Vec::new(),
             summary: None,
             commits: Vec::new(),
         }
@@ -141,6 +149,19 @@ impl TaskView {
                     match v.checks.iter_mut().find(|c| c.name == name) {
                         Some(c) => c.ok = ok,
                         None => v.checks.push(CheckView::new(name, ok)),
+                    }
+                }
+                "waiting" => {
+                    let d = data.cloned().unwrap_or_default();
+                    v.waiting_for = d["blockers"].as_array().map(|a| a.iter().filter_map(|x| x.as_i64()).collect()).unwrap_or_default();
+                    v.waiting_at = d["at"].as_str().map(str::to_string);
+                }
+                "conflict" => {
+                    let d = data.cloned().unwrap_or_default();
+                    let files: Vec<String> = d["files"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                    for other in d["tasks"].as_array().into_iter().flatten().filter_map(|x| x.as_i64()).filter(|t| *t != v.id) {
+                        v.conflicts.retain(|(t, _)| *t != other);
+                        v.conflicts.push((other, files.clone()));
                     }
                 }
                 "scope" => {
