@@ -59,9 +59,9 @@ fn main() {
     let path = model_path();
     let gate = gate::Gate { floor: 0.005, min_speech: Duration::from_millis(200) };
     let t = Instant::now();
-    let fast = Transcriber::load(&path, None, Settings { threads: 2, full_window: false, language: "en".into(), prompt: String::new() }).unwrap();
+    let fast = Transcriber::load(&path, None, Settings { threads: 2, full_window: false, ..Settings::default() }).unwrap();
     println!("model: base.en dimensions (512 wide, 6+6 layers, f16), random weights; load {:.0} ms; 2 threads", t.elapsed().as_secs_f64() * 1000.0);
-    let full = Transcriber::load(&path, None, Settings { threads: 2, full_window: true, language: "en".into(), prompt: String::new() }).unwrap();
+    let full = Transcriber::load(&path, None, Settings { threads: 2, full_window: true, ..Settings::default() }).unwrap();
 
     // warm-up: first runs allocate compute buffers
     let _ = fast.transcribe_blocking(&clip(3.0), Mode::Free);

@@ -102,6 +102,11 @@ pub struct Voice {
     pub energy_floor: f32,
     /// Minimum voiced length for a clip to be transcribed.
     pub min_speech: Dur,
+    /// Put the vocabulary (repos, agents, checks, `vocabulary`) in Whisper's
+    /// initial prompt for briefs.
+    pub vocabulary_prompt: bool,
+    /// Decode short clips (up to 2.5 s) with the commands grammar first.
+    pub command_mode: bool,
 }
 
 impl Default for Voice {
@@ -121,6 +126,8 @@ impl Default for Voice {
             cues: true,
             energy_floor: 0.005,
             min_speech: Dur::from_millis(200),
+            vocabulary_prompt: true,
+            command_mode: true,
         }
     }
 }
