@@ -245,3 +245,34 @@ fn every_edge_clip_is_rejected_even_without_the_voice_detector() {
         assert!(capcom::transcribe::rejection(&tr).is_some(), "{}: {:?} (p {:.2}, lp {:.2})", clip.name, tr.text, tr.no_speech_prob, tr.avg_logprob);
     }
 }
+
+#[test]
+fn q8_0_import_is_whisper_cpps_size_and_understands_a_command() {
+    let Some(dir) = model_dir().filter(|d| d.join("model.bin").is_file()) else {
+        // real_model() decides whether a missing model fails this run
+        let _ = real_model(env!("CARGO_BIN_EXE_capcom"), &tmp());
+        return;
+    };
+    let data = tmp().join("speech-model-q8");
+    let _ = std::fs::remove_dir_all(&data);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_capcom"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["models", "import", "--q8_0"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = data.join("models/ggml-tiny.en-ct2-q8_0.bin");
+    let info = capcom::transcribe::validate(&path, None).unwrap();
+    assert_eq!(info.weights, "q8_0");
+    // the size of whisper.cpp's own ggml-tiny.en-q8_0.bin
+    assert_eq!(info.file_bytes, 43_550_795);
+    let t = Transcriber::load(&path, None, Settings::from_config(config())).unwrap();
+    let h = t.hear(&speak("What's finished?", "en-us", 175, &tmp()), Mode::Free, None).unwrap();
+    assert_eq!(understand(h.text()).intent.as_str(), "status", "{:?}", h.transcript.map(|t| t.text));
+    // listed by `capcom models list`
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_capcom")).arg("--data-dir").arg(&data).args(["models", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.contains("ggml-tiny.en-ct2-q8_0.bin") && list.contains("q8_0"), "{list}");
+}

@@ -195,3 +195,24 @@ fn a_bad_model_is_refused_before_whisper_sees_it() {
     std::fs::write(&p, &TestModel::tiny().to_bytes()[..4_000_000]).unwrap();
     assert!(matches!(Transcriber::load(&p, None, Settings::default()), Err(TranscribeError::Model(_))));
 }
+
+#[test]
+fn the_spoken_commands_and_the_prompt_are_sentences_of_the_commands_grammar() {
+    let g = Grammar::parse(grammar::COMMANDS).unwrap();
+    let prompt: Vec<String> = grammar::COMMANDS_PROMPT
+        .split_inclusive(['.', '?'])
+        .map(|p| format!(" {}", p.trim()))
+        .collect();
+    for p in prompt.iter().map(String::as_str).chain([
+        " Confirm.",
+        " Cancel that.",
+        " Merge task four.",
+        " What's finished?",
+        " Read me today's changelog.",
+        " Yes, go ahead.",
+        " No, wait.",
+    ]) {
+        assert!(g.accepts(p), "{p:?}");
+    }
+    assert!(!g.accepts(" Upgrade Tailwind to the latest version."));
+}
