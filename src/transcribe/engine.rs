@@ -67,6 +67,8 @@ pub struct Decoded {
     pub no_speech_prob: f32,
     /// Mean log-probability of the decoded text tokens (0 when there are none).
     pub avg_logprob: f32,
+    /// The decoder began to repeat itself and was stopped ([`ends_in_a_loop`]).
+    pub looped: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +155,7 @@ impl Engine {
             started: Instant::now(),
             first_decode: None,
             max_seen: 0,
+            looped: false,
         };
         // whisper-rs's usual `FullParams::new(SamplingStrategy::Greedy { best_of: 1 })`
         fp.greedy.best_of = 1;
@@ -218,6 +221,7 @@ impl Engine {
         let no_speech_prob = self.no_speech_prob(req.threads.max(1));
         let first = filter.first_decode.unwrap_or(done);
         Ok(Decoded {
+            looped: filter.looped,
             no_speech_prob,
             avg_logprob,
             segments,
@@ -254,6 +258,17 @@ impl Engine {
     }
 }
 
+/// Does the token sequence end in a loop: its last k tokens (2 ≤ k ≤ 16)
+/// repeat the k before them, or one token three times in a row? Whisper's
+/// decoder, once it repeats a phrase, repeats it until the token cap.
+pub fn ends_in_a_loop(ids: &[i32]) -> bool {
+    let n = ids.len();
+    if n >= 3 && ids[n - 1] == ids[n - 2] && ids[n - 2] == ids[n - 3] {
+        return true;
+    }
+    (2..=16usize).any(|k| n >= 2 * k && ids[n - k..] == ids[n - 2 * k..n - k])
+}
+
 /// softmax(logits)[i], computed stably.
 pub fn softmax_at(logits: &[f32], i: usize) -> f32 {
     let max = logits.iter().cloned().filter(|v| v.is_finite()).fold(f32::NEG_INFINITY, f32::max);
@@ -273,6 +288,8 @@ struct Filter<'g> {
     started: Instant,
     first_decode: Option<Instant>,
     max_seen: usize,
+    /// The decoder started repeating itself and was stopped.
+    looped: bool,
 }
 
 unsafe extern "C" fn on_logits(
@@ -305,6 +322,11 @@ unsafe extern "C" fn on_logits(
             }
         };
         if !text_ids.is_empty() && text_ids.len() >= f.max_tokens {
+            force_end(logits);
+            return;
+        }
+        if ends_in_a_loop(&text_ids) {
+            f.looped = true;
             force_end(logits);
             return;
         }

@@ -124,6 +124,10 @@ pub struct Transcript {
     /// A grammar decode that scored poorly and was decoded again freely.
     #[serde(default)]
     pub fallback: bool,
+    /// The decoder started to repeat itself; it was stopped there and the
+    /// repeated phrase kept once ([`collapse_repeats`]).
+    #[serde(default)]
+    pub looped: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -284,13 +288,68 @@ pub fn rejection(t: &Transcript) -> Option<String> {
     if t.text.trim().is_empty() || !t.text.chars().any(|c| c.is_alphanumeric()) {
         return Some("no words".into());
     }
-    if t.no_speech_prob > NO_SPEECH_THRESHOLD && t.avg_logprob < NO_SPEECH_LOGPROB {
+    // a loop is itself a sign of no speech (measured: 50 Hz hum decodes as "Go, go, go, …")
+    if t.no_speech_prob > NO_SPEECH_THRESHOLD && (t.avg_logprob < NO_SPEECH_LOGPROB || t.looped) {
         return Some(format!("no speech (p {:.2}, mean log-probability {:.2})", t.no_speech_prob, t.avg_logprob));
     }
     if let Some(r) = repetition(&t.text) {
         return Some(format!("repetition loop: {r}"));
     }
+    if t.looped && t.avg_logprob < LOOPED_MIN_LOGPROB {
+        return Some(format!("the decoder looped, unsure of its words (mean log-probability {:.2})", t.avg_logprob));
+    }
     None
+}
+
+/// A decode that looped is kept (once) only when it was this sure of its words.
+pub const LOOPED_MIN_LOGPROB: f32 = -0.7;
+
+/// Keep a phrase once where the decoder said it again right after itself:
+/// "Merge task 4, Merge task 4" → "Merge task 4"; a word said three or more
+/// times in a row is kept once. Words compare without case and punctuation.
+pub fn collapse_repeats(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let norm: Vec<String> =
+        words.iter().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect();
+    let mut keep: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let mut skipped = false;
+        for n in (1..=8usize).rev() {
+            let need = if n == 1 { 3 } else { 2 };
+            if i + n * need > words.len() {
+                continue;
+            }
+            let unit = &norm[i..i + n];
+            if (1..need).all(|k| &norm[i + k * n..i + (k + 1) * n] == unit) {
+                // keep one copy, then skip every further copy
+                keep.extend(&words[i..i + n]);
+                let mut j = i + n;
+                while j + n <= words.len() && &norm[j..j + n] == unit {
+                    j += n;
+                }
+                // a trailing partial copy is the loop's cut-off start
+                let rest = words.len() - j;
+                if rest < n && rest > 0 && norm[j..] == unit[..rest] {
+                    j = words.len();
+                }
+                i = j;
+                skipped = true;
+                break;
+            }
+        }
+        if !skipped {
+            keep.push(words[i]);
+            i += 1;
+        }
+    }
+    let mut out = keep.join(" ");
+    // the kept copy ends where its repeat began: ", " or "" → end it cleanly
+    if out.ends_with(',') {
+        out.pop();
+        out.push('.');
+    }
+    out
 }
 
 /// A decoder loop in `text`: a phrase of 1–8 words said three times in a
@@ -489,8 +548,9 @@ impl Transcriber {
         let raw: String = decoded.segments.iter().map(|s| s.2.as_str()).collect();
         let in_grammar = grammar.map(|(g, _, _)| g.accepts(&raw));
         let load_ms = self.load_ms.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or(0.0);
+        let text = if decoded.looped { collapse_repeats(raw.trim()) } else { raw.trim().to_string() };
         Ok(Transcript {
-            text: raw.trim().to_string(),
+            text,
             segments: decoded
                 .segments
                 .into_iter()
@@ -515,6 +575,7 @@ impl Transcriber {
             no_speech_prob: decoded.no_speech_prob,
             avg_logprob: decoded.avg_logprob,
             fallback: false,
+            looped: decoded.looped,
         })
     }
 

@@ -76,6 +76,7 @@ fn loops_and_empty_text_are_rejected() {
         no_speech_prob: nosp,
         avg_logprob: lp,
         fallback: false,
+        looped: false,
     };
     assert!(rejection(&t("Merge task four.", 0.1, -0.3)).is_none());
     assert!(rejection(&t("", 0.1, 0.0)).is_some());
@@ -83,6 +84,11 @@ fn loops_and_empty_text_are_rejected() {
     assert!(rejection(&t("I'm a", 0.9, -1.5)).unwrap().contains("no speech"));
     // a confident decode stands even when the start sounded like silence
     assert!(rejection(&t("Yes.", 0.7, -0.2)).is_none());
+    // a loop cut to one copy: kept when sure, not when unsure or when it sounded like silence
+    let looped = |text: &str, nosp: f32, lp: f32| Transcript { looped: true, ..t(text, nosp, lp) };
+    assert!(rejection(&looped("Merge task 4.", 0.2, -0.5)).is_none());
+    assert!(rejection(&looped("It's your account", 0.13, -1.15)).is_some());
+    assert!(rejection(&looped("Go.", 0.95, -0.63)).is_some());
 }
 
 #[test]
@@ -215,4 +221,25 @@ fn the_spoken_commands_and_the_prompt_are_sentences_of_the_commands_grammar() {
         assert!(g.accepts(p), "{p:?}");
     }
     assert!(!g.accepts(" Upgrade Tailwind to the latest version."));
+}
+
+#[test]
+fn loops_are_cut_and_kept_once() {
+    use super::engine::ends_in_a_loop;
+    assert!(ends_in_a_loop(&[5, 6, 7, 5, 6, 7]));
+    assert!(ends_in_a_loop(&[1, 9, 9, 9]));
+    assert!(!ends_in_a_loop(&[1, 9, 9]));
+    assert!(!ends_in_a_loop(&[5, 6, 7, 5, 6]));
+    for (looped, kept) in [
+        ("Merge task 4, Merge task 4,", "Merge task 4."),
+        ("Merge task 4 Merge task 4 Merge task", "Merge task 4"),
+        ("No, wait. No, wait.", "No, wait."),
+        ("confirm confirm confirm", "confirm"),
+        ("What's finished? What's finished?", "What's finished?"),
+        ("Fix the footer. Test must pass. Test must pass.", "Fix the footer. Test must pass."),
+        ("Yes, yes.", "Yes, yes."),
+        ("Upgrade Tailwind and make sure the build passes.", "Upgrade Tailwind and make sure the build passes."),
+    ] {
+        assert_eq!(collapse_repeats(looped), kept, "{looped}");
+    }
 }
