@@ -72,7 +72,7 @@ def main():
         print("faster-whisper is not installed: pip install faster-whisper", file=sys.stderr)
         return 2
     clips = json.load(open(a.clips))
-    hogs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(2)] if a.hogs else []
+    hogs = [subprocess.Popen(["timeout", "600", "yes"], stdout=subprocess.DEVNULL) for _ in range(2)] if a.hogs else []
     try:
         load = " ".join(open("/proc/loadavg").read().split()[:3])
         print("| load | setup | WER briefs | WER commands | median s/brief | median s/command |")
@@ -130,7 +130,7 @@ def main():
                   f"{100 * err['command'][0] / max(1, err['command'][1]):.1f} % | {med(secs['brief']):.2f} | {med(secs['command']):.2f} |")
     finally:
         for h in hogs:
-            h.kill()
+            h.terminate()  # SIGTERM: timeout passes it on to yes
             h.wait()
     return 0
 

@@ -45,7 +45,8 @@ impl Hogs {
     fn start(n: usize) -> Hogs {
         Hogs(
             (0..n)
-                .filter_map(|_| Command::new("yes").stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok())
+                // bounded: `timeout` ends them even if this bench is killed before Drop runs
+                .filter_map(|_| Command::new("timeout").args(["600", "yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok())
                 .collect(),
         )
     }
@@ -54,7 +55,8 @@ impl Hogs {
 impl Drop for Hogs {
     fn drop(&mut self) {
         for c in &mut self.0 {
-            let _ = c.kill();
+            // SIGTERM: `timeout` passes it on to `yes` (SIGKILL would orphan it)
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
             let _ = c.wait();
         }
     }
