@@ -92,7 +92,7 @@ pub struct Voice {
     pub min_press: Dur,
     pub max_utterance: Dur,
     pub pre_roll: Dur,
-    /// Whisper threads; 0 means the number of physical cores.
+    /// Whisper threads; 0 means the physical cores minus one (at least 1).
     pub threads: usize,
     /// Decode with the full 30 s encoder window instead of one scaled to the clip.
     pub full_window: bool,
