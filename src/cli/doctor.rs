@@ -19,6 +19,12 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
+impl crate::transcribe::SystemCheck {
+    fn into_check(self) -> Check {
+        check(if self.ok { Level::Ok } else { Level::Warn }, "whisper.cpp", self.detail, self.fix.as_deref())
+    }
+}
+
 fn check(level: Level, name: &str, detail: impl Into<String>, fix: Option<&str>) -> Check {
     Check { level, name: name.into(), detail: detail.into(), fix: fix.map(String::from) }
 }
@@ -134,6 +140,7 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
 
     // speech model
     out.push(model_check(&cfg.voice.model, data));
+    out.push(crate::transcribe::system_check(cfg.voice.threads).into_check());
 
     // agents
     for (name, agent) in &cfg.agents {

@@ -111,6 +111,13 @@ pub enum Command {
         model: Option<String>,
         #[arg(long)]
         json: bool,
+        /// auto: clips up to 2.5 s as commands first; command: always the
+        /// commands grammar first; free: no grammar (default from [voice] command_mode)
+        #[arg(long, value_enum)]
+        mode: Option<crate::transcribe::DecodeMode>,
+        /// Leave the vocabulary out of Whisper's prompt
+        #[arg(long)]
+        no_prompt: bool,
     },
     /// Speech models
     Models {
@@ -159,6 +166,18 @@ pub enum ModelsAction {
     List,
     /// Download a model
     Fetch { name: String },
+    /// Convert a CTranslate2 (faster-whisper) Whisper model directory into a
+    /// whisper.cpp model in the models folder
+    Import {
+        /// The directory holding model.bin, config.json and vocabulary.txt or tokenizer.json
+        dir: PathBuf,
+        /// Quantize the weights to q8_0 (smaller and faster, about a point more WER)
+        #[arg(long = "q8_0", alias = "q8")]
+        q8_0: bool,
+        /// File name in the models folder (default ggml-<size>[.en][-q8_0].bin)
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -364,9 +383,14 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
             Ok(answer_code(&answer))
         })
         .await,
-        Command::Transcribe { file, model, json } => voice::transcribe(&loaded, &data, &file, model.as_deref(), json).await,
+        Command::Transcribe { file, model, json, mode, no_prompt } => {
+            voice::transcribe(&loaded, &data, &file, model.as_deref(), json, mode, no_prompt).await
+        }
         Command::Models { action: ModelsAction::List } => voice::models_list(&loaded, &data),
         Command::Models { action: ModelsAction::Fetch { name } } => voice::models_fetch(&loaded, &data, &name).await,
+        Command::Models { action: ModelsAction::Import { dir, q8_0, name } } => {
+            voice::models_import(&loaded, &data, &dir, q8_0, name.as_deref()).await
+        }
         Command::Listen { toggle: true } => voice::listen_toggle(&data),
         Command::Listen { toggle: false } => {
             eprintln!("capcom: say what to do: `capcom listen --toggle` starts or stops recording in the daemon");

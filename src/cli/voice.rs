@@ -5,10 +5,18 @@
 use super::{exit, print_json};
 use crate::capture::{gate, resample, wav};
 use crate::config::{DataDir, Loaded};
-use crate::transcribe::{self, Mode, Settings, Transcriber, models};
+use crate::transcribe::{self, DecodeMode, Mode, Settings, Transcriber, models};
 use std::path::Path;
 
-pub async fn transcribe(loaded: &Loaded, data: &DataDir, file: &Path, model: Option<&str>, json: bool) -> u8 {
+pub async fn transcribe(
+    loaded: &Loaded,
+    data: &DataDir,
+    file: &Path,
+    model: Option<&str>,
+    json: bool,
+    mode: Option<DecodeMode>,
+    no_prompt: bool,
+) -> u8 {
     let cfg = &loaded.config;
     let spec = model.unwrap_or(&cfg.voice.model).to_string();
     let (path, name) = match transcribe::resolve_model(&spec, data) {
@@ -45,22 +53,40 @@ pub async fn transcribe(loaded: &Loaded, data: &DataDir, file: &Path, model: Opt
         eprintln!("capcom: nothing heard in {} ({reason}); not sent to Whisper", file.display());
         return exit::ERROR;
     }
-    let settings = Settings::from_config(cfg);
+    let mut settings = Settings::from_config(cfg);
+    if no_prompt {
+        settings.prompt.clear();
+    }
     let result = tokio::task::spawn_blocking(move || {
         let t = Transcriber::load(&path, name.as_deref(), settings)?;
-        t.transcribe_blocking(&samples, Mode::Free)
+        t.hear(&samples, Mode::Free, mode)
     })
     .await;
     match result {
-        Ok(Ok(t)) => {
+        Ok(Ok(h)) => {
             if json {
-                let mut v = serde_json::to_value(&t).unwrap_or_default();
-                v["gate"] = serde_json::to_value(&verdict).unwrap_or_default();
+                let mut v = match &h.transcript {
+                    Some(t) => serde_json::to_value(t).unwrap_or_default(),
+                    None => serde_json::json!({ "text": "", "duration_s": duration_s, "segments": [], "audio_ctx": 0, "timings": null }),
+                };
+                v["gate"] = serde_json::to_value(&h.gate).unwrap_or_default();
+                v["vad"] = serde_json::to_value(&h.vad).unwrap_or_default();
+                if let Some(r) = &h.rejected {
+                    v["rejected"] = serde_json::json!(r);
+                    v["rejected_text"] = v["text"].clone();
+                    v["text"] = serde_json::json!("");
+                }
                 print_json(&v);
-            } else {
-                println!("{}", t.text);
+            } else if h.rejected.is_none() {
+                println!("{}", h.text());
             }
-            exit::OK
+            match &h.rejected {
+                Some(r) => {
+                    eprintln!("capcom: didn't catch that in {}: {r}", file.display());
+                    exit::ERROR
+                }
+                None => exit::OK,
+            }
         }
         Ok(Err(e)) => {
             eprintln!("capcom: {e}");
@@ -89,10 +115,36 @@ pub fn models_list(loaded: &Loaded, data: &DataDir) -> u8 {
             models::installed_path(&dir, m).display()
         );
     }
+    let imported = imported_models(&dir);
+    if !imported.is_empty() {
+        println!("\nImported or other model files:");
+        for (path, info) in imported {
+            let mark = if configured.ends_with(&path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
+            {
+                "* "
+            } else {
+                "  "
+            };
+            match info {
+                Ok(i) => println!(
+                    "{mark}{:<22} {:>6.0} MB {:>8}  {:<10} {}",
+                    format!("{}{}", i.size_class, if i.multilingual { "" } else { ".en" }),
+                    i.file_bytes as f64 / 1e6,
+                    i.weights,
+                    "valid",
+                    path.display()
+                ),
+                Err(e) => println!("{mark}{:<22} {:>9} {:>8}  {:<10} {} ({})", "?", "", "", "INVALID", path.display(), e.problem),
+            }
+        }
+    }
     if models::find(configured).is_none() {
         println!("\n[voice] model is a path: {configured}");
     }
-    println!("\nModels live in {}. `capcom models fetch NAME` downloads one; `*` marks [voice] model.", dir.display());
+    println!(
+        "\nModels live in {}. `capcom models fetch NAME` downloads one, `capcom models import DIR` converts a faster-whisper model; `*` marks [voice] model.",
+        dir.display()
+    );
     exit::OK
 }
 
@@ -120,6 +172,56 @@ pub async fn models_fetch(loaded: &Loaded, data: &DataDir, name: &str) -> u8 {
         }
         Err(e) => {
             eprintln!("capcom: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+/// Model files in the models folder that the manifest does not name, with
+/// what the validator says of each.
+fn imported_models(dir: &Path) -> Vec<(std::path::PathBuf, Result<transcribe::ModelInfo, transcribe::ModelError>)> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let known: Vec<&str> = models::manifest().models.iter().map(|m| m.file.as_str()).collect();
+    let mut out: Vec<_> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .filter(|p| !p.file_name().is_some_and(|n| known.contains(&n.to_string_lossy().as_ref())))
+        .map(|p| {
+            let v = transcribe::validate(&p, None);
+            (p, v)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// `capcom models import DIR [--q8_0] [--name NAME]`.
+pub async fn models_import(loaded: &Loaded, data: &DataDir, dir: &Path, q8_0: bool, name: Option<&str>) -> u8 {
+    let (dir2, out, name2) = (dir.to_path_buf(), data.models(), name.map(str::to_string));
+    eprintln!("converting {} ({})…", dir.display(), if q8_0 { "q8_0" } else { "f16" });
+    let r = tokio::task::spawn_blocking(move || transcribe::import::import(&dir2, &out, q8_0, name2.as_deref())).await;
+    match r {
+        Ok(Ok(m)) => {
+            println!(
+                "installed {} ({}, {}, {} bytes, {} tensors; validated)",
+                m.path.display(),
+                m.info.size_class,
+                m.info.weights,
+                m.info.file_bytes,
+                m.info.tensors
+            );
+            if loaded.config.voice.model.trim() != m.path.display().to_string() {
+                println!("to use it, set [voice] model = \"{}\"", m.path.display());
+            }
+            exit::OK
+        }
+        Ok(Err(e)) => {
+            eprintln!("capcom: models import: {e}");
+            exit::ERROR
+        }
+        Err(e) => {
+            eprintln!("capcom: models import failed: {e}");
             exit::ERROR
         }
     }

@@ -94,7 +94,7 @@ pub struct Voice {
     pub min_press: Dur,
     pub max_utterance: Dur,
     pub pre_roll: Dur,
-    /// Whisper threads; 0 means the number of physical cores.
+    /// Whisper threads; 0 means the physical cores minus one (at least 1).
     pub threads: usize,
     /// Decode with the full 30 s encoder window instead of one scaled to the clip.
     pub full_window: bool,
@@ -104,6 +104,11 @@ pub struct Voice {
     pub energy_floor: f32,
     /// Minimum voiced length for a clip to be transcribed.
     pub min_speech: Dur,
+    /// Put the vocabulary (repos, agents, checks, `vocabulary`) in Whisper's
+    /// initial prompt for briefs.
+    pub vocabulary_prompt: bool,
+    /// Decode short clips (up to 2.5 s) with the commands grammar first.
+    pub command_mode: bool,
 }
 
 impl Default for Voice {
@@ -123,6 +128,8 @@ impl Default for Voice {
             cues: true,
             energy_floor: 0.005,
             min_speech: Dur::from_millis(200),
+            vocabulary_prompt: true,
+            command_mode: true,
         }
     }
 }

@@ -11,7 +11,10 @@
 //! * A missing or broken speech model does not stop the daemon: it says how
 //!   to get one, keeps recording utterances, and loads the model as soon as
 //!   the file is there.
-//! * Short cues mark start and stop (`[voice] cues`).
+//! * Short cues mark start and stop (`[voice] cues`), and a low double tone
+//!   says "didn't catch that" when a clip is rejected: no voice in it, noise,
+//!   or text the decoder invented (see `transcribe::Transcriber::hear`). A
+//!   rejected clip is stored with its reason and never acted on.
 
 use super::Services;
 use super::coordinator::{CoordinatorHandle, HotkeyEdge, Msg, Stage};
@@ -32,6 +35,8 @@ pub enum Cue {
     Start,
     Stop,
     Cancel,
+    /// A clip was heard but rejected (no voice, noise, a decoder loop).
+    DidNotCatch,
 }
 
 /// The speaker, for cues.
@@ -169,8 +174,8 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
     };
 
     let (job_tx, job_rx) = mpsc::channel::<Job>(32);
-    let worker = tokio::spawn(work(services.clone(), coordinator.clone(), slot.clone(), job_rx));
-    let cues = devices.cues;
+    let cues: Option<Arc<dyn Cues>> = devices.cues.map(Arc::from);
+    let worker = tokio::spawn(work(services.clone(), coordinator.clone(), slot.clone(), job_rx, cues.clone()));
     let cue = |c: Cue| {
         if let Some(p) = cues.as_ref() {
             p.play(c);
@@ -271,11 +276,23 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
 }
 
 /// Clips one at a time: store, gate, transcribe, tell the coordinator.
-async fn work(services: Services, coordinator: CoordinatorHandle, slot: Arc<ModelSlot>, mut jobs: mpsc::Receiver<Job>) {
+async fn work(
+    services: Services,
+    coordinator: CoordinatorHandle,
+    slot: Arc<ModelSlot>,
+    mut jobs: mpsc::Receiver<Job>,
+    cues: Option<Arc<dyn Cues>>,
+) {
     while let Some(job) = jobs.recv().await {
         match handle_clip(&services, &slot, job).await {
             Ok(Outcome::Transcript { utterance_id, text }) => {
                 coordinator.send(Msg::Transcript { utterance_id, text }).await;
+            }
+            Ok(Outcome::Rejected(reason)) => {
+                if let Some(c) = cues.as_ref() {
+                    c.play(Cue::DidNotCatch);
+                }
+                coordinator.send(Msg::VoiceIdle { reason }).await;
             }
             Ok(Outcome::Idle(reason)) => {
                 coordinator.send(Msg::VoiceIdle { reason }).await;
@@ -291,21 +308,22 @@ async fn work(services: Services, coordinator: CoordinatorHandle, slot: Arc<Mode
 enum Outcome {
     Transcript { utterance_id: i64, text: String },
     Idle(String),
+    /// Heard, but not something to act on: "didn't catch that".
+    Rejected(String),
 }
 
 async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow::Result<Outcome> {
     use anyhow::Context as _;
     let Job { clip, mode } = job;
     let cfg = &services.config;
-    let mode = transcribe::mode_for_clip(mode, clip.duration().as_secs_f64());
-    let verdict = gate::judge(&clip.samples, &gate::Gate::from_config(&cfg.voice));
+    let samples = Arc::new(clip.samples);
+    let verdict = gate::judge(&samples, &gate::Gate::from_config(&cfg.voice));
 
     // 1. the audio and its row, before anything acts on it
     let dir = services.data.audio();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let name = format!("{}-{:04x}.wav", clip.started_at.format("%Y%m%dT%H%M%S%.3fZ"), rand::random::<u16>());
     let path = dir.join(name);
-    let samples = Arc::new(clip.samples);
     {
         let (p, s) = (path.clone(), samples.clone());
         tokio::task::spawn_blocking(move || capture::wav::write_16k_mono(&p, &s)).await??;
@@ -317,10 +335,10 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
         "gate": verdict,
         "end": clip.end,
         "pre_roll_ms": clip.pre_roll as f64 / 16.0,
-        "mode": mode,
+        "expected": mode,
     });
 
-    // 2. the gate
+    // 2. the gate (again inside `hear`; checked here so silence needs no model)
     if !verdict.heard {
         let reason = verdict.reason.clone().unwrap_or_default();
         info["nothing_heard"] = serde_json::json!(true);
@@ -329,21 +347,39 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
         return Ok(Outcome::Idle(format!("nothing heard: {reason}")));
     }
 
-    // 3. the model
+    // 3. the model: voice detector, decode, checks against invented text
     let Some(model) = slot.get().await else {
         return Ok(Outcome::Idle("no speech model; the audio is stored".into()));
     };
-    let t = model.transcribe(samples, mode).await?;
-    info["timings"] = serde_json::to_value(&t.timings)?;
-    info["audio_ctx"] = serde_json::json!(t.audio_ctx);
-    info["model"] = serde_json::json!(t.model);
-    info["segments"] = serde_json::to_value(&t.segments)?;
-    if let Some(g) = t.in_grammar {
-        info["in_grammar"] = serde_json::json!(g);
+    let heard = model.hear(samples, mode).await?;
+    info["vad"] = serde_json::to_value(&heard.vad)?;
+    if let Some(t) = &heard.transcript {
+        info["mode"] = serde_json::json!(t.mode);
+        info["timings"] = serde_json::to_value(&t.timings)?;
+        info["audio_ctx"] = serde_json::json!(t.audio_ctx);
+        info["model"] = serde_json::json!(t.model);
+        info["segments"] = serde_json::to_value(&t.segments)?;
+        info["no_speech_prob"] = serde_json::json!(t.no_speech_prob);
+        info["avg_logprob"] = serde_json::json!(t.avg_logprob);
+        info["fallback"] = serde_json::json!(t.fallback);
+        if let Some(g) = t.in_grammar {
+            info["in_grammar"] = serde_json::json!(g);
+        }
     }
-    services.store.set_transcript(utterance_id, &t.text, Some(&info))?;
-    tracing::info!(utterance_id, text = %t.text, total_ms = t.timings.total_ms as u64, audio_ctx = t.audio_ctx, "transcribed");
-    Ok(Outcome::Transcript { utterance_id, text: t.text })
+    if let Some(reason) = &heard.rejected {
+        info["rejected"] = serde_json::json!(reason);
+        if let Some(t) = &heard.transcript {
+            info["rejected_text"] = serde_json::json!(t.text);
+        }
+        services.store.set_transcript(utterance_id, "", Some(&info))?;
+        tracing::info!(utterance_id, %reason, "didn't catch that; not acted on");
+        return Ok(Outcome::Rejected(format!("didn't catch that: {reason}")));
+    }
+    let text = heard.text().to_string();
+    services.store.set_transcript(utterance_id, &text, Some(&info))?;
+    let total_ms = heard.transcript.as_ref().map(|t| t.timings.total_ms as u64).unwrap_or(0);
+    tracing::info!(utterance_id, text = %text, total_ms, "transcribed");
+    Ok(Outcome::Transcript { utterance_id, text })
 }
 
 /// Cues through rodio, on a thread that owns the output stream.
@@ -398,6 +434,7 @@ fn cue_sound(cue: Cue) -> rodio::buffer::SamplesBuffer {
         Cue::Start => &[(660.0, 0.06), (880.0, 0.06)],
         Cue::Stop => &[(880.0, 0.06), (660.0, 0.06)],
         Cue::Cancel => &[(330.0, 0.15)],
+        Cue::DidNotCatch => &[(330.0, 0.07), (0.0, 0.04), (330.0, 0.07)],
     };
     let mut samples = Vec::new();
     for &(freq, secs) in tones {
@@ -422,7 +459,7 @@ mod tests {
     #[test]
     fn cue_sounds_are_short_and_quiet() {
         use rodio::Source;
-        for c in [Cue::Start, Cue::Stop, Cue::Cancel] {
+        for c in [Cue::Start, Cue::Stop, Cue::Cancel, Cue::DidNotCatch] {
             let s = cue_sound(c);
             let d = s.total_duration().unwrap();
             assert!(d < Duration::from_millis(200), "{d:?}");

@@ -62,6 +62,13 @@ pub struct Decoded {
     pub encode_ms: f64,
     pub decode_ms: f64,
     pub text_tokens: usize,
+    /// P(<|nospeech|>) right after <|startoftranscript|>, as OpenAI's
+    /// Whisper defines it (see [`Engine::no_speech_prob`]).
+    pub no_speech_prob: f32,
+    /// Mean log-probability of the decoded text tokens (0 when there are none).
+    pub avg_logprob: f32,
+    /// The decoder began to repeat itself and was stopped ([`ends_in_a_loop`]).
+    pub looped: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +155,7 @@ impl Engine {
             started: Instant::now(),
             first_decode: None,
             max_seen: 0,
+            looped: false,
         };
         // whisper-rs's usual `FullParams::new(SamplingStrategy::Greedy { best_of: 1 })`
         fp.greedy.best_of = 1;
@@ -164,6 +172,11 @@ impl Engine {
             // multiplies latency for little gain, and the token cap already
             // stops runaway output.
             fp.temperature_inc = 0.0;
+            // whisper.cpp 1.8.3 reads the no-speech probability from a logits
+            // row it never computed whenever the prompt is longer than <|sot|>
+            // (always, with no_timestamps); capcom computes it itself below and
+            // keeps whisper.cpp's own check from acting on that value.
+            fp.no_speech_thold = 2.0;
             if !req.initial_prompt.is_empty() {
                 fp.initial_prompt = prompt.as_ptr();
             }
@@ -191,8 +204,26 @@ impl Engine {
             let t1 = unsafe { sys::whisper_full_get_segment_t1_from_state(self.state, i) } as f64 / 100.0;
             segments.push((t0, t1, text));
         }
+        let mut logprob_sum = 0f64;
+        let mut n_text = 0usize;
+        let eot = filter.eot;
+        for i in 0..n {
+            let nt = unsafe { sys::whisper_full_n_tokens_from_state(self.state, i) };
+            for k in 0..nt {
+                let td = unsafe { sys::whisper_full_get_token_data_from_state(self.state, i, k) };
+                if td.id < eot && td.plog.is_finite() {
+                    logprob_sum += td.plog as f64;
+                    n_text += 1;
+                }
+            }
+        }
+        let avg_logprob = if n_text == 0 { 0.0 } else { (logprob_sum / n_text as f64) as f32 };
+        let no_speech_prob = self.no_speech_prob(req.threads.max(1));
         let first = filter.first_decode.unwrap_or(done);
         Ok(Decoded {
+            looped: filter.looped,
+            no_speech_prob,
+            avg_logprob,
             segments,
             encode_ms: (first - filter.started).as_secs_f64() * 1000.0,
             decode_ms: (done - first).as_secs_f64() * 1000.0,
@@ -200,11 +231,52 @@ impl Engine {
         })
     }
 
+    /// P(<|nospeech|>) at the <|startoftranscript|> position over the audio
+    /// the last decode encoded (OpenAI's `no_speech_prob`): one decoder step
+    /// on [<|sot|>] against the encoder output still in the state. NaN when
+    /// it cannot be computed.
+    fn no_speech_prob(&mut self, threads: i32) -> f32 {
+        let sot = unsafe { sys::whisper_token_sot(self.ctx) };
+        let nosp = unsafe { sys::whisper_token_nosp(self.ctx) } as usize;
+        let rc = unsafe { sys::whisper_decode_with_state(self.ctx, self.state, &sot, 1, 0, threads) };
+        if rc != 0 {
+            return f32::NAN;
+        }
+        let n_vocab = unsafe { sys::whisper_n_vocab(self.ctx) } as usize;
+        let p = unsafe { sys::whisper_get_logits_from_state(self.state) };
+        if p.is_null() || nosp >= n_vocab {
+            return f32::NAN;
+        }
+        let logits = unsafe { std::slice::from_raw_parts(p, n_vocab) };
+        softmax_at(logits, nosp)
+    }
+
     /// The text of a token id.
     fn token_text(ctx: *mut sys::whisper_context, id: i32) -> Vec<u8> {
         let p = unsafe { sys::whisper_token_to_str(ctx, id) };
         if p.is_null() { Vec::new() } else { unsafe { CStr::from_ptr(p) }.to_bytes().to_vec() }
     }
+}
+
+/// Does the token sequence end in a loop: its last k tokens (2 ≤ k ≤ 16)
+/// repeat the k before them, or one token three times in a row? Whisper's
+/// decoder, once it repeats a phrase, repeats it until the token cap.
+pub fn ends_in_a_loop(ids: &[i32]) -> bool {
+    let n = ids.len();
+    if n >= 3 && ids[n - 1] == ids[n - 2] && ids[n - 2] == ids[n - 3] {
+        return true;
+    }
+    (2..=16usize).any(|k| n >= 2 * k && ids[n - k..] == ids[n - 2 * k..n - k])
+}
+
+/// softmax(logits)[i], computed stably.
+pub fn softmax_at(logits: &[f32], i: usize) -> f32 {
+    let max = logits.iter().cloned().filter(|v| v.is_finite()).fold(f32::NEG_INFINITY, f32::max);
+    if !max.is_finite() || i >= logits.len() {
+        return f32::NAN;
+    }
+    let sum: f64 = logits.iter().filter(|v| v.is_finite()).map(|&v| ((v - max) as f64).exp()).sum();
+    (((logits[i] - max) as f64).exp() / sum) as f32
 }
 
 /// State the logits filter keeps across the calls of one decode.
@@ -216,6 +288,8 @@ struct Filter<'g> {
     started: Instant,
     first_decode: Option<Instant>,
     max_seen: usize,
+    /// The decoder started repeating itself and was stopped.
+    looped: bool,
 }
 
 unsafe extern "C" fn on_logits(
@@ -248,6 +322,11 @@ unsafe extern "C" fn on_logits(
             }
         };
         if !text_ids.is_empty() && text_ids.len() >= f.max_tokens {
+            force_end(logits);
+            return;
+        }
+        if ends_in_a_loop(&text_ids) {
+            f.looped = true;
             force_end(logits);
             return;
         }

@@ -18,6 +18,7 @@
 
 pub mod ggml;
 pub mod grammar;
+pub mod import;
 pub mod models;
 pub mod testmodel;
 pub mod validate;
@@ -27,6 +28,7 @@ mod engine;
 pub use engine::EngineError;
 pub use validate::{ModelError, ModelInfo, Problem, validate};
 
+use crate::capture;
 use crate::config::{Config, DataDir};
 use engine::{DecodeRequest, Engine};
 use grammar::{Grammar, GrammarError, RuleTable};
@@ -39,8 +41,23 @@ use std::time::Instant;
 pub const SAMPLE_RATE: u32 = 16_000;
 /// Encoder frames per second of audio (one frame per 20 ms).
 pub const FRAMES_PER_SECOND: f64 = 50.0;
-/// Extra encoder frames beyond the clip, so the last word is not cut.
-pub const AUDIO_CTX_MARGIN: i32 = 64;
+/// Extra encoder frames beyond the clip. 64 (1.3 s) let whisper loop on
+/// short clips ("Yeah. Yeah. Yeah."); 128 stopped every loop on the
+/// spoken clip set (`tests/speech.rs`).
+pub const AUDIO_CTX_MARGIN: i32 = 128;
+/// The smallest encoder window used (about 5 s).
+pub const MIN_AUDIO_CTX: i32 = 256;
+/// Silence appended to every clip so the last word is not cut off.
+pub const END_PAD_SECONDS: f64 = 0.4;
+/// Clips up to this long are decoded as commands first ([`DecodeMode::Auto`]).
+pub const COMMAND_MAX_SECONDS: f64 = 2.5;
+/// A grammar decode whose mean token log-probability is below this falls
+/// back to free decoding.
+pub const GRAMMAR_MIN_LOGPROB: f32 = -0.9;
+/// OpenAI's rule: a window is silence when P(no speech) exceeds this and the
+/// text's mean log-probability is below [`NO_SPEECH_LOGPROB`].
+pub const NO_SPEECH_THRESHOLD: f32 = 0.6;
+pub const NO_SPEECH_LOGPROB: f32 = -1.0;
 /// How strongly whisper.cpp pushes tokens that leave the grammar down.
 pub const GRAMMAR_PENALTY: f32 = 100.0;
 /// Grammar decoding forces speech into the grammar's phrases, so it is only
@@ -98,6 +115,19 @@ pub struct Transcript {
     /// Text tokens decoded (the longest window).
     pub text_tokens: usize,
     pub model: String,
+    /// P(no speech) at the start of the window (OpenAI's definition).
+    #[serde(default)]
+    pub no_speech_prob: f32,
+    /// Mean log-probability of the text tokens.
+    #[serde(default)]
+    pub avg_logprob: f32,
+    /// A grammar decode that scored poorly and was decoded again freely.
+    #[serde(default)]
+    pub fallback: bool,
+    /// The decoder started to repeat itself; it was stopped there and the
+    /// repeated phrase kept once ([`collapse_repeats`]).
+    #[serde(default)]
+    pub looped: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,24 +150,88 @@ pub struct Settings {
     pub threads: usize,
     pub full_window: bool,
     pub language: String,
-    /// The vocabulary prompt for free-form briefs.
+    /// The vocabulary prompt for free-form briefs (empty when switched off).
     pub prompt: String,
+    /// How clips are decoded by default.
+    pub decode: DecodeMode,
+    pub gate: capture::gate::Gate,
+    pub vad: capture::vad::Vad,
 }
 
 impl Settings {
     pub fn from_config(cfg: &Config) -> Settings {
         Settings {
-            threads: if cfg.voice.threads == 0 { physical_cores() } else { cfg.voice.threads },
+            threads: if cfg.voice.threads == 0 { default_threads() } else { cfg.voice.threads },
             full_window: cfg.voice.full_window,
             language: if cfg.voice.language.trim().is_empty() { "en".into() } else { cfg.voice.language.clone() },
-            prompt: vocabulary_prompt(cfg),
+            prompt: if cfg.voice.vocabulary_prompt { vocabulary_prompt(cfg) } else { String::new() },
+            decode: if cfg.voice.command_mode { DecodeMode::Auto } else { DecodeMode::Free },
+            gate: capture::gate::Gate::from_config(&cfg.voice),
+            vad: capture::vad::Vad { floor: cfg.voice.energy_floor.max(0.0) * 0.8, ..Default::default() },
         }
     }
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { threads: physical_cores(), full_window: false, language: "en".into(), prompt: String::new() }
+        Settings {
+            threads: default_threads(),
+            full_window: false,
+            language: "en".into(),
+            prompt: String::new(),
+            decode: DecodeMode::Auto,
+            gate: capture::gate::Gate::from_config(&crate::config::Voice::default()),
+            vad: capture::vad::Vad::default(),
+        }
+    }
+}
+
+/// Whisper threads when `[voice] threads = 0`: one fewer than the physical
+/// cores, at least one. whisper.cpp's thread pool spin-waits, so with every
+/// core busy a thread that loses its core stalls the others (measured: a
+/// 16 s brief took 7.7–39 s with two threads and two busy processes on two
+/// cores, 2.7–5.3 s with one thread).
+pub fn default_threads() -> usize {
+    physical_cores().saturating_sub(1).max(1)
+}
+
+/// whisper.cpp's build and CPU features (`whisper_print_system_info`).
+pub fn system_info() -> String {
+    let p = unsafe { whisper_rs::whisper_rs_sys::whisper_print_system_info() };
+    if p.is_null() {
+        return String::new();
+    }
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().trim().to_string()
+}
+
+/// What `capcom doctor` says about whisper.cpp: its SIMD paths against the CPU's.
+pub struct SystemCheck {
+    pub ok: bool,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+pub fn system_check(threads_setting: usize) -> SystemCheck {
+    let info = system_info();
+    let threads = if threads_setting == 0 { default_threads() } else { threads_setting };
+    let flags = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("flags")).map(|l| l.to_string()))
+        .unwrap_or_default();
+    let cpu_has = |f: &str| flags.split_whitespace().any(|x| x == f);
+    // whisper.cpp prints "AVX2 = 1 | FMA = 1 | F16C = 1 | ..." per backend
+    let built = |f: &str| info.contains(&format!("{f} = 1"));
+    let missing: Vec<&str> =
+        [("avx2", "AVX2"), ("fma", "FMA"), ("f16c", "F16C")].iter().filter(|(c, b)| cpu_has(c) && !built(b)).map(|(_, b)| *b).collect();
+    let detail = format!("{threads} thread(s); {info}");
+    if missing.is_empty() {
+        SystemCheck { ok: true, detail, fix: None }
+    } else {
+        SystemCheck {
+            ok: false,
+            detail: format!("the CPU has {} but this build does not use it; {detail}", missing.join(", ")),
+            fix: Some("build capcom on this machine (cargo build --release) so ggml detects the CPU".into()),
+        }
     }
 }
 
@@ -172,7 +266,120 @@ pub fn audio_ctx_for(duration_s: f64, full_window: bool) -> i32 {
     }
     let frames = (duration_s.max(0.0) * FRAMES_PER_SECOND).ceil() as i32 + AUDIO_CTX_MARGIN;
     // a multiple of 32 keeps ggml's matrix shapes friendly
-    ((frames + 31) / 32 * 32).min(full)
+    ((frames + 31) / 32 * 32).clamp(MIN_AUDIO_CTX, full)
+}
+
+/// How a clip is decoded: `capcom transcribe --mode`, and the daemon's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DecodeMode {
+    /// Clips up to [`COMMAND_MAX_SECONDS`] as commands (with free decoding as
+    /// the fallback), longer ones freely.
+    #[default]
+    Auto,
+    /// Always the commands grammar first.
+    Command,
+    /// Never a grammar (except a pending confirmation's).
+    Free,
+}
+
+/// A transcript that must not be acted on, and why ("no voice", "repetition").
+pub fn rejection(t: &Transcript) -> Option<String> {
+    if t.text.trim().is_empty() || !t.text.chars().any(|c| c.is_alphanumeric()) {
+        return Some("no words".into());
+    }
+    // a loop is itself a sign of no speech (measured: 50 Hz hum decodes as "Go, go, go, …")
+    if t.no_speech_prob > NO_SPEECH_THRESHOLD && (t.avg_logprob < NO_SPEECH_LOGPROB || t.looped) {
+        return Some(format!("no speech (p {:.2}, mean log-probability {:.2})", t.no_speech_prob, t.avg_logprob));
+    }
+    if let Some(r) = repetition(&t.text) {
+        return Some(format!("repetition loop: {r}"));
+    }
+    if t.looped && t.avg_logprob < LOOPED_MIN_LOGPROB {
+        return Some(format!("the decoder looped, unsure of its words (mean log-probability {:.2})", t.avg_logprob));
+    }
+    None
+}
+
+/// A decode that looped is kept (once) only when it was this sure of its words.
+pub const LOOPED_MIN_LOGPROB: f32 = -0.7;
+
+/// Keep a phrase once where the decoder said it again right after itself:
+/// "Merge task 4, Merge task 4" → "Merge task 4"; a word said three or more
+/// times in a row is kept once. Words compare without case and punctuation.
+pub fn collapse_repeats(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let norm: Vec<String> =
+        words.iter().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect();
+    let mut keep: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let mut skipped = false;
+        for n in (1..=8usize).rev() {
+            let need = if n == 1 { 3 } else { 2 };
+            if i + n * need > words.len() {
+                continue;
+            }
+            let unit = &norm[i..i + n];
+            if (1..need).all(|k| &norm[i + k * n..i + (k + 1) * n] == unit) {
+                // keep one copy, then skip every further copy
+                keep.extend(&words[i..i + n]);
+                let mut j = i + n;
+                while j + n <= words.len() && &norm[j..j + n] == unit {
+                    j += n;
+                }
+                // a trailing partial copy is the loop's cut-off start
+                let rest = words.len() - j;
+                if rest < n && rest > 0 && norm[j..] == unit[..rest] {
+                    j = words.len();
+                }
+                i = j;
+                skipped = true;
+                break;
+            }
+        }
+        if !skipped {
+            keep.push(words[i]);
+            i += 1;
+        }
+    }
+    let mut out = keep.join(" ");
+    // the kept copy ends where its repeat began: ", " or "" → end it cleanly
+    if out.ends_with(',') {
+        out.pop();
+        out.push('.');
+    }
+    out
+}
+
+/// A decoder loop in `text`: a phrase of 1–8 words said three times in a
+/// row (a single word four times), or text that compresses too well (many
+/// words, few distinct ones). Returns the repeated phrase.
+pub fn repetition(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
+    for n in 1..=8usize {
+        let need = if n == 1 { 4 } else { 3 };
+        if words.len() < n * need {
+            break;
+        }
+        for start in 0..=words.len() - n * need {
+            let phrase = &words[start..start + n];
+            if (1..need).all(|k| &words[start + k * n..start + (k + 1) * n] == phrase) {
+                return Some(phrase.join(" "));
+            }
+        }
+    }
+    if words.len() >= 24 {
+        let distinct: std::collections::HashSet<&String> = words.iter().collect();
+        if (distinct.len() as f64) < words.len() as f64 * 0.3 {
+            return Some(format!("{} words, {} distinct", words.len(), distinct.len()));
+        }
+    }
+    None
 }
 
 /// The most text tokens one 30 s window may produce: about 7 per second of
@@ -301,23 +508,25 @@ impl Transcriber {
     fn run(&self, samples: &[f32], mode: Mode, library_defaults: bool) -> Result<Transcript, TranscribeError> {
         let t = Instant::now();
         let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
-        let audio_ctx = if library_defaults { 1500 } else { audio_ctx_for(duration_s, self.settings.full_window) };
+        let audio_ctx =
+            if library_defaults { 1500 } else { audio_ctx_for(duration_s + END_PAD_SECONDS, self.settings.full_window) };
         let (grammar, prompt) = match mode {
             Mode::Free => (None, self.settings.prompt.as_str()),
             Mode::Commands => (Some((&self.commands.0, &self.commands.1, GRAMMAR_PENALTY)), grammar::COMMANDS_PROMPT),
             Mode::Confirm => (Some((&self.confirm.0, &self.confirm.1, GRAMMAR_PENALTY)), grammar::CONFIRM_PROMPT),
         };
-        // whisper.cpp skips input shorter than one second; pad with silence
-        let padded: Vec<f32>;
+        // silence after the clip so its last word is not cut off; whisper.cpp
+        // also skips input shorter than one second
         let min_len = SAMPLE_RATE as usize * 11 / 10;
-        let input: &[f32] = if samples.len() < min_len {
-            let mut v = samples.to_vec();
-            v.resize(min_len, 0.0);
-            padded = v;
-            &padded
-        } else {
-            samples
-        };
+        let pad = (END_PAD_SECONDS * SAMPLE_RATE as f64) as usize;
+        let mut input = Vec::with_capacity((samples.len() + pad).max(min_len));
+        input.extend_from_slice(samples);
+        if !library_defaults {
+            input.resize(samples.len() + pad, 0.0);
+        }
+        if input.len() < min_len {
+            input.resize(min_len, 0.0);
+        }
         let req = DecodeRequest {
             threads: self.settings.threads as i32,
             audio_ctx: if audio_ctx >= 1500 { 0 } else { audio_ctx },
@@ -334,13 +543,14 @@ impl Transcriber {
         };
         let decoded = {
             let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-            engine.decode(input, &req)?
+            engine.decode(&input, &req)?
         };
         let raw: String = decoded.segments.iter().map(|s| s.2.as_str()).collect();
         let in_grammar = grammar.map(|(g, _, _)| g.accepts(&raw));
         let load_ms = self.load_ms.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or(0.0);
+        let text = if decoded.looped { collapse_repeats(raw.trim()) } else { raw.trim().to_string() };
         Ok(Transcript {
-            text: raw.trim().to_string(),
+            text,
             segments: decoded
                 .segments
                 .into_iter()
@@ -362,7 +572,74 @@ impl Transcriber {
             in_grammar,
             text_tokens: decoded.text_tokens,
             model: self.info.path.display().to_string(),
+            no_speech_prob: decoded.no_speech_prob,
+            avg_logprob: decoded.avg_logprob,
+            fallback: false,
+            looped: decoded.looped,
         })
+    }
+
+    /// The whole path from a recorded clip to text the daemon may act on:
+    /// the energy gate, the voice detector, command or free decoding (a poor
+    /// grammar decode falls back to free decoding), then the checks against
+    /// invented text ([`rejection`]). `expected` is [`Mode::Confirm`] while a
+    /// question is pending, else [`Mode::Free`].
+    pub fn hear(&self, samples: &[f32], expected: Mode, decode: Option<DecodeMode>) -> Result<Hearing, TranscribeError> {
+        let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
+        let gate = capture::gate::judge(samples, &self.settings.gate);
+        let mut h = Hearing { gate, vad: None, transcript: None, rejected: None };
+        if !h.gate.heard {
+            h.rejected = Some(format!("nothing heard: {}", h.gate.reason.clone().unwrap_or_default()));
+            return Ok(h);
+        }
+        let vad = self.settings.vad.judge(samples);
+        let voice = vad.voice;
+        h.vad = Some(vad);
+        if !voice {
+            let v = h.vad.as_ref().map(|v| (v.voiced_ms, v.best_periodicity)).unwrap_or_default();
+            h.rejected = Some(format!("no voice ({} ms voiced, best periodicity {:.2})", v.0, v.1));
+            return Ok(h);
+        }
+        let decode = decode.unwrap_or(self.settings.decode);
+        let first = match (expected, decode) {
+            (Mode::Confirm, _) if duration_s <= GRAMMAR_MAX_SECONDS => Mode::Confirm,
+            (_, DecodeMode::Command) => Mode::Commands,
+            (_, DecodeMode::Auto) if duration_s <= COMMAND_MAX_SECONDS => Mode::Commands,
+            _ => Mode::Free,
+        };
+        let mut t = self.run(samples, first, false)?;
+        if first != Mode::Free && (t.in_grammar != Some(true) || t.avg_logprob < GRAMMAR_MIN_LOGPROB) {
+            let spent = t.timings.total_ms;
+            let (tried, score) = (t.text.clone(), t.avg_logprob);
+            t = self.run(samples, Mode::Free, false)?;
+            t.fallback = true;
+            t.timings.total_ms += spent;
+            tracing::debug!(grammar_text = %tried, score, free_text = %t.text, "grammar decode scored poorly; decoded freely");
+        }
+        h.rejected = rejection(&t);
+        h.transcript = Some(t);
+        Ok(h)
+    }
+}
+
+/// What [`Transcriber::hear`] made of a clip.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hearing {
+    pub gate: capture::gate::Verdict,
+    pub vad: Option<capture::vad::VadVerdict>,
+    /// The decode, when the clip reached the model (kept even when rejected).
+    pub transcript: Option<Transcript>,
+    /// Why the clip must not be acted on; `None` means act on the text.
+    pub rejected: Option<String>,
+}
+
+impl Hearing {
+    /// The text to act on: empty when rejected.
+    pub fn text(&self) -> &str {
+        match (&self.rejected, &self.transcript) {
+            (None, Some(t)) => &t.text,
+            _ => "",
+        }
     }
 }
 
@@ -371,6 +648,9 @@ impl Transcriber {
 pub trait SpeechModel: Send + Sync {
     /// Transcribe 16 kHz mono samples.
     async fn transcribe(&self, samples: Arc<Vec<f32>>, mode: Mode) -> Result<Transcript, TranscribeError>;
+    /// Gate, voice detector, decode and the checks against invented text
+    /// ([`Transcriber::hear`]).
+    async fn hear(&self, samples: Arc<Vec<f32>>, expected: Mode) -> Result<Hearing, TranscribeError>;
     /// A short description for logs and the tray.
     fn describe(&self) -> String;
 }
@@ -384,6 +664,13 @@ impl SpeechModel for WhisperModel {
     async fn transcribe(&self, samples: Arc<Vec<f32>>, mode: Mode) -> Result<Transcript, TranscribeError> {
         let t = self.0.clone();
         tokio::task::spawn_blocking(move || t.transcribe_blocking(&samples, mode))
+            .await
+            .map_err(|e| TranscribeError::Join(e.to_string()))?
+    }
+
+    async fn hear(&self, samples: Arc<Vec<f32>>, expected: Mode) -> Result<Hearing, TranscribeError> {
+        let t = self.0.clone();
+        tokio::task::spawn_blocking(move || t.hear(&samples, expected, None))
             .await
             .map_err(|e| TranscribeError::Join(e.to_string()))?
     }

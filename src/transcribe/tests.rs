@@ -17,7 +17,7 @@ fn tiny_model() -> &'static Path {
 fn transcriber() -> &'static Transcriber {
     static T: OnceLock<Transcriber> = OnceLock::new();
     T.get_or_init(|| {
-        let settings = Settings { threads: 2, full_window: false, language: "en".into(), prompt: "Glossary: Tailwind, Copilot.".into() };
+        let settings = Settings { threads: 2, prompt: "Glossary: Tailwind, Copilot.".into(), ..Settings::default() };
         Transcriber::load(tiny_model(), None, settings).expect("the generated model loads")
     })
 }
@@ -37,14 +37,58 @@ fn chirp(seconds: f64) -> Vec<f32> {
 
 #[test]
 fn audio_ctx_follows_clip_length() {
-    assert_eq!(audio_ctx_for(3.0, false), 224); // 150 frames + 64 margin, rounded to 32
-    assert_eq!(audio_ctx_for(10.0, false), 576);
-    assert_eq!(audio_ctx_for(0.2, false), 96);
+    assert_eq!(audio_ctx_for(3.0, false), 288); // 150 frames + 128 margin, rounded to 32
+    assert_eq!(audio_ctx_for(10.0, false), 640);
+    assert_eq!(audio_ctx_for(0.2, false), MIN_AUDIO_CTX);
+    assert_eq!(audio_ctx_for(0.5, false), MIN_AUDIO_CTX);
     assert_eq!(audio_ctx_for(29.5, false), 1500);
     assert_eq!(audio_ctx_for(45.0, false), 1500);
     assert_eq!(audio_ctx_for(3.0, true), 1500);
     assert!(token_cap(1.0) < token_cap(10.0));
+    assert!(MIN_AUDIO_CTX >= 2 * AUDIO_CTX_MARGIN && AUDIO_CTX_MARGIN >= 128);
     assert_eq!(token_cap(60.0), token_cap(30.0));
+}
+
+#[test]
+fn loops_and_empty_text_are_rejected() {
+    for (text, looped) in [
+        ("Yeah. Yeah. Yeah. Yeah. Yeah. Yeah. Yeah.", true),
+        ("Top, Lucie, S.A.Gunt. Top, Lucie, S.A.Gunt. Top, Lucie, S.A.Gunt.", true),
+        ("compatibility issues. Test must pass. Test must pass. Test must pass.", true),
+        ("Confirm, confirm, confirm, confirm, confirm.", true),
+        ("Test must pass. Test must pass.", false),
+        ("Yes, yes.", false),
+        ("Upgrade Tailwind to the latest stable version and make sure the build passes.", false),
+        ("Merge task four.", false),
+    ] {
+        assert_eq!(repetition(text).is_some(), looped, "{text}");
+    }
+    let t = |text: &str, nosp: f32, lp: f32| Transcript {
+        text: text.into(),
+        segments: vec![],
+        duration_s: 1.0,
+        audio_ctx: 256,
+        timings: Timings::default(),
+        mode: Mode::Free,
+        in_grammar: None,
+        text_tokens: 3,
+        model: String::new(),
+        no_speech_prob: nosp,
+        avg_logprob: lp,
+        fallback: false,
+        looped: false,
+    };
+    assert!(rejection(&t("Merge task four.", 0.1, -0.3)).is_none());
+    assert!(rejection(&t("", 0.1, 0.0)).is_some());
+    assert!(rejection(&t(" ... ", 0.1, -0.3)).is_some());
+    assert!(rejection(&t("I'm a", 0.9, -1.5)).unwrap().contains("no speech"));
+    // a confident decode stands even when the start sounded like silence
+    assert!(rejection(&t("Yes.", 0.7, -0.2)).is_none());
+    // a loop cut to one copy: kept when sure, not when unsure or when it sounded like silence
+    let looped = |text: &str, nosp: f32, lp: f32| Transcript { looped: true, ..t(text, nosp, lp) };
+    assert!(rejection(&looped("Merge task 4.", 0.2, -0.5)).is_none());
+    assert!(rejection(&looped("It's your account", 0.13, -1.15)).is_some());
+    assert!(rejection(&looped("Go.", 0.95, -0.63)).is_some());
 }
 
 #[test]
@@ -106,7 +150,8 @@ fn transcribes_with_the_generated_model() {
     let t = transcriber();
     let clip = chirp(3.0);
     let out = t.transcribe_blocking(&clip, Mode::Free).unwrap();
-    assert_eq!(out.audio_ctx, audio_ctx_for(3.0, false));
+    // the clip plus the silence padded after it
+    assert_eq!(out.audio_ctx, audio_ctx_for(3.0 + END_PAD_SECONDS, false));
     assert!((out.duration_s - 3.0).abs() < 1e-6);
     assert!(!out.segments.is_empty());
     assert!(out.segments.iter().all(|s| 0.0 <= s.t0 && s.t0 <= s.t1 && s.t1 <= out.duration_s), "{:?}", out.segments);
@@ -155,4 +200,46 @@ fn a_bad_model_is_refused_before_whisper_sees_it() {
     let p = dir.path().join("cut.bin");
     std::fs::write(&p, &TestModel::tiny().to_bytes()[..4_000_000]).unwrap();
     assert!(matches!(Transcriber::load(&p, None, Settings::default()), Err(TranscribeError::Model(_))));
+}
+
+#[test]
+fn the_spoken_commands_and_the_prompt_are_sentences_of_the_commands_grammar() {
+    let g = Grammar::parse(grammar::COMMANDS).unwrap();
+    let prompt: Vec<String> = grammar::COMMANDS_PROMPT
+        .split_inclusive(['.', '?'])
+        .map(|p| format!(" {}", p.trim()))
+        .collect();
+    for p in prompt.iter().map(String::as_str).chain([
+        " Confirm.",
+        " Cancel that.",
+        " Merge task four.",
+        " What's finished?",
+        " Read me today's changelog.",
+        " Yes, go ahead.",
+        " No, wait.",
+    ]) {
+        assert!(g.accepts(p), "{p:?}");
+    }
+    assert!(!g.accepts(" Upgrade Tailwind to the latest version."));
+}
+
+#[test]
+fn loops_are_cut_and_kept_once() {
+    use super::engine::ends_in_a_loop;
+    assert!(ends_in_a_loop(&[5, 6, 7, 5, 6, 7]));
+    assert!(ends_in_a_loop(&[1, 9, 9, 9]));
+    assert!(!ends_in_a_loop(&[1, 9, 9]));
+    assert!(!ends_in_a_loop(&[5, 6, 7, 5, 6]));
+    for (looped, kept) in [
+        ("Merge task 4, Merge task 4,", "Merge task 4."),
+        ("Merge task 4 Merge task 4 Merge task", "Merge task 4"),
+        ("No, wait. No, wait.", "No, wait."),
+        ("confirm confirm confirm", "confirm"),
+        ("What's finished? What's finished?", "What's finished?"),
+        ("Fix the footer. Test must pass. Test must pass.", "Fix the footer. Test must pass."),
+        ("Yes, yes.", "Yes, yes."),
+        ("Upgrade Tailwind and make sure the build passes.", "Upgrade Tailwind and make sure the build passes."),
+    ] {
+        assert_eq!(collapse_repeats(looped), kept, "{looped}");
+    }
 }

