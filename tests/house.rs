@@ -176,3 +176,25 @@ fn no_import_circles_between_top_level_modules() {
     }
     assert!(circles.is_empty(), "top-level modules that import each other: {circles:?}");
 }
+
+/// Without a sound card ALSA prints dozens of "ALSA lib …" lines while devices are probed;
+/// the first line a user reads must be capcom's own.
+#[test]
+fn doctor_prints_no_alsa_noise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("c.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_capcom"))
+        .args(["--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("doctor")
+        .env("HOME", tmp.path())
+        .env("XDG_RUNTIME_DIR", tmp.path())
+        .output()
+        .unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains("ALSA lib"), "{all}");
+    assert!(all.starts_with('['), "the first line is capcom's: {all}");
+}

@@ -156,3 +156,25 @@ fn open(
     stream.play().map_err(|e| format!("{name}: {e}"))?;
     Ok((stream, format!("{name} ({rate} Hz, {channels} ch, {format:?})")))
 }
+
+/// ALSA prints its own errors ("ALSA lib confmisc.c:855: cannot find card '0'", dozens of
+/// lines when there is no sound card) straight to stderr while cpal probes devices. capcom
+/// says what matters itself (`capcom doctor`'s microphone line, the daemon's warning), so
+/// ALSA's handler is replaced by one that says nothing. Call before the first device probe.
+pub fn quiet_alsa() {
+    use std::os::raw::{c_char, c_int};
+    // ALSA's handler is variadic (`const char *fmt, ...`); the fixed arguments are passed the
+    // same way to a function that ignores the rest, which is all this one does.
+    type Handler = unsafe extern "C" fn(*const c_char, c_int, *const c_char, c_int, *const c_char);
+    unsafe extern "C" {
+        fn snd_lib_error_set_handler(handler: Option<Handler>) -> c_int;
+    }
+    unsafe extern "C" fn silent(_: *const c_char, _: c_int, _: *const c_char, _: c_int, _: *const c_char) {}
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sets a process-wide callback to a function that touches nothing.
+        unsafe {
+            snd_lib_error_set_handler(Some(silent));
+        }
+    });
+}

@@ -186,6 +186,8 @@ pub fn run(cli: Cli) -> u8 {
         // No logging, config or runtime: this process only waits for the agent.
         return crate::dispatch::local::supervise(status, *max_log, argv);
     }
+    // The first line a user reads is capcom's own, not ALSA's device probing.
+    crate::capture::mic::quiet_alsa();
     let data = DataDir::resolve(cli.data_dir.as_deref());
     let is_daemon = matches!(cli.command, Command::Daemon { .. });
     // Held until this function returns: one daemon per data dir.
