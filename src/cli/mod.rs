@@ -44,13 +44,19 @@ pub enum Command {
     },
     /// Act on TEXT as if it were spoken
     Brief {
+        /// What you would say, e.g. "bump tailwind in the site repo, tests must pass"
+        #[arg(value_name = "TEXT", required = true)]
         text: Vec<String>,
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
     /// Understanding only: print the Intent, act on nothing
     Parse {
+        /// The words to understand
+        #[arg(value_name = "TEXT", required = true)]
         text: Vec<String>,
+        /// Print the Intent JSON (the contract in ARCHITECTURE.md) instead of a summary
         #[arg(long)]
         json: bool,
     },
@@ -59,12 +65,16 @@ pub enum Command {
         /// Include merged and cancelled tasks
         #[arg(long)]
         all: bool,
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
     /// One task: runs, events, checks, scope flags, branch/PR
     Task {
+        /// The task's number
+        #[arg(value_name = "TASK")]
         id: i64,
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
@@ -73,42 +83,61 @@ pub enum Command {
         /// finished (the default), running, failed or all
         #[arg(long)]
         filter: Option<String>,
+        /// Say the answer out loud
         #[arg(long)]
         speak: bool,
+        /// Write the spoken answer to a WAV file
         #[arg(long, value_name = "FILE.wav")]
         out: Option<PathBuf>,
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
     /// Ask to merge a task; prints the question and a confirmation code
     Merge {
+        /// A task number, or words that name it ("the tailwind one")
+        #[arg(value_name = "TASK")]
         task: String,
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
     /// Confirm the pending question
     Confirm {
+        /// The code the question printed (optional: the pending question is confirmed)
         code: Option<String>,
         /// Merge even though no automated check ran on the change (the stronger confirmation)
         #[arg(long)]
         no_checks: bool,
     },
     /// Cancel a task
-    Cancel { task: String },
-    /// The changelog of finished work
+    Cancel {
+        /// A task number, or words that name it
+        #[arg(value_name = "TASK")]
+        task: String,
+    },
+    /// The changelog of finished work. Without --text or --out it publishes an episode
+    /// (audio in the changelog folder and the podcast feed)
     Changelog {
+        /// How far back: "24h", "3d", "90m"
         #[arg(long, default_value = "24h")]
         since: String,
+        /// Print the script only; publish nothing
         #[arg(long)]
         text: bool,
+        /// Write the audio to this WAV file instead of publishing
         #[arg(long, value_name = "FILE.wav")]
         out: Option<PathBuf>,
     },
     /// Transcribe a WAV file the way the daemon would
     Transcribe {
+        /// A WAV file (any rate, mono or stereo)
+        #[arg(value_name = "FILE.wav")]
         file: PathBuf,
+        /// A model name from `capcom models list`, or a path to a ggml model file
         #[arg(long)]
         model: Option<String>,
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
         /// auto: clips up to 2.5 s as commands first; command: always the
@@ -126,6 +155,7 @@ pub enum Command {
     },
     /// Utterances: time, duration, transcript, audio file
     History {
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
@@ -143,11 +173,13 @@ pub enum Command {
     /// Internal: run an agent's argv and record its exit status (the daemon uses this)
     #[command(name = "__supervise", hide = true)]
     Supervise {
+        /// Where to write the exit status
         #[arg(long)]
         status: PathBuf,
         /// Keep the first and last halves of this many bytes of output
         #[arg(long, default_value_t = 0)]
         max_log: u64,
+        /// The agent's argv
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
@@ -165,7 +197,10 @@ pub enum ModelsAction {
     /// List the models in the manifest and which are installed
     List,
     /// Download a model
-    Fetch { name: String },
+    Fetch {
+        /// A name from `capcom models list`, e.g. base.en
+        name: String,
+    },
     /// Convert a CTranslate2 (faster-whisper) Whisper model directory into a
     /// whisper.cpp model in the models folder
     Import {
