@@ -326,6 +326,9 @@ pub struct Dispatch {
     pub confirm_ttl: Dur,
     /// Retry once a task whose agent vanished while the daemon was down.
     pub retry_interrupted: bool,
+    /// The repo a brief that names none goes to (with several repos; one repo is the default
+    /// anyway). Unset: such a brief is held with "Which repo: …?".
+    pub default_repo: Option<String>,
 }
 
 impl Default for Dispatch {
@@ -337,6 +340,7 @@ impl Default for Dispatch {
             merge_method: "merge".into(),
             confirm_ttl: Dur::from_secs(30),
             retry_interrupted: false,
+            default_repo: None,
         }
     }
 }
