@@ -182,7 +182,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
 }
 
 /// Ordinal markers: after punctuation, or (in unpunctuated speech) before a task verb.
-fn ordinal_marks(lower: &str, ord: &regex::Regex) -> Vec<(usize, usize)> {
+fn ordinal_marks(lower: &str, ord: &super::pattern::Re) -> Vec<(usize, usize)> {
     let mut marks: Vec<(usize, usize)> = ord.find_iter(lower).map(|m| (m.start(), m.end())).collect();
     for m in re!(r" (?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|finally|lastly|and then|then) ").find_iter(lower) {
         let next = lower[m.end()..].split_whitespace().next().unwrap_or("");
@@ -872,7 +872,7 @@ fn verdict_spans(c: &str) -> Vec<&str> {
     verdict_re().find_iter(&l).map(|m| &c[m.range()]).collect()
 }
 
-fn verdict_re() -> &'static regex::Regex {
+fn verdict_re() -> &'static super::pattern::Re {
     re!(r"\b(?:builds?|tests?|specs?|suite|lint(?:er|ing)?|eslint|clippy|typecheck(?:s|ing)?|type check(?:s|ing)?|types|type errors|tsc|ci|checks?|pipeline|compil(?:e|es|ation))\b(?:\s+[^\s,.;:]+){0,4}?\s+(?:pass|passes|passing|passed|green|clean|succeed|succeeds|ok|okay|works|compiles?|stays? green|still pass(?:es)?|are happy|is happy|go green|goes green|come back green|clear)\b|\bno (?:type|lint(?:ing)?|build|compile|typescript) (?:errors|warnings|failures)\b|\b(?:compiles|builds) cleanly\b|\bkeep (?:the )?(?:tests?|build|ci|checks|lint) (?:green|passing|clean)\b|\b(?:lint|type ?check)[- ]clean\b|\b(?:green|passing) (?:build|tests|ci|checks)\b|\bwith (?:passing|green) (?:tests|build|ci|checks)\b|\bvisual regression\b")
 }
 
@@ -1078,7 +1078,7 @@ pub fn unplaced_scope(lower: &str, names: &Names) -> Vec<String> {
 /// Scope from the whole task text: include/exclude paths.
 pub fn scope(lower: &str, names: &Names) -> Scope {
     let mut s = Scope::default();
-    let excl: [&regex::Regex; 6] = [
+    let excl: [&super::pattern::Re; 6] = [
         re!(r"\b(?:leave|keep) (?:the |any |all |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+) (?:untouched|alone|as is|as-is|unchanged|intact|out of it|out of this)\b"),
         re!(r"\b(?:don't|do not|dont|never|without|no) (?:touch(?:ing)?|modify(?:ing)?|chang(?:e|ing)|edit(?:ing)?|alter(?:ing)?|mess(?:ing)? with|chang(?:e|es) to|changes (?:in|to)|go (?:into|near)|update|updating|rewrite|break|breaking) (?:anything (?:in|under|inside) |any of |any |the |our |files in )*((?:[a-z0-9_./*@-]+ ){0,3}[a-z0-9_./*@-]+)"),
         re!(r"\b(?:stay|keep) (?:out of|away from) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
@@ -1100,7 +1100,7 @@ pub fn scope(lower: &str, names: &Names) -> Scope {
             excluded_spans.push(whole.start..end.max(whole.end));
         }
     }
-    let incl: [&regex::Regex; 6] = [
+    let incl: [&super::pattern::Re; 6] = [
         re!(r"\b(?:in|inside|within|under|to|of|across) (?:the |our |a )?((?:[a-z0-9_./*@-]+ ){0,2}?[a-z0-9_./*@-]+) (?:directory|directories|folders?|dirs?|package|subtree|tree|subdirectory|subfolder|module)\b"),
         re!(r"\b(?:only|just) (?:in|inside|within|under|touch|change|modify|edit|the) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
         re!(r"\b(?:confined|limited|restricted|scoped|constrained|restrict|limit|scope|confine|keep)(?: it| this| them| changes| the changes| everything| the fix| your changes)? (?:to|within|inside) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
@@ -1284,7 +1284,7 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     // "… unit tests green" says how to check it, not what the change is.
     let first_owned = verdict_re().replace_all(first, "").to_string();
     let first = first_owned.trim();
-    let rules: [(TaskKind, &regex::Regex, f32); 20] = [
+    let rules: [(TaskKind, &super::pattern::Re, f32); 20] = [
         (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
         (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|can't|cannot|can not|unable to|won't|isn't working|the problem is|the issue is|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),

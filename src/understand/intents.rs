@@ -88,7 +88,7 @@ fn yes_no(b: &str) -> YesNo {
 }
 
 /// The opening of a list of tasks: "Two things", "Queue these", "First, …".
-fn header_re() -> &'static regex::Regex {
+fn header_re() -> &'static super::pattern::Re {
     re!(r"^(?:(?:i have |i've got |here are |there are |we have |we've got )?(?:\d+|two|three|four|five|a couple of|a few|several) (?:things|tasks|jobs|items|changes)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)")
 }
 
@@ -543,7 +543,7 @@ fn approve_plan(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option<Intent> {
-    let forms: [&regex::Regex; 6] = [
+    let forms: [&super::pattern::Re; 6] = [
         re!(r"^(?:tell|ask|remind|instruct|let|get|have|message|ping|nudge) (.+?) (?:to|that|know that|know to|know|it should|they should|it needs to|they need to) (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|on|regarding|re|about|back to|update|add to|also add to|note for|a note for) (.+?)[,:] (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|regarding) (.+?),? (?:and )?(?:tell it to |ask it to |have it )?(also .+)$"),

@@ -58,16 +58,17 @@ pub struct Context<'a> {
     pub now: DateTime<FixedOffset>,
 }
 
-/// A regex compiled once, on first use.
+/// A pattern built once, on first use.
 macro_rules! re {
     ($s:expr) => {{
-        static R: std::sync::LazyLock<regex::Regex> =
-            std::sync::LazyLock::new(|| regex::Regex::new($s).expect("a valid built-in pattern"));
+        static R: std::sync::LazyLock<$crate::understand::pattern::Re> =
+            std::sync::LazyLock::new(|| $crate::understand::pattern::Re::new($s));
         &*R
     }};
 }
 
 pub mod brief;
+pub mod pattern;
 pub mod intents;
 pub mod normalize;
 pub mod readiness;
