@@ -330,12 +330,12 @@ fn pull_trailing_criteria(split: &mut Split, names: &Names) {
         let mut kept = sents[..k].join(" ");
         // A verdict run on at the very end: "… in the readme tests pass".
         let kl = kept.to_ascii_lowercase();
-        if let Some(m) = verdict_re().find_iter(&kl).last()
-            && re!(r"^[,.;:!? ]*(?:(?:for (?:both|all|each|every one)(?: of them| tasks| of these)?|on (?:both|all)|all of them|each of them|both of them|across (?:all|both)(?: of them)?|too|as well)[,.;:!? ]*)?$").is_match(&kl[m.end()..])
-            && words(&kept[..m.start()]) >= 3
+        if let Some(m) = verdict_ranges(&kl).last().cloned()
+            && re!(r"^[,.;:!? ]*(?:(?:for (?:both|all|each|every one)(?: of them| tasks| of these)?|on (?:both|all)|all of them|each of them|both of them|across (?:all|both)(?: of them)?|too|as well)[,.;:!? ]*)?$").is_match(&kl[m.end..])
+            && words(&kept[..m.start]) >= 3
         {
-            moved.push(kept[m.start()..].to_string());
-            kept.truncate(m.start());
+            moved.push(kept[m.start..].to_string());
+            kept.truncate(m.start);
             loop {
                 let t = kept.trim_end().trim_end_matches([',', ';', ':']).trim_end().to_string();
                 let lw = t.rsplit(' ').next().unwrap_or("").to_ascii_lowercase();
@@ -432,7 +432,7 @@ fn clauses(sentence: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let lower = s.to_ascii_lowercase();
     let mut last = 0;
-    for m in re!(r"[,;:] |[,;:]$| (?:acceptance criteria|acceptance criterion|done when|definition of done|success criteria|it's done when)\b| (?:and|but|then|so) (?:also )?(?:make sure|ensure|verify|check|confirm|keep|leave|don't|do not|dont|never|avoid|without|only|show|include|make it|it should|acceptance|write up|report back|summari[sz]e|share|give me|send me|post|no (?:\w+ ){0,3}changes?|add (?:a |an |some )?(?:new )?(?:regression |unit |integration |e2e )?tests?)\b| (?:without|except) ").find_iter(&lower) {
+    for m in re!(r"[,;:] |[,;:]$| (?:acceptance criteria|acceptance criterion|done when|definition of done|success criteria|it's done when)\b| (?:and|but|then|so) (?:also )?(?:make sure|ensure|verify|check|confirm|keep|leave|don't|do not|dont|never|avoid|without|only|show|include|make it|it should|acceptance|write up|write (?:me )?(?:a|an|up)|report back|summari[sz]e|share|give me|send me|post|no (?:\w+ ){0,3}changes?|add (?:a |an |some )?(?:new )?(?:regression |unit |integration |e2e )?tests?)\b| (?:without|except) ").find_iter(&lower) {
         let piece = s[last..m.start()].trim();
         if !piece.is_empty() {
             out.push(piece);
@@ -621,7 +621,12 @@ fn add_pauses(text: &str) -> String {
     }
     const CUES: &[&str] = &[
         "fix", "leave", "keep", "don't", "ensure", "check", "verify", "show", "add", "acceptance", "make", "do",
-        "also", "then", "update", "remove", "write", "include", "avoid", "never", "only", "the",
+        "also", "then", "update", "remove", "write", "include", "avoid", "never", "only", "the", "no",
+    ];
+    // Verbs that are also nouns ("a security audit of …") open a clause only before an object.
+    const VERBS: &[&str] = &[
+        "bump", "upgrade", "delete", "rename", "refactor", "migrate", "replace", "create", "implement", "extract",
+        "convert", "investigate", "audit", "patch", "harden", "swap",
     ];
     const NO_PAUSE_AFTER: &[&str] = &[
         "to", "and", "or", "then", "will", "should", "can", "must", "please", "i", "we", "you", "it", "they", "not",
@@ -642,6 +647,10 @@ fn add_pauses(text: &str) -> String {
             "make" => next == "sure",
             "do" => next == "not",
             "acceptance" => next == "criteria" || next == "criterion",
+            // "… no visual changes …", "… no new dependencies …".
+            "no" => ws[k + 1..ws.len().min(k + 4)].iter().any(|x| x.to_ascii_lowercase().starts_with("change"))
+                || matches!(next.as_str(), "new" | "breaking" | "behaviour" | "behavior" | "public" | "visual" | "schema"),
+            v if VERBS.contains(&v) => matches!(next.as_str(), "the" | "a" | "an" | "all" | "our" | "my" | "this" | "that" | "these" | "those" | "any" | "some" | "it" | "them" | "every" | "out" | "up"),
             _ => CUES.contains(&lw.as_str()),
         };
         if k > 2 && opens && !in_criteria && !NO_PAUSE_AFTER.contains(&prev.as_str()) {
@@ -870,6 +879,28 @@ fn verdict(cl: &str) -> bool {
 fn verdict_spans(c: &str) -> Vec<&str> {
     let l = c.to_ascii_lowercase();
     verdict_re().find_iter(&l).map(|m| &c[m.range()]).collect()
+}
+
+/// The verdicts of a text, each as short as it can be: "write a migration test on the
+/// backend tests pass" has the verdict "tests pass", not "test on the backend tests pass".
+fn verdict_ranges(l: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    for m in verdict_re().find_iter(l) {
+        let mut r = m.range();
+        let mut from = r.start + 1;
+        while from < r.end {
+            match verdict_re().find(&l[from..r.end]) {
+                Some(n) if from + n.end() == r.end => {
+                    r = from + n.start()..r.end;
+                    from = r.start + 1;
+                }
+                Some(n) => from += n.start() + 1,
+                None => break,
+            }
+        }
+        out.push(r);
+    }
+    out
 }
 
 fn verdict_re() -> &'static super::pattern::Re {
@@ -1357,11 +1388,18 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     }
     // "for the backend add an endpoint …" → "add an endpoint …".
     let l = t.to_ascii_lowercase();
-    if let Some(c) = re!(r"^(?:in|on|for|over in|inside|within) (?:the |our )?([a-z0-9._-]+)(?: (?:repo|repository|codebase|project))?,? ").captures(&l)
+    if let Some(c) = re!(r"^(?:over )?(?:in|on|for|over in|inside|within) (?:the |our )?([a-z0-9._-]+)(?: (?:repo|repository|codebase|project|side|app))?,? ").captures(&l)
         && names.repo_word(&c[1]).is_some()
         && words(&l) > 4
     {
         t = t[c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
+    } else if let Some(c) = re!(r"^(?:in|on|for|inside|within) (?:the |our )?([a-z0-9._-]+)'s(?: [a-z0-9._-]+){1,2}?,? ([a-z]+) ").captures(&l)
+        && names.repo_word(&c[1]).is_some()
+        && is_task_verb(&c[2])
+    {
+        // "on the backend's readme fix the curl example" → "fix the curl example".
+        let at = c.get(2).map_or(0, |m| m.start());
+        t = t[at..].to_string();
     }
     // "Queue a security review of …" → "Security review of …".
     let l = t.to_ascii_lowercase();
@@ -1497,10 +1535,11 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     // Cut at a verdict said without a pause ("… in the site repo tests green"), a reason,
     // or a long tail; at most 12 words.
     let l = t.to_ascii_lowercase();
-    if let Some(m) = verdict_re().find(&l)
-        && words(&t[..m.start()]) >= 3
+    if let Some(m) = verdict_ranges(&l).first()
+        && words(&t[..m.start]) >= 3
+        && l.is_char_boundary(m.start)
     {
-        t.truncate(m.start());
+        t.truncate(m.start);
     }
     let l = t.to_ascii_lowercase();
     if let Some(p) = [" so that ", " so it ", " because ", " since ", " which ", " in order to ", " can someone ", " could someone ", " can you ", " could you ", " please ", " can somebody "].iter().filter_map(|c| l.find(c)).min()

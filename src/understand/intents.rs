@@ -355,7 +355,8 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
         "to", "need", "begin", "launch", "execute", "with", "our", "us", "workflow", "routine", "and", "just", "quick",
         "would", "like", "be", "great", "thanks", "up", "wrap", "on", "everything", "all", "stuff", "things", "what's",
         "happening", "going", "speed", "quick", "quickly", "real", "your", "thing", "magic", "alright", "right",
-        "then", "yeah", "yes", "cool", "routine", "time", "hey", "well", "okay", "it's", "that", "is", "over",
+        "then", "yeah", "yes", "cool", "routine", "time", "hey", "well", "okay", "it's", "that", "is", "over", "it",
+        "this", "stuff",
     ];
     const SKIP_INSIDE: &[&str] = &["the", "a", "my", "our"];
     let tok_eq = |a: &str, t: &str| -> (bool, bool) {
@@ -722,6 +723,15 @@ fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, n
     }
     if tasks.is_empty() {
         return None;
+    }
+    // A repo named in one task of a list, and no other, is the list's repo.
+    let named: Vec<&String> = tasks.iter().filter_map(|t| t.repo.as_ref()).collect();
+    if tasks.len() > 1 && !named.is_empty() && named.iter().all(|r| *r == named[0]) && named.len() < tasks.len() {
+        let repo = named[0].clone();
+        for t in tasks.iter_mut().filter(|t| t.repo.is_none()) {
+            t.repo = Some(repo.clone());
+            t.readiness = readiness::assess(t, ctx, names);
+        }
     }
     let mut conf: f32 = if imperative || header { 0.8 } else if statement { 0.6 } else { 0.5 };
     // Two words ("Fix it") are a brief, but a thin one.

@@ -63,7 +63,7 @@ impl Re {
     /// Build a built-in pattern; ASCII classes unless the pattern needs Unicode mode (a
     /// `.` or a negated class could otherwise match inside a UTF-8 sequence).
     pub fn new(pattern: &str) -> Re {
-        let config = meta::Config::new().auto_prefilter(false).onepass(false);
+        let config = meta::Config::new().auto_prefilter(false).onepass(false).dfa(false);
         let build = |unicode: bool| {
             meta::Builder::new().configure(config.clone()).syntax(syntax::Config::new().unicode(unicode).utf8(true)).build(pattern)
         };
