@@ -634,6 +634,9 @@ fn add_pauses(text: &str) -> String {
         "of", "in", "on", "for", "with", "by", "at", "from", "is", "are", "be", "let's", "me", "us", "them", "make", "sure",
     ];
     let ws: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    // Where a verdict starts ("… no visual changes build passes"), by word.
+    let joined = ws.join(" ").to_ascii_lowercase();
+    let verdict_words: Vec<usize> = verdict_ranges(&joined).iter().map(|r| joined[..r.start].split(' ').filter(|w| !w.is_empty()).count()).collect();
     let mut out = String::with_capacity(text.len() + 16);
     let mut in_criteria = false;
     for (k, w) in ws.iter().enumerate() {
@@ -653,6 +656,7 @@ fn add_pauses(text: &str) -> String {
             v if VERBS.contains(&v) => matches!(next.as_str(), "the" | "a" | "an" | "all" | "our" | "my" | "this" | "that" | "these" | "those" | "any" | "some" | "it" | "them" | "every" | "out" | "up"),
             _ => CUES.contains(&lw.as_str()),
         };
+        let opens = opens || verdict_words.contains(&k);
         if k > 2 && opens && !in_criteria && !NO_PAUSE_AFTER.contains(&prev.as_str()) {
             out.push(',');
         }
@@ -694,6 +698,14 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
 
     let mut body: Vec<String> = Vec::new();
     let mut first = true;
+    // "No behaviour changes and no public API changes, refactor the auth middleware": a
+    // constraint said before the work.
+    let lead_constraint = sentences(&body_text).first().is_some_and(|s| {
+        let cs = clauses(s);
+        cs.len() > 1
+            && is_constraint_clause(&cs[0].to_ascii_lowercase())
+            && cs[1..].iter().any(|c| c.split_whitespace().next().is_some_and(|w| is_task_verb(&w.to_ascii_lowercase())))
+    });
     for sentence in sentences(&body_text) {
         let mut in_criteria = false;
         for clause in clauses(sentence) {
@@ -802,7 +814,7 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
                     }
                 }
             }
-            if first && is_constraint_clause(cl) && !body.is_empty() {
+            if first && is_constraint_clause(cl) && (!body.is_empty() || lead_constraint) {
                 spec.constraints.push(lower_first(c));
                 continue;
             }
