@@ -830,6 +830,7 @@ mod root_causes {
             ("configure dependabot to group minor updates on the website, build passes", "infra"),
             ("write a report on unused exports in the api, no changes", "audit"),
             ("patch the open redirect in the login callback on the backend, tests pass", "security"),
+            ("on the website the contact form doesnt submit on safari fix that, tests pass", "bug-fix"),
         ];
         for (text, want) in cases {
             assert_eq!(kinds(&read(text, None)), [*want], "{text}");

@@ -1327,11 +1327,13 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     // "… unit tests green" says how to check it, not what the change is.
     let first_owned = verdict_re().replace_all(first, "").to_string();
     let first = first_owned.trim();
-    let rules: [(TaskKind, &super::pattern::Re, f32); 20] = [
+    let rules: [(TaskKind, &super::pattern::Re, f32); 21] = [
         (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
         (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|can't|cannot|can not|unable to|won't|isn't working|the problem is|the issue is|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
         (TaskKind::BugFix, re!(r"^fix\b|\bfix (?:the |a |an )?\w+"), 1.5),
+        // "the signup form doesnt validate emails": something fails to do its job.
+        (TaskKind::BugFix, re!(r"\b(?:doesn'?t|does not|isn'?t|is not|won'?t|can'?t|cannot|no longer|stopped) (?:validate|work|load|save|show|render|send|open|close|submit|redirect|scroll|display|compile|build|update|refresh|respond|connect|upload|download|sort|filter|paginate|log ?in|sign ?in)\b"), 2.0),
         (TaskKind::Feature, re!(r"^(?:add|implement|introduce|build|create|support|enable|allow|let users|make it possible)\b"), 2.0),
         (TaskKind::Feature, re!(r"\b(?:implement|introduce|support|enable|allow|feature|optimistic|new|toggle|button|endpoint|page|form|modal|option|setting|settings|flag|widget|dashboard|skeleton|pagination|search|filter|export|import|upload|notifications?|onboarding)\b"), 1.2),
         (TaskKind::Refactor, re!(r"\b(?:refactor(?:ing)?|clean ?up|restructure|extract|rename|simplify|reorganis?z?e|dedupe|deduplicate|tech debt|memoi[sz]e|consolidate|decouple|split (?:up )?the|modernize|dead code|unused|deprecated|remove (?:the )?(?:old|obsolete|stale|legacy)|(?:merge|combine|unify) (?:\S+ ){1,4}(?:into|with))\b"), 3.0),
