@@ -468,3 +468,544 @@ fn show() {
         println!("{}\n  {}\n", line, serde_json::to_string(&v).unwrap());
     }
 }
+
+/// The words people say reach the parser in many shapes. Every brief of the corpus must be
+/// understood the same way whatever shape speech-to-text gives it.
+mod invariance {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRng, TestRunner};
+
+    /// What must not change: intent, task count, kinds, scope, checks, repo and agent.
+    #[derive(Debug, PartialEq)]
+    struct Reading {
+        intent: String,
+        tasks: usize,
+        kinds: Vec<String>,
+        scope: Vec<(Vec<String>, Vec<String>)>,
+        checks: Vec<Vec<String>>,
+        repos: Vec<String>,
+        agents: Vec<String>,
+    }
+
+    fn reading(i: &Intent) -> Reading {
+        Reading {
+            intent: i.intent.as_str().to_string(),
+            tasks: i.tasks.len(),
+            kinds: i.tasks.iter().map(|t| t.kind.as_str().to_string()).collect(),
+            scope: i.tasks.iter().map(|t| (t.scope.include.clone(), t.scope.exclude.clone())).collect(),
+            checks: i.tasks.iter().map(checks_of).collect(),
+            repos: i.tasks.iter().map(|t| opt_name(&t.repo)).collect(),
+            agents: i.tasks.iter().map(|t| opt_name(&t.agent)).collect(),
+        }
+    }
+
+    /// Sentence punctuation, not the dots, slashes and dashes inside words ("Next.js", "/demos/*").
+    fn is_mark(c: char) -> bool {
+        matches!(c, ',' | '.' | ';' | ':' | '!' | '?' | '"' | '\u{2014}' | '\u{2013}' | '\u{2026}')
+    }
+
+    /// (a) Lowercase, every punctuation mark removed.
+    pub fn flatten(text: &str) -> String {
+        let chars: Vec<char> = text.chars().collect();
+        let mut out = String::new();
+        for (k, &c) in chars.iter().enumerate() {
+            let prev = if k > 0 { chars[k - 1] } else { ' ' };
+            let next = chars.get(k + 1).copied().unwrap_or(' ');
+            // A mark between two word characters is part of a word ("Next.js", "2:30").
+            let inside = prev.is_alphanumeric() && next.is_alphanumeric() && matches!(c, '.' | ':');
+            if is_mark(c) && !inside {
+                out.push(' ');
+            } else if c == '-' && prev.is_whitespace() && next.is_whitespace() {
+                out.push(' ');
+            } else {
+                out.push(c.to_ascii_lowercase());
+            }
+        }
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    const FILLERS: &[&str] = &["um", "uh", "like", "you know"];
+    /// Words after which "like" or "you know" is the language itself ("would like", "do you know").
+    /// (The parser's `KEEP_LIKE`, and the words before a real "you know".)
+    const TAKES_LIKE: &[&str] = &[
+        "would", "i'd", "we'd", "you'd", "they'd", "look", "looks", "looked", "feel", "feels", "felt", "seem", "seems", "just",
+        "something", "anything", "nothing", "more", "much", "exactly", "don't", "do", "did", "doesn't", "didn't", "i", "we",
+        "you", "they", "if", "what", "as", "is", "are", "was", "were", "not", "things", "stuff", "ones", "sound", "sounds",
+        "be", "behave", "behaves", "work", "works", "act", "acts", "really", "let", "will", "and",
+    ];
+
+    /// (b) Fillers at random word boundaries.
+    pub fn with_fillers(text: &str, rng: &mut TestRng) -> String {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mut out: Vec<String> = Vec::new();
+        for (k, w) in words.iter().enumerate() {
+            if k > 0 && rng.random_range(0..4) == 0 {
+                let f = FILLERS[rng.random_range(0..FILLERS.len())];
+                let prev = words[k - 1].trim_end_matches(|c: char| !c.is_alphanumeric()).to_ascii_lowercase();
+                if !(matches!(f, "like" | "you know") && TAKES_LIKE.contains(&prev.as_str())) {
+                    out.push(f.to_string());
+                }
+            }
+            out.push(w.to_string());
+        }
+        out.join(" ")
+    }
+
+    const UNITS: [&str; 20] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
+    const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+
+    fn say(n: u32) -> String {
+        match n {
+            0..=19 => UNITS[n as usize].to_string(),
+            20..=99 if n % 10 == 0 => TENS[(n / 10) as usize].to_string(),
+            20..=99 => format!("{} {}", TENS[(n / 10) as usize], UNITS[(n % 10) as usize]),
+            _ => format!("{} hundred{}", UNITS[(n / 100) as usize], if n % 100 == 0 { String::new() } else { format!(" and {}", say(n % 100)) }),
+        }
+    }
+
+    /// (c) Numbers as words ("PR 41" → "PR forty one"), and number words as digits
+    /// ("four headline variants" → "4 headline variants").
+    pub fn renumber(text: &str, to_words: bool) -> String {
+        let mut out: Vec<String> = Vec::new();
+        for w in text.split_whitespace() {
+            let core = w.trim_end_matches(|c: char| is_mark(c));
+            let tail = &w[core.len()..];
+            if to_words {
+                if !core.is_empty() && core.len() <= 3 && core.chars().all(|c| c.is_ascii_digit()) {
+                    let n: u32 = core.parse().unwrap_or(0);
+                    out.push(format!("{}{tail}", say(n)));
+                    continue;
+                }
+            } else if let Some(n) = UNITS.iter().position(|u| u.eq_ignore_ascii_case(core)).filter(|&n| n >= 2) {
+                out.push(format!("{n}{tail}"));
+                continue;
+            }
+            out.push(w.to_string());
+        }
+        out.join(" ")
+    }
+
+    /// (d) Split the way Whisper splits a long utterance: a comma becomes a sentence break
+    /// (and the next word a capital), a sentence break becomes a comma, or a comma goes.
+    pub fn resegment(text: &str, rng: &mut TestRng) -> String {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mut out: Vec<String> = Vec::new();
+        let mut capital = false;
+        for w in words {
+            let mut w = w.to_string();
+            if capital {
+                let mut cs = w.chars();
+                if let Some(f) = cs.next() {
+                    w = f.to_uppercase().collect::<String>() + cs.as_str();
+                }
+                capital = false;
+            }
+            if let Some(core) = w.strip_suffix(',') {
+                match rng.random_range(0..3) {
+                    0 => {
+                        w = format!("{core}.");
+                        capital = true;
+                    }
+                    1 => w = core.to_string(),
+                    _ => {}
+                }
+            } else if let Some(core) = w.strip_suffix('.').filter(|c| !c.is_empty() && !c.contains('.')) {
+                if rng.random_range(0..3) == 0 {
+                    w = format!("{core},");
+                }
+            }
+            out.push(w);
+        }
+        out.join(" ")
+    }
+
+    fn variant(text: &str, which: u8, seed: u64) -> String {
+        let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &{
+            let mut s = [0u8; 32];
+            s[..8].copy_from_slice(&seed.to_le_bytes());
+            s
+        });
+        match which {
+            0 => flatten(text),
+            1 => with_fillers(text, &mut rng),
+            2 => renumber(text, true),
+            3 => renumber(text, false),
+            _ => resegment(text, &mut rng),
+        }
+    }
+
+    const NAMES: [&str; 5] = ["lowercase, no punctuation", "fillers", "numbers as words", "number words as digits", "whisper segments"];
+
+    #[test]
+    fn every_brief_reads_the_same_in_every_shape() {
+        let w = world();
+        let cases: Vec<(String, Option<Pending>)> = w.cases.iter().map(|c| (c.text.clone(), c.pending.as_ref().map(PendingCase::to_pending))).collect();
+        let read = |text: &str, p: &Option<Pending>| {
+            let ctx = Context { config: &w.config, tasks: &w.tasks, pending: p.as_ref(), now: w.now };
+            reading(&parse(text, &ctx))
+        };
+        let originals: Vec<Reading> = cases.iter().map(|(t, p)| read(t, p)).collect();
+        // Seeded: the same variants on every run.
+        let mut runner = TestRunner::new_with_rng(
+            RunnerConfig { cases: 2000, failure_persistence: None, ..RunnerConfig::default() },
+            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+        );
+        let n = cases.len();
+        let result = runner.run(&(0..n, 0u8..5, any::<u64>()), |(k, which, seed)| {
+            let (text, p) = &cases[k];
+            let v = variant(text, which, seed);
+            let got = read(&v, p);
+            prop_assert_eq!(&got, &originals[k], "{}: {:?}\n  as {:?}", NAMES[which as usize], text, v);
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+
+    /// Every brief in every shape, SEEDS seeds each (default 8), all misreadings listed:
+    /// `cargo test --test understand -- --ignored --nocapture invariance_report`.
+    #[test]
+    #[ignore]
+    fn invariance_report() {
+        let w = world();
+        let seeds: u64 = std::env::var("SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+        let mut per_shape = [(0usize, 0usize); 5];
+        for c in &w.cases {
+            let p = c.pending.as_ref().map(PendingCase::to_pending);
+            let ctx = Context { config: &w.config, tasks: &w.tasks, pending: p.as_ref(), now: w.now };
+            let want = reading(&parse(&c.text, &ctx));
+            for which in 0u8..5 {
+                for seed in 0..seeds {
+                    let v = variant(&c.text, which, seed);
+                    per_shape[which as usize].0 += 1;
+                    let got = reading(&parse(&v, &ctx));
+                    if got != want {
+                        per_shape[which as usize].1 += 1;
+                        println!("{}: {:?}\n    as {:?}\n    want {:?}\n    got  {:?}", NAMES[which as usize], c.text, v, want, got);
+                    }
+                    if which == 0 || which == 2 || which == 3 {
+                        break;
+                    }
+                }
+            }
+        }
+        for (k, (n, bad)) in per_shape.iter().enumerate() {
+            println!("{:28} {bad:4} of {n:5} misread", NAMES[k]);
+        }
+    }
+
+    /// Every brief in every deterministic shape (a and c), listed at once: the full picture.
+    #[test]
+    fn deterministic_shapes_of_every_brief() {
+        let w = world();
+        let mut failures = Vec::new();
+        let mut total = 0;
+        for c in &w.cases {
+            let p = c.pending.as_ref().map(PendingCase::to_pending);
+            let ctx = Context { config: &w.config, tasks: &w.tasks, pending: p.as_ref(), now: w.now };
+            let want = reading(&parse(&c.text, &ctx));
+            for which in [0u8, 2, 3] {
+                let v = variant(&c.text, which, 0);
+                if v == c.text {
+                    continue;
+                }
+                total += 1;
+                let got = reading(&parse(&v, &ctx));
+                if got != want {
+                    failures.push(format!("{}: {:?}\n    as {:?}\n    want {:?}\n    got  {:?}", NAMES[which as usize], c.text, v, want, got));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} of {total} shapes read differently:\n{}", failures.len(), failures.join("\n"));
+    }
+}
+
+/// One table per root cause of misreadings, with briefs that are not in the corpus.
+mod root_causes {
+    use super::*;
+
+    fn read(text: &str, pending: Option<&Pending>) -> Intent {
+        let w = world();
+        let ctx = Context { config: &w.config, tasks: &w.tasks, pending, now: w.now };
+        parse(text, &ctx)
+    }
+
+    fn kinds(i: &Intent) -> Vec<&str> {
+        i.tasks.iter().map(|t| t.kind.as_str()).collect()
+    }
+
+    /// The intent comes from the whole utterance: verbs, objects, references.
+    #[test]
+    fn intent_from_the_whole_utterance() {
+        let merge41 = Pending { action: "merge".into(), question: "Merge PR 41, the Tailwind upgrade?".into(), task: Some(1) };
+        let cancel3 = Pending { action: "cancel".into(), question: "Cancel task 3?".into(), task: Some(3) };
+        let cases: &[(&str, Option<&Pending>, IntentKind)] = &[
+            ("Over on the backend, rename the user service to account service. Tests must pass.", None, IntentKind::Dispatch),
+            ("for the site repo update the pricing table colours lint clean", None, IntentKind::Dispatch),
+            ("In the api repo, update the retry logic in the mailer so it backs off, tests pass", None, IntentKind::Dispatch),
+            ("Tomorrow morning, upgrade lodash on the backend, tests pass", None, IntentKind::Dispatch),
+            ("okay quick question, what kind of stuff can I tell you?", None, IntentKind::Help),
+            ("hmm, sorry, could you say that one more time please", None, IntentKind::Repeat),
+            ("wait I didn't catch that, come again", None, IntentKind::Repeat),
+            ("right, wrap up the day, do your thing", None, IntentKind::Workflow),
+            ("give task six another try, but use cursor", None, IntentKind::Retry),
+            ("please make me a spoken recap of the past two days", None, IntentKind::Changelog),
+            ("update me on the dark mode task", None, IntentKind::Status),
+            ("so did anything fall over last night", None, IntentKind::Status),
+            ("confirm merge pr forty one", Some(&merge41), IntentKind::Confirm),
+            ("yes, cancel task three", Some(&cancel3), IntentKind::Confirm),
+            ("confirm merge pr forty three", Some(&merge41), IntentKind::Unknown),
+            ("yes merge the react query one", Some(&merge41), IntentKind::Unknown),
+            ("confirm merge task three", Some(&cancel3), IntentKind::Unknown),
+        ];
+        for (text, pending, want) in cases {
+            let i = read(text, *pending);
+            assert_eq!(i.intent, *want, "{text}: {}", serde_json::to_string(&i).unwrap());
+        }
+        // The retry goes to the agent named after it.
+        assert_eq!(read("give task six another try, but use cursor", None).instruction.as_deref(), Some("use cursor"));
+        // A confirmation about something else says what is pending.
+        let i = read("confirm merge pr forty three", Some(&merge41));
+        assert!(i.question.as_deref().is_some_and(|q| q.contains("Merge PR 41")), "{i:?}");
+        let i = read("confirm merge pr forty one", Some(&merge41));
+        assert_eq!(i.target.and_then(|t| t.task), Some(1));
+        let i = read("did anything fall over last night", None);
+        assert_eq!(i.filter, Some(capcom::understand::StatusFilter::Failed));
+    }
+
+    /// Tasks are split on spoken structure, not on punctuation.
+    #[test]
+    fn splitting_without_punctuation() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("one bump axios on the backend two remove the legacy cron script and three add a health check endpoint on the backend tests pass", 3, "Bump axios"),
+            ("four quick ones for the api, all of them type check clean: rename the config loader, drop the unused logger, bump serde, and fix the off by one in pagination", 4, "Rename the config loader"),
+            ("four quick ones for the api all of them type check clean rename the config loader, drop the unused logger, bump serde and fix the off by one in pagination", 4, "Rename the config loader"),
+            ("rename the, no, delete the legacy banner component on the website, build passes", 1, "Delete the legacy banner"),
+            ("rename the no delete the legacy banner component on the website build passes", 1, "Delete the legacy banner"),
+            ("on the website fix the misaligned table under slash pricing, lint clean", 1, "misaligned table"),
+        ];
+        for (text, n, title) in cases {
+            let i = read(text, None);
+            assert_eq!(i.intent, IntentKind::Dispatch, "{text}");
+            assert_eq!(i.tasks.len(), *n, "{text}: {:?}", i.tasks.iter().map(|t| &t.title).collect::<Vec<_>>());
+            assert!(contains_ci(&i.tasks[0].title, title), "{text}: title {:?}", i.tasks[0].title);
+        }
+        let i = read("four quick ones for the api, all of them type check clean: rename the config loader, drop the unused logger, bump serde, and fix the off by one in pagination", None);
+        for t in &i.tasks {
+            assert_eq!(checks_of(t), ["typecheck"], "{}", t.title);
+            assert_eq!(t.repo.as_deref(), Some("api"), "{}", t.title);
+        }
+        let i = read("on the website fix the misaligned table under slash pricing, lint clean", None);
+        assert_eq!(i.tasks[0].scope.include, ["pricing/"]);
+    }
+
+    /// The word lists behind the details.
+    #[test]
+    fn details_from_bigger_word_lists() {
+        let i = read("On the website, rework the date pickers; only change the hooks and utils folders. Build passes.", None);
+        assert_eq!(i.tasks[0].scope.include, ["hooks/", "utils/"]);
+        let i = read("On the website, rework the date pickers, don't touch the e2e or fixtures directories, build passes", None);
+        assert_eq!(i.tasks[0].scope.exclude, ["e2e/", "fixtures/"]);
+        let i = read("Refactor the billing module on the backend. No new dependencies and no schema changes. Tests pass.", None);
+        let cs = i.tasks[0].constraints.join(" | ").to_lowercase();
+        assert!(cs.contains("no new dependencies") && cs.contains("no schema changes"), "{cs}");
+        let i = read("no behaviour changes and no public api changes refactor the auth middleware on the backend tests pass", None);
+        let cs = i.tasks[0].constraints.join(" | ").to_lowercase();
+        assert!(cs.contains("no behaviour changes") && cs.contains("no public api changes"), "{cs}");
+        assert!(i.tasks[0].title.starts_with("Refactor the auth middleware"), "{}", i.tasks[0].title);
+        let i = read("give Claude the job of cleaning up the dead feature flags on the backend, tests pass", None);
+        assert_eq!(i.tasks[0].agent.as_deref(), Some("claude"));
+        assert!(i.tasks[0].title.starts_with("Clean up the dead feature flags"), "{}", i.tasks[0].title);
+        let i = read("send this over to jules: migrate the date helpers to date-fns on the website, tests pass", None);
+        assert_eq!(i.tasks[0].agent.as_deref(), Some("jules"));
+        assert!(i.tasks[0].title.starts_with("Migrate the date helpers"), "{}", i.tasks[0].title);
+        let i = read("bump the website's eslint config to v9, lint clean", None);
+        assert_eq!(i.tasks[0].repo.as_deref(), Some("site"));
+        let cases: &[(&str, &str)] = &[
+            ("rewrite the FAQ answers about refunds on the website, build passes", "copy"),
+            ("fix the broken install command in the api readme, build passes", "docs"),
+            ("fix the typo in the backend's readme, build passes", "docs"),
+            ("configure dependabot to group minor updates on the website, build passes", "infra"),
+            ("write a report on unused exports in the api, no changes", "audit"),
+            ("patch the open redirect in the login callback on the backend, tests pass", "security"),
+            ("on the website the contact form doesnt submit on safari fix that, tests pass", "bug-fix"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(kinds(&read(text, None)), [*want], "{text}");
+        }
+    }
+
+    /// What the user said reaches the task (and so the agent) verbatim.
+    #[test]
+    fn the_brief_is_kept_verbatim() {
+        let said = "Fix the link to https://docs.example.com/v2/setup.html?ref=nav on the website: use --brand-blue for the button, and keep `npm ci && npm test | tee ~/log` plus $(date) working. Build passes.";
+        let i = read(said, None);
+        assert_eq!(i.tasks.len(), 1);
+        assert_eq!(i.tasks[0].brief, said);
+        assert!(i.tasks[0].title.contains("https://docs.example.com/v2/setup.html"), "{}", i.tasks[0].title);
+        let said = "Two jobs on the backend: bump express to 4.21 && keep it pinned, and fix the `--dry-run` flag in the CLI. Tests pass.";
+        let i = read(said, None);
+        assert_eq!(i.tasks.len(), 2, "{:?}", i.tasks);
+        assert_eq!(i.tasks[0].brief, "bump express to 4.21 && keep it pinned");
+        assert_eq!(i.tasks[1].brief, "fix the `--dry-run` flag in the CLI.");
+        assert!(said.contains(&i.tasks[1].brief));
+    }
+
+    /// A criterion said after the last task is every task's.
+    #[test]
+    fn trailing_criteria_are_shared() {
+        let cases = [
+            "A couple of things on the backend: rename the auth middleware, and delete the old health route. Lint must be clean.",
+            "a couple of things on the backend rename the auth middleware and delete the old health route lint must be clean",
+            "First, rename the auth middleware on the backend. Second, delete the old health route on the backend. Make sure lint is clean.",
+        ];
+        for text in cases {
+            let i = read(text, None);
+            assert_eq!(i.tasks.len(), 2, "{text}: {:?}", i.tasks.iter().map(|t| &t.title).collect::<Vec<_>>());
+            for t in &i.tasks {
+                assert_eq!(checks_of(t), ["lint"], "{text}: {}", t.title);
+                assert!(!t.title.to_lowercase().contains("lint"), "{text}: {}", t.title);
+            }
+        }
+    }
+
+    /// A scope that cannot be placed inside the repo holds the task with a question.
+    #[test]
+    fn scope_outside_the_repo_is_a_question() {
+        let cases = [
+            ("Tidy the configs in ../../etc on the website, build passes", "../../etc"),
+            ("on the backend only touch /etc/nginx and reload it, tests pass", "/etc/nginx"),
+            ("Clean up ~/.ssh/config for the api, tests pass", "~/.ssh/config"),
+        ];
+        for (text, word) in cases {
+            let i = read(text, None);
+            assert_eq!(i.intent, IntentKind::Dispatch, "{text}");
+            let t = &i.tasks[0];
+            assert!(!t.readiness.ready, "{text}: {:?}", t.readiness);
+            assert!(t.readiness.question.as_deref().is_some_and(|q| q.contains(word)), "{text}: {:?}", t.readiness.question);
+            assert!(t.scope_unplaced.iter().any(|w| w == word), "{text}: {:?}", t.scope_unplaced);
+            for p in t.scope.include.iter().chain(&t.scope.exclude) {
+                assert!(!p.contains("..") && !p.starts_with('/') && !p.starts_with('~') && !p.contains("etc"), "{text}: scope {p}");
+            }
+        }
+        // A path under a configured repo's own folder is a path inside that repo.
+        let i = read("On the website only touch /src/site/components, build passes", None);
+        assert_eq!(i.tasks[0].scope.include, ["components/"]);
+        assert!(i.tasks[0].scope_unplaced.is_empty());
+        // The answer that gives a folder of the repo releases it.
+        let w = world();
+        let ctx = Context { config: &w.config, tasks: &w.tasks, pending: None, now: w.now };
+        let held = parse("Tidy the configs in ../../etc on the website, build passes", &ctx).tasks.remove(0);
+        let spec = answer_clarification(&held, "the config folder", &ctx);
+        assert!(spec.readiness.ready, "{:?}", spec);
+        assert_eq!(spec.scope.include, ["config/"]);
+    }
+}
+
+/// The contract clarifications in ARCHITECTURE.md.
+mod contract {
+    use super::*;
+
+    #[test]
+    fn the_repo_of_a_brief_that_names_none() {
+        let w = world();
+        let brief = "Upgrade lodash to the latest version, tests pass";
+        // Several repos, no default: held, asking which.
+        let ctx = Context { config: &w.config, tasks: &w.tasks, pending: None, now: w.now };
+        let i = parse(brief, &ctx);
+        let t = &i.tasks[0];
+        assert_eq!(t.repo, None);
+        assert!(!t.readiness.ready);
+        assert_eq!(t.readiness.question.as_deref(), Some("Which repo: site or api?"));
+        // The answer releases it.
+        let spec = answer_clarification(t, "the backend", &ctx);
+        assert!(spec.readiness.ready, "{spec:?}");
+        assert_eq!(spec.repo.as_deref(), Some("api"));
+        // `[dispatch] default_repo`, by name or alias.
+        for d in ["api", "backend"] {
+            let mut config = w.config.clone();
+            config.dispatch.default_repo = Some(d.into());
+            let ctx = Context { config: &config, tasks: &w.tasks, pending: None, now: w.now };
+            let t = &parse(brief, &ctx).tasks[0];
+            assert_eq!(t.repo.as_deref(), Some("api"), "default {d}");
+            assert!(t.readiness.ready, "default {d}: {:?}", t.readiness);
+            // A repo named in the brief still wins, by alias, possessive, or "on the X".
+            for named in ["Upgrade lodash on the website, tests pass", "Upgrade the website's lodash, tests pass", "In the site repo upgrade lodash, tests pass"] {
+                assert_eq!(parse(named, &ctx).tasks[0].repo.as_deref(), Some("site"), "{named}");
+            }
+        }
+        // The only repo.
+        let mut config = w.config.clone();
+        config.repos.truncate(1);
+        let ctx = Context { config: &config, tasks: &w.tasks, pending: None, now: w.now };
+        assert_eq!(parse(brief, &ctx).tasks[0].repo.as_deref(), Some("site"));
+    }
+
+    #[test]
+    fn kinds_are_defined_by_the_change() {
+        let w = world();
+        let ctx = Context { config: &w.config, tasks: &w.tasks, pending: None, now: w.now };
+        let cases: &[(&str, &str)] = &[
+            ("bump zod to v4 on the backend, tests pass", "dependency-upgrade"),
+            ("fix the double charge when users click pay twice on the backend, tests pass", "bug-fix"),
+            ("add a CSV export button to the orders page on the website, tests pass", "feature"),
+            ("extract the price formatting into one helper on the website, tests pass", "refactor"),
+            ("tighten the spacing between the pricing cards on the website, lint clean", "css"),
+            ("reword the empty cart message on the website to sound friendlier, build passes", "copy"),
+            ("add docstrings to the public functions of the api client on the backend, build passes", "docs"),
+            ("write integration tests for the refund flow on the backend, tests pass", "test"),
+            ("harden the session cookies with httponly and samesite on the backend, tests pass", "security"),
+            ("audit the api routes for missing auth checks and write a report, no code changes", "audit"),
+            ("add a github actions job that runs lint on every pull request for the website, ci green", "infra"),
+        ];
+        for (text, want) in cases {
+            let i = parse(text, &ctx);
+            assert_eq!(i.tasks.first().map(|t| t.kind.as_str()), Some(*want), "{text}");
+        }
+    }
+
+    #[test]
+    fn acceptance_is_not_a_deliverable() {
+        let w = world();
+        let ctx = Context { config: &w.config, tasks: &w.tasks, pending: None, now: w.now };
+        let i = parse("Add rate limiting to the signup route on the backend. Verify by sending a burst of requests from a script. Show red and green runs. Write a short report. Tests pass.", &ctx);
+        let t = &i.tasks[0];
+        let acc: Vec<String> = t.acceptance.iter().map(|c| c.text.to_lowercase()).collect();
+        assert!(acc.iter().any(|a| a.contains("burst of requests")), "{acc:?}");
+        assert!(acc.iter().any(|a| a.contains("red and green runs")), "{acc:?}");
+        assert!(t.deliverables.iter().any(|d| d.to_lowercase().contains("report")), "{:?}", t.deliverables);
+        assert!(!t.deliverables.iter().any(|d| d.to_lowercase().contains("red and green")), "{:?}", t.deliverables);
+        assert!(checks_of(t).contains(&"test".to_string()));
+    }
+}
+
+/// The parser's share of a `capcom parse` process: the first parse builds every pattern it
+/// uses. Prints thread CPU times; run alone so that no other test has built them:
+/// `cargo test --release --test understand -- --ignored --nocapture cold_parse_cost`.
+#[test]
+#[ignore]
+fn cold_parse_cost() {
+    fn cpu_ms() -> f64 {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes into the timespec it is given.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+    }
+    let w = world();
+    let ctx = Context { config: &w.config, tasks: &w.tasks, pending: None, now: w.now };
+    let brief = "On the website, update the copyright year in the footer. Build must pass.";
+    let t = cpu_ms();
+    let _ = parse(brief, &ctx);
+    let cold = cpu_ms() - t;
+    let t = cpu_ms();
+    let _ = parse(brief, &ctx);
+    let warm = cpu_ms() - t;
+    let t = cpu_ms();
+    for c in &w.cases {
+        let _ = parse(&c.text, &ctx);
+    }
+    let corpus = cpu_ms() - t;
+    println!("first parse {cold:.2} ms cpu, again {warm:.3} ms, then the whole corpus ({} briefs, most patterns new) {corpus:.2} ms", w.cases.len());
+}

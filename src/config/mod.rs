@@ -366,6 +366,9 @@ pub struct Dispatch {
     pub overlap: String,
     /// A failed task's worktree is kept this long, then removed.
     pub keep_failed: Dur,
+    /// The repo a brief that names none goes to (with several repos; one repo is the default
+    /// anyway). Unset: such a brief is held with "Which repo: …?".
+    pub default_repo: Option<String>,
 }
 
 impl Default for Dispatch {
@@ -381,6 +384,7 @@ impl Default for Dispatch {
             max_progress_events: 200,
             overlap: "queue".into(),
             keep_failed: Dur::from_secs(3 * 86400),
+            default_repo: None,
         }
     }
 }

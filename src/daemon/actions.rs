@@ -123,7 +123,14 @@ impl Coordinator {
                 Ok(id) => self.merge(id).await,
                 Err(q) => Answer::no("merge", q),
             },
-            IntentKind::Confirm => self.confirm(None, says_without_checks(&text)).await,
+            IntentKind::Confirm => {
+                // A confirmation that names another task than the one asked about changes nothing.
+                let named = intent.target.as_ref().and_then(|t| t.task);
+                match self.pending.as_ref().filter(|p| named.is_some_and(|t| t != p.task)) {
+                    Some(p) => Answer::no("confirm", format!("That is not what I asked about, so nothing changed. I'm waiting on: {}", p.question)),
+                    None => self.confirm(None, says_without_checks(&text)).await,
+                }
+            }
             IntentKind::Deny => match self.pending.take() {
                 Some(p) => {
                     self.stage = Stage::Idle;

@@ -137,13 +137,17 @@ pub fn resolve_repo<'a>(config: &'a Config, name: Option<&str>) -> Result<&'a Re
             let known: Vec<&str> = config.repos.iter().map(|r| r.name.as_str()).collect();
             format!("Which repo is `{n}`? I know {}.", if known.is_empty() { "none".into() } else { known.join(", ") })
         }),
-        None => match config.repos.as_slice() {
+        // `[dispatch] default_repo`, or the only repo.
+        None => match crate::understand::default_repo(config).and_then(|d| config.repo(&d)) {
+            Some(r) => Ok(r),
+            None => match config.repos.as_slice() {
             [only] => Ok(only),
             [] => Err("No repos are configured: add a [[repos]] entry to the config.".into()),
             many => Err(format!(
                 "Which repo should this go to: {}?",
                 many.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
             )),
+            },
         },
     }
 }

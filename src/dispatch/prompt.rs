@@ -25,17 +25,19 @@ pub fn render(spec: &TaskSpec, cx: &PromptContext<'_>) -> String {
     ));
     out.push_str(&format!("Kind of work: {}.\n", spec.kind.as_str()));
 
-    if !spec.scope.include.is_empty() || !spec.scope.exclude.is_empty() {
+    let include: Vec<&String> = spec.scope.include.iter().filter(|p| inside_worktree(p)).collect();
+    let exclude: Vec<&String> = spec.scope.exclude.iter().filter(|p| inside_worktree(p)).collect();
+    if !include.is_empty() || !exclude.is_empty() {
         out.push_str("\n## Scope\n");
-        if !spec.scope.include.is_empty() {
+        if !include.is_empty() {
             out.push_str("Only change files under:\n");
-            for p in &spec.scope.include {
+            for p in &include {
                 out.push_str(&format!("- {}\n", one_line(p)));
             }
         }
-        if !spec.scope.exclude.is_empty() {
+        if !exclude.is_empty() {
             out.push_str("Do not touch:\n");
-            for p in &spec.scope.exclude {
+            for p in &exclude {
                 out.push_str(&format!("- {}\n", one_line(p)));
             }
         }
@@ -69,8 +71,12 @@ pub fn render(spec: &TaskSpec, cx: &PromptContext<'_>) -> String {
         }
     }
     if !spec.brief.trim().is_empty() {
+        // Verbatim: every character the user said, each line quoted so that none can
+        // start a heading of its own.
         out.push_str("\n## The brief, as spoken\n");
-        out.push_str(&format!("> {}\n", one_line(&spec.brief)));
+        for line in spec.brief.trim().lines() {
+            out.push_str(&format!("> {line}\n"));
+        }
     }
     out.push_str("\n## When you are done\nCommit everything, then reply with a short summary of what you changed and why.\n");
     out
@@ -83,6 +89,16 @@ pub fn render_follow_up(original: Option<&str>, instruction: &str) -> String {
         Some(p) => format!("{p}\n## Follow-up\nYou already worked on this task in this worktree. Now: {}\n", one_line(instruction)),
         None => format!("Follow-up on the same task: {}\nCommit your work, then summarise what you changed.\n", one_line(instruction)),
     }
+}
+
+/// A scope path the agent may be pointed at: relative, inside the worktree (the parser
+/// never makes another kind; this keeps a hand-edited spec from pointing elsewhere).
+fn inside_worktree(p: &str) -> bool {
+    let p = p.trim();
+    !p.is_empty()
+        && !p.starts_with(['/', '\\', '~'])
+        && !p.contains(':')
+        && !p.split(['/', '\\']).any(|c| c == "..")
 }
 
 /// Keep the layout fixed: a field never brings its own line breaks or headings.
@@ -132,6 +148,32 @@ mod tests {
         }
         assert!(p.contains("branch `capcom/4-upgrade-tailwind` (made from `main`)"));
         assert!(!p.contains("\n# not a heading"), "a field must not inject a heading");
+        assert!(p.contains("> Bump Tailwind.\n> # not a heading\n"), "the brief is quoted line by line:\n{p}");
+    }
+
+    #[test]
+    fn the_brief_is_quoted_verbatim() {
+        let said = "Fix the link to https://docs.example.com/v2/setup.html?x=1&y=2 and use --brand-blue; run `a && b | c` in ~/src, not $(rm -rf /) or ../../etc";
+        let s = TaskSpec { title: "Fix the link".into(), brief: said.into(), ..TaskSpec::default() };
+        let p = render(&s, &PromptContext::default());
+        assert!(p.contains(&format!("> {said}\n")), "{p}");
+    }
+
+    #[test]
+    fn scope_paths_outside_the_worktree_never_reach_the_prompt() {
+        let s = TaskSpec {
+            title: "Tidy".into(),
+            scope: Scope {
+                include: vec!["../../etc/".into(), "/etc/passwd".into(), "components/".into(), "~/.ssh/".into(), "c:/windows/".into()],
+                exclude: vec!["a/../../b/".into()],
+            },
+            ..TaskSpec::default()
+        };
+        let p = render(&s, &PromptContext::default());
+        assert!(p.contains("- components/"), "{p}");
+        for bad in ["../", "/etc", "~/.ssh", "c:/windows", "Do not touch"] {
+            assert!(!p.contains(bad), "{bad} in:\n{p}");
+        }
     }
 
     #[test]

@@ -38,15 +38,22 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
 
     // Counted items with ordinal markers: "Two things. First, … Second, …".
     let ord = re!(r"(?:^|[.,;:!?] )(?:and )?(?:(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|next|then|finally|lastly|last|and then|number (?:one|two|three|\d))\b[,:]?|(?:one|two|three|four|five|[1-5])[,:.)]) ?");
-    let counted = re!(r"^(?:(?:okay|so|alright)[, ]+)?(?:(?:i have|i've got|here are|there are|we have|we've got|queue(?: up)?|dispatch|do|handle)? ?(?:\d+|two|three|four|five|a couple of|a few|several|some) (?:things|tasks|jobs|items|briefs|changes)\b|(?:queue|dispatch|schedule|kick off|line up|run|start)(?: up)? (?:these|the following|this list|both|all of these)\b|(?:here's|here is|here are) (?:the|some|a few|my) (?:tasks|things|jobs)\b|(?:the following|these) (?:tasks|things|jobs)\b)");
+    let counted = re!(r"^(?:(?:okay|so|alright)[, ]+)?(?:(?:i have|i've got|here are|there are|we have|we've got|queue(?: up)?|dispatch|do|handle)? ?(?:\d+|two|three|four|five|a couple of|a couple|a few|several|some) (?:(?:quick|small|little|short|easy|more|other|separate|different|tiny|big|new) )?(?:things|tasks|jobs|items|briefs|changes|ones|fixes|bits|requests|chores|tweaks)\b|(?:queue|dispatch|schedule|kick off|line up|run|start)(?: up)? (?:these|the following|this list|both|all of these)\b|(?:here's|here is|here are) (?:the|some|a few|my) (?:tasks|things|jobs)\b|(?:the following|these) (?:tasks|things|jobs)\b)");
     if let Some(hm) = counted.find(&lower) {
         // The header runs to the first colon or sentence end after the counted phrase.
         let rest_start = hm.end();
         // A colon, or a sentence mark followed by a space ("Next.js" is not a sentence end).
-        let end_rel = lower[rest_start..]
+        let mut end_rel = lower[rest_start..]
             .char_indices()
             .find(|&(p, c)| c == ':' || (matches!(c, '.' | '?' | '!') && lower[rest_start + p + 1..].chars().next().is_none_or(char::is_whitespace)))
             .map(|(p, _)| rest_start + p);
+        // "Two things, first. Fix …": the list starts at its first marker.
+        if let Some(m) = re!(r"[,;]?\s(?:first(?:ly)?|number one|one)\b").find(&lower[rest_start..])
+            && end_rel.is_none_or(|e| rest_start + m.start() < e)
+            && !lower[rest_start + m.end()..].starts_with(" thing")
+        {
+            end_rel = Some(rest_start + m.start());
+        }
         let (header_end, body_start) = match end_rel {
             Some(p) if words(&lower[rest_start..p]) <= 8 => (p, p + 1),
             _ => {
@@ -65,6 +72,10 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
                     }
                     off += w.len() + 1;
                     end = (rest_start + off).min(lower.len());
+                }
+                // "…, all of them type check clean": a verdict for every item ends the header.
+                if let Some(m) = re!(r"^,?\s*(?:and )?(?:(?:all|each|both|every one) of them|for (?:all|both|each) of them|for all|for both|all)\s+(?:(?:must|should|need to|needs to|have to|has to) (?:be |stay |pass )?)?(?:[a-z-]+ ){0,3}?(?:clean|green|pass(?:es|ing)?|passing)\b[,:]?\s*").find(&lower[end..]) {
+                    end += m.end();
                 }
                 (end, end)
             }
@@ -95,7 +106,16 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
             out.shared.schedule = when::schedule(&hl, ctx.now).map(|f| f.at);
             out.shared.agent = agent_in(&hl, names);
             out.shared.repo = repo_in(&hl, names);
+            // "…, all of them lint clean:" — a verdict in the header is every item's.
+            for span in verdict_spans(header) {
+                for c in criteria_pieces(span, names) {
+                    if !out.shared.acceptance.contains(&c) {
+                        out.shared.acceptance.push(c);
+                    }
+                }
+            }
             out.items = items;
+            pull_trailing_criteria(&mut out, names);
             pull_shared_acceptance(&mut out, names);
             return out;
         }
@@ -103,7 +123,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
 
     // Ordinal markers without a header: "First, fix … Second, add …".
     let marks = ordinal_marks(&lower, ord);
-    let starts_first = re!(r"^(?:first(?:ly)?|number one|1st)\b").is_match(&lower);
+    let starts_first = re!(r"^(?:first(?:ly)?|number one|1st|one|1)\b").is_match(&lower);
     if starts_first && marks.len() >= 2 {
         let mut items = Vec::new();
         for (k, &(_, e)) in marks.iter().enumerate() {
@@ -115,6 +135,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
         }
         if items.len() >= 2 {
             out.items = items;
+            pull_trailing_criteria(&mut out, names);
             pull_shared_acceptance(&mut out, names);
             return out;
         }
@@ -150,6 +171,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
         }
         if items.len() >= 2 && items.iter().all(|i| starts_with_task_verb(i, names)) {
             out.items = items;
+            pull_trailing_criteria(&mut out, names);
             pull_shared_acceptance(&mut out, names);
             return out;
         }
@@ -160,12 +182,33 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
 }
 
 /// Ordinal markers: after punctuation, or (in unpunctuated speech) before a task verb.
-fn ordinal_marks(lower: &str, ord: &regex::Regex) -> Vec<(usize, usize)> {
+fn ordinal_marks(lower: &str, ord: &super::pattern::Re) -> Vec<(usize, usize)> {
     let mut marks: Vec<(usize, usize)> = ord.find_iter(lower).map(|m| (m.start(), m.end())).collect();
     for m in re!(r" (?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|finally|lastly|and then|then) ").find_iter(lower) {
         let next = lower[m.end()..].split_whitespace().next().unwrap_or("");
         if is_task_verb(next) && !marks.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
             marks.push((m.start(), m.end()));
+        }
+    }
+    // Spoken list markers: "one fix … two add … and three remove …" (numbers read as
+    // digits by now), counted up from 1 and each before a task verb.
+    let mut spoken: Vec<(usize, usize)> = Vec::new();
+    let mut want = 1u32;
+    for c in re!(r"(?:^|\s)((?:and |then |number )?(\d|one)[,:.)]?)\s").captures_iter(lower) {
+        let (Some(m), Some(d)) = (c.get(1), c.get(2)) else { continue };
+        let n: u32 = if d.as_str() == "one" { 1 } else { d.as_str().parse().unwrap_or(0) };
+        let end = c.get(0).map_or(m.end(), |x| x.end());
+        let next = lower[end..].split_whitespace().next().unwrap_or("");
+        if n == want && (is_task_verb(next) || matches!(next, "the" | "a" | "an")) {
+            spoken.push((m.start(), end));
+            want += 1;
+        }
+    }
+    if spoken.len() >= 2 {
+        for m in spoken {
+            if !marks.iter().any(|&(s, e)| m.0 < e && s < m.1) {
+                marks.push(m);
+            }
         }
     }
     marks.sort_unstable();
@@ -210,15 +253,33 @@ fn list_items(body: &str) -> Vec<String> {
         }
         merged.push(it);
     }
-    if body.contains(',') {
-        return merged;
-    }
-    // Without commas, an article after two or more words starts a new item.
+    // Without commas, an article, or a verb that is rarely a noun, after two or more words
+    // starts a new item ("bump lodash fix the typo on the about page"). With commas (some
+    // of them lost), a piece is split only the way it starts: at articles when it starts
+    // with one ("an upgrade to Next.js 15 a security audit …"), at verbs when it starts
+    // with a verb.
+    let commas = body.contains(',');
     let mut out: Vec<String> = Vec::new();
     for item in merged {
         let lower = item.to_ascii_lowercase();
         let mut last = 0;
-        for m in re!(r" (?:a|an) ").find_iter(&lower) {
+        let opener = lower.split_whitespace().next().unwrap_or("");
+        let (articles, verbs) = if commas { (matches!(opener, "a" | "an"), is_task_verb(opener)) } else { (true, true) };
+        for m in re!(r" (?:a|an|add|fix|bump|upgrade|remove|delete|rename|refactor|migrate|replace|write|create|implement|extract|convert|enable|disable|investigate|audit|document|patch|harden|compress|translate|deprecate|memoize|optimize|optimise|restyle|redesign|scope|pin|unpin|install|uninstall) ").find_iter(&lower)
+            .collect::<Vec<_>>()
+        {
+            let before = lower[..m.start()].rsplit(' ').next().unwrap_or("");
+            let article = matches!(m.as_str().trim(), "a" | "an");
+            if (article && !articles) || (!article && !verbs) {
+                continue;
+            }
+            // A verb starts an item only after an item that began with its own verb.
+            let seg_first = lower[last..m.start()].split_whitespace().next().unwrap_or("");
+            let verb_ok = is_task_verb(seg_first)
+                && !matches!(before, "the" | "a" | "an" | "to" | "for" | "of" | "and" | "or" | "no" | "not" | "will" | "should" | "can" | "could" | "must" | "please" | "i" | "we" | "you" | "it" | "they" | "don't" | "would");
+            if !(article || verb_ok) {
+                continue;
+            }
             if words(&item[last..m.start()]) >= 2 {
                 out.push(item[last..m.start()].trim().to_string());
                 last = m.start() + 1;
@@ -228,6 +289,80 @@ fn list_items(body: &str) -> Vec<String> {
     }
     out.retain(|s| !s.is_empty());
     out
+}
+
+/// A criterion said on its own: "Tests pass.", "make sure the build is green",
+/// "acceptance criteria: lint clean".
+fn criterion_only(l: &str) -> bool {
+    let l = l.trim().trim_end_matches(['.', '!', '?']).trim_start_matches("and ").trim_start_matches("also ");
+    if re!(r"^(?:acceptance(?: criteria| criterion)?|success criteria|criteria|definition of done|done when|it's done when)\b").is_match(l) {
+        return true;
+    }
+    let first = l.split_whitespace().next().unwrap_or("");
+    let cue = re!(r"^(?:make sure|ensure|verify|check that|confirm that|so that)\b").is_match(l);
+    let verdict_first = verdict_re().find(l).is_some_and(|m| m.start() == 0);
+    is_criterion_clause(l) && (cue || verdict_first || !is_task_verb(first))
+}
+
+/// A criterion said after the last task of a list is every task's ("Two things: bump
+/// express, and fix the typo in the readme. Tests pass.").
+fn pull_trailing_criteria(split: &mut Split, names: &Names) {
+    if split.items.len() < 2 {
+        return;
+    }
+    let mut moved: Vec<String> = Vec::new();
+    let mut keep: Vec<String> = Vec::new();
+    for (k, it) in split.items.iter().enumerate() {
+        if k > 0 && criterion_only(&it.to_ascii_lowercase()) {
+            moved.push(it.clone());
+        } else {
+            keep.push(it.clone());
+        }
+    }
+    split.items = keep;
+    if let Some(item) = split.items.last_mut() {
+        let sents: Vec<String> = sentences(item).into_iter().map(str::to_string).collect();
+        let mut k = sents.len();
+        while k > 1 && criterion_only(&sents[k - 1].to_ascii_lowercase()) {
+            k -= 1;
+        }
+        moved.extend(sents[k..].iter().cloned());
+        let mut kept = sents[..k].join(" ");
+        // A verdict run on at the very end: "… in the readme tests pass".
+        let kl = kept.to_ascii_lowercase();
+        if let Some(m) = verdict_ranges(&kl).last().cloned()
+            && re!(r"^[,.;:!? ]*(?:(?:for (?:both|all|each|every one)(?: of them| tasks| of these)?|on (?:both|all)|all of them|each of them|both of them|across (?:all|both)(?: of them)?|too|as well)[,.;:!? ]*)?$").is_match(&kl[m.end..])
+            && words(&kept[..m.start]) >= 3
+        {
+            moved.push(kept[m.start..].to_string());
+            kept.truncate(m.start);
+            loop {
+                let t = kept.trim_end().trim_end_matches([',', ';', ':']).trim_end().to_string();
+                let lw = t.rsplit(' ').next().unwrap_or("").to_ascii_lowercase();
+                let cue = matches!(lw.as_str(), "and" | "so" | "with" | "then" | "make" | "sure" | "ensure" | "that" | "verify" | "check" | "the" | "all" | "acceptance" | "criteria");
+                if cue && t.contains(' ') {
+                    kept.truncate(t.len() - lw.len());
+                } else {
+                    kept = t;
+                    break;
+                }
+            }
+        }
+        *item = kept.trim().to_string();
+    }
+    for m in moved {
+        let ml = m.to_ascii_lowercase();
+        let body = match re!(r"^(?:and |also )?(?:acceptance(?: criteria| criterion)?|success criteria|criteria|definition of done|done when|it's done when)\b[:,]?\s*").find(&ml) {
+            Some(x) => &m[x.end()..],
+            None => &m,
+        };
+        for c in criteria_pieces(body, names) {
+            if !split.shared.acceptance.contains(&c) {
+                split.shared.acceptance.push(c);
+            }
+        }
+    }
+    split.items.retain(|i| words(i) >= 2);
 }
 
 /// Acceptance said once for all the items ("Build must pass for all of them").
@@ -240,10 +375,26 @@ fn pull_shared_acceptance(split: &mut Split, names: &Names) {
             let l = s.to_ascii_lowercase();
             if shared_re.is_match(&l) && is_criterion_clause(&l) {
                 let piece = shared_re.replace_all(&s, "").to_string();
-                for c in criteria_pieces(&piece, names) {
-                    if !split.shared.acceptance.contains(&c) {
-                        split.shared.acceptance.push(c);
+                if criterion_only(&piece.to_ascii_lowercase()) {
+                    for c in criteria_pieces(&piece, names) {
+                        if !split.shared.acceptance.contains(&c) {
+                            split.shared.acceptance.push(c);
+                        }
                     }
+                } else {
+                    // "write tests for the invoice service tests must pass for both": the
+                    // verdict is shared, the work stays.
+                    let pl = piece.to_ascii_lowercase();
+                    let mut rest = piece.clone();
+                    for m in verdict_re().find_iter(&pl).collect::<Vec<_>>().into_iter().rev() {
+                        for c in criteria_pieces(&piece[m.range()], names) {
+                            if !split.shared.acceptance.contains(&c) {
+                                split.shared.acceptance.push(c);
+                            }
+                        }
+                        rest.replace_range(m.range(), "");
+                    }
+                    keep.push(rest.split_whitespace().collect::<Vec<_>>().join(" "));
                 }
             } else {
                 keep.push(s);
@@ -281,7 +432,7 @@ fn clauses(sentence: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let lower = s.to_ascii_lowercase();
     let mut last = 0;
-    for m in re!(r"[,;:] |[,;:]$| (?:acceptance criteria|acceptance criterion|done when|definition of done|success criteria|it's done when)\b| (?:and|but|then|so) (?:also )?(?:make sure|ensure|verify|check|confirm|keep|leave|don't|do not|dont|never|avoid|without|only|show|include|make it|it should|acceptance|write up|report back|summari[sz]e|share|give me|send me|post|add (?:a |an |some )?(?:new )?(?:regression |unit |integration |e2e )?tests?)\b| (?:without|except) ").find_iter(&lower) {
+    for m in re!(r"[,;:] |[,;:]$| (?:acceptance criteria|acceptance criterion|done when|definition of done|success criteria|it's done when)\b| (?:and|but|then|so) (?:also )?(?:make sure|ensure|verify|check|confirm|keep|leave|don't|do not|dont|never|avoid|without|only|show|include|make it|it should|acceptance|write up|write (?:me )?(?:a|an|up)|report back|summari[sz]e|share|give me|send me|post|no (?:\w+ ){0,3}changes?|add (?:a |an |some )?(?:new )?(?:regression |unit |integration |e2e )?tests?)\b| (?:without|except) ").find_iter(&lower) {
         let piece = s[last..m.start()].trim();
         if !piece.is_empty() {
             out.push(piece);
@@ -319,6 +470,7 @@ const TASK_VERBS: &[&str] = &[
     "design", "style", "rephrase", "reword", "proofread", "correct", "address", "resolve", "close", "archive",
     "publish", "release", "tag", "bundle", "containerize", "dockerize", "parallelize", "batch", "throttle",
     "debounce", "retry", "log", "instrument", "monitor", "alert", "track", "measure", "benchmark", "run", "bootstrap",
+    "reload", "touch", "delete", "tighten", "loosen", "reword", "refresh", "regenerate", "rebuild", "reset", "rotate",
 ];
 
 pub fn is_task_verb(w: &str) -> bool {
@@ -337,7 +489,7 @@ pub fn strip_polite(lower: &str) -> &str {
 /// An agent named with an assignment cue: "use Copilot to", "have Jules", "ask Cursor to",
 /// "with Copilot", "Jules, …", "for Claude".
 pub fn agent_in(lower: &str, names: &Names) -> Option<String> {
-    let cue = re!(r"(?:\b(?:use|using|have|has|ask|get|let|with|via|through|by|for|to|on|tell|want|need|would like|'d like|assign(?:ed)?(?: (?:it|this|that|these|them))? to|send(?: (?:it|this|that|these|them))? to|give(?: (?:it|this|that|these|them))? to|hand(?: (?:it|this|that|these|them))?(?: off| over)? to|dispatch(?: (?:it|this|that|these|them))? to|route(?: (?:it|this|that|these|them))? to|put)\s+)(?:the\s+)?([a-z][a-z0-9-]*(?: (?:code|cli|agent|cloud))?)\b");
+    let cue = re!(r"(?:\b(?:use|using|have|has|ask|get|let|with|via|through|by|for|to|on|tell|want|need|would like|'d like|assign(?:ed)?(?: (?:it|this|that|these|them))? to|send(?: (?:it|this|that|these|them))?(?: over| off| across)? to|give(?: (?:it|this|that|these|them))?(?: over)? to|hand(?: (?:it|this|that|these|them))?(?: off| over)? to|pass(?: (?:it|this|that|these|them))?(?: over| along)? to|forward(?: (?:it|this|that|these|them))? to|dispatch(?: (?:it|this|that|these|them))? to|route(?: (?:it|this|that|these|them))? to|put)\s+)(?:the\s+)?([a-z][a-z0-9-]*(?: (?:code|cli|agent|cloud))?)\b");
     for c in cue.captures_iter(lower) {
         let w = &c[1];
         let first = w.split(' ').next().unwrap_or(w);
@@ -358,8 +510,14 @@ pub fn agent_in(lower: &str, names: &Names) -> Option<String> {
             return Some(a.to_string());
         }
     }
+    // "give Cursor the job of …", "hand Jules this one", "let Copilot take it".
+    for c in re!(r"\b(?:give|hand|pass|assign|let|put) ([a-z][a-z0-9-]*)(?: (?:code|cli|cloud))? (?:the (?:job|task|work|ticket)|this|that|it|on it|take)\b").captures_iter(lower) {
+        if let Some(a) = names.agent_word(&c[1]).or_else(|| names.known_agent(&c[1])) {
+            return Some(a.to_string());
+        }
+    }
     // "Jules: …", "Copilot, …", "Jules should …", "can Jules …" at the start.
-    if let Some(c) = re!(r"^(?:(?:hey|ok|okay|so|please|can|could|would|will) )?([a-z][a-z0-9-]*)(?:[,:]| should| can| could| will| please|\s)\s*").captures(lower)
+    if let Some(c) = re!(r"^(?:(?:hey|ok|okay|so|please|can|could|would|will) )?([a-z][a-z0-9-]*)(?:[,:.]| should| can| could| will| please|\s)\s*").captures(lower)
         && let Some(a) = names.agent_word(&c[1]).or_else(|| names.known_agent(&c[1]))
     {
         return Some(a.to_string());
@@ -420,6 +578,14 @@ pub fn repo_in(lower: &str, names: &Names) -> Option<String> {
             }
         }
     }
+    // "the backend's package.json", "website's footer": a possessive names the repo.
+    for (w, _) in &toks {
+        if let Some(stem) = w.strip_suffix("'s").or_else(|| w.strip_suffix("s'"))
+            && let Some(r) = names.repo_word(stem)
+        {
+            return Some(r.to_string());
+        }
+    }
     // "the api repo", "website repo" anywhere.
     for i in 0..toks.len().saturating_sub(1) {
         if !toks[i].1
@@ -455,7 +621,12 @@ fn add_pauses(text: &str) -> String {
     }
     const CUES: &[&str] = &[
         "fix", "leave", "keep", "don't", "ensure", "check", "verify", "show", "add", "acceptance", "make", "do",
-        "also", "then", "update", "remove", "write", "include", "avoid", "never", "only", "the",
+        "also", "then", "update", "remove", "write", "include", "avoid", "never", "only", "the", "no",
+    ];
+    // Verbs that are also nouns ("a security audit of …") open a clause only before an object.
+    const VERBS: &[&str] = &[
+        "bump", "upgrade", "delete", "rename", "refactor", "migrate", "replace", "create", "implement", "extract",
+        "convert", "investigate", "audit", "patch", "harden", "swap",
     ];
     const NO_PAUSE_AFTER: &[&str] = &[
         "to", "and", "or", "then", "will", "should", "can", "must", "please", "i", "we", "you", "it", "they", "not",
@@ -463,6 +634,9 @@ fn add_pauses(text: &str) -> String {
         "of", "in", "on", "for", "with", "by", "at", "from", "is", "are", "be", "let's", "me", "us", "them", "make", "sure",
     ];
     let ws: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    // Where a verdict starts ("… no visual changes build passes"), by word.
+    let joined = ws.join(" ").to_ascii_lowercase();
+    let verdict_words: Vec<usize> = verdict_ranges(&joined).iter().map(|r| joined[..r.start].split(' ').filter(|w| !w.is_empty()).count()).collect();
     let mut out = String::with_capacity(text.len() + 16);
     let mut in_criteria = false;
     for (k, w) in ws.iter().enumerate() {
@@ -476,8 +650,13 @@ fn add_pauses(text: &str) -> String {
             "make" => next == "sure",
             "do" => next == "not",
             "acceptance" => next == "criteria" || next == "criterion",
+            // "… no visual changes …", "… no new dependencies …".
+            "no" => ws[k + 1..ws.len().min(k + 4)].iter().any(|x| x.to_ascii_lowercase().starts_with("change"))
+                || matches!(next.as_str(), "new" | "breaking" | "behaviour" | "behavior" | "public" | "visual" | "schema"),
+            v if VERBS.contains(&v) => matches!(next.as_str(), "the" | "a" | "an" | "all" | "our" | "my" | "this" | "that" | "these" | "those" | "any" | "some" | "it" | "them" | "every" | "out" | "up"),
             _ => CUES.contains(&lw.as_str()),
         };
+        let opens = opens || verdict_words.contains(&k);
         if k > 2 && opens && !in_criteria && !NO_PAUSE_AFTER.contains(&prev.as_str()) {
             out.push(',');
         }
@@ -494,10 +673,12 @@ fn add_pauses(text: &str) -> String {
 }
 
 pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSpec {
+    // `brief` keeps the item's words as found in the cleaned text, so `parse` can quote the
+    // transcript for them; the pauses below are for reading only.
+    let mut spec = TaskSpec { brief: text.to_string(), ..TaskSpec::default() };
     let paused = add_pauses(text);
     let text = paused.as_str();
     let lower = text.to_ascii_lowercase();
-    let mut spec = TaskSpec { brief: text.to_string(), ..TaskSpec::default() };
 
     let found = when::schedule(&lower, ctx.now);
     spec.schedule = found.as_ref().map(|f| f.at).or(shared.schedule);
@@ -511,13 +692,20 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
         }
     }
     spec.agent = agent_in(&lower, names).or_else(|| shared.agent.clone());
-    spec.repo = repo_in(&lower, names).or_else(|| shared.repo.clone()).or_else(|| {
-        (ctx.config.repos.len() == 1).then(|| ctx.config.repos[0].name.clone())
-    });
+    spec.repo = repo_in(&lower, names).or_else(|| shared.repo.clone()).or_else(|| super::default_repo(ctx.config));
     spec.scope = scope(&lower, names);
+    spec.scope_unplaced = unplaced_scope(&lower, names);
 
     let mut body: Vec<String> = Vec::new();
     let mut first = true;
+    // "No behaviour changes and no public API changes, refactor the auth middleware": a
+    // constraint said before the work.
+    let lead_constraint = sentences(&body_text).first().is_some_and(|s| {
+        let cs = clauses(s);
+        cs.len() > 1
+            && is_constraint_clause(&cs[0].to_ascii_lowercase())
+            && cs[1..].iter().any(|c| c.split_whitespace().next().is_some_and(|w| is_task_verb(&w.to_ascii_lowercase())))
+    });
     for sentence in sentences(&body_text) {
         let mut in_criteria = false;
         for clause in clauses(sentence) {
@@ -530,6 +718,13 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
             // "Cursor: fix …" — the name alone is an address, not the work.
             let addr = cl.trim_start_matches("hey ").trim_end_matches(" please");
             if first && words(addr) <= 2 && names.agent_word(addr).is_some() {
+                continue;
+            }
+            // "Send this over to Jules: …", "give it to Codex cloud, …" — only who does it.
+            if first
+                && let Some(c) = re!(r"^(?:please |ok |okay |so )?(?:send|give|hand|pass|assign|route|dispatch|forward)(?: (?:this|it|that|these|them|the following)(?: one)?)?(?: over| off| along| across)? to (?:the )?([a-z][a-z0-9-]*)(?:[ -](?:code|cli|cloud|agent))?$").captures(cl)
+                && (names.agent_word(&c[1]).is_some() || names.known_agent(&c[1]).is_some())
+            {
                 continue;
             }
             if re!(r"^(?:hi|hello|hey|hey there|good morning|morning|ok|okay|thanks|thank you|cheers|so|right|alright)(?: capcom)?[!.]?$").is_match(cl) {
@@ -574,6 +769,26 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
                 spec.constraints.push(lower_first(strip_prefix_ci(c, &["and ", "but ", "also ", "please "])));
                 continue;
             }
+            // "Test it with …", "verify by …", "show red and green runs", "check the demos
+            // page": how to accept the work, a check when a verdict names one, else a person.
+            if !first && re!(r"^(?:and |also |then |please )?(?:test (?:it |this |that |them |the fix |the change )?(?:with|by|using|against|on)|verify (?:it |this |that |the fix )?(?:by|with|using|on|against)|to verify|show (?:me )?(?:the )?(?:red(?:/| and | then | to )green|failing and passing|before and after|a failing then passing)|check (?:the |that )[a-z0-9/ -]+ (?:page|screen|view|route)s?|prove (?:it|that))\b").is_match(cl) {
+                let text = lower_first(strip_prefix_ci(c, &["and ", "also ", "then ", "please "]));
+                let checks = if verdict(cl) { checks_for(cl, names) } else { Vec::new() };
+                if checks.is_empty() {
+                    let crit = Criterion { text, check: None };
+                    if !spec.acceptance.contains(&crit) {
+                        spec.acceptance.push(crit);
+                    }
+                } else {
+                    for ch in checks {
+                        let crit = Criterion { text: text.clone(), check: Some(ch) };
+                        if !spec.acceptance.contains(&crit) {
+                            spec.acceptance.push(crit);
+                        }
+                    }
+                }
+                continue;
+            }
             // "add a test for it": more work, checked by the test suite.
             if !first && re!(r"^(?:and |also |then |please )?(?:add|write|include|cover (?:it|this) with) (?:a |an |some |the )?(?:new )?(?:regression |unit |integration |e2e |end to end |snapshot )?(?:tests?|specs?)\b").is_match(cl) {
                 let text = lower_first(strip_prefix_ci(c, &["and ", "also ", "then ", "please "]));
@@ -599,7 +814,7 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
                     }
                 }
             }
-            if first && is_constraint_clause(cl) && !body.is_empty() {
+            if first && is_constraint_clause(cl) && (!body.is_empty() || lead_constraint) {
                 spec.constraints.push(lower_first(c));
                 continue;
             }
@@ -624,6 +839,20 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
     spec.kind = kind(&first_l, &rest_l, &lower);
     spec.title = title(&body, spec.kind, names);
     spec
+}
+
+/// "fixing the navbar" → "fix the navbar"; other words as they are.
+fn imperative_of_gerund(t: &str) -> String {
+    let first = t.split_whitespace().next().unwrap_or("");
+    let fl = first.to_ascii_lowercase();
+    let Some(stem) = fl.strip_suffix("ing") else { return t.to_string() };
+    let base = [stem.to_string(), format!("{stem}e"), stem[..stem.len().saturating_sub(1)].to_string()]
+        .into_iter()
+        .find(|b| !b.is_empty() && is_task_verb(b));
+    match base {
+        Some(b) => format!("{b}{}", &t[first.len()..]),
+        None => t.to_string(),
+    }
 }
 
 fn lower_first(s: &str) -> String {
@@ -664,16 +893,38 @@ fn verdict_spans(c: &str) -> Vec<&str> {
     verdict_re().find_iter(&l).map(|m| &c[m.range()]).collect()
 }
 
-fn verdict_re() -> &'static regex::Regex {
+/// The verdicts of a text, each as short as it can be: "write a migration test on the
+/// backend tests pass" has the verdict "tests pass", not "test on the backend tests pass".
+fn verdict_ranges(l: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    for m in verdict_re().find_iter(l) {
+        let mut r = m.range();
+        let mut from = r.start + 1;
+        while from < r.end {
+            match verdict_re().find(&l[from..r.end]) {
+                Some(n) if from + n.end() == r.end => {
+                    r = from + n.start()..r.end;
+                    from = r.start + 1;
+                }
+                Some(n) => from += n.start() + 1,
+                None => break,
+            }
+        }
+        out.push(r);
+    }
+    out
+}
+
+fn verdict_re() -> &'static super::pattern::Re {
     re!(r"\b(?:builds?|tests?|specs?|suite|lint(?:er|ing)?|eslint|clippy|typecheck(?:s|ing)?|type check(?:s|ing)?|types|type errors|tsc|ci|checks?|pipeline|compil(?:e|es|ation))\b(?:\s+[^\s,.;:]+){0,4}?\s+(?:pass|passes|passing|passed|green|clean|succeed|succeeds|ok|okay|works|compiles?|stays? green|still pass(?:es)?|are happy|is happy|go green|goes green|come back green|clear)\b|\bno (?:type|lint(?:ing)?|build|compile|typescript) (?:errors|warnings|failures)\b|\b(?:compiles|builds) cleanly\b|\bkeep (?:the )?(?:tests?|build|ci|checks|lint) (?:green|passing|clean)\b|\b(?:lint|type ?check)[- ]clean\b|\b(?:green|passing) (?:build|tests|ci|checks)\b|\bwith (?:passing|green) (?:tests|build|ci|checks)\b|\bvisual regression\b")
 }
 
 fn is_constraint_clause(cl: &str) -> bool {
-    re!(r"^(?:and |but |please |also |just )?(?:keep|preserve|maintain|retain|don't|do not|dont|never|avoid|no new|without|leave|must not|mustn't|should not|shouldn't|only use|stick to|stay within|stay inside|use the existing|reuse|respect|not (?:\w+ )?(?:the|any|a)|no changes|nothing (?:in|under|outside)|limit changes|match the existing|follow the existing|backwards? compatible|stay backwards|must remain|needs to stay|has to stay)\b").is_match(cl)
+    re!(r"^(?:and |but |please |also |just )?(?:keep|preserve|maintain|retain|don't|do not|dont|never|avoid|no new|without|leave|must not|mustn't|should not|shouldn't|only use|stick to|stay within|stay inside|use the existing|reuse|respect|not (?:\w+ )?(?:the|any|a)|no changes|no (?:\w+ ){0,3}(?:changes?|regressions?|breaking changes?|dependencies|deps|rewrites?|refactors?|migrations?|downtime)|nothing (?:in|under|outside|else)|limit changes|match the existing|follow the existing|backwards? compatible|stay backwards|must remain|needs to stay|has to stay|(?:the )?(?:public )?api (?:must|should|has to|needs to) stay)\b").is_match(cl)
 }
 
 fn is_deliverable_clause(cl: &str) -> bool {
-    re!(r"^(?:and |also |then |please )?(?:show|produce|give me|deliver|provide|include|attach|return|generate|send me|post|share|list|write up|draft|prepare|report|summarize|summarise|open a pr|open a pull request|i want|i'd like|add screenshots|with screenshots|leave a (?:comment|note|summary)|write a (?:summary|report|note))\b").is_match(cl)
+    re!(r"^(?:and |also |then |please )?(?:show|produce|give me|deliver|provide|include|attach|return|generate|send me|post|share|list|write up|draft|prepare|report|summarize|summarise|open a pr|open a pull request|i want|i'd like|add screenshots|with screenshots|leave a (?:comment|note|summary)|write (?:me )?(?:a |an )?(?:short |brief |quick |one-page |small )?(?:summary|report|note|write-?up|post-?mortem))\b").is_match(cl)
 }
 
 const CUES: &[&str] = &[
@@ -813,10 +1064,64 @@ fn re_word(hay: &str, word: &str) -> bool {
     false
 }
 
+/// System folders: an absolute path under one of them is outside any repo.
+const SYSTEM_ROOTS: &[&str] = &["etc", "usr", "var", "root", "tmp", "opt", "bin", "sbin", "dev", "proc", "sys", "boot", "mnt", "srv"];
+/// Folders that are outside any repo only with more path after them ("/home/me/.ssh"; "/home" may be a route).
+const HOME_ROOTS: &[&str] = &["home", "users", "volumes", "private"];
+
+/// A word that names a path outside the repo: a parent reference ("../../etc"), a home path
+/// ("~/.ssh"), a drive ("c:/"), or an absolute path under a system folder or under no
+/// configured repo ("/etc/nginx").
+pub fn outside_path(word: &str, names: &Names) -> bool {
+    let w = word.trim_matches(|c: char| "\"'(),;:!?".contains(c));
+    let w = w.trim_end_matches('.');
+    if w.is_empty() {
+        return false;
+    }
+    if w.split(['/', '\\']).any(|c| c == "..") || w.starts_with('~') || re!(r"^[a-z]:[/\\]").is_match(w) {
+        return true;
+    }
+    if let Some(rest) = w.strip_prefix('/') {
+        if names.repo_paths.iter().any(|p| in_repo_path(w, p).is_some()) {
+            return false;
+        }
+        let first = rest.split('/').next().unwrap_or("");
+        let nested = rest.trim_end_matches('/').contains('/');
+        return SYSTEM_ROOTS.contains(&first) || (nested && HOME_ROOTS.contains(&first));
+    }
+    false
+}
+
+/// `path` relative to a repo at `root`, when it lies inside it.
+fn in_repo_path<'a>(path: &'a str, root: &str) -> Option<&'a str> {
+    let root = root.trim_end_matches('/');
+    if root.is_empty() {
+        return None;
+    }
+    let rest = path.strip_prefix(root)?;
+    if rest.is_empty() || rest.starts_with('/') { Some(rest.trim_start_matches('/')) } else { None }
+}
+
+/// Scope words of a task text that name no place inside the repo.
+pub fn unplaced_scope(lower: &str, names: &Names) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in lower.split_whitespace() {
+        // URLs are links, not scope.
+        if w.contains("://") {
+            continue;
+        }
+        let t = w.trim_end_matches([',', ';', ':', '!', '?', ')', '"']).trim_end_matches('.');
+        if outside_path(t, names) && !out.iter().any(|x| x == t) {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
 /// Scope from the whole task text: include/exclude paths.
 pub fn scope(lower: &str, names: &Names) -> Scope {
     let mut s = Scope::default();
-    let excl: [&regex::Regex; 6] = [
+    let excl: [&super::pattern::Re; 6] = [
         re!(r"\b(?:leave|keep) (?:the |any |all |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+) (?:untouched|alone|as is|as-is|unchanged|intact|out of it|out of this)\b"),
         re!(r"\b(?:don't|do not|dont|never|without|no) (?:touch(?:ing)?|modify(?:ing)?|chang(?:e|ing)|edit(?:ing)?|alter(?:ing)?|mess(?:ing)? with|chang(?:e|es) to|changes (?:in|to)|go (?:into|near)|update|updating|rewrite|break|breaking) (?:anything (?:in|under|inside) |any of |any |the |our |files in )*((?:[a-z0-9_./*@-]+ ){0,3}[a-z0-9_./*@-]+)"),
         re!(r"\b(?:stay|keep) (?:out of|away from) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
@@ -828,14 +1133,18 @@ pub fn scope(lower: &str, names: &Names) -> Scope {
     for r in excl {
         for c in r.captures_iter(lower) {
             let Some(m) = c.get(1) else { continue };
-            if let Some(p) = to_path(m.as_str(), names, true) && !s.exclude.contains(&p) {
-                s.exclude.push(p);
+            let (phrase, end) = with_list(lower, m.range(), names);
+            for p in to_paths(&phrase, names, true) {
+                if !s.exclude.contains(&p) {
+                    s.exclude.push(p);
+                }
             }
-            excluded_spans.push(c.get(0).map(|m| m.range()).unwrap_or(m.range()));
+            let whole = c.get(0).map(|m| m.range()).unwrap_or(m.range());
+            excluded_spans.push(whole.start..end.max(whole.end));
         }
     }
-    let incl: [&regex::Regex; 6] = [
-        re!(r"\b(?:in|inside|within|under|to|of|across) (?:the |our |a )?((?:[a-z0-9_./*@-]+ ){0,2}?[a-z0-9_./*@-]+) (?:directory|folder|dir|package|subtree|tree|subdirectory|subfolder|module)\b"),
+    let incl: [&super::pattern::Re; 6] = [
+        re!(r"\b(?:in|inside|within|under|to|of|across) (?:the |our |a )?((?:[a-z0-9_./*@-]+ ){0,2}?[a-z0-9_./*@-]+) (?:directory|directories|folders?|dirs?|package|subtree|tree|subdirectory|subfolder|module)\b"),
         re!(r"\b(?:only|just) (?:in|inside|within|under|touch|change|modify|edit|the) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
         re!(r"\b(?:confined|limited|restricted|scoped|constrained|restrict|limit|scope|confine|keep)(?: it| this| them| changes| the changes| everything| the fix| your changes)? (?:to|within|inside) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+)"),
         re!(r"\b(?:in|inside|within|under) (?:the |our )?((?:[a-z0-9_./*@-]+ ){0,3}?[a-z0-9_./*@-]+) only\b"),
@@ -848,21 +1157,93 @@ pub fn scope(lower: &str, names: &Names) -> Scope {
             if excluded_spans.iter().any(|sp| sp.contains(&m.start())) {
                 continue;
             }
-            if let Some(p) = to_path(m.as_str(), names, false)
-                && !s.include.contains(&p)
-                && !s.exclude.contains(&p)
-            {
-                s.include.push(p);
+            let (phrase, _) = with_list(lower, m.range(), names);
+            for p in to_paths(&phrase, names, false) {
+                if !s.include.contains(&p) && !s.exclude.contains(&p) {
+                    s.include.push(p);
+                }
             }
         }
     }
     s
 }
 
+/// Folder words: "the components and stories directories".
+const DIR_WORDS: &[&str] = &["directory", "directories", "folder", "folders", "dir", "dirs", "subfolder", "subfolders", "subdirectory", "subdirectories", "packages", "modules"];
+
+/// A scope phrase with the list it heads: "components" in "the components and stories
+/// directories" becomes "components and stories directories". Returns the phrase and where
+/// it ends in `lower`.
+fn with_list(lower: &str, range: std::ops::Range<usize>, names: &Names) -> (String, usize) {
+    let mut phrase = lower[range.clone()].to_string();
+    let mut end = range.end;
+    // A folder word right after the phrase belongs to it.
+    if let Some(c) = re!(r"^ ([a-z]+)\b").captures(&lower[end..])
+        && DIR_WORDS.contains(&&c[1])
+        && !phrase.split(' ').any(|w| DIR_WORDS.contains(&w))
+    {
+        phrase.push_str(&c[0]);
+        end += c[0].len();
+    }
+    for _ in 0..6 {
+        let Some(c) = re!(r"^(?:,\s*(?:and |or |& )?|\s+(?:and|or|&)\s+)(?:the |our |all )?([a-z0-9_./*@-]+)((?: [a-z]+)?)").captures(&lower[end..]) else { break };
+        let w = &c[1];
+        if is_task_verb(w) || NOT_PATH.contains(&w) || is_phrase_end(w) || names.repo_word(w).is_some() || names.agent_word(w).is_some() {
+            break;
+        }
+        let tail = c[2].trim();
+        let take = if DIR_WORDS.contains(&tail) { c[0].len() } else { c[0].len() - c[2].len() };
+        phrase.push_str(" and ");
+        phrase.push_str(w);
+        if DIR_WORDS.contains(&tail) {
+            phrase.push(' ');
+            phrase.push_str(tail);
+        }
+        end += take;
+    }
+    (phrase, end)
+}
+
+/// Paths from a phrase that may list several: "components and stories directories" →
+/// "components/", "stories/"; a folder word at the end applies to every item.
+fn to_paths(phrase: &str, names: &Names, exclude: bool) -> Vec<String> {
+    // A folder word ends the phrase ("the tests folder type check …").
+    let mut cut = phrase.to_string();
+    // A verdict run on after it ends it too ("the migrations tests green …").
+    if let Some(m) = verdict_re().find(&cut).filter(|m| m.start() > 0) {
+        cut.truncate(m.start());
+    }
+    if let Some(p) = cut.split(' ').position(|w| DIR_WORDS.contains(&w.trim_end_matches([',', '.', ';', ':']))) {
+        cut = cut.split(' ').take(p + 1).collect::<Vec<_>>().join(" ");
+    }
+    let parts: Vec<&str> = re!(r"\s*(?:,|\band\b|\bor\b|&)\s*").split(&cut).map(str::trim).filter(|p| !p.is_empty()).collect();
+    if parts.len() < 2 {
+        return to_path(&cut, names, exclude).into_iter().collect();
+    }
+    let tail = parts.last().and_then(|p| p.rsplit(' ').next()).filter(|w| DIR_WORDS.contains(w)).map(|w| w.to_string());
+    let mut out: Vec<String> = Vec::new();
+    for (k, part) in parts.iter().enumerate() {
+        let with_tail = match &tail {
+            Some(t) if k + 1 < parts.len() && !part.split(' ').any(|w| DIR_WORDS.contains(&w)) => format!("{part} {t}"),
+            _ => part.to_string(),
+        };
+        if let Some(p) = to_path(&with_tail, names, exclude)
+            && !out.contains(&p)
+        {
+            out.push(p);
+        }
+    }
+    if out.is_empty() {
+        return to_path(&cut, names, exclude).into_iter().collect();
+    }
+    out
+}
+
 const GENERIC_TAIL: &[&str] = &[
     "directory", "directories", "folder", "folders", "dir", "dirs", "routes", "route", "files", "file", "code",
     "module", "modules", "package", "packages", "tree", "subtree", "stuff", "area", "logic", "layer", "pages",
-    "subdirectory", "subfolder", "only", "please", "untouched", "alone",
+    "subdirectory", "subfolder", "only", "please", "untouched", "alone", "directories", "subfolders",
+    "subdirectories",
 ];
 const NOT_PATH: &[&str] = &[
     "it", "them", "that", "this", "those", "these", "everything", "anything", "something", "nothing", "code",
@@ -897,6 +1278,10 @@ pub fn to_path(phrase: &str, names: &Names, _exclude: bool) -> Option<String> {
         ws.truncate(p);
     }
     if let Some(w) = ws.iter().find(|w| w.contains('/')) {
+        if outside_path(w, names) {
+            return None;
+        }
+        let w = names.repo_paths.iter().find_map(|root| in_repo_path(w, root)).unwrap_or(w);
         let mut p = w.trim_start_matches('/').trim_end_matches('*').trim_end_matches('.').to_string();
         if p.is_empty() {
             return None;
@@ -910,7 +1295,7 @@ pub fn to_path(phrase: &str, names: &Names, _exclude: bool) -> Option<String> {
     if let Some(w) = ws.iter().find(|w| re!(r"^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.(?:rs|ts|tsx|js|jsx|mjs|css|scss|md|json|toml|ya?ml|py|go|html|rb|java|kt|swift|sql|sh|lock)$").is_match(w)) {
         return Some(w.to_string());
     }
-    let had_dir_word = ws.iter().any(|w| matches!(*w, "directory" | "folder" | "dir" | "directories" | "folders"));
+    let had_dir_word = ws.iter().any(|w| matches!(*w, "directory" | "folder" | "dir" | "dirs" | "directories" | "folders" | "subfolder" | "subdirectory"));
     let mut had_tail = false;
     while ws.len() > 1 && GENERIC_TAIL.contains(ws.last().unwrap_or(&"")) {
         ws.pop();
@@ -939,25 +1324,33 @@ pub fn to_path(phrase: &str, names: &Names, _exclude: bool) -> Option<String> {
 /// body, and, weakest, the whole text.
 pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     let first = strip_polite(first);
-    let rules: [(TaskKind, &regex::Regex, f32); 18] = [
+    // "… unit tests green" says how to check it, not what the change is.
+    let first_owned = verdict_re().replace_all(first, "").to_string();
+    let first = first_owned.trim();
+    let rules: [(TaskKind, &super::pattern::Re, f32); 21] = [
         (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
-        (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|renovate|dependabot|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
+        (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
         (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|can't|cannot|can not|unable to|won't|isn't working|the problem is|the issue is|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
         (TaskKind::BugFix, re!(r"^fix\b|\bfix (?:the |a |an )?\w+"), 1.5),
+        // "the signup form doesnt validate emails": something fails to do its job.
+        (TaskKind::BugFix, re!(r"\b(?:doesn'?t|does not|isn'?t|is not|won'?t|can'?t|cannot|no longer|stopped) (?:validate|work|load|save|show|render|send|open|close|submit|redirect|scroll|display|compile|build|update|refresh|respond|connect|upload|download|sort|filter|paginate|log ?in|sign ?in)\b"), 2.0),
         (TaskKind::Feature, re!(r"^(?:add|implement|introduce|build|create|support|enable|allow|let users|make it possible)\b"), 2.0),
         (TaskKind::Feature, re!(r"\b(?:implement|introduce|support|enable|allow|feature|optimistic|new|toggle|button|endpoint|page|form|modal|option|setting|settings|flag|widget|dashboard|skeleton|pagination|search|filter|export|import|upload|notifications?|onboarding)\b"), 1.2),
         (TaskKind::Refactor, re!(r"\b(?:refactor(?:ing)?|clean ?up|restructure|extract|rename|simplify|reorganis?z?e|dedupe|deduplicate|tech debt|memoi[sz]e|consolidate|decouple|split (?:up )?the|modernize|dead code|unused|deprecated|remove (?:the )?(?:old|obsolete|stale|legacy)|(?:merge|combine|unify) (?:\S+ ){1,4}(?:into|with))\b"), 3.0),
         (TaskKind::Refactor, re!(r"\brewrite\b"), 1.5),
         (TaskKind::Css, re!(r"\b(?:css|styles?|styling|scss|sass|layout|padding|margins?|colou?rs?|fonts?|responsive|dark mode|visual(?:ly)?|spacing|alignment|z-index|scoping|global scope|theme|design tokens|animations?|hover|breakpoints?|flexbox|grid|tailwind classes|looks? (?:off|wrong|bad|broken|weird)|ui polish|restyle|misaligned|align|sticky|centered|centre|center|overlap(?:s|ping)?|overflow(?:s|ing)?|cut off|clipped|truncated)\b"), 2.5),
-        (TaskKind::Copy, re!(r"\b(?:(?:the|site|marketing|landing page|hero|page|button|ui|website|product|app|our) copy\b|copy(?:writing| changes?| edits?| updates?| tweaks?| text| deck)\b|^copy\b|headlines?|wording|typos?|microcopy|taglines?|blurbs?|cta|call to action|translations?|phrasing|messaging|text on|error messages?|labels?|button text|hero text|rephrase|reword|proofread|translate|locali[sz]e|i18n)\b"), 3.0),
+        (TaskKind::Copy, re!(r"\b(?:(?:the|site|marketing|landing page|hero|page|button|ui|website|product|app|our) copy\b|copy(?:writing| changes?| edits?| updates?| tweaks?| text| deck)\b|^copy\b|headlines?|microcopy|taglines?|blurbs?|cta|call to action|translations?|messaging|text on|error messages?|labels?|button text|hero text|translate|locali[sz]e|i18n|faqs?|faq (?:answers?|entries|page|section)|help text|tooltips?(?: text)?|empty state text|onboarding (?:text|copy|emails?)|email (?:copy|text|subject lines?)|subject lines?|product descriptions?|pricing (?:copy|text))\b"), 3.0),
+        // Words about wording belong to the text they change: copy, unless it is docs.
+        (TaskKind::Copy, re!(r"\b(?:wording|typos?|phrasing|rephrase|reword|proofread|spelling|grammar)\b"), 2.0),
         (TaskKind::Docs, re!(r"\b(?:docs|documentation|readme|document(?:ing)?|docstrings?|jsdoc|rustdoc|guide|contributing|api reference|comments|usage examples?|tutorial)\b"), 3.0),
         (TaskKind::Test, re!(r"\b(?:(?:add|write|increase|improve|fix|stabili[sz]e|more|missing) (?:\S+ ){0,3}?(?:tests?|coverage|specs?)|flaky|test coverage|unit tests?|e2e tests?|integration tests?|snapshot tests?|end to end tests?)\b"), 3.0),
-        (TaskKind::Security, re!(r"\b(?:security|vulnerabilit(?:y|ies)|cves?|xss|csrf|sql injection|injection|secrets?|harden(?:ing)?|sanitiz|sanitis|auth bypass|exploit|rate limit(?:ing)?|permissions?|csp|content security policy|encrypt(?:ion)?|npm audit|leaked (?:keys?|tokens?|credentials))"), 3.5),
+        (TaskKind::Security, re!(r"\b(?:security|vulnerabilit(?:y|ies)|cves?|xss|csrf|sql injection|injection|secrets?|harden(?:ing)?|sanitiz|sanitis|auth bypass|exploit|open redirects?|ssrf|path traversal|directory traversal|clickjacking|idor|rce|remote code execution|prototype pollution|session fixation|brute[- ]force|timing attacks?|httponly|samesite|secure cookies?|rate limit(?:ing)?|permissions?|csp|content security policy|encrypt(?:ion)?|npm audit|leaked (?:keys?|tokens?|credentials))"), 3.5),
         (TaskKind::Audit, re!(r"\b(?:audit|review|assess(?:ment)?|inventory|analy[sz]e|investigate|report on|evaluate|look into|take a look|look at why|figure out why|find out why|dig into|profile|benchmark)\b"), 3.8),
-        (TaskKind::Infra, re!(r"\b(?:ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring)|bundler|build tool(?:ing)?|from webpack|to vite|turbopack|esbuild|rollup|(?:database |db |schema )?migrations?|database|db schema|indexes|an index)\b"), 3.0),
+        (TaskKind::Infra, re!(r"\b(?:dependabot|renovate(?: bot| config)?|codeowners|pre-commit hooks?|ci|pipeline|github actions?|actions workflow|workflow file|dockerfile|docker|deploy(?:ment|s)?|terraform|kubernetes|k8s|helm|build config|env(?:ironment)? var(?:iable)?s?|caching in ci|infrastructure|nginx|monitoring|alerts?|cron|staging|preview deploys?|vercel|netlify|cdn|dns|ssl|certificates?|sentry|logging|observability|tracing|metrics|set up (?:ci|sentry|logging|monitoring)|bundler|build tool(?:ing)?|from webpack|to vite|turbopack|esbuild|rollup|(?:database |db |schema )?migrations?|database|db schema|indexes|an index)\b"), 3.0),
         (TaskKind::Test, re!(r"^(?:test|write tests|add tests)\b"), 2.0),
         (TaskKind::Docs, re!(r"^document\b"), 2.0),
         (TaskKind::Css, re!(r"\bcss\b"), 1.5),
+        (TaskKind::Docs, re!(r"\b(?:readme|changelog\.md|contributing\.md|docs?/|\.md)\b"), 1.5),
     ];
     let mut scores = [0f32; 12];
     let idx = |k: TaskKind| TaskKind::ALL.iter().position(|x| *x == k).unwrap_or(11);
@@ -1009,11 +1402,18 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     }
     // "for the backend add an endpoint …" → "add an endpoint …".
     let l = t.to_ascii_lowercase();
-    if let Some(c) = re!(r"^(?:in|on|for|over in|inside|within) (?:the |our )?([a-z0-9._-]+)(?: (?:repo|repository|codebase|project))?,? ").captures(&l)
+    if let Some(c) = re!(r"^(?:over )?(?:in|on|for|over in|inside|within) (?:the |our )?([a-z0-9._-]+)(?: (?:repo|repository|codebase|project|side|app))?,? ").captures(&l)
         && names.repo_word(&c[1]).is_some()
         && words(&l) > 4
     {
         t = t[c.get(0).map(|m| m.end()).unwrap_or(0)..].to_string();
+    } else if let Some(c) = re!(r"^(?:in|on|for|inside|within) (?:the |our )?([a-z0-9._-]+)'s(?: [a-z0-9._-]+){1,2}?,? ([a-z]+) ").captures(&l)
+        && names.repo_word(&c[1]).is_some()
+        && is_task_verb(&c[2])
+    {
+        // "on the backend's readme fix the curl example" → "fix the curl example".
+        let at = c.get(2).map_or(0, |m| m.start());
+        t = t[at..].to_string();
     }
     // "Queue a security review of …" → "Security review of …".
     let l = t.to_ascii_lowercase();
@@ -1027,6 +1427,16 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
             {
                 t = t[4..].to_string();
             }
+        }
+    }
+    // "Give Cursor the job of fixing …", "send this to Codex cloud: fix …": the assignment
+    // is not the work.
+    let l = t.to_ascii_lowercase();
+    if let Some(c) = re!(r"^(?:please )?(?:(?:give|hand|pass|assign) ([a-z][a-z0-9-]*)(?: (?:code|cli|cloud))? (?:the (?:job|task|work) of|the (?:job|task|work) to|this job:?|this:?)|(?:send|give|hand|pass|assign|route|dispatch|forward)(?: (?:this|it|that|these|the following))?(?: one)? (?:over )?to ([a-z][a-z0-9-]*)(?:[ -](?:code|cli|cloud|agent))?[,:]?)\s+").captures(&l) {
+        let name = c.get(1).or(c.get(2)).map_or("", |m| m.as_str());
+        if names.agent_word(name).is_some() || names.known_agent(name).is_some() {
+            t = t[c.get(0).map_or(0, |m| m.end())..].to_string();
+            t = imperative_of_gerund(&t);
         }
     }
     // Agent assignment ("have Jules", "a task for Cursor to") and framing, in either order.
@@ -1139,10 +1549,11 @@ pub fn title(body: &[String], kind: TaskKind, names: &Names) -> String {
     // Cut at a verdict said without a pause ("… in the site repo tests green"), a reason,
     // or a long tail; at most 12 words.
     let l = t.to_ascii_lowercase();
-    if let Some(m) = verdict_re().find(&l)
-        && words(&t[..m.start()]) >= 3
+    if let Some(m) = verdict_ranges(&l).first()
+        && words(&t[..m.start]) >= 3
+        && l.is_char_boundary(m.start)
     {
-        t.truncate(m.start());
+        t.truncate(m.start);
     }
     let l = t.to_ascii_lowercase();
     if let Some(p) = [" so that ", " so it ", " because ", " since ", " which ", " in order to ", " can someone ", " could someone ", " can you ", " could you ", " please ", " can somebody "].iter().filter_map(|c| l.find(c)).min()

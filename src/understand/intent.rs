@@ -152,8 +152,12 @@ pub struct TaskSpec {
     pub deliverables: Vec<String>,
     pub schedule: Option<DateTime<FixedOffset>>,
     pub readiness: Readiness,
-    /// The words of the brief this task came from.
+    /// The words of the brief this task came from, verbatim.
     pub brief: String,
+    /// Scope words that name no path inside the repo ("../../etc", "/etc/nginx"): the task
+    /// is held with a question about them, and they never reach the agent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scope_unplaced: Vec<String>,
 }
 
 /// What a reference ("the tailwind one", "PR 41", "task 3") points at.

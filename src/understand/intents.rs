@@ -88,7 +88,7 @@ fn yes_no(b: &str) -> YesNo {
 }
 
 /// The opening of a list of tasks: "Two things", "Queue these", "First, …".
-fn header_re() -> &'static regex::Regex {
+fn header_re() -> &'static super::pattern::Re {
     re!(r"^(?:(?:i have |i've got |here are |there are |we have |we've got )?(?:\d+|two|three|four|five|a couple of|a few|several) (?:things|tasks|jobs|items|changes)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)")
 }
 
@@ -149,6 +149,11 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     let nwords = b.split(' ').count();
     let pending = ctx.pending;
 
+    // "Confirm merge 42", "yes, merge the tailwind one": a confirmation that names its target.
+    if let Some(i) = targeted_confirm(&b, ctx, names) {
+        return i;
+    }
+
     // Yes and no, in the light of a pending question.
     let yn = yes_no(&b);
     let cancel_deictic = re!(r"^(?:please )?(?:cancel|stop|kill|abort|drop) (?:that|it|this)(?: one| task)?(?: please)?$").is_match(&b);
@@ -179,6 +184,19 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     let s = s.as_str();
 
     // Help and repeat.
+    let short = nwords <= 16;
+    let help_anywhere = short
+        && re!(r"\bwhat (?:\w+ ){0,4}(?:can|could|should|do|may) i (?:say|ask|tell)\b|\bwhat (?:\w+ ){0,3}(?:can|could) you (?:do|understand|handle)\b|\bwhat are (?:the|my|your) (?:commands|options)\b|\b(?:list|show) (?:me )?(?:the |your |all )?(?:commands|options)\b|\bhow do i (?:use|talk to) (?:this|you|capcom|it)\b|\bhow does (?:this|capcom) work\b|\bwhat do you (?:understand|know how to do)\b|\bwhat are you able to do\b|\bwhat can be said\b|\btell me what (?:you can do|i can say|to say)\b|\bwhat commands\b|\bwhat (?:\w+ )?(?:commands|phrases) (?:do you|can i|are there)\b").is_match(s)
+        && !re!(r"\b(?:do|handle) (?:about|with) ").is_match(s);
+    if help_anywhere {
+        return with_conf(Intent::of(IntentKind::Help), 0.9);
+    }
+    let repeat_anywhere = short
+        && re!(r"\b(?:say|read|play|tell me) (?:that|it|this|the last (?:thing|bit|one|part)) (?:again|back|one more time|once more)\b|\brepeat (?:that|it|yourself|the last (?:thing|message|answer|update|part))\b|\bi (?:missed|didn't catch|didn't hear|did not catch|did not hear|didn't get) (?:that|it|you|what you said)\b|\bcome again\b|\bwhat did you (?:just )?say\b|\b(?:could|can|would) you (?:please )?repeat\b|\bsay (?:again|once more|one more time)\b").is_match(s)
+        && !s.split(' ').any(|w| matches!(w, "merge" | "cancel" | "retry" | "status"));
+    if repeat_anywhere {
+        return with_conf(Intent::of(IntentKind::Repeat), 0.9);
+    }
     if re!(r"^(?:help|help me|what can (?:i|you) (?:say|do|ask|understand)|what (?:can|should|do) i (?:say|ask)|what are (?:the|my|your) (?:commands|options)|what commands|list (?:the |your )?commands|show (?:me )?(?:the )?commands|how do i use (?:this|you|capcom|it)|how does (?:this|capcom) work|what do you (?:do|understand|know)|what are you able to do|commands|options|what can be said|what (?:things )?can i tell you|tell me what (?:you can do|i can say|to say)|what can you do for me|how do i talk to you)\b").is_match(s) {
         return with_conf(Intent::of(IntentKind::Help), 0.95);
     }
@@ -211,21 +229,35 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
         return i;
     }
 
-    // Questions, unless the words are plainly an order ("Update the footer links …").
+    // "Make me an audio changelog of the last three days": what is asked for is a changelog.
+    if re!(r"^(?:make|give|read|play|generate|create|produce|record|send|prepare|do|get|put together|whip up|build) (?:me |us )?(?:an? |the |my |our )?(?:quick |short |brief |spoken |audio |voice |little )*(?:changelog|change log|summary|recap|rundown|digest|roundup|briefing)\b").is_match(s)
+        && !re!(r"\b(?:entry|entries|file|md|page|section|component|script|generator|tool)\b").is_match(s)
+        && re!(r"\b(?:me|us|audio|spoken|voice)\b|\b(?:last|past|since|today|yesterday|this week|tonight|overnight|week|days?|hours?)\b").is_match(s)
+        && let Some(i) = changelog(s, ctx, names)
+    {
+        return i;
+    }
+
+    // Questions, unless the words are plainly an order ("Update the footer links …"). A lead-in
+    // that only says where or when ("On the website, …", "Tonight …") does not hide the order.
+    let s_full = s;
+    let s = strip_lead_ins(s, names);
     let first = s.split(' ').next().unwrap_or("");
-    let order = (is_task_verb(first) && !STATUS_VERBS.contains(&first) && !matches!(first, "have" | "has"))
+    let second = s.split(' ').nth(1).unwrap_or("");
+    let order = (is_task_verb(first) && !STATUS_VERBS.contains(&first) && !matches!(first, "have" | "has") && !(matches!(second, "me" | "us") && matches!(first, "update" | "catch" | "fill" | "bring" | "brief")))
         || header_re().is_match(s)
         || header_re().is_match(&b)
         || names.agent_word(first).is_some()
         || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly");
     if !order {
-        if let Some(i) = changelog(s, ctx, names) {
+        if let Some(i) = changelog(s_full, ctx, names) {
             return i;
         }
-        if let Some(i) = status(s, ctx, names) {
+        if let Some(i) = status(s_full, ctx, names) {
             return i;
         }
     }
+    let s = s_full;
 
     // A brief.
     if let Some(i) = dispatch(norm, s, &b, nwords, ctx, names) {
@@ -237,6 +269,83 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     unknown("no command or task was recognised", 0.1)
 }
 
+/// Lead-ins that only say where or when: "on the website", "in the api repo", "over on the
+/// backend's side", "tonight", "tomorrow morning", "at 9 am". What follows is the request.
+pub fn strip_lead_ins<'a>(s: &'a str, names: &Names) -> &'a str {
+    let mut s = s.trim_start();
+    for _ in 0..3 {
+        let before = s;
+        if let Some(m) = re!(r"^(?:tonight|overnight|tomorrow(?: morning| night| evening| afternoon)?|later today|later|this (?:evening|afternoon|morning)|first thing(?: tomorrow| in the morning)?|at \d{1,2}(?: \d\d)?(?: am| pm)?|in \d+ (?:hours?|minutes?)|when you (?:get|have) a (?:chance|minute|sec|second)|real quick|quick one|one more|another one)[,:]? ").find(s) {
+            s = s[m.end()..].trim_start();
+        }
+        if let Some(c) = re!(r"^(?:over )?(?:on|in|for|inside|within|at) (?:the |our |my )?([a-z0-9._'-]+)(?: (?:repo|repository|codebase|project|side|app|one))?[,:]? ").captures(s)
+            && names.repo_word(&c[1]).is_some()
+        {
+            let rest = &s[c.get(0).map(|m| m.end()).unwrap_or(0)..];
+            // Only when an order follows ("on the website update …"), not "in the api routes".
+            let next = rest.split(' ').next().unwrap_or("");
+            if is_task_verb(next) || names.agent_word(next).is_some() || matches!(next, "have" | "use" | "ask" | "get" | "let" | "tell" | "please" | "can" | "could" | "we" | "i" | "someone" | "only" | "just" | "don't" | "do" | "keep" | "leave" | "touch" | "go" | "send" | "give" | "hand") {
+                s = rest;
+            }
+        }
+        if s == before {
+            break;
+        }
+    }
+    s
+}
+
+/// "Confirm merge 42", "yes, merge the tailwind one", "confirm the cancel of task 3": a
+/// confirmation that names what it confirms. It confirms only when that is what the pending
+/// question is about; otherwise the answer says what is pending and nothing changes.
+fn targeted_confirm(b: &str, ctx: &Context, names: &Names) -> Option<Intent> {
+    let c = re!(r"^(?:(?:yes|yeah|yep|ok|okay|sure|please|alright)\s+)*(confirm(?:ed)?|i confirm|approve|approved|go ahead and|yes|yeah|yep|ok|okay|sure)\s+(?:(?:and|to|with)\s+)?(?:the\s+)?(merge|merging|cancel|cancelling|canceling|stop)?\s*(?:of\s+|on\s+)?(.*?)(?:\s+(?:please|now|then|thanks))?$").captures(b)?;
+    let lead = c.get(1).map_or("", |m| m.as_str());
+    let verb = c.get(2).map(|m| m.as_str());
+    let phrase = c.get(3).map_or("", |m| m.as_str()).trim();
+    if phrase.is_empty() || re!(r"^(?:it|that|this|them|both|all|everything|now|it now|anyway|please|the merge|for it|ahead)$").is_match(phrase) {
+        return None;
+    }
+    // "approve" alone approves plans (a follow-up); with "merge" or "cancel" it confirms.
+    let confirm_word = lead.starts_with("confirm") || lead == "i confirm";
+    if verb.is_none() && !confirm_word {
+        return None;
+    }
+    let number = re!(r"^(?:(?:pr|pull request|task|number|#)\s*)*#?(\d{1,9})$").captures(phrase).and_then(|c| c[1].parse::<i64>().ok());
+    if number.is_none() && !looks_referential(phrase, names) {
+        return None;
+    }
+    let merge_verb = verb.is_none_or(|v| v.starts_with("merg"));
+    let r = resolve(phrase, ctx, names, if merge_verb { Prefer::Ready } else { Prefer::Active });
+    let Some(p) = ctx.pending else {
+        // Nothing is pending: "go ahead and merge the headline one" is a merge; "confirm
+        // merge 42" a confirmation of nothing (the answer says so).
+        if !confirm_word {
+            return None;
+        }
+        let mut i = with_conf(Intent::of(IntentKind::Confirm), 0.7);
+        apply(&mut i, r);
+        return Some(i);
+    };
+    let verb_ok = match verb {
+        None => true,
+        Some(v) if v.starts_with("merg") => p.action.starts_with("merge"),
+        Some(_) => p.action == "cancel",
+    };
+    let pending_pr = p.task.and_then(|id| ctx.tasks.iter().find(|t| t.id == id)).and_then(|t| t.pr).map(|n| n as i64);
+    let resolved = r.target.as_ref().and_then(|t| t.task);
+    let target_ok = (resolved.is_some() && resolved == p.task)
+        || number.is_some_and(|n| Some(n) == p.task || Some(n) == pending_pr)
+        || (p.action == "merge_all" && r.target.as_ref().is_some_and(|t| t.all));
+    if verb_ok && target_ok {
+        return Some(Intent { target: p.task.map(|t| super::Target { task: Some(t), ..Default::default() }), ..with_conf(Intent::of(IntentKind::Confirm), 0.95) });
+    }
+    Some(Intent {
+        question: Some(format!("That is not what I asked about, so nothing changed. I'm waiting on: {}", p.question)),
+        ..unknown("the confirmation names another target than the pending question", 0.5)
+    })
+}
+
 /// A workflow whose trigger phrase (or name) the utterance says, allowing near-misses.
 fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
     let ws: Vec<&str> = b.split(' ').collect();
@@ -245,7 +354,9 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
         "for", "now", "it's", "its", "a", "an", "capcom", "okay", "ok", "hey", "so", "can", "you", "could", "i", "want",
         "to", "need", "begin", "launch", "execute", "with", "our", "us", "workflow", "routine", "and", "just", "quick",
         "would", "like", "be", "great", "thanks", "up", "wrap", "on", "everything", "all", "stuff", "things", "what's",
-        "happening", "going", "speed", "quick", "quickly", "real",
+        "happening", "going", "speed", "quick", "quickly", "real", "your", "thing", "magic", "alright", "right",
+        "then", "yeah", "yes", "cool", "routine", "time", "hey", "well", "okay", "it's", "that", "is", "over", "it",
+        "this", "stuff",
     ];
     const SKIP_INSIDE: &[&str] = &["the", "a", "my", "our"];
     let tok_eq = |a: &str, t: &str| -> (bool, bool) {
@@ -360,8 +471,8 @@ fn cancel(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     let phrase = if let Some(c) = re!(r"^(?:retry|re-run|rerun|restart|redo|requeue|re-queue|resubmit|re-dispatch|redispatch)\b(.*)$").captures(s) {
         c[1].trim().to_string()
-    } else if let Some(c) = re!(r"^(?:try|run|kick off|start|do|queue|dispatch|send) (.*?) (?:again|one more time|once more)$").captures(s) {
-        c[1].trim().to_string()
+    } else if let Some(c) = re!(r"^(?:try|run|kick off|start|do|queue|dispatch|send|give) (.*?) (?:again|one more time|once more|another (?:go|shot|try))\b,?(.*)$").captures(s) {
+        format!("{} {}", c[1].trim(), c[2].trim()).trim().to_string()
     } else if let Some(c) = re!(r"^(?:give|let) (.*?) (?:another|one more) (?:go|shot|try|attempt|run)$").captures(s) {
         c[1].trim().to_string()
     } else if let Some(c) = re!(r"^(?:have|take) another (?:go|shot|crack|try) (?:at|on) (.*)$").captures(s) {
@@ -376,7 +487,7 @@ fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
     // "retry PR 45 with Claude": the same task, another agent.
     let mut other_agent = None;
     let mut phrase = phrase;
-    if let Some(c) = re!(r"^(.*?)\s*\b(?:with|using|on|via|but with|and use|and give it to) ([a-z][a-z0-9-]*)(?: this time| instead)?$").captures(&phrase)
+    if let Some(c) = re!(r"^(.*?)\s*\b(?:with|using|on|via|but with|but use|but using|and use|and give it to|give it to|but give it to|through) ([a-z][a-z0-9-]*)(?: this time| instead| please)*$").captures(&phrase)
         && let Some(a) = names.agent_word(&c[2])
     {
         other_agent = Some(a.to_string());
@@ -433,14 +544,14 @@ fn approve_plan(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option<Intent> {
-    let forms: [&regex::Regex; 6] = [
+    let forms: [&super::pattern::Re; 6] = [
         re!(r"^(?:tell|ask|remind|instruct|let|get|have|message|ping|nudge) (.+?) (?:to|that|know that|know to|know|it should|they should|it needs to|they need to) (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|on|regarding|re|about|back to|update|add to|also add to|note for|a note for) (.+?)[,:] (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|regarding) (.+?),? (?:and )?(?:tell it to |ask it to |have it )?(also .+)$"),
         re!(r"^((?:.+? )?(?:agent|one|task|pr ?\d+|task ?\d+)),? (?:should|needs to|has to|must|can) (.+)$"),
         // "Copilot should also update the snapshots", "hey Jules, also add …".
         re!(r"^([a-z][a-z0-9-]*),? (?:should|needs to|has to|must|can|could|please)? ?((?:also|additionally) .+|.+ (?:too|as well))$"),
-        re!(r"^(?:hey |ok |okay )?([a-z][a-z0-9-]*)[,:]? ((?:also|additionally|and also|don't forget to) .+)$"),
+        re!(r"^(?:hey |ok |okay )?([a-z][a-z0-9-]*)[,:.]? ((?:also|additionally|and also|don't forget to) .+)$"),
     ];
     // Work on the cleaned text so the instruction keeps its casing.
     let text = norm.text.trim().trim_end_matches(['.', '!', '?']);
@@ -516,7 +627,7 @@ fn changelog(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn status_filter(s: &str) -> Option<StatusFilter> {
-    if re!(r"\b(?:fail(?:ed|ing|ures?|s)?|broken|broke|red|errors?|erroring|stuck|needs? (?:my |your )?(?:attention|me|review|help|input|eyes)|waiting (?:on|for) me|problems?|issues?|blocked|went wrong|go wrong|crashed|wrong)\b").is_match(s) {
+    if re!(r"\b(?:blow up|blew up|blown up|blowing up|fall over|fell over|fallen over|falling over|go sideways|went sideways|explode|exploded|die|died|crash|crashes|crashing|break|breaks|breaking|fail(?:ed|ing|ures?|s)?|broken|broke|red|errors?|erroring|stuck|needs? (?:my |your )?(?:attention|me|review|help|input|eyes)|waiting (?:on|for) me|problems?|issues?|blocked|went wrong|go wrong|crashed|wrong)\b").is_match(s) {
         return Some(StatusFilter::Failed);
     }
     if re!(r"\b(?:finished|finish|done|ready|complete|completed|merge-?able|green|passing|passed|succeeded|wrapped up|landed|to review|review)\b").is_match(s) {
@@ -586,9 +697,9 @@ fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, names: &Names) -> Option<Intent> {
-    // A leading time ("Tonight: have Jules …") does not hide the order after it.
-    let s = re!(r"^(?:tonight|overnight|tomorrow(?: morning| night| evening| afternoon)?|later today|this (?:evening|afternoon)|first thing tomorrow|at \d{1,2}(?: \d\d)?(?: am| pm)?|in \d+ (?:hours?|minutes?))[,:]? ").replace(s, "");
-    let s: &str = &s;
+    // A leading time or place ("Tonight: have Jules …", "On the website, …") does not hide
+    // the order after it.
+    let s = strip_lead_ins(s, names);
     let first = s.split(' ').next().unwrap_or("");
     let imperative = is_task_verb(first)
         || names.agent_word(first).is_some()
@@ -612,6 +723,15 @@ fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, n
     }
     if tasks.is_empty() {
         return None;
+    }
+    // A repo named in one task of a list, and no other, is the list's repo.
+    let named: Vec<&String> = tasks.iter().filter_map(|t| t.repo.as_ref()).collect();
+    if tasks.len() > 1 && !named.is_empty() && named.iter().all(|r| *r == named[0]) && named.len() < tasks.len() {
+        let repo = named[0].clone();
+        for t in tasks.iter_mut().filter(|t| t.repo.is_none()) {
+            t.repo = Some(repo.clone());
+            t.readiness = readiness::assess(t, ctx, names);
+        }
     }
     let mut conf: f32 = if imperative || header { 0.8 } else if statement { 0.6 } else { 0.5 };
     // Two words ("Fix it") are a brief, but a thin one.

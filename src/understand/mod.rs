@@ -58,16 +58,17 @@ pub struct Context<'a> {
     pub now: DateTime<FixedOffset>,
 }
 
-/// A regex compiled once, on first use.
+/// A pattern built once, on first use.
 macro_rules! re {
     ($s:expr) => {{
-        static R: std::sync::LazyLock<regex::Regex> =
-            std::sync::LazyLock::new(|| regex::Regex::new($s).expect("a valid built-in pattern"));
+        static R: std::sync::LazyLock<$crate::understand::pattern::Re> =
+            std::sync::LazyLock::new(|| $crate::understand::pattern::Re::new($s));
         &*R
     }};
 }
 
 pub mod brief;
+pub mod pattern;
 pub mod intents;
 pub mod normalize;
 pub mod readiness;
@@ -85,6 +86,8 @@ pub struct Names {
     pub repos: Vec<(String, String)>,
     /// Configured check names, sorted.
     pub checks: Vec<String>,
+    /// The configured repos' paths, for spoken absolute paths inside one of them.
+    pub repo_paths: Vec<String>,
     pub vocab: vocab::Vocab,
 }
 
@@ -134,7 +137,8 @@ impl Names {
                 }
             }
         }
-        Names { agents, repos, checks: config.check_names(), vocab: vocab::Vocab::from_config(config) }
+        let repo_paths = config.repos.iter().map(|r| r.path.clone()).filter(|p| p.starts_with('/')).collect();
+        Names { agents, repos, checks: config.check_names(), repo_paths, vocab: vocab::Vocab::from_config(config) }
     }
 
     /// The agent key a spoken word (or two) names.
@@ -159,11 +163,35 @@ impl Names {
     }
 }
 
+/// The repo a brief that names none goes to: `[dispatch] default_repo` when it names a
+/// configured repo (or one of its aliases), else the only repo configured.
+pub fn default_repo(config: &Config) -> Option<String> {
+    if let Some(d) = config.dispatch.default_repo.as_deref().map(str::trim).filter(|d| !d.is_empty())
+        && let Some(r) = config.repos.iter().find(|r| r.name.eq_ignore_ascii_case(d) || r.aliases.iter().any(|a| a.eq_ignore_ascii_case(d)))
+    {
+        return Some(r.name.clone());
+    }
+    (config.repos.len() == 1).then(|| config.repos[0].name.clone())
+}
+
 /// Understand one transcript.
+///
+/// The words are cleaned up for reading only: each task's `brief` is what the user said,
+/// verbatim (URLs, flags, symbols and all). A brief of one task is the whole transcript; in a
+/// brief of several, each task quotes the stretch of the transcript it came from.
 pub fn parse(text: &str, ctx: &Context) -> Intent {
     let names = Names::from_config(ctx.config);
     let norm = normalize::normalize(text, &names.vocab);
-    intents::classify(&norm, ctx, &names)
+    let mut intent = intents::classify(&norm, ctx, &names);
+    let single = intent.tasks.len() == 1;
+    for t in &mut intent.tasks {
+        t.brief = if single {
+            text.trim().to_string()
+        } else {
+            norm.verbatim(text, &t.brief).unwrap_or(text.trim()).to_string()
+        };
+    }
+    intent
 }
 
 /// Merge the user's answer to a clarifying question into a held task, and score it again.
@@ -200,6 +228,19 @@ pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> Tas
         && (ctx.config.agents.is_empty() || ctx.config.agents.contains_key(&a))
     {
         out.agent = Some(a);
+    }
+    // A folder of the repo answers a question about a scope outside it: "the config folder".
+    let mut fresh = fresh;
+    if !spec.scope_unplaced.is_empty()
+        && fresh.scope.include.is_empty()
+        && fresh.scope.exclude.is_empty()
+        && let Some(c) = re!(r"^(?:(?:i )?mean(?:t)? |use |just |only |it's |it is |make it |try )*(?:in |under |inside )?(.+)$").captures(&l)
+        && let Some(p) = brief::to_path(&c[1], &names, false)
+    {
+        fresh.scope.include.push(p);
+    }
+    if !fresh.scope.include.is_empty() || !fresh.scope.exclude.is_empty() {
+        out.scope_unplaced.retain(|w| fresh.scope_unplaced.contains(w));
     }
     for p in fresh.scope.include {
         if !out.scope.include.contains(&p) {
@@ -256,7 +297,9 @@ pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> Tas
             }
         }
     }
-    out.brief = if spec.brief.is_empty() { text } else { format!("{} {}", spec.brief.trim_end(), ensure_sentence(&text)) };
+    // The answer joins the brief as it was said.
+    let said = answer.trim();
+    out.brief = if spec.brief.is_empty() { said.to_string() } else { format!("{} {}", spec.brief.trim_end(), ensure_sentence(said)) };
     out.readiness = readiness::assess(&out, ctx, &names);
     out
 }

@@ -21,15 +21,29 @@ pub const MAX_WORDS: usize = 2000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
-    Word { text: String, lower: String },
+    /// A word, with the byte range of the transcript it came from (`None` for a word the
+    /// clean-up made up).
+    Word { text: String, lower: String, span: Option<(usize, usize)> },
     Punct(char),
 }
 
 impl Tok {
-    fn word(text: impl Into<String>) -> Tok {
+    /// A word standing for the transcript words `from..=to` (tokens), spanning their bytes.
+    fn word_over(text: impl Into<String>, from: &[Tok]) -> Tok {
         let text = text.into();
         let lower = text.to_ascii_lowercase();
-        Tok::Word { text, lower }
+        let spans: Vec<(usize, usize)> = from.iter().filter_map(Tok::span).collect();
+        let span = match (spans.first(), spans.last()) {
+            (Some(a), Some(b)) => Some((a.0, b.1)),
+            _ => None,
+        };
+        Tok::Word { text, lower, span }
+    }
+    fn span(&self) -> Option<(usize, usize)> {
+        match self {
+            Tok::Word { span, .. } => *span,
+            Tok::Punct(_) => None,
+        }
     }
     fn lower(&self) -> Option<&str> {
         match self {
@@ -53,6 +67,49 @@ pub struct Normalized {
     pub corrections: u32,
     /// How many filler words were dropped.
     pub fillers: u32,
+    /// For each word of `text`: its byte range there and the byte range of the transcript
+    /// it came from, so a stretch of `text` can be quoted from the transcript verbatim.
+    pub map: Vec<(usize, usize, usize, usize)>,
+}
+
+impl Normalized {
+    /// The transcript's own words for a stretch of the cleaned text (`part` is a substring of
+    /// `text`, or starts and ends with words of it): what the user said, byte for byte, from
+    /// the first word of `part` to its last, with the punctuation that closes it.
+    pub fn verbatim<'r>(&self, raw: &'r str, part: &str) -> Option<&'r str> {
+        let part = part.trim();
+        if part.is_empty() {
+            return None;
+        }
+        let (a, b) = match self.text.find(part) {
+            Some(a) => (a, a + part.len()),
+            None => {
+                // Rejoined pieces: find the first words, then the last words after them.
+                let ws: Vec<&str> = part.split_whitespace().collect();
+                let head = ws[..ws.len().min(3)].join(" ");
+                let tail = ws[ws.len().saturating_sub(3)..].join(" ");
+                let head = head.trim_end_matches(|c: char| ",.;:!?".contains(c));
+                let tail = tail.trim_end_matches(|c: char| ",.;:!?".contains(c));
+                let a = self.text.find(head)?;
+                let b = a + self.text[a..].rfind(tail)? + tail.len();
+                (a, b)
+            }
+        };
+        let inside: Vec<&(usize, usize, usize, usize)> = self.map.iter().filter(|m| m.0 >= a && m.1 <= b).collect();
+        let rs = inside.iter().map(|m| m.2).min()?;
+        let mut re = inside.iter().map(|m| m.3).max()?;
+        let capped = cap(raw);
+        if rs >= re || re > capped.len() {
+            return None;
+        }
+        // The closing marks said right after the last word ("… the footer.").
+        while let Some(c) = capped[re..].chars().next()
+            && matches!(c, '.' | '!' | '?' | '"' | ')' | '\u{201D}')
+        {
+            re += c.len_utf8();
+        }
+        Some(capped[rs..re].trim())
+    }
 }
 
 pub fn normalize(raw: &str, vocab: &Vocab) -> Normalized {
@@ -64,9 +121,64 @@ pub fn normalize(raw: &str, vocab: &Vocab) -> Normalized {
     let toks = correct_names(toks, vocab, &mut n.corrections);
     let toks = numbers(toks);
     let toks = fix_mishearings(toks, &mut n.corrections);
-    n.text = join(&toks);
+    let toks = spoken_symbols(toks);
+    let (text, map) = join(&toks);
+    n.text = text;
+    n.map = map;
     n.lower = n.text.to_ascii_lowercase();
     n
+}
+
+/// Extensions a spoken "dot" joins to a file name ("readme dot md").
+const EXTENSIONS: &[&str] = &[
+    "md", "rs", "ts", "tsx", "js", "jsx", "mjs", "css", "scss", "json", "toml", "yml", "yaml", "py", "go", "html",
+    "rb", "sql", "sh", "lock", "txt", "env",
+];
+
+/// Symbols said as words: "slash demos" → "/demos", "src slash lib dot rs" → "src/lib.rs".
+fn spoken_symbols(toks: Vec<Tok>) -> Vec<Tok> {
+    let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
+    let mut i = 0;
+    while i < toks.len() {
+        let w = toks[i].lower().unwrap_or("");
+        let next = toks.get(i + 1).and_then(Tok::lower);
+        let path_word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "_-.*/".contains(c));
+        if w == "slash" && next.is_some_and(path_word) {
+            let nt = match &toks[i + 1] {
+                Tok::Word { text, .. } => text.clone(),
+                Tok::Punct(_) => String::new(),
+            };
+            // "src slash lib": join onto the word before; "slash demos": a rooted path.
+            let joined = match out.last() {
+                Some(Tok::Word { text, .. }) if path_word(&text.to_ascii_lowercase()) && i > 0 && toks[i - 1].is_word() && !matches!(text.to_ascii_lowercase().as_str(), "the" | "a" | "in" | "to" | "under" | "on" | "of" | "only" | "touch" | "and" | "or") => {
+                    let prev = out.pop().expect("a word before");
+                    let pt = match &prev {
+                        Tok::Word { text, .. } => text.clone(),
+                        Tok::Punct(_) => String::new(),
+                    };
+                    Tok::word_over(format!("{pt}/{nt}"), &[prev, toks[i].clone(), toks[i + 1].clone()])
+                }
+                _ => Tok::word_over(format!("/{nt}"), &toks[i..i + 2]),
+            };
+            out.push(joined);
+            i += 2;
+            continue;
+        }
+        if w == "dot"
+            && let Some(ext) = next.filter(|n| EXTENSIONS.contains(n))
+            && let Some(Tok::Word { text, .. }) = out.last()
+            && path_word(&text.to_ascii_lowercase())
+        {
+            let pt = text.clone();
+            let prev = out.pop().expect("a word before");
+            out.push(Tok::word_over(format!("{pt}.{ext}"), &[prev, toks[i].clone(), toks[i + 1].clone()]));
+            i += 2;
+            continue;
+        }
+        out.push(toks[i].clone());
+        i += 1;
+    }
+    out
 }
 
 fn cap(raw: &str) -> &str {
@@ -91,16 +203,52 @@ fn map_char(c: char) -> char {
 }
 
 fn tokenize(s: &str) -> Vec<Tok> {
-    let chars: Vec<char> = s.chars().map(map_char).collect();
+    let mut chars: Vec<char> = Vec::with_capacity(s.len());
+    let mut offs: Vec<usize> = Vec::with_capacity(s.len() + 1);
+    for (o, c) in s.char_indices() {
+        chars.push(map_char(c));
+        offs.push(o);
+    }
+    offs.push(s.len());
     let mut out = Vec::new();
     let mut words = 0usize;
     let mut i = 0;
     let at = |k: usize| chars.get(k).copied().unwrap_or(' ');
+    let push = |out: &mut Vec<Tok>, w: String, from: usize, to: usize| {
+        let lower = w.to_ascii_lowercase();
+        out.push(Tok::Word { text: w, lower, span: Some((offs[from], offs[to])) });
+    };
     while i < chars.len() && words < MAX_WORDS {
         let c = chars[i];
+        let after_space = i == 0 || at(i - 1).is_whitespace() || matches!(at(i - 1), '(' | '"' | '\'');
+        // A URL, a flag ("--brand-blue") or a home path ("~/src") is one word, kept whole.
+        let url = c.is_ascii_alphabetic() && {
+            let mut k = i;
+            while k < chars.len() && (chars[k].is_ascii_alphanumeric() || matches!(chars[k], '+' | '.' | '-')) && k - i < 12 {
+                k += 1;
+            }
+            at(k) == ':' && at(k + 1) == '/' && at(k + 2) == '/'
+        };
+        let flag = c == '-' && after_space && (at(i + 1).is_ascii_alphanumeric() || (at(i + 1) == '-' && at(i + 2).is_ascii_alphanumeric()));
+        let home = c == '~' && after_space && (at(i + 1) == '/' || at(i + 1).is_whitespace() || i + 1 == chars.len());
+        let parent = c == '.' && after_space && at(i + 1) == '.' && matches!(at(i + 2), '/' | '\\');
+        if url || flag || home || parent {
+            let start = i;
+            while i < chars.len() && !chars[i].is_whitespace() && !matches!(chars[i], '"' | '<' | '>') {
+                i += 1;
+            }
+            // Closing punctuation is the sentence's, not the URL's.
+            while i > start + 1 && matches!(chars[i - 1], '.' | ',' | ';' | ':' | '!' | '?' | ')' | '\'') {
+                i -= 1;
+            }
+            words += 1;
+            push(&mut out, chars[start..i].iter().collect(), start, i);
+            continue;
+        }
         let starts_word = c.is_alphanumeric()
             || (matches!(c, '/' | '#' | '@' | '.' | '$') && at(i + 1).is_alphanumeric());
         if starts_word {
+            let start = i;
             let mut w = String::new();
             w.push(c);
             i += 1;
@@ -126,7 +274,7 @@ fn tokenize(s: &str) -> Vec<Tok> {
                 i += 1;
             }
             words += 1;
-            out.push(Tok::word(w));
+            push(&mut out, w, start, i);
             continue;
         }
         match c {
@@ -141,6 +289,13 @@ fn tokenize(s: &str) -> Vec<Tok> {
 
 const FILLERS: &[&str] = &["um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "hmm", "mm", "mhm", "eh"];
 const LOOSE: &[&str] = &["basically", "literally", "honestly", "obviously", "anyways"];
+/// Words after which "like" means something: "would like", "looks like", "something like".
+pub const KEEP_LIKE: &[&str] = &[
+    "would", "i'd", "we'd", "you'd", "they'd", "look", "looks", "looked", "feel", "feels", "felt", "seem", "seems", "just",
+    "something", "anything", "nothing", "more", "much", "exactly", "don't", "do", "did", "doesn't", "didn't", "i", "we",
+    "you", "they", "if", "what", "as", "is", "are", "was", "were", "not", "things", "stuff", "ones", "sound", "sounds",
+    "be", "behave", "behaves", "work", "works", "act", "acts", "nothing", "really",
+];
 
 fn is_boundary(t: Option<&Tok>) -> bool {
     match t {
@@ -164,8 +319,10 @@ fn drop_fillers(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
             continue;
         }
         let prev_w = out.last().and_then(Tok::lower).unwrap_or("");
-        let verb_next = CLAUSE_VERBS.contains(&next) && !matches!(prev_w, "would" | "i" | "we" | "they" | "you'd" | "i'd" | "we'd" | "don't" | "do" | "doesn't" | "feel" | "looks" | "look" | "seems");
-        if lw == "like" && (is_boundary(out.last()) || is_boundary(toks.get(i + 1)) || FILLERS.contains(&next) || verb_next) {
+        // "like" is language after the words that take it ("would like", "looks like",
+        // "something like"), and a filler anywhere else.
+        let verb_next = CLAUSE_VERBS.contains(&next) && !matches!(next, "what" | "what's" | "how" | "how's") && !matches!(prev_w, "would" | "i'd" | "we'd" | "you'd" | "they'd");
+        if lw == "like" && (is_boundary(out.last()) || is_boundary(toks.get(i + 1)) || FILLERS.contains(&next) || verb_next || !KEEP_LIKE.contains(&prev_w)) {
             *count += 1;
             i += 1;
             continue;
@@ -239,6 +396,7 @@ const MARKERS: &[&[&str]] = &[
     &["sorry", "i", "mean"],
     &["i", "mean"],
     &["sorry"],
+    &["no"],
 ];
 
 /// Words that begin a whole new clause, so a repair starting with one replaces the clause.
@@ -263,6 +421,18 @@ fn marker_at(toks: &[Tok], i: usize) -> Option<usize> {
             if (m == &["i", "mean"] || m == &["sorry"]) && !(prev_comma && (next_comma || m.len() == 2)) {
                 continue;
             }
+            // A bare "no" repairs only between commas ("add the, no, remove …"), or before a
+            // new verb when what came before was left unfinished ("add the no remove …").
+            if m == &["no"] {
+                let prev = if i > 0 { toks[i - 1].lower() } else { None };
+                let next = toks.get(i + 1).and_then(Tok::lower).unwrap_or("");
+                let unfinished = matches!(prev, Some("the" | "a" | "an" | "to" | "in" | "on" | "of" | "for" | "my" | "our" | "this" | "that" | "with" | "and" | "from" | "into"));
+                let verb_next = CLAUSE_VERBS.contains(&next) && !matches!(next, "what" | "what's" | "how" | "how's");
+                let ok = i > 0 && ((prev_comma && next_comma) || (verb_next && (prev_comma || unfinished)));
+                if !ok {
+                    continue;
+                }
+            }
             // "no" markers need something before them to repair.
             return Some(m.len());
         }
@@ -280,7 +450,7 @@ fn repair_false_starts(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
         if let Some(len) = marker_at(&toks, i) {
             let scratch = matches!(toks[i].lower(), Some("scratch" | "strike"));
             let mut j = i + len;
-            while matches!(toks.get(j), Some(Tok::Punct(','))) {
+            while matches!(toks.get(j), Some(Tok::Punct(_))) {
                 j += 1;
             }
             // Trim trailing commas before the marker.
@@ -362,12 +532,12 @@ fn correct_names(toks: Vec<Tok>, vocab: &Vocab, count: &mut u32) -> Vec<Tok> {
                 // Keep a path or a version the speaker gave ("components/", "v5") as written.
                 let keep = n == 1 && (spoken.contains('/') || spoken.eq_ignore_ascii_case(canon));
                 if keep && spoken != canon && !spoken.contains('/') {
-                    out.push(Tok::word(canon));
+                    out.push(Tok::word_over(canon, &toks[i..i + n]));
                 } else if keep {
                     out.push(toks[i].clone());
                 } else {
                     *count += 1;
-                    out.push(Tok::word(canon));
+                    out.push(Tok::word_over(canon, &toks[i..i + n]));
                 }
                 i += n;
                 continue 'outer;
@@ -377,7 +547,7 @@ fn correct_names(toks: Vec<Tok>, vocab: &Vocab, count: &mut u32) -> Vec<Tok> {
             && let Some(canon) = vocab.fuzzy(text)
         {
             *count += 1;
-            out.push(Tok::word(canon));
+            out.push(Tok::word_over(canon, &toks[i..i + 1]));
             i += 1;
             continue;
         }
@@ -504,7 +674,8 @@ fn numbers(toks: Vec<Tok>) -> Vec<Tok> {
             && lower.split('-').all(is_number_word)
         {
             let parts: Vec<String> = lower.split('-').map(str::to_string).collect();
-            flat.extend(parts.into_iter().map(Tok::word));
+            let one = std::slice::from_ref(&t);
+            flat.extend(parts.into_iter().map(|p| Tok::word_over(p, one)));
             continue;
         }
         flat.push(t);
@@ -536,10 +707,12 @@ fn numbers(toks: Vec<Tok>) -> Vec<Tok> {
                 }
                 // "v five" → "v5".
                 if prev == "v" {
-                    out.pop();
-                    out.push(Tok::word(format!("v{value}")));
+                    let v = out.pop().expect("the v before");
+                    let mut from = vec![v];
+                    from.extend_from_slice(&flat[i..i + used]);
+                    out.push(Tok::word_over(format!("v{value}"), &from));
                 } else {
-                    out.push(Tok::word(value.to_string()));
+                    out.push(Tok::word_over(value.to_string(), &flat[i..i + used]));
                 }
                 i += used;
                 continue;
@@ -556,13 +729,13 @@ fn numbers(toks: Vec<Tok>) -> Vec<Tok> {
         if digits(out.get(i)) && out.get(i + 1).and_then(Tok::lower) == Some("point") && digits(out.get(i + 2)) {
             let a = out[i].lower().unwrap_or("").to_string();
             let b = out[i + 2].lower().unwrap_or("").to_string();
-            merged.push(Tok::word(format!("{a}.{b}")));
+            merged.push(Tok::word_over(format!("{a}.{b}"), &out[i..i + 3]));
             i += 3;
             continue;
         }
         if out[i].lower() == Some("v") && digits(out.get(i + 1)) {
             let b = out[i + 1].lower().unwrap_or("").to_string();
-            merged.push(Tok::word(format!("v{b}")));
+            merged.push(Tok::word_over(format!("v{b}"), &out[i..i + 2]));
             i += 2;
             continue;
         }
@@ -574,6 +747,13 @@ fn numbers(toks: Vec<Tok>) -> Vec<Tok> {
 
 /// Words after "merge" that make a misheard "merch" a command.
 const MERGE_OBJECTS: &[&str] = &["pr", "it", "that", "this", "the", "all", "everything", "task", "number", "them", "both", "everything's"];
+
+/// The last word now also stands for `t` (a word it swallowed).
+fn absorb(out: &mut [Tok], t: &Tok) {
+    if let (Some(Tok::Word { span: Some(s), .. }), Some((_, b))) = (out.last_mut(), t.span()) {
+        s.1 = s.1.max(b);
+    }
+}
 
 fn fix_mishearings(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
@@ -604,18 +784,25 @@ fn fix_mishearings(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
             "p.r" | "p.r." | "pr's" | "prs" => Some("PR"),
             "pull" if next == "request" || next == "requests" => Some("PR"),
             "request" | "requests" if prev == "pr" && matches!(out.last(), Some(Tok::Word { text, .. }) if text == "PR") => {
+                absorb(&mut out, t);
                 continue;
             }
             "chain" | "change" if next == "log" => Some("changelog"),
-            "log" if prev == "changelog" => continue,
+            "log" if prev == "changelog" => {
+                absorb(&mut out, t);
+                continue;
+            }
             "re" if next == "try" => Some("retry"),
-            "try" if prev == "retry" && matches!(out.last(), Some(Tok::Word { text, .. }) if text == "retry") => continue,
+            "try" if prev == "retry" && matches!(out.last(), Some(Tok::Word { text, .. }) if text == "retry") => {
+                absorb(&mut out, t);
+                continue;
+            }
             _ => None,
         };
         match fixed {
             Some(f) => {
                 *count += 1;
-                out.push(Tok::word(f));
+                out.push(Tok::word_over(f, std::slice::from_ref(t)));
             }
             None => out.push(t.clone()),
         }
@@ -623,15 +810,20 @@ fn fix_mishearings(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
     out
 }
 
-fn join(toks: &[Tok]) -> String {
+fn join(toks: &[Tok]) -> (String, Vec<(usize, usize, usize, usize)>) {
     let mut s = String::new();
+    let mut map = Vec::new();
     for t in toks {
         match t {
-            Tok::Word { text, .. } => {
+            Tok::Word { text, span, .. } => {
                 if !s.is_empty() {
                     s.push(' ');
                 }
+                let a = s.len();
                 s.push_str(text);
+                if let Some((ra, rb)) = span {
+                    map.push((a, s.len(), *ra, *rb));
+                }
             }
             Tok::Punct(c) => {
                 // Collapse runs of punctuation: keep the strongest.
@@ -653,7 +845,7 @@ fn join(toks: &[Tok]) -> String {
     while s.ends_with(',') || s.ends_with(';') || s.ends_with(':') {
         s.pop();
     }
-    s
+    (s, map)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub const BROAD: &str = "broad scope: the whole codebase";
 pub const MANY_GOALS: &str = "several goals in one task";
 pub const NO_TITLE: &str = "nothing to do was said";
 pub const NO_AGENT: &str = "the agent named is not configured";
+pub const SCOPE_OUTSIDE: &str = "a scope that is not inside the repo";
 
 const VAGUE_VERBS: &str = r"^(?:improve|enhance|optimi[sz]e|clean up|cleanup|tidy(?: up)?|polish|fix|update|look at|look into|deal with|work on|handle|sort out|rework|modernize|revamp|tweak|make|refresh|redo|change|do something (?:about|with)|better|help with)\b";
 
@@ -61,10 +62,19 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
     let detail = spec.deliverables.len() + spec.constraints.len() + spec.acceptance.len() + usize::from(scoped);
 
     let brief_words = lower.split_whitespace().count();
+    // A place the user named that the agent cannot be pointed at: ask, never drop it.
+    if !spec.scope_unplaced.is_empty() {
+        problems.push(SCOPE_OUTSIDE);
+        score -= 0.5;
+        question = Some(format!(
+            "{} is outside the repo, and agents only work inside it. Which folder of the repo did you mean?",
+            or_list(&spec.scope_unplaced.iter().map(String::as_str).collect::<Vec<_>>())
+        ));
+    }
     if spec.title.trim().is_empty() {
         problems.push(NO_TITLE);
         score -= 0.6;
-        question = Some("What should the agent do?".into());
+        question.get_or_insert("What should the agent do?".into());
     } else if let Some((obj, content)) = vague_object(&spec.title)
         && content <= 2
         && detail == 0
@@ -114,11 +124,11 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
         question.get_or_insert(format!("{} is not set up here. Which agent should take it: {}?", capitalized(a), or_list(&known)));
     }
 
-    if spec.repo.is_none() && ctx.config.repos.len() > 1 {
+    if spec.repo.is_none() && ctx.config.repos.len() > 1 && super::default_repo(ctx.config).is_none() {
         problems.push(NO_REPO);
         score -= 0.15;
         let repos: Vec<&str> = ctx.config.repos.iter().map(|r| r.name.as_str()).collect();
-        question.get_or_insert(format!("Which repo is it for: {}?", or_list(&repos)));
+        question.get_or_insert(format!("Which repo: {}?", or_list(&repos)));
     }
 
     if spec.scope.include.is_empty()
@@ -134,7 +144,7 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
         score -= 0.1;
     }
 
-    let blocking = problems.iter().any(|p| matches!(*p, VAGUE | NO_ACCEPTANCE | NO_CHECK | NO_REPO | NO_TITLE | NO_AGENT));
+    let blocking = problems.iter().any(|p| matches!(*p, VAGUE | NO_ACCEPTANCE | NO_CHECK | NO_REPO | NO_TITLE | NO_AGENT | SCOPE_OUTSIDE));
     let score = (score.clamp(0.0, 1.0) * 100.0).round() / 100.0;
     let ready = !blocking && score >= 0.6;
     Readiness {
@@ -223,7 +233,7 @@ mod tests {
             (spec("Improve the homepage", Some("site"), vec![]), false, Some("What should change on the homepage, and how will we know it is done?")),
             (spec("Upgrade Tailwind to v4", Some("site"), vec![crit("build passes", Some("build"))]), true, None),
             (spec("Upgrade Tailwind to v4", Some("site"), vec![]), false, Some("How will we know it is done? For example: the build passes and the tests are green.")),
-            (spec("Upgrade Tailwind to v4", None, vec![crit("build passes", Some("build"))]), false, Some("Which repo is it for: site or api?")),
+            (spec("Upgrade Tailwind to v4", None, vec![crit("build passes", Some("build"))]), false, Some("Which repo: site or api?")),
             (spec("Scope the demos CSS", Some("site"), vec![crit("check the demos page", None)]), false, Some("Which automated check should pass as well: build, test, lint or typecheck?")),
         ];
         for (s, ready, q) in cases {

@@ -78,7 +78,7 @@ fn hour24(h: u32, ampm: Option<&str>, part: Option<Part>) -> u32 {
     }
 }
 
-fn num(s: Option<regex::Match>) -> Option<u32> {
+fn num(s: Option<super::pattern::Match>) -> Option<u32> {
     s.and_then(|m| m.as_str().parse().ok())
 }
 
