@@ -19,3 +19,4 @@ pub mod review;
 pub mod logging;
 pub mod private;
 pub mod github;
+pub mod web;
