@@ -172,7 +172,7 @@ fn the_board_streams_changes_as_server_sent_events() {
     write!(s, "GET /app/v1/events HTTP/1.1\r\nHost: x\r\nX-Capcom-Device: {token}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
     let mut seen = String::new();
     let mut buf = [0u8; 8192];
-    let read_until = |s: &mut std::net::TcpStream, seen: &mut String, want: &str| {
+    let mut read_until = |s: &mut std::net::TcpStream, seen: &mut String, want: &str| {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while !seen.contains(want) {
             assert!(std::time::Instant::now() < deadline, "no `{want}` in the stream: {seen}");
