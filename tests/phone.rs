@@ -187,6 +187,20 @@ fn the_board_streams_changes_as_server_sent_events() {
     // a change in the store reaches the open stream without a new request
     store.transition(t.id, None, TaskState::Running, None).unwrap();
     read_until(&mut s, &mut seen, "\"state\":\"running\"");
+    // revoking the device ends its open stream
+    assert!(d.cli(&["devices", "revoke", "laptop"]).status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "the stream outlived the revocation");
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) => panic!("{e}"),
+        }
+        if seen.ends_with("0\r\n\r\n") {
+            break; // the chunked body's end
+        }
+    }
     drop(s);
     assert_eq!(d.stop(), Some(0));
 }

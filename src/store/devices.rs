@@ -109,6 +109,15 @@ impl Store {
         Ok(dev)
     }
 
+    /// Whether the device with this id is still paired (not revoked).
+    pub fn device_live(&self, id: i64) -> Result<bool> {
+        Ok(self
+            .db()
+            .query_row("SELECT 1 FROM devices WHERE id = ?1 AND revoked_at IS NULL", [id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// Every paired device, revoked ones too, oldest first.
     pub fn devices(&self) -> Result<Vec<Device>> {
         let conn = self.db();
@@ -169,7 +178,9 @@ mod tests {
         assert_eq!(raw, secret_hash("secret-token"));
         assert_eq!(s.device_for_token("secret-token").unwrap().unwrap().name, "pixel");
         assert!(s.device_for_token("wrong").unwrap().is_none());
+        assert!(s.device_live(1).unwrap());
         assert!(s.revoke_device("pixel").unwrap());
+        assert!(!s.device_live(1).unwrap());
         assert!(!s.revoke_device("pixel").unwrap());
         assert!(s.device_for_token("secret-token").unwrap().is_none());
         assert!(s.devices().unwrap()[0].revoked_at.is_some());

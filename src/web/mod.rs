@@ -254,6 +254,10 @@ pub fn router(web: Arc<Web>) -> Router {
 #[derive(Clone)]
 struct DeviceName(String);
 
+/// Its id, so a live stream can end when it is revoked.
+#[derive(Clone, Copy)]
+struct DeviceId(i64);
+
 async fn require_device(State(web): State<Arc<Web>>, headers: HeaderMap, mut req: Request, next: Next) -> Response {
     let ip = peer(&req);
     if web.limiter.blocked(ip) {
@@ -267,6 +271,7 @@ async fn require_device(State(web): State<Arc<Web>>, headers: HeaderMap, mut req
     match tokio::task::spawn_blocking(move || store.device_for_token(&token)).await {
         Ok(Ok(Some(dev))) => {
             req.extensions_mut().insert(DeviceName(dev.name));
+            req.extensions_mut().insert(DeviceId(dev.id));
             next.run(req).await
         }
         Ok(Ok(None)) => {
@@ -335,14 +340,17 @@ async fn board(State(web): State<Arc<Web>>) -> Response {
 }
 
 /// The board, now and whenever it changes, as Server-Sent Events (`event: board`).
-async fn events(State(web): State<Arc<Web>>) -> Response {
+async fn events(State(web): State<Arc<Web>>, req: Request) -> Response {
+    let Some(device) = req.extensions().get::<DeviceId>().copied() else {
+        return err(StatusCode::UNAUTHORIZED, "this device is not paired");
+    };
     let first = match web.board_json().await {
         Ok(b) => b.to_string(),
         Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let mut rx = web.board.subscribe();
     rx.mark_unchanged();
-    let stream = async_stream(first, rx, web.clone());
+    let stream = async_stream(first, rx, web.clone(), device);
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
@@ -350,17 +358,32 @@ fn async_stream(
     first: String,
     rx: watch::Receiver<Arc<String>>,
     web: Arc<Web>,
+    device: DeviceId,
 ) -> impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>> {
     use futures_util::StreamExt;
     let head = futures_util::stream::once(async move { Ok(Event::default().event("board").data(first)) });
-    let rest = futures_util::stream::unfold((rx, web), |(mut rx, web)| async move {
+    let rest = futures_util::stream::unfold((rx, web), move |(mut rx, web)| async move {
         let mut stop = web.stop.clone();
         if *stop.borrow() {
             return None;
         }
-        tokio::select! {
-            r = rx.changed() => r.ok()?,
-            _ = stopped(&mut stop) => return None,
+        // a revoked device's stream ends within a few seconds
+        let mut recheck = tokio::time::interval(Duration::from_secs(3));
+        recheck.tick().await;
+        loop {
+            tokio::select! {
+                r = rx.changed() => { r.ok()?; break }
+                _ = stopped(&mut stop) => return None,
+                _ = recheck.tick() => {}
+            }
+            let store = web.store.clone();
+            if !matches!(tokio::task::spawn_blocking(move || store.device_live(device.0)).await, Ok(Ok(true))) {
+                return None;
+            }
+        }
+        let store = web.store.clone();
+        if !matches!(tokio::task::spawn_blocking(move || store.device_live(device.0)).await, Ok(Ok(true))) {
+            return None;
         }
         let text = rx.borrow_and_update().clone();
         // the watcher blanks "now"; put the time back for the page's ages
