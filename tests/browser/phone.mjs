@@ -20,6 +20,13 @@ async function master(method, p, body) {
 }
 const capcom = (...args) => execFileSync(cfg.bin, ["--config", cfg.config, "--data-dir", cfg.data, ...args], { encoding: "utf8" });
 const git = (dir, ...args) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
+/// Click what the selector names, again if a live update redrew it between finding and clicking.
+async function tap(page, selector) {
+  for (let i = 0; ; i++) {
+    try { await page.click(selector); return; } catch (e) { if (i >= 5 || !/detached|not clickable|No node/.test(e.message)) throw e; }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 function assert(ok, what) { if (!ok) throw new Error("assertion failed: " + what); }
 
 /// Decode a PNG in the page and count its distinct colours: a blank shot has one or two.
@@ -103,7 +110,7 @@ try {
   // 4. task view, merge question, tapped confirm
   step("task view and merge");
   const [good, moved] = cfg.ready;
-  await page.click(`#board .card[data-task="${good}"]`);
+  await tap(page, `#board .card[data-task="${good}"]`);
   await page.waitForSelector("#task-view h2", { visible: true });
   await page.waitForFunction(() => document.querySelector("#task-view").innerText.includes("Changed files"), { timeout: 30000 });
   const taskText = await page.$eval("#task-view", (e) => e.innerText);
@@ -113,12 +120,12 @@ try {
   const taskShot = path.join(cfg.shots, "task.png");
   await page.screenshot({ path: taskShot, fullPage: false });
   const head = (await master("GET", `/v1/tasks/${good}`)).task.head_sha;
-  await page.click("#merge");
+  await tap(page, "#merge");
   await page.waitForSelector("#question", { visible: true });
   const q = await page.evaluate(() => ({ text: document.querySelector("#question-text").textContent, pending: window.capcom.pending }));
   assert(q.text.startsWith(`Merge task ${good}, '`), "the gate's question: " + q.text);
   assert(q.pending && q.pending.head === head, `bound to the head ${head}: ${JSON.stringify(q.pending)}`);
-  await page.click("#confirm");
+  await tap(page, "#confirm");
   await page.waitForFunction(() => window.capcom.lastConfirm, { timeout: 60000 });
   const merged = await page.evaluate(() => window.capcom.lastConfirm);
   assert(merged.ok && merged.say.includes(`Merged task ${good}`), "merged: " + JSON.stringify(merged));
@@ -126,18 +133,21 @@ try {
 
   // 5. a moved head is refused
   step("moved head");
-  await page.click("#back");
-  await page.click(`#board .card[data-task="${moved}"]`);
+  await tap(page, "#back");
+  await tap(page, `#board .card[data-task="${moved}"]`);
   await page.waitForSelector("#merge", { visible: true });
-  await page.evaluate(() => { window.capcom.lastConfirm = null; });
-  await page.click("#merge");
+  await page.evaluate(() => { window.capcom.lastConfirm = null; window.capcom.lastMerge = null; });
+  await tap(page, "#merge");
+  await page.waitForFunction(() => window.capcom.lastMerge, { timeout: 30000 });
+  const second = await page.evaluate(() => window.capcom.lastMerge);
+  assert(second.pending, "the second merge asks its question: " + JSON.stringify(second));
   await page.waitForSelector("#question", { visible: true });
   const wt = (await master("GET", `/v1/tasks/${moved}`)).task.worktree;
   fs.writeFileSync(path.join(wt, "components", "later.txt"), "later\n");
   git(wt, "add", "-A");
   git(wt, "-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qm", "later");
   const mainBefore = git(cfg.repo, "rev-parse", "main");
-  await page.click("#confirm");
+  await tap(page, "#confirm");
   await page.waitForFunction(() => window.capcom.lastConfirm, { timeout: 60000 });
   const refused = await page.evaluate(() => window.capcom.lastConfirm);
   assert(!refused.ok && refused.say.includes("moved since you were asked"), "refused: " + JSON.stringify(refused));
@@ -145,15 +155,15 @@ try {
 
   // 6. the changelog plays
   step("changelog");
-  await page.click('[data-tab="episodes"]');
+  await tap(page, '[data-tab="episodes"]');
   await page.waitForSelector("#episodes [data-ep]", { visible: true, timeout: 30000 });
-  await page.click("#episodes [data-ep]");
+  await tap(page, "#episodes [data-ep]");
   await page.waitForFunction(() => document.querySelector("#audio").currentTime > 0.5, { timeout: 30000 });
   const t1 = await page.$eval("#audio", (a) => a.currentTime);
   await new Promise((r) => setTimeout(r, 1000));
   const t2 = await page.$eval("#audio", (a) => a.currentTime);
   assert(t2 > t1, `currentTime advances: ${t1} -> ${t2}`);
-  await page.click("#fwd15");
+  await tap(page, "#fwd15");
   const t3 = await page.$eval("#audio", (a) => a.currentTime);
   assert(t3 >= t2 + 10 || t3 >= (await page.$eval("#audio", (a) => a.duration)) - 0.5, `skip forward: ${t2} -> ${t3}`);
   out.player = { t1, t2, t3 };
@@ -179,7 +189,7 @@ try {
   step("revoked");
   const name = await page.evaluate(() => window.capcom.device);
   capcom("devices", "revoke", name);
-  await page.click('[data-tab="board"]');
+  await tap(page, '[data-tab="board"]');
   await page.evaluate(() => fetch("/app/v1/board", { headers: { "X-Capcom-Device": localStorage.getItem("capcom.device") } }).then((r) => { window.__revoked = r.status; }));
   await page.waitForFunction(() => window.__revoked, { timeout: 10000 });
   assert((await page.evaluate(() => window.__revoked)) === 401, "the revoked token is refused");

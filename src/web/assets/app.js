@@ -92,7 +92,8 @@ function onBoard(b) {
 function checksBadge(t) {
   if (!t.checks || !t.checks.length) return t.state === "checking" || t.state === "running" ? '<span class="badge running">checks running</span>' : '<span class="badge">no checks</span>';
   const bad = t.checks.filter((c) => !c.ok).length;
-  return bad ? `<span class="badge red">${bad}/${t.checks.length} checks red</span>` : `<span class="badge green">${t.checks.length} checks green</span>`;
+  const n = t.checks.length, word = n === 1 ? "check" : "checks";
+  return bad ? `<span class="badge red">${bad}/${n} ${word} red</span>` : `<span class="badge green">${n} ${word} green</span>`;
 }
 function renderBoard() {
   const ul = $("board");
@@ -126,7 +127,7 @@ function renderQuestion() {
 }
 async function askMerge(id) {
   const a = await api("/app/v1/merge", { method: "POST", json: { task: id } });
-  state.pending = a.pending || null;
+  state.pending = a.pending || null; state.lastMerge = a;
   say(a.say); renderQuestion();
   return a;
 }
@@ -142,7 +143,9 @@ async function openTask(id) { state.view = "task"; show(); await refreshTask(id,
 async function refreshTask(id, quiet) {
   let d;
   try { d = await api("/app/v1/tasks/" + id); } catch (e) { if (!quiet) $("task-view").textContent = e.message; return; }
+  const same = state.task && state.task.id === id && JSON.stringify(state.task.detail) === JSON.stringify(d);
   state.task = { id, detail: d };
+  if (same && quiet) return; // nothing changed: keep the page still under the finger
   const t = d.task, spec = t.spec || {}, v = d.view || {};
   const checks = {};
   for (const e of d.events || []) if (e.kind === "check" && e.data) checks[e.data.name] = e.data;
@@ -160,7 +163,7 @@ async function refreshTask(id, quiet) {
   $("task-view").innerHTML = `
     <h2>#${t.id} ${esc(t.title)}</h2>
     <div class="meta"><span class="badge">${esc(t.state)}</span>${t.agent ? `<span>${esc(t.agent)}</span>` : ""}${t.repo ? `<span>${esc(t.repo)}</span>` : ""}${t.branch ? `<span>${esc(t.branch)}</span>` : ""}${t.pr ? `<span>PR #${t.pr}</span>` : ""}${t.head_sha ? `<span>head ${esc(t.head_sha.slice(0, 10))}</span>` : ""}</div>
-    ${t.reason ? `<p class="error">${esc(t.reason)}</p>` : ""}
+    ${t.reason ? `<p class="${t.state === "failed" || t.state === "needs_attention" ? "error" : "muted"}">${esc(t.reason)}</p>` : ""}
     ${t.state === "ready" ? `<p><button id="merge" class="primary">Merge…</button></p>` : ""}
     <h3>Brief</h3><p>${esc(spec.brief || t.title)}</p>
     <h3>Scope</h3><p>${(scope.include || []).length ? "only " + esc(scope.include.join(", ")) : "anywhere"}${(scope.exclude || []).length ? "; not " + esc(scope.exclude.join(", ")) : ""}</p>
@@ -171,8 +174,11 @@ async function refreshTask(id, quiet) {
     ${diff.trim() ? `<h3>Diff</h3><pre class="diff">${diff}</pre>` : ""}
     <h3>Events</h3><ul>${(d.events || []).map((e) => `<li><span class="muted">${esc(e.at.slice(11, 19))}</span> ${esc(e.kind)}: ${esc(e.message)}</li>`).join("")}</ul>
     ${d.log_tail ? `<h3>Agent output</h3><pre>${esc(d.log_tail)}</pre>` : ""}`;
-  const m = $("merge"); if (m) m.onclick = () => askMerge(id).catch((e) => say(e.message));
 }
+// one listener for the task view, so a tap lands even when a live update redrew the view
+$("task-view").addEventListener("click", (e) => {
+  if (e.target && e.target.id === "merge" && state.task) askMerge(state.task.id).catch((err) => say(err.message));
+});
 
 // ---- push-to-talk --------------------------------------------------------------------
 const rec = window.CapcomRecorder ? new window.CapcomRecorder() : null;
@@ -210,6 +216,7 @@ talk.addEventListener("pointerdown", down);
 talk.addEventListener("pointerup", up);
 talk.addEventListener("pointercancel", up);
 talk.addEventListener("contextmenu", (e) => e.preventDefault());
+$("heard").addEventListener("click", () => { $("heard").hidden = true; });
 
 // ---- changelog player ----------------------------------------------------------------
 const audio = $("audio");
