@@ -249,3 +249,60 @@ fn feed_audio_answers_range_and_conditional_requests() {
     assert_eq!(req(&d.addr, "GET", &path, &[("If-None-Match", "\"other\"")], b"").0, 200);
     assert_eq!(d.stop(), Some(0));
 }
+
+#[test]
+fn beyond_loopback_the_daemon_serves_https_with_its_own_certificate() {
+    let mut d = Daemon::start_env(CONFIG, &[("CAPCOM__API__LISTEN", "0.0.0.0:0")]);
+    assert!(d.addr.starts_with("0.0.0.0:"), "{}", d.addr);
+    let port = d.addr.rsplit(':').next().unwrap().to_string();
+    // the certificate: made on first start, private, its fingerprint shown
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["tls.crt", "tls.key"] {
+        let mode = std::fs::metadata(d.data.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    let log = d.stderr();
+    let fp = log.split("fingerprint ").nth(1).map(|s| s.split_whitespace().next().unwrap().to_string()).expect("the fingerprint is printed");
+    assert_eq!(fp.len(), 95, "{fp}");
+    // plain HTTP is not served
+    let (status, _, _) = req(&format!("127.0.0.1:{port}"), "GET", "/v1/health", &[], b"");
+    assert_ne!(status, 200);
+    // the CLI reaches it over HTTPS, trusting exactly that certificate; the link never names 0.0.0.0
+    let p = pair_code(&d);
+    let url = p["url"].as_str().unwrap();
+    assert!(url.starts_with("https://") && !url.contains("0.0.0.0"), "{url}");
+    // a browser-like client that trusts the certificate pairs and reads the board
+    let pem = std::fs::read(d.data.join("tls.crt")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let board = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+            .no_proxy()
+            .build()
+            .unwrap();
+        let base = format!("https://localhost:{port}");
+        let page = client.get(format!("{base}/")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let dev: serde_json::Value = client
+            .post(format!("{base}/app/pair"))
+            .json(&serde_json::json!({"code": p["code"], "name": "phone"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = dev["token"].as_str().expect("a token").to_string();
+        client.get(format!("{base}/app/v1/board")).header("X-Capcom-Device", token).send().await.unwrap().status()
+    });
+    assert_eq!(board, 200);
+    // doctor says what is exposed
+    let out = d.cli(&["doctor"]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("HTTPS on 0.0.0.0") && text.contains(&fp), "{text}");
+    assert_eq!(d.stop(), Some(0));
+    // the same certificate on the next start
+    d.boot(&[("CAPCOM__API__LISTEN", "0.0.0.0:0")]);
+    assert!(d.stderr().contains(&fp));
+    assert_eq!(d.stop(), Some(0));
+}

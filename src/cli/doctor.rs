@@ -334,7 +334,9 @@ fn model_check(model: &str, data: &DataDir) -> Check {
 
 /// What the daemon exposes: loopback only, the LAN over HTTPS, or a public URL; and how many devices are paired.
 fn exposure(cfg: &crate::config::Config, data: &DataDir) -> Check {
-    let listen = cfg.api.listen.trim();
+    // the running daemon's bound address when there is one, else what the config asks for
+    let running = std::fs::read_to_string(data.addr()).ok().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+    let listen = running.as_deref().unwrap_or(cfg.api.listen.trim());
     let public = cfg.api.public_url.trim();
     let devices = crate::store::Store::open(&data.db())
         .and_then(|s| s.devices())
