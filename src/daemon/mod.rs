@@ -126,7 +126,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         tokio::spawn(voice::run(services.clone(), coordinator.clone(), stop_rx.clone(), devices))
     });
 
-    let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone(), addr, state.feed_token.to_string()))) };
+    let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone(), addr, state.feed_token.to_string(), state.web.clone()))) };
 
     let mut stop_for_server = stop_rx.clone();
     let server = tokio::spawn(async move {
@@ -269,6 +269,7 @@ async fn run_tray(
     mut stop: watch::Receiver<bool>,
     addr: SocketAddr,
     feed_token: String,
+    web: Arc<crate::web::Web>,
 ) {
     use tray::{TrayAction, TrayModel, TrayStatus};
     let (tx, mut actions) = tokio::sync::mpsc::unbounded_channel();
@@ -303,6 +304,27 @@ async fn run_tray(
                     match crate::report::changelog::latest(&dir) {
                         Some(e) => { coordinator.send(coordinator::Msg::PlayFile(e.wav_path(&dir))).await; }
                         None => tracing::info!("no changelog yet: `capcom changelog` makes one"),
+                    }
+                }
+                TrayAction::PairPhone => {
+                    // A page with the QR code and link, opened in the desktop browser (an argv, never a shell).
+                    let (web, file) = (web.clone(), services.data.root().join("pair.html"));
+                    let made = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf, String> {
+                        let p = web.start_pairing()?;
+                        let expires = p.expires_at.with_timezone(&chrono::Local).format("%H:%M:%S").to_string();
+                        let html = crate::web::qr::html(&p.url, &expires)?;
+                        std::fs::write(&file, html).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                        Ok(file)
+                    })
+                    .await;
+                    match made {
+                        Ok(Ok(file)) => {
+                            if let Err(e) = std::process::Command::new("xdg-open").arg(&file).spawn() {
+                                tracing::warn!(error = %e, "cannot open the pairing page; `capcom pair` shows the code in a terminal");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::warn!("cannot pair a phone: {e}"),
+                        Err(e) => tracing::warn!("cannot pair a phone: {e}"),
                     }
                 }
                 TrayAction::OpenFeedUrl => {
