@@ -510,11 +510,40 @@ struct Episode {
     /// The audio, through the podcast feed's read-only URL (so the player can stream and seek).
     url: String,
     mime: String,
+    /// The tasks it speaks of: those that landed in the day before it was made.
+    tasks: Vec<EpisodeTask>,
+}
+
+#[derive(Serialize)]
+struct EpisodeTask {
+    id: i64,
+    title: String,
+    state: crate::store::TaskState,
 }
 
 async fn episodes(State(web): State<Arc<Web>>) -> Response {
     let dir = web.changelog_dir.clone();
-    let list = tokio::task::spawn_blocking(move || crate::report::changelog::list(&dir)).await.unwrap_or_default();
+    let store = web.store.clone();
+    let (list, views) = tokio::task::spawn_blocking(move || {
+        let views: Vec<TaskView> = store
+            .tasks(true)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| TaskView::from_store(t, &store.runs(t.id).unwrap_or_default(), &store.events(t.id).unwrap_or_default()))
+            .collect();
+        (crate::report::changelog::list(&dir), views)
+    })
+    .await
+    .unwrap_or_default();
+    use crate::store::TaskState;
+    let covered = |at: chrono::DateTime<Utc>| -> Vec<EpisodeTask> {
+        views
+            .iter()
+            .filter(|v| matches!(v.state, TaskState::Merged | TaskState::Ready | TaskState::NeedsAttention))
+            .filter(|v| v.done_at().is_some_and(|d| d <= at && d > at - chrono::Duration::hours(24)))
+            .map(|v| EpisodeTask { id: v.id, title: v.title.clone(), state: v.state })
+            .collect()
+    };
     let mut out: Vec<Episode> = list
         .iter()
         .map(|e| {
@@ -526,6 +555,7 @@ async fn episodes(State(web): State<Arc<Web>>) -> Response {
                 text: e.text.clone(),
                 url: crate::report::feed::audio_path(&web.feed_token, &item.file_name),
                 mime: item.mime,
+                tasks: covered(e.at.with_timezone(&Utc)),
             }
         })
         .collect();

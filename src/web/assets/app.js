@@ -202,7 +202,7 @@ async function up(e) {
     $("heard").hidden = false;
     $("transcript").textContent = a.transcript == null ? "(nothing heard)" : a.transcript;
     $("answer").textContent = a.say || "";
-    state.lastTalk = { transcript: a.transcript, say: a.say, utterance_id: a.utterance_id, answer_ms: Math.round(answered - released), server_ms: a.server_ms, clip_bytes: clip.size };
+    state.lastTalk = { transcript: a.transcript, say: a.say, utterance_id: a.utterance_id, answer_ms: Math.round(answered - released), server_ms: a.server_ms, clip_bytes: clip.size, has_audio: !!a.audio_wav_base64 };
     if (a.audio_wav_base64) {
       const audio = new Audio("data:audio/wav;base64," + a.audio_wav_base64);
       audio.onplaying = () => { state.lastTalk.spoken_ms = Math.round(performance.now() - released); };
@@ -226,8 +226,13 @@ async function loadEpisodes() {
   $("episodes").innerHTML = list.length ? list.map((e, i) => `
     <li class="card" data-ep="${i}"><h3>${esc(e.title)}</h3>
     <div class="meta"><span>${Math.round(e.duration_ms / 1000)} s</span><span>${esc(e.at.slice(0, 16).replace("T", " "))}</span></div>
-    <p class="muted">${esc(e.text.slice(0, 240))}${e.text.length > 240 ? "…" : ""}</p></li>`).join("") : '<li class="muted">No changelog yet: it is made daily, or by <code>capcom changelog</code>.</li>';
-  for (const li of $("episodes").querySelectorAll("[data-ep]")) li.onclick = () => playEpisode(+li.dataset.ep);
+    <p class="muted">${esc(e.text.slice(0, 240))}${e.text.length > 240 ? "…" : ""}</p>
+    ${(e.tasks || []).length ? `<div class="meta">${e.tasks.map((t) => `<a href="#" data-open="${t.id}">#${t.id} ${esc(t.title)}</a>`).join(" ")}</div>` : ""}</li>`).join("") : '<li class="muted">No changelog yet: it is made daily, or by <code>capcom changelog</code>.</li>';
+  for (const li of $("episodes").querySelectorAll("[data-ep]")) li.onclick = (ev) => {
+    const open = ev.target.closest("[data-open]");
+    if (open) { ev.preventDefault(); openTask(+open.dataset.open); return; }
+    playEpisode(+li.dataset.ep);
+  };
 }
 function playEpisode(i) {
   const e = state.episodes[i];
