@@ -15,6 +15,8 @@ APT_PACKAGES=(
   xvfb xdotool pulseaudio pulseaudio-utils libasound2-plugins sox git ca-certificates curl
   # the optional agent sandbox (sandbox = "bwrap"), tested by the suite
   bubblewrap
+  # the phone page's browser tests: headless Chromium driven by Node (tests/browser)
+  chromium nodejs npm
 )
 
 as_root() {
@@ -91,6 +93,7 @@ case "$cmd" in
   test)
     install_packages; install_rust
     fetch_speech_model
+    if command -v npm >/dev/null; then (cd tests/browser && npm ci --no-audit --no-fund --silent); fi
     cargo test "$@" ;;
   *)
     echo "usage: ./capcom.sh run [daemon options] | test [cargo test options] | deps" >&2; exit 2 ;;

@@ -21,3 +21,4 @@ pub mod review;
 pub mod logging;
 pub mod private;
 pub mod github;
+pub mod web;

@@ -27,13 +27,19 @@ impl Client {
             .map_err(|_| ClientError::NotRunning(format!("no {}", data.addr().display())))?;
         let token = std::fs::read_to_string(data.token())
             .map_err(|e| ClientError::NotRunning(format!("cannot read {}: {e}", data.token().display())))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .connect_timeout(Duration::from_secs(3))
-            .no_proxy()
-            .build()
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        Ok(Client { base: format!("http://{}", addr.trim()), token: token.trim().to_string(), http })
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(120)).connect_timeout(Duration::from_secs(3)).no_proxy();
+        let mut base = format!("http://{}", addr.trim());
+        // Beyond loopback the daemon serves HTTPS with its own certificate: trust exactly that one.
+        if let Ok(sock) = addr.trim().parse::<std::net::SocketAddr>()
+            && crate::web::tls::needs_tls(sock)
+            && let Ok(pem) = std::fs::read(data.root().join("tls.crt"))
+        {
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| ClientError::Transport(e.to_string()))?;
+            builder = builder.tls_certs_only([cert]);
+            base = if sock.ip().is_unspecified() { format!("https://localhost:{}", sock.port()) } else { format!("https://{sock}") };
+        }
+        let http = builder.build().map_err(|e| ClientError::Transport(e.to_string()))?;
+        Ok(Client { base, token: token.trim().to_string(), http })
     }
 
     pub fn base(&self) -> &str {

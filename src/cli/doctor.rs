@@ -110,6 +110,9 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
         Err(e) => out.push(check(Level::Warn, "api", e.to_string(), Some("start it with `capcom daemon`"))),
     }
 
+    // exposure: who can reach the API and the phone page
+    out.push(exposure(cfg, data));
+
     // display and hotkey
     let display = std::env::var("DISPLAY").ok().filter(|v| !v.is_empty());
     let wayland = std::env::var("WAYLAND_DISPLAY").ok().filter(|v| !v.is_empty());
@@ -347,5 +350,49 @@ fn model_check(model: &str, data: &DataDir) -> Check {
             check(Level::Warn, "speech model", format!("{} is missing", path.display()), Some(&fix))
         }
         Err(e) => check(Level::Fail, "speech model", format!("{}: {}", path.display(), e.problem), Some(&e.fix)),
+    }
+}
+
+/// What the daemon exposes: loopback only, the LAN over HTTPS, or a public URL; and how many devices are paired.
+fn exposure(cfg: &crate::config::Config, data: &DataDir) -> Check {
+    // the running daemon's bound address when there is one, else what the config asks for
+    let running = std::fs::read_to_string(data.addr()).ok().map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+    let listen = running.as_deref().unwrap_or(cfg.api.listen.trim());
+    let public = cfg.api.public_url.trim();
+    let devices = crate::store::Store::open(&data.db())
+        .and_then(|s| s.devices())
+        .map(|d| d.iter().filter(|d| d.revoked_at.is_none()).count())
+        .unwrap_or(0);
+    let paired = format!("{devices} paired device(s) (`capcom devices`)");
+    let beyond = listen.parse::<std::net::SocketAddr>().map(crate::web::tls::needs_tls).unwrap_or(true);
+    match (beyond, public.is_empty()) {
+        (false, true) => check(
+            Level::Ok,
+            "exposure",
+            format!("loopback only ({listen}): the page and the feed are reachable from this computer; {paired}"),
+            Some("to use a phone, set [api] public_url behind Tailscale Serve or Caddy, or [api] listen = \"0.0.0.0:7471\" (README, \"Listen on your phone\")"),
+        ),
+        (false, false) => check(
+            Level::Ok,
+            "exposure",
+            format!("loopback ({listen}) behind {public}: whatever reaches that URL reaches the page (device tokens) and the feed (its token); {paired}"),
+            None,
+        ),
+        (true, _) => {
+            let fp = std::fs::read(data.root().join("tls.crt"))
+                .ok()
+                .and_then(|pem| {
+                    use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+                    CertificateDer::from_pem_slice(&pem).ok()
+                })
+                .map(|c| format!("certificate SHA-256 {}", crate::web::tls::fingerprint(c.as_ref())))
+                .unwrap_or_else(|| "a self-signed certificate is made on first start".into());
+            check(
+                Level::Warn,
+                "exposure",
+                format!("HTTPS on {listen}, beyond loopback: the page (device tokens), the feed (its token) and the API (the API token) answer the network; {fp}; {paired}"),
+                Some("revoke lost phones with `capcom devices revoke NAME`; listen on 127.0.0.1 to close it"),
+            )
+        }
     }
 }

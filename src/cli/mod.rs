@@ -183,6 +183,18 @@ pub enum Command {
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
+    /// Pair a phone: print a link with a one-time code (valid 5 minutes) and its QR code
+    Pair {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Paired devices (phones, browsers); `capcom devices revoke NAME` locks one out
+    Devices {
+        #[command(subcommand)]
+        action: Option<DevicesAction>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Remote control of the running daemon's recording, for a desktop shortcut
     /// where the global hotkey cannot work (Wayland)
     Listen {
@@ -190,6 +202,12 @@ pub enum Command {
         #[arg(long)]
         toggle: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DevicesAction {
+    /// Revoke a device's token (by name or id); the page on it stops working at once
+    Revoke { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -414,6 +432,49 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
             Ok(answer_code(&answer))
         })
         .await,
+        Command::Pair { json } => with_client(&data, |c| async move {
+            let p: crate::web::Pairing = c.post("/v1/pair", &serde_json::json!({})).await?;
+            if json {
+                print_json(&p);
+                return Ok(exit::OK);
+            }
+            match crate::web::qr::terminal(&p.url) {
+                Ok(q) => println!("{q}"),
+                Err(e) => eprintln!("capcom: {e}"),
+            }
+            println!("Open on the phone: {}", p.url);
+            println!("Or type the code {} on the page. It works once, until {}.", p.code, p.expires_at.with_timezone(&chrono::Local).format("%H:%M:%S"));
+            if p.url.starts_with("http://") && !p.url.starts_with("http://127.") && !p.url.starts_with("http://localhost") && !p.url.starts_with("http://[::1]") {
+                println!("Note: browsers allow the microphone only over HTTPS (or on this computer); see README, \"Listen on your phone\".");
+            }
+            Ok(exit::OK)
+        })
+        .await,
+        Command::Devices { action, json } => with_client(&data, |c| async move {
+            if let Some(DevicesAction::Revoke { name }) = action {
+                let path = format!("/v1/devices/{}/revoke", crate::report::feed::encode_segment(&name));
+                let _: serde_json::Value = c.post(&path, &serde_json::json!({})).await?;
+                println!("Revoked {name}: its token no longer opens the page.");
+                return Ok(exit::OK);
+            }
+            let devices: Vec<crate::store::Device> = c.get("/v1/devices").await?;
+            if json {
+                print_json(&devices);
+            } else if devices.is_empty() {
+                println!("No paired devices. `capcom pair` pairs one.");
+            } else {
+                for d in devices {
+                    let status = match (&d.revoked_at, &d.last_seen) {
+                        (Some(r), _) => format!("revoked {r}"),
+                        (None, Some(s)) => format!("last seen {s}"),
+                        (None, None) => "never used".to_string(),
+                    };
+                    println!("{:>3}  {:<24} paired {}  {}", d.id, d.name, d.created_at, status);
+                }
+            }
+            Ok(exit::OK)
+        })
+        .await,
         Command::Cancel { task } => with_client(&data, |c| async move {
             let answer: serde_json::Value = c.post("/v1/cancel", &serde_json::json!({ "task": task })).await?;
             print_answer(&answer, false);
@@ -459,6 +520,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Gc { .. } => "gc",
         Command::Supervise { .. } => "__supervise",
         Command::Listen { .. } => "listen",
+        Command::Pair { .. } => "pair",
+        Command::Devices { .. } => "devices",
     }
 }
 

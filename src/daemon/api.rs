@@ -23,6 +23,8 @@ pub struct AppState {
     pub coordinator: CoordinatorHandle,
     /// The address the API is bound to.
     pub addr: std::net::SocketAddr,
+    /// The phone page: pairing, device tokens, live board.
+    pub web: Arc<crate::web::Web>,
 }
 
 /// An API error: a status and a message a person can act on.
@@ -59,12 +61,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cancel", post(post_cancel))
         .route("/v1/gc", post(post_gc))
         .merge(super::spoken::authed_routes())
+        .route("/v1/pair", post(super::phone::post_pair))
+        .route("/v1/devices", get(super::phone::get_devices))
+        .route("/v1/devices/{name}/revoke", post(super::phone::post_revoke))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let mut open = Router::new().route("/v1/health", get(health)).merge(super::spoken::feed_routes());
     if let Some(hook) = cursor_webhook(&state) {
         open = open.merge(hook);
     }
-    open.merge(authed).with_state(state)
+    let page = crate::web::router(state.web.clone());
+    open.merge(authed).with_state(state).merge(page)
 }
 
 /// Cursor's signed webhook, when a Cursor agent has a secret (`webhook_secret_env`):

@@ -60,6 +60,9 @@ pub enum Msg {
     Hotkey(HotkeyEdge),
     /// A stored utterance was transcribed: understood, acted on, and answered out loud.
     Transcript { utterance_id: i64, text: String },
+    /// A stored clip from the phone page was transcribed: acted on like `Transcript`, the answer
+    /// returned to the page (which plays it) instead of said here.
+    Heard { utterance_id: i64, text: String, reply: oneshot::Sender<Answer> },
     /// The voice loop ended without a transcript (nothing heard, no model).
     VoiceIdle { reason: String },
     /// The speech queue finished (or dropped) the job it was given.
@@ -216,6 +219,12 @@ impl Coordinator {
                 tracing::info!(utterance_id, "acting on a transcript");
                 let answer = self.brief(text, None, Some(utterance_id)).await;
                 self.say(answer.say);
+            }
+            Msg::Heard { utterance_id, text, reply } => {
+                tracing::info!(utterance_id, "acting on a transcript from the page");
+                let answer = self.brief(text, None, Some(utterance_id)).await;
+                self.last_said = Some(answer.say.clone());
+                let _ = reply.send(answer);
             }
             Msg::VoiceIdle { reason } => {
                 if matches!(self.stage, Stage::Recording | Stage::Transcribing) {

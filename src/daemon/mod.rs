@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod api;
 pub mod coordinator;
+pub mod phone;
 pub mod spoken;
 pub mod tray;
 pub mod voice;
@@ -90,11 +91,31 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     };
     let coordinator = Coordinator::spawn(services.clone(), stop_rx.clone(), speech);
 
-    let state = api::AppState { services: services.clone(), token: Arc::new(token), feed_token: Arc::new(feed_token), coordinator: coordinator.clone(), addr };
+    // Beyond loopback the page needs HTTPS (browsers give the microphone only to a secure context).
+    let tls = if crate::web::tls::needs_tls(addr) {
+        let cert = crate::web::tls::ensure(data.root(), addr)?;
+        tracing::info!(fingerprint = %cert.fingerprint, created = cert.created, "serving HTTPS with the self-signed certificate in the data dir");
+        eprintln!("capcom: HTTPS on {addr}; certificate SHA-256 fingerprint {}", cert.fingerprint);
+        Some(cert)
+    } else {
+        None
+    };
+    let base_url = crate::web::base_url(&services.config.api.public_url, addr, tls.is_some());
+    let web = crate::web::Web::new(
+        services.store.clone(),
+        spoken::changelog_dir_of(&services),
+        feed_token.clone(),
+        base_url,
+        phone::DaemonBackend::new(services.clone(), coordinator.clone()),
+        stop_rx.clone(),
+    );
+    let web_watcher = web.spawn_watcher(stop_rx.clone());
+    let state = api::AppState { services: services.clone(), token: Arc::new(token), feed_token: Arc::new(feed_token), coordinator: coordinator.clone(), addr, web };
     let app = api::router(state.clone());
     let background = vec![
         tokio::spawn(announce_changes(services.clone(), coordinator.clone())),
         tokio::spawn(daily_changelog(state.clone())),
+        web_watcher,
     ];
 
     write_atomic(&data.addr(), addr.to_string().as_bytes())?;
@@ -105,13 +126,18 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         tokio::spawn(voice::run(services.clone(), coordinator.clone(), stop_rx.clone(), devices))
     });
 
-    let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone(), addr, state.feed_token.to_string()))) };
+    let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone(), addr, state.feed_token.to_string(), state.web.clone()))) };
 
     let mut stop_for_server = stop_rx.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { coordinator::stopped(&mut stop_for_server).await })
-            .await
+        match tls {
+            Some(cert) => crate::web::tls::serve(listener, app, cert.acceptor, stop_for_server).await,
+            None => {
+                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(async move { coordinator::stopped(&mut stop_for_server).await })
+                    .await
+            }
+        }
     });
 
     let mut stop_wait = stop_rx.clone();
@@ -219,7 +245,15 @@ async fn daily_changelog(state: api::AppState) {
         let wait = (due - now_local).to_std().unwrap_or_default();
         tokio::time::sleep(wait).await;
         let now = chrono::Utc::now();
-        match spoken::render_changelog(&state, now - chrono::Duration::hours(24), now).await {
+        // An empty day makes no episode.
+        let store = state.services.store.clone();
+        let since = now - chrono::Duration::hours(24);
+        if let Ok(Ok(false)) = tokio::task::spawn_blocking(move || spoken::anything_landed(&store, since, now)).await {
+            tracing::info!("nothing landed in the last 24 hours; no changelog episode today");
+            tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+            continue;
+        }
+        match spoken::render_changelog(&state, since, now).await {
             Ok(a) => tracing::info!(file = ?a.entry.map(|e| e.wav), "daily changelog rendered"),
             Err(e) => tracing::warn!(error = %e.1, "daily changelog failed"),
         }
@@ -235,6 +269,7 @@ async fn run_tray(
     mut stop: watch::Receiver<bool>,
     addr: SocketAddr,
     feed_token: String,
+    web: Arc<crate::web::Web>,
 ) {
     use tray::{TrayAction, TrayModel, TrayStatus};
     let (tx, mut actions) = tokio::sync::mpsc::unbounded_channel();
@@ -269,6 +304,27 @@ async fn run_tray(
                     match crate::report::changelog::latest(&dir) {
                         Some(e) => { coordinator.send(coordinator::Msg::PlayFile(e.wav_path(&dir))).await; }
                         None => tracing::info!("no changelog yet: `capcom changelog` makes one"),
+                    }
+                }
+                TrayAction::PairPhone => {
+                    // A page with the QR code and link, opened in the desktop browser (an argv, never a shell).
+                    let (web, file) = (web.clone(), services.data.root().join("pair.html"));
+                    let made = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf, String> {
+                        let p = web.start_pairing()?;
+                        let expires = p.expires_at.with_timezone(&chrono::Local).format("%H:%M:%S").to_string();
+                        let html = crate::web::qr::html(&p.url, &expires)?;
+                        std::fs::write(&file, html).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                        Ok(file)
+                    })
+                    .await;
+                    match made {
+                        Ok(Ok(file)) => {
+                            if let Err(e) = std::process::Command::new("xdg-open").arg(&file).spawn() {
+                                tracing::warn!(error = %e, "cannot open the pairing page; `capcom pair` shows the code in a terminal");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::warn!("cannot pair a phone: {e}"),
+                        Err(e) => tracing::warn!("cannot pair a phone: {e}"),
                     }
                 }
                 TrayAction::OpenFeedUrl => {

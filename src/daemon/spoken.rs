@@ -44,6 +44,16 @@ pub fn changelog_text(store: &Store, since: DateTime<Utc>, now: DateTime<Utc>) -
     Ok(report::script::changelog(&views(store, true)?, since, now))
 }
 
+/// Whether any task landed (merged, or finished and waiting) between `since` and `now`:
+/// the same tasks the changelog speaks of. An empty day makes no feed episode.
+pub fn anything_landed(store: &Store, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    use crate::store::TaskState;
+    Ok(views(store, true)?.iter().any(|v| {
+        matches!(v.state, TaskState::Merged | TaskState::Ready | TaskState::NeedsAttention)
+            && v.done_at().is_some_and(|t| t >= since && t <= now)
+    }))
+}
+
 /// "24h", "30m", "7d" back from `now`, or an RFC 3339 time.
 pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
@@ -74,10 +84,10 @@ pub fn changelog_dir_of(services: &super::Services) -> PathBuf {
     if configured.trim().is_empty() { services.data.changelogs() } else { PathBuf::from(configured) }
 }
 
-/// The podcast feed's full URL, with its read-only token.
+/// The podcast feed's full URL, with its read-only token: `public_url`, or the address the
+/// API listens on (the LAN address in place of 0.0.0.0; HTTPS beyond loopback).
 pub fn feed_url_of(services: &super::Services, addr: &std::net::SocketAddr, feed_token: &str) -> Option<String> {
-    let public = services.config.api.public_url.trim();
-    let base = if public.is_empty() { format!("http://{addr}") } else { public.to_string() };
+    let base = crate::web::base_url(&services.config.api.public_url, *addr, crate::web::tls::needs_tls(*addr));
     Some(report::feed::feed_url(&FeedChannel::new(&base, feed_token)))
 }
 
@@ -294,9 +304,7 @@ pub struct FeedInfo {
 }
 
 fn channel(st: &AppState) -> FeedChannel {
-    let public = st.services.config.api.public_url.trim();
-    let base = if public.is_empty() { format!("http://{}", st.addr) } else { public.to_string() };
-    FeedChannel::new(&base, &st.feed_token)
+    FeedChannel::new(&st.web.base_url, &st.feed_token)
 }
 
 /// The feed's URL (with its read-only token), for the tray and `capcom doctor`.
@@ -322,13 +330,20 @@ async fn get_feed(State(st): State<AppState>, Path(token): Path<String>) -> Resu
     Ok(([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], xml).into_response())
 }
 
-async fn get_audio(State(st): State<AppState>, Path((token, file)): Path<(String, String)>) -> Result<Response, ApiError> {
+/// An episode's audio, served by tower-http's `ServeFile`: `Range` (206), `Accept-Ranges`,
+/// `ETag`-style validators (`Last-Modified`, `If-Modified-Since`, `If-Range`) without reading
+/// the whole file into memory.
+async fn get_audio(
+    State(st): State<AppState>,
+    Path((token, file)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
     feed_token_ok(&st, &token)?;
     if !report::changelog::is_servable(&file) {
         return Err(ApiError(StatusCode::NOT_FOUND, "no such episode".into()));
     }
     let path = changelog_dir(&st).join(&file);
-    let bytes = tokio::fs::read(&path).await.map_err(|_| ApiError(StatusCode::NOT_FOUND, "no such episode".into()))?;
+    let meta = tokio::fs::metadata(&path).await.map_err(|_| ApiError(StatusCode::NOT_FOUND, "no such episode".into()))?;
     let mime = if file.ends_with(".mp3") {
         "audio/mpeg"
     } else if file.ends_with(".wav") {
@@ -336,7 +351,34 @@ async fn get_audio(State(st): State<AppState>, Path((token, file)): Path<(String
     } else {
         "audio/ogg"
     };
-    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+    let etag = audio_etag(&meta);
+    // If-None-Match first (ServeFile answers If-Modified-Since itself).
+    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+        && inm.split(',').any(|t| t.trim() == etag || t.trim() == "*")
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let served = tower_http::services::ServeFile::new_with_mime(&path, &mime.parse().expect("a valid mime type"))
+        .try_call(req)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut resp = served.into_response();
+    if let Ok(v) = etag.parse() {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+/// A strong validator from the file's size and modification time.
+fn audio_etag(meta: &std::fs::Metadata) -> String {
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+    format!("\"{:x}-{:x}\"", meta.len(), mtime.as_nanos())
+}
+
+/// The show's artwork (a PNG compiled into the binary).
+async fn get_artwork(State(st): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    feed_token_ok(&st, &token)?;
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "max-age=86400")], crate::web::ICON_PNG).into_response())
 }
 
 /// Routes that need the API token.
@@ -352,6 +394,7 @@ pub fn feed_routes() -> Router<AppState> {
     Router::new()
         .route("/feed/{token}/podcast.xml", get(get_feed))
         .route("/feed/{token}/audio/{file}", get(get_audio))
+        .route("/feed/{token}/artwork.png", get(get_artwork))
 }
 
 // ---- the coordinator's spoken intents -------------------------------------------

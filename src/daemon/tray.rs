@@ -32,6 +32,8 @@ pub enum TrayAction {
     ShowTask(i64),
     PlayLatestChangelog,
     OpenFeedUrl,
+    /// Show a one-time pairing code for the phone page.
+    PairPhone,
     TogglePause,
     Quit,
 }
@@ -100,6 +102,7 @@ pub fn menu(m: &TrayModel) -> Vec<Entry> {
         enabled: m.feed_url.is_some(),
         action: Some(TrayAction::OpenFeedUrl),
     });
+    out.push(Entry::Item { label: "Pair a phone…".into(), enabled: true, action: Some(TrayAction::PairPhone) });
     out.push(Entry::Item {
         label: if m.listening_paused { "Resume listening" } else { "Pause listening" }.into(),
         enabled: true,
@@ -197,7 +200,7 @@ mod tests {
         assert_eq!(l[0], "capcom: recording");
         assert_eq!(l[1], "#4 Upgrade Tailwind — ready");
         assert_eq!(l[2], "#3 Fix footer — needs attention");
-        assert_eq!(&l[3..], ["Play latest changelog", "Open feed URL", "Pause listening", "Quit"]);
+        assert_eq!(&l[3..], ["Play latest changelog", "Open feed URL", "Pair a phone…", "Pause listening", "Quit"]);
     }
 
     #[test]

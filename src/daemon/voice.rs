@@ -382,6 +382,43 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
     Ok(Outcome::Transcript { utterance_id, text })
 }
 
+/// Clips recorded elsewhere (the phone page's push-to-talk), handled by the same steps as a
+/// hotkey clip: stored first (WAV and row), gated, transcribed by the local model. The caller
+/// hands the transcript to the coordinator. The model is loaded on first use.
+pub struct ClipHandler {
+    services: Services,
+    slot: Arc<ModelSlot>,
+}
+
+/// What became of a clip: its utterance and transcript, or why there is none.
+pub struct ClipOutcome {
+    pub utterance_id: Option<i64>,
+    pub transcript: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl ClipHandler {
+    pub fn new(services: Services) -> ClipHandler {
+        let slot = Arc::new(ModelSlot { model: tokio::sync::Mutex::new(None), services: services.clone(), last_error: std::sync::Mutex::new(None) });
+        ClipHandler { services, slot }
+    }
+
+    /// 16 kHz mono samples, recorded from `started_at` (free speech, not a confirmation).
+    pub async fn handle(&self, samples: Vec<f32>, started_at: chrono::DateTime<Utc>) -> anyhow::Result<ClipOutcome> {
+        let clip = Clip { samples, started_at, pre_roll: 0, end: capture::recorder::EndReason::Released };
+        match handle_clip(&self.services, &self.slot, Job { clip, mode: Mode::Free }).await? {
+            Outcome::Transcript { utterance_id, text } => {
+                Ok(ClipOutcome { utterance_id: Some(utterance_id), transcript: Some(text), reason: None })
+            }
+            // Not acted on: nothing heard, or heard but not words to act on ("didn't catch that").
+            Outcome::Idle(reason) | Outcome::Rejected(reason) => {
+                let id = self.services.store.utterances(1)?.first().map(|u| u.id);
+                Ok(ClipOutcome { utterance_id: id, transcript: None, reason: Some(reason) })
+            }
+        }
+    }
+}
+
 /// Cues through rodio, on a thread that owns the output stream.
 pub struct RodioCues {
     tx: std::sync::Mutex<std::sync::mpsc::Sender<Cue>>,

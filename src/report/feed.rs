@@ -6,7 +6,8 @@
 //!
 //! Routes the HTTP API should serve (see [`feed_path`] and [`audio_path`]):
 //! - `GET /feed/{token}/podcast.xml` → [`render`]'s output, `application/rss+xml`;
-//! - `GET /feed/{token}/audio/{file}` → the file from the changelog folder.
+//! - `GET /feed/{token}/audio/{file}` → the file from the changelog folder;
+//! - `GET /feed/{token}/artwork.png` → the show's artwork ([`artwork_path`]).
 
 use super::changelog::ChangelogEntry;
 use chrono::{DateTime, FixedOffset};
@@ -24,6 +25,9 @@ pub struct FeedChannel {
     pub token: String,
     pub language: String,
     pub author: String,
+    /// `itunes:owner` (name; the email is optional and left out when empty).
+    pub owner_name: String,
+    pub owner_email: String,
 }
 
 impl FeedChannel {
@@ -35,6 +39,8 @@ impl FeedChannel {
             token: token.to_string(),
             language: "en".to_string(),
             author: "capcom".to_string(),
+            owner_name: "capcom".to_string(),
+            owner_email: String::new(),
         }
     }
 }
@@ -84,6 +90,15 @@ pub fn feed_path(token: &str) -> String {
 /// An audio file's path on the API: `/feed/{token}/audio/{file}`.
 pub fn audio_path(token: &str, file_name: &str) -> String {
     format!("/feed/{}/audio/{}", encode_segment(token), encode_segment(file_name))
+}
+
+/// The artwork's path on the API: `/feed/{token}/artwork.png`.
+pub fn artwork_path(token: &str) -> String {
+    format!("/feed/{}/artwork.png", encode_segment(token))
+}
+
+pub fn artwork_url(channel: &FeedChannel) -> String {
+    format!("{}{}", channel.base_url.trim_end_matches('/'), artwork_path(&channel.token))
 }
 
 pub fn feed_url(channel: &FeedChannel) -> String {
@@ -156,6 +171,16 @@ pub fn render(channel: &FeedChannel, items: &[FeedItem]) -> String {
     let _ = writeln!(x, "  <itunes:summary>{}</itunes:summary>", e(&channel.description));
     x.push_str("  <itunes:explicit>false</itunes:explicit>\n");
     x.push_str("  <itunes:category text=\"Technology\"/>\n");
+    x.push_str("  <itunes:type>episodic</itunes:type>\n");
+    let art = artwork_url(channel);
+    let _ = writeln!(x, "  <itunes:image href=\"{}\"/>", e(&art));
+    let _ = writeln!(x, "  <image>\n    <url>{}</url>\n    <title>{}</title>\n    <link>{}</link>\n  </image>", e(&art), e(&channel.title), e(&self_url));
+    x.push_str("  <itunes:owner>\n");
+    let _ = writeln!(x, "    <itunes:name>{}</itunes:name>", e(&channel.owner_name));
+    if !channel.owner_email.trim().is_empty() {
+        let _ = writeln!(x, "    <itunes:email>{}</itunes:email>", e(&channel.owner_email));
+    }
+    x.push_str("  </itunes:owner>\n");
     for it in items {
         let url = audio_url(channel, &it.file_name);
         x.push_str("  <item>\n");
@@ -188,5 +213,25 @@ mod tests {
         assert_eq!(encode_segment("ab c/d?"), "ab%20c%2Fd%3F");
         assert_eq!(itunes_duration(Duration::from_secs(3725)), "01:02:05");
         assert_eq!(audio_path("tok en", "x.mp3"), "/feed/tok%20en/audio/x.mp3");
+    }
+
+    #[test]
+    fn the_channel_has_artwork_owner_and_type() {
+        let ch = FeedChannel::new("https://box.example.ts.net/", "t0k");
+        let xml = render(&ch, &[]);
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let itunes = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+        let channel = doc.descendants().find(|n| n.has_tag_name("channel")).unwrap();
+        let child = |ns: Option<&str>, name: &str| {
+            channel.children().find(|n| n.tag_name().name() == name && n.tag_name().namespace() == ns)
+        };
+        assert_eq!(child(Some(itunes), "image").unwrap().attribute("href"), Some("https://box.example.ts.net/feed/t0k/artwork.png"));
+        assert_eq!(child(Some(itunes), "type").unwrap().text(), Some("episodic"));
+        let owner = child(Some(itunes), "owner").unwrap();
+        assert!(owner.children().any(|n| n.tag_name().name() == "name" && n.text() == Some("capcom")));
+        let image = child(None, "image").unwrap();
+        assert!(image.children().any(|n| n.has_tag_name("url") && n.text() == Some("https://box.example.ts.net/feed/t0k/artwork.png")));
+        assert!(image.children().any(|n| n.has_tag_name("title")));
+        assert!(image.children().any(|n| n.has_tag_name("link")));
     }
 }

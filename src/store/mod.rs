@@ -4,6 +4,7 @@
 //! events (per task, timestamped) and an audit log. Every state change
 //! writes the task row and its event in one transaction.
 
+mod devices;
 mod schema;
 
 use crate::understand::TaskSpec;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use devices::{Device, PairRefusal, secret_hash};
 pub use schema::MIGRATIONS;
 
 #[derive(Debug, thiserror::Error)]

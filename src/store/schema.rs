@@ -68,4 +68,22 @@ pub const MIGRATIONS: &[&str] = &[
         detail  TEXT
     );
     "#,
+    // 2: paired devices (the phone page) and one-time pairing codes. Only SHA-256 hashes are kept.
+    r#"
+    CREATE TABLE devices (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        token_hash  TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL,
+        last_seen   TEXT,
+        revoked_at  TEXT
+    );
+    CREATE TABLE pairing_codes (
+        id          INTEGER PRIMARY KEY,
+        code_hash   TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        used_at     TEXT
+    );
+    "#,
 ];

@@ -1,0 +1,276 @@
+// The capcom page: board (live over Server-Sent Events), task view, merge + confirm through
+// the daemon's gate, push-to-talk, and the changelog player. The device token travels in
+// the X-Capcom-Device header, never in a cookie.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const KEY = "capcom.device";
+const state = { tasks: [], coordinator: null, now: null, view: "board", task: null, pending: null, live: false };
+window.capcom = state; // for the browser tests
+
+function token() { return localStorage.getItem(KEY); }
+function esc(s) { return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
+function ago(iso) {
+  if (!iso) return "";
+  const s = Math.max(0, (Date.parse(state.now || new Date().toISOString()) - Date.parse(iso)) / 1000);
+  if (s < 90) return Math.round(s) + " s";
+  if (s < 5400) return Math.round(s / 60) + " min";
+  if (s < 129600) return Math.round(s / 3600) + " h";
+  return Math.round(s / 86400) + " d";
+}
+
+async function api(path, opts = {}) {
+  const headers = Object.assign({ "X-Capcom-Device": token() || "" }, opts.headers || {});
+  if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
+  const r = await fetch(path, Object.assign({}, opts, { headers }));
+  if (r.status === 401) { unpair("This device is not paired (or was revoked)."); throw new Error("unauthorized"); }
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.error || ("HTTP " + r.status));
+  return body;
+}
+
+// ---- pairing ------------------------------------------------------------------------
+function unpair(msg) {
+  localStorage.removeItem(KEY);
+  $("app").hidden = true; $("pairing").hidden = false;
+  if (msg) $("pair-error").textContent = msg;
+  if (state.stream) { state.stream.abort(); state.stream = null; }
+}
+async function pair(code, name) {
+  const r = await fetch("/app/pair", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code, name }) });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) { $("pair-error").textContent = body.error || ("HTTP " + r.status); return false; }
+  localStorage.setItem(KEY, body.token);
+  $("pair-error").textContent = "";
+  return true;
+}
+function guessName() {
+  const ua = navigator.userAgent;
+  if (/iPhone/.test(ua)) return "iPhone"; if (/iPad/.test(ua)) return "iPad"; if (/Android/.test(ua)) return "Android phone";
+  return "browser";
+}
+$("pair-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if (await pair($("pair-code").value.trim(), $("pair-name").value.trim() || guessName())) start();
+});
+
+// ---- live board ----------------------------------------------------------------------
+async function listen() {
+  if (state.stream) state.stream.abort();
+  const ctl = new AbortController(); state.stream = ctl;
+  try {
+    const r = await fetch("/app/v1/events", { headers: { "X-Capcom-Device": token() || "", Accept: "text/event-stream" }, signal: ctl.signal });
+    if (r.status === 401) { unpair("This device is not paired (or was revoked)."); return; }
+    if (!r.ok || !r.body) throw new Error("HTTP " + r.status);
+    setLive(true);
+    const reader = r.body.getReader(); const dec = new TextDecoder(); let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i); buf = buf.slice(i + 2);
+        let ev = "message", data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) ev = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (ev === "board" && data.length) onBoard(JSON.parse(data.join("\n")));
+      }
+    }
+  } catch (e) { if (ctl.signal.aborted) return; }
+  setLive(false);
+  if (state.stream === ctl && token()) setTimeout(listen, 2000);
+}
+function setLive(on) { state.live = on; $("conn").textContent = on ? "live" : "offline"; $("conn").classList.toggle("live", on); }
+
+function onBoard(b) {
+  state.tasks = b.tasks || []; state.coordinator = b.coordinator || null; state.now = b.now; state.boards = (state.boards || 0) + 1;
+  renderBoard(); renderQuestion();
+  if (state.view === "task" && state.task) refreshTask(state.task.id, true);
+}
+function checksBadge(t) {
+  if (!t.checks || !t.checks.length) return t.state === "checking" || t.state === "running" ? '<span class="badge running">checks running</span>' : '<span class="badge">no checks</span>';
+  const bad = t.checks.filter((c) => !c.ok).length;
+  const n = t.checks.length, word = n === 1 ? "check" : "checks";
+  return bad ? `<span class="badge red">${bad}/${n} ${word} red</span>` : `<span class="badge green">${n} ${word} green</span>`;
+}
+function renderBoard() {
+  const ul = $("board");
+  ul.innerHTML = state.tasks.map((t) => `
+    <li class="card state-${esc(t.state)}" data-task="${t.id}">
+      <h3>#${t.id} ${esc(t.title)}</h3>
+      <div class="meta">
+        <span class="badge state">${esc(t.state.replace("_", " "))}</span>
+        ${t.agent ? `<span>${esc(t.agent)}</span>` : ""}${t.repo ? `<span>${esc(t.repo)}</span>` : ""}
+        <span>${ago(t.created)}</span>
+        ${checksBadge(t)}
+        ${t.scope_violations && t.scope_violations.length ? `<span class="flag">scope: ${t.scope_violations.length}</span>` : ""}
+        ${t.secrets ? `<span class="flag">secrets: ${t.secrets}</span>` : ""}
+        ${t.files_changed != null ? `<span>${t.files_changed} files +${t.insertions || 0} &minus;${t.deletions || 0}</span>` : ""}
+        ${t.pr ? `<span>PR #${t.pr}</span>` : ""}
+      </div>
+      ${t.reason ? `<div class="muted">${esc(t.reason)}</div>` : ""}
+    </li>`).join("");
+  $("board-empty").hidden = state.tasks.length > 0;
+  for (const li of ul.querySelectorAll("[data-task]")) li.onclick = () => openTask(+li.dataset.task);
+}
+
+// ---- merge question ----------------------------------------------------------------
+function renderQuestion() {
+  const q = state.pending || (state.coordinator && state.coordinator.question ? { question: state.coordinator.question } : null);
+  $("question").hidden = !q;
+  if (q) {
+    $("question-text").textContent = q.question;
+    $("question-left").textContent = q.expires_at ? "until " + new Date(q.expires_at).toLocaleTimeString() : "";
+  }
+}
+async function askMerge(id) {
+  const a = await api("/app/v1/merge", { method: "POST", json: { task: id } });
+  state.pending = a.pending || null; state.lastMerge = a;
+  say(a.say); renderQuestion();
+  return a;
+}
+$("confirm").onclick = async () => {
+  const code = state.pending ? state.pending.code : null;
+  const a = await api("/app/v1/confirm", { method: "POST", json: { code } });
+  state.pending = null; say(a.say); renderQuestion(); state.lastConfirm = a;
+};
+function say(text) { if (!text) return; $("heard").hidden = false; $("answer").textContent = text; }
+
+// ---- task view -----------------------------------------------------------------------
+async function openTask(id) { state.view = "task"; show(); await refreshTask(id, false); }
+async function refreshTask(id, quiet) {
+  let d;
+  try { d = await api("/app/v1/tasks/" + id); } catch (e) { if (!quiet) $("task-view").textContent = e.message; return; }
+  const same = state.task && state.task.id === id && JSON.stringify(state.task.detail) === JSON.stringify(d);
+  state.task = { id, detail: d };
+  if (same && quiet) return; // nothing changed: keep the page still under the finger
+  const t = d.task, spec = t.spec || {}, v = d.view || {};
+  const checks = {};
+  for (const e of d.events || []) if (e.kind === "check" && e.data) checks[e.data.name] = e.data;
+  const acc = (spec.acceptance || []).map((c) => {
+    const r = c.check ? checks[c.check] : null;
+    const mark = r ? (r.ok ? '<span class="badge green">pass</span>' : '<span class="badge red">fail</span>') : (c.check ? '<span class="badge">not run</span>' : '<span class="badge">by you</span>');
+    return `<li>${mark} ${esc(c.text)}${r && r.tail ? `<pre>${esc(r.tail)}</pre>` : ""}</li>`;
+  }).join("");
+  const files = (d.files || []).map((f) => `<tr><td>${esc(f.path)}</td><td class="add">+${f.insertions ?? "?"}</td><td class="del">&minus;${f.deletions ?? "?"}</td></tr>`).join("");
+  const diff = (d.diff || "").split("\n").map((l) => {
+    const cls = l.startsWith("+") && !l.startsWith("+++") ? "add" : l.startsWith("-") && !l.startsWith("---") ? "del" : l.startsWith("@@") ? "hunk" : "";
+    return `<span class="${cls}">${esc(l)}</span>`;
+  }).join("\n");
+  const scope = spec.scope || {};
+  $("task-view").innerHTML = `
+    <h2>#${t.id} ${esc(t.title)}</h2>
+    <div class="meta"><span class="badge">${esc(t.state)}</span>${t.agent ? `<span>${esc(t.agent)}</span>` : ""}${t.repo ? `<span>${esc(t.repo)}</span>` : ""}${t.branch ? `<span>${esc(t.branch)}</span>` : ""}${t.pr ? `<span>PR #${t.pr}</span>` : ""}${t.head_sha ? `<span>head ${esc(t.head_sha.slice(0, 10))}</span>` : ""}</div>
+    ${t.reason ? `<p class="${t.state === "failed" || t.state === "needs_attention" ? "error" : "muted"}">${esc(t.reason)}</p>` : ""}
+    ${t.state === "ready" ? `<p><button id="merge" class="primary">Merge…</button></p>` : ""}
+    <h3>Brief</h3><p>${esc(spec.brief || t.title)}</p>
+    <h3>Scope</h3><p>${(scope.include || []).length ? "only " + esc(scope.include.join(", ")) : "anywhere"}${(scope.exclude || []).length ? "; not " + esc(scope.exclude.join(", ")) : ""}</p>
+    ${(v.scope_violations || []).length ? `<p class="flag">Outside the scope: ${esc(v.scope_violations.join(", "))}</p>` : ""}
+    ${v.secrets ? `<p class="flag">${v.secrets} possible secrets flagged</p>` : ""}
+    <h3>Acceptance</h3><ul>${acc || "<li class=muted>none given</li>"}</ul>
+    <h3>Changed files</h3>${files ? `<table>${files}</table>` : '<p class="muted">none yet</p>'}
+    ${diff.trim() ? `<h3>Diff</h3><pre class="diff">${diff}</pre>` : ""}
+    <h3>Events</h3><ul>${(d.events || []).map((e) => `<li><span class="muted">${esc(e.at.slice(11, 19))}</span> ${esc(e.kind)}: ${esc(e.message)}</li>`).join("")}</ul>
+    ${d.log_tail ? `<h3>Agent output</h3><pre>${esc(d.log_tail)}</pre>` : ""}`;
+}
+// one listener for the task view, so a tap lands even when a live update redrew the view
+$("task-view").addEventListener("click", (e) => {
+  if (e.target && e.target.id === "merge" && state.task) askMerge(state.task.id).catch((err) => say(err.message));
+});
+
+// ---- push-to-talk --------------------------------------------------------------------
+const rec = window.CapcomRecorder ? new window.CapcomRecorder() : null;
+let recording = false;
+async function down(e) {
+  e.preventDefault();
+  if (recording || !rec) return;
+  recording = true; $("talk").classList.add("recording"); $("talk").textContent = "Listening… release to send";
+  try { await rec.start(); } catch (err) { recording = false; $("talk").classList.remove("recording"); $("talk").textContent = "Hold to talk"; say("No microphone: " + err.message); }
+}
+async function up(e) {
+  e.preventDefault();
+  if (!recording) return;
+  recording = false;
+  const released = performance.now();
+  const clip = rec.stop();
+  $("talk").classList.remove("recording"); $("talk").classList.add("thinking"); $("talk").textContent = "Thinking…";
+  try {
+    const a = await api("/app/v1/talk", { method: "POST", body: clip, headers: { "Content-Type": "audio/wav" } });
+    const answered = performance.now();
+    $("heard").hidden = false;
+    $("transcript").textContent = a.transcript == null ? "(nothing heard)" : a.transcript;
+    $("answer").textContent = a.say || "";
+    state.lastTalk = { transcript: a.transcript, say: a.say, utterance_id: a.utterance_id, answer_ms: Math.round(answered - released), server_ms: a.server_ms, clip_bytes: clip.size, has_audio: !!a.audio_wav_base64 };
+    if (a.audio_wav_base64) {
+      const audio = new Audio("data:audio/wav;base64," + a.audio_wav_base64);
+      audio.onplaying = () => { state.lastTalk.spoken_ms = Math.round(performance.now() - released); };
+      audio.play().catch(() => {});
+    }
+  } catch (err) { say(err.message); }
+  $("talk").classList.remove("thinking"); $("talk").textContent = "Hold to talk";
+}
+const talk = $("talk");
+talk.addEventListener("pointerdown", down);
+talk.addEventListener("pointerup", up);
+talk.addEventListener("pointercancel", up);
+talk.addEventListener("contextmenu", (e) => e.preventDefault());
+$("heard").addEventListener("click", () => { $("heard").hidden = true; });
+
+// ---- changelog player ----------------------------------------------------------------
+const audio = $("audio");
+async function loadEpisodes() {
+  const list = await api("/app/v1/episodes");
+  state.episodes = list;
+  $("episodes").innerHTML = list.length ? list.map((e, i) => `
+    <li class="card" data-ep="${i}"><h3>${esc(e.title)}</h3>
+    <div class="meta"><span>${Math.round(e.duration_ms / 1000)} s</span><span>${esc(e.at.slice(0, 16).replace("T", " "))}</span></div>
+    <p class="muted">${esc(e.text.slice(0, 240))}${e.text.length > 240 ? "…" : ""}</p>
+    ${(e.tasks || []).length ? `<div class="meta">${e.tasks.map((t) => `<a href="#" data-open="${t.id}">#${t.id} ${esc(t.title)}</a>`).join(" ")}</div>` : ""}</li>`).join("") : '<li class="muted">No changelog yet: it is made daily, or by <code>capcom changelog</code>.</li>';
+  for (const li of $("episodes").querySelectorAll("[data-ep]")) li.onclick = (ev) => {
+    const open = ev.target.closest("[data-open]");
+    if (open) { ev.preventDefault(); openTask(+open.dataset.open); return; }
+    playEpisode(+li.dataset.ep);
+  };
+}
+function playEpisode(i) {
+  const e = state.episodes[i];
+  audio.src = e.url; audio.playbackRate = +$("speed").value;
+  $("now-playing").textContent = e.title;
+  audio.play().catch((err) => say(err.message));
+}
+function fmt(s) { s = Math.floor(s || 0); return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); }
+$("play").onclick = () => { if (!audio.src && state.episodes && state.episodes.length) return playEpisode(0); audio.paused ? audio.play() : audio.pause(); };
+$("back15").onclick = () => { audio.currentTime = Math.max(0, audio.currentTime - 15); };
+$("fwd15").onclick = () => { audio.currentTime = Math.min(audio.duration || 0, audio.currentTime + 15); };
+$("speed").onchange = () => { audio.playbackRate = +$("speed").value; };
+audio.ontimeupdate = () => { $("position").textContent = fmt(audio.currentTime) + " / " + fmt(audio.duration); };
+audio.onplay = () => { $("play").textContent = "Pause"; };
+audio.onpause = () => { $("play").textContent = "Play"; };
+
+// ---- views ---------------------------------------------------------------------------
+function show() {
+  $("board-view").hidden = state.view !== "board";
+  $("task-view").hidden = state.view !== "task";
+  $("episodes-view").hidden = state.view !== "episodes";
+  $("back").hidden = state.view === "board";
+  for (const b of document.querySelectorAll(".tab")) b.classList.toggle("on", b.dataset.tab === state.view);
+}
+for (const b of document.querySelectorAll(".tab")) b.onclick = () => { state.view = b.dataset.tab; show(); if (state.view === "episodes") loadEpisodes().catch((e) => say(e.message)); };
+$("back").onclick = () => { state.view = "board"; state.task = null; show(); };
+
+async function start() {
+  $("pairing").hidden = true; $("app").hidden = false; show();
+  try { const me = await api("/app/v1/me"); state.device = me.device; } catch (e) { return; }
+  listen();
+}
+
+(async function boot() {
+  const m = location.hash.match(/pair=([A-Za-z0-9]+)/);
+  if (m) {
+    history.replaceState(null, "", location.pathname);
+    await pair(m[1], guessName());
+  }
+  if (token()) start(); else unpair();
+})();

@@ -1,0 +1,647 @@
+//! The phone/desktop page: static assets compiled into the binary, the page's
+//! own API, pairing and device tokens, and live updates (Server-Sent Events).
+//!
+//! * `GET /` serves the page; it asks nothing of the daemon until it holds a
+//!   device token.
+//! * `POST /app/pair {code, name}` exchanges a one-time pairing code (made by
+//!   `capcom pair`) for a device token. Codes expire and are used once.
+//! * Every other `/app/v1/…` route needs `X-Capcom-Device: <token>`: a header,
+//!   never a cookie (so no CSRF), and never the master API token. Repeated wrong
+//!   tokens or codes from one address are answered 429 for a while.
+//! * Merges, confirmations, briefs and spoken clips go to the daemon through the
+//!   small [`Backend`] trait, so they take exactly the paths `/v1/merge`,
+//!   `/v1/confirm` and the hotkey take. This module does not import the daemon.
+
+pub mod qr;
+pub mod tls;
+
+use crate::report::TaskView;
+use crate::store::{PairRefusal, Store};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The header a paired device sends its token in.
+pub const DEVICE_HEADER: &str = "x-capcom-device";
+/// How long a pairing code lives.
+pub const PAIR_TTL: Duration = Duration::from_secs(300);
+/// Wrong tokens or codes allowed from one address per window, before 429.
+const MAX_FAILURES: u32 = 8;
+const FAILURE_WINDOW: Duration = Duration::from_secs(300);
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+const RECORDER_JS: &str = include_str!("assets/recorder.js");
+/// The page's icon and the podcast's artwork.
+pub const ICON_PNG: &[u8] = include_bytes!("assets/icon.png");
+
+/// What a spoken clip became.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Heard {
+    /// The stored utterance (the WAV and its row), when it was stored.
+    pub utterance_id: Option<i64>,
+    /// What the model heard; `None` when nothing was heard or no model is loaded.
+    pub transcript: Option<String>,
+    /// The coordinator's answer (the same JSON `/v1/brief` returns), or why nothing was done.
+    pub answer: serde_json::Value,
+    /// The answer's words.
+    pub say: String,
+}
+
+/// The daemon, as the page sees it.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// The coordinator's stage and pending question (as JSON).
+    async fn snapshot(&self) -> serde_json::Value;
+    /// The same path `POST /v1/merge` takes.
+    async fn merge(&self, task: String) -> Result<serde_json::Value, String>;
+    /// The same path `POST /v1/confirm` takes.
+    async fn confirm(&self, code: Option<String>) -> Result<serde_json::Value, String>;
+    /// The same path `POST /v1/brief` takes.
+    async fn brief(&self, text: String) -> Result<serde_json::Value, String>;
+    /// A clip (16 kHz mono) handled exactly like a hotkey clip: stored, transcribed, understood, acted on.
+    async fn heard(&self, samples: Vec<f32>) -> Result<Heard, String>;
+    /// The answer as a WAV file, from the same text-to-speech; `None` when speech is off.
+    async fn speak(&self, text: String) -> Option<Vec<u8>>;
+    /// One task in full (the same JSON as `GET /v1/tasks/{id}`, plus its diff).
+    async fn task(&self, id: i64) -> Result<serde_json::Value, (StatusCode, String)>;
+}
+
+/// The page's shared state.
+pub struct Web {
+    pub store: Store,
+    pub changelog_dir: PathBuf,
+    pub feed_token: String,
+    /// The URL the phone opens (public_url, the LAN address, or loopback).
+    pub base_url: String,
+    pub backend: Arc<dyn Backend>,
+    limiter: Limiter,
+    board: watch::Sender<Arc<String>>,
+    /// Turns true when the daemon stops; live streams end then.
+    stop: watch::Receiver<bool>,
+}
+
+impl Web {
+    pub fn new(
+        store: Store,
+        changelog_dir: PathBuf,
+        feed_token: String,
+        base_url: String,
+        backend: Arc<dyn Backend>,
+        stop: watch::Receiver<bool>,
+    ) -> Arc<Web> {
+        let (board, _) = watch::channel(Arc::new(String::new()));
+        Arc::new(Web { store, changelog_dir, feed_token, base_url, backend, limiter: Limiter::default(), board, stop })
+    }
+
+    /// A fresh pairing code and the URL that carries it (in the fragment, so it never reaches a log).
+    pub fn start_pairing(&self) -> Result<Pairing, String> {
+        let code = random_code();
+        let expires = Utc::now() + chrono::Duration::from_std(PAIR_TTL).unwrap_or_default();
+        self.store.add_pairing_code(&code, expires).map_err(|e| e.to_string())?;
+        let url = format!("{}/#pair={code}", self.base_url.trim_end_matches('/'));
+        Ok(Pairing { url, code, expires_at: expires })
+    }
+
+    /// The board as JSON: every task's view, plus the stage and pending question.
+    pub async fn board_json(&self) -> Result<serde_json::Value, String> {
+        let store = self.store.clone();
+        let views = tokio::task::spawn_blocking(move || -> Result<Vec<TaskView>, crate::store::StoreError> {
+            let mut out = Vec::new();
+            for t in store.tasks(true)? {
+                out.push(TaskView::from_store(&t, &store.runs(t.id)?, &store.events(t.id)?));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        let snapshot = self.backend.snapshot().await;
+        Ok(serde_json::json!({ "tasks": views, "coordinator": snapshot, "now": Utc::now() }))
+    }
+
+    /// Keep the board current for the live streams: look at the store twice a second while
+    /// anyone is watching, and publish the board when it changed.
+    pub fn spawn_watcher(self: &Arc<Web>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => if *stop.borrow() { break },
+                }
+                if me.board.receiver_count() == 0 {
+                    continue;
+                }
+                let Ok(mut board) = me.board_json().await else { continue };
+                // "now" changes every time; compare without it
+                board["now"] = serde_json::Value::Null;
+                let text = board.to_string();
+                if *me.board.borrow().as_str() != text {
+                    me.board.send_replace(Arc::new(text));
+                }
+            }
+        })
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ok = stop.wait_for(|s| *s).await.is_ok();
+}
+
+/// A pairing code as `capcom pair` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pairing {
+    pub url: String,
+    pub code: String,
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+/// Eight characters from an alphabet without look-alikes (about 40 bits), for a five-minute code.
+fn random_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..8).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// 32 random bytes, hex: a device token.
+fn random_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+// ---- rate limiting ---------------------------------------------------------------
+
+#[derive(Default)]
+struct Limiter {
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl Limiter {
+    fn blocked(&self, ip: IpAddr) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&ip).is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW)
+    }
+    fn failed(&self, ip: IpAddr) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let e = map.entry(ip).or_insert((0, Instant::now()));
+        if e.1.elapsed() >= FAILURE_WINDOW {
+            *e = (0, Instant::now());
+        }
+        e.0 += 1;
+        if map.len() > 4096 {
+            map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+        }
+    }
+}
+
+fn peer(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+fn err(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+}
+
+fn too_many() -> Response {
+    err(StatusCode::TOO_MANY_REQUESTS, "too many wrong tokens or codes from this address; wait a few minutes")
+}
+
+// ---- routes -----------------------------------------------------------------------
+
+/// The page and its API. Merge into the daemon's router.
+pub fn router(web: Arc<Web>) -> Router {
+    let device = Router::new()
+        .route("/app/v1/me", get(me))
+        .route("/app/v1/board", get(board))
+        .route("/app/v1/events", get(events))
+        .route("/app/v1/tasks/{id}", get(task))
+        .route("/app/v1/merge", post(merge))
+        .route("/app/v1/confirm", post(confirm))
+        .route("/app/v1/brief", post(brief))
+        .route("/app/v1/talk", post(talk))
+        .route("/app/v1/episodes", get(episodes))
+        .route_layer(middleware::from_fn_with_state(web.clone(), require_device));
+    Router::new()
+        .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX_HTML) }))
+        .route("/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], APP_JS) }))
+        .route("/recorder.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], RECORDER_JS) }))
+        .route("/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], APP_CSS) }))
+        .route("/icon.png", get(|| async { ([(header::CONTENT_TYPE, "image/png")], ICON_PNG) }))
+        .route("/app/pair", post(pair))
+        .merge(device)
+        .with_state(web)
+}
+
+/// The device a request was made by.
+#[derive(Clone)]
+struct DeviceName(String);
+
+/// Its id, so a live stream can end when it is revoked.
+#[derive(Clone, Copy)]
+struct DeviceId(i64);
+
+async fn require_device(State(web): State<Arc<Web>>, headers: HeaderMap, mut req: Request, next: Next) -> Response {
+    let ip = peer(&req);
+    if web.limiter.blocked(ip) {
+        return too_many();
+    }
+    let Some(token) = headers.get(DEVICE_HEADER).and_then(|v| v.to_str().ok()).map(str::trim).filter(|t| !t.is_empty()) else {
+        return err(StatusCode::UNAUTHORIZED, "this device is not paired: run `capcom pair` on the computer and open its link");
+    };
+    let store = web.store.clone();
+    let token = token.to_string();
+    match tokio::task::spawn_blocking(move || store.device_for_token(&token)).await {
+        Ok(Ok(Some(dev))) => {
+            req.extensions_mut().insert(DeviceName(dev.name));
+            req.extensions_mut().insert(DeviceId(dev.id));
+            next.run(req).await
+        }
+        Ok(Ok(None)) => {
+            web.limiter.failed(ip);
+            err(StatusCode::UNAUTHORIZED, "unknown or revoked device token: pair again with `capcom pair`")
+        }
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct PairBody {
+    code: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn pair(State(web): State<Arc<Web>>, req: Request) -> Response {
+    let ip = peer(&req);
+    if web.limiter.blocked(ip) {
+        return too_many();
+    }
+    let body = match axum::body::to_bytes(req.into_body(), 4096).await {
+        Ok(b) => b,
+        Err(_) => return err(StatusCode::PAYLOAD_TOO_LARGE, "the pairing request is too large"),
+    };
+    let Ok(b) = serde_json::from_slice::<PairBody>(&body) else {
+        return err(StatusCode::BAD_REQUEST, "send {\"code\": \"…\", \"name\": \"my phone\"}");
+    };
+    let name: String = b.name.chars().filter(|c| !c.is_control()).take(40).collect();
+    let code = b.code.trim().to_ascii_uppercase();
+    let token = random_token();
+    let store = web.store.clone();
+    let t2 = token.clone();
+    let res = tokio::task::spawn_blocking(move || store.redeem_pairing_code(&code, &name, &t2, Utc::now())).await;
+    match res {
+        Ok(Ok(Ok(dev))) => {
+            tracing::info!(device = %dev.name, "a device was paired");
+            Json(serde_json::json!({ "token": token, "name": dev.name })).into_response()
+        }
+        Ok(Ok(Err(why))) => {
+            web.limiter.failed(ip);
+            let msg = match why {
+                PairRefusal::Unknown => "unknown pairing code: run `capcom pair` again",
+                PairRefusal::Expired => "this pairing code expired: run `capcom pair` again",
+                PairRefusal::Used => "this pairing code was already used: run `capcom pair` again",
+            };
+            err(StatusCode::UNAUTHORIZED, msg)
+        }
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn me(req: Request) -> Response {
+    let name = req.extensions().get::<DeviceName>().map(|d| d.0.clone()).unwrap_or_default();
+    Json(serde_json::json!({ "device": name })).into_response()
+}
+
+async fn board(State(web): State<Arc<Web>>) -> Response {
+    match web.board_json().await {
+        Ok(b) => Json(b).into_response(),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// The board, now and whenever it changes, as Server-Sent Events (`event: board`).
+async fn events(State(web): State<Arc<Web>>, req: Request) -> Response {
+    let Some(device) = req.extensions().get::<DeviceId>().copied() else {
+        return err(StatusCode::UNAUTHORIZED, "this device is not paired");
+    };
+    let first = match web.board_json().await {
+        Ok(b) => b.to_string(),
+        Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let mut rx = web.board.subscribe();
+    rx.mark_unchanged();
+    let stream = async_stream(first, rx, web.clone(), device);
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+fn async_stream(
+    first: String,
+    rx: watch::Receiver<Arc<String>>,
+    web: Arc<Web>,
+    device: DeviceId,
+) -> impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>> {
+    use futures_util::StreamExt;
+    let head = futures_util::stream::once(async move { Ok(Event::default().event("board").data(first)) });
+    let rest = futures_util::stream::unfold((rx, web), move |(mut rx, web)| async move {
+        let mut stop = web.stop.clone();
+        if *stop.borrow() {
+            return None;
+        }
+        // a revoked device's stream ends within a few seconds
+        let mut recheck = tokio::time::interval(Duration::from_secs(3));
+        recheck.tick().await;
+        loop {
+            tokio::select! {
+                r = rx.changed() => { r.ok()?; break }
+                _ = stopped(&mut stop) => return None,
+                _ = recheck.tick() => {}
+            }
+            let store = web.store.clone();
+            if !matches!(tokio::task::spawn_blocking(move || store.device_live(device.0)).await, Ok(Ok(true))) {
+                return None;
+            }
+        }
+        let store = web.store.clone();
+        if !matches!(tokio::task::spawn_blocking(move || store.device_live(device.0)).await, Ok(Ok(true))) {
+            return None;
+        }
+        let text = rx.borrow_and_update().clone();
+        // the watcher blanks "now"; put the time back for the page's ages
+        let data = match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(mut v) => {
+                v["now"] = serde_json::json!(Utc::now());
+                v.to_string()
+            }
+            Err(_) => text.to_string(),
+        };
+        Some((Ok(Event::default().event("board").data(data)), (rx, web)))
+    });
+    head.chain(rest)
+}
+
+async fn task(State(web): State<Arc<Web>>, Path(id): Path<i64>) -> Response {
+    match web.backend.task(id).await {
+        Ok(v) => Json(v).into_response(),
+        Err((s, m)) => err(s, m),
+    }
+}
+
+#[derive(Deserialize)]
+struct MergeBody {
+    task: serde_json::Value,
+}
+
+async fn merge(State(web): State<Arc<Web>>, Json(b): Json<MergeBody>) -> Response {
+    let task = match &b.task {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) if !s.trim().is_empty() => s.clone(),
+        _ => return err(StatusCode::BAD_REQUEST, "`task` must be a task id or a reference"),
+    };
+    answer(web.backend.merge(task).await)
+}
+
+#[derive(Deserialize)]
+struct ConfirmBody {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+async fn confirm(State(web): State<Arc<Web>>, Json(b): Json<ConfirmBody>) -> Response {
+    answer(web.backend.confirm(b.code).await)
+}
+
+#[derive(Deserialize)]
+struct BriefBody {
+    text: String,
+}
+
+async fn brief(State(web): State<Arc<Web>>, Json(b): Json<BriefBody>) -> Response {
+    if b.text.trim().is_empty() {
+        return err(StatusCode::BAD_REQUEST, "say something: `text` is empty");
+    }
+    answer(web.backend.brief(b.text).await)
+}
+
+fn answer(r: Result<serde_json::Value, String>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => err(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+/// The largest clip accepted: 16-bit mono at 48 kHz for two minutes, with room for a header.
+const MAX_CLIP_BYTES: usize = 12 * 1024 * 1024;
+
+/// A push-to-talk clip: a WAV file (16-bit PCM or float, any rate, any channels).
+async fn talk(State(web): State<Arc<Web>>, body: Bytes) -> Response {
+    let received = Instant::now();
+    if body.len() > MAX_CLIP_BYTES {
+        return err(StatusCode::PAYLOAD_TOO_LARGE, "the clip is too long (over two minutes)");
+    }
+    let samples = match tokio::task::spawn_blocking(move || decode_wav(&body)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return err(StatusCode::BAD_REQUEST, e),
+        Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let heard = match web.backend.heard(samples).await {
+        Ok(h) => h,
+        Err(e) => return err(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let audio = if heard.say.trim().is_empty() { None } else { web.backend.speak(heard.say.clone()).await };
+    use base64::Engine as _;
+    Json(serde_json::json!({
+        "utterance_id": heard.utterance_id,
+        "transcript": heard.transcript,
+        "say": heard.say,
+        "answer": heard.answer,
+        "audio_wav_base64": audio.map(|a| base64::engine::general_purpose::STANDARD.encode(a)),
+        "server_ms": received.elapsed().as_millis() as u64,
+    }))
+    .into_response()
+}
+
+/// A WAV upload as 16 kHz mono samples. The page records 16-bit PCM WAV, so no Opus decoder is needed.
+pub fn decode_wav(bytes: &[u8]) -> Result<Vec<f32>, String> {
+    use crate::capture::resample::{i16_to_f32, i32_to_f32};
+    let bad = |e: hound::Error| format!("the clip is not a readable WAV file: {e}");
+    let mut r = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(bad)?;
+    let spec = r.spec();
+    if spec.channels == 0 || spec.sample_rate < 8_000 || spec.sample_rate > 192_000 {
+        return Err(format!("the clip's format is not usable ({} channels at {} Hz)", spec.channels, spec.sample_rate));
+    }
+    let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, 16) => r.samples::<i16>().map(|s| s.map(i16_to_f32)).collect::<Result<_, _>>().map_err(bad)?,
+        (hound::SampleFormat::Int, 32) => r.samples::<i32>().map(|s| s.map(i32_to_f32)).collect::<Result<_, _>>().map_err(bad)?,
+        (hound::SampleFormat::Float, 32) => r.samples::<f32>().collect::<Result<_, _>>().map_err(bad)?,
+        (f, b) => return Err(format!("the clip's format is not supported ({f:?}, {b} bits): send 16-bit PCM WAV")),
+    };
+    if samples.is_empty() {
+        return Err("the clip is empty".into());
+    }
+    crate::capture::resample::to_16k_mono(&samples, spec.sample_rate, spec.channels)
+}
+
+#[derive(Serialize)]
+struct Episode {
+    title: String,
+    at: String,
+    duration_ms: u64,
+    text: String,
+    /// The audio, through the podcast feed's read-only URL (so the player can stream and seek).
+    url: String,
+    mime: String,
+    /// The tasks it speaks of: those that landed in the day before it was made.
+    tasks: Vec<EpisodeTask>,
+}
+
+#[derive(Serialize)]
+struct EpisodeTask {
+    id: i64,
+    title: String,
+    state: crate::store::TaskState,
+}
+
+async fn episodes(State(web): State<Arc<Web>>) -> Response {
+    let dir = web.changelog_dir.clone();
+    let store = web.store.clone();
+    let (list, views) = tokio::task::spawn_blocking(move || {
+        let views: Vec<TaskView> = store
+            .tasks(true)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| TaskView::from_store(t, &store.runs(t.id).unwrap_or_default(), &store.events(t.id).unwrap_or_default()))
+            .collect();
+        (crate::report::changelog::list(&dir), views)
+    })
+    .await
+    .unwrap_or_default();
+    use crate::store::TaskState;
+    let covered = |at: chrono::DateTime<Utc>| -> Vec<EpisodeTask> {
+        views
+            .iter()
+            .filter(|v| matches!(v.state, TaskState::Merged | TaskState::Ready | TaskState::NeedsAttention))
+            .filter(|v| v.done_at().is_some_and(|d| d <= at && d > at - chrono::Duration::hours(24)))
+            .map(|v| EpisodeTask { id: v.id, title: v.title.clone(), state: v.state })
+            .collect()
+    };
+    let mut out: Vec<Episode> = list
+        .iter()
+        .map(|e| {
+            let item = crate::report::FeedItem::from_entry(e);
+            Episode {
+                title: e.title.clone(),
+                at: e.at.to_rfc3339(),
+                duration_ms: e.duration_ms,
+                text: e.text.clone(),
+                url: crate::report::feed::audio_path(&web.feed_token, &item.file_name),
+                mime: item.mime,
+                tasks: covered(e.at.with_timezone(&Utc)),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.at.cmp(&a.at));
+    Json(out).into_response()
+}
+
+/// The URL a phone should open: `public_url` when set; otherwise the bound address, with
+/// the machine's LAN address in place of 0.0.0.0 or [::] (never a wildcard).
+pub fn base_url(public_url: &str, bound: SocketAddr, tls: bool) -> String {
+    let public = public_url.trim().trim_end_matches('/');
+    if !public.is_empty() {
+        return public.to_string();
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let ip = if bound.ip().is_unspecified() { lan_ip().unwrap_or(bound.ip()) } else { bound.ip() };
+    match ip {
+        IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{}", bound.port()),
+        IpAddr::V4(v4) => format!("{scheme}://{v4}:{}", bound.port()),
+    }
+}
+
+/// The address this machine uses toward a private network (no packet is sent: a UDP
+/// "connect" only picks the route).
+pub fn lan_ip() -> Option<IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.168.0.1:9").or_else(|_| s.connect("10.0.0.1:9")).ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_never_name_a_wildcard() {
+        let cases = [
+            ("https://box.tail1234.ts.net/", "127.0.0.1:7471", false, "https://box.tail1234.ts.net"),
+            ("", "127.0.0.1:7471", false, "http://127.0.0.1:7471"),
+            ("", "192.168.1.20:7471", true, "https://192.168.1.20:7471"),
+        ];
+        for (public, bound, tls, want) in cases {
+            assert_eq!(base_url(public, bound.parse().unwrap(), tls), want);
+        }
+        let any = base_url("", "0.0.0.0:7471".parse().unwrap(), true);
+        assert!(!any.contains("0.0.0.0"), "{any}");
+    }
+
+    #[test]
+    fn codes_and_tokens_look_right() {
+        let c = random_code();
+        assert_eq!(c.len(), 8);
+        assert!(c.chars().all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit()));
+        assert!(!c.contains('0') && !c.contains('O') && !c.contains('1') && !c.contains('I'));
+        assert_eq!(random_token().len(), 64);
+        assert_ne!(random_token(), random_token());
+    }
+
+    #[test]
+    fn the_limiter_blocks_after_repeated_failures() {
+        let l = Limiter::default();
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let other: IpAddr = "10.1.2.4".parse().unwrap();
+        for _ in 0..MAX_FAILURES {
+            assert!(!l.blocked(ip));
+            l.failed(ip);
+        }
+        assert!(l.blocked(ip));
+        assert!(!l.blocked(other));
+    }
+
+    #[test]
+    fn wav_uploads_decode_or_explain() {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let spec = hound::WavSpec { channels: 1, sample_rate: 48_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+            let mut w = hound::WavWriter::new(&mut buf, spec).unwrap();
+            for i in 0..48_000 {
+                w.write_sample(((i as f32 * 0.05).sin() * 8000.0) as i16).unwrap();
+            }
+            w.finalize().unwrap();
+        }
+        let s = decode_wav(buf.get_ref()).unwrap();
+        assert!((15_000..=17_000).contains(&s.len()), "{}", s.len());
+        assert!(decode_wav(b"OggS not a wav").unwrap_err().contains("not a readable WAV"));
+        assert!(decode_wav(b"").is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! Built-in HTTPS for a daemon that listens beyond loopback: browsers give the
+//! microphone only to a secure context. A self-signed certificate is made on
+//! first start (rcgen), kept in the data dir (0600), and served with rustls.
+//! The phone is told its SHA-256 fingerprint to compare.
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use sha2::{Digest, Sha256};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use super::stopped;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The certificate in use.
+pub struct Cert {
+    pub acceptor: TlsAcceptor,
+    /// `AB:CD:…`, the SHA-256 of the DER certificate.
+    pub fingerprint: String,
+    /// Whether it was made just now.
+    pub created: bool,
+}
+
+/// The names a self-signed certificate covers: localhost, the machine's name, and the addresses.
+fn names(bound: SocketAddr) -> Vec<String> {
+    let mut v = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        && let h = h.trim()
+        && !h.is_empty()
+    {
+        v.push(h.to_string());
+        v.push(format!("{h}.local"));
+    }
+    let ip = if bound.ip().is_unspecified() { super::lan_ip() } else { Some(bound.ip()) };
+    if let Some(ip) = ip {
+        v.push(ip.to_string());
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `AB:CD:…` for DER bytes.
+pub fn fingerprint(der: &[u8]) -> String {
+    Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
+/// Load `tls.crt`/`tls.key` from `dir`, or make them (mode 0600) when absent.
+pub fn ensure(dir: &Path, bound: SocketAddr) -> anyhow::Result<Cert> {
+    let crt = dir.join("tls.crt");
+    let key = dir.join("tls.key");
+    let mut created = false;
+    if !crt.exists() || !key.exists() {
+        let made = rcgen::generate_simple_self_signed(names(bound)).context("cannot make a self-signed certificate")?;
+        write_private(&key, made.signing_key.serialize_pem().as_bytes())?;
+        write_private(&crt, made.cert.pem().as_bytes())?;
+        created = true;
+    }
+    let cert = CertificateDer::from_pem_file(&crt).with_context(|| format!("cannot read the certificate {}", crt.display()))?;
+    let pkey = PrivateKeyDer::from_pem_file(&key).with_context(|| format!("cannot read the private key {}", key.display()))?;
+    let fp = fingerprint(cert.as_ref());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS setup")?
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], pkey)
+    .with_context(|| format!("the certificate {} and key {} do not fit together; delete both to make new ones", crt.display(), key.display()))?;
+    let mut config = config;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Cert { acceptor: TlsAcceptor::from(Arc::new(config)), fingerprint: fp, created })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Whether an address needs HTTPS: anything but loopback.
+pub fn needs_tls(addr: SocketAddr) -> bool {
+    !matches!(addr.ip(), IpAddr::V4(v4) if v4.is_loopback()) && !matches!(addr.ip(), IpAddr::V6(v6) if v6.is_loopback())
+}
+
+/// Serve `app` over TLS until `stop` turns true. Each request carries its peer address
+/// (`ConnectInfo<SocketAddr>`) for the rate limiter.
+pub async fn serve(listener: TcpListener, app: Router, acceptor: TlsAcceptor, mut stop: watch::Receiver<bool>) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut stop) => break,
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let builder = Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(app));
+            // a live stream (the board's events) would hold a graceful close open: stopping drops it
+            tokio::select! {
+                r = conn => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended") },
+                _ = stopped(&mut stop) => {}
+            }
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_is_made_once_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bound: SocketAddr = "192.168.7.9:7471".parse().unwrap();
+        let a = ensure(dir.path(), bound).unwrap();
+        assert!(a.created);
+        assert_eq!(a.fingerprint.len(), 32 * 3 - 1);
+        for f in ["tls.crt", "tls.key"] {
+            let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{f}");
+        }
+        let b = ensure(dir.path(), bound).unwrap();
+        assert!(!b.created);
+        assert_eq!(a.fingerprint, b.fingerprint);
+        assert!(needs_tls("0.0.0.0:1".parse().unwrap()));
+        assert!(!needs_tls("127.0.0.1:1".parse().unwrap()));
+        assert!(!needs_tls("[::1]:1".parse().unwrap()));
+    }
+}

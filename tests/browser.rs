@@ -1,0 +1,157 @@
+//! The phone page in a real browser: Debian's headless Chromium, driven over the
+//! DevTools protocol by tests/browser/phone.mjs (puppeteer-core), against a real
+//! `capcom daemon --headless` with a git repo, a scripted agent, espeak-ng speech
+//! and a generated (random-weight) Whisper model.
+//!
+//! Needs chromium, node with tests/browser/node_modules (`npm ci --prefix tests/browser`;
+//! `./capcom.sh test` installs both) and espeak-ng. Without them it says so and skips.
+
+mod common;
+
+use capcom::dispatch::worktree::{Git, GitCli};
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|p| p.is_file()))
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    GitCli.ok(dir, args).unwrap_or_else(|e| panic!("git {args:?}: {e}"))
+}
+
+/// A repo with `main`: components/button.txt, app/page.txt (as tests/dispatch.rs makes it).
+fn make_repo(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("components")).unwrap();
+    std::fs::create_dir_all(repo.join("app")).unwrap();
+    std::fs::write(repo.join("components/button.txt"), "button v1\n").unwrap();
+    std::fs::write(repo.join("app/page.txt"), "page v1\n").unwrap();
+    git(&repo, &["init", "--quiet", "-b", "main"]);
+    git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "add", "-A"]);
+    git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "--quiet", "-m", "initial"]);
+    repo
+}
+
+/// A stand-in for Claude Code: its stream-json lines (the `claude` preset's format) and a commit in scope.
+fn agent_script(dir: &Path) -> PathBuf {
+    let p = dir.join("good.sh");
+    let body = r#"#!/bin/sh
+set -e
+echo '{"type":"system","subtype":"init","session_id":"sess-1"}'
+echo "button v2" > components/button.txt
+echo "$CAPCOM_TASK_ID" > components/t$CAPCOM_TASK_ID.txt
+git -c user.name=agent -c user.email=agent@example.com add -A
+git -c user.name=agent -c user.email=agent@example.com commit -qm "agent: button v2"
+echo '{"type":"result","subtype":"success","is_error":false,"result":"Updated the button.","session_id":"sess-1","total_cost_usd":0.02}'
+"#;
+    std::fs::write(&p, body).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn brief_intent(d: &Daemon, title: &str) -> i64 {
+    let spec = serde_json::json!({
+        "title": title, "kind": "css", "agent": "good", "repo": "site",
+        "scope": {"include": ["components/"], "exclude": ["app/"]},
+        "acceptance": [{"text": "tests pass", "check": "test"}],
+    });
+    let intent = serde_json::json!({"intent": "dispatch", "tasks": [spec], "confidence": 1.0});
+    let body = serde_json::json!({"text": "scripted brief", "intent": intent}).to_string();
+    let (status, reply) = d.http("POST", "/v1/brief", Some(&d.token()), Some(&body));
+    assert_eq!(status, 200, "{reply}");
+    let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    v["tasks"][0]["id"].as_i64().unwrap_or_else(|| panic!("no task: {v}"))
+}
+
+fn wait_ready(d: &Daemon, id: i64) {
+    for _ in 0..2400 {
+        let (_, body) = d.http("GET", &format!("/v1/tasks/{id}"), Some(&d.token()), None);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        match v["task"]["state"].as_str() {
+            Some("ready") => return,
+            Some("failed" | "needs_attention") => panic!("task {id} did not become ready: {v}"),
+            _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+    panic!("task {id} never became ready");
+}
+
+#[test]
+fn the_phone_page_in_headless_chromium() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let modules = root.join("tests/browser/node_modules/puppeteer-core");
+    let (Some(chromium), Some(node), Some(_)) = (which("chromium"), which("node"), which("espeak-ng")) else {
+        eprintln!("SKIPPED the browser test: it needs chromium, node and espeak-ng (./capcom.sh test installs them)");
+        return;
+    };
+    if !modules.is_dir() {
+        eprintln!("SKIPPED the browser test: run `npm ci --prefix tests/browser` (./capcom.sh test does)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = make_repo(tmp.path());
+    let agent = agent_script(tmp.path());
+    let model = tmp.path().join("ggml-test-tiny.bin");
+    capcom::transcribe::testmodel::TestModel::tiny().write(&model).unwrap();
+    let config = format!(
+        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\ndefault_agent = \"good\"\nconfirm_ttl = \"60s\"\n\n[speech]\nengine = \"espeak-ng\"\n\n[voice]\nmodel = \"{}\"\n\n[agents.good]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n\n[[routes]]\nkind = \"dependency-upgrade\"\nagent = \"good\"\n",
+        repo.display(),
+        model.display(),
+        agent.display()
+    );
+    let mut d = Daemon::start(&config);
+    let good = brief_intent(&d, "Tidy the button styles");
+    wait_ready(&d, good);
+    let moved = brief_intent(&d, "Scope the demo CSS");
+    wait_ready(&d, moved);
+    // something landed: the changelog has an episode to play
+    let out = d.cli(&["changelog", "--since", "24h"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // the microphone's input: espeak-ng speaking a brief, as a WAV file
+    let brief_text = "Bump all Tailwind packages to the latest stable version. Fix breaking changes in the components directory only, leave app routes untouched. Acceptance criteria: tests pass.";
+    let wav = tmp.path().join("brief.wav");
+    let st = Command::new("espeak-ng").arg("-w").arg(&wav).arg("Upgrade Tailwind in the components directory only.").status().unwrap();
+    assert!(st.success());
+    let r = hound::WavReader::open(&wav).unwrap();
+    let hold_ms = (r.duration() as u64 * 1000 / r.spec().sample_rate as u64) + 400;
+
+    let out = d.cli(&["pair", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pairing: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let shots = std::env::temp_dir().join(format!("capcom-browser-shots-{}", std::process::id()));
+    let input = serde_json::json!({
+        "addr": d.addr, "token": d.token(), "pair_url": pairing["url"], "chromium": chromium,
+        "profile": tmp.path().join("chromium-profile"), "brief_wav": wav, "hold_ms": hold_ms,
+        "brief_text": brief_text, "ready": [good, moved], "repo": repo, "shots": shots,
+        "bin": BIN, "config": d.config, "data": d.data,
+    });
+    let run = Command::new(node)
+        .arg(root.join("tests/browser/phone.mjs"))
+        .env("CAPCOM_BROWSER_TEST", input.to_string())
+        .current_dir(root.join("tests/browser"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout).to_string();
+    let log = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(run.status.success(), "the browser run failed:\n{log}\n{said}\n--- daemon ---\n{}", d.stderr());
+    let result: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap_or("{}")).unwrap();
+    println!("browser steps: {}", result["steps"]);
+    println!(
+        "push-to-talk: release → answer {} ms, release → answer audio playing {} ms (server {} ms); heard {:?}",
+        result["talk"]["answer_ms"], result["talk"]["spoken_ms"], result["talk"]["server_ms"], result["talk"]["transcript"]
+    );
+    println!("screenshots (412×915): {} — {}", shots.display(), result["shots"]);
+    assert_eq!(result["steps"].as_array().unwrap().last().unwrap(), "done");
+    assert!(shots.join("board.png").is_file() && shots.join("task.png").is_file());
+    // the task made from the page's brief and the merged one are in the store
+    let (_, tasks) = d.http("GET", "/v1/tasks?all=true", Some(&d.token()), None);
+    let tasks: serde_json::Value = serde_json::from_str(&tasks).unwrap();
+    let state = |id: i64| tasks.as_array().unwrap().iter().find(|t| t["id"] == id).map(|t| t["state"].clone());
+    assert_eq!(state(good), Some(serde_json::json!("merged")));
+    assert_eq!(state(moved), Some(serde_json::json!("ready")));
+    assert_eq!(d.stop(), Some(0));
+}

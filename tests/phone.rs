@@ -1,0 +1,308 @@
+//! The phone page against a real `capcom daemon --headless`: pairing codes and device
+//! tokens (expiry, reuse, revocation, rate limiting, what a device token opens), the page
+//! itself, the live board stream, and the podcast feed's Range and conditional requests.
+
+mod common;
+
+use capcom::store::{Store, TaskState};
+use capcom::understand::{TaskKind, TaskSpec};
+use common::*;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+const CONFIG: &str = "[speech]\nengine = \"espeak-ng\"\n";
+
+/// A raw HTTP/1.0 request with any headers; returns (status, head, body).
+fn req(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(resp.len());
+    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, head, resp[split..].to_vec())
+}
+
+fn json_of(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// `capcom pair --json`: a fresh code and its link.
+fn pair_code(d: &Daemon) -> serde_json::Value {
+    let out = d.cli(&["pair", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+fn exchange(d: &Daemon, code: &str, name: &str) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({ "code": code, "name": name }).to_string();
+    let (status, _, b) = req(&d.addr, "POST", "/app/pair", &[("Content-Type", "application/json")], body.as_bytes());
+    (status, json_of(&b))
+}
+
+#[test]
+fn pairing_codes_work_once_and_device_tokens_open_only_the_page() {
+    let mut d = Daemon::start(CONFIG);
+    // the page itself is open: it holds no data
+    let (status, head, page) = req(&d.addr, "GET", "/", &[], b"");
+    assert_eq!(status, 200, "{head}");
+    assert!(String::from_utf8_lossy(&page).contains("Hold to talk"));
+
+    // without a token the page's API answers nothing
+    let (status, _, body) = req(&d.addr, "GET", "/app/v1/board", &[], b"");
+    assert_eq!(status, 401);
+    assert!(!String::from_utf8_lossy(&body).contains("tasks"));
+
+    let p = pair_code(&d);
+    let code = p["code"].as_str().unwrap();
+    let url = p["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("http://{}/#pair=", d.addr)), "{url}");
+    assert!(url.ends_with(code));
+    // the terminal output carries a QR code and the link
+    let shown = d.cli(&["pair"]);
+    assert!(shown.status.success());
+    let text = stdout(&shown);
+    assert!(text.contains('█') && text.contains("#pair="), "{text}");
+
+    let (status, dev) = exchange(&d, code, "pixel");
+    assert_eq!(status, 200, "{dev}");
+    let token = dev["token"].as_str().unwrap().to_string();
+    assert_eq!(dev["name"], "pixel");
+    assert_ne!(token, d.token(), "a device token is never the API token");
+
+    // reused code: refused
+    let (status, again) = exchange(&d, code, "thief");
+    assert_eq!(status, 401);
+    assert!(again["error"].as_str().unwrap().contains("already used"), "{again}");
+
+    // expired code (written straight into the store, five minutes ago)
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    store.add_pairing_code("OLDCODE2", chrono::Utc::now() - chrono::Duration::seconds(1)).unwrap();
+    let (status, old) = exchange(&d, "OLDCODE2", "late");
+    assert_eq!(status, 401);
+    assert!(old["error"].as_str().unwrap().contains("expired"), "{old}");
+    // codes and tokens are stored hashed only
+    let db = std::fs::read(d.data.join("capcom.db")).unwrap();
+    let wal = std::fs::read(d.data.join("capcom.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the raw token is in the database");
+        assert!(!bytes.windows(code.len()).any(|w| w == code.as_bytes()), "the raw code is in the database");
+    }
+
+    // the device token opens the page's API …
+    store.create_task(&TaskSpec { title: "Fix the footer links".into(), kind: TaskKind::Copy, ..TaskSpec::default() }, TaskState::Queued, None, None, "test").unwrap();
+    let dh = [("X-Capcom-Device", token.as_str())];
+    let (status, _, body) = req(&d.addr, "GET", "/app/v1/board", &dh, b"");
+    assert_eq!(status, 200);
+    let board = json_of(&body);
+    assert_eq!(board["tasks"][0]["title"], "Fix the footer links");
+    let (status, _, body) = req(&d.addr, "GET", "/app/v1/me", &dh, b"");
+    assert_eq!((status, json_of(&body)["device"].clone()), (200, serde_json::json!("pixel")));
+    // … but not the master API, in either header
+    assert_eq!(d.http("GET", "/v1/tasks", Some(&token), None).0, 401);
+    assert_eq!(req(&d.addr, "GET", "/v1/tasks", &dh, b"").0, 401);
+    // and the master token is not a device token
+    let master = d.token();
+    assert_eq!(req(&d.addr, "GET", "/app/v1/board", &[("X-Capcom-Device", master.as_str())], b"").0, 401);
+
+    // devices lists it; revoke locks it out at once
+    let out = d.cli(&["devices"]);
+    assert!(stdout(&out).contains("pixel"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(&token));
+    let out = d.cli(&["devices", "revoke", "pixel"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(req(&d.addr, "GET", "/app/v1/board", &dh, b"").0, 401);
+    let out = d.cli(&["devices", "revoke", "nobody"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no paired device called nobody"), "{}", stderr(&out));
+
+    // tokens never reach the logs
+    let mut logs = d.stderr();
+    if let Ok(rd) = std::fs::read_dir(d.data.join("logs")) {
+        for f in rd.flatten() {
+            logs.push_str(&std::fs::read_to_string(f.path()).unwrap_or_default());
+        }
+    }
+    assert!(!logs.contains(&token), "a device token was logged");
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn repeated_wrong_tokens_are_rate_limited() {
+    let mut d = Daemon::start(CONFIG);
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let t = format!("wrong-{i}");
+        statuses.push(req(&d.addr, "GET", "/app/v1/board", &[("X-Capcom-Device", t.as_str())], b"").0);
+    }
+    assert_eq!(&statuses[..8], &[401; 8], "{statuses:?}");
+    assert!(statuses[8..].iter().all(|s| *s == 429), "{statuses:?}");
+    // a right code is refused too while the address is blocked
+    let p = pair_code(&d);
+    assert_eq!(exchange(&d, p["code"].as_str().unwrap(), "phone").0, 429);
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn the_board_streams_changes_as_server_sent_events() {
+    let mut d = Daemon::start(CONFIG);
+    let p = pair_code(&d);
+    let (_, dev) = exchange(&d, p["code"].as_str().unwrap(), "laptop");
+    let token = dev["token"].as_str().unwrap().to_string();
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    let t = store.create_task(&TaskSpec { title: "Scope the demo CSS".into(), kind: TaskKind::Css, ..TaskSpec::default() }, TaskState::Queued, None, None, "test").unwrap();
+
+    let mut s = std::net::TcpStream::connect(&d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(s, "GET /app/v1/events HTTP/1.1\r\nHost: x\r\nX-Capcom-Device: {token}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 8192];
+    let mut read_until = |s: &mut std::net::TcpStream, seen: &mut String, want: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !seen.contains(want) {
+            assert!(std::time::Instant::now() < deadline, "no `{want}` in the stream: {seen}");
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "the stream ended: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    };
+    read_until(&mut s, &mut seen, "\"state\":\"queued\"");
+    assert!(seen.to_lowercase().contains("content-type: text/event-stream"), "{seen}");
+    assert!(seen.contains("event: board"));
+    // a change in the store reaches the open stream without a new request
+    store.transition(t.id, None, TaskState::Running, None).unwrap();
+    read_until(&mut s, &mut seen, "\"state\":\"running\"");
+    // revoking the device ends its open stream
+    assert!(d.cli(&["devices", "revoke", "laptop"]).status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "the stream outlived the revocation");
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) => panic!("{e}"),
+        }
+        if seen.ends_with("0\r\n\r\n") {
+            break; // the chunked body's end
+        }
+    }
+    drop(s);
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn feed_audio_answers_range_and_conditional_requests() {
+    let mut d = Daemon::start(CONFIG);
+    // something landed, so the changelog has an episode
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    let t = store.create_task(&TaskSpec { title: "Fix the footer links".into(), kind: TaskKind::Copy, ..TaskSpec::default() }, TaskState::Queued, None, None, "test").unwrap();
+    store.transition(t.id, None, TaskState::Running, None).unwrap();
+    store.transition(t.id, None, TaskState::Ready, None).unwrap();
+    let out = d.cli(&["changelog", "--since", "24h"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let feed_token = std::fs::read_to_string(d.data.join("feed.token")).unwrap().trim().to_string();
+    let (status, _, xml) = req(&d.addr, "GET", &format!("/feed/{feed_token}/podcast.xml"), &[], b"");
+    assert_eq!(status, 200);
+    let xml = String::from_utf8(xml).unwrap();
+    assert!(!xml.contains("0.0.0.0"));
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let url = doc.descendants().find(|n| n.has_tag_name("enclosure")).unwrap().attribute("url").unwrap().to_string();
+    let path = format!("/{}", url.trim_start_matches("http://").split_once('/').unwrap().1);
+    let art = doc.descendants().find(|n| n.tag_name().name() == "image" && n.attribute("href").is_some()).unwrap().attribute("href").unwrap();
+    let art_path = format!("/{}", art.trim_start_matches("http://").split_once('/').unwrap().1);
+    let (status, head, png) = req(&d.addr, "GET", &art_path, &[], b"");
+    assert_eq!(status, 200, "{head}");
+    assert!(png.starts_with(b"\x89PNG"));
+
+    let (status, head, whole) = req(&d.addr, "GET", &path, &[], b"");
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "accept-ranges"), Some("bytes"), "{head}");
+    let etag = header(&head, "etag").expect("an ETag").to_string();
+    let modified = header(&head, "last-modified").expect("Last-Modified").to_string();
+
+    let (status, head, part) = req(&d.addr, "GET", &path, &[("Range", "bytes=100-199")], b"");
+    assert_eq!(status, 206, "{head}");
+    assert_eq!(part, whole[100..200]);
+    assert_eq!(header(&head, "content-range"), Some(format!("bytes 100-199/{}", whole.len()).as_str()));
+    let (status, _, tail) = req(&d.addr, "GET", &path, &[("Range", "bytes=-50")], b"");
+    assert_eq!((status, tail.as_slice()), (206, &whole[whole.len() - 50..]));
+    let beyond = format!("bytes={}-", whole.len() + 10);
+    assert_eq!(req(&d.addr, "GET", &path, &[("Range", beyond.as_str())], b"").0, 416);
+
+    assert_eq!(req(&d.addr, "GET", &path, &[("If-None-Match", etag.as_str())], b"").0, 304);
+    assert_eq!(req(&d.addr, "GET", &path, &[("If-Modified-Since", modified.as_str())], b"").0, 304);
+    assert_eq!(req(&d.addr, "GET", &path, &[("If-None-Match", "\"other\"")], b"").0, 200);
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn beyond_loopback_the_daemon_serves_https_with_its_own_certificate() {
+    let mut d = Daemon::start_env(CONFIG, &[("CAPCOM__API__LISTEN", "0.0.0.0:0")]);
+    assert!(d.addr.starts_with("0.0.0.0:"), "{}", d.addr);
+    let port = d.addr.rsplit(':').next().unwrap().to_string();
+    // the certificate: made on first start, private, its fingerprint shown
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["tls.crt", "tls.key"] {
+        let mode = std::fs::metadata(d.data.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    let log = d.stderr();
+    let fp = log.split("fingerprint ").nth(1).map(|s| s.split_whitespace().next().unwrap().to_string()).expect("the fingerprint is printed");
+    assert_eq!(fp.len(), 95, "{fp}");
+    // plain HTTP is not served
+    let (status, _, _) = req(&format!("127.0.0.1:{port}"), "GET", "/v1/health", &[], b"");
+    assert_ne!(status, 200);
+    // the CLI reaches it over HTTPS, trusting exactly that certificate; the link never names 0.0.0.0
+    let p = pair_code(&d);
+    let url = p["url"].as_str().unwrap();
+    assert!(url.starts_with("https://") && !url.contains("0.0.0.0"), "{url}");
+    // a browser-like client that trusts the certificate pairs and reads the board
+    let pem = std::fs::read(d.data.join("tls.crt")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let board = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+            .no_proxy()
+            .build()
+            .unwrap();
+        let base = format!("https://localhost:{port}");
+        let page = client.get(format!("{base}/")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let dev: serde_json::Value = client
+            .post(format!("{base}/app/pair"))
+            .json(&serde_json::json!({"code": p["code"], "name": "phone"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = dev["token"].as_str().expect("a token").to_string();
+        client.get(format!("{base}/app/v1/board")).header("X-Capcom-Device", token).send().await.unwrap().status()
+    });
+    assert_eq!(board, 200);
+    // doctor says what is exposed
+    let out = d.cli(&["doctor"]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("HTTPS on 0.0.0.0") && text.contains(&fp), "{text}");
+    assert_eq!(d.stop(), Some(0));
+    // the same certificate on the next start
+    d.boot(&[("CAPCOM__API__LISTEN", "0.0.0.0:0")]);
+    assert!(d.stderr().contains(&fp));
+    assert_eq!(d.stop(), Some(0));
+}
