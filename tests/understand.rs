@@ -751,6 +751,10 @@ mod root_causes {
             ("wait I didn't catch that, come again", None, IntentKind::Repeat),
             ("right, wrap up the day, do your thing", None, IntentKind::Workflow),
             ("give task six another try, but use cursor", None, IntentKind::Retry),
+            // Starting a task that waits for an overlapping one.
+            ("okay, start task seven anyway", None, IntentKind::Retry),
+            ("run task 2 anyway", None, IntentKind::Retry),
+            ("Run a migration script anyway to clean up the users table, tests pass", None, IntentKind::Dispatch),
             ("please make me a spoken recap of the past two days", None, IntentKind::Changelog),
             ("update me on the dark mode task", None, IntentKind::Status),
             ("so did anything fall over last night", None, IntentKind::Status),
