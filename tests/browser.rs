@@ -84,11 +84,15 @@ fn the_phone_page_in_headless_chromium() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let modules = root.join("tests/browser/node_modules/puppeteer-core");
     let (Some(chromium), Some(node), Some(_)) = (which("chromium"), which("node"), which("espeak-ng")) else {
-        eprintln!("SKIPPED the browser test: it needs chromium, node and espeak-ng (./capcom.sh test installs them)");
+        let msg = "the browser test needs chromium, node and espeak-ng (./capcom.sh test installs them)";
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
         return;
     };
     if !modules.is_dir() {
-        eprintln!("SKIPPED the browser test: run `npm ci --prefix tests/browser` (./capcom.sh test does)");
+        let msg = "the browser test needs tests/browser/node_modules: run `npm ci --prefix tests/browser` (./capcom.sh test does)";
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -97,7 +101,7 @@ fn the_phone_page_in_headless_chromium() {
     let model = tmp.path().join("ggml-test-tiny.bin");
     capcom::transcribe::testmodel::TestModel::tiny().write(&model).unwrap();
     let config = format!(
-        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\ndefault_agent = \"good\"\nconfirm_ttl = \"60s\"\n\n[speech]\nengine = \"espeak-ng\"\n\n[voice]\nmodel = \"{}\"\n\n[agents.good]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n\n[[routes]]\nkind = \"dependency-upgrade\"\nagent = \"good\"\n",
+        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\ndefault_agent = \"good\"\nconfirm_ttl = \"60s\"\n# two tasks in components/ side by side; scope leases are tested in tests/many.rs\noverlap = \"allow\"\n\n[speech]\nengine = \"espeak-ng\"\n\n[voice]\nmodel = \"{}\"\n\n[agents.good]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n\n[[routes]]\nkind = \"dependency-upgrade\"\nagent = \"good\"\n",
         repo.display(),
         model.display(),
         agent.display()
