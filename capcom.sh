@@ -15,9 +15,12 @@ APT_PACKAGES=(
   xvfb xdotool pulseaudio pulseaudio-utils libasound2-plugins sox git ca-certificates curl
   # the optional agent sandbox (sandbox = "bwrap"), tested by the suite
   bubblewrap
-  # the phone page's browser tests: headless Chromium driven by Node (tests/browser)
-  chromium nodejs npm
+  # the phone page's browser tests: headless Chromium (driven by Node, below)
+  chromium
 )
+# Installed only when their command is missing: Node often comes from elsewhere (nodesource's
+# nodejs ships npm and conflicts with Debian's npm package).
+COMMAND_PACKAGES=(node:nodejs npm:npm)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -28,6 +31,9 @@ install_packages() {
   local missing=()
   for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  for cp in "${COMMAND_PACKAGES[@]}"; do
+    command -v "${cp%%:*}" >/dev/null || missing+=("${cp#*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     echo "capcom: installing ${missing[*]}"
