@@ -99,6 +99,24 @@ pub fn make_private(root: &Path) -> Result<Tightened, PrivateError> {
     Ok(tightened)
 }
 
+/// Write a file only its owner may read (mode 0600), whole or not at all: a temp file,
+/// synced, then renamed over `path`.
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
 /// The user's own umask, for the programs capcom starts; `022` if it was never read.
 pub fn user_mask() -> u32 {
     match USER_UMASK.load(Ordering::SeqCst) {

@@ -14,7 +14,6 @@ use crate::config::{Config, DataDir};
 use crate::store::Store;
 use anyhow::Context as _;
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -392,7 +391,7 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Read the token at `path`, or create one (32 random bytes, hex) with mode 0600.
 pub fn ensure_token(path: &Path) -> anyhow::Result<String> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     if let Ok(existing) = std::fs::read_to_string(path) {
         let t = existing.trim().to_string();
         if t.len() >= 32 {
@@ -402,17 +401,7 @@ pub fn ensure_token(path: &Path) -> anyhow::Result<String> {
     }
     let bytes: [u8; 32] = rand::random();
     let token = hex::encode(bytes);
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(token.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    crate::private::write_private(path, token.as_bytes())?;
     Ok(token)
 }
 

@@ -287,10 +287,9 @@ pub fn header_len(spec: &TensorSpec) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tiny() -> Hparams {
+impl Hparams {
+    /// whisper.cpp's tiny.en dimensions (tests).
+    pub(crate) fn tiny_en() -> Hparams {
         Hparams {
             n_vocab: 51864,
             n_audio_ctx: 1500,
@@ -304,6 +303,15 @@ mod tests {
             n_mels: 80,
             ftype: 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Hparams {
+        Hparams::tiny_en()
     }
 
     #[test]

@@ -57,8 +57,8 @@ pub fn ensure(dir: &Path, bound: SocketAddr) -> anyhow::Result<Cert> {
     let mut created = false;
     if !crt.exists() || !key.exists() {
         let made = rcgen::generate_simple_self_signed(names(bound)).context("cannot make a self-signed certificate")?;
-        write_private(&key, made.signing_key.serialize_pem().as_bytes())?;
-        write_private(&crt, made.cert.pem().as_bytes())?;
+        crate::private::write_private(&key, made.signing_key.serialize_pem().as_bytes())?;
+        crate::private::write_private(&crt, made.cert.pem().as_bytes())?;
         created = true;
     }
     let cert = CertificateDer::from_pem_file(&crt).with_context(|| format!("cannot read the certificate {}", crt.display()))?;
@@ -75,23 +75,6 @@ pub fn ensure(dir: &Path, bound: SocketAddr) -> anyhow::Result<Cert> {
     let mut config = config;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Cert { acceptor: TlsAcceptor::from(Arc::new(config)), fingerprint: fp, created })
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 /// Whether an address needs HTTPS: anything but loopback.
