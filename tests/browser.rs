@@ -8,7 +8,8 @@
 
 mod common;
 
-use capcom::dispatch::worktree::{Git, GitCli};
+use common::scene::make_repo;
+
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -16,23 +17,6 @@ use std::process::Command;
 
 fn which(bin: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|p| p.is_file()))
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    GitCli.ok(dir, args).unwrap_or_else(|e| panic!("git {args:?}: {e}"))
-}
-
-/// A repo with `main`: components/button.txt, app/page.txt (as tests/dispatch.rs makes it).
-fn make_repo(dir: &Path) -> PathBuf {
-    let repo = dir.join("repo");
-    std::fs::create_dir_all(repo.join("components")).unwrap();
-    std::fs::create_dir_all(repo.join("app")).unwrap();
-    std::fs::write(repo.join("components/button.txt"), "button v1\n").unwrap();
-    std::fs::write(repo.join("app/page.txt"), "page v1\n").unwrap();
-    git(&repo, &["init", "--quiet", "-b", "main"]);
-    git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "add", "-A"]);
-    git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "--quiet", "-m", "initial"]);
-    repo
 }
 
 /// A stand-in for Claude Code: its stream-json lines (the `claude` preset's format) and a commit in scope.

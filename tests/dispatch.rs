@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::scene::make_repo;
+
 use async_trait::async_trait;
 use capcom::config::{Config, DataDir};
 use capcom::dispatch::backend::{AgentBackend, RunRef, StartRequest};
@@ -42,20 +44,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 const GIT_ID: &str = "git -c user.name=agent -c user.email=agent@example.com";
-
-/// A repo with `main` checked out: components/, app/, README.md.
-fn make_repo(dir: &Path) -> PathBuf {
-    let repo = dir.join("repo");
-    std::fs::create_dir_all(repo.join("components")).unwrap();
-    std::fs::create_dir_all(repo.join("app")).unwrap();
-    std::fs::write(repo.join("components/button.txt"), "button v1\n").unwrap();
-    std::fs::write(repo.join("app/page.txt"), "page v1\n").unwrap();
-    std::fs::write(repo.join("README.md"), "readme\n").unwrap();
-    git(&repo, &["init", "--quiet", "-b", "main"]);
-    git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "add", "-A"]);
-    git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "--quiet", "-m", "initial"]);
-    repo
-}
 
 /// A claude-like JSON stream line.
 fn result_line(summary: &str) -> String {

@@ -22,6 +22,20 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 pub const ID: &str = "git -c user.name=agent -c user.email=agent@example.com";
 pub const DONE: &str = r#"echo '{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-1"}'"#;
 
+/// `<dir>/repo` with `main` checked out: components/button.txt, app/page.txt, README.md.
+pub fn make_repo(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("components")).unwrap();
+    std::fs::create_dir_all(repo.join("app")).unwrap();
+    std::fs::write(repo.join("components/button.txt"), "button v1\n").unwrap();
+    std::fs::write(repo.join("app/page.txt"), "page v1\n").unwrap();
+    std::fs::write(repo.join("README.md"), "readme\n").unwrap();
+    git(&repo, &["init", "--quiet", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "--quiet", "-m", "initial"]);
+    repo
+}
+
 /// A temp dir with a repo (`main`: components/, app/, README.md) and a config for it.
 pub struct Scene {
     pub tmp: tempfile::TempDir,
@@ -31,15 +45,7 @@ pub struct Scene {
 impl Scene {
     pub fn new() -> Scene {
         let tmp = tempfile::tempdir().unwrap();
-        let repo = tmp.path().join("repo");
-        std::fs::create_dir_all(repo.join("components")).unwrap();
-        std::fs::create_dir_all(repo.join("app")).unwrap();
-        std::fs::write(repo.join("components/button.txt"), "button v1\n").unwrap();
-        std::fs::write(repo.join("app/page.txt"), "page v1\n").unwrap();
-        std::fs::write(repo.join("README.md"), "readme\n").unwrap();
-        git(&repo, &["init", "--quiet", "-b", "main"]);
-        git(&repo, &["add", "-A"]);
-        git(&repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "--quiet", "-m", "initial"]);
+        let repo = make_repo(tmp.path());
         Scene { tmp, repo }
     }
 
