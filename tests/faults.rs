@@ -400,10 +400,11 @@ fn a_repo_path_that_is_missing_or_not_a_repo_is_named() {
     let reason = v["task"]["reason"].as_str().unwrap();
     assert!(reason.contains("does not exist") && reason.contains("no-such-repo") && !reason.contains("base branch"), "{reason}");
 
-    // doctor says it too, and that no repo at all is a failure.
+    // doctor says it too (and what the running daemon is doing), and that no repo at all is a failure.
     let out = d.cli(&["doctor"]);
     let text = stdout(&out);
     assert!(text.contains("repo site") && text.contains("no-such-repo"), "{text}");
+    assert!(text.contains(&format!("daemon at http://{} (idle)", d.addr)), "{text}");
     let config = scene.root().join("empty.toml");
     std::fs::write(&config, "").unwrap();
     let out = capcom(&config, &scene.root().join("d2")).arg("doctor").output().unwrap();

@@ -102,7 +102,8 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
             Ok(v) => out.push(check(
                 Level::Ok,
                 "api",
-                format!("daemon at {} ({})", c.base(), v["stage"].as_str().unwrap_or("?")),
+                // `/v1/state` carries the stage as `{"stage": "idle", …}`.
+                format!("daemon at {} ({})", c.base(), v["stage"]["stage"].as_str().or(v["stage"].as_str()).unwrap_or("?").replace('_', " ")),
                 None,
             )),
             Err(e) => out.push(check(Level::Warn, "api", e.to_string(), Some("start it with `capcom daemon`"))),
