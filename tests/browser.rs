@@ -64,7 +64,6 @@ fn wait_ready(d: &Daemon, id: i64) {
 }
 
 #[test]
-#[ignore = "timed out at the moved-head step in a fresh-clone CI run; run with --ignored until that wait is fixed"]
 fn the_phone_page_in_headless_chromium() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let modules = root.join("tests/browser/node_modules/puppeteer-core");

@@ -113,7 +113,7 @@ try {
   step("task view and merge");
   const [good, moved] = cfg.ready;
   await tap(page, `#board .card[data-task="${good}"]`);
-  await page.waitForSelector("#task-view h2", { visible: true });
+  await page.waitForFunction((id) => (document.querySelector("#task-view h2") || {}).textContent?.startsWith(`#${id} `), {}, good);
   await page.waitForFunction(() => document.querySelector("#task-view").innerText.includes("Changed files"), { timeout: 120000 });
   const taskText = await page.$eval("#task-view", (e) => e.innerText);
   assert(taskText.includes("components/button.txt"), "changed files listed: " + taskText);
@@ -137,6 +137,10 @@ try {
   step("moved head");
   await tap(page, "#back");
   await tap(page, `#board .card[data-task="${moved}"]`);
+  // the view never shows the previous task (and its Merge button) while the new one loads
+  const stale = await page.evaluate(() => { const h = document.querySelector("#task-view h2"); return h ? h.textContent : null; });
+  assert(stale === null || stale.startsWith(`#${moved} `), "a stale task view under the new task: " + stale);
+  await page.waitForFunction((id) => (document.querySelector("#task-view h2") || {}).textContent?.startsWith(`#${id} `), {}, moved);
   await page.waitForSelector("#merge", { visible: true });
   await page.evaluate(() => { window.capcom.lastConfirm = null; window.capcom.lastMerge = null; });
   await tap(page, "#merge");

@@ -133,13 +133,18 @@ async function askMerge(id) {
 }
 $("confirm").onclick = async () => {
   const code = state.pending ? state.pending.code : null;
-  const a = await api("/app/v1/confirm", { method: "POST", json: { code } });
+  let a;
+  try { a = await api("/app/v1/confirm", { method: "POST", json: { code } }); } catch (err) { a = { ok: false, say: err.message }; }
   state.pending = null; say(a.say); renderQuestion(); state.lastConfirm = a;
 };
 function say(text) { if (!text) return; $("heard").hidden = false; $("answer").textContent = text; }
 
 // ---- task view -----------------------------------------------------------------------
-async function openTask(id) { state.view = "task"; show(); await refreshTask(id, false); }
+async function openTask(id) {
+  // never show the last task's view (and its Merge button) under the new task's title
+  state.task = null; $("task-view").innerHTML = `<p class="muted">Loading task ${Number(id)}…</p>`;
+  state.view = "task"; show(); await refreshTask(id, false);
+}
 async function refreshTask(id, quiet) {
   let d;
   try { d = await api("/app/v1/tasks/" + id); } catch (e) { if (!quiet) $("task-view").textContent = e.message; return; }
@@ -177,7 +182,7 @@ async function refreshTask(id, quiet) {
 }
 // one listener for the task view, so a tap lands even when a live update redrew the view
 $("task-view").addEventListener("click", (e) => {
-  if (e.target && e.target.id === "merge" && state.task) askMerge(state.task.id).catch((err) => say(err.message));
+  if (e.target && e.target.id === "merge" && state.task) askMerge(state.task.id).catch((err) => { state.lastMerge = { ok: false, error: err.message }; say(err.message); });
 });
 
 // ---- push-to-talk --------------------------------------------------------------------
