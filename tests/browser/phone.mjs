@@ -118,6 +118,8 @@ try {
   const taskText = await page.$eval("#task-view", (e) => e.innerText);
   assert(taskText.includes("components/button.txt"), "changed files listed: " + taskText);
   assert(taskText.includes("button v2"), "the diff is shown: " + taskText);
+  const diffFiles = await page.$$eval("#task-view details.file summary", (ss) => ss.map((s) => s.textContent));
+  assert(diffFiles.some((f) => f.startsWith("components/button.txt")), "the diff file by file: " + JSON.stringify(diffFiles));
   assert(/pass/.test(taskText), "acceptance with its check result: " + taskText);
   const taskShot = path.join(cfg.shots, "task.png");
   await page.screenshot({ path: taskShot, fullPage: false });

@@ -160,10 +160,22 @@ async function refreshTask(id, quiet) {
     return `<li>${mark} ${esc(c.text)}${r && r.tail ? `<pre>${esc(r.tail)}</pre>` : ""}</li>`;
   }).join("");
   const files = (d.files || []).map((f) => `<tr><td>${esc(f.path)}</td><td class="add">+${f.insertions ?? "?"}</td><td class="del">&minus;${f.deletions ?? "?"}</td></tr>`).join("");
-  const diff = (d.diff || "").split("\n").map((l) => {
+  // the diff file by file, each folded under its path: long diffs stay readable on a phone
+  const colour = (l) => {
     const cls = l.startsWith("+") && !l.startsWith("+++") ? "add" : l.startsWith("-") && !l.startsWith("---") ? "del" : l.startsWith("@@") ? "hunk" : "";
     return `<span class="${cls}">${esc(l)}</span>`;
-  }).join("\n");
+  };
+  const parts = [];
+  for (const l of (d.diff || "").split("\n")) {
+    if (l.startsWith("diff --git ") || !parts.length) parts.push({ path: (l.match(/^diff --git a\/.* b\/(.*)$/) || [])[1] || "", lines: [] });
+    parts[parts.length - 1].lines.push(l);
+  }
+  const stat = Object.fromEntries((d.files || []).map((f) => [f.path, f]));
+  const diff = parts.filter((p) => p.lines.join("").trim()).map((p, i) => {
+    const f = stat[p.path];
+    const head = p.path ? `${esc(p.path)}${f ? ` <span class="add">+${f.insertions ?? "?"}</span> <span class="del">&minus;${f.deletions ?? "?"}</span>` : ""}` : "changes";
+    return `<details class="file"${i < 6 ? " open" : ""}><summary>${head}</summary><pre class="diff">${p.lines.map(colour).join("\n")}</pre></details>`;
+  }).join("");
   const scope = spec.scope || {};
   $("task-view").innerHTML = `
     <h2>#${t.id} ${esc(t.title)}</h2>
@@ -176,7 +188,7 @@ async function refreshTask(id, quiet) {
     ${v.secrets ? `<p class="flag">${v.secrets} possible secrets flagged</p>` : ""}
     <h3>Acceptance</h3><ul>${acc || "<li class=muted>none given</li>"}</ul>
     <h3>Changed files</h3>${files ? `<table>${files}</table>` : '<p class="muted">none yet</p>'}
-    ${diff.trim() ? `<h3>Diff</h3><pre class="diff">${diff}</pre>` : ""}
+    ${diff ? `<h3>Diff</h3>${diff}` : ""}
     <h3>Events</h3><ul>${(d.events || []).map((e) => `<li><span class="muted">${esc(e.at.slice(11, 19))}</span> ${esc(e.kind)}: ${esc(e.message)}</li>`).join("")}</ul>
     ${d.log_tail ? `<h3>Agent output</h3><pre>${esc(d.log_tail)}</pre>` : ""}`;
 }
