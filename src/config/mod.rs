@@ -109,6 +109,9 @@ pub struct Voice {
     pub vocabulary_prompt: bool,
     /// Decode short clips (up to 2.5 s) with the commands grammar first.
     pub command_mode: bool,
+    /// Transcribe while the key is held (passes every ~2 s, segments two
+    /// passes agree on are kept), so only the rest is decoded at release.
+    pub streaming: bool,
 }
 
 impl Default for Voice {
@@ -130,6 +133,7 @@ impl Default for Voice {
             min_speech: Dur::from_millis(200),
             vocabulary_prompt: true,
             command_mode: true,
+            streaming: true,
         }
     }
 }
