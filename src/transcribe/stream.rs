@@ -389,9 +389,9 @@ mod tests {
                 name: "two agreeing passes commit all but the last segment",
                 passes: vec![
                     (vec![p(0.0, 2.0, "Fix the links."), p(2.0, 4.0, "Then")], 4.0),
-                    (vec![p(0.0, 2.1, "fix the links"), p(2.1, 6.0, "Then run the tests.")], 6.0),
+                    (vec![p(0.0, 2.1, "fix the links."), p(2.1, 6.0, "Then run the tests.")], 6.0),
                 ],
-                committed: "fix the links",
+                committed: "fix the links.",
                 offset: 2.1,
             },
             Case {
