@@ -562,8 +562,8 @@ fn a_spoken_question_is_answered_aloud_with_the_real_model() {
     // CTranslate2 package, see tests/common/speech.rs): hold the hotkey under
     // Xvfb, say "What's finished?" into a PulseAudio pipe source, release; the
     // daemon hears a status question and speaks the answer, which PulseAudio's
-    // null sink (the default speaker) must carry. Streaming is on (the
-    // default), so the clip goes through the recorder's tap as well.
+    // null sink (the default speaker) must carry. Streaming is switched on,
+    // so the clip goes through the recorder's tap and `transcribe::stream` as well.
     let missing: Vec<&str> =
         ["Xvfb", "xdotool", "pulseaudio", "pactl", "parec", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
     if !missing.is_empty() {
@@ -646,6 +646,8 @@ fn a_spoken_question_is_answered_aloud_with_the_real_model() {
         .env("CAPCOM__VOICE__MODEL", &model)
         // no start/stop tones: what the speaker carries is the answer alone
         .env("CAPCOM__VOICE__CUES", "false")
+        // the recording also goes through the tap to the streaming passes
+        .env("CAPCOM__VOICE__STREAMING", "true")
         .env("RUST_LOG", "capcom=debug,info")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -701,7 +703,8 @@ fn a_spoken_question_is_answered_aloud_with_the_real_model() {
             .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
             .collect();
         loud = envelope(&samples).iter().filter(|&&r| r > 0.01).count();
-        loud >= 50
+        // nothing else plays there (cues are off); the short answer measured 54 and 59
+        loud >= 25
     });
     eprintln!("heard {text:?}; the answer was loud for {loud} × 10 ms on the null sink; stream {}", u["timings"]["stream"]);
     stop.store(true, Ordering::Relaxed);

@@ -12,6 +12,8 @@
 //! * the clips as WAV files plus `clips.json` in target/bench-clips, for
 //!   `scripts/faster_whisper_bench.py` to run faster-whisper on the same clips.
 //!
+//! `CAPCOM_BENCH_STREAM_ONLY=1` runs only the streaming section.
+//!
 //! No assertion is timed: this only prints.
 
 use crate::speech::{self, Clip};
@@ -237,6 +239,11 @@ pub fn run() {
     println!("cores: {} logical, {} physical; default threads {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), capcom::transcribe::physical_cores(), capcom::transcribe::default_threads());
     println!("whisper.cpp: {}", capcom::transcribe::system_info());
 
+    if std::env::var_os("CAPCOM_BENCH_STREAM_ONLY").is_some() {
+        // only the streaming section (the setups below take long on a busy machine)
+        streaming(&f16, &cfg, &lengths, &briefs);
+        return;
+    }
     let setup = |name, model: &PathBuf, threads, prompt, decode, full_window| Setup { name, model: model.clone(), threads, prompt, decode, full_window };
     let quiet = [
         setup("defaults, 1 thread", &f16, 1, true, DecodeMode::Auto, false),
