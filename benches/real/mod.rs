@@ -6,14 +6,21 @@
 //! * WER on briefs and commands, command intent accuracy, median time per
 //!   clip, real-time factor, per setup (defaults, no vocabulary prompt, free
 //!   decoding for commands, full window, q8_0, threads 1 and 2);
-//! * release-to-text for 3, 10, 20 and 30 s briefs (one-shot);
+//! * release-to-text for 3, 10, 20 and 30 s briefs, one-shot with 1 and 2
+//!   threads, then streaming (`transcribe::stream`, audio fed in real time)
+//!   next to one-shot, and the brief set's WER both ways;
 //! * the clips as WAV files plus `clips.json` in target/bench-clips, for
 //!   `scripts/faster_whisper_bench.py` to run faster-whisper on the same clips.
+//!
+//! `CAPCOM_BENCH_STREAM_ONLY=1` runs only the streaming section.
 //!
 //! No assertion is timed: this only prints.
 
 use crate::speech::{self, Clip};
-use capcom::transcribe::{DecodeMode, Mode, Settings, Transcriber};
+use capcom::transcribe::stream::{Live, replay};
+use capcom::transcribe::{DecodeMode, Hearing, Mode, Settings, Transcriber};
+use std::sync::Arc;
+use std::time::Duration;
 use capcom::understand::{Context, TaskRef, parse};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -232,6 +239,11 @@ pub fn run() {
     println!("cores: {} logical, {} physical; default threads {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), capcom::transcribe::physical_cores(), capcom::transcribe::default_threads());
     println!("whisper.cpp: {}", capcom::transcribe::system_info());
 
+    if std::env::var_os("CAPCOM_BENCH_STREAM_ONLY").is_some() {
+        // only the streaming section (the setups below take long on a busy machine)
+        streaming(&f16, &cfg, &lengths, &briefs);
+        return;
+    }
     let setup = |name, model: &PathBuf, threads, prompt, decode, full_window| Setup { name, model: model.clone(), threads, prompt, decode, full_window };
     let quiet = [
         setup("defaults, 1 thread", &f16, 1, true, DecodeMode::Auto, false),
@@ -298,5 +310,81 @@ pub fn run() {
             println!("| {:.1} s | {threads} | {:.2} | {:.2} | {ctx} | {:.0} % |", c.seconds(), median(q), median(b), wer * 100.0);
         }
     }
-    println!("\nstreaming (local agreement while the key is held) is not implemented; every figure is one-shot.");
+    streaming(&f16, &cfg, &lengths, &briefs);
+}
+
+/// Feed `samples` to a [`Live`] stream in real time (100 ms chunks, as the
+/// recorder's tap sends them), release, and time the wait for the text.
+fn stream_clip(t: &Arc<Transcriber>, samples: &[f32]) -> (Hearing, f64) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let live = Live::start(t.clone(), rx).unwrap();
+    let start = Instant::now();
+    for (i, c) in samples.chunks(1600).enumerate() {
+        tx.send(c.to_vec()).unwrap();
+        let due = start + Duration::from_millis(100 * (i as u64 + 1));
+        if let Some(w) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(w);
+        }
+    }
+    drop(tx); // the key is released
+    let released = Instant::now();
+    let h = live.finish(samples, Mode::Free).unwrap();
+    (h, released.elapsed().as_secs_f64())
+}
+
+/// Streaming against one-shot: release-to-text per brief length, quiet and
+/// with two hogs, and WER on the brief set (real-time feed, and the
+/// clock-free replay of the same passes).
+fn streaming(model: &Path, cfg: &capcom::config::Config, lengths: &[Clip], briefs: &[Clip]) {
+    let settings = Settings::from_config(cfg);
+    let threads = settings.threads;
+    let t = Arc::new(Transcriber::load(model, None, settings).unwrap());
+    let _ = t.hear(&lengths[0].samples, Mode::Free, None);
+    println!();
+    println!("release-to-text, streaming vs one-shot ({threads} thread(s), the default; audio fed in real time):");
+    println!("| clip | load | one-shot s | streaming s | WER one-shot | WER streaming | passes | committed | tail s |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for hogs in [0usize, 2] {
+        let _h = (hogs > 0).then(|| Hogs::start(hogs));
+        if hogs > 0 {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        for c in lengths {
+            let s = Instant::now();
+            let one = t.hear(&c.samples, Mode::Free, None).unwrap();
+            let one_s = s.elapsed().as_secs_f64();
+            let (st, st_s) = stream_clip(&t, &c.samples);
+            let wer = |h: &Hearing| {
+                let (e, n) = speech::word_errors(&c.text, h.text());
+                100.0 * e as f64 / n.max(1) as f64
+            };
+            let r = st.stream.clone().unwrap_or_default();
+            let load = if hogs > 0 { format!("2 hogs, loadavg {}", loadavg()) } else { format!("quiet, loadavg {}", loadavg()) };
+            println!(
+                "| {:.1} s | {load} | {one_s:.2} | {st_s:.2} | {:.0} % | {:.0} % | {} | {} | {:.1} |",
+                c.seconds(), wer(&one), wer(&st), r.passes, r.committed, r.tail_s
+            );
+        }
+    }
+    // WER on the brief set: one-shot, streaming in real time, and the replay
+    let (mut e1, mut e2, mut e3, mut n) = (0, 0, 0, 0);
+    let mut commits = 0;
+    let l0 = loadavg();
+    for c in briefs {
+        let one = t.hear(&c.samples, Mode::Free, None).unwrap();
+        let (st, _) = stream_clip(&t, &c.samples);
+        let rp = replay(&t, &c.samples, Mode::Free).unwrap();
+        let (a, len) = speech::word_errors(&c.text, one.text());
+        e1 += a;
+        e2 += speech::word_errors(&c.text, st.text()).0;
+        e3 += speech::word_errors(&c.text, rp.text()).0;
+        n += len;
+        commits += usize::from(st.stream.as_ref().is_some_and(|r| r.committed > 0));
+    }
+    let pct = |e: usize| 100.0 * e as f64 / n.max(1) as f64;
+    println!();
+    println!(
+        "brief set ({} clips, quiet, loadavg {l0} → {}): WER one-shot {:.1} %, streaming {:.1} % (real time; {commits} clips committed before release), replay {:.1} %",
+        briefs.len(), loadavg(), pct(e1), pct(e2), pct(e3)
+    );
 }

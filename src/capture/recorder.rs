@@ -5,6 +5,9 @@
 //! those frames into 16 kHz mono, keeps a pre-roll ring of the last ~300 ms
 //! while idle, so the first syllable survives a key pressed a little late,
 //! and collects a [`Clip`] between start and stop, up to `max_utterance`.
+//! A tap ([`RecMsg::Tap`]) gets a copy of the recording while it grows, in
+//! order and without gaps, for transcription while the key is held; the
+//! copy is sent without waiting, so it never holds up capture.
 //! [`spawn_consumer`] runs it on its own thread.
 
 use super::resample::{Resampler, TARGET_RATE};
@@ -50,6 +53,9 @@ pub enum RecMsg {
     Opened(String),
     /// The input stream failed or the device went away.
     Lost(String),
+    /// Copy the next recording (pre-roll first) into this channel as it
+    /// grows; the sender is dropped when that recording ends.
+    Tap(std::sync::mpsc::Sender<Vec<f32>>),
     Start(DateTime<Utc>),
     Stop,
     Cancel,
@@ -71,6 +77,8 @@ pub struct Recorder {
     current: Option<(Vec<f32>, DateTime<Utc>, usize)>,
     resampler: Option<Resampler>,
     scratch: Vec<f32>,
+    /// The tap and how many samples of the recording it has been sent.
+    tap: Option<(std::sync::mpsc::Sender<Vec<f32>>, usize)>,
 }
 
 impl Recorder {
@@ -83,6 +91,7 @@ impl Recorder {
             current: None,
             resampler: None,
             scratch: Vec::new(),
+            tap: None,
         }
     }
 
@@ -112,12 +121,33 @@ impl Recorder {
         clip
     }
 
+    /// Send the tap what the recording gained since the last send.
+    fn forward(&mut self) {
+        let (Some((tx, sent)), Some((buf, _, _))) = (self.tap.as_mut(), self.current.as_ref()) else { return };
+        if buf.len() > *sent {
+            if tx.send(buf[*sent..].to_vec()).is_err() {
+                // the reader is gone; recording goes on
+                self.tap = None;
+                return;
+            }
+            *sent = buf.len();
+        }
+    }
+
+    /// Copy the next recording (or the current one, from its start) into `tx`.
+    pub fn set_tap(&mut self, tx: std::sync::mpsc::Sender<Vec<f32>>) {
+        self.tap = Some((tx, 0));
+        self.forward();
+    }
+
     /// 16 kHz mono samples.
     pub fn push_16k(&mut self, samples: &[f32]) -> Option<Clip> {
         match self.current.as_mut() {
             Some((buf, _, _)) => {
                 let room = self.max_len.saturating_sub(buf.len());
                 buf.extend_from_slice(&samples[..samples.len().min(room)]);
+                self.forward();
+                let Some((buf, _, _)) = self.current.as_ref() else { return None };
                 if buf.len() >= self.max_len {
                     // what did not fit starts the next pre-roll
                     let rest = &samples[samples.len().min(room)..];
@@ -155,6 +185,7 @@ impl Recorder {
         buf.extend(self.ring.drain(..));
         let pre = buf.len();
         self.current = Some((buf, at, pre));
+        self.forward();
     }
 
     /// Stop and return the clip (None if not recording).
@@ -165,6 +196,7 @@ impl Recorder {
     /// Drop the recording.
     pub fn cancel(&mut self) {
         self.current = None;
+        self.tap = None;
     }
 
     /// The device went away: keep what was captured.
@@ -175,6 +207,8 @@ impl Recorder {
     }
 
     fn finish(&mut self, end: EndReason) -> Option<Clip> {
+        self.forward();
+        self.tap = None;
         let (samples, started_at, pre_roll) = self.current.take()?;
         Some(Clip { samples, started_at, pre_roll, end })
     }
@@ -198,6 +232,10 @@ pub fn spawn_consumer(
             };
             let clip = match msg {
                 RecMsg::Audio { samples, channels, rate } => rec.push(&samples, channels, rate),
+                RecMsg::Tap(tx) => {
+                    rec.set_tap(tx);
+                    None
+                }
                 RecMsg::Start(at) => {
                     rec.start(at);
                     None
@@ -266,6 +304,40 @@ mod tests {
         r.push_16k(&ramp(0, 100));
         r.start(Utc::now());
         assert_eq!(r.stop().unwrap().samples.len(), 100);
+    }
+
+    #[test]
+    fn the_tap_gets_the_whole_recording_in_order_and_ends_with_it() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut r = Recorder::new(ms(300), ms(1_000));
+        r.push_16k(&ramp(0, 16_000));
+        r.set_tap(tx);
+        r.start(Utc::now());
+        r.push_16k(&ramp(16_000, 3_000));
+        let clip = r.push_16k(&ramp(19_000, 20_000)).expect("over max_utterance: the clip is cut");
+        let got: Vec<f32> = rx.try_iter().flatten().collect();
+        // the sender went away with the recording
+        assert!(matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Disconnected)));
+        assert_eq!(got.len(), 16_000);
+        assert!(got.windows(2).all(|w| w[1] == w[0] + 1.0));
+        assert_eq!(got[0], (16_000 - 4_800) as f32);
+        assert_eq!(got, clip.samples);
+        // a later recording without a tap sends nothing anywhere
+        r.start(Utc::now());
+        r.push_16k(&ramp(0, 100));
+        assert_eq!(r.stop().unwrap().samples.len(), 100 + 4_800);
+    }
+
+    #[test]
+    fn a_cancelled_recording_closes_its_tap() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut r = Recorder::new(ms(0), ms(10_000));
+        r.set_tap(tx);
+        r.start(Utc::now());
+        r.push_16k(&ramp(0, 1_000));
+        r.cancel();
+        assert_eq!(rx.try_iter().flatten().count(), 1_000);
+        assert!(matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Disconnected)));
     }
 
     #[test]

@@ -109,6 +109,11 @@ pub struct Voice {
     pub vocabulary_prompt: bool,
     /// Decode short clips (up to 2.5 s) with the commands grammar first.
     pub command_mode: bool,
+    /// Transcribe while the key is held (passes every ~2 s, words two passes
+    /// agree on are kept up to a sentence end), so only the rest is decoded
+    /// at release. Off by default: on a CPU too busy for the passes to keep
+    /// up it saved no time and cost accuracy (`cargo bench --bench transcribe`).
+    pub streaming: bool,
 }
 
 impl Default for Voice {
@@ -130,6 +135,7 @@ impl Default for Voice {
             min_speech: Dur::from_millis(200),
             vocabulary_prompt: true,
             command_mode: true,
+            streaming: false,
         }
     }
 }

@@ -15,6 +15,9 @@
 //!   says "didn't catch that" when a clip is rejected: no voice in it, noise,
 //!   or text the decoder invented (see `transcribe::Transcriber::hear`). A
 //!   rejected clip is stored with its reason and never acted on.
+//! * With `[voice] streaming`, a free-speech recording is transcribed while
+//!   the key is held (the recorder's tap feeds `transcribe::stream::Live`),
+//!   so at release only the part not yet agreed on is decoded.
 
 use super::Services;
 use super::coordinator::{CoordinatorHandle, HotkeyEdge, Msg, Stage};
@@ -22,7 +25,7 @@ use crate::capture::{
     self, Action, AudioInput, CaptureEvent, Chord, Clip, HotkeyLogic, HotkeyMsg, KeySource, RecMsg, gate,
     recorder::spawn_consumer,
 };
-use crate::transcribe::{self, Mode, SpeechModel, Transcriber, WhisperModel};
+use crate::transcribe::{self, LiveHearing, Mode, SpeechModel, Transcriber, WhisperModel};
 use chrono::Utc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -70,6 +73,11 @@ struct ModelSlot {
 }
 
 impl ModelSlot {
+    /// The model if it is loaded already (never waits for a load).
+    fn loaded(&self) -> Option<Arc<dyn SpeechModel>> {
+        self.model.try_lock().ok().and_then(|m| m.clone())
+    }
+
     /// The model, loading it first if needed. Logs (once per distinct
     /// problem) what is wrong and how to fix it.
     async fn get(&self) -> Option<Arc<dyn SpeechModel>> {
@@ -112,6 +120,8 @@ impl ModelSlot {
 struct Job {
     clip: Clip,
     mode: Mode,
+    /// The transcription that ran while the key was held, if any.
+    live: Option<Box<dyn LiveHearing>>,
 }
 
 /// Run until `stop` turns true.
@@ -183,6 +193,7 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
     };
     let origin = Instant::now();
     let mut mode = Mode::Free;
+    let mut live: Option<Box<dyn LiveHearing>> = None;
     let (mut keys_alive, mut audio_alive) = (true, true);
 
     loop {
@@ -213,7 +224,7 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
                             tracing::info!(end = ?clip.end, "recording ended without a key");
                         }
                         cue(Cue::Stop);
-                        if job_tx.send(Job { clip, mode }).await.is_err() {
+                        if job_tx.send(Job { clip, mode, live: live.take() }).await.is_err() {
                             tracing::error!("the transcription worker is gone");
                         }
                     }
@@ -234,6 +245,18 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
                     Some(Stage::AwaitingConfirmation) => Mode::Confirm,
                     _ => Mode::Free,
                 };
+                // transcribe while the key is held (free speech only; the
+                // tap is set before the recording starts, so it gets all of it)
+                live = None;
+                if cfg.voice.streaming && mode == Mode::Free
+                    && let Some(model) = slot.loaded()
+                {
+                    let (tap_tx, tap_rx) = std::sync::mpsc::channel();
+                    live = model.live(tap_rx);
+                    if live.is_some() {
+                        let _ = rec_tx.send(RecMsg::Tap(tap_tx));
+                    }
+                }
                 let _ = rec_tx.send(RecMsg::Start(Utc::now()));
                 coordinator.send(Msg::Hotkey(HotkeyEdge::Pressed)).await;
                 cue(Cue::Start);
@@ -244,11 +267,13 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
                 coordinator.send(Msg::Hotkey(HotkeyEdge::Released)).await;
             }
             Action::TooShort => {
+                live = None;
                 let _ = rec_tx.send(RecMsg::Cancel);
                 coordinator.send(Msg::Hotkey(HotkeyEdge::Cancelled)).await;
                 tracing::info!("press shorter than [voice] min_press ({}); ignored", cfg.voice.min_press);
             }
             Action::Cancel => {
+                live = None;
                 let _ = rec_tx.send(RecMsg::Cancel);
                 coordinator.send(Msg::Hotkey(HotkeyEdge::Cancelled)).await;
                 cue(Cue::Cancel);
@@ -314,7 +339,7 @@ enum Outcome {
 
 async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow::Result<Outcome> {
     use anyhow::Context as _;
-    let Job { clip, mode } = job;
+    let Job { clip, mode, live } = job;
     let cfg = &services.config;
     let samples = Arc::new(clip.samples);
     let verdict = gate::judge(&samples, &gate::Gate::from_config(&cfg.voice));
@@ -351,8 +376,17 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
     let Some(model) = slot.get().await else {
         return Ok(Outcome::Idle("no speech model; the audio is stored".into()));
     };
-    let heard = model.hear(samples, mode).await?;
+    let heard = match live {
+        Some(live) => {
+            let s = samples.clone();
+            tokio::task::spawn_blocking(move || live.finish(&s, mode)).await??
+        }
+        None => model.hear(samples, mode).await?,
+    };
     info["vad"] = serde_json::to_value(&heard.vad)?;
+    if let Some(s) = &heard.stream {
+        info["stream"] = serde_json::to_value(s)?;
+    }
     if let Some(t) = &heard.transcript {
         info["mode"] = serde_json::json!(t.mode);
         info["timings"] = serde_json::to_value(&t.timings)?;
@@ -406,7 +440,7 @@ impl ClipHandler {
     /// 16 kHz mono samples, recorded from `started_at` (free speech, not a confirmation).
     pub async fn handle(&self, samples: Vec<f32>, started_at: chrono::DateTime<Utc>) -> anyhow::Result<ClipOutcome> {
         let clip = Clip { samples, started_at, pre_roll: 0, end: capture::recorder::EndReason::Released };
-        match handle_clip(&self.services, &self.slot, Job { clip, mode: Mode::Free }).await? {
+        match handle_clip(&self.services, &self.slot, Job { clip, mode: Mode::Free, live: None }).await? {
             Outcome::Transcript { utterance_id, text } => {
                 Ok(ClipOutcome { utterance_id: Some(utterance_id), transcript: Some(text), reason: None })
             }

@@ -3,7 +3,9 @@
 //!
 //! whisper-rs keeps `FullParams`' C struct private, so a correct grammar
 //! (an array of per-rule pointers) and a logits filter cannot be passed
-//! through it. This wrapper owns the context and one state, builds the full
+//! through it. This wrapper owns the context (the weights, loaded once and
+//! kept warm) and makes a fresh decoding state for every decode, so no
+//! transcript depends on the clip decoded before it. It builds the full
 //! C parameter struct itself, and installs a logits filter that caps the
 //! number of text tokens and, with a grammar, allows end-of-text only once
 //! the decoded text is a complete sentence of it.
@@ -15,11 +17,22 @@ use std::path::Path;
 use std::time::Instant;
 use whisper_rs::whisper_rs_sys as sys;
 
-/// A loaded model plus its decoding state. Not shareable: one decode at a time.
+/// A loaded model. Each [`Engine::decode`] runs on a state of its own,
+/// made for it and freed after it.
 pub struct Engine {
     ctx: *mut sys::whisper_context,
-    state: *mut sys::whisper_state,
     multilingual: bool,
+}
+
+/// One decode's whisper.cpp state, freed when dropped.
+struct State(*mut sys::whisper_state);
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            unsafe { sys::whisper_free_state(self.0) };
+        }
+    }
 }
 
 // whisper.cpp contexts and states may move between threads; `&mut self` on
@@ -28,13 +41,8 @@ unsafe impl Send for Engine {}
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        unsafe {
-            if !self.state.is_null() {
-                sys::whisper_free_state(self.state);
-            }
-            if !self.ctx.is_null() {
-                sys::whisper_free(self.ctx);
-            }
+        if !self.ctx.is_null() {
+            unsafe { sys::whisper_free(self.ctx) };
         }
     }
 }
@@ -53,6 +61,11 @@ pub struct DecodeRequest<'a> {
     /// greedy best_of = 1 and silence (what whisper-rs users get from
     /// `FullParams::new(Greedy { best_of: 1 })`): the benchmark's baseline.
     pub library_defaults: bool,
+    /// Decode with timestamps, one segment per word with its start and end
+    /// times (the streaming passes need them to know where to cut).
+    pub timestamps: bool,
+    /// Set to true to make the decode stop early ([`EngineError::Aborted`]).
+    pub abort: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Raw output of one decode.
@@ -83,6 +96,8 @@ pub enum EngineError {
     Failed(i32),
     #[error("the text contains a NUL byte")]
     Nul,
+    #[error("the decode was stopped")]
+    Aborted,
 }
 
 /// Route whisper.cpp's and ggml's log lines into `tracing` at debug level.
@@ -121,13 +136,15 @@ impl Engine {
         if ctx.is_null() {
             return Err(EngineError::Load(path.display().to_string()));
         }
-        let state = unsafe { sys::whisper_init_state(ctx) };
-        if state.is_null() {
-            unsafe { sys::whisper_free(ctx) };
-            return Err(EngineError::State);
-        }
-        let multilingual = unsafe { sys::whisper_is_multilingual(ctx) } != 0;
-        Ok(Engine { ctx, state, multilingual })
+        let engine = Engine { ctx, multilingual: unsafe { sys::whisper_is_multilingual(ctx) } != 0 };
+        // a state now, so a model that cannot allocate one fails at load
+        engine.new_state()?;
+        Ok(engine)
+    }
+
+    fn new_state(&self) -> Result<State, EngineError> {
+        let state = unsafe { sys::whisper_init_state(self.ctx) };
+        if state.is_null() { Err(EngineError::State) } else { Ok(State(state)) }
     }
 
     /// Run whisper over 16 kHz mono samples.
@@ -161,7 +178,13 @@ impl Engine {
         fp.greedy.best_of = 1;
         if !req.library_defaults {
             fp.no_context = true;
-            fp.no_timestamps = true;
+            fp.no_timestamps = !req.timestamps;
+            if req.timestamps {
+                // one segment per word, each with its own times
+                fp.token_timestamps = true;
+                fp.max_len = 1;
+                fp.split_on_word = true;
+            }
             fp.single_segment = false;
             fp.audio_ctx = req.audio_ctx;
             fp.suppress_blank = true;
@@ -185,32 +208,41 @@ impl Engine {
                 filter.grammar = Some(g);
             }
         }
+        if let Some(flag) = req.abort {
+            fp.abort_callback = Some(should_abort);
+            fp.abort_callback_user_data = flag as *const std::sync::atomic::AtomicBool as *mut c_void;
+        }
         fp.logits_filter_callback = Some(on_logits);
         fp.logits_filter_callback_user_data = &mut filter as *mut Filter as *mut c_void;
 
-        let rc = unsafe {
-            sys::whisper_full_with_state(self.ctx, self.state, fp, samples.as_ptr(), samples.len() as i32)
-        };
+        // a fresh state: whisper.cpp keeps buffers and caches in the state
+        // between calls, and with one long-lived state a clip's transcript
+        // depended on the clips decoded before it
+        let state = self.new_state()?;
+        let rc = unsafe { sys::whisper_full_with_state(self.ctx, state.0, fp, samples.as_ptr(), samples.len() as i32) };
         let done = Instant::now();
+        if req.abort.is_some_and(|a| a.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(EngineError::Aborted);
+        }
         if rc != 0 {
             return Err(EngineError::Failed(rc));
         }
-        let n = unsafe { sys::whisper_full_n_segments_from_state(self.state) };
+        let n = unsafe { sys::whisper_full_n_segments_from_state(state.0) };
         let mut segments = Vec::with_capacity(n.max(0) as usize);
         for i in 0..n {
-            let text = unsafe { sys::whisper_full_get_segment_text_from_state(self.state, i) };
+            let text = unsafe { sys::whisper_full_get_segment_text_from_state(state.0, i) };
             let text = if text.is_null() { String::new() } else { unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned() };
-            let t0 = unsafe { sys::whisper_full_get_segment_t0_from_state(self.state, i) } as f64 / 100.0;
-            let t1 = unsafe { sys::whisper_full_get_segment_t1_from_state(self.state, i) } as f64 / 100.0;
+            let t0 = unsafe { sys::whisper_full_get_segment_t0_from_state(state.0, i) } as f64 / 100.0;
+            let t1 = unsafe { sys::whisper_full_get_segment_t1_from_state(state.0, i) } as f64 / 100.0;
             segments.push((t0, t1, text));
         }
         let mut logprob_sum = 0f64;
         let mut n_text = 0usize;
         let eot = filter.eot;
         for i in 0..n {
-            let nt = unsafe { sys::whisper_full_n_tokens_from_state(self.state, i) };
+            let nt = unsafe { sys::whisper_full_n_tokens_from_state(state.0, i) };
             for k in 0..nt {
-                let td = unsafe { sys::whisper_full_get_token_data_from_state(self.state, i, k) };
+                let td = unsafe { sys::whisper_full_get_token_data_from_state(state.0, i, k) };
                 if td.id < eot && td.plog.is_finite() {
                     logprob_sum += td.plog as f64;
                     n_text += 1;
@@ -218,7 +250,7 @@ impl Engine {
             }
         }
         let avg_logprob = if n_text == 0 { 0.0 } else { (logprob_sum / n_text as f64) as f32 };
-        let no_speech_prob = self.no_speech_prob(req.threads.max(1));
+        let no_speech_prob = self.no_speech_prob(&state, req.threads.max(1));
         let first = filter.first_decode.unwrap_or(done);
         Ok(Decoded {
             looped: filter.looped,
@@ -235,15 +267,15 @@ impl Engine {
     /// the last decode encoded (OpenAI's `no_speech_prob`): one decoder step
     /// on [<|sot|>] against the encoder output still in the state. NaN when
     /// it cannot be computed.
-    fn no_speech_prob(&mut self, threads: i32) -> f32 {
+    fn no_speech_prob(&self, state: &State, threads: i32) -> f32 {
         let sot = unsafe { sys::whisper_token_sot(self.ctx) };
         let nosp = unsafe { sys::whisper_token_nosp(self.ctx) } as usize;
-        let rc = unsafe { sys::whisper_decode_with_state(self.ctx, self.state, &sot, 1, 0, threads) };
+        let rc = unsafe { sys::whisper_decode_with_state(self.ctx, state.0, &sot, 1, 0, threads) };
         if rc != 0 {
             return f32::NAN;
         }
         let n_vocab = unsafe { sys::whisper_n_vocab(self.ctx) } as usize;
-        let p = unsafe { sys::whisper_get_logits_from_state(self.state) };
+        let p = unsafe { sys::whisper_get_logits_from_state(state.0) };
         if p.is_null() || nosp >= n_vocab {
             return f32::NAN;
         }
@@ -277,6 +309,14 @@ pub fn softmax_at(logits: &[f32], i: usize) -> f32 {
     }
     let sum: f64 = logits.iter().filter(|v| v.is_finite()).map(|&v| ((v - max) as f64).exp()).sum();
     (((logits[i] - max) as f64).exp() / sum) as f32
+}
+
+/// ggml's abort callback: true once the flag is set.
+unsafe extern "C" fn should_abort(user: *mut c_void) -> bool {
+    if user.is_null() {
+        return false;
+    }
+    unsafe { &*(user as *const std::sync::atomic::AtomicBool) }.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// State the logits filter keeps across the calls of one decode.

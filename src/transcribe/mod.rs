@@ -20,6 +20,7 @@ pub mod ggml;
 pub mod grammar;
 pub mod import;
 pub mod models;
+pub mod stream;
 pub mod testmodel;
 pub mod validate;
 
@@ -506,12 +507,18 @@ impl Transcriber {
     }
 
     fn run(&self, samples: &[f32], mode: Mode, library_defaults: bool) -> Result<Transcript, TranscribeError> {
+        self.run_with(samples, mode, &RunOptions { library_defaults, ..Default::default() })
+    }
+
+    /// Decode with the options a streaming pass or tail needs.
+    pub(crate) fn run_with(&self, samples: &[f32], mode: Mode, opts: &RunOptions) -> Result<Transcript, TranscribeError> {
+        let library_defaults = opts.library_defaults;
         let t = Instant::now();
         let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
         let audio_ctx =
             if library_defaults { 1500 } else { audio_ctx_for(duration_s + END_PAD_SECONDS, self.settings.full_window) };
         let (grammar, prompt) = match mode {
-            Mode::Free => (None, self.settings.prompt.as_str()),
+            Mode::Free => (None, opts.prompt.as_deref().unwrap_or(self.settings.prompt.as_str())),
             Mode::Commands => (Some((&self.commands.0, &self.commands.1, GRAMMAR_PENALTY)), grammar::COMMANDS_PROMPT),
             Mode::Confirm => (Some((&self.confirm.0, &self.confirm.1, GRAMMAR_PENALTY)), grammar::CONFIRM_PROMPT),
         };
@@ -540,6 +547,8 @@ impl Transcriber {
             language: &self.settings.language,
             grammar,
             library_defaults,
+            timestamps: opts.timestamps,
+            abort: opts.abort.as_deref(),
         };
         let decoded = {
             let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
@@ -586,18 +595,8 @@ impl Transcriber {
     /// question is pending, else [`Mode::Free`].
     pub fn hear(&self, samples: &[f32], expected: Mode, decode: Option<DecodeMode>) -> Result<Hearing, TranscribeError> {
         let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
-        let gate = capture::gate::judge(samples, &self.settings.gate);
-        let mut h = Hearing { gate, vad: None, transcript: None, rejected: None };
-        if !h.gate.heard {
-            h.rejected = Some(format!("nothing heard: {}", h.gate.reason.clone().unwrap_or_default()));
-            return Ok(h);
-        }
-        let vad = self.settings.vad.judge(samples);
-        let voice = vad.voice;
-        h.vad = Some(vad);
-        if !voice {
-            let v = h.vad.as_ref().map(|v| (v.voiced_ms, v.best_periodicity)).unwrap_or_default();
-            h.rejected = Some(format!("no voice ({} ms voiced, best periodicity {:.2})", v.0, v.1));
+        let mut h = self.screen(samples);
+        if h.rejected.is_some() {
             return Ok(h);
         }
         let decode = decode.unwrap_or(self.settings.decode);
@@ -622,6 +621,39 @@ impl Transcriber {
     }
 }
 
+/// How [`Transcriber::run_with`] decodes, beyond the mode.
+#[derive(Default)]
+pub(crate) struct RunOptions {
+    pub library_defaults: bool,
+    /// Timestamp tokens on: segments carry real times.
+    pub timestamps: bool,
+    /// The initial prompt for free decoding instead of the vocabulary prompt.
+    pub prompt: Option<String>,
+    /// Stops the decode early when set.
+    pub abort: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Transcriber {
+    /// The energy gate and the voice detector over a clip: a [`Hearing`]
+    /// with `rejected` set when the clip holds no voice.
+    fn screen(&self, samples: &[f32]) -> Hearing {
+        let gate = capture::gate::judge(samples, &self.settings.gate);
+        let mut h = Hearing { gate, vad: None, transcript: None, rejected: None, stream: None };
+        if !h.gate.heard {
+            h.rejected = Some(format!("nothing heard: {}", h.gate.reason.clone().unwrap_or_default()));
+            return h;
+        }
+        let vad = self.settings.vad.judge(samples);
+        let voice = vad.voice;
+        h.vad = Some(vad);
+        if !voice {
+            let v = h.vad.as_ref().map(|v| (v.voiced_ms, v.best_periodicity)).unwrap_or_default();
+            h.rejected = Some(format!("no voice ({} ms voiced, best periodicity {:.2})", v.0, v.1));
+        }
+        h
+    }
+}
+
 /// What [`Transcriber::hear`] made of a clip.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hearing {
@@ -631,6 +663,9 @@ pub struct Hearing {
     pub transcript: Option<Transcript>,
     /// Why the clip must not be acted on; `None` means act on the text.
     pub rejected: Option<String>,
+    /// What transcription while the key was held did ([`stream`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<stream::StreamReport>,
 }
 
 impl Hearing {
@@ -653,6 +688,23 @@ pub trait SpeechModel: Send + Sync {
     async fn hear(&self, samples: Arc<Vec<f32>>, expected: Mode) -> Result<Hearing, TranscribeError>;
     /// A short description for logs and the tray.
     fn describe(&self) -> String;
+    /// Start transcribing a recording while it is made, from `audio` (the
+    /// recorder's tap); `None` when this model cannot.
+    fn live(&self, _audio: std::sync::mpsc::Receiver<Vec<f32>>) -> Option<Box<dyn LiveHearing>> {
+        None
+    }
+}
+
+/// A recording being transcribed while it is made ([`stream::Live`]).
+pub trait LiveHearing: Send {
+    /// The recording ended as `samples` (the whole clip): the transcript.
+    fn finish(self: Box<Self>, samples: &[f32], expected: Mode) -> Result<Hearing, TranscribeError>;
+}
+
+impl LiveHearing for stream::Live {
+    fn finish(self: Box<Self>, samples: &[f32], expected: Mode) -> Result<Hearing, TranscribeError> {
+        stream::Live::finish(*self, samples, expected)
+    }
 }
 
 /// whisper.cpp behind [`SpeechModel`]: inference runs on tokio's blocking pool.
@@ -673,6 +725,16 @@ impl SpeechModel for WhisperModel {
         tokio::task::spawn_blocking(move || t.hear(&samples, expected, None))
             .await
             .map_err(|e| TranscribeError::Join(e.to_string()))?
+    }
+
+    fn live(&self, audio: std::sync::mpsc::Receiver<Vec<f32>>) -> Option<Box<dyn LiveHearing>> {
+        match stream::Live::start(self.0.clone(), audio) {
+            Ok(l) => Some(Box::new(l)),
+            Err(e) => {
+                tracing::warn!("cannot start the streaming thread: {e}; the clip is decoded at release");
+                None
+            }
+        }
     }
 
     fn describe(&self) -> String {
