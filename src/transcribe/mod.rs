@@ -296,11 +296,24 @@ pub fn rejection(t: &Transcript) -> Option<String> {
     if let Some(r) = repetition(&t.text) {
         return Some(format!("repetition loop: {r}"));
     }
+    // measured: breath-like bursts decode (without the voice detector) as "It's a good thing."
+    // at p 0.38 and a mean log-probability of -2.22; spoken briefs and commands score above -1
+    if t.avg_logprob < UNSURE_LOGPROB && t.no_speech_prob > UNSURE_NO_SPEECH {
+        return Some(format!(
+            "unsure of every word (mean log-probability {:.2}, p(no speech) {:.2})",
+            t.avg_logprob, t.no_speech_prob
+        ));
+    }
     if t.looped && t.avg_logprob < LOOPED_MIN_LOGPROB {
         return Some(format!("the decoder looped, unsure of its words (mean log-probability {:.2})", t.avg_logprob));
     }
     None
 }
+
+/// Text decoded this unsure of its words, where the model also leaned
+/// towards no speech, is taken as invented.
+pub const UNSURE_LOGPROB: f32 = -1.5;
+pub const UNSURE_NO_SPEECH: f32 = 0.2;
 
 /// A decode that looped is kept (once) only when it was this sure of its words.
 pub const LOOPED_MIN_LOGPROB: f32 = -0.7;

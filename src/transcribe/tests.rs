@@ -84,6 +84,10 @@ fn loops_and_empty_text_are_rejected() {
     assert!(rejection(&t("I'm a", 0.9, -1.5)).unwrap().contains("no speech"));
     // a confident decode stands even when the start sounded like silence
     assert!(rejection(&t("Yes.", 0.7, -0.2)).is_none());
+    // unsure of every word while leaning to no speech: breath decoded as words
+    assert!(rejection(&t("It's a good thing.", 0.38, -2.22)).unwrap().contains("unsure"));
+    assert!(rejection(&t("It's a good thing.", 0.1, -2.22)).is_none());
+    assert!(rejection(&t("It's a good thing.", 0.38, -0.9)).is_none());
     // a loop cut to one copy: kept when sure, not when unsure or when it sounded like silence
     let looped = |text: &str, nosp: f32, lp: f32| Transcript { looped: true, ..t(text, nosp, lp) };
     assert!(rejection(&looped("Merge task 4.", 0.2, -0.5)).is_none());
