@@ -4,6 +4,7 @@
 pub mod client;
 mod doctor;
 mod parse;
+mod stats;
 mod voice_out;
 mod voice;
 
@@ -166,6 +167,19 @@ pub enum Command {
         /// Only list what would be removed, with sizes
         #[arg(long)]
         dry_run: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// What tasks cost and how they went: green on the first try, median time to ready,
+    /// cost per task, runs, follow-ups and CPU time
+    Stats {
+        /// Split the figures by agent or by task kind
+        #[arg(long, value_name = "agent|kind")]
+        by: Option<String>,
+        /// Only tasks created in this period ("7d", "24h") or since an RFC 3339 time
+        #[arg(long, value_name = "DUR")]
+        since: Option<String>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -349,6 +363,13 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
             Ok(exit::OK)
         })
         .await,
+        Command::Stats { by, since, json } => {
+            if let Err(e) = crate::report::stats::By::parse(by.as_deref().unwrap_or("")) {
+                eprintln!("capcom: {e}");
+                return exit::USAGE;
+            }
+            with_client(&data, |c| async move { stats::run(c, by.as_deref(), since.as_deref(), json).await }).await
+        }
         Command::History { json } => with_client(&data, |c| async move {
             let rows: Vec<crate::store::Utterance> = c.get("/v1/history").await?;
             if json {
@@ -518,6 +539,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::History { .. } => "history",
         Command::Doctor => "doctor",
         Command::Gc { .. } => "gc",
+        Command::Stats { .. } => "stats",
         Command::Supervise { .. } => "__supervise",
         Command::Listen { .. } => "listen",
         Command::Pair { .. } => "pair",
@@ -609,15 +631,21 @@ fn print_task_detail(d: &serde_json::Value) {
             println!("  accept:  {} [{}]", s(&a["text"]), a["check"].as_str().unwrap_or("manual"));
         }
     }
+    if let Some(line) = stats::spend_line(&d["spend"]) {
+        println!("  spent:   {line}");
+    }
     if let Some(runs) = d["runs"].as_array() {
         for r in runs {
             println!(
-                "  run {}:  {} pid {} exit {} cost {} log {}",
+                "  run {}:  {} {}pid {} exit {} cost {} wall {} cpu {} log {}",
                 r["id"],
                 s(&r["agent"]),
+                r["kind"].as_str().map(|k| format!("({}) ", k.replace('_', "-"))).unwrap_or_default(),
                 r["pid"],
                 r["exit_code"],
-                r["cost_usd"].as_f64().map(|c| format!("${c:.2}")).unwrap_or_else(|| "-".into()),
+                r["cost_usd"].as_f64().map(stats::usd).unwrap_or_else(|| "-".into()),
+                r["wall_ms"].as_i64().map(stats::ms).unwrap_or_else(|| "-".into()),
+                r["cpu_ms"].as_i64().map(stats::ms).unwrap_or_else(|| "-".into()),
                 s(&r["log_path"])
             );
             if let Some(sum) = r["summary"].as_str() {

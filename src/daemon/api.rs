@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/confirm", post(post_confirm))
         .route("/v1/cancel", post(post_cancel))
         .route("/v1/gc", post(post_gc))
+        .route("/v1/stats", get(get_stats))
         .merge(super::spoken::authed_routes())
         .route("/v1/pair", post(super::phone::post_pair))
         .route("/v1/devices", get(super::phone::get_devices))
@@ -142,6 +143,32 @@ async fn post_gc(State(st): State<AppState>, Json(b): Json<GcBody>) -> ApiResult
     Ok(Json(out))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StatsQuery {
+    /// `agent` or `kind`.
+    by: String,
+    /// "7d", "24h", or an RFC 3339 time; every task when empty.
+    since: String,
+}
+
+/// `capcom stats`: green on the first try, time to ready, cost per task, runs and CPU time,
+/// over every task or those created since a time, split by agent or kind (`report::stats`).
+async fn get_stats(State(st): State<AppState>, Query(q): Query<StatsQuery>) -> ApiResult<crate::report::stats::Stats> {
+    let by = crate::report::stats::By::parse(&q.by).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    let since = match q.since.trim() {
+        "" => None,
+        s => Some(super::spoken::parse_since(s, chrono::Utc::now()).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?),
+    };
+    let store = st.services.store.clone();
+    let stats = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        Ok(crate::report::stats::compute(&store.tasks(true)?, &store.all_runs()?, &store.state_events()?, by, since))
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(stats))
+}
+
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "ok": true, "version": env!("CARGO_PKG_VERSION") }))
 }
@@ -176,6 +203,8 @@ pub struct TaskDetail {
     pub events: Vec<crate::store::Event>,
     /// The last lines of the latest run's log (redacted).
     pub log_tail: Option<String>,
+    /// What its runs cost and took, added up.
+    pub spend: crate::report::Spend,
 }
 
 async fn get_task(State(st): State<AppState>, Path(id): Path<i64>) -> ApiResult<TaskDetail> {
@@ -187,7 +216,8 @@ async fn get_task(State(st): State<AppState>, Path(id): Path<i64>) -> ApiResult<
             .rev()
             .find_map(|r| r.log_path.as_deref())
             .map(|p| crate::dispatch::local::read_tail(std::path::Path::new(p)));
-        Ok(TaskDetail { task: store.task(id)?, runs, events: store.events(id)?, log_tail })
+        let spend = crate::report::Spend::of_runs(&runs);
+        Ok(TaskDetail { task: store.task(id)?, runs, events: store.events(id)?, log_tail, spend })
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;

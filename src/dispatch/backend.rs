@@ -6,7 +6,7 @@
 //! stored in the `runs` table) and a stream of [`AgentEvent`]s.
 //!
 //! The event stream contract (checked for every backend by [`crate::dispatch::contract`]):
-//! - it yields zero or more `Started`, `Progress` and `PrOpened` events, then
+//! - it yields zero or more `Started`, `Progress`, `PrOpened` and `Spent` events, then
 //!   **exactly one** terminal event, `Finished` or `Failed`, and then it ends;
 //! - after `cancel`, the stream still ends with a terminal event (`Failed`);
 //! - `observe` re-attaches to a run by its `RunRef` and obeys the same contract.
@@ -31,6 +31,9 @@ pub enum AgentEvent {
     NeedsAttention { question: String },
     /// The run is working again after waiting on the user.
     Resumed,
+    /// What the run spent, as far as the agent and its supervisor report it (sent before the
+    /// terminal event; each part only where known).
+    Spent { cost_usd: Option<f64>, usage: Option<crate::store::Usage>, cpu_ms: Option<i64> },
     /// Terminal: the agent says it is done.
     Finished { summary: Option<String>, session_id: Option<String>, cost_usd: Option<f64> },
     /// Terminal: the agent crashed, exited non-zero, was cancelled or vanished.

@@ -331,6 +331,13 @@ pub fn read_status(log: &Path) -> Option<ExitStatus> {
     v.get("signal").and_then(|s| s.as_i64()).map(|s| ExitStatus::Signal(s as i32))
 }
 
+/// The CPU time (user + sys, ms) of the agent's whole process tree, as its supervisor measured it.
+pub fn read_status_cpu(log: &Path) -> Option<i64> {
+    let text = std::fs::read_to_string(status_path(log)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("cpu_ms").and_then(|c| c.as_i64()).filter(|c| *c >= 0)
+}
+
 /// Why the supervisor could not start the agent, if that is how the run ended.
 pub fn read_status_error(log: &Path) -> Option<String> {
     let text = std::fs::read_to_string(status_path(log)).ok()?;
@@ -386,6 +393,13 @@ impl Watcher {
             let _ = self.line(&rest, &mut state, &tx, &mut sent_session, true).await;
         }
         let status = read_status(&self.log).unwrap_or(status);
+        let cpu_ms = read_status_cpu(&self.log);
+        if state.cost_usd.is_some() || state.usage.is_some() || cpu_ms.is_some() {
+            let spent = AgentEvent::Spent { cost_usd: state.cost_usd, usage: state.usage, cpu_ms };
+            if tx.send(spent).await.is_err() {
+                return;
+            }
+        }
         let log_tail = read_tail(&self.log);
         let end = match read_status_error(&self.log) {
             // The supervisor could not start the program at all: say why, not "status 127".
@@ -548,7 +562,8 @@ impl LogTail {
 
 /// `capcom __supervise --status FILE [--max-log BYTES] -- ARGV...`: run ARGV, copy its
 /// output to this process's stdout (the run's log) keeping the first and last halves of
-/// `max_log` bytes, wait, write its exit status to FILE, exit with the same status.
+/// `max_log` bytes, wait, write its exit status and the CPU time of its whole process tree
+/// (`cpu_ms`: user + sys of every descendant it or we reaped) to FILE, exit with the same status.
 ///
 /// The supervisor is the child subreaper of everything the agent starts: a process that
 /// leaves the agent's process group (`setsid`, a double fork) is still its descendant.
@@ -636,11 +651,15 @@ pub fn supervise(status_file: &Path, max_log: u64, argv: &[String]) -> u8 {
     let waited = child.wait();
     // What the agent left running (in its group or not) ends with it.
     kill_tree(me, nix::sys::signal::Signal::SIGKILL);
+    reap_children();
+    // Every descendant is reaped by now (the agent by `wait`, its orphans by us: we are
+    // their subreaper), so the children's usage covers the whole tree.
+    let cpu_ms = children_cpu_ms();
     if let Some(c) = copier {
         let _ = c.join();
     }
     log.lock().unwrap_or_else(|p| p.into_inner()).finish();
-    let (json, code) = match waited {
+    let (mut json, code) = match waited {
         Ok(st) => match (st.code(), st.signal()) {
             (Some(c), _) => (serde_json::json!({ "code": c }), c.clamp(0, 255) as u8),
             (None, Some(s)) => (serde_json::json!({ "signal": s }), (128 + s).clamp(0, 255) as u8),
@@ -651,8 +670,31 @@ pub fn supervise(status_file: &Path, max_log: u64, argv: &[String]) -> u8 {
             (serde_json::json!({ "code": 1 }), 1)
         }
     };
+    if let Some(ms) = cpu_ms {
+        json["cpu_ms"] = serde_json::json!(ms);
+    }
     write_status(json);
     code
+}
+
+/// Reap every child that has ended (orphans we inherited as their subreaper).
+fn reap_children() {
+    while let Ok(st) = nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+        if st == nix::sys::wait::WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// User + system CPU time, in ms, of every child (and their descendants) this process reaped.
+fn children_cpu_ms() -> Option<i64> {
+    // SAFETY: an all-zero `rusage` is valid, and getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
+        return None;
+    }
+    let ms = |t: libc::timeval| (t.tv_sec as i64) * 1000 + (t.tv_usec as i64) / 1000;
+    Some(ms(ru.ru_utime) + ms(ru.ru_stime))
 }
 
 /// Every live descendant of `root` (by parent pid, read from /proc).

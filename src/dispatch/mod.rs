@@ -461,6 +461,7 @@ impl Dispatcher {
             branch: Some(branch.clone()),
             worktree: Some(wt_path.to_string_lossy().into_owned()),
             log_path: Some(log_path.to_string_lossy().into_owned()),
+            kind: Some(run_kind(kind).to_string()),
             ..Run::default()
         })?;
         let req = StartRequest {
@@ -562,6 +563,9 @@ impl Dispatcher {
                         self.event(id, "question", &question, None);
                         self.to(id, &[TaskState::Running], TaskState::NeedsAttention, Some(&format!("{} asks: {question}", backend.name())));
                     }
+                    Some(AgentEvent::Spent { cost_usd, usage, cpu_ms }) => {
+                        let _ = store.set_run_spend(run_id, &crate::store::RunSpend { cost_usd, usage, cpu_ms });
+                    }
                     Some(AgentEvent::Resumed) => {
                         self.to(id, &[TaskState::NeedsAttention], TaskState::Running, Some(&format!("{} is working again", backend.name())));
                     }
@@ -586,7 +590,7 @@ impl Dispatcher {
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     let _ = backend.cancel(run).await;
-                    let log_tail = drain_tail(&mut events).await
+                    let log_tail = drain_tail(&mut events, store, run_id).await
                         .or_else(|| run.log_path.as_deref().map(local::read_tail))
                         .unwrap_or_default();
                     let _ = store.finish_run(run_id, None, Some("timed out"));
@@ -594,7 +598,7 @@ impl Dispatcher {
                 }
                 _ = cancel.cancelled() => {
                     let _ = backend.cancel(run).await;
-                    let _ = drain_tail(&mut events).await;
+                    let _ = drain_tail(&mut events, store, run_id).await;
                     let _ = store.finish_run(run_id, None, Some("cancelled"));
                     return Ending::Cancelled;
                 }
@@ -789,10 +793,24 @@ impl Dispatcher {
     }
 }
 
-/// Wait (bounded) for a cancelled run's terminal event; its log tail if it failed.
-async fn drain_tail(events: &mut mpsc::Receiver<AgentEvent>) -> Option<String> {
+/// How a run is recorded (`runs.kind`): the first start, a retry, or a follow-up.
+fn run_kind(kind: &JobKind) -> &'static str {
+    match kind {
+        JobKind::Retry => "retry",
+        JobKind::FollowUp(_) => "follow_up",
+        _ => "start",
+    }
+}
+
+/// Wait (bounded) for a cancelled run's terminal event; its log tail if it failed. What the
+/// run spent is still recorded.
+async fn drain_tail(events: &mut mpsc::Receiver<AgentEvent>, store: &Store, run_id: i64) -> Option<String> {
     let wait = async {
         while let Some(e) = events.recv().await {
+            if let AgentEvent::Spent { cost_usd, usage, cpu_ms } = e {
+                let _ = store.set_run_spend(run_id, &crate::store::RunSpend { cost_usd, usage, cpu_ms });
+                continue;
+            }
             if let AgentEvent::Failed { log_tail, .. } = e {
                 return Some(log_tail);
             }

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use crate::config::Agent;
+use crate::store::Usage;
 use serde_json::Value;
 
 /// How an agent's output is read.
@@ -121,6 +122,8 @@ pub struct LineInfo {
     pub done: Option<Done>,
     pub summary: Option<String>,
     pub cost_usd: Option<f64>,
+    /// Tokens this line reports (added up over the run).
+    pub usage: Option<Usage>,
     pub pr: Option<(u64, String)>,
 }
 
@@ -136,6 +139,8 @@ pub struct StreamState {
     pub session_id: Option<String>,
     pub summary: Option<String>,
     pub cost_usd: Option<f64>,
+    /// Tokens the stream reported, added up over the run.
+    pub usage: Option<Usage>,
     pub done: Option<Done>,
     /// The last assistant text seen (a summary when the stream gives none).
     pub last_text: Option<String>,
@@ -151,6 +156,9 @@ impl StreamState {
         }
         if info.cost_usd.is_some() {
             self.cost_usd = info.cost_usd;
+        }
+        if let Some(u) = &info.usage {
+            self.usage.get_or_insert_with(Usage::default).add(u);
         }
         if info.done.is_some() {
             self.done.clone_from(&info.done);
@@ -172,6 +180,49 @@ fn clip(s: &str) -> String {
     let mut out: String = s.chars().take(PROGRESS_MAX).collect();
     out.push('…');
     out
+}
+
+fn u64_at(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Claude Code's `result.usage` (the Messages API's usage object: `input_tokens` counts only
+/// uncached input; cache reads and writes are counted apart). Shape from
+/// anthropics/claude-agent-sdk-python `src/claude_agent_sdk/_internal/message_parser.py` (`case "result"`).
+fn claude_usage(v: &Value) -> Option<Usage> {
+    let u = v.get("usage").filter(|u| u.is_object())?;
+    let read = u64_at(u, "cache_read_input_tokens");
+    let usage = Usage {
+        input_tokens: u64_at(u, "input_tokens") + read + u64_at(u, "cache_creation_input_tokens"),
+        cached_input_tokens: read,
+        output_tokens: u64_at(u, "output_tokens"),
+    };
+    (!usage.is_empty()).then_some(usage)
+}
+
+/// Codex's `turn.completed.usage` `{input_tokens, cached_input_tokens, output_tokens}`, one per
+/// turn. Shape from openai/codex `codex-rs/exec/src/exec_events.rs` (`TurnCompletedEvent`, `Usage`).
+fn codex_usage(v: &Value) -> Option<Usage> {
+    let u = v.get("usage").filter(|u| u.is_object())?;
+    let usage = Usage {
+        input_tokens: u64_at(u, "input_tokens"),
+        cached_input_tokens: u64_at(u, "cached_input_tokens"),
+        output_tokens: u64_at(u, "output_tokens"),
+    };
+    (!usage.is_empty()).then_some(usage)
+}
+
+/// Gemini CLI's `result.stats` `{total_tokens, input_tokens, output_tokens, cached, input,
+/// duration_ms, tool_calls}` (`input_tokens` includes `cached`; no cost is given). Shape from
+/// google-gemini/gemini-cli `packages/core/src/output/types.ts` (`StreamStats`).
+fn gemini_usage(v: &Value) -> Option<Usage> {
+    let u = v.get("stats").filter(|u| u.is_object())?;
+    let usage = Usage {
+        input_tokens: u64_at(u, "input_tokens"),
+        cached_input_tokens: u64_at(u, "cached"),
+        output_tokens: u64_at(u, "output_tokens"),
+    };
+    (!usage.is_empty()).then_some(usage)
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -254,7 +305,8 @@ fn claude(v: &Value, state: &mut StreamState) -> LineInfo {
             let subtype = str_at(v, "subtype").unwrap_or("success");
             let result = str_at(v, "result").map(|s| s.trim().to_string());
             info.summary = result.clone();
-            info.cost_usd = v.get("total_cost_usd").or_else(|| v.get("cost_usd")).and_then(Value::as_f64);
+            info.cost_usd = v.get("total_cost_usd").or_else(|| v.get("cost_usd")).and_then(Value::as_f64).filter(|c| c.is_finite() && *c >= 0.0);
+            info.usage = claude_usage(v);
             info.done = Some(if subtype == "success" && !is_error {
                 Done::Success
             } else {
@@ -301,6 +353,7 @@ fn codex(v: &Value, state: &mut StreamState) -> LineInfo {
             }
         }
         Some("turn.completed") => {
+            info.usage = codex_usage(v);
             info.done = Some(Done::Success);
             info.progress = Some("turn completed".into());
         }
@@ -343,6 +396,7 @@ fn gemini(v: &Value, state: &mut StreamState) -> LineInfo {
             info.progress = Some(format!("[{name}]"));
         }
         Some("result") => {
+            info.usage = gemini_usage(v);
             let status = str_at(v, "status").unwrap_or("success");
             info.done = Some(if status == "success" {
                 Done::Success
@@ -505,6 +559,92 @@ mod tests {
         assert_eq!(st.session_id.as_deref(), Some("g1"));
         assert_eq!(st.final_summary().as_deref(), Some("Fixed the bug."));
         assert_eq!(st.done, Some(Done::Success));
+    }
+
+    // Recorded-shape streams, one per preset, with what each says a run cost.
+
+    // Claude Code `-p --output-format stream-json --verbose`; the `result` line's fields as in
+    // anthropics/claude-agent-sdk-python `src/claude_agent_sdk/_internal/message_parser.py`.
+    const CLAUDE_STREAM: &[&str] = &[
+        r#"{"type":"system","subtype":"init","cwd":"/w/site-4","session_id":"7c2b1e4a-51b8-4c2e-9d33-0f6a2b0f1c11","tools":["Bash","Edit","Read"],"mcp_servers":[],"model":"claude-sonnet-4-5-20250929","permissionMode":"acceptEdits","apiKeySource":"ANTHROPIC_API_KEY"}"#,
+        r#"{"type":"assistant","message":{"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"I'll update the button."}],"stop_reason":null,"usage":{"input_tokens":4,"cache_creation_input_tokens":5120,"cache_read_input_tokens":0,"output_tokens":12}},"parent_tool_use_id":null,"session_id":"7c2b1e4a-51b8-4c2e-9d33-0f6a2b0f1c11"}"#,
+        r#"{"type":"user","message":{"role":"user","content":[{"tool_use_id":"toolu_01","type":"tool_result","content":"ok"}]},"parent_tool_use_id":null,"session_id":"7c2b1e4a-51b8-4c2e-9d33-0f6a2b0f1c11"}"#,
+        r#"{"type":"result","subtype":"success","is_error":false,"duration_ms":48213,"duration_api_ms":41022,"num_turns":7,"result":"Updated the button.","session_id":"7c2b1e4a-51b8-4c2e-9d33-0f6a2b0f1c11","total_cost_usd":0.1873,"usage":{"input_tokens":31,"cache_creation_input_tokens":12045,"cache_read_input_tokens":88210,"output_tokens":1734,"server_tool_use":{"web_search_requests":0},"service_tier":"standard"},"permission_denials":[],"uuid":"3f0e"}"#,
+    ];
+
+    // Codex `exec --json`; event and usage shapes from openai/codex `codex-rs/exec/src/exec_events.rs`.
+    const CODEX_STREAM: &[&str] = &[
+        r#"{"type":"thread.started","thread_id":"0199a213-81c0-7800-8aa1-bbab2a035a53"}"#,
+        r#"{"type":"turn.started"}"#,
+        r#"{"type":"item.completed","item":{"id":"item_0","type":"reasoning","text":"**Looking at the button**"}}"#,
+        r#"{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"bash -lc 'npm test'","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
+        r#"{"type":"item.completed","item":{"id":"item_2","type":"file_change","changes":[{"path":"components/button.js","kind":"update"}],"status":"completed"}}"#,
+        r#"{"type":"item.completed","item":{"id":"item_3","type":"agent_message","text":"Updated the button."}}"#,
+        r#"{"type":"turn.completed","usage":{"input_tokens":24763,"cached_input_tokens":24448,"output_tokens":122}}"#,
+    ];
+
+    // Gemini CLI `--output-format stream-json`; events and `stats` from google-gemini/gemini-cli
+    // `packages/core/src/output/types.ts` (`ResultEvent`, `StreamStats`).
+    const GEMINI_STREAM: &[&str] = &[
+        r#"{"type":"init","timestamp":"2026-11-30T09:00:00.000Z","session_id":"a41d0c3e","model":"gemini-2.5-pro"}"#,
+        r#"{"type":"message","timestamp":"2026-11-30T09:00:00.100Z","role":"user","content":"Update the button"}"#,
+        r#"{"type":"tool_use","timestamp":"2026-11-30T09:00:03.000Z","tool_name":"replace","tool_id":"replace-1","parameters":{"file_path":"components/button.js"}}"#,
+        r#"{"type":"tool_result","timestamp":"2026-11-30T09:00:03.200Z","tool_id":"replace-1","status":"success","output":""}"#,
+        r#"{"type":"message","timestamp":"2026-11-30T09:00:04.000Z","role":"assistant","content":"Updated the button.","delta":true}"#,
+        r#"{"type":"result","timestamp":"2026-11-30T09:00:04.100Z","status":"success","stats":{"total_tokens":10510,"input_tokens":10352,"output_tokens":158,"cached":8114,"input":2238,"duration_ms":8123,"tool_calls":1}}"#,
+    ];
+
+    // Cursor CLI `-p --output-format=stream-json`; its `result` carries no cost or usage
+    // (cursor.com/docs/cli/reference/output-format).
+    const CURSOR_STREAM: &[&str] = &[
+        r#"{"type":"system","subtype":"init","apiKeySource":"login","cwd":"/w/site-4","session_id":"c6b62c6f-7ead-4fd6-9922-e952131177ff","model":"Claude 4 Sonnet","permissionMode":"default"}"#,
+        r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Updated the button."}]},"session_id":"c6b62c6f-7ead-4fd6-9922-e952131177ff"}"#,
+        r#"{"type":"result","subtype":"success","duration_ms":1234,"duration_api_ms":1234,"is_error":false,"result":"Updated the button.","session_id":"c6b62c6f-7ead-4fd6-9922-e952131177ff","request_id":"10e11780-df2f-45dc-a1ff-4540af32e9c0"}"#,
+    ];
+
+    // Aider prints plain text (no JSON output at all).
+    const AIDER_STREAM: &[&str] = &["Aider v0.86.1", "Applied edit to components/button.js", "Tokens: 2.1k sent, 154 received. Cost: $0.0089 message, $0.0089 session."];
+
+    #[test]
+    fn each_preset_stream_gives_what_the_run_cost() {
+        let u = |input, cached, output| Some(Usage { input_tokens: input, cached_input_tokens: cached, output_tokens: output });
+        // (preset, recorded stream, cost, tokens)
+        let cases: &[(&str, &[&str], Option<f64>, Option<Usage>)] = &[
+            ("claude", CLAUDE_STREAM, Some(0.1873), u(31 + 88210 + 12045, 88210, 1734)),
+            ("codex", CODEX_STREAM, None, u(24763, 24448, 122)),
+            ("gemini", GEMINI_STREAM, None, u(10352, 8114, 158)),
+            ("cursor-cli", CURSOR_STREAM, None, None),
+            ("aider", AIDER_STREAM, None, None),
+        ];
+        for (name, lines, cost, usage) in cases {
+            let format = preset(name, "").unwrap().format;
+            let (st, _) = run(format, lines);
+            assert_eq!(st.cost_usd, *cost, "{name}: cost");
+            assert_eq!(st.usage, *usage, "{name}: tokens");
+            if *name != "aider" {
+                assert_eq!(st.done, Some(Done::Success), "{name}: done");
+                assert_eq!(st.final_summary().as_deref(), Some("Updated the button."), "{name}: summary");
+            }
+        }
+    }
+
+    #[test]
+    fn codex_usage_adds_up_over_turns_and_odd_values_are_ignored() {
+        let (st, _) = run(
+            StreamFormat::CodexJsonl,
+            &[
+                r#"{"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":40,"output_tokens":10}}"#,
+                r#"{"type":"turn.completed","usage":{"input_tokens":50,"cached_input_tokens":0,"output_tokens":5}}"#,
+            ],
+        );
+        assert_eq!(st.usage, Some(Usage { input_tokens: 150, cached_input_tokens: 40, output_tokens: 15 }));
+        let (st, _) = run(
+            StreamFormat::ClaudeStream,
+            &[r#"{"type":"result","subtype":"success","is_error":false,"total_cost_usd":-3,"usage":"lots"}"#],
+        );
+        assert_eq!((st.cost_usd, st.usage), (None, None));
+        let (st, _) = run(StreamFormat::GeminiStream, &[r#"{"type":"result","status":"success","stats":{}}"#]);
+        assert_eq!(st.usage, None);
     }
 
     #[test]

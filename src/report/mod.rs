@@ -10,11 +10,14 @@
 //! - [`playback`]: the speech queue (sentence by sentence, barge-in) over the
 //!   [`Output`] trait; rodio on a real device.
 //! - [`changelog`]: audio changelogs as WAV + MP3 files with a JSON sidecar.
+//! - [`stats`]: pure; the figures behind `capcom stats` (green on the first try, time to
+//!   ready, cost per task) from tasks, runs and state events.
 
 pub mod changelog;
 pub mod feed;
 pub mod playback;
 pub mod script;
+pub mod stats;
 pub mod text;
 pub mod tts;
 pub mod view;
@@ -26,4 +29,4 @@ pub use playback::{Cut, NullOutput, Output, PlaybackError, RodioOutput, SpeechEv
 pub use script::{Named, Note, Refusal, Severity, StepResult};
 pub use text::split_sentences;
 pub use tts::{CommandSpeaker, Espeak, EspeakSettings, Pcm, Speaker, TtsError};
-pub use view::{CheckView, TaskView};
+pub use view::{CheckView, Spend, TaskView};

@@ -508,6 +508,7 @@ pub fn task_status(v: &TaskView, now: DateTime<Utc>) -> String {
                     None => format!("It took {}.", words::duration(d)),
                 });
             }
+            out.extend(spend_sentence(v));
         }
         TaskState::NeedsAttention | TaskState::Failed => {
             let what = if v.state == TaskState::Failed { "failed" } else { "needs your attention" };
@@ -516,10 +517,12 @@ pub fn task_status(v: &TaskView, now: DateTime<Utc>) -> String {
                 out.push(checks_sentence(v));
             }
             out.extend(where_sentence(v));
+            out.extend(spend_sentence(v));
         }
         TaskState::Merged => {
             out.push(format!("{name} was merged."));
             out.extend(where_sentence(v).map(|w| w.replace(" changes ", " changed ")));
+            out.extend(spend_sentence(v));
         }
         TaskState::Cancelled => out.push(format!("{name} was cancelled.")),
     }
@@ -822,6 +825,7 @@ pub fn changelog(tasks: &[TaskView], since: DateTime<Utc>, now: DateTime<Utc>) -
             (m, w) => format!(": {} merged and {} waiting for you", number(m), number(w)),
         };
         out.push(format!("{head}{split}."));
+        out.extend(agent_time_sentence(&landed));
     }
 
     let (shown, _) = words::cap_at(&landed, CHANGELOG_LIMIT);
@@ -904,10 +908,40 @@ fn changelog_item(v: &TaskView, i: usize, n: usize, now: DateTime<Utc>) -> Strin
             }
         }
     }
-    if let Some(d) = v.elapsed(now).filter(|_| v.started.is_some()) {
-        s.push(format!("The agent worked for {}.", words::duration(d)));
+    let cost = v.spend.cost_usd.map(words::money);
+    match (v.elapsed(now).filter(|_| v.started.is_some()), cost) {
+        (Some(d), Some(c)) if v.spend.cost_complete() => s.push(format!("The agent worked for {} and cost {c}.", words::duration(d))),
+        (Some(d), Some(c)) => s.push(format!("The agent worked for {} and cost at least {c}.", words::duration(d))),
+        (Some(d), None) => s.push(format!("The agent worked for {}.", words::duration(d))),
+        (None, Some(c)) => s.push(format!("It cost {c} in agent time.")),
+        (None, None) => {}
     }
     s.join(" ")
+}
+
+/// "That's four dollars and twenty cents in agent time." over the tasks that landed; nothing
+/// when no agent reported a cost, "at least" when only some did.
+fn agent_time_sentence(tasks: &[&TaskView]) -> Option<String> {
+    let costs: Vec<f64> = tasks.iter().filter_map(|v| v.spend.cost_usd).collect();
+    if costs.is_empty() {
+        return None;
+    }
+    let amount = words::money(costs.iter().sum());
+    let complete = tasks.iter().all(|v| v.spend.cost_complete());
+    Some(if complete { format!("That's {amount} in agent time.") } else { format!("That's at least {amount} in agent time.") })
+}
+
+/// What a finished task cost, said only when an agent reported it: "It cost forty-two cents
+/// over two runs." With no cost known, its follow-ups, if any: "It took one follow-up."
+fn spend_sentence(v: &TaskView) -> Option<String> {
+    let sp = &v.spend;
+    match sp.cost_usd {
+        Some(c) if sp.cost_complete() && sp.runs > 1 => Some(format!("It cost {} over {} runs.", words::money(c), words::number(sp.runs))),
+        Some(c) if sp.cost_complete() => Some(format!("It cost {}.", words::money(c))),
+        Some(c) => Some(format!("It cost at least {}.", words::money(c))),
+        None if sp.follow_ups > 0 => Some(format!("It took {}.", words::count_of(sp.follow_ups, "follow-up"))),
+        None => None,
+    }
 }
 
 /// "fix(auth): keep the return URL" → "keep the return URL" (Conventional Commits type dropped).
@@ -1175,4 +1209,71 @@ pub fn synthesize(results: &[StepResult]) -> String {
         }
     }
     out.join(" ")
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+    use crate::report::view::Spend;
+
+    fn at(min: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-30T18:00:00Z").unwrap().with_timezone(&Utc) + chrono::Duration::minutes(min)
+    }
+
+    fn merged(id: i64, title: &str, cost: Option<f64>, runs: u64, with_cost: u64) -> TaskView {
+        let mut v = TaskView::new(id, title, TaskState::Merged);
+        v.agent = Some("claude".into());
+        v.started = Some(at(-120));
+        v.finished = Some(at(-100));
+        v.updated = Some(at(-90));
+        v.checks = vec![crate::report::CheckView::new("test", true)];
+        v.spend = Spend { runs, runs_with_cost: with_cost, cost_usd: cost, ..Spend::default() };
+        v
+    }
+
+    #[test]
+    fn the_changelog_says_what_the_agents_cost_and_nothing_when_unknown() {
+        let now = at(0);
+        let since = at(-24 * 60);
+        // (tasks, what the changelog must say, what it must not)
+        let cases: Vec<(Vec<TaskView>, Option<&str>, &str)> = vec![
+            (
+                vec![merged(1, "Bump Tailwind", Some(1.20), 1, 1), merged(2, "Fix the nav", Some(2.0), 1, 1), merged(3, "Docs", Some(1.0), 1, 1)],
+                Some("Three changes landed since yesterday, all merged. That's four dollars and twenty cents in agent time."),
+                "at least",
+            ),
+            (
+                vec![merged(1, "Bump Tailwind", Some(0.42), 1, 1), merged(2, "Fix the nav", None, 1, 0)],
+                Some("That's at least forty-two cents in agent time."),
+                "That's forty-two",
+            ),
+            (vec![merged(1, "Bump Tailwind", None, 1, 0), merged(2, "Fix the nav", None, 2, 0)], None, "agent time"),
+        ];
+        for (tasks, want, not) in cases {
+            let text = changelog(&tasks, since, now);
+            if let Some(w) = want {
+                assert!(text.contains(w), "{text}");
+            }
+            assert!(!text.contains(not), "{text}");
+            assert!(!text.contains('$') && !text.chars().any(|c| c.is_ascii_digit()), "{text}");
+        }
+        let one = changelog(&[merged(1, "Bump Tailwind", Some(0.42), 1, 1)], since, now);
+        assert!(one.contains("The agent worked for twenty minutes and cost forty-two cents."), "{one}");
+    }
+
+    #[test]
+    fn one_task_answer_mentions_its_cost_only_when_known() {
+        let now = at(0);
+        let mut v = merged(4, "Bump Tailwind", Some(1.05), 2, 2);
+        v.state = TaskState::Ready;
+        assert!(task_status(&v, now).ends_with("It cost one dollar and five cents over two runs."), "{}", task_status(&v, now));
+        v.spend = Spend { runs: 2, follow_ups: 1, ..Spend::default() };
+        assert!(task_status(&v, now).ends_with("It took one follow-up."), "{}", task_status(&v, now));
+        v.spend = Spend { runs: 1, ..Spend::default() };
+        assert!(!task_status(&v, now).contains("cost"), "{}", task_status(&v, now));
+        // Running: nothing about cost yet.
+        v.state = TaskState::Running;
+        v.spend = Spend { runs: 1, runs_with_cost: 1, cost_usd: Some(0.3), ..Spend::default() };
+        assert!(!task_status(&v, now).contains("cent"), "{}", task_status(&v, now));
+    }
 }

@@ -22,6 +22,62 @@ impl CheckView {
     }
 }
 
+/// What a task's runs spent, added up: what the agents reported (cost, tokens) and what
+/// capcom measured (wall and CPU time), with how many runs and follow-ups it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Spend {
+    /// Runs of the task (starts, retries and follow-ups).
+    pub runs: u64,
+    pub follow_ups: u64,
+    pub retries: u64,
+    /// The sum of the costs the agents reported, in US dollars; `None` when no run reported one.
+    pub cost_usd: Option<f64>,
+    /// How many runs reported a cost (when fewer than `runs`, `cost_usd` is a lower bound).
+    pub runs_with_cost: u64,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    /// Wall time of the ended runs, added up.
+    pub wall_ms: Option<i64>,
+    /// CPU time (user + sys) of the agents' process trees, added up; local agents only.
+    pub cpu_ms: Option<i64>,
+}
+
+impl Spend {
+    /// Add up a task's runs.
+    pub fn of_runs(runs: &[Run]) -> Spend {
+        let mut s = Spend::default();
+        fn add_i(slot: &mut Option<i64>, v: Option<i64>) {
+            if let Some(v) = v {
+                *slot = Some(slot.unwrap_or(0) + v.max(0));
+            }
+        }
+        for r in runs {
+            s.runs += 1;
+            match r.kind.as_deref() {
+                Some("follow_up") => s.follow_ups += 1,
+                Some("retry") => s.retries += 1,
+                _ => {}
+            }
+            if let Some(c) = r.cost_usd.filter(|c| c.is_finite() && *c >= 0.0) {
+                s.cost_usd = Some(s.cost_usd.unwrap_or(0.0) + c);
+                s.runs_with_cost += 1;
+            }
+            if let Some(u) = &r.usage {
+                s.input_tokens = Some(s.input_tokens.unwrap_or(0) + u.input_tokens);
+                s.output_tokens = Some(s.output_tokens.unwrap_or(0) + u.output_tokens);
+            }
+            add_i(&mut s.wall_ms, r.wall_ms);
+            add_i(&mut s.cpu_ms, r.cpu_ms);
+        }
+        s
+    }
+
+    /// Every run reported a cost.
+    pub fn cost_complete(&self) -> bool {
+        self.cost_usd.is_some() && self.runs_with_cost == self.runs
+    }
+}
+
 /// Everything a script may say about one task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskView {
@@ -64,6 +120,9 @@ pub struct TaskView {
     pub summary: Option<String>,
     /// Commit messages (first lines), oldest first.
     pub commits: Vec<String>,
+    /// What its runs cost and took.
+    #[serde(default)]
+    pub spend: Spend,
 }
 
 impl TaskView {
@@ -96,6 +155,7 @@ impl TaskView {
             conflicts: Vec::new(),
             summary: None,
             commits: Vec::new(),
+            spend: Spend::default(),
         }
     }
 
@@ -116,6 +176,7 @@ impl TaskView {
         v.created = parse_time(&task.created_at);
         v.updated = parse_time(&task.updated_at);
 
+        v.spend = Spend::of_runs(runs);
         let mut runs: Vec<&Run> = runs.iter().collect();
         runs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
         v.started = runs.first().and_then(|r| parse_time(&r.started_at));

@@ -156,6 +156,26 @@ pub fn duration(d: Duration) -> String {
     if days == 1 { "a day".to_string() } else { count_of(days, "day") }
 }
 
+/// An amount of US dollars as people say it, rounded to what matters:
+/// 0.004 → "less than a cent", 0.42 → "forty-two cents", 4.2 → "four dollars and twenty cents",
+/// 1 → "one dollar", 23.6 → "twenty-four dollars" (from twenty dollars up, whole dollars).
+pub fn money(usd: f64) -> String {
+    let usd = if usd.is_finite() { usd.max(0.0) } else { 0.0 };
+    let cents = (usd * 100.0).round() as u64;
+    if cents == 0 {
+        return "less than a cent".to_string();
+    }
+    if cents < 100 {
+        return count(cents, "cent", "cents");
+    }
+    if cents >= 2000 {
+        return count((cents + 50) / 100, "dollar", "dollars");
+    }
+    let (dollars, rest) = (cents / 100, cents % 100);
+    let head = count(dollars, "dollar", "dollars");
+    if rest == 0 { head } else { format!("{head} and {}", count(rest, "cent", "cents")) }
+}
+
 /// Seconds as a duration phrase.
 pub fn seconds(secs: u64) -> String {
     duration(Duration::from_secs(secs))
@@ -243,6 +263,28 @@ pub fn lines(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_is_said_as_people_say_it() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "less than a cent"),
+            (0.004, "less than a cent"),
+            (0.01, "one cent"),
+            (0.42, "forty-two cents"),
+            (0.999, "one dollar"),
+            (1.0, "one dollar"),
+            (1.05, "one dollar and five cents"),
+            (4.2, "four dollars and twenty cents"),
+            (19.99, "nineteen dollars and ninety-nine cents"),
+            (23.6, "twenty-four dollars"),
+            (112.0, "one hundred and twelve dollars"),
+            (-3.0, "less than a cent"),
+            (f64::NAN, "less than a cent"),
+        ];
+        for (usd, want) in cases {
+            assert_eq!(money(*usd), *want, "{usd}");
+        }
+    }
 
     #[test]
     fn numbers_in_words() {

@@ -154,6 +154,50 @@ pub struct Run {
     pub log_path: Option<String>,
     pub cost_usd: Option<f64>,
     pub summary: Option<String>,
+    /// Why the run started: `start`, `retry` or `follow_up` (`None` for runs recorded before schema 3
+    /// whose kind could not be told).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The tokens the agent reported, where its stream gives them.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    /// Wall time from start to end.
+    #[serde(default)]
+    pub wall_ms: Option<i64>,
+    /// CPU time (user + sys) of the agent's whole process tree, measured by its supervisor.
+    #[serde(default)]
+    pub cpu_ms: Option<i64>,
+}
+
+/// Tokens an agent reported for one run, the same way for every vendor.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct Usage {
+    /// Every input token, read from a prompt cache or not.
+    pub input_tokens: u64,
+    /// The part of `input_tokens` read from a prompt cache.
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.output_tokens += other.output_tokens;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+/// What a run spent, as the agent and its supervisor reported it; every part optional.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RunSpend {
+    pub cost_usd: Option<f64>,
+    pub usage: Option<Usage>,
+    pub cpu_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -417,11 +461,11 @@ impl Store {
     pub fn start_run(&self, run: &Run) -> Result<i64> {
         let conn = self.db();
         conn.execute(
-            "INSERT INTO runs (task_id, agent, branch, worktree, pid, pid_start, session_id, remote_id, started_at, log_path)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO runs (task_id, agent, branch, worktree, pid, pid_start, session_id, remote_id, started_at, log_path, kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 run.task_id, run.agent, run.branch, run.worktree, run.pid, run.pid_start,
-                run.session_id, run.remote_id, now_str(), run.log_path
+                run.session_id, run.remote_id, now_str(), run.log_path, run.kind
             ],
         )?;
         Ok(conn.last_insert_rowid())
@@ -442,12 +486,44 @@ impl Store {
         Ok(())
     }
 
+    /// End a run: its end time, exit code, summary, and its wall time (end minus start).
     pub fn finish_run(&self, run_id: i64, exit_code: Option<i64>, summary: Option<&str>) -> Result<()> {
         self.db().execute(
-            "UPDATE runs SET ended_at = ?2, exit_code = ?3, summary = COALESCE(?4, summary) WHERE id = ?1",
+            "UPDATE runs SET ended_at = ?2, exit_code = ?3, summary = COALESCE(?4, summary),
+                             wall_ms = MAX(0, CAST(ROUND((julianday(?2) - julianday(started_at)) * 86400000.0) AS INTEGER))
+             WHERE id = ?1",
             params![run_id, now_str(), exit_code, summary],
         )?;
         Ok(())
+    }
+
+    /// Record what a run spent (only the parts that are known; known parts are never erased).
+    pub fn set_run_spend(&self, run_id: i64, spend: &RunSpend) -> Result<()> {
+        let usage = spend.usage.map(|u| serde_json::to_string(&u)).transpose()?;
+        self.db().execute(
+            "UPDATE runs SET cost_usd = COALESCE(?2, cost_usd), usage = COALESCE(?3, usage), cpu_ms = COALESCE(?4, cpu_ms)
+             WHERE id = ?1",
+            params![run_id, spend.cost_usd, usage, spend.cpu_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Every run, oldest first (for the figures in `capcom stats`).
+    pub fn all_runs(&self) -> Result<Vec<Run>> {
+        let conn = self.db();
+        let mut stmt = conn.prepare(&format!("SELECT {RUN_COLS} FROM runs ORDER BY id"))?;
+        let rows = stmt.query_map([], run_from_row)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Every task's `state` events, oldest first (for the figures in `capcom stats`).
+    pub fn state_events(&self) -> Result<Vec<Event>> {
+        let conn = self.db();
+        let mut stmt = conn.prepare(
+            "SELECT id, task_id, at, kind, message, data FROM events WHERE kind = 'state' AND task_id IS NOT NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], event_from_row)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     pub fn runs(&self, task_id: i64) -> Result<Vec<Run>> {
@@ -542,7 +618,7 @@ fn task_from_row(r: &Row) -> rusqlite::Result<Result<Task>> {
 }
 
 const RUN_COLS: &str = "id, task_id, agent, branch, worktree, pid, pid_start, session_id, remote_id, started_at, \
-                        ended_at, exit_code, log_path, cost_usd, summary";
+                        ended_at, exit_code, log_path, cost_usd, summary, kind, usage, wall_ms, cpu_ms";
 
 fn run_from_row(r: &Row) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -561,6 +637,10 @@ fn run_from_row(r: &Row) -> rusqlite::Result<Run> {
         log_path: r.get(12)?,
         cost_usd: r.get(13)?,
         summary: r.get(14)?,
+        kind: r.get(15)?,
+        usage: r.get::<_, Option<String>>(16)?.and_then(|s| serde_json::from_str(&s).ok()),
+        wall_ms: r.get(17)?,
+        cpu_ms: r.get(18)?,
     })
 }
 

@@ -86,4 +86,25 @@ pub const MIGRATIONS: &[&str] = &[
         used_at     TEXT
     );
     "#,
+    // 3: what each run cost. `kind` (start | retry | follow_up), the tokens the agent reported
+    // (`usage`, JSON), wall time and CPU time (user + sys of the agent's whole process tree).
+    // Existing runs keep their rows: wall time is filled in from their start and end, and
+    // `kind` from their order and the task's `follow_up` events. Their CPU time stays unknown.
+    r#"
+    ALTER TABLE runs ADD COLUMN kind TEXT;
+    ALTER TABLE runs ADD COLUMN usage TEXT;
+    ALTER TABLE runs ADD COLUMN wall_ms INTEGER;
+    ALTER TABLE runs ADD COLUMN cpu_ms INTEGER;
+    UPDATE runs SET wall_ms = MAX(0, CAST(ROUND((julianday(ended_at) - julianday(started_at)) * 86400000.0) AS INTEGER))
+        WHERE ended_at IS NOT NULL AND julianday(ended_at) IS NOT NULL AND julianday(started_at) IS NOT NULL;
+    UPDATE runs SET kind = CASE
+        WHEN NOT EXISTS (SELECT 1 FROM runs p WHERE p.task_id = runs.task_id AND p.id < runs.id) THEN 'start'
+        WHEN EXISTS (
+            SELECT 1 FROM events e
+            WHERE e.task_id = runs.task_id AND e.kind = 'follow_up' AND e.at <= runs.started_at
+              AND e.at >= (SELECT MAX(p.started_at) FROM runs p WHERE p.task_id = runs.task_id AND p.id < runs.id)
+        ) THEN 'follow_up'
+        ELSE 'retry'
+    END;
+    "#,
 ];

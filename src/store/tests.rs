@@ -80,3 +80,77 @@ fn runs_open_until_finished() {
     assert_eq!(s.runs(t.id).unwrap()[0].summary.as_deref(), Some("done"));
     assert_eq!(s.audit_log(10).unwrap()[0].action, "dispatch");
 }
+
+/// A database as schema 2 left it: tasks, runs (a start, a follow-up, a retry, one still open),
+/// events and a paired device, written with schema 2's own SQL.
+fn schema_two_db(path: &std::path::Path) {
+    let mut c = Connection::open(path).unwrap();
+    for (i, sql) in MIGRATIONS[..2].iter().enumerate() {
+        let tx = c.transaction().unwrap();
+        tx.execute_batch(sql).unwrap();
+        tx.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+        tx.commit().unwrap();
+    }
+    let spec_json = serde_json::to_string(&spec("old work")).unwrap();
+    c.execute_batch(&format!(
+        "INSERT INTO tasks (id, spec, title, state, agent, created_at, updated_at)
+             VALUES (1, '{spec_json}', 'old work', 'ready', 'claude', '2026-11-20T08:00:00.000Z', '2026-11-20T09:00:00.000Z');
+         INSERT INTO runs (id, task_id, agent, started_at, ended_at, exit_code, cost_usd, summary) VALUES
+             (1, 1, 'claude', '2026-11-20T08:00:00.000Z', '2026-11-20T08:12:30.500Z', 0, 0.25, 'first'),
+             (2, 1, 'claude', '2026-11-20T08:20:00.000Z', '2026-11-20T08:21:00.000Z', 0, 0.05, 'second'),
+             (3, 1, 'claude', '2026-11-20T08:30:00.000Z', '2026-11-20T08:31:00.000Z', 1, NULL, 'third'),
+             (4, 1, 'claude', '2026-11-20T08:40:00.000Z', NULL, NULL, NULL, NULL);
+         INSERT INTO events (task_id, at, kind, message) VALUES
+             (1, '2026-11-20T08:15:00.000Z', 'follow_up', 'also fix the docs'),
+             (1, '2026-11-20T08:25:00.000Z', 'retry', 'retrying');
+         INSERT INTO devices (name, token_hash, created_at) VALUES ('phone', 'abc', '2026-11-20T08:00:00.000Z');"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn schema_two_becomes_three_and_keeps_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capcom.db");
+    schema_two_db(&path);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.task(1).unwrap().title, "old work");
+    let runs = s.runs(1).unwrap();
+    assert_eq!(runs.len(), 4);
+    let kinds: Vec<Option<&str>> = runs.iter().map(|r| r.kind.as_deref()).collect();
+    assert_eq!(kinds, [Some("start"), Some("follow_up"), Some("retry"), Some("retry")]);
+    let walls: Vec<Option<i64>> = runs.iter().map(|r| r.wall_ms).collect();
+    assert_eq!(walls, [Some(750_500), Some(60_000), Some(60_000), None]);
+    assert_eq!(runs[0].cost_usd, Some(0.25));
+    assert_eq!(runs[0].summary.as_deref(), Some("first"));
+    assert!(runs.iter().all(|r| r.cpu_ms.is_none() && r.usage.is_none()));
+    assert_eq!(s.events(1).unwrap().len(), 2);
+    assert_eq!(s.devices().unwrap().len(), 1);
+
+    // The open run ends under schema 3 with its wall time and what it spent.
+    s.set_run_spend(4, &RunSpend { cost_usd: Some(0.5), usage: Some(Usage { input_tokens: 10, cached_input_tokens: 4, output_tokens: 2 }), cpu_ms: Some(1200) }).unwrap();
+    s.set_run_spend(4, &RunSpend::default()).unwrap();
+    s.finish_run(4, Some(0), None).unwrap();
+    let r = &s.runs(1).unwrap()[3];
+    assert_eq!((r.cost_usd, r.cpu_ms), (Some(0.5), Some(1200)));
+    assert_eq!(r.usage, Some(Usage { input_tokens: 10, cached_input_tokens: 4, output_tokens: 2 }));
+    assert!(r.wall_ms.is_some_and(|w| w > 0), "{r:?}");
+    drop(s);
+    // Opening again changes nothing.
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.runs(1).unwrap()[0].wall_ms, Some(750_500));
+}
+
+#[test]
+fn new_runs_record_their_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("c.db")).unwrap();
+    let t = s.create_task(&spec("k"), TaskState::Queued, None, None, "test").unwrap();
+    let r = s.start_run(&Run { task_id: t.id, agent: "codex".into(), kind: Some("follow_up".into()), ..Run::default() }).unwrap();
+    s.finish_run(r, Some(0), None).unwrap();
+    let run = &s.runs(t.id).unwrap()[0];
+    assert_eq!(run.kind.as_deref(), Some("follow_up"));
+    assert!(run.wall_ms.is_some_and(|w| w >= 0));
+    assert_eq!(s.all_runs().unwrap().len(), 1);
+}

@@ -95,6 +95,21 @@ function checksBadge(t) {
   const n = t.checks.length, word = n === 1 ? "check" : "checks";
   return bad ? `<span class="badge red">${bad}/${n} ${word} red</span>` : `<span class="badge green">${n} ${word} green</span>`;
 }
+// what a task's runs cost and took (the `spend` of its view); null when nothing is known yet
+function usd(c) { return c > 0 && c < 0.01 ? "$" + c.toFixed(4) : "$" + c.toFixed(2); }
+function dur(ms) { const s = Math.round((ms || 0) / 1000); return s < 60 ? s + "s" : s < 3600 ? Math.floor(s / 60) + "m " + String(s % 60).padStart(2, "0") + "s" : Math.floor(s / 3600) + "h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + "m"; }
+function spendText(sp) {
+  if (!sp || !sp.runs) return null;
+  const parts = [];
+  if (sp.cost_usd != null) parts.push((sp.runs_with_cost < sp.runs ? "at least " : "") + usd(sp.cost_usd));
+  else parts.push("cost not reported");
+  if (sp.wall_ms != null) parts.push(dur(sp.wall_ms) + " wall");
+  if (sp.cpu_ms != null) parts.push(dur(sp.cpu_ms) + " CPU");
+  parts.push(sp.runs === 1 ? "1 run" : sp.runs + " runs");
+  if (sp.follow_ups) parts.push(sp.follow_ups === 1 ? "1 follow-up" : sp.follow_ups + " follow-ups");
+  if (sp.input_tokens != null) parts.push(Math.round(sp.input_tokens / 100) / 10 + "k tokens in, " + Math.round((sp.output_tokens || 0) / 100) / 10 + "k out");
+  return parts.join(" · ");
+}
 function renderBoard() {
   const ul = $("board");
   ul.innerHTML = state.tasks.map((t) => `
@@ -109,6 +124,7 @@ function renderBoard() {
         ${t.secrets ? `<span class="flag">secrets: ${t.secrets}</span>` : ""}
         ${t.files_changed != null ? `<span>${t.files_changed} files +${t.insertions || 0} &minus;${t.deletions || 0}</span>` : ""}
         ${t.pr ? `<span>PR #${t.pr}</span>` : ""}
+        ${t.spend && t.spend.cost_usd != null ? `<span class="cost">${t.spend.runs_with_cost < t.spend.runs ? "≥ " : ""}${usd(t.spend.cost_usd)}</span>` : ""}
       </div>
       ${t.reason ? `<div class="muted">${esc(t.reason)}</div>` : ""}
     </li>`).join("");
@@ -187,6 +203,7 @@ async function refreshTask(id, quiet) {
     ${(v.scope_violations || []).length ? `<p class="flag">Outside the scope: ${esc(v.scope_violations.join(", "))}</p>` : ""}
     ${v.secrets ? `<p class="flag">${v.secrets} possible secrets flagged</p>` : ""}
     <h3>Acceptance</h3><ul>${acc || "<li class=muted>none given</li>"}</ul>
+    ${spendText(v.spend) ? `<h3>Cost</h3><p class="spend">${esc(spendText(v.spend))}</p>` : ""}
     <h3>Changed files</h3>${files ? `<table>${files}</table>` : '<p class="muted">none yet</p>'}
     ${diff ? `<h3>Diff</h3>${diff}` : ""}
     <h3>Events</h3><ul>${(d.events || []).map((e) => `<li><span class="muted">${esc(e.at.slice(11, 19))}</span> ${esc(e.kind)}: ${esc(e.message)}</li>`).join("")}</ul>
