@@ -80,3 +80,27 @@ fn runs_open_until_finished() {
     assert_eq!(s.runs(t.id).unwrap()[0].summary.as_deref(), Some("done"));
     assert_eq!(s.audit_log(10).unwrap()[0].action, "dispatch");
 }
+
+#[test]
+fn every_task_write_is_announced_to_followers_of_any_clone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("c.db")).unwrap();
+    let mut writes = s.clone().task_writes();
+    let mut count = || {
+        let changed = writes.has_changed().unwrap();
+        writes.mark_unchanged();
+        changed
+    };
+    assert!(!count());
+    let t = s.create_task(&spec("one"), TaskState::Queued, None, None, "test").unwrap();
+    assert!(count(), "create");
+    s.transition(t.id, None, TaskState::Running, None).unwrap();
+    assert!(count(), "transition");
+    s.update_task(t.id, &TaskUpdate { branch: Some("b".into()), ..TaskUpdate::default() }).unwrap();
+    assert!(count(), "update");
+    // reads and refused writes announce nothing
+    s.tasks(true).unwrap();
+    let _ = s.transition(t.id, Some(&[TaskState::Queued]), TaskState::Ready, None);
+    assert!(s.update_task(999, &TaskUpdate::default()).is_err());
+    assert!(!count());
+}
