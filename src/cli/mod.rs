@@ -3,6 +3,7 @@
 
 pub mod client;
 mod doctor;
+pub mod install;
 mod parse;
 mod stats;
 mod voice_out;
@@ -213,8 +214,26 @@ pub enum Command {
     /// where the global hotkey cannot work (Wayland)
     Listen {
         /// Start recording, or stop and transcribe if recording
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["pause", "resume"])]
         toggle: bool,
+        /// Pause listening: the hotkey and the microphone stay off until resumed (the tray shows it)
+        #[arg(long, conflicts_with = "resume")]
+        pause: bool,
+        /// Resume listening after --pause (or the tray's "Pause listening")
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Print a shell completion script (capcom.sh run installs them where each shell looks)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man page, capcom.1 (capcom.sh run installs it in ~/.local/share/man/man1)
+    Man {
+        /// Folder to write capcom.1 into; without it the page goes to stdout
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -253,6 +272,19 @@ pub fn run(cli: Cli) -> u8 {
         // No logging, config or runtime: this process only waits for the agent.
         return crate::dispatch::local::supervise(status, *max_log, argv);
     }
+    // Generated from the command line's own definition: no config, data dir or daemon.
+    if matches!(cli.command, Command::Completions { .. } | Command::Man { .. }) {
+        // `capcom completions bash | head` ends quietly.
+        // SAFETY: restores the default action for SIGPIPE before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    match &cli.command {
+        Command::Completions { shell } => return install::completions(*shell, &mut std::io::stdout()),
+        Command::Man { out } => return install::man(out.as_deref()),
+        _ => {}
+    }
     // The first line a user reads is capcom's own, not ALSA's device probing.
     crate::capture::mic::quiet_alsa();
     let data = DataDir::resolve(cli.data_dir.as_deref());
@@ -275,7 +307,7 @@ pub fn run(cli: Cli) -> u8 {
                 return exit::ERROR;
             }
         }
-        if let Err(e) = crate::logging::init_daemon(&data.logs()) {
+        if let Err(e) = crate::logging::init_daemon(&data.daemon_logs()) {
             eprintln!("capcom: {e}");
             return exit::ERROR;
         }
@@ -510,9 +542,19 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
         Command::Models { action: ModelsAction::Import { dir, q8_0, name } } => {
             voice::models_import(&loaded, &data, &dir, q8_0, name.as_deref()).await
         }
-        Command::Listen { toggle: true } => voice::listen_toggle(&data),
-        Command::Listen { toggle: false } => {
-            eprintln!("capcom: say what to do: `capcom listen --toggle` starts or stops recording in the daemon");
+        Command::Listen { toggle: true, .. } => voice::listen_toggle(&data),
+        Command::Listen { pause, resume, .. } if pause || resume => with_client(&data, |c| async move {
+            let v: serde_json::Value = c.post("/v1/listen", &serde_json::json!({ "paused": pause })).await?;
+            if v["paused"] == true {
+                println!("listening paused: the hotkey and the microphone are off until `capcom listen --resume`");
+            } else {
+                println!("listening resumed");
+            }
+            Ok(exit::OK)
+        })
+        .await,
+        Command::Listen { .. } => {
+            eprintln!("capcom: say what to do: `capcom listen --toggle` starts or stops recording in the daemon; --pause and --resume turn listening off and on");
             exit::USAGE
         }
         other => {
@@ -542,6 +584,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Stats { .. } => "stats",
         Command::Supervise { .. } => "__supervise",
         Command::Listen { .. } => "listen",
+        Command::Completions { .. } => "completions",
+        Command::Man { .. } => "man",
         Command::Pair { .. } => "pair",
         Command::Devices { .. } => "devices",
     }

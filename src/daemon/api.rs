@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cancel", post(post_cancel))
         .route("/v1/gc", post(post_gc))
         .route("/v1/stats", get(get_stats))
+        .route("/v1/listen", post(post_listen))
         .merge(super::spoken::authed_routes())
         .route("/v1/pair", post(super::phone::post_pair))
         .route("/v1/devices", get(super::phone::get_devices))
@@ -167,6 +168,23 @@ async fn get_stats(State(st): State<AppState>, Query(q): Query<StatsQuery>) -> A
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(stats))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct ListenBody {
+    /// true pauses, false resumes, absent toggles.
+    paused: Option<bool>,
+}
+
+/// `capcom listen --pause/--resume` and the tray's menu: the same coordinator state.
+async fn post_listen(State(st): State<AppState>, Json(b): Json<ListenBody>) -> ApiResult<serde_json::Value> {
+    let paused = st
+        .coordinator
+        .set_paused(b.paused)
+        .await
+        .ok_or_else(|| ApiError(StatusCode::SERVICE_UNAVAILABLE, "the coordinator is stopping".into()))?;
+    Ok(Json(serde_json::json!({ "paused": paused })))
 }
 
 async fn health() -> Json<serde_json::Value> {

@@ -32,6 +32,16 @@ pub struct Snapshot {
     pub stage: Stage,
     /// The question waiting for "confirm", if any.
     pub question: Option<String>,
+    /// Listening is paused: the hotkey and the microphone are off until resumed.
+    pub paused: bool,
+}
+
+/// What the coordinator publishes after every message: the voice loop and the tray
+/// follow it (a watch channel), so a short press shows as "recording" at once.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Published {
+    pub stage: Option<Stage>,
+    pub paused: bool,
 }
 
 /// A push-to-talk edge from the voice loop.
@@ -75,6 +85,9 @@ pub enum Msg {
     PlayFile(std::path::PathBuf),
     /// A remote agent's run changed (a verified webhook): its watcher looks now.
     AgentChanged(String),
+    /// Pause (`Some(true)`), resume (`Some(false)`) or toggle (`None`) listening; replies
+    /// whether listening is paused now.
+    SetPaused { paused: Option<bool>, reply: oneshot::Sender<bool> },
 }
 
 pub struct Coordinator {
@@ -98,6 +111,10 @@ pub struct Coordinator {
     pub(super) expired: Option<i64>,
     /// The coordinator's own inbox, for the speech queue's "done" messages.
     inbox: Option<mpsc::Sender<Msg>>,
+    /// Listening paused: hotkey presses are ignored and the voice loop closes the microphone.
+    pub(super) paused: bool,
+    /// The stage and pause state, published after each message.
+    published: watch::Sender<Published>,
 }
 
 /// The `capcom` binary, to supervise local agents (`capcom __supervise`), when this
@@ -111,6 +128,7 @@ fn supervisor() -> Option<std::path::PathBuf> {
 pub struct CoordinatorHandle {
     tx: mpsc::Sender<Msg>,
     task: std::sync::Arc<tokio::sync::Mutex<Option<JoinHandle<()>>>>,
+    published: watch::Receiver<Published>,
 }
 
 impl Coordinator {
@@ -127,7 +145,27 @@ impl Coordinator {
             held_notices: Vec::new(),
             expired: None,
             inbox: None,
+            paused: false,
+            published: watch::Sender::new(Published { stage: Some(Stage::Idle), paused: false }),
         }
+    }
+
+    /// Follow the stage and pause state as they change.
+    pub fn subscribe(&self) -> watch::Receiver<Published> {
+        self.published.subscribe()
+    }
+
+    /// Tell the followers, if anything they see changed.
+    fn publish(&self) {
+        let now = Published { stage: Some(self.stage.clone()), paused: self.paused };
+        self.published.send_if_modified(|p| {
+            if *p == now {
+                false
+            } else {
+                *p = now;
+                true
+            }
+        });
     }
 
     /// Give the coordinator a voice. Its queue reports back through `inbox`.
@@ -146,6 +184,7 @@ impl Coordinator {
             me = me.with_speech(s, tx.clone());
         }
         let dispatch_stop = stop.clone();
+        let published = me.subscribe();
         let task = tokio::spawn(async move {
             let s = &me.services;
             let ctx = Ctx {
@@ -175,8 +214,10 @@ impl Coordinator {
                 }
             }
             me.drain();
+            // Followers see the coordinator gone.
+            me.published.send_modify(|p| p.stage = None);
         });
-        CoordinatorHandle { tx, task: std::sync::Arc::new(tokio::sync::Mutex::new(Some(task))) }
+        CoordinatorHandle { tx, task: std::sync::Arc::new(tokio::sync::Mutex::new(Some(task))), published }
     }
 
     pub fn stage(&self) -> &Stage {
@@ -184,10 +225,28 @@ impl Coordinator {
     }
 
     pub async fn handle(&mut self, msg: Msg) {
+        self.handle_inner(msg).await;
+        self.publish();
+    }
+
+    async fn handle_inner(&mut self, msg: Msg) {
         match msg {
             Msg::Snapshot(reply) => {
                 let question = self.pending.as_ref().map(|p| p.question.clone());
-                let _ = reply.send(Snapshot { stage: self.stage.clone(), question });
+                let _ = reply.send(Snapshot { stage: self.stage.clone(), question, paused: self.paused });
+            }
+            Msg::SetPaused { paused, reply } => {
+                let now = paused.unwrap_or(!self.paused);
+                if now != self.paused {
+                    self.paused = now;
+                    if now && self.stage == Stage::Recording {
+                        // the clip being recorded is dropped by the voice loop
+                        self.stage = self.before_voice.clone();
+                    }
+                    tracing::info!(paused = now, "listening {}", if now { "paused: the hotkey and the microphone are off" } else { "resumed" });
+                    let _ = self.services.store.audit(if now { "listen_pause" } else { "listen_resume" }, None, "user", None);
+                }
+                let _ = reply.send(now);
             }
             Msg::Brief { text, intent, reply } => {
                 let answer = self.brief(text, intent, None).await;
@@ -300,6 +359,10 @@ impl Coordinator {
     }
 
     fn hotkey(&mut self, edge: HotkeyEdge) {
+        if self.paused && edge == HotkeyEdge::Pressed {
+            tracing::debug!("listening is paused; the press is ignored");
+            return;
+        }
         match (edge, &self.stage) {
             (HotkeyEdge::Pressed, Stage::Recording) => {}
             (HotkeyEdge::Pressed, Stage::Speaking) => {
@@ -377,6 +440,18 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
 impl CoordinatorHandle {
     pub async fn send(&self, msg: Msg) -> bool {
         self.tx.send(msg).await.is_ok()
+    }
+
+    /// Follow the stage and pause state; `stage` is `None` once the coordinator stopped.
+    pub fn watch(&self) -> watch::Receiver<Published> {
+        self.published.clone()
+    }
+
+    /// Pause, resume or toggle (`None`) listening; whether it is paused now.
+    pub async fn set_paused(&self, paused: Option<bool>) -> Option<bool> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Msg::SetPaused { paused, reply: tx }).await;
+        rx.await.ok()
     }
 
     pub async fn snapshot(&self) -> Option<Snapshot> {

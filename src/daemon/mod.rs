@@ -260,7 +260,8 @@ async fn daily_changelog(state: api::AppState) {
     }
 }
 
-/// Keep the tray in step with the stage and the tasks; act on its menu.
+/// Keep the tray in step with the stage and the tasks; act on its menu. Driven by changes,
+/// not a timer: the coordinator's published stage and pause state, and the store's task writes.
 async fn run_tray(
     services: Services,
     coordinator: CoordinatorHandle,
@@ -272,6 +273,8 @@ async fn run_tray(
 ) {
     use tray::{TrayAction, TrayModel, TrayStatus};
     let (tx, mut actions) = tokio::sync::mpsc::unbounded_channel();
+    let mut published = coordinator.watch();
+    let mut task_writes = services.store.task_writes();
     let tray = match tray::spawn(TrayModel::default(), tx).await {
         Ok(t) => t,
         Err(e) => {
@@ -279,15 +282,33 @@ async fn run_tray(
             return;
         }
     };
-    let mut paused = false;
     let feed_url = spoken::feed_url_of(&services, &addr, &feed_token);
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    let page_url = loopback_page_url(addr);
+    let (mut following, mut watching_tasks) = (true, true);
     loop {
+        let now = published.borrow_and_update().clone();
+        let status = match now.stage {
+            Some(Stage::Recording) => TrayStatus::Recording,
+            Some(Stage::Transcribing) => TrayStatus::Thinking,
+            Some(Stage::Speaking) => TrayStatus::Speaking,
+            _ => TrayStatus::Idle,
+        };
+        task_writes.mark_unchanged();
+        let store = services.store.clone();
+        let tasks = tokio::task::spawn_blocking(move || store.tasks(true)).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+        let has_changelog = crate::report::changelog::latest(&spoken::changelog_dir_of(&services)).is_some();
+        let model = TrayModel { status, listening_paused: now.paused, feed_url: feed_url.clone(), has_changelog, ..TrayModel::default() }
+            .with_tasks(&tasks);
+        tray.set(model).await;
+
         tokio::select! {
             _ = coordinator::stopped(&mut stop) => break,
+            changed = published.changed(), if following => if changed.is_err() { following = false },
+            changed = task_writes.changed(), if watching_tasks => if changed.is_err() { watching_tasks = false },
             Some(action) = actions.recv() => match action {
                 TrayAction::Quit => { let _ = stop_tx.send(true); break; }
-                TrayAction::TogglePause => paused = !paused,
+                TrayAction::TogglePause => { coordinator.set_paused(None).await; }
+                TrayAction::OpenPage => open_url(&page_url, "the capcom page"),
                 TrayAction::ShowTask(id) => {
                     let store = services.store.clone();
                     let said = tokio::task::spawn_blocking(move || {
@@ -328,30 +349,36 @@ async fn run_tray(
                 }
                 TrayAction::OpenFeedUrl => {
                     if let Some(url) = feed_url.clone() {
-                        // An argv, never a shell; a desktop without xdg-open just logs the URL.
-                        if let Err(e) = std::process::Command::new("xdg-open").arg(&url).spawn() {
-                            tracing::warn!(error = %e, %url, "cannot open the feed URL");
-                        }
+                        open_url(&url, "the feed URL");
                     }
                 }
             },
-            _ = tick.tick() => {}
         }
-        let stage = coordinator.snapshot().await.map(|s| s.stage);
-        let status = match stage {
-            Some(Stage::Recording) => TrayStatus::Recording,
-            Some(Stage::Transcribing) => TrayStatus::Thinking,
-            Some(Stage::Speaking) => TrayStatus::Speaking,
-            _ => TrayStatus::Idle,
-        };
-        let store = services.store.clone();
-        let tasks = tokio::task::spawn_blocking(move || store.tasks(true)).await.ok().and_then(|r| r.ok()).unwrap_or_default();
-        let has_changelog = crate::report::changelog::latest(&spoken::changelog_dir_of(&services)).is_some();
-        let model = TrayModel { status, listening_paused: paused, feed_url: feed_url.clone(), has_changelog, ..TrayModel::default() }
-            .with_tasks(&tasks);
-        tray.set(model).await;
     }
     tray.shutdown().await;
+}
+
+/// The page as this computer reaches it: the bound address, with loopback in place of a
+/// wildcard, over HTTPS when the API serves it (anything beyond loopback).
+pub fn loopback_page_url(addr: SocketAddr) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let scheme = if crate::web::tls::needs_tls(addr) { "https" } else { "http" };
+    match addr.ip() {
+        IpAddr::V4(v4) => format!("{scheme}://{}:{}/", if v4.is_unspecified() { Ipv4Addr::LOCALHOST } else { v4 }, addr.port()),
+        IpAddr::V6(v6) => format!("{scheme}://[{}]:{}/", if v6.is_unspecified() { Ipv6Addr::LOCALHOST } else { v6 }, addr.port()),
+    }
+}
+
+/// Open a URL in the desktop's browser: `xdg-open` with the URL as its one argument, never
+/// through a shell. A desktop without xdg-open just logs the URL.
+fn open_url(url: &str, what: &str) {
+    match std::process::Command::new("xdg-open").arg(url).stdin(std::process::Stdio::null()).spawn() {
+        Ok(mut child) => {
+            // reap it, so no zombie is left behind
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => tracing::warn!(error = %e, %url, "cannot open {what} (xdg-open)"),
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called,
@@ -411,4 +438,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod page_url_tests {
+    #[test]
+    fn the_tray_opens_the_page_on_this_computer() {
+        for (bound, want) in [
+            ("127.0.0.1:7471", "http://127.0.0.1:7471/"),
+            ("0.0.0.0:7471", "https://127.0.0.1:7471/"),
+            ("[::]:9000", "https://[::1]:9000/"),
+            ("192.168.1.20:7471", "https://192.168.1.20:7471/"),
+            ("[::1]:7471", "http://[::1]:7471/"),
+        ] {
+            assert_eq!(super::loopback_page_url(bound.parse().unwrap()), want, "{bound}");
+        }
+    }
 }

@@ -163,14 +163,14 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
             None
         }
     };
-    let mic_stop = Arc::new(AtomicBool::new(false));
-    let mic = match devices.mic.spawn(rec_tx.clone(), mic_stop.clone()) {
-        Ok(h) => Some(h),
-        Err(e) => {
-            tracing::error!("cannot start the microphone thread: {e}");
-            None
-        }
-    };
+    // Listening paused (tray, `capcom listen --pause`): the microphone is closed and key
+    // presses do not record until it is resumed.
+    let mut published = coordinator.watch();
+    let mut paused = published.borrow_and_update().paused;
+    let mut following = true;
+    let mic_input = devices.mic;
+    let mut mic_stop = Arc::new(AtomicBool::new(false));
+    let mut mic = if paused { None } else { open_mic(mic_input.as_ref(), &rec_tx, &mic_stop) };
     let (key_tx, mut key_rx) = mpsc::unbounded_channel::<HotkeyMsg>();
     if let Err(e) = devices.keys.spawn(key_tx) {
         tracing::warn!("global hotkey unavailable: {e}; `capcom listen --toggle` still works");
@@ -214,6 +214,34 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
             Some(()) = async { match usr1.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => {
                 Some(logic.toggle(origin.elapsed()))
             }
+            changed = published.changed(), if following => {
+                if changed.is_err() {
+                    following = false;
+                    None
+                } else {
+                    let now = published.borrow_and_update().paused;
+                    if now != paused {
+                        paused = now;
+                        if paused {
+                            if logic.is_recording() {
+                                // what was being said when paused is dropped, not acted on
+                                logic.recording_ended();
+                                let _ = rec_tx.send(RecMsg::Cancel);
+                                coordinator.send(Msg::Hotkey(HotkeyEdge::Cancelled)).await;
+                            }
+                            mic_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            if let Some(h) = mic.take() {
+                                let _ = tokio::task::spawn_blocking(move || h.join()).await;
+                            }
+                            tracing::info!("microphone closed (listening paused)");
+                        } else {
+                            mic_stop = Arc::new(AtomicBool::new(false));
+                            mic = open_mic(mic_input.as_ref(), &rec_tx, &mic_stop);
+                        }
+                    }
+                    None
+                }
+            }
             ev = ev_rx.recv(), if audio_alive => {
                 match ev {
                     Some(CaptureEvent::Clip(clip)) => {
@@ -239,6 +267,15 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
             }
         };
         let Some(action) = action else { continue };
+        if paused {
+            // The key logic still follows the keys (so a held chord is released cleanly), but
+            // nothing records while paused.
+            if action == Action::Start {
+                logic.recording_ended();
+                tracing::info!("listening is paused: the hotkey does nothing until `capcom listen --resume` or the tray resumes it");
+            }
+            continue;
+        }
         match action {
             Action::Start => {
                 mode = match coordinator.snapshot().await.map(|s| s.stage) {
@@ -298,6 +335,17 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
         }
     })
     .await;
+}
+
+/// Start the microphone thread (it keeps the input open until `stop` is set).
+fn open_mic(input: &dyn AudioInput, sink: &std::sync::mpsc::Sender<RecMsg>, stop: &Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> {
+    match input.spawn(sink.clone(), stop.clone()) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::error!("cannot start the microphone thread: {e}");
+            None
+        }
+    }
 }
 
 /// Clips one at a time: store, gate, transcribe, tell the coordinator.
@@ -526,6 +574,90 @@ fn cue_sound(cue: Cue) -> rodio::buffer::SamplesBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::KeyEvent;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A microphone that records when it was opened and whether it was told to stop.
+    #[derive(Default)]
+    struct FakeMic {
+        opened: AtomicUsize,
+        stops: Mutex<Vec<Arc<AtomicBool>>>,
+    }
+    impl AudioInput for Arc<FakeMic> {
+        fn spawn(&self, _sink: std::sync::mpsc::Sender<RecMsg>, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
+            self.opened.fetch_add(1, Ordering::SeqCst);
+            self.stops.lock().unwrap().push(stop.clone());
+            std::thread::Builder::new().spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        }
+    }
+
+    /// A keyboard the test types on.
+    #[derive(Default)]
+    struct FakeKeys(Mutex<Option<mpsc::UnboundedSender<HotkeyMsg>>>);
+    impl KeySource for Arc<FakeKeys> {
+        fn spawn(&self, tx: mpsc::UnboundedSender<HotkeyMsg>) -> Result<(), String> {
+            *self.0.lock().unwrap() = Some(tx);
+            Ok(())
+        }
+    }
+
+    /// Wait (a guard against a hang, not a timing assertion) until `done` holds.
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..1000 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("never: {what}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pausing_closes_the_microphone_and_resuming_opens_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config::default();
+        config.voice.hotkey = "F9".into();
+        config.voice.cues = false;
+        let services = Services {
+            config: Arc::new(config),
+            data: crate::config::DataDir::new(dir.path()),
+            store: crate::store::Store::open(&dir.path().join("capcom.db")).unwrap(),
+            speaker: None,
+        };
+        let (stop_tx, stop) = watch::channel(false);
+        let coordinator = super::super::Coordinator::spawn(services.clone(), stop.clone(), None);
+        let (mic, keys) = (Arc::new(FakeMic::default()), Arc::new(FakeKeys::default()));
+        let devices = Devices { mic: Box::new(mic.clone()), keys: Box::new(keys.clone()), cues: None };
+        let voice = tokio::spawn(run(services, coordinator.clone(), stop, devices));
+        until("the microphone opens", || mic.opened.load(Ordering::SeqCst) == 1).await;
+        until("the keyboard is listened to", || keys.0.lock().unwrap().is_some()).await;
+        let press = |down: bool, ms: u64| {
+            let ev = KeyEvent { key: rdev::Key::F9, down, at: Duration::from_millis(ms) };
+            keys.0.lock().unwrap().as_ref().unwrap().send(HotkeyMsg::Key(ev)).unwrap();
+        };
+
+        assert_eq!(coordinator.set_paused(Some(true)).await, Some(true));
+        until("the microphone is told to stop", || mic.stops.lock().unwrap()[0].load(Ordering::SeqCst)).await;
+        assert_eq!(mic.opened.load(Ordering::SeqCst), 1, "no microphone while paused");
+        assert_eq!(coordinator.set_paused(Some(false)).await, Some(false));
+        until("a new microphone opens", || mic.opened.load(Ordering::SeqCst) == 2).await;
+        assert!(!mic.stops.lock().unwrap()[1].load(Ordering::SeqCst));
+
+        // resumed, a press records again
+        press(true, 5_000);
+        let mut seen = coordinator.watch();
+        let recording = seen.wait_for(|p| p.stage == Some(Stage::Recording));
+        tokio::time::timeout(Duration::from_secs(20), recording).await.expect("recording after resume").unwrap();
+        let _ = stop_tx.send(true);
+        voice.await.unwrap();
+        coordinator.join().await;
+        assert!(mic.stops.lock().unwrap()[1].load(Ordering::SeqCst), "stopping the daemon closes the microphone");
+    }
 
     #[test]
     fn cue_sounds_are_short_and_quiet() {

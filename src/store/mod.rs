@@ -257,6 +257,9 @@ pub fn time_str(t: DateTime<Utc>) -> String {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// Counts task writes (create, transition, update) made through this handle and its
+    /// clones, so the tray follows tasks without polling.
+    task_writes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -276,13 +279,26 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let store = Store { conn: Arc::new(Mutex::new(conn)), path: path.to_path_buf() };
+        let store = Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+            task_writes: Arc::new(tokio::sync::watch::Sender::new(0)),
+        };
         store.migrate()?;
         Ok(store)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Changes whenever a task is created or changed through this store.
+    pub fn task_writes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.task_writes.subscribe()
+    }
+
+    fn task_written(&self) {
+        self.task_writes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn db(&self) -> MutexGuard<'_, Connection> {
@@ -378,6 +394,7 @@ impl Store {
         insert_audit(&tx, "dispatch", Some(id), actor, Some(&spec.title))?;
         tx.commit()?;
         drop(conn);
+        self.task_written();
         self.task(id)
     }
 
@@ -432,6 +449,7 @@ impl Store {
         insert_event(&tx, Some(id), "state", &msg, Some(&serde_json::json!({"from": actual, "to": to, "reason": reason})))?;
         tx.commit()?;
         drop(conn);
+        self.task_written();
         self.task(id)
     }
 
@@ -453,6 +471,7 @@ impl Store {
                 return Err(StoreError::NoTask(id));
             }
         }
+        self.task_written();
         self.task(id)
     }
 

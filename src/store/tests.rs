@@ -154,3 +154,27 @@ fn new_runs_record_their_kind() {
     assert!(run.wall_ms.is_some_and(|w| w >= 0));
     assert_eq!(s.all_runs().unwrap().len(), 1);
 }
+
+#[test]
+fn every_task_write_is_announced_to_followers_of_any_clone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("c.db")).unwrap();
+    let mut writes = s.clone().task_writes();
+    let mut count = || {
+        let changed = writes.has_changed().unwrap();
+        writes.mark_unchanged();
+        changed
+    };
+    assert!(!count());
+    let t = s.create_task(&spec("one"), TaskState::Queued, None, None, "test").unwrap();
+    assert!(count(), "create");
+    s.transition(t.id, None, TaskState::Running, None).unwrap();
+    assert!(count(), "transition");
+    s.update_task(t.id, &TaskUpdate { branch: Some("b".into()), ..TaskUpdate::default() }).unwrap();
+    assert!(count(), "update");
+    // reads and refused writes announce nothing
+    s.tasks(true).unwrap();
+    let _ = s.transition(t.id, Some(&[TaskState::Queued]), TaskState::Ready, None);
+    assert!(s.update_task(999, &TaskUpdate::default()).is_err());
+    assert!(!count());
+}

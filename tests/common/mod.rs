@@ -43,12 +43,29 @@ impl Daemon {
         d
     }
 
+    /// Start a daemon with its desktop parts (tray, hotkey, microphone): no `--headless`.
+    /// `env` should name the display and session bus it is to use.
+    pub fn start_desktop(config_toml: &str, env: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, config_toml).unwrap();
+        let mut d = Daemon { child: None, data, config, addr: String::new(), _dir: Some(dir) };
+        d.boot_args(&["daemon"], env);
+        d
+    }
+
     /// (Re)start the daemon process on the same data dir.
     pub fn boot(&mut self, env: &[(&str, &str)]) {
+        self.boot_args(&["daemon", "--headless"], env)
+    }
+
+    /// (Re)start the daemon process on the same data dir with these arguments.
+    pub fn boot_args(&mut self, args: &[&str], env: &[(&str, &str)]) {
         let _ = std::fs::remove_file(self.data.join("api.addr"));
         let log = std::fs::File::create(self.data.parent().unwrap().join("daemon.stderr")).unwrap();
         let mut cmd = capcom(&self.config, &self.data);
-        cmd.args(["daemon", "--headless"])
+        cmd.args(args)
             .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -175,3 +175,40 @@ async fn notices_wait_while_the_user_is_recording() {
     assert_eq!(c.stage(), &Stage::Speaking);
     assert_eq!(c.last_said.as_deref(), Some("Task two is ready to merge."));
 }
+
+#[tokio::test]
+async fn paused_the_hotkey_does_nothing_and_followers_see_each_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Coordinator::new(services(dir.path()));
+    let mut seen = c.subscribe();
+    assert_eq!(*seen.borrow_and_update(), Published { stage: Some(Stage::Idle), paused: false });
+
+    // a press shows as recording at once
+    c.handle(Msg::Hotkey(HotkeyEdge::Pressed)).await;
+    assert!(seen.has_changed().unwrap());
+    assert_eq!(seen.borrow_and_update().stage, Some(Stage::Recording));
+
+    // pausing mid-recording drops the recording; the answer says paused
+    let (tx, rx) = oneshot::channel();
+    c.handle(Msg::SetPaused { paused: Some(true), reply: tx }).await;
+    assert!(rx.await.unwrap());
+    assert_eq!(*seen.borrow_and_update(), Published { stage: Some(Stage::Idle), paused: true });
+
+    // paused: presses are ignored, and nothing new is published
+    c.handle(Msg::Hotkey(HotkeyEdge::Pressed)).await;
+    assert_eq!(c.stage(), &Stage::Idle);
+    assert!(!seen.has_changed().unwrap());
+    let (tx, rx) = oneshot::channel();
+    c.handle(Msg::Snapshot(tx)).await;
+    assert!(rx.await.unwrap().paused);
+
+    // pausing twice stays paused; a toggle resumes
+    for (ask, want) in [(Some(true), true), (None, false), (None, true), (Some(false), false)] {
+        let (tx, rx) = oneshot::channel();
+        c.handle(Msg::SetPaused { paused: ask, reply: tx }).await;
+        assert_eq!(rx.await.unwrap(), want, "{ask:?}");
+        assert_eq!(seen.borrow_and_update().paused, want);
+    }
+    c.handle(Msg::Hotkey(HotkeyEdge::Pressed)).await;
+    assert_eq!(c.stage(), &Stage::Recording, "resumed, the hotkey records again");
+}
