@@ -377,7 +377,7 @@ fn a_daemon_killed_mid_cleanup_or_mid_update_leaves_nothing_broken_and_the_next_
     assert!(!cancelled_wt.exists() && !torn_wt.exists(), "{}", d.stderr());
     assert_eq!(git(&scene.repo, &["branch", "--list", &merged_branch]), "", "the merged task's branch is deleted");
     assert_eq!(git(&scene.repo, &["show", &format!("{cancelled_branch}:app/half.txt")]), "half done", "the cancelled work is on its branch");
-    assert_eq!(git(&scene.repo, &["rev-parse", "main^2"]), merged_head);
+    assert_eq!(git(&scene.repo, &["rev-parse", "main~1^2"]), merged_head);
     let listed = git(&scene.repo, &["worktree", "list", "--porcelain"]);
     assert!(!listed.contains(torn_wt.to_str().unwrap()) && !listed.contains(cancelled_wt.to_str().unwrap()), "{listed}");
     let out = d.cli(&["gc", "--dry-run", "--json"]);

@@ -169,6 +169,9 @@ impl Coordinator {
                 },
             };
             me.dispatch = Some(DispatchHandle::start(ctx, dispatch_stop).await);
+            // Kept across turns of the loop: a steady stream of messages must not starve it.
+            let mut base_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            base_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let deadline = me.pending.as_ref().map(|p| p.deadline);
                 let base_bound = me.pending.as_ref().is_some_and(|p| !p.base.is_empty() || p.batch.iter().any(|b| !b.base.is_empty()));
@@ -178,7 +181,7 @@ impl Coordinator {
                         None => break,
                     },
                     _ = sleep_until(deadline) => me.handle(Msg::Tick).await,
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)), if base_bound => me.handle(Msg::BaseCheck).await,
+                    _ = base_tick.tick(), if base_bound => me.handle(Msg::BaseCheck).await,
                     _ = stopped(&mut stop) => break,
                 }
             }
