@@ -2,7 +2,13 @@
 //! process started, for 10 tasks on a repo of 5,000 files (worktree creation
 //! included). Prints each round and the median. Target: under 1 s in total.
 //!
-//! `cargo bench --bench dispatch`
+//! Then the merge train: 10 ready tasks on the same repo merged the way "merge all"
+//! does it (one confirmation; merge one, bring the rest up to date and check them again,
+//! merge the next), with the time per task; and the time to predict conflicts among 10
+//! ready tasks. Each figure is printed beside the git-only floor of the same work, measured
+//! in the same run.
+//!
+//! `cargo bench --bench dispatch` (`CAPCOM_BENCH_FILES=N` for a smaller repo)
 
 use capcom::config::DataDir;
 use capcom::dispatch::worktree::{Git, GitCli};
@@ -15,12 +21,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TASKS: usize = 10;
-const FILES: usize = 5_000;
+const FILES_DEFAULT: usize = 5_000;
+
+fn files() -> usize {
+    std::env::var("CAPCOM_BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(FILES_DEFAULT)
+}
 const ROUNDS: usize = 3;
 
 fn make_repo(root: &Path) -> std::path::PathBuf {
     let repo = root.join("repo");
-    for i in 0..FILES {
+    for i in 0..files() {
         let dir = repo.join(format!("src/m{:02}", i % 50));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("f{i}.txt")), format!("file {i}\n")).unwrap();
@@ -122,7 +132,7 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let t = Instant::now();
     let repo = make_repo(tmp.path());
-    println!("repo of {FILES} files made in {:?}", t.elapsed());
+    println!("repo of {} files made in {:?}", files(), t.elapsed());
     let mut times: Vec<Duration> = Vec::new();
     let mut floors: Vec<Duration> = Vec::new();
     for n in 0..ROUNDS {
@@ -142,4 +152,168 @@ fn main() {
     times.sort();
     let median = times[times.len() / 2];
     println!("median: {:.0} ms for {TASKS} tasks ({:.0} ms per task); target < 1000 ms", median.as_secs_f64() * 1000.0, median.as_secs_f64() * 1000.0 / TASKS as f64);
+
+    // The merge train and conflict prediction, each beside its git-only floor.
+    let (pf, tf) = train_floor(tmp.path(), &repo);
+    let (p, t) = rt.block_on(train_round(tmp.path(), &repo));
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pairs = TASKS * (TASKS - 1) / 2;
+    println!(
+        "conflict prediction among {TASKS} ready tasks ({pairs} pairs, as each became ready): {:.0} ms; git merge-tree alone: {:.0} ms",
+        ms(p),
+        ms(pf)
+    );
+    println!(
+        "merge train, {TASKS} ready tasks merged by \"merge all\": {:.0} ms ({:.0} ms per task); git alone (merge, rebase the rest): {:.0} ms ({:.0} ms per task)",
+        ms(t),
+        ms(t) / TASKS as f64,
+        ms(tf),
+        ms(tf) / TASKS as f64
+    );
+}
+
+const GIT_ID: [&str; 4] = ["-c", "user.name=b", "-c", "user.email=b@example.com"];
+
+/// The file task `i` changes: one file of its own.
+fn task_file(i: usize) -> String {
+    format!("src/m{:02}/f{i}.txt", i % 50)
+}
+
+/// The git-only floor, on branches of their own and a base ref of its own (`floor-main`):
+/// the 45 `merge-tree`s of prediction; then the train's git work, merge one with plumbing
+/// (`merge-tree --write-tree`, `commit-tree`, `update-ref`) and rebase every remaining
+/// branch in its worktree, ten times.
+fn train_floor(root: &Path, repo: &Path) -> (Duration, Duration) {
+    let g = GitCli;
+    let main = g.ok(repo, &["rev-parse", "main"]).unwrap();
+    g.ok(repo, &["update-ref", "refs/heads/floor-main", &main]).unwrap();
+    let mut wts = Vec::new();
+    let mut heads = Vec::new();
+    for i in 0..TASKS {
+        let path = root.join(format!("floor-train/{i}"));
+        capcom::dispatch::worktree::create(&g, repo, "floor-main", &format!("floor-train/{i}"), &path).unwrap();
+        std::fs::write(path.join(task_file(i + 1)), format!("changed by {i}\n")).unwrap();
+        let mut args = GIT_ID.to_vec();
+        args.extend(["commit", "-qam", "change"]);
+        g.ok(&path, &args).unwrap();
+        heads.push(g.ok(&path, &["rev-parse", "HEAD"]).unwrap());
+        wts.push(path);
+    }
+    let t0 = Instant::now();
+    for k in 0..TASKS {
+        for j in 0..k {
+            let out = g.run(repo, &["merge-tree", "--write-tree", "--name-only", "--no-messages", &heads[k], &heads[j]]).unwrap();
+            assert_eq!(out.code, 0);
+        }
+    }
+    let predict = t0.elapsed();
+    let t0 = Instant::now();
+    for i in 0..TASKS {
+        let old = g.ok(repo, &["rev-parse", "floor-main"]).unwrap();
+        let head = g.ok(&wts[i], &["rev-parse", "HEAD"]).unwrap();
+        let tree = g.ok(repo, &["merge-tree", "--write-tree", &old, &head]).unwrap();
+        let tree = tree.lines().next().unwrap().to_string();
+        let mut args = GIT_ID.to_vec();
+        args.extend(["commit-tree", &tree, "-p", &old, "-p", &head, "-m", "merge"]);
+        let new = g.ok(repo, &args).unwrap();
+        g.ok(repo, &["update-ref", "refs/heads/floor-main", &new, &old]).unwrap();
+        for wt in &wts[i + 1..] {
+            let mut args = GIT_ID.to_vec();
+            args.extend(["rebase", "--quiet", &new]);
+            g.ok(wt, &args).unwrap();
+        }
+    }
+    let train = t0.elapsed();
+    for (i, wt) in wts.iter().enumerate() {
+        capcom::dispatch::worktree::remove(&g, repo, wt);
+        let _ = g.run(repo, &["branch", "-D", &format!("floor-train/{i}")]);
+    }
+    let _ = g.run(repo, &["branch", "-D", "floor-main"]);
+    (predict, train)
+}
+
+/// capcom's own: 10 tasks run by a stand-in agent (each changes one file of its own and
+/// commits) and reviewed (a `true` check, scope guard, secret scan); conflict prediction as
+/// each became ready in turn; then "merge all": one confirmation, each merge through the gate,
+/// the rest brought up to date (rebased in their worktrees) and reviewed again after each.
+async fn train_round(root: &Path, repo: &Path) -> (Duration, Duration) {
+    let agent = root.join("editor.sh");
+    let done = r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-1"}"#;
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\nset -e\nf=$(printf 'src/m%02d/f%d.txt' $((CAPCOM_TASK_ID % 50)) $CAPCOM_TASK_ID)\necho \"changed by $CAPCOM_TASK_ID\" > $f\ngit -c user.name=a -c user.email=a@example.com commit -qam change\necho '{done}'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!(
+        "[[repos]]\nname = \"big\"\npath = \"{}\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\nmax_parallel = {TASKS}\ndefault_agent = \"editor\"\n\
+         overlap = \"allow\"\nmerge_method = \"merge\"\nupdate = \"rebase\"\n\n[agents.editor]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n",
+        repo.display(),
+        agent.display()
+    );
+    let (config, _) = capcom::config::from_str(&text, "bench.toml").unwrap();
+    let config = Arc::new(config);
+    let data = DataDir::new(root.join("data-train"));
+    let store = Store::open(&data.db()).unwrap();
+    let agents = Agents::from_config(&config, None);
+    let git: Arc<dyn Git> = Arc::new(GitCli);
+    let ctx = Ctx { config: config.clone(), data, store: store.clone(), git: git.clone(), agents: agents.clone(), github: None };
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let handle = DispatchHandle::start(ctx, stop).await;
+    let mut ids = Vec::new();
+    for i in 0..TASKS {
+        let spec = TaskSpec {
+            title: format!("Train task {i}"),
+            repo: Some("big".into()),
+            scope: Scope { include: vec!["src/".into()], exclude: vec![] },
+            acceptance: vec![capcom::understand::Criterion { text: "tests pass".into(), check: Some("test".into()) }],
+            ..TaskSpec::default()
+        };
+        let plan = dispatch::plan(&spec, &config, &agents, chrono::Utc::now());
+        let task = store.create_task(&spec, plan.state, None, None, "bench").unwrap();
+        let task = store
+            .update_task(task.id, &TaskUpdate { agent: plan.agent.map(|a| a.agent), repo: plan.repo, ..TaskUpdate::default() })
+            .unwrap();
+        handle.submit(&task).await;
+        ids.push(task.id);
+    }
+    loop {
+        let tasks: Vec<_> = ids.iter().map(|id| store.task(*id).unwrap()).collect();
+        if tasks.iter().all(|t| t.state == TaskState::Ready) {
+            break;
+        }
+        for t in &tasks {
+            assert!(!matches!(t.state, TaskState::Failed | TaskState::NeedsAttention | TaskState::Held), "task {} is {}: {:?}", t.id, t.state, t.reason);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let repo_cfg = config.repo("big").unwrap().clone();
+    let tasks: Vec<_> = ids.iter().map(|id| store.task(*id).unwrap()).collect();
+    let t0 = Instant::now();
+    for k in 0..TASKS {
+        let head = tasks[k].head_sha.clone().unwrap();
+        let found = dispatch::predict_conflicts(git.clone(), &store, ids[k], &repo_cfg, &head, &tasks[..k]).await;
+        assert_eq!(found, 0);
+    }
+    let predict = t0.elapsed();
+
+    let gate = capcom::review::merge::Gate { store: store.clone(), git: git.clone(), config: config.clone(), github: None };
+    let t0 = Instant::now();
+    let (now, clock) = (chrono::Utc::now(), tokio::time::Instant::now());
+    let asks: Vec<_> = ids.iter().map(|id| gate.propose(*id, now, clock).unwrap()).collect();
+    let mut base: Option<String> = None;
+    for p in &asks {
+        let m = gate.confirm_in_train(p, None, clock, base.as_deref()).unwrap_or_else(|r| panic!("task {}: {}", p.task, r.reason));
+        base = Some(m.new);
+        for up in handle.update_ready("big", &[p.task]).await {
+            assert!(up.ready(), "{}", up.said());
+        }
+    }
+    let train = t0.elapsed();
+    for id in &ids {
+        assert_eq!(store.task(*id).unwrap().state, TaskState::Merged);
+    }
+    (predict, train)
 }

@@ -710,21 +710,43 @@ async fn refusals_say_why_and_change_nothing() {
 async fn a_merge_conflict_moves_the_task_to_needs_attention() {
     let lab = Lab::new(one_agent("good", Agentry::good), "").await;
     let t = ready_task(&lab).await;
+    let gate = lab.gate();
+    let now = tokio::time::Instant::now();
+    let asked = gate.propose(t.id, chrono::Utc::now(), now).unwrap();
     // Someone changes the same line on main meanwhile.
     std::fs::write(lab.repo.join("components/button.txt"), "button v3 by hand\n").unwrap();
     git(&lab.repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qam", "by hand"]);
     let main_before = git(&lab.repo, &["rev-parse", "main"]);
-    let gate = lab.gate();
-    let now = tokio::time::Instant::now();
-    let p = gate.propose(t.id, chrono::Utc::now(), now).unwrap();
-    let r = gate.confirm(&p, None, now).unwrap_err();
-    assert!(r.needs_attention);
-    assert!(r.reason.contains("Merge conflict with main in components/button.txt"), "{}", r.reason);
+    // The question asked before the base moved no longer merges; no new one is asked about
+    // a head reviewed against the old base.
+    let r = gate.confirm(&asked, None, now).unwrap_err();
+    assert!(r.stale && r.reason.contains("main moved since you were asked"), "{r:?}");
+    let r = gate.propose(t.id, chrono::Utc::now(), now).unwrap_err();
+    assert!(r.stale && r.reason.contains("main moved since task"), "{r:?}");
+    // Brought up to date: the conflict is found, aborted, and named.
+    let up = lab.handle.update_task(t.id).await;
+    assert_eq!(up.step, dispatch::train::Step::Conflict { files: vec!["components/button.txt".into()], handed_back: false });
     let t = lab.store.task(t.id).unwrap();
     assert_eq!(t.state, TaskState::NeedsAttention);
-    assert!(t.reason.unwrap().contains("components/button.txt"));
+    assert!(t.reason.unwrap().contains("conflicts in components/button.txt"));
     assert_eq!(git(&lab.repo, &["rev-parse", "main"]), main_before);
     assert_eq!(std::fs::read_to_string(lab.repo.join("components/button.txt")).unwrap(), "button v3 by hand\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_resolve_conflicts_a_train_conflict_goes_back_to_the_agent_with_the_files() {
+    let lab = Lab::new(one_agent("good", Agentry::good), "resolve_conflicts = true").await;
+    let t = ready_task(&lab).await;
+    std::fs::write(lab.repo.join("components/button.txt"), "button v3 by hand\n").unwrap();
+    git(&lab.repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qam", "by hand"]);
+    let up = lab.handle.update_task(t.id).await;
+    assert_eq!(up.step, dispatch::train::Step::Conflict { files: vec!["components/button.txt".into()], handed_back: true });
+    let events = lab.store.events(t.id).unwrap();
+    let follow = events.iter().rev().find(|e| e.kind == "follow_up").expect("a follow-up was sent");
+    assert!(follow.message.starts_with("Resolve the conflicts with main in these files: components/button.txt."), "{}", follow.message);
+    // The agent runs again on it (the stand-in just writes the button again and commits).
+    let t = lab.settled(t.id).await;
+    assert!(lab.store.runs(t.id).unwrap().len() >= 2, "the agent ran again");
 }
 
 // ---------------------------------------------------------------------------
@@ -946,8 +968,13 @@ fn daemon_cancel_in_words_asks_first_and_a_no_keeps_the_agent() {
 #[test]
 fn daemon_merge_all_ready_asks_once_and_merges_each_through_the_gate() {
     let tmp = tempfile::tempdir().unwrap();
-    let agents = Agentry::new(tmp.path());
-    let toml = format!("{}{}", agent_toml("good", &agents.good()), agent_toml("red", &agents.good()));
+    // Each task writes a file of its own, so the train's rebases keep every change.
+    let own = write_script(
+        tmp.path(),
+        "own.sh",
+        &format!("set -e\n{INIT_LINE}\necho \"task $CAPCOM_TASK_ID\" > components/t$CAPCOM_TASK_ID.txt\n{GIT_ID} add -A\n{GIT_ID} commit -qm own\n{}", result_line("Done.")),
+    );
+    let toml = format!("{}{}", agent_toml("good", &own), agent_toml("red", &own));
     let (repo, cfg) = daemon_config(tmp.path(), &toml, "");
     let d = Daemon::start(&cfg);
     let mut red = spec("Red one", "red");
@@ -985,7 +1012,8 @@ fn daemon_merge_all_ready_asks_once_and_merges_each_through_the_gate() {
     assert_eq!(state_of(&task_json(&d, ids[2])), "merged");
     assert_eq!(state_of(&task_json(&d, ids[1])), "ready");
     assert_eq!(state_of(&task_json(&d, ids[3])), "needs_attention");
-    assert_eq!(git(&repo, &["show", "main:components/button.txt"]), "button v2");
+    assert_eq!(git(&repo, &["show", &format!("main:components/t{}.txt", ids[0])]), format!("task {}", ids[0]));
+    assert_eq!(git(&repo, &["show", &format!("main:components/t{}.txt", ids[2])]), format!("task {}", ids[2]));
 }
 
 #[test]

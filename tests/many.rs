@@ -183,3 +183,205 @@ fn two_ready_tasks_that_touch_the_same_line_are_predicted_to_conflict() {
     let on_red: Vec<serde_json::Value> = task(&d, red)["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "conflict").cloned().collect();
     assert_eq!(on_red.len(), 1, "recorded on both");
 }
+
+// ---------------------------------------------------------------------------
+// The merge train
+
+fn events_of<'a>(v: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
+    v["events"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).collect()
+}
+
+#[test]
+fn after_a_merge_a_ready_task_that_touches_the_same_line_is_rebased_and_needs_attention_naming_the_file() {
+    let scene = Scene::new();
+    let write = |name: &str, text: &str| scene.agent(name, &format!("set -e\necho '{text}' > components/button.txt\n{ID} commit -qam {name}\n{DONE}"));
+    let agents = [write("red", "button red"), write("blue", "button blue")].concat();
+    let d = Daemon::start(&scene.config(&agents, "overlap = \"allow\"", ""));
+    let red = dispatch_scoped(&d, "red", "Red button", &["components/"]);
+    assert_eq!(state(&settled(&d, red)), "ready");
+    let blue = dispatch_scoped(&d, "blue", "Blue button", &["components/"]);
+    let v = settled(&d, blue);
+    assert_eq!(state(&v), "ready");
+    assert_eq!(events_of(&v, "conflict").len(), 1, "the conflict is foretold");
+    let blue_head = v["task"]["head_sha"].as_str().unwrap().to_string();
+    let wt = std::path::PathBuf::from(v["task"]["worktree"].as_str().unwrap());
+
+    merge(&d, red);
+    let v = wait(&d, blue, "needs_attention", |v| state(v) == "needs_attention");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("Rebasing onto main conflicts in components/button.txt"), "{reason}");
+    let train = events_of(&v, "train");
+    assert_eq!(train.last().unwrap()["data"]["conflicts"], serde_json::json!(["components/button.txt"]), "{v}");
+    // Aborted: never left mid-rebase, the branch and files as they were.
+    assert_eq!(git(&wt, &["rev-parse", "HEAD"]), blue_head);
+    assert_eq!(git(&wt, &["status", "--porcelain"]), "");
+    assert!(!std::path::Path::new(&git(&wt, &["rev-parse", "--git-path", "rebase-merge"])).exists());
+    assert_eq!(std::fs::read_to_string(wt.join("components/button.txt")).unwrap(), "button blue\n");
+    // The status says it.
+    let said = common::stdout(&d.cli(&["status"]));
+    assert!(said.contains("Blue button") && said.contains("conflicts"), "{said}");
+}
+
+#[test]
+fn merge_all_merges_one_rebases_and_rechecks_the_next_then_merges_it_and_says_both() {
+    let scene = Scene::new();
+    let write = |name: &str, file: &str| scene.agent(name, &format!("set -e\necho '{name}' > {file}\n{ID} add -A\n{ID} commit -qm {name}\n{DONE}"));
+    let agents = [write("buttons", "components/button.txt"), write("pages", "app/page.txt")].concat();
+    let d = Daemon::start(&scene.config(&agents, "", ""));
+    let a = dispatch_scoped(&d, "buttons", "Restyle the button", &["components/"]);
+    let b = dispatch_scoped(&d, "pages", "Fix the page", &["app/"]);
+    assert_eq!(state(&settled(&d, a)), "ready");
+    assert_eq!(state(&settled(&d, b)), "ready");
+    let b_head = task(&d, b)["task"]["head_sha"].as_str().unwrap().to_string();
+
+    let out = d.cli(&["brief", "merge all ready"]);
+    assert!(out.status.success(), "{}{}", common::stdout(&out), common::stderr(&out));
+    assert!(common::stdout(&out).contains("Merge two ready tasks into main"), "{}", common::stdout(&out));
+    let out = d.cli(&["brief", "confirm"]);
+    let said = common::stdout(&out);
+    assert!(out.status.success(), "{said}{}", common::stderr(&out));
+    assert!(said.contains("Merged two tasks into main") && said.contains("Restyle the button") && said.contains("Fix the page"), "{said}");
+    assert_eq!(state(&task(&d, a)), "merged");
+    let v = task(&d, b);
+    assert_eq!(state(&v), "merged", "{v}");
+    // The second was rebased onto the first merge and checked again before it merged.
+    let train = events_of(&v, "train");
+    assert_eq!(train.len(), 1, "{v}");
+    let rebased = train[0]["data"]["head"].as_str().unwrap().to_string();
+    assert_ne!(rebased, b_head);
+    let first_merge = train[0]["data"]["base"].as_str().unwrap().to_string();
+    git(&scene.repo, &["merge-base", "--is-ancestor", &first_merge, &rebased]);
+    assert_eq!(events_of(&v, "check").len(), 2, "its checks ran again on the new head");
+    assert_eq!(events_of(&v, "review_result").len(), 2);
+    assert_eq!(git(&scene.repo, &["show", "main:components/button.txt"]), "buttons");
+    assert_eq!(git(&scene.repo, &["show", "main:app/page.txt"]), "pages");
+}
+
+#[test]
+fn a_pending_merge_question_is_withdrawn_and_asked_again_when_the_base_moves() {
+    let scene = Scene::new();
+    let agents = scene.agent("pages", &format!("set -e\necho pages > app/page.txt\n{ID} commit -qam pages\n{DONE}"));
+    let d = Daemon::start(&scene.config(&agents, "", ""));
+    let id = dispatch_scoped(&d, "pages", "Fix the page", &["app/"]);
+    assert_eq!(state(&settled(&d, id)), "ready");
+    let out = d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let q: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let first_code = q["code"].as_str().unwrap().to_string();
+    assert!(q["question"].as_str().unwrap().starts_with(&format!("Merge task {id}")));
+
+    // Someone commits to main while the question waits.
+    std::fs::write(scene.repo.join("README.md"), "readme v2\n").unwrap();
+    git(&scene.repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qam", "by hand"]);
+    let main_by_hand = git(&scene.repo, &["rev-parse", "main"]);
+
+    // Withdrawn, the task brought up to date and checked again, and asked again (said).
+    let mut question = String::new();
+    for _ in 0..2400 {
+        let (_, body) = d.http("GET", "/v1/state", Some(&d.token()), None);
+        let s: serde_json::Value = serde_json::from_str(&body).unwrap();
+        question = s["question"].as_str().unwrap_or("").to_string();
+        let withdrawn = events_of(&task(&d, id), "merge").iter().any(|e| e["message"].as_str().unwrap_or("").contains("withdrawn"));
+        if withdrawn && !question.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(question.starts_with(&format!("Merge task {id}")), "asked again: {question}\n{}", d.stderr());
+    let v = task(&d, id);
+    assert!(events_of(&v, "merge").iter().any(|e| e["message"].as_str().unwrap().contains("withdrawn: main moved")), "{v}");
+    assert!(d.stderr().contains("main moved since I asked, so that question is withdrawn"), "said: {}", d.stderr());
+    let head = v["task"]["head_sha"].as_str().unwrap().to_string();
+    git(&scene.repo, &["merge-base", "--is-ancestor", &main_by_hand, &head]);
+
+    // The old question's code no longer merges; the new question does.
+    let out = d.cli(&["confirm", &first_code]);
+    assert!(!out.status.success(), "{}", common::stdout(&out));
+    assert_eq!(state(&task(&d, id)), "ready");
+    let out = d.cli(&["brief", "confirm"]);
+    assert!(out.status.success(), "{}{}", common::stdout(&out), common::stderr(&out));
+    assert_eq!(state(&task(&d, id)), "merged");
+    assert_eq!(git(&scene.repo, &["show", "main:README.md"]), "readme v2");
+    assert_eq!(git(&scene.repo, &["show", "main:app/page.txt"]), "pages");
+}
+
+#[test]
+fn a_daemon_killed_mid_cleanup_or_mid_update_leaves_nothing_broken_and_the_next_start_finishes() {
+    use capcom::store::{Store, TaskState};
+    let scene = Scene::new();
+    let go = scene.root().join("go");
+    std::fs::create_dir_all(&go).unwrap();
+    let agents = [
+        gated(&scene, "a", &go, "components/a.txt"),
+        gated(&scene, "b", &go, "app/b.txt"),
+        gated(&scene, "c", &go, "README.md"),
+        scene.agent("blue", &format!("set -e\necho 'button blue' > components/button.txt\n{ID} commit -qam blue\n{DONE}")),
+    ]
+    .concat();
+    let mut d = Daemon::start(&scene.config(&agents, "overlap = \"allow\"", ""));
+    let merged = dispatch_scoped(&d, "a", "Merged one", &["components/a.txt"]);
+    let cancelled = dispatch_scoped(&d, "b", "Cancelled one", &["app/"]);
+    let torn = dispatch_scoped(&d, "c", "Torn one", &["README.md"]);
+    let mid = dispatch_scoped(&d, "blue", "Mid rebase", &["components/button.txt"]);
+    for id in [merged, cancelled, torn] {
+        release(&go, id);
+    }
+    for id in [merged, cancelled, torn, mid] {
+        assert_eq!(state(&settled(&d, id)), "ready");
+    }
+    let info = |id: i64| {
+        let v = task(&d, id);
+        (std::path::PathBuf::from(v["task"]["worktree"].as_str().unwrap()), v["task"]["branch"].as_str().unwrap().to_string())
+    };
+    let (merged_wt, merged_branch) = info(merged);
+    let (cancelled_wt, cancelled_branch) = info(cancelled);
+    let (torn_wt, _) = info(torn);
+    let (mid_wt, _) = info(mid);
+    let mid_head = git(&mid_wt, &["rev-parse", "HEAD"]);
+    d.kill9();
+
+    // What a kill -9 at each step leaves behind:
+    // - a merge that moved main and removed the worktree, killed before the branch was deleted;
+    let merged_head = git(&merged_wt, &["rev-parse", "HEAD"]);
+    git(&scene.repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "merge", "-q", "--no-ff", "-m", "merge", &merged_branch]);
+    git(&scene.repo, &["worktree", "remove", "--force", merged_wt.to_str().unwrap()]);
+    // - a cancel recorded, killed before its worktree was cleaned up (uncommitted work inside);
+    std::fs::write(cancelled_wt.join("app/half.txt"), "half done\n").unwrap();
+    // - a removal cut short: the worktree's .git file and some files already gone;
+    std::fs::remove_file(torn_wt.join(".git")).unwrap();
+    std::fs::remove_dir_all(torn_wt.join("components")).unwrap();
+    // - a merge-train rebase killed mid-way (the conflict not yet aborted).
+    std::fs::write(scene.repo.join("components/button.txt"), "button by hand\n").unwrap();
+    git(&scene.repo, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qam", "by hand"]);
+    let out = std::process::Command::new("git").args(["-c", "user.name=u", "-c", "user.email=u@example.com", "rebase", "main"]).current_dir(&mid_wt).output().unwrap();
+    assert!(!out.status.success());
+    {
+        let store = Store::open(&d.data.join("capcom.db")).unwrap();
+        store.transition(merged, Some(&[TaskState::Ready]), TaskState::Merged, Some("merged")).unwrap();
+        store.transition(cancelled, Some(&[TaskState::Ready]), TaskState::Cancelled, Some("cancelled by the user")).unwrap();
+        store.transition(torn, Some(&[TaskState::Ready]), TaskState::Cancelled, Some("cancelled by the user")).unwrap();
+        store.transition(mid, Some(&[TaskState::Ready]), TaskState::Checking, Some("bringing it up to date with main")).unwrap();
+    }
+
+    d.boot(&[]);
+    // The next start finishes every job.
+    let v = wait(&d, mid, "reviewed again", |v| state(v) != "checking");
+    assert!(events_of(&v, "train").iter().any(|e| e["message"].as_str().unwrap().contains("aborted a rebase left half done")), "{v}");
+    assert!(!std::path::Path::new(&git(&mid_wt, &["rev-parse", "--path-format=absolute", "--git-path", "rebase-merge"])).exists(), "no rebase left in progress");
+    assert_eq!(git(&mid_wt, &["rev-parse", "HEAD"]), mid_head);
+    for _ in 0..2400 {
+        if !cancelled_wt.exists() && !torn_wt.exists() && git(&scene.repo, &["branch", "--list", &merged_branch]).is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!cancelled_wt.exists() && !torn_wt.exists(), "{}", d.stderr());
+    assert_eq!(git(&scene.repo, &["branch", "--list", &merged_branch]), "", "the merged task's branch is deleted");
+    assert_eq!(git(&scene.repo, &["show", &format!("{cancelled_branch}:app/half.txt")]), "half done", "the cancelled work is on its branch");
+    assert_eq!(git(&scene.repo, &["rev-parse", "main~1^2"]), merged_head);
+    let listed = git(&scene.repo, &["worktree", "list", "--porcelain"]);
+    assert!(!listed.contains(torn_wt.to_str().unwrap()) && !listed.contains(cancelled_wt.to_str().unwrap()), "{listed}");
+    let out = d.cli(&["gc", "--dry-run", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 0, "nothing left to clean: {v}");
+}

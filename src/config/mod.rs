@@ -375,6 +375,12 @@ pub struct Dispatch {
     /// The repo a brief that names none goes to (with several repos; one repo is the default
     /// anyway). Unset: such a brief is held with "Which repo: …?".
     pub default_repo: Option<String>,
+    /// How the merge train brings a ready task up to date after a merge into its base:
+    /// "rebase" (default) or "merge" (the base merged into the task's branch).
+    pub update: String,
+    /// On a train conflict, hand the task back to its agent with a follow-up naming the
+    /// files (local agents); otherwise it waits for the user in `needs_attention`.
+    pub resolve_conflicts: bool,
 }
 
 impl Default for Dispatch {
@@ -391,6 +397,8 @@ impl Default for Dispatch {
             overlap: "queue".into(),
             keep_failed: Dur::from_secs(3 * 86400),
             default_repo: None,
+            update: "rebase".into(),
+            resolve_conflicts: false,
         }
     }
 }
@@ -679,6 +687,9 @@ impl Config {
             if !self.agents.contains_key(&route.agent) {
                 out.push(format!("route for `{}` names unknown agent `{}`", route.kind, route.agent));
             }
+        }
+        if !matches!(self.dispatch.update.as_str(), "rebase" | "merge") {
+            out.push(format!("dispatch.update = \"{}\" is not \"rebase\" or \"merge\"; using \"rebase\"", self.dispatch.update));
         }
         if self.dispatch.max_parallel == 0 {
             out.push("dispatch.max_parallel is 0: nothing would ever start".to_string());

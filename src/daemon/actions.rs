@@ -3,7 +3,7 @@
 //! Everything here runs inside the coordinator's message loop, so the pending
 //! merge confirmation (session state) has exactly one owner.
 
-use super::coordinator::{Coordinator, Stage};
+use super::coordinator::{Coordinator, Msg, Stage};
 use crate::dispatch::{self, DispatchHandle};
 use crate::report::TaskView;
 use crate::review::merge::{Action, Gate, Merged, Pending};
@@ -311,17 +311,112 @@ impl Coordinator {
             Ok(g) => g,
             Err(e) => return Answer::no("merge", e),
         };
-        let now = chrono::Utc::now();
-        let clock = tokio::time::Instant::now();
-        match gate.ask(id, now, clock).await {
-            Ok(p) => {
+        match self.ask_fresh(&gate, id).await {
+            Ok((p, note)) => {
                 self.stage = Stage::AwaitingConfirmation;
                 self.pending = Some(p.clone());
                 self.expired = None;
-                Answer { pending: Some(p.clone()), ..Answer::ok("merge", p.question) }
+                let say = match note {
+                    Some(n) => format!("{n} {}", p.question),
+                    None => p.question.clone(),
+                };
+                Answer { pending: Some(p), ..Answer::ok("merge", say) }
             }
-            Err(refusal) => Answer::no("merge", refusal.reason),
+            Err(say) => Answer::no("merge", say),
         }
+    }
+
+    /// Ask through the gate. A merge question is only asked about a head reviewed against the
+    /// current base: a task whose base moved is brought up to date and checked again first
+    /// (the merge train's step for one task), and what that did is said before the question.
+    async fn ask_fresh(&self, gate: &Gate, id: i64) -> Result<(Pending, Option<String>), String> {
+        match gate.ask(id, chrono::Utc::now(), tokio::time::Instant::now()).await {
+            Ok(p) => Ok((p, None)),
+            Err(r) if r.stale => {
+                let d = self.dispatcher()?.clone();
+                let up = d.update_task(id).await;
+                if !up.ready() {
+                    return Err(up.said());
+                }
+                let note = up.said();
+                match gate.ask(id, chrono::Utc::now(), tokio::time::Instant::now()).await {
+                    Ok(p) => Ok((p, Some(note))),
+                    Err(r) => Err(format!("{note} {}", r.reason)),
+                }
+            }
+            Err(r) => Err(r.reason),
+        }
+    }
+
+    /// The pending merge question's base branch moved: withdraw it, and ask again about
+    /// the head brought up to date (said to the user).
+    pub(super) async fn withdraw_if_base_moved(&mut self) -> Option<Answer> {
+        let p = self.pending.clone()?;
+        if p.action == Action::Cancel {
+            return None;
+        }
+        let gate = self.gate().ok()?;
+        let probe = (gate.clone(), p.clone());
+        let moved = tokio::task::spawn_blocking(move || probe.0.base_moved(&probe.1)).await.unwrap_or(false);
+        if !moved {
+            return None;
+        }
+        Some(self.reask(&p).await)
+    }
+
+    /// Withdraw `p` (its base moved) and ask again.
+    async fn reask(&mut self, p: &Pending) -> Answer {
+        self.pending = None;
+        self.stage = Stage::Idle;
+        let store = self.services.store.clone();
+        let tasks: Vec<Task> = std::iter::once(p.task).chain(p.batch.iter().map(|b| b.task)).filter_map(|id| store.task(id).ok()).collect();
+        let base = self.base_name(&tasks);
+        let why = format!("{base} moved since I asked, so that question is withdrawn.");
+        let _ = store.audit("confirm_withdrawn", Some(p.task), "base_moved", Some(p.action.as_str()));
+        let _ = store.add_event(Some(p.task), "merge", &format!("the merge question was withdrawn: {base} moved since it was asked"), None);
+        let mut a = match p.action {
+            Action::MergeAll => {
+                let ids: Vec<i64> = p.batch.iter().map(|b| b.task).collect();
+                self.merge_all(&ids).await
+            }
+            _ => self.merge(p.task).await,
+        };
+        a.say = format!("{why} {}", a.say);
+        a.ok = false;
+        a
+    }
+
+    /// After a merge into a repo's base: bring its other ready tasks up to date, off the
+    /// coordinator's loop (it runs their checks); what happens comes back as a notice.
+    /// What the answer says about it, when there are any.
+    fn start_train(&self, merged: i64) -> Option<String> {
+        let d = self.dispatch.clone()?;
+        let store = self.services.store.clone();
+        let task = store.task(merged).ok()?;
+        let repo = dispatch::resolve_repo(&self.services.config, task.repo.as_deref().or(task.spec.repo.as_deref())).ok()?.clone();
+        let others = store
+            .tasks_in(&[TaskState::Ready])
+            .ok()?
+            .into_iter()
+            .filter(|t| t.id != merged && dispatch::resolve_repo(&self.services.config, t.repo.as_deref().or(t.spec.repo.as_deref())).is_ok_and(|r| r.name == repo.name))
+            .count();
+        if others == 0 {
+            return None;
+        }
+        let inbox = self.inbox.clone();
+        let name = repo.name.clone();
+        tokio::spawn(async move {
+            let ups = d.update_ready(&name, &[merged]).await;
+            let said: Vec<String> = ups.iter().filter(|u| u.step != dispatch::train::Step::UpToDate).map(|u| u.said()).collect();
+            for line in &said {
+                tracing::info!(train = %line);
+            }
+            if let (false, Some(tx)) = (said.is_empty(), inbox) {
+                let _ = tx.send(Msg::Notice(said.join(" "))).await;
+            }
+        });
+        let what = if others == 1 { "the other ready task".to_string() } else { format!("the other {others} ready tasks") };
+        Some(format!("I'm bringing {what} up to date with {} and checking {} again.", repo.base, if others == 1 { "it" } else { "them" }))
     }
 
     /// Ask before cancelling a task named in words.
@@ -356,17 +451,23 @@ impl Coordinator {
             Ok(t) => t.into_iter().filter(|t| only.is_empty() || only.contains(&t.id)).collect(),
             Err(e) => return Answer::no("merge", e.to_string()),
         };
-        let (now, clock) = (chrono::Utc::now(), tokio::time::Instant::now());
         let mut asks: Vec<Pending> = Vec::new();
         let mut views: Vec<TaskView> = Vec::new();
         let mut refused: Vec<String> = Vec::new();
         for t in &ready {
-            match gate.ask(t.id, now, clock).await {
-                Ok(p) => {
+            match self.ask_fresh(&gate, t.id).await {
+                Ok((p, note)) => {
+                    refused.extend(note);
                     views.push(TaskView::from_store(t, &store.runs(t.id).unwrap_or_default(), &store.events(t.id).unwrap_or_default()));
                     asks.push(p);
                 }
-                Err(r) => refused.push(format!("{}.", r.reason.trim_end_matches('.'))),
+                Err(r) => refused.push(format!("{}.", r.trim_end_matches('.'))),
+            }
+        }
+        // Every question of the batch expires together, counted from the last one asked.
+        if let Some(last) = asks.iter().map(|a| (a.expires_at, a.deadline)).max_by_key(|(_, d)| *d) {
+            for a in &mut asks {
+                (a.expires_at, a.deadline) = last;
             }
         }
         if asks.is_empty() {
@@ -451,6 +552,10 @@ impl Coordinator {
                 return a;
             }
             Action::MergeAll => {
+                if let Some(mut a) = self.withdraw_if_base_moved().await {
+                    a.intent = "confirm".into();
+                    return a;
+                }
                 self.pending = None;
                 self.stage = Stage::Idle;
                 return self.confirm_all(&pending, clock).await;
@@ -460,6 +565,10 @@ impl Coordinator {
             Ok(g) => g,
             Err(e) => return Answer::no("confirm", e),
         };
+        if let Some(mut a) = self.withdraw_if_base_moved().await {
+            a.intent = "confirm".into();
+            return a;
+        }
         // A confirmation is used once, whatever happens (the code was checked above).
         self.pending = None;
         self.stage = Stage::Idle;
@@ -474,29 +583,67 @@ impl Coordinator {
                     say.push(' ');
                     say.push_str(n);
                 }
+                if let Some(t) = self.start_train(m.task) {
+                    say.push(' ');
+                    say.push_str(&t);
+                }
                 Answer { merged: Some(m), ..Answer::ok("confirm", say) }
             }
             Err(refusal) => Answer::no("confirm", refusal.reason),
         }
     }
 
-    /// Merge each task of a confirmed "merge all" through the gate, and say how each went.
+    /// Merge each task of a confirmed "merge all" as a train: merge one through the gate,
+    /// bring the rest of its repo up to date (rebased and checked again), merge the next that
+    /// is still green, and say how each went. A task the train itself rebased is merged when
+    /// it is still the change asked about (same patch-id, re-run checks green); a head moved by
+    /// anyone else is refused.
     async fn confirm_all(&mut self, pending: &Pending, clock: tokio::time::Instant) -> Answer {
         let gate = match self.gate() {
             Ok(g) => g,
             Err(e) => return Answer::no("confirm", e),
         };
+        let d = self.dispatch.clone();
         let store = self.services.store.clone();
+        let config = self.services.config.clone();
+        let batch: Vec<i64> = pending.batch.iter().map(|p| p.task).collect();
         let mut results: Vec<(TaskView, Result<(), crate::report::Refusal>)> = Vec::new();
         let mut merged: Vec<Merged> = Vec::new();
+        let mut train_said: Vec<String> = Vec::new();
+        // Per repo: the base commit this train's own last merge made.
+        let mut train_base: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         for item in &pending.batch {
-            let outcome = gate.merge(item, None, clock).await;
+            let repo = store
+                .task(item.task)
+                .ok()
+                .and_then(|t| dispatch::resolve_repo(&config, t.repo.as_deref().or(t.spec.repo.as_deref())).ok().map(|r| r.name.clone()));
+            let outcome = match (item.pr, repo.as_ref().and_then(|r| train_base.get(r)).cloned()) {
+                (None, Some(base)) => {
+                    let (g, p) = (gate.clone(), item.clone());
+                    tokio::task::spawn_blocking(move || g.confirm_in_train(&p, None, clock, Some(&base)))
+                        .await
+                        .unwrap_or_else(|e| Err(crate::review::merge::Refusal { reason: e.to_string(), needs_attention: false, stale: false }))
+                }
+                _ => gate.merge(item, None, clock).await,
+            };
             let view = store
                 .task(item.task)
                 .map(|t| TaskView::from_store(&t, &store.runs(t.id).unwrap_or_default(), &store.events(t.id).unwrap_or_default()))
                 .unwrap_or_else(|_| TaskView::new(item.task, "", TaskState::Ready));
             let r = match outcome {
                 Ok(m) => {
+                    if let (Some(repo), Some(d)) = (repo.as_ref(), d.as_ref()) {
+                        if m.pr.is_none() {
+                            train_base.insert(repo.clone(), m.new.clone());
+                        }
+                        // The rest of the repo's ready tasks are brought up to date before the next merge.
+                        for up in d.update_ready(repo, &[m.task]).await {
+                            // Tasks of the batch say their own outcome when their turn comes.
+                            if up.step != dispatch::train::Step::UpToDate && !batch.contains(&up.task) {
+                                train_said.push(up.said());
+                            }
+                        }
+                    }
                     merged.push(m);
                     Ok(())
                 }
@@ -508,7 +655,10 @@ impl Coordinator {
             results.push((view, r));
         }
         let tasks: Vec<Task> = pending.batch.iter().filter_map(|p| store.task(p.task).ok()).collect();
-        let say = crate::report::script::merge_all_outcome(&results, &self.base_name(&tasks));
+        let mut say = crate::report::script::merge_all_outcome(&results, &self.base_name(&tasks));
+        if !train_said.is_empty() {
+            say = format!("{say} {}", train_said.join(" "));
+        }
         let ok = !merged.is_empty();
         Answer { ok, merged: merged.into_iter().next(), ..Answer::ok("confirm", say) }
     }

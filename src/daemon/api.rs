@@ -135,7 +135,7 @@ struct GcBody {
 async fn post_gc(State(st): State<AppState>, Json(b): Json<GcBody>) -> ApiResult<serde_json::Value> {
     let s = st.services.clone();
     let out = tokio::task::spawn_blocking(move || {
-        let items = crate::dispatch::gc::plan(&s.store, &s.config, &s.data, chrono::Utc::now());
+        let items = crate::dispatch::gc::plan(&crate::dispatch::worktree::GitCli, &s.store, &s.config, &s.data, chrono::Utc::now());
         let removed = if b.dry_run { Vec::new() } else { crate::dispatch::gc::sweep(&crate::dispatch::worktree::GitCli, &s.store, &s.config, &items) };
         serde_json::json!({ "dry_run": b.dry_run, "items": items, "removed": removed })
     })

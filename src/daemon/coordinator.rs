@@ -81,6 +81,9 @@ pub enum Msg {
     Notice(String),
     /// Time passed; expires a pending question whose time is up.
     Tick,
+    /// While a merge question is pending: if its base branch moved, the question is
+    /// withdrawn and asked again about the head brought up to date.
+    BaseCheck,
     /// Play an audio file (the latest changelog, from the tray).
     PlayFile(std::path::PathBuf),
     /// A remote agent's run changed (a verified webhook): its watcher looks now.
@@ -110,7 +113,7 @@ pub struct Coordinator {
     /// The task whose merge question expired last, so a late "confirm" is told why nothing happened.
     pub(super) expired: Option<i64>,
     /// The coordinator's own inbox, for the speech queue's "done" messages.
-    inbox: Option<mpsc::Sender<Msg>>,
+    pub(super) inbox: Option<mpsc::Sender<Msg>>,
     /// Listening paused: hotkey presses are ignored and the voice loop closes the microphone.
     pub(super) paused: bool,
     /// The stage and pause state, published after each message.
@@ -182,6 +185,9 @@ impl Coordinator {
         let mut me = Coordinator::new(services);
         if let Some(s) = speech {
             me = me.with_speech(s, tx.clone());
+        } else {
+            // Notices from work finished off the loop (the merge train) come back here.
+            me.inbox = Some(tx.clone());
         }
         let dispatch_stop = stop.clone();
         let published = me.subscribe();
@@ -202,14 +208,19 @@ impl Coordinator {
                 },
             };
             me.dispatch = Some(DispatchHandle::start(ctx, dispatch_stop).await);
+            // Kept across turns of the loop: a steady stream of messages must not starve it.
+            let mut base_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            base_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let deadline = me.pending.as_ref().map(|p| p.deadline);
+                let base_bound = me.pending.as_ref().is_some_and(|p| !p.base.is_empty() || p.batch.iter().any(|b| !b.base.is_empty()));
                 tokio::select! {
                     msg = rx.recv() => match msg {
                         Some(m) => me.handle(m).await,
                         None => break,
                     },
                     _ = sleep_until(deadline) => me.handle(Msg::Tick).await,
+                    _ = base_tick.tick(), if base_bound => me.handle(Msg::BaseCheck).await,
                     _ = stopped(&mut stop) => break,
                 }
             }
@@ -328,6 +339,11 @@ impl Coordinator {
             Msg::AgentChanged(id) => {
                 if let Some(d) = &self.dispatch {
                     d.ctx().agents.poke(&id);
+                }
+            }
+            Msg::BaseCheck => {
+                if let Some(answer) = self.withdraw_if_base_moved().await {
+                    self.say(answer.say);
                 }
             }
             Msg::Tick => {

@@ -48,8 +48,9 @@ pub fn reason_to_remove(task: &Task, now: DateTime<Utc>, keep_failed: chrono::Du
     }
 }
 
-/// What to remove now.
-pub fn plan(store: &Store, config: &Config, data: &DataDir, now: DateTime<Utc>) -> Vec<Sweep> {
+/// What to remove now. A merged task whose worktree is gone but whose branch is left (a
+/// merge or clean-up stopped between the two, e.g. the daemon was killed) is listed too.
+pub fn plan(git: &dyn Git, store: &Store, config: &Config, data: &DataDir, now: DateTime<Utc>) -> Vec<Sweep> {
     let keep = chrono::Duration::from_std(config.dispatch.keep_failed.get()).unwrap_or(chrono::Duration::days(3));
     let tasks = store.tasks(true).unwrap_or_default();
     let mut out = Vec::new();
@@ -58,6 +59,13 @@ pub fn plan(store: &Store, config: &Config, data: &DataDir, now: DateTime<Utc>) 
         let Some(wt) = t.worktree.as_deref().map(PathBuf::from) else { continue };
         owned.push(wt.clone());
         if !wt.exists() {
+            if t.state == TaskState::Merged
+                && let Some(b) = t.branch.as_deref()
+                && let Ok(repo) = super::resolve_repo(config, t.repo.as_deref().or(t.spec.repo.as_deref()))
+                && worktree::rev(git, Path::new(&repo.path), &format!("refs/heads/{b}")).is_ok()
+            {
+                out.push(Sweep { task: Some(t.id), bytes: 0, path: wt, why: format!("task {} is merged; its branch {b} was left", t.id) });
+            }
             continue;
         }
         if let Some(why) = reason_to_remove(t, now, keep) {
@@ -94,7 +102,10 @@ pub fn sweep(git: &dyn Git, store: &Store, config: &Config, items: &[Sweep]) -> 
             .and_then(|t| super::resolve_repo(config, t.repo.as_deref().or(t.spec.repo.as_deref())).ok())
             .map(|r| PathBuf::from(&r.path))
             .or_else(|| repo_of_worktree(git, &item.path));
-        if let Some(t) = &task {
+        // Leftovers are committed only in a whole worktree of the task's own repo: one whose
+        // removal was cut short (its `.git` file gone) would let git find an enclosing repo.
+        let whole = repo.as_ref().is_some_and(|r| is_worktree_of(git, &item.path, r));
+        if let (Some(t), true) = (&task, whole) {
             let msg = format!("capcom: work left in the worktree of task {} when it was cleaned up", t.id);
             if let Ok(Some(sha)) = worktree::commit_leftovers(git, &item.path, &msg) {
                 let _ = store.add_event(Some(t.id), "autocommit", &format!("committed what was left uncommitted ({})", &sha[..sha.len().min(7)]), None);
@@ -117,6 +128,14 @@ pub fn sweep(git: &dyn Git, store: &Store, config: &Config, items: &[Sweep]) -> 
         done.push(format!("removed {} ({})", item.path.display(), item.why));
     }
     done
+}
+
+/// Whether `wt` is the top of a worktree of `repo` (not a folder inside some other repo).
+fn is_worktree_of(git: &dyn Git, wt: &Path, repo: &Path) -> bool {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let top = git.ok(wt, &["rev-parse", "--show-toplevel"]).map(PathBuf::from);
+    let owner = repo_of_worktree(git, wt);
+    top.is_ok_and(|t| canon(&t) == canon(wt)) && owner.is_some_and(|o| canon(&o) == canon(repo))
 }
 
 /// The repository a worktree belongs to, from its `.git` file.

@@ -25,6 +25,7 @@ pub mod presets;
 pub mod prompt;
 pub mod remote;
 pub mod scheduler;
+pub mod train;
 /// Git lives below dispatch and review, which both use it; the old path stays.
 pub use crate::git as worktree;
 
@@ -682,6 +683,13 @@ impl Dispatcher {
             self.to(id, &[TaskState::Checking], TaskState::Failed, Some("its worktree is gone, so it cannot be reviewed"));
             return Ok(());
         };
+        // A merge-train update a stopped daemon left half done is undone before the review.
+        {
+            let (git, dir) = (self.ctx.git.clone(), wt.clone());
+            if let Some(how) = blocking(move || worktree::abort_in_progress(git.as_ref(), &dir)).await? {
+                self.event(id, "train", &format!("aborted a {} left half done", how.as_str()), None);
+            }
+        }
         let review = Review {
             store: self.store(),
             git: self.ctx.git.clone(),
@@ -718,9 +726,7 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// A task just became ready: merge it, in git's plumbing only (`merge-tree`, no working
-    /// copy), with every other ready task of its repo. A conflict is recorded on both tasks
-    /// as a `conflict` event naming the files, so the status can say it before a merge does.
+    /// A task just became ready: check it against every other ready task of its repo.
     async fn predict_conflicts(&self, id: i64, repo: &Repo, head: &str) {
         let others: Vec<Task> = self
             .store()
@@ -729,21 +735,7 @@ impl Dispatcher {
             .into_iter()
             .filter(|t| t.id != id && t.repo.as_deref() == Some(repo.name.as_str()) && t.head_sha.is_some())
             .collect();
-        for other in others {
-            let (git, dir, a, b) = (self.ctx.git.clone(), PathBuf::from(&repo.path), head.to_string(), other.head_sha.clone().unwrap_or_default());
-            let out = blocking(move || git.run(&dir, &["merge-tree", "--write-tree", "--name-only", "--no-messages", &a, &b])).await;
-            let Ok(Ok(out)) = out else { continue };
-            if out.code != 1 {
-                continue;
-            }
-            let mut files: Vec<String> = out.stdout.lines().skip(1).map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
-            files.dedup();
-            let list = if files.is_empty() { "the same lines".to_string() } else { files.join(", ") };
-            let msg = format!("tasks {} and {id} both change {list}; merging one will need the other rebased", other.id);
-            let data = serde_json::json!({"tasks": [other.id, id], "files": files});
-            self.event(id, "conflict", &msg, Some(data.clone()));
-            self.event(other.id, "conflict", &msg, Some(data));
-        }
+        predict_conflicts(self.ctx.git.clone(), self.store(), id, repo, head, &others).await;
     }
 
     /// Re-attach to the open run of a task that was `running` when the daemon stopped.
@@ -802,6 +794,33 @@ fn run_kind(kind: &JobKind) -> &'static str {
     }
 }
 
+/// Merge a ready task's head with each of `others`, in git's plumbing only (`merge-tree`,
+/// no working copy). A conflict is recorded on both tasks as a `conflict` event naming the
+/// files, so the status can say it before a merge does. Returns the conflicting pairs.
+pub async fn predict_conflicts(git: Arc<dyn Git>, store: &Store, id: i64, repo: &Repo, head: &str, others: &[Task]) -> usize {
+    let mut found = 0;
+    for other in others {
+        let (git, dir, a, b) = (git.clone(), PathBuf::from(&repo.path), head.to_string(), other.head_sha.clone().unwrap_or_default());
+        let out = blocking(move || git.run(&dir, &["merge-tree", "--write-tree", "--name-only", "--no-messages", &a, &b])).await;
+        let Ok(Ok(out)) = out else { continue };
+        if out.code != 1 {
+            continue;
+        }
+        found += 1;
+        let mut files: Vec<String> = out.stdout.lines().skip(1).map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        files.dedup();
+        let list = if files.is_empty() { "the same lines".to_string() } else { files.join(", ") };
+        let msg = format!("tasks {} and {id} both change {list}; merging one will need the other rebased", other.id);
+        let data = serde_json::json!({"tasks": [other.id, id], "files": files});
+        for t in [id, other.id] {
+            if let Err(e) = store.add_event(Some(t), "conflict", &msg, Some(&data)) {
+                tracing::warn!(task = t, error = %e, "cannot record an event");
+            }
+        }
+    }
+    found
+}
+
 /// Wait (bounded) for a cancelled run's terminal event; its log tail if it failed. What the
 /// run spent is still recorded.
 async fn drain_tail(events: &mut mpsc::Receiver<AgentEvent>, store: &Store, run_id: i64) -> Option<String> {
@@ -840,6 +859,10 @@ impl Runner for Dispatcher {
 pub struct DispatchHandle {
     ctx: Ctx,
     scheduler: SchedulerHandle,
+    /// Wakes the PR follower.
+    nudge: Arc<Notify>,
+    /// One merge-train update at a time (they rebase worktrees and run checks).
+    train: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl DispatchHandle {
@@ -847,12 +870,13 @@ impl DispatchHandle {
     pub async fn start(ctx: Ctx, stop: watch::Receiver<bool>) -> DispatchHandle {
         let nudge = Arc::new(Notify::new());
         let runner = Arc::new(Dispatcher::new(ctx.clone(), nudge.clone()));
+        let follower_nudge = nudge.clone();
         if let Some(gh) = ctx.github.clone() {
             let follower = pr::Follower::new(ctx.store.clone(), ctx.config.clone(), gh);
             tokio::spawn(follower.run(nudge, stop.clone()));
         }
         let scheduler = scheduler::spawn(runner, ctx.config.dispatch.max_parallel, stop.clone());
-        let me = DispatchHandle { ctx, scheduler };
+        let me = DispatchHandle { ctx, scheduler, nudge: follower_nudge, train: Arc::default() };
         me.reconcile().await;
         tokio::spawn(me.clone().start_waiting(stop.clone()));
         tokio::spawn(me.clone().clean_up_regularly(stop));
@@ -861,7 +885,7 @@ impl DispatchHandle {
 
     /// What [`gc::plan`] finds now; `only` keeps one task's.
     pub fn gc_plan(&self, only: Option<i64>) -> Vec<gc::Sweep> {
-        let items = gc::plan(&self.ctx.store, &self.ctx.config, &self.ctx.data, Utc::now());
+        let items = gc::plan(self.ctx.git.as_ref(), &self.ctx.store, &self.ctx.config, &self.ctx.data, Utc::now());
         items.into_iter().filter(|i| only.is_none() || i.task == only).collect()
     }
 

@@ -54,6 +54,12 @@ pub trait Git: Send + Sync {
         }
         Ok(out.stdout.trim_end().to_string())
     }
+
+    /// Run with `input` on stdin (`git patch-id`). Never fails on a non-zero exit.
+    fn run_input(&self, dir: &Path, args: &[&str], input: &[u8]) -> Result<GitOutput, GitError> {
+        let _ = (dir, input);
+        Err(GitError::Spawn(format!("git {} needs input, which this git cannot take", args.join(" "))))
+    }
 }
 
 /// The `git` program.
@@ -78,8 +84,8 @@ fn fallback_identity(dir: &Path) -> bool {
     })
 }
 
-impl Git for GitCli {
-    fn run(&self, dir: &Path, args: &[&str]) -> Result<GitOutput, GitError> {
+impl GitCli {
+    fn command(&self, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new("git");
         cmd.current_dir(dir).args(args).stdin(Stdio::null());
         // Never ask questions, never page, never localise messages we parse.
@@ -98,12 +104,38 @@ impl Git for GitCli {
                 }
             }
         }
-        let out = cmd.output().map_err(|e| GitError::Spawn(e.to_string()))?;
-        Ok(GitOutput {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        cmd
+    }
+}
+
+fn output(out: std::process::Output) -> GitOutput {
+    GitOutput {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Git for GitCli {
+    fn run(&self, dir: &Path, args: &[&str]) -> Result<GitOutput, GitError> {
+        let out = self.command(dir, args).output().map_err(|e| GitError::Spawn(e.to_string()))?;
+        Ok(output(out))
+    }
+
+    fn run_input(&self, dir: &Path, args: &[&str], input: &[u8]) -> Result<GitOutput, GitError> {
+        use std::io::Write;
+        let mut cmd = self.command(dir, args);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| GitError::Spawn(e.to_string()))?;
+        let mut stdin = child.stdin.take().ok_or_else(|| GitError::Spawn("no stdin".into()))?;
+        let input = input.to_vec();
+        // Written from a thread of its own, so a large input cannot deadlock against a full stdout pipe.
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().map_err(|e| GitError::Spawn(e.to_string()))?;
+        let _ = writer.join();
+        Ok(output(out))
     }
 }
 
@@ -252,6 +284,120 @@ pub fn rev(git: &dyn Git, dir: &Path, rev: &str) -> Result<String, GitError> {
     git.ok(dir, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
 }
 
+/// How a task's branch is brought up to date with its base (`[dispatch] update`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateHow {
+    /// `git rebase BASE`: the branch's own commits replayed on the new base.
+    Rebase,
+    /// `git merge BASE`: the new base merged into the branch.
+    Merge,
+}
+
+impl UpdateHow {
+    pub fn parse(s: &str) -> UpdateHow {
+        if s.trim().eq_ignore_ascii_case("merge") { UpdateHow::Merge } else { UpdateHow::Rebase }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateHow::Rebase => "rebase",
+            UpdateHow::Merge => "merge",
+        }
+    }
+}
+
+/// What bringing a branch up to date did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Updated {
+    /// The base is already in the branch.
+    UpToDate,
+    /// The branch now holds the base; its new head.
+    Moved { head: String },
+    /// The update stopped on conflicts in these files and was aborted: the branch is as it was.
+    Conflict { files: Vec<String> },
+}
+
+/// A rebase or merge left half done in a worktree (a daemon killed mid-update), if any.
+pub fn in_progress(git: &dyn Git, wt: &Path) -> Option<UpdateHow> {
+    let exists = |name: &str| {
+        git.ok(wt, &["rev-parse", "--git-path", name]).ok().is_some_and(|p| {
+            let p = PathBuf::from(p);
+            if p.is_absolute() { p.exists() } else { wt.join(p).exists() }
+        })
+    };
+    if exists("rebase-merge") || exists("rebase-apply") {
+        Some(UpdateHow::Rebase)
+    } else if exists("MERGE_HEAD") {
+        Some(UpdateHow::Merge)
+    } else {
+        None
+    }
+}
+
+/// Abort a rebase or merge left half done in a worktree; what was aborted.
+pub fn abort_in_progress(git: &dyn Git, wt: &Path) -> Option<UpdateHow> {
+    let how = in_progress(git, wt)?;
+    let _ = match how {
+        UpdateHow::Rebase => git.run(wt, &["rebase", "--abort"]),
+        UpdateHow::Merge => git.run(wt, &["merge", "--abort"]),
+    };
+    Some(how)
+}
+
+/// Bring the branch checked out in `wt` up to date with `onto` (a commit), by rebase or
+/// merge. A conflict is aborted at once, so the worktree is never left mid-rebase: the
+/// branch and files are as they were, and the conflicting files are named. The worktree
+/// must hold no uncommitted changes.
+pub fn update_branch(git: &dyn Git, wt: &Path, onto: &str, how: UpdateHow, message: &str) -> Result<Updated, GitError> {
+    let before = rev(git, wt, "HEAD")?;
+    if git.run(wt, &["merge-base", "--is-ancestor", onto, &before])?.code == 0 {
+        return Ok(Updated::UpToDate);
+    }
+    let quiet = ["-c", "rebase.autoStash=false", "-c", "rebase.autoSquash=false", "-c", "rebase.updateRefs=false", "-c", "commit.gpgSign=false"];
+    let mut args: Vec<&str> = quiet.to_vec();
+    match how {
+        UpdateHow::Rebase => args.extend(["rebase", "--quiet", "--no-verify", onto]),
+        UpdateHow::Merge => args.extend(["merge", "--quiet", "--no-verify", "--no-edit", "-m", message, onto]),
+    }
+    let out = git.run(wt, &args)?;
+    if out.code == 0 && in_progress(git, wt).is_none() {
+        return Ok(Updated::Moved { head: rev(git, wt, "HEAD")? });
+    }
+    let listed = git.run(wt, &["diff", "--name-only", "--diff-filter=U", "-z"]).map(|o| o.stdout).unwrap_or_default();
+    let mut files: Vec<String> = listed.split('\0').filter(|f| !f.is_empty()).map(String::from).collect();
+    files.sort();
+    files.dedup();
+    abort_in_progress(git, wt);
+    // Whatever the abort did, the branch goes back to where it was.
+    if rev(git, wt, "HEAD").ok().as_deref() != Some(before.as_str()) || in_progress(git, wt).is_some() {
+        let _ = git.run(wt, &["reset", "--quiet", "--hard", &before]);
+    }
+    if files.is_empty() && out.code != 0 {
+        return Err(GitError::Failed {
+            args: args.join(" "),
+            dir: wt.display().to_string(),
+            code: Some(out.code),
+            message: out.stderr.trim().lines().last().unwrap_or("").to_string(),
+        });
+    }
+    Ok(Updated::Conflict { files })
+}
+
+/// The identity of a change: `git patch-id --stable` of `git diff -U0 base...head`.
+/// Without context lines, so the same change replayed onto a base that moved nearby
+/// keeps its id (line numbers are ignored by patch-id). `None` for an empty change.
+pub fn patch_id(git: &dyn Git, dir: &Path, base: &str, head: &str) -> Result<Option<String>, GitError> {
+    let range = format!("{base}...{head}");
+    let diff = git.run(dir, &["diff", "-U0", "--no-renames", "--no-color", "--no-ext-diff", &range])?;
+    if diff.code != 0 {
+        return Err(GitError::Failed { args: format!("diff {range}"), dir: dir.display().to_string(), code: Some(diff.code), message: diff.stderr.trim().to_string() });
+    }
+    if diff.stdout.trim().is_empty() {
+        return Ok(None);
+    }
+    let out = git.run_input(dir, &["patch-id", "--stable"], diff.stdout.as_bytes())?;
+    Ok(out.stdout.split_whitespace().next().map(String::from))
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::*;
@@ -322,6 +468,82 @@ mod tests {
             let wt = h.join().unwrap().unwrap();
             assert!(wt.path.join("components/button.txt").exists());
         }
+    }
+
+    fn commit_all(dir: &Path, msg: &str) -> String {
+        let g = GitCli;
+        g.ok(dir, &["add", "-A"]).unwrap();
+        g.ok(dir, &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qm", msg]).unwrap();
+        rev(&g, dir, "HEAD").unwrap()
+    }
+
+    #[test]
+    fn a_branch_is_brought_up_to_date_and_keeps_its_patch_id() {
+        for how in [UpdateHow::Rebase, UpdateHow::Merge] {
+            let tmp = tempfile::tempdir().unwrap();
+            let repo = testutil::repo(tmp.path());
+            let g = GitCli;
+            let lines: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+            std::fs::write(repo.join("README.md"), &lines).unwrap();
+            commit_all(&repo, "lines");
+            let path = tmp.path().join("wt");
+            create(&g, &repo, "main", "capcom/1-x", &path).unwrap();
+            std::fs::write(path.join("README.md"), lines.replace("line 10\n", "line ten\n")).unwrap();
+            let head = commit_all(&path, "task");
+            let before = patch_id(&g, &path, "main", &head).unwrap().unwrap();
+            // The base moves: a change two lines above (inside the diff's usual context) and a new file.
+            std::fs::write(repo.join("README.md"), lines.replace("line 8\n", "line eight\n")).unwrap();
+            std::fs::write(repo.join("app/new.txt"), "new\n").unwrap();
+            let main = commit_all(&repo, "main moves");
+            let Updated::Moved { head: new } = update_branch(&g, &path, &main, how, "up to date").unwrap() else { panic!("{how:?}") };
+            assert_ne!(new, head);
+            assert_eq!(patch_id(&g, &path, &main, &new).unwrap().as_deref(), Some(before.as_str()), "{how:?}: the same change");
+            assert_eq!(update_branch(&g, &path, &main, how, "again").unwrap(), Updated::UpToDate);
+            // A different change has a different id.
+            std::fs::write(path.join("app/page.txt"), "more\n").unwrap();
+            let more = commit_all(&path, "more");
+            assert_ne!(patch_id(&g, &path, &main, &more).unwrap().as_deref(), Some(before.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_conflict_is_aborted_and_named_and_the_branch_stays_as_it_was() {
+        for how in [UpdateHow::Rebase, UpdateHow::Merge] {
+            let tmp = tempfile::tempdir().unwrap();
+            let repo = testutil::repo(tmp.path());
+            let g = GitCli;
+            let path = tmp.path().join("wt");
+            create(&g, &repo, "main", "capcom/1-x", &path).unwrap();
+            std::fs::write(path.join("components/button.txt"), "red\n").unwrap();
+            let head = commit_all(&path, "task");
+            std::fs::write(repo.join("components/button.txt"), "blue\n").unwrap();
+            let main = commit_all(&repo, "main moves");
+            let r = update_branch(&g, &path, &main, how, "up to date").unwrap();
+            assert_eq!(r, Updated::Conflict { files: vec!["components/button.txt".into()] }, "{how:?}");
+            assert_eq!(in_progress(&g, &path), None, "{how:?}: never left half done");
+            assert_eq!(rev(&g, &path, "HEAD").unwrap(), head);
+            assert_eq!(std::fs::read_to_string(path.join("components/button.txt")).unwrap(), "red\n");
+            assert!(g.ok(&path, &["status", "--porcelain"]).unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_rebase_left_half_done_is_found_and_aborted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = testutil::repo(tmp.path());
+        let g = GitCli;
+        let path = tmp.path().join("wt");
+        create(&g, &repo, "main", "capcom/1-x", &path).unwrap();
+        std::fs::write(path.join("components/button.txt"), "red\n").unwrap();
+        let head = commit_all(&path, "task");
+        std::fs::write(repo.join("components/button.txt"), "blue\n").unwrap();
+        commit_all(&repo, "main moves");
+        // What a daemon killed mid-rebase leaves behind.
+        assert_ne!(g.run(&path, &["rebase", "main"]).unwrap().code, 0);
+        assert_eq!(in_progress(&g, &path), Some(UpdateHow::Rebase));
+        assert_eq!(abort_in_progress(&g, &path), Some(UpdateHow::Rebase));
+        assert_eq!(in_progress(&g, &path), None);
+        assert_eq!(rev(&g, &path, "HEAD").unwrap(), head);
     }
 
     #[test]

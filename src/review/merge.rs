@@ -69,6 +69,15 @@ pub struct Pending {
     pub task: i64,
     /// The head SHA a merge is bound to (empty for a cancel).
     pub head: String,
+    /// The base branch's commit when asked (local merges): the head was reviewed against it.
+    /// A question whose base moved is withdrawn and asked again.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub base: String,
+    /// The change asked about, as `git patch-id --stable` of `git diff -U0 base...head`. In a
+    /// merge train a head rebased by the train itself is still this change when its patch-id
+    /// matches and its re-run checks are green.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
     /// The pull request the question is about, when the merge goes through GitHub.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pr: Option<u64>,
@@ -97,6 +106,8 @@ impl Pending {
             code: new_code(),
             task,
             head: String::new(),
+            base: String::new(),
+            patch: None,
             pr: None,
             action,
             batch: Vec::new(),
@@ -118,11 +129,18 @@ pub struct Refusal {
     pub reason: String,
     /// The task was moved to `needs_attention` (a merge conflict).
     pub needs_attention: bool,
+    /// The base moved since the head was reviewed (or since the question): bring the task
+    /// up to date, check it again and ask again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 impl Refusal {
     fn no(reason: impl Into<String>) -> Refusal {
-        Refusal { reason: reason.into(), needs_attention: false }
+        Refusal { reason: reason.into(), needs_attention: false, stale: false }
+    }
+    fn stale(reason: impl Into<String>) -> Refusal {
+        Refusal { reason: reason.into(), needs_attention: false, stale: true }
     }
 }
 
@@ -236,11 +254,22 @@ impl Gate {
                 short(&head)
             )));
         }
+        // Only a head reviewed against the current base is asked about.
+        let repo_path = Path::new(&repo.path);
+        let base = worktree::rev(self.git.as_ref(), repo_path, &format!("refs/heads/{}", repo.base))
+            .map_err(|_| Refusal::no(format!("the base branch {} is gone", repo.base)))?;
+        if !self.is_ancestor(repo_path, &base, &head) {
+            return Err(Refusal::stale(format!(
+                "{} moved since task {task_id} was reviewed, so it needs bringing up to date and checking again first",
+                repo.base
+            )));
+        }
+        let patch = worktree::patch_id(self.git.as_ref(), repo_path, &base, &head).ok().flatten();
         let ttl = self.config.dispatch.confirm_ttl.get();
         let (checks_total, files) = self.review_counts(task_id);
         let files = if files == 1 { "1 file changed".to_string() } else { format!("{files} files changed") };
         if checks_total == 0 && repo.require_checks {
-            let mut p = Pending { head, no_checks: true, ..Pending::about(Action::Merge, task_id, String::new(), now, clock, ttl) };
+            let mut p = Pending { head, base, patch, no_checks: true, ..Pending::about(Action::Merge, task_id, String::new(), now, clock, ttl) };
             p.question = format!(
                 "Merge task {task_id}, '{}', into {}? {NO_CHECK_RAN} {}. To merge it untested, say \"confirm without checks\" \
                  or run `capcom confirm --no-checks {}`.",
@@ -253,7 +282,47 @@ impl Gate {
         }
         let summary = if checks_total == 0 { format!("{NO_CHECK_RAN} {}", upper_first(&files)) } else { format!("Checks green, {files}") };
         let question = format!("Merge task {task_id}, '{}', into {}? {summary}.", task.title, repo.base);
-        Ok(Pending { head, ..Pending::about(Action::Merge, task_id, question, now, clock, ttl) })
+        Ok(Pending { head, base, patch, ..Pending::about(Action::Merge, task_id, question, now, clock, ttl) })
+    }
+
+    fn is_ancestor(&self, repo: &Path, ancestor: &str, of: &str) -> bool {
+        self.git.run(repo, &["merge-base", "--is-ancestor", ancestor, of]).is_ok_and(|o| o.code == 0)
+    }
+
+    /// In a merge train: the task's head is not the one asked about, but the train rebased it
+    /// itself. It is the same change when it sits on the current base, its patch-id equals the
+    /// one asked about, and the review of exactly this head ran its checks green.
+    fn same_change(&self, repo: &Path, task: &Task, pending: &Pending, base: &str, head: &str) -> bool {
+        let Some(asked) = pending.patch.as_deref() else { return false };
+        if task.head_sha.as_deref() != Some(head) || !self.is_ancestor(repo, base, head) {
+            return false;
+        }
+        let review = self
+            .store
+            .events(task.id)
+            .ok()
+            .and_then(|evs| evs.iter().rev().find(|e| e.kind == "review_result").and_then(|e| e.data.clone()));
+        let Some(r) = review else { return false };
+        let total = r["checks_total"].as_u64().unwrap_or(0);
+        let green = r["state"] == "ready" && r["checks_ok"].as_u64() == Some(total) && (total > 0 || (pending.no_checks && pending.without_checks));
+        if r["head"].as_str() != Some(head) || !green {
+            return false;
+        }
+        worktree::patch_id(self.git.as_ref(), repo, base, head).ok().flatten().as_deref() == Some(asked)
+    }
+
+    /// Whether the base branch a local merge question was asked against has moved since
+    /// (for a merge of all ready, any of its questions). Nothing is read for a PR's question.
+    pub fn base_moved(&self, pending: &Pending) -> bool {
+        if pending.action == Action::MergeAll {
+            return pending.batch.iter().any(|p| self.base_moved(p));
+        }
+        if pending.base.is_empty() {
+            return false;
+        }
+        let Ok(task) = self.load(pending.task) else { return false };
+        let Ok(repo) = self.repo_of(&task) else { return false };
+        worktree::rev(self.git.as_ref(), Path::new(&repo.path), &format!("refs/heads/{}", repo.base)).is_ok_and(|b| b != pending.base)
     }
 
     /// The number of automated checks the last review ran and the files it saw changed.
@@ -298,6 +367,13 @@ impl Gate {
 
     /// Confirm: merge if and only if every condition holds.
     pub fn confirm(&self, pending: &Pending, code: Option<&str>, clock: Instant) -> Result<Merged, Refusal> {
+        self.confirm_in_train(pending, code, clock, None)
+    }
+
+    /// Confirm one task of a merge train. `train_base` is the base commit the train's own
+    /// last merge made: the base may have moved to it since the question, and the task's head
+    /// may be the train's rebase of the change asked about (see [`Gate::same_change`]).
+    pub fn confirm_in_train(&self, pending: &Pending, code: Option<&str>, clock: Instant, train_base: Option<&str>) -> Result<Merged, Refusal> {
         Self::live(pending, code, clock)?;
         Self::checks_waived(pending)?;
         let task = self.load(pending.task)?;
@@ -307,7 +383,22 @@ impl Gate {
         let repo = self.repo_of(&task)?;
         let repo_path = PathBuf::from(&repo.path);
         let head = self.branch_head(&repo_path, &task)?;
-        if head != pending.head || task.head_sha.as_deref() != Some(pending.head.as_str()) {
+        let base_ref = format!("refs/heads/{}", repo.base);
+        let git = self.git.as_ref();
+        let old = worktree::rev(git, &repo_path, &base_ref)
+            .map_err(|_| Refusal::no(format!("the base branch {} is gone; nothing merged", repo.base)))?;
+        let moved_by_train = train_base.is_some_and(|b| b == old);
+        if !pending.base.is_empty() && old != pending.base && !moved_by_train {
+            return Err(Refusal::stale(format!(
+                "{} moved since you were asked about task {} (it was at {}, now {}); nothing merged",
+                repo.base,
+                task.id,
+                short(&pending.base),
+                short(&old)
+            )));
+        }
+        let same_head = head == pending.head && task.head_sha.as_deref() == Some(pending.head.as_str());
+        if !same_head && !(moved_by_train && self.same_change(&repo_path, &task, pending, &old, &head)) {
             return Err(Refusal::no(format!(
                 "Task {}'s branch moved since you were asked (asked about {}, now {}); nothing merged",
                 task.id,
@@ -321,10 +412,6 @@ impl Gate {
                 self.config.dispatch.merge_method
             ))
         })?;
-        let base_ref = format!("refs/heads/{}", repo.base);
-        let git = self.git.as_ref();
-        let old = worktree::rev(git, &repo_path, &base_ref)
-            .map_err(|_| Refusal::no(format!("the base branch {} is gone; nothing merged", repo.base)))?;
         // The user's checkouts of the base: each must hold no changes of its own. Its files may
         // still be those of a base capcom moved away from (an earlier merge); that is no change.
         let mut checkouts: Vec<(PathBuf, String)> = Vec::new();
@@ -543,7 +630,7 @@ impl Gate {
                 };
                 let _ = self.store.transition(task.id, Some(&[TaskState::Ready]), TaskState::NeedsAttention, Some(&reason));
                 let _ = self.store.add_event(Some(task.id), "merge", &reason, Some(&serde_json::json!({"conflicts": files_unique})));
-                Err(Refusal { reason: format!("{reason}; nothing merged, the task needs attention"), needs_attention: true })
+                Err(Refusal { reason: format!("{reason}; nothing merged, the task needs attention"), needs_attention: true, stale: false })
             }
             _ => Err(Refusal::no(format!("cannot merge: {}", out.stderr.trim()))),
         }

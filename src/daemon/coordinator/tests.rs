@@ -22,6 +22,8 @@ fn pending(task: i64, ttl: Duration) -> Pending {
         code: "4821".into(),
         task,
         head: "0123456789abcdef".into(),
+        base: String::new(),
+        patch: None,
         pr: None,
         action: Default::default(),
         batch: Vec::new(),
