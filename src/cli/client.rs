@@ -10,6 +10,10 @@ pub enum ClientError {
     NotRunning(String),
     #[error("{0}")]
     Api(String),
+    /// The daemon refused the request as malformed (an unknown filter, a bad period):
+    /// a usage mistake, which exits 2 like clap's own.
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot talk to the daemon: {0}")]
     Transport(String),
 }
@@ -71,7 +75,9 @@ impl Client {
                 .ok()
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-            return Err(ClientError::Api(format!("{msg} (HTTP {})", status.as_u16())));
+            // The daemon's message is written for a person; the status code is not.
+            tracing::debug!(status = status.as_u16(), "the daemon refused a request");
+            return Err(if status == reqwest::StatusCode::BAD_REQUEST { ClientError::Usage(msg) } else { ClientError::Api(msg) });
         }
         serde_json::from_slice(&body).map_err(|e| ClientError::Transport(format!("bad reply from the daemon: {e}")))
     }

@@ -5,13 +5,15 @@ use super::exit;
 use crate::config::{DataDir, Loaded};
 use crate::dispatch::presets::{find_on_path, preset_program};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Ok,
     Warn,
     Fail,
 }
 
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Check {
     pub level: Level,
     pub name: String,
@@ -42,9 +44,19 @@ pub const APT_PACKAGES: &[&str] = &[
     "libespeak-ng-dev",
 ];
 
-pub async fn run(loaded: &Loaded, data: &DataDir) -> u8 {
+pub async fn run(loaded: &Loaded, data: &DataDir, json: bool) -> u8 {
     let checks = collect(loaded, data).await;
-    let mut worst = Level::Ok;
+    let worst = if checks.iter().any(|c| c.level == Level::Fail) {
+        Level::Fail
+    } else if checks.iter().any(|c| c.level == Level::Warn) {
+        Level::Warn
+    } else {
+        Level::Ok
+    };
+    if json {
+        super::print_json(&serde_json::json!({ "worst": worst, "checks": checks }));
+        return if worst == Level::Fail { exit::ERROR } else { exit::OK };
+    }
     for c in &checks {
         let tag = match c.level {
             Level::Ok => "ok  ",
@@ -54,9 +66,6 @@ pub async fn run(loaded: &Loaded, data: &DataDir) -> u8 {
         match &c.fix {
             Some(fix) => println!("[{tag}] {}: {} — fix: {fix}", c.name, c.detail),
             None => println!("[{tag}] {}: {}", c.name, c.detail),
-        }
-        if c.level == Level::Fail || (c.level == Level::Warn && worst == Level::Ok) {
-            worst = c.level;
         }
     }
     if worst == Level::Fail { exit::ERROR } else { exit::OK }
@@ -182,6 +191,7 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
     // privacy of the data dir, and what it holds
     out.push(privacy_check(data));
     out.push(disk_check(data));
+    out.push(recordings_check(cfg, data));
 
     // remote agents and GitHub: one cheap authenticated call each
     for c in crate::dispatch::remote::remote_checks(cfg).await {
@@ -260,6 +270,33 @@ fn disk_check(data: &DataDir) -> Check {
         check(Level::Warn, "disk", detail, Some("`capcom gc --dry-run` lists worktrees that can go; `capcom gc` removes them"))
     } else {
         check(Level::Ok, "disk", detail, None)
+    }
+}
+
+/// The recordings kept in the audio folder, and for how long (`[store] keep_audio`).
+fn recordings_check(cfg: &crate::config::Config, data: &DataDir) -> Check {
+    let dir = data.audio();
+    let (mut files, mut bytes) = (0u64, 0u64);
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        for e in rd.flatten() {
+            if let Ok(m) = e.metadata()
+                && m.is_file()
+                && e.path().extension().is_some_and(|x| x == "wav")
+            {
+                files += 1;
+                bytes += m.len();
+            }
+        }
+    }
+    let keep = match cfg.store.keep_audio {
+        crate::config::Keep::Forever => "kept forever ([store] keep_audio)".to_string(),
+        k => format!("each kept {k} ([store] keep_audio)"),
+    };
+    let detail = format!("{files} recording(s), {:.1} MB in {}; {keep}", bytes as f64 / 1e6, dir.display());
+    if cfg.store.keep_audio == crate::config::Keep::Forever && bytes > 1_000_000_000 {
+        check(Level::Warn, "recordings", detail, Some("set [store] keep_audio = \"30d\", or `capcom history delete --before DATE`"))
+    } else {
+        check(Level::Ok, "recordings", detail, None)
     }
 }
 

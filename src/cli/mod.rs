@@ -112,6 +112,20 @@ pub enum Command {
         #[arg(long)]
         no_checks: bool,
     },
+    /// Answer the question a held task waits on ("Which files?"), or its agent's question.
+    /// `capcom answer 3 "only the components folder"`; `capcom answer 3 "dispatch it anyway"`
+    /// starts it as it stands
+    Answer {
+        /// The task's number (or words that name it)
+        #[arg(value_name = "TASK")]
+        task: String,
+        /// The answer, as you would say it
+        #[arg(value_name = "TEXT", required = true)]
+        text: Vec<String>,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Cancel a task
     Cancel {
         /// A task number, or words that name it
@@ -130,6 +144,9 @@ pub enum Command {
         /// Write the audio to this WAV file instead of publishing
         #[arg(long, value_name = "FILE.wav")]
         out: Option<PathBuf>,
+        /// Print JSON (the script, and the episode's files when one was published)
+        #[arg(long)]
+        json: bool,
     },
     /// Transcribe a WAV file the way the daemon would
     Transcribe {
@@ -155,14 +172,21 @@ pub enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
-    /// Utterances: time, duration, transcript, audio file
+    /// Utterances: time, duration, transcript, audio file. Recordings older than
+    /// [store] keep_audio (30 days by default) are deleted; `capcom history delete` deletes by hand
     History {
+        #[command(subcommand)]
+        action: Option<HistoryAction>,
         /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
     /// Check mic, display, model, agents, tokens and the API
-    Doctor,
+    Doctor {
+        /// Print the checks as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove the worktrees of merged, cancelled and long-failed tasks, and folders no task owns
     Gc {
         /// Only list what would be removed, with sizes
@@ -238,6 +262,24 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum HistoryAction {
+    /// Delete utterances: their transcripts and recordings (tasks keep their brief)
+    #[command(group = clap::ArgGroup::new("which").required(true).args(["id", "before"]))]
+    Delete {
+        /// The utterance's number, from `capcom history`
+        #[arg(value_name = "ID")]
+        id: Option<i64>,
+        /// Everything recorded before this: a date (2026-11-01, local midnight), a time
+        /// (2026-11-01T09:00:00Z) or a period back from now (30d)
+        #[arg(long, value_name = "DATE")]
+        before: Option<String>,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum DevicesAction {
     /// Revoke a device's token (by name or id); the page on it stops working at once
     Revoke { name: String },
@@ -246,7 +288,11 @@ pub enum DevicesAction {
 #[derive(Subcommand, Debug)]
 pub enum ModelsAction {
     /// List the models in the manifest and which are installed
-    List,
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Download a model
     Fetch {
         /// A name from `capcom models list`, e.g. base.en
@@ -402,7 +448,28 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
             }
             with_client(&data, |c| async move { stats::run(c, by.as_deref(), since.as_deref(), json).await }).await
         }
-        Command::History { json } => with_client(&data, |c| async move {
+        Command::History { action: Some(HistoryAction::Delete { id, before, json }), .. } => with_client(&data, |c| async move {
+            let r: crate::daemon::retention::Removed =
+                c.post("/v1/history/delete", &serde_json::json!({ "id": id, "before": before })).await?;
+            if json {
+                print_json(&r);
+            } else if r.utterances.is_empty() {
+                println!("Nothing recorded before {}; nothing deleted.", before.as_deref().unwrap_or("then"));
+            } else {
+                println!(
+                    "Deleted {} utterance(s) and {} recording(s) ({:.1} MB).",
+                    r.utterances.len(),
+                    r.files,
+                    r.bytes as f64 / 1e6
+                );
+            }
+            for f in &r.failed {
+                eprintln!("capcom: could not delete {f}");
+            }
+            Ok(if r.failed.is_empty() { exit::OK } else { exit::ERROR })
+        })
+        .await,
+        Command::History { action: None, json } => with_client(&data, |c| async move {
             let rows: Vec<crate::store::Utterance> = c.get("/v1/history").await?;
             if json {
                 print_json(&rows);
@@ -420,22 +487,26 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
                             Some("") => "(nothing heard)",
                             Some(t) => t,
                         },
-                        u.audio_path.as_deref().unwrap_or("-")
+                        match (u.audio_path.as_deref(), u.source.as_str()) {
+                            (Some(p), _) => p,
+                            (None, "voice") => "(recording deleted)",
+                            (None, _) => "-",
+                        }
                     );
                 }
             }
             Ok(exit::OK)
         })
         .await,
-        Command::Doctor => doctor::run(&loaded, &data).await,
+        Command::Doctor { json } => doctor::run(&loaded, &data, json).await,
         Command::Parse { text, json } => parse::run(&loaded.config, &data, &text.join(" "), json).await,
         Command::Status { filter, speak, out, json } => {
             let cfg = loaded.config.clone();
             with_client(&data, |c| async move { voice_out::status(c, &cfg, filter, speak, out.as_deref(), json).await }).await
         }
-        Command::Changelog { since, text, out } => {
+        Command::Changelog { since, text, out, json } => {
             let cfg = loaded.config.clone();
-            with_client(&data, |c| async move { voice_out::changelog(c, &cfg, &since, text, out.as_deref()).await }).await
+            with_client(&data, |c| async move { voice_out::changelog(c, &cfg, &since, text, out.as_deref(), json).await }).await
         }
         Command::Brief { text, json } => {
             let text = text.join(" ");
@@ -528,6 +599,13 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
             Ok(exit::OK)
         })
         .await,
+        Command::Answer { task, text, json } => with_client(&data, |c| async move {
+            let answer: serde_json::Value =
+                c.post("/v1/answer", &serde_json::json!({ "task": task, "text": text.join(" ") })).await?;
+            print_answer(&answer, json);
+            Ok(answer_code(&answer))
+        })
+        .await,
         Command::Cancel { task } => with_client(&data, |c| async move {
             let answer: serde_json::Value = c.post("/v1/cancel", &serde_json::json!({ "task": task })).await?;
             print_answer(&answer, false);
@@ -537,7 +615,7 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
         Command::Transcribe { file, model, json, mode, no_prompt } => {
             voice::transcribe(&loaded, &data, &file, model.as_deref(), json, mode, no_prompt).await
         }
-        Command::Models { action: ModelsAction::List } => voice::models_list(&loaded, &data),
+        Command::Models { action: ModelsAction::List { json } } => voice::models_list(&loaded, &data, json),
         Command::Models { action: ModelsAction::Fetch { name } } => voice::models_fetch(&loaded, &data, &name).await,
         Command::Models { action: ModelsAction::Import { dir, q8_0, name } } => {
             voice::models_import(&loaded, &data, &dir, q8_0, name.as_deref()).await
@@ -575,11 +653,12 @@ fn command_name(c: &Command) -> &'static str {
         Command::Merge { .. } => "merge",
         Command::Confirm { .. } => "confirm",
         Command::Cancel { .. } => "cancel",
+        Command::Answer { .. } => "answer",
         Command::Changelog { .. } => "changelog",
         Command::Transcribe { .. } => "transcribe",
         Command::Models { .. } => "models",
         Command::History { .. } => "history",
-        Command::Doctor => "doctor",
+        Command::Doctor { .. } => "doctor",
         Command::Gc { .. } => "gc",
         Command::Stats { .. } => "stats",
         Command::Supervise { .. } => "__supervise",
@@ -606,6 +685,10 @@ where
         Err(e @ ClientError::NotRunning(_)) => {
             eprintln!("capcom: {e}");
             exit::NOT_RUNNING
+        }
+        Err(e @ ClientError::Usage(_)) => {
+            eprintln!("capcom: {e}");
+            exit::USAGE
         }
         Err(e) => {
             eprintln!("capcom: {e}");

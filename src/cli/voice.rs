@@ -99,42 +99,102 @@ pub async fn transcribe(
     }
 }
 
-pub fn models_list(loaded: &Loaded, data: &DataDir) -> u8 {
+/// One row of `capcom models list --json`: a catalog model or another model file in the folder.
+#[derive(Debug, serde::Serialize)]
+struct ModelRow {
+    /// The catalog name, or the size class the file's header names (`tiny.en`) for other files.
+    name: String,
+    /// `catalog` (from the manifest) or `file` (imported or copied by hand).
+    source: &'static str,
+    path: String,
+    bytes: u64,
+    weights: String,
+    installed: bool,
+    /// For a file outside the catalog: what the validator found wrong with it.
+    problem: Option<String>,
+    /// Whether `[voice] model` names it.
+    configured: bool,
+}
+
+fn model_rows(loaded: &Loaded, data: &DataDir) -> Vec<ModelRow> {
     let dir = data.models();
     let configured = loaded.config.voice.model.trim();
+    let mut rows: Vec<ModelRow> = models::manifest()
+        .models
+        .iter()
+        .map(|m| ModelRow {
+            name: m.name.clone(),
+            source: "catalog",
+            path: models::installed_path(&dir, m).display().to_string(),
+            bytes: m.size,
+            weights: m.weights.clone(),
+            installed: models::is_installed(&dir, m),
+            problem: None,
+            configured: m.name.eq_ignore_ascii_case(configured),
+        })
+        .collect();
+    for (path, info) in imported_models(&dir) {
+        let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let configured = !file_name.is_empty() && configured.ends_with(&file_name);
+        let path_text = path.display().to_string();
+        rows.push(match info {
+            Ok(i) => ModelRow {
+                name: format!("{}{}", i.size_class, if i.multilingual { "" } else { ".en" }),
+                source: "file",
+                path: path_text,
+                bytes: i.file_bytes,
+                weights: i.weights.to_string(),
+                installed: true,
+                problem: None,
+                configured,
+            },
+            Err(e) => ModelRow {
+                name: "?".into(),
+                source: "file",
+                path: path_text,
+                bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                weights: String::new(),
+                installed: false,
+                problem: Some(e.problem.to_string()),
+                configured,
+            },
+        });
+    }
+    rows
+}
+
+pub fn models_list(loaded: &Loaded, data: &DataDir, json: bool) -> u8 {
+    let dir = data.models();
+    let configured = loaded.config.voice.model.trim();
+    let rows = model_rows(loaded, data);
+    if json {
+        print_json(&serde_json::json!({
+            "dir": dir.display().to_string(),
+            "configured": configured,
+            "models": rows,
+        }));
+        return exit::OK;
+    }
     println!("{:<2}{:<22} {:>9} {:>8}  {:<10} FILE", "", "NAME", "SIZE", "WEIGHTS", "INSTALLED");
-    for m in &models::manifest().models {
-        let mark = if m.name.eq_ignore_ascii_case(configured) { "* " } else { "  " };
-        let installed = if models::is_installed(&dir, m) { "yes" } else { "-" };
+    let mark = |r: &ModelRow| if r.configured { "* " } else { "  " };
+    for r in rows.iter().filter(|r| r.source == "catalog") {
         println!(
-            "{mark}{:<22} {:>6.0} MB {:>8}  {:<10} {}",
-            m.name,
-            m.size as f64 / 1e6,
-            m.weights,
-            installed,
-            models::installed_path(&dir, m).display()
+            "{}{:<22} {:>6.0} MB {:>8}  {:<10} {}",
+            mark(r),
+            r.name,
+            r.bytes as f64 / 1e6,
+            r.weights,
+            if r.installed { "yes" } else { "-" },
+            r.path
         );
     }
-    let imported = imported_models(&dir);
-    if !imported.is_empty() {
+    let files: Vec<&ModelRow> = rows.iter().filter(|r| r.source == "file").collect();
+    if !files.is_empty() {
         println!("\nImported or other model files:");
-        for (path, info) in imported {
-            let mark = if configured.ends_with(&path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
-            {
-                "* "
-            } else {
-                "  "
-            };
-            match info {
-                Ok(i) => println!(
-                    "{mark}{:<22} {:>6.0} MB {:>8}  {:<10} {}",
-                    format!("{}{}", i.size_class, if i.multilingual { "" } else { ".en" }),
-                    i.file_bytes as f64 / 1e6,
-                    i.weights,
-                    "valid",
-                    path.display()
-                ),
-                Err(e) => println!("{mark}{:<22} {:>9} {:>8}  {:<10} {} ({})", "?", "", "", "INVALID", path.display(), e.problem),
+        for r in files {
+            match &r.problem {
+                None => println!("{}{:<22} {:>6.0} MB {:>8}  {:<10} {}", mark(r), r.name, r.bytes as f64 / 1e6, r.weights, "valid", r.path),
+                Some(p) => println!("{}{:<22} {:>9} {:>8}  {:<10} {} ({p})", mark(r), "?", "", "", "INVALID", r.path),
             }
         }
     }

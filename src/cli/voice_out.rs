@@ -33,7 +33,7 @@ pub fn speak(config: &Config, text: &str) -> Result<(), ClientError> {
 
 pub async fn status(c: Client, config: &Config, filter: Option<String>, speak_it: bool, out: Option<&Path>, json: bool) -> Result<u8, ClientError> {
     let path = match filter {
-        Some(f) => format!("/v1/status?filter={f}"),
+        Some(f) => format!("/v1/status?filter={}", report::feed::encode_segment(&f)),
         None => "/v1/status".to_string(),
     };
     let answer: StatusAnswer = c.get(&path).await?;
@@ -56,18 +56,36 @@ pub async fn status(c: Client, config: &Config, filter: Option<String>, speak_it
     Ok(exit::OK)
 }
 
-pub async fn changelog(c: Client, config: &Config, since: &str, text_only: bool, out: Option<&Path>) -> Result<u8, ClientError> {
+pub async fn changelog(c: Client, config: &Config, since: &str, text_only: bool, out: Option<&Path>, json: bool) -> Result<u8, ClientError> {
     let q = format!("/v1/changelog?since={}", report::feed::encode_segment(since));
     if text_only || out.is_some() {
         let answer: ChangelogAnswer = c.get(&q).await?;
+        let wrote = match out {
+            Some(out) => Some((out, write_wav(config, &answer.text, out)?)),
+            None => None,
+        };
+        if json {
+            let mut v = serde_json::to_value(&answer).unwrap_or_default();
+            if let Some((out, d)) = wrote {
+                v["out"] = serde_json::json!({ "path": out.display().to_string(), "duration_ms": d.as_millis() as u64 });
+            }
+            print_json(&v);
+            return Ok(exit::OK);
+        }
         println!("{}", answer.text);
-        if let Some(out) = out {
-            let d = write_wav(config, &answer.text, out)?;
+        if let Some((out, d)) = wrote {
             eprintln!("wrote {} ({:.1} s)", out.display(), d.as_secs_f64());
         }
         return Ok(exit::OK);
     }
     let answer: ChangelogAnswer = c.post(&q, &serde_json::json!({})).await?;
+    let feed = c.get::<crate::daemon::spoken::FeedInfo>("/v1/feed").await.ok();
+    if json {
+        let mut v = serde_json::to_value(&answer).unwrap_or_default();
+        v["feed"] = feed.as_ref().map(|f| serde_json::json!(f.url)).unwrap_or(serde_json::Value::Null);
+        print_json(&v);
+        return Ok(exit::OK);
+    }
     println!("{}", answer.text);
     if let (Some(e), Some(dir)) = (&answer.entry, &answer.dir) {
         println!();
@@ -77,7 +95,7 @@ pub async fn changelog(c: Client, config: &Config, since: &str, text_only: bool,
         }
         println!("length: {:.1} s", e.duration_ms as f64 / 1000.0);
     }
-    if let Ok(feed) = c.get::<crate::daemon::spoken::FeedInfo>("/v1/feed").await {
+    if let Some(feed) = feed {
         println!("podcast feed: {}", feed.url);
     }
     Ok(exit::OK)

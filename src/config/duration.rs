@@ -1,4 +1,5 @@
-//! Human durations in config: "250ms", "20s", "30m", "2h", "1d", or a bare number of seconds.
+//! Human durations in config: "250ms", "20s", "30m", "2h", "1d" (read by `humantime`), or a bare
+//! number of seconds; and retention periods (`Keep`), which may also be "forever".
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
@@ -17,7 +18,8 @@ impl Dur {
         self.0
     }
 
-    /// Parse "250ms", "20s", "30m", "2h", "1d", "1h30m" or a bare number of seconds.
+    /// Parse "250ms", "20s", "30m", "2h", "1d", "1h30m", "1.5s", "2 days" (`humantime`) or
+    /// a bare number of seconds.
     pub fn parse(text: &str) -> Result<Dur, String> {
         let t = text.trim();
         if t.is_empty() {
@@ -26,29 +28,11 @@ impl Dur {
         if let Ok(secs) = t.parse::<f64>() {
             return secs_to_dur(secs, text);
         }
-        let mut total = 0f64;
-        let mut rest = t;
-        while !rest.is_empty() {
-            let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-            if num_len == 0 {
-                return Err(format!("bad duration `{text}`: expected a number, e.g. \"20s\" or \"30m\""));
-            }
-            let n: f64 = rest[..num_len].parse().map_err(|_| format!("bad duration `{text}`"))?;
-            rest = rest[num_len..].trim_start();
-            let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
-            let unit = &rest[..unit_len];
-            let mult = match unit {
-                "ms" => 0.001,
-                "s" | "sec" | "secs" => 1.0,
-                "m" | "min" | "mins" => 60.0,
-                "h" | "hr" | "hrs" => 3600.0,
-                "d" | "day" | "days" => 86400.0,
-                _ => return Err(format!("bad duration `{text}`: unknown unit `{unit}` (use ms, s, m, h or d)")),
-            };
-            total += n * mult;
-            rest = rest[unit_len..].trim_start();
-        }
-        secs_to_dur(total, text)
+        // ".5s" is a number too.
+        let t = if t.starts_with('.') { format!("0{t}") } else { t.to_string() };
+        let d = humantime::parse_duration(&t)
+            .map_err(|e| format!("bad duration `{text}`: {e}; write it like \"20s\", \"30m\" or \"1h30m\""))?;
+        secs_to_dur(d.as_secs_f64(), text)
     }
 }
 
@@ -96,6 +80,64 @@ impl<'de> Deserialize<'de> for Dur {
             Raw::Text(t) => Dur::parse(&t).map_err(serde::de::Error::custom),
             Raw::Int(n) => Ok(Dur::from_secs(n)),
             Raw::Float(f) => secs_to_dur(f, &f.to_string()).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A retention period: a duration, or "forever" (also written "0", "never", "off"):
+/// keep everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    For(Dur),
+    Forever,
+}
+
+impl Keep {
+    pub fn parse(text: &str) -> Result<Keep, String> {
+        let t = text.trim();
+        if matches!(t.to_ascii_lowercase().as_str(), "forever" | "never" | "off" | "0" | "0s" | "0d") {
+            return Ok(Keep::Forever);
+        }
+        Dur::parse(t).map(Keep::For).map_err(|e| format!("{e}, or \"forever\""))
+    }
+
+    /// The duration, when anything is ever deleted.
+    pub fn period(self) -> Option<std::time::Duration> {
+        match self {
+            Keep::For(d) => Some(d.get()),
+            Keep::Forever => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Keep::Forever => write!(f, "forever"),
+            Keep::For(d) if d.get().as_secs() >= 86400 && d.get().as_secs().is_multiple_of(86400) => write!(f, "{}d", d.get().as_secs() / 86400),
+            Keep::For(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+impl Serialize for Keep {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Keep {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Keep, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Int(u64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(t) => Keep::parse(&t).map_err(serde::de::Error::custom),
+            Raw::Int(0) => Ok(Keep::Forever),
+            Raw::Int(n) => Ok(Keep::For(Dur::from_secs(n))),
         }
     }
 }

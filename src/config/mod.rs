@@ -10,7 +10,7 @@ pub use slug::RepoSlug;
 mod duration;
 mod paths;
 
-pub use duration::Dur;
+pub use duration::{Dur, Keep};
 pub use paths::DataDir;
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,7 @@ pub struct Config {
     pub review: Review,
     pub workflows: Vec<Workflow>,
     pub understand: Understand,
+    pub store: StoreCfg,
 }
 
 impl Default for Config {
@@ -67,7 +68,22 @@ impl Default for Config {
             review: Review::default(),
             workflows: Vec::new(),
             understand: Understand::default(),
+            store: StoreCfg::default(),
         }
+    }
+}
+
+/// `[store]`: what the data dir keeps, and for how long.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct StoreCfg {
+    /// How long each utterance's WAV is kept; `Keep::Forever` keeps them all.
+    pub keep_audio: Keep,
+}
+
+impl Default for StoreCfg {
+    fn default() -> Self {
+        StoreCfg { keep_audio: Keep::For(Dur::from_secs(30 * 86400)) }
     }
 }
 

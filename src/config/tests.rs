@@ -11,13 +11,40 @@ fn durations_parse_like_people_write_them() {
         ("1d", 86_400_000),
         ("45", 45_000),
         ("1.5s", 1_500),
+        (".5s", 500),
+        ("1h 30m", 5_400_000),
+        ("2 days", 172_800_000),
+        ("90sec", 90_000),
     ];
     for (text, ms) in cases {
         assert_eq!(Dur::parse(text).unwrap().get().as_millis() as u64, *ms, "{text}");
     }
-    for bad in ["", "ten", "5 parsecs", "-3s", "s"] {
+    for bad in ["", "ten", "5 parsecs", "-3s", "s", "100000000000d"] {
         assert!(Dur::parse(bad).is_err(), "{bad} should not parse");
     }
+}
+
+#[test]
+fn retention_is_a_duration_or_forever() {
+    use super::Keep;
+    let cases: &[(&str, Option<u64>)] = &[
+        ("30d", Some(30 * 86400)),
+        ("12h", Some(12 * 3600)),
+        ("forever", None),
+        ("Forever", None),
+        ("0", None),
+        ("never", None),
+    ];
+    for (text, secs) in cases {
+        assert_eq!(Keep::parse(text).unwrap().period().map(|d| d.as_secs()), *secs, "{text}");
+    }
+    assert!(Keep::parse("a while").unwrap_err().contains("forever"));
+    let (c, _) = super::from_str("[store]\nkeep_audio = 0\n", "t.toml").unwrap();
+    assert_eq!(c.store.keep_audio, Keep::Forever);
+    let (c, _) = super::from_str("", "t.toml").unwrap();
+    assert_eq!(c.store.keep_audio.to_string(), "30d");
+    let err = super::from_str("[store]\nkeep_audio = \"soon\"\n", "t.toml").unwrap_err().to_string();
+    assert!(err.starts_with("t.toml:2: key store.keep_audio:"), "{err}");
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn ok(intent: &str, say: impl Into<String>) -> Answer {
+    pub(super) fn ok(intent: &str, say: impl Into<String>) -> Answer {
         Answer { ok: true, intent: intent.into(), say: say.into(), ..Answer::default() }
     }
     fn no(intent: &str, say: impl Into<String>) -> Answer {
@@ -54,7 +54,7 @@ impl Answer {
 }
 
 impl Coordinator {
-    fn dispatcher(&self) -> Result<&DispatchHandle, String> {
+    pub(super) fn dispatcher(&self) -> Result<&DispatchHandle, String> {
         self.dispatch.as_ref().ok_or_else(|| "the dispatcher is not running".to_string())
     }
 
@@ -94,11 +94,12 @@ impl Coordinator {
             Some(i) => i,
             None => {
                 let tasks: Vec<TaskRef> = store.tasks(true).unwrap_or_default().iter().rev().take(50).rev().map(Task::to_ref).collect();
-                let pending = self.pending.as_ref().map(|p| understand::Pending {
-                    action: p.action.as_str().into(),
-                    question: p.question.clone(),
-                    task: Some(p.task),
-                });
+                // A merge or cancel question first; else a held task's question just asked.
+                let pending = self
+                    .pending
+                    .as_ref()
+                    .map(|p| understand::Pending { action: p.action.as_str().into(), question: p.question.clone(), task: Some(p.task) })
+                    .or_else(|| self.clarify_pending());
                 let cx = understand::Context {
                     config: &self.services.config,
                     tasks: &tasks,
@@ -123,6 +124,19 @@ impl Coordinator {
                 Ok(id) => self.merge(id).await,
                 Err(q) => Answer::no("merge", q),
             },
+            // "Dispatch it anyway" (or a yes) to a held task's question releases it as it stands.
+            IntentKind::Confirm if self.held_for_yes_no(&text).is_some() => {
+                let task = self.held_for_yes_no(&text).expect("checked by the guard");
+                let words = if text.to_lowercase().contains("anyway") { text.clone() } else { super::held::ANYWAY.to_string() };
+                self.release_held(task, &words).await
+            }
+            IntentKind::Confirm if self.pending.is_none() && text.to_lowercase().contains("anyway") && self.which_held().is_some() => {
+                Answer::no("confirm", self.which_held().unwrap_or_default())
+            }
+            IntentKind::Deny if self.held_for_yes_no(&text).is_some() => {
+                let task = self.held_for_yes_no(&text).expect("checked by the guard");
+                self.keep_held(&task)
+            }
             IntentKind::Confirm => {
                 // A confirmation that names another task than the one asked about changes nothing.
                 let named = intent.target.as_ref().and_then(|t| t.task);
@@ -159,6 +173,11 @@ impl Coordinator {
                     Err(q) => Answer::no("retry", q),
                 }
             }
+            // "Dispatch task 1 anyway", "retry task 1": a held task starts as it stands.
+            IntentKind::Retry if self.held_target(&intent).is_some() => {
+                let task = self.held_target(&intent).expect("checked by the guard");
+                self.release_held(task, super::held::ANYWAY).await
+            }
             IntentKind::Retry => match (self.target_of(&intent), self.dispatcher()) {
                 (Ok(id), Ok(d)) => match d.retry(id).await {
                     Ok(s) => Answer::ok("retry", s),
@@ -193,6 +212,12 @@ impl Coordinator {
             }
         };
         answer.intent = intent.intent.as_str().to_string();
+        // The question a held task asked stays open for one reply; status answers may open it again.
+        match intent.intent {
+            IntentKind::Status => self.ask_again_after_status(&intent),
+            IntentKind::Help | IntentKind::Repeat | IntentKind::Changelog => {}
+            _ => self.note_asked(&answer),
+        }
         answer.parsed = Some(intent);
         answer
     }
@@ -699,7 +724,7 @@ impl Coordinator {
 
     /// The user answered a held task's question (or said "dispatch anyway"): fold the answer
     /// into the task, plan it again, and queue it when it is ready now.
-    async fn release_held(&mut self, task: Task, answer: &str) -> Answer {
+    pub(super) async fn release_held(&mut self, task: Task, answer: &str) -> Answer {
         let d = match self.dispatcher() {
             Ok(d) => d.clone(),
             Err(e) => return Answer::no("follow_up", e),
@@ -734,18 +759,35 @@ impl Coordinator {
                 match store.transition(task.id, Some(&[TaskState::Held]), plan.state, None) {
                     Ok(t) => {
                         d.submit(&t).await;
+                        let queued = queued_of(&t, &plan);
                         let agent = plan.agent.map(|a| a.agent).unwrap_or_else(|| "an agent".into());
-                        Answer::ok("follow_up", format!("Thanks. Task {} is queued for {agent}.", task.id))
+                        Answer { tasks: vec![queued], ..Answer::ok("follow_up", format!("Thanks. Task {} is queued for {agent}.", task.id)) }
                     }
                     Err(e) => Answer::no("follow_up", e.to_string()),
                 }
             }
             _ => {
-                let q = plan.reason.unwrap_or_else(|| "It still needs an answer.".into());
-                let _ = store.transition(task.id, Some(&[TaskState::Held]), TaskState::Held, Some(&q));
-                Answer::no("follow_up", q)
+                let q = plan.reason.clone().unwrap_or_else(|| "It still needs an answer.".into());
+                let t = store.transition(task.id, Some(&[TaskState::Held]), TaskState::Held, Some(&q)).unwrap_or(task);
+                let mut queued = queued_of(&t, &plan);
+                queued.question = Some(q.clone());
+                Answer { tasks: vec![queued], ..Answer::no("follow_up", format!("Task {} is still on hold: {q}", t.id)) }
             }
         }
+    }
+}
+
+/// What an answer says about one task and its plan.
+fn queued_of(t: &Task, plan: &dispatch::Plan) -> Queued {
+    Queued {
+        id: t.id,
+        title: t.title.clone(),
+        state: t.state,
+        agent: plan.agent.as_ref().map(|a| a.agent.clone()),
+        why: plan.agent.as_ref().map(|a| a.why.clone()),
+        repo: plan.repo.clone(),
+        question: plan.reason.clone().filter(|_| t.state == TaskState::Held),
+        scheduled_at: t.scheduled_at.clone(),
     }
 }
 

@@ -55,10 +55,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tasks", get(list_tasks))
         .route("/v1/tasks/{id}", get(get_task))
         .route("/v1/history", get(history))
+        .route("/v1/history/delete", post(super::retention::post_delete))
         .route("/v1/brief", post(post_brief))
         .route("/v1/merge", post(post_merge))
         .route("/v1/confirm", post(post_confirm))
         .route("/v1/cancel", post(post_cancel))
+        .route("/v1/answer", post(post_answer))
         .route("/v1/gc", post(post_gc))
         .route("/v1/stats", get(get_stats))
         .route("/v1/listen", post(post_listen))
@@ -99,12 +101,11 @@ fn cursor_webhook(state: &AppState) -> Option<Router<AppState>> {
     Some(crate::dispatch::cursor::webhook_router(secret, tx))
 }
 
-/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+/// Constant-time comparison (`subtle`), so the token cannot be guessed byte by byte from
+/// timings. Different lengths are unequal at once: the length is not the secret.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 async fn require_token(State(st): State<AppState>, headers: HeaderMap, req: Request, next: Next) -> Response {
@@ -308,6 +309,22 @@ async fn post_merge(State(st): State<AppState>, Json(b): Json<TaskBody>) -> ApiR
 
 async fn post_confirm(State(st): State<AppState>, Json(b): Json<ConfirmBody>) -> ApiResult<Answer> {
     ask(&st, |reply| Msg::Confirm { code: b.code, no_checks: b.no_checks, reply }).await
+}
+
+#[derive(Deserialize)]
+struct AnswerBody {
+    task: serde_json::Value,
+    #[serde(default)]
+    text: String,
+}
+
+/// `capcom answer TASK TEXT`: the answer to the question a held task (or its agent) asked.
+async fn post_answer(State(st): State<AppState>, Json(b): Json<AnswerBody>) -> ApiResult<Answer> {
+    let task = task_ref_text(&b.task)?;
+    if b.text.trim().is_empty() {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "say the answer: `capcom answer TASK TEXT`".into()));
+    }
+    ask(&st, |reply| Msg::Answer { task, text: b.text, reply }).await
 }
 
 async fn post_cancel(State(st): State<AppState>, Json(b): Json<TaskBody>) -> ApiResult<Answer> {

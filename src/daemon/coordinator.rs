@@ -66,6 +66,8 @@ pub enum Msg {
     Confirm { code: Option<String>, no_checks: bool, reply: oneshot::Sender<Answer> },
     /// Cancel a task (an id or a reference).
     Cancel { task: String, reply: oneshot::Sender<Answer> },
+    /// Answer the question a task waits on (a held task's, or its agent's).
+    Answer { task: String, text: String, reply: oneshot::Sender<Answer> },
     /// Push-to-talk: Idle → Recording → Transcribing. A press while speaking cuts the speech (barge-in).
     Hotkey(HotkeyEdge),
     /// A stored utterance was transcribed: understood, acted on, and answered out loud.
@@ -112,6 +114,8 @@ pub struct Coordinator {
     held_notices: Vec<String>,
     /// The task whose merge question expired last, so a late "confirm" is told why nothing happened.
     pub(super) expired: Option<i64>,
+    /// The held task whose question was said last: the next words answer it (`held.rs`).
+    pub(super) asked: Option<super::held::Asked>,
     /// The coordinator's own inbox, for the speech queue's "done" messages.
     pub(super) inbox: Option<mpsc::Sender<Msg>>,
     /// Listening paused: hotkey presses are ignored and the voice loop closes the microphone.
@@ -147,6 +151,7 @@ impl Coordinator {
             last_said: None,
             held_notices: Vec::new(),
             expired: None,
+            asked: None,
             inbox: None,
             paused: false,
             published: watch::Sender::new(Published { stage: Some(Stage::Idle), paused: false }),
@@ -279,6 +284,10 @@ impl Coordinator {
                     Ok(id) => self.cancel(id).await,
                     Err(q) => Answer::refused("cancel", q),
                 };
+                let _ = reply.send(answer);
+            }
+            Msg::Answer { task, text, reply } => {
+                let answer = self.answer(&task, text).await;
                 let _ = reply.send(answer);
             }
             Msg::Hotkey(edge) => self.hotkey(edge),

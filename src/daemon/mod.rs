@@ -5,6 +5,8 @@
 pub mod actions;
 pub mod api;
 pub mod coordinator;
+mod held;
+pub mod retention;
 pub mod phone;
 pub mod spoken;
 pub mod tray;
@@ -114,6 +116,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     let background = vec![
         tokio::spawn(announce_changes(services.clone(), coordinator.clone())),
         tokio::spawn(daily_changelog(state.clone())),
+        tokio::spawn(retention::run_sweeps(services.clone())),
         web_watcher,
     ];
 

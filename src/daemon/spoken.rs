@@ -36,7 +36,13 @@ pub fn status_text(store: &Store, filter: StatusFilter, task: Option<i64>, now: 
         return Ok(report::script::task_status(&v, now));
     }
     let all = views(store, filter == StatusFilter::All || filter == StatusFilter::Finished)?;
-    Ok(report::script::status(&all, filter, now))
+    let mut say = report::script::status(&all, filter, now);
+    // Whatever was asked about, a task waiting on the user's answer is said too.
+    if let Some(held) = report::script::held_sentence(&all) {
+        say.push(' ');
+        say.push_str(&held);
+    }
+    Ok(say)
 }
 
 /// The changelog narrative for work finished and merged since `since`.

@@ -11,7 +11,8 @@
 
 use super::changelog::ChangelogEntry;
 use chrono::{DateTime, FixedOffset};
-use std::fmt::Write;
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesText, Event};
 use std::time::Duration;
 
 /// The channel: the feed as a whole.
@@ -109,35 +110,24 @@ pub fn audio_url(channel: &FeedChannel, file_name: &str) -> String {
     format!("{}{}", channel.base_url.trim_end_matches('/'), audio_path(&channel.token, file_name))
 }
 
-/// Percent-encode one URL path segment (everything but RFC 3986 unreserved characters).
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encode one URL path segment (or query value): everything but RFC 3986 unreserved characters.
 pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// Drop the characters XML 1.0 forbids (controls but tab and newlines, U+FFFE, U+FFFF).
+fn xml_chars(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| ((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}';
+    if s.chars().any(bad) { s.chars().filter(|c| !bad(*c)).collect::<String>().into() } else { s.into() }
 }
 
 /// Escape text for XML content and attribute values; drop characters XML 1.0 forbids.
 pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    quick_xml::escape::escape(&*xml_chars(s)).into_owned()
 }
 
 /// `HH:MM:SS`, as iTunes expects.
@@ -146,61 +136,88 @@ pub fn itunes_duration(d: Duration) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-/// The RSS 2.0 document. Items newest first; `lastBuildDate` is the newest item's date.
+/// The RSS 2.0 document, written with `quick-xml`. Items newest first; `lastBuildDate` is
+/// the newest item's date.
 pub fn render(channel: &FeedChannel, items: &[FeedItem]) -> String {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    // Writing into a Vec cannot fail.
+    let _ = write_feed(&mut w, channel, items);
+    let mut xml = String::from_utf8(w.into_inner()).unwrap_or_default();
+    xml.push('\n');
+    xml
+}
+
+/// `<name>text</name>`, the text escaped and cleaned of characters XML forbids.
+fn text_el(w: &mut Writer<Vec<u8>>, name: &str, text: &str) -> std::io::Result<()> {
+    w.create_element(name).write_text_content(BytesText::new(&xml_chars(text)))?;
+    Ok(())
+}
+
+fn write_feed(w: &mut Writer<Vec<u8>>, channel: &FeedChannel, items: &[FeedItem]) -> std::io::Result<()> {
     let mut items: Vec<&FeedItem> = items.iter().collect();
     items.sort_by(|a, b| b.pub_date.cmp(&a.pub_date).then(b.guid.cmp(&a.guid)));
-    let e = xml_escape;
     let self_url = feed_url(channel);
-    let mut x = String::new();
-    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.push_str(
-        "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\" \
-         xmlns:atom=\"http://www.w3.org/2005/Atom\">\n",
-    );
-    x.push_str("<channel>\n");
-    let _ = writeln!(x, "  <title>{}</title>", e(&channel.title));
-    let _ = writeln!(x, "  <link>{}</link>", e(&self_url));
-    let _ = writeln!(x, "  <atom:link href=\"{}\" rel=\"self\" type=\"application/rss+xml\"/>", e(&self_url));
-    let _ = writeln!(x, "  <description>{}</description>", e(&channel.description));
-    let _ = writeln!(x, "  <language>{}</language>", e(&channel.language));
-    if let Some(newest) = items.first() {
-        let _ = writeln!(x, "  <lastBuildDate>{}</lastBuildDate>", newest.pub_date.to_rfc2822());
-    }
-    let _ = writeln!(x, "  <itunes:author>{}</itunes:author>", e(&channel.author));
-    let _ = writeln!(x, "  <itunes:summary>{}</itunes:summary>", e(&channel.description));
-    x.push_str("  <itunes:explicit>false</itunes:explicit>\n");
-    x.push_str("  <itunes:category text=\"Technology\"/>\n");
-    x.push_str("  <itunes:type>episodic</itunes:type>\n");
     let art = artwork_url(channel);
-    let _ = writeln!(x, "  <itunes:image href=\"{}\"/>", e(&art));
-    let _ = writeln!(x, "  <image>\n    <url>{}</url>\n    <title>{}</title>\n    <link>{}</link>\n  </image>", e(&art), e(&channel.title), e(&self_url));
-    x.push_str("  <itunes:owner>\n");
-    let _ = writeln!(x, "    <itunes:name>{}</itunes:name>", e(&channel.owner_name));
-    if !channel.owner_email.trim().is_empty() {
-        let _ = writeln!(x, "    <itunes:email>{}</itunes:email>", e(&channel.owner_email));
-    }
-    x.push_str("  </itunes:owner>\n");
-    for it in items {
-        let url = audio_url(channel, &it.file_name);
-        x.push_str("  <item>\n");
-        let _ = writeln!(x, "    <title>{}</title>", e(&it.title));
-        let _ = writeln!(x, "    <description>{}</description>", e(&it.description));
-        let _ = writeln!(x, "    <pubDate>{}</pubDate>", it.pub_date.to_rfc2822());
-        let _ = writeln!(x, "    <guid isPermaLink=\"false\">{}</guid>", e(&it.guid));
-        let _ = writeln!(
-            x,
-            "    <enclosure url=\"{}\" length=\"{}\" type=\"{}\"/>",
-            e(&url),
-            it.length,
-            e(&it.mime)
-        );
-        let _ = writeln!(x, "    <itunes:duration>{}</itunes:duration>", itunes_duration(it.duration));
-        let _ = writeln!(x, "    <itunes:summary>{}</itunes:summary>", e(&it.description));
-        x.push_str("  </item>\n");
-    }
-    x.push_str("</channel>\n</rss>\n");
-    x
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.create_element("rss")
+        .with_attribute(("version", "2.0"))
+        .with_attribute(("xmlns:itunes", "http://www.itunes.com/dtds/podcast-1.0.dtd"))
+        .with_attribute(("xmlns:atom", "http://www.w3.org/2005/Atom"))
+        .write_inner_content(|w| {
+            w.create_element("channel").write_inner_content(|w| {
+                text_el(w, "title", &channel.title)?;
+                text_el(w, "link", &self_url)?;
+                w.create_element("atom:link")
+                    .with_attribute(("href", &*xml_chars(&self_url)))
+                    .with_attribute(("rel", "self"))
+                    .with_attribute(("type", "application/rss+xml"))
+                    .write_empty()?;
+                text_el(w, "description", &channel.description)?;
+                text_el(w, "language", &channel.language)?;
+                if let Some(newest) = items.first() {
+                    text_el(w, "lastBuildDate", &newest.pub_date.to_rfc2822())?;
+                }
+                text_el(w, "itunes:author", &channel.author)?;
+                text_el(w, "itunes:summary", &channel.description)?;
+                text_el(w, "itunes:explicit", "false")?;
+                w.create_element("itunes:category").with_attribute(("text", "Technology")).write_empty()?;
+                text_el(w, "itunes:type", "episodic")?;
+                w.create_element("itunes:image").with_attribute(("href", &*xml_chars(&art))).write_empty()?;
+                w.create_element("image").write_inner_content(|w| {
+                    text_el(w, "url", &art)?;
+                    text_el(w, "title", &channel.title)?;
+                    text_el(w, "link", &self_url)
+                })?;
+                w.create_element("itunes:owner").write_inner_content(|w| {
+                    text_el(w, "itunes:name", &channel.owner_name)?;
+                    if !channel.owner_email.trim().is_empty() {
+                        text_el(w, "itunes:email", &channel.owner_email)?;
+                    }
+                    Ok(())
+                })?;
+                for it in &items {
+                    let url = audio_url(channel, &it.file_name);
+                    w.create_element("item").write_inner_content(|w| {
+                        text_el(w, "title", &it.title)?;
+                        text_el(w, "description", &it.description)?;
+                        text_el(w, "pubDate", &it.pub_date.to_rfc2822())?;
+                        w.create_element("guid")
+                            .with_attribute(("isPermaLink", "false"))
+                            .write_text_content(BytesText::new(&xml_chars(&it.guid)))?;
+                        w.create_element("enclosure")
+                            .with_attribute(("url", &*xml_chars(&url)))
+                            .with_attribute(("length", it.length.to_string().as_str()))
+                            .with_attribute(("type", &*xml_chars(&it.mime)))
+                            .write_empty()?;
+                        text_el(w, "itunes:duration", &itunes_duration(it.duration))?;
+                        text_el(w, "itunes:summary", &it.description)
+                    })?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -470,6 +470,46 @@ pub fn overview(tasks: &[TaskView], now: DateTime<Utc>) -> String {
 }
 
 // ---------------------------------------------------------------------------
+// Held tasks: questions waiting for the user
+
+/// Tasks held with a question, said after any status answer: "One task waits for your
+/// answer: task three, Add dark mode. Which files should change? Answer it, or say
+/// "dispatch it anyway"." `None` when no task is held.
+pub fn held_sentence(tasks: &[TaskView]) -> Option<String> {
+    let mut held: Vec<&TaskView> = tasks.iter().filter(|v| v.state == TaskState::Held).collect();
+    if held.is_empty() {
+        return None;
+    }
+    held.sort_by_key(|v| v.id);
+    let (shown, _) = words::cap(&held);
+    let question = |v: &TaskView| {
+        let q = v.reason.as_deref().map(speakable).unwrap_or_default();
+        let q = q.trim();
+        if q.is_empty() {
+            "It needs a word from you before it starts.".to_string()
+        } else if q.ends_with(['.', '?', '!']) {
+            capitalize(q)
+        } else {
+            format!("{}.", capitalize(q))
+        }
+    };
+    let mut out: Vec<String> = Vec::new();
+    if held.len() == 1 {
+        let v = held[0];
+        out.push(format!("One task waits for your answer: {}. {}", named(v), question(v)));
+        out.push("Answer it, or say \"dispatch it anyway\".".to_string());
+    } else {
+        out.push(format!("{} tasks wait for your answer.", words::number_capitalized(held.len() as u64)));
+        for v in &shown {
+            out.push(format!("{}: {}", named_cap(v), question(v)));
+        }
+        out.extend(more_sentence(held.len() - shown.len(), "wait for an answer"));
+        out.push(format!("To start one as it is, say \"dispatch {} anyway\".", words::task_name(shown[0].id)));
+    }
+    Some(out.join(" "))
+}
+
+// ---------------------------------------------------------------------------
 // One task
 
 /// One task's status, in a few sentences.

@@ -10,14 +10,96 @@ use crate::understand::Scope;
 
 /// Paths that break the scope, in the order given.
 pub fn violations(scope: &Scope, changed: &[String]) -> Vec<String> {
-    changed.iter().filter(|p| !allowed(scope, p)).cloned().collect()
+    let guard = Guard::new(scope);
+    changed.iter().filter(|p| !guard.allows(p)).cloned().collect()
 }
 
 pub fn allowed(scope: &Scope, path: &str) -> bool {
-    let path = normalize(path);
-    let included = scope.include.iter().filter(|p| !normalize(p).is_empty()).count() == 0
-        || scope.include.iter().any(|p| matches(p, &path));
-    included && !scope.exclude.iter().any(|p| matches(p, &path))
+    Guard::new(scope).allows(path)
+}
+
+/// A scope made ready to match many paths: each pattern compiled once.
+struct Guard {
+    include: Vec<Pattern>,
+    exclude: Vec<Pattern>,
+}
+
+impl Guard {
+    fn new(scope: &Scope) -> Guard {
+        let compile = |ps: &[String]| ps.iter().filter_map(|p| Pattern::new(p)).collect::<Vec<_>>();
+        Guard { include: compile(&scope.include), exclude: compile(&scope.exclude) }
+    }
+
+    fn allows(&self, path: &str) -> bool {
+        let path = normalize(path);
+        let included = self.include.is_empty() || self.include.iter().any(|p| p.covers(&path));
+        included && !self.exclude.iter().any(|p| p.covers(&path))
+    }
+}
+
+/// One scope pattern: a directory or file, or a glob (`globset`, with `*` and `?` kept
+/// inside one path segment and `**` spanning segments).
+enum Pattern {
+    Literal(String),
+    Glob(globset::GlobMatcher),
+    /// A glob globset cannot read: it covers nothing (said in the log).
+    Nothing,
+}
+
+impl Pattern {
+    /// `None` for an empty pattern (it says nothing).
+    fn new(pattern: &str) -> Option<Pattern> {
+        let pat = normalize(pattern);
+        if pat.is_empty() {
+            return None;
+        }
+        if !pat.contains(['*', '?']) {
+            return Some(Pattern::Literal(pat.trim_end_matches('/').to_string()));
+        }
+        // Only `*`, `**` and `?` are special: brackets and braces are path characters
+        // (`app/[id]/*.tsx`), and so is a backslash.
+        let mut glob = String::with_capacity(pat.len());
+        for c in pat.trim_end_matches('/').chars() {
+            match c {
+                '[' | ']' | '{' | '}' => {
+                    glob.push('[');
+                    glob.push(c);
+                    glob.push(']');
+                }
+                c => glob.push(c),
+            }
+        }
+        match globset::GlobBuilder::new(&glob).literal_separator(true).backslash_escape(false).build() {
+            Ok(g) => Some(Pattern::Glob(g.compile_matcher())),
+            Err(e) => {
+                tracing::warn!(pattern, error = %e, "a scope glob that cannot be read covers no file");
+                Some(Pattern::Nothing)
+            }
+        }
+    }
+
+    /// Does it cover `path` (normalized)? A glob covers what it matches and everything
+    /// under a matched directory; a literal covers itself and everything under it.
+    fn covers(&self, path: &str) -> bool {
+        match self {
+            Pattern::Literal(dir) => path == dir || path.strip_prefix(dir.as_str()).is_some_and(|rest| rest.starts_with('/')),
+            Pattern::Glob(g) => {
+                let mut end = 0;
+                loop {
+                    let next = path[end..].find('/').map(|i| end + i);
+                    let prefix = &path[..next.unwrap_or(path.len())];
+                    if g.is_match(prefix) {
+                        return true;
+                    }
+                    match next {
+                        Some(i) => end = i + 1,
+                        None => return false,
+                    }
+                }
+            }
+            Pattern::Nothing => false,
+        }
+    }
 }
 
 fn normalize(p: &str) -> String {
@@ -28,19 +110,7 @@ fn normalize(p: &str) -> String {
 
 /// Does `pattern` cover `path`?
 pub fn matches(pattern: &str, path: &str) -> bool {
-    let pat = normalize(pattern);
-    if pat.is_empty() {
-        return false;
-    }
-    let path = normalize(path);
-    if pat.contains(['*', '?']) {
-        let pat = pat.trim_end_matches('/');
-        // A glob covers what it matches and everything under a matched directory.
-        let segs: Vec<&str> = path.split('/').collect();
-        return (1..=segs.len()).any(|n| glob(pat, &segs[..n].join("/")));
-    }
-    let dir = pat.trim_end_matches('/');
-    path == dir || path.starts_with(&format!("{dir}/"))
+    Pattern::new(pattern).is_some_and(|p| p.covers(&normalize(path)))
 }
 
 /// The literal directory (or file) a pattern starts with: `src/**/*.css` → `src`,
@@ -76,47 +146,6 @@ pub fn overlap(a: &Scope, b: &Scope) -> Option<String> {
         }
     }
     None
-}
-
-/// Glob match of a whole path: `**` spans segments, `*` and `?` stay within one.
-/// Memoised, so no pattern can take exponential time.
-fn glob(pat: &str, path: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let s: Vec<char> = path.chars().collect();
-    let mut memo = vec![None; (p.len() + 1) * (s.len() + 1)];
-    glob_at(&p, &s, 0, 0, &mut memo)
-}
-
-fn glob_at(p: &[char], s: &[char], i: usize, j: usize, memo: &mut Vec<Option<bool>>) -> bool {
-    let key = i * (s.len() + 1) + j;
-    if let Some(v) = memo[key] {
-        return v;
-    }
-    let v = match p.get(i) {
-        None => j == s.len(),
-        Some('*') if p.get(i + 1) == Some(&'*') => {
-            // `**/` may also match nothing at all.
-            let slash = p.get(i + 2) == Some(&'/');
-            let after = if slash { i + 3 } else { i + 2 };
-            (j..=s.len()).any(|k| (!slash || k == j || s[k - 1] == '/') && glob_at(p, s, after, k, memo))
-        }
-        Some('*') => {
-            let mut k = j;
-            loop {
-                if glob_at(p, s, i + 1, k, memo) {
-                    break true;
-                }
-                if k >= s.len() || s[k] == '/' {
-                    break false;
-                }
-                k += 1;
-            }
-        }
-        Some('?') => s.get(j).is_some_and(|c| *c != '/') && glob_at(p, s, i + 1, j + 1, memo),
-        Some(c) => s.get(j) == Some(c) && glob_at(p, s, i + 1, j + 1, memo),
-    };
-    memo[key] = Some(v);
-    v
 }
 
 #[cfg(test)]
@@ -156,6 +185,19 @@ mod tests {
             (&["comp?nents/"], &[], "components/a", true),
             (&["components/*"], &[], "components/deep/a.tsx", true),
             (&[""], &[], "x", true),
+            // Brackets and braces are path characters (Next.js routes), even in a glob.
+            (&["app/[id]/"], &[], "app/[id]/page.tsx", true),
+            (&["app/[id]/*.tsx"], &[], "app/[id]/page.tsx", true),
+            (&["app/[id]/*.tsx"], &[], "app/i/page.tsx", false),
+            (&["src/{a,b}/*"], &[], "src/{a,b}/x", true),
+            (&["src/{a,b}/*"], &[], "src/a/x", false),
+            // `?` and `*` never cross a slash; `**` does.
+            (&["src?x"], &[], "src/x", false),
+            (&["src*"], &[], "src/x", true),
+            (&["*.md"], &[], "docs/a.md", false),
+            (&["**/*.md"], &[], "docs/deep/a.md", true),
+            (&["docs/**"], &[], "docs/deep/a.md", true),
+            (&["**"], &["*.lock"], "Cargo.lock", false),
         ];
         for (inc, exc, path, want) in cases {
             assert_eq!(allowed(&scope(inc, exc), path), *want, "include {inc:?} exclude {exc:?} path {path}");

@@ -5,6 +5,7 @@
 //! writes the task row and its event in one transaction.
 
 mod devices;
+mod retention;
 mod schema;
 
 use crate::understand::TaskSpec;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use devices::{Device, PairRefusal, secret_hash};
+pub use retention::{Clip, Selection};
 pub use schema::MIGRATIONS;
 
 #[derive(Debug, thiserror::Error)]

@@ -62,6 +62,11 @@ pub enum FetchError {
     Unknown(String),
     #[error("cannot download {url}: {message}")]
     Http { url: String, message: String },
+    /// The request never got an answer: no network, DNS, a refused connection, TLS, a timeout.
+    #[error(
+        "cannot download {url}: {cause}.\n  Through a mirror: set {mirror}=BASE_URL to a server that has {file} (capcom fetches BASE_URL/{file}).\n  By hand: download {url} on a machine that can, copy it to {dest} (SHA-256 {sha256}), then `capcom models list` shows it installed"
+    )]
+    Unreachable { url: String, cause: String, mirror: &'static str, file: String, dest: String, sha256: String },
     #[error("cannot write {path}: {message}")]
     Io { path: String, message: String },
     #[error(
@@ -157,7 +162,17 @@ pub async fn fetch(
         have = 0;
     }
     if have < entry.size {
-        have = download(&url, &partial, have, entry.size, http, progress).await?;
+        have = download(&url, &partial, have, entry.size, http, progress).await.map_err(|e| match e {
+            Unreachable { url, cause } => FetchError::Unreachable {
+                url,
+                cause,
+                mirror: MIRROR_ENV,
+                file: entry.file.clone(),
+                dest: dest.display().to_string(),
+                sha256: entry.sha256.clone(),
+            },
+            Other(e) => e,
+        })?;
     } else {
         progress.start(entry.size, have);
     }
@@ -188,6 +203,67 @@ pub async fn fetch(
     Ok(dest)
 }
 
+/// Why a download stopped: no answer at all (with its cause), or anything else.
+enum DownloadError {
+    Unreachable { url: String, cause: String },
+    Other(FetchError),
+}
+use DownloadError::{Other, Unreachable};
+
+impl From<FetchError> for DownloadError {
+    fn from(e: FetchError) -> Self {
+        Other(e)
+    }
+}
+
+/// Why a request got no answer, in words: walks the error's sources (reqwest → hyper →
+/// the resolver, the socket or rustls) for the first one that names a cause.
+pub fn unreachable_cause(e: &reqwest::Error) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    let mut io_kind = None;
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            io_kind.get_or_insert(io.kind());
+        }
+        let text = s.to_string();
+        if !text.is_empty() && !chain.iter().any(|c| c.contains(&text)) {
+            chain.push(text);
+        }
+        src = s.source();
+    }
+    let all = chain.join(": ").to_lowercase();
+    let detail = chain.last().cloned().unwrap_or_default();
+    let host = e.url().and_then(|u| u.host_str()).unwrap_or("the server").to_string();
+    if all.contains("dns error") || all.contains("failed to lookup address") || all.contains("name or service not known") || all.contains("no address associated") || all.contains("temporary failure in name resolution") {
+        format!("the name {host} could not be resolved (DNS: {detail}); this machine may be offline or without a DNS server")
+    } else if io_kind == Some(std::io::ErrorKind::ConnectionRefused) || all.contains("connection refused") {
+        format!("{host} refused the connection ({detail}); nothing listens there, or a firewall rejects it")
+    } else if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) || all.contains("timed out") {
+        format!("no answer from {host} in time ({detail}); the network may be down or filtered")
+    } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") || all.contains("invalid peer") || all.contains("rustls") || all.contains("corrupt message") || all.contains("invalidcontenttype") {
+        format!("the TLS connection to {host} failed ({detail}); a proxy or captive portal may be in the way, or the mirror does not speak HTTPS")
+    } else if io_kind == Some(std::io::ErrorKind::NetworkUnreachable) || io_kind == Some(std::io::ErrorKind::HostUnreachable) || all.contains("unreachable") {
+        format!("{host} cannot be reached ({detail}); this machine may be offline")
+    } else if detail.is_empty() {
+        "the request failed before any answer".to_string()
+    } else {
+        format!("the request failed before any answer ({detail})")
+    }
+}
+
+/// A server's refusal in words, without its status code.
+fn refused_words(status: reqwest::StatusCode) -> String {
+    let reason = status.canonical_reason().unwrap_or("an error");
+    match status.as_u16() {
+        404 | 410 => format!("the server has no such file ({reason}); check the URL or the mirror"),
+        401 | 403 => format!("the server refused access ({reason})"),
+        429 => format!("the server asks to slow down ({reason}); try again later"),
+        s if s >= 500 => format!("the server failed ({reason}); try again later"),
+        _ => format!("the server answered \"{reason}\""),
+    }
+}
+
 /// Fetch bytes from `have` on into `partial`; returns the length on disk after.
 async fn download(
     url: &str,
@@ -196,13 +272,14 @@ async fn download(
     total: u64,
     http: &reqwest::Client,
     progress: &mut dyn Progress,
-) -> Result<u64, FetchError> {
+) -> Result<u64, DownloadError> {
     let herr = |m: String| FetchError::Http { url: url.to_string(), message: m };
+    let unreachable = |e: reqwest::Error| Unreachable { url: url.to_string(), cause: unreachable_cause(&e) };
     let mut req = http.get(url);
     if have > 0 {
         req = req.header(reqwest::header::RANGE, format!("bytes={have}-"));
     }
-    let mut resp = req.send().await.map_err(|e| herr(e.to_string()))?;
+    let mut resp = req.send().await.map_err(unreachable)?;
     let status = resp.status();
     let append = match status.as_u16() {
         206 => true,
@@ -214,13 +291,13 @@ async fn download(
             // our partial file does not fit the server's: start over
             let _ = std::fs::remove_file(partial);
             have = 0;
-            resp = http.get(url).send().await.map_err(|e| herr(e.to_string()))?;
+            resp = http.get(url).send().await.map_err(unreachable)?;
             if !resp.status().is_success() {
-                return Err(herr(format!("HTTP {}", resp.status())));
+                return Err(herr(refused_words(resp.status())).into());
             }
             false
         }
-        _ => return Err(herr(format!("HTTP {status}"))),
+        _ => return Err(herr(refused_words(status)).into()),
     };
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -251,7 +328,7 @@ async fn download(
         if overflow {
             let _ = std::fs::remove_file(partial);
         }
-        return Err(e);
+        return Err(e.into());
     }
     Ok(have)
 }

@@ -473,8 +473,9 @@ fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         c[1].trim().to_string()
     } else if let Some(c) = re!(r"^(?:try|run|kick off|start|do|queue|dispatch|send|give) (.*?) (?:again|one more time|once more|another (?:go|shot|try))\b,?(.*)$").captures(s) {
         format!("{} {}", c[1].trim(), c[2].trim()).trim().to_string()
-    } else if let Some(c) = re!(r"^(?:run|start|kick off|launch|begin|go ahead with) (.*?),? (?:anyway|regardless|right now anyway|now anyway)$").captures(s) {
-        // "run task 7 anyway": start a task that waits for an overlapping one (see dispatch::lease).
+    } else if let Some(c) = re!(r"^(?:run|start|kick off|launch|begin|go ahead with|dispatch|send|queue|ship) (.*?),? (?:anyway|regardless|right now anyway|now anyway)$").captures(s) {
+        // "run task 7 anyway": start a task that waits for an overlapping one (see dispatch::lease);
+        // "dispatch task 1 anyway": start a held task as it stands.
         c[1].trim().to_string()
     } else if let Some(c) = re!(r"^(?:give|let) (.*?) (?:another|one more) (?:go|shot|try|attempt|run)$").captures(s) {
         c[1].trim().to_string()

@@ -201,7 +201,7 @@ pub fn answer_clarification(spec: &TaskSpec, answer: &str, ctx: &Context) -> Tas
     let norm = normalize::normalize(answer, &names.vocab);
     let l = norm.lower.trim().trim_end_matches(['.', '!', '?']).to_string();
     let mut out = spec.clone();
-    if re!(r"^(?:(?:no|ok|okay|just|yes|yeah|please|nah)[, ]+)*(?:dispatch|send|run|do|start|ship|queue) (?:it|this|that|them)? ?(?:anyway|as is|as it is|regardless)\b|^(?:just )?do it(?: anyway)?$|^(?:go|go ahead) anyway$|^(?:it's )?fine as (?:it )?is$").is_match(&l) {
+    if re!(r"^(?:(?:no|ok|okay|just|yes|yeah|please|nah)[, ]+)*(?:dispatch|send|run|do|start|ship|queue) (?:it|this|that|them|task \d+)? ?(?:anyway|as is|as it is|regardless)\b|^(?:just )?do it(?: anyway)?$|^(?:go|go ahead) anyway$|^(?:it's )?fine as (?:it )?is$").is_match(&l) {
         out.readiness.ready = true;
         out.readiness.question = None;
         return out;
