@@ -52,7 +52,7 @@ fn status_answers_in_words_for_the_ear() {
     assert_eq!(v["filter"], "all");
     assert!(v["say"].as_str().unwrap().to_lowercase().contains("attention"), "{v}");
     let bad = d.cli(&["status", "--filter", "done"]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2), "a usage mistake the daemon catches exits 2, like clap");
     assert!(stderr(&bad).contains("finished, running, failed or all"));
     assert_eq!(d.stop(), Some(0));
 }

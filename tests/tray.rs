@@ -101,13 +101,20 @@ fn parse_xwd(b: &[u8]) -> (usize, usize, Vec<[u8; 3]>) {
     let (bpp, bytes_per_line) = (field(11) as usize, field(12) as usize);
     let masks = [field(14), field(15), field(16)];
     let ncolors = field(19) as usize;
-    assert_eq!(bpp, 32, "a 24-bit TrueColor screen dumps 32 bits a pixel");
+    // Xvfb at depth 24 dumps 32 bits a pixel, or packed 24 (both seen)
+    assert!(bpp == 32 || bpp == 24, "a 24-bit TrueColor screen dumps 24 or 32 bits a pixel, not {bpp}");
+    let step = bpp / 8;
     let data = &b[header_size + ncolors * 12..];
     let mut out = Vec::with_capacity(width * height);
     for y in 0..height {
         for x in 0..width {
-            let o = y * bytes_per_line + x * 4;
-            let raw: [u8; 4] = data[o..o + 4].try_into().unwrap();
+            let o = y * bytes_per_line + x * step;
+            let mut raw = [0u8; 4];
+            if byte_order == 0 {
+                raw[..step].copy_from_slice(&data[o..o + step]);
+            } else {
+                raw[4 - step..].copy_from_slice(&data[o..o + step]);
+            }
             let p = if byte_order == 0 { u32::from_le_bytes(raw) } else { u32::from_be_bytes(raw) };
             out.push(masks.map(|m| ((p & m) >> m.trailing_zeros()) as u8));
         }

@@ -714,10 +714,12 @@ impl Dispatcher {
                     }
                     return Ok(());
                 }
-                let ready = outcome.state == TaskState::Ready;
-                if self.to(id, &[TaskState::Checking], outcome.state, Some(&outcome.reason)) && ready {
+                // Conflicts with the other ready tasks are foretold before this one is said to
+                // be ready, so whoever reads "ready" also reads what it collides with.
+                if outcome.state == TaskState::Ready {
                     self.predict_conflicts(id, &repo, &outcome.head).await;
                 }
+                self.to(id, &[TaskState::Checking], outcome.state, Some(&outcome.reason));
             }
             Err(e) => {
                 self.to(id, &[TaskState::Checking], TaskState::Failed, Some(&format!("the review could not run: {e}")));

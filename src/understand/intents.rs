@@ -129,6 +129,7 @@ pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
         && p.action == "clarify"
         && matches!(intent.intent, IntentKind::Dispatch | IntentKind::Unknown)
         && intent.reason.as_deref() != Some("nothing was heard")
+        && !reads_as_new_brief(lower)
     {
         let text = norm.text.trim().trim_end_matches(['.', '!', '?']).to_string();
         intent = Intent {
@@ -142,6 +143,15 @@ pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
     }
     intent.confidence = (intent.confidence * 100.0).round() / 100.0;
     intent
+}
+
+/// An order of its own ("Fix the typo in the README heading"), not an answer ("the tests
+/// pass", "only the docs folder", "make sure the build passes"): a task verb first, a few
+/// words, and not a criterion.
+fn reads_as_new_brief(lower: &str) -> bool {
+    let l = strip_polite(lower.trim());
+    let first = l.split(|c: char| !c.is_alphanumeric() && c != '\'').next().unwrap_or("");
+    is_task_verb(first) && l.split_whitespace().count() >= 4 && !brief::is_criterion_clause(l)
 }
 
 fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) -> Intent {

@@ -1,0 +1,63 @@
+use super::*;
+use crate::report::view::Spend;
+
+fn at(min: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-30T18:00:00Z").unwrap().with_timezone(&Utc) + chrono::Duration::minutes(min)
+}
+
+fn merged(id: i64, title: &str, cost: Option<f64>, runs: u64, with_cost: u64) -> TaskView {
+    let mut v = TaskView::new(id, title, TaskState::Merged);
+    v.agent = Some("claude".into());
+    v.started = Some(at(-120));
+    v.finished = Some(at(-100));
+    v.updated = Some(at(-90));
+    v.checks = vec![crate::report::CheckView::new("test", true)];
+    v.spend = Spend { runs, runs_with_cost: with_cost, cost_usd: cost, ..Spend::default() };
+    v
+}
+
+#[test]
+fn the_changelog_says_what_the_agents_cost_and_nothing_when_unknown() {
+    let now = at(0);
+    let since = at(-24 * 60);
+    // (tasks, what the changelog must say, what it must not)
+    let cases: Vec<(Vec<TaskView>, Option<&str>, &str)> = vec![
+        (
+            vec![merged(1, "Bump Tailwind", Some(1.20), 1, 1), merged(2, "Fix the nav", Some(2.0), 1, 1), merged(3, "Docs", Some(1.0), 1, 1)],
+            Some("Three changes landed since yesterday, all merged. That's four dollars and twenty cents in agent time."),
+            "at least",
+        ),
+        (
+            vec![merged(1, "Bump Tailwind", Some(0.42), 1, 1), merged(2, "Fix the nav", None, 1, 0)],
+            Some("That's at least forty-two cents in agent time."),
+            "That's forty-two",
+        ),
+        (vec![merged(1, "Bump Tailwind", None, 1, 0), merged(2, "Fix the nav", None, 2, 0)], None, "agent time"),
+    ];
+    for (tasks, want, not) in cases {
+        let text = changelog(&tasks, since, now);
+        if let Some(w) = want {
+            assert!(text.contains(w), "{text}");
+        }
+        assert!(!text.contains(not), "{text}");
+        assert!(!text.contains('$') && !text.chars().any(|c| c.is_ascii_digit()), "{text}");
+    }
+    let one = changelog(&[merged(1, "Bump Tailwind", Some(0.42), 1, 1)], since, now);
+    assert!(one.contains("The agent worked for twenty minutes and cost forty-two cents."), "{one}");
+}
+
+#[test]
+fn one_task_answer_mentions_its_cost_only_when_known() {
+    let now = at(0);
+    let mut v = merged(4, "Bump Tailwind", Some(1.05), 2, 2);
+    v.state = TaskState::Ready;
+    assert!(task_status(&v, now).ends_with("It cost one dollar and five cents over two runs."), "{}", task_status(&v, now));
+    v.spend = Spend { runs: 2, follow_ups: 1, ..Spend::default() };
+    assert!(task_status(&v, now).ends_with("It took one follow-up."), "{}", task_status(&v, now));
+    v.spend = Spend { runs: 1, ..Spend::default() };
+    assert!(!task_status(&v, now).contains("cost"), "{}", task_status(&v, now));
+    // Running: nothing about cost yet.
+    v.state = TaskState::Running;
+    v.spend = Spend { runs: 1, runs_with_cost: 1, cost_usd: Some(0.3), ..Spend::default() };
+    assert!(!task_status(&v, now).contains("cent"), "{}", task_status(&v, now));
+}
