@@ -482,23 +482,7 @@ mod tests {
     #[test]
     fn recent_tasks_are_newest_first_and_capped() {
         let tasks: Vec<Task> = (1..=12)
-            .map(|i| Task {
-                id: i,
-                title: format!("t{i}"),
-                state: TaskState::Running,
-                reason: None,
-                agent: None,
-                repo: None,
-                branch: None,
-                worktree: None,
-                pr: None,
-                head_sha: None,
-                utterance_id: None,
-                scheduled_at: None,
-                created_at: String::new(),
-                updated_at: format!("2026-11-21T10:{i:02}:00Z"),
-                spec: Default::default(),
-            })
+            .map(|i| Task { updated_at: format!("2026-11-21T10:{i:02}:00Z"), ..task(i, TaskState::Running) })
             .collect();
         let m = TrayModel::default().with_tasks(&tasks);
         assert_eq!(m.recent.len(), RECENT);
