@@ -199,6 +199,12 @@ impl Recorder {
         self.tap = None;
     }
 
+    /// A new input stream opened (after a pause, or a device that came back): audio from the
+    /// stream before is not the moment before the next press, so the pre-roll starts empty.
+    pub fn stream_opened(&mut self) {
+        self.ring.clear();
+    }
+
     /// The device went away: keep what was captured.
     pub fn device_lost(&mut self, why: &str) -> Option<Clip> {
         self.resampler = None;
@@ -246,6 +252,7 @@ pub fn spawn_consumer(
                     None
                 }
                 RecMsg::Opened(what) => {
+                    rec.stream_opened();
                     let _ = events.send(CaptureEvent::Opened(what));
                     None
                 }
@@ -386,6 +393,29 @@ mod tests {
         let n = clip.samples.len() as i64;
         // everything but what sits in the resampler's delay line
         assert!((n - 32_000).abs() < 1_200, "{n}");
+    }
+
+    #[test]
+    fn a_new_stream_starts_with_an_empty_pre_roll() {
+        // what the microphone heard before a pause never leads the first clip after it
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
+        let h = spawn_consumer(rx, etx, ms(100), ms(60_000)).unwrap();
+        tx.send(RecMsg::Audio { samples: vec![0.9; 3_200], channels: 1, rate: 16_000 }).unwrap();
+        tx.send(RecMsg::Opened("mic".into())).unwrap();
+        tx.send(RecMsg::Start(Utc::now())).unwrap();
+        tx.send(RecMsg::Audio { samples: vec![0.5; 1_600], channels: 1, rate: 16_000 }).unwrap();
+        tx.send(RecMsg::Stop).unwrap();
+        tx.send(RecMsg::Shutdown).unwrap();
+        h.join().unwrap();
+        assert_eq!(erx.try_recv().unwrap(), CaptureEvent::Opened("mic".into()));
+        match erx.try_recv().unwrap() {
+            CaptureEvent::Clip(c) => {
+                assert_eq!(c.pre_roll, 0);
+                assert!(c.samples.iter().all(|&x| x == 0.5), "no audio from before the stream opened");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
