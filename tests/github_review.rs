@@ -75,6 +75,29 @@ impl Hub {
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
+    fn git(&self, args: &[&str]) -> std::process::Output {
+        Command::new("git").arg("--git-dir").arg(&self.origin).args(args).env("GIT_AUTHOR_NAME", "GitHub").env("GIT_AUTHOR_EMAIL", "noreply@github.com")
+            .env("GIT_COMMITTER_NAME", "GitHub").env("GIT_COMMITTER_EMAIL", "noreply@github.com").output().unwrap()
+    }
+
+    /// A squash merge as GitHub makes one: one new commit on the base with the PR's tree
+    /// merged in, titled "title (#n)"; a conflict is "not mergeable" (405), as the REST docs say
+    /// for `PUT /repos/{owner}/{repo}/pulls/{n}/merge`.
+    fn squash_merge(&self, base: &str, head: &str, title: &str, n: u64) -> Result<String, Response> {
+        let tip = self.head_of(base).unwrap_or_default();
+        let out = self.git(&["merge-tree", "--write-tree", &tip, head]);
+        if !out.status.success() {
+            return Err(gh_error(405, "Pull Request is not mergeable"));
+        }
+        let tree = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string();
+        let out = self.git(&["commit-tree", &tree, "-p", &tip, "-m", &format!("{title} (#{n})")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let out = self.git(&["update-ref", &format!("refs/heads/{base}"), &sha, &tip]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        Ok(sha)
+    }
+
     fn pr_json(&self, p: &Value) -> Value {
         let n = p["number"].as_u64().unwrap();
         let head = p["head"].as_str().unwrap();
@@ -204,9 +227,13 @@ async fn merge_pull(
     if b["sha"].as_str() != Some(head.as_str()) {
         return gh_error(409, "Head branch was modified. Review and try the merge again.");
     }
+    let base = p["base"].as_str().unwrap_or("main").to_string();
+    let sha = match h.squash_merge(&base, &head, p["title"].as_str().unwrap_or(""), n) {
+        Ok(sha) => sha,
+        Err(r) => return r,
+    };
     p["merged"] = json!(true);
-    Json(json!({"sha": "feedfacefeedfacefeedfacefeedfacefeedface", "merged": true, "message": "Pull Request successfully merged"}))
-        .into_response()
+    Json(json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"})).into_response()
 }
 
 // Jules, as its REST API documents it: a session that presents a plan, waits for
@@ -342,6 +369,20 @@ fn lab_with(with_remote: bool, setup: impl FnOnce(&Hub)) -> Lab {
     )
     .unwrap();
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let other = root.join("other.sh");
+    std::fs::write(
+        &other,
+        concat!(
+            "#!/bin/sh\nset -e\n",
+            "echo '{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s2\"}'\n",
+            "echo 'a card' > components/card.txt\n",
+            "git add components/card.txt\n",
+            "git -c user.name=agent -c user.email=agent@example.com commit -qm 'agent: a card'\n",
+            "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Added the card.\",\"session_id\":\"s2\"}'\n",
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).unwrap();
     let hub = Hub { origin: origin.clone(), ..Hub::default() };
     setup(&hub);
     let hub = Arc::new(hub);
@@ -365,6 +406,11 @@ kind = "local"
 preset = "claude"
 command = ["{agent}", "{{prompt_file}}"]
 
+[agents.other]
+kind = "local"
+preset = "claude"
+command = ["{other}", "{{prompt_file}}"]
+
 [checks]
 test = ["true"]
 
@@ -377,9 +423,12 @@ checks_grace = "2s"
 [dispatch]
 default_agent = "good"
 confirm_ttl = "60s"
+# two tasks in components/ side by side; scope leases are tested in tests/many.rs
+overlap = "allow"
 "#,
         repo = repo.display(),
         agent = agent.display(),
+        other = other.display(),
     );
     let d = Daemon::start_env(
         &cfg,
@@ -669,4 +718,46 @@ fn a_draft_pr_is_said_to_be_one_and_marked_ready_before_the_confirmed_merge() {
     assert_eq!(*lab.hub.ready_marks.lock().unwrap(), vec!["PR_kwDOnode1".to_string()]);
     assert_eq!(lab.hub.merges.lock().unwrap()[0]["sha"], q["head"]);
     lab.wait(id, "merged", |v| state(v) == "merged");
+}
+
+#[test]
+fn after_a_pr_is_merged_the_other_ready_pr_is_rebased_onto_the_new_main_pushed_and_followed_again() {
+    let lab = lab(true);
+    let a = lab.brief("Restyle the button");
+    lab.wait(a, "ready", |v| state(v) == "ready");
+    let b = lab.brief_to("Add a card", "other");
+    let vb = lab.wait(b, "ready", |v| state(v) == "ready");
+    let b_branch = vb["task"]["branch"].as_str().unwrap().to_string();
+    let b_before = vb["task"]["head_sha"].as_str().unwrap().to_string();
+    assert_eq!(lab.hub.head_of(&b_branch).as_deref(), Some(b_before.as_str()));
+
+    let out = lab.d.cli(&["merge", &a.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.wait(a, "merged", |v| state(v) == "merged");
+    // GitHub squashed it onto main.
+    let main = lab.hub.head_of("main").unwrap();
+    assert_eq!(String::from_utf8_lossy(&lab.hub.git(&["show", &format!("{main}:components/button.txt")]).stdout), "button v2\n");
+
+    // The other PR's branch is brought up to date with that main, checked again, pushed,
+    // and its PR followed again until GitHub's checks are green.
+    let vb = lab.wait(b, "ready on a new head", |v| state(v) == "ready" && v["task"]["head_sha"].as_str() != Some(b_before.as_str()));
+    let b_after = vb["task"]["head_sha"].as_str().unwrap().to_string();
+    assert_eq!(lab.hub.head_of(&b_branch).as_deref(), Some(b_after.as_str()), "the update was pushed to the PR");
+    assert!(lab.hub.git(&["merge-base", "--is-ancestor", &main, &b_after]).status.success(), "the PR sits on the new main");
+    assert!(!lab.events(b, "pushed").is_empty(), "{vb}");
+
+    // And it merges cleanly: main ends with both changes.
+    let out = lab.d.cli(&["merge", &b.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(q["head"], b_after.as_str(), "the question is about the updated head");
+    let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.wait(b, "merged", |v| state(v) == "merged");
+    let main = lab.hub.head_of("main").unwrap();
+    assert_eq!(String::from_utf8_lossy(&lab.hub.git(&["show", &format!("{main}:components/card.txt")]).stdout), "a card\n");
+    assert_eq!(String::from_utf8_lossy(&lab.hub.git(&["show", &format!("{main}:components/button.txt")]).stdout), "button v2\n");
 }
