@@ -10,7 +10,7 @@
 //!
 //! `cargo bench --bench dispatch` (`CAPCOM_BENCH_FILES=N` for a smaller repo)
 
-use capcom::config::DataDir;
+use capcom::config::{Config, DataDir};
 use capcom::dispatch::worktree::{Git, GitCli};
 use capcom::dispatch::{self, Agents, Ctx, DispatchHandle};
 use capcom::store::{Store, TaskState, TaskUpdate};
@@ -69,13 +69,7 @@ async fn round(root: &Path, repo: &Path, n: usize) -> Duration {
             scope: Scope { include: vec![format!("src/m{i:02}/")], exclude: vec![] },
             ..TaskSpec::default()
         };
-        let plan = dispatch::plan(&spec, &config, &agents, chrono::Utc::now());
-        let task = store.create_task(&spec, plan.state, None, None, "bench").unwrap();
-        let task = store
-            .update_task(task.id, &TaskUpdate { agent: plan.agent.map(|a| a.agent), repo: plan.repo, ..TaskUpdate::default() })
-            .unwrap();
-        handle.submit(&task).await;
-        ids.push(task.id);
+        ids.push(submit(&store, &handle, &config, &agents, &spec).await);
     }
     // Every agent process started (its pid recorded).
     loop {
@@ -125,6 +119,17 @@ fn git_alone(root: &Path, repo: &Path, n: usize) -> Duration {
         let _ = GitCli.run(repo, &["branch", "-D", &format!("floor/{n}-{i}")]);
     }
     d
+}
+
+/// Plan a task as the daemon does, store it, and hand it to the dispatcher; its id.
+async fn submit(store: &Store, handle: &DispatchHandle, config: &Config, agents: &Agents, spec: &TaskSpec) -> i64 {
+    let plan = dispatch::plan(spec, config, agents, chrono::Utc::now());
+    let task = store.create_task(spec, plan.state, None, None, "bench").unwrap();
+    let task = store
+        .update_task(task.id, &TaskUpdate { agent: plan.agent.map(|a| a.agent), repo: plan.repo, ..TaskUpdate::default() })
+        .unwrap();
+    handle.submit(&task).await;
+    task.id
 }
 
 fn main() {
@@ -271,13 +276,7 @@ async fn train_round(root: &Path, repo: &Path) -> (Duration, Duration) {
             acceptance: vec![capcom::understand::Criterion { text: "tests pass".into(), check: Some("test".into()) }],
             ..TaskSpec::default()
         };
-        let plan = dispatch::plan(&spec, &config, &agents, chrono::Utc::now());
-        let task = store.create_task(&spec, plan.state, None, None, "bench").unwrap();
-        let task = store
-            .update_task(task.id, &TaskUpdate { agent: plan.agent.map(|a| a.agent), repo: plan.repo, ..TaskUpdate::default() })
-            .unwrap();
-        handle.submit(&task).await;
-        ids.push(task.id);
+        ids.push(submit(&store, &handle, &config, &agents, &spec).await);
     }
     loop {
         let tasks: Vec<_> = ids.iter().map(|id| store.task(*id).unwrap()).collect();

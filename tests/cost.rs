@@ -98,15 +98,10 @@ fn task_json(d: &Daemon, id: i64) -> serde_json::Value {
     serde_json::from_str(&stdout(&out)).unwrap()
 }
 
+/// Wait for `done`, then read the task as `capcom task --json` prints it.
 fn wait_for(d: &Daemon, id: i64, what: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    for _ in 0..3600 {
-        let v = task_json(d, id);
-        if done(&v) {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("task {id} never got {what}: {}\n{}", serde_json::to_string_pretty(&task_json(d, id)).unwrap(), d.stderr());
+    common::scene::wait(d, id, what, done);
+    task_json(d, id)
 }
 
 fn stats(d: &Daemon, args: &[&str]) -> serde_json::Value {

@@ -14,37 +14,9 @@ use capcom::understand::{Context, Intent, TaskRef, parse};
 use speech::*;
 use std::sync::OnceLock;
 
-const CONFIG: &str = r#"
-[voice]
-vocabulary = ["Tailwind", "React Query", "Next.js", "Copilot", "Jules", "Cursor", "Codex"]
-
-[[repos]]
-name = "site"
-path = "/src/site"
-aliases = ["website"]
-
-[[repos]]
-name = "api"
-path = "/src/api"
-aliases = ["backend"]
-
-[checks]
-build = "npm run build"
-test = "npm test"
-lint = "npm run lint"
-typecheck = "npx tsc --noEmit"
-
-[agents.copilot]
-kind = "github-copilot"
-
-[agents.claude]
-kind = "local"
-preset = "claude"
-"#;
-
 fn config() -> &'static Config {
     static C: OnceLock<Config> = OnceLock::new();
-    C.get_or_init(|| capcom::config::from_str(CONFIG, "speech test config").expect("valid config").0)
+    C.get_or_init(|| capcom::config::from_str(speech::CONFIG, "speech test config").expect("valid config").0)
 }
 
 fn tmp() -> std::path::PathBuf {

@@ -26,26 +26,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-const CONFIG: &str = r#"
-[voice]
-vocabulary = ["Tailwind", "React Query", "Next.js", "Copilot", "Jules", "Cursor", "Codex"]
-[[repos]]
-name = "site"
-path = "/src/site"
-aliases = ["website"]
-[[repos]]
-name = "api"
-path = "/src/api"
-aliases = ["backend"]
-[checks]
-build = "npm run build"
-test = "npm test"
-lint = "npm run lint"
-typecheck = "npx tsc --noEmit"
-[agents.copilot]
-kind = "github-copilot"
-"#;
-
 struct Hogs(Vec<Child>);
 
 impl Hogs {
@@ -101,7 +81,7 @@ struct Row {
 }
 
 fn config() -> capcom::config::Config {
-    capcom::config::from_str(CONFIG, "bench").unwrap().0
+    capcom::config::from_str(speech::CONFIG, "bench").unwrap().0
 }
 
 fn intent_key(text: &str, cfg: &capcom::config::Config) -> (String, Option<i64>) {

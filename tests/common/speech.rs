@@ -7,6 +7,36 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The config the speech tests and the bench read clips with: repos, checks, agents and
+/// the vocabulary prompt the briefs name.
+pub const CONFIG: &str = r#"
+[voice]
+vocabulary = ["Tailwind", "React Query", "Next.js", "Copilot", "Jules", "Cursor", "Codex"]
+
+[[repos]]
+name = "site"
+path = "/src/site"
+aliases = ["website"]
+
+[[repos]]
+name = "api"
+path = "/src/api"
+aliases = ["backend"]
+
+[checks]
+build = "npm run build"
+test = "npm test"
+lint = "npm run lint"
+typecheck = "npx tsc --noEmit"
+
+[agents.copilot]
+kind = "github-copilot"
+
+[agents.claude]
+kind = "local"
+preset = "claude"
+"#;
+
 /// Briefs: spoken task descriptions of 5–20 s.
 pub const BRIEFS: &[&str] = &[
     "Upgrade Tailwind to the latest stable version in the site repo and make sure the build passes.",
