@@ -385,3 +385,22 @@ fn a_daemon_killed_mid_cleanup_or_mid_update_leaves_nothing_broken_and_the_next_
     let v: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
     assert_eq!(v["items"].as_array().unwrap().len(), 0, "nothing left to clean: {v}");
 }
+
+#[test]
+fn a_task_that_becomes_ready_is_announced_once() {
+    let scene = Scene::new();
+    let agents = scene.agent("quick", &format!("set -e\necho 'button quick' > components/button.txt\n{ID} commit -qam quick\n{DONE}"));
+    let d = Daemon::start(&scene.config(&agents, "", "[speech]\nannounce = \"ready\"\n"));
+    let id = dispatch_scoped(&d, "quick", "Quick button", &[]);
+    assert_eq!(state(&settled(&d, id)), "ready");
+    // the notice goes to the coordinator, which (headless, no speech) logs what it would say
+    let said = |d: &Daemon| d.stderr().matches("is ready to merge").count();
+    for _ in 0..2400 {
+        if said(&d) > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(said(&d), 1, "one notice for one task becoming ready:\n{}", d.stderr());
+    assert!(d.stderr().contains("Quick button"), "{}", d.stderr());
+}

@@ -203,22 +203,26 @@ async fn announce_changes(services: Services, coordinator: CoordinatorHandle) {
     let announce = services.config.speech.announce.clone();
     let mut seen: HashMap<i64, TaskState> = HashMap::new();
     let mut first = true;
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    // Woken by every task write (created, moved, updated), as the tray is: no polling.
+    let mut writes = services.store.task_writes();
     loop {
-        tick.tick().await;
         let store = services.store.clone();
-        let Ok(Ok(views)) = tokio::task::spawn_blocking(move || spoken::views(&store, false)).await else { continue };
-        for v in views {
-            let before = seen.insert(v.id, v.state);
-            if first || before == Some(v.state) {
-                continue;
+        if let Ok(Ok(views)) = tokio::task::spawn_blocking(move || spoken::views(&store, false)).await {
+            for v in views {
+                let before = seen.insert(v.id, v.state);
+                if first || before == Some(v.state) {
+                    continue;
+                }
+                if let Some(line) = crate::report::script::announcement(&v, &announce) {
+                    notify_desktop(&line);
+                    coordinator.send(coordinator::Msg::Notice(line)).await;
+                }
             }
-            if let Some(line) = crate::report::script::announcement(&v, &announce) {
-                notify_desktop(&line);
-                coordinator.send(coordinator::Msg::Notice(line)).await;
-            }
+            first = false;
         }
-        first = false;
+        if writes.changed().await.is_err() {
+            return;
+        }
     }
 }
 
