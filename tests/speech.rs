@@ -146,6 +146,76 @@ fn spoken_commands_reach_the_right_intent_and_target() {
     assert!(good * 10 >= n * 8, "only {good}/{n} commands understood\n{report}");
 }
 
+/// A grammar ranks only its own phrases, so every short clip decoded with it
+/// comes out as a command. Measured before the free-model check: "Add a login
+/// page." heard as "Don't.", "Rename the main function." as "Read the
+/// changelog.", "Tell Jules to retry." as "Help.", every one of them.
+#[test]
+fn short_orders_are_not_heard_as_commands() {
+    let Some(t) = model() else { return };
+    let dir = tmp();
+    let mut report = Vec::new();
+    let mut kept = 0;
+    for (voice, wpm) in COMMAND_VOICES {
+        for text in SHORT_ORDERS {
+            let clip = speak(text, voice, *wpm, &dir);
+            let h = t.hear(&clip, Mode::Free, None).unwrap();
+            let tr = h.transcript.as_ref().expect("decoded");
+            let grammar = tr.mode != Mode::Free;
+            kept += usize::from(grammar);
+            report.push(format!(
+                "{voice}@{wpm} {text:<34} → {:<36} mode {:?} fallback {} free {:?}",
+                format!("{:?}", h.text()),
+                tr.mode,
+                tr.fallback,
+                tr.free_score
+            ));
+        }
+    }
+    let report = report.join("\n");
+    eprintln!("{report}");
+    assert_eq!(kept, 0, "{kept} short orders kept a command grammar's text\n{report}");
+}
+
+/// While a merge question is pending, a clip is decoded with the confirm
+/// grammar, which only knows yes and no; something else said then must not
+/// come out as a yes.
+#[test]
+fn other_speech_while_a_merge_is_pending_is_no_yes() {
+    let Some(t) = model() else { return };
+    let dir = tmp();
+    let pending = capcom::understand::Pending { action: "merge".into(), question: "Merge task 4 into main?".into(), task: Some(4) };
+    let tasks = tasks();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T17:00:00+01:00").unwrap();
+    let mut report = Vec::new();
+    let mut yes = 0;
+    for (voice, wpm) in COMMAND_VOICES {
+        for text in NOT_ANSWERS {
+            let clip = speak(text, voice, *wpm, &dir);
+            let h = t.hear(&clip, Mode::Confirm, None).unwrap();
+            let i = parse(h.text(), &Context { config: config(), tasks: &tasks, pending: Some(&pending), now });
+            let confirmed = i.intent == capcom::understand::IntentKind::Confirm;
+            yes += usize::from(confirmed);
+            let tr = h.transcript.as_ref();
+            report.push(format!(
+                "{voice}@{wpm} {text:<24} → {:<30} {} (mode {:?}, free {:?})",
+                format!("{:?}", h.text()),
+                i.intent.as_str(),
+                tr.map(|t| t.mode),
+                tr.and_then(|t| t.free_score)
+            ));
+        }
+    }
+    let report = report.join("\n");
+    eprintln!("{report}");
+    assert_eq!(yes, 0, "{yes} clips that were no answer confirmed the merge\n{report}");
+    // and a spoken yes still is one
+    let clip = speak("Yes, merge it.", "en-us", 175, &dir);
+    let h = t.hear(&clip, Mode::Confirm, None).unwrap();
+    let i = parse(h.text(), &Context { config: config(), tasks: &tasks, pending: Some(&pending), now });
+    assert_eq!(i.intent, capcom::understand::IntentKind::Confirm, "{:?}", h.transcript);
+}
+
 #[test]
 fn edge_clips_give_no_text_and_no_action() {
     let Some(t) = model() else { return };

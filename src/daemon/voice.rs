@@ -444,6 +444,9 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
         info["no_speech_prob"] = serde_json::json!(t.no_speech_prob);
         info["avg_logprob"] = serde_json::json!(t.avg_logprob);
         info["fallback"] = serde_json::json!(t.fallback);
+        if let Some(f) = t.free_score {
+            info["free_score"] = serde_json::to_value(f)?;
+        }
         if let Some(g) = t.in_grammar {
             info["in_grammar"] = serde_json::json!(g);
         }

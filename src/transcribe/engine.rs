@@ -82,6 +82,18 @@ pub struct Decoded {
     pub avg_logprob: f32,
     /// The decoder began to repeat itself and was stopped ([`ends_in_a_loop`]).
     pub looped: bool,
+    /// With a grammar: how likely the model finds the decoded text and its
+    /// end without the grammar ([`Engine::free_score`]).
+    pub free_score: Option<FreeScore>,
+}
+
+/// Log-probabilities the model gives a text when nothing forces it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FreeScore {
+    /// Mean over the text's tokens and end-of-text.
+    pub mean: f32,
+    /// The least likely of them.
+    pub min: f32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -239,20 +251,30 @@ impl Engine {
         let mut logprob_sum = 0f64;
         let mut n_text = 0usize;
         let eot = filter.eot;
+        let mut ids = Vec::new();
         for i in 0..n {
             let nt = unsafe { sys::whisper_full_n_tokens_from_state(state.0, i) };
             for k in 0..nt {
                 let td = unsafe { sys::whisper_full_get_token_data_from_state(state.0, i, k) };
-                if td.id < eot && td.plog.is_finite() {
-                    logprob_sum += td.plog as f64;
-                    n_text += 1;
+                if td.id < eot {
+                    ids.push(td.id);
+                    if td.plog.is_finite() {
+                        logprob_sum += td.plog as f64;
+                        n_text += 1;
+                    }
                 }
             }
         }
         let avg_logprob = if n_text == 0 { 0.0 } else { (logprob_sum / n_text as f64) as f32 };
+        // scored before the no-speech step, which reuses the state's decoder cache
+        let free_score = match req.grammar {
+            Some(_) if !req.library_defaults => self.free_score(&state, req.initial_prompt, &prompt, &ids, req.threads.max(1)),
+            _ => None,
+        };
         let no_speech_prob = self.no_speech_prob(&state, req.threads.max(1));
         let first = filter.first_decode.unwrap_or(done);
         Ok(Decoded {
+            free_score,
             looped: filter.looped,
             no_speech_prob,
             avg_logprob,
@@ -281,6 +303,71 @@ impl Engine {
         }
         let logits = unsafe { std::slice::from_raw_parts(p, n_vocab) };
         softmax_at(logits, nosp)
+    }
+
+    /// How likely the model finds `ids` (a grammar decode's text tokens)
+    /// followed by end-of-text, with nothing forcing it: the mean and the
+    /// lowest log-probability per token, each read from one decoder step on the
+    /// encoder output still in the state, after the prompt whisper.cpp
+    /// built for the decode (`whisper_full_with_state` in whisper.cpp 1.8:
+    /// <|startofprev|>, the last n_text_ctx/2 − 1 prompt tokens,
+    /// <|startoftranscript|>, language and task on multilingual models,
+    /// <|notimestamps|>). Probabilities are over the text tokens and
+    /// end-of-text, the tokens free decoding may choose.
+    ///
+    /// A grammar only ranks the phrases it allows, so its own log-probabilities
+    /// stay high even when the speech was none of them ("Fix the footer links
+    /// on the site." decodes under the commands grammar as "Don't." with a
+    /// mean of −0.55); this score is what tells such a decode apart.
+    fn free_score(&self, state: &State, prompt_text: &str, prompt: &CString, ids: &[i32], threads: i32) -> Option<FreeScore> {
+        let ctx = self.ctx;
+        let eot = unsafe { sys::whisper_token_eot(ctx) };
+        let mut prefix = Vec::new();
+        if !prompt_text.is_empty() {
+            let mut toks = vec![0i32; 1024];
+            let n = unsafe { sys::whisper_tokenize(ctx, prompt.as_ptr(), toks.as_mut_ptr(), toks.len() as i32) };
+            if n < 0 {
+                return None;
+            }
+            toks.truncate(n as usize);
+            let keep = (unsafe { sys::whisper_n_text_ctx(ctx) } as usize / 2).saturating_sub(1).min(toks.len());
+            if keep > 0 {
+                prefix.push(unsafe { sys::whisper_token_prev(ctx) });
+                prefix.extend_from_slice(&toks[toks.len() - keep..]);
+            }
+        }
+        prefix.push(unsafe { sys::whisper_token_sot(ctx) });
+        if self.multilingual {
+            let lang = CString::new("en").ok()?;
+            let id = unsafe { sys::whisper_lang_id(lang.as_ptr()) };
+            prefix.push(unsafe { sys::whisper_token_lang(ctx, id) });
+            prefix.push(unsafe { sys::whisper_token_transcribe(ctx) });
+        }
+        prefix.push(unsafe { sys::whisper_token_not(ctx) });
+        let n_vocab = unsafe { sys::whisper_n_vocab(ctx) } as usize;
+        let mut sum = 0f64;
+        let mut min = 0f64;
+        let mut fed: &[i32] = &prefix;
+        let mut n_past = 0;
+        for next in ids.iter().chain(std::iter::once(&eot)) {
+            let rc = unsafe { sys::whisper_decode_with_state(ctx, state.0, fed.as_ptr(), fed.len() as i32, n_past, threads) };
+            if rc != 0 {
+                return None;
+            }
+            let p = unsafe { sys::whisper_get_logits_from_state(state.0) };
+            if p.is_null() {
+                return None;
+            }
+            // only the last fed token's row is filled
+            let row = unsafe { std::slice::from_raw_parts(p.add((fed.len() - 1) * n_vocab), n_vocab) };
+            let text_and_end = &row[..=eot as usize];
+            let lp = softmax_at(text_and_end, *next as usize).max(f32::MIN_POSITIVE).ln() as f64;
+            sum += lp;
+            min = min.min(lp);
+            n_past += fed.len() as i32;
+            fed = std::slice::from_ref(next);
+        }
+        Some(FreeScore { mean: (sum / (ids.len() + 1) as f64) as f32, min: min as f32 })
     }
 
     /// The text of a token id.

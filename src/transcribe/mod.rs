@@ -26,7 +26,7 @@ pub mod validate;
 
 mod engine;
 
-pub use engine::EngineError;
+pub use engine::{EngineError, FreeScore};
 pub use validate::{ModelError, ModelInfo, Problem, validate};
 
 use crate::capture;
@@ -55,6 +55,25 @@ pub const COMMAND_MAX_SECONDS: f64 = 2.5;
 /// A grammar decode whose mean token log-probability is below this falls
 /// back to free decoding.
 pub const GRAMMAR_MIN_LOGPROB: f32 = -0.9;
+/// A grammar decode falls back to free decoding when the model, without the
+/// grammar, finds its text this unlikely: a mean log-probability per token
+/// below the first, or any token below the second ([`FreeScore`]). A grammar
+/// only ranks its own phrases, so any speech comes out as one of them.
+/// Measured on espeak-ng clips at three voices (tiny.en): spoken commands
+/// score a mean of −1.14 at worst with no token below −2.9; short orders
+/// that are no command ("Add a login page." heard as "Don't.", "Rename the
+/// main function." as "Read the changelog.") −1.5 at best, most below −2.5,
+/// with a token below −4 in nearly all ("Don't merge it yet." as "Don't
+/// merge it." has its "." at −6.8).
+pub const GRAMMAR_MIN_FREE_MEAN: f32 = -1.4;
+pub const GRAMMAR_MIN_FREE_TOKEN: f32 = -4.5;
+
+/// Is a grammar decode poor enough that the clip is decoded freely instead?
+pub fn grammar_decode_is_poor(t: &Transcript) -> bool {
+    t.in_grammar != Some(true)
+        || t.avg_logprob < GRAMMAR_MIN_LOGPROB
+        || t.free_score.is_some_and(|f| f.mean < GRAMMAR_MIN_FREE_MEAN || f.min < GRAMMAR_MIN_FREE_TOKEN)
+}
 /// OpenAI's rule: a window is silence when P(no speech) exceeds this and the
 /// text's mean log-probability is below [`NO_SPEECH_LOGPROB`].
 pub const NO_SPEECH_THRESHOLD: f32 = 0.6;
@@ -122,6 +141,11 @@ pub struct Transcript {
     /// Mean log-probability of the text tokens.
     #[serde(default)]
     pub avg_logprob: f32,
+    /// With a grammar: the log-probabilities the model gives the text (its
+    /// tokens and its end) without the grammar. After a fallback: those of
+    /// the grammar's text that was set aside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_score: Option<FreeScore>,
     /// A grammar decode that scored poorly and was decoded again freely.
     #[serde(default)]
     pub fallback: bool,
@@ -596,6 +620,7 @@ impl Transcriber {
             model: self.info.path.display().to_string(),
             no_speech_prob: decoded.no_speech_prob,
             avg_logprob: decoded.avg_logprob,
+            free_score: decoded.free_score,
             fallback: false,
             looped: decoded.looped,
         })
@@ -620,13 +645,14 @@ impl Transcriber {
             _ => Mode::Free,
         };
         let mut t = self.run(samples, first, false)?;
-        if first != Mode::Free && (t.in_grammar != Some(true) || t.avg_logprob < GRAMMAR_MIN_LOGPROB) {
+        if first != Mode::Free && grammar_decode_is_poor(&t) {
             let spent = t.timings.total_ms;
-            let (tried, score) = (t.text.clone(), t.avg_logprob);
+            let (tried, score, free) = (t.text.clone(), t.avg_logprob, t.free_score);
             t = self.run(samples, Mode::Free, false)?;
             t.fallback = true;
+            t.free_score = free;
             t.timings.total_ms += spent;
-            tracing::debug!(grammar_text = %tried, score, free_text = %t.text, "grammar decode scored poorly; decoded freely");
+            tracing::debug!(grammar_text = %tried, score, ?free, free_text = %t.text, "grammar decode scored poorly; decoded freely");
         }
         h.rejected = rejection(&t);
         h.transcript = Some(t);

@@ -341,6 +341,7 @@ impl Transcriber {
             model: self.info.path.display().to_string(),
             no_speech_prob: 0.0,
             avg_logprob: 0.0,
+            free_score: None,
             fallback: false,
             looped: false,
         };

@@ -75,6 +75,7 @@ fn loops_and_empty_text_are_rejected() {
         model: String::new(),
         no_speech_prob: nosp,
         avg_logprob: lp,
+        free_score: None,
         fallback: false,
         looped: false,
     };
@@ -93,6 +94,41 @@ fn loops_and_empty_text_are_rejected() {
     assert!(rejection(&looped("Merge task 4.", 0.2, -0.5)).is_none());
     assert!(rejection(&looped("It's your account", 0.13, -1.15)).is_some());
     assert!(rejection(&looped("Go.", 0.95, -0.63)).is_some());
+}
+
+#[test]
+fn a_grammar_decode_the_model_would_not_say_falls_back() {
+    let t = |in_grammar: Option<bool>, avg: f32, free: Option<(f32, f32)>| Transcript {
+        text: "Don't.".into(),
+        segments: vec![],
+        duration_s: 1.5,
+        audio_ctx: 256,
+        timings: Timings::default(),
+        mode: Mode::Commands,
+        in_grammar,
+        text_tokens: 2,
+        model: String::new(),
+        no_speech_prob: 0.1,
+        avg_logprob: avg,
+        free_score: free.map(|(mean, min)| FreeScore { mean, min }),
+        fallback: false,
+        looped: false,
+    };
+    // (in grammar, grammar's own mean, free mean and lowest token, poor?): figures measured on tiny.en
+    for (g, avg, free, poor) in [
+        (Some(true), -0.07, Some((-0.16, -0.4)), false), // "Confirm."
+        (Some(true), -0.33, Some((-1.14, -2.77)), false), // "Status." at its least sure
+        (Some(true), -0.55, Some((-6.30, -13.8)), true), // "Fix the footer links on the site." as "Don't."
+        (Some(true), -0.34, Some((-1.86, -5.01)), true), // "Is it green?" as "Read me today's changelog."
+        (Some(true), -0.14, Some((-1.65, -6.77)), true), // "Don't merge it yet." as "Don't merge it."
+        (Some(true), -0.20, Some((-1.2, -4.6)), true),   // one token the model would not say
+        (Some(true), -1.06, Some((-0.5, -1.0)), true),   // unsure even inside the grammar
+        (Some(false), -0.1, Some((-0.2, -0.3)), true),   // not a sentence of the grammar
+        (None, -0.1, None, true),                        // nothing decoded with the grammar
+        (Some(true), -0.1, None, false),                 // no free score: the grammar's own decides
+    ] {
+        assert_eq!(grammar_decode_is_poor(&t(g, avg, free)), poor, "{g:?} {avg} {free:?}");
+    }
 }
 
 #[test]

@@ -60,6 +60,22 @@ pub const COMMANDS: &[&str] = &[
     "No, wait.",
 ];
 
+/// Short utterances (under 2.5 s, so decoded as commands first) that are no
+/// command: the commands grammar would make each of them one.
+pub const SHORT_ORDERS: &[&str] = &[
+    "Fix the footer links on the site.",
+    "Bump the version number.",
+    "Add a login page.",
+    "Rename the main function.",
+    "Update the docs.",
+    "Delete the old branch.",
+    "Tell Jules to retry.",
+    "Show me the diff.",
+];
+
+/// Said while a merge confirmation is pending, and no answer to it.
+pub const NOT_ANSWERS: &[&str] = &["What's finished?", "Show me the diff.", "Hold on a second.", "Is it green?", "Fix the footer links."];
+
 /// (espeak-ng voice, words per minute) for briefs.
 pub const BRIEF_VOICES: &[(&str, u32)] = &[("en-us", 165), ("en-gb", 150)];
 /// (espeak-ng voice, words per minute) for commands.
