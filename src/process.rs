@@ -2,7 +2,40 @@
 //! whether a pid is still the process that was started, and the tail of their output.
 //! Used by both dispatch and review, so it sits below them.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
+
+/// How much nicer (lower CPU priority) than capcom the agents and checks it
+/// starts run: `[dispatch] agent_nice`, set when the daemon starts.
+static BACKGROUND_NICE: AtomicI32 = AtomicI32::new(0);
+
+/// Set how much nicer than capcom the programs it starts run (clamped to 0–19).
+pub fn set_background_nice(n: i32) {
+    BACKGROUND_NICE.store(n.clamp(0, 19), Ordering::SeqCst);
+}
+
+/// Make `cmd` run nicer than capcom by [`set_background_nice`]'s amount.
+///
+/// Agents build and test in the background while capcom must transcribe at
+/// once when a key is released. Under the kernel's fair scheduler a nice-10
+/// process weighs about a tenth of a nice-0 one, so two busy agents leave the
+/// transcription thread nearly a whole core, while an idle CPU is still
+/// theirs entirely (sched(7), "The nice value"). Raising a nice value needs no
+/// privilege; a failure leaves the child at capcom's own priority.
+pub fn background(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let n = BACKGROUND_NICE.load(Ordering::SeqCst);
+    if n == 0 {
+        return;
+    }
+    // SAFETY: nice(2) is a plain system call, safe between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::nice(n);
+            Ok(())
+        });
+    }
+}
 
 /// How long a group gets after SIGTERM before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(2);

@@ -404,3 +404,27 @@ fn a_task_that_becomes_ready_is_announced_once() {
     assert_eq!(said(&d), 1, "one notice for one task becoming ready:\n{}", d.stderr());
     assert!(d.stderr().contains("Quick button"), "{}", d.stderr());
 }
+
+/// Agents and checks run at a lower CPU priority than capcom (`[dispatch] agent_nice`,
+/// 10 by default), so several agents building at once do not slow transcription down.
+#[test]
+fn agents_and_checks_run_at_a_lower_cpu_priority_than_capcom() {
+    let scene = Scene::new();
+    let agent_nice = scene.root().join("agent-nice.txt");
+    let check_nice = scene.root().join("check-nice.txt");
+    let agents = scene.agent(
+        "niced",
+        &format!("set -e\nnice > '{}'\necho x > components/x.txt\n{ID} add -A\n{ID} commit -qm x\n{DONE}", agent_nice.display()),
+    );
+    let check = common::scene::sh(scene.root(), "check.sh", &format!("nice > '{}'", check_nice.display()));
+    let cfg = scene.config(&agents, "", "").replace("test = [\"true\"]", &format!("test = [\"{}\"]", check.display()));
+    let d = Daemon::start(&cfg);
+    let id = common::scene::dispatch(&d, "niced", "Say how nice");
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "ready", "{v}");
+    // the daemon runs at this test's own nice value
+    let own = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap().trim().parse::<i32>().unwrap();
+    assert_eq!(read(&agent_nice), (own + 10).min(19), "the agent's nice value");
+    assert_eq!(read(&check_nice), (own + 10).min(19), "the check's nice value");
+}

@@ -397,6 +397,9 @@ pub struct Dispatch {
     /// On a train conflict, hand the task back to its agent with a follow-up naming the
     /// files (local agents); otherwise it waits for the user in `needs_attention`.
     pub resolve_conflicts: bool,
+    /// Local agents and checks run this much nicer (lower CPU priority) than capcom, 0–19,
+    /// so transcription stays fast while they build; 0 runs them at capcom's own priority.
+    pub agent_nice: i32,
 }
 
 impl Default for Dispatch {
@@ -415,6 +418,7 @@ impl Default for Dispatch {
             default_repo: None,
             update: "rebase".into(),
             resolve_conflicts: false,
+            agent_nice: 10,
         }
     }
 }
@@ -706,6 +710,9 @@ impl Config {
         }
         if !matches!(self.dispatch.update.as_str(), "rebase" | "merge") {
             out.push(format!("dispatch.update = \"{}\" is not \"rebase\" or \"merge\"; using \"rebase\"", self.dispatch.update));
+        }
+        if !(0..=19).contains(&self.dispatch.agent_nice) {
+            out.push(format!("dispatch.agent_nice is {}: use 0 (capcom's own priority) to 19 (the lowest)", self.dispatch.agent_nice));
         }
         if self.dispatch.max_parallel == 0 {
             out.push("dispatch.max_parallel is 0: nothing would ever start".to_string());

@@ -110,3 +110,13 @@ fn a_user_file_layers_over_the_defaults() {
     assert_eq!(cfg.routes.len(), 1, "arrays are replaced, not appended");
     assert_eq!(cfg.dispatch.max_parallel, 3);
 }
+
+#[test]
+fn agent_nice_outside_the_kernels_range_is_named() {
+    for (value, warned) in [("0", false), ("10", false), ("19", false), ("20", true), ("-5", true)] {
+        let (cfg, warnings) = from_str(&format!("[dispatch]\nagent_nice = {value}\n"), "n.toml").unwrap();
+        assert_eq!(cfg.dispatch.agent_nice, value.parse::<i32>().unwrap());
+        assert_eq!(warnings.iter().any(|w| w.contains("dispatch.agent_nice")), warned, "{value}: {warnings:?}");
+    }
+    assert_eq!(from_str("", "d.toml").unwrap().0.dispatch.agent_nice, 10);
+}

@@ -66,6 +66,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     }
 
     warn_missing_agents(&opts.config);
+    crate::process::set_background_nice(opts.config.dispatch.agent_nice);
     let listener = tokio::net::TcpListener::bind(&opts.config.api.listen)
         .await
         .with_context(|| format!("cannot listen on {} ([api] listen)", opts.config.api.listen))?;

@@ -185,6 +185,7 @@ impl LocalBackend {
             cmd.env(k, v);
         }
         crate::private::user_umask(cmd.as_std_mut());
+        crate::process::background(cmd.as_std_mut());
         let child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 start_err(format!("`{}` is not installed or not on PATH", argv[0]))

@@ -57,6 +57,7 @@ pub async fn run(name: &str, cmd: &CheckCmd, dir: &Path, timeout: Duration) -> C
     // A check runs the branch's code: capcom's own tokens stay out of it, as they do for agents.
     crate::private::scrub_env(cmd.as_std_mut());
     crate::private::user_umask(cmd.as_std_mut());
+    crate::process::background(cmd.as_std_mut());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
