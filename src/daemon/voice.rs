@@ -285,6 +285,9 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
                 // transcribe while the key is held (free speech only; the
                 // tap is set before the recording starts, so it gets all of it)
                 live = None;
+                if let Some(model) = slot.loaded() {
+                    model.recording_started();
+                }
                 if cfg.voice.streaming && mode == Mode::Free
                     && let Some(model) = slot.loaded()
                 {

@@ -16,6 +16,7 @@
 //! The speech model is an outside system, so the daemon sees it through the
 //! [`SpeechModel`] trait; [`WhisperModel`] is the one real implementation.
 
+pub mod cpu;
 pub mod ggml;
 pub mod grammar;
 pub mod import;
@@ -146,6 +147,9 @@ pub struct Transcript {
     /// the grammar's text that was set aside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_score: Option<FreeScore>,
+    /// Threads the decode ran on.
+    #[serde(default)]
+    pub threads: usize,
     /// A grammar decode that scored poorly and was decoded again freely.
     #[serde(default)]
     pub fallback: bool,
@@ -172,6 +176,8 @@ pub enum TranscribeError {
 /// Decoding settings from `[voice]` and the rest of the config.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// Threads per decode; 0 chooses them per decode from the cores other
+    /// work leaves free ([`cpu`]).
     pub threads: usize,
     pub full_window: bool,
     pub language: String,
@@ -186,7 +192,7 @@ pub struct Settings {
 impl Settings {
     pub fn from_config(cfg: &Config) -> Settings {
         Settings {
-            threads: if cfg.voice.threads == 0 { default_threads() } else { cfg.voice.threads },
+            threads: cfg.voice.threads,
             full_window: cfg.voice.full_window,
             language: if cfg.voice.language.trim().is_empty() { "en".into() } else { cfg.voice.language.clone() },
             prompt: if cfg.voice.vocabulary_prompt { vocabulary_prompt(cfg) } else { String::new() },
@@ -200,7 +206,7 @@ impl Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            threads: default_threads(),
+            threads: 0,
             full_window: false,
             language: "en".into(),
             prompt: String::new(),
@@ -211,11 +217,11 @@ impl Default for Settings {
     }
 }
 
-/// Whisper threads when `[voice] threads = 0`: one fewer than the physical
-/// cores, at least one. whisper.cpp's thread pool spin-waits, so with every
-/// core busy a thread that loses its core stalls the others (measured: a
-/// 16 s brief took 7.7–39 s with two threads and two busy processes on two
-/// cores, 2.7–5.3 s with one thread).
+/// Whisper threads when `[voice] threads = 0` and the CPU's recent load is
+/// unknown: one fewer than the physical cores, at least one. whisper.cpp's
+/// thread pool spin-waits, so with every core busy a thread that loses its
+/// core stalls the others (measured: a 16 s brief took 7.7–39 s with two
+/// threads and two busy processes on two cores, 2.7–5.3 s with one thread).
 pub fn default_threads() -> usize {
     physical_cores().saturating_sub(1).max(1)
 }
@@ -238,7 +244,11 @@ pub struct SystemCheck {
 
 pub fn system_check(threads_setting: usize) -> SystemCheck {
     let info = system_info();
-    let threads = if threads_setting == 0 { default_threads() } else { threads_setting };
+    let threads = if threads_setting == 0 {
+        format!("threads chosen per decode: up to {} (the physical cores), fewer while other work keeps them busy", physical_cores())
+    } else {
+        format!("{threads_setting} thread(s)")
+    };
     let flags = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| c.lines().find(|l| l.starts_with("flags")).map(|l| l.to_string()))
@@ -248,7 +258,7 @@ pub fn system_check(threads_setting: usize) -> SystemCheck {
     let built = |f: &str| info.contains(&format!("{f} = 1"));
     let missing: Vec<&str> =
         [("avx2", "AVX2"), ("fma", "FMA"), ("f16c", "F16C")].iter().filter(|(c, b)| cpu_has(c) && !built(b)).map(|(_, b)| *b).collect();
-    let detail = format!("{threads} thread(s); {info}");
+    let detail = format!("{threads}; {info}");
     if missing.is_empty() {
         SystemCheck { ok: true, detail, fix: None }
     } else {
@@ -501,19 +511,22 @@ pub struct Transcriber {
     load_ms: Mutex<Option<f64>>,
     commands: (Grammar, RuleTable),
     confirm: (Grammar, RuleTable),
+    cpu: cpu::CpuWatch,
 }
 
 impl Transcriber {
     /// Validate and load the model at `path`. `fetch_name` is its manifest name, if any.
     pub fn load(path: &Path, fetch_name: Option<&str>, settings: Settings) -> Result<Transcriber, TranscribeError> {
         let t = Instant::now();
+        let cpu = cpu::CpuWatch::default();
+        cpu.mark();
         let info = validate(path, fetch_name)?;
         let engine = Engine::load(path)?;
         let load_ms = t.elapsed().as_secs_f64() * 1000.0;
         let commands = Grammar::parse(grammar::COMMANDS)?;
         let confirm = Grammar::parse(grammar::CONFIRM)?;
         let (ct, yt) = (commands.rule_table(), confirm.rule_table());
-        tracing::info!(model = %path.display(), weights = info.weights, size = info.size_class, load_ms = load_ms as u64, threads = settings.threads, "speech model loaded");
+        tracing::info!(model = %path.display(), weights = info.weights, size = info.size_class, load_ms = load_ms as u64, threads = %if settings.threads == 0 { "auto".to_string() } else { settings.threads.to_string() }, "speech model loaded");
         Ok(Transcriber {
             engine: Mutex::new(engine),
             info,
@@ -521,7 +534,22 @@ impl Transcriber {
             load_ms: Mutex::new(Some(load_ms)),
             commands: (commands, ct),
             confirm: (confirm, yt),
+            cpu,
         })
+    }
+
+    /// Note the CPU's times now (the key was pressed): the next decode
+    /// chooses its threads by what other work did since ([`cpu`]).
+    pub fn mark_cpu(&self) {
+        self.cpu.mark();
+    }
+
+    /// Threads for a decode starting now.
+    fn threads_now(&self) -> usize {
+        if self.settings.threads > 0 {
+            return self.settings.threads;
+        }
+        self.cpu.threads(physical_cores()).map(|(n, _)| n).unwrap_or_else(default_threads)
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -571,8 +599,9 @@ impl Transcriber {
         if input.len() < min_len {
             input.resize(min_len, 0.0);
         }
+        let threads = self.threads_now();
         let req = DecodeRequest {
-            threads: self.settings.threads as i32,
+            threads: threads as i32,
             audio_ctx: if audio_ctx >= 1500 { 0 } else { audio_ctx },
             max_tokens: match (library_defaults, mode) {
                 (true, _) => usize::MAX,
@@ -589,8 +618,10 @@ impl Transcriber {
         };
         let decoded = {
             let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-            engine.decode(&input, &req)?
+            engine.decode(&input, &req)
         };
+        self.cpu.mark();
+        let decoded = decoded?;
         let raw: String = decoded.segments.iter().map(|s| s.2.as_str()).collect();
         let in_grammar = grammar.map(|(g, _, _)| g.accepts(&raw));
         let load_ms = self.load_ms.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or(0.0);
@@ -621,6 +652,7 @@ impl Transcriber {
             no_speech_prob: decoded.no_speech_prob,
             avg_logprob: decoded.avg_logprob,
             free_score: decoded.free_score,
+            threads,
             fallback: false,
             looped: decoded.looped,
         })
@@ -727,6 +759,9 @@ pub trait SpeechModel: Send + Sync {
     async fn hear(&self, samples: Arc<Vec<f32>>, expected: Mode) -> Result<Hearing, TranscribeError>;
     /// A short description for logs and the tray.
     fn describe(&self) -> String;
+    /// A recording started: what the CPU does from now on decides the threads
+    /// its decode gets ([`Transcriber::mark_cpu`]).
+    fn recording_started(&self) {}
     /// Start transcribing a recording while it is made, from `audio` (the
     /// recorder's tap); `None` when this model cannot.
     fn live(&self, _audio: std::sync::mpsc::Receiver<Vec<f32>>) -> Option<Box<dyn LiveHearing>> {
@@ -774,6 +809,10 @@ impl SpeechModel for WhisperModel {
                 None
             }
         }
+    }
+
+    fn recording_started(&self) {
+        self.0.mark_cpu();
     }
 
     fn describe(&self) -> String {

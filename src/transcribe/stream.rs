@@ -342,6 +342,7 @@ impl Transcriber {
             no_speech_prob: 0.0,
             avg_logprob: 0.0,
             free_score: None,
+            threads: 0,
             fallback: false,
             looped: false,
         };
@@ -356,6 +357,7 @@ impl Transcriber {
             t.text_tokens = d.text_tokens;
             t.no_speech_prob = d.no_speech_prob;
             t.avg_logprob = d.avg_logprob;
+            t.threads = d.threads;
             t.looped = d.looped;
         }
         t.timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;

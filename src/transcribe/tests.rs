@@ -76,6 +76,7 @@ fn loops_and_empty_text_are_rejected() {
         no_speech_prob: nosp,
         avg_logprob: lp,
         free_score: None,
+        threads: 0,
         fallback: false,
         looped: false,
     };
@@ -111,6 +112,7 @@ fn a_grammar_decode_the_model_would_not_say_falls_back() {
         no_speech_prob: 0.1,
         avg_logprob: avg,
         free_score: free.map(|(mean, min)| FreeScore { mean, min }),
+        threads: 1,
         fallback: false,
         looped: false,
     };
