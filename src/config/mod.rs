@@ -121,7 +121,8 @@ pub struct Voice {
     /// Minimum voiced length for a clip to be transcribed.
     pub min_speech: Dur,
     /// Put the vocabulary (repos, agents, checks, `vocabulary`) in Whisper's
-    /// initial prompt for briefs.
+    /// initial prompt for briefs. Off by default: on the bench's spoken briefs
+    /// it measured no better and slower (`cargo bench --bench transcribe`).
     pub vocabulary_prompt: bool,
     /// Decode short clips (up to 2.5 s) with the commands grammar first.
     pub command_mode: bool,
@@ -149,7 +150,7 @@ impl Default for Voice {
             cues: true,
             energy_floor: 0.005,
             min_speech: Dur::from_millis(200),
-            vocabulary_prompt: true,
+            vocabulary_prompt: false,
             command_mode: true,
             streaming: false,
         }
