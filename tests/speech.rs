@@ -352,9 +352,9 @@ fn long_brief(parts: &[usize], dir: &std::path::Path) -> (String, Vec<f32>) {
 
 #[test]
 fn streaming_is_no_worse_than_one_pass_over_the_clip() {
-    // the passes a held key gets (replayed without the clock), the commits
-    // two passes agree on, and the tail decoded at release, against one
-    // decode of the whole clip
+    // the chunks a held key gets (replayed without the clock), cut at
+    // pauses, and the tail decoded at release, against one decode of the
+    // whole clip
     let Some(t) = model() else { return };
     let dir = tmp();
     let (mut e1, mut e2, mut n, mut committed) = (0, 0, 0, 0);
@@ -372,7 +372,10 @@ fn streaming_is_no_worse_than_one_pass_over_the_clip() {
         e1 += a;
         e2 += b;
         n += len;
-        assert_eq!(gist(&understand(one.text())), gist(&understand(st.text())), "one-shot {:?}\nstreaming {:?}", one.text(), st.text());
+        // the same order either way; the kind may follow a misheard first word ("Up-rate Tailwind" is an
+        // upgrade, "Up, red Tailwind" a refactor) as much in one pass as in chunks
+        let order = |i: &Intent| format!("{} tasks={} checks={:?}", i.intent.as_str(), i.tasks.len(), checks(i));
+        assert_eq!(order(&understand(one.text())), order(&understand(st.text())), "one-shot {:?}\nstreaming {:?}", one.text(), st.text());
         report.push(format!("{:.1} s, {r:?}\n  one-shot:  {}\n  streaming: {}", clip.len() as f64 / 16_000.0, one.text(), st.text()));
     }
     let report = report.join("\n");

@@ -359,7 +359,7 @@ fn streaming(model: &Path, cfg: &capcom::config::Config, lengths: &[Clip], brief
     let _ = t.hear(&lengths[0].samples, Mode::Free, None);
     println!();
     println!("release-to-text, streaming vs one-shot (threads {}, the default; audio fed in real time):", if threads == 0 { "per clip".to_string() } else { threads.to_string() });
-    println!("| clip | load | one-shot s | streaming s | WER one-shot | WER streaming | passes | committed | tail s |");
+    println!("| clip | load | one-shot s | streaming s | WER one-shot | WER streaming | chunks | committed | tail s |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (name, n, nice) in LOADS {
         let _h = Hogs::start(n, nice);

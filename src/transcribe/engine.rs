@@ -61,9 +61,6 @@ pub struct DecodeRequest<'a> {
     /// greedy best_of = 1 and silence (what whisper-rs users get from
     /// `FullParams::new(Greedy { best_of: 1 })`): the benchmark's baseline.
     pub library_defaults: bool,
-    /// Decode with timestamps, one segment per word with its start and end
-    /// times (the streaming passes need them to know where to cut).
-    pub timestamps: bool,
     /// Set to true to make the decode stop early ([`EngineError::Aborted`]).
     pub abort: Option<&'a std::sync::atomic::AtomicBool>,
 }
@@ -190,13 +187,7 @@ impl Engine {
         fp.greedy.best_of = 1;
         if !req.library_defaults {
             fp.no_context = true;
-            fp.no_timestamps = !req.timestamps;
-            if req.timestamps {
-                // one segment per word, each with its own times
-                fp.token_timestamps = true;
-                fp.max_len = 1;
-                fp.split_on_word = true;
-            }
+            fp.no_timestamps = true;
             fp.single_segment = false;
             fp.audio_ctx = req.audio_ctx;
             fp.suppress_blank = true;

@@ -613,7 +613,6 @@ impl Transcriber {
             language: &self.settings.language,
             grammar,
             library_defaults,
-            timestamps: opts.timestamps,
             abort: opts.abort.as_deref(),
         };
         let decoded = {
@@ -696,8 +695,6 @@ impl Transcriber {
 #[derive(Default)]
 pub(crate) struct RunOptions {
     pub library_defaults: bool,
-    /// Timestamp tokens on: segments carry real times.
-    pub timestamps: bool,
     /// The initial prompt for free decoding instead of the vocabulary prompt.
     pub prompt: Option<String>,
     /// Stops the decode early when set.

@@ -2,19 +2,28 @@
 //! grow with the brief.
 //!
 //! * A background thread ([`Live`]) receives the recording as it grows (the
-//!   recorder's tap) and, every [`PASS_EVERY_SECONDS`] of new audio, decodes
-//!   the audio not yet committed, with timestamps on so its segments carry
-//!   real times.
-//! * Segments that two consecutive passes agree on, word for word, are
-//!   committed ([`Agreement`], the "local agreement" policy of streaming
-//!   Whisper systems), unless they end too close to the live edge; the
-//!   uncommitted audio then starts where the last committed segment ended.
-//! * At release, a pass in flight is stopped, and only the uncommitted tail
+//!   recorder's tap) and looks for a pause: at least [`MIN_PAUSE_SECONDS`] of
+//!   frames far quieter than the speech around them, with speech after it,
+//!   and at least [`MIN_CHUNK_SECONDS`] after the last cut ([`find_cut`]).
+//! * The audio up to the middle of that pause is decoded once, with the text
+//!   committed before it as the prompt, and committed ([`Committed`]); the
+//!   uncommitted audio then starts at the cut. A chunk that ends in a pause
+//!   no longer changes, so nothing decoded is decoded again.
+//! * At release, a decode in flight is stopped, and only the uncommitted tail
 //!   is decoded (its `audio_ctx` follows its length plus the margin), with
 //!   the committed text as the prompt. With nothing committed the clip is
 //!   heard exactly as without streaming ([`Transcriber::hear`]).
-//! * Capture never waits for a pass: the tap's channel is unbounded and the
+//! * Capture never waits for a decode: the tap's channel is unbounded and the
 //!   clip handed to [`Live::finish`] is the recorder's own, complete clip.
+//!
+//! Streaming Whisper systems often commit what two consecutive passes over
+//! the growing audio agree on ("local agreement"). Measured with tiny.en on
+//! espeak-ng briefs, that committed almost nothing: the first words of a
+//! brief changed from pass to pass ("Up, red Tailwind", "A great Tailwind",
+//! "Up-rain-tail wind"), so no prefix was ever agreed, each pass decoded the
+//! whole growing clip again, and whisper.cpp's word times, needed to cut
+//! after the agreed words, were squeezed together in places ("side repo and
+//! make sure the build" within 0.2 s). Cutting at pauses needs neither.
 
 use super::{
     COMMAND_MAX_SECONDS, Hearing, Mode, RunOptions, SAMPLE_RATE, Segment, TranscribeError, Transcriber, Transcript,
@@ -27,17 +36,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-/// A pass runs after this much new audio.
-pub const PASS_EVERY_SECONDS: f64 = 2.0;
-/// No pass over less uncommitted audio than this.
-pub const MIN_PASS_SECONDS: f64 = 2.0;
-/// A segment is committed only if it ends at least this long before the
-/// audio so far (its words may still change near the live edge).
-pub const SETTLE_SECONDS: f64 = 1.0;
+/// The recording is looked at for a pause this often.
+pub const LOOK_EVERY_SECONDS: f64 = 0.5;
+/// The shortest pause cut at.
+pub const MIN_PAUSE_SECONDS: f64 = 0.3;
+/// The shortest chunk decoded on its own: Whisper hears short audio worse.
+pub const MIN_CHUNK_SECONDS: f64 = 3.0;
+/// A frame is quiet below this share of the loud frames' level (the 90th
+/// percentile of frame RMS since the last cut), or below the voice floor.
+pub const QUIET_SHARE: f32 = 0.1;
 /// Committed text given to the next decode as its prompt, at most.
 pub const PROMPT_CHARS: usize = 200;
 
-/// A decoded segment, in seconds from the start of the clip.
+/// Samples per analysis frame (20 ms).
+const FRAME: usize = 320;
+
+/// A decoded chunk, in seconds from the start of the clip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Piece {
     pub t0: f64,
@@ -45,86 +59,90 @@ pub struct Piece {
     pub text: String,
 }
 
-/// Words for comparing two passes: lowercase, no punctuation.
-fn norm(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect()
+/// Where to cut `audio` (the recording so far) after `from` (a sample
+/// index): the middle of the last pause of at least [`MIN_PAUSE_SECONDS`]
+/// that has speech after it and leaves at least [`MIN_CHUNK_SECONDS`] before
+/// it. `floor` is the voice detector's RMS floor. Pure.
+pub fn find_cut(audio: &[f32], from: usize, floor: f32) -> Option<usize> {
+    let sr = SAMPLE_RATE as f64;
+    let from = from.min(audio.len());
+    let rms: Vec<f32> = audio[from..]
+        .chunks_exact(FRAME)
+        .map(|f| (f.iter().map(|x| x * x).sum::<f32>() / FRAME as f32).sqrt())
+        .collect();
+    if rms.len() < 2 {
+        return None;
+    }
+    let mut sorted = rms.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let loud = sorted[(sorted.len() * 9 / 10).min(sorted.len() - 1)];
+    let quiet = (loud * QUIET_SHARE).max(floor);
+    let min_pause = (MIN_PAUSE_SECONDS * sr / FRAME as f64).ceil() as usize;
+    let min_chunk = MIN_CHUNK_SECONDS * sr;
+    let mut best = None;
+    let mut i = 0;
+    while i < rms.len() {
+        if rms[i] >= quiet {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < rms.len() && rms[i] < quiet {
+            i += 1;
+        }
+        // a pause is cut only once speech follows it (i < len: a loud frame ended it)
+        if i < rms.len() && i - start >= min_pause {
+            let cut = from + (start + i) / 2 * FRAME;
+            if (cut - from) as f64 >= min_chunk {
+                best = Some(cut);
+            }
+        }
+    }
+    best
 }
 
-/// The local-agreement policy: what consecutive passes agree on is kept.
-/// Pure: fed with each pass's segments, it says what is committed and where
-/// the uncommitted audio starts.
+/// What was committed while the key was held: pieces of text and where the
+/// uncommitted audio starts.
 #[derive(Debug, Default, Clone)]
-pub struct Agreement {
-    committed: Vec<Piece>,
+pub struct Committed {
+    pieces: Vec<Piece>,
     offset: f64,
-    previous: Vec<Piece>,
 }
 
-impl Agreement {
+impl Committed {
     /// Seconds from the clip's start where the uncommitted audio begins.
     pub fn offset(&self) -> f64 {
         self.offset
     }
 
     pub fn committed(&self) -> &[Piece] {
-        &self.committed
+        &self.pieces
     }
 
     pub fn committed_text(&self) -> String {
-        self.committed.iter().map(|p| p.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+        self.pieces.iter().map(|p| p.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
     }
 
-    /// A pass over the audio from [`Agreement::offset`] to `end` (seconds)
-    /// produced `pieces` (clip time, one per word). Commits the leading
-    /// pieces this pass and the one before agree on, except the pass's last
-    /// (it may be a word still being spoken) and any that end within
-    /// [`SETTLE_SECONDS`] of `end`, cut back to the end of a sentence.
-    /// Returns how many were committed.
-    pub fn pass(&mut self, pieces: Vec<Piece>, end: f64) -> usize {
-        let pieces: Vec<Piece> = pieces.into_iter().filter(|p| !norm(&p.text).is_empty()).collect();
-        let mut n = 0;
-        let mut last_end = self.offset;
-        while n + 1 < pieces.len() && n < self.previous.len() {
-            let (p, q) = (&pieces[n], &self.previous[n]);
-            let settled = p.t1 <= end - SETTLE_SECONDS;
-            // times must move forward and stay inside the audio decoded
-            let sane = p.t0 >= last_end - 0.05 && p.t1 > p.t0 && p.t1 > self.offset;
-            if norm(&p.text) != norm(&q.text) || !settled || !sane {
-                break;
-            }
-            last_end = p.t1;
-            n += 1;
+    /// The audio up to `t1` (seconds) was decoded as `text` (empty: no
+    /// speech in it); later audio starts there.
+    pub fn commit(&mut self, t1: f64, text: &str) {
+        if t1 <= self.offset {
+            return;
         }
-        // commit whole sentences only: a cut between sentences falls in a pause
-        while n > 0 && !pieces[n - 1].text.trim_end().ends_with(['.', '?', '!']) {
-            n -= 1;
+        let text = text.trim();
+        if !text.is_empty() {
+            self.pieces.push(Piece { t0: self.offset, t1, text: text.to_string() });
         }
-        last_end = if n > 0 { pieces[n - 1].t1 } else { self.offset };
-        let mut pieces = pieces;
-        let rest = pieces.split_off(n);
-        if n > 0 {
-            self.offset = last_end;
-            self.committed.extend(pieces);
-        }
-        self.previous = rest;
-        n
-    }
-
-    /// A pass that produced nothing usable (rejected, or failed).
-    pub fn empty_pass(&mut self) {
-        self.previous.clear();
+        self.offset = t1;
     }
 }
 
 /// What streaming did for a clip (stored with the utterance).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamReport {
-    /// Passes completed while the key was held.
+    /// Chunks decoded while the key was held.
     pub passes: usize,
-    /// Segments committed before release.
+    /// Pieces of text committed before release.
     pub committed: usize,
     /// Where the tail decoded at release started (seconds into the clip).
     pub tail_from_s: f64,
@@ -135,11 +153,11 @@ pub struct StreamReport {
     pub whole_clip: Option<String>,
 }
 
-/// The background passes over one recording.
+/// The background decoding of one recording.
 pub struct Live {
     transcriber: Arc<Transcriber>,
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<(Agreement, usize)>>,
+    thread: Option<std::thread::JoinHandle<(Committed, usize)>>,
 }
 
 impl Drop for Live {
@@ -150,7 +168,7 @@ impl Drop for Live {
 }
 
 impl Live {
-    /// Start passes over the audio arriving on `audio` (the recorder's tap:
+    /// Start decoding the audio arriving on `audio` (the recorder's tap:
     /// the recording from its first sample, in order).
     pub fn start(transcriber: Arc<Transcriber>, audio: Receiver<Vec<f32>>) -> std::io::Result<Live> {
         let stop = Arc::new(AtomicBool::new(false));
@@ -160,29 +178,29 @@ impl Live {
     }
 
     /// The key was released and `samples` is the whole clip: stop the
-    /// passes, decode what is not committed, and hear the clip as
+    /// decoding, decode what is not committed, and hear the clip as
     /// [`Transcriber::hear`] would (gate, voice detector, checks).
     pub fn finish(mut self, samples: &[f32], expected: Mode) -> Result<Hearing, TranscribeError> {
         self.stop.store(true, Ordering::Relaxed);
-        let (agreement, passes) = match self.thread.take().map(|h| h.join()) {
+        let (committed, passes) = match self.thread.take().map(|h| h.join()) {
             Some(Ok(r)) => r,
             Some(Err(_)) => {
                 tracing::warn!("the streaming thread panicked; hearing the clip as a whole");
-                (Agreement::default(), 0)
+                (Committed::default(), 0)
             }
-            None => (Agreement::default(), 0),
+            None => (Committed::default(), 0),
         };
-        self.transcriber.finish_stream(samples, expected, &agreement, passes)
+        self.transcriber.finish_stream(samples, expected, &committed, passes)
     }
 }
 
-/// The pass loop: runs until `stop` or until the recording ends.
-fn passes(t: &Transcriber, audio: Receiver<Vec<f32>>, stop: &Arc<AtomicBool>) -> (Agreement, usize) {
+/// The loop: runs until `stop` or until the recording ends.
+fn passes(t: &Transcriber, audio: Receiver<Vec<f32>>, stop: &Arc<AtomicBool>) -> (Committed, usize) {
     let sr = SAMPLE_RATE as f64;
     let mut buf: Vec<f32> = Vec::new();
-    let mut agreement = Agreement::default();
-    let mut last_pass = 0usize;
-    let mut done = 0usize;
+    let mut done = Committed::default();
+    let mut looked = 0usize;
+    let mut chunks = 0usize;
     let abort = Some(stop.clone());
     while !stop.load(Ordering::Relaxed) {
         match audio.recv_timeout(Duration::from_millis(50)) {
@@ -194,69 +212,73 @@ fn passes(t: &Transcriber, audio: Receiver<Vec<f32>>, stop: &Arc<AtomicBool>) ->
             // the recording ended: the rest is for finish()
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        let end = buf.len();
-        let from = ((agreement.offset() * sr) as usize).min(end);
-        if (end - last_pass) as f64 / sr < PASS_EVERY_SECONDS || (end - from) as f64 / sr < MIN_PASS_SECONDS {
+        if (buf.len() - looked) as f64 / sr < LOOK_EVERY_SECONDS {
             continue;
         }
-        last_pass = end;
-        match pass(t, &buf[..end], &mut agreement, abort.clone()) {
-            Ok(()) => done += 1,
+        looked = buf.len();
+        match pass(t, &buf, &mut done, abort.clone()) {
+            Ok(true) => chunks += 1,
+            Ok(false) => {}
             Err(TranscribeError::Engine(super::EngineError::Aborted)) => break,
             Err(e) => {
-                tracing::warn!("streaming pass failed: {e}; the clip is decoded at release");
+                tracing::warn!("streaming decode failed: {e}; the rest is decoded at release");
                 break;
             }
         }
     }
-    (agreement, done)
+    (done, chunks)
 }
 
-/// One pass over `audio` (the recording so far, from its first sample):
-/// decode what is not committed and let the agreement commit.
-fn pass(t: &Transcriber, audio: &[f32], agreement: &mut Agreement, abort: Option<Arc<AtomicBool>>) -> Result<(), TranscribeError> {
+/// Look at `audio` (the recording so far, from its first sample) for a
+/// pause after the committed part; if there is one, decode up to it and
+/// commit. True when a chunk was decoded.
+fn pass(t: &Transcriber, audio: &[f32], done: &mut Committed, abort: Option<Arc<AtomicBool>>) -> Result<bool, TranscribeError> {
     let sr = SAMPLE_RATE as f64;
-    let end = audio.len();
-    let from = ((agreement.offset() * sr) as usize).min(end);
-    let opts = RunOptions { timestamps: true, prompt: Some(t.stream_prompt(agreement)), abort, ..Default::default() };
+    let from = ((done.offset() * sr) as usize).min(audio.len());
+    let Some(cut) = find_cut(audio, from, t.settings.vad.floor) else { return Ok(false) };
+    let opts = RunOptions { prompt: Some(t.stream_prompt(done)), abort, ..Default::default() };
     let started = Instant::now();
-    let tr = t.run_with(&audio[from..end], Mode::Free, &opts)?;
-    let shift = from as f64 / sr;
-    if rejection(&tr).is_some() {
-        agreement.empty_pass();
-        return Ok(());
-    }
-    let pieces: Vec<Piece> = tr.segments.iter().map(|s| Piece { t0: s.t0 + shift, t1: s.t1 + shift, text: s.text.clone() }).collect();
-    let n = agreement.pass(pieces, end as f64 / sr);
-    tracing::debug!(committed = n, offset = agreement.offset(), ms = started.elapsed().as_millis() as u64, text = %tr.text, "streaming pass");
-    Ok(())
+    let chunk = &audio[from..cut];
+    // a chunk with no voice in it (a long breath) is passed over, not decoded
+    let voiced = capture::gate::judge(chunk, &t.settings.gate).heard && t.settings.vad.judge(chunk).voice;
+    let text = if voiced {
+        let tr = t.run_with(chunk, Mode::Free, &opts)?;
+        if let Some(why) = rejection(&tr) {
+            tracing::debug!(%why, text = %tr.text, "streaming chunk rejected");
+            String::new()
+        } else {
+            tr.text
+        }
+    } else {
+        String::new()
+    };
+    done.commit(cut as f64 / sr, &text);
+    tracing::debug!(from = from as f64 / sr, to = cut as f64 / sr, ms = started.elapsed().as_millis() as u64, %text, "streaming chunk");
+    Ok(true)
 }
 
-/// Streaming without the clock: the passes a recording of `samples` gets
-/// when each pass finishes before the next [`PASS_EVERY_SECONDS`] of audio
-/// arrive (a quiet, fast machine), then the decode at release. The same
-/// steps as [`Live`], in a fixed order, for tests and measurements.
+/// Streaming without the clock: what a recording of `samples` gets when each
+/// chunk is decoded before the next look (a quiet, fast machine), then the
+/// decode at release. The same steps as [`Live`], in a fixed order, for
+/// tests and measurements.
 pub fn replay(t: &Transcriber, samples: &[f32], expected: Mode) -> Result<Hearing, TranscribeError> {
-    let sr = SAMPLE_RATE as f64;
-    let step = (PASS_EVERY_SECONDS * sr) as usize;
-    let mut agreement = Agreement::default();
-    let mut passes = 0;
+    let step = (LOOK_EVERY_SECONDS * SAMPLE_RATE as f64) as usize;
+    let mut done = Committed::default();
+    let mut chunks = 0;
     let mut end = step;
     while end < samples.len() {
-        let from = (agreement.offset() * sr) as usize;
-        if (end - from.min(end)) as f64 / sr >= MIN_PASS_SECONDS {
-            pass(t, &samples[..end], &mut agreement, None)?;
-            passes += 1;
+        if pass(t, &samples[..end], &mut done, None)? {
+            chunks += 1;
         }
         end += step;
     }
-    t.finish_stream(samples, expected, &agreement, passes)
+    t.finish_stream(samples, expected, &done, chunks)
 }
 
 impl Transcriber {
     /// The prompt for a streaming decode: the vocabulary prompt, then the
     /// end of the committed text (so the next words continue it).
-    fn stream_prompt(&self, a: &Agreement) -> String {
+    fn stream_prompt(&self, a: &Committed) -> String {
         let committed = a.committed_text();
         let mut cut = committed.len().saturating_sub(PROMPT_CHARS);
         while !committed.is_char_boundary(cut) {
@@ -270,12 +292,12 @@ impl Transcriber {
         }
     }
 
-    /// [`Live::finish`]'s work, given what the passes committed.
+    /// [`Live::finish`]'s work, given what was committed while the key was held.
     pub fn finish_stream(
         &self,
         samples: &[f32],
         expected: Mode,
-        a: &Agreement,
+        a: &Committed,
         passes: usize,
     ) -> Result<Hearing, TranscribeError> {
         let sr = SAMPLE_RATE as f64;
@@ -374,109 +396,62 @@ impl Transcriber {
 mod tests {
     use super::*;
 
-    fn p(t0: f64, t1: f64, text: &str) -> Piece {
-        Piece { t0, t1, text: text.into() }
+    /// `secs` of a loud tone (speech) or near silence (a pause), in order.
+    fn clip(parts: &[(bool, f64)]) -> Vec<f32> {
+        let mut v = Vec::new();
+        for &(loud, secs) in parts {
+            let n = (secs * SAMPLE_RATE as f64) as usize;
+            v.extend((0..n).map(|i| {
+                if loud { 0.2 * (i as f32 * 0.07).sin() } else { 0.002 * ((i * 7919 % 13) as f32 / 6.0 - 1.0) }
+            }));
+        }
+        v
+    }
+
+    fn secs(cut: Option<usize>) -> Option<f64> {
+        cut.map(|c| (c as f64 / SAMPLE_RATE as f64 * 100.0).round() / 100.0)
     }
 
     #[test]
-    fn agreement_commits_what_two_passes_share() {
-        struct Case {
-            name: &'static str,
-            passes: Vec<(Vec<Piece>, f64)>,
-            committed: &'static str,
-            offset: f64,
-        }
-        let cases = vec![
-            Case { name: "one pass commits nothing", passes: vec![(vec![p(0.0, 2.0, "Fix the links."), p(2.0, 4.0, "Then")], 4.0)], committed: "", offset: 0.0 },
-            Case {
-                name: "two agreeing passes commit all but the last segment",
-                passes: vec![
-                    (vec![p(0.0, 2.0, "Fix the links."), p(2.0, 4.0, "Then")], 4.0),
-                    (vec![p(0.0, 2.1, "fix the links."), p(2.1, 6.0, "Then run the tests.")], 6.0),
-                ],
-                committed: "fix the links.",
-                offset: 2.1,
-            },
-            Case {
-                name: "agreed words commit only up to a sentence's end",
-                passes: vec![
-                    (vec![p(0.0, 0.5, "Fix"), p(0.5, 1.0, "the"), p(1.0, 1.5, "links."), p(1.6, 2.0, "Then"), p(2.0, 2.5, "run"), p(2.5, 4.0, "the")], 4.0),
-                    (vec![p(0.0, 0.5, "Fix"), p(0.5, 1.0, "the"), p(1.0, 1.5, "links."), p(1.6, 2.0, "Then"), p(2.0, 2.5, "run"), p(2.5, 6.0, "the tests")], 6.0),
-                ],
-                committed: "Fix the links.",
-                offset: 1.5,
-            },
-            Case {
-                name: "a changed word commits nothing",
-                passes: vec![
-                    (vec![p(0.0, 2.0, "Fix the lings."), p(2.0, 4.0, "Then")], 4.0),
-                    (vec![p(0.0, 2.0, "Fix the links."), p(2.0, 6.0, "Then run")], 6.0),
-                ],
-                committed: "",
-                offset: 0.0,
-            },
-            Case {
-                name: "a segment near the live edge waits",
-                passes: vec![
-                    (vec![p(0.0, 3.5, "Fix the links."), p(3.5, 4.0, "Then")], 4.0),
-                    (vec![p(0.0, 3.5, "Fix the links."), p(3.5, 4.2, "Then")], 4.2),
-                ],
-                committed: "",
-                offset: 0.0,
-            },
-            Case {
-                name: "the last segment alone never commits",
-                passes: vec![(vec![p(0.0, 2.0, "Fix the links.")], 4.0), (vec![p(0.0, 2.0, "Fix the links.")], 6.0)],
-                committed: "",
-                offset: 0.0,
-            },
-            Case {
-                name: "commits go on from the new offset",
-                passes: vec![
-                    (vec![p(0.0, 2.0, "One."), p(2.0, 4.0, "Two")], 4.0),
-                    (vec![p(0.0, 2.0, "One."), p(2.0, 5.0, "Two, three."), p(5.0, 6.0, "Four")], 6.0),
-                    (vec![p(2.0, 5.0, "Two, three."), p(5.0, 8.0, "Four five.")], 8.0),
-                ],
-                committed: "One. Two, three.",
-                offset: 5.0,
-            },
-            Case {
-                name: "times that go backwards stop the commit",
-                passes: vec![
-                    (vec![p(0.0, 2.0, "One."), p(1.0, 1.5, "Two."), p(2.0, 4.0, "x")], 6.0),
-                    (vec![p(0.0, 2.0, "One."), p(1.0, 1.5, "Two."), p(2.0, 4.0, "y")], 6.0),
-                ],
-                committed: "One.",
-                offset: 2.0,
-            },
-            Case {
-                name: "empty segments are ignored",
-                passes: vec![
-                    (vec![p(0.0, 0.5, " "), p(0.5, 2.0, "One."), p(2.0, 4.0, "Two")], 5.0),
-                    (vec![p(0.5, 2.0, "One."), p(2.0, 4.0, "Two")], 6.0),
-                ],
-                committed: "One.",
-                offset: 2.0,
-            },
+    fn cuts_fall_in_the_middle_of_the_last_closed_pause_after_a_long_enough_chunk() {
+        let (s, p) = (true, false);
+        // (name, clip, from seconds, cut seconds)
+        let cases: Vec<(&str, Vec<(bool, f64)>, f64, Option<f64>)> = vec![
+            ("a pause after 4 s of speech", vec![(s, 4.0), (p, 0.4), (s, 1.0)], 0.0, Some(4.2)),
+            ("the last of two pauses", vec![(s, 3.2), (p, 0.4), (s, 2.0), (p, 0.6), (s, 0.5)], 0.0, Some(5.9)),
+            ("a pause too early makes no chunk", vec![(s, 1.5), (p, 0.5), (s, 1.0)], 0.0, None),
+            ("a pause too short is no pause", vec![(s, 4.0), (p, 0.2), (s, 1.0)], 0.0, None),
+            ("a pause still going on is not cut", vec![(s, 4.0), (p, 1.0)], 0.0, None),
+            ("no pause at all", vec![(s, 8.0)], 0.0, None),
+            ("counted from the last cut", vec![(s, 4.0), (p, 0.4), (s, 2.0), (p, 0.4), (s, 1.0)], 4.2, None),
+            ("from the last cut, far enough on", vec![(s, 4.0), (p, 0.4), (s, 3.2), (p, 0.4), (s, 1.0)], 4.2, Some(7.8)),
+            ("silence only", vec![(p, 5.0)], 0.0, None),
         ];
-        for c in cases {
-            let mut a = Agreement::default();
-            for (pieces, end) in c.passes {
-                a.pass(pieces, end);
-            }
-            assert_eq!(a.committed_text(), c.committed, "{}", c.name);
-            assert!((a.offset() - c.offset).abs() < 1e-9, "{}: offset {}", c.name, a.offset());
+        for (name, parts, from, want) in cases {
+            let audio = clip(&parts);
+            let from = (from * SAMPLE_RATE as f64) as usize;
+            assert_eq!(secs(find_cut(&audio, from, 0.005)), want, "{name}");
         }
+        assert_eq!(find_cut(&[], 0, 0.005), None);
+        assert_eq!(find_cut(&clip(&[(s, 1.0)]), 1_000_000, 0.005), None, "from past the end");
     }
 
     #[test]
-    fn an_empty_pass_resets_the_comparison() {
-        let mut a = Agreement::default();
-        a.pass(vec![p(0.0, 2.0, "One."), p(2.0, 4.0, "Two")], 4.0);
-        a.empty_pass();
-        a.pass(vec![p(0.0, 2.0, "One."), p(2.0, 6.0, "Two three")], 6.0);
-        assert_eq!(a.committed_text(), "");
-        a.pass(vec![p(0.0, 2.0, "One."), p(2.0, 8.0, "Two three four")], 8.0);
-        assert_eq!(a.committed_text(), "One.");
+    fn a_quiet_speaker_s_pauses_are_found_by_their_own_level() {
+        // speech at a tenth of the level, pauses under the voice floor: still cut
+        let audio: Vec<f32> = clip(&[(true, 4.0), (false, 0.4), (true, 1.0)]).iter().map(|x| x * 0.1).collect();
+        assert_eq!(secs(find_cut(&audio, 0, 0.0005)), Some(4.2));
+    }
+
+    #[test]
+    fn commits_move_the_offset_forward_only() {
+        let mut c = Committed::default();
+        c.commit(4.2, " Fix the links. ");
+        c.commit(3.0, "ignored: before the offset");
+        c.commit(6.0, "");
+        c.commit(9.5, "Then run the tests.");
+        assert_eq!(c.committed_text(), "Fix the links. Then run the tests.");
+        assert_eq!(c.offset(), 9.5);
+        assert_eq!(c.committed().iter().map(|p| (p.t0, p.t1)).collect::<Vec<_>>(), vec![(0.0, 4.2), (6.0, 9.5)]);
     }
 }
