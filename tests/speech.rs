@@ -28,7 +28,10 @@ fn tmp() -> std::path::PathBuf {
 /// decode now runs on a fresh state (`a_clip_decodes_the_same_whatever_was_decoded_before`).
 fn model() -> Option<Transcriber> {
     let path = real_model(env!("CARGO_BIN_EXE_capcom"), &tmp())?;
-    Some(Transcriber::load(&path, None, Settings::from_config(config())).expect("the imported model loads"))
+    // one thread: tests run side by side in this process, and two decodes with two threads each on two
+    // cores spin-wait on each other (threads per clip only sees other processes)
+    let settings = Settings { threads: 1, ..Settings::from_config(config()) };
+    Some(Transcriber::load(&path, None, settings).expect("the imported model loads"))
 }
 
 fn tasks() -> Vec<TaskRef> {

@@ -76,6 +76,31 @@ pub fn threads_for(other_busy: f64, physical: usize) -> usize {
     physical.saturating_sub(taken).clamp(1, physical)
 }
 
+/// Decodes running in this process, over every transcriber.
+static DECODING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One decode in flight, counted while it lives.
+pub struct Decoding {
+    others: usize,
+}
+
+impl Decoding {
+    pub fn start() -> Decoding {
+        Decoding { others: DECODING.fetch_add(1, std::sync::atomic::Ordering::SeqCst) }
+    }
+
+    /// Decodes that were already running when this one started.
+    pub fn others(&self) -> usize {
+        self.others
+    }
+}
+
+impl Drop for Decoding {
+    fn drop(&mut self) {
+        DECODING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// The shortest window worth judging: clock ticks are 10 ms.
 const MIN_WINDOW: Duration = Duration::from_millis(150);
 /// Samples older than this say little about now.

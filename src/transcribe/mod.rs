@@ -544,10 +544,15 @@ impl Transcriber {
         self.cpu.mark();
     }
 
-    /// Threads for a decode starting now.
-    fn threads_now(&self) -> usize {
+    /// Threads for a decode starting now, while `others` more decodes run in
+    /// this process (their time is this process's own, which the CPU watch
+    /// leaves out, so they would not be seen): then one.
+    fn threads_now(&self, others: usize) -> usize {
         if self.settings.threads > 0 {
             return self.settings.threads;
+        }
+        if others > 0 {
+            return 1;
         }
         self.cpu.threads(physical_cores()).map(|(n, _)| n).unwrap_or_else(default_threads)
     }
@@ -599,9 +604,8 @@ impl Transcriber {
         if input.len() < min_len {
             input.resize(min_len, 0.0);
         }
-        let threads = self.threads_now();
-        let req = DecodeRequest {
-            threads: threads as i32,
+        let mut req = DecodeRequest {
+            threads: 1,
             audio_ctx: if audio_ctx >= 1500 { 0 } else { audio_ctx },
             max_tokens: match (library_defaults, mode) {
                 (true, _) => usize::MAX,
@@ -615,11 +619,17 @@ impl Transcriber {
             library_defaults,
             abort: opts.abort.as_deref(),
         };
-        let decoded = {
+        // threads are chosen once the engine is ours: a decode waiting for it
+        // (the release while a streaming chunk finishes) is not a rival
+        let (decoded, threads) = {
             let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-            engine.decode(&input, &req)
+            let decoding = cpu::Decoding::start();
+            let threads = self.threads_now(decoding.others());
+            req.threads = threads as i32;
+            let decoded = engine.decode(&input, &req);
+            self.cpu.mark();
+            (decoded, threads)
         };
-        self.cpu.mark();
         let decoded = decoded?;
         let raw: String = decoded.segments.iter().map(|s| s.2.as_str()).collect();
         let in_grammar = grammar.map(|(g, _, _)| g.accepts(&raw));
