@@ -126,10 +126,10 @@ pub struct Voice {
     pub vocabulary_prompt: bool,
     /// Decode short clips (up to 2.5 s) with the commands grammar first.
     pub command_mode: bool,
-    /// Transcribe while the key is held (passes every ~2 s, words two passes
-    /// agree on are kept up to a sentence end), so only the rest is decoded
-    /// at release. Off by default: on a CPU too busy for the passes to keep
-    /// up it saved no time and cost accuracy (`cargo bench --bench transcribe`).
+    /// Transcribe while the key is held (the audio up to each pause is decoded
+    /// once), so only the rest is decoded at release. Off by default: faster
+    /// at release, but sentences decoded on their own came out less accurate
+    /// (`cargo bench --bench transcribe`).
     pub streaming: bool,
 }
 

@@ -17,7 +17,7 @@
 //!   rejected clip is stored with its reason and never acted on.
 //! * With `[voice] streaming`, a free-speech recording is transcribed while
 //!   the key is held (the recorder's tap feeds `transcribe::stream::Live`),
-//!   so at release only the part not yet agreed on is decoded.
+//!   so at release only the part after the last pause is decoded.
 
 use super::Services;
 use super::coordinator::{CoordinatorHandle, HotkeyEdge, Msg, Stage};
