@@ -259,7 +259,7 @@ impl Engine {
         let avg_logprob = if n_text == 0 { 0.0 } else { (logprob_sum / n_text as f64) as f32 };
         // scored before the no-speech step, which reuses the state's decoder cache
         let free_score = match req.grammar {
-            Some(_) if !req.library_defaults => self.free_score(&state, req.initial_prompt, &prompt, &ids, req.threads.max(1)),
+            Some(_) if !req.library_defaults => self.free_score(&state, &prompt, &lang, &ids, req.threads.max(1)),
             _ => None,
         };
         let no_speech_prob = self.no_speech_prob(&state, req.threads.max(1));
@@ -283,17 +283,29 @@ impl Engine {
     fn no_speech_prob(&self, state: &State, threads: i32) -> f32 {
         let sot = unsafe { sys::whisper_token_sot(self.ctx) };
         let nosp = unsafe { sys::whisper_token_nosp(self.ctx) } as usize;
-        let rc = unsafe { sys::whisper_decode_with_state(self.ctx, state.0, &sot, 1, 0, threads) };
+        match self.step(state, std::slice::from_ref(&sot), 0, threads) {
+            Some(logits) if nosp < logits.len() => softmax_at(logits, nosp),
+            _ => f32::NAN,
+        }
+    }
+
+    /// One decoder step: feed `tokens` at positions `n_past..` against the
+    /// encoder output in the state, and return the logits after the last of
+    /// them (whisper.cpp fills only that row).
+    fn step<'s>(&self, state: &'s State, tokens: &[i32], n_past: i32, threads: i32) -> Option<&'s [f32]> {
+        if tokens.is_empty() {
+            return None;
+        }
+        let rc = unsafe { sys::whisper_decode_with_state(self.ctx, state.0, tokens.as_ptr(), tokens.len() as i32, n_past, threads) };
         if rc != 0 {
-            return f32::NAN;
+            return None;
+        }
+        let p = unsafe { sys::whisper_get_logits_from_state(state.0) };
+        if p.is_null() {
+            return None;
         }
         let n_vocab = unsafe { sys::whisper_n_vocab(self.ctx) } as usize;
-        let p = unsafe { sys::whisper_get_logits_from_state(state.0) };
-        if p.is_null() || nosp >= n_vocab {
-            return f32::NAN;
-        }
-        let logits = unsafe { std::slice::from_raw_parts(p, n_vocab) };
-        softmax_at(logits, nosp)
+        Some(unsafe { std::slice::from_raw_parts(p.add((tokens.len() - 1) * n_vocab), n_vocab) })
     }
 
     /// How likely the model finds `ids` (a grammar decode's text tokens)
@@ -310,11 +322,11 @@ impl Engine {
     /// stay high even when the speech was none of them ("Fix the footer links
     /// on the site." decodes under the commands grammar as "Don't." with a
     /// mean of −0.55); this score is what tells such a decode apart.
-    fn free_score(&self, state: &State, prompt_text: &str, prompt: &CString, ids: &[i32], threads: i32) -> Option<FreeScore> {
+    fn free_score(&self, state: &State, prompt: &CString, lang: &CString, ids: &[i32], threads: i32) -> Option<FreeScore> {
         let ctx = self.ctx;
         let eot = unsafe { sys::whisper_token_eot(ctx) };
         let mut prefix = Vec::new();
-        if !prompt_text.is_empty() {
+        if !prompt.as_bytes().is_empty() {
             let mut toks = vec![0i32; 1024];
             let n = unsafe { sys::whisper_tokenize(ctx, prompt.as_ptr(), toks.as_mut_ptr(), toks.len() as i32) };
             if n < 0 {
@@ -329,29 +341,19 @@ impl Engine {
         }
         prefix.push(unsafe { sys::whisper_token_sot(ctx) });
         if self.multilingual {
-            let lang = CString::new("en").ok()?;
+            // the decode's own language, as whisper.cpp put it in the prompt
             let id = unsafe { sys::whisper_lang_id(lang.as_ptr()) };
             prefix.push(unsafe { sys::whisper_token_lang(ctx, id) });
             prefix.push(unsafe { sys::whisper_token_transcribe(ctx) });
         }
         prefix.push(unsafe { sys::whisper_token_not(ctx) });
-        let n_vocab = unsafe { sys::whisper_n_vocab(ctx) } as usize;
         let mut sum = 0f64;
         let mut min = 0f64;
         let mut fed: &[i32] = &prefix;
         let mut n_past = 0;
         for next in ids.iter().chain(std::iter::once(&eot)) {
-            let rc = unsafe { sys::whisper_decode_with_state(ctx, state.0, fed.as_ptr(), fed.len() as i32, n_past, threads) };
-            if rc != 0 {
-                return None;
-            }
-            let p = unsafe { sys::whisper_get_logits_from_state(state.0) };
-            if p.is_null() {
-                return None;
-            }
-            // only the last fed token's row is filled
-            let row = unsafe { std::slice::from_raw_parts(p.add((fed.len() - 1) * n_vocab), n_vocab) };
-            let text_and_end = &row[..=eot as usize];
+            let row = self.step(state, fed, n_past, threads)?;
+            let text_and_end = row.get(..=eot as usize)?;
             let lp = softmax_at(text_and_end, *next as usize).max(f32::MIN_POSITIVE).ln() as f64;
             sum += lp;
             min = min.min(lp);
