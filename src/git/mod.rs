@@ -506,18 +506,25 @@ mod tests {
         }
     }
 
+    /// A task's worktree at `<tmp>/wt` whose one commit and main's newer one
+    /// change the same line: (worktree, task head, main head).
+    fn conflicting(g: &GitCli, tmp: &Path) -> (std::path::PathBuf, String, String) {
+        let repo = testutil::repo(tmp);
+        let path = tmp.join("wt");
+        create(g, &repo, "main", "capcom/1-x", &path).unwrap();
+        std::fs::write(path.join("components/button.txt"), "red\n").unwrap();
+        let head = commit_all(&path, "task");
+        std::fs::write(repo.join("components/button.txt"), "blue\n").unwrap();
+        let main = commit_all(&repo, "main moves");
+        (path, head, main)
+    }
+
     #[test]
     fn a_conflict_is_aborted_and_named_and_the_branch_stays_as_it_was() {
         for how in [UpdateHow::Rebase, UpdateHow::Merge] {
             let tmp = tempfile::tempdir().unwrap();
-            let repo = testutil::repo(tmp.path());
             let g = GitCli;
-            let path = tmp.path().join("wt");
-            create(&g, &repo, "main", "capcom/1-x", &path).unwrap();
-            std::fs::write(path.join("components/button.txt"), "red\n").unwrap();
-            let head = commit_all(&path, "task");
-            std::fs::write(repo.join("components/button.txt"), "blue\n").unwrap();
-            let main = commit_all(&repo, "main moves");
+            let (path, head, main) = conflicting(&g, tmp.path());
             let r = update_branch(&g, &path, &main, how, "up to date").unwrap();
             assert_eq!(r, Updated::Conflict { files: vec!["components/button.txt".into()] }, "{how:?}");
             assert_eq!(in_progress(&g, &path), None, "{how:?}: never left half done");
@@ -530,14 +537,8 @@ mod tests {
     #[test]
     fn a_rebase_left_half_done_is_found_and_aborted() {
         let tmp = tempfile::tempdir().unwrap();
-        let repo = testutil::repo(tmp.path());
         let g = GitCli;
-        let path = tmp.path().join("wt");
-        create(&g, &repo, "main", "capcom/1-x", &path).unwrap();
-        std::fs::write(path.join("components/button.txt"), "red\n").unwrap();
-        let head = commit_all(&path, "task");
-        std::fs::write(repo.join("components/button.txt"), "blue\n").unwrap();
-        commit_all(&repo, "main moves");
+        let (path, head, _) = conflicting(&g, tmp.path());
         // What a daemon killed mid-rebase leaves behind.
         assert_ne!(g.run(&path, &["rebase", "main"]).unwrap().code, 0);
         assert_eq!(in_progress(&g, &path), Some(UpdateHow::Rebase));
