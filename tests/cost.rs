@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::scene::make_repo;
+use common::scene::{make_repo, post_intent, task_json};
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -85,19 +85,6 @@ fn spec(title: &str, agent: &str, kind: &str, scope: &str) -> serde_json::Value 
     })
 }
 
-fn post_intent(d: &Daemon, intent: serde_json::Value) -> serde_json::Value {
-    let body = serde_json::json!({"text": "scripted", "intent": intent}).to_string();
-    let (status, reply) = d.http("POST", "/v1/brief", Some(&d.token()), Some(&body));
-    assert_eq!(status, 200, "{reply}");
-    serde_json::from_str(&reply).unwrap()
-}
-
-fn task_json(d: &Daemon, id: i64) -> serde_json::Value {
-    let out = d.cli(&["task", &id.to_string(), "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap()
-}
-
 /// Wait for `done`, then read the task as `capcom task --json` prints it.
 fn wait_for(d: &Daemon, id: i64, what: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     common::scene::wait(d, id, what, done);
@@ -147,6 +134,7 @@ fn a_task_shows_what_it_cost_and_stats_add_up_two_tasks() {
 
     let reply = post_intent(
         &d,
+        "scripted",
         serde_json::json!({"intent": "dispatch", "confidence": 1.0, "tasks": [
             spec("Restyle the button", "claude-a", "css", "components/"),
             spec("Reword the page", "claude-b", "copy", "app/"),
@@ -210,6 +198,7 @@ fn a_task_shows_what_it_cost_and_stats_add_up_two_tasks() {
     // A follow-up is a second run: counted, its cost added; the first try stays green.
     let reply = post_intent(
         &d,
+        "scripted",
         serde_json::json!({"intent": "follow_up", "confidence": 1.0, "target": {"task": a}, "instruction": "also darken the border"}),
     );
     assert_eq!(reply["ok"], true, "{reply}");

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::scene::make_repo;
+use common::scene::{make_repo, post_intent, task_json, wait as wait_daemon_task};
 
 use async_trait::async_trait;
 use capcom::config::{Config, DataDir};
@@ -761,30 +761,7 @@ fn daemon_config(root: &Path, agents_toml: &str, extra: &str) -> (PathBuf, Strin
 
 fn brief_intent(d: &Daemon, specs: &[TaskSpec]) -> serde_json::Value {
     let intent = serde_json::json!({"intent": "dispatch", "tasks": specs, "confidence": 1.0});
-    let body = serde_json::json!({"text": "scripted brief", "intent": intent}).to_string();
-    let (status, reply) = d.http("POST", "/v1/brief", Some(&d.token()), Some(&body));
-    assert_eq!(status, 200, "{reply}");
-    serde_json::from_str(&reply).unwrap()
-}
-
-fn task_json(d: &Daemon, id: i64) -> serde_json::Value {
-    let out = d.cli(&["task", &id.to_string(), "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap()
-}
-
-fn wait_daemon_task(d: &Daemon, id: i64, what: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    for _ in 0..2400 {
-        let (status, body) = d.http("GET", &format!("/v1/tasks/{id}"), Some(&d.token()), None);
-        if status == 200 {
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-            if done(&v) {
-                return v;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("task {id} never reached {what}: {}\n{}", serde_json::to_string_pretty(&task_json(d, id)).unwrap(), d.stderr());
+    post_intent(d, "scripted brief", intent)
 }
 
 fn state_of(v: &serde_json::Value) -> String {

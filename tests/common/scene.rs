@@ -82,11 +82,23 @@ pub fn dispatch_scoped(d: &Daemon, agent: &str, title: &str, include: &[&str]) -
         "brief": title,
     });
     let intent = serde_json::json!({"intent": "dispatch", "tasks": [spec], "confidence": 1.0});
-    let body = serde_json::json!({"text": title, "intent": intent}).to_string();
+    let v = post_intent(d, title, intent);
+    v["tasks"][0]["id"].as_i64().unwrap_or_else(|| panic!("no task in {v}"))
+}
+
+/// Post an already-understood brief (`text` and its `intent`); the daemon's reply.
+pub fn post_intent(d: &Daemon, text: &str, intent: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"text": text, "intent": intent}).to_string();
     let (status, reply) = d.http("POST", "/v1/brief", Some(&d.token()), Some(&body));
     assert_eq!(status, 200, "{reply}");
-    let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
-    v["tasks"][0]["id"].as_i64().unwrap_or_else(|| panic!("no task in {v}"))
+    serde_json::from_str(&reply).unwrap()
+}
+
+/// The task as `capcom task --json` prints it.
+pub fn task_json(d: &Daemon, id: i64) -> serde_json::Value {
+    let out = d.cli(&["task", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", super::stderr(&out));
+    serde_json::from_str(&super::stdout(&out)).unwrap()
 }
 
 pub fn task(d: &Daemon, id: i64) -> serde_json::Value {
