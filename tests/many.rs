@@ -428,3 +428,45 @@ fn agents_and_checks_run_at_a_lower_cpu_priority_than_capcom() {
     assert_eq!(read(&agent_nice), (own + 10).min(19), "the agent's nice value");
     assert_eq!(read(&check_nice), (own + 10).min(19), "the check's nice value");
 }
+
+/// A relative `--data-dir` (or `CAPCOM_DATA_DIR`) names one place for the daemon, its agents
+/// and git: before it was made absolute at start, every task failed with "cannot run git" and
+/// the user's repo gained an untracked `data/` holding a worktree.
+#[test]
+fn a_relative_data_dir_works_for_every_task_and_leaves_the_repo_alone() {
+    use std::process::Stdio;
+    let scene = Scene::new();
+    let agents = scene.agent("rel", &format!("set -e\necho x > components/x.txt\n{ID} add -A\n{ID} commit -qm x\n{DONE}"));
+    let config = scene.root().join("config.toml");
+    std::fs::write(&config, scene.config(&agents, "", "")).unwrap();
+    let data = scene.root().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let log = std::fs::File::create(scene.root().join("daemon.stderr")).unwrap();
+    // The daemon starts in the scene's folder with `--data-dir data`: relative.
+    let child = std::process::Command::new(common::BIN)
+        .current_dir(scene.root())
+        .args(["--config", "config.toml", "--data-dir", "data", "daemon", "--headless"])
+        .env_remove("CAPCOM_CONFIG")
+        .env_remove("CAPCOM_DATA_DIR")
+        .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut d = Daemon { child: Some(child), data: data.clone(), config, addr: String::new(), _dir: None };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while d.addr.is_empty() {
+        if let Ok(a) = std::fs::read_to_string(data.join("api.addr")) {
+            d.addr = a.trim().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no api.addr: {}", std::fs::read_to_string(scene.root().join("daemon.stderr")).unwrap_or_default());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let id = common::scene::dispatch(&d, "rel", "Add x");
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "ready", "{v}");
+    assert_eq!(git(&scene.repo, &["status", "--porcelain"]), "", "the user's repo is untouched");
+    assert!(!scene.repo.join("data").exists(), "no data dir inside the repo");
+    d.kill9();
+}

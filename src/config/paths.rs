@@ -7,9 +7,18 @@ pub struct DataDir(PathBuf, Option<PathBuf>);
 
 impl DataDir {
     /// `--data-dir` / `CAPCOM_DATA_DIR` when given, else `$XDG_DATA_HOME/capcom`
-    /// (or `~/.local/share/capcom`).
+    /// (or `~/.local/share/capcom`), made absolute once, here: agents, checks and git run in
+    /// other directories (a worktree, the repo), where a relative data dir would name another
+    /// place (git would make a worktree inside the user's repo).
     pub fn resolve(explicit: Option<&Path>) -> DataDir {
-        DataDir::resolve_with(explicit, |k| std::env::var_os(k))
+        DataDir::resolve_with(explicit, |k| std::env::var_os(k)).absolute()
+    }
+
+    /// Both paths made absolute against the current directory (lexically: the data dir may
+    /// not exist yet, and a symlink in it stays as the user named it).
+    fn absolute(self) -> DataDir {
+        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        DataDir(abs(self.0), self.1.map(abs))
     }
 
     /// [`resolve`](Self::resolve) with the environment passed in.
@@ -107,5 +116,17 @@ mod tests {
             assert_eq!(d.daemon_logs(), PathBuf::from(logs), "{explicit:?} {data:?} {state:?}");
         }
         assert_eq!(DataDir::new("/t").daemon_logs(), PathBuf::from("/t/logs"));
+    }
+
+    #[test]
+    fn a_relative_data_dir_is_made_absolute_once() {
+        let cwd = std::env::current_dir().unwrap();
+        for given in ["data", "./data", "a/../data", "data/"] {
+            let d = DataDir::resolve(Some(Path::new(given)));
+            assert!(d.root().is_absolute(), "{given}: {:?}", d.root());
+            assert!(d.root().starts_with(&cwd), "{given}: {:?}", d.root());
+            assert!(d.worktrees().is_absolute() && d.db().is_absolute(), "{given}");
+        }
+        assert_eq!(DataDir::resolve(Some(Path::new("/abs/x"))).root(), Path::new("/abs/x"));
     }
 }

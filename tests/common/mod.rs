@@ -15,7 +15,7 @@ pub struct Daemon {
     pub data: PathBuf,
     pub config: PathBuf,
     pub addr: String,
-    _dir: Option<tempfile::TempDir>,
+    pub _dir: Option<tempfile::TempDir>,
 }
 
 /// A `capcom` command with this test's config and data dir, and no user environment leaking in.
