@@ -141,18 +141,22 @@ impl Git for GitCli {
 
 /// `capcom/<id>-<slug>`: the slug is the title in lowercase ASCII words, at most 40 chars.
 pub fn branch_name(task_id: i64, title: &str) -> String {
+    // Whole words up to 40 characters: a branch is read and said, and a word cut in half
+    // ("upgrade-tailw") reads as a typo. Only a first word longer than that is cut.
+    const MAX: usize = 40;
     let mut slug = String::new();
-    for c in title.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
+    for word in title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+        let word = word.to_ascii_lowercase();
+        if slug.is_empty() {
+            slug = word.chars().take(MAX).collect();
+            continue;
         }
-        if slug.len() >= 40 {
+        if slug.len() + 1 + word.len() > MAX {
             break;
         }
+        slug.push('-');
+        slug.push_str(&word);
     }
-    let slug = slug.trim_matches('-');
     if slug.is_empty() { format!("capcom/{task_id}") } else { format!("capcom/{task_id}-{slug}") }
 }
 
@@ -428,6 +432,22 @@ mod tests {
         assert_eq!(branch_name(7, "  ---  "), "capcom/7");
         assert_eq!(branch_name(1, "ünïcode ✓ ok"), "capcom/1-n-code-ok");
         assert!(branch_name(2, &"x".repeat(200)).len() <= "capcom/2-".len() + 41);
+        // Never cut mid-word: every part of the slug is a whole word of the title.
+        let titles = [
+            "Refactor the authentication middleware to support passkeys and magic links",
+            "Upgrade Tailwind to the latest stable version and fix breaking changes",
+            "Add a dark mode toggle to the settings page header component",
+        ];
+        for t in titles {
+            let b = branch_name(9, t);
+            let slug = b.strip_prefix("capcom/9-").unwrap();
+            assert!(slug.len() <= 40, "{b}");
+            let words: Vec<String> = t.split(' ').map(|w| w.to_ascii_lowercase()).collect();
+            for part in slug.split('-') {
+                assert!(words.iter().any(|w| w == part), "{b}: `{part}` is not a word of {t:?}");
+            }
+        }
+        assert_eq!(branch_name(3, "Upgrade Tailwind to the latest stable version"), "capcom/3-upgrade-tailwind-to-the-latest-stable");
     }
 
     #[test]

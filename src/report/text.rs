@@ -165,14 +165,18 @@ pub fn files_phrase(paths: &[String], files: Option<u64>) -> Option<String> {
         let n = common.iter().zip(d.iter()).take_while(|(a, b)| a == b).count();
         common.truncate(n);
     }
-    let meaningful = |parts: &[&str]| parts.iter().rev().find(|p| !GENERIC_DIRS.contains(p)).map(|p| name_words(p));
+    // A generic folder is skipped when a better name is beside it, but a path that has only
+    // generic folders (`lib/x.js`) is still in that folder, not in the top one.
+    let meaningful = |parts: &[&str]| {
+        parts.iter().rev().find(|p| !GENERIC_DIRS.contains(p)).or(parts.last()).map(|p| name_words(p))
+    };
     if let Some(place) = meaningful(&common) {
         return Some(format!("{count} in {place}"));
     }
     // No shared folder: group by the first meaningful folder of each path.
     let mut groups: Vec<(String, u64)> = Vec::new();
     for d in &dirs {
-        let first = d.iter().find(|p| !GENERIC_DIRS.contains(p)).map(|p| name_words(p));
+        let first = d.iter().find(|p| !GENERIC_DIRS.contains(p)).or(d.first()).map(|p| name_words(p));
         let key = first.unwrap_or_else(|| "the top folder".to_string());
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, n)) => *n += 1,
@@ -298,6 +302,10 @@ mod tests {
             (&["a/x", "b/x", "c/x", "d/x"], None, "four files across four folders"),
             (&[], Some(7), "seven files"),
             (&["src/components/a.tsx"], Some(12), "twelve files in components"),
+            // a top-level generic folder is still that folder, not the top one
+            (&["lib/a.js", "lib/b.js"], None, "two files in lib"),
+            (&["lib/a.js", "README.md"], None, "two files, one in lib and one in the top folder"),
+            (&["src/a.rs"], None, "one file in src"),
         ];
         for (paths, files, want) in cases {
             let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();

@@ -218,7 +218,17 @@ fn ready_item(v: &TaskView, now: DateTime<Utc>) -> String {
 }
 
 /// Append "And three more are ready." style tails.
+/// `what` in the plural ("are ready", "need attention"); one more takes the singular verb.
 fn more_sentence(rest: usize, what: &str) -> Option<String> {
+    let what = if rest == 1 {
+        match what.split_once(' ') {
+            Some(("are", tail)) => format!("is {tail}"),
+            Some(("need", tail)) => format!("needs {tail}"),
+            _ => what.to_string(),
+        }
+    } else {
+        what.to_string()
+    };
     (rest > 0).then(|| format!("And {} more {what}.", number(rest as u64)))
 }
 

@@ -18,7 +18,11 @@ pub fn finished(tasks: &[TaskView], now: DateTime<Utc>) -> String {
     let mut out: Vec<String> = Vec::new();
     let total = (ready.len() + attention.len()) as u64;
     match (ready.len(), attention.len()) {
-        (0, 0) => out.push("Nothing is finished yet.".to_string()),
+        (0, 0) => out.push(match merged_lately(tasks, now) {
+            (0, _) => "Nothing is finished yet.".to_string(),
+            (1, span) => format!("Nothing is waiting for you: one task was merged {} ago.", words::duration(span)),
+            (n, span) => format!("Nothing is waiting for you: {} tasks were merged, the first {} ago.", number(n), words::duration(span)),
+        }),
         (r, 0) => out.push(if r == 1 {
             "One task is finished and ready to merge.".to_string()
         } else {
@@ -67,6 +71,20 @@ pub fn finished(tasks: &[TaskView], now: DateTime<Utc>) -> String {
         out.extend(running_tail(tasks));
     }
     out.join(" ")
+}
+
+/// Tasks merged in the last few hours, and how long ago the first of them was merged (at
+/// least a minute): right after a merge train, "nothing is finished" alone would mislead.
+fn merged_lately(tasks: &[TaskView], now: DateTime<Utc>) -> (u64, std::time::Duration) {
+    let window = chrono::Duration::hours(6);
+    let times: Vec<DateTime<Utc>> = tasks
+        .iter()
+        .filter(|v| v.state == TaskState::Merged)
+        .filter_map(|v| v.done_at())
+        .filter(|t| *t <= now && now - *t <= window)
+        .collect();
+    let oldest = times.iter().min().map(|t| (now - *t).to_std().unwrap_or_default()).unwrap_or_default();
+    (times.len() as u64, oldest.max(std::time::Duration::from_secs(60)))
 }
 
 // ---------------------------------------------------------------------------

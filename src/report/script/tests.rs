@@ -61,3 +61,42 @@ fn one_task_answer_mentions_its_cost_only_when_known() {
     v.spend = Spend { runs: 1, runs_with_cost: 1, cost_usd: Some(0.3), ..Spend::default() };
     assert!(!task_status(&v, now).contains("cent"), "{}", task_status(&v, now));
 }
+
+/// Each spoken sentence as a table: what the tasks are, what must be said, what must not.
+#[test]
+fn the_finished_answer_agrees_in_number_and_mentions_a_fresh_merge_train() {
+    let now = at(0);
+    let ready = |id: i64| {
+        let mut v = merged(id, &format!("Task {id} title"), None, 1, 0);
+        v.state = TaskState::Ready;
+        v
+    };
+    let running = |id: i64| {
+        let mut v = TaskView::new(id, "Still going", TaskState::Running);
+        v.started = Some(at(-5));
+        v
+    };
+    // The merged fixture landed 90 minutes ago.
+    let cases: Vec<(Vec<TaskView>, &str, &str)> = vec![
+        (vec![], "Nothing is finished yet.", "merged"),
+        (
+            (1..=6).map(|i| merged(i, "Merged one", None, 1, 0)).collect(),
+            "Nothing is waiting for you: six tasks were merged, the first an hour and a half ago.",
+            "Nothing is finished yet",
+        ),
+        (vec![merged(1, "Merged one", None, 1, 0)], "Nothing is waiting for you: one task was merged an hour and a half ago.", "tasks were"),
+        ((1..=6).map(ready).collect(), "And one more is ready.", "more are ready"),
+        ((1..=7).map(ready).collect(), "And two more are ready.", "more is ready"),
+        (vec![ready(1), running(2)], "One more is still running.", "more are still"),
+    ];
+    for (tasks, want, not) in cases {
+        let text = finished(&tasks, now);
+        assert!(text.contains(want), "want {want:?} in: {text}");
+        assert!(!text.contains(not), "not {not:?} in: {text}");
+    }
+    // A merge from yesterday is not news.
+    let mut old = merged(1, "Old one", None, 1, 0);
+    old.updated = Some(at(-24 * 60));
+    assert_eq!(finished(&[old], now).split_once(' ').map(|x| x.0), Some("Nothing"));
+    assert!(finished(&[merged(1, "Old", None, 1, 0)], at(-24 * 60)).starts_with("Nothing is finished yet."));
+}
