@@ -24,12 +24,69 @@ pub fn merge_all_question(tasks: &[TaskView], base: &str) -> String {
         return merge_question(&tasks[0], base);
     }
     let names: Vec<String> = tasks.iter().map(|v| plain_title(&v.title)).collect();
+    let foretold = foretold_conflicts(tasks);
+    if foretold.is_empty() {
+        return format!(
+            "Merge {} ready tasks into {}: {}? Checks are green on all of them. Say confirm to merge them all.",
+            number(tasks.len() as u64),
+            path_word(base),
+            words::join_capped(&names)
+        );
+    }
+    // A conflict capcom already foretold is said here, with what merging all will do about it.
+    let said: Vec<String> = foretold.iter().map(|c| c.sentence("will be")).collect();
     format!(
-        "Merge {} ready tasks into {}: {}? Checks are green on all of them. Say confirm to merge them all.",
+        "Merge {} ready tasks into {}: {}? Checks are green on all of them, but {} Say confirm to merge the rest.",
         number(tasks.len() as u64),
         path_word(base),
-        words::join_capped(&names)
+        words::join_capped(&names),
+        lowercase_first(&said.join(" "))
     )
+}
+
+/// A conflict foretold between two tasks of one batch: the later one (in merge order) cannot
+/// be merged after the earlier one as it stands.
+pub(crate) struct Foretold {
+    pub task: i64,
+    pub with: i64,
+    pub files: Vec<String>,
+}
+
+impl Foretold {
+    /// "Task four conflicts with task three in button.js; it will be left for you."
+    pub(crate) fn sentence(&self, tense: &str) -> String {
+        let place = match self.files.as_slice() {
+            [] => String::new(),
+            [one] => format!(" in {}", one.rsplit('/').next().unwrap_or(one)),
+            many => format!(" in {} files", number(many.len() as u64)),
+        };
+        format!(
+            "{} conflicts with {}{place}; it {tense} left for you.",
+            capitalize(&words::task_name(self.task)),
+            words::task_name(self.with)
+        )
+    }
+}
+
+/// The conflicts foretold among `tasks`, each pair once, named on the later task.
+pub(crate) fn foretold_conflicts(tasks: &[TaskView]) -> Vec<Foretold> {
+    let mut out = Vec::new();
+    for (i, v) in tasks.iter().enumerate() {
+        for (other, files) in &v.conflicts {
+            if tasks[..i].iter().any(|e| e.id == *other) {
+                out.push(Foretold { task: v.id, with: *other, files: files.clone() });
+            }
+        }
+    }
+    out
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
 }
 
 /// "Cancel task five, Restyle the buttons? Cursor is still working on it. Say confirm to cancel."
@@ -56,9 +113,18 @@ pub fn cancelled(v: &TaskView) -> String {
 pub fn merge_all_outcome(results: &[(TaskView, Result<(), Refusal>)], base: &str) -> String {
     let mut failed: Vec<String> = Vec::new();
     let mut ok: Vec<String> = Vec::new();
+    let views: Vec<TaskView> = results.iter().map(|(v, _)| v.clone()).collect();
+    let foretold = foretold_conflicts(&views);
     for (v, r) in results {
         match r {
             Ok(()) => ok.push(plain_title(&v.title)),
+            // A foretold conflict is said in the words the question used.
+            Err(e @ (Refusal::Failed { .. } | Refusal::Conflict { .. }))
+                if foretold.iter().any(|c| c.task == v.id)
+                    && (matches!(e, Refusal::Conflict { .. }) || refusal(e).contains("conflict")) =>
+            {
+                failed.extend(foretold.iter().filter(|c| c.task == v.id).map(|c| c.sentence("was")))
+            }
             Err(e) => failed.push(refusal(e)),
         }
     }

@@ -100,3 +100,43 @@ fn the_finished_answer_agrees_in_number_and_mentions_a_fresh_merge_train() {
     assert_eq!(finished(&[old], now).split_once(' ').map(|x| x.0), Some("Nothing"));
     assert!(finished(&[merged(1, "Old", None, 1, 0)], at(-24 * 60)).starts_with("Nothing is finished yet."));
 }
+
+/// A conflict capcom foretold is named in the merge-all question, with what will happen, and
+/// the outcome uses the same words (not "something went wrong").
+#[test]
+fn merge_all_names_each_foretold_conflict_in_the_question_and_the_outcome() {
+    let ready = |id: i64, title: &str| {
+        let mut v = merged(id, title, None, 1, 0);
+        v.state = TaskState::Ready;
+        v
+    };
+    let three = ready(3, "Restyle the button");
+    let mut four = ready(4, "Round the button");
+    four.conflicts = vec![(3, vec!["components/button.js".to_string()])];
+    let five = ready(5, "Fix the footer");
+    let batch = vec![three.clone(), four.clone(), five.clone()];
+
+    let q = merge_all_question(&batch, "main");
+    assert!(q.contains("task four conflicts with task three in button.js; it will be left for you."), "{q}");
+    assert!(!q.contains("merge them all"), "{q}");
+    // Without a foretold conflict, the question is as before.
+    let plain = merge_all_question(&[three.clone(), five.clone()], "main");
+    assert!(plain.contains("Checks are green on all of them. Say confirm to merge them all."), "{plain}");
+    // A conflict with a task outside the batch is not this batch's to foretell.
+    let mut lone = five.clone();
+    lone.conflicts = vec![(9, vec!["a.js".into()])];
+    assert!(!merge_all_question(&[three.clone(), lone], "main").contains("conflicts"));
+
+    let failed = |v: &TaskView, error: &str| Refusal::Failed { task: Named::from(v), error: error.to_string() };
+    let results = vec![
+        (three.clone(), Ok(())),
+        (four.clone(), Err(failed(&four, "the rebase onto main conflicts in components/button.js"))),
+        (five.clone(), Ok(())),
+    ];
+    let out = merge_all_outcome(&results, "main");
+    assert!(out.contains("Task four conflicts with task three in button.js; it was left for you."), "{out}");
+    assert!(!out.contains("Something went wrong"), "{out}");
+    // Another failure of a task that also has a foretold conflict keeps its own words.
+    let results = vec![(three.clone(), Ok(())), (four.clone(), Err(failed(&four, "the test check is red")))];
+    assert!(merge_all_outcome(&results, "main").contains("Something went wrong"));
+}
