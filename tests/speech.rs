@@ -421,3 +421,49 @@ fn a_live_stream_fed_at_once_gives_the_clip_its_text() {
     tx.send(clip.clone()).unwrap();
     drop(live);
 }
+
+/// A brief longer than Whisper's 30 s window is heard whole, as well as the same words in
+/// short clips. Before it was cut into pieces at its pauses (`transcribe::long`), whisper.cpp's
+/// own 30 s windows ended mid-speech and the first decoded as one or two words ("The The"
+/// for a 39 s brief): the clip was lost, or its last window alone taken as the brief.
+#[test]
+fn briefs_of_35_50_and_90_seconds_are_heard_as_well_as_short_clips() {
+    let Some(t) = model() else { return };
+    let dir = tmp();
+    // every brief alone: the short-clip figure for the same audio
+    let short: Vec<(&str, Vec<f32>, (usize, usize))> = BRIEFS
+        .iter()
+        .map(|b| {
+            let clip = speak(b, "en-us", 175, &dir);
+            let h = t.hear(&clip, Mode::Free, None).unwrap();
+            let e = word_errors(b, h.text());
+            (*b, clip, e)
+        })
+        .collect();
+    let mut report = Vec::new();
+    for target in [35.0, 50.0, 90.0] {
+        let (mut text, mut clip, mut errs, mut total) = (String::new(), Vec::new(), 0, 0);
+        for (b, samples, (e, n)) in short.iter().cycle() {
+            if clip.len() as f64 >= target * RATE as f64 {
+                break;
+            }
+            text.push_str(b);
+            text.push(' ');
+            clip.extend_from_slice(samples);
+            errs += e;
+            total += n;
+        }
+        let heard = t.hear(&clip, Mode::Free, None).unwrap();
+        let secs = clip.len() as f64 / RATE as f64;
+        assert!(heard.rejected.is_none(), "{secs:.1} s: rejected {:?}: {:?}", heard.rejected, heard.transcript.as_ref().map(|t| &t.text));
+        let (e_long, n) = word_errors(&text, heard.text());
+        let (wer_long, wer_short) = (e_long as f64 / n as f64, errs as f64 / total as f64);
+        report.push(format!("{secs:.1} s: WER {:.1}% whole, {:.1}% as short clips\n  {}", wer_long * 100.0, wer_short * 100.0, heard.text()));
+        // within a few points of the same words heard clip by clip
+        assert!(wer_long <= wer_short + 0.05, "{}", report.join("\n"));
+        // no piece lost its speech: the clip's first window is there (its first words)
+        let first: Vec<String> = words(BRIEFS[0]).into_iter().skip(3).take(4).collect();
+        assert!(words(heard.text()).windows(4).any(|w| w == first.as_slice()), "{}", report.join("\n"));
+    }
+    eprintln!("{}", report.join("\n"));
+}

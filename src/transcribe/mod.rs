@@ -20,6 +20,7 @@ pub mod cpu;
 pub mod ggml;
 pub mod grammar;
 pub mod import;
+pub mod long;
 pub mod models;
 pub mod stream;
 pub mod testmodel;
@@ -157,6 +158,10 @@ pub struct Transcript {
     /// repeated phrase kept once ([`collapse_repeats`]).
     #[serde(default)]
     pub looped: bool,
+    /// A window that held speech but decoded to almost nothing ([`long::too_few_words`]):
+    /// where, and how little. Such a transcript is rejected, never acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -322,6 +327,9 @@ pub enum DecodeMode {
 pub fn rejection(t: &Transcript) -> Option<String> {
     if t.text.trim().is_empty() || !t.text.chars().any(|c| c.is_alphanumeric()) {
         return Some("no words".into());
+    }
+    if let Some(lost) = &t.lost {
+        return Some(format!("speech lost in decoding: {lost}"));
     }
     // a loop is itself a sign of no speech (measured: 50 Hz hum decodes as "Go, go, go, …")
     if t.no_speech_prob > NO_SPEECH_THRESHOLD && (t.avg_logprob < NO_SPEECH_LOGPROB || t.looped) {
@@ -582,6 +590,73 @@ impl Transcriber {
 
     /// Decode with the options a streaming pass or tail needs.
     pub(crate) fn run_with(&self, samples: &[f32], mode: Mode, opts: &RunOptions) -> Result<Transcript, TranscribeError> {
+        if !opts.library_defaults && mode == Mode::Free {
+            let cuts = long::cuts(samples);
+            if !cuts.is_empty() {
+                return self.run_pieces(samples, &cuts, opts);
+            }
+        }
+        let mut t = self.run_window(samples, mode, opts)?;
+        if !opts.library_defaults && mode == Mode::Free {
+            t.lost = self.lost_speech(samples, &t.text, 0.0);
+        }
+        Ok(t)
+    }
+
+    /// A clip longer than one window, decoded piece by piece ([`long`]) and joined.
+    fn run_pieces(&self, samples: &[f32], cuts: &[usize], opts: &RunOptions) -> Result<Transcript, TranscribeError> {
+        let t0 = Instant::now();
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(samples.len());
+        let mut all: Option<Transcript> = None;
+        let (mut logprob_sum, mut tokens) = (0f64, 0usize);
+        for w in bounds.windows(2) {
+            let piece = &samples[w[0]..w[1]];
+            let at = w[0] as f64 / SAMPLE_RATE as f64;
+            let mut t = self.run_window(piece, Mode::Free, opts)?;
+            let lost = self.lost_speech(piece, &t.text, at);
+            let n = t.text.split_whitespace().count().max(1);
+            logprob_sum += t.avg_logprob as f64 * n as f64;
+            tokens += n;
+            for s in &mut t.segments {
+                s.t0 += at;
+                s.t1 += at;
+            }
+            all = Some(match all.take() {
+                None => Transcript { lost, ..t },
+                Some(mut a) => {
+                    a.text = format!("{} {}", a.text, t.text).trim().to_string();
+                    a.segments.extend(t.segments);
+                    a.audio_ctx = a.audio_ctx.max(t.audio_ctx);
+                    a.text_tokens = a.text_tokens.max(t.text_tokens);
+                    a.timings.encode_ms += t.timings.encode_ms;
+                    a.timings.decode_ms += t.timings.decode_ms;
+                    a.timings.load_ms += t.timings.load_ms;
+                    a.looped |= t.looped;
+                    a.lost = a.lost.or(lost);
+                    a
+                }
+            });
+        }
+        let mut t = all.expect("at least two pieces");
+        t.duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
+        t.avg_logprob = (logprob_sum / tokens.max(1) as f64) as f32;
+        t.timings.total_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        Ok(t)
+    }
+
+    /// Whether a decode of `samples` lost its speech: how many seconds of voice, how few words.
+    fn lost_speech(&self, samples: &[f32], text: &str, at: f64) -> Option<String> {
+        let voiced = capture::gate::judge(samples, &self.settings.gate).voiced_ms;
+        let words = text.split_whitespace().count();
+        long::too_few_words(words, voiced).then(|| {
+            format!("{:.0} s of speech from {at:.0} s decoded to {words} word(s)", voiced as f64 / 1000.0)
+        })
+    }
+
+    /// One decode of at most one window.
+    fn run_window(&self, samples: &[f32], mode: Mode, opts: &RunOptions) -> Result<Transcript, TranscribeError> {
         let library_defaults = opts.library_defaults;
         let t = Instant::now();
         let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
@@ -664,6 +739,7 @@ impl Transcriber {
             threads,
             fallback: false,
             looped: decoded.looped,
+            lost: None,
         })
     }
 

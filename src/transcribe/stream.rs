@@ -367,6 +367,7 @@ impl Transcriber {
             threads: 0,
             fallback: false,
             looped: false,
+            lost: None,
         };
         if let Some(d) = decoded {
             if !d.text.trim().is_empty() {
@@ -381,6 +382,7 @@ impl Transcriber {
             t.avg_logprob = d.avg_logprob;
             t.threads = d.threads;
             t.looped = d.looped;
+            t.lost = d.lost;
         }
         t.timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
         t.text = text;

@@ -79,6 +79,7 @@ fn loops_and_empty_text_are_rejected() {
         threads: 0,
         fallback: false,
         looped: false,
+        lost: None,
     };
     assert!(rejection(&t("Merge task four.", 0.1, -0.3)).is_none());
     assert!(rejection(&t("", 0.1, 0.0)).is_some());
@@ -115,6 +116,7 @@ fn a_grammar_decode_the_model_would_not_say_falls_back() {
         threads: 1,
         fallback: false,
         looped: false,
+        lost: None,
     };
     // (in grammar, grammar's own mean, free mean and lowest token, poor?): figures measured on tiny.en
     for (g, avg, free, poor) in [
