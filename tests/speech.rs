@@ -5,6 +5,8 @@
 //! checks against invented text), then the parser. Bounds are generous
 //! (most briefs, a WER ceiling); nothing here is timed.
 
+#[path = "common/skip.rs"]
+mod skip;
 #[path = "common/speech.rs"]
 mod speech;
 

@@ -4,8 +4,12 @@
 //! last about as long as the key was held, contain the audio that was fed,
 //! and carry a transcript from the generated test model.
 //!
-//! Needs: Xvfb, xdotool, pulseaudio (+ pactl), espeak-ng and
-//! libasound2-plugins. Without them the test says so loudly and skips.
+//! Needs: Xvfb, xdotool, pulseaudio (+ pactl, parec), espeak-ng and
+//! libasound2-plugins (`./capcom.sh test` installs them). Without them a test
+//! skips through `tests/common/skip.rs`, which fails it under CI.
+
+#[path = "common/skip.rs"]
+mod skip;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,11 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn have(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-        .unwrap_or(false)
-}
+/// How `./capcom.sh test` gets what these tests run (its APT_PACKAGES).
+const INSTALL: &str = "./capcom.sh test installs xvfb xdotool pulseaudio pulseaudio-utils libasound2-plugins espeak-ng";
 
 /// Children killed when the test ends, whatever happens.
 struct Reaper(Vec<Child>, Vec<Box<dyn FnMut()>>);
@@ -137,10 +138,7 @@ fn best_correlation(hay: &[f32], needle: &[f32]) -> (f32, usize) {
 
 #[test]
 fn holding_the_hotkey_records_stores_and_transcribes() {
-    let missing: Vec<&str> =
-        ["Xvfb", "xdotool", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
-    if !missing.is_empty() {
-        eprintln!("\n\n!!!!! SKIPPING voice_e2e: missing {} (apt-get install xvfb xdotool pulseaudio libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
+    if !skip::programs(&["Xvfb", "xdotool", "pulseaudio", "pactl", "espeak-ng"], INSTALL) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -436,9 +434,7 @@ fn a_missing_model_does_not_stop_the_daemon() {
 fn status_speak_is_heard_on_the_null_sink() {
     // `capcom status --speak` against a headless daemon, with PulseAudio's null sink as
     // the speaker: what the sink's monitor records must be speech-loud for a while.
-    let missing: Vec<&str> = ["pulseaudio", "pactl", "parec"].into_iter().filter(|b| !have(b)).collect();
-    if !missing.is_empty() {
-        eprintln!("\n\n!!!!! SKIPPING status --speak: missing {} (apt-get install pulseaudio pulseaudio-utils libasound2-plugins) !!!!!\n", missing.join(", "));
+    if !skip::programs(&["pulseaudio", "pactl", "parec"], INSTALL) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -564,15 +560,12 @@ fn a_spoken_question_is_answered_aloud_with_the_real_model() {
     // daemon hears a status question and speaks the answer, which PulseAudio's
     // null sink (the default speaker) must carry. Streaming is switched on,
     // so the clip goes through the recorder's tap and `transcribe::stream` as well.
-    let missing: Vec<&str> =
-        ["Xvfb", "xdotool", "pulseaudio", "pactl", "parec", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
-    if !missing.is_empty() {
-        eprintln!("\n\n!!!!! SKIPPING the real-model voice test: missing {} (apt-get install xvfb xdotool pulseaudio pulseaudio-utils libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
+    if !skip::programs(&["Xvfb", "xdotool", "pulseaudio", "pactl", "parec", "espeak-ng"], INSTALL) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
-    // under CI (or with CAPCOM_SPEECH_MODEL_DIR set) a missing model fails here
+    // a missing model skips through the helper (under CI, or with CAPCOM_SPEECH_MODEL_DIR set, it fails)
     let Some(model) = speech::real_model(env!("CARGO_BIN_EXE_capcom"), &root) else { return };
     let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
     for d in [&home, &runtime, &data] {
