@@ -59,6 +59,8 @@ fn model_path() -> PathBuf {
     p
 }
 
+#[path = "../tests/common/skip.rs"]
+mod skip;
 #[path = "../tests/common/speech.rs"]
 #[allow(dead_code)]
 mod speech;

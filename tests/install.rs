@@ -1,8 +1,8 @@
 //! Installed like a real tool: `./capcom.sh install` into a fresh home, the completions
 //! and the man page the binary generates, and the systemd user unit checked by systemd.
 //!
-//! The unit check needs `systemd-analyze`, the man page check `groff`; without them the
-//! parts say so and skip, except under CI (the CI variable set), where a missing tool fails.
+//! The unit check needs `systemd-analyze`, the man page check `groff`; without them those
+//! parts skip through `tests/common/skip.rs`, which fails them under CI.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -11,20 +11,12 @@ use std::process::{Command, Output};
 const BIN: &str = env!("CARGO_BIN_EXE_capcom");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
-fn have(bin: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-}
+#[path = "common/skip.rs"]
+mod skip;
 
-/// True when `bin` is there; under CI a missing one fails the test.
-fn tool(bin: &str) -> bool {
-    if have(bin) {
-        return true;
-    }
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("{bin} is missing (./capcom.sh deps installs it)");
-    }
-    eprintln!("\n!!!!! SKIPPING the {bin} part: {bin} is not installed !!!!!\n");
-    false
+/// True when `bin` is there; otherwise that part of the test skips (a failure under CI).
+fn tool(bin: &str, package: &str) -> bool {
+    skip::programs(&[bin], &format!("./capcom.sh test installs {package}"))
 }
 
 fn text(b: &[u8]) -> String {
@@ -122,7 +114,7 @@ fn the_completion_scripts_and_the_man_page_cover_every_command() {
     // the same page on stdout
     let out = Command::new(BIN).arg("man").output().unwrap();
     assert_eq!(text(&out.stdout), page);
-    if tool("groff") {
+    if tool("groff", "groff-base") {
         let out = Command::new("groff").args(["-man", "-Tutf8", "-ww", "-P-bcu"]).arg(tmp.path().join("capcom.1")).output().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(text(&out.stderr).trim().is_empty(), "groff warns: {}", text(&out.stderr));
@@ -145,7 +137,7 @@ fn the_systemd_user_unit_passes_systemd_analyze_verify() {
     for line in ["Type=Application", "Name=capcom", "Exec=capcom daemon", "Terminal=false"] {
         assert!(desktop.lines().any(|l| l == line), "the desktop entry lacks {line}");
     }
-    if !tool("systemd-analyze") {
+    if !tool("systemd-analyze", "systemd") {
         return;
     }
     // systemd checks that ExecStart= is executable and that `man capcom` finds the page
@@ -174,4 +166,47 @@ fn the_systemd_user_unit_passes_systemd_analyze_verify() {
     std::fs::write(&bad, body.replace("Restart=on-failure", "Restrat=on-failure")).unwrap();
     let out = verify(&bad);
     assert!(text(&out.stderr).contains("Unknown key"), "{}", text(&out.stderr));
+}
+
+/// The skip helper (tests/common/skip.rs), run in a child copy of this test binary: under CI a
+/// skip fails the test and names what is missing and how it is installed; elsewhere the test
+/// passes, and the skip is a line in the list `./capcom.sh test` prints.
+#[test]
+fn a_skip_fails_under_ci_and_is_listed_elsewhere() {
+    if let Ok(what) = std::env::var("CAPCOM_SKIP_PROBE") {
+        skip::skip(&what, "the probe's own install line");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let me = std::env::current_exe().unwrap();
+    let probe = |ci: Option<&str>| {
+        let mut c = Command::new(&me);
+        c.args(["--exact", "a_skip_fails_under_ci_and_is_listed_elsewhere", "--test-threads", "2"])
+            .env("CAPCOM_SKIP_PROBE", "frobnicator")
+            .env("CARGO_TARGET_DIR", tmp.path())
+            .env_remove("CI");
+        if let Some(v) = ci {
+            c.env("CI", v);
+        }
+        c.output().unwrap()
+    };
+    let list = tmp.path().join("test-skips.txt");
+    for ci in ["true", "1", "yes"] {
+        let out = probe(Some(ci));
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!out.status.success(), "CI={ci}: a skip passed:\n{all}");
+        assert!(all.contains("missing frobnicator (the probe's own install line)"), "{all}");
+        assert!(!list.exists(), "a skip under CI is a failure, not a list entry");
+    }
+    for ci in [None, Some(""), Some("false"), Some("0")] {
+        let out = probe(ci);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "CI={ci:?}: {all}");
+    }
+    let listed = std::fs::read_to_string(&list).unwrap();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 4, "{listed}");
+    for l in lines {
+        assert_eq!(l, "install::a_skip_fails_under_ci_and_is_listed_elsewhere: missing frobnicator (the probe's own install line)");
+    }
 }

@@ -809,7 +809,9 @@ impl JulesFake {
 }
 
 /// A wrong key: Google APIs answer 401 UNAUTHENTICATED, and also 403 PERMISSION_DENIED
-/// (a key of another project or one without the API): both readings are served.
+/// (a key of another project or one without the API): both readings are served. The Jules
+/// API takes its key in `X-Goog-Api-Key` on every call (developers.google.com/jules/api,
+/// "Authentication"); the error body is Google's (cloud.google.com/apis/design/errors).
 fn jules_key_refused(h: &HeaderMap) -> Option<Response> {
     let key = h.get("x-goog-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
     if key == "jules-key-0123456789" {
@@ -971,6 +973,13 @@ fn jules_app(f: Arc<JulesFake>) -> Router {
         .route("/v1alpha/sessions/{id}", get(jules_get).post(jules_action).delete(jules_delete))
         .route("/v1alpha/sessions/{id}/activities", get(jules_activities))
         .route("/v1alpha/sources", get(jules_sources))
+        // every route checks the key first, as every Google API method does
+        .layer(axum::middleware::from_fn(|req: axum::extract::Request, next: axum::middleware::Next| async move {
+            match jules_key_refused(req.headers()) {
+                Some(refused) => refused,
+                None => next.run(req).await,
+            }
+        }))
         .with_state(f)
 }
 
@@ -1330,6 +1339,15 @@ fn cursor_app(f: Arc<CursorFake>) -> Router {
         .route("/v0/agents/{id}/followup", post(cursor_followup))
         .route("/v0/agents/{id}/stop", post(cursor_stop))
         .route("/v0/agents/{id}/conversation", get(cursor_conversation))
+        // Every Cloud Agents endpoint takes the API key (docs.cursor.com/background-agent/api/overview,
+        // "Authentication"); a missing or wrong one is 401 on every route.
+        .layer(axum::middleware::from_fn(|req: axum::extract::Request, next: axum::middleware::Next| async move {
+            if cursor_authed(req.headers()) {
+                next.run(req).await
+            } else {
+                err(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"}))
+            }
+        }))
         .route(
             "/v0/me",
             get(|h: HeaderMap| async move {
@@ -1718,6 +1736,15 @@ fn copilot_app(f: Arc<CopilotFake>) -> Router {
         .route("/repos/{o}/{r}/issues/{n}/comments", post(cp_comment))
         .route("/repos/{o}/{r}/pulls", get(cp_pulls))
         .route("/repos/{o}/{r}/pulls/{n}", get(cp_pull))
+        // A wrong token is 401 "Bad credentials" on every GitHub REST route
+        // (docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api).
+        .layer(axum::middleware::from_fn(|req: axum::extract::Request, next: axum::middleware::Next| async move {
+            if req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer ghp_test_token_0123456789") {
+                next.run(req).await
+            } else {
+                err(StatusCode::UNAUTHORIZED, json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}))
+            }
+        }))
         .with_state(f)
 }
 
@@ -2489,4 +2516,133 @@ async fn a_webhook_poke_makes_the_watcher_look_before_the_next_poll() {
         tokio::task::yield_now().await;
     }
     assert_eq!(b.watching(), 0, "a finished run leaves nothing behind");
+}
+
+// ---------------------------------------------------------------- wrong credentials, every call
+
+/// Each `(method, path)` of a stand-in, called with `header` (or no credential at all): every
+/// one answers `want` before it does anything.
+async fn every_route_refuses(base: &str, routes: &[(&str, &str)], header: Option<(&str, &str)>, want: u16) {
+    let http = reqwest::Client::new();
+    for (method, path) in routes {
+        let mut req = http
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .body("{}");
+        if let Some((name, value)) = header {
+            req = req.header(name, value);
+        }
+        let status = req.send().await.unwrap().status().as_u16();
+        assert_eq!(status, want, "{method} {path} with {header:?}");
+    }
+}
+
+/// The client with a wrong (or no) key on each call the backend makes: create, poll,
+/// follow-up, cancel. Every one fails with the error that names the variable, permanently.
+async fn every_call_refused(agent: &dyn RemoteAgent, run: &str, names: &str) {
+    let calls = [
+        ("create", agent.launch(&request(Behaviour::Succeed)).await.map(|_| ())),
+        ("poll", agent.look(run, &mut LookCursor::default()).await.map(|_| ())),
+        ("follow-up", agent.follow_up(run, "also bump PostCSS").await.map(|_| ())),
+        ("cancel", agent.stop(run).await),
+    ];
+    for (call, result) in calls {
+        let e = result.expect_err(call);
+        assert!(e.to_string().contains(names), "{call}: {e}");
+        assert!(e.is_permanent(), "{call}: a wrong key is not retried: {e}");
+    }
+}
+
+#[tokio::test]
+async fn jules_refuses_a_wrong_key_on_every_call() {
+    let fake = Arc::new(JulesFake::default());
+    let base = serve(jules_app(fake.clone())).await;
+    let run = jules_client(&base, Some("jules-key-0123456789")).launch(&request(Behaviour::Hang)).await.unwrap().id;
+    for key in [Some("wrong-key-0123456789"), Some("forbidden-key-0123456789"), None] {
+        every_call_refused(&jules_client(&base, key), &run, "Jules token missing or wrong: set $JULES_API_KEY").await;
+    }
+    {
+        let sessions = fake.sessions.lock().unwrap();
+        assert_eq!(sessions.len(), 1, "no session was made with a wrong key");
+        let s = &sessions[&run];
+        assert!(s.messages.is_empty() && !s.approved && !s.deleted, "a refused call changed nothing");
+    }
+    let routes = [
+        ("POST", "/v1alpha/sessions".to_string()),
+        ("GET", "/v1alpha/sessions".to_string()),
+        ("GET", format!("/v1alpha/sessions/{run}")),
+        ("POST", format!("/v1alpha/sessions/{run}:sendMessage")),
+        ("POST", format!("/v1alpha/sessions/{run}:approvePlan")),
+        ("DELETE", format!("/v1alpha/sessions/{run}")),
+        ("GET", format!("/v1alpha/sessions/{run}/activities")),
+        ("GET", "/v1alpha/sources".to_string()),
+    ];
+    let routes: Vec<(&str, &str)> = routes.iter().map(|(m, p)| (*m, p.as_str())).collect();
+    every_route_refuses(&base, &routes, Some(("x-goog-api-key", "wrong-key-0123456789")), 401).await;
+    every_route_refuses(&base, &routes, Some(("x-goog-api-key", "forbidden-key-0123456789")), 403).await;
+    every_route_refuses(&base, &routes, None, 401).await;
+    // the key as a bearer token is not how Jules takes it
+    every_route_refuses(&base, &routes, Some(("authorization", "Bearer jules-key-0123456789")), 401).await;
+}
+
+#[tokio::test]
+async fn cursor_refuses_a_wrong_key_on_every_call() {
+    let fake = Arc::new(CursorFake::default());
+    let base = serve(cursor_app(fake.clone())).await;
+    let run = cursor_client(&base, Some("key_cursor_0123456789")).launch(&request(Behaviour::Hang)).await.unwrap().id;
+    for key in [Some("wrong_0123456789"), None] {
+        every_call_refused(&cursor_client(&base, key), &run, "Cursor token missing or wrong: set $CURSOR_API_KEY").await;
+    }
+    {
+        let agents = fake.agents.lock().unwrap();
+        assert_eq!(agents.len(), 1, "no agent was made with a wrong key");
+        let a = &agents[&run];
+        assert!(a.followups.is_empty() && a.status == "CREATING", "a refused call changed nothing: {}", a.status);
+    }
+    let routes = [
+        ("POST", "/v0/agents".to_string()),
+        ("GET", format!("/v0/agents/{run}")),
+        ("POST", format!("/v0/agents/{run}/followup")),
+        ("POST", format!("/v0/agents/{run}/stop")),
+        ("GET", format!("/v0/agents/{run}/conversation")),
+        ("GET", "/v0/me".to_string()),
+    ];
+    let routes: Vec<(&str, &str)> = routes.iter().map(|(m, p)| (*m, p.as_str())).collect();
+    every_route_refuses(&base, &routes, Some(("authorization", "Bearer wrong_0123456789")), 401).await;
+    every_route_refuses(&base, &routes, None, 401).await;
+    every_route_refuses(&base, &routes, Some(("authorization", "key_cursor_0123456789")), 401).await;
+}
+
+#[tokio::test]
+async fn copilot_refuses_a_wrong_token_on_every_call() {
+    let fake = Arc::new(CopilotFake::default());
+    let base = serve(copilot_app(fake.clone())).await;
+    let copilot = |token: Option<&str>| {
+        let gh = GitHub::new(&base, token.map(Secret::new), "GITHUB_TOKEN", "squash", policy()).unwrap();
+        capcom::dispatch::copilot::Copilot::new(Arc::new(gh))
+    };
+    let run = copilot(Some("ghp_test_token_0123456789")).launch(&request(Behaviour::Hang)).await.unwrap().id;
+    for token in [Some("ghp_wrong_token_0123456789"), None] {
+        every_call_refused(&copilot(token), &run, "GitHub token missing or wrong: set $GITHUB_TOKEN").await;
+    }
+    {
+        let issues = fake.issues.lock().unwrap();
+        assert_eq!(issues.len(), 1, "no issue was opened with a wrong token");
+        let i = issues.values().next().unwrap();
+        assert_eq!(i.assignees, vec!["Copilot".to_string()], "a refused cancel unassigned nothing");
+        assert_eq!(i.state, "open");
+    }
+    let routes = [
+        ("POST", "/repos/octo/site/issues"),
+        ("GET", "/repos/octo/site/issues/12"),
+        ("PATCH", "/repos/octo/site/issues/12"),
+        ("POST", "/repos/octo/site/issues/12/assignees"),
+        ("DELETE", "/repos/octo/site/issues/12/assignees"),
+        ("GET", "/repos/octo/site/issues/12/timeline"),
+        ("POST", "/repos/octo/site/issues/12/comments"),
+        ("GET", "/repos/octo/site/pulls"),
+        ("GET", "/repos/octo/site/pulls/112"),
+    ];
+    every_route_refuses(&base, &routes, Some(("authorization", "Bearer ghp_wrong_token_0123456789")), 401).await;
+    every_route_refuses(&base, &routes, None, 401).await;
 }

@@ -10,7 +10,7 @@ use capcom::report::{CheckView, TaskView, split_sentences};
 use capcom::store::{Event, Run, Task, TaskState};
 use capcom::understand::{StatusFilter, TaskSpec};
 use chrono::{DateTime, Duration as CDuration, FixedOffset, TimeZone, Utc};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -868,9 +868,21 @@ fn text_only_without_speaker_or_device() {
 
 #[test]
 fn opening_the_default_output_never_fails() {
-    // With a device this is rodio; without one, a warning and text only.
+    // With a device this is rodio ("default device, 48000 Hz, 2 channels"); without one, a
+    // warning and text only ("no audio output"). Either way it plays a clip and a cut clip.
     let out = capcom::report::open_output();
-    assert!(!out.name().is_empty());
+    let name = out.name();
+    let device = name.strip_prefix("default device, ").and_then(|rest| {
+        let (hz, ch) = rest.split_once(" Hz, ")?;
+        Some((hz.parse::<u32>().ok()?, ch.strip_suffix(" channels").or(ch.strip_suffix(" channel"))?.parse::<u16>().ok()?))
+    });
+    assert!(name == "no audio output" || device.is_some_and(|(hz, ch)| hz >= 8_000 && ch >= 1), "{name:?}");
+    let generation = AtomicU64::new(0);
+    let clip = Pcm { samples: vec![0.0; 800], sample_rate: 16_000 };
+    out.play(&clip, Cut::new(&generation, 0)).expect("a short clip plays");
+    generation.store(1, Ordering::SeqCst);
+    out.play(&clip, Cut::new(&generation, 0)).expect("a cut clip returns at once");
+    out.play(&Pcm { samples: Vec::new(), sample_rate: 16_000 }, Cut::new(&generation, 1)).expect("an empty clip plays");
 }
 
 #[test]

@@ -3,8 +3,11 @@
 //! models import`, and the daemon's own path from samples to text
 //! (`Transcriber::hear`: gate, voice detector, command or free decoding,
 //! checks against invented text), then the parser. Bounds are generous
-//! (most briefs, a WER ceiling); nothing here is timed.
+//! (most clips understood as their fixed truth, a WER ceiling per clip set);
+//! nothing here is timed.
 
+#[path = "common/skip.rs"]
+mod skip;
 #[path = "common/speech.rs"]
 mod speech;
 
@@ -63,10 +66,89 @@ fn checks(i: &Intent) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// What must match between the clean text's intent and the transcript's.
-fn gist(i: &Intent) -> String {
-    let kinds: Vec<&str> = i.tasks.iter().map(|t| t.kind.as_str()).collect();
-    format!("{} tasks={} kinds={:?} checks={:?}", i.intent.as_str(), i.tasks.len(), kinds, checks(i))
+/// What a spoken brief must be understood as, fixed (as tests/fixtures/briefs.toml fixes
+/// the corpus): the intent, and per task its kind, its checks, its repo and its agent.
+struct Truth {
+    text: &'static str,
+    intent: &'static str,
+    /// One entry per task: (kind, checks, repo, agent).
+    tasks: &'static [(&'static str, &'static [&'static str], Option<&'static str>, Option<&'static str>)],
+    /// The parser misreads the clean text itself (how): the clip's hearing is then not held
+    /// against the speech path, and `every_clip_has_a_fixed_truth_its_clean_text_meets`
+    /// fails once the parser reads it right, so the note goes.
+    misread: Option<&'static str>,
+}
+
+/// Every clip of `BRIEFS`, with what it means.
+const BRIEF_TRUTHS: &[Truth] = &[
+    Truth { text: BRIEFS[0], intent: "dispatch", tasks: &[("dependency-upgrade", &["build"], Some("site"), None)], misread: None },
+    Truth { text: BRIEFS[1], intent: "dispatch", tasks: &[("bug-fix", &["test"], Some("site"), None)], misread: None },
+    Truth { text: BRIEFS[2], intent: "dispatch", tasks: &[("feature", &["build", "lint"], None, Some("copilot"))],
+        misread: Some("\"and have Copilot do it\" becomes a second task, of kind other") },
+    Truth { text: BRIEFS[3], intent: "dispatch", tasks: &[("css", &[], Some("site"), None)], misread: None },
+    Truth { text: BRIEFS[4], intent: "dispatch", tasks: &[("dependency-upgrade", &["test"], Some("api"), None)], misread: None },
+    Truth { text: BRIEFS[5], intent: "dispatch", tasks: &[("test", &["test"], Some("site"), None)], misread: None },
+    Truth { text: BRIEFS[6], intent: "dispatch", tasks: &[("refactor", &["build"], Some("site"), None)], misread: None },
+    Truth { text: BRIEFS[7], intent: "dispatch", tasks: &[("docs", &["lint"], None, None)], misread: None },
+];
+
+/// Every clip of `COMMANDS`, with the intent and the task it names.
+const COMMAND_TRUTHS: &[(&str, &str, Option<i64>)] = &[
+    (COMMANDS[0], "confirm", None),
+    (COMMANDS[1], "cancel", None),
+    (COMMANDS[2], "merge", Some(4)),
+    (COMMANDS[3], "status", None),
+    (COMMANDS[4], "changelog", None),
+    (COMMANDS[5], "confirm", None),
+    (COMMANDS[6], "deny", None),
+];
+
+type Meaning = (String, Vec<(String, Vec<String>, Option<String>, Option<String>)>);
+
+/// An intent in the terms of a [`Truth`].
+fn meaning(i: &Intent) -> Meaning {
+    let checks = checks(i);
+    let tasks = i.tasks.iter().zip(checks).map(|(t, c)| (t.kind.as_str().to_string(), c, t.repo.clone(), t.agent.clone())).collect();
+    (i.intent.as_str().to_string(), tasks)
+}
+
+fn truth_of(t: &Truth) -> Meaning {
+    let tasks = t
+        .tasks
+        .iter()
+        .map(|(kind, checks, repo, agent)| {
+            (kind.to_string(), checks.iter().map(|c| c.to_string()).collect(), repo.map(String::from), agent.map(String::from))
+        })
+        .collect();
+    (t.intent.to_string(), tasks)
+}
+
+/// The fixed truths cover every clip, and the parser reads each clean text as its truth (so
+/// a clip heard wrong is the speech path's fault, and a parser change that moves a truth
+/// shows here first). Needs no model.
+#[test]
+fn every_clip_has_a_fixed_truth_its_clean_text_meets() {
+    let texts: Vec<&str> = BRIEF_TRUTHS.iter().map(|t| t.text).collect();
+    assert_eq!(texts, BRIEFS);
+    let texts: Vec<&str> = COMMAND_TRUTHS.iter().map(|t| t.0).collect();
+    assert_eq!(texts, COMMANDS);
+    let mut wrong = Vec::new();
+    for t in BRIEF_TRUTHS {
+        let got = meaning(&understand(t.text));
+        match (got == truth_of(t), t.misread) {
+            (true, None) | (false, Some(_)) => {}
+            (false, None) => wrong.push(format!("{}\n  want {:?}\n  got  {got:?}", t.text, truth_of(t))),
+            (true, Some(how)) => wrong.push(format!("{}: now read right; drop its note ({how})", t.text)),
+        }
+    }
+    for (text, intent, task) in COMMAND_TRUTHS {
+        let i = understand(text);
+        let got = (i.intent.as_str(), i.target.as_ref().and_then(|x| x.task));
+        if got != (*intent, *task) {
+            wrong.push(format!("{text}\n  want {:?}\n  got  {got:?}", (intent, task)));
+        }
+    }
+    assert!(wrong.is_empty(), "{} clean texts are not read as their truth:\n{}", wrong.len(), wrong.join("\n"));
 }
 
 #[test]
@@ -81,13 +163,15 @@ fn the_package_model_imports_to_the_official_layout() {
 }
 
 #[test]
-fn spoken_briefs_mean_what_their_text_means() {
+fn spoken_briefs_are_understood_as_their_fixed_truth() {
     let Some(t) = model() else { return };
     let dir = tmp();
     let (mut errs, mut total, mut same, mut n) = (0, 0, 0, 0);
+    let (mut repos_right, mut repos) = (0, 0);
     let mut report = Vec::new();
     for (voice, wpm) in BRIEF_VOICES {
-        for text in BRIEFS {
+        for truth in BRIEF_TRUTHS {
+            let text = truth.text;
             let clip = speak(text, voice, *wpm, &dir);
             let h = t.hear(&clip, Mode::Free, None).unwrap();
             assert!(h.rejected.is_none(), "{voice} {wpm}: {text:?} rejected: {:?} {:?}", h.rejected, h.transcript);
@@ -96,37 +180,59 @@ fn spoken_briefs_mean_what_their_text_means() {
             let (e, len) = word_errors(text, &heard);
             errs += e;
             total += len;
-            let (want, got) = (gist(&understand(text)), gist(&understand(&heard)));
-            n += 1;
-            if want == got {
-                same += 1;
+            // judged against the fixed truth, not against the parser's reading of the text; a
+            // text the parser itself misreads is reported, not held against the speech path
+            // The repo is judged on its own: tiny.en hears "site" as "side" and "backend" as
+            // "Mac" in most clips (the vocabulary prompt names no repo), which would hide every
+            // other field behind it.
+            let (want, got) = (truth_of(truth), meaning(&understand(&heard)));
+            let without_repo = |m: &Meaning| -> Meaning {
+                (m.0.clone(), m.1.iter().map(|(kind, checks, _, agent)| (kind.clone(), checks.clone(), None, agent.clone())).collect())
+            };
+            let right = without_repo(&want) == without_repo(&got);
+            let repo_right = want.1.iter().map(|t| &t.2).eq(got.1.iter().map(|t| &t.2));
+            let verdict = match (right, truth.misread) {
+                (_, Some(how)) => format!("not judged: the parser misreads the text ({how})"),
+                (true, None) => format!("right{}", if repo_right { "" } else { ", but the repo is WRONG" }),
+                (false, None) => "WRONG".to_string(),
+            };
+            if truth.misread.is_none() {
+                n += 1;
+                same += usize::from(right);
+                if want.1.iter().any(|t| t.2.is_some()) {
+                    repos += 1;
+                    repos_right += usize::from(repo_right);
+                }
             }
-            report.push(format!("{voice}@{wpm} WER {:.0}% {}\n  said:  {text}\n  heard: {heard}\n  want {want}\n  got  {got}", 100.0 * e as f64 / len as f64, if want == got { "same" } else { "DIFFERENT" }));
+            report.push(format!("{voice}@{wpm} WER {:.0}% {verdict}\n  said:  {text}\n  heard: {heard}\n  want {want:?}\n  got  {got:?}", 100.0 * e as f64 / len as f64));
         }
     }
     let wer = errs as f64 / total as f64;
     let report = report.join("\n");
-    eprintln!("{report}\nbriefs: WER {:.1}%, {same}/{n} understood alike", wer * 100.0);
-    // measured: 23.2 % and 12/16 with tiny.en (f16) on two cores
+    eprintln!("{report}\nbriefs: WER {:.1}%, {same}/{n} understood as their truth, the repo right in {repos_right}/{repos}", wer * 100.0);
+    // measured with tiny.en (f16) on two cores: WER 20.7 %, 13/14 as their truth (intent, kinds,
+    // checks, agent), the repo right in 4/12
     assert!(wer <= 0.30, "brief WER {:.1}% is over 30%\n{report}", wer * 100.0);
-    assert!(same * 3 >= n * 2, "only {same}/{n} briefs understood as their text\n{report}");
+    assert!(same * 4 >= n * 3, "only {same}/{n} briefs understood as their truth\n{report}");
+    assert!(repos_right * 4 >= repos, "the repo was heard right in only {repos_right}/{repos} briefs\n{report}");
 }
 
 #[test]
-fn spoken_commands_reach_the_right_intent_and_target() {
+fn spoken_commands_reach_their_fixed_intent_and_target() {
     let Some(t) = model() else { return };
     let dir = tmp();
     let mut good = 0;
     let mut n = 0;
     let mut report = Vec::new();
     for (voice, wpm) in COMMAND_VOICES {
-        for text in COMMANDS {
+        for (text, intent, task) in COMMAND_TRUTHS {
             let clip = speak(text, voice, *wpm, &dir);
             let h = t.hear(&clip, Mode::Free, None).unwrap();
             let heard = h.text().to_string();
             assert!(capcom::transcribe::repetition(&heard).is_none(), "loop: {heard:?}");
-            let (want, got) = (understand(text), understand(&heard));
-            let ok = want.intent == got.intent && want.target.as_ref().and_then(|x| x.task) == got.target.as_ref().and_then(|x| x.task);
+            let got = understand(&heard);
+            // judged against the fixed truth
+            let ok = got.intent.as_str() == *intent && got.target.as_ref().and_then(|x| x.task) == *task;
             n += 1;
             good += usize::from(ok);
             let tr = h.transcript.as_ref();
@@ -143,8 +249,6 @@ fn spoken_commands_reach_the_right_intent_and_target() {
     }
     let report = report.join("\n");
     eprintln!("{report}\ncommands: {good}/{n} right");
-    // the parser's own reading of the clean text is the reference; "merge task four" must name task 4
-    assert_eq!(understand("Merge task four.").target.and_then(|t| t.task), Some(4));
     // measured: 20/21
     assert!(good * 10 >= n * 8, "only {good}/{n} commands understood\n{report}");
 }

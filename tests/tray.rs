@@ -8,8 +8,8 @@
 //! and screenshots of the panel (xwd) must show capcom's own icon colours.
 //!
 //! Needs: Xvfb, dbus-daemon, xfce4-panel (+ xfconfd), xwd, xdotool, git
-//! (`./capcom.sh deps` installs them). Without them the test says so and skips, except
-//! under CI (the CI variable set), where a missing tool fails it.
+//! (`./capcom.sh test` installs them). Without them the test skips through
+//! `tests/common/skip.rs`, which fails it under CI.
 
 mod common;
 
@@ -23,23 +23,9 @@ use zbus::zvariant::{OwnedValue, Value};
 
 const TOOLS: [&str; 6] = ["Xvfb", "dbus-daemon", "xfce4-panel", "xwd", "xdotool", "git"];
 
-fn have(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-}
-
-/// True when every tool is there. Under CI a missing one fails the test.
+/// True when every tool is there; otherwise the test skips (a failure under CI).
 fn tools_present() -> bool {
-    let missing: Vec<&str> = TOOLS.into_iter().filter(|b| !have(b)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("tray test needs {} (./capcom.sh deps installs xvfb dbus xfce4-panel xfconf x11-apps xdotool git)", missing.join(", "));
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("{msg}");
-    }
-    eprintln!("\n\n!!!!! SKIPPING tray: {msg} !!!!!\n");
-    false
+    common::skip::programs(&TOOLS, "./capcom.sh test installs xvfb dbus-daemon xfce4-panel xfconf x11-apps xdotool git")
 }
 
 /// Children killed when the test ends, whatever way it ends.

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 #[path = "common/briefs.rs"]
 mod briefs;
+#[path = "common/shapes.rs"]
+mod shapes;
 
 use briefs::PendingCase;
 
@@ -358,6 +360,22 @@ mod props {
         (w.config, w.tasks, w.now)
     }
 
+    /// What holds for the parse of any text: a confidence and readiness scores in 0..1, the
+    /// same intent on a second parse, an intent that reads back from its own JSON (the `capcom
+    /// parse --json` contract) unchanged, and each task's brief taken verbatim from the text.
+    fn well_formed(text: &str, ctx: &Context, i: &Intent) -> Result<(), TestCaseError> {
+        prop_assert!((0.0..=1.0).contains(&i.confidence), "confidence {}", i.confidence);
+        for t in &i.tasks {
+            prop_assert!((0.0..=1.0).contains(&t.readiness.score), "score {}", t.readiness.score);
+            prop_assert!(text.contains(t.brief.as_str()), "brief {:?} is not from the text", t.brief);
+        }
+        prop_assert_eq!(&parse(text, ctx), i, "a second parse differs");
+        let json = serde_json::to_value(i).unwrap();
+        let back: Intent = serde_json::from_value(json.clone()).unwrap();
+        prop_assert_eq!(&back, i, "the JSON does not read back: {}", json);
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
@@ -368,7 +386,7 @@ mod props {
             let (config, tasks, now) = ctx_parts();
             let ctx = Context { config: &config, tasks: &tasks, pending: None, now };
             let i = parse(&text, &ctx);
-            prop_assert!((0.0..=1.0).contains(&i.confidence));
+            well_formed(&text, &ctx, &i)?;
         }
 
         #[test]
@@ -376,7 +394,7 @@ mod props {
             let (config, tasks, now) = ctx_parts();
             let ctx = Context { config: &config, tasks: &tasks, pending: None, now };
             let i = parse(&text, &ctx);
-            prop_assert!((0.0..=1.0).contains(&i.confidence));
+            well_formed(&text, &ctx, &i)?;
         }
 
         #[test]
@@ -393,18 +411,43 @@ mod props {
             let ctx = Context { config: &config, tasks: &tasks, pending: pending.then_some(&p), now };
             let text = words.join(" ");
             let i = parse(&text, &ctx);
-            prop_assert!((0.0..=1.0).contains(&i.confidence));
-            for t in &i.tasks {
-                prop_assert!((0.0..=1.0).contains(&t.readiness.score));
-            }
+            well_formed(&text, &ctx, &i)?;
         }
 
         #[test]
-        fn answers_never_panic(answer in "\\PC{0,500}") {
+        fn an_answer_only_adds_to_the_brief(answer in "\\PC{0,500}", brief in prop_oneof![
+            Just("Improve the homepage."),
+            Just("Upgrade lodash to the latest version, tests pass"),
+            Just("Fix the flaky login test in the config directory only, leave app routes untouched."),
+        ]) {
             let (config, tasks, now) = ctx_parts();
             let ctx = Context { config: &config, tasks: &tasks, pending: None, now };
-            let spec = parse("Improve the homepage.", &ctx).tasks.remove(0);
-            let _ = answer_clarification(&spec, &answer, &ctx);
+            let spec = parse(brief, &ctx).tasks.remove(0);
+            let out = answer_clarification(&spec, &answer, &ctx);
+            prop_assert!((0.0..=1.0).contains(&out.readiness.score));
+            // what the brief said stays: criteria, scope, constraints, deliverables, the repo
+            for c in &spec.acceptance {
+                prop_assert!(out.acceptance.contains(c), "lost the criterion {:?}", c);
+            }
+            for p in &spec.scope.include {
+                prop_assert!(out.scope.include.contains(p), "lost the scope {:?}", p);
+            }
+            for p in &spec.scope.exclude {
+                prop_assert!(out.scope.exclude.contains(p), "lost the exclusion {:?}", p);
+            }
+            for c in &spec.constraints {
+                prop_assert!(out.constraints.contains(c), "lost the constraint {:?}", c);
+            }
+            for d in &spec.deliverables {
+                prop_assert!(out.deliverables.contains(d), "lost the deliverable {:?}", d);
+            }
+            prop_assert!(spec.repo.is_none() || out.repo.is_some());
+            // the answer joins the brief as it was said
+            prop_assert!(out.brief.starts_with(spec.brief.trim_end()), "{:?} does not start with {:?}", out.brief, spec.brief);
+            // an empty answer changes nothing
+            if answer.trim().trim_end_matches(['.', '!', '?']).trim().is_empty() {
+                prop_assert_eq!(&out, &spec);
+            }
         }
     }
 
@@ -434,208 +477,13 @@ mod props {
     }
 }
 
-/// Prints what the parser makes of each line of the file named by `UNDERSTAND_BRIEFS`
-/// (a line starting with `!` is read with a merge question pending for task 1), against the
-/// fixture's world or, with `UNDERSTAND_CONFIG=FILE`, that config and no tasks.
-/// `UNDERSTAND_BRIEFS=briefs.txt cargo test --test understand -- --ignored --nocapture show`
-#[test]
-#[ignore]
-fn show() {
-    let Ok(path) = std::env::var("UNDERSTAND_BRIEFS") else { return };
-    let mut w = world();
-    if let Ok(cfg) = std::env::var("UNDERSTAND_CONFIG") {
-        let text = std::fs::read_to_string(&cfg).unwrap();
-        w.config = capcom::config::from_str(&text, &cfg).unwrap().0;
-        w.tasks.clear();
-    }
-    let text = std::fs::read_to_string(path).unwrap();
-    let p = Pending { action: "merge".into(), question: "Merge PR 41?".into(), task: Some(1) };
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let (line, pending) = match line.strip_prefix('!') {
-            Some(rest) => (rest, Some(&p)),
-            None => (line, None),
-        };
-        let ctx = Context { config: &w.config, tasks: &w.tasks, pending, now: w.now };
-        let i = parse(line, &ctx);
-        let mut v = serde_json::to_value(&i).unwrap();
-        if let Some(tasks) = v.get_mut("tasks").and_then(|t| t.as_array_mut()) {
-            for t in tasks {
-                t.as_object_mut().unwrap().remove("brief");
-            }
-        }
-        let obj = v.as_object_mut().unwrap();
-        obj.retain(|_, x| !(x.is_null() || x.as_array().is_some_and(|a| a.is_empty())));
-        println!("{}\n  {}\n", line, serde_json::to_string(&v).unwrap());
-    }
-}
-
 /// The words people say reach the parser in many shapes. Every brief of the corpus must be
 /// understood the same way whatever shape speech-to-text gives it.
 mod invariance {
     use super::*;
+    use crate::shapes::*;
     use proptest::prelude::*;
     use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRng, TestRunner};
-
-    /// What must not change: intent, task count, kinds, scope, checks, repo and agent.
-    #[derive(Debug, PartialEq)]
-    struct Reading {
-        intent: String,
-        tasks: usize,
-        kinds: Vec<String>,
-        scope: Vec<(Vec<String>, Vec<String>)>,
-        checks: Vec<Vec<String>>,
-        repos: Vec<String>,
-        agents: Vec<String>,
-    }
-
-    fn reading(i: &Intent) -> Reading {
-        Reading {
-            intent: i.intent.as_str().to_string(),
-            tasks: i.tasks.len(),
-            kinds: i.tasks.iter().map(|t| t.kind.as_str().to_string()).collect(),
-            scope: i.tasks.iter().map(|t| (t.scope.include.clone(), t.scope.exclude.clone())).collect(),
-            checks: i.tasks.iter().map(checks_of).collect(),
-            repos: i.tasks.iter().map(|t| opt_name(&t.repo)).collect(),
-            agents: i.tasks.iter().map(|t| opt_name(&t.agent)).collect(),
-        }
-    }
-
-    /// Sentence punctuation, not the dots, slashes and dashes inside words ("Next.js", "/demos/*").
-    fn is_mark(c: char) -> bool {
-        matches!(c, ',' | '.' | ';' | ':' | '!' | '?' | '"' | '\u{2014}' | '\u{2013}' | '\u{2026}')
-    }
-
-    /// (a) Lowercase, every punctuation mark removed.
-    pub fn flatten(text: &str) -> String {
-        let chars: Vec<char> = text.chars().collect();
-        let mut out = String::new();
-        for (k, &c) in chars.iter().enumerate() {
-            let prev = if k > 0 { chars[k - 1] } else { ' ' };
-            let next = chars.get(k + 1).copied().unwrap_or(' ');
-            // A mark between two word characters is part of a word ("Next.js", "2:30").
-            let inside = prev.is_alphanumeric() && next.is_alphanumeric() && matches!(c, '.' | ':');
-            if is_mark(c) && !inside {
-                out.push(' ');
-            } else if c == '-' && prev.is_whitespace() && next.is_whitespace() {
-                out.push(' ');
-            } else {
-                out.push(c.to_ascii_lowercase());
-            }
-        }
-        out.split_whitespace().collect::<Vec<_>>().join(" ")
-    }
-
-    const FILLERS: &[&str] = &["um", "uh", "like", "you know"];
-    /// Words after which "like" or "you know" is the language itself ("would like", "do you know").
-    /// (The parser's `KEEP_LIKE`, and the words before a real "you know".)
-    const TAKES_LIKE: &[&str] = &[
-        "would", "i'd", "we'd", "you'd", "they'd", "look", "looks", "looked", "feel", "feels", "felt", "seem", "seems", "just",
-        "something", "anything", "nothing", "more", "much", "exactly", "don't", "do", "did", "doesn't", "didn't", "i", "we",
-        "you", "they", "if", "what", "as", "is", "are", "was", "were", "not", "things", "stuff", "ones", "sound", "sounds",
-        "be", "behave", "behaves", "work", "works", "act", "acts", "really", "let", "will", "and",
-    ];
-
-    /// (b) Fillers at random word boundaries.
-    pub fn with_fillers(text: &str, rng: &mut TestRng) -> String {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        let mut out: Vec<String> = Vec::new();
-        for (k, w) in words.iter().enumerate() {
-            if k > 0 && rng.random_range(0..4) == 0 {
-                let f = FILLERS[rng.random_range(0..FILLERS.len())];
-                let prev = words[k - 1].trim_end_matches(|c: char| !c.is_alphanumeric()).to_ascii_lowercase();
-                if !(matches!(f, "like" | "you know") && TAKES_LIKE.contains(&prev.as_str())) {
-                    out.push(f.to_string());
-                }
-            }
-            out.push(w.to_string());
-        }
-        out.join(" ")
-    }
-
-    const UNITS: [&str; 20] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
-    const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-
-    fn say(n: u32) -> String {
-        match n {
-            0..=19 => UNITS[n as usize].to_string(),
-            20..=99 if n % 10 == 0 => TENS[(n / 10) as usize].to_string(),
-            20..=99 => format!("{} {}", TENS[(n / 10) as usize], UNITS[(n % 10) as usize]),
-            _ => format!("{} hundred{}", UNITS[(n / 100) as usize], if n % 100 == 0 { String::new() } else { format!(" and {}", say(n % 100)) }),
-        }
-    }
-
-    /// (c) Numbers as words ("PR 41" → "PR forty one"), and number words as digits
-    /// ("four headline variants" → "4 headline variants").
-    pub fn renumber(text: &str, to_words: bool) -> String {
-        let mut out: Vec<String> = Vec::new();
-        for w in text.split_whitespace() {
-            let core = w.trim_end_matches(|c: char| is_mark(c));
-            let tail = &w[core.len()..];
-            if to_words {
-                if !core.is_empty() && core.len() <= 3 && core.chars().all(|c| c.is_ascii_digit()) {
-                    let n: u32 = core.parse().unwrap_or(0);
-                    out.push(format!("{}{tail}", say(n)));
-                    continue;
-                }
-            } else if let Some(n) = UNITS.iter().position(|u| u.eq_ignore_ascii_case(core)).filter(|&n| n >= 2) {
-                out.push(format!("{n}{tail}"));
-                continue;
-            }
-            out.push(w.to_string());
-        }
-        out.join(" ")
-    }
-
-    /// (d) Split the way Whisper splits a long utterance: a comma becomes a sentence break
-    /// (and the next word a capital), a sentence break becomes a comma, or a comma goes.
-    pub fn resegment(text: &str, rng: &mut TestRng) -> String {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        let mut out: Vec<String> = Vec::new();
-        let mut capital = false;
-        for w in words {
-            let mut w = w.to_string();
-            if capital {
-                let mut cs = w.chars();
-                if let Some(f) = cs.next() {
-                    w = f.to_uppercase().collect::<String>() + cs.as_str();
-                }
-                capital = false;
-            }
-            if let Some(core) = w.strip_suffix(',') {
-                match rng.random_range(0..3) {
-                    0 => {
-                        w = format!("{core}.");
-                        capital = true;
-                    }
-                    1 => w = core.to_string(),
-                    _ => {}
-                }
-            } else if let Some(core) = w.strip_suffix('.').filter(|c| !c.is_empty() && !c.contains('.')) {
-                if rng.random_range(0..3) == 0 {
-                    w = format!("{core},");
-                }
-            }
-            out.push(w);
-        }
-        out.join(" ")
-    }
-
-    fn variant(text: &str, which: u8, seed: u64) -> String {
-        let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &{
-            let mut s = [0u8; 32];
-            s[..8].copy_from_slice(&seed.to_le_bytes());
-            s
-        });
-        match which {
-            0 => flatten(text),
-            1 => with_fillers(text, &mut rng),
-            2 => renumber(text, true),
-            3 => renumber(text, false),
-            _ => resegment(text, &mut rng),
-        }
-    }
-
-    const NAMES: [&str; 5] = ["lowercase, no punctuation", "fillers", "numbers as words", "number words as digits", "whisper segments"];
 
     #[test]
     fn every_brief_reads_the_same_in_every_shape() {
@@ -661,38 +509,6 @@ mod invariance {
         });
         if let Err(e) = result {
             panic!("{e}");
-        }
-    }
-
-    /// Every brief in every shape, SEEDS seeds each (default 8), all misreadings listed:
-    /// `cargo test --test understand -- --ignored --nocapture invariance_report`.
-    #[test]
-    #[ignore]
-    fn invariance_report() {
-        let w = world();
-        let seeds: u64 = std::env::var("SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
-        let mut per_shape = [(0usize, 0usize); 5];
-        for c in &w.cases {
-            let p = c.pending.as_ref().map(PendingCase::to_pending);
-            let ctx = Context { config: &w.config, tasks: &w.tasks, pending: p.as_ref(), now: w.now };
-            let want = reading(&parse(&c.text, &ctx));
-            for which in 0u8..5 {
-                for seed in 0..seeds {
-                    let v = variant(&c.text, which, seed);
-                    per_shape[which as usize].0 += 1;
-                    let got = reading(&parse(&v, &ctx));
-                    if got != want {
-                        per_shape[which as usize].1 += 1;
-                        println!("{}: {:?}\n    as {:?}\n    want {:?}\n    got  {:?}", NAMES[which as usize], c.text, v, want, got);
-                    }
-                    if which == 0 || which == 2 || which == 3 {
-                        break;
-                    }
-                }
-            }
-        }
-        for (k, (n, bad)) in per_shape.iter().enumerate() {
-            println!("{:28} {bad:4} of {n:5} misread", NAMES[k]);
         }
     }
 
@@ -983,33 +799,4 @@ mod contract {
         assert!(!t.deliverables.iter().any(|d| d.to_lowercase().contains("red and green")), "{:?}", t.deliverables);
         assert!(checks_of(t).contains(&"test".to_string()));
     }
-}
-
-/// The parser's share of a `capcom parse` process: the first parse builds every pattern it
-/// uses. Prints thread CPU times; run alone so that no other test has built them:
-/// `cargo test --release --test understand -- --ignored --nocapture cold_parse_cost`.
-#[test]
-#[ignore]
-fn cold_parse_cost() {
-    fn cpu_ms() -> f64 {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: clock_gettime writes into the timespec it is given.
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
-    }
-    let w = world();
-    let ctx = Context { config: &w.config, tasks: &w.tasks, pending: None, now: w.now };
-    let brief = "On the website, update the copyright year in the footer. Build must pass.";
-    let t = cpu_ms();
-    let _ = parse(brief, &ctx);
-    let cold = cpu_ms() - t;
-    let t = cpu_ms();
-    let _ = parse(brief, &ctx);
-    let warm = cpu_ms() - t;
-    let t = cpu_ms();
-    for c in &w.cases {
-        let _ = parse(&c.text, &ctx);
-    }
-    let corpus = cpu_ms() - t;
-    println!("first parse {cold:.2} ms cpu, again {warm:.3} ms, then the whole corpus ({} briefs, most patterns new) {corpus:.2} ms", w.cases.len());
 }

