@@ -1,0 +1,105 @@
+// The page never loses a clip: with the daemon down, a push-to-talk clip is kept in the
+// browser (IndexedDB) and shown as "not sent" with Retry; it survives a reload and is sent
+// by itself once the daemon is back. Run by tests/browser.rs; it starts and stops the daemon
+// itself (same data dir, same port, so the page's origin stays the same).
+// Input: CAPCOM_BROWSER_TEST (JSON). Output: one JSON line on stdout; a failed step throws.
+import puppeteer from "puppeteer-core";
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+const cfg = JSON.parse(process.env.CAPCOM_BROWSER_TEST);
+const base = `http://127.0.0.1:${cfg.port}`;
+const out = { steps: [] };
+const step = (name) => { out.steps.push(name); process.stderr.write(`browser: ${name}\n`); };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function assert(ok, what) { if (!ok) throw new Error("assertion failed: " + what); }
+const capcom = (...args) => execFileSync(cfg.bin, ["--config", cfg.config, "--data-dir", cfg.data, ...args], { encoding: "utf8" });
+
+let daemon = null;
+async function startDaemon() {
+  fs.rmSync(path.join(cfg.data, "api.addr"), { force: true });
+  const log = fs.openSync(cfg.daemon_log, "a");
+  daemon = spawn(cfg.bin, ["--config", cfg.config, "--data-dir", cfg.data, "daemon", "--headless"], {
+    env: Object.assign({}, process.env, { CAPCOM__API__LISTEN: `127.0.0.1:${cfg.port}`, CAPCOM_LOG: "info" }),
+    stdio: ["ignore", "ignore", log],
+  });
+  for (let i = 0; i < 1200; i++) {
+    if (fs.existsSync(path.join(cfg.data, "api.addr"))) return;
+    if (daemon.exitCode !== null) throw new Error("the daemon exited early: " + fs.readFileSync(cfg.daemon_log, "utf8"));
+    await sleep(50);
+  }
+  throw new Error("the daemon did not start");
+}
+async function stopDaemon() {
+  if (!daemon || daemon.exitCode !== null) return;
+  const done = new Promise((r) => daemon.once("exit", r));
+  daemon.kill("SIGTERM");
+  await done;
+}
+async function history() {
+  const token = fs.readFileSync(path.join(cfg.data, "api.token"), "utf8").trim();
+  const r = await fetch(base + "/v1/history", { headers: { Authorization: `Bearer ${token}` } });
+  return r.json();
+}
+
+const browser = await puppeteer.launch({
+  executablePath: cfg.chromium,
+  headless: true,
+  userDataDir: cfg.profile,
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+  ],
+});
+try {
+  await startDaemon();
+  const page = await browser.newPage();
+  page.setDefaultTimeout(120000);
+  page.on("pageerror", (e) => process.stderr.write(`page error: ${e.message}\n`));
+
+  step("pair");
+  const pairing = JSON.parse(capcom("pair", "--json"));
+  await page.goto(pairing.url.replace(/^http:\/\/[^/]+/, base), { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => localStorage.getItem("capcom.device") && window.capcom.live);
+  const before = (await history()).length;
+
+  step("record while the daemon is down");
+  await stopDaemon();
+  await page.waitForFunction(() => !window.capcom.live);
+  const talk = await page.$("#talk");
+  const box = await talk.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await sleep(1500);
+  await page.mouse.up();
+  await page.waitForFunction(() => (window.capcom.unsent || []).length === 1);
+  const shown = await page.$eval("#outbox", (e) => ({ hidden: e.hidden, text: e.innerText }));
+  assert(!shown.hidden && /not sent/.test(shown.text) && /Retry/.test(shown.text), "the clip is shown as not sent, with Retry: " + JSON.stringify(shown));
+  const kept = await page.evaluate(async () => (await window.capcomOutbox.all()).map((c) => c.blob.size));
+  assert(kept.length === 1 && kept[0] > 44 + 48000, "the recording is kept in IndexedDB: " + JSON.stringify(kept));
+
+  step("retry while still down keeps it");
+  await page.click("[data-retry]");
+  await sleep(500);
+  await page.waitForFunction(() => (window.capcom.unsent || []).length === 1);
+
+  step("a reload keeps it");
+  await page.reload({ waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => (window.capcom.unsent || []).length === 1 && !document.querySelector("#outbox").hidden);
+
+  step("sent when the daemon is back");
+  await startDaemon();
+  await page.waitForFunction(() => window.capcom.live && (window.capcom.unsent || []).length === 0 && window.capcom.lastTalk);
+  const left = await page.evaluate(async () => (await window.capcomOutbox.all()).length);
+  assert(left === 0, "nothing is left in the outbox: " + left);
+  const after = await history();
+  assert(after.length === before + 1, `one more utterance: ${before} -> ${after.length}`);
+  assert(after[0].duration_ms > 1000, "the whole recording arrived: " + after[0].duration_ms);
+  out.utterance = { id: after[0].id, duration_ms: after[0].duration_ms };
+  step("done");
+} finally {
+  await browser.close();
+  await stopDaemon();
+}
+process.stdout.write(JSON.stringify(out) + "\n");
