@@ -1,5 +1,5 @@
 // The page never loses a clip: with the daemon down, a push-to-talk clip is kept in the
-// browser (IndexedDB) and shown as "not sent" with Retry; it survives a reload and is sent
+// browser (IndexedDB) and shown as "not sent" with Retry; it outlives its tab and is sent
 // by itself once the daemon is back. Run by tests/browser.rs; it starts and stops the daemon
 // itself (same data dir, same port, so the page's origin stays the same).
 // Input: CAPCOM_BROWSER_TEST (JSON). Output: one JSON line on stdout; a failed step throws.
@@ -52,27 +52,35 @@ const browser = await puppeteer.launch({
     "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
   ],
 });
-try {
-  await startDaemon();
+async function open(url) {
   const page = await browser.newPage();
   page.setDefaultTimeout(120000);
   page.on("pageerror", (e) => process.stderr.write(`page error: ${e.message}\n`));
+  await page.goto(url, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.capcom && localStorage.getItem("capcom.device"));
+  return page;
+}
+/// Hold the talk button for 1.5 s (Chromium's fake microphone plays a tone).
+async function hold(page) {
+  const box = await (await page.$("#talk")).boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await sleep(1500);
+  await page.mouse.up();
+}
+try {
+  await startDaemon();
 
   step("pair");
   const pairing = JSON.parse(capcom("pair", "--json"));
-  await page.goto(pairing.url.replace(/^http:\/\/[^/]+/, base), { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => localStorage.getItem("capcom.device") && window.capcom.live);
+  let page = await open(pairing.url.replace(/^http:\/\/[^/]+/, base));
+  await page.waitForFunction(() => window.capcom.live);
   const before = (await history()).length;
 
   step("record while the daemon is down");
   await stopDaemon();
   await page.waitForFunction(() => !window.capcom.live);
-  const talk = await page.$("#talk");
-  const box = await talk.boundingBox();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.mouse.down();
-  await sleep(1500);
-  await page.mouse.up();
+  await hold(page);
   await page.waitForFunction(() => (window.capcom.unsent || []).length === 1);
   const shown = await page.$eval("#outbox", (e) => ({ hidden: e.hidden, text: e.innerText }));
   assert(!shown.hidden && /not sent/.test(shown.text) && /Retry/.test(shown.text), "the clip is shown as not sent, with Retry: " + JSON.stringify(shown));
@@ -84,19 +92,28 @@ try {
   await sleep(500);
   await page.waitForFunction(() => (window.capcom.unsent || []).length === 1);
 
-  step("a reload keeps it");
-  await page.reload({ waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => (window.capcom.unsent || []).length === 1 && !document.querySelector("#outbox").hidden);
-
-  step("sent when the daemon is back");
+  step("the tab closed, the daemon back: a new page sends it");
+  await page.close();
   await startDaemon();
-  await page.waitForFunction(() => window.capcom.live && (window.capcom.unsent || []).length === 0 && window.capcom.lastTalk);
-  const left = await page.evaluate(async () => (await window.capcomOutbox.all()).length);
-  assert(left === 0, "nothing is left in the outbox: " + left);
-  const after = await history();
+  page = await open(base + "/");
+  await page.waitForFunction(() => window.capcom.lastTalk && (window.capcom.unsent || []).length === 0);
+  assert((await page.evaluate(async () => (await window.capcomOutbox.all()).length)) === 0, "nothing is left in the outbox");
+  let after = await history();
   assert(after.length === before + 1, `one more utterance: ${before} -> ${after.length}`);
   assert(after[0].duration_ms > 1000, "the whole recording arrived: " + after[0].duration_ms);
-  out.utterance = { id: after[0].id, duration_ms: after[0].duration_ms };
+
+  step("the daemon back while the page is open: sent by itself");
+  await page.waitForFunction(() => window.capcom.live);
+  await stopDaemon();
+  await page.waitForFunction(() => !window.capcom.live);
+  await page.evaluate(() => { window.capcom.lastTalk = null; });
+  await hold(page);
+  await page.waitForFunction(() => (window.capcom.unsent || []).length === 1);
+  await startDaemon();
+  await page.waitForFunction(() => window.capcom.live && (window.capcom.unsent || []).length === 0 && window.capcom.lastTalk);
+  after = await history();
+  assert(after.length === before + 2, `two more utterances: ${before} -> ${after.length}`);
+  out.utterances = after.slice(0, 2).map((u) => ({ id: u.id, duration_ms: u.duration_ms }));
   step("done");
 } finally {
   await browser.close();
