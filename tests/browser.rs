@@ -140,3 +140,51 @@ fn the_phone_page_in_headless_chromium() {
     assert_eq!(state(moved), Some(serde_json::json!("ready")));
     assert_eq!(d.stop(), Some(0));
 }
+
+/// Chromium, node and puppeteer-core, or why the test skips.
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let (Some(chromium), Some(node)) = (which("chromium"), which("node")) else {
+        let msg = "the browser test needs chromium and node (./capcom.sh test installs them)";
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
+        return None;
+    };
+    if !root.join("tests/browser/node_modules/puppeteer-core").is_dir() {
+        let msg = "the browser test needs tests/browser/node_modules: run `npm ci --prefix tests/browser` (./capcom.sh test does)";
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
+        return None;
+    }
+    Some((chromium, node))
+}
+
+#[test]
+fn the_page_keeps_a_clip_the_daemon_did_not_take_and_sends_it_when_it_is_back() {
+    let Some((chromium, node)) = browser_tools() else { return };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("config.toml");
+    std::fs::write(&config, "[speech]\nengine = \"none\"\n").unwrap();
+    let data = tmp.path().join("data");
+    // The page's origin (and so its IndexedDB) is the port: the daemon comes back on the same one.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let input = serde_json::json!({
+        "port": port, "chromium": chromium, "profile": tmp.path().join("chromium-profile"),
+        "bin": BIN, "config": config, "data": data, "daemon_log": tmp.path().join("daemon.stderr"),
+    });
+    let run = Command::new(node)
+        .arg(root.join("tests/browser/outbox.mjs"))
+        .env("CAPCOM_BROWSER_TEST", input.to_string())
+        .env_remove("CAPCOM_CONFIG")
+        .env_remove("CAPCOM_DATA_DIR")
+        .current_dir(root.join("tests/browser"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout).to_string();
+    let log = String::from_utf8_lossy(&run.stderr).to_string();
+    let daemon = std::fs::read_to_string(tmp.path().join("daemon.stderr")).unwrap_or_default();
+    assert!(run.status.success(), "the browser run failed:\n{log}\n{said}\n--- daemon ---\n{daemon}");
+    let result: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap_or("{}")).unwrap();
+    assert_eq!(result["steps"].as_array().unwrap().last().unwrap(), "done", "{result}");
+}

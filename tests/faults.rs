@@ -478,3 +478,123 @@ fn fifty_briefs_at_once_are_all_stored() {
         assert!(texts.iter().any(|t| t.ends_with(&format!("number {i}"))), "brief {i} was not stored: {texts:?}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Hardening: hostile HTTP
+
+/// A raw request with any headers over a fresh connection; (status, body). `guard` bounds the wait.
+fn raw(addr: &str, head: &str, body: &[u8], guard: Duration) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(guard)).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    if let Err(e) = s.read_to_end(&mut resp) {
+        panic!("no answer within {guard:?} ({e}); got {:?}", String::from_utf8_lossy(&resp));
+    }
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn post(addr: &str, path: &str, auth: &str, ctype: &str, body: &[u8]) -> (u16, String) {
+    let head = format!(
+        "POST {path} HTTP/1.0\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    raw(addr, &head, body, Duration::from_secs(60))
+}
+
+#[test]
+fn briefs_too_long_for_an_agent_or_with_control_characters_are_refused_with_the_limit() {
+    let scene = Scene::new();
+    let mut d = Daemon::start(&scene.config("", "", ""));
+    let auth = format!("Bearer {}", d.token());
+    let brief = |text: &str| post(&d.addr, "/v1/brief", &auth, "application/json", serde_json::json!({"text": text}).to_string().as_bytes());
+
+    let long = format!("Fix the footer links. {}", "Make it so. ".repeat(100 * 1024 / 12));
+    let (status, body) = brief(&long);
+    assert_eq!(status, 413, "{body}");
+    let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(e["error"].as_str().unwrap().contains("at most 49152 bytes"), "the limit is named: {e}");
+    let (status, body) = brief("Fix the footer\u{0}links");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("control character (U+0000"), "{body}");
+    // An answer to a held task goes to the agent too: the same rule.
+    let answer = serde_json::json!({"task": 1, "text": "yes\u{0}"}).to_string();
+    let (status, body) = post(&d.addr, "/v1/answer", &auth, "application/json", answer.as_bytes());
+    assert_eq!(status, 400, "{body}");
+    // The CLI says the daemon's sentence.
+    let out = d.cli(&["brief", &long]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("at most 49152 bytes"), "{}", stderr(&out));
+    // Nothing was stored or dispatched.
+    let (_, tasks) = d.http("GET", "/v1/tasks?all=true", Some(&d.token()), None);
+    assert_eq!(tasks.trim(), "[]");
+    // A brief within the limit still goes through.
+    assert_eq!(brief("what's finished?").0, 200);
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn every_error_is_json_and_the_bearer_scheme_is_case_insensitive() {
+    let scene = Scene::new();
+    let mut d = Daemon::start(&scene.config("", "", ""));
+    let token = d.token();
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let head = format!("GET /v1/tasks HTTP/1.0\r\nHost: x\r\nAuthorization: {scheme} {token}\r\n\r\n");
+        assert_eq!(raw(&d.addr, &head, b"", Duration::from_secs(60)).0, 200, "{scheme}");
+    }
+    let auth = format!("Bearer {token}");
+    let cases: Vec<(&str, (u16, String))> = vec![
+        ("malformed JSON", post(&d.addr, "/v1/brief", &auth, "application/json", b"{\"text\": ")),
+        ("wrong content type", post(&d.addr, "/v1/brief", &auth, "text/plain", b"{\"text\": \"hi\"}")),
+        ("wrong field type", post(&d.addr, "/v1/brief", &auth, "application/json", b"{\"text\": 42}")),
+        ("unknown route", raw(&d.addr, "GET /v1/nothing HTTP/1.0\r\nHost: x\r\n\r\n", b"", Duration::from_secs(60))),
+        ("wrong method", raw(&d.addr, &format!("DELETE /v1/tasks HTTP/1.0\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n"), b"", Duration::from_secs(60))),
+        ("a task id that is not a number", raw(&d.addr, &format!("GET /v1/tasks/abc HTTP/1.0\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n"), b"", Duration::from_secs(60))),
+        ("no token", raw(&d.addr, "GET /v1/tasks HTTP/1.0\r\nHost: x\r\n\r\n", b"", Duration::from_secs(60))),
+    ];
+    for (what, (status, body)) in cases {
+        assert!((400..500).contains(&status), "{what}: {status} {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {body}"));
+        assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {v}");
+    }
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn eleven_hundred_idle_connections_do_not_lock_out_the_api() {
+    // This test holds 1,100 sockets itself: raise its own soft open-file limit.
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    if lim.rlim_max < 1400 {
+        assert!(std::env::var_os("CI").is_none(), "the hard open-file limit ({}) is too low for this test", lim.rlim_max);
+        eprintln!("SKIPPED: the hard open-file limit ({}) is too low to hold 1,100 sockets", lim.rlim_max);
+        return;
+    }
+    lim.rlim_cur = lim.rlim_max.min(4096);
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+
+    let scene = Scene::new();
+    let mut d = Daemon::start(&scene.config("", "", ""));
+    // The daemon runs as the shipped unit used to: 1,024 open files, soft and hard.
+    let pid = d.child.as_ref().unwrap().id() as libc::pid_t;
+    let unit = libc::rlimit { rlim_cur: 1024, rlim_max: 1024 };
+    assert_eq!(unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &unit, std::ptr::null_mut()) }, 0);
+
+    let idle: Vec<std::net::TcpStream> = (0..1100).map(|_| std::net::TcpStream::connect(&d.addr).unwrap()).collect();
+    // The guard (8 s) is shorter than the header-read timeout (10 s): only making room for
+    // the new connection at once passes, not waiting for the idle ones to time out.
+    let started = std::time::Instant::now();
+    let (status, body) = raw(&d.addr, "GET /v1/health HTTP/1.0\r\nHost: x\r\n\r\n", b"", Duration::from_secs(8));
+    eprintln!("/v1/health answered in {:?} beside 1,100 idle connections", started.elapsed());
+    assert_eq!(status, 200, "{body}");
+    // And a request that needs the database and the token.
+    let head = format!("GET /v1/tasks HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n", d.token());
+    assert_eq!(raw(&d.addr, &head, b"", Duration::from_secs(8)).0, 200);
+    drop(idle);
+    assert_eq!(d.stop(), Some(0));
+}

@@ -633,7 +633,8 @@ fn the_daemon_serves_cursors_webhook_only_to_signed_deliveries() {
     use capcom::dispatch::cursor::sign_webhook;
     let cfg = "[agents.cursor]\nkind = \"cursor\"\nwebhook_secret_env = \"CURSOR_WEBHOOK_SECRET\"\n\n[dispatch]\ndefault_agent = \"cursor\"\n";
     let d = Daemon::start_env(cfg, &[("CURSOR_WEBHOOK_SECRET", "whsec_daemon_0123456789"), ("CURSOR_API_KEY", "key_0123456789")]);
-    let body = r#"{"event":"statusChange","timestamp":"2026-11-21T10:00:00Z","id":"bc_1","status":"FINISHED","summary":"done"}"#;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = &format!(r#"{{"event":"statusChange","timestamp":"{now}","id":"bc_1","status":"FINISHED","summary":"done"}}"#);
     let post = |sig: Option<String>, body: &str| {
         let mut c = Command::new("curl");
         c.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "content-type: application/json"]);

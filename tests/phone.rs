@@ -306,3 +306,117 @@ fn beyond_loopback_the_daemon_serves_https_with_its_own_certificate() {
     assert!(d.stderr().contains(&fp));
     assert_eq!(d.stop(), Some(0));
 }
+
+/// A paired device's token.
+fn device_token(d: &Daemon, name: &str) -> String {
+    let p = pair_code(d);
+    let (status, dev) = exchange(d, p["code"].as_str().unwrap(), name);
+    assert_eq!(status, 200, "{dev}");
+    dev["token"].as_str().unwrap().to_string()
+}
+
+/// `secs` seconds of a quiet tone as 16-bit mono WAV at `rate`, as the page records it.
+fn tone_wav(secs: u32, rate: u32) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::new(&mut buf, spec).unwrap();
+    for i in 0..secs * rate {
+        w.write_sample(((i as f32 * 0.03).sin() * 300.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    buf.into_inner()
+}
+
+#[test]
+fn a_sixty_second_clip_at_48_khz_is_taken_and_a_longer_one_is_refused_with_the_limit() {
+    let mut d = Daemon::start(CONFIG);
+    let token = device_token(&d, "pixel");
+    let dh = [("X-Capcom-Device", token.as_str()), ("Content-Type", "audio/wav")];
+    // 60 s at 48 kHz is 5.5 MiB: beyond axum's default 2 MiB body limit, within two minutes.
+    let clip = tone_wav(60, 48_000);
+    assert!(clip.len() > 5 * 1024 * 1024);
+    let (status, head, body) = req(&d.addr, "POST", "/app/v1/talk", &dh, &clip);
+    assert_eq!(status, 200, "{head}{}", String::from_utf8_lossy(&body));
+    let a = json_of(&body);
+    let id = a["utterance_id"].as_i64().unwrap_or_else(|| panic!("the clip was stored: {a}"));
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    let u = store.utterances(10).unwrap().into_iter().find(|u| u.id == id).expect("the stored utterance");
+    let wav = hound::WavReader::open(u.audio_path.as_deref().expect("its recording")).unwrap();
+    let secs = wav.duration() as f64 / f64::from(wav.spec().sample_rate);
+    assert!((59.0..=61.0).contains(&secs), "the whole minute was stored: {secs} s");
+
+    // Over [voice] max_utterance (two minutes by default): a JSON refusal that names the limit.
+    // (The refusal comes from the declared length, before the body is read: only the head is sent.)
+    let too_long = tone_wav(125, 48_000).len();
+    let mut s = std::net::TcpStream::connect(&d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(s, "POST /app/v1/talk HTTP/1.0\r\nHost: x\r\nX-Capcom-Device: {token}\r\nContent-Type: audio/wav\r\nContent-Length: {too_long}\r\n\r\n").unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap();
+    let (head, body) = (String::from_utf8_lossy(&resp[..split]).into_owned(), resp[split..].to_vec());
+    assert!(head.starts_with("HTTP/1.0 413") || head.starts_with("HTTP/1.1 413"), "{head}");
+    let e = json_of(&body);
+    assert!(e["error"].as_str().unwrap().contains("at most 120 s"), "{e}");
+    // The page is told how long a clip may be, and so stops there.
+    let (_, _, me) = req(&d.addr, "GET", "/app/v1/me", &dh, b"");
+    assert_eq!(json_of(&me)["max_clip_ms"], 120_000);
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn the_feed_serves_only_regular_files_of_the_changelog_folder() {
+    let mut d = Daemon::start(CONFIG);
+    let feed_token = std::fs::read_to_string(d.data.join("feed.token")).unwrap().trim().to_string();
+    let dir = d.data.join("changelogs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("episode.mp3"), b"ID3 real audio").unwrap();
+    std::os::unix::fs::symlink("../api.token", dir.join("x.mp3")).unwrap();
+    std::os::unix::fs::symlink(d.data.join("capcom.db"), dir.join("db.wav")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.mp3")).unwrap();
+    std::fs::hard_link(d.data.join("api.token"), dir.join("hard.mp3")).unwrap();
+    let get = |name: &str| req(&d.addr, "GET", &format!("/feed/{feed_token}/audio/{name}"), &[], b"");
+
+    let (status, _, body) = get("episode.mp3");
+    assert_eq!((status, body.as_slice()), (200, b"ID3 real audio".as_slice()));
+    let api_token = d.token();
+    for name in ["x.mp3", "db.wav", "passwd.mp3", "hard.mp3"] {
+        let (status, head, body) = get(name);
+        assert_eq!(status, 404, "{name} must not be served: {head}");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains(&api_token) && !text.contains("root:") && !text.contains("SQLite"), "{name}: {text}");
+        assert!(json_of(&body)["error"].is_string(), "{name}: {text}");
+    }
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn a_restart_sweeps_incomplete_changelog_files_and_the_feed_lists_only_whole_ones() {
+    let mut d = Daemon::start(CONFIG);
+    let feed_token = std::fs::read_to_string(d.data.join("feed.token")).unwrap().trim().to_string();
+    assert_eq!(d.stop(), Some(0));
+    let dir = d.data.join("changelogs");
+    std::fs::create_dir_all(&dir).unwrap();
+    // What crashes and a full disk left: audio no sidecar names, a hidden temporary file, and
+    // a sidecar whose WAV came out empty.
+    std::fs::write(dir.join("changelog-2026-11-20-0730.wav"), vec![0u8; 64 * 1024]).unwrap();
+    std::fs::write(dir.join(".changelog-2026-11-21-0730.wav.4242.tmp"), vec![0u8; 64 * 1024]).unwrap();
+    std::fs::write(dir.join("changelog-2026-11-22-0730.wav"), b"").unwrap();
+    let entry = serde_json::json!({
+        "stem": "changelog-2026-11-22-0730", "title": "Changelog for Sunday, November 22",
+        "at": "2026-11-22T07:30:00+01:00", "text": "Cut short.", "duration_ms": 2000, "sample_rate": 22050,
+        "wav": "changelog-2026-11-22-0730.wav", "wav_bytes": 88244, "mp3": null, "mp3_bytes": 0,
+    });
+    std::fs::write(dir.join("changelog-2026-11-22-0730.json"), entry.to_string()).unwrap();
+    std::fs::write(dir.join("my-notes.txt"), b"the user's own").unwrap();
+
+    d.boot(&[]);
+    assert!(!dir.join("changelog-2026-11-20-0730.wav").exists(), "orphan audio is swept at start");
+    assert!(!dir.join(".changelog-2026-11-21-0730.wav.4242.tmp").exists(), "temporary files are swept at start");
+    assert!(dir.join("my-notes.txt").exists(), "nothing else is touched");
+    let (status, _, xml) = req(&d.addr, "GET", &format!("/feed/{feed_token}/podcast.xml"), &[], b"");
+    assert_eq!(status, 200);
+    let xml = String::from_utf8(xml).unwrap();
+    assert!(!xml.contains("changelog-2026-11-22-0730"), "an incomplete episode is never listed: {xml}");
+    assert_eq!(d.stop(), Some(0));
+}

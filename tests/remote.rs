@@ -1494,7 +1494,12 @@ async fn the_cursor_webhook_accepts_only_signed_deliveries() {
     use capcom::dispatch::cursor::{sign_webhook, webhook_router};
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let base = serve(webhook_router(Secret::new("whsec_0123456789abcdef"), tx)).await;
-    let body = r#"{"event":"statusChange","timestamp":"2026-11-21T10:00:00Z","id":"bc_1000","status":"FINISHED","summary":"done","target":{"prUrl":"https://github.com/octo/site/pull/88"}}"#;
+    // Deliveries carry their time (signed with the body); one far from now is refused.
+    let body: &'static str = format!(
+        r#"{{"event":"statusChange","timestamp":"{}","id":"bc_1000","status":"FINISHED","summary":"done","target":{{"prUrl":"https://github.com/octo/site/pull/88"}}}}"#,
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+    .leak();
     let http = reqwest::Client::new();
     let url = format!("{base}/v1/webhooks/cursor");
     let send = |sig: Option<String>, body: &'static str| {
@@ -1510,6 +1515,17 @@ async fn the_cursor_webhook_accepts_only_signed_deliveries() {
     let ev = rx.try_recv().unwrap();
     assert_eq!(ev.id, "bc_1000");
     assert!(matches!(ev.state(), RemoteState::Done { pr: Some(_), .. }));
+    // The same signed delivery again (a replay, or Cursor retrying) is answered, not acted on.
+    let again = send(Some(sign_webhook(b"whsec_0123456789abcdef", body.as_bytes())), body).await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert!(again.text().await.unwrap().contains("duplicate"));
+    assert!(rx.try_recv().is_err(), "a replayed delivery is not forwarded");
+    // A validly signed delivery from long ago is refused.
+    let old = r#"{"event":"statusChange","timestamp":"2026-11-21T10:00:00Z","id":"bc_1001","status":"FINISHED"}"#;
+    let stale = send(Some(sign_webhook(b"whsec_0123456789abcdef", old.as_bytes())), old).await.unwrap();
+    assert_eq!(stale.status(), 401);
+    assert!(stale.text().await.unwrap().contains("more than 5 minutes"));
+    assert!(rx.try_recv().is_err(), "a stale delivery is not forwarded");
     // Signed with another secret, signed for another body, missing, malformed.
     let bad = send(Some(sign_webhook(b"another-secret", body.as_bytes())), body).await.unwrap();
     assert_eq!(bad.status(), 401);

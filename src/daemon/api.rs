@@ -74,7 +74,39 @@ pub fn router(state: AppState) -> Router {
         open = open.merge(hook);
     }
     let page = crate::web::router(state.web.clone());
-    open.merge(authed).with_state(state).merge(page)
+    open.merge(authed)
+        .with_state(state)
+        .merge(page)
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
+        .layer(middleware::map_response(json_errors))
+}
+
+/// Every error body is JSON `{"error": "…"}`: axum's own refusals (a malformed JSON body, a
+/// missing content type, a wrong method, a path parameter that is not a number) are plain
+/// text, so they are rewrapped here with their words kept.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let msg = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
+    let mut out = ApiError(status, msg).into_response();
+    for (k, v) in parts.headers.iter() {
+        if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// Cursor's signed webhook, when a Cursor agent has a secret (`webhook_secret_env`):
@@ -108,12 +140,18 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// The credentials of an `Authorization: Bearer …` header. The scheme name is
+/// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` do too.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
 async fn require_token(State(st): State<AppState>, headers: HeaderMap, req: Request, next: Next) -> Response {
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer);
     match given {
         Some(t) if constant_time_eq(t.as_bytes(), st.token.as_bytes()) => next.run(req).await,
         Some(_) => ApiError(StatusCode::UNAUTHORIZED, "wrong API token".into()).into_response(),
@@ -295,9 +333,29 @@ async fn ask(st: &AppState, make: impl FnOnce(oneshot::Sender<Answer>) -> Msg) -
         .map_err(|_| ApiError(StatusCode::SERVICE_UNAVAILABLE, "the coordinator is stopping".into()))
 }
 
+/// A brief's text as [`crate::dispatch::prompt::check_brief`] allows it, or the refusal:
+/// 413 for a brief over the limit (the limit in the words), 400 for a control character.
+pub fn brief_allowed(text: &str) -> Result<(), ApiError> {
+    use crate::dispatch::prompt::{BriefRefusal, check_brief};
+    check_brief(text).map_err(|e| match e {
+        BriefRefusal::TooLong { .. } => ApiError(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+        BriefRefusal::Control { .. } => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
+    })
+}
+
 async fn post_brief(State(st): State<AppState>, Json(b): Json<BriefBody>) -> ApiResult<Answer> {
     if b.text.trim().is_empty() && b.intent.is_none() {
         return Err(ApiError(StatusCode::BAD_REQUEST, "say something: `text` is empty".into()));
+    }
+    brief_allowed(&b.text)?;
+    if let Some(intent) = &b.intent {
+        for t in &intent.tasks {
+            brief_allowed(&t.brief)?;
+            brief_allowed(&t.title)?;
+        }
+        if let Some(i) = &intent.instruction {
+            brief_allowed(i)?;
+        }
     }
     ask(&st, |reply| Msg::Brief { text: b.text, intent: b.intent, reply }).await
 }
@@ -324,10 +382,31 @@ async fn post_answer(State(st): State<AppState>, Json(b): Json<AnswerBody>) -> A
     if b.text.trim().is_empty() {
         return Err(ApiError(StatusCode::BAD_REQUEST, "say the answer: `capcom answer TASK TEXT`".into()));
     }
+    brief_allowed(&b.text)?;
     ask(&st, |reply| Msg::Answer { task, text: b.text, reply }).await
 }
 
 async fn post_cancel(State(st): State<AppState>, Json(b): Json<TaskBody>) -> ApiResult<Answer> {
     let task = task_ref_text(&b.task)?;
     ask(&st, |reply| Msg::Cancel { task, reply }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let cases = [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER  abc ", Some("abc")),
+            ("Basic abc", None),
+            ("Bearerabc", None),
+            ("abc", None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(bearer(header), want, "{header}");
+        }
+    }
 }

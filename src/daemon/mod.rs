@@ -65,6 +65,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         crate::private::register_own_env(&name);
     }
 
+    // Room for many connections, agents and logs (systemd's soft limit is 1,024).
+    crate::web::serve::raise_fd_limit(8192);
     warn_missing_agents(&opts.config);
     crate::process::set_background_nice(opts.config.dispatch.agent_nice);
     let listener = tokio::net::TcpListener::bind(&opts.config.api.listen)
@@ -103,12 +105,18 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         None
     };
     let base_url = crate::web::base_url(&services.config.api.public_url, addr, tls.is_some());
+    // What a changelog cut short by a crash or a full disk left behind (one daemon per data
+    // dir, so nothing is being written now).
+    for p in crate::report::changelog::sweep_orphans(&spoken::changelog_dir_of(&services)) {
+        tracing::info!(path = %p.display(), "removed an incomplete changelog file");
+    }
     let web = crate::web::Web::new(
         services.store.clone(),
         spoken::changelog_dir_of(&services),
         feed_token.clone(),
         base_url,
         phone::DaemonBackend::new(services.clone(), coordinator.clone()),
+        services.config.voice.max_utterance.0,
         stop_rx.clone(),
     );
     let web_watcher = web.spawn_watcher(stop_rx.clone());
@@ -131,16 +139,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
 
     let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone(), addr, state.feed_token.to_string(), state.web.clone()))) };
 
-    let mut stop_for_server = stop_rx.clone();
+    let stop_for_server = stop_rx.clone();
     let server = tokio::spawn(async move {
-        match tls {
-            Some(cert) => crate::web::tls::serve(listener, app, cert.acceptor, stop_for_server).await,
-            None => {
-                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move { coordinator::stopped(&mut stop_for_server).await })
-                    .await
-            }
-        }
+        let limits = crate::web::serve::Limits::default();
+        crate::web::serve::serve(listener, app, tls.map(|c| c.acceptor), limits, stop_for_server).await
     });
 
     let mut stop_wait = stop_rx.clone();

@@ -345,10 +345,14 @@ async fn get_audio(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     feed_token_ok(&st, &token)?;
-    if !report::changelog::is_servable(&file) {
-        return Err(ApiError(StatusCode::NOT_FOUND, "no such episode".into()));
-    }
-    let path = changelog_dir(&st).join(&file);
+    // Only regular files of the folder itself: never a link out of it.
+    let dir = changelog_dir(&st);
+    let name = file.clone();
+    let path = tokio::task::spawn_blocking(move || report::changelog::servable_path(&dir, &name))
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such episode".into()))?;
     let meta = tokio::fs::metadata(&path).await.map_err(|_| ApiError(StatusCode::NOT_FOUND, "no such episode".into()))?;
     let mime = if file.ends_with(".mp3") {
         "audio/mpeg"

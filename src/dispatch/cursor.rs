@@ -36,6 +36,8 @@ use sha2::Sha256;
 pub const DEFAULT_API: &str = "https://api.cursor.com";
 pub const DEFAULT_TOKEN_ENV: &str = "CURSOR_API_KEY";
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
+/// The header naming one delivery (not covered by the signature).
+pub const DELIVERY_HEADER: &str = "x-webhook-id";
 /// Where the local API receives Cursor's webhook.
 pub const WEBHOOK_PATH: &str = "/v1/webhooks/cursor";
 
@@ -432,6 +434,51 @@ impl WebhookEvent {
 struct WebhookState {
     secret: Secret,
     tx: tokio::sync::mpsc::Sender<WebhookEvent>,
+    seen: std::sync::Arc<std::sync::Mutex<Replays>>,
+}
+
+/// How far a delivery's signed `timestamp` may be from now.
+pub const WEBHOOK_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Replay protection for signed deliveries. Cursor signs the body, and the body carries
+/// the delivery's `timestamp` (cursor.com/docs/cloud-agent/api/webhooks: `X-Webhook-Signature`
+/// over the raw body; `X-Webhook-ID` names the delivery but is not signed). A delivery is taken
+/// once: its timestamp must be within [`WEBHOOK_WINDOW`] of now, and its signature (so its
+/// exact body) and its delivery id must not have been seen within twice that.
+#[derive(Debug, Default)]
+pub struct Replays {
+    seen: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>,
+}
+
+/// Why a verified delivery is not acted on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayRefusal {
+    #[error("the delivery has no `timestamp`, so it could be a replay")]
+    NoTimestamp,
+    #[error("the delivery's timestamp {0} is more than 5 minutes from now: a replay, or a clock far off")]
+    Stale(String),
+    #[error("this delivery was already taken")]
+    Duplicate,
+}
+
+impl Replays {
+    /// Take a delivery (its signature, its `X-Webhook-ID` if any, its signed timestamp) at `now`.
+    pub fn take(&mut self, signature: &str, delivery: Option<&str>, timestamp: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> Result<(), ReplayRefusal> {
+        let ts = timestamp.map(str::trim).filter(|t| !t.is_empty()).ok_or(ReplayRefusal::NoTimestamp)?;
+        let at = chrono::DateTime::parse_from_rfc3339(ts).map_err(|_| ReplayRefusal::Stale(ts.to_string()))?.with_timezone(&chrono::Utc);
+        if (now - at).abs() > WEBHOOK_WINDOW {
+            return Err(ReplayRefusal::Stale(ts.to_string()));
+        }
+        self.seen.retain(|_, when| now - *when <= WEBHOOK_WINDOW * 2);
+        let keys: Vec<String> = std::iter::once(format!("sig:{signature}")).chain(delivery.map(|d| format!("id:{}", d.trim()))).collect();
+        if keys.iter().any(|k| self.seen.contains_key(k)) {
+            return Err(ReplayRefusal::Duplicate);
+        }
+        for k in keys {
+            self.seen.insert(k, now);
+        }
+        Ok(())
+    }
 }
 
 /// `POST /v1/webhooks/cursor`: verifies the signature over the raw body, answers
@@ -439,7 +486,7 @@ struct WebhookState {
 /// agent event, and forwards verified events to `tx`.
 pub fn webhook_router<S: Clone + Send + Sync + 'static>(secret: Secret, tx: tokio::sync::mpsc::Sender<WebhookEvent>) -> axum::Router<S> {
     use axum::routing::post;
-    axum::Router::new().route(WEBHOOK_PATH, post(webhook)).with_state(WebhookState { secret, tx })
+    axum::Router::new().route(WEBHOOK_PATH, post(webhook)).with_state(WebhookState { secret, tx, seen: Default::default() })
 }
 
 async fn webhook(
@@ -456,6 +503,14 @@ async fn webhook(
         Ok(e) => e,
         Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": format!("not an agent event: {e}") }))),
     };
+    let delivery = headers.get(DELIVERY_HEADER).and_then(|v| v.to_str().ok());
+    let taken = st.seen.lock().unwrap_or_else(|p| p.into_inner()).take(sig.unwrap_or_default(), delivery, event.timestamp.as_deref(), chrono::Utc::now());
+    match taken {
+        Ok(()) => {}
+        // Cursor retrying a delivery it thinks was lost: answered, not acted on again.
+        Err(ReplayRefusal::Duplicate) => return (StatusCode::OK, axum::Json(json!({ "ok": true, "duplicate": true }))),
+        Err(e) => return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": e.to_string() }))),
+    }
     match st.tx.try_send(event) {
         Ok(()) => (StatusCode::OK, axum::Json(json!({ "ok": true }))),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "error": "busy; retry later" }))),
@@ -490,6 +545,30 @@ mod tests {
         }
         assert!(matches!(map_status(&agent("ERROR", Some("repo not found"), None)), RemoteState::Failed { reason } if reason.contains("repo not found")));
         assert!(matches!(map_status(&agent("EXPIRED", None, None)), RemoteState::Failed { reason } if reason.contains("expired")));
+    }
+
+    #[test]
+    fn a_delivery_is_taken_once_and_only_within_its_window() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        let mut r = Replays::default();
+        let cases: [(&str, Option<&str>, Option<&str>, i64, Result<(), ReplayRefusal>); 9] = [
+            ("sha256=aa", Some("d-1"), Some("2026-11-21T10:00:00Z"), 0, Ok(())),
+            ("sha256=aa", Some("d-1"), Some("2026-11-21T10:00:00Z"), 1, Err(ReplayRefusal::Duplicate)),
+            ("sha256=aa", Some("d-other"), Some("2026-11-21T10:00:00Z"), 2, Err(ReplayRefusal::Duplicate)),
+            ("sha256=bb", Some("d-1"), Some("2026-11-21T10:00:05Z"), 3, Err(ReplayRefusal::Duplicate)),
+            ("sha256=cc", None, Some("2026-11-21T10:00:05Z"), 4, Ok(())),
+            ("sha256=dd", None, Some("2026-11-21T09:54:00Z"), 5, Err(ReplayRefusal::Stale("2026-11-21T09:54:00Z".into()))),
+            ("sha256=ee", None, Some("2026-11-21T10:06:00Z"), 6, Err(ReplayRefusal::Stale("2026-11-21T10:06:00Z".into()))),
+            ("sha256=ff", None, None, 7, Err(ReplayRefusal::NoTimestamp)),
+            ("sha256=gg", None, Some("yesterday"), 8, Err(ReplayRefusal::Stale("yesterday".into()))),
+        ];
+        for (sig, id, ts, secs, want) in cases {
+            assert_eq!(r.take(sig, id, ts, now + chrono::Duration::seconds(secs)), want, "{sig} {id:?} {ts:?}");
+        }
+        // What was seen is forgotten once its timestamp could no longer pass.
+        let later = now + chrono::Duration::minutes(11);
+        assert_eq!(r.take("sha256=aa", Some("d-1"), Some("2026-11-21T10:11:00Z"), later), Ok(()));
+        assert!(r.seen.len() <= 2, "{:?}", r.seen);
     }
 
     #[test]

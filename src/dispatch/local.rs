@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// The longest prompt passed as one argument; a longer one is passed as its file.
+pub const MAX_PROMPT_ARG: usize = 120 * 1024;
+
 /// How often the watcher reads the log and checks the process.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -107,10 +110,21 @@ impl LocalBackend {
             (Some(_), None) => return Err(BackendError::NoResume(self.name.clone())),
             (None, _) => &self.spec.argv,
         };
+        // Linux refuses one argument over 128 KiB (MAX_ARG_STRLEN) with "Argument list too
+        // long", and any NUL: such a prompt goes through its file (always written), which the
+        // argument then names.
+        let prompt_arg = if req.prompt.len() > MAX_PROMPT_ARG || req.prompt.contains('\0') {
+            format!(
+                "Your task is in the file {} (too long to pass as an argument). Read all of it first, then do what it says.",
+                prompt_file.display()
+            )
+        } else {
+            req.prompt.clone()
+        };
         let argv: Vec<String> = template
             .iter()
             .map(|a| match a.as_str() {
-                "{prompt}" => req.prompt.clone(),
+                "{prompt}" => prompt_arg.clone(),
                 "{prompt_file}" => prompt_file.to_string_lossy().into_owned(),
                 "{workdir}" => req.workdir.to_string_lossy().into_owned(),
                 "{session}" => req.resume.clone().unwrap_or_default(),
@@ -139,6 +153,7 @@ impl LocalBackend {
             std::fs::create_dir_all(dir).map_err(|e| start_err(format!("{}: {e}", dir.display())))?;
         }
         let _ = std::fs::remove_file(status_path(&req.log_path));
+        let _ = std::fs::remove_file(pid_path(&req.log_path));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -312,6 +327,21 @@ pub fn status_path(log: &Path) -> PathBuf {
     let mut s = log.as_os_str().to_owned();
     s.push(".status");
     PathBuf::from(s)
+}
+
+/// The file a supervisor writes its own pid and start time into before it starts the agent,
+/// so a daemon that stopped before recording the pid can still find the run's process.
+pub fn pid_path(log: &Path) -> PathBuf {
+    let mut s = log.as_os_str().to_owned();
+    s.push(".pid");
+    PathBuf::from(s)
+}
+
+/// The supervisor's pid file: its pid and start time.
+pub fn read_pid_file(log: &Path) -> Option<(u32, Option<u64>)> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(pid_path(log)).ok()?).ok()?;
+    let pid = u32::try_from(v.get("pid")?.as_u64()?).ok()?;
+    Some((pid, v.get("start").and_then(|s| s.as_u64())))
 }
 
 /// How a run ended, as far as it can be known.
@@ -588,6 +618,15 @@ pub fn supervise(status_file: &Path, max_log: u64, argv: &[String]) -> u8 {
     // Blocked here and in the threads below; the agent starts with a clean mask (std resets it).
     let _ = signals.thread_block();
 
+    // First of all, where this run's process can be found (see `pid_path`).
+    if let Some(log) = status_file.to_str().and_then(|s| s.strip_suffix(".status")) {
+        let me = std::process::id();
+        let json = serde_json::json!({ "pid": me, "start": proc_start_time(me) });
+        let (pid_file, tmp) = (pid_path(Path::new(log)), status_file.with_extension("pid.tmp"));
+        if std::fs::write(&tmp, json.to_string()).is_ok() {
+            let _ = std::fs::rename(&tmp, &pid_file);
+        }
+    }
     let write_status = |json: serde_json::Value| {
         let tmp = status_file.with_extension("status.tmp");
         if std::fs::write(&tmp, json.to_string()).is_ok() {
@@ -858,6 +897,21 @@ mod tests {
         assert_eq!(argv, ["agent", "it's \"quoted\"; rm -rf / $(x)", "--dir={workdir}", "/w", "/w/.capcom/prompt.md"]);
         let resume = StartRequest { resume: Some("s".into()), ..req };
         assert!(matches!(b.argv(&resume, Path::new("p")), Err(BackendError::NoResume(_))));
+    }
+
+    #[test]
+    fn a_prompt_too_long_for_one_argument_is_passed_as_its_file() {
+        let spec = LocalSpec { preset: String::new(), argv: vec!["agent".into(), "-p".into(), "{prompt}".into()], resume_argv: None, format: StreamFormat::Plain };
+        let b = LocalBackend::new("x", spec, AgentEnv::default(), None);
+        for (prompt, whole) in [("short".to_string(), true), ("x".repeat(MAX_PROMPT_ARG), true), ("x".repeat(200 * 1024), false), ("a\0b".to_string(), false)] {
+            let req = StartRequest { prompt: prompt.clone(), workdir: PathBuf::from("/w"), ..StartRequest::default() };
+            let argv = b.argv(&req, Path::new("/w/.capcom/prompt.md")).unwrap();
+            if whole {
+                assert_eq!(argv[2], prompt);
+            } else {
+                assert!(argv[2].contains("/w/.capcom/prompt.md") && argv[2].len() < 1024, "{}", &argv[2][..argv[2].len().min(80)]);
+            }
+        }
     }
 
     #[test]

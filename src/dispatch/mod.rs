@@ -26,6 +26,7 @@ pub mod local;
 pub mod presets;
 mod progress;
 pub mod prompt;
+pub mod recover;
 pub mod remote;
 mod routing;
 pub mod scheduler;
@@ -83,11 +84,28 @@ enum Ending {
     Cancelled,
 }
 
-/// Whether a job goes on with a retry (an interrupted run, `retry_interrupted`).
+/// Whether a job goes on with a retry (an interrupted run, `retry_interrupted`), or starts
+/// again (an agent that never started before a crash).
 enum Again {
     No,
     Retry,
+    Restart,
 }
+
+/// Fault injection for the crash tests (tests/crash.rs): with `CAPCOM_TEST_KILL_AT=<step>`
+/// the daemon kills itself with SIGKILL at that step of a dispatch. Compiled into debug builds
+/// only; a release build (what `./capcom.sh install` installs) has no such hook.
+#[cfg(debug_assertions)]
+fn crash_point(step: &str) {
+    if std::env::var("CAPCOM_TEST_KILL_AT").is_ok_and(|s| s == step) {
+        tracing::warn!(step, "CAPCOM_TEST_KILL_AT: the daemon kills itself here");
+        // SAFETY: kill(2) on our own pid.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn crash_point(_step: &str) {}
 
 #[derive(Debug, thiserror::Error)]
 enum RunError {
@@ -197,6 +215,7 @@ impl Dispatcher {
             match again {
                 Again::No => return Ok(()),
                 Again::Retry => kind = JobKind::Retry,
+                Again::Restart => kind = JobKind::Start,
             }
         }
     }
@@ -269,6 +288,7 @@ impl Dispatcher {
                     &format!("worktree {} on {} from {} ({})", path.display(), branch, repo.base, &wt.base_sha[..wt.base_sha.len().min(7)]),
                     Some(serde_json::json!({"path": path, "branch": branch, "base": repo.base, "base_sha": wt.base_sha})),
                 );
+                crash_point("worktree");
                 (path, branch)
             }
         };
@@ -312,6 +332,7 @@ impl Dispatcher {
         if !self.to(id, from, TaskState::Running, Some(&format!("{verb} {agent_name}"))) {
             return Ok(Again::No);
         }
+        crash_point("running");
         let log_path = self.ctx.data.logs().join("tasks").join(format!("task-{id}-{}.log", Utc::now().format("%Y%m%dT%H%M%S%.3f")));
         let run_id = self.store().start_run(&Run {
             task_id: id,
@@ -322,6 +343,7 @@ impl Dispatcher {
             kind: Some(run_kind(kind).to_string()),
             ..Run::default()
         })?;
+        crash_point("run-row");
         let req = StartRequest {
             task_id: id,
             title: task.title.clone(),
@@ -354,9 +376,11 @@ impl Dispatcher {
                 return Ok(Again::No);
             }
         };
+        crash_point("spawned");
         if let Some(pid) = launched.run.pid {
             let _ = self.store().set_run_process(run_id, pid as i64, launched.run.pid_start.map(|s| s as i64));
         }
+        crash_point("pid-recorded");
         let _ = self.store().set_run_session(run_id, launched.run.session_id.as_deref(), launched.run.remote_id.as_deref(), None);
         let deadline = tokio::time::Instant::now() + self.timeout();
         let ending = self.watch(id, run_id, backend.as_ref(), &launched.run, launched.events, cancel, deadline).await;
@@ -434,6 +458,7 @@ impl Dispatcher {
                     Some(AgentEvent::Finished { summary, session_id, cost_usd }) => {
                         let _ = store.set_run_session(run_id, session_id.as_deref(), None, cost_usd);
                         let _ = store.finish_run(run_id, Some(0), summary.as_deref());
+                        crash_point("exit-recorded");
                         return Ending::Finished { summary };
                     }
                     Some(AgentEvent::Failed { reason, log_tail }) => {
@@ -506,6 +531,7 @@ impl Dispatcher {
                 if !self.to(id, running, TaskState::Checking, Some("reviewing")) {
                     return Ok(Again::No);
                 }
+                crash_point("checking");
                 let task = self.store().task(id)?;
                 self.review(&task).await?;
             }
@@ -597,31 +623,127 @@ impl Dispatcher {
         predict_conflicts(self.ctx.git.clone(), self.store(), id, repo, head, &others).await;
     }
 
-    /// Re-attach to the open run of a task that was `running` when the daemon stopped.
+    /// A task found `running` after a restart: decide from the facts on disk
+    /// ([`recover::decide`]) whether its agent never started (start it again), is still going
+    /// or ended unwatched (watch it again), or ended and that was recorded (carry on from there).
     async fn attach(&self, id: i64, cancel: CancelToken) -> Result<Again, RunError> {
         let task = self.store().task(id)?;
         if task.state != TaskState::Running {
             return Ok(Again::No);
         }
-        let run = self.store().runs(id)?.into_iter().rev().find(|r| r.ended_at.is_none());
         let agent = task.agent.clone().unwrap_or_default();
         let wt = task.worktree.as_deref().map(PathBuf::from).unwrap_or_default();
-        let Some(run) = run else {
-            let ending = Ending::Failed { reason: "interrupted: the daemon stopped before the agent started".into(), log_tail: String::new() };
-            return self.conclude(id, &agent, &wt, ending, true).await;
+        let run = self.latest_run(&task)?;
+        let facts = self.facts(&task, run.as_ref()).await?;
+        let recovery = recover::decide(&facts);
+        let found = found_words(&facts);
+        tracing::info!(task = id, %found, recovery = recovery.as_str(), "reconciled a running task after a restart");
+        self.event(
+            id,
+            "recovered",
+            &format!("after a restart: {found}; {}", recovery.as_str()),
+            Some(serde_json::json!({"found": found, "recovery": recovery.as_str()})),
+        );
+        let run_log = run.as_ref().and_then(|r| r.log_path.as_deref()).map(|l| local::read_tail(Path::new(l))).unwrap_or_default();
+        match recovery {
+            recover::Recovery::Restart => {
+                if let Some(r) = run.as_ref().filter(|r| r.ended_at.is_none()) {
+                    let _ = self.store().finish_run(r.id, None, Some("the daemon stopped before the agent started"));
+                }
+                let again = self.to(id, &[TaskState::Running], TaskState::Queued, Some("the daemon stopped before its agent started; starting it again"));
+                Ok(if again { Again::Restart } else { Again::No })
+            }
+            recover::Recovery::Finished { summary } => self.conclude(id, &agent, &wt, Ending::Finished { summary }, true).await,
+            recover::Recovery::Failed { reason } => {
+                self.conclude(id, &agent, &wt, Ending::Failed { reason, log_tail: run_log }, true).await
+            }
+            recover::Recovery::Unknown => {
+                let reason = "interrupted: the agent started, but no process or status was found to say how it ended".to_string();
+                if let Some(r) = &run {
+                    let _ = self.store().finish_run(r.id, None, Some(&reason));
+                }
+                self.conclude(id, &agent, &wt, Ending::Failed { reason, log_tail: run_log }, true).await
+            }
+            recover::Recovery::Reattach { pid } => {
+                let Some(run) = run else { return Ok(Again::No) };
+                self.reattach(id, run, pid, &wt, cancel).await
+            }
+        }
+    }
+
+    /// The task's run of its current `running` spell: the latest run, if it began after the
+    /// task last turned `running` from `queued` or `scheduled` (an older one is a past run's).
+    fn latest_run(&self, task: &Task) -> Result<Option<Run>, RunError> {
+        let since = self
+            .store()
+            .events(task.id)?
+            .into_iter()
+            .rev()
+            .find(|e| {
+                e.kind == "state"
+                    && e.data.as_ref().is_some_and(|d| d["to"] == "running" && matches!(d["from"].as_str(), Some("queued" | "scheduled")))
+            })
+            .map(|e| e.at);
+        let run = self.store().runs(task.id)?.into_iter().last();
+        Ok(run.filter(|r| since.as_deref().is_none_or(|s| r.started_at.as_str() >= s) || r.ended_at.is_none()))
+    }
+
+    /// What the disk says of a task found `running`.
+    async fn facts(&self, task: &Task, run: Option<&Run>) -> Result<recover::Facts, RunError> {
+        let proc = |pid: Option<i64>, start: Option<i64>| pid.and_then(|p| u32::try_from(p).ok()).map(|p| (p, start.and_then(|s| u64::try_from(s).ok())));
+        let run_facts = run.map(|r| {
+            let log = r.log_path.as_deref().map(PathBuf::from);
+            let local = self.ctx.config.agents.get(&r.agent).is_none_or(|a| a.kind == "local");
+            recover::RunFacts {
+                ended: r.ended_at.as_ref().map(|_| (r.exit_code, r.summary.clone())),
+                local,
+                pid: proc(r.pid, r.pid_start),
+                pid_file: log.as_deref().and_then(local::read_pid_file),
+                status_file: log.as_deref().is_some_and(|l| local::status_path(l).exists()),
+                log_written: log.as_deref().is_some_and(|l| std::fs::metadata(l).is_ok_and(|m| m.len() > 0)),
+            }
+        });
+        let base = self
+            .store()
+            .events(task.id)?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "worktree")
+            .and_then(|e| e.data.and_then(|d| d["base_sha"].as_str().map(String::from)));
+        let commits = match (task.worktree.as_deref().map(PathBuf::from).filter(|w| w.exists()), base) {
+            (Some(wt), Some(base)) => {
+                let git = self.ctx.git.clone();
+                blocking(move || git.ok(&wt, &["rev-list", "--count", &format!("{base}..HEAD")]))
+                    .await?
+                    .ok()
+                    .and_then(|n| n.trim().parse().ok())
+                    .unwrap_or(0)
+            }
+            _ => 0,
         };
+        Ok(recover::Facts { run: run_facts, commits })
+    }
+
+    /// Watch the open run of a task again (a local agent by `pid`, recorded now if only its
+    /// supervisor's pid file had it), then carry on as if it had been watched all along.
+    async fn reattach(&self, id: i64, run: Run, pid: Option<recover::Proc>, wt: &Path, cancel: CancelToken) -> Result<Again, RunError> {
         let backend = match self.ctx.agents.get(&run.agent) {
             Ok(b) => b,
             Err(e) => {
                 let _ = self.store().finish_run(run.id, None, Some(&e));
                 let ending = Ending::Failed { reason: format!("interrupted: {e}"), log_tail: String::new() };
-                return self.conclude(id, &agent, &wt, ending, true).await;
+                return self.conclude(id, &run.agent, wt, ending, true).await;
             }
         };
+        if run.pid.is_none()
+            && let Some((p, start)) = pid
+        {
+            let _ = self.store().set_run_process(run.id, i64::from(p), start.and_then(|s| i64::try_from(s).ok()));
+        }
         let rref = RunRef {
             task_id: id,
-            pid: run.pid.and_then(|p| u32::try_from(p).ok()),
-            pid_start: run.pid_start.and_then(|p| u64::try_from(p).ok()),
+            pid: pid.map(|p| p.0),
+            pid_start: pid.and_then(|p| p.1),
             remote_id: run.remote_id.clone(),
             session_id: run.session_id.clone(),
             log_path: run.log_path.as_deref().map(PathBuf::from),
@@ -632,7 +754,7 @@ impl Dispatcher {
             Err(e) => {
                 let reason = format!("interrupted: cannot re-attach ({e})");
                 let _ = self.store().finish_run(run.id, None, Some(&reason));
-                return self.conclude(id, &agent, &wt, Ending::Failed { reason, log_tail: String::new() }, true).await;
+                return self.conclude(id, &run.agent, wt, Ending::Failed { reason, log_tail: String::new() }, true).await;
             }
         };
         self.event(id, "reattached", "capcom restarted and is watching this agent again", None);
@@ -640,8 +762,26 @@ impl Dispatcher {
         let elapsed = (Utc::now() - started).to_std().unwrap_or_default();
         let deadline = tokio::time::Instant::now() + self.timeout().saturating_sub(elapsed);
         let ending = self.watch(id, run.id, backend.as_ref(), &rref, events, cancel, deadline).await;
-        self.conclude(id, &run.agent, &wt, ending, true).await
+        self.conclude(id, &run.agent, wt, ending, true).await
     }
+}
+
+/// What a restart found, in words (the `recovered` event; the kill table in tests/crash.rs).
+fn found_words(f: &recover::Facts) -> String {
+    let Some(r) = &f.run else { return "no run recorded".into() };
+    let mut parts = Vec::new();
+    match &r.ended {
+        Some((Some(c), _)) => parts.push(format!("the run ended with status {c}")),
+        Some((None, _)) => parts.push("the run ended in failure".to_string()),
+        None => parts.push("an open run".to_string()),
+    }
+    if r.local {
+        parts.push(if r.pid.is_some() { "its pid recorded" } else { "no pid recorded" }.to_string());
+        parts.push(if r.pid_file.is_some() { "the supervisor's pid file" } else { "no pid file" }.to_string());
+        parts.push(if r.status_file { "an exit status file" } else { "no exit status file" }.to_string());
+    }
+    parts.push(format!("{} commit(s) since the base", f.commits));
+    parts.join(", ")
 }
 
 /// How a run is recorded (`runs.kind`): the first start, a retry, or a follow-up.

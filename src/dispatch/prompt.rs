@@ -3,6 +3,35 @@
 
 use crate::understand::TaskSpec;
 
+/// The longest brief (or answer, or follow-up) capcom takes, in bytes of UTF-8. A local agent
+/// gets its prompt as one argument, and Linux caps one argument at 128 KiB
+/// (`MAX_ARG_STRLEN`); the prompt quotes the brief line by line (`> `), which can double it,
+/// and adds its own sections. 48 KiB is about 8,000 words: far more than anyone says.
+pub const MAX_BRIEF_BYTES: usize = 48 * 1024;
+
+/// Why a brief's text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BriefRefusal {
+    #[error("the brief is too long: {len} bytes, and a brief may be at most {max} bytes (48 KiB); put the details in a file in the repo and name it")]
+    TooLong { len: usize, max: usize },
+    #[error("the brief contains a control character (U+{code:04X} at byte {at}); a brief is text: letters, punctuation, tabs and line breaks")]
+    Control { code: u32, at: usize },
+}
+
+/// What a brief may contain, decided here for every way one arrives (the API, the page, an
+/// answer, a follow-up): UTF-8 text of at most [`MAX_BRIEF_BYTES`], with no control
+/// characters but tab, line feed and carriage return. A NUL could not be passed to an agent
+/// at all; the others would reach the agent's prompt and the logs as raw terminal codes.
+pub fn check_brief(text: &str) -> Result<(), BriefRefusal> {
+    if text.len() > MAX_BRIEF_BYTES {
+        return Err(BriefRefusal::TooLong { len: text.len(), max: MAX_BRIEF_BYTES });
+    }
+    match text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        Some((at, c)) => Err(BriefRefusal::Control { code: c as u32, at }),
+        None => Ok(()),
+    }
+}
+
 /// What the prompt needs besides the spec.
 #[derive(Debug, Clone, Default)]
 pub struct PromptContext<'a> {
@@ -125,6 +154,38 @@ mod tests {
             brief: "Bump Tailwind.\n# not a heading".into(),
             ..TaskSpec::default()
         }
+    }
+
+    #[test]
+    fn what_a_brief_may_contain() {
+        let long = "a".repeat(MAX_BRIEF_BYTES + 1);
+        let cases: [(&str, Result<(), BriefRefusal>); 8] = [
+            ("Fix the footer links.", Ok(())),
+            ("Run `npm test && npm run lint` | tee out; see $(pwd) ~/x", Ok(())),
+            ("line one\n\tindented\r\nline three", Ok(())),
+            ("Grüße, 日本語, emoji 🚀", Ok(())),
+            ("nul\0byte", Err(BriefRefusal::Control { code: 0, at: 3 })),
+            ("escape \u{1b}[31m red", Err(BriefRefusal::Control { code: 0x1b, at: 7 })),
+            ("c1 \u{85} next line", Err(BriefRefusal::Control { code: 0x85, at: 3 })),
+            (&long, Err(BriefRefusal::TooLong { len: MAX_BRIEF_BYTES + 1, max: MAX_BRIEF_BYTES })),
+        ];
+        for (text, want) in cases {
+            assert_eq!(check_brief(text), want, "{:?}", &text[..text.len().min(40)]);
+        }
+        assert!(check_brief(&"a".repeat(MAX_BRIEF_BYTES)).is_ok());
+        let said = check_brief(&long).unwrap_err().to_string();
+        assert!(said.contains("49152") && said.contains("48 KiB"), "{said}");
+    }
+
+    #[test]
+    fn the_longest_brief_makes_a_prompt_that_fits_one_argument() {
+        // One-character lines are the worst case for the line-by-line quoting.
+        let brief = "a\n".repeat(MAX_BRIEF_BYTES / 2);
+        assert!(check_brief(&brief).is_ok());
+        let mut s = spec();
+        s.brief = brief;
+        let text = render(&s, &PromptContext { task_id: 1, repo: "site", branch: "capcom/1", base: "main", checks: vec![] });
+        assert!(text.len() < 128 * 1024, "{} bytes", text.len());
     }
 
     #[test]

@@ -108,6 +108,11 @@ pub fn render(speaker: &dyn Speaker, text: &str, dir: &Path, at: DateTime<FixedO
 }
 
 /// Write already-synthesized audio as a changelog (WAV, MP3, sidecar).
+///
+/// Each file is written to a hidden temporary name in the same folder, flushed to disk and
+/// renamed into place; the sidecar goes last, so a sidecar names only complete files. A
+/// failure (a full disk) removes what it wrote; a crash leaves hidden `.tmp` files or audio
+/// without a sidecar, which [`sweep_orphans`] removes at the next start.
 pub fn write_entry(pcm: &Pcm, text: &str, dir: &Path, at: DateTime<FixedOffset>) -> Result<ChangelogEntry> {
     let werr = |path: &Path, e: &dyn std::fmt::Display| ChangelogError::Write {
         path: path.display().to_string(),
@@ -117,37 +122,102 @@ pub fn write_entry(pcm: &Pcm, text: &str, dir: &Path, at: DateTime<FixedOffset>)
     let stem = stem_for(dir, at);
     let wav_name = format!("{stem}.wav");
     let mp3_name = format!("{stem}.mp3");
-    let wav_path = dir.join(&wav_name);
-    let mp3_path = dir.join(&mp3_name);
+    let json_name = format!("{stem}.json");
     let title = title_for(at);
+    let mut placed: Vec<PathBuf> = Vec::new();
+    let result = (|| -> Result<ChangelogEntry> {
+        let wav_path = dir.join(&wav_name);
+        let wav_tmp = temp_path(dir, &wav_name);
+        write_wav(&wav_tmp, pcm).map_err(|e| {
+            let _ = std::fs::remove_file(&wav_tmp);
+            werr(&wav_path, &e)
+        })?;
+        let wav_bytes = file_len(&wav_tmp);
+        place(&wav_tmp, &wav_path).map_err(|e| werr(&wav_path, &e))?;
+        placed.push(wav_path);
 
-    write_wav(&wav_path, pcm).map_err(|e| werr(&wav_path, &e))?;
-    let mp3 = encode_mp3(pcm, &title)?;
-    std::fs::write(&mp3_path, &mp3).map_err(|e| werr(&mp3_path, &e))?;
+        let mp3 = encode_mp3(pcm, &title)?;
+        let mp3_path = dir.join(&mp3_name);
+        write_atomically(dir, &mp3_name, &mp3).map_err(|e| werr(&mp3_path, &e))?;
+        placed.push(mp3_path);
 
-    let entry = ChangelogEntry {
-        stem: stem.clone(),
-        title,
-        at,
-        text: text.to_string(),
-        duration_ms: pcm.duration().as_millis() as u64,
-        sample_rate: pcm.sample_rate,
-        wav_bytes: file_len(&wav_path),
-        wav: wav_name,
-        mp3_bytes: mp3.len() as u64,
-        mp3: Some(mp3_name),
-    };
-    let json_path = dir.join(format!("{stem}.json"));
-    let json = serde_json::to_vec_pretty(&entry).map_err(|e| werr(&json_path, &e))?;
-    std::fs::write(&json_path, json).map_err(|e| werr(&json_path, &e))?;
-    Ok(entry)
+        let entry = ChangelogEntry {
+            stem: stem.clone(),
+            title: title.clone(),
+            at,
+            text: text.to_string(),
+            duration_ms: pcm.duration().as_millis() as u64,
+            sample_rate: pcm.sample_rate,
+            wav_bytes,
+            wav: wav_name.clone(),
+            mp3_bytes: mp3.len() as u64,
+            mp3: Some(mp3_name.clone()),
+        };
+        let json_path = dir.join(&json_name);
+        let json = serde_json::to_vec_pretty(&entry).map_err(|e| werr(&json_path, &e))?;
+        write_atomically(dir, &json_name, &json).map_err(|e| werr(&json_path, &e))?;
+        Ok(entry)
+    })();
+    if result.is_err() {
+        for p in placed {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    result
+}
+
+/// The hidden temporary name a file of the changelog folder is written under.
+fn temp_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Write `bytes` to `dir/name` atomically: a temporary file in the same folder, fsync, rename.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = temp_path(dir, name);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    place(&tmp, &dir.join(name))
+}
+
+/// fsync a finished temporary file, rename it into place and fsync the folder.
+fn place(tmp: &Path, dest: &Path) -> std::io::Result<()> {
+    let done = std::fs::File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .and_then(|_| std::fs::rename(tmp, dest));
+    if let Err(e) = done {
+        let _ = std::fs::remove_file(tmp);
+        return Err(e);
+    }
+    if let Some(parent) = dest.parent()
+        && let Ok(d) = std::fs::File::open(parent)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
-/// Every changelog in `dir` (read from the sidecars), newest first. Unreadable sidecars are skipped.
+/// Whether every file an entry names is in `dir` whole (the size its sidecar recorded).
+fn complete(dir: &Path, e: &ChangelogEntry) -> bool {
+    let whole = |name: &str, len: u64| {
+        is_servable(name) && std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.file_type().is_file() && m.len() == len)
+    };
+    whole(&e.wav, e.wav_bytes) && e.mp3.as_deref().is_none_or(|m| whole(m, e.mp3_bytes))
+}
+
+/// Every complete changelog in `dir` (read from the sidecars), newest first. Unreadable
+/// sidecars, and entries whose audio is missing or not of the recorded size, are skipped.
 pub fn list(dir: &Path) -> Vec<ChangelogEntry> {
     let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut out: Vec<ChangelogEntry> = rd
@@ -156,10 +226,39 @@ pub fn list(dir: &Path) -> Vec<ChangelogEntry> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .filter_map(|p| std::fs::read(&p).ok())
         .filter_map(|b| serde_json::from_slice::<ChangelogEntry>(&b).ok())
-        .filter(|e| dir.join(&e.wav).exists())
+        .filter(|e| complete(dir, e))
         .collect();
     out.sort_by(|a, b| b.at.cmp(&a.at).then(b.stem.cmp(&a.stem)));
     out
+}
+
+/// Remove what an interrupted [`write_entry`] left in `dir`: hidden temporary files
+/// (`.changelog-….tmp`) and changelog audio (`changelog-….wav|mp3`) that no sidecar names.
+/// Nothing else in the folder is touched. Returns the removed paths. Run at start, when no
+/// changelog is being written.
+pub fn sweep_orphans(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let names: Vec<String> = rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect();
+    let named: std::collections::HashSet<String> = names
+        .iter()
+        .filter(|n| n.starts_with("changelog-") && n.ends_with(".json"))
+        .filter_map(|n| std::fs::read(dir.join(n)).ok())
+        .filter_map(|b| serde_json::from_slice::<ChangelogEntry>(&b).ok())
+        .flat_map(|e| std::iter::once(e.wav).chain(e.mp3))
+        .collect();
+    let mut removed = Vec::new();
+    for n in &names {
+        let temp = n.starts_with(".changelog-") && n.ends_with(".tmp");
+        let audio = n.starts_with("changelog-") && (n.ends_with(".wav") || n.ends_with(".mp3")) && !named.contains(n);
+        if !(temp || audio) {
+            continue;
+        }
+        let p = dir.join(n);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| !m.is_dir()) && std::fs::remove_file(&p).is_ok() {
+            removed.push(p);
+        }
+    }
+    removed
 }
 
 /// The newest changelog in `dir`.
@@ -174,6 +273,28 @@ pub fn is_servable(name: &str) -> bool {
         && !name.starts_with('.')
         && !name.contains(['/', '\\', '\0'])
         && (name.ends_with(".mp3") || name.ends_with(".wav"))
+}
+
+/// The path of `name` in the changelog folder `dir` when the feed may serve it: a servable
+/// name ([`is_servable`]) of a regular file that is not a symbolic link, has no other name
+/// (a hard link), and whose canonical path lies directly in the folder. `None` otherwise, so
+/// a link placed there (`x.mp3 -> ../api.token`) never serves what it points at.
+///
+/// The file is opened by path after this check; the folder is the user's own (inside the
+/// private data dir by default), so only they could swap a file in between.
+pub fn servable_path(dir: &Path, name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    if !is_servable(name) {
+        return None;
+    }
+    let path = dir.join(name);
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.file_type().is_file() || meta.nlink() != 1 {
+        return None;
+    }
+    let real_dir = dir.canonicalize().ok()?;
+    let real = path.canonicalize().ok()?;
+    (real.parent() == Some(real_dir.as_path())).then_some(path)
 }
 
 /// Encode mono PCM as MP3 (constant 64 kbit/s; 48 for rates under 32 kHz), with an ID3 title.
@@ -195,4 +316,85 @@ pub fn encode_mp3(pcm: &Pcm, title: &str) -> Result<Vec<u8>> {
     enc.encode_to_vec(MonoPcm(&samples), &mut out).map_err(|x| e("encode", &x))?;
     enc.flush_to_vec::<FlushNoGap>(&mut out).map_err(|x| e("flush", &x))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcm() -> Pcm {
+        Pcm { samples: (0..8000).map(|i| (i as f32 * 0.05).sin() * 0.3).collect(), sample_rate: 16_000 }
+    }
+
+    fn at(h: u32) -> DateTime<FixedOffset> {
+        chrono::DateTime::parse_from_rfc3339(&format!("2026-11-21T{h:02}:30:00+01:00")).unwrap()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn an_entry_is_written_whole_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = write_entry(&pcm(), "One thing landed.", dir.path(), at(7)).unwrap();
+        assert_eq!(names(dir.path()), [format!("{}.json", e.stem), format!("{}.mp3", e.stem), format!("{}.wav", e.stem)]);
+        assert_eq!(e.wav_bytes, std::fs::metadata(dir.path().join(&e.wav)).unwrap().len());
+        assert_eq!(list(dir.path()), vec![e]);
+    }
+
+    #[test]
+    fn incomplete_entries_are_never_listed_and_orphans_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let good = write_entry(&pcm(), "Kept.", d, at(7)).unwrap();
+        // A full disk left a 0-byte WAV behind a sidecar that names its true size.
+        let bad = write_entry(&pcm(), "Cut short.", d, at(8)).unwrap();
+        std::fs::write(d.join(&bad.wav), b"").unwrap();
+        // Crashes left audio with no sidecar and hidden temporary files.
+        std::fs::write(d.join("changelog-2026-11-20-0730.wav"), vec![0u8; 4096]).unwrap();
+        std::fs::write(d.join("changelog-2026-11-20-0730.mp3"), vec![0u8; 512]).unwrap();
+        std::fs::write(d.join(".changelog-2026-11-22-0730.wav.991.tmp"), vec![0u8; 4096]).unwrap();
+        // The user's own files stay.
+        std::fs::write(d.join("notes.txt"), b"mine").unwrap();
+        std::fs::write(d.join("interview.wav"), b"mine").unwrap();
+
+        assert_eq!(list(d).iter().map(|e| e.stem.as_str()).collect::<Vec<_>>(), [good.stem.as_str()]);
+        let mut removed: Vec<String> = sweep_orphans(d).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        removed.sort();
+        assert_eq!(removed, [".changelog-2026-11-22-0730.wav.991.tmp", "changelog-2026-11-20-0730.mp3", "changelog-2026-11-20-0730.wav"]);
+        assert!(d.join("notes.txt").exists() && d.join("interview.wav").exists());
+        assert!(d.join(&good.wav).exists() && d.join(good.mp3.as_ref().unwrap()).exists());
+        assert_eq!(sweep_orphans(d), Vec::<PathBuf>::new(), "a second sweep finds nothing");
+    }
+
+    #[test]
+    fn only_regular_files_inside_the_folder_are_servable() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("changelogs");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(root.path().join("api.token"), b"secret").unwrap();
+        std::fs::write(dir.join("good.mp3"), b"audio").unwrap();
+        std::os::unix::fs::symlink("../api.token", dir.join("link.mp3")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.wav")).unwrap();
+        std::os::unix::fs::symlink("good.mp3", dir.join("inside.mp3")).unwrap();
+        std::fs::hard_link(root.path().join("api.token"), dir.join("hard.mp3")).unwrap();
+        std::fs::create_dir(dir.join("folder.mp3")).unwrap();
+        let cases = [
+            ("good.mp3", true),
+            ("link.mp3", false),
+            ("passwd.wav", false),
+            ("inside.mp3", false),
+            ("hard.mp3", false),
+            ("folder.mp3", false),
+            ("missing.mp3", false),
+            ("../api.token", false),
+            (".hidden.mp3", false),
+        ];
+        for (name, ok) in cases {
+            assert_eq!(servable_path(&dir, name).is_some(), ok, "{name}");
+        }
+    }
 }

@@ -92,8 +92,14 @@ impl Store {
         Ok(Ok(Device { id, name: chosen, created_at: at, last_seen: None, revoked_at: None }))
     }
 
-    /// The live (not revoked) device whose token this is; marks it seen.
+    /// The live (not revoked) device whose token this is. Marks it seen at most once per
+    /// [`LAST_SEEN_EVERY`]; that write is best effort: a read never fails because the disk
+    /// is full or the database is read-only.
     pub fn device_for_token(&self, token: &str) -> Result<Option<Device>> {
+        self.device_for_token_at(token, Utc::now())
+    }
+
+    pub(crate) fn device_for_token_at(&self, token: &str, now: DateTime<Utc>) -> Result<Option<Device>> {
         let conn = self.db();
         let dev = conn
             .query_row(
@@ -103,8 +109,11 @@ impl Store {
                 device_row,
             )
             .optional()?;
-        if let Some(d) = &dev {
-            conn.execute("UPDATE devices SET last_seen = ?2 WHERE id = ?1", params![d.id, now_str()])?;
+        if let Some(d) = &dev
+            && seen_is_stale(d.last_seen.as_deref(), now)
+            && let Err(e) = conn.execute("UPDATE devices SET last_seen = ?2 WHERE id = ?1", params![d.id, time_str(now)])
+        {
+            tracing::warn!(device = %d.name, error = %e, "cannot record when a device was last seen");
         }
         Ok(dev)
     }
@@ -133,6 +142,16 @@ impl Store {
             params![name.trim(), now_str()],
         )?;
         Ok(n > 0)
+    }
+}
+
+/// How often a device's `last_seen` is written (reads must not need a write each time).
+pub const LAST_SEEN_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
+fn seen_is_stale(last: Option<&str>, now: DateTime<Utc>) -> bool {
+    match last.and_then(|l| DateTime::parse_from_rfc3339(l).ok()) {
+        Some(t) => now - t.with_timezone(&Utc) >= LAST_SEEN_EVERY,
+        None => true,
     }
 }
 
@@ -184,5 +203,28 @@ mod tests {
         assert!(!s.revoke_device("pixel").unwrap());
         assert!(s.device_for_token("secret-token").unwrap().is_none());
         assert!(s.devices().unwrap()[0].revoked_at.is_some());
+    }
+
+    #[test]
+    fn last_seen_is_written_at_most_once_a_minute_and_its_failure_fails_no_read() {
+        let (_d, s) = store();
+        let now = Utc::now();
+        s.add_pairing_code("C", now + Duration::minutes(5)).unwrap();
+        s.redeem_pairing_code("C", "pixel", "tok", now).unwrap().unwrap();
+        let seen = |s: &Store| s.devices().unwrap()[0].last_seen.clone();
+        let t0 = now;
+        s.device_for_token_at("tok", t0).unwrap().unwrap();
+        assert_eq!(seen(&s), Some(time_str(t0)));
+        // within the minute: no write
+        s.device_for_token_at("tok", t0 + Duration::seconds(30)).unwrap().unwrap();
+        assert_eq!(seen(&s), Some(time_str(t0)));
+        s.device_for_token_at("tok", t0 + Duration::seconds(61)).unwrap().unwrap();
+        assert_eq!(seen(&s), Some(time_str(t0 + Duration::seconds(61))));
+        // A database that cannot be written (a full disk answers the same way) still answers reads.
+        s.db().execute_batch("PRAGMA query_only = ON").unwrap();
+        let dev = s.device_for_token_at("tok", t0 + Duration::hours(1)).unwrap();
+        assert_eq!(dev.map(|d| d.name).as_deref(), Some("pixel"));
+        assert!(s.device_for_token_at("wrong", t0 + Duration::hours(1)).unwrap().is_none());
+        assert!(s.device_live(1).unwrap());
     }
 }

@@ -13,6 +13,7 @@
 //!   `/v1/confirm` and the hotkey take. This module does not import the daemon.
 
 pub mod qr;
+pub mod serve;
 pub mod tls;
 
 use crate::report::TaskView;
@@ -89,6 +90,8 @@ pub struct Web {
     /// The URL the phone opens (public_url, the LAN address, or loopback).
     pub base_url: String,
     pub backend: Arc<dyn Backend>,
+    /// The largest push-to-talk upload: [`clip_limit`] of `[voice] max_utterance`.
+    pub max_clip_bytes: usize,
     limiter: Limiter,
     board: watch::Sender<Arc<String>>,
     /// Turns true when the daemon stops; live streams end then.
@@ -102,10 +105,12 @@ impl Web {
         feed_token: String,
         base_url: String,
         backend: Arc<dyn Backend>,
+        max_utterance: Duration,
         stop: watch::Receiver<bool>,
     ) -> Arc<Web> {
         let (board, _) = watch::channel(Arc::new(String::new()));
-        Arc::new(Web { store, changelog_dir, feed_token, base_url, backend, limiter: Limiter::default(), board, stop })
+        let max_clip_bytes = clip_limit(max_utterance);
+        Arc::new(Web { store, changelog_dir, feed_token, base_url, backend, max_clip_bytes, limiter: Limiter::default(), board, stop })
     }
 
     /// A fresh pairing code and the URL that carries it (in the fragment, so it never reaches a log).
@@ -236,7 +241,8 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/app/v1/merge", post(merge))
         .route("/app/v1/confirm", post(confirm))
         .route("/app/v1/brief", post(brief))
-        .route("/app/v1/talk", post(talk))
+        // axum's default body limit (2 MiB, 22 s at 48 kHz) would refuse a long clip first
+        .route("/app/v1/talk", post(talk).layer(axum::extract::DefaultBodyLimit::max(web.max_clip_bytes)))
         .route("/app/v1/episodes", get(episodes))
         .route_layer(middleware::from_fn_with_state(web.clone(), require_device));
     Router::new()
@@ -327,9 +333,11 @@ async fn pair(State(web): State<Arc<Web>>, req: Request) -> Response {
     }
 }
 
-async fn me(req: Request) -> Response {
+async fn me(State(web): State<Arc<Web>>, req: Request) -> Response {
     let name = req.extensions().get::<DeviceName>().map(|d| d.0.clone()).unwrap_or_default();
-    Json(serde_json::json!({ "device": name })).into_response()
+    // The page stops a recording at the longest clip the daemon takes.
+    let max_clip_ms = (web.max_clip_bytes.saturating_sub(64 * 1024) / 2) as u64 * 1000 / u64::from(PAGE_RATE);
+    Json(serde_json::json!({ "device": name, "max_clip_ms": max_clip_ms, "rate": PAGE_RATE })).into_response()
 }
 
 async fn board(State(web): State<Arc<Web>>) -> Response {
@@ -439,6 +447,11 @@ async fn brief(State(web): State<Arc<Web>>, Json(b): Json<BriefBody>) -> Respons
     if b.text.trim().is_empty() {
         return err(StatusCode::BAD_REQUEST, "say something: `text` is empty");
     }
+    use crate::dispatch::prompt::{BriefRefusal, check_brief};
+    if let Err(e) = check_brief(&b.text) {
+        let status = if matches!(e, BriefRefusal::TooLong { .. }) { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+        return err(status, e.to_string());
+    }
     answer(web.backend.brief(b.text).await)
 }
 
@@ -449,15 +462,36 @@ fn answer(r: Result<serde_json::Value, String>) -> Response {
     }
 }
 
-/// The largest clip accepted: 16-bit mono at 48 kHz for two minutes, with room for a header.
-const MAX_CLIP_BYTES: usize = 12 * 1024 * 1024;
+/// The rate the page records at (`recorder.js` asks the browser for it).
+pub const PAGE_RATE: u32 = 48_000;
+
+/// The largest clip the page may send: `max_utterance` of 16-bit mono at [`PAGE_RATE`],
+/// plus room for the WAV header.
+pub fn clip_limit(max_utterance: Duration) -> usize {
+    let samples = max_utterance.as_secs_f64() * f64::from(PAGE_RATE);
+    (samples.ceil() as usize).saturating_mul(2).saturating_add(64 * 1024)
+}
 
 /// A push-to-talk clip: a WAV file (16-bit PCM or float, any rate, any channels).
-async fn talk(State(web): State<Arc<Web>>, body: Bytes) -> Response {
+async fn talk(State(web): State<Arc<Web>>, req: Request) -> Response {
     let received = Instant::now();
-    if body.len() > MAX_CLIP_BYTES {
-        return err(StatusCode::PAYLOAD_TOO_LARGE, "the clip is too long (over two minutes)");
+    let limit = web.max_clip_bytes;
+    let too_long = || {
+        let secs = (limit.saturating_sub(64 * 1024) / 2) as u64 / u64::from(PAGE_RATE);
+        err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the clip is too long: at most {secs} s ({limit} bytes) of 16-bit mono at 48 kHz ([voice] max_utterance)"),
+        )
+    };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_long();
     }
+    let body: Bytes = match axum::body::to_bytes(req.into_body(), limit).await {
+        Ok(b) => b,
+        Err(e) if e.to_string().contains("length limit") => return too_long(),
+        Err(e) => return err(StatusCode::BAD_REQUEST, format!("the clip did not arrive whole ({e}); send it again")),
+    };
     let samples = match tokio::task::spawn_blocking(move || decode_wav(&body)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return err(StatusCode::BAD_REQUEST, e),
@@ -626,6 +660,17 @@ mod tests {
         }
         assert!(l.blocked(ip));
         assert!(!l.blocked(other));
+    }
+
+    #[test]
+    fn the_clip_limit_follows_max_utterance_at_the_page_rate() {
+        for (secs, at_least) in [(120, 120 * 48_000 * 2), (60, 60 * 48_000 * 2), (30, 30 * 48_000 * 2)] {
+            let limit = clip_limit(Duration::from_secs(secs));
+            assert!(limit >= at_least + 44, "{secs} s: {limit}");
+            assert!(limit < at_least + 128 * 1024, "{secs} s: {limit}");
+        }
+        // far above axum's default 2 MiB for the default two minutes
+        assert!(clip_limit(Duration::from_secs(120)) > 11 * 1024 * 1024);
     }
 
     #[test]

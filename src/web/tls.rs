@@ -4,15 +4,10 @@
 //! The phone is told its SHA-256 fingerprint to compare.
 
 use anyhow::Context as _;
-use axum::Router;
-use axum::extract::ConnectInfo;
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use super::stopped;
-use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -80,48 +75,6 @@ pub fn ensure(dir: &Path, bound: SocketAddr) -> anyhow::Result<Cert> {
 /// Whether an address needs HTTPS: anything but loopback.
 pub fn needs_tls(addr: SocketAddr) -> bool {
     !matches!(addr.ip(), IpAddr::V4(v4) if v4.is_loopback()) && !matches!(addr.ip(), IpAddr::V6(v6) if v6.is_loopback())
-}
-
-/// Serve `app` over TLS until `stop` turns true. Each request carries its peer address
-/// (`ConnectInfo<SocketAddr>`) for the rate limiter.
-pub async fn serve(listener: TcpListener, app: Router, acceptor: TlsAcceptor, mut stop: watch::Receiver<bool>) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
-    loop {
-        let (tcp, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::debug!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stopped(&mut stop) => break,
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let builder = Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(app));
-            // a live stream (the board's events) would hold a graceful close open: stopping drops it
-            tokio::select! {
-                r = conn => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended") },
-                _ = stopped(&mut stop) => {}
-            }
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

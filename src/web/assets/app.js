@@ -82,7 +82,7 @@ async function listen() {
   setLive(false);
   if (state.stream === ctl && token()) setTimeout(listen, 2000);
 }
-function setLive(on) { state.live = on; $("conn").textContent = on ? "live" : "offline"; $("conn").classList.toggle("live", on); }
+function setLive(on) { if (on && !state.live) flushOutbox(); state.live = on; $("conn").textContent = on ? "live" : "offline"; $("conn").classList.toggle("live", on); }
 
 function onBoard(b) {
   state.tasks = b.tasks || []; state.coordinator = b.coordinator || null; state.now = b.now; state.boards = (state.boards || 0) + 1;
@@ -221,17 +221,32 @@ async function down(e) {
   e.preventDefault();
   if (recording || !rec) return;
   recording = true; $("talk").classList.add("recording"); $("talk").textContent = "Listening… release to send";
-  try { await rec.start(); } catch (err) { recording = false; $("talk").classList.remove("recording"); $("talk").textContent = "Hold to talk"; say("No microphone: " + err.message); }
+  try {
+    await rec.start();
+    if (state.maxClipMs) state.clipTimer = setTimeout(() => up(new Event("pointerup")), state.maxClipMs);
+  } catch (err) { recording = false; $("talk").classList.remove("recording"); $("talk").textContent = "Hold to talk"; say("No microphone: " + err.message); }
 }
 async function up(e) {
   e.preventDefault();
   if (!recording) return;
   recording = false;
+  clearTimeout(state.clipTimer);
   const released = performance.now();
   const clip = rec.stop();
   $("talk").classList.remove("recording"); $("talk").classList.add("thinking"); $("talk").textContent = "Thinking…";
+  // The clip is kept in the browser before it is sent, so no failure (a refusal, the daemon
+  // down, the network gone, the tab closed) loses it.
+  let id = null;
+  try { id = await outbox.put({ blob: clip, at: new Date().toISOString(), error: null }); } catch (err) { /* no IndexedDB: send it anyway */ }
+  await sendClip(id, clip, released);
+  $("talk").classList.remove("thinking"); $("talk").textContent = "Hold to talk";
+}
+
+/// Send one clip; on success forget it, on failure keep it as "not sent" with the reason.
+async function sendClip(id, clip, released) {
   try {
     const a = await api("/app/v1/talk", { method: "POST", body: clip, headers: { "Content-Type": "audio/wav" } });
+    if (id != null) await outbox.remove(id).catch(() => {});
     const answered = performance.now();
     $("heard").hidden = false;
     $("transcript").textContent = a.transcript == null ? "(nothing heard)" : a.transcript;
@@ -242,9 +257,89 @@ async function up(e) {
       audio.onplaying = () => { state.lastTalk.spoken_ms = Math.round(performance.now() - released); };
       audio.play().catch(() => {});
     }
-  } catch (err) { say(err.message); }
-  $("talk").classList.remove("thinking"); $("talk").textContent = "Hold to talk";
+    await showOutbox();
+    return true;
+  } catch (err) {
+    const why = err.message === "Failed to fetch" || err.name === "TypeError" ? "capcom could not be reached" : err.message;
+    if (id != null) await outbox.update(id, { error: why }).catch(() => {});
+    say("Not sent: " + why + ". The recording is kept; it is sent when capcom is back.");
+    await showOutbox();
+    return false;
+  }
 }
+
+// ---- clips not sent yet (IndexedDB) --------------------------------------------------
+const outbox = (() => {
+  let db = null;
+  function open() {
+    if (db) return db;
+    db = new Promise((resolve, reject) => {
+      const r = indexedDB.open("capcom", 1);
+      r.onupgradeneeded = () => r.result.createObjectStore("clips", { keyPath: "id", autoIncrement: true });
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => { db = null; reject(r.error); };
+    });
+    return db;
+  }
+  async function tx(mode, fn) {
+    const d = await open();
+    return new Promise((resolve, reject) => {
+      const t = d.transaction("clips", mode); const s = t.objectStore("clips");
+      let out; const r = fn(s); if (r) r.onsuccess = () => { out = r.result; };
+      t.oncomplete = () => resolve(out); t.onerror = () => reject(t.error); t.onabort = () => reject(t.error);
+    });
+  }
+  return {
+    put: (rec) => tx("readwrite", (s) => s.add(rec)),
+    remove: (id) => tx("readwrite", (s) => s.delete(id)),
+    all: () => tx("readonly", (s) => s.getAll()),
+    async update(id, change) {
+      const d = await open();
+      return new Promise((resolve, reject) => {
+        const t = d.transaction("clips", "readwrite"); const s = t.objectStore("clips");
+        const g = s.get(id);
+        g.onsuccess = () => { if (g.result) s.put(Object.assign(g.result, change)); };
+        t.oncomplete = () => resolve(); t.onerror = () => reject(t.error);
+      });
+    },
+  };
+})();
+window.capcomOutbox = outbox; // for the browser tests
+
+async function showOutbox() {
+  let list = [];
+  try { list = await outbox.all(); } catch (e) { list = []; }
+  // a clip being sent right now (no error yet) is not "not sent"
+  const unsent = list.filter((c) => c.error);
+  state.unsent = unsent.map((c) => ({ id: c.id, at: c.at, error: c.error, bytes: c.blob && c.blob.size }));
+  const ul = $("outbox");
+  ul.hidden = unsent.length === 0;
+  ul.innerHTML = unsent.map((c) => `<li class="unsent" data-clip="${c.id}"><span>Clip from ${esc(c.at.slice(11, 16))} not sent: ${esc(c.error)}</span>
+    <button data-retry="${c.id}">Retry</button> <button class="ghost" data-discard="${c.id}">Discard</button></li>`).join("");
+}
+let flushing = false;
+/// Send every kept clip, oldest first; stops at the first that fails again.
+async function flushOutbox() {
+  if (flushing || !token()) return;
+  flushing = true;
+  try {
+    const list = (await outbox.all().catch(() => [])).filter((c) => c.error);
+    for (const c of list) if (!(await sendClip(c.id, c.blob, performance.now()))) break;
+  } finally { flushing = false; }
+}
+$("outbox").addEventListener("click", async (e) => {
+  const retry = e.target.closest("[data-retry]"); const discard = e.target.closest("[data-discard]");
+  if (retry) {
+    const id = +retry.dataset.retry;
+    const c = (await outbox.all()).find((x) => x.id === id);
+    if (c) await sendClip(c.id, c.blob, performance.now());
+  } else if (discard) {
+    await outbox.remove(+discard.dataset.discard); await showOutbox();
+  }
+});
+window.addEventListener("online", () => { flushOutbox(); });
+// while clips wait, try again now and then (the live stream's return also sends them)
+setInterval(() => { if (state.unsent && state.unsent.length) flushOutbox(); }, 15000);
 const talk = $("talk");
 talk.addEventListener("pointerdown", down);
 talk.addEventListener("pointerup", up);
@@ -296,8 +391,12 @@ $("back").onclick = () => { state.view = "board"; state.task = null; show(); };
 
 async function start() {
   $("pairing").hidden = true; $("app").hidden = false; show();
-  try { const me = await api("/app/v1/me"); state.device = me.device; } catch (e) { return; }
+  // a clip whose upload a closed tab cut short waits like any other not sent
+  for (const c of await outbox.all().catch(() => [])) if (!c.error) await outbox.update(c.id, { error: "the page closed before it was sent" }).catch(() => {});
+  showOutbox();
+  try { const me = await api("/app/v1/me"); state.device = me.device; state.maxClipMs = me.max_clip_ms; } catch (e) { if (!token()) return; /* capcom is down: the stream retries */ }
   listen();
+  flushOutbox();
 }
 
 (async function boot() {

@@ -29,7 +29,9 @@
     async open() {
       if (this.ctx) return;
       this.stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } });
-      this.ctx = new (window.AudioContext || window.webkitAudioContext)();
+      // 48 kHz, the rate the daemon sizes its upload limit by; the browser resamples the microphone
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      try { this.ctx = new Ctx({ sampleRate: 48000 }); } catch (e) { this.ctx = new Ctx(); }
       this.source = this.ctx.createMediaStreamSource(this.stream);
       this.chunks = []; this.on = false;
       const take = (data) => { if (this.on) this.chunks.push(data); };
