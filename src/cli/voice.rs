@@ -288,6 +288,33 @@ pub async fn models_import(loaded: &Loaded, data: &DataDir, dir: &Path, q8_0: bo
 }
 
 /// Send SIGUSR1 to the running daemon: start or stop recording.
+/// `capcom listen --start` / `--stop`: the daemon starts or stops recording, when that
+/// changes anything (so a compositor's press and release bindings may repeat safely).
+pub fn listen_signal(data: &DataDir, signal: i32, what: &str) -> u8 {
+    let pid = match std::fs::read_to_string(data.pid()).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+        Some(p) if p > 1 => p,
+        _ => {
+            eprintln!("capcom: the daemon is not running (no {}); start it with `capcom daemon`", data.pid().display());
+            return exit::NOT_RUNNING;
+        }
+    };
+    // SAFETY: kill(2) with a pid read from the daemon's own pid file and a real-time signal
+    // number the daemon watches; no memory is involved.
+    if unsafe { libc::kill(pid, signal) } == 0 {
+        return exit::OK;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ESRCH) => {
+            eprintln!("capcom: the daemon (pid {pid}) is not running; start it with `capcom daemon`");
+            exit::NOT_RUNNING
+        }
+        _ => {
+            eprintln!("capcom: cannot tell the daemon (pid {pid}) to {what} recording: {}", std::io::Error::last_os_error());
+            exit::ERROR
+        }
+    }
+}
+
 pub fn listen_toggle(data: &DataDir) -> u8 {
     let pid = match std::fs::read_to_string(data.pid()).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
         Some(p) if p > 1 => p,
