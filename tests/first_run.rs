@@ -285,3 +285,43 @@ fn doctor_names_the_config_file_it_read_or_says_to_run_init() {
     std::fs::write(&file, "[dispatch]\nmax_parallel = 2\n").unwrap();
     assert_eq!(doctor()["detail"], format!("read {}", file.display()));
 }
+
+#[test]
+fn init_on_a_terminal_asks_at_most_three_questions() {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("\n\n!!!!! SKIPPING init_on_a_terminal: no `script` (util-linux) to give capcom a terminal !!!!!\n");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = node_repo(tmp.path());
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    sh(&bin, "claude", "exit 0");
+    sh(&bin, "codex", "exit 0");
+    let config = tmp.path().join("config.toml");
+    let line = format!("{BIN} --config {} --data-dir {} init {}", config.display(), tmp.path().join("data").display(), repo.display());
+    // `script` runs capcom on a pseudo-terminal and types what it reads on its own stdin
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("PATH", system_path_with(&bin))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // the repo's name, its base (kept), the default agent
+        stdin.write_all(b"web\n\ncodex\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let said = stdout(&out);
+    assert!(out.status.success(), "{said}{}", stderr(&out));
+    for q in ["Name for the repo at", "Branch tasks start from and merge into [main]", "Default agent (claude, codex) [claude]"] {
+        assert!(said.contains(q), "asks {q:?}:\n{said}");
+    }
+    assert_eq!(said.matches("]: ").count(), 3, "three questions:\n{said}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("name = \"web\"") && text.contains("base = \"main\"") && text.contains("default_agent = \"codex\""), "{text}");
+}

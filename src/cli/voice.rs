@@ -298,6 +298,12 @@ pub fn listen_signal(data: &DataDir, signal: i32, what: &str) -> u8 {
             return exit::NOT_RUNNING;
         }
     };
+    // A real-time signal ends a process that does not watch it: never send one to a pid the
+    // daemon left behind and another program now has.
+    if !is_capcom_daemon(pid) {
+        eprintln!("capcom: the daemon is not running (pid {pid} in {} is not a capcom daemon); start it with `capcom daemon`", data.pid().display());
+        return exit::NOT_RUNNING;
+    }
     // SAFETY: kill(2) with a pid read from the daemon's own pid file and a real-time signal
     // number the daemon watches; no memory is involved.
     if unsafe { libc::kill(pid, signal) } == 0 {
@@ -313,6 +319,14 @@ pub fn listen_signal(data: &DataDir, signal: i32, what: &str) -> u8 {
             exit::ERROR
         }
     }
+}
+
+/// Whether `pid` is a running `capcom daemon` (its command line, from /proc).
+fn is_capcom_daemon(pid: i32) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let args: Vec<String> = raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let program = args.first().and_then(|a| std::path::Path::new(a).file_name().map(|n| n.to_string_lossy().into_owned()));
+    program.is_some_and(|p| p.starts_with("capcom")) && args.iter().any(|a| a == "daemon")
 }
 
 pub fn listen_toggle(data: &DataDir) -> u8 {
