@@ -325,3 +325,24 @@ fn init_on_a_terminal_asks_at_most_three_questions() {
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.contains("name = \"web\"") && text.contains("base = \"main\"") && text.contains("default_agent = \"codex\""), "{text}");
 }
+
+#[test]
+fn listen_signals_do_not_end_a_headless_daemon() {
+    // A compositor's press and release bindings run `capcom listen --start|--stop` whatever
+    // daemon runs; one without a microphone says so in its log and keeps serving.
+    let mut d = Daemon::start("");
+    for flag in ["--start", "--stop", "--toggle", "--start"] {
+        let out = d.cli(&["listen", flag]);
+        assert!(out.status.success(), "listen {flag}: {}", stderr(&out));
+    }
+    for _ in 0..600 {
+        if d.stderr().contains("does nothing in a headless daemon") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(d.stderr().contains("`capcom listen` does nothing in a headless daemon"), "{}", d.stderr());
+    let out = d.cli(&["tasks", "--json"]);
+    assert!(out.status.success(), "the daemon still answers: {}", stderr(&out));
+    assert_eq!(d.stop(), Some(0));
+}
