@@ -73,11 +73,20 @@ fn log_text(data: &Path) -> String {
 /// The children's environment: a private home, runtime dir and session bus; a Wayland session.
 struct Env {
     vars: Vec<(String, String)>,
+    /// Run every child as this user (sway refuses to run as root).
+    user: Option<u32>,
 }
 
 impl Env {
     fn cmd(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
+        let mut c = match self.user {
+            Some(uid) => {
+                let mut c = Command::new("setpriv");
+                c.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into(), "--".into(), program.into()]);
+                c
+            }
+            None => Command::new(program),
+        };
         c.env_clear();
         c.env("PATH", std::env::var("PATH").unwrap_or_default());
         for (k, v) in &self.vars {
@@ -203,70 +212,16 @@ impl Shortcuts {
     }
 }
 
-/// The stored utterances, newest first.
-fn history(env: &Env, data: &Path) -> Vec<serde_json::Value> {
-    let out = env.cmd(env!("CARGO_BIN_EXE_capcom")).args(["history", "--json"]).env("CAPCOM_DATA_DIR", data).output().unwrap();
-    if !out.status.success() {
-        return Vec::new();
-    }
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_portal_shortcut_and_listen_start_stop_record_clips_as_long_as_the_hold() {
-    let missing: Vec<&str> = ["dbus-daemon", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
-    if !missing.is_empty() {
-        eprintln!("\n\n!!!!! SKIPPING hotkey (portal): missing {} (apt-get install dbus pulseaudio libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
-    let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
-    for d in [&home, &runtime, &data] {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let bus_path = runtime.join("bus");
-    let bus = format!("unix:path={}", bus_path.display());
-    let env = Env {
-        vars: vec![
-            ("HOME".into(), home.display().to_string()),
-            ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
-            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
-            ("DBUS_SESSION_BUS_ADDRESS".into(), bus.clone()),
-            // a Wayland session: rdev would see nothing here, the portal is the way
-            ("WAYLAND_DISPLAY".into(), "wayland-capcom-test".into()),
-            ("XDG_SESSION_TYPE".into(), "wayland".into()),
-            ("XDG_CURRENT_DESKTOP".into(), "GNOME".into()),
-        ],
-    };
-    let mut reaper = Reaper(Vec::new(), Vec::new());
-
-    // the session bus (what dbus-run-session starts, with its address known) and the portal
-    let bus_daemon = env
-        .cmd("dbus-daemon")
-        .args(["--session", "--nofork", "--nopidfile", &format!("--address={bus}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    reaper.0.push(bus_daemon);
-    wait_for("the session bus", &data, || bus_path.exists()).await;
-    let calls: Calls = Arc::default();
-    let session: Arc<Mutex<Option<String>>> = Arc::default();
-    let portal = zbus::connection::Builder::address(bus.as_str())
-        .unwrap()
-        .name("org.freedesktop.portal.Desktop")
-        .unwrap()
-        .serve_at(PORTAL_PATH, Registry(calls.clone()))
-        .unwrap()
-        .serve_at(PORTAL_PATH, Shortcuts { calls: calls.clone(), session: session.clone() })
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
-
+/// PulseAudio with a FIFO as the default source, fed silence and, when asked, espeak-ng speech.
+async fn microphone(
+    env: &Env,
+    root: &Path,
+    data: &Path,
+    reaper: &mut Reaper,
+) -> (Vec<f32>, f64, Arc<Mutex<std::collections::VecDeque<f32>>>, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    let root = root.to_path_buf();
+    let data = data.to_path_buf();
+    let user = env.user;
     // the sound server, with a FIFO as the microphone
     let fifo = root.join("mic.fifo");
     let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
@@ -274,7 +229,7 @@ async fn the_portal_shortcut_and_listen_start_stop_record_clips_as_long_as_the_h
     {
         let vars = env.vars.clone();
         reaper.1.push(Box::new(move || {
-            let _ = Env { vars: vars.clone() }.run("pulseaudio", &["--kill"]);
+            let _ = Env { vars: vars.clone(), user }.run("pulseaudio", &["--kill"]);
         }));
     }
     wait_for("pulseaudio", &data, || env.run("pactl", &["info"]).status.success()).await;
@@ -324,6 +279,76 @@ async fn the_portal_shortcut_and_listen_start_stop_record_clips_as_long_as_the_h
             }
         })
     };
+
+    (speech, speech_secs, queue, stop, feeder)
+}
+
+/// The stored utterances, newest first.
+fn history(env: &Env, data: &Path) -> Vec<serde_json::Value> {
+    let out = env.cmd(env!("CARGO_BIN_EXE_capcom")).args(["history", "--json"]).env("CAPCOM_DATA_DIR", data).output().unwrap();
+    if !out.status.success() {
+        return Vec::new();
+    }
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_shortcut_and_listen_start_stop_record_clips_as_long_as_the_hold() {
+    let missing: Vec<&str> = ["dbus-daemon", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
+    if !missing.is_empty() {
+        eprintln!("\n\n!!!!! SKIPPING hotkey (portal): missing {} (apt-get install dbus pulseaudio libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
+    for d in [&home, &runtime, &data] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let bus_path = runtime.join("bus");
+    let bus = format!("unix:path={}", bus_path.display());
+    let env = Env {
+        vars: vec![
+            ("HOME".into(), home.display().to_string()),
+            ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
+            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
+            ("DBUS_SESSION_BUS_ADDRESS".into(), bus.clone()),
+            // a Wayland session: rdev would see nothing here, the portal is the way
+            ("WAYLAND_DISPLAY".into(), "wayland-capcom-test".into()),
+            ("XDG_SESSION_TYPE".into(), "wayland".into()),
+            ("XDG_CURRENT_DESKTOP".into(), "GNOME".into()),
+        ],
+        user: None,
+    };
+    let mut reaper = Reaper(Vec::new(), Vec::new());
+
+    // the session bus (what dbus-run-session starts, with its address known) and the portal
+    let bus_daemon = env
+        .cmd("dbus-daemon")
+        .args(["--session", "--nofork", "--nopidfile", &format!("--address={bus}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    reaper.0.push(bus_daemon);
+    wait_for("the session bus", &data, || bus_path.exists()).await;
+    let calls: Calls = Arc::default();
+    let session: Arc<Mutex<Option<String>>> = Arc::default();
+    let portal = zbus::connection::Builder::address(bus.as_str())
+        .unwrap()
+        .name("org.freedesktop.portal.Desktop")
+        .unwrap()
+        .serve_at(PORTAL_PATH, Registry(calls.clone()))
+        .unwrap()
+        .serve_at(PORTAL_PATH, Shortcuts { calls: calls.clone(), session: session.clone() })
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+
+    let (speech, speech_secs, queue, stop, feeder) = microphone(&env, &root, &data, &mut reaper).await;
 
     // the daemon
     let model = root.join("ggml-test-tiny.bin");
@@ -472,4 +497,119 @@ async fn evdev_reads_a_held_chord_from_a_keyboard_without_grabbing_it() {
         }
     }
     assert_eq!(actions, [capcom::capture::Action::Start, capcom::capture::Action::Stop]);
+}
+
+/// sway, headless (`WLR_BACKENDS=headless`), with the two lines the README gives for it: a
+/// virtual keyboard (`wtype`) holds Ctrl+Alt+Space, sway runs `capcom listen --start` on the
+/// press and `capcom listen --stop` on the release, and the clip is as long as the hold.
+/// sway refuses to run as root: as root, every process of the scene runs as `nobody`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_key_bound_in_headless_sway_records_one_clip() {
+    let missing: Vec<&str> =
+        ["sway", "wtype", "setpriv", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
+    if !missing.is_empty() {
+        eprintln!("\n\n!!!!! SKIPPING hotkey (sway): missing {} (apt-get install sway wtype pulseaudio libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
+    for d in [&home, &runtime] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let user = (unsafe { libc::geteuid() } == 0).then_some(65534u32);
+    let bin = env!("CARGO_BIN_EXE_capcom");
+    let model = root.join("ggml-test-tiny.bin");
+    capcom::transcribe::testmodel::TestModel::tiny().write(&model).unwrap();
+    let config = root.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[voice]\nhotkey = \"Ctrl+Alt+Space\"\ncues = false\nmodel = \"{}\"\n\n[hotkey]\nbackend = \"none\"\n\n[speech]\nengine = \"none\"\n", model.display()),
+    )
+    .unwrap();
+    // the README's two lines for sway, with this test's capcom
+    let sway_config = root.join("sway.conf");
+    std::fs::write(
+        &sway_config,
+        format!("bindsym Ctrl+Mod1+space exec {bin} listen --start\nbindsym --release Ctrl+Mod1+space exec {bin} listen --stop\n"),
+    )
+    .unwrap();
+    if let Some(uid) = user {
+        let out = Command::new("chown").args(["-R", &format!("{uid}:{uid}"), &root.display().to_string()]).output().unwrap();
+        assert!(out.status.success());
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let env = Env {
+        vars: vec![
+            ("HOME".into(), home.display().to_string()),
+            ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
+            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
+            ("CAPCOM_CONFIG".into(), config.display().to_string()),
+            ("CAPCOM_DATA_DIR".into(), data.display().to_string()),
+        ],
+        user,
+    };
+    let mut reaper = Reaper(Vec::new(), Vec::new());
+    let (speech, speech_secs, queue, stop, feeder) = microphone(&env, &root, &root.join("no-data-yet"), &mut reaper).await;
+
+    let daemon = env
+        .cmd(bin)
+        .arg("daemon")
+        .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "capcom=debug,info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    reaper.0.insert(0, daemon);
+    let log_has = |needle: &str| log_text(&data).contains(needle);
+    wait_for("the daemon's API", &data, || data.join("api.addr").exists()).await;
+    wait_for("the microphone", &data, || log_has("microphone open")).await;
+    wait_for("the speech model", &data, || log_has("speech model loaded")).await;
+
+    let sway = env
+        .cmd("sway")
+        .args(["-c", &sway_config.display().to_string()])
+        .env("WLR_BACKENDS", "headless")
+        .env("WLR_LIBINPUT_NO_DEVICES", "1")
+        .env("WLR_RENDERER", "pixman")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    reaper.0.push(sway);
+    wait_for("sway's Wayland socket", &data, || runtime.join("wayland-1").exists()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // audio flowing, pre-roll filled
+
+    // hold the chord on a virtual keyboard; speak while it is held
+    let held_ms = ((0.2 + speech_secs + 0.4) * 1000.0) as u64;
+    let mut typing = env
+        .cmd("wtype")
+        .args(["-M", "ctrl", "-M", "alt", "-P", "space", "-s", &held_ms.to_string(), "-p", "space", "-m", "alt", "-m", "ctrl"])
+        .env("WAYLAND_DISPLAY", "wayland-1")
+        .spawn()
+        .unwrap();
+    let pressed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    queue.lock().unwrap().extend(speech.iter().copied());
+    let status = tokio::task::spawn_blocking(move || typing.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "wtype");
+    let held = pressed.elapsed().as_secs_f64();
+    let mut rows = Vec::new();
+    wait_for("the utterance held in sway", &data, || {
+        rows = history(&env, &data);
+        rows.first().is_some_and(|u| !u["timings"].is_null())
+    })
+    .await;
+    assert_eq!(rows.len(), 1, "one clip: {rows:#?}");
+    let dur = rows[0]["duration_ms"].as_f64().unwrap() / 1000.0;
+    // the hold plus the pre-roll, give or take sway starting `capcom listen` and audio buffering
+    eprintln!("sway: held {held:.2} s, stored {dur:.2} s, end {}", rows[0]["timings"]["end"]);
+    assert!(dur > held - 0.5 && dur < held + 1.2, "stored {dur:.2} s for {held:.2} s held");
+    stop.store(true, Ordering::Relaxed);
+    let _ = feeder.join();
+    drop(reaper);
 }
