@@ -153,7 +153,7 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
                         Level::Warn,
                         &format!("agent {name}"),
                         format!("`{p}` is not on PATH"),
-                        Some("install it, or remove the agent from the config"),
+                        Some("install it, or name an installed agent in [dispatch] default_agent and [[routes]] (`capcom init --force` writes both from what is installed)"),
                     )),
                 },
                 None => out.push(check(
