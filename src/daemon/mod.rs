@@ -133,8 +133,13 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         web_watcher,
     ];
 
+    // Installed before the daemon says it is up (a signal nobody watches would end it); the
+    // voice loop watches them itself, a headless daemon says they do nothing.
+    let listen_signals = ignore_listen_signals();
     if opts.headless {
-        background.push(tokio::spawn(ignore_listen_signals()));
+        background.push(tokio::spawn(listen_signals));
+    } else {
+        drop(listen_signals);
     }
     let _ = std::fs::remove_file(data.config_status());
     if let Some(file) = opts.config_file.clone() {
@@ -198,20 +203,20 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
 }
 
 /// A headless daemon has no microphone: `capcom listen --start|--stop|--toggle` reach it as
-/// signals whose default action would end it. They are said and ignored.
-/// The handlers are installed when this is called, before the daemon says it is up.
+/// signals whose default action would end it. They are said and ignored. The handlers are
+/// installed when this is called (tokio keeps a signal's handler for the life of the process,
+/// so the voice loop's own streams find it in place).
 fn ignore_listen_signals() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let kinds = [SignalKind::user_defined1(), SignalKind::from_raw(voice::start_signal()), SignalKind::from_raw(voice::stop_signal())];
     let mut streams: Vec<_> = kinds.into_iter().filter_map(|k| signal(k).ok()).collect();
-    async move { loop {
-        if streams.is_empty() {
-            return;
+    async move {
+        while !streams.is_empty() {
+            let nexts = streams.iter_mut().map(|s| Box::pin(s.recv()));
+            let _ = futures_util::future::select_all(nexts).await;
+            tracing::info!("`capcom listen` does nothing in a headless daemon: it has no microphone");
         }
-        let nexts = streams.iter_mut().map(|s| Box::pin(s.recv()));
-        let _ = futures_util::future::select_all(nexts).await;
-        tracing::info!("`capcom listen` does nothing in a headless daemon: it has no microphone");
-    } }
+    }
 }
 
 /// How often the config file is looked at (size, mtime and a hash of its text: cheap).
