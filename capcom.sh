@@ -25,6 +25,8 @@ APT_PACKAGES=(
   # the tray test: a real StatusNotifier host (xfce4-panel's systray), its settings daemon, a session
   # bus, screenshots; the install test: systemd-analyze verify and groff for the man page
   xfce4-panel xfconf dbus-daemon x11-apps systemd groff-base
+  # the hotkey test: a headless Wayland compositor with press/release bindings, and a virtual keyboard for it
+  sway wtype
 )
 # Installed only when their command is missing: Node often comes from elsewhere (nodesource's
 # nodejs ships npm and conflicts with Debian's npm package).

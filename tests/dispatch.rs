@@ -208,7 +208,7 @@ impl Lab {
         let data = DataDir::new(root.join("data"));
         let store = Store::open(&data.db()).unwrap();
         let ctx = Ctx {
-            config: config.clone(),
+            config: config.clone().into(),
             data,
             store: store.clone(),
             git: Arc::new(GitCli),
@@ -223,7 +223,7 @@ impl Lab {
     /// Plan, record and queue a task, as a brief would.
     async fn submit(&self, spec: TaskSpec) -> i64 {
         let ctx = self.handle.ctx();
-        let plan = dispatch::plan(&spec, &ctx.config, &ctx.agents, chrono::Utc::now());
+        let plan = dispatch::plan(&spec, &ctx.config.get(), &ctx.agents, chrono::Utc::now());
         let task = self.store.create_task(&spec, plan.state, plan.reason.as_deref(), None, "test").unwrap();
         let task = self
             .store
@@ -1080,7 +1080,7 @@ fn orphan_running_task(lab: &Lab) -> i64 {
 
 async fn restart(lab: &Lab) -> DispatchHandle {
     let ctx = Ctx {
-        config: lab.config.clone(),
+        config: lab.config.clone().into(),
         data: DataDir::new(lab.root.join("data")),
         store: lab.store.clone(),
         git: Arc::new(GitCli),

@@ -123,7 +123,7 @@ fn doctor_prints_one_line_per_check_with_fixes() {
     let mut d = Daemon::start(CONFIG);
     let out = d.cli(&["doctor"]);
     let text = stdout(&out);
-    for name in ["config", "data dir", "store", "api", "display", "microphone", "speech model", "agent claude", "packages"] {
+    for name in ["config", "data dir", "store", "api", "hotkey", "microphone", "speech model", "agent claude", "packages"] {
         assert!(text.lines().any(|l| l.contains(&format!("] {name}:"))), "no `{name}` line in:\n{text}");
     }
     assert!(text.lines().any(|l| l.starts_with("[ok  ] api:")), "{text}");

@@ -234,6 +234,34 @@ impl HotkeyLogic {
         }
     }
 
+    /// `capcom listen --start`: start recording unless it is recording already.
+    pub fn start(&mut self, at: Duration) -> Option<Action> {
+        if self.recording_since.is_some() {
+            return None;
+        }
+        self.recording_since = Some(at);
+        Some(Action::Start)
+    }
+
+    /// `capcom listen --stop`: stop recording if it is recording (a stop sooner than
+    /// `min_press` after the start drops the clip, as a short key press does).
+    pub fn stop(&mut self, at: Duration) -> Option<Action> {
+        let since = self.recording_since.take()?;
+        Some(if at.saturating_sub(since) < self.min_press { Action::TooShort } else { Action::Stop })
+    }
+
+    /// The whole chord went down (`down`) or up, as a desktop reports a bound shortcut
+    /// (the portal's Activated and Deactivated): hold mode records while it is down,
+    /// toggle mode starts or stops on each press.
+    pub fn edge(&mut self, down: bool, at: Duration) -> Option<Action> {
+        match (self.mode, down) {
+            (HotkeyMode::Hold, true) => self.start(at),
+            (HotkeyMode::Hold, false) => self.stop(at),
+            (HotkeyMode::Toggle, true) => Some(self.toggle(at)),
+            (HotkeyMode::Toggle, false) => None,
+        }
+    }
+
     pub fn step(&mut self, ev: KeyEvent) -> Option<Action> {
         if ev.down {
             if !self.down.contains(&ev.key) {
@@ -389,5 +417,34 @@ mod tests {
         assert_eq!(l.toggle(ms(100)), Action::TooShort);
         assert_eq!(l.toggle(ms(1000)), Action::Start);
         assert_eq!(l.toggle(ms(4000)), Action::Stop);
+    }
+
+    #[test]
+    fn remote_start_and_stop_are_idempotent() {
+        let mut l = HotkeyLogic::new(Chord::parse("F9").unwrap(), Hold, ms(250));
+        assert_eq!(l.stop(ms(0)), None, "nothing to stop");
+        assert_eq!(l.start(ms(0)), Some(Action::Start));
+        assert_eq!(l.start(ms(50)), None, "a second start changes nothing");
+        assert_eq!(l.stop(ms(100)), Some(Action::TooShort));
+        assert_eq!(l.stop(ms(120)), None);
+        assert_eq!(l.start(ms(1000)), Some(Action::Start));
+        assert_eq!(l.stop(ms(3000)), Some(Action::Stop));
+        assert!(!l.is_recording());
+    }
+
+    #[test]
+    fn shortcut_edges_follow_the_mode() {
+        // (mode, edges as (down, ms)) → actions
+        let cases: &[(HotkeyMode, &[(bool, u64)], &[Option<Action>])] = &[
+            (Hold, &[(true, 0), (false, 2000)], &[Some(Action::Start), Some(Action::Stop)]),
+            (Hold, &[(true, 0), (false, 100)], &[Some(Action::Start), Some(Action::TooShort)]),
+            (Hold, &[(false, 0), (true, 10), (true, 20), (false, 900)], &[None, Some(Action::Start), None, Some(Action::Stop)]),
+            (Toggle, &[(true, 0), (false, 10), (true, 2000), (false, 2010)], &[Some(Action::Start), None, Some(Action::Stop), None]),
+        ];
+        for (mode, edges, want) in cases {
+            let mut l = HotkeyLogic::new(Chord::parse("F9").unwrap(), *mode, ms(250));
+            let got: Vec<Option<Action>> = edges.iter().map(|(down, at)| l.edge(*down, ms(*at))).collect();
+            assert_eq!(got, *want, "{mode:?} {edges:?}");
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! Voice capture: the push-to-talk hotkey and the microphone.
 //!
 //! * [`chord`]: the hotkey chord and the pure press/release decision logic.
-//! * [`hotkey`]: the rdev listener (X11) that feeds it.
+//! * [`hotkey`]: which way the key reaches capcom (`[hotkey] backend`): the rdev listener
+//!   (X11), the desktop portal's GlobalShortcuts ([`portal`]: GNOME 48+, KDE Plasma 6), or
+//!   the keyboards themselves ([`evdev`]); and what to do where none works.
 //! * [`mic`]: the cpal input stream, kept open while the daemon runs and
 //!   reopened after a device loss. Its callback only sends frames into a channel.
 //! * [`recorder`]: the consumer of that channel: resampling to 16 kHz mono
@@ -15,7 +17,9 @@
 
 pub mod chord;
 pub mod gate;
+pub mod evdev;
 pub mod hotkey;
+pub mod portal;
 pub mod mic;
 pub mod recorder;
 pub mod resample;
@@ -40,6 +44,11 @@ pub trait AudioInput: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HotkeyMsg {
     Key(KeyEvent),
+    /// The whole chord went down or up, as a desktop reports a bound shortcut (the portal's
+    /// Activated / Deactivated).
+    Edge { down: bool, at: std::time::Duration },
+    /// The key is bound: which path (`portal`, `x11`, `evdev`) and the trigger as it reports it.
+    Bound { path: String, trigger: String },
     /// The listener could not start or stopped.
     Failed(String),
 }
@@ -48,22 +57,4 @@ pub enum HotkeyMsg {
 pub trait KeySource: Send + Sync {
     /// Start listening; key events go to `tx` until the process ends.
     fn spawn(&self, tx: tokio::sync::mpsc::UnboundedSender<HotkeyMsg>) -> Result<(), String>;
-}
-
-/// A note for sessions where the global hotkey cannot work, or None.
-pub fn hotkey_note() -> Option<String> {
-    let wayland = std::env::var("WAYLAND_DISPLAY").ok().filter(|v| !v.is_empty()).is_some()
-        || std::env::var("XDG_SESSION_TYPE").map(|v| v.eq_ignore_ascii_case("wayland")).unwrap_or(false);
-    let display = std::env::var("DISPLAY").ok().filter(|v| !v.is_empty()).is_some();
-    if wayland {
-        Some(
-            "Wayland session: the global hotkey (rdev, X11) cannot see keys here. Bind a desktop shortcut to \
-             `capcom listen --toggle` (it toggles recording in the running daemon), or use an X11 session."
-                .to_string(),
-        )
-    } else if !display {
-        Some("no X display: no global hotkey; bind a shortcut to `capcom listen --toggle`, or use `capcom brief`".to_string())
-    } else {
-        None
-    }
 }

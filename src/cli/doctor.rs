@@ -45,7 +45,17 @@ pub const APT_PACKAGES: &[&str] = &[
 ];
 
 pub async fn run(loaded: &Loaded, data: &DataDir, json: bool) -> u8 {
-    let checks = collect(loaded, data).await;
+    run_with(loaded, None, data, json).await
+}
+
+/// `doctor` when the config file did not load: `broken` is why; the rest is checked on the
+/// built-in defaults.
+pub async fn run_with(loaded: &Loaded, broken: Option<String>, data: &DataDir, json: bool) -> u8 {
+    let mut checks = collect(loaded, data).await;
+    if let Some(why) = broken {
+        checks.retain(|c| !(c.name == "config" && c.detail.starts_with("no config file")));
+        checks.insert(0, check(Level::Fail, "config", format!("{why}; the rest is checked on the built-in defaults"), Some("fix that line; `capcom init --defaults` prints every key with its default")));
+    }
     let worst = if checks.iter().any(|c| c.level == Level::Fail) {
         Level::Fail
     } else if checks.iter().any(|c| c.level == Level::Warn) {
@@ -76,14 +86,7 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
     let cfg = &loaded.config;
 
     // config
-    let src = loaded.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into());
-    if loaded.warnings.is_empty() {
-        out.push(check(Level::Ok, "config", src, None));
-    } else {
-        for w in &loaded.warnings {
-            out.push(check(Level::Warn, "config", w.clone(), Some("edit the file; see config/default.toml for every key")));
-        }
-    }
+    out.extend(config_checks(loaded, data));
 
     // data dir and store
     match std::fs::create_dir_all(data.root()) {
@@ -123,30 +126,8 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
     // exposure: who can reach the API and the phone page
     out.push(exposure(cfg, data));
 
-    // display and hotkey
-    let display = std::env::var("DISPLAY").ok().filter(|v| !v.is_empty());
-    let wayland = std::env::var("WAYLAND_DISPLAY").ok().filter(|v| !v.is_empty());
-    match (display, wayland) {
-        (Some(d), None) => out.push(check(Level::Ok, "display", format!("X11 {d}: the global hotkey works"), None)),
-        (_, Some(w)) => out.push(check(
-            Level::Warn,
-            "display",
-            format!("Wayland ({w}): the global hotkey cannot see keys"),
-            Some("bind a desktop shortcut to `capcom listen --toggle` (start/stop recording in the daemon), or run under X11"),
-        )),
-        (None, None) => out.push(check(
-            Level::Warn,
-            "display",
-            "no display: no hotkey or tray",
-            Some("run `capcom daemon --headless` and drive it with `capcom brief`"),
-        )),
-    }
-
-    // hotkey chord
-    match crate::capture::Chord::parse(&cfg.voice.hotkey) {
-        Ok(c) => out.push(check(Level::Ok, "hotkey", format!("{c} ({:?} mode)", cfg.voice.mode), None)),
-        Err(e) => out.push(check(Level::Fail, "hotkey", e, Some("set [voice] hotkey, e.g. \"Ctrl+Alt+Space\" or \"F9\""))),
-    }
+    // the hotkey: one line naming the path in use, or the exact fix for this desktop
+    out.push(hotkey_check(cfg, data));
 
     // audio input
     out.push(audio_input_check(&cfg.voice.input_device));
@@ -155,9 +136,15 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
     out.push(model_check(&cfg.voice.model, data));
     out.push(crate::transcribe::system_check(cfg.voice.threads).into_check());
 
-    // agents
+    // agents: the ones tasks go to must be installed; built-in routes fall back to installed ones
+    let used = used_agents(cfg);
+    for f in crate::dispatch::routing::fallbacks(cfg, &crate::dispatch::routing::on_path) {
+        out.push(check(Level::Warn, "routing", f, Some("install that agent, or `capcom init` to write routes to the agents you have")));
+    }
     for (name, agent) in &cfg.agents {
-        if agent.kind == "local" {
+        if agent.kind == "local" && !used.contains(name) && !crate::dispatch::routing::on_path(cfg, name) {
+            out.push(check(Level::Ok, &format!("agent {name}"), "not installed; no task goes to it", None));
+        } else if agent.kind == "local" {
             let program = agent.command.first().map(String::as_str).or_else(|| preset_program(&agent.preset));
             match program {
                 Some(p) => match find_on_path(p) {
@@ -166,7 +153,7 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
                         Level::Warn,
                         &format!("agent {name}"),
                         format!("`{p}` is not on PATH"),
-                        Some("install it, or remove the agent from the config"),
+                        Some("install it, or name an installed agent in [dispatch] default_agent and [[routes]] (`capcom init --force` writes both from what is installed)"),
                     )),
                 },
                 None => out.push(check(
@@ -219,6 +206,108 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
     out
 }
 
+/// The agents tasks go to: the default (after fallback) and, unless they are the built-in
+/// ones, the routes' agents.
+fn used_agents(cfg: &crate::config::Config) -> Vec<String> {
+    use crate::dispatch::routing;
+    let mut used = vec![routing::default_agent(cfg, &routing::on_path)];
+    for r in &cfg.routes {
+        if !cfg.origin.routes_builtin || routing::on_path(cfg, &r.agent) {
+            used.push(r.agent.clone());
+        }
+    }
+    used
+}
+
+/// The push-to-talk path: what the running daemon bound (`<data dir>/hotkey.json`), else what
+/// `[hotkey] backend` would use in this session, and the fix when nothing works.
+pub fn hotkey_check(cfg: &crate::config::Config, data: &DataDir) -> Check {
+    use crate::capture::hotkey::{Session, diagnose};
+    let chord = match crate::capture::Chord::parse(&cfg.voice.hotkey) {
+        Ok(c) => c.to_string(),
+        Err(e) => return check(Level::Fail, "hotkey", e, Some("set [voice] hotkey, e.g. \"Ctrl+Alt+Space\" or \"F9\"")),
+    };
+    let session = Session::from_env();
+    let d = diagnose(&cfg.hotkey, &session, &chord);
+    let running = data.addr().exists();
+    let bound = running
+        .then(|| std::fs::read_to_string(data.root().join("hotkey.json")).ok())
+        .flatten()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    match bound {
+        Some(b) if b["path"].is_string() => check(
+            Level::Ok,
+            "hotkey",
+            format!(
+                "the daemon's push-to-talk is bound through {}: hold {} to talk ({:?} mode)",
+                b["path"].as_str().unwrap_or("?"),
+                b["trigger"].as_str().unwrap_or(&chord),
+                cfg.voice.mode
+            ),
+            None,
+        ),
+        Some(b) => check(
+            Level::Warn,
+            "hotkey",
+            format!("the daemon has no global hotkey: {}", b["error"].as_str().unwrap_or("?")),
+            d.fix.as_deref().or(Some("bind `capcom listen --start` to a key's press and `capcom listen --stop` to its release")),
+        ),
+        None => check(if d.works { Level::Ok } else { Level::Warn }, "hotkey", format!("{} ({:?} mode)", d.detail, cfg.voice.mode), d.fix.as_deref()),
+    }
+}
+
+/// Which config file was read (or that there is none), what was wrong in it, and what the
+/// running daemon made of its latest change.
+pub fn config_checks(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
+    let mut out = Vec::new();
+    match &loaded.source {
+        Some(p) => out.push(check(Level::Ok, "config", format!("read {}", p.display()), None)),
+        None => out.push(check(
+            Level::Warn,
+            "config",
+            format!(
+                "no config file: built-in defaults; run `capcom init`{}",
+                crate::config::default_path().map(|p| format!(" (it writes {})", p.display())).unwrap_or_default()
+            ),
+            Some("run `capcom init` inside your repo"),
+        )),
+    }
+    for w in &loaded.warnings {
+        out.push(check(Level::Warn, "config", w.clone(), Some("edit the file; `capcom init --defaults` prints every key with its default")));
+    }
+    // The daemon writes this when the file changes under it (and removes it at start).
+    let running = data.addr().exists();
+    if let Some(status) = running
+        .then(|| std::fs::read_to_string(data.config_status()).ok())
+        .flatten()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    {
+        let file = status["file"].as_str().unwrap_or("the config file");
+        if status["ok"] == false {
+            out.push(check(
+                Level::Warn,
+                "config (daemon)",
+                format!(
+                    "the running daemon could not take the change to {file}: {}; it keeps the config it had",
+                    status["error"].as_str().unwrap_or("?")
+                ),
+                Some("fix the file; the daemon takes it as soon as it loads"),
+            ));
+        } else if let Some(restart) = status["restart"].as_array().filter(|r| !r.is_empty()) {
+            let names: Vec<&str> = restart.iter().filter_map(|v| v.as_str()).collect();
+            out.push(check(
+                Level::Warn,
+                "config (daemon)",
+                format!("the running daemon took the change to {file}, but {} only take effect at its next start", names.join(", ")),
+                Some("restart the daemon (`systemctl --user restart capcom`, or stop and start `capcom daemon`)"),
+            ));
+        } else {
+            out.push(check(Level::Ok, "config (daemon)", format!("the running daemon uses the latest {file}"), None));
+        }
+    }
+    out
+}
+
 /// One line per `[[repos]]` entry, and a failure when there is none.
 pub fn repo_checks(cfg: &crate::config::Config) -> Vec<Check> {
     use crate::dispatch::worktree::{GitCli, check_repo};
@@ -227,7 +316,7 @@ pub fn repo_checks(cfg: &crate::config::Config) -> Vec<Check> {
             Level::Fail,
             "repos",
             "no repo is configured, so no brief can be dispatched",
-            Some("add a [[repos]] entry with name, path and base to your config (see config/default.toml)"),
+            Some("run `capcom init` inside your repo, or `capcom repos add PATH`"),
         )];
     }
     let mut out = Vec::new();

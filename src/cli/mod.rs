@@ -3,6 +3,7 @@
 
 pub mod client;
 mod doctor;
+mod init;
 pub mod install;
 mod parse;
 mod stats;
@@ -181,6 +182,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a first config for the git repo around PATH (default: the current directory):
+    /// its base branch, checks from its manifests, the agents on PATH, its GitHub remote.
+    /// An existing config gets the repo added, and is never overwritten without --force
+    Init {
+        /// A folder inside the repo (default: the current directory)
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+        /// Write a new config over an existing one (the old one is kept as config.toml.bak)
+        #[arg(long)]
+        force: bool,
+        /// Print every key with its default and what it does (the built-in reference), write nothing
+        #[arg(long, conflicts_with_all = ["path", "force"])]
+        defaults: bool,
+    },
+    /// The repos in your config: `repos add PATH`, `repos list`, `repos remove NAME`
+    /// (the file is edited in place; its comments stay)
+    Repos {
+        #[command(subcommand)]
+        action: Option<ReposAction>,
+        /// Print JSON (for the list)
+        #[arg(long)]
+        json: bool,
+    },
     /// Check mic, display, model, agents, tokens and the API
     Doctor {
         /// Print the checks as JSON
@@ -238,8 +262,14 @@ pub enum Command {
     /// where the global hotkey cannot work (Wayland)
     Listen {
         /// Start recording, or stop and transcribe if recording
-        #[arg(long, conflicts_with_all = ["pause", "resume"])]
+        #[arg(long, conflicts_with_all = ["pause", "resume", "start", "stop"])]
         toggle: bool,
+        /// Start recording (nothing when it records already): bind it to a key's press
+        #[arg(long, conflicts_with_all = ["pause", "resume", "stop"])]
+        start: bool,
+        /// Stop recording and transcribe (nothing when it is not recording): bind it to the key's release
+        #[arg(long, conflicts_with_all = ["pause", "resume"])]
+        stop: bool,
         /// Pause listening: the hotkey and the microphone stay off until resumed (the tray shows it)
         #[arg(long, conflicts_with = "resume")]
         pause: bool,
@@ -276,6 +306,31 @@ pub enum HistoryAction {
         /// Print JSON instead of text
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReposAction {
+    /// Add the git repo at PATH: name, base branch, GitHub remote and checks found in it
+    Add {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        /// What you call it (default: the folder's name)
+        #[arg(long)]
+        name: Option<String>,
+        /// The branch tasks start from and merge into (default: origin's HEAD, main or master)
+        #[arg(long)]
+        base: Option<String>,
+    },
+    /// List the configured repos
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a repo from the config (its tasks, branches and worktrees stay)
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
     },
 }
 
@@ -329,6 +384,16 @@ pub fn run(cli: Cli) -> u8 {
     match &cli.command {
         Command::Completions { shell } => return install::completions(*shell, &mut std::io::stdout()),
         Command::Man { out } => return install::man(out.as_deref()),
+        // These write the config file, so they work when there is none, or one that does not load.
+        Command::Init { defaults: true, .. } => {
+            print!("{}", config::DEFAULT_TOML);
+            return exit::OK;
+        }
+        Command::Init { path, force, .. } => return init::run_init(cli.config.as_deref(), path.as_deref(), *force),
+        Command::Repos { action: Some(ReposAction::Add { path, name, base }), .. } => {
+            return init::repos_add(cli.config.as_deref(), path, name.as_deref(), base.as_deref());
+        }
+        Command::Repos { action: Some(ReposAction::Remove { name }), .. } => return init::repos_remove(cli.config.as_deref(), name),
         _ => {}
     }
     // The first line a user reads is capcom's own, not ALSA's device probing.
@@ -368,6 +433,19 @@ pub fn run(cli: Cli) -> u8 {
     }
     let loaded = match config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(l) => l,
+        // A config that does not load is what `doctor` is for: it reports it with the rest.
+        Err(e) if matches!(cli.command, Command::Doctor { .. }) => {
+            let Command::Doctor { json } = cli.command else { return exit::ERROR };
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("capcom: cannot start the async runtime: {e}");
+                    return exit::ERROR;
+                }
+            };
+            let loaded = config::Loaded { config: config::Config::default(), source: None, warnings: Vec::new() };
+            return rt.block_on(doctor::run_with(&loaded, Some(e.to_string()), &data, json));
+        }
         Err(e) => {
             eprintln!("capcom: {e}");
             return exit::ERROR;
@@ -383,15 +461,19 @@ pub fn run(cli: Cli) -> u8 {
             return exit::ERROR;
         }
     };
-    let code = rt.block_on(dispatch(cli.command, loaded, data));
+    // The daemon follows the file it read (or the user's file, once there is one).
+    let explicit_config = cli.config.clone();
+    let config_file = cli.config.clone().or_else(config::default_path);
+    let code = rt.block_on(dispatch(cli.command, loaded, data, explicit_config, config_file));
     crate::logging::flush();
     code
 }
 
-async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8 {
+async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir, explicit_config: Option<PathBuf>, config_file: Option<PathBuf>) -> u8 {
     match command {
         Command::Daemon { headless } => {
-            let opts = crate::daemon::Options { config: loaded.config, data, headless };
+            let config_file = config_file.map(|path| crate::daemon::ConfigFile { explicit: explicit_config, path });
+            let opts = crate::daemon::Options { config: loaded.config, data, headless, config_file };
             match crate::daemon::run(opts, crate::daemon::shutdown_signal()).await {
                 Ok(()) => exit::OK,
                 Err(e) => {
@@ -499,6 +581,8 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
         })
         .await,
         Command::Doctor { json } => doctor::run(&loaded, &data, json).await,
+        Command::Repos { action: None, json } => init::repos_list(&loaded, json),
+        Command::Repos { action: Some(ReposAction::List { json }), json: j } => init::repos_list(&loaded, json || j),
         Command::Parse { text, json } => parse::run(&loaded.config, &data, &text.join(" "), json).await,
         Command::Status { filter, speak, out, json } => {
             let cfg = loaded.config.clone();
@@ -621,6 +705,8 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
             voice::models_import(&loaded, &data, &dir, q8_0, name.as_deref()).await
         }
         Command::Listen { toggle: true, .. } => voice::listen_toggle(&data),
+        Command::Listen { start: true, .. } => voice::listen_signal(&data, crate::daemon::voice::start_signal(), "start"),
+        Command::Listen { stop: true, .. } => voice::listen_signal(&data, crate::daemon::voice::stop_signal(), "stop"),
         Command::Listen { pause, resume, .. } if pause || resume => with_client(&data, |c| async move {
             let v: serde_json::Value = c.post("/v1/listen", &serde_json::json!({ "paused": pause })).await?;
             if v["paused"] == true {
@@ -632,7 +718,7 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
         })
         .await,
         Command::Listen { .. } => {
-            eprintln!("capcom: say what to do: `capcom listen --toggle` starts or stops recording in the daemon; --pause and --resume turn listening off and on");
+            eprintln!("capcom: say what to do: `capcom listen --start` / `--stop` start and stop recording in the daemon (bind them to a key's press and release), --toggle does either; --pause and --resume turn listening off and on");
             exit::USAGE
         }
         other => {
@@ -659,6 +745,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Models { .. } => "models",
         Command::History { .. } => "history",
         Command::Doctor { .. } => "doctor",
+        Command::Init { .. } => "init",
+        Command::Repos { .. } => "repos",
         Command::Gc { .. } => "gc",
         Command::Stats { .. } => "stats",
         Command::Supervise { .. } => "__supervise",

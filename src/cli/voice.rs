@@ -288,6 +288,47 @@ pub async fn models_import(loaded: &Loaded, data: &DataDir, dir: &Path, q8_0: bo
 }
 
 /// Send SIGUSR1 to the running daemon: start or stop recording.
+/// `capcom listen --start` / `--stop`: the daemon starts or stops recording, when that
+/// changes anything (so a compositor's press and release bindings may repeat safely).
+pub fn listen_signal(data: &DataDir, signal: i32, what: &str) -> u8 {
+    let pid = match std::fs::read_to_string(data.pid()).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+        Some(p) if p > 1 => p,
+        _ => {
+            eprintln!("capcom: the daemon is not running (no {}); start it with `capcom daemon`", data.pid().display());
+            return exit::NOT_RUNNING;
+        }
+    };
+    // A real-time signal ends a process that does not watch it: never send one to a pid the
+    // daemon left behind and another program now has.
+    if !is_capcom_daemon(pid) {
+        eprintln!("capcom: the daemon is not running (pid {pid} in {} is not a capcom daemon); start it with `capcom daemon`", data.pid().display());
+        return exit::NOT_RUNNING;
+    }
+    // SAFETY: kill(2) with a pid read from the daemon's own pid file and a real-time signal
+    // number the daemon watches; no memory is involved.
+    if unsafe { libc::kill(pid, signal) } == 0 {
+        return exit::OK;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ESRCH) => {
+            eprintln!("capcom: the daemon (pid {pid}) is not running; start it with `capcom daemon`");
+            exit::NOT_RUNNING
+        }
+        _ => {
+            eprintln!("capcom: cannot tell the daemon (pid {pid}) to {what} recording: {}", std::io::Error::last_os_error());
+            exit::ERROR
+        }
+    }
+}
+
+/// Whether `pid` is a running `capcom daemon` (its command line, from /proc).
+fn is_capcom_daemon(pid: i32) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let args: Vec<String> = raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let program = args.first().and_then(|a| std::path::Path::new(a).file_name().map(|n| n.to_string_lossy().into_owned()));
+    program.is_some_and(|p| p.starts_with("capcom")) && args.iter().any(|a| a == "daemon")
+}
+
 pub fn listen_toggle(data: &DataDir) -> u8 {
     let pid = match std::fs::read_to_string(data.pid()).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
         Some(p) if p > 1 => p,

@@ -8,9 +8,12 @@
 mod slug;
 pub use slug::RepoSlug;
 mod duration;
+pub mod edit;
+pub mod live;
 mod paths;
 
 pub use duration::{Dur, Keep};
+pub use live::Live;
 pub use paths::DataDir;
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +53,38 @@ pub struct Config {
     pub workflows: Vec<Workflow>,
     pub understand: Understand,
     pub store: StoreCfg,
+    pub hotkey: HotkeyCfg,
+    /// Which settings came from the built-in defaults rather than the user's file (not a key).
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// What the user's file (or the environment) left to the built-in defaults. Built-in
+/// routes and the built-in default agent name agents the user may not have installed;
+/// routing falls back from those to an installed agent (`dispatch::routing`), never from
+/// the user's own choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Origin {
+    /// `[[routes]]` are the built-in ones.
+    pub routes_builtin: bool,
+    /// `[dispatch] default_agent` is the built-in one.
+    pub default_agent_builtin: bool,
+}
+
+/// `[hotkey]`: how the push-to-talk key reaches capcom.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct HotkeyCfg {
+    /// "auto" | "portal" | "x11" | "evdev" | "none".
+    pub backend: String,
+    /// For "evdev": keyboards to read (`/dev/input/event*` paths); empty means every keyboard.
+    pub evdev_devices: Vec<String>,
+}
+
+impl Default for HotkeyCfg {
+    fn default() -> Self {
+        HotkeyCfg { backend: "auto".into(), evdev_devices: Vec::new() }
+    }
 }
 
 impl Default for Config {
@@ -69,6 +104,8 @@ impl Default for Config {
             workflows: Vec::new(),
             understand: Understand::default(),
             store: StoreCfg::default(),
+            hotkey: HotkeyCfg::default(),
+            origin: Origin::default(),
         }
     }
 }
@@ -511,28 +548,48 @@ pub fn load(
     };
     let mut value = defaults_table();
     let mut source = None;
+    let mut text = String::new();
+    // The user's own keys (file and environment), layered over nothing: what they chose.
+    let mut own = toml::Table::new();
     if let Some(p) = path {
         match std::fs::read_to_string(&p) {
-            Ok(text) => {
-                merge(&mut value, parse_table(&text, &p.display().to_string())?);
+            Ok(t) => {
+                let table = parse_table(&t, &p.display().to_string())?;
+                merge(&mut own, table.clone());
+                merge(&mut value, table);
                 source = Some(p);
+                text = t;
             }
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(ConfigError::Read { path: p.display().to_string(), source: e }),
         }
     }
-    apply_env(&mut value, env)?;
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    apply_env(&mut value, env.iter().cloned())?;
+    apply_env(&mut own, env)?;
     let name = source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(defaults)".into());
-    let text = source.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
-    let (config, warnings) = from_table(value, &name, &text)?;
+    let (mut config, warnings) = from_table(value, &name, &text)?;
+    config.origin = origin_of(&own);
     Ok(Loaded { config, source, warnings })
+}
+
+/// What the user's own keys leave to the built-in defaults.
+fn origin_of(own: &toml::Table) -> Origin {
+    let default_agent_set = own
+        .get("dispatch")
+        .and_then(|d| d.as_table())
+        .is_some_and(|d| d.contains_key("default_agent"));
+    Origin { routes_builtin: !own.contains_key("routes"), default_agent_builtin: !default_agent_set }
 }
 
 /// Parse TOML text (as a file named `name`, layered over the defaults) into a config, with warnings.
 pub fn from_str(text: &str, name: &str) -> Result<(Config, Vec<String>), ConfigError> {
     let mut value = defaults_table();
-    merge(&mut value, parse_table(text, name)?);
-    from_table(value, name, text)
+    let own = parse_table(text, name)?;
+    merge(&mut value, own.clone());
+    let (mut config, warnings) = from_table(value, name, text)?;
+    config.origin = origin_of(&own);
+    Ok((config, warnings))
 }
 
 /// The shipped, documented defaults (`config/default.toml`), compiled in.
@@ -717,6 +774,12 @@ impl Config {
         }
         if self.dispatch.max_parallel == 0 {
             out.push("dispatch.max_parallel is 0: nothing would ever start".to_string());
+        }
+        if !matches!(self.hotkey.backend.as_str(), "auto" | "portal" | "x11" | "evdev" | "none") {
+            out.push(format!(
+                "hotkey.backend = \"{}\" is not one of \"auto\", \"portal\", \"x11\", \"evdev\", \"none\"; using \"auto\"",
+                self.hotkey.backend
+            ));
         }
         if !self.agents.is_empty() && !self.agents.contains_key(&self.dispatch.default_agent) {
             out.push(format!("dispatch.default_agent `{}` is not a configured agent", self.dispatch.default_agent));

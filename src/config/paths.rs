@@ -60,6 +60,10 @@ impl DataDir {
     pub fn addr(&self) -> PathBuf {
         self.0.join("api.addr")
     }
+    /// What the running daemon made of the config file when it last changed (JSON).
+    pub fn config_status(&self) -> PathBuf {
+        self.0.join("config.status.json")
+    }
     pub fn pid(&self) -> PathBuf {
         self.0.join("daemon.pid")
     }

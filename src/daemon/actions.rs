@@ -61,7 +61,7 @@ impl Coordinator {
     fn gate(&self) -> Result<Gate, String> {
         let d = self.dispatcher()?;
         let c = d.ctx();
-        Ok(Gate { store: c.store.clone(), git: c.git.clone(), config: c.config.clone(), github: c.github.clone() })
+        Ok(Gate { store: c.store.clone(), git: c.git.clone(), config: c.config.get(), github: c.github.clone() })
     }
 
     /// Drop a confirmation that has expired.
@@ -236,7 +236,7 @@ impl Coordinator {
         let mut lines = Vec::new();
         let now = chrono::Utc::now();
         for spec in &intent.tasks {
-            let plan = dispatch::plan(spec, &d.ctx().config, &d.ctx().agents, now);
+            let plan = dispatch::plan(spec, &d.ctx().config.get(), &d.ctx().agents, now);
             let mut spec = spec.clone();
             if spec.repo.is_none() {
                 spec.repo.clone_from(&plan.repo);
@@ -731,8 +731,9 @@ impl Coordinator {
         };
         let ctx = d.ctx();
         let tasks: Vec<TaskRef> = Vec::new();
+        let config = ctx.config.get();
         let cx = understand::Context {
-            config: &ctx.config,
+            config: &config,
             tasks: &tasks,
             pending: None,
             now: chrono::Local::now().fixed_offset(),
@@ -742,7 +743,7 @@ impl Coordinator {
         if ["anyway", "go ahead", "just do it", "as is"].iter().any(|w| lower.contains(w)) {
             spec.readiness.ready = true;
         }
-        let plan = dispatch::plan(&spec, &ctx.config, &ctx.agents, chrono::Utc::now());
+        let plan = dispatch::plan(&spec, &config, &ctx.agents, chrono::Utc::now());
         let store = ctx.store.clone();
         let update = TaskUpdate {
             agent: plan.agent.as_ref().map(|a| a.agent.clone()),

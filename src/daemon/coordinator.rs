@@ -93,6 +93,8 @@ pub enum Msg {
     /// Pause (`Some(true)`), resume (`Some(false)`) or toggle (`None`) listening; replies
     /// whether listening is paused now.
     SetPaused { paused: Option<bool>, reply: oneshot::Sender<bool> },
+    /// The user's config file changed and loaded cleanly: the next brief, merge or task uses it.
+    Config(Arc<crate::config::Config>),
 }
 
 pub struct Coordinator {
@@ -199,7 +201,7 @@ impl Coordinator {
         let task = tokio::spawn(async move {
             let s = &me.services;
             let ctx = Ctx {
-                config: s.config.clone(),
+                config: s.config.clone().into(),
                 data: s.data.clone(),
                 store: s.store.clone(),
                 git: std::sync::Arc::new(crate::dispatch::worktree::GitCli),
@@ -263,6 +265,12 @@ impl Coordinator {
                     let _ = self.services.store.audit(if now { "listen_pause" } else { "listen_resume" }, None, "user", None);
                 }
                 let _ = reply.send(now);
+            }
+            Msg::Config(config) => {
+                if let Some(d) = &self.dispatch {
+                    d.reconfigure(config.clone());
+                }
+                self.services.config = config;
             }
             Msg::Brief { text, intent, reply } => {
                 let answer = self.brief(text, intent, None).await;

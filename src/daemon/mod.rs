@@ -29,6 +29,18 @@ pub struct Options {
     pub data: DataDir,
     /// API and dispatcher only: no audio, hotkey or tray.
     pub headless: bool,
+    /// The config file the daemon follows (read again when it changes): `--config`, or the
+    /// user's file whether or not it exists yet. `None`: the config never changes.
+    pub config_file: Option<ConfigFile>,
+}
+
+/// Where the config came from, to read it again the same way.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// `--config` / `CAPCOM_CONFIG` (must exist), or `None` for the user's default file.
+    pub explicit: Option<std::path::PathBuf>,
+    /// The file to watch.
+    pub path: std::path::PathBuf,
 }
 
 /// Shared services every part of the daemon may use.
@@ -122,22 +134,37 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     let web_watcher = web.spawn_watcher(stop_rx.clone());
     let state = api::AppState { services: services.clone(), token: Arc::new(token), feed_token: Arc::new(feed_token), coordinator: coordinator.clone(), addr, web };
     let app = api::router(state.clone());
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(announce_changes(services.clone(), coordinator.clone())),
         tokio::spawn(daily_changelog(state.clone())),
         tokio::spawn(retention::run_sweeps(services.clone())),
         web_watcher,
     ];
 
+    // Installed before the daemon says it is up (a signal nobody watches would end it); the
+    // voice loop watches them itself, a headless daemon says they do nothing.
+    let listen_signals = ignore_listen_signals();
+    if opts.headless {
+        background.push(tokio::spawn(listen_signals));
+    } else {
+        drop(listen_signals);
+    }
+    let _ = std::fs::remove_file(data.config_status());
+    if let Some(file) = opts.config_file.clone() {
+        background.push(tokio::spawn(follow_config(file, services.config.clone(), data.clone(), coordinator.clone())));
+    }
     write_atomic(&data.addr(), addr.to_string().as_bytes())?;
     write_atomic(&data.pid(), std::process::id().to_string().as_bytes())?;
     tracing::info!(%addr, data = %data.root().display(), headless = opts.headless, "capcom daemon listening");
+    // The key the hotkey path bound, for the tray's tooltip.
+    let (hotkey_tx, hotkey_rx) = watch::channel(None::<String>);
     let voice_loop = (!opts.headless).then(|| {
-        let devices = voice::Devices::real(&services.config);
+        let mut devices = voice::Devices::real(&services.config);
+        devices.bound = Some(hotkey_tx);
         tokio::spawn(voice::run(services.clone(), coordinator.clone(), stop_rx.clone(), devices))
     });
 
-    let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone(), addr, state.feed_token.to_string(), state.web.clone()))) };
+    let tray_task = if opts.headless { None } else { Some(tokio::spawn(run_tray(services.clone(), coordinator.clone(), stop_tx.clone(), stop_rx.clone(), addr, state.feed_token.to_string(), state.web.clone(), hotkey_rx))) };
 
     let stop_for_server = stop_rx.clone();
     let server = tokio::spawn(async move {
@@ -177,12 +204,87 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     Ok(())
 }
 
+/// A headless daemon has no microphone: `capcom listen --start|--stop|--toggle` reach it as
+/// signals whose default action would end it. They are said and ignored. The handlers are
+/// installed when this is called (tokio keeps a signal's handler for the life of the process,
+/// so the voice loop's own streams find it in place).
+fn ignore_listen_signals() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let kinds = [SignalKind::user_defined1(), SignalKind::from_raw(voice::start_signal()), SignalKind::from_raw(voice::stop_signal())];
+    let mut streams: Vec<_> = kinds.into_iter().filter_map(|k| signal(k).ok()).collect();
+    async move {
+        while !streams.is_empty() {
+            let nexts = streams.iter_mut().map(|s| Box::pin(s.recv()));
+            let _ = futures_util::future::select_all(nexts).await;
+            tracing::info!("`capcom listen` does nothing in a headless daemon: it has no microphone");
+        }
+    }
+}
+
+/// How often the config file is looked at (size, mtime and a hash of its text: cheap).
+const CONFIG_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Follow the user's config file: a change that loads and validates goes to the coordinator
+/// (the next brief, merge or task uses it); one that does not keeps the config the daemon
+/// has, and the log and `capcom doctor` (through `config.status.json` in the data dir) say
+/// why. Settings that only take effect at the next start are said.
+async fn follow_config(file: ConfigFile, mut current: Arc<Config>, data: DataDir, coordinator: CoordinatorHandle) {
+    let mut watch = crate::config::live::FileWatch::new(file.path.clone());
+    let mut tick = tokio::time::interval(CONFIG_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !watch.changed() {
+            continue;
+        }
+        let explicit = file.explicit.clone();
+        let loaded = tokio::task::spawn_blocking(move || crate::config::load(explicit.as_deref(), std::env::vars())).await;
+        let shown = file.path.display().to_string();
+        let status = match loaded {
+            Ok(Ok(l)) => {
+                for w in &l.warnings {
+                    tracing::warn!("{w}");
+                }
+                let new = Arc::new(l.config);
+                let restart = crate::config::live::changes(&current, &new);
+                if *new != *current {
+                    coordinator.send(coordinator::Msg::Config(new.clone())).await;
+                    tracing::info!(file = %shown, "config reloaded: repos, checks, agents, routes and [dispatch] apply from the next brief");
+                }
+                if !restart.is_empty() {
+                    tracing::warn!(file = %shown, "{} changed: restart the daemon to use the new value", restart.join(", "));
+                }
+                current = new;
+                serde_json::json!({ "ok": true, "file": shown, "at": chrono::Utc::now(), "restart": restart, "warnings": l.warnings })
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("{e}; the daemon keeps the config it had until the file loads again");
+                serde_json::json!({ "ok": false, "file": shown, "at": chrono::Utc::now(), "error": e.to_string() })
+            }
+            Err(e) => {
+                tracing::warn!("reading the config again failed: {e}");
+                continue;
+            }
+        };
+        if let Err(e) = write_atomic(&data.config_status(), status.to_string().as_bytes()) {
+            tracing::debug!(error = %e, "cannot record the config status");
+        }
+    }
+}
+
 /// The local agents that tasks go to (the default and the routes' agents) must be installed:
-/// say so at start, not only when a task fails.
+/// say so at start, not only when a task fails. Built-in routes fall back to an installed agent.
 fn warn_missing_agents(config: &crate::config::Config) {
     use crate::dispatch::presets::{agent_program, find_on_path};
-    let mut used: Vec<&str> = vec![config.dispatch.default_agent.as_str()];
-    used.extend(config.routes.iter().map(|r| r.agent.as_str()));
+    use crate::dispatch::routing;
+    for f in routing::fallbacks(config, &routing::on_path) {
+        tracing::info!("{f}");
+    }
+    let default = routing::default_agent(config, &routing::on_path);
+    let mut used: Vec<&str> = vec![default.as_str()];
+    if !config.origin.routes_builtin {
+        used.extend(config.routes.iter().map(|r| r.agent.as_str()));
+    }
     used.sort();
     used.dedup();
     for name in used {
@@ -280,6 +382,7 @@ async fn run_tray(
     addr: SocketAddr,
     feed_token: String,
     web: Arc<crate::web::Web>,
+    mut hotkey: watch::Receiver<Option<String>>,
 ) {
     use tray::{TrayAction, TrayModel, TrayStatus};
     let (tx, mut actions) = tokio::sync::mpsc::unbounded_channel();
@@ -294,7 +397,7 @@ async fn run_tray(
     };
     let feed_url = spoken::feed_url_of(&services, &addr, &feed_token);
     let page_url = loopback_page_url(addr);
-    let (mut following, mut watching_tasks) = (true, true);
+    let (mut following, mut watching_tasks, mut watching_key) = (true, true, true);
     loop {
         let now = published.borrow_and_update().clone();
         let status = match now.stage {
@@ -307,7 +410,8 @@ async fn run_tray(
         let store = services.store.clone();
         let tasks = tokio::task::spawn_blocking(move || store.tasks(true)).await.ok().and_then(|r| r.ok()).unwrap_or_default();
         let has_changelog = crate::report::changelog::latest(&spoken::changelog_dir_of(&services)).is_some();
-        let model = TrayModel { status, listening_paused: now.paused, feed_url: feed_url.clone(), has_changelog, ..TrayModel::default() }
+        let bound = hotkey.borrow_and_update().clone();
+        let model = TrayModel { status, listening_paused: now.paused, feed_url: feed_url.clone(), has_changelog, hotkey: bound, ..TrayModel::default() }
             .with_tasks(&tasks);
         tray.set(model).await;
 
@@ -315,6 +419,7 @@ async fn run_tray(
             _ = coordinator::stopped(&mut stop) => break,
             changed = published.changed(), if following => if changed.is_err() { following = false },
             changed = task_writes.changed(), if watching_tasks => if changed.is_err() { watching_tasks = false },
+            changed = hotkey.changed(), if watching_key => if changed.is_err() { watching_key = false },
             Some(action) = actions.recv() => match action {
                 TrayAction::Quit => { let _ = stop_tx.send(true); break; }
                 TrayAction::TogglePause => { coordinator.set_paused(None).await; }

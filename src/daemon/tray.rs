@@ -29,6 +29,8 @@ pub struct TrayModel {
     pub ready: usize,
     /// Tasks that need the user.
     pub attention: usize,
+    /// The push-to-talk key as the hotkey path reports it ("Ctrl+Alt+Space"), once bound.
+    pub hotkey: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -155,9 +157,18 @@ impl TrayModel {
         t
     }
 
-    /// The tooltip's body: running, ready and attention counts.
-    pub fn tooltip_body(&self) -> String {
+    /// Running, ready and attention counts.
+    pub fn counts(&self) -> String {
         format!("{} running · {} ready · {} need attention", self.running, self.ready, self.attention)
+    }
+
+    /// The tooltip's body: running, ready and attention counts, and the key to hold.
+    pub fn tooltip_body(&self) -> String {
+        let counts = self.counts();
+        match &self.hotkey {
+            Some(k) => format!("{counts}\nHold {k} to talk"),
+            None => counts,
+        }
     }
 }
 
@@ -183,7 +194,7 @@ pub fn status_label(status: TrayStatus) -> &'static str {
 /// The menu, top to bottom.
 pub fn menu(m: &TrayModel) -> Vec<Entry> {
     let mut out = vec![Entry::Item { label: m.tooltip_title(), enabled: false, action: None }];
-    out.push(Entry::Item { label: m.tooltip_body(), enabled: false, action: None });
+    out.push(Entry::Item { label: m.counts(), enabled: false, action: None });
     out.push(Entry::Separator);
     if m.recent.is_empty() {
         out.push(Entry::Item { label: "No tasks yet".into(), enabled: false, action: None });
@@ -549,6 +560,8 @@ mod tests {
         let m = TrayModel { listening_paused: true, ..TrayModel::default() }.with_tasks(&tasks);
         assert_eq!(m.tooltip_body(), "2 running · 3 ready · 2 need attention");
         assert_eq!(m.tooltip_title(), "capcom: idle (listening paused)");
+        let bound = TrayModel { hotkey: Some("Ctrl+Alt+Space".into()), ..m };
+        assert_eq!(bound.tooltip_body(), "2 running · 3 ready · 2 need attention\nHold Ctrl+Alt+Space to talk");
     }
 
     #[test]

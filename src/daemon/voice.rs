@@ -1,9 +1,12 @@
 //! The voice loop of `capcom daemon` (not `--headless`):
 //! hotkey → capture → store → transcribe → coordinator.
 //!
-//! * Key events go through the pure [`HotkeyLogic`]; SIGUSR1 (sent by
-//!   `capcom listen --toggle`) toggles recording for desktops where the
-//!   global hotkey cannot work (Wayland).
+//! * Key events go through the pure [`HotkeyLogic`], from the path `[hotkey] backend`
+//!   picks (`capture::hotkey`: X11, the desktop portal, the keyboards). The CLI reaches the
+//!   running daemon by signal: SIGUSR1 (`capcom listen --toggle`) toggles recording,
+//!   SIGRTMIN+1 (`--start`) starts it and SIGRTMIN+2 (`--stop`) stops it, each only when that
+//!   changes something; compositors bind the last two to a key's press and release.
+//!   The pre-roll applies to all of them: the microphone is open, the ring is full.
 //! * The microphone stays open while the daemon runs (pre-roll, no open delay).
 //! * Every clip is written to `<data dir>/audio` and recorded in the store
 //!   before anything else happens to it; the gate's verdict, the transcript
@@ -52,6 +55,43 @@ pub struct Devices {
     pub mic: Box<dyn AudioInput>,
     pub keys: Box<dyn KeySource>,
     pub cues: Option<Box<dyn Cues>>,
+    /// Told the push-to-talk key once a path bound it (the tray's tooltip shows it).
+    pub bound: Option<watch::Sender<Option<String>>>,
+}
+
+/// The signal `capcom listen --start` sends (SIGRTMIN+1).
+pub fn start_signal() -> i32 {
+    libc::SIGRTMIN() + 1
+}
+
+/// The signal `capcom listen --stop` sends (SIGRTMIN+2).
+pub fn stop_signal() -> i32 {
+    libc::SIGRTMIN() + 2
+}
+
+/// A signal stream, or None (logged) when it cannot be watched.
+fn watch_signal(raw: i32, what: &str) -> Option<tokio::signal::unix::Signal> {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(raw)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("cannot watch the signal for {what}: {e}");
+            None
+        }
+    }
+}
+
+async fn next_signal(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match s.as_mut() {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What the daemon's hotkey path is, for `capcom doctor` (`<data dir>/hotkey.json`).
+fn record_hotkey(services: &Services, status: serde_json::Value) {
+    if let Err(e) = super::write_atomic(&services.data.root().join("hotkey.json"), status.to_string().as_bytes()) {
+        tracing::debug!(error = %e, "cannot record the hotkey status");
+    }
 }
 
 impl Devices {
@@ -59,8 +99,9 @@ impl Devices {
     pub fn real(cfg: &crate::config::Config) -> Devices {
         Devices {
             mic: Box::new(capture::mic::CpalInput { device: cfg.voice.input_device.clone() }),
-            keys: Box::new(capture::hotkey::RdevKeys),
+            keys: Box::new(capture::hotkey::Keys::from_config(cfg)),
             cues: cfg.voice.cues.then(|| Box::new(RodioCues::start()) as Box<dyn Cues>),
+            bound: None,
         }
     }
 }
@@ -129,8 +170,10 @@ struct Job {
 /// Run until `stop` turns true.
 pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: watch::Receiver<bool>, devices: Devices) {
     let cfg = services.config.clone();
-    if let Some(note) = capture::hotkey_note() {
-        tracing::warn!("{note}");
+    let diagnosis = capture::hotkey::diagnose(&cfg.hotkey, &capture::hotkey::Session::from_env(), &cfg.voice.hotkey);
+    match &diagnosis.fix {
+        Some(fix) if !diagnosis.works => tracing::warn!("{}; {fix}", diagnosis.detail),
+        _ => tracing::info!("hotkey: {}", diagnosis.detail),
     }
     let mut logic = match Chord::parse(&cfg.voice.hotkey) {
         Ok(chord) => {
@@ -174,9 +217,14 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
     let mut mic_stop = Arc::new(AtomicBool::new(false));
     let mut mic = if paused { None } else { open_mic(mic_input.as_ref(), &rec_tx, &mic_stop) };
     let (key_tx, mut key_rx) = mpsc::unbounded_channel::<HotkeyMsg>();
+    let bound_tx = devices.bound;
+    let _ = std::fs::remove_file(services.data.root().join("hotkey.json"));
     if let Err(e) = devices.keys.spawn(key_tx) {
-        tracing::warn!("global hotkey unavailable: {e}; `capcom listen --toggle` still works");
+        tracing::warn!("global hotkey unavailable: {e}; `capcom listen --start` / `--stop` (or --toggle) still work");
+        record_hotkey(&services, serde_json::json!({ "path": null, "error": e }));
     }
+    let mut start_sig = watch_signal(start_signal(), "`capcom listen --start`");
+    let mut stop_sig = watch_signal(stop_signal(), "`capcom listen --stop`");
     let mut usr1 = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -204,8 +252,19 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
             _ = super::coordinator::stopped(&mut stop) => break,
             msg = key_rx.recv(), if keys_alive => match msg {
                 Some(HotkeyMsg::Key(ev)) => logic.step(ev),
+                // the desktop's own clock has another origin: edges are timed here
+                Some(HotkeyMsg::Edge { down, .. }) => logic.edge(down, origin.elapsed()),
+                Some(HotkeyMsg::Bound { path, trigger }) => {
+                    tracing::info!(path = %path, key = %trigger, "push-to-talk bound: hold {trigger} to talk");
+                    record_hotkey(&services, serde_json::json!({ "path": path, "trigger": trigger }));
+                    if let Some(tx) = bound_tx.as_ref() {
+                        tx.send_replace(Some(trigger));
+                    }
+                    None
+                }
                 Some(HotkeyMsg::Failed(why)) => {
-                    tracing::warn!("{why}; `capcom listen --toggle` still works");
+                    tracing::warn!("{why}; `capcom listen --start` / `--stop` (or --toggle) still work");
+                    record_hotkey(&services, serde_json::json!({ "path": null, "error": why }));
                     None
                 }
                 None => {
@@ -217,6 +276,8 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
             Some(()) = async { match usr1.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => {
                 Some(logic.toggle(origin.elapsed()))
             }
+            Some(()) = next_signal(&mut start_sig) => logic.start(origin.elapsed()),
+            Some(()) = next_signal(&mut stop_sig) => logic.stop(origin.elapsed()),
             changed = published.changed(), if following => {
                 if changed.is_err() {
                     following = false;
@@ -646,7 +707,7 @@ mod tests {
         let (stop_tx, stop) = watch::channel(false);
         let coordinator = super::super::Coordinator::spawn(services.clone(), stop.clone(), None);
         let (mic, keys) = (Arc::new(FakeMic::default()), Arc::new(FakeKeys::default()));
-        let devices = Devices { mic: Box::new(mic.clone()), keys: Box::new(keys.clone()), cues: None };
+        let devices = Devices { mic: Box::new(mic.clone()), keys: Box::new(keys.clone()), cues: None, bound: None };
         let voice = tokio::spawn(run(services, coordinator.clone(), stop, devices));
         until("the microphone opens", || mic.opened.load(Ordering::SeqCst) == 1).await;
         until("the keyboard is listened to", || keys.0.lock().unwrap().is_some()).await;

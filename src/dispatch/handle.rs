@@ -23,7 +23,7 @@ impl DispatchHandle {
             let follower = pr::Follower::new(ctx.store.clone(), ctx.config.clone(), gh);
             tokio::spawn(follower.run(nudge, stop.clone()));
         }
-        let scheduler = scheduler::spawn(runner, ctx.config.dispatch.max_parallel, stop.clone());
+        let scheduler = scheduler::spawn(runner, ctx.config.get().dispatch.max_parallel, stop.clone());
         let me = DispatchHandle { ctx, scheduler, nudge: follower_nudge, train: Arc::default() };
         me.reconcile().await;
         tokio::spawn(me.clone().start_waiting(stop.clone()));
@@ -33,13 +33,13 @@ impl DispatchHandle {
 
     /// What [`gc::plan`] finds now; `only` keeps one task's.
     pub fn gc_plan(&self, only: Option<i64>) -> Vec<gc::Sweep> {
-        let items = gc::plan(self.ctx.git.as_ref(), &self.ctx.store, &self.ctx.config, &self.ctx.data, Utc::now());
+        let items = gc::plan(self.ctx.git.as_ref(), &self.ctx.store, &self.ctx.config.get(), &self.ctx.data, Utc::now());
         items.into_iter().filter(|i| only.is_none() || i.task == only).collect()
     }
 
     /// Remove what the plan lists (off the async threads: git and the file system are slow).
     pub async fn gc(&self, items: Vec<gc::Sweep>) -> Vec<String> {
-        let (git, store, config) = (self.ctx.git.clone(), self.ctx.store.clone(), self.ctx.config.clone());
+        let (git, store, config) = (self.ctx.git.clone(), self.ctx.store.clone(), self.ctx.config.get());
         tokio::task::spawn_blocking(move || gc::sweep(git.as_ref(), &store, &config, &items)).await.unwrap_or_default()
     }
 
@@ -80,7 +80,7 @@ impl DispatchHandle {
                 if !lease::is_waiting(&t) {
                     continue;
                 }
-                if lease::released(&store, t.id) || lease::blockers(&self.ctx.config, &t, &holding, &[]).is_empty() {
+                if lease::released(&store, t.id) || lease::blockers(&self.ctx.config.get(), &t, &holding, &[]).is_empty() {
                     self.scheduler.enqueue(Job { task: t.id, kind: JobKind::Start }, None).await;
                 }
             }
@@ -99,6 +99,14 @@ impl DispatchHandle {
         }
         self.scheduler.enqueue(Job { task: id, kind: JobKind::Start }, None).await;
         Ok(format!("Starting task {id}, '{}', now.", task.title))
+    }
+
+    /// Take a changed config: every job from now on reads it; agents whose settings changed are
+    /// built again (a running agent keeps the backend it started with).
+    pub fn reconfigure(&self, config: Arc<Config>) {
+        let old = self.ctx.config.get();
+        self.ctx.agents.reload(&old, &config);
+        self.ctx.config.set(config);
     }
 
     pub fn ctx(&self) -> &Ctx {

@@ -28,7 +28,7 @@ mod progress;
 pub mod prompt;
 pub mod recover;
 pub mod remote;
-mod routing;
+pub mod routing;
 pub mod scheduler;
 #[cfg(test)]
 mod tests;
@@ -58,7 +58,8 @@ use worktree::Git;
 /// What the dispatcher needs.
 #[derive(Clone)]
 pub struct Ctx {
-    pub config: Arc<Config>,
+    /// The config now (`Live::get`); the daemon swaps it when the user's file changes.
+    pub config: crate::config::Live,
     pub data: DataDir,
     pub store: Store,
     pub git: Arc<dyn Git>,
@@ -137,8 +138,9 @@ impl Dispatcher {
     /// Whether the task's agent runs here (its work is in the worktree) rather than
     /// at a vendor (its work is in the PR it opened).
     fn local_agent(&self, task: &Task) -> bool {
-        let name = task.agent.as_deref().or(task.spec.agent.as_deref()).unwrap_or(&self.ctx.config.dispatch.default_agent);
-        self.ctx.config.agents.get(name).is_none_or(|a| a.kind == "local")
+        let config = self.ctx.config.get();
+        let name = task.agent.as_deref().or(task.spec.agent.as_deref()).unwrap_or(&config.dispatch.default_agent);
+        config.agents.get(name).is_none_or(|a| a.kind == "local")
     }
 
     /// Hand a task in `checking` to the PR follower.
@@ -178,7 +180,7 @@ impl Dispatcher {
     }
 
     fn timeout(&self) -> Duration {
-        self.ctx.config.dispatch.timeout.get()
+        self.ctx.config.get().dispatch.timeout.get()
     }
 
     fn event(&self, id: i64, kind: &str, msg: &str, data: Option<serde_json::Value>) {
@@ -221,7 +223,7 @@ impl Dispatcher {
     }
 
     fn repo_for(&self, task: &Task) -> Result<Repo, RunError> {
-        resolve_repo(&self.ctx.config, task.repo.as_deref().or(task.spec.repo.as_deref()))
+        resolve_repo(&self.ctx.config.get(), task.repo.as_deref().or(task.spec.repo.as_deref()))
             .cloned()
             .map_err(RunError::Msg)
     }
@@ -232,18 +234,18 @@ impl Dispatcher {
             return Ok(Again::No); // cancelled or moved on while it waited
         }
         let repo = self.repo_for(&task)?;
-        let agent_name = task.agent.clone().unwrap_or_else(|| route(&task.spec, &self.ctx.config).agent);
+        let agent_name = task.agent.clone().unwrap_or_else(|| route(&task.spec, &self.ctx.config.get()).agent);
         let backend = self.ctx.agents.get(&agent_name)?;
         let follow_up = match kind {
             JobKind::FollowUp(text) => Some(text.clone()),
             _ => None,
         };
         // Scope leases: a new start waits for (or asks about) a task that holds an overlapping scope.
-        let mode = lease::Overlap::parse(&self.ctx.config.dispatch.overlap);
+        let mode = lease::Overlap::parse(&self.ctx.config.get().dispatch.overlap);
         let _claim = if follow_up.is_some() || mode == lease::Overlap::Allow || lease::released(&self.store(), id) {
-            self.claims.claim(&self.ctx.config, &task)
+            self.claims.claim(&self.ctx.config.get(), &task)
         } else {
-            match self.claims.try_claim(&self.ctx.config, &self.store(), &task) {
+            match self.claims.try_claim(&self.ctx.config.get(), &self.store(), &task) {
                 Ok(guard) => guard,
                 Err(blockers) => {
                     let reason = lease::waiting_reason(id, &blockers);
@@ -304,7 +306,7 @@ impl Dispatcher {
             .iter()
             .filter_map(|a| a.check.clone())
             .filter_map(|n| {
-                crate::review::checks::command_for(&self.ctx.config, Some(&repo), &n).and_then(|c| c.argv()).map(|argv| (n, argv.join(" ")))
+                crate::review::checks::command_for(&self.ctx.config.get(), Some(&repo), &n).and_then(|c| c.argv()).map(|argv| (n, argv.join(" ")))
             })
             .collect();
         let full = prompt::render(
@@ -400,7 +402,7 @@ impl Dispatcher {
         cancel: CancelToken,
         deadline: tokio::time::Instant,
     ) -> Ending {
-        let mut sampler = ProgressSampler::new(self.ctx.config.dispatch.max_progress_events, PROGRESS_EVERY);
+        let mut sampler = ProgressSampler::new(self.ctx.config.get().dispatch.max_progress_events, PROGRESS_EVERY);
         let ending = self.watch_events(id, run_id, backend, run, events, cancel, deadline, &mut sampler).await;
         if let Some((skipped, last)) = sampler.finish() {
             self.event(
@@ -508,13 +510,13 @@ impl Dispatcher {
                 self.to(id, &[TaskState::Running, TaskState::NeedsAttention, TaskState::Checking], TaskState::Cancelled, Some("cancelled; its agent was stopped"));
             }
             Ending::TimedOut { log_tail } => {
-                let reason = format!("timed out after {}; the agent was stopped", self.ctx.config.dispatch.timeout);
+                let reason = format!("timed out after {}; the agent was stopped", self.ctx.config.get().dispatch.timeout);
                 self.event(id, "failed", &reason, Some(serde_json::json!({"log_tail": log_tail})));
                 self.to(id, running, TaskState::Failed, Some(&reason));
             }
             Ending::Failed { reason, log_tail } => {
                 let interrupted = reason.starts_with("interrupted");
-                if interrupted && attached && self.ctx.config.dispatch.retry_interrupted && !self.retried_before(id) {
+                if interrupted && attached && self.ctx.config.get().dispatch.retry_interrupted && !self.retried_before(id) {
                     self.event(id, "retry", "the agent was interrupted while capcom was down; retrying once", Some(serde_json::json!({"interrupted": true})));
                     let again = self.to(id, running, TaskState::Queued, Some("interrupted; retrying once"));
                     return Ok(if again { Again::Retry } else { Again::No });
@@ -573,10 +575,11 @@ impl Dispatcher {
                 self.event(id, "train", &format!("aborted a {} left half done", how.as_str()), None);
             }
         }
+        let config = self.ctx.config.get();
         let review = Review {
             store: self.store(),
             git: self.ctx.git.clone(),
-            config: &self.ctx.config,
+            config: &config,
             repo: &repo,
             task,
             worktree: &wt,

@@ -105,7 +105,7 @@ impl DispatchHandle {
             .tasks_in(&[TaskState::Ready])
             .unwrap_or_default()
             .into_iter()
-            .filter(|t| !except.contains(&t.id) && resolve_repo(&self.ctx.config, t.repo.as_deref().or(t.spec.repo.as_deref())).is_ok_and(|r| r.name == repo))
+            .filter(|t| !except.contains(&t.id) && resolve_repo(&self.ctx.config.get(), t.repo.as_deref().or(t.spec.repo.as_deref())).is_ok_and(|r| r.name == repo))
             .collect();
         let mut out = Vec::new();
         for t in tasks {
@@ -127,7 +127,7 @@ impl DispatchHandle {
             Err(e) => return Update { task: id, title: String::new(), base: String::new(), step: Step::Skipped { why: e.to_string() } },
         };
         let mut up = Update { task: id, title: task.title.clone(), base: String::new(), step: Step::UpToDate };
-        let repo = match resolve_repo(&self.ctx.config, task.repo.as_deref().or(task.spec.repo.as_deref())) {
+        let repo = match resolve_repo(&self.ctx.config.get(), task.repo.as_deref().or(task.spec.repo.as_deref())) {
             Ok(r) => r.clone(),
             Err(e) => return Update { step: Step::Skipped { why: e }, ..up },
         };
@@ -144,7 +144,7 @@ impl DispatchHandle {
             Ok(b) => b,
             Err(e) => return Update { step: Step::Skipped { why: e }, ..up },
         };
-        let how = worktree::UpdateHow::parse(&self.ctx.config.dispatch.update);
+        let how = worktree::UpdateHow::parse(&self.ctx.config.get().dispatch.update);
         let git = self.ctx.git.clone();
         {
             let (git, wt, onto) = (git.clone(), wt.clone(), onto.clone());
@@ -203,7 +203,7 @@ impl DispatchHandle {
                 let reason = format!("{verb} {} conflicts in {list}; the branch is as it was", repo.base);
                 let _ = store.add_event(Some(id), "train", &reason, Some(&data(serde_json::json!({"conflicts": files, "head": old}))));
                 let _ = store.transition(id, Some(&[TaskState::Checking]), TaskState::NeedsAttention, Some(&reason));
-                let handed_back = self.ctx.config.dispatch.resolve_conflicts
+                let handed_back = self.ctx.config.get().dispatch.resolve_conflicts
                     && self.hand_back(&task, &resolve_instruction(&repo.base, how, &files)).await;
                 Update { step: Step::Conflict { files, handed_back }, ..up }
             }
@@ -239,14 +239,15 @@ impl DispatchHandle {
     async fn recheck(&self, id: i64, repo: &Repo, wt: &std::path::Path, on_github: bool) -> Step {
         let store = &self.ctx.store;
         let Ok(task) = store.task(id) else { return Step::Skipped { why: "it is gone".into() } };
+        let config = self.ctx.config.get();
         let review = Review {
             store,
             git: self.ctx.git.clone(),
-            config: &self.ctx.config,
+            config: &config,
             repo,
             task: &task,
             worktree: wt,
-            check_timeout: self.ctx.config.dispatch.timeout.get(),
+            check_timeout: config.dispatch.timeout.get(),
         };
         let outcome = match review.run().await {
             Ok(o) => o,
@@ -282,8 +283,9 @@ impl DispatchHandle {
 
     /// Hand a conflict back to a local agent as a follow-up; false when it cannot take one.
     async fn hand_back(&self, task: &Task, instruction: &str) -> bool {
-        let agent = task.agent.as_deref().or(task.spec.agent.as_deref()).unwrap_or(&self.ctx.config.dispatch.default_agent);
-        let local = self.ctx.config.agents.get(agent).is_none_or(|a| a.kind == "local");
+        let config = self.ctx.config.get();
+        let agent = task.agent.as_deref().or(task.spec.agent.as_deref()).unwrap_or(&config.dispatch.default_agent);
+        let local = config.agents.get(agent).is_none_or(|a| a.kind == "local");
         if !local || self.ctx.agents.get(agent).is_err() {
             return false;
         }

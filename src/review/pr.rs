@@ -11,7 +11,7 @@
 //! The merge itself belongs to the merge gate ([`super::merge`]), bound to the
 //! head SHA the user confirmed.
 
-use crate::config::{Config, Repo};
+use crate::config::Repo;
 use crate::git::Git;
 use crate::github::{CheckResult, GitHub, HttpError, NewPull, PrReport, PullRequest, RepoSlug, Verdict};
 use crate::review::Outcome;
@@ -204,7 +204,7 @@ pub fn followed(store: &Store, id: i64) -> bool {
 /// Follows the PRs of tasks handed to GitHub.
 pub struct Follower {
     store: Store,
-    config: Arc<Config>,
+    config: crate::config::Live,
     gh: Arc<GitHub>,
     /// Per task: the head last seen and since when polls in a row saw no checks on it.
     quiet: HashMap<i64, (String, Option<Instant>)>,
@@ -215,13 +215,13 @@ pub struct Follower {
 }
 
 impl Follower {
-    pub fn new(store: Store, config: Arc<Config>, gh: Arc<GitHub>) -> Follower {
-        Follower { store, config, gh, quiet: HashMap::new(), recorded: HashMap::new(), errors: HashMap::new() }
+    pub fn new(store: Store, config: impl Into<crate::config::Live>, gh: Arc<GitHub>) -> Follower {
+        Follower { store, config: config.into(), gh, quiet: HashMap::new(), recorded: HashMap::new(), errors: HashMap::new() }
     }
 
     fn slug_of(&self, task: &Task) -> Option<RepoSlug> {
         let name = task.repo.as_deref().or(task.spec.repo.as_deref())?;
-        self.config.repo(name)?.github_slug()
+        self.config.get().repo(name)?.github_slug()
     }
 
     /// Poll every followed task once. Returns how many were looked at.
@@ -272,7 +272,7 @@ impl Follower {
             quiet.1 = None;
             Duration::ZERO
         };
-        let settled = settle(report, quiet_for, self.config.github.checks_grace.get());
+        let settled = settle(report, quiet_for, self.config.get().github.checks_grace.get());
         if task.head_sha.as_deref() != Some(report.head_sha.as_str()) && !report.head_sha.is_empty() {
             let _ = self.store.update_task(id, &TaskUpdate { head_sha: Some(report.head_sha.clone()), ..TaskUpdate::default() });
         }
@@ -306,7 +306,7 @@ impl Follower {
 
     /// Poll every `[github] poll`, and at once when nudged (a PR was just opened).
     pub async fn run(mut self, nudge: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-        let every = self.config.github.poll.get().max(std::time::Duration::from_millis(100));
+        let every = self.config.get().github.poll.get().max(std::time::Duration::from_millis(100));
         loop {
             self.poll_once().await;
             tokio::select! {
