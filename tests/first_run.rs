@@ -288,8 +288,7 @@ fn doctor_names_the_config_file_it_read_or_says_to_run_init() {
 
 #[test]
 fn init_on_a_terminal_asks_at_most_three_questions() {
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("\n\n!!!!! SKIPPING init_on_a_terminal: no `script` (util-linux) to give capcom a terminal !!!!!\n");
+    if !common::skip::programs(&["script"], "bsdutils, installed by ./capcom.sh test") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -15,6 +15,9 @@
 //! Needs dbus-daemon, pulseaudio (+ pactl), espeak-ng and libasound2-plugins; without them
 //! the test says so loudly and skips.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -296,7 +299,7 @@ fn history(env: &Env, data: &Path) -> Vec<serde_json::Value> {
 async fn the_portal_shortcut_and_listen_start_stop_record_clips_as_long_as_the_hold() {
     let missing: Vec<&str> = ["dbus-daemon", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
     if !missing.is_empty() {
-        eprintln!("\n\n!!!!! SKIPPING hotkey (portal): missing {} (apt-get install dbus pulseaudio libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
+        skip::skip(&missing.join(", "), "./capcom.sh test installs dbus-daemon, pulseaudio, pulseaudio-utils and espeak-ng");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -459,10 +462,9 @@ async fn evdev_reads_a_held_chord_from_a_keyboard_without_grabbing_it() {
     use evdev::{AttributeSet, EventType, InputEvent, KeyCode, uinput::VirtualDevice};
     let uinput = Path::new("/dev/uinput");
     if std::fs::OpenOptions::new().write(true).open(uinput).is_err() {
-        eprintln!(
-            "\n\n!!!!! SKIPPING hotkey (evdev): {} cannot be opened here, so no virtual keyboard can be made \
-             (not a failure, also under CI: CI containers have no uinput) !!!!!\n",
-            uinput.display()
+        skip::impossible_here(
+            &format!("{} (a virtual keyboard)", uinput.display()),
+            "the kernel gives none here: containers, CI's included, have no uinput device",
         );
         return;
     }
@@ -508,7 +510,7 @@ async fn a_held_key_bound_in_headless_sway_records_one_clip() {
     let missing: Vec<&str> =
         ["sway", "wtype", "setpriv", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
     if !missing.is_empty() {
-        eprintln!("\n\n!!!!! SKIPPING hotkey (sway): missing {} (apt-get install sway wtype pulseaudio libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
+        skip::skip(&missing.join(", "), "./capcom.sh test installs sway, wtype, util-linux, pulseaudio and espeak-ng");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

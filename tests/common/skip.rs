@@ -91,3 +91,20 @@ pub fn programs(bins: &[&str], install: &str) -> bool {
     skip(&missing.join(", "), install);
     false
 }
+
+/// Skip the calling test because this machine cannot have what it needs, whatever is
+/// installed: a kernel device such as `/dev/uinput`, which containers (CI's among them) lack
+/// and no package provides. Not a failure under CI, since nothing could make it pass there;
+/// listed apart from the skips (`./capcom.sh test` prints "not possible on this machine").
+/// Only for what no install step can provide: a missing program goes through [`skip`].
+pub fn impossible_here(missing: &str, why: &str) {
+    let line = format!("IMPOSSIBLE {}: {missing} ({why})", test_name());
+    eprintln!("\n!!!!! NOT RUN {line} !!!!!\n");
+    let path = list_path();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+        let _ = f.write_all(format!("{line}\n").as_bytes());
+    }
+}
