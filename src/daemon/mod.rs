@@ -8,6 +8,7 @@ pub mod coordinator;
 mod held;
 pub mod retention;
 pub mod phone;
+pub mod sessions;
 pub mod spoken;
 pub mod tray;
 pub mod voice;

@@ -1,0 +1,98 @@
+//! Outside sessions: the agent sessions the user starts themselves (Claude Code, Codex,
+//! Gemini and Copilot CLI), heard through their hooks. `capcom hook AGENT` forwards each
+//! payload to `POST /v1/hooks/{agent}`; it is validated (`hooks::parse`), kept
+//! (`store::sessions`), and a session that starts waiting for the user is said as a notice
+//! through the coordinator, like a task becoming ready. `GET /v1/sessions` lists them.
+
+use super::api::{ApiError, ApiResult, AppState};
+use super::coordinator::Msg;
+use crate::hooks::{self, Agent};
+use crate::store::OutsideSession;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The routes, behind the API token.
+pub fn authed_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/hooks/{agent}", post(post_hook))
+        .route("/v1/sessions", get(get_sessions))
+        // A hook payload is refused by `hooks::parse` beyond 64 KiB; this keeps a runaway
+        // sender from making the daemon buffer more than a little past that.
+        .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct HookQuery {
+    /// The event named on `capcom hook`'s command line (Copilot's `agentStop`).
+    event: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HookAnswer {
+    ok: bool,
+    session: OutsideSession,
+    /// What was said about it, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    said: Option<String>,
+}
+
+async fn post_hook(State(st): State<AppState>, Path(agent): Path<String>, Query(q): Query<HookQuery>, body: Bytes) -> ApiResult<HookAnswer> {
+    let Some(agent) = Agent::parse(&agent) else {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("capcom hears claude, codex, gemini and copilot, not {agent:?}")));
+    };
+    let event = hooks::parse(agent, &body, q.event.as_deref()).map_err(|e| {
+        tracing::warn!(%agent, "a hook payload was refused: {e}");
+        let status = if matches!(e, hooks::PayloadError::TooLarge(_)) { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+        ApiError(status, e.to_string())
+    })?;
+    let services = st.services.clone();
+    let heard = tokio::task::spawn_blocking(move || {
+        let repo = event.folder.as_deref().and_then(|f| repo_of(&services.config.repos, f));
+        services.store.record_hook(&event, repo.as_deref())
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    tracing::debug!(%agent, event = %heard.session.last_event, waiting = heard.session.waiting, "hook heard");
+    let said = heard.started_waiting.then(|| crate::report::script::sessions::waiting_notice(&heard.session));
+    if let Some(text) = &said {
+        super::notify_desktop(text);
+        st.coordinator.send(Msg::Notice(text.clone())).await;
+    }
+    Ok(Json(HookAnswer { ok: true, session: heard.session, said }))
+}
+
+async fn get_sessions(State(st): State<AppState>) -> ApiResult<Vec<OutsideSession>> {
+    let store = st.services.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.outside_sessions())
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(rows))
+}
+
+/// The configured repo a folder is in (the deepest, when repos nest), by path.
+pub fn repo_of(repos: &[crate::config::Repo], folder: &str) -> Option<String> {
+    let real = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p));
+    let folder = real(folder);
+    repos
+        .iter()
+        .filter(|r| !r.path.trim().is_empty())
+        .map(|r| (r, real(&r.path)))
+        .filter(|(_, p)| folder.starts_with(p))
+        .max_by_key(|(_, p)| p.components().count())
+        .map(|(r, _)| r.name.clone())
+}
+
+/// The status answer's lines about outside sessions: those waiting, then those finished
+/// since the user last asked (which are then marked as said).
+pub fn status_lines(store: &crate::store::Store) -> Result<Vec<String>, crate::store::StoreError> {
+    use crate::report::script::sessions::{finished_sentence, waiting_sentence};
+    let waiting: Vec<OutsideSession> = store.outside_sessions()?.into_iter().filter(|s| s.waiting).collect();
+    let finished = store.take_finished()?;
+    Ok(waiting_sentence(&waiting).into_iter().chain(finished_sentence(&finished)).collect())
+}
