@@ -204,6 +204,10 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
         out.push(Check { level, name: c.name, detail: c.detail, fix: c.fix });
     }
 
+    // hooks of agents the user runs themselves
+    let (any, detail) = super::hooks::installed_summary();
+    out.push(check(if any { Level::Ok } else { Level::Warn }, "agent hooks", detail, (!any).then_some("capcom hooks install claude (or codex, gemini, copilot)")));
+
     // apt packages
     let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)).collect();
     if missing.is_empty() {

@@ -305,8 +305,10 @@ async fn run_tray(
         task_writes.mark_unchanged();
         let store = services.store.clone();
         let tasks = tokio::task::spawn_blocking(move || store.tasks(true)).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+        let store = services.store.clone();
+        let sessions_waiting = tokio::task::spawn_blocking(move || store.sessions_waiting()).await.ok().and_then(|r| r.ok()).unwrap_or(0);
         let has_changelog = crate::report::changelog::latest(&spoken::changelog_dir_of(&services)).is_some();
-        let model = TrayModel { status, listening_paused: now.paused, feed_url: feed_url.clone(), has_changelog, ..TrayModel::default() }
+        let model = TrayModel { status, listening_paused: now.paused, feed_url: feed_url.clone(), has_changelog, sessions_waiting, ..TrayModel::default() }
             .with_tasks(&tasks);
         tray.set(model).await;
 
