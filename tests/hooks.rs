@@ -52,6 +52,23 @@ fn status(d: &Daemon) -> String {
     stdout(&out)
 }
 
+/// The phone page's board, read with a freshly paired device's token.
+fn phone_board(d: &Daemon) -> Value {
+    let out = d.cli(&["pair", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let code = serde_json::from_slice::<Value>(&out.stdout).unwrap()["code"].as_str().unwrap().to_string();
+    let (status, body) = d.http("POST", "/app/pair", None, Some(&json!({"code": code, "name": "phone"}).to_string()));
+    assert_eq!(status, 200, "{body}");
+    let device = serde_json::from_str::<Value>(&body).unwrap()["token"].as_str().unwrap().to_string();
+    let mut s = std::net::TcpStream::connect(&d.addr).unwrap();
+    write!(s, "GET /app/v1/board HTTP/1.0\r\nHost: x\r\nX-Capcom-Device: {device}\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    std::io::Read::read_to_string(&mut s, &mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains(" 200 "), "{head}");
+    serde_json::from_str(body).unwrap()
+}
+
 #[test]
 fn with_no_daemon_capcom_hook_does_nothing_and_exits_zero() {
     let tmp = tempfile::tempdir().unwrap();
@@ -121,6 +138,11 @@ fn a_permission_prompt_is_said_listed_and_in_the_status_answer_until_the_session
     assert_eq!(again["say"], notice, "{again}");
     assert!(d.stderr().contains(notice), "the daemon's log has the notice");
 
+    // The phone's board has it in its "Needs you" group.
+    let board = phone_board(&d);
+    assert_eq!(board["needs_you"][0]["session_id"], "abc123", "{board}");
+    assert_eq!(board["needs_you"][0]["repo"], "site");
+
     // The status answer says it, every time, while the session waits.
     assert!(status(&d).contains(notice));
     assert!(status(&d).contains(notice));
@@ -131,6 +153,7 @@ fn a_permission_prompt_is_said_listed_and_in_the_status_answer_until_the_session
     hook(&d, "claude", &[], &json!({"session_id": "abc123", "cwd": inside, "hook_event_name": "PostToolUse", "tool_name": "Bash"}));
     assert_eq!(sessions(&d)[0]["waiting"], false);
     assert!(!status(&d).contains("needs your permission"));
+    assert_eq!(phone_board(&d)["needs_you"], json!([]));
     // Nothing but the listed fields are kept.
     let kept = serde_json::to_string(&sessions(&d)).unwrap();
     assert!(!kept.contains("transcript") && !kept.contains(".jsonl") && !kept.contains("permission_mode"), "{kept}");
