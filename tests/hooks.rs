@@ -364,3 +364,132 @@ fn project_hooks_and_copilots_own_file() {
     let out = home_cmd(&d, &home, &["hooks", "install", "codex", "--project", &p]);
     assert_eq!(out.status.code(), Some(1), "Codex has no project file for notify");
 }
+
+/// Processes to stop when the test ends, however it ends.
+struct Stop(Vec<std::process::Child>, Vec<Box<dyn FnMut()>>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+        for f in &mut self.1 {
+            f();
+        }
+    }
+}
+
+/// The desktop daemon (Xvfb, PulseAudio with a null sink, as tests/voice_e2e.rs sets them up)
+/// says a session's permission prompt out loud: the sink's monitor hears speech.
+#[test]
+fn a_waiting_session_is_said_aloud_on_the_null_sink() {
+    let have = |b: &str| Command::new("sh").arg("-c").arg(format!("command -v {b}")).output().is_ok_and(|o| o.status.success());
+    let missing: Vec<&str> = ["Xvfb", "pulseaudio", "pactl", "parec", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
+    if !missing.is_empty() {
+        eprintln!("\n\n!!!!! SKIPPING the spoken notice: missing {} (apt-get install xvfb pulseaudio pulseaudio-utils libasound2-plugins espeak-ng) !!!!!\n", missing.join(", "));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
+    for d in [&home, &runtime, &data] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let display = (90..400)
+        .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+        .expect("a free X display");
+    let vars: Vec<(String, String)> = vec![
+        ("HOME".into(), home.display().to_string()),
+        ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
+        ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
+        ("DISPLAY".into(), format!(":{display}")),
+    ];
+    let cmd = |program: &str| {
+        let mut c = Command::new(program);
+        c.env_remove("DBUS_SESSION_BUS_ADDRESS").env_remove("PULSE_SERVER");
+        for (k, v) in &vars {
+            c.env(k, v);
+        }
+        c
+    };
+    let wait_until = |what: &str, mut ok: Box<dyn FnMut() -> bool + '_>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !ok() {
+            assert!(std::time::Instant::now() < deadline, "waited too long for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let mut stop = Stop(Vec::new(), Vec::new());
+    stop.0.push(cmd("Xvfb").args([format!(":{display}").as_str(), "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    wait_until("Xvfb", Box::new(|| Path::new(&format!("/tmp/.X11-unix/X{display}")).exists()));
+    let out = cmd("pulseaudio").args(["-D", "--exit-idle-time=-1", "--log-target=stderr"]).output().unwrap();
+    assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
+    {
+        let kill = cmd("pulseaudio");
+        let mut kill = Some(kill);
+        stop.1.push(Box::new(move || {
+            if let Some(mut k) = kill.take() {
+                let _ = k.arg("--kill").output();
+            }
+        }));
+    }
+    wait_until("pulseaudio", Box::new(|| cmd("pactl").arg("info").output().is_ok_and(|o| o.status.success())));
+    let out = cmd("pactl").args(["load-module", "module-null-sink", "sink_name=speaker", "rate=16000", "channels=1"]).output().unwrap();
+    assert!(out.status.success(), "null sink: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(cmd("pactl").args(["set-default-sink", "speaker"]).status().unwrap().success());
+    let recorded = root.join("monitor.raw");
+    stop.0.push(
+        cmd("parec")
+            .args(["-d", "speaker.monitor", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=20"])
+            .stdout(std::fs::File::create(&recorded).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let config = root.join("config.toml");
+    std::fs::write(&config, "[speech]\nannounce = \"none\"\n").unwrap();
+    let bin = env!("CARGO_BIN_EXE_capcom");
+    let log = std::fs::File::create(root.join("daemon.stderr")).unwrap();
+    stop.0.insert(
+        0,
+        cmd(bin)
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("daemon")
+            .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+            .env("CAPCOM__VOICE__MODEL", root.join("no-model.bin"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the daemon's API", Box::new(|| data.join("api.addr").exists()));
+    // The null sink's monitor gives about two seconds of nothing first (DESIGN.md).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let before = std::fs::metadata(&recorded).map(|m| m.len()).unwrap_or(0) as usize;
+
+    let mut hook = cmd(bin);
+    hook.arg("--config").arg(&config).arg("--data-dir").arg(&data).args(["hook", "claude"]);
+    let out = run_with_stdin(hook, fixture("claude_notification_permission", Some(&home)).to_string().as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Speech-loud for at least half a second of 10 ms windows.
+    let loud = || {
+        let bytes = std::fs::read(&recorded).unwrap_or_default();
+        bytes.get(before..).unwrap_or_default().chunks_exact(320).filter(|w| {
+            let rms = (w.chunks_exact(2).map(|b| (i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).powi(2)).sum::<f32>() / 160.0).sqrt();
+            rms > 0.01
+        }).count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while loud() < 50 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let daemon_log = std::fs::read_to_string(root.join("daemon.stderr")).unwrap_or_default();
+    assert!(loud() >= 50, "the null sink heard {} loud 10 ms windows; daemon log: {}", loud(), &daemon_log[daemon_log.len().saturating_sub(3000)..]);
+}
