@@ -310,6 +310,12 @@ fn hooks_install_keeps_the_users_settings_and_the_installed_hook_is_heard() {
     assert!(toml.starts_with("# my Codex settings\nmodel = \"o3\"   # the big one\n"), "{toml}");
     assert_eq!(toml.matches("notify").count(), 1, "{toml}");
 
+    // `capcom doctor` says which agents have capcom's hooks.
+    let out = home_cmd(&d, &home, &["doctor", "--json"]);
+    let doctor: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line = doctor["checks"].as_array().unwrap().iter().find(|c| c["name"] == "agent hooks").cloned().unwrap();
+    assert_eq!(line["detail"], "capcom hears claude, codex sessions you run yourself", "{line}");
+
     // The hook exactly as Claude Code would run it: through a shell, the payload on stdin.
     let command = stops[1]["hooks"][0]["command"].as_str().unwrap().to_string();
     let mut sh = Command::new("sh");

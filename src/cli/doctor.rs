@@ -205,8 +205,9 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
     }
 
     // hooks of agents the user runs themselves
-    let (any, detail) = super::hooks::installed_summary();
-    out.push(check(if any { Level::Ok } else { Level::Warn }, "agent hooks", detail, (!any).then_some("capcom hooks install claude (or codex, gemini, copilot)")));
+    // (optional: without them capcom hears only the tasks it starts)
+    let (_, detail) = super::hooks::installed_summary();
+    out.push(check(Level::Ok, "agent hooks", detail, None));
 
     // apt packages
     let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)).collect();

@@ -251,7 +251,7 @@ pub fn installed_summary() -> (bool, String) {
         }
     }
     if with.is_empty() {
-        (false, "no agent's hooks are installed: capcom hears only the tasks it starts".into())
+        (false, "none installed: capcom hears only the tasks it starts (`capcom hooks install claude`, or codex, gemini, copilot, lets it hear the sessions you run yourself)".into())
     } else {
         (true, format!("capcom hears {} sessions you run yourself", with.join(", ")))
     }

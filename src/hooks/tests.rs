@@ -14,7 +14,8 @@ fn fixture(name: &str) -> (Agent, Vec<u8>) {
 fn documented_payloads_mean_what_the_agents_say() {
     use Meaning::*;
     // (fixture, hint, session, folder, event, meaning, message)
-    let cases: &[(&str, Option<&str>, &str, Option<&str>, &str, Meaning, Option<&str>)] = &[
+    type Case = (&'static str, Option<&'static str>, &'static str, Option<&'static str>, &'static str, Meaning, Option<&'static str>);
+    let cases: &[Case] = &[
         ("claude_notification_permission", None, "abc123", Some("/Users/..."), "Notification:permission_prompt", NeedsPermission, Some("Claude needs your permission to use Bash")),
         ("claude_notification_elicitation", None, "abc123", Some("/Users/..."), "Notification:elicitation_dialog", Asks, Some("Which database should the migration target?")),
         ("claude_notification_idle", None, "abc123", Some("/Users/..."), "Notification:idle_prompt", Notice, None),
