@@ -160,6 +160,16 @@ fn a_permission_prompt_is_said_listed_and_in_the_status_answer_until_the_session
 }
 
 #[test]
+fn with_announce_none_a_waiting_session_is_shown_but_not_said() {
+    let d = Daemon::start("[speech]\nannounce = \"none\"\n");
+    let out = hook(&d, "claude", &[], &fixture("claude_notification_permission", None));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(sessions(&d)[0]["waiting"], true);
+    assert!(status(&d).contains("needs your permission"), "the status answer still says it");
+    assert!(!d.stderr().contains("needs your permission:"), "no notice was said");
+}
+
+#[test]
 fn a_stop_names_the_sessions_folder_once_in_the_status_answer() {
     let scene = Scene::new();
     let d = Daemon::start(&scene.config("", "", ""));
@@ -457,7 +467,7 @@ fn a_waiting_session_is_said_aloud_on_the_null_sink() {
             .unwrap(),
     );
     let config = root.join("config.toml");
-    std::fs::write(&config, "[speech]\nannounce = \"none\"\n").unwrap();
+    std::fs::write(&config, "").unwrap();
     let bin = env!("CARGO_BIN_EXE_capcom");
     let log = std::fs::File::create(root.join("daemon.stderr")).unwrap();
     stop.0.insert(

@@ -59,7 +59,9 @@ async fn post_hook(State(st): State<AppState>, Path(agent): Path<String>, Query(
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     tracing::debug!(%agent, event = %heard.session.last_event, waiting = heard.session.waiting, "hook heard");
-    let said = heard.started_waiting.then(|| crate::report::script::sessions::waiting_notice(&heard.session));
+    // Said like a task that needs attention: unless `[speech] announce` is "ready" or "none".
+    let announce = matches!(st.services.config.speech.announce.trim(), "attention" | "all");
+    let said = (heard.started_waiting && announce).then(|| crate::report::script::sessions::waiting_notice(&heard.session));
     if let Some(text) = &said {
         super::notify_desktop(text);
         st.coordinator.send(Msg::Notice(text.clone())).await;

@@ -15,8 +15,8 @@ pub fn session_name(s: &OutsideSession) -> String {
     let place = s.repo.clone().or_else(|| {
         s.folder.as_deref().and_then(|f| std::path::Path::new(f).file_name()).and_then(|n| n.to_str()).map(String::from)
     });
-    match place {
-        Some(p) if !p.trim().is_empty() => format!("{agent} in {}", speakable_words(&p)),
+    match place.map(|p| speakable_words(&p)) {
+        Some(p) if !p.trim().is_empty() => format!("{agent} in {p}"),
         _ => format!("a {agent} session"),
     }
 }
@@ -116,6 +116,7 @@ mod tests {
             (s("codex", None, Some("/home/me/my_api"), "Notification:elicitation_dialog", Some("Which database?")), "Codex in my api asks: Which database?"),
             (s("gemini", None, None, "Notification:ToolPermission", None), "A Gemini session needs your permission."),
             (s("copilot", None, Some("/"), "notification:elicitation_dialog", None), "A Copilot session asks you something."),
+            (s("claude", None, Some("/Users/..."), "Notification:permission_prompt", None), "A Claude session needs your permission."),
         ];
         for (session, want) in cases {
             assert_eq!(waiting_notice(&session), want);
