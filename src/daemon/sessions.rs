@@ -98,3 +98,25 @@ pub fn status_lines(store: &crate::store::Store) -> Result<Vec<String>, crate::s
     let finished = store.take_finished()?;
     Ok(waiting_sentence(&waiting).into_iter().chain(finished_sentence(&finished)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::repo_of;
+    use crate::config::Repo;
+
+    #[test]
+    fn a_folder_belongs_to_the_deepest_configured_repo_that_holds_it() {
+        let repo = |name: &str, path: &str| Repo { name: name.into(), path: path.into(), ..Repo::default() };
+        let repos = [repo("mono", "/nonexistent/src/mono"), repo("web", "/nonexistent/src/mono/apps/web"), repo("site", "/nonexistent/src/site"), repo("blank", "")];
+        for (folder, want) in [
+            ("/nonexistent/src/site", Some("site")),
+            ("/nonexistent/src/site/components/ui", Some("site")),
+            ("/nonexistent/src/site2", None),
+            ("/nonexistent/src/mono/apps/web/src", Some("web")),
+            ("/nonexistent/src/mono/apps/api", Some("mono")),
+            ("/elsewhere", None),
+        ] {
+            assert_eq!(repo_of(&repos, folder).as_deref(), want, "{folder}");
+        }
+    }
+}
