@@ -216,6 +216,12 @@ fn oversized_and_malformed_payloads_are_refused_and_logged() {
     let (code, body) = d.http("POST", "/v1/hooks/claude", Some(&token), Some("{\"hook_event_name\":\"Stop\"}"));
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("no session id"), "{body}");
+    // A task capcom started (in its own worktree) is followed as a task, not as a session of the user's.
+    let worktree = d.data.join("worktrees/site-1");
+    std::fs::create_dir_all(&worktree).unwrap();
+    let (code, body) = d.http("POST", "/v1/hooks/claude", Some(&token), Some(&fixture("claude_stop", Some(&worktree)).to_string()));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("a task capcom started"), "{body}");
     let (code, _) = d.http("POST", "/v1/hooks/aider", Some(&token), Some("{}"));
     assert_eq!(code, 404);
     let (code, _) = d.http("POST", "/v1/hooks/claude", None, Some("{\"session_id\":\"x\"}"));

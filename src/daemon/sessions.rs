@@ -36,7 +36,11 @@ struct HookQuery {
 #[derive(Serialize)]
 struct HookAnswer {
     ok: bool,
-    session: OutsideSession,
+    /// The session as kept; none when the payload came from a task capcom started.
+    session: Option<OutsideSession>,
+    /// Why nothing was kept, when so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignored: Option<String>,
     /// What was said about it, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     said: Option<String>,
@@ -51,6 +55,13 @@ async fn post_hook(State(st): State<AppState>, Path(agent): Path<String>, Query(
         let status = if matches!(e, hooks::PayloadError::TooLarge(_)) { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
         ApiError(status, e.to_string())
     })?;
+    // A task capcom started runs in its own worktree and is followed as a task: the user's
+    // hooks fire there too, but it is not a session of theirs.
+    let worktrees = st.services.data.worktrees();
+    if event.folder.as_deref().is_some_and(|f| inside(f, &worktrees)) {
+        tracing::debug!(%agent, "a hook from a task's worktree; the task itself is followed");
+        return Ok(Json(HookAnswer { ok: true, session: None, ignored: Some("a task capcom started".into()), said: None }));
+    }
     let services = st.services.clone();
     let heard = tokio::task::spawn_blocking(move || {
         let repo = event.folder.as_deref().and_then(|f| repo_of(&services.config.repos, f));
@@ -66,7 +77,13 @@ async fn post_hook(State(st): State<AppState>, Path(agent): Path<String>, Query(
         super::notify_desktop(text);
         st.coordinator.send(Msg::Notice(text.clone())).await;
     }
-    Ok(Json(HookAnswer { ok: true, session: heard.session, said }))
+    Ok(Json(HookAnswer { ok: true, session: Some(heard.session), ignored: None, said }))
+}
+
+/// `folder` is `dir` or inside it (both resolved when they exist).
+fn inside(folder: &str, dir: &std::path::Path) -> bool {
+    let real = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    real(std::path::Path::new(folder)).starts_with(real(dir))
 }
 
 async fn get_sessions(State(st): State<AppState>) -> ApiResult<Vec<OutsideSession>> {
