@@ -22,3 +22,4 @@ pub mod logging;
 pub mod private;
 pub mod github;
 pub mod web;
+pub mod hooks;

@@ -338,6 +338,17 @@ async fn the_tray_shows_every_state_on_a_real_panel_that_starts_after_capcom() {
     })
     .await;
 
+    // an agent session the user runs themselves waits for them: NeedsAttention until it moves on
+    let token = d.token();
+    let prompt = r#"{"session_id":"s1","cwd":"/tmp","hook_event_name":"Notification","notification_type":"permission_prompt","message":"Claude needs your permission to use Bash"}"#;
+    let (code, body) = d.http("POST", "/v1/hooks/claude", Some(&token), Some(prompt));
+    assert_eq!(code, 200, "{body}");
+    wait_for("NeedsAttention for a waiting session", Duration::from_secs(10), async || shown(&conn, &item).await.status == "NeedsAttention").await;
+    let (code, body) = d.http("POST", "/v1/hooks/claude", Some(&token), Some(r#"{"session_id":"s1","hook_event_name":"Stop"}"#));
+    assert_eq!(code, 200, "{body}");
+    wait_for("Active once the session moved on", Duration::from_secs(10), async || shown(&conn, &item).await.status == "Active").await;
+    wait_for("idle after the notice", Duration::from_secs(60), async || shown(&conn, &item).await.tooltip_title == "capcom: idle").await;
+
     // a task that needs attention: NeedsAttention, the attention icon, the count in the tooltip
     let id = dispatch(&d, "good", "Update the button");
     let v = settled(&d, id);

@@ -191,6 +191,11 @@ pub async fn collect(loaded: &Loaded, data: &DataDir) -> Vec<Check> {
         out.push(Check { level, name: c.name, detail: c.detail, fix: c.fix });
     }
 
+    // hooks of agents the user runs themselves
+    // (optional: without them capcom hears only the tasks it starts)
+    let (_, detail) = super::hooks::installed_summary();
+    out.push(check(Level::Ok, "agent hooks", detail, None));
+
     // apt packages
     let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)).collect();
     if missing.is_empty() {

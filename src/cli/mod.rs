@@ -4,6 +4,7 @@
 pub mod client;
 mod doctor;
 mod init;
+mod hooks;
 pub mod install;
 mod parse;
 mod stats;
@@ -277,6 +278,28 @@ pub enum Command {
         #[arg(long)]
         resume: bool,
     },
+    /// Forward one hook payload from an agent you run yourself (Claude Code, Codex, Gemini,
+    /// Copilot CLI) to the daemon. Agents run this; `capcom hooks install AGENT` sets it up.
+    /// Always exits 0 within a second; does nothing when the daemon is not running
+    Hook {
+        /// claude, codex, gemini or copilot
+        agent: String,
+        /// The event's name (Copilot), or the payload itself (Codex passes it last)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Let capcom hear the agents you run yourself: add (or remove) capcom's hooks in the
+    /// agent's own settings file, keeping everything else in it
+    Hooks {
+        #[command(subcommand)]
+        action: HooksAction,
+    },
+    /// The agent sessions you run yourself that capcom has heard: which wait for you, which finished
+    Sessions {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script (capcom.sh run installs them where each shell looks)
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -335,6 +358,33 @@ pub enum ReposAction {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum HooksAction {
+    /// Add capcom's hooks: claude (~/.claude/settings.json), codex (~/.codex/config.toml
+    /// `notify`), gemini (~/.gemini/settings.json) or copilot (~/.copilot/hooks/capcom.json)
+    Install {
+        /// claude, codex, gemini or copilot
+        agent: String,
+        /// The project's settings instead of yours (DIR/.claude/settings.json, …)
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        /// Print the change; write nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove capcom's hooks (only capcom's)
+    Uninstall {
+        /// claude, codex, gemini or copilot
+        agent: String,
+        /// The project's settings instead of yours
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        /// Print the change; write nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum DevicesAction {
     /// Revoke a device's token (by name or id); the page on it stops working at once
     Revoke { name: String },
@@ -372,6 +422,17 @@ pub fn run(cli: Cli) -> u8 {
     if let Command::Supervise { status, max_log, argv } = &cli.command {
         // No logging, config or runtime: this process only waits for the agent.
         return crate::dispatch::local::supervise(status, *max_log, argv);
+    }
+    // An agent's hook: no logging, config or runtime setup; exit 0 within a second, whatever happens.
+    if let Command::Hook { agent, args } = &cli.command {
+        return hooks::hook(&DataDir::resolve(cli.data_dir.as_deref()), agent, args);
+    }
+    if let Command::Hooks { action } = &cli.command {
+        let data = DataDir::resolve(cli.data_dir.as_deref());
+        return match action {
+            HooksAction::Install { agent, project, dry_run } => hooks::install_cmd(&data, agent, project.as_deref(), *dry_run, false),
+            HooksAction::Uninstall { agent, project, dry_run } => hooks::install_cmd(&data, agent, project.as_deref(), *dry_run, true),
+        };
     }
     // Generated from the command line's own definition: no config, data dir or daemon.
     if matches!(cli.command, Command::Completions { .. } | Command::Man { .. }) {
@@ -583,6 +644,8 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir, expli
         Command::Doctor { json } => doctor::run(&loaded, &data, json).await,
         Command::Repos { action: None, json } => init::repos_list(&loaded, json),
         Command::Repos { action: Some(ReposAction::List { json }), json: j } => init::repos_list(&loaded, json || j),
+        Command::Sessions { json } => with_client(&data, |c| async move { hooks::sessions(c, json).await }).await,
+        Command::Hook { .. } | Command::Hooks { .. } => exit::OK, // handled in `run`
         Command::Parse { text, json } => parse::run(&loaded.config, &data, &text.join(" "), json).await,
         Command::Status { filter, speak, out, json } => {
             let cfg = loaded.config.clone();
@@ -755,6 +818,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Man { .. } => "man",
         Command::Pair { .. } => "pair",
         Command::Devices { .. } => "devices",
+        Command::Hook { .. } => "hook",
+        Command::Hooks { .. } => "hooks",
+        Command::Sessions { .. } => "sessions",
     }
 }
 

@@ -65,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats", get(get_stats))
         .route("/v1/listen", post(post_listen))
         .merge(super::spoken::authed_routes())
+        // Outside sessions: hooks of agents the user runs themselves (issue 25).
+        .merge(super::sessions::authed_routes())
         .route("/v1/pair", post(super::phone::post_pair))
         .route("/v1/devices", get(super::phone::get_devices))
         .route("/v1/devices/{name}/revoke", post(super::phone::post_revoke))

@@ -8,6 +8,7 @@ pub mod coordinator;
 mod held;
 pub mod retention;
 pub mod phone;
+pub mod sessions;
 pub mod spoken;
 pub mod tray;
 pub mod voice;
@@ -409,9 +410,11 @@ async fn run_tray(
         task_writes.mark_unchanged();
         let store = services.store.clone();
         let tasks = tokio::task::spawn_blocking(move || store.tasks(true)).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+        let store = services.store.clone();
+        let sessions_waiting = tokio::task::spawn_blocking(move || store.sessions_waiting()).await.ok().and_then(|r| r.ok()).unwrap_or(0);
         let has_changelog = crate::report::changelog::latest(&spoken::changelog_dir_of(&services)).is_some();
         let bound = hotkey.borrow_and_update().clone();
-        let model = TrayModel { status, listening_paused: now.paused, feed_url: feed_url.clone(), has_changelog, hotkey: bound, ..TrayModel::default() }
+        let model = TrayModel { status, listening_paused: now.paused, feed_url: feed_url.clone(), has_changelog, hotkey: bound, sessions_waiting, ..TrayModel::default() }
             .with_tasks(&tasks);
         tray.set(model).await;
 

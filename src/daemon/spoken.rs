@@ -42,6 +42,11 @@ pub fn status_text(store: &Store, filter: StatusFilter, task: Option<i64>, now: 
         say.push(' ');
         say.push_str(&held);
     }
+    // And the sessions the user runs themselves: waiting, or finished since last asked.
+    for line in super::sessions::status_lines(store)? {
+        say.push(' ');
+        say.push_str(&line);
+    }
     Ok(say)
 }
 

@@ -31,6 +31,8 @@ pub struct TrayModel {
     pub attention: usize,
     /// The push-to-talk key as the hotkey path reports it ("Ctrl+Alt+Space"), once bound.
     pub hotkey: Option<String>,
+    /// Agent sessions the user runs themselves that wait for them (a permission prompt, a question).
+    pub sessions_waiting: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -138,14 +140,14 @@ impl TrayModel {
             TrayStatus::Thinking => IconKind::Transcribing,
             TrayStatus::Speaking => IconKind::Speaking,
             TrayStatus::Idle if self.listening_paused => IconKind::Paused,
-            TrayStatus::Idle if self.attention > 0 => IconKind::Attention,
+            TrayStatus::Idle if self.needs_attention() => IconKind::Attention,
             TrayStatus::Idle => IconKind::Idle,
         }
     }
 
     /// The StatusNotifierItem status: NeedsAttention while a task needs the user.
     pub fn needs_attention(&self) -> bool {
-        self.attention > 0
+        self.attention > 0 || self.sessions_waiting > 0
     }
 
     /// The tooltip's title line.
@@ -547,6 +549,16 @@ mod tests {
             assert_eq!(m.icon(), icon, "{status:?} paused={paused} {states:?}");
             assert_eq!(m.needs_attention(), attention, "{status:?} {states:?}");
         }
+    }
+
+    #[test]
+    fn a_session_waiting_for_the_user_needs_attention() {
+        let m = TrayModel { sessions_waiting: 1, ..TrayModel::default() };
+        assert!(m.needs_attention());
+        assert_eq!(m.icon(), IconKind::Attention);
+        let m = TrayModel { sessions_waiting: 1, status: TrayStatus::Recording, ..TrayModel::default() };
+        assert_eq!(m.icon(), IconKind::Recording, "what happens now comes first");
+        assert!(!TrayModel::default().needs_attention());
     }
 
     #[test]

@@ -696,7 +696,7 @@ impl Dispatcher {
         let proc = |pid: Option<i64>, start: Option<i64>| pid.and_then(|p| u32::try_from(p).ok()).map(|p| (p, start.and_then(|s| u64::try_from(s).ok())));
         let run_facts = run.map(|r| {
             let log = r.log_path.as_deref().map(PathBuf::from);
-            let local = self.ctx.config.agents.get(&r.agent).is_none_or(|a| a.kind == "local");
+            let local = self.ctx.config.get().agents.get(&r.agent).is_none_or(|a| a.kind == "local");
             recover::RunFacts {
                 ended: r.ended_at.as_ref().map(|_| (r.exit_code, r.summary.clone())),
                 local,

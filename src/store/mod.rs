@@ -7,6 +7,7 @@
 mod devices;
 mod retention;
 mod schema;
+mod sessions;
 
 use crate::understand::TaskSpec;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use devices::{Device, PairRefusal, secret_hash};
 pub use retention::{Clip, Selection};
 pub use schema::MIGRATIONS;
+pub use sessions::{Heard, MAX_SESSIONS, OutsideSession};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

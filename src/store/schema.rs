@@ -107,4 +107,25 @@ pub const MIGRATIONS: &[&str] = &[
         ELSE 'retry'
     END;
     "#,
+    // 4: outside sessions, heard through the hooks of agents the user runs themselves
+    // (`store::sessions`). Only these fields; at most 200 rows are kept.
+    r#"
+    CREATE TABLE outside_sessions (
+        id           INTEGER PRIMARY KEY,
+        agent        TEXT NOT NULL,
+        session_id   TEXT NOT NULL,
+        folder       TEXT,
+        repo         TEXT,
+        last_event   TEXT NOT NULL,
+        last_message TEXT,
+        waiting      INTEGER NOT NULL DEFAULT 0,
+        finished_at  TEXT,
+        told         INTEGER NOT NULL DEFAULT 1,
+        events       INTEGER NOT NULL DEFAULT 0,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        UNIQUE (agent, session_id)
+    );
+    CREATE INDEX outside_sessions_updated ON outside_sessions(updated_at);
+    "#,
 ];

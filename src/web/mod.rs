@@ -122,21 +122,23 @@ impl Web {
         Ok(Pairing { url, code, expires_at: expires })
     }
 
-    /// The board as JSON: every task's view, plus the stage and pending question.
+    /// The board as JSON: every task's view, plus the stage and pending question, and
+    /// `needs_you`: the agent sessions the user runs themselves that wait for them.
     pub async fn board_json(&self) -> Result<serde_json::Value, String> {
         let store = self.store.clone();
-        let views = tokio::task::spawn_blocking(move || -> Result<Vec<TaskView>, crate::store::StoreError> {
+        let (views, needs_you) = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
             let mut out = Vec::new();
             for t in store.tasks(true)? {
                 out.push(TaskView::from_store(&t, &store.runs(t.id)?, &store.events(t.id)?));
             }
-            Ok(out)
+            let waiting: Vec<crate::store::OutsideSession> = store.outside_sessions()?.into_iter().filter(|s| s.waiting).collect();
+            Ok((out, waiting))
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
         let snapshot = self.backend.snapshot().await;
-        Ok(serde_json::json!({ "tasks": views, "coordinator": snapshot, "now": Utc::now() }))
+        Ok(serde_json::json!({ "tasks": views, "needs_you": needs_you, "coordinator": snapshot, "now": Utc::now() }))
     }
 
     /// Keep the board current for the live streams: look at the store twice a second while

@@ -7,6 +7,7 @@
 
 mod changelog;
 mod questions;
+pub mod sessions;
 mod status;
 #[cfg(test)]
 mod tests;

@@ -86,7 +86,8 @@ function setLive(on) { if (on && !state.live) flushOutbox(); state.live = on; $(
 
 function onBoard(b) {
   state.tasks = b.tasks || []; state.coordinator = b.coordinator || null; state.now = b.now; state.boards = (state.boards || 0) + 1;
-  renderBoard(); renderQuestion();
+  state.needsYou = b.needs_you || [];
+  renderNeedsYou(); renderBoard(); renderQuestion();
   if (state.view === "task" && state.task) refreshTask(state.task.id, true);
 }
 function checksBadge(t) {
@@ -109,6 +110,20 @@ function spendText(sp) {
   if (sp.follow_ups) parts.push(sp.follow_ups === 1 ? "1 follow-up" : sp.follow_ups + " follow-ups");
   if (sp.input_tokens != null) parts.push(Math.round(sp.input_tokens / 100) / 10 + "k tokens in, " + Math.round((sp.output_tokens || 0) / 100) / 10 + "k out");
   return parts.join(" · ");
+}
+// agent sessions the user runs themselves that wait for them (a permission prompt, a question)
+function renderNeedsYou() {
+  const list = state.needsYou || [];
+  $("needs-you").hidden = list.length === 0;
+  $("needs-you-list").innerHTML = list.map((s) => {
+    const place = s.repo || (s.folder ? s.folder.split("/").filter(Boolean).pop() || s.folder : "");
+    return `
+    <li class="card state-needs_attention session">
+      <h3>${esc(s.agent)}${place ? " in " + esc(place) : ""}</h3>
+      <div class="meta"><span class="badge state">${s.last_event.includes("elicitation") ? "asks" : "needs your permission"}</span><span>${ago(s.updated_at)}</span></div>
+      ${s.last_message ? `<div>${esc(s.last_message)}</div>` : ""}
+    </li>`;
+  }).join("");
 }
 function renderBoard() {
   const ul = $("board");
