@@ -92,6 +92,17 @@ fn header_re() -> &'static super::pattern::Re {
     re!(r"^(?:(?:i have |i've got |here are |there are |we have |we've got )?(?:\d+|two|three|four|five|a couple of|a few|several) (?:things|tasks|jobs|items|changes)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)")
 }
 
+/// First words that are not verbs, for the order with a verb capcom does not know.
+const NOT_VERBS: &[&str] = &[
+    "the", "and", "but", "for", "with", "what", "what's", "whats", "which", "who", "who's", "how", "how's", "hows", "why",
+    "where", "when", "are", "was", "were", "has", "have", "had", "does", "did", "can", "could", "would", "will", "should",
+    "any", "anything", "all", "its", "it's", "this", "that", "these", "those", "there", "here", "they", "you", "our",
+    "my", "his", "her", "their", "yes", "yeah", "nope", "okay", "thanks", "then", "also", "not", "about", "from", "into",
+    "onto", "over", "under", "after", "before", "once", "since", "until", "while", "because", "like", "just", "only",
+    "even", "still", "maybe", "please", "hey", "hello", "well", "now", "today", "tonight", "tomorrow", "yesterday",
+    "merge", "cancel", "stop", "retry", "status", "show", "tell", "give", "list", "read", "play",
+];
+
 /// Verbs that open a question about work rather than an order for new work.
 const STATUS_VERBS: &[&str] = &["show", "give", "tell", "list", "check", "read", "report", "summarize", "summarise", "recap", "catch", "what's", "what", "how's", "how"];
 
@@ -129,7 +140,7 @@ pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
         && p.action == "clarify"
         && matches!(intent.intent, IntentKind::Dispatch | IntentKind::Unknown)
         && intent.reason.as_deref() != Some("nothing was heard")
-        && !reads_as_new_brief(lower)
+        && !reads_as_new_brief(lower, names)
     {
         let text = norm.text.trim().trim_end_matches(['.', '!', '?']).to_string();
         intent = Intent {
@@ -145,13 +156,24 @@ pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
     intent
 }
 
-/// An order of its own ("Fix the typo in the README heading"), not an answer ("the tests
-/// pass", "only the docs folder", "make sure the build passes"): a task verb first, a few
-/// words, and not a criterion.
-fn reads_as_new_brief(lower: &str) -> bool {
+/// An order of its own, not an answer to the question a held brief asked. Answers are
+/// criteria ("the tests pass", "make sure the build passes"), places and names ("only the
+/// docs folder", "the website", "Jules"), and short phrases; an order is four words or more
+/// that open with one ("Fix the typo in the README heading", "have Jules fix the login
+/// redirect", "on the website, add a sitemap") or carry one beside a criterion, a repo or
+/// an agent ("the pricing table still shows last year's prices, update it, tests must pass").
+fn reads_as_new_brief(lower: &str, names: &Names) -> bool {
     let l = strip_polite(lower.trim());
-    let first = l.split(|c: char| !c.is_alphanumeric() && c != '\'').next().unwrap_or("");
-    is_task_verb(first) && l.split_whitespace().count() >= 4 && !brief::is_criterion_clause(l)
+    if l.split_whitespace().count() < 4 || brief::criterion_only(l) {
+        return false;
+    }
+    let b = bare(l);
+    let body = strip_lead_ins(strip_polite(&b), names);
+    let first = body.split(' ').next().unwrap_or("");
+    (is_task_verb(first) && !brief::is_criterion_clause(body))
+        || brief::order_start(body, names)
+        || header_re().is_match(body)
+        || order_anywhere(&b, lower, names)
 }
 
 fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) -> Intent {
@@ -258,7 +280,8 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
         || header_re().is_match(s)
         || header_re().is_match(&b)
         || names.agent_word(first).is_some()
-        || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly");
+        || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly")
+        || order_anywhere(s_full, lower, names);
     if !order {
         if let Some(i) = changelog(s_full, ctx, names) {
             return i;
@@ -279,30 +302,38 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     unknown("no command or task was recognised", 0.1)
 }
 
-/// Lead-ins that only say where or when: "on the website", "in the api repo", "over on the
-/// backend's side", "tonight", "tomorrow morning", "at 9 am". What follows is the request.
-pub fn strip_lead_ins<'a>(s: &'a str, names: &Names) -> &'a str {
-    let mut s = s.trim_start();
-    for _ in 0..3 {
-        let before = s;
-        if let Some(m) = re!(r"^(?:tonight|overnight|tomorrow(?: morning| night| evening| afternoon)?|later today|later|this (?:evening|afternoon|morning)|first thing(?: tomorrow| in the morning)?|at \d{1,2}(?: \d\d)?(?: am| pm)?|in \d+ (?:hours?|minutes?)|when you (?:get|have) a (?:chance|minute|sec|second)|real quick|quick one|one more|another one)[,:]? ").find(s) {
-            s = s[m.end()..].trim_start();
-        }
-        if let Some(c) = re!(r"^(?:over )?(?:on|in|for|inside|within|at) (?:the |our |my )?([a-z0-9._'-]+)(?: (?:repo|repository|codebase|project|side|app|one))?[,:]? ").captures(s)
-            && names.repo_word(&c[1]).is_some()
+pub use super::brief::strip_lead_ins;
+
+/// An order anywhere in the utterance, beside something only a brief has (acceptance
+/// criteria, a repo, an agent to do it, a condition first): "the pricing table still shows
+/// last year's prices, update it, tests must pass". A bare "update" or "progress" inside
+/// is not a status cue: a status question asks about tasks, it does not order one.
+fn order_anywhere(s: &str, lower: &str, names: &Names) -> bool {
+    let starts = std::iter::once(0).chain(s.match_indices(' ').map(|(i, _)| i + 1));
+    let mut has_order = false;
+    let mut prev = "";
+    for i in starts {
+        // "the fix the navbar one" names a task; an order follows no article.
+        if !matches!(prev, "the" | "a" | "an" | "to" | "of" | "for" | "on" | "is" | "was" | "this" | "that" | "my" | "our" | "your")
+            && brief::order_start(&s[i..], names)
         {
-            let rest = &s[c.get(0).map(|m| m.end()).unwrap_or(0)..];
-            // Only when an order follows ("on the website update …"), not "in the api routes".
-            let next = rest.split(' ').next().unwrap_or("");
-            if is_task_verb(next) || names.agent_word(next).is_some() || matches!(next, "have" | "use" | "ask" | "get" | "let" | "tell" | "please" | "can" | "could" | "we" | "i" | "someone" | "only" | "just" | "don't" | "do" | "keep" | "leave" | "touch" | "go" | "send" | "give" | "hand") {
-                s = rest;
-            }
-        }
-        if s == before {
+            has_order = true;
             break;
         }
+        prev = s[i..].split(' ').next().unwrap_or("");
     }
-    s
+    if !has_order {
+        return false;
+    }
+    let criteria = brief::verdict(s) || re!(r"\b(?:make sure|ensure|acceptance criteria|done when)\b").is_match(s);
+    let asks = re!(r"^(?:what|what's|whats|which|who|who's|how|how's|hows|is|are|any|anything|has|have|did|does|do|where|where's|when)\b").is_match(s) || lower.trim_end().ends_with('?');
+    if asks {
+        return criteria;
+    }
+    criteria
+        || brief::repo_in(s, names).is_some()
+        || brief::agent_in(s, names).is_some()
+        || strip_lead_ins(s, names).len() < s.len()
 }
 
 /// "Confirm merge 42", "yes, merge the tailwind one", "confirm the cancel of task 3": a
@@ -411,8 +442,16 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
                     continue;
                 }
                 let end = j;
-                let outside = ws[..start].iter().chain(ws[end..].iter());
-                if outside.clone().all(|w| FILLER.contains(w)) {
+                // Words before the trigger are filler, or a remark set before a cue that runs
+                // it: "it's friday evening, run the end of day routine".
+                let before = &ws[..start];
+                let lead_ok = before.iter().all(|w| FILLER.contains(w))
+                    || before.len() <= 10
+                        && before
+                            .iter()
+                            .rposition(|w| matches!(*w, "run" | "start" | "do" | "kick" | "time" | "trigger" | "launch" | "begin" | "execute"))
+                            .is_some_and(|k| before[k + 1..].iter().all(|w| FILLER.contains(w)));
+                if lead_ok && ws[end..].iter().all(|w| FILLER.contains(w)) {
                     let better = best.as_ref().is_none_or(|(_, _, n)| tw.len() > *n);
                     if better {
                         best = Some((wf.name.clone(), exact, tw.len()));
@@ -495,6 +534,10 @@ fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         c[1].trim().to_string()
     } else if re!(r"^try (?:it |that |this )?again$").is_match(s) {
         String::new()
+    } else if let Some(c) = re!(r"^(.+?) (?:(?:fell|has fallen|went) over|fell down|died|has died|failed|has failed|blew up|crashed|broke|is broken|errored(?: out)?|is red|went red|timed out|got stuck|is stuck)(?: again| overnight| last night| earlier| just now)?,? (?:so |please |can you |could you |just )*(?:kick it off|kick that off|run it|run that|start it|start that|try it|try that|do it|queue it|send it|fire it off|dispatch it|retry it|retry that|restart it|restart that|rerun it|re-run it|requeue it|re-queue it|give it (?:another|one more) (?:go|shot|try|run)|have another go)(?: again| one more time| once more| another time)?(?: please)?$").captures(s)
+    {
+        // "task 12 fell over, kick it off again": what failed, then the retry.
+        c[1].trim().to_string()
     } else {
         return None;
     };
@@ -558,9 +601,11 @@ fn approve_plan(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option<Intent> {
-    let forms: [&super::pattern::Re; 6] = [
+    let forms: [&super::pattern::Re; 7] = [
         re!(r"^(?:tell|ask|remind|instruct|let|get|have|message|ping|nudge) (.+?) (?:to|that|know that|know to|know|it should|they should|it needs to|they need to) (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|on|regarding|re|about|back to|update|add to|also add to|note for|a note for) (.+?)[,:] (.+)$"),
+        // "add this to task 5: pin the version", "add this to the tailwind one, …".
+        re!(r"^(?:add|append|tack|attach) (?:this|that|these|the following)? ?(?:on )?(?:to|onto|for) ((?:task|pr|job) ?#?\d+|the [a-z0-9 -]+? (?:one|task|job)|[a-z][a-z0-9-]*'s (?:task|job))[,:.]? (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|regarding) (.+?),? (?:and )?(?:tell it to |ask it to |have it )?(also .+)$"),
         re!(r"^((?:.+? )?(?:agent|one|task|pr ?\d+|task ?\d+)),? (?:should|needs to|has to|must|can) (.+)$"),
         // "Copilot should also update the snapshots", "hey Jules, also add …".
@@ -641,7 +686,7 @@ fn changelog(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn status_filter(s: &str) -> Option<StatusFilter> {
-    if re!(r"\b(?:blow up|blew up|blown up|blowing up|fall over|fell over|fallen over|falling over|go sideways|went sideways|explode|exploded|die|died|crash|crashes|crashing|break|breaks|breaking|fail(?:ed|ing|ures?|s)?|broken|broke|red|errors?|erroring|stuck|needs? (?:my |your )?(?:attention|me|review|help|input|eyes)|waiting (?:on|for) me|problems?|issues?|blocked|went wrong|go wrong|crashed|wrong)\b").is_match(s) {
+    if re!(r"\b(?:blow up|blew up|blown up|blowing up|fall over|fell over|fallen over|falling over|go sideways|went sideways|explode|exploded|die|died|crash|crashes|crashing|break|breaks|breaking|fail(?:ed|ing|ures?|s)?|broken|broke|red|errors?|erroring|errored|error out|errored out|needs? me|need(?:s|ing)? my (?:input|attention|help|eyes)|stuck|needs? (?:my |your )?(?:attention|me|review|help|input|eyes)|waiting (?:on|for) me|problems?|issues?|blocked|went wrong|go wrong|crashed|wrong)\b").is_match(s) {
         return Some(StatusFilter::Failed);
     }
     if re!(r"\b(?:finished|finish|done|ready|complete|completed|merge-?able|green|passing|passed|succeeded|wrapped up|landed|to review|review)\b").is_match(s) {
@@ -654,7 +699,7 @@ fn status_filter(s: &str) -> Option<StatusFilter> {
 }
 
 fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|^(?:catch me up|fill me in|bring me up to speed|update me) on\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
+    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|^(?:what|which|who|anything|any|is|are|did) (?:\w+ ){0,3}?(?:needs? me|errored|errored out|error out)\b|^(?:catch me up|fill me in|bring me up to speed|update me) on\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green|errored)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
     if !cue.is_match(s) {
         return None;
     }
@@ -724,28 +769,48 @@ fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, n
     let question = re!(r"^(?:what|which|who|when|where|why|is|are|was|were|has|have|had|does|do|did|how|can|could|would|will|should|anything|any)\b").is_match(s);
     let has_criteria = re!(r"\b(?:acceptance criteria|done when|make sure|ensure|tests? (?:pass|green)|build pass)").is_match(s);
     let any_verb = s.split(' ').any(is_task_verb);
-    if !(imperative || header || (statement && nwords >= 4 && !question) || (has_criteria && any_verb) || (any_verb && !question && nwords >= 4)) {
+    // An order with no verb capcom knows is still an order: "rationalise the config loading
+    // on the api, tests must pass" is held with a question, never dropped as unknown.
+    let unknown_verb = re!(r"^([a-z]{3,}) (?:the|our|my|all|every|these|those)\b").captures(s).is_some_and(|c| !NOT_VERBS.contains(&&c[1]))
+        && (has_criteria || brief::verdict(s) || brief::repo_in(s, names).is_some());
+    let look = re!(r"^(?:have|take) a (?:quick |proper |good |closer |deeper )?look\b").is_match(s);
+    if !(imperative || header || look || unknown_verb || (statement && nwords >= 4 && !question) || (has_criteria && any_verb) || (any_verb && !question && nwords >= 4) || (any_verb && order_anywhere(b, norm.lower.as_str(), names))) {
         return None;
     }
-    let text = norm.text.trim();
-    let split = brief::split(text, ctx, names);
+    // "… have Copilot do it. Actually, make that Jules.": the last agent named wins.
+    let (text, corrected) = brief::correction(norm.text.trim(), names);
+    let split = brief::split(&text, ctx, names);
     let mut tasks = Vec::new();
     for item in &split.items {
-        let mut t = brief::task(item, &split.shared, ctx, names);
-        t.readiness = readiness::assess(&t, ctx, names);
-        tasks.push(t);
+        tasks.push(brief::task_as_said(item, &split.shared, ctx, names));
     }
     if tasks.is_empty() {
         return None;
     }
-    // A repo named in one task of a list, and no other, is the list's repo.
+    // A correction re-assigns the task it follows: the last one of a list.
+    if let Some(t) = tasks.last_mut() {
+        if let Some(a) = corrected.agent {
+            t.agent = Some(a);
+        }
+        if let Some(r) = corrected.repo {
+            t.repo = Some(r);
+        }
+    }
+    // A repo named in one task of a list, and no other, is the list's repo; only then does
+    // the default repo fill the rest.
     let named: Vec<&String> = tasks.iter().filter_map(|t| t.repo.as_ref()).collect();
     if tasks.len() > 1 && !named.is_empty() && named.iter().all(|r| *r == named[0]) && named.len() < tasks.len() {
         let repo = named[0].clone();
         for t in tasks.iter_mut().filter(|t| t.repo.is_none()) {
             t.repo = Some(repo.clone());
-            t.readiness = readiness::assess(t, ctx, names);
         }
+    }
+    let default = super::default_repo(ctx.config);
+    for t in tasks.iter_mut() {
+        if t.repo.is_none() {
+            t.repo = default.clone();
+        }
+        t.readiness = readiness::assess(t, ctx, names);
     }
     let mut conf: f32 = if imperative || header { 0.8 } else if statement { 0.6 } else { 0.5 };
     // Two words ("Fix it") are a brief, but a thin one.

@@ -9,7 +9,11 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     // "… unit tests green" says how to check it, not what the change is.
     let first_owned = verdict_re().replace_all(first, "").to_string();
     let first = first_owned.trim();
-    let rules: [(TaskKind, &crate::understand::pattern::Re, f32); 21] = [
+    let rules: [(TaskKind, &crate::understand::pattern::Re, f32); 23] = [
+        // Ordinary words for wrong behaviour: "shows up twice", "zombie processes", "times out".
+        (TaskKind::BugFix, re!(r"\b(?:(?:shows?|showing|comes?|pops?) up twice|twice|duplicated?|duplicates|doubled|double (?:charges?|counts?|submits?|posts?)|zombies?|zombie processes|orphan(?:ed)? processes|times? out|timing out|timed out|stale|forever|never (?:finishes|loads|ends|stops|returns|completes)|empty (?:file|page|response|list|result)s?|in the wrong order|out of order|out of sync|frozen|freezes|freezing|disappears?|vanish(?:es)?|blank (?:page|screen)|spinner|deadlocks?|memory leak|wrong (?:month|day|date|time|year|total|totals|price|prices|order|count|number|user|page|timezone|currency|value|values|results?)|(?:is|are|gets?|got) (?:processed|sent|charged|created|saved|rendered|called|fired) (?:twice|two times|more than once)|http only|still shows?|still showing|shows? (?:the )?(?:old|wrong|last year's|stale)|rounded wrong|off by)\b"), 2.2),
+        // "a dark mode toggle" is new behaviour, not styling.
+        (TaskKind::Feature, re!(r"\b(?:toggle|switch|option|setting|button) (?:for |to (?:switch|toggle|turn on|enable) )?(?:the )?dark (?:mode|theme)\b|\bdark (?:mode|theme) (?:toggle|switch|option|setting|button)\b|\btoggle (?:the )?dark (?:mode|theme)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
         (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|can't|cannot|can not|unable to|won't|isn't working|the problem is|the issue is|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
@@ -44,6 +48,13 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
         } else if r.is_match(whole) {
             scores[idx(*k)] += w * 0.25;
         }
+    }
+    // "figure out why the checkout crashes and fix it": the investigation serves a fix.
+    if re!(r"\b(?:and|then|to|so we can|so you can) (?:fix|repair|resolve|patch|solve|squash) (?:it|that|this|them|the (?:bug|issue|problem|crash|error)s?)\b").is_match(whole)
+        && scores[idx(TaskKind::Audit)] > 0.0
+    {
+        scores[idx(TaskKind::Audit)] *= 0.3;
+        scores[idx(TaskKind::BugFix)] += 2.0;
     }
     // "fix breaking changes" belongs to an upgrade, not a bug fix.
     if scores[idx(TaskKind::DependencyUpgrade)] >= 3.0 {
