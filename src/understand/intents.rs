@@ -89,7 +89,7 @@ fn yes_no(b: &str) -> YesNo {
 
 /// The opening of a list of tasks: "Two things", "Queue these", "First, …".
 fn header_re() -> &'static super::pattern::Re {
-    re!(r"^(?:(?:i have |i've got |here are |there are |we have |we've got )?(?:\d+|two|three|four|five|a couple of|a few|several) (?:things|tasks|jobs|items|changes)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)")
+    re!(r"^(?:(?:i have |i've got |here are |there are |we have |we've got )?(?:\d+|two|three|four|five|a couple of|a few|few|several) (?:things|tasks|jobs|items|changes)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)")
 }
 
 /// First words that are not verbs, for the order with a verb capcom does not know.
@@ -164,16 +164,22 @@ pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
 /// an agent ("the pricing table still shows last year's prices, update it, tests must pass").
 fn reads_as_new_brief(lower: &str, names: &Names) -> bool {
     let l = strip_polite(lower.trim());
-    if l.split_whitespace().count() < 4 || brief::criterion_only(l) {
+    if l.split_whitespace().count() < 4 {
         return false;
     }
     let b = bare(l);
+    if order_anywhere(&b, lower, names) {
+        return true;
+    }
+    if brief::criterion_only(l) {
+        return false;
+    }
     let body = strip_lead_ins(strip_polite(&b), names);
     let first = body.split(' ').next().unwrap_or("");
-    (is_task_verb(first) && !brief::is_criterion_clause(body))
+    // "use the api repo", "make it the website" answer; "use Jules to …" orders.
+    (is_task_verb(first) && !matches!(first, "use" | "make" | "have" | "try" | "let" | "keep" | "leave") && !brief::is_criterion_clause(body))
         || brief::order_start(body, names)
         || header_re().is_match(body)
-        || order_anywhere(&b, lower, names)
 }
 
 fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) -> Intent {
@@ -257,7 +263,9 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     }
     let lp_full = lower.trim_end_matches(['.', '!', '?']).to_string();
     let lp = strip_polite(&lp_full).to_string();
-    if let Some(i) = follow_up(&lp, norm, ctx, names) {
+    // "For the api, few things: …" is a list of tasks, not a note for a task.
+    let listy = header_re().is_match(strip_lead_ins(s, names));
+    if !listy && let Some(i) = follow_up(&lp, norm, ctx, names) {
         return i;
     }
 
@@ -281,6 +289,7 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
         || header_re().is_match(&b)
         || names.agent_word(first).is_some()
         || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly")
+        || re!(r"^(?:have|take) a (?:quick |proper |good |closer |deeper )?look\b").is_match(s)
         || order_anywhere(s_full, lower, names);
     if !order {
         if let Some(i) = changelog(s_full, ctx, names) {
@@ -604,13 +613,12 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
     let forms: [&super::pattern::Re; 7] = [
         re!(r"^(?:tell|ask|remind|instruct|let|get|have|message|ping|nudge) (.+?) (?:to|that|know that|know to|know|it should|they should|it needs to|they need to) (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|on|regarding|re|about|back to|update|add to|also add to|note for|a note for) (.+?)[,:] (.+)$"),
-        // "add this to task 5: pin the version", "add this to the tailwind one, …".
-        re!(r"^(?:add|append|tack|attach) (?:this|that|these|the following)? ?(?:on )?(?:to|onto|for) ((?:task|pr|job) ?#?\d+|the [a-z0-9 -]+? (?:one|task|job)|[a-z][a-z0-9-]*'s (?:task|job))[,:.]? (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|regarding) (.+?),? (?:and )?(?:tell it to |ask it to |have it )?(also .+)$"),
         re!(r"^((?:.+? )?(?:agent|one|task|pr ?\d+|task ?\d+)),? (?:should|needs to|has to|must|can) (.+)$"),
         // "Copilot should also update the snapshots", "hey Jules, also add …".
         re!(r"^([a-z][a-z0-9-]*),? (?:should|needs to|has to|must|can|could|please)? ?((?:also|additionally) .+|.+ (?:too|as well))$"),
-        re!(r"^(?:hey |ok |okay )?([a-z][a-z0-9-]*)[,:.]? ((?:also|additionally|and also|don't forget to) .+)$"),
+        re!(r"^(?:hey |ok |okay )?([a-z][a-z0-9-]*)[,:.]? ((?:also|additionally|and also|don't forget to) .+)$"),        // "add this to task 5: pin the version", "add this to the tailwind one, …".
+        re!(r"^(?:add|append|tack|attach) (?:this|that|these|the following)? ?(?:on )?(?:to|onto|for) ((?:task|pr|job) ?#?\d+|the [a-z0-9 -]+? (?:one|task|job)|[a-z][a-z0-9-]*'s (?:task|job))[,:.]? (.+)$"),
     ];
     // Work on the cleaned text so the instruction keeps its casing.
     let text = norm.text.trim().trim_end_matches(['.', '!', '?']);
@@ -635,7 +643,7 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
         let resolved = r.target.as_ref().is_some_and(|t| t.task.is_some()) && r.question.is_none();
         let addition = re!(r"\b(?:also|too|as well|instead|additionally|don't forget|again|while (?:you're|it's) at it|in addition)\b").is_match(&instr_l);
         let numbered = re!(r"\b(?:pr|task|job) ?#?\d+\b").is_match(&who);
-        if k >= 4 && !bare_agent {
+        if (4..6).contains(&k) && !bare_agent {
             continue;
         }
         let ok = if bare_agent {

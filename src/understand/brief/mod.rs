@@ -403,6 +403,16 @@ pub fn task_as_said(text: &str, shared: &Shared, ctx: &Context, names: &Names) -
             }
         }
     }
+    // A condition first ("once the auth work is merged, …") is when, not what: the agent
+    // hears it as a constraint, and it stays out of the title and the kind.
+    let cond_end = lower.len() - strip_condition(&lower, names).len();
+    if cond_end > 0 && body_text.is_char_boundary(cond_end) {
+        let cond = text[..cond_end].trim().trim_end_matches([',', ' ']);
+        if !cond.is_empty() {
+            spec.constraints.push(lower_first(cond));
+        }
+        body_text.replace_range(..cond_end, &" ".repeat(cond_end));
+    }
     spec.agent = agent_in(&lower, names).or_else(|| shared.agent.clone());
     spec.repo = repo_in(&lower, names).or_else(|| shared.repo.clone());
     spec.scope = scope(&lower, names);

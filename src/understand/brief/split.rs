@@ -130,7 +130,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
     // Mid-sentence markers before a new order: "… and also add a sitemap", "… oh and bump
     // lodash", "… then fix the hydration warning" (not "then verify it", "then add a test for
     // it": those check or finish the same work).
-    for m in re!(r"(?:,? and also|,? oh and|,? and then|,? then|,? and after that|,? after that|,? plus) ").find_iter(&lower) {
+    for m in re!(r"(?:,? and also|,? oh and|,? and then|,? then|,? and after that|,? after that|,? plus|,? also) ").find_iter(&lower) {
         let rest = &lower[m.end()..];
         let next = rest.split_whitespace().next().unwrap_or("");
         let checks_same = re!(r"^(?:verify|check|ensure|confirm|test|make sure|run|validate|prove|show|report|commit|push|open|deploy|merge|ship|document it|update (?:the )?(?:tests|snapshots) (?:for it|to match))\b|^\S+ (?:it|them|that)\b|\b(?:for|to|of|on) (?:it|them|that|this)\b").is_match(rest);
