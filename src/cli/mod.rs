@@ -61,6 +61,9 @@ pub enum Command {
         /// Print the Intent JSON (the contract in ARCHITECTURE.md) instead of a summary
         #[arg(long)]
         json: bool,
+        /// Print which words decided the intent and each task's kind, repo, agent, scope and criteria
+        #[arg(long, conflicts_with = "json")]
+        explain: bool,
     },
     /// List tasks
     Tasks {
@@ -499,7 +502,7 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir) -> u8
         })
         .await,
         Command::Doctor { json } => doctor::run(&loaded, &data, json).await,
-        Command::Parse { text, json } => parse::run(&loaded.config, &data, &text.join(" "), json).await,
+        Command::Parse { text, json, explain } => parse::run(&loaded.config, &data, &text.join(" "), json, explain).await,
         Command::Status { filter, speak, out, json } => {
             let cfg = loaded.config.clone();
             with_client(&data, |c| async move { voice_out::status(c, &cfg, filter, speak, out.as_deref(), json).await }).await

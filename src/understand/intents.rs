@@ -16,7 +16,7 @@ use super::refs::{Prefer, Resolved, looks_referential, resolve, word_match};
 use super::vocab::{bounded_edit, phonetic};
 use super::{Context, Intent, IntentKind, Names, StatusFilter, readiness, when};
 
-fn bare(lower: &str) -> String {
+pub(super) fn bare(lower: &str) -> String {
     let mut s = String::with_capacity(lower.len());
     for c in lower.chars() {
         if matches!(c, ',' | '.' | '?' | '!' | ';' | ':' | '"') {
@@ -318,31 +318,34 @@ pub use super::brief::strip_lead_ins;
 /// last year's prices, update it, tests must pass". A bare "update" or "progress" inside
 /// is not a status cue: a status question asks about tasks, it does not order one.
 fn order_anywhere(s: &str, lower: &str, names: &Names) -> bool {
+    order_words(s, lower, names).is_some()
+}
+
+/// The words of the order [`order_anywhere`] finds, for an explanation.
+pub(super) fn order_words(s: &str, lower: &str, names: &Names) -> Option<String> {
     let starts = std::iter::once(0).chain(s.match_indices(' ').map(|(i, _)| i + 1));
-    let mut has_order = false;
+    let mut at = None;
     let mut prev = "";
     for i in starts {
         // "the fix the navbar one" names a task; an order follows no article.
         if !matches!(prev, "the" | "a" | "an" | "to" | "of" | "for" | "on" | "is" | "was" | "this" | "that" | "my" | "our" | "your")
             && brief::order_start(&s[i..], names)
         {
-            has_order = true;
+            at = Some(i);
             break;
         }
         prev = s[i..].split(' ').next().unwrap_or("");
     }
-    if !has_order {
-        return false;
-    }
+    let at = at?;
+    let words: String = s[at..].split(' ').take(3).collect::<Vec<_>>().join(" ");
     let criteria = brief::verdict(s) || re!(r"\b(?:make sure|ensure|acceptance criteria|done when)\b").is_match(s);
     let asks = re!(r"^(?:what|what's|whats|which|who|who's|how|how's|hows|is|are|any|anything|has|have|did|does|do|where|where's|when)\b").is_match(s) || lower.trim_end().ends_with('?');
-    if asks {
-        return criteria;
-    }
-    criteria
-        || brief::repo_in(s, names).is_some()
-        || brief::agent_in(s, names).is_some()
-        || strip_lead_ins(s, names).len() < s.len()
+    let ok = if asks {
+        criteria
+    } else {
+        criteria || brief::repo_in(s, names).is_some() || brief::agent_in(s, names).is_some() || strip_lead_ins(s, names).len() < s.len()
+    };
+    ok.then_some(words)
 }
 
 /// "Confirm merge 42", "yes, merge the tailwind one", "confirm the cancel of task 3": a
@@ -706,8 +709,13 @@ fn status_filter(s: &str) -> Option<StatusFilter> {
     None
 }
 
+/// The words that make an utterance a status question.
+pub(super) fn status_cue() -> &'static super::pattern::Re {
+    re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|^(?:what|which|who|anything|any|is|are|did) (?:\w+ ){0,3}?(?:needs? me|errored|errored out|error out)\b|^(?:catch me up|fill me in|bring me up to speed|update me) on\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green|errored)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$")
+}
+
 fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|^(?:what|which|who|anything|any|is|are|did) (?:\w+ ){0,3}?(?:needs? me|errored|errored out|error out)\b|^(?:catch me up|fill me in|bring me up to speed|update me) on\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green|errored)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
+    let cue = status_cue();
     if !cue.is_match(s) {
         return None;
     }
@@ -785,40 +793,9 @@ fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, n
     if !(imperative || header || look || unknown_verb || (statement && nwords >= 4 && !question) || (has_criteria && any_verb) || (any_verb && !question && nwords >= 4) || (any_verb && order_anywhere(b, norm.lower.as_str(), names))) {
         return None;
     }
-    // "… have Copilot do it. Actually, make that Jules.": the last agent named wins.
-    let (text, corrected) = brief::correction(norm.text.trim(), names);
-    let split = brief::split(&text, ctx, names);
-    let mut tasks = Vec::new();
-    for item in &split.items {
-        tasks.push(brief::task_as_said(item, &split.shared, ctx, names));
-    }
+    let tasks: Vec<super::TaskSpec> = tasks_of(norm.text.trim(), ctx, names).into_iter().map(|(t, _)| t).collect();
     if tasks.is_empty() {
         return None;
-    }
-    // A correction re-assigns the task it follows: the last one of a list.
-    if let Some(t) = tasks.last_mut() {
-        if let Some(a) = corrected.agent {
-            t.agent = Some(a);
-        }
-        if let Some(r) = corrected.repo {
-            t.repo = Some(r);
-        }
-    }
-    // A repo named in one task of a list, and no other, is the list's repo; only then does
-    // the default repo fill the rest.
-    let named: Vec<&String> = tasks.iter().filter_map(|t| t.repo.as_ref()).collect();
-    if tasks.len() > 1 && !named.is_empty() && named.iter().all(|r| *r == named[0]) && named.len() < tasks.len() {
-        let repo = named[0].clone();
-        for t in tasks.iter_mut().filter(|t| t.repo.is_none()) {
-            t.repo = Some(repo.clone());
-        }
-    }
-    let default = super::default_repo(ctx.config);
-    for t in tasks.iter_mut() {
-        if t.repo.is_none() {
-            t.repo = default.clone();
-        }
-        t.readiness = readiness::assess(t, ctx, names);
     }
     let mut conf: f32 = if imperative || header { 0.8 } else if statement { 0.6 } else { 0.5 };
     // Two words ("Fix it") are a brief, but a thin one.
@@ -840,6 +817,54 @@ fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, n
     }
     i.tasks = tasks;
     Some(i)
+}
+
+/// The tasks of a brief, each with why it reads as it does: a spoken correction at the end,
+/// the split into tasks, each task as said, the list's repo, then the default repo, and
+/// readiness.
+pub fn tasks_of(text: &str, ctx: &Context, names: &Names) -> Vec<(super::TaskSpec, brief::TaskWhy)> {
+    // "… have Copilot do it. Actually, make that Jules.": the last agent named wins.
+    let (text, assigned) = brief::assignment_after(text, names);
+    let (text, corrected) = brief::correction(&text, names);
+    let split = brief::split(&text, ctx, names);
+    let mut tasks: Vec<(super::TaskSpec, brief::TaskWhy)> = split.items.iter().map(|item| brief::task_why(item, &split.shared, ctx, names)).collect();
+    // "…, have Copilot do it": the agent of every task that names none.
+    if let Some(a) = assigned {
+        for (t, why) in tasks.iter_mut().filter(|(t, _)| t.agent.is_none()) {
+            t.agent = Some(a.clone());
+            why.agent = format!("named after the work: \"have {a} do it\"");
+        }
+    }
+    // A correction re-assigns the task it follows: the last one of a list.
+    if let Some((t, why)) = tasks.last_mut() {
+        if let Some(a) = corrected.agent {
+            why.agent = format!("corrected: {a} (the last agent named)");
+            t.agent = Some(a);
+        }
+        if let Some(r) = corrected.repo {
+            why.repo = format!("corrected: {r}");
+            t.repo = Some(r);
+        }
+    }
+    // A repo named in one task of a list, and no other, is the list's repo; only then does
+    // the default repo fill the rest.
+    let named: Vec<&String> = tasks.iter().filter_map(|(t, _)| t.repo.as_ref()).collect();
+    if tasks.len() > 1 && !named.is_empty() && named.iter().all(|r| *r == named[0]) && named.len() < tasks.len() {
+        let repo = named[0].clone();
+        for (t, why) in tasks.iter_mut().filter(|(t, _)| t.repo.is_none()) {
+            t.repo = Some(repo.clone());
+            why.repo = format!("{repo}: the one repo named in the list");
+        }
+    }
+    let default = super::default_repo(ctx.config);
+    for (t, why) in tasks.iter_mut() {
+        if t.repo.is_none() && default.is_some() {
+            t.repo = default.clone();
+            why.repo = "none named: the default repo ([dispatch] default_repo, or the only repo)".to_string();
+        }
+        t.readiness = readiness::assess(t, ctx, names);
+    }
+    tasks
 }
 
 #[cfg(test)]

@@ -383,8 +383,62 @@ pub fn correction(text: &str, names: &Names) -> (String, Correction) {
     (before, Correction { agent, repo })
 }
 
+/// "…, have Copilot do it", "… let Jules handle it": an assignment said after the work, with
+/// nothing else in its clause. The text without it, and the agent it names.
+pub fn assignment_after(text: &str, names: &Names) -> (String, Option<String>) {
+    let lower = text.to_ascii_lowercase();
+    let re = re!(r"(?:^|[.,;!?]?\s+)(?:and |then |so |just )?(?:have|let|get|ask) (?:the )?([a-z][a-z0-9-]*)(?: agent)? (?:to )?(?:do|handle|take|pick up|deal with|work on) (?:it|this|that|them|this one|that one)(?: please)?[.!]?");
+    for c in re.captures_iter(&lower) {
+        let (Some(m), Some(n)) = (c.get(0), c.get(1)) else { continue };
+        let after = lower[m.end()..].trim_start();
+        // Only where the clause ends: the end, a sentence mark, or a correction.
+        if !(after.is_empty() || m.as_str().ends_with(['.', '!']) || after.starts_with(['.', ',', ';', '!']) || re!(r"^(?:actually|no wait|wait|sorry|i mean|or rather)\b").is_match(after)) {
+            continue;
+        }
+        let Some(agent) = names.agent_word(n.as_str()).or_else(|| names.known_agent(n.as_str())) else { continue };
+        let mut out = String::with_capacity(text.len());
+        out.push_str(text[..m.start()].trim_end());
+        if m.as_str().ends_with(['.', '!']) {
+            out.push('.');
+        }
+        let rest = &text[m.end()..];
+        if !rest.trim().is_empty() {
+            out.push(' ');
+            out.push_str(rest.trim_start());
+        }
+        return (out, Some(agent.to_string()));
+    }
+    (text.to_string(), None)
+}
+
 /// One task from its text, as said: no default repo filled in, no readiness.
 pub fn task_as_said(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSpec {
+    task_why(text, shared, ctx, names).0
+}
+
+/// Why a task reads as it does, for `capcom parse --explain`: the words behind its kind,
+/// repo and agent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskWhy {
+    /// (kind, words, weight) for every rule that voted.
+    pub kind: Vec<(TaskKind, String, f32)>,
+    pub repo: String,
+    pub agent: String,
+    /// A condition said first ("once the auth work is merged").
+    pub condition: Option<String>,
+}
+
+/// The spoken name (alias) of `value` that `lower` contains, for an explanation.
+fn spoken_alias(lower: &str, pairs: &[(String, String)], value: &str) -> String {
+    let padded = format!(" {} ", lower.replace(|c: char| !c.is_ascii_alphanumeric() && c != '\'', " "));
+    let mut hits: Vec<&str> = pairs.iter().filter(|(alias, v)| v == value && padded.contains(&format!(" {alias} "))).map(|(a, _)| a.as_str()).collect();
+    hits.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    format!("\"{}\"", hits.first().copied().unwrap_or(value))
+}
+
+/// A task and why it reads as it does (see [`task_as_said`]).
+pub fn task_why(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> (TaskSpec, TaskWhy) {
+    let mut why = TaskWhy::default();
     // `brief` keeps the item's words as found in the cleaned text, so `parse` can quote the
     // transcript for them; the pauses below are for reading only.
     let mut spec = TaskSpec { brief: text.to_string(), ..TaskSpec::default() };
@@ -410,11 +464,22 @@ pub fn task_as_said(text: &str, shared: &Shared, ctx: &Context, names: &Names) -
         let cond = text[..cond_end].trim().trim_end_matches([',', ' ']);
         if !cond.is_empty() {
             spec.constraints.push(lower_first(cond));
+            why.condition = Some(cond.to_string());
         }
         body_text.replace_range(..cond_end, &" ".repeat(cond_end));
     }
     spec.agent = agent_in(&lower, names).or_else(|| shared.agent.clone());
     spec.repo = repo_in(&lower, names).or_else(|| shared.repo.clone());
+    why.agent = match (&spec.agent, agent_in(&lower, names)) {
+        (Some(a), Some(_)) => format!("named: {}", spoken_alias(&lower, &names.agents, a)),
+        (Some(_), None) => "named at the head of the list".to_string(),
+        (None, _) => "none named: routing picks one at dispatch".to_string(),
+    };
+    why.repo = match (&spec.repo, repo_in(&lower, names)) {
+        (Some(r), Some(_)) => format!("named: {}", spoken_alias(&lower, &names.repos, r)),
+        (Some(_), None) => "named at the head of the list".to_string(),
+        (None, _) => "none named".to_string(),
+    };
     spec.scope = scope(&lower, names);
     spec.scope_unplaced = unplaced_scope(&lower, names);
 
@@ -559,9 +624,9 @@ pub fn task_as_said(text: &str, shared: &Shared, ctx: &Context, names: &Names) -
     // A repo's name ("the docs site") says where, not what kind of change.
     let first_l = without_repo_names(&body.first().map(|b| b.to_ascii_lowercase()).unwrap_or_default(), names);
     let rest_l = without_repo_names(&body.iter().skip(1).map(|b| b.to_ascii_lowercase()).collect::<Vec<_>>().join(". "), names);
-    spec.kind = kind(&first_l, &rest_l, &without_repo_names(&lower, names));
+    (spec.kind, why.kind) = kind_why(&first_l, &rest_l, &without_repo_names(&lower, names));
     spec.title = title(&body, spec.kind, names);
-    spec
+    (spec, why)
 }
 
 /// The text with each configured repo name or alias after "on/in/for/at (the)" blanked.

@@ -5,6 +5,12 @@ use super::*;
 /// The kind of a task from the first clause of its body (what to do), then the rest of the
 /// body, and, weakest, the whole text.
 pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
+    kind_why(first, rest, whole).0
+}
+
+/// The kind, and the words that voted for each kind: (kind, words, weight).
+pub fn kind_why(first: &str, rest: &str, whole: &str) -> (TaskKind, Vec<(TaskKind, String, f32)>) {
+    let mut votes: Vec<(TaskKind, String, f32)> = Vec::new();
     let first = strip_polite(first);
     // "… unit tests green" says how to check it, not what the change is.
     let first_owned = verdict_re().replace_all(first, "").to_string();
@@ -41,12 +47,10 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     let mut scores = [0f32; 12];
     let idx = |k: TaskKind| TaskKind::ALL.iter().position(|x| *x == k).unwrap_or(11);
     for (k, r, w) in rules.iter() {
-        if r.is_match(first) {
-            scores[idx(*k)] += w;
-        } else if r.is_match(rest) {
-            scores[idx(*k)] += w * 0.5;
-        } else if r.is_match(whole) {
-            scores[idx(*k)] += w * 0.25;
+        let hit = [(first, 1.0), (rest, 0.5), (whole, 0.25)].into_iter().find_map(|(t, f)| r.find(t).map(|m| (m.as_str().trim().to_string(), f)));
+        if let Some((words, f)) = hit {
+            scores[idx(*k)] += w * f;
+            votes.push((*k, words, w * f));
         }
     }
     // "figure out why the checkout crashes and fix it": the investigation serves a fix.
@@ -55,6 +59,7 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     {
         scores[idx(TaskKind::Audit)] *= 0.3;
         scores[idx(TaskKind::BugFix)] += 2.0;
+        votes.push((TaskKind::BugFix, "… and fix it".into(), 2.0));
     }
     // "fix breaking changes" belongs to an upgrade, not a bug fix.
     if scores[idx(TaskKind::DependencyUpgrade)] >= 3.0 {
@@ -68,7 +73,7 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
             best = (TaskKind::ALL[i], *s);
         }
     }
-    best.0
+    (best.0, votes)
 }
 
 /// A short imperative title from the body clauses.
