@@ -192,6 +192,21 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
         return i;
     }
 
+    // "Undo that", "undo the last task" with nothing pending: cancel the newest task, through
+    // the usual cancel question (with a question pending, "undo that" answers it: a no).
+    if pending.is_none()
+        && let Some(c) = re!(r"^(?:please )?(?:undo|revert|take back|scrap|scratch|roll back) (that|it|this|the last (?:task|one|brief|thing|job)|my last (?:task|one|brief|thing)|what i just (?:said|asked for|sent))(?: please| now)?$").captures(&b)
+    {
+        let phrase = if matches!(&c[1], "that" | "it" | "this") { "the last one" } else { "the last task" };
+        let mut i = with_conf(Intent::of(IntentKind::Cancel), 0.85);
+        let r = resolve(phrase, ctx, names, Prefer::Any);
+        apply(&mut i, r);
+        if let Some(t) = i.target.as_mut() {
+            t.text = Some(c[0].to_string());
+        }
+        return i;
+    }
+
     // Yes and no, in the light of a pending question.
     let yn = yes_no(&b);
     let cancel_deictic = re!(r"^(?:please )?(?:cancel|stop|kill|abort|drop) (?:that|it|this)(?: one| task)?(?: please)?$").is_match(&b);
