@@ -240,6 +240,25 @@ fn a_new_brief_is_not_swallowed_by_a_held_question() {
     }
 }
 
+/// A repo's name says where, not what kind of change: "the docs site" does not vote for docs.
+#[test]
+fn a_repo_alias_does_not_vote_for_the_kind() {
+    let mut w = world();
+    w.config.repos[0].aliases.push("docs site".into());
+    let ctx = Context { config: &w.config, tasks: &w.tasks, pending: None, now: w.now };
+    let cases: &[(&str, &str)] = &[
+        ("fix the broken search box on the docs site, tests pass", "bug-fix"),
+        ("add a dark mode toggle to the docs site, build passes", "feature"),
+        ("on the docs site the sidebar shows up twice fix it tests pass", "bug-fix"),
+        ("update the readme on the docs site, build passes", "docs"),
+    ];
+    for (text, want) in cases {
+        let got = parse(text, &ctx);
+        assert_eq!(got.tasks.first().map(|t| t.kind.as_str()), Some(*want), "{text}: {got:?}");
+        assert_eq!(got.tasks[0].repo.as_deref(), Some("site"), "{text}");
+    }
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;

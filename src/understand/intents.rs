@@ -661,6 +661,11 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
         let resolved = r.target.as_ref().is_some_and(|t| t.task.is_some()) && r.question.is_none();
         let addition = re!(r"\b(?:also|too|as well|instead|additionally|don't forget|again|while (?:you're|it's) at it|in addition)\b").is_match(&instr_l);
         let numbered = re!(r"\b(?:pr|task|job) ?#?\d+\b").is_match(&who);
+        // "update the readme on the docs site, build passes" is a brief with its criterion,
+        // not a note for the task whose title says "docs site".
+        if k == 1 && !numbered && !agent_phrase && !bare_agent && brief::criterion_only(&instr_l) {
+            continue;
+        }
         if (4..6).contains(&k) && !bare_agent {
             continue;
         }
