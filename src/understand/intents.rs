@@ -352,7 +352,9 @@ pub(super) fn order_words(s: &str, lower: &str, names: &Names) -> Option<String>
         prev = s[i..].split(' ').next().unwrap_or("");
     }
     let at = at?;
-    let words: String = s[at..].split(' ').take(3).collect::<Vec<_>>().join(" ");
+    // The verb and what it acts on ("update it", "tidy up the").
+    let take = if s[at..].split(' ').nth(1).is_some_and(|w| matches!(w, "up" | "out" | "the" | "a" | "an" | "our" | "my" | "all")) { 3 } else { 2 };
+    let words: String = s[at..].split(' ').take(take).collect::<Vec<_>>().join(" ");
     let criteria = brief::verdict(s) || re!(r"\b(?:make sure|ensure|acceptance criteria|done when)\b").is_match(s);
     let asks = re!(r"^(?:what|what's|whats|which|who|who's|how|how's|hows|is|are|any|anything|has|have|did|does|do|where|where's|when)\b").is_match(s) || lower.trim_end().ends_with('?');
     let ok = if asks {
