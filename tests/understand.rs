@@ -232,7 +232,7 @@ fn a_new_brief_is_not_swallowed_by_a_held_question() {
         let got = parse(text, &ctx);
         assert_eq!(got.intent, IntentKind::Dispatch, "{text}: {got:?}");
     }
-    let answers = ["the tests pass", "make sure the build passes", "only the docs folder", "the website", "Jules", "build and tests", "use the api repo", "lint must be clean too"];
+    let answers = ["the tests pass", "make sure the build passes", "only the docs folder", "the website", "Jules", "build and tests", "use the api repo", "lint must be clean too", "it should also update the sitemap, tests pass", "just the header on the website, build passes"];
     for text in answers {
         let got = parse(text, &ctx);
         assert_eq!(got.intent, IntentKind::FollowUp, "{text}: {got:?}");

@@ -168,6 +168,10 @@ fn reads_as_new_brief(lower: &str, names: &Names) -> bool {
         return false;
     }
     let b = bare(l);
+    // "it should also update the sitemap, tests pass" says more about the held task.
+    if re!(r"^(?:it|they|that|this|the agent|the task) (?:should|needs to|need to|must|has to|have to|can|could|will)\b|^(?:so that|i mean|i meant|just|only|also|and|but|with|without)\b").is_match(&b) {
+        return false;
+    }
     if order_anywhere(&b, lower, names) {
         return true;
     }
