@@ -1,21 +1,17 @@
-//! Parse time per brief over the corpus in `tests/fixtures/briefs.toml`, on one thread.
-//! Prints p50, p99 and max in microseconds, and the slowest briefs.
+//! Field accuracy on the corpus (`tests/fixtures/briefs.toml`, tuned on) beside the held-out
+//! split (`tests/fixtures/briefs_heldout.toml`, never tuned on); then parse time per brief
+//! over the corpus, on one thread: p50, p99 and max in microseconds, and the slowest briefs.
 //!
 //! Run: `cargo bench --bench understand` (ROUNDS=n to change the number of rounds).
 
 use capcom::understand::{Context, Pending, parse};
-use serde::Deserialize;
 use std::hint::black_box;
 use std::time::Instant;
 
 #[path = "../tests/common/briefs.rs"]
 mod briefs;
-
-#[derive(Deserialize)]
-struct C {
-    text: String,
-    pending: Option<briefs::PendingCase>,
-}
+#[path = "../tests/understand/score.rs"]
+mod score;
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -23,7 +19,9 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let f: briefs::Corpus<C> = briefs::load();
+    let f: briefs::Corpus<score::Case> = briefs::load();
+    println!("{}", score::score(&f, &f.cases).line("corpus (tuned on)"));
+    println!("{}", score::score(&f, &score::held_out()).line("held-out (never tuned on)"));
     let (config, tasks, now) = (f.config, f.tasks, f.now);
     let pendings: Vec<Option<Pending>> = f.cases.iter().map(|c| c.pending.as_ref().map(briefs::PendingCase::to_pending)).collect();
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);

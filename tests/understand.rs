@@ -2,58 +2,18 @@
 //! and property tests: the parser never panics and stays linear on hostile input.
 
 use capcom::config::Config;
-use capcom::understand::{
-    Context, Intent, IntentKind, Pending, TaskRef, TaskSpec, answer_clarification, help_phrases, parse,
-};
+use capcom::understand::{Context, Intent, IntentKind, Pending, TaskRef, answer_clarification, help_phrases, parse};
 use chrono::{DateTime, FixedOffset};
-use serde::Deserialize;
 
 #[path = "common/briefs.rs"]
 mod briefs;
 #[path = "common/shapes.rs"]
 mod shapes;
+#[path = "understand/score.rs"]
+mod score;
 
 use briefs::PendingCase;
-
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct Case {
-    text: String,
-    pending: Option<PendingCase>,
-    intent: String,
-    tasks: Option<usize>,
-    kind: Option<String>,
-    kinds: Option<Vec<String>>,
-    repo: Option<String>,
-    repos: Option<Vec<String>>,
-    agent: Option<String>,
-    agents: Option<Vec<String>>,
-    include: Option<Vec<String>>,
-    exclude: Option<Vec<String>>,
-    checks: Option<Vec<String>>,
-    all_checks: Option<Vec<String>>,
-    manual: Option<usize>,
-    ready: Option<bool>,
-    question: Option<bool>,
-    question_has: Option<Vec<String>>,
-    target_task: Option<i64>,
-    target_pr: Option<u64>,
-    target_all: Option<bool>,
-    no_target: bool,
-    filter: Option<String>,
-    since: Option<String>,
-    no_since: bool,
-    schedule: Option<String>,
-    schedules: Option<Vec<String>>,
-    instruction: Option<String>,
-    workflow: Option<String>,
-    title: Option<String>,
-    titles: Option<Vec<String>>,
-    constraints: Option<Vec<String>>,
-    deliverables: Option<Vec<String>>,
-    max_confidence: Option<f32>,
-    min_confidence: Option<f32>,
-}
+use score::{Case, checks_of, contains_ci};
 
 type World = briefs::Corpus<Case>;
 
@@ -61,169 +21,31 @@ fn world() -> World {
     briefs::load()
 }
 
-fn checks_of(t: &TaskSpec) -> Vec<String> {
-    let mut c: Vec<String> = t.acceptance.iter().filter_map(|c| c.check.clone()).collect();
-    c.sort();
-    c.dedup();
-    c
-}
-
-fn contains_ci(hay: &str, needle: &str) -> bool {
-    hay.to_lowercase().contains(&needle.to_lowercase())
-}
-
-fn opt_name(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "none".into())
-}
-
-fn check(d: &mut Vec<String>, ok: bool, what: String) {
-    if !ok {
-        d.push(what);
-    }
-}
-
-/// Every way `got` differs from what `case` expects.
-fn differences(case: &Case, got: &Intent) -> Vec<String> {
-    let mut d = Vec::new();
-    check(&mut d, got.intent.as_str() == case.intent, format!("intent {} (want {})", got.intent.as_str(), case.intent));
-    if let Some(n) = case.tasks {
-        check(&mut d, got.tasks.len() == n, format!("{} tasks (want {n})", got.tasks.len()));
-    }
-    let t0 = got.tasks.first();
-    let q = got.question.clone().or_else(|| got.tasks.iter().find_map(|t| t.readiness.question.clone()));
-    if let Some(t) = t0 {
-        if let Some(k) = &case.kind {
-            check(&mut d, t.kind.as_str() == k, format!("kind {} (want {k})", t.kind.as_str()));
-        }
-        if let Some(r) = &case.repo {
-            check(&mut d, opt_name(&t.repo) == *r, format!("repo {} (want {r})", opt_name(&t.repo)));
-        }
-        if let Some(a) = &case.agent {
-            check(&mut d, opt_name(&t.agent) == *a, format!("agent {} (want {a})", opt_name(&t.agent)));
-        }
-        if let Some(i) = &case.include {
-            check(&mut d, t.scope.include == *i, format!("include {:?} (want {i:?})", t.scope.include));
-        }
-        if let Some(e) = &case.exclude {
-            check(&mut d, t.scope.exclude == *e, format!("exclude {:?} (want {e:?})", t.scope.exclude));
-        }
-        if let Some(c) = &case.checks {
-            check(&mut d, checks_of(t) == *c, format!("checks {:?} (want {c:?})", checks_of(t)));
-        }
-        if let Some(m) = case.manual {
-            let n = t.acceptance.iter().filter(|c| c.check.is_none()).count();
-            check(&mut d, n == m, format!("{n} manual criteria (want {m}): {:?}", t.acceptance));
-        }
-        if let Some(r) = case.ready {
-            check(&mut d, t.readiness.ready == r, format!("ready {} (want {r}): {:?}", t.readiness.ready, t.readiness));
-        }
-        if let Some(s) = &case.schedule {
-            let got_s = t.schedule.map(|s| s.to_rfc3339());
-            check(&mut d, got_s.as_deref() == Some(s.as_str()), format!("schedule {got_s:?} (want {s})"));
-        }
-        if let Some(w) = &case.title {
-            check(&mut d, contains_ci(&t.title, w), format!("title {:?} (want it to contain {w:?})", t.title));
-        }
-        for c in case.constraints.iter().flatten() {
-            check(&mut d, t.constraints.iter().any(|x| contains_ci(x, c)), format!("constraints {:?} (want {c:?})", t.constraints));
-        }
-        for c in case.deliverables.iter().flatten() {
-            check(&mut d, t.deliverables.iter().any(|x| contains_ci(x, c)), format!("deliverables {:?} (want {c:?})", t.deliverables));
-        }
-    } else if case.kind.is_some() || case.repo.is_some() || case.checks.is_some() || case.ready.is_some() {
-        d.push("no task".into());
-    }
-    let per_task = |want: &Option<Vec<String>>, f: &dyn Fn(&TaskSpec) -> String, what: &str, d: &mut Vec<String>| {
-        if let Some(w) = want {
-            let g: Vec<String> = got.tasks.iter().map(f).collect();
-            if g != *w {
-                d.push(format!("{what} {g:?} (want {w:?})"));
-            }
-        }
-    };
-    per_task(&case.kinds, &|t| t.kind.as_str().to_string(), "kinds", &mut d);
-    per_task(&case.agents, &|t| opt_name(&t.agent), "agents", &mut d);
-    per_task(&case.repos, &|t| opt_name(&t.repo), "repos", &mut d);
-    per_task(&case.schedules, &|t| t.schedule.map(|s| s.to_rfc3339()).unwrap_or_default(), "schedules", &mut d);
-    if let Some(ws) = &case.titles {
-        let ok = ws.len() == got.tasks.len() && ws.iter().zip(&got.tasks).all(|(w, t)| contains_ci(&t.title, w));
-        if !ok {
-            d.push(format!("titles {:?} (want {ws:?})", got.tasks.iter().map(|t| t.title.clone()).collect::<Vec<_>>()));
-        }
-    }
-    if let Some(c) = &case.all_checks {
-        for t in &got.tasks {
-            if checks_of(t) != *c {
-                d.push(format!("checks of {:?}: {:?} (want {c:?})", t.title, checks_of(t)));
-            }
-        }
-    }
-    if let Some(w) = case.question {
-        let got_q = got.question.is_some();
-        if got_q != w {
-            d.push(format!("question {:?} (want one: {w})", got.question));
-        }
-    }
-    for w in case.question_has.iter().flatten() {
-        if !q.as_deref().is_some_and(|q| contains_ci(q, w)) {
-            d.push(format!("question {q:?} (want it to contain {w:?})"));
-        }
-    }
-    let target = got.target.as_ref();
-    if let Some(t) = case.target_task {
-        check(&mut d, target.and_then(|x| x.task) == Some(t), format!("target {target:?} (want task {t})"));
-    }
-    if let Some(p) = case.target_pr {
-        check(&mut d, target.and_then(|x| x.pr) == Some(p), format!("target {target:?} (want PR {p})"));
-    }
-    if let Some(a) = case.target_all {
-        check(&mut d, target.is_some_and(|x| x.all) == a, format!("target {target:?} (want all: {a})"));
-    }
-    if case.no_target {
-        check(&mut d, target.is_none(), format!("target {target:?} (want none)"));
-    }
-    if let Some(f) = &case.filter {
-        let g = got.filter.map(|f| serde_json::to_value(f).unwrap().as_str().unwrap().to_string());
-        check(&mut d, g.as_deref() == Some(f.as_str()), format!("filter {g:?} (want {f})"));
-    }
-    if let Some(s) = &case.since {
-        let g = got.since.map(|s| s.to_rfc3339());
-        check(&mut d, g.as_deref() == Some(s.as_str()), format!("since {g:?} (want {s})"));
-    }
-    if case.no_since {
-        check(&mut d, got.since.is_none(), format!("since {:?} (want none)", got.since));
-    }
-    if let Some(i) = &case.instruction {
-        check(&mut d, got.instruction.as_deref().is_some_and(|x| contains_ci(x, i)), format!("instruction {:?} (want {i:?})", got.instruction));
-    }
-    if let Some(w) = &case.workflow {
-        check(&mut d, got.workflow.as_deref() == Some(w.as_str()), format!("workflow {:?} (want {w})", got.workflow));
-    }
-    if let Some(m) = case.max_confidence {
-        check(&mut d, got.confidence <= m, format!("confidence {} (want at most {m})", got.confidence));
-    }
-    if let Some(m) = case.min_confidence {
-        check(&mut d, got.confidence >= m, format!("confidence {} (want at least {m})", got.confidence));
-    }
-    d
-}
-
 #[test]
 fn corpus() {
     let w = world();
     assert!(w.cases.len() >= 90, "the corpus holds {} briefs", w.cases.len());
-    let mut failures = Vec::new();
-    for case in &w.cases {
-        let pending = case.pending.as_ref().map(PendingCase::to_pending);
-        let ctx = Context { config: &w.config, tasks: &w.tasks, pending: pending.as_ref(), now: w.now };
-        let got = parse(&case.text, &ctx);
-        let d = differences(case, &got);
-        if !d.is_empty() {
-            failures.push(format!("{:?}\n    {}\n    got: {}", case.text, d.join("\n    "), serde_json::to_string(&got).unwrap()));
-        }
-    }
-    assert!(failures.is_empty(), "{} of {} briefs misread:\n{}", failures.len(), w.cases.len(), failures.join("\n"));
+    let s = score::score(&w, &w.cases);
+    println!("{}", s.line("corpus"));
+    assert!(s.misses.is_empty(), "{} of {} briefs misread:\n{}", s.misses.len(), w.cases.len(), s.misses.join("\n"));
 }
+
+/// The held-out split is never tuned on: its figure is reported, and it fails only below a
+/// floor (the field accuracy it had when the split was written, before the fixes it measures).
+#[test]
+fn held_out_split() {
+    let w = world();
+    let held = score::held_out();
+    assert!(held.len() >= 40, "the held-out split holds {} utterances", held.len());
+    let s = score::score(&w, &held);
+    println!("{}", s.line("held-out"));
+    if std::env::var_os("CAPCOM_SHOW_HELD_OUT").is_some() {
+        println!("{}", s.misses.join("\n"));
+    }
+    assert!(s.field_accuracy() >= HELD_OUT_FLOOR, "{}", s.line("held-out"));
+}
+
+const HELD_OUT_FLOOR: f64 = 0.547;
 
 #[test]
 fn every_intent_is_covered() {
@@ -349,6 +171,94 @@ fn without_config_or_tasks_briefs_still_parse() {
     }
     let got = parse("merge PR 12", &ctx);
     assert_eq!(got.target.and_then(|t| t.pr), Some(12));
+}
+
+/// A repo said once at the start is every task's, even where `[dispatch] default_repo`
+/// names another: the default fills only tasks that no words placed.
+#[test]
+fn a_repo_said_once_applies_to_every_task_before_the_default() {
+    let mut w = world();
+    w.config.dispatch.default_repo = Some("api".into());
+    let ctx = Context { config: &w.config, tasks: &w.tasks, pending: None, now: w.now };
+    let cases: &[(&str, &[&str])] = &[
+        ("on the website fix the broken footer links and also add a sitemap, build passes", &["site", "site"]),
+        ("On the website, fix the splash screen. Also add a favicon. Build passes.", &["site", "site"]),
+        ("fix the 404 on the about page then add a contact form on the website build passes", &["site", "site"]),
+        ("fix the typo in the readme and also add a health endpoint, tests pass", &["api", "api"]),
+    ];
+    for (text, want) in cases {
+        let got = parse(text, &ctx);
+        let repos: Vec<&str> = got.tasks.iter().map(|t| t.repo.as_deref().unwrap_or("none")).collect();
+        assert_eq!(repos, *want, "{text}: {got:?}");
+    }
+}
+
+/// With no repo configured, the question that blocks a brief is asked first: nothing can
+/// run until a repo is configured, so a question about checks would be answered in vain.
+#[test]
+fn with_no_repo_configured_the_first_question_says_so() {
+    let config = Config::default();
+    let now = DateTime::parse_from_rfc3339("2026-11-21T08:00:00+00:00").unwrap();
+    let ctx = Context { config: &config, tasks: &[], pending: None, now };
+    for text in ["Fix the flaky login test", "Improve the homepage", "Upgrade Tailwind to v4, build passes", "update the readme"] {
+        let got = parse(text, &ctx);
+        assert_eq!(got.intent, IntentKind::Dispatch, "{text}: {got:?}");
+        let t = &got.tasks[0];
+        assert!(!t.readiness.ready, "{text}: {t:?}");
+        assert_eq!(
+            t.readiness.question.as_deref(),
+            Some("No repo is configured: run `capcom init` in your repo."),
+            "{text}: {:?}",
+            t.readiness
+        );
+        assert_eq!(got.question.as_deref(), t.readiness.question.as_deref(), "{text}");
+    }
+}
+
+/// While a held brief's question waits, a new brief stays a new brief unless it reads as an
+/// answer; answers (criteria, places, names, short phrases) still answer it.
+#[test]
+fn a_new_brief_is_not_swallowed_by_a_held_question() {
+    let w = world();
+    let p = Pending { action: "clarify".into(), question: "How will we know it is done?".into(), task: Some(7) };
+    let ctx = Context { config: &w.config, tasks: &w.tasks, pending: Some(&p), now: w.now };
+    let briefs = [
+        "Have Jules fix the login redirect on the website, tests pass",
+        "the pricing table still shows last year's prices, update it on the site, tests must pass",
+        "once the auth work is merged have cursor refresh the snapshots on the backend",
+        "On the website, add a sitemap and make sure the build passes",
+        "get copilot to bump axios on the api tests pass",
+        "Fix the typo in the README heading",
+    ];
+    for text in briefs {
+        let got = parse(text, &ctx);
+        assert_eq!(got.intent, IntentKind::Dispatch, "{text}: {got:?}");
+    }
+    let answers = ["the tests pass", "make sure the build passes", "only the docs folder", "the website", "Jules", "build and tests", "use the api repo", "lint must be clean too", "it should also update the sitemap, tests pass", "just the header on the website, build passes"];
+    for text in answers {
+        let got = parse(text, &ctx);
+        assert_eq!(got.intent, IntentKind::FollowUp, "{text}: {got:?}");
+        assert_eq!(got.target.as_ref().and_then(|t| t.task), Some(7), "{text}");
+    }
+}
+
+/// A repo's name says where, not what kind of change: "the docs site" does not vote for docs.
+#[test]
+fn a_repo_alias_does_not_vote_for_the_kind() {
+    let mut w = world();
+    w.config.repos[0].aliases.push("docs site".into());
+    let ctx = Context { config: &w.config, tasks: &w.tasks, pending: None, now: w.now };
+    let cases: &[(&str, &str)] = &[
+        ("fix the broken search box on the docs site, tests pass", "bug-fix"),
+        ("add a dark mode toggle to the docs site, build passes", "feature"),
+        ("on the docs site the sidebar shows up twice fix it tests pass", "bug-fix"),
+        ("update the readme on the docs site, build passes", "docs"),
+    ];
+    for (text, want) in cases {
+        let got = parse(text, &ctx);
+        assert_eq!(got.tasks.first().map(|t| t.kind.as_str()), Some(*want), "{text}: {got:?}");
+        assert_eq!(got.tasks[0].repo.as_deref(), Some("site"), "{text}");
+    }
 }
 
 mod props {

@@ -63,6 +63,9 @@ pub enum Command {
         /// Print the Intent JSON (the contract in ARCHITECTURE.md) instead of a summary
         #[arg(long)]
         json: bool,
+        /// Print which words decided the intent and each task's kind, repo, agent, scope and criteria
+        #[arg(long, conflicts_with = "json")]
+        explain: bool,
     },
     /// List tasks
     Tasks {
@@ -646,7 +649,7 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir, expli
         Command::Repos { action: Some(ReposAction::List { json }), json: j } => init::repos_list(&loaded, json || j),
         Command::Sessions { json } => with_client(&data, |c| async move { hooks::sessions(c, json).await }).await,
         Command::Hook { .. } | Command::Hooks { .. } => exit::OK, // handled in `run`
-        Command::Parse { text, json } => parse::run(&loaded.config, &data, &text.join(" "), json).await,
+        Command::Parse { text, json, explain } => parse::run(&loaded.config, &data, &text.join(" "), json, explain).await,
         Command::Status { filter, speak, out, json } => {
             let cfg = loaded.config.clone();
             with_client(&data, |c| async move { voice_out::status(c, &cfg, filter, speak, out.as_deref(), json).await }).await

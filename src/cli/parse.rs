@@ -1,5 +1,6 @@
 //! `capcom parse TEXT --json`: understanding only. Needs no daemon; when one is
-//! running, its tasks are used to resolve references ("the tailwind one").
+//! running, its tasks are used to resolve references ("the tailwind one"). `--explain`
+//! prints which words decided each field (`understand::explain`).
 
 use super::client::Client;
 use super::{exit, print_json};
@@ -7,7 +8,7 @@ use crate::config::{Config, DataDir};
 use crate::store::Task;
 use crate::understand::{self, Context, TaskRef};
 
-pub async fn run(config: &Config, data: &DataDir, text: &str, json: bool) -> u8 {
+pub async fn run(config: &Config, data: &DataDir, text: &str, json: bool, explain: bool) -> u8 {
     if text.trim().is_empty() {
         eprintln!("capcom: parse needs some words, e.g. capcom parse \"what's finished?\" --json");
         return exit::USAGE;
@@ -17,6 +18,14 @@ pub async fn run(config: &Config, data: &DataDir, text: &str, json: bool) -> u8 
         Err(_) => Vec::new(),
     };
     let ctx = Context { config, tasks: &tasks, pending: None, now: chrono::Local::now().fixed_offset() };
+    if explain {
+        // What the rules decided, word by word; the language-model refiner is not asked.
+        let (_, lines) = understand::explain(text, &ctx);
+        for l in lines {
+            println!("{l}");
+        }
+        return exit::OK;
+    }
     let mut intent = understand::parse(text, &ctx);
     if let Some(llm) = &config.understand.llm
         && intent.confidence < llm.threshold {

@@ -257,17 +257,12 @@ impl Coordinator {
             match plan.state {
                 TaskState::Queued | TaskState::Scheduled => {
                     d.submit(&task).await;
-                    let a = plan.agent.as_ref();
                     let when = match (&plan.at, plan.state) {
-                        (Some(t), TaskState::Scheduled) => format!(", starting {}", t.with_timezone(&chrono::Local).format("%a %H:%M")),
-                        _ => String::new(),
+                        (Some(t), TaskState::Scheduled) => format!("starts {}", t.with_timezone(&chrono::Local).format("%a %H:%M")),
+                        _ => "starts now".to_string(),
                     };
-                    let (agent, why) = match a {
-                        Some(a) if a.why.starts_with("you asked") => (a.agent.as_str(), ", as you asked".to_string()),
-                        Some(a) => (a.agent.as_str(), format!(", {}", a.why)),
-                        None => ("?", String::new()),
-                    };
-                    lines.push(format!("Task {}, '{}', went to {agent}{why}{when}.", task.id, task.title));
+                    let agent = plan.agent.as_ref().map(|a| (a.agent.as_str(), a.why.as_str()));
+                    lines.push(read_back(task.id, &task.title, agent, plan.repo.as_deref(), &when));
                 }
                 _ => lines.push(format!("Task {}, '{}', is on hold: {}", task.id, task.title, plan.reason.clone().unwrap_or_default())),
             }
@@ -778,6 +773,27 @@ impl Coordinator {
     }
 }
 
+/// What capcom understood of one dispatched task, in one short sentence that is spoken, shown
+/// on the phone and printed by the CLI: "Task 7, fix the pricing table, for claude on site
+/// (as you asked), starts now." The agent's reason is the route when it was not asked for.
+pub fn read_back(id: i64, title: &str, agent: Option<(&str, &str)>, repo: Option<&str>, when: &str) -> String {
+    let mut chars = title.trim().trim_end_matches('.').chars();
+    let title = match (chars.next(), title.trim().chars().nth(1)) {
+        // Keep acronyms and names as spoken ("CSS …", "README …").
+        (Some(f), Some(s)) if !s.is_uppercase() => f.to_lowercase().collect::<String>() + chars.as_str(),
+        (Some(f), _) => f.to_string() + chars.as_str(),
+        (None, _) => String::new(),
+    };
+    let who = match agent {
+        Some((a, why)) if why.starts_with("you asked") => format!(", for {a}"),
+        Some((a, why)) if !why.is_empty() => format!(", for {a} ({why})"),
+        Some((a, _)) => format!(", for {a}"),
+        None => String::new(),
+    };
+    let place = repo.map(|r| format!(" on {r}")).unwrap_or_default();
+    format!("Task {id}, {title}{who}{place}, {when}.")
+}
+
 /// What an answer says about one task and its plan.
 fn queued_of(t: &Task, plan: &dispatch::Plan) -> Queued {
     Queued {
@@ -834,6 +850,24 @@ mod no_checks_tests {
         }
         for no in ["confirm", "yes", "confirm it", "merge it", "go ahead"] {
             assert!(!says_without_checks(no), "{no}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod read_back_tests {
+    use super::read_back;
+
+    #[test]
+    fn the_read_back_names_the_task_the_work_the_agent_the_repo_and_when() {
+        let cases: &[(i64, &str, Option<(&str, &str)>, Option<&str>, &str, &str)] = &[
+            (7, "Fix the pricing table", Some(("claude", "you asked for claude")), Some("site"), "starts now", "Task 7, fix the pricing table, for claude on site, starts now."),
+            (3, "Scope the demos CSS", Some(("cursor", "the route for css tasks")), Some("site"), "starts Sat 02:00", "Task 3, scope the demos CSS, for cursor (the route for css tasks) on site, starts Sat 02:00."),
+            (4, "README typo.", Some(("claude", "the default agent")), None, "starts now", "Task 4, README typo, for claude (the default agent), starts now."),
+            (5, "Bump lodash", None, Some("api"), "starts now", "Task 5, bump lodash on api, starts now."),
+        ];
+        for (id, title, agent, repo, when, want) in cases {
+            assert_eq!(read_back(*id, title, *agent, *repo, when), *want);
         }
     }
 }

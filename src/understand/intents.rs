@@ -16,7 +16,7 @@ use super::refs::{Prefer, Resolved, looks_referential, resolve, word_match};
 use super::vocab::{bounded_edit, phonetic};
 use super::{Context, Intent, IntentKind, Names, StatusFilter, readiness, when};
 
-fn bare(lower: &str) -> String {
+pub(super) fn bare(lower: &str) -> String {
     let mut s = String::with_capacity(lower.len());
     for c in lower.chars() {
         if matches!(c, ',' | '.' | '?' | '!' | ';' | ':' | '"') {
@@ -89,8 +89,19 @@ fn yes_no(b: &str) -> YesNo {
 
 /// The opening of a list of tasks: "Two things", "Queue these", "First, …".
 fn header_re() -> &'static super::pattern::Re {
-    re!(r"^(?:(?:i have |i've got |here are |there are |we have |we've got )?(?:\d+|two|three|four|five|a couple of|a few|several) (?:things|tasks|jobs|items|changes)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)")
+    re!(r"^(?:(?:i have |i've got |here are |there are |we have |we've got )?(?:\d+|two|three|four|five|a couple of|a few|few|several) (?:things|tasks|jobs|items|changes)\b|(?:queue|dispatch|schedule|kick off|line up)(?: up)? (?:these|the following|this|both)\b|first(?:ly)?\b)")
 }
+
+/// First words that are not verbs, for the order with a verb capcom does not know.
+const NOT_VERBS: &[&str] = &[
+    "the", "and", "but", "for", "with", "what", "what's", "whats", "which", "who", "who's", "how", "how's", "hows", "why",
+    "where", "when", "are", "was", "were", "has", "have", "had", "does", "did", "can", "could", "would", "will", "should",
+    "any", "anything", "all", "its", "it's", "this", "that", "these", "those", "there", "here", "they", "you", "our",
+    "my", "his", "her", "their", "yes", "yeah", "nope", "okay", "thanks", "then", "also", "not", "about", "from", "into",
+    "onto", "over", "under", "after", "before", "once", "since", "until", "while", "because", "like", "just", "only",
+    "even", "still", "maybe", "please", "hey", "hello", "well", "now", "today", "tonight", "tomorrow", "yesterday",
+    "merge", "cancel", "stop", "retry", "status", "show", "tell", "give", "list", "read", "play",
+];
 
 /// Verbs that open a question about work rather than an order for new work.
 const STATUS_VERBS: &[&str] = &["show", "give", "tell", "list", "check", "read", "report", "summarize", "summarise", "recap", "catch", "what's", "what", "how's", "how"];
@@ -129,7 +140,7 @@ pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
         && p.action == "clarify"
         && matches!(intent.intent, IntentKind::Dispatch | IntentKind::Unknown)
         && intent.reason.as_deref() != Some("nothing was heard")
-        && !reads_as_new_brief(lower)
+        && !reads_as_new_brief(lower, names)
     {
         let text = norm.text.trim().trim_end_matches(['.', '!', '?']).to_string();
         intent = Intent {
@@ -145,13 +156,34 @@ pub fn classify(norm: &Normalized, ctx: &Context, names: &Names) -> Intent {
     intent
 }
 
-/// An order of its own ("Fix the typo in the README heading"), not an answer ("the tests
-/// pass", "only the docs folder", "make sure the build passes"): a task verb first, a few
-/// words, and not a criterion.
-fn reads_as_new_brief(lower: &str) -> bool {
+/// An order of its own, not an answer to the question a held brief asked. Answers are
+/// criteria ("the tests pass", "make sure the build passes"), places and names ("only the
+/// docs folder", "the website", "Jules"), and short phrases; an order is four words or more
+/// that open with one ("Fix the typo in the README heading", "have Jules fix the login
+/// redirect", "on the website, add a sitemap") or carry one beside a criterion, a repo or
+/// an agent ("the pricing table still shows last year's prices, update it, tests must pass").
+fn reads_as_new_brief(lower: &str, names: &Names) -> bool {
     let l = strip_polite(lower.trim());
-    let first = l.split(|c: char| !c.is_alphanumeric() && c != '\'').next().unwrap_or("");
-    is_task_verb(first) && l.split_whitespace().count() >= 4 && !brief::is_criterion_clause(l)
+    if l.split_whitespace().count() < 4 {
+        return false;
+    }
+    let b = bare(l);
+    // "it should also update the sitemap, tests pass" says more about the held task.
+    if re!(r"^(?:it|they|that|this|the agent|the task) (?:should|needs to|need to|must|has to|have to|can|could|will)\b|^(?:so that|i mean|i meant|just|only|also|and|but|with|without)\b").is_match(&b) {
+        return false;
+    }
+    if order_anywhere(&b, lower, names) {
+        return true;
+    }
+    if brief::criterion_only(l) {
+        return false;
+    }
+    let body = strip_lead_ins(strip_polite(&b), names);
+    let first = body.split(' ').next().unwrap_or("");
+    // "use the api repo", "make it the website" answer; "use Jules to …" orders.
+    (is_task_verb(first) && !matches!(first, "use" | "make" | "have" | "try" | "let" | "keep" | "leave") && !brief::is_criterion_clause(body))
+        || brief::order_start(body, names)
+        || header_re().is_match(body)
 }
 
 fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) -> Intent {
@@ -161,6 +193,21 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
 
     // "Confirm merge 42", "yes, merge the tailwind one": a confirmation that names its target.
     if let Some(i) = targeted_confirm(&b, ctx, names) {
+        return i;
+    }
+
+    // "Undo that", "undo the last task" with nothing pending: cancel the newest task, through
+    // the usual cancel question (with a question pending, "undo that" answers it: a no).
+    if pending.is_none()
+        && let Some(c) = re!(r"^(?:please )?(?:undo|revert|take back|scrap|scratch|roll back) (that|it|this|the last (?:task|one|brief|thing|job)|my last (?:task|one|brief|thing)|what i just (?:said|asked for|sent))(?: please| now)?$").captures(&b)
+    {
+        let phrase = if matches!(&c[1], "that" | "it" | "this") { "the last one" } else { "the last task" };
+        let mut i = with_conf(Intent::of(IntentKind::Cancel), 0.85);
+        let r = resolve(phrase, ctx, names, Prefer::Any);
+        apply(&mut i, r);
+        if let Some(t) = i.target.as_mut() {
+            t.text = Some(c[0].to_string());
+        }
         return i;
     }
 
@@ -235,7 +282,9 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     }
     let lp_full = lower.trim_end_matches(['.', '!', '?']).to_string();
     let lp = strip_polite(&lp_full).to_string();
-    if let Some(i) = follow_up(&lp, norm, ctx, names) {
+    // "For the api, few things: …" is a list of tasks, not a note for a task.
+    let listy = header_re().is_match(strip_lead_ins(s, names));
+    if !listy && let Some(i) = follow_up(&lp, norm, ctx, names) {
         return i;
     }
 
@@ -258,7 +307,9 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
         || header_re().is_match(s)
         || header_re().is_match(&b)
         || names.agent_word(first).is_some()
-        || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly");
+        || re!(r"^(?:first(?:ly)?|(?:have|use|ask|get|let|tell) [a-z0-9-]+ (?:to )?[a-z])").is_match(s) && (brief::agent_in(s, names).is_some() || first == "first" || first == "firstly")
+        || re!(r"^(?:have|take) a (?:quick |proper |good |closer |deeper )?look\b").is_match(s)
+        || order_anywhere(s_full, lower, names);
     if !order {
         if let Some(i) = changelog(s_full, ctx, names) {
             return i;
@@ -279,30 +330,43 @@ fn classify_inner(norm: &Normalized, lower: &str, ctx: &Context, names: &Names) 
     unknown("no command or task was recognised", 0.1)
 }
 
-/// Lead-ins that only say where or when: "on the website", "in the api repo", "over on the
-/// backend's side", "tonight", "tomorrow morning", "at 9 am". What follows is the request.
-pub fn strip_lead_ins<'a>(s: &'a str, names: &Names) -> &'a str {
-    let mut s = s.trim_start();
-    for _ in 0..3 {
-        let before = s;
-        if let Some(m) = re!(r"^(?:tonight|overnight|tomorrow(?: morning| night| evening| afternoon)?|later today|later|this (?:evening|afternoon|morning)|first thing(?: tomorrow| in the morning)?|at \d{1,2}(?: \d\d)?(?: am| pm)?|in \d+ (?:hours?|minutes?)|when you (?:get|have) a (?:chance|minute|sec|second)|real quick|quick one|one more|another one)[,:]? ").find(s) {
-            s = s[m.end()..].trim_start();
-        }
-        if let Some(c) = re!(r"^(?:over )?(?:on|in|for|inside|within|at) (?:the |our |my )?([a-z0-9._'-]+)(?: (?:repo|repository|codebase|project|side|app|one))?[,:]? ").captures(s)
-            && names.repo_word(&c[1]).is_some()
+pub use super::brief::strip_lead_ins;
+
+/// An order anywhere in the utterance, beside something only a brief has (acceptance
+/// criteria, a repo, an agent to do it, a condition first): "the pricing table still shows
+/// last year's prices, update it, tests must pass". A bare "update" or "progress" inside
+/// is not a status cue: a status question asks about tasks, it does not order one.
+fn order_anywhere(s: &str, lower: &str, names: &Names) -> bool {
+    order_words(s, lower, names).is_some()
+}
+
+/// The words of the order [`order_anywhere`] finds, for an explanation.
+pub(super) fn order_words(s: &str, lower: &str, names: &Names) -> Option<String> {
+    let starts = std::iter::once(0).chain(s.match_indices(' ').map(|(i, _)| i + 1));
+    let mut at = None;
+    let mut prev = "";
+    for i in starts {
+        // "the fix the navbar one" names a task; an order follows no article.
+        if !matches!(prev, "the" | "a" | "an" | "to" | "of" | "for" | "on" | "is" | "was" | "this" | "that" | "my" | "our" | "your")
+            && brief::order_start(&s[i..], names)
         {
-            let rest = &s[c.get(0).map(|m| m.end()).unwrap_or(0)..];
-            // Only when an order follows ("on the website update …"), not "in the api routes".
-            let next = rest.split(' ').next().unwrap_or("");
-            if is_task_verb(next) || names.agent_word(next).is_some() || matches!(next, "have" | "use" | "ask" | "get" | "let" | "tell" | "please" | "can" | "could" | "we" | "i" | "someone" | "only" | "just" | "don't" | "do" | "keep" | "leave" | "touch" | "go" | "send" | "give" | "hand") {
-                s = rest;
-            }
-        }
-        if s == before {
+            at = Some(i);
             break;
         }
+        prev = s[i..].split(' ').next().unwrap_or("");
     }
-    s
+    let at = at?;
+    // The verb and what it acts on ("update it", "tidy up the").
+    let take = if s[at..].split(' ').nth(1).is_some_and(|w| matches!(w, "up" | "out" | "the" | "a" | "an" | "our" | "my" | "all")) { 3 } else { 2 };
+    let words: String = s[at..].split(' ').take(take).collect::<Vec<_>>().join(" ");
+    let criteria = brief::verdict(s) || re!(r"\b(?:make sure|ensure|acceptance criteria|done when)\b").is_match(s);
+    let asks = re!(r"^(?:what|what's|whats|which|who|who's|how|how's|hows|is|are|any|anything|has|have|did|does|do|where|where's|when)\b").is_match(s) || lower.trim_end().ends_with('?');
+    let ok = if asks {
+        criteria
+    } else {
+        criteria || brief::repo_in(s, names).is_some() || brief::agent_in(s, names).is_some() || strip_lead_ins(s, names).len() < s.len()
+    };
+    ok.then_some(words)
 }
 
 /// "Confirm merge 42", "yes, merge the tailwind one", "confirm the cancel of task 3": a
@@ -411,8 +475,16 @@ fn workflow(b: &str, ctx: &Context) -> Option<(String, bool)> {
                     continue;
                 }
                 let end = j;
-                let outside = ws[..start].iter().chain(ws[end..].iter());
-                if outside.clone().all(|w| FILLER.contains(w)) {
+                // Words before the trigger are filler, or a remark set before a cue that runs
+                // it: "it's friday evening, run the end of day routine".
+                let before = &ws[..start];
+                let lead_ok = before.iter().all(|w| FILLER.contains(w))
+                    || before.len() <= 10
+                        && before
+                            .iter()
+                            .rposition(|w| matches!(*w, "run" | "start" | "do" | "kick" | "time" | "trigger" | "launch" | "begin" | "execute"))
+                            .is_some_and(|k| before[k + 1..].iter().all(|w| FILLER.contains(w)));
+                if lead_ok && ws[end..].iter().all(|w| FILLER.contains(w)) {
                     let better = best.as_ref().is_none_or(|(_, _, n)| tw.len() > *n);
                     if better {
                         best = Some((wf.name.clone(), exact, tw.len()));
@@ -495,6 +567,10 @@ fn retry(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
         c[1].trim().to_string()
     } else if re!(r"^try (?:it |that |this )?again$").is_match(s) {
         String::new()
+    } else if let Some(c) = re!(r"^(.+?) (?:(?:fell|has fallen|went) over|fell down|died|has died|failed|has failed|blew up|crashed|broke|is broken|errored(?: out)?|is red|went red|timed out|got stuck|is stuck)(?: again| overnight| last night| earlier| just now)?,? (?:so |please |can you |could you |just )*(?:kick it off|kick that off|run it|run that|start it|start that|try it|try that|do it|queue it|send it|fire it off|dispatch it|retry it|retry that|restart it|restart that|rerun it|re-run it|requeue it|re-queue it|give it (?:another|one more) (?:go|shot|try|run)|have another go)(?: again| one more time| once more| another time)?(?: please)?$").captures(s)
+    {
+        // "task 12 fell over, kick it off again": what failed, then the retry.
+        c[1].trim().to_string()
     } else {
         return None;
     };
@@ -558,14 +634,15 @@ fn approve_plan(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option<Intent> {
-    let forms: [&super::pattern::Re; 6] = [
+    let forms: [&super::pattern::Re; 7] = [
         re!(r"^(?:tell|ask|remind|instruct|let|get|have|message|ping|nudge) (.+?) (?:to|that|know that|know to|know|it should|they should|it needs to|they need to) (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|on|regarding|re|about|back to|update|add to|also add to|note for|a note for) (.+?)[,:] (.+)$"),
         re!(r"^(?:follow up (?:on|with)|for|regarding) (.+?),? (?:and )?(?:tell it to |ask it to |have it )?(also .+)$"),
         re!(r"^((?:.+? )?(?:agent|one|task|pr ?\d+|task ?\d+)),? (?:should|needs to|has to|must|can) (.+)$"),
         // "Copilot should also update the snapshots", "hey Jules, also add …".
         re!(r"^([a-z][a-z0-9-]*),? (?:should|needs to|has to|must|can|could|please)? ?((?:also|additionally) .+|.+ (?:too|as well))$"),
-        re!(r"^(?:hey |ok |okay )?([a-z][a-z0-9-]*)[,:.]? ((?:also|additionally|and also|don't forget to) .+)$"),
+        re!(r"^(?:hey |ok |okay )?([a-z][a-z0-9-]*)[,:.]? ((?:also|additionally|and also|don't forget to) .+)$"),        // "add this to task 5: pin the version", "add this to the tailwind one, …".
+        re!(r"^(?:add|append|tack|attach) (?:this|that|these|the following)? ?(?:on )?(?:to|onto|for) ((?:task|pr|job) ?#?\d+|the [a-z0-9 -]+? (?:one|task|job)|[a-z][a-z0-9-]*'s (?:task|job))[,:.]? (.+)$"),
     ];
     // Work on the cleaned text so the instruction keeps its casing.
     let text = norm.text.trim().trim_end_matches(['.', '!', '?']);
@@ -590,7 +667,12 @@ fn follow_up(s: &str, norm: &Normalized, ctx: &Context, names: &Names) -> Option
         let resolved = r.target.as_ref().is_some_and(|t| t.task.is_some()) && r.question.is_none();
         let addition = re!(r"\b(?:also|too|as well|instead|additionally|don't forget|again|while (?:you're|it's) at it|in addition)\b").is_match(&instr_l);
         let numbered = re!(r"\b(?:pr|task|job) ?#?\d+\b").is_match(&who);
-        if k >= 4 && !bare_agent {
+        // "update the readme on the docs site, build passes" is a brief with its criterion,
+        // not a note for the task whose title says "docs site".
+        if k == 1 && !numbered && !agent_phrase && !bare_agent && brief::criterion_only(&instr_l) {
+            continue;
+        }
+        if (4..6).contains(&k) && !bare_agent {
             continue;
         }
         let ok = if bare_agent {
@@ -641,7 +723,7 @@ fn changelog(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
 }
 
 fn status_filter(s: &str) -> Option<StatusFilter> {
-    if re!(r"\b(?:blow up|blew up|blown up|blowing up|fall over|fell over|fallen over|falling over|go sideways|went sideways|explode|exploded|die|died|crash|crashes|crashing|break|breaks|breaking|fail(?:ed|ing|ures?|s)?|broken|broke|red|errors?|erroring|stuck|needs? (?:my |your )?(?:attention|me|review|help|input|eyes)|waiting (?:on|for) me|problems?|issues?|blocked|went wrong|go wrong|crashed|wrong)\b").is_match(s) {
+    if re!(r"\b(?:blow up|blew up|blown up|blowing up|fall over|fell over|fallen over|falling over|go sideways|went sideways|explode|exploded|die|died|crash|crashes|crashing|break|breaks|breaking|fail(?:ed|ing|ures?|s)?|broken|broke|red|errors?|erroring|errored|error out|errored out|needs? me|need(?:s|ing)? my (?:input|attention|help|eyes)|stuck|needs? (?:my |your )?(?:attention|me|review|help|input|eyes)|waiting (?:on|for) me|problems?|issues?|blocked|went wrong|go wrong|crashed|wrong)\b").is_match(s) {
         return Some(StatusFilter::Failed);
     }
     if re!(r"\b(?:finished|finish|done|ready|complete|completed|merge-?able|green|passing|passed|succeeded|wrapped up|landed|to review|review)\b").is_match(s) {
@@ -653,8 +735,13 @@ fn status_filter(s: &str) -> Option<StatusFilter> {
     None
 }
 
+/// The words that make an utterance a status question.
+pub(super) fn status_cue() -> &'static super::pattern::Re {
+    re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|^(?:what|which|who|anything|any|is|are|did) (?:\w+ ){0,3}?(?:needs? me|errored|errored out|error out)\b|^(?:catch me up|fill me in|bring me up to speed|update me) on\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green|errored)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$")
+}
+
 fn status(s: &str, ctx: &Context, names: &Names) -> Option<Intent> {
-    let cue = re!(r"\b(?:status|statuses|update|updates|progress|news|standup|rundown)\b|\bneeds? (?:my |your )?(?:attention|review|input|eyes)\b|^(?:catch me up|fill me in|bring me up to speed|update me) on\b|\bwaiting (?:on|for) me\b|^what (?:\w+ )?(?:finished|failed|broke|completed|passed|got stuck|is done|went red|went green)\b|^(?:what's|what is|what are|whats|which|who's|who is|anything|any|is|are|has|have|did|how's|how is|how are|hows|how far|how did|where are we|where is|where's|give me|tell me|show me|list|how many)\b|\b(?:finished|done|ready|running|failed|failing|broken|stuck|in progress)\??$");
+    let cue = status_cue();
     if !cue.is_match(s) {
         return None;
     }
@@ -724,28 +811,17 @@ fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, n
     let question = re!(r"^(?:what|which|who|when|where|why|is|are|was|were|has|have|had|does|do|did|how|can|could|would|will|should|anything|any)\b").is_match(s);
     let has_criteria = re!(r"\b(?:acceptance criteria|done when|make sure|ensure|tests? (?:pass|green)|build pass)").is_match(s);
     let any_verb = s.split(' ').any(is_task_verb);
-    if !(imperative || header || (statement && nwords >= 4 && !question) || (has_criteria && any_verb) || (any_verb && !question && nwords >= 4)) {
+    // An order with no verb capcom knows is still an order: "rationalise the config loading
+    // on the api, tests must pass" is held with a question, never dropped as unknown.
+    let unknown_verb = re!(r"^([a-z]{3,}) (?:the|our|my|all|every|these|those)\b").captures(s).is_some_and(|c| !NOT_VERBS.contains(&&c[1]))
+        && (has_criteria || brief::verdict(s) || brief::repo_in(s, names).is_some());
+    let look = re!(r"^(?:have|take) a (?:quick |proper |good |closer |deeper )?look\b").is_match(s);
+    if !(imperative || header || look || unknown_verb || (statement && nwords >= 4 && !question) || (has_criteria && any_verb) || (any_verb && !question && nwords >= 4) || (any_verb && order_anywhere(b, norm.lower.as_str(), names))) {
         return None;
     }
-    let text = norm.text.trim();
-    let split = brief::split(text, ctx, names);
-    let mut tasks = Vec::new();
-    for item in &split.items {
-        let mut t = brief::task(item, &split.shared, ctx, names);
-        t.readiness = readiness::assess(&t, ctx, names);
-        tasks.push(t);
-    }
+    let tasks: Vec<super::TaskSpec> = tasks_of(norm.text.trim(), ctx, names).into_iter().map(|(t, _)| t).collect();
     if tasks.is_empty() {
         return None;
-    }
-    // A repo named in one task of a list, and no other, is the list's repo.
-    let named: Vec<&String> = tasks.iter().filter_map(|t| t.repo.as_ref()).collect();
-    if tasks.len() > 1 && !named.is_empty() && named.iter().all(|r| *r == named[0]) && named.len() < tasks.len() {
-        let repo = named[0].clone();
-        for t in tasks.iter_mut().filter(|t| t.repo.is_none()) {
-            t.repo = Some(repo.clone());
-            t.readiness = readiness::assess(t, ctx, names);
-        }
     }
     let mut conf: f32 = if imperative || header { 0.8 } else if statement { 0.6 } else { 0.5 };
     // Two words ("Fix it") are a brief, but a thin one.
@@ -767,6 +843,54 @@ fn dispatch(norm: &Normalized, s: &str, b: &str, nwords: usize, ctx: &Context, n
     }
     i.tasks = tasks;
     Some(i)
+}
+
+/// The tasks of a brief, each with why it reads as it does: a spoken correction at the end,
+/// the split into tasks, each task as said, the list's repo, then the default repo, and
+/// readiness.
+pub fn tasks_of(text: &str, ctx: &Context, names: &Names) -> Vec<(super::TaskSpec, brief::TaskWhy)> {
+    // "… have Copilot do it. Actually, make that Jules.": the last agent named wins.
+    let (text, assigned) = brief::assignment_after(text, names);
+    let (text, corrected) = brief::correction(&text, names);
+    let split = brief::split(&text, ctx, names);
+    let mut tasks: Vec<(super::TaskSpec, brief::TaskWhy)> = split.items.iter().map(|item| brief::task_why(item, &split.shared, ctx, names)).collect();
+    // "…, have Copilot do it": the agent of every task that names none.
+    if let Some(a) = assigned {
+        for (t, why) in tasks.iter_mut().filter(|(t, _)| t.agent.is_none()) {
+            t.agent = Some(a.clone());
+            why.agent = format!("named after the work: \"have {a} do it\"");
+        }
+    }
+    // A correction re-assigns the task it follows: the last one of a list.
+    if let Some((t, why)) = tasks.last_mut() {
+        if let Some(a) = corrected.agent {
+            why.agent = format!("corrected: {a} (the last agent named)");
+            t.agent = Some(a);
+        }
+        if let Some(r) = corrected.repo {
+            why.repo = format!("corrected: {r}");
+            t.repo = Some(r);
+        }
+    }
+    // A repo named in one task of a list, and no other, is the list's repo; only then does
+    // the default repo fill the rest.
+    let named: Vec<&String> = tasks.iter().filter_map(|(t, _)| t.repo.as_ref()).collect();
+    if tasks.len() > 1 && !named.is_empty() && named.iter().all(|r| *r == named[0]) && named.len() < tasks.len() {
+        let repo = named[0].clone();
+        for (t, why) in tasks.iter_mut().filter(|(t, _)| t.repo.is_none()) {
+            t.repo = Some(repo.clone());
+            why.repo = format!("{repo}: the one repo named in the list");
+        }
+    }
+    let default = super::default_repo(ctx.config);
+    for (t, why) in tasks.iter_mut() {
+        if t.repo.is_none() && default.is_some() {
+            t.repo = default.clone();
+            why.repo = "none named: the default repo ([dispatch] default_repo, or the only repo)".to_string();
+        }
+        t.readiness = readiness::assess(t, ctx, names);
+    }
+    tasks
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 pub mod intent;
 
 pub use intent::*;
+pub use explain::explain;
 
 use crate::config::Config;
 use chrono::{DateTime, FixedOffset};
@@ -68,6 +69,7 @@ macro_rules! re {
 }
 
 pub mod brief;
+pub mod explain;
 pub mod pattern;
 pub mod intents;
 pub mod normalize;

@@ -460,6 +460,14 @@ fn repair_false_starts(toks: Vec<Tok>, count: &mut u32) -> Vec<Tok> {
             // "Fix the header. Scratch that." drops the sentence before the marker.
             let start = if scratch && out.len() <= clause_start { prev_sentence_start } else { clause_start };
             let first = toks.get(j).and_then(Tok::lower).unwrap_or("");
+            // "…, no wait, make that Copilot" re-assigns the whole brief: nothing is cut, and
+            // the brief reads the correction (`brief::correction`).
+            let second = toks.get(j + 1).and_then(Tok::lower).unwrap_or("");
+            if matches!(first, "make" | "give" | "hand" | "switch" | "change" | "send" | "assign" | "move") && matches!(second, "that" | "it" | "this") {
+                out.push(toks[i].clone());
+                i += 1;
+                continue;
+            }
             let lo = out.len().saturating_sub(LOOKBACK).max(start);
             let cut = if scratch || first.is_empty() || CLAUSE_VERBS.contains(&first) {
                 start

@@ -12,13 +12,16 @@ pub const VAGUE: &str = "vague goal: it does not say what should change";
 pub const NO_ACCEPTANCE: &str = "no acceptance criteria";
 pub const NO_CHECK: &str = "no automated check: every criterion needs a person";
 pub const NO_REPO: &str = "no repo named";
+pub const NO_REPO_CONFIGURED: &str = "no repo is configured";
+/// What capcom says about a brief when no repo is configured: nothing can run until one is.
+pub const NO_REPO_CONFIGURED_QUESTION: &str = "No repo is configured: run `capcom init` in your repo.";
 pub const BROAD: &str = "broad scope: the whole codebase";
 pub const MANY_GOALS: &str = "several goals in one task";
 pub const NO_TITLE: &str = "nothing to do was said";
 pub const NO_AGENT: &str = "the agent named is not configured";
 pub const SCOPE_OUTSIDE: &str = "a scope that is not inside the repo";
 
-const VAGUE_VERBS: &str = r"^(?:improve|enhance|optimi[sz]e|clean up|cleanup|tidy(?: up)?|polish|fix|update|look at|look into|deal with|work on|handle|sort out|rework|modernize|revamp|tweak|make|refresh|redo|change|do something (?:about|with)|better|help with)\b";
+const VAGUE_VERBS: &str = r"^(?:improve|enhance|optimi[sz]e|clean up|cleanup|tidy(?: up)?|polish|fix|update|look at|look into|(?:have|take) a (?:\w+ )?look (?:at|into)|deal with|work on|handle|sort out|sort|tackle|rework|moderni[sz]e|organi[sz]e|rationali[sz]e|revamp|tweak|make|refresh|redo|change|do something (?:about|with)|better|help with)\b";
 
 const STOP: &[&str] = &[
     "the", "a", "an", "our", "my", "it", "its", "this", "that", "these", "those", "some", "stuff", "things",
@@ -62,11 +65,18 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
     let detail = spec.deliverables.len() + spec.constraints.len() + spec.acceptance.len() + usize::from(scoped);
 
     let brief_words = lower.split_whitespace().count();
+    // Nothing can run without a repo: that is the question that blocks the brief, so it
+    // comes before any question about criteria or checks.
+    if ctx.config.repos.is_empty() && spec.repo.is_none() {
+        problems.push(NO_REPO_CONFIGURED);
+        score -= 0.5;
+        question = Some(NO_REPO_CONFIGURED_QUESTION.to_string());
+    }
     // A place the user named that the agent cannot be pointed at: ask, never drop it.
     if !spec.scope_unplaced.is_empty() {
         problems.push(SCOPE_OUTSIDE);
         score -= 0.5;
-        question = Some(format!(
+        question.get_or_insert(format!(
             "{} is outside the repo, and agents only work inside it. Which folder of the repo did you mean?",
             or_list(&spec.scope_unplaced.iter().map(String::as_str).collect::<Vec<_>>())
         ));
@@ -144,7 +154,7 @@ pub fn assess(spec: &TaskSpec, ctx: &Context, names: &Names) -> Readiness {
         score -= 0.1;
     }
 
-    let blocking = problems.iter().any(|p| matches!(*p, VAGUE | NO_ACCEPTANCE | NO_CHECK | NO_REPO | NO_TITLE | NO_AGENT | SCOPE_OUTSIDE));
+    let blocking = problems.iter().any(|p| matches!(*p, VAGUE | NO_ACCEPTANCE | NO_CHECK | NO_REPO | NO_REPO_CONFIGURED | NO_TITLE | NO_AGENT | SCOPE_OUTSIDE));
     let score = (score.clamp(0.0, 1.0) * 100.0).round() / 100.0;
     let ready = !blocking && score >= 0.6;
     Readiness {

@@ -13,7 +13,7 @@ pub fn is_criterion_clause(cl: &str) -> bool {
     verdict(cl)
 }
 
-pub(crate) fn verdict(cl: &str) -> bool {
+pub fn verdict(cl: &str) -> bool {
     verdict_re().is_match(cl)
 }
 

@@ -58,19 +58,95 @@ const TASK_VERBS: &[&str] = &[
     "publish", "release", "tag", "bundle", "containerize", "dockerize", "parallelize", "batch", "throttle",
     "debounce", "retry", "log", "instrument", "monitor", "alert", "track", "measure", "benchmark", "run", "bootstrap",
     "reload", "touch", "delete", "tighten", "loosen", "reword", "refresh", "regenerate", "rebuild", "reset", "rotate",
+    "deal", "sort", "tackle", "organize", "rationalize", "prioritize", "standardize", "normalize", "finalize",
+    "customize", "centralize", "modularize", "squash", "stabilize", "repair", "unify",
 ];
 
+/// A verb that orders work. British spellings count as their American twins ("modernise",
+/// "optimise", "organise").
 pub fn is_task_verb(w: &str) -> bool {
-    TASK_VERBS.contains(&w) || CLAUSE_VERBS.contains(&w) && !matches!(w, "what's" | "what" | "how's" | "how")
+    if TASK_VERBS.contains(&w) || CLAUSE_VERBS.contains(&w) && !matches!(w, "what's" | "what" | "how's" | "how") {
+        return true;
+    }
+    w.len() > 5 && w.strip_suffix("ise").is_some_and(|stem| TASK_VERBS.contains(&format!("{stem}ize").as_str()))
 }
 
 /// Politeness and framing before the real request.
 pub fn strip_polite(lower: &str) -> &str {
-    let re = re!(r"^(?:(?:please|ok|okay|alright|so|now|hey|hi|hello|capcom|right|and|also|then|next|just|quickly|kindly|sorry|(?:so )?what (?:i|we) (?:need|want|would like) is(?: for (?:someone|somebody|you|an agent|one of the agents) to| to)?|(?:so )?what (?:i|we)'d like is(?: for (?:someone|somebody|you|an agent) to| to)?|yeah|yes|well|um|i think|i guess|i suppose|maybe|probably|perhaps|we should probably|we should|we could|we might want to|we may want to|it would be (?:nice|good|great) to|at some point|when you get a chance|if you can|if possible|(?:please )?(?:schedule|queue|dispatch|send|kick off)(?: up)? (?:it|this|these|them|that)(?: (?:for|at|on|by))*|go ahead and|can you|could you|would you|will you|can we|could we|let's|lets|let us|i want you to|i'd like you to|i would like you to|i need you to|i want to|i'd like to|i need to|we need to|we should|you should|i want|i'd like|we need|i need|someone should|somebody should|someone needs to|have someone|get someone to|time to|it's time to|new task|task|a task to|create a task to|open a task to|make a task to|queue (?:up )?(?:a task|a job|something) to|dispatch (?:a task|an agent|a job|someone|an agent) to|send (?:an agent|someone) to|spin up (?:an agent|a task) to|start (?:an agent|a task) (?:to|that)|i've got a task|here's a task|brief)[,:]?\s+)+");
+    let re = re!(r"^(?:(?:please|ok|okay|alright|so|now|hey|hi|hello|capcom|right|and|also|then|next|just|quickly|kindly|sorry|(?:so )?what (?:i|we) (?:need|want|would like) is(?: for (?:someone|somebody|you|an agent|one of the agents) to| to)?|(?:so )?what (?:i|we)'d like is(?: for (?:someone|somebody|you|an agent) to| to)?|yeah|yes|well|um|i think|i guess|i suppose|maybe|probably|perhaps|we should probably|we should|we could|we might want to|we may want to|it would be (?:nice|good|great) to|at some point|when you get a chance|if you can|if possible|(?:please )?(?:schedule|queue|dispatch|send|kick off)(?: up)? (?:it|this|these|them|that)(?: (?:for|at|on|by))*|go ahead and|can you|could you|would you|will you|can we|could we|let's|lets|let us|can (?:someone|somebody|anyone|anybody|one of the agents)|could (?:someone|somebody|anyone|anybody|one of the agents)|(?:someone|somebody) (?:needs to|has to|must|should|ought to|could|can|please)|(?:can|could) (?:you|someone|somebody) please|i want you to|i'd like you to|i would like you to|i need you to|i want to|i'd like to|i need to|we need to|we should|you should|i want|i'd like|we need|i need|someone should|somebody should|someone needs to|have someone|get someone to|time to|it's time to|new task|task|a task to|create a task to|open a task to|make a task to|queue (?:up )?(?:a task|a job|something) to|dispatch (?:a task|an agent|a job|someone|an agent) to|send (?:an agent|someone) to|spin up (?:an agent|a task) to|start (?:an agent|a task) (?:to|that)|i've got a task|here's a task|brief)[,:]?\s+)+");
     match re.find(lower) {
         Some(m) => &lower[m.end()..],
         None => lower,
     }
+}
+
+/// Lead-ins that only say where or when: "on the website", "in the api repo", "over on the
+/// backend's side", "tonight", "tomorrow morning", "at 9 am". What follows is the request.
+/// A condition first ("once the auth work is merged", "if the build is green tonight",
+/// "after the migration finishes,") says when, and is a lead-in too.
+pub fn strip_lead_ins<'a>(s: &'a str, names: &Names) -> &'a str {
+    let mut s = s.trim_start();
+    for _ in 0..3 {
+        let before = s;
+        s = strip_condition(s, names);
+        if let Some(m) = re!(r"^(?:tonight|overnight|tomorrow(?: morning| night| evening| afternoon)?|later today|later|this (?:evening|afternoon|morning)|first thing(?: tomorrow| in the morning)?|at \d{1,2}(?: \d\d)?(?: am| pm)?|in \d+ (?:hours?|minutes?)|when you (?:get|have) a (?:chance|minute|sec|second)|real quick|quick one|one more|another one)[,:]? ").find(s) {
+            s = s[m.end()..].trim_start();
+        }
+        if let Some(c) = re!(r"^(?:over )?(?:on|in|for|inside|within|at) (?:the |our |my )?([a-z0-9._'-]+)(?: (?:repo|repository|codebase|project|side|app|one))?[,:]? ").captures(s)
+            && names.repo_word(&c[1]).is_some()
+        {
+            let rest = &s[c.get(0).map(|m| m.end()).unwrap_or(0)..];
+            // Only when an order follows ("on the website update …"), not "in the api routes".
+            let next = rest.split(' ').next().unwrap_or("");
+            if is_task_verb(next) || next == "few" || names.agent_word(next).is_some() || matches!(next, "have" | "use" | "ask" | "get" | "let" | "tell" | "please" | "can" | "could" | "we" | "i" | "someone" | "only" | "just" | "don't" | "do" | "keep" | "leave" | "touch" | "go" | "send" | "give" | "hand") {
+                s = rest;
+            }
+        }
+        if s == before {
+            break;
+        }
+    }
+    s
+}
+
+/// "once the auth work is merged have codex refresh the snapshots" → "have codex refresh the
+/// snapshots": a leading condition runs up to the first order after it (an agent assignment,
+/// or a task verb before its object).
+fn strip_condition<'a>(s: &'a str, names: &Names) -> &'a str {
+    let Some(m) = re!(r"^(?:once|when|whenever|after|as soon as|if|before|assuming|provided|until) ").find(s) else {
+        return s;
+    };
+    let mut at = m.end();
+    let mut seen = 0;
+    for w in s[m.end()..].split(' ') {
+        if seen >= 2
+            && let rest = s[at..].trim_start_matches([',', ' '])
+            && order_start(rest, names)
+        {
+            return rest;
+        }
+        seen += 1;
+        at += w.len() + 1;
+        if at >= s.len() || seen > 14 {
+            break;
+        }
+    }
+    s
+}
+
+/// Words that open an order: an agent assignment ("have codex …", "get jules to …") or a task
+/// verb before what it acts on ("refresh the snapshots", "fix it", "tidy up the …").
+pub fn order_start(s: &str, names: &Names) -> bool {
+    if let Some(c) = re!(r"^(?:please )?(?:have|get|ask|tell|use|let) ([a-z][a-z0-9-]*) ").captures(s) {
+        return names.agent_word(&c[1]).is_some() || names.known_agent(&c[1]).is_some();
+    }
+    let s = s.strip_prefix("please ").unwrap_or(s);
+    let mut ws = s.split(' ');
+    let (Some(v), Some(o)) = (ws.next(), ws.next()) else { return false };
+    let v = v.trim_end_matches(',');
+    is_task_verb(v)
+        && !matches!(v, "have" | "has" | "show" | "give" | "tell" | "check" | "run" | "what's" | "what" | "how's" | "how" | "test" | "log" | "review" | "track" | "cache" | "design" | "style" | "format" | "release" | "tag" | "alert" | "monitor" | "measure" | "merge" | "cancel" | "stop" | "retry" | "start" | "try" | "set" | "seed" | "mock" | "stub" | "close" | "schedule" | "queue" | "dispatch")
+        && matches!(o.trim_end_matches(','), "it" | "that" | "this" | "them" | "these" | "those" | "the" | "a" | "an" | "our" | "my" | "all" | "every" | "its" | "their" | "up" | "out" | "some" | "any")
 }
 
 /// An agent named with an assignment cue: "use Copilot to", "have Jules", "ask Cursor to",
@@ -260,6 +336,109 @@ fn add_pauses(text: &str) -> String {
 }
 
 pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSpec {
+    let mut t = task_as_said(text, shared, ctx, names);
+    if t.repo.is_none() {
+        t.repo = super::default_repo(ctx.config);
+    }
+    t
+}
+
+/// A spoken correction at the end of a brief: who should do it, or where.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Correction {
+    pub agent: Option<String>,
+    pub repo: Option<String>,
+}
+
+/// "… have Copilot do it. Actually, make that Jules." → the brief without its correction,
+/// and what the correction says: the agent ("actually give it to Claude", "no wait, make
+/// that Copilot") or the repo ("make that the api repo"). Only a correction that ends the
+/// brief and names a known agent or a configured repo counts.
+pub fn correction(text: &str, names: &Names) -> (String, Correction) {
+    let lower = text.to_ascii_lowercase();
+    let re = re!(r"(?:^|[.,;!?]\s*|\s)((?:(?:actually|no wait|wait no|wait|sorry|no|i mean|or rather|on second thought|scratch that|hmm)[,.]?\s+)*)((?:let's |let us |please )?(?:make (?:that|it|this)|give (?:it|that|this)(?: one)?(?: over)? to|hand (?:it|that|this)(?: over| off)? to|switch (?:it|that|this)(?: over)? to|change (?:it|that|this) to|send (?:it|that|this)(?: over)? to|assign (?:it|that|this) to|move (?:it|that|this) to|put (?:it|that|this) (?:on|in)|go with|use|let|have)\s+)?(?:the\s+)?([a-z][a-z0-9-]*)(?:\s+(?:repo|repository|codebase|agent|code|cli))?(?:\s+(?:do it|do that|instead|please|then|one))*\s*[.!]?\s*$");
+    let Some(c) = re.captures(&lower) else { return (text.to_string(), Correction::default()) };
+    let marker = c.get(1).is_some_and(|m| !m.as_str().trim().is_empty());
+    let verb = c.get(2).map(|m| m.as_str().trim().to_string()).unwrap_or_default();
+    let name = &c[3];
+    // A bare name after a marker ("…, actually, Jules.") or a re-assigning verb; "use", "let"
+    // and "have" only after a marker ("… with tests, use Jules" is the brief's own agent).
+    let reassign = !verb.is_empty() && !matches!(verb.as_str(), "use" | "let" | "have" | "please use");
+    if !(marker || reassign) {
+        return (text.to_string(), Correction::default());
+    }
+    let at = c.get(1).map_or(0, |m| m.start()).min(c.get(2).map_or(usize::MAX, |m| m.start())).min(c.get(3).map_or(usize::MAX, |m| m.start()));
+    let mut before = text[..at].trim_end().trim_end_matches([',', ';', ' ']).to_string();
+    while let Some(b) = ["and", "then", "so", "but"].iter().find_map(|w| before.strip_suffix(&format!(" {w}")).map(str::to_string)) {
+        before = b.trim_end_matches([',', ';', ' ']).to_string();
+    }
+    if before.split_whitespace().count() < 2 {
+        return (text.to_string(), Correction::default());
+    }
+    let agent = names.agent_word(name).or_else(|| names.known_agent(name)).map(str::to_string);
+    let repo = if agent.is_none() { names.repo_word(name).map(str::to_string) } else { None };
+    if agent.is_none() && repo.is_none() {
+        return (text.to_string(), Correction::default());
+    }
+    (before, Correction { agent, repo })
+}
+
+/// "…, have Copilot do it", "… let Jules handle it": an assignment said after the work, with
+/// nothing else in its clause. The text without it, and the agent it names.
+pub fn assignment_after(text: &str, names: &Names) -> (String, Option<String>) {
+    let lower = text.to_ascii_lowercase();
+    let re = re!(r"(?:^|[.,;!?]?\s+)(?:and |then |so |just )?(?:have|let|get|ask) (?:the )?([a-z][a-z0-9-]*)(?: agent)? (?:to )?(?:do|handle|take|pick up|deal with|work on) (?:it|this|that|them|this one|that one)(?: please)?[.!]?");
+    for c in re.captures_iter(&lower) {
+        let (Some(m), Some(n)) = (c.get(0), c.get(1)) else { continue };
+        let after = lower[m.end()..].trim_start();
+        // Only where the clause ends: the end, a sentence mark, or a correction.
+        if !(after.is_empty() || m.as_str().ends_with(['.', '!']) || after.starts_with(['.', ',', ';', '!']) || re!(r"^(?:actually|no wait|wait|sorry|i mean|or rather)\b").is_match(after)) {
+            continue;
+        }
+        let Some(agent) = names.agent_word(n.as_str()).or_else(|| names.known_agent(n.as_str())) else { continue };
+        let mut out = String::with_capacity(text.len());
+        out.push_str(text[..m.start()].trim_end());
+        if m.as_str().ends_with(['.', '!']) {
+            out.push('.');
+        }
+        let rest = &text[m.end()..];
+        if !rest.trim().is_empty() {
+            out.push(' ');
+            out.push_str(rest.trim_start());
+        }
+        return (out, Some(agent.to_string()));
+    }
+    (text.to_string(), None)
+}
+
+/// One task from its text, as said: no default repo filled in, no readiness.
+pub fn task_as_said(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSpec {
+    task_why(text, shared, ctx, names).0
+}
+
+/// Why a task reads as it does, for `capcom parse --explain`: the words behind its kind,
+/// repo and agent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskWhy {
+    /// (kind, words, weight) for every rule that voted.
+    pub kind: Vec<(TaskKind, String, f32)>,
+    pub repo: String,
+    pub agent: String,
+    /// A condition said first ("once the auth work is merged").
+    pub condition: Option<String>,
+}
+
+/// The spoken name (alias) of `value` that `lower` contains, for an explanation.
+fn spoken_alias(lower: &str, pairs: &[(String, String)], value: &str) -> String {
+    let padded = format!(" {} ", lower.replace(|c: char| !c.is_ascii_alphanumeric() && c != '\'', " "));
+    let mut hits: Vec<&str> = pairs.iter().filter(|(alias, v)| v == value && padded.contains(&format!(" {alias} "))).map(|(a, _)| a.as_str()).collect();
+    hits.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    format!("\"{}\"", hits.first().copied().unwrap_or(value))
+}
+
+/// A task and why it reads as it does (see [`task_as_said`]).
+pub fn task_why(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> (TaskSpec, TaskWhy) {
+    let mut why = TaskWhy::default();
     // `brief` keeps the item's words as found in the cleaned text, so `parse` can quote the
     // transcript for them; the pauses below are for reading only.
     let mut spec = TaskSpec { brief: text.to_string(), ..TaskSpec::default() };
@@ -278,8 +457,29 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
             }
         }
     }
+    // A condition first ("once the auth work is merged, …") is when, not what: the agent
+    // hears it as a constraint, and it stays out of the title and the kind.
+    let cond_end = lower.len() - strip_condition(&lower, names).len();
+    if cond_end > 0 && body_text.is_char_boundary(cond_end) {
+        let cond = text[..cond_end].trim().trim_end_matches([',', ' ']);
+        if !cond.is_empty() {
+            spec.constraints.push(lower_first(cond));
+            why.condition = Some(cond.to_string());
+        }
+        body_text.replace_range(..cond_end, &" ".repeat(cond_end));
+    }
     spec.agent = agent_in(&lower, names).or_else(|| shared.agent.clone());
-    spec.repo = repo_in(&lower, names).or_else(|| shared.repo.clone()).or_else(|| super::default_repo(ctx.config));
+    spec.repo = repo_in(&lower, names).or_else(|| shared.repo.clone());
+    why.agent = match (&spec.agent, agent_in(&lower, names)) {
+        (Some(a), Some(_)) => format!("named: {}", spoken_alias(&lower, &names.agents, a)),
+        (Some(_), None) => "named at the head of the list".to_string(),
+        (None, _) => "none named: routing picks one at dispatch".to_string(),
+    };
+    why.repo = match (&spec.repo, repo_in(&lower, names)) {
+        (Some(r), Some(_)) => format!("named: {}", spoken_alias(&lower, &names.repos, r)),
+        (Some(_), None) => "named at the head of the list".to_string(),
+        (None, _) => "none named".to_string(),
+    };
     spec.scope = scope(&lower, names);
     spec.scope_unplaced = unplaced_scope(&lower, names);
 
@@ -421,11 +621,41 @@ pub fn task(text: &str, shared: &Shared, ctx: &Context, names: &Names) -> TaskSp
             spec.deliverables.push(d);
         }
     }
-    let first_l = body.first().map(|b| b.to_ascii_lowercase()).unwrap_or_default();
-    let rest_l = body.iter().skip(1).map(|b| b.to_ascii_lowercase()).collect::<Vec<_>>().join(". ");
-    spec.kind = kind(&first_l, &rest_l, &lower);
+    // A repo's name ("the docs site") says where, not what kind of change.
+    let first_l = without_repo_names(&body.first().map(|b| b.to_ascii_lowercase()).unwrap_or_default(), names);
+    let rest_l = without_repo_names(&body.iter().skip(1).map(|b| b.to_ascii_lowercase()).collect::<Vec<_>>().join(". "), names);
+    (spec.kind, why.kind) = kind_why(&first_l, &rest_l, &without_repo_names(&lower, names));
     spec.title = title(&body, spec.kind, names);
-    spec
+    (spec, why)
+}
+
+/// The text with each configured repo name or alias after "on/in/for/at (the)" blanked.
+fn without_repo_names(lower: &str, names: &Names) -> String {
+    let ws: Vec<&str> = lower.split(' ').collect();
+    let mut out: Vec<&str> = Vec::with_capacity(ws.len());
+    let mut i = 0;
+    while i < ws.len() {
+        let prep = |w: &str| matches!(w, "on" | "in" | "for" | "at" | "to" | "inside" | "within" | "across" | "over");
+        let lead = (i > 0 && prep(ws[i - 1])) || (i > 1 && matches!(ws[i - 1], "the" | "our") && prep(ws[i - 2]));
+        if lead {
+            let two = ws.get(i + 1).map(|n| format!("{} {}", ws[i], n.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())));
+            if let Some(t) = two
+                && names.repo_word(&t).is_some()
+            {
+                out.push("_");
+                i += 2;
+                continue;
+            }
+            if names.repo_word(ws[i].trim_end_matches(|c: char| !c.is_ascii_alphanumeric())).is_some() {
+                out.push("_");
+                i += 1;
+                continue;
+            }
+        }
+        out.push(ws[i]);
+        i += 1;
+    }
+    out.join(" ")
 }
 
 /// "fixing the navbar" → "fix the navbar"; other words as they are.

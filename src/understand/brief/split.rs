@@ -10,7 +10,7 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
 
     // Counted items with ordinal markers: "Two things. First, … Second, …".
     let ord = re!(r"(?:^|[.,;:!?] )(?:and )?(?:(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|next|then|finally|lastly|last|and then|number (?:one|two|three|\d))\b[,:]?|(?:one|two|three|four|five|[1-5])[,:.)]) ?");
-    let counted = re!(r"^(?:(?:okay|so|alright)[, ]+)?(?:(?:i have|i've got|here are|there are|we have|we've got|queue(?: up)?|dispatch|do|handle)? ?(?:\d+|two|three|four|five|a couple of|a couple|a few|several|some) (?:(?:quick|small|little|short|easy|more|other|separate|different|tiny|big|new) )?(?:things|tasks|jobs|items|briefs|changes|ones|fixes|bits|requests|chores|tweaks)\b|(?:queue|dispatch|schedule|kick off|line up|run|start)(?: up)? (?:these|the following|this list|both|all of these)\b|(?:here's|here is|here are) (?:the|some|a few|my) (?:tasks|things|jobs)\b|(?:the following|these) (?:tasks|things|jobs)\b)");
+    let counted = re!(r"^(?:(?:okay|ok|so|alright|right)[, ]+)?(?:(?:for|on|in|over on) (?:the )?[a-z0-9._-]+(?: repo| repository| app| side)?,? )?(?:(?:i have|i've got|here are|there are|we have|we've got|queue(?: up)?|dispatch|do|handle)? ?(?:\d+|two|three|four|five|a couple of|a couple|a few|few|several|some) (?:(?:quick|small|little|short|easy|more|other|separate|different|tiny|big|new) )?(?:things|tasks|jobs|items|briefs|changes|ones|fixes|bits|requests|chores|tweaks)\b|(?:queue|dispatch|schedule|kick off|line up|run|start)(?: up)? (?:these|the following|this list|both|all of these)\b|(?:here's|here is|here are) (?:the|some|a few|my) (?:tasks|things|jobs)\b|(?:the following|these) (?:tasks|things|jobs)\b)");
     if let Some(hm) = counted.find(&lower) {
         // The header runs to the first colon or sentence end after the counted phrase.
         let rest_start = hm.end();
@@ -118,13 +118,25 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
     let mut cuts: Vec<usize> = Vec::new();
     for c in assign.captures_iter(&lower) {
         let name = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
-        if names.agent_word(name).is_some() {
+        // "use Gemini to …" assigns even an agent that is not configured (readiness asks).
+        if names.agent_word(name).is_some() || c.get(1).is_some() && names.known_agent(name).is_some() {
             cuts.push(c.get(0).map(|m| m.start()).unwrap_or(0));
         }
     }
     // Separate tasks said one after another: "Also, …", "Another task: …", "Separately, …".
     for m in re!(r"[.!?] (?:also|another (?:task|thing|one)|separately|and another thing|next task|new task|one more thing|plus)\b[,:]?").find_iter(&lower) {
         cuts.push(m.start() + 1);
+    }
+    // Mid-sentence markers before a new order: "… and also add a sitemap", "… oh and bump
+    // lodash", "… then fix the hydration warning" (not "then verify it", "then add a test for
+    // it": those check or finish the same work).
+    for m in re!(r"(?:,? and also|,? oh and|,? and then|,? then|,? and after that|,? after that|,? plus|,? also) ").find_iter(&lower) {
+        let rest = &lower[m.end()..];
+        let next = rest.split_whitespace().next().unwrap_or("");
+        let checks_same = re!(r"^(?:verify|check|ensure|confirm|test|make sure|run|validate|prove|show|report|commit|push|open|deploy|merge|ship|document it|update (?:the )?(?:tests|snapshots) (?:for it|to match))\b|^\S+ (?:it|them|that)\b|\b(?:for|to|of|on) (?:it|them|that|this)\b").is_match(rest);
+        if (is_task_verb(next) || order_start(rest, names)) && !checks_same && !matches!(next, "make" | "be") {
+            cuts.push(m.start());
+        }
     }
     cuts.sort_unstable();
     cuts.dedup();
@@ -135,13 +147,19 @@ pub fn split(text: &str, ctx: &Context, names: &Names) -> Split {
         for (k, &s) in bounds.iter().enumerate() {
             let e = bounds.get(k + 1).copied().unwrap_or(text.len());
             let mut item = text[s..e].trim().trim_start_matches(|c: char| ",.;:!? ".contains(c)).trim();
-            item = strip_prefix_ci(item, &["and then ", "and ", "then ", "also, ", "also ", "plus ", "separately, ", "another task: ", "another task ", "another thing: ", "next task: ", "new task: ", "one more thing: ", "and another thing: "]);
+            item = strip_prefix_ci(item, &["and then ", "and also ", "and after that ", "after that ", "oh and ", "and ", "then ", "also, ", "also ", "plus ", "separately, ", "another task: ", "another task ", "another thing: ", "next task: ", "new task: ", "one more thing: ", "and another thing: "]);
             let item = item.trim_end_matches(|c: char| ",;: ".contains(c));
             if words(item) >= 3 {
                 items.push(item.to_string());
             }
         }
         if items.len() >= 2 && items.iter().all(|i| starts_with_task_verb(i, names)) {
+            // "On the website fix X. Also add Y.": a place said before the first task is the list's.
+            let first = items[0].to_ascii_lowercase();
+            let after = strip_lead_ins(&first, names);
+            if after.len() < first.len() {
+                out.shared.repo = repo_in(&first[..first.len() - after.len()], names);
+            }
             out.items = items;
             pull_trailing_criteria(&mut out, names);
             pull_shared_acceptance(&mut out, names);
@@ -200,7 +218,8 @@ pub(crate) fn strip_prefix_ci<'a>(s: &'a str, prefixes: &[&str]) -> &'a str {
 
 pub(crate) fn starts_with_task_verb(item: &str, names: &Names) -> bool {
     let l = item.to_ascii_lowercase();
-    let l = strip_polite(&l);
+    let l = strip_lead_ins(strip_polite(&l), names);
+    let l = strip_polite(l);
     let first = l.split_whitespace().next().unwrap_or("");
     is_task_verb(first) || names.agent_word(first.trim_end_matches([',', ':'])).is_some() || re!(r"^(?:have|use|ask|get|let|tell) ").is_match(l)
 }

@@ -5,11 +5,21 @@ use super::*;
 /// The kind of a task from the first clause of its body (what to do), then the rest of the
 /// body, and, weakest, the whole text.
 pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
+    kind_why(first, rest, whole).0
+}
+
+/// The kind, and the words that voted for each kind: (kind, words, weight).
+pub fn kind_why(first: &str, rest: &str, whole: &str) -> (TaskKind, Vec<(TaskKind, String, f32)>) {
+    let mut votes: Vec<(TaskKind, String, f32)> = Vec::new();
     let first = strip_polite(first);
     // "… unit tests green" says how to check it, not what the change is.
     let first_owned = verdict_re().replace_all(first, "").to_string();
     let first = first_owned.trim();
-    let rules: [(TaskKind, &crate::understand::pattern::Re, f32); 21] = [
+    let rules: [(TaskKind, &crate::understand::pattern::Re, f32); 23] = [
+        // Ordinary words for wrong behaviour: "shows up twice", "zombie processes", "times out".
+        (TaskKind::BugFix, re!(r"\b(?:(?:shows?|showing|comes?|pops?) up twice|twice|duplicated?|duplicates|doubled|double (?:charges?|counts?|submits?|posts?)|zombies?|zombie processes|orphan(?:ed)? processes|times? out|timing out|timed out|stale|forever|never (?:finishes|loads|ends|stops|returns|completes)|empty (?:file|page|response|list|result)s?|in the wrong order|out of order|out of sync|frozen|freezes|freezing|disappears?|vanish(?:es)?|blank (?:page|screen)|spinner|deadlocks?|wrong (?:month|day|date|time|year|total|totals|price|prices|order|count|number|user|page|timezone|currency|value|values|results?)|(?:is|are|gets?|got) (?:processed|sent|charged|created|saved|rendered|called|fired) (?:twice|two times|more than once)|http only|still shows?|still showing|shows? (?:the )?(?:old|wrong|last year's|stale)|rounded wrong|off by)\b"), 2.2),
+        // "a dark mode toggle" is new behaviour, not styling.
+        (TaskKind::Feature, re!(r"\b(?:toggle|switch|option|setting|button) (?:for |to (?:switch|toggle|turn on|enable) )?(?:the )?dark (?:mode|theme)\b|\bdark (?:mode|theme) (?:toggle|switch|option|setting|button)\b|\btoggle (?:the )?dark (?:mode|theme)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"^(?:upgrade|bump|update (?:all )?(?:the |our )?(?:\w+ )?(?:packages?|deps|dependencies))\b|\b(?:upgrade|bump)\b"), 3.0),
         (TaskKind::DependencyUpgrade, re!(r"\b(?:dependenc(?:y|ies)|deps|packages?|to (?:the )?(?:latest|newest)|to v\d+|to version|lockfile|migrate to|(?:update|move) (?:\S+ ){1,2}to (?:v?\d|the latest|version))\b"), 2.0),
         (TaskKind::BugFix, re!(r"\b(?:bugs?|broken|crash(?:es|ing)?|errors?|failing|fails|regression|doesn't work|does not work|not working|wrong|incorrect|leak(?:s|ing)?|glitch|off by one|race condition|hotfix|exception|500s?|can't|cannot|can not|unable to|won't|isn't working|the problem is|the issue is|404 errors?|returns? (?:a )?404|404s|timeout|keeps failing|hang(?:s|ing)?|flicker(?:s|ing)?)\b"), 2.0),
@@ -37,13 +47,19 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
     let mut scores = [0f32; 12];
     let idx = |k: TaskKind| TaskKind::ALL.iter().position(|x| *x == k).unwrap_or(11);
     for (k, r, w) in rules.iter() {
-        if r.is_match(first) {
-            scores[idx(*k)] += w;
-        } else if r.is_match(rest) {
-            scores[idx(*k)] += w * 0.5;
-        } else if r.is_match(whole) {
-            scores[idx(*k)] += w * 0.25;
+        let hit = [(first, 1.0), (rest, 0.5), (whole, 0.25)].into_iter().find_map(|(t, f)| r.find(t).map(|m| (m.as_str().trim().to_string(), f)));
+        if let Some((words, f)) = hit {
+            scores[idx(*k)] += w * f;
+            votes.push((*k, words, w * f));
         }
+    }
+    // "figure out why the checkout crashes and fix it": the investigation serves a fix.
+    if re!(r"\b(?:and|then|to|so we can|so you can) (?:fix|repair|resolve|patch|solve|squash) (?:it|that|this|them|the (?:bug|issue|problem|crash|error)s?)\b").is_match(whole)
+        && scores[idx(TaskKind::Audit)] > 0.0
+    {
+        scores[idx(TaskKind::Audit)] *= 0.3;
+        scores[idx(TaskKind::BugFix)] += 2.0;
+        votes.push((TaskKind::BugFix, "… and fix it".into(), 2.0));
     }
     // "fix breaking changes" belongs to an upgrade, not a bug fix.
     if scores[idx(TaskKind::DependencyUpgrade)] >= 3.0 {
@@ -57,7 +73,7 @@ pub fn kind(first: &str, rest: &str, whole: &str) -> TaskKind {
             best = (TaskKind::ALL[i], *s);
         }
     }
-    best.0
+    (best.0, votes)
 }
 
 /// A short imperative title from the body clauses.
