@@ -1871,6 +1871,9 @@ dir="$CODEX_FAKE_DIR"
 n=$(ls "$dir" | grep -c '^call\.')
 for a in "$@"; do printf '%s\0' "$a"; done > "$dir/call.$n"
 pwd > "$dir/cwd.$n"
+# The real CLI appends its diagnostics, the account id included, to error.log in its current
+# directory (openai/codex codex-rs/cloud-tasks/src/util.rs, append_error_log).
+echo "[$(date -u +%Y-%m-%dT%H:%M:%SZ)] cloud $2: account_id=acct_7f3e9c2a user_id=user-4411" >> error.log
 [ "$1" = cloud ] || { echo "error: unrecognized subcommand '$1'" >&2; exit 2; }
 sub="$2"
 shift 2
@@ -1961,7 +1964,13 @@ case "$sub" in
     printf '\n  ],\n  "cursor": %s\n}\n' "$c"
     ;;
   diff)
-    printf 'diff --git a/styles.css b/styles.css\n+.btn { color: red; }\n'
+    id="$1"
+    [ -f "$dir/$id" ] || { echo "Error: http error: 404 Not Found: task $id not found" >&2; exit 1; }
+    read b reads applied tenv < "$dir/$id"
+    if [ "$b" = fail ] || [ "$b" = hang ] || [ "$reads" -lt 2 ]; then
+      echo "Error: No diff available for task $id; it may still be running." >&2; exit 1
+    fi
+    printf 'diff --git a/codex-%s.patched b/codex-%s.patched\nnew file mode 100644\n--- /dev/null\n+++ b/codex-%s.patched\n@@ -0,0 +1 @@\n+applied %s\n' "$id" "$id" "$id" "$id"
     ;;
   apply)
     id="$1"
@@ -1991,7 +2000,12 @@ impl CodexFixture {
         std::fs::create_dir_all(&bin).unwrap();
         let state = dir.path().join("state");
         std::fs::create_dir_all(&state).unwrap();
-        std::fs::create_dir_all(dir.path().join("wt")).unwrap();
+        let wt = dir.path().join("wt");
+        std::fs::create_dir_all(&wt).unwrap();
+        // The task's worktree is a git checkout, as the dispatcher's are.
+        for args in [&["init", "-q", "-b", "main"][..], &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-q", "--allow-empty", "-m", "base"][..]] {
+            assert!(std::process::Command::new("git").args(args).current_dir(&wt).status().unwrap().success());
+        }
         let codex = bin.join("codex");
         std::fs::write(&codex, CODEX_STANDIN).unwrap();
         std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -2082,9 +2096,9 @@ async fn codex_cloud_runs_argv_only_and_applies_the_result_to_the_worktree() {
     let calls = f.calls();
     assert_eq!(calls[0], vec!["cloud", "exec", "--env", "env_web", "--branch", "main", nasty]);
     assert!(calls.iter().any(|c| c == &["cloud", "list", "--json", "--env", "env_web", "--limit", "20"]), "{calls:?}");
-    assert!(calls.iter().any(|c| c == &["cloud", "apply", "task_e_1"]));
+    assert!(calls.iter().any(|c| c == &["cloud", "diff", "task_e_1"]), "{calls:?}");
     assert!(!f.dir.path().join("wt/pwned").exists() && !f.state().join("pwned").exists());
-    assert!(f.dir.path().join("wt/codex-task_e_1.patched").exists(), "apply ran in the worktree");
+    assert!(f.dir.path().join("wt/codex-task_e_1.patched").exists(), "the diff was applied to the worktree");
 
     // A prompt that starts with a dash cannot be read as a flag.
     let dash = StartRequest { prompt: "--help me".into(), ..f.request(Behaviour::Succeed) };
@@ -2093,14 +2107,38 @@ async fn codex_cloud_runs_argv_only_and_applies_the_result_to_the_worktree() {
     assert!(f.calls().iter().any(|c| c == &["cloud", "exec", "--env", "env_web", "--branch", "main", "--", "--help me"]));
 }
 
-impl CodexFixture {
-    /// The working directory of the first call whose argv starts with `prefix`.
-    fn cwd_of(&self, prefix: &[&str]) -> Option<std::path::PathBuf> {
-        let i = self.calls().iter().position(|c| c.len() >= prefix.len() && c[..prefix.len()] == *prefix)?;
-        let cwd = std::fs::read_to_string(self.state().join(format!("cwd.{i}"))).ok()?;
-        Some(std::path::PathBuf::from(cwd.trim()))
+/// The Codex CLI writes `error.log` (with the account id) into its current directory on
+/// `codex cloud` calls. Every call runs in a private scratch directory of the task: the
+/// worktree, the branch and the process's own directory never get it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_cloud_runs_the_cli_in_a_private_scratch_dir_so_its_error_log_never_reaches_the_branch() {
+    let f = CodexFixture::new();
+    let own_log = std::env::current_dir().unwrap().join("error.log");
+    let own_before = std::fs::metadata(&own_log).map(|m| m.len()).ok();
+    let mut launched = f.backend.start(f.request(Behaviour::Succeed)).await.unwrap();
+    let events = drain(&mut launched.events).await;
+    assert!(matches!(events.last(), Some(AgentEvent::Finished { .. })), "{events:?}");
+    let wt = f.dir.path().join("wt");
+    assert!(wt.join("codex-task_e_1.patched").exists());
+    assert!(!wt.join("error.log").exists(), "the CLI's log is not in the worktree");
+    let staged = std::process::Command::new("git").args(["status", "--porcelain"]).current_dir(&wt).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&staged.stdout).trim(), "A  codex-task_e_1.patched", "only the result is there to commit");
+    assert_eq!(std::fs::metadata(&own_log).map(|m| m.len()).ok(), own_before, "the daemon's own directory got no log");
+    // Every call ran somewhere private: not the worktree, not the process's directory.
+    let wt = wt.canonicalize().unwrap();
+    let here = std::env::current_dir().unwrap().canonicalize().unwrap();
+    let n = f.calls().len();
+    assert!(n >= 3, "exec, a status read and the diff at least");
+    for i in 0..n {
+        let cwd = std::path::PathBuf::from(std::fs::read_to_string(f.state().join(format!("cwd.{i}"))).unwrap().trim());
+        let cwd = cwd.canonicalize().unwrap_or(cwd);
+        assert!(!cwd.starts_with(&wt) && cwd != here, "call {i} ran in {}", cwd.display());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&cwd).unwrap().permissions().mode() & 0o777, 0o700, "{}", cwd.display());
     }
+}
 
+impl CodexFixture {
     fn backend_with(&self, opts: WatchOptions) -> Arc<RemoteBackend> {
         let agent = capcom::config::Agent {
             kind: "codex-cloud".into(),
@@ -2143,11 +2181,9 @@ async fn codex_cloud_a_task_pending_for_twenty_minutes_finishes_ready_and_is_app
         } else {
             assert!(statuses > 25, "read through `status` ({statuses} reads)");
         }
-        // On the repo's base branch, from the task's checkout.
+        // On the repo's base branch, named on the command line.
         assert_eq!(calls[0][..6], ["cloud", "exec", "--env", "env_web", "--branch", "develop"]);
         assert_eq!(std::fs::read_to_string(f.state().join("task_e_1.branch")).unwrap(), "develop");
-        let wt = f.dir.path().join("wt").canonicalize().unwrap();
-        assert_eq!(f.cwd_of(&["cloud", "exec"]).map(|p| p.canonicalize().unwrap()), Some(wt));
     }
 }
 
@@ -2184,9 +2220,12 @@ async fn codex_cloud_statuses_are_read_whatever_the_exit_code() {
         assert!(matches!(map_status(&t), RemoteState::Done { .. }));
         let wt = f.dir.path().join("wt");
         cc.apply(&ok, &wt).await.unwrap();
+        assert!(wt.join(format!("codex-{ok}.patched")).exists());
+        // Applied here, through git: the cloud still says READY, and a second apply (a
+        // restart) finds it already there.
         let t = read(ok.clone()).await;
-        assert_eq!(t.status, "applied");
         assert!(matches!(map_status(&t), RemoteState::Done { .. }));
+        cc.apply(&ok, &wt).await.unwrap();
         read(bad.clone()).await;
         let t = read(bad.clone()).await;
         assert_eq!(t.status, "error");

@@ -55,6 +55,82 @@ impl From<RemoteError> for BackendError {
     }
 }
 
+/// A patch from a cloud agent that did not go into the task's worktree.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PatchError {
+    /// It does not apply, even three-way: the files it could not change.
+    #[error("the patch does not apply to {}", if files.is_empty() { "the task's branch".to_string() } else { files.join(", ") })]
+    Conflict { files: Vec<String> },
+    /// The worktree has changes of its own; nothing was applied.
+    #[error("the task's worktree has uncommitted changes, so the patch was not applied")]
+    Dirty,
+    #[error("{0}")]
+    Git(String),
+}
+
+/// What [`apply_patch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Applied to the index and the files.
+    Applied,
+    /// The worktree already holds it (its reverse applies): a restart after applying it.
+    AlreadyThere,
+    /// The patch was empty.
+    Nothing,
+}
+
+/// Apply a cloud agent's unified diff to the task's worktree, index included, so review
+/// and the autocommit see it like a local agent's work: `git apply --index --3way`, three-way
+/// so a patch made on an older base still applies wherever git can merge it (`base`, the
+/// commit the agent worked from, is fetched first when the repo lacks it). A patch that does
+/// not apply changes nothing and names its files.
+pub fn apply_patch(git: &dyn crate::git::Git, workdir: &std::path::Path, patch: &str, base: Option<&str>) -> Result<Applied, PatchError> {
+    if patch.trim().is_empty() {
+        return Ok(Applied::Nothing);
+    }
+    let patch = if patch.ends_with('\n') { patch.to_string() } else { format!("{patch}\n") };
+    let err = |e: crate::git::GitError| PatchError::Git(e.to_string());
+    let run = |args: &[&str]| git.run_input(workdir, args, patch.as_bytes()).map_err(err);
+    let _ = git.run(workdir, &["update-index", "-q", "--refresh"]);
+    if git.run(workdir, &["diff-index", "--quiet", "HEAD", "--"]).map_err(err)?.code != 0 {
+        // Already applied by an earlier look (a restart)?
+        if run(&["apply", "--cached", "--check", "-R"])?.code == 0 {
+            return Ok(Applied::AlreadyThere);
+        }
+        return Err(PatchError::Dirty);
+    }
+    if let Some(b) = base.filter(|b| crate::dispatch::codex_cloud::valid_id(b))
+        && git.run(workdir, &["cat-file", "-e", &format!("{b}^{{commit}}")]).map_err(err)?.code != 0
+    {
+        let _ = git.run(workdir, &["fetch", "--quiet", "--no-tags", "origin", b]);
+    }
+    let out = run(&["apply", "--index", "--3way", "--whitespace=nowarn"])?;
+    if out.code == 0 {
+        return Ok(Applied::Applied);
+    }
+    // The files it could not apply: unmerged paths after a three-way attempt, and the paths
+    // `git apply` names in its errors. Then everything goes back to HEAD.
+    let mut files: Vec<String> = git
+        .run(workdir, &["diff", "--name-only", "--diff-filter=U"])
+        .map(|o| o.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        .unwrap_or_default();
+    for line in out.stderr.lines() {
+        let line = line.trim();
+        let named = line
+            .strip_prefix("error: patch failed: ")
+            .and_then(|r| r.rsplit_once(':').map(|(p, _)| p))
+            .or_else(|| line.strip_prefix("error: ").and_then(|r| r.split_once(": ")).map(|(p, _)| p))
+            .or_else(|| line.strip_prefix("U ").map(str::trim));
+        if let Some(p) = named.filter(|p| !p.is_empty() && !p.contains(' ')) {
+            files.push(p.to_string());
+        }
+    }
+    files.sort();
+    files.dedup();
+    let _ = git.run(workdir, &["reset", "--quiet", "--hard", "HEAD"]);
+    Err(PatchError::Conflict { files })
+}
+
 /// A pull request an agent opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrLink {
@@ -149,6 +225,11 @@ pub trait RemoteAgent: Send + Sync + 'static {
     /// The session a run id belongs to; follow-ups of one session share it.
     fn session_of(&self, id: &str) -> String {
         id.to_string()
+    }
+    /// The task's worktree for run `id` (at launch, a follow-up, and a re-attach after a
+    /// restart): agents whose result is a patch (Codex cloud, a Jules change set) apply it there.
+    fn attach_workdir(&self, id: &str, workdir: &std::path::Path) {
+        let _ = (id, workdir);
     }
 }
 
@@ -385,12 +466,18 @@ impl AgentBackend for RemoteBackend {
             agent: self.name.clone(),
             message: e.to_string(),
         })?;
+        if !req.workdir.as_os_str().is_empty() {
+            self.agent.attach_workdir(&handle.id, &req.workdir);
+        }
         let events = self.spawn_watch(&handle.id);
         Ok(Launched { run: self.run_ref(req.task_id, &handle.id), events })
     }
 
     async fn observe(&self, run: &RunRef) -> Result<mpsc::Receiver<AgentEvent>, BackendError> {
         let id = run_id(run)?;
+        if let Some(w) = run.workdir.as_deref().filter(|w| !w.as_os_str().is_empty()) {
+            self.agent.attach_workdir(&id, w);
+        }
         Ok(self.spawn_watch(&id))
     }
 
@@ -400,6 +487,9 @@ impl AgentBackend for RemoteBackend {
             agent: self.name.clone(),
             message: e.to_string(),
         })?;
+        if !req.workdir.as_os_str().is_empty() {
+            self.agent.attach_workdir(&next, &req.workdir);
+        }
         // A fresh cancel flag: the earlier run's cancellation must not stop this one.
         self.watched.lock().unwrap_or_else(|p| p.into_inner()).remove(&next);
         let events = self.spawn_watch(&next);
