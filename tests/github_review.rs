@@ -81,6 +81,8 @@ struct Hub {
     /// The commits Jules pushes to its branch, each a list of (path, content; `None`
     /// deletes). Empty: one commit that restyles components/button.txt.
     jules_commits: Mutex<Vec<Vec<FileEdit>>>,
+    /// Jules completes with this change set (unidiff patch, base commit) and no pull request.
+    jules_change_set: Mutex<Option<(String, String)>>,
     jules_calls: Mutex<Vec<String>>,
 }
 
@@ -123,7 +125,7 @@ impl Hub {
         let tmp = tempfile::tempdir().unwrap();
         let index = tmp.path().join("index");
         let with_index = |args: &[&str]| {
-            let out = Command::new("git").arg("--git-dir").arg(&self.origin).args(args).env("GIT_INDEX_FILE", &index).output().unwrap();
+            let out = Command::new("git").arg("--git-dir").arg(&self.origin).args(args).env("GIT_INDEX_FILE", &index).env("GIT_WORK_TREE", tmp.path()).output().unwrap();
             assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
@@ -369,7 +371,13 @@ async fn merge_pull(
 fn jules_session(h: &Hub) -> Value {
     let state = h.jules_state.lock().unwrap().clone();
     let mut outputs = json!([]);
-    if state == "COMPLETED" {
+    let change_set = h.jules_change_set.lock().unwrap().clone();
+    if let (Some((patch, base)), "COMPLETED") = (change_set, state.as_str()) {
+        // A session may complete with a change set and no PR (Jules API `SessionOutput`:
+        // `pullRequest` or `changeSet`; jules-sdk `RestSessionOutput { pullRequest?, changeSet? }`).
+        outputs = json!([{"changeSet": {"source": "sources/github-octo-site",
+            "gitPatch": {"unidiffPatch": patch, "baseCommitId": base, "suggestedCommitMessage": "Restyle the button"}}}]);
+    } else if state == "COMPLETED" {
         let n = h.pulls.lock().unwrap().iter().find(|p| p["head"] == "jules/restyle").map(|p| p["number"].clone());
         if let Some(n) = n {
             outputs = json!([{"pullRequest": {"url": format!("https://github.com/octo/site/pull/{n}"), "title": "Restyle", "description": ""}}]);
@@ -387,6 +395,10 @@ async fn jules_create(State(h): State<Arc<Hub>>, Json(b): Json<Value>) -> Respon
 
 async fn jules_get(State(h): State<Arc<Hub>>) -> Response {
     let state = h.jules_state.lock().unwrap().clone();
+    if state == "IN_PROGRESS" && h.jules_change_set.lock().unwrap().is_some() {
+        *h.jules_state.lock().unwrap() = "COMPLETED".into();
+        return Json(json!({"name": "sessions/31415", "id": "31415", "title": "Restyle the button", "state": "IN_PROGRESS", "outputs": []})).into_response();
+    }
     if state == "IN_PROGRESS" {
         // Jules works, pushes its branch, opens its PR and completes on the next read.
         let mut tip = h.head_of("main").unwrap();
@@ -635,6 +647,11 @@ overlap = "allow"
 }
 
 impl Lab {
+    /// The user's repo.
+    fn task_repo(&self) -> String {
+        self._tmp.path().join("repo").to_string_lossy().into_owned()
+    }
+
     fn brief(&self, title: &str) -> i64 {
         self.brief_to(title, "good")
     }
@@ -946,6 +963,64 @@ fn on_a_merge_queue_branch_a_confirm_enqueues_the_confirmed_head_and_the_task_wa
         lab.hub.queue.lock().unwrap().clear();
     }
     lab.wait(id, "merged", |v| state(v) == "merged");
+}
+
+/// Jules' change set: the patch of `files` on top of origin's main, and that base.
+fn change_set(h: &Hub, files: &[FileEdit]) -> (String, String) {
+    let main = h.head_of("main").unwrap();
+    let done = h.commit(&main, files, "jules");
+    let out = h.git(&["diff", &main, &done]);
+    assert!(out.status.success());
+    (String::from_utf8_lossy(&out.stdout).into_owned(), main)
+}
+
+/// Approve Jules' plan once it asks.
+fn approve_jules(lab: &Lab, id: i64) {
+    lab.wait(id, "the plan question", |v| state(v) == "needs_attention");
+    let out = lab.d.cli(&["brief", "approve the plan"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn a_jules_session_that_completes_with_only_a_change_set_is_applied_and_reviewed_locally() {
+    let lab = lab_with(true, |h| {
+        let cs = change_set(h, &[("components/button.txt".to_string(), Some("button by jules\n".to_string()))]);
+        *h.jules_change_set.lock().unwrap() = Some(cs);
+    });
+    let id = lab.brief_to("Restyle the button", "jules");
+    approve_jules(&lab, id);
+    // Applied to the task's branch, reviewed locally (then, with review = "github", pushed
+    // and opened as a PR like a local agent's work), never "the agent changed nothing".
+    let v = lab.wait(id, "ready", |v| {
+        let reason = v["task"]["reason"].as_str().unwrap_or("");
+        assert!(!reason.contains("changed nothing"), "{reason}");
+        state(v) == "ready"
+    });
+    let kinds: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"review"), "reviewed locally: {kinds:?}");
+    let branch = v["task"]["branch"].as_str().unwrap();
+    let head = lab.hub.head_of(branch).expect("the branch was pushed");
+    let file = lab.hub.git(&["show", &format!("{head}:components/button.txt")]);
+    assert_eq!(String::from_utf8_lossy(&file.stdout), "button by jules\n");
+}
+
+#[test]
+fn a_jules_change_set_that_does_not_apply_needs_attention_naming_its_files() {
+    let lab = lab_with(true, |h| {
+        let cs = change_set(h, &[("README.md".to_string(), Some("readme by jules\n".to_string()))]);
+        *h.jules_change_set.lock().unwrap() = Some(cs);
+    });
+    // The local main changed the same line since (not pushed): the patch conflicts even three-way.
+    let repo = PathBuf::from(lab.task_repo());
+    std::fs::write(repo.join("README.md"), "readme by hand\n").unwrap();
+    git(&repo, &["commit", "-qam", "by hand"]);
+    let id = lab.brief_to("Restyle the button", "jules");
+    approve_jules(&lab, id);
+    let v = lab.wait(id, "needs_attention on the patch", |v| {
+        state(v) == "needs_attention" && v["task"]["reason"].as_str().unwrap_or("").contains("patch")
+    });
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("does not apply") && reason.contains("README.md"), "{reason}");
 }
 
 #[test]

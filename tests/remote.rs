@@ -2235,6 +2235,7 @@ async fn codex_cloud_statuses_are_read_whatever_the_exit_code() {
             let out = std::process::Command::new(f.dir.path().join("bin/codex"))
                 .args(["cloud", "status", &bad])
                 .env("CODEX_FAKE_DIR", f.state())
+                .current_dir(f.dir.path())
                 .output()
                 .unwrap();
             assert_eq!(out.status.code(), Some(1));
@@ -2258,7 +2259,11 @@ async fn codex_cloud_cli_errors_are_reported() {
     let e = cc.status("task_e_404").await.unwrap_err();
     assert!(e.to_string().contains("task task_e_404 not found"), "{e}");
     assert!(cc.status("--all").await.is_err(), "an id that looks like a flag is refused");
-    assert!(cc.diff("task_e_1").await.unwrap().contains("diff --git"));
+    assert!(cc.diff("task_e_1").await.unwrap_err().to_string().contains("not found"), "no such task yet");
+    let id = cc.exec_on("Upgrade Tailwind", "main", None).await.unwrap();
+    cc.status(&id).await.unwrap();
+    cc.status(&id).await.unwrap();
+    assert!(cc.diff(&id).await.unwrap().contains("diff --git"));
     let missing = CodexCloud::new("/nonexistent/codex", "env_web");
     assert!(missing.exec("x").await.unwrap_err().to_string().contains("cannot run"));
     let no_env = CodexCloud::from_config(&capcom::config::Agent { kind: "codex-cloud".into(), ..Default::default() });

@@ -91,13 +91,22 @@ pub fn apply_patch(git: &dyn crate::git::Git, workdir: &std::path::Path, patch: 
     let patch = if patch.ends_with('\n') { patch.to_string() } else { format!("{patch}\n") };
     let err = |e: crate::git::GitError| PatchError::Git(e.to_string());
     let run = |args: &[&str]| git.run_input(workdir, args, patch.as_bytes()).map_err(err);
+    // Straight onto the worktree: all or nothing.
+    let straight = run(&["apply", "--index", "--whitespace=nowarn"])?;
+    if straight.code == 0 {
+        return Ok(Applied::Applied);
+    }
+    // Already there (an earlier look applied it, then capcom restarted)?
+    if run(&["apply", "--cached", "--check", "-R"])?.code == 0 {
+        return Ok(Applied::AlreadyThere);
+    }
+    let mut files = named_in(&straight.stderr);
+    // Three-way, from the commit the agent worked on, when the worktree holds nothing of its
+    // own to lose: a failed three-way attempt is undone with a hard reset.
     let _ = git.run(workdir, &["update-index", "-q", "--refresh"]);
-    if git.run(workdir, &["diff-index", "--quiet", "HEAD", "--"]).map_err(err)?.code != 0 {
-        // Already applied by an earlier look (a restart)?
-        if run(&["apply", "--cached", "--check", "-R"])?.code == 0 {
-            return Ok(Applied::AlreadyThere);
-        }
-        return Err(PatchError::Dirty);
+    let clean = git.run(workdir, &["diff-index", "--quiet", "HEAD", "--"]).map_err(err)?.code == 0;
+    if !clean {
+        return Err(if files.is_empty() { PatchError::Dirty } else { PatchError::Conflict { files } });
     }
     if let Some(b) = base.filter(|b| crate::dispatch::codex_cloud::valid_id(b))
         && git.run(workdir, &["cat-file", "-e", &format!("{b}^{{commit}}")]).map_err(err)?.code != 0
@@ -108,13 +117,23 @@ pub fn apply_patch(git: &dyn crate::git::Git, workdir: &std::path::Path, patch: 
     if out.code == 0 {
         return Ok(Applied::Applied);
     }
-    // The files it could not apply: unmerged paths after a three-way attempt, and the paths
+    // The files it could not apply: unmerged paths after the three-way attempt, and the paths
     // `git apply` names in its errors. Then everything goes back to HEAD.
-    let mut files: Vec<String> = git
-        .run(workdir, &["diff", "--name-only", "--diff-filter=U"])
-        .map(|o| o.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
-        .unwrap_or_default();
-    for line in out.stderr.lines() {
+    if let Ok(o) = git.run(workdir, &["diff", "--name-only", "--diff-filter=U"]) {
+        files.extend(o.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+    }
+    files.extend(named_in(&out.stderr));
+    files.sort();
+    files.dedup();
+    let _ = git.run(workdir, &["reset", "--quiet", "--hard", "HEAD"]);
+    Err(PatchError::Conflict { files })
+}
+
+/// The paths `git apply` names in its errors ("error: patch failed: PATH:LINE",
+/// "error: PATH: does not exist in index", "U PATH").
+fn named_in(stderr: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    for line in stderr.lines() {
         let line = line.trim();
         let named = line
             .strip_prefix("error: patch failed: ")
@@ -127,8 +146,7 @@ pub fn apply_patch(git: &dyn crate::git::Git, workdir: &std::path::Path, patch: 
     }
     files.sort();
     files.dedup();
-    let _ = git.run(workdir, &["reset", "--quiet", "--hard", "HEAD"]);
-    Err(PatchError::Conflict { files })
+    files
 }
 
 /// A pull request an agent opened.
