@@ -1546,6 +1546,10 @@ struct CopilotFake {
     prs: Mutex<HashMap<u64, FakePr>>,
     clock: AtomicUsize,
     next: AtomicUsize,
+    /// The coding agent is not enabled for the repo: GitHub ignores the assignee silently.
+    disabled: std::sync::atomic::AtomicBool,
+    /// Copilot is assigned but never starts a session.
+    stalled: std::sync::atomic::AtomicBool,
 }
 
 impl CopilotFake {
@@ -1592,6 +1596,11 @@ async fn cp_assign(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(Str
     if b["assignees"] != json!(["copilot-swe-agent[bot]"]) {
         return err(StatusCode::UNPROCESSABLE_ENTITY, json!({"message": "Validation Failed"}));
     }
+    // "Add assignees to an issue" (REST): "Users who don't have permission to be assigned are
+    // silently ignored". The answer is 201 with the issue as it is.
+    if f.disabled.load(Ordering::SeqCst) {
+        return (StatusCode::CREATED, Json(CopilotFake::issue_json(n, i))).into_response();
+    }
     i.assignees = vec!["Copilot".into()];
     i.assignment = b["agent_assignment"].clone();
     i.behaviour = Some(behaviour_of(&i.body));
@@ -1627,21 +1636,17 @@ async fn cp_timeline(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(S
     if let Some(i) = issues.get_mut(&n) {
         i.polls += 1;
         let mut events = vec![json!({"event": "assigned", "actor": {"login": "octocat"}, "created_at": "2026-11-21T09:00:00Z"})];
-        if i.pr.is_none() && i.polls >= 2 && i.assignees.iter().any(|a| a == "Copilot") {
-            match i.behaviour {
-                Some(Behaviour::Fail) => {
-                    // Copilot gave up: unassigned, issue closed.
-                    i.assignees.clear();
-                    i.state = "closed".into();
-                }
-                Some(b) => {
-                    let pr = n + 100;
-                    i.pr = Some(pr);
-                    let lifecycle = i.body.contains("[events]") || i.body.contains("[copilot-fail]");
-                    let fails = i.body.contains("[copilot-fail]");
-                    prs.insert(pr, FakePr { issue: n, state: "open".into(), hang: b == Behaviour::Hang, lifecycle, fails, ..FakePr::default() });
-                }
-                None => {}
+        let stalled = f.stalled.load(Ordering::SeqCst);
+        if i.pr.is_none() && i.polls >= 2 && i.assignees.iter().any(|a| a == "Copilot") && !stalled {
+            // Copilot opens a draft PR as it starts and records its session on the PR's timeline;
+            // a session that fails ends with `copilot_work_finished_failure` there (GitHub Docs,
+            // "About Copilot coding agent": it works in a PR and reports its progress there).
+            if let Some(b) = i.behaviour {
+                let pr = n + 100;
+                i.pr = Some(pr);
+                let fails = b == Behaviour::Fail || i.body.contains("[copilot-fail]");
+                let lifecycle = fails || i.body.contains("[events]");
+                prs.insert(pr, FakePr { issue: n, state: "open".into(), hang: b == Behaviour::Hang, lifecycle, fails, ..FakePr::default() });
             }
         }
         if let Some(pr) = i.pr {
@@ -1753,6 +1758,40 @@ impl Fixture for CopilotFixture {
 }
 
 capcom::agent_backend_contract!(copilot_contract, super::CopilotFixture::new());
+
+/// GitHub silently ignores an assignee it cannot assign: capcom reads the issue back and says
+/// why, at start, instead of "Copilot is no longer assigned" later.
+#[tokio::test]
+async fn copilot_that_github_does_not_assign_is_refused_at_start_with_the_reason() {
+    let f = CopilotFixture::new();
+    f.fake.disabled.store(true, Ordering::SeqCst);
+    let e = f.backend.start(request(Behaviour::Succeed)).await.err().expect("no run starts");
+    let e = e.to_string();
+    assert!(e.contains("Copilot coding agent is not enabled for octo/site, or your plan lacks it"), "{e}");
+}
+
+/// Assigned, but Copilot never starts: after `copilot_start_grace` the run needs attention
+/// (and is still watched), instead of a silent wait for the whole timeout.
+#[tokio::test]
+async fn copilot_that_does_not_start_within_the_grace_needs_attention() {
+    let fake = Arc::new(CopilotFake::default());
+    fake.stalled.store(true, Ordering::SeqCst);
+    let base = serve_now(copilot_app(fake.clone()));
+    let copilot = capcom::dispatch::copilot::Copilot::new(Arc::new(gh(&base))).with_start_grace(Duration::ZERO);
+    let backend = RemoteBackend::new("copilot", Arc::new(copilot), fast());
+    let mut launched = backend.start(request(Behaviour::Succeed)).await.unwrap();
+    let mut said = None;
+    while let Some(e) = launched.events.recv().await {
+        if let AgentEvent::NeedsAttention { question } = e {
+            said = Some(question);
+            break;
+        }
+        assert!(!e.is_terminal(), "{e:?}");
+    }
+    let q = said.expect("a needs-attention event");
+    assert!(q.contains("Copilot has not started on issue #12") && q.contains("not be enabled for octo/site"), "{q}");
+    backend.cancel(&launched.run).await.unwrap();
+}
 
 #[tokio::test]
 async fn copilot_gets_an_assigned_issue_and_finishes_when_it_requests_review() {

@@ -346,6 +346,9 @@ pub struct Github {
     /// How long a PR may go with no check run and no commit status on its head before
     /// its task needs attention ("no checks have run"). An empty set of checks is never green.
     pub checks_grace: Dur,
+    /// How long a task assigned to the Copilot coding agent may go without Copilot starting
+    /// (no pull request, no `copilot_work_started`) before it needs attention.
+    pub copilot_start_grace: Dur,
 }
 
 impl Default for Github {
@@ -356,6 +359,7 @@ impl Default for Github {
             merge_method: "squash".into(),
             poll: Dur::from_secs(60),
             checks_grace: Dur::from_secs(600),
+            copilot_start_grace: Dur::from_secs(300),
         }
     }
 }

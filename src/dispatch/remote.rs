@@ -572,7 +572,11 @@ pub fn backend_for(
                 gh_cfg.token_env = agent.token_env.clone();
             }
             let gh = crate::github::GitHub::from_config(&gh_cfg).map_err(|e| format!("agent `{name}`: {e}"))?;
-            Arc::new(super::copilot::Copilot::new(Arc::new(gh)).with_instructions(&agent.instructions))
+            Arc::new(
+                super::copilot::Copilot::new(Arc::new(gh))
+                    .with_instructions(&agent.instructions)
+                    .with_start_grace(config.github.copilot_start_grace.get()),
+            )
         }
         "jules" => Arc::new(
             super::jules::Jules::from_config(agent)
