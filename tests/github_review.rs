@@ -1027,7 +1027,7 @@ fn a_jules_change_set_that_does_not_apply_needs_attention_naming_its_files() {
 fn the_daemon_serves_cursors_webhook_only_to_signed_deliveries() {
     use capcom::dispatch::cursor::sign_webhook;
     let cfg = "[agents.cursor]\nkind = \"cursor\"\nwebhook_secret_env = \"CURSOR_WEBHOOK_SECRET\"\n\n[dispatch]\ndefault_agent = \"cursor\"\n";
-    let d = Daemon::start_env(cfg, &[("CURSOR_WEBHOOK_SECRET", "whsec_daemon_0123456789"), ("CURSOR_API_KEY", "key_0123456789")]);
+    let d = Daemon::start_env(cfg, &[("CURSOR_WEBHOOK_SECRET", "whsec_daemon_0123456789abcdef01234567"), ("CURSOR_API_KEY", "key_0123456789")]);
     let body = r#"{"event":"statusChange","timestamp":"2026-11-21T10:00:00Z","id":"bc_1","status":"FINISHED","summary":"done"}"#;
     let post = |sig: Option<String>, body: &str| {
         let mut c = Command::new("curl");
@@ -1038,13 +1038,13 @@ fn the_daemon_serves_cursors_webhook_only_to_signed_deliveries() {
         c.args(["--data-binary", body, &format!("http://{}/v1/webhooks/cursor", d.addr)]);
         String::from_utf8(c.output().unwrap().stdout).unwrap()
     };
-    assert_eq!(post(Some(sign_webhook(b"whsec_daemon_0123456789", body.as_bytes())), body), "200");
+    assert_eq!(post(Some(sign_webhook(b"whsec_daemon_0123456789abcdef01234567", body.as_bytes())), body), "200");
     assert_eq!(post(Some(sign_webhook(b"wrong", body.as_bytes())), body), "401");
     assert_eq!(post(None, body), "401");
     // The webhook secret opens nothing else.
-    let (status, _) = d.http("GET", "/v1/tasks", Some("whsec_daemon_0123456789"), None);
+    let (status, _) = d.http("GET", "/v1/tasks", Some("whsec_daemon_0123456789abcdef01234567"), None);
     assert_eq!(status, 401);
-    assert!(!d.stderr().contains("whsec_daemon_0123456789"), "the secret reached the log");
+    assert!(!d.stderr().contains("whsec_daemon_0123456789abcdef01234567"), "the secret reached the log");
 }
 
 #[test]

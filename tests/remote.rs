@@ -2469,6 +2469,11 @@ token_env = "JULES_OK"
 kind = "cursor"
 api_url = "{cursor}"
 token_env = "CURSOR_OK"
+[agents.cursor-short]
+kind = "cursor"
+api_url = "{cursor}"
+token_env = "CURSOR_OK"
+webhook_secret_env = "HOOK_SHORT"
 [agents.cursor-offline]
 kind = "cursor"
 api_url = "{offline}"
@@ -2491,6 +2496,7 @@ environment = "env_web"
             "JULES_OK" => Some(Secret::new("jules-key-0123456789")),
             "JULES_FORBIDDEN" => Some(Secret::new("forbidden-key-0123456789")),
             "CURSOR_OK" => Some(Secret::new("key_cursor_0123456789")),
+            "HOOK_SHORT" => Some(Secret::new("whsec_short_01234567")),
             _ => None,
         }
     };
@@ -2510,6 +2516,10 @@ environment = "env_web"
     assert_eq!(find("agent jules-forbidden").detail, "Jules token missing or wrong: set $JULES_FORBIDDEN");
     assert_eq!(find("agent cursor").level, CheckLevel::Ok);
     assert!(find("agent cursor").detail.contains("me@example.com"));
+    // Cursor requires webhook secrets of at least 32 characters; a shorter one fails doctor.
+    let short = checks.iter().find(|c| c.name == "agent cursor-short" && c.level == CheckLevel::Fail).unwrap_or_else(|| panic!("{checks:?}"));
+    assert!(short.detail.contains("has 20 characters; Cursor requires at least 32"), "{short:?}");
+    assert!(!short.detail.contains("whsec_short"), "the secret is never said");
     assert_eq!(find("agent cursor-offline").level, CheckLevel::Warn);
     assert!(find("agent cursor-offline").detail.contains("cannot reach Cursor"), "{:?}", find("agent cursor-offline"));
     assert_eq!(find("agent jules-unset").level, CheckLevel::Warn);

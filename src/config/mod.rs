@@ -722,6 +722,19 @@ impl Config {
         if self.dispatch.max_parallel == 0 {
             out.push("dispatch.max_parallel is 0: nothing would ever start".to_string());
         }
+        for (name, a) in self.agents.iter().filter(|(_, a)| a.kind == "cursor" && !a.webhook_secret_env.is_empty()) {
+            // Cursor requires a webhook secret of at least 32 characters (Cursor docs, "Webhooks").
+            if let Ok(secret) = std::env::var(&a.webhook_secret_env)
+                && !secret.is_empty()
+                && secret.chars().count() < 32
+            {
+                out.push(format!(
+                    "agent `{name}`: the webhook secret in ${} has {} characters; Cursor requires at least 32, so the webhook stays off",
+                    a.webhook_secret_env,
+                    secret.chars().count()
+                ));
+            }
+        }
         if !self.agents.is_empty() && !self.agents.contains_key(&self.dispatch.default_agent) {
             out.push(format!("dispatch.default_agent `{}` is not a configured agent", self.dispatch.default_agent));
         }

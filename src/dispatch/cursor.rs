@@ -462,8 +462,25 @@ async fn webhook(
     }
 }
 
+/// Cursor's webhook secret must be at least this long (Cursor docs, "Webhooks": `secret`,
+/// "minimum 32 characters").
+pub const MIN_WEBHOOK_SECRET: usize = 32;
+
+/// Why a webhook secret cannot be used, if it cannot (its value is never said).
+pub fn webhook_secret_problem(env: &str, secret: &str) -> Option<String> {
+    let n = secret.chars().count();
+    (n < MIN_WEBHOOK_SECRET).then(|| {
+        format!("the Cursor webhook secret in ${env} has {n} characters; Cursor requires at least {MIN_WEBHOOK_SECRET}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn webhook_secrets_under_32_characters_are_refused() {
+        assert!(super::webhook_secret_problem("S", &"x".repeat(31)).unwrap().contains("has 31 characters; Cursor requires at least 32"));
+        assert_eq!(super::webhook_secret_problem("S", &"x".repeat(32)), None);
+    }
     use super::*;
 
     fn agent(status: &str, summary: Option<&str>, pr: Option<&str>) -> CloudAgent {

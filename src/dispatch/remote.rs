@@ -587,7 +587,11 @@ pub fn backend_for(
             let mut c = super::cursor::CursorAgents::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?;
             let public = config.api.public_url.trim().trim_end_matches('/');
             if let (Some(secret), false) = (crate::github::http::token_from_env(&agent.webhook_secret_env), public.is_empty()) {
-                c = c.with_webhook(&format!("{public}{}", super::cursor::WEBHOOK_PATH), secret);
+                match super::cursor::webhook_secret_problem(&agent.webhook_secret_env, secret.expose()) {
+                    // Cursor refuses a launch whose webhook secret is too short: launch without it.
+                    Some(why) => tracing::warn!(agent = %name, "{why}; the webhook stays off and capcom polls"),
+                    None => c = c.with_webhook(&format!("{public}{}", super::cursor::WEBHOOK_PATH), secret),
+                }
             }
             Arc::new(c)
         }
@@ -706,6 +710,16 @@ pub async fn remote_checks_with(
                     out.push(finding(CheckLevel::Warn, &label, format!("${env} is not set"), Some(format!("export {env}=… (a Cursor API key)"))));
                     continue;
                 };
+                if !agent.webhook_secret_env.is_empty() {
+                    let secret_env = &agent.webhook_secret_env;
+                    match token_from_env(secret_env) {
+                        None => out.push(finding(CheckLevel::Warn, &label, format!("${secret_env} (the webhook secret) is not set"), Some(format!("export {secret_env}=… (at least {} characters)", super::cursor::MIN_WEBHOOK_SECRET)))),
+                        Some(s) => match super::cursor::webhook_secret_problem(secret_env, s.expose()) {
+                            Some(why) => out.push(finding(CheckLevel::Fail, &label, why, Some(format!("put a secret of at least {} characters in ${secret_env}", super::cursor::MIN_WEBHOOK_SECRET)))),
+                            None => out.push(finding(CheckLevel::Ok, &label, format!("the webhook secret in ${secret_env} is long enough"), None)),
+                        },
+                    }
+                }
                 match super::cursor::CursorAgents::new(&agent.api_url, Some(token), &env, doctor_policy()) {
                     Ok(c) => match c.me().await {
                         Ok(me) => {
