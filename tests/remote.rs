@@ -1196,11 +1196,13 @@ struct CursorRun {
     resume: bool,
     /// Runs that finished (the first prompt's and each follow-up's): one assistant message each.
     answers: usize,
+    /// It finishes with its branch pushed and no PR (`target.prUrl` absent).
+    no_pr: bool,
 }
 
 impl CursorRun {
     fn new(behaviour: Behaviour, polls: usize, status: &str) -> CursorRun {
-        CursorRun { behaviour, polls, status: status.into(), followups: vec![], stale_reads: 0, resume: false, answers: 0 }
+        CursorRun { behaviour, polls, status: status.into(), followups: vec![], stale_reads: 0, resume: false, answers: 0, no_pr: false }
     }
 }
 
@@ -1227,6 +1229,8 @@ struct CursorFake {
     agents: Mutex<HashMap<String, CursorRun>>,
     created: Mutex<Vec<Value>>,
     next: AtomicUsize,
+    /// Agents finish without a PR (the v0 docs make `target.prUrl` optional).
+    no_pr: std::sync::atomic::AtomicBool,
 }
 
 fn cursor_authed(h: &HeaderMap) -> bool {
@@ -1245,7 +1249,9 @@ fn cursor_json(id: &str, a: &CursorRun) -> Value {
             v["summary"] = json!("Moved the button classes to design tokens");
             // Each follow-up ends in a PR of its own: 88, then 89, …
             let pr = 88 + a.followups.len() - usize::from(a.resume);
-            v["target"]["prUrl"] = json!(format!("https://github.com/octo/site/pull/{pr}"));
+            if !a.no_pr {
+                v["target"]["prUrl"] = json!(format!("https://github.com/octo/site/pull/{pr}"));
+            }
         }
         "ERROR" => v["summary"] = json!("could not install dependencies"),
         _ => {}
@@ -1259,7 +1265,7 @@ async fn cursor_create(State(f): State<Arc<CursorFake>>, h: HeaderMap, Json(b): 
     }
     let id = format!("bc_{}", 1000 + f.next.fetch_add(1, Ordering::SeqCst));
     let behaviour = behaviour_of(b["prompt"]["text"].as_str().unwrap_or(""));
-    let a = CursorRun::new(behaviour, 0, "CREATING");
+    let a = CursorRun { no_pr: f.no_pr.load(Ordering::SeqCst), ..CursorRun::new(behaviour, 0, "CREATING") };
     let body = cursor_json(&id, &a);
     f.agents.lock().unwrap().insert(id, a);
     f.created.lock().unwrap().push(b);
@@ -1758,6 +1764,43 @@ impl Fixture for CopilotFixture {
 }
 
 capcom::agent_backend_contract!(copilot_contract, super::CopilotFixture::new());
+
+/// A Cursor agent that finishes with its branch pushed and no PR: the branch's work is brought
+/// into the task's worktree (to be reviewed locally), not lost as "changed nothing".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_agent_that_finishes_without_a_pr_has_its_branch_brought_into_the_worktree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sh = |dir: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new("git").args(["-c", "user.name=u", "-c", "user.email=u@example.com"]).args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let (origin, wt) = (tmp.path().join("origin.git"), tmp.path().join("wt"));
+    sh(tmp.path(), &["init", "-q", "--bare", "-b", "main", origin.to_str().unwrap()]);
+    sh(tmp.path(), &["clone", "-q", origin.to_str().unwrap(), wt.to_str().unwrap()]);
+    std::fs::write(wt.join("button.css"), ".btn { color: red; }\n").unwrap();
+    sh(&wt, &["add", "-A"]);
+    sh(&wt, &["commit", "-qm", "base"]);
+    sh(&wt, &["push", "-q", "origin", "HEAD:main"]);
+    // Cursor's agent pushes its branch (the name capcom asked for) to GitHub.
+    sh(&wt, &["switch", "-q", "-c", "agent"]);
+    std::fs::write(wt.join("button.css"), ".btn { color: var(--brand); }\n").unwrap();
+    sh(&wt, &["commit", "-qam", "tokens"]);
+    sh(&wt, &["push", "-q", "origin", "agent:capcom/7-upgrade-tailwind"]);
+    sh(&wt, &["switch", "-q", "main"]);
+    sh(&wt, &["branch", "-q", "-D", "agent"]);
+
+    let fake = Arc::new(CursorFake::default());
+    fake.no_pr.store(true, Ordering::SeqCst);
+    let base = serve_now(cursor_app(fake.clone()));
+    let backend = RemoteBackend::new("cursor", Arc::new(cursor_client(&base, Some("key_cursor_0123456789"))), fast());
+    let mut launched = backend.start(StartRequest { workdir: wt.clone(), ..request(Behaviour::Succeed) }).await.unwrap();
+    let events = drain(&mut launched.events).await;
+    match events.last() {
+        Some(AgentEvent::Finished { summary: Some(s), .. }) => assert!(s.contains("its branch was applied to the task's worktree"), "{s}"),
+        other => panic!("{other:?}\n{events:?}"),
+    }
+    assert_eq!(std::fs::read_to_string(wt.join("button.css")).unwrap(), ".btn { color: var(--brand); }\n");
+}
 
 /// GitHub silently ignores an assignee it cannot assign: capcom reads the issue back and says
 /// why, at start, instead of "Copilot is no longer assigned" later.
