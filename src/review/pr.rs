@@ -409,6 +409,12 @@ impl Follower {
             if !followed(&self.store, task.id) {
                 continue;
             }
+            // A task someone else moved to `checking` meanwhile (the merge train bringing it up
+            // to date) is theirs until they hand it back with a new `pr_follow`; every
+            // `checking` reason the follower and the hand-over write starts "pull request".
+            if task.state == TaskState::Checking && !task.reason.as_deref().unwrap_or("").starts_with("pull request") {
+                continue;
+            }
             looked += 1;
             match self.gh.report_with_rules(&slug, n).await {
                 Ok(report) => {
