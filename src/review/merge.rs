@@ -508,8 +508,18 @@ impl Gate {
             if !wt.exists() {
                 continue;
             }
-            // Only a checkout still holding the files it held when asked is brought forward.
-            if self.files_at(&wt, &intent.base_ref).as_deref() != Some(at.as_str()) || *at == intent.new {
+            if *at == intent.new {
+                continue;
+            }
+            // After a restart, only a checkout still holding the files it held then is brought
+            // forward (right after the move, the dry run a moment ago said it was).
+            if after_restart && self.files_at(&wt, &intent.base_ref).as_deref() != Some(at.as_str()) {
+                left.push(format!(
+                    "{} is checked out in {} with files capcom did not expect there; to bring them up to date, run there: git read-tree -m -u {} HEAD",
+                    repo.base,
+                    wt.display(),
+                    at
+                ));
                 continue;
             }
             if let Err(why) = self.update_checkout(&wt, at, &intent.new, false) {
@@ -542,7 +552,11 @@ impl Gate {
             tracing::error!(task = task.id, error = %e, "merged, but the task state could not be recorded");
         }
         let _ = self.store.audit("merge", Some(task.id), if after_restart { "capcom" } else { "user" }, Some(&detail));
-        (!left.is_empty()).then(|| left.join("; "))
+        let note = (!left.is_empty()).then(|| left.join("; "));
+        if let Some(n) = &note {
+            let _ = self.store.add_event(Some(task.id), "merge", n, None);
+        }
+        note
     }
 
     /// Bring a checkout of the base whose index and files are at `at` to `new`: git's own
