@@ -1024,6 +1024,24 @@ fn a_jules_change_set_that_does_not_apply_needs_attention_naming_its_files() {
 }
 
 #[test]
+fn a_pr_the_merge_queue_drops_needs_attention() {
+    let lab = lab_with(true, |h| h.merge_queue.store(true, Ordering::SeqCst));
+    let id = lab.brief("Restyle the button");
+    lab.wait(id, "ready", |v| state(v) == "ready");
+    let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    lab.wait(id, "checking in the queue", |v| state(v) == "checking" && v["task"]["reason"].as_str().unwrap_or("").contains("merge queue"));
+    // The queue's own checks fail: GitHub removes the PR from the queue, unmerged.
+    lab.hub.queue.lock().unwrap().clear();
+    let v = lab.wait(id, "needs_attention", |v| state(v) == "needs_attention");
+    assert!(v["task"]["reason"].as_str().unwrap().contains("left the merge queue without merging"), "{}", v["task"]["reason"]);
+    assert!(lab.hub.merges.lock().unwrap().is_empty());
+}
+
+#[test]
 fn the_daemon_serves_cursors_webhook_only_to_signed_deliveries() {
     use capcom::dispatch::cursor::sign_webhook;
     let cfg = "[agents.cursor]\nkind = \"cursor\"\nwebhook_secret_env = \"CURSOR_WEBHOOK_SECRET\"\n\n[dispatch]\ndefault_agent = \"cursor\"\n";
