@@ -780,10 +780,18 @@ fn red_checks_a_moved_head_and_branch_protection_are_refused_in_words() {
     git(&clone, &["push", "--quiet", "origin", &branch]);
     let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stderr(&out).contains("changed since you were asked"), "{}", stderr(&out));
+    // Refused in words whichever saw the push first: the confirm's fresh read ("changed since you
+    // were asked") or the PR follower, which puts the task back to checking while it reviews the new
+    // head ("… moved while it was read").
+    let said = stderr(&out);
+    assert!(said.contains("changed since you were asked") || said.contains("moved while it was read"), "{said}");
     assert!(lab.hub.merges.lock().unwrap().is_empty(), "nothing may be sent for a moved head");
 
-    // Asked again about the new head; branch protection wants a review (405).
+    // Asked again about the new head once the follower has reviewed it (capcom's own review of every
+    // head: until then the task is `checking`); branch protection wants a review (405).
+    lab.wait(id, "ready on the pushed head", |v| {
+        v["task"]["state"] == "ready" && v["task"]["head_sha"].as_str().is_some_and(|h| h != q["head"].as_str().unwrap_or_default())
+    });
     *lab.hub.refuse.lock().unwrap() = Some((405, "At least 1 approving review is required by reviewers with write access.".into()));
     let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
