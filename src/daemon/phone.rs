@@ -50,7 +50,7 @@ impl Backend for DaemonBackend {
     }
 
     async fn brief(&self, text: String) -> Result<serde_json::Value, String> {
-        self.ask(|reply| Msg::Brief { text, intent: None, reply }).await
+        self.ask(|reply| Msg::Brief { text, intent: None, utterance: None, reply }).await
     }
 
     async fn heard(&self, samples: Vec<f32>) -> Result<Heard, String> {

@@ -97,7 +97,7 @@ enum Again {
 /// the daemon kills itself with SIGKILL at that step of a dispatch. Compiled into debug builds
 /// only; a release build (what `./capcom.sh install` installs) has no such hook.
 #[cfg(debug_assertions)]
-fn crash_point(step: &str) {
+pub(crate) fn crash_point(step: &str) {
     if std::env::var("CAPCOM_TEST_KILL_AT").is_ok_and(|s| s == step) {
         tracing::warn!(step, "CAPCOM_TEST_KILL_AT: the daemon kills itself here");
         // SAFETY: kill(2) on our own pid.
@@ -106,7 +106,7 @@ fn crash_point(step: &str) {
 }
 
 #[cfg(not(debug_assertions))]
-fn crash_point(_step: &str) {}
+pub(crate) fn crash_point(_step: &str) {}
 
 #[derive(Debug, thiserror::Error)]
 enum RunError {
