@@ -12,37 +12,13 @@ use super::actions::{Answer, Queued};
 use super::api::ApiError;
 use super::coordinator::Msg;
 use super::{CoordinatorHandle, Services};
-use crate::store::{Claim, Store};
+use crate::store::{Claim, Store, check_key};
 use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 /// The header's name.
 pub const HEADER: &str = "idempotency-key";
-
-/// The longest key accepted (Stripe's limit).
-pub const MAX_KEY: usize = 255;
-
-/// Why a key is refused, in words a client can act on.
-pub fn check_key(raw: &[u8]) -> Result<String, String> {
-    // The draft sends the key as a structured-field string ("…"); a bare key is taken as it is.
-    let inner = match raw {
-        [b'"', rest @ .., b'"'] => rest,
-        _ => raw,
-    };
-    if inner.is_empty() {
-        return Err("the Idempotency-Key header is empty: send a fresh random key (e.g. a UUID) per brief".into());
-    }
-    if inner.len() > MAX_KEY {
-        return Err(format!("the Idempotency-Key header is {} characters long; at most {MAX_KEY} are allowed", inner.len()));
-    }
-    if let Some(b) = inner.iter().find(|b| !(0x21..=0x7e).contains(*b)) {
-        return Err(format!(
-            "the Idempotency-Key header may hold only visible ASCII characters (no spaces); it has byte 0x{b:02x}"
-        ));
-    }
-    Ok(String::from_utf8_lossy(inner).into_owned())
-}
 
 /// The request's key, if it sent one; a malformed key (or two keys) is a 400.
 pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -60,7 +36,7 @@ fn boot() -> &'static str {
     BOOT.get_or_init(|| format!("{}-{:016x}", std::process::id(), rand::random::<u64>()))
 }
 
-fn fingerprint(parts: &[&str]) -> String {
+pub fn fingerprint(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p.as_bytes());
@@ -92,6 +68,45 @@ fn answer_from(tasks: &[crate::store::Task]) -> Answer {
     Answer { tasks: queued, ..Answer::ok("dispatch", format!("I had this brief already: {said}.")) }
 }
 
+/// What a claimed key asks of its request.
+pub enum Step {
+    /// Answered before: that answer.
+    Replay(serde_json::Value),
+    /// Taken by a process that ended after making tasks: they are the answer (`answer_from`).
+    Made { answer: Answer, utterance_id: Option<i64>, transcript: Option<String> },
+    /// Act on it now, with what is already stored of it.
+    Act { utterance_id: Option<i64>, transcript: Option<String> },
+}
+
+/// Claim `key` for this process (`store.claim_key`): a key in flight is a 409, one sent before
+/// with another request a 422.
+pub async fn claim(store: &Store, key: &str, scope: &str, fingerprint: String, text: Option<String>) -> Result<Step, ApiError> {
+    let (s, k, scope_owned) = (store.clone(), key.to_string(), scope.to_string());
+    let claim = tokio::task::spawn_blocking(move || s.claim_key(&k, &scope_owned, &fingerprint, boot(), text.as_deref(), chrono::Utc::now()))
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+    Ok(match claim {
+        Claim::Done(answer) => Step::Replay(answer),
+        Claim::Mismatch => {
+            let what = if scope == "talk" { "clip" } else { "brief" };
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("this Idempotency-Key was sent before with a different {what}: make a new key for a new {what}"),
+            ));
+        }
+        Claim::InFlight => {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "the request with this Idempotency-Key is still being handled: send it again in a moment for its answer".into(),
+            ));
+        }
+        Claim::Orphan { tasks, utterance_id, transcript } if !tasks.is_empty() => Step::Made { answer: answer_from(&tasks), utterance_id, transcript },
+        Claim::Orphan { utterance_id, transcript, .. } => Step::Act { utterance_id, transcript },
+        Claim::New { utterance_id } => Step::Act { utterance_id, transcript: None },
+    })
+}
+
 /// Act on a brief once per key: `Ok((answer, replayed))`.
 pub async fn brief(
     services: &Services,
@@ -103,33 +118,14 @@ pub async fn brief(
     let intent_json = intent.as_ref().map(|i| serde_json::to_string(i).unwrap_or_default()).unwrap_or_default();
     let fp = fingerprint(&["brief", &text, &intent_json]);
     let store = services.store.clone();
-    let claim = {
-        let (store, key, text) = (store.clone(), key.clone(), text.clone());
-        tokio::task::spawn_blocking(move || store.claim_key(&key, "brief", &fp, boot(), Some(&text), chrono::Utc::now()))
-            .await
-            .map_err(internal)?
-            .map_err(internal)?
-    };
-    let utterance = match claim {
-        Claim::Done(answer) => return Ok((answer, true)),
-        Claim::Mismatch => {
-            return Err(ApiError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "this Idempotency-Key was sent before with a different brief: make a new key for a new brief".into(),
-            ));
-        }
-        Claim::InFlight => {
-            return Err(ApiError(
-                StatusCode::CONFLICT,
-                "the brief with this Idempotency-Key is still being handled: send it again in a moment for its answer".into(),
-            ));
-        }
-        Claim::Orphan { tasks, .. } if !tasks.is_empty() => {
-            let answer = serde_json::to_value(answer_from(&tasks)).map_err(internal)?;
+    let utterance = match claim(&store, &key, "brief", fp, Some(text.clone())).await? {
+        Step::Replay(answer) => return Ok((answer, true)),
+        Step::Made { answer, .. } => {
+            let answer = serde_json::to_value(answer).map_err(internal)?;
             finish(&store, &key, &answer).await;
             return Ok((answer, true));
         }
-        Claim::Orphan { utterance_id, .. } | Claim::New { utterance_id } => utterance_id,
+        Step::Act { utterance_id, .. } => utterance_id,
     };
     // Handled on its own task, so a client that hangs up does not leave the key held.
     let coordinator = coordinator.clone();
@@ -144,7 +140,7 @@ pub async fn brief(
                 Some(a)
             }
             None => {
-                let _ = tokio::task::spawn_blocking(move || store.release_key(&key)).await;
+                release(&store, &key).await;
                 None
             }
         }
@@ -155,7 +151,20 @@ pub async fn brief(
     }
 }
 
-async fn finish(store: &Store, key: &str, answer: &serde_json::Value) {
+/// Let go of a key whose request got no answer.
+pub async fn release(store: &Store, key: &str) {
+    let (store, key) = (store.clone(), key.to_string());
+    let _ = tokio::task::spawn_blocking(move || store.release_key(&key)).await;
+}
+
+/// Link a key to the utterance its clip was stored as, before anything acts on it.
+pub async fn link(store: &Store, key: &str, utterance_id: i64) -> Result<(), ApiError> {
+    let (store, key) = (store.clone(), key.to_string());
+    tokio::task::spawn_blocking(move || store.link_key(&key, utterance_id)).await.map_err(internal)?.map_err(internal)
+}
+
+/// Keep the answer a key's request got.
+pub async fn finish(store: &Store, key: &str, answer: &serde_json::Value) {
     let (store, key, answer) = (store.clone(), key.to_string(), answer.clone());
     let done = tokio::task::spawn_blocking(move || store.finish_key(&key, &answer)).await;
     if let Ok(Err(e)) = done {
@@ -166,33 +175,6 @@ async fn finish(store: &Store, key: &str, answer: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_checked() {
-        let long = "a".repeat(MAX_KEY);
-        let too_long = "a".repeat(MAX_KEY + 1);
-        let cases: &[(&[u8], Result<&str, &str>)] = &[
-            (b"8e03978e-40d5-43e8-bc93-6894a57f9324", Ok("8e03978e-40d5-43e8-bc93-6894a57f9324")),
-            (b"\"8e03978e\"", Ok("8e03978e")),
-            (b"a", Ok("a")),
-            (long.as_bytes(), Ok(long.as_str())),
-            (too_long.as_bytes(), Err("at most 255")),
-            (b"", Err("empty")),
-            (b"\"\"", Err("empty")),
-            (b"two words", Err("0x20")),
-            (b"tab\there", Err("0x09")),
-            ("caf\u{e9}".as_bytes(), Err("0xc3")),
-            (b"nul\0", Err("0x00")),
-        ];
-        for (raw, want) in cases {
-            let got = check_key(raw);
-            match (want, &got) {
-                (Ok(w), Ok(g)) => assert_eq!(g, w),
-                (Err(w), Err(g)) => assert!(g.contains(w), "{raw:?}: {g}"),
-                _ => panic!("{raw:?}: {got:?}, want {want:?}"),
-            }
-        }
-    }
 
     #[test]
     fn one_key_header_or_none() {

@@ -14,6 +14,30 @@ use rusqlite::{OptionalExtension, params};
 /// How long a key is remembered.
 pub const KEY_TTL_HOURS: i64 = 24;
 
+/// The longest key accepted (Stripe's limit).
+pub const MAX_KEY: usize = 255;
+
+/// Why a key is refused, in words a client can act on.
+pub fn check_key(raw: &[u8]) -> std::result::Result<String, String> {
+    // The draft sends the key as a structured-field string ("…"); a bare key is taken as it is.
+    let inner = match raw {
+        [b'"', rest @ .., b'"'] => rest,
+        _ => raw,
+    };
+    if inner.is_empty() {
+        return Err("the Idempotency-Key header is empty: send a fresh random key (e.g. a UUID) per brief".into());
+    }
+    if inner.len() > MAX_KEY {
+        return Err(format!("the Idempotency-Key header is {} characters long; at most {MAX_KEY} are allowed", inner.len()));
+    }
+    if let Some(b) = inner.iter().find(|b| !(0x21..=0x7e).contains(*b)) {
+        return Err(format!(
+            "the Idempotency-Key header may hold only visible ASCII characters (no spaces); it has byte 0x{b:02x}"
+        ));
+    }
+    Ok(String::from_utf8_lossy(inner).into_owned())
+}
+
 /// What claiming a key found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
@@ -124,6 +148,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("capcom.db")).unwrap();
         (dir, s)
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        let long = "a".repeat(MAX_KEY);
+        let too_long = "a".repeat(MAX_KEY + 1);
+        let cases: &[(&[u8], std::result::Result<&str, &str>)] = &[
+            (b"8e03978e-40d5-43e8-bc93-6894a57f9324", Ok("8e03978e-40d5-43e8-bc93-6894a57f9324")),
+            (b"\"8e03978e\"", Ok("8e03978e")),
+            (b"a", Ok("a")),
+            (long.as_bytes(), Ok(long.as_str())),
+            (too_long.as_bytes(), Err("at most 255")),
+            (b"", Err("empty")),
+            (b"\"\"", Err("empty")),
+            (b"two words", Err("0x20")),
+            (b"tab\there", Err("0x09")),
+            ("caf\u{e9}".as_bytes(), Err("0xc3")),
+            (b"nul\0", Err("0x00")),
+        ];
+        for (raw, want) in cases {
+            let got = check_key(raw);
+            match (want, &got) {
+                (Ok(w), Ok(g)) => assert_eq!(g, w),
+                (Err(w), Err(g)) => assert!(g.contains(w), "{raw:?}: {g}"),
+                _ => panic!("{raw:?}: {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]
