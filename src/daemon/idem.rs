@@ -73,7 +73,7 @@ pub enum Step {
     /// Answered before: that answer.
     Replay(serde_json::Value),
     /// Taken by a process that ended after making tasks: they are the answer (`answer_from`).
-    Made { answer: Answer, utterance_id: Option<i64>, transcript: Option<String> },
+    Made { answer: Box<Answer>, utterance_id: Option<i64>, transcript: Option<String> },
     /// Act on it now, with what is already stored of it.
     Act { utterance_id: Option<i64>, transcript: Option<String> },
 }
@@ -101,7 +101,7 @@ pub async fn claim(store: &Store, key: &str, scope: &str, fingerprint: String, t
                 "the request with this Idempotency-Key is still being handled: send it again in a moment for its answer".into(),
             ));
         }
-        Claim::Orphan { tasks, utterance_id, transcript } if !tasks.is_empty() => Step::Made { answer: answer_from(&tasks), utterance_id, transcript },
+        Claim::Orphan { tasks, utterance_id, transcript } if !tasks.is_empty() => Step::Made { answer: Box::new(answer_from(&tasks)), utterance_id, transcript },
         Claim::Orphan { utterance_id, transcript, .. } => Step::Act { utterance_id, transcript },
         Claim::New { utterance_id } => Step::Act { utterance_id, transcript: None },
     })

@@ -447,19 +447,19 @@ struct BriefBody {
 }
 
 /// The request's `Idempotency-Key` (`store::check_key`), or the 400 that says what is wrong with it.
-fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, Response> {
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, String> {
     let mut values = headers.get_all("idempotency-key").iter();
     let Some(first) = values.next() else { return Ok(None) };
     if values.next().is_some() {
-        return Err(err(StatusCode::BAD_REQUEST, "send one Idempotency-Key header, not several"));
+        return Err("send one Idempotency-Key header, not several".into());
     }
-    crate::store::check_key(first.as_bytes()).map(Some).map_err(|e| err(StatusCode::BAD_REQUEST, e))
+    crate::store::check_key(first.as_bytes()).map(Some)
 }
 
 async fn brief(State(web): State<Arc<Web>>, headers: axum::http::HeaderMap, Json(b): Json<BriefBody>) -> Response {
     let key = match idempotency_key(&headers) {
         Ok(k) => k,
-        Err(resp) => return resp,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
     if b.text.trim().is_empty() {
         return err(StatusCode::BAD_REQUEST, "say something: `text` is empty");
@@ -497,7 +497,7 @@ async fn talk(State(web): State<Arc<Web>>, req: Request) -> Response {
     let received = Instant::now();
     let key = match idempotency_key(req.headers()) {
         Ok(k) => k,
-        Err(resp) => return resp,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
     let limit = web.max_clip_bytes;
     let too_long = || {
