@@ -420,3 +420,49 @@ fn a_restart_sweeps_incomplete_changelog_files_and_the_feed_lists_only_whole_one
     assert!(!xml.contains("changelog-2026-11-22-0730"), "an incomplete episode is never listed: {xml}");
     assert_eq!(d.stop(), Some(0));
 }
+
+#[test]
+fn a_clip_or_brief_sent_again_with_its_key_is_answered_once_and_not_acted_on_twice() {
+    let d = Daemon::start(CONFIG);
+    let token = device_token(&d, "pixel");
+    let talk = |key: &str, clip: &[u8]| {
+        let h = [("X-Capcom-Device", token.as_str()), ("Content-Type", "audio/wav"), ("Idempotency-Key", key)];
+        req(&d.addr, "POST", "/app/v1/talk", &h, clip)
+    };
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    let clip = tone_wav(1, 48_000);
+    let (status, head, first) = talk("clip-1", &clip);
+    assert_eq!(status, 200, "{head}{}", String::from_utf8_lossy(&first));
+    let first = json_of(&first);
+    assert!(first["utterance_id"].as_i64().is_some(), "the clip was stored: {first}");
+    // The page sends the kept clip again (its answer was lost): the first answer, nothing stored again.
+    let (status, _, again) = talk("clip-1", &clip);
+    assert_eq!(status, 200);
+    let again = json_of(&again);
+    assert_eq!(again["utterance_id"], first["utterance_id"]);
+    assert_eq!(again["answer"], first["answer"]);
+    assert_eq!(store.utterances(10).unwrap().len(), 1, "one clip stored");
+    // Another clip under the same key is refused; a new key is a new clip.
+    let (status, _, body) = talk("clip-1", &tone_wav(2, 48_000));
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    assert!(json_of(&body)["error"].as_str().unwrap().contains("different clip"));
+    let (status, _, _) = talk("clip-2", &clip);
+    assert_eq!(status, 200);
+    assert_eq!(store.utterances(10).unwrap().len(), 2);
+    // A malformed key: a JSON 400, nothing stored.
+    let (status, _, body) = talk("two words", &clip);
+    assert_eq!(status, 400);
+    assert!(json_of(&body)["error"].as_str().unwrap().contains("visible ASCII"));
+    assert_eq!(store.utterances(10).unwrap().len(), 2);
+
+    // The page's typed brief: the same key twice makes one task.
+    let brief = |key: &str| {
+        let h = [("X-Capcom-Device", token.as_str()), ("Content-Type", "application/json"), ("Idempotency-Key", key)];
+        req(&d.addr, "POST", "/app/v1/brief", &h, br#"{"text": "fix the footer links on the site"}"#)
+    };
+    let (status, _, a) = brief("brief-1");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&a));
+    let (_, _, b) = brief("brief-1");
+    assert_eq!(json_of(&a), json_of(&b));
+    assert_eq!(store.tasks(true).unwrap().len(), 1, "one task");
+}

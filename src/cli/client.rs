@@ -60,6 +60,22 @@ impl Client {
         self.send(req).await
     }
 
+    /// A POST that is safe to send again: it carries a fresh random `Idempotency-Key`, and a
+    /// send that failed on the way (the connection refused or broken, so the answer may be lost)
+    /// is tried once more with the same key, which the daemon answers without acting twice.
+    pub async fn post_once<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
+        let key = format!("{:032x}", rand::random::<u128>());
+        let req = || self.http.post(format!("{}{}", self.base, path)).bearer_auth(&self.token).header("Idempotency-Key", &key).json(body);
+        match self.send(req()).await {
+            Err(ClientError::NotRunning(_) | ClientError::Transport(_)) => {
+                tracing::debug!("the brief's send failed on the way; sending it again with its key");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                self.send(req()).await
+            }
+            done => done,
+        }
+    }
+
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
         let resp = req.send().await.map_err(|e| {
             if e.is_connect() {
@@ -80,5 +96,52 @@ impl Client {
             return Err(if status == reqwest::StatusCode::BAD_REQUEST { ClientError::Usage(msg) } else { ClientError::Api(msg) });
         }
         serde_json::from_slice(&body).map_err(|e| ClientError::Transport(format!("bad reply from the daemon: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Read one request head (and its small body) off `s`; return its Idempotency-Key.
+    async fn key_of(s: &mut tokio::net::TcpStream) -> Option<String> {
+        let mut buf = vec![0u8; 8192];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        let head = String::from_utf8_lossy(&got).to_lowercase();
+        head.lines().find_map(|l| l.strip_prefix("idempotency-key:").map(|v| v.trim().to_string()))
+    }
+
+    #[tokio::test]
+    async fn a_brief_lost_on_the_way_is_sent_once_more_with_the_same_key() {
+        // A daemon that hangs up on the first request (its answer lost) and answers the second.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut keys = Vec::new();
+            let (mut s, _) = listener.accept().await.unwrap();
+            keys.push(key_of(&mut s).await);
+            drop(s);
+            let (mut s, _) = listener.accept().await.unwrap();
+            keys.push(key_of(&mut s).await);
+            let body = r#"{"ok":true,"say":"Task 1"}"#;
+            let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            s.write_all(resp.as_bytes()).await.unwrap();
+            keys
+        });
+        let c = Client { base: format!("http://{addr}"), token: "t".into(), http: reqwest::Client::builder().no_proxy().build().unwrap() };
+        let answer: serde_json::Value = c.post_once("/v1/brief", &serde_json::json!({ "text": "fix it" })).await.unwrap();
+        assert_eq!(answer["say"], "Task 1");
+        let keys = server.await.unwrap();
+        let first = keys[0].clone().expect("the first send has a key");
+        assert_eq!(first.len(), 32, "{first}");
+        assert_eq!(keys[1].as_deref(), Some(first.as_str()), "the same key on the retry");
     }
 }

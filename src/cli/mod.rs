@@ -665,7 +665,7 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir, expli
                 return exit::USAGE;
             }
             with_client(&data, |c| async move {
-                let answer: serde_json::Value = c.post("/v1/brief", &serde_json::json!({ "text": text })).await?;
+                let answer: serde_json::Value = c.post_once("/v1/brief", &serde_json::json!({ "text": text })).await?;
                 print_answer(&answer, json);
                 Ok(answer_code(&answer))
             })

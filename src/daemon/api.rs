@@ -345,7 +345,10 @@ pub fn brief_allowed(text: &str) -> Result<(), ApiError> {
     })
 }
 
-async fn post_brief(State(st): State<AppState>, Json(b): Json<BriefBody>) -> ApiResult<Answer> {
+/// `POST /v1/brief`. With an `Idempotency-Key` header, a brief sent again gets the first
+/// one's answer and makes no second task (`idem.rs`).
+async fn post_brief(State(st): State<AppState>, headers: HeaderMap, Json(b): Json<BriefBody>) -> Result<Response, ApiError> {
+    let key = super::idem::key_of(&headers)?;
     if b.text.trim().is_empty() && b.intent.is_none() {
         return Err(ApiError(StatusCode::BAD_REQUEST, "say something: `text` is empty".into()));
     }
@@ -359,7 +362,15 @@ async fn post_brief(State(st): State<AppState>, Json(b): Json<BriefBody>) -> Api
             brief_allowed(i)?;
         }
     }
-    ask(&st, |reply| Msg::Brief { text: b.text, intent: b.intent, reply }).await
+    let Some(key) = key else {
+        return Ok(ask(&st, |reply| Msg::Brief { text: b.text, intent: b.intent, utterance: None, reply }).await?.into_response());
+    };
+    let (answer, replayed) = super::idem::brief(&st.services, &st.coordinator, key, b.text, b.intent).await?;
+    let mut resp = Json(answer).into_response();
+    if replayed {
+        resp.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+    }
+    Ok(resp)
 }
 
 async fn post_merge(State(st): State<AppState>, Json(b): Json<TaskBody>) -> ApiResult<Answer> {

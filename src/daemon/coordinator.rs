@@ -59,7 +59,8 @@ pub enum HotkeyEdge {
 pub enum Msg {
     Snapshot(oneshot::Sender<Snapshot>),
     /// Act on words as if spoken (or on an intent already understood).
-    Brief { text: String, intent: Option<crate::understand::Intent>, reply: oneshot::Sender<Answer> },
+    /// `utterance`: the brief's text already stored (with its idempotency key, `idem.rs`).
+    Brief { text: String, intent: Option<crate::understand::Intent>, utterance: Option<i64>, reply: oneshot::Sender<Answer> },
     /// Ask to merge a task (an id or a reference); the confirmation stays pending here.
     Merge { task: String, reply: oneshot::Sender<Answer> },
     /// Confirm the pending question.
@@ -278,8 +279,8 @@ impl Coordinator {
                 }
                 self.services.config = config;
             }
-            Msg::Brief { text, intent, reply } => {
-                let answer = self.brief(text, intent, None).await;
+            Msg::Brief { text, intent, utterance, reply } => {
+                let answer = self.brief(text, intent, utterance).await;
                 let _ = reply.send(answer);
             }
             Msg::Merge { task, reply } => {

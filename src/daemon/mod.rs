@@ -6,6 +6,7 @@ pub mod actions;
 pub mod api;
 pub mod coordinator;
 mod held;
+pub mod idem;
 pub mod retention;
 pub mod phone;
 pub mod sessions;

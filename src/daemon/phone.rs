@@ -18,6 +18,10 @@ pub struct DaemonBackend {
     clips: ClipHandler,
 }
 
+fn unavailable(e: String) -> (StatusCode, String) {
+    (StatusCode::SERVICE_UNAVAILABLE, e)
+}
+
 impl DaemonBackend {
     pub fn new(services: Services, coordinator: super::CoordinatorHandle) -> Arc<DaemonBackend> {
         Arc::new(DaemonBackend { clips: ClipHandler::new(services.clone()), services, coordinator })
@@ -30,6 +34,33 @@ impl DaemonBackend {
         }
         let a = rx.await.map_err(|_| "the coordinator is stopping".to_string())?;
         serde_json::to_value(a).map_err(|e| e.to_string())
+    }
+
+    /// A clip stored, gated and transcribed, then acted on. With `key`, the key is linked to the
+    /// clip's utterance before anything acts on it, so a repeat after a crash finds what it made.
+    async fn heard_linked(&self, samples: Vec<f32>, key: Option<&str>) -> Result<Heard, String> {
+        let started = chrono::Utc::now() - chrono::Duration::milliseconds((samples.len() / 16) as i64);
+        let out = self.clips.handle(samples, started).await.map_err(|e| format!("{e:#}"))?;
+        let Some(text) = out.transcript else {
+            let say = match out.reason.as_deref() {
+                Some(r) if r.starts_with("nothing heard") => "I didn't hear anything.".to_string(),
+                Some(r) => format!("I kept the recording but could not transcribe it: {r}."),
+                None => "I kept the recording.".to_string(),
+            };
+            return Ok(Heard { utterance_id: out.utterance_id, transcript: None, answer: serde_json::json!({ "ok": false, "say": say }), say });
+        };
+        if let (Some(key), Some(id)) = (key, out.utterance_id) {
+            super::idem::link(&self.services.store, key, id).await.map_err(|e| e.1)?;
+        }
+        self.act_on(out.utterance_id, text).await
+    }
+
+    /// A transcribed clip to the coordinator, like a hotkey transcript.
+    async fn act_on(&self, utterance: Option<i64>, text: String) -> Result<Heard, String> {
+        let utterance_id = utterance.unwrap_or_default();
+        let answer = self.ask(|reply| Msg::Heard { utterance_id, text: text.clone(), reply }).await?;
+        let say = answer["say"].as_str().unwrap_or_default().to_string();
+        Ok(Heard { utterance_id: utterance, transcript: Some(text), answer, say })
     }
 }
 
@@ -49,25 +80,48 @@ impl Backend for DaemonBackend {
         self.ask(|reply| Msg::Confirm { code, no_checks: false, reply }).await
     }
 
-    async fn brief(&self, text: String) -> Result<serde_json::Value, String> {
-        self.ask(|reply| Msg::Brief { text, intent: None, reply }).await
+    async fn brief(&self, text: String, key: Option<String>) -> Result<serde_json::Value, (StatusCode, String)> {
+        match key {
+            Some(key) => super::idem::brief(&self.services, &self.coordinator, key, text, None).await.map(|(a, _)| a).map_err(|e| (e.0, e.1)),
+            None => self.ask(|reply| Msg::Brief { text, intent: None, utterance: None, reply }).await.map_err(unavailable),
+        }
     }
 
-    async fn heard(&self, samples: Vec<f32>) -> Result<Heard, String> {
-        let started = chrono::Utc::now() - chrono::Duration::milliseconds((samples.len() / 16) as i64);
-        let out = self.clips.handle(samples, started).await.map_err(|e| format!("{e:#}"))?;
-        let Some(text) = out.transcript else {
-            let say = match out.reason.as_deref() {
-                Some(r) if r.starts_with("nothing heard") => "I didn't hear anything.".to_string(),
-                Some(r) => format!("I kept the recording but could not transcribe it: {r}."),
-                None => "I kept the recording.".to_string(),
-            };
-            return Ok(Heard { utterance_id: out.utterance_id, transcript: None, answer: serde_json::json!({ "ok": false, "say": say }), say });
+    async fn heard(&self, samples: Vec<f32>, key: Option<String>) -> Result<Heard, (StatusCode, String)> {
+        let Some(key) = key else { return self.heard_linked(samples, None).await.map_err(unavailable) };
+        use super::idem::{self, Step};
+        let store = self.services.store.clone();
+        let mut digest = <sha2::Sha256 as sha2::Digest>::new();
+        for s in &samples {
+            sha2::Digest::update(&mut digest, s.to_le_bytes());
+        }
+        let fp = idem::fingerprint(&["talk", &hex::encode(sha2::Digest::finalize(digest))]);
+        let api = |e: super::api::ApiError| (e.0, e.1);
+        let (utterance, transcript) = match idem::claim(&store, &key, "talk", fp, None).await.map_err(api)? {
+            Step::Replay(v) => return serde_json::from_value(v).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+            Step::Made { answer, utterance_id, transcript } => {
+                let say = answer.say.clone();
+                let heard = Heard { utterance_id, transcript, answer: serde_json::to_value(answer).unwrap_or_default(), say };
+                idem::finish(&store, &key, &serde_json::to_value(&heard).unwrap_or_default()).await;
+                return Ok(heard);
+            }
+            Step::Act { utterance_id, transcript } => (utterance_id, transcript),
         };
-        let utterance_id = out.utterance_id.unwrap_or_default();
-        let answer = self.ask(|reply| Msg::Heard { utterance_id, text: text.clone(), reply }).await?;
-        let say = answer["say"].as_str().unwrap_or_default().to_string();
-        Ok(Heard { utterance_id: out.utterance_id, transcript: Some(text), answer, say })
+        // Handled on its own task, so a page that hangs up does not leave the key held.
+        let me = DaemonBackend { services: self.services.clone(), coordinator: self.coordinator.clone(), clips: self.clips.clone() };
+        let done = tokio::spawn(async move {
+            let heard = match (utterance, transcript) {
+                // Stored and heard before the process that took it ended: not transcribed again.
+                (Some(utterance_id), Some(text)) => me.act_on(Some(utterance_id), text).await,
+                _ => me.heard_linked(samples, Some(&key)).await,
+            };
+            match &heard {
+                Ok(h) => idem::finish(&store, &key, &serde_json::to_value(h).unwrap_or_default()).await,
+                Err(_) => idem::release(&store, &key).await,
+            }
+            heard
+        });
+        done.await.map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?.map_err(unavailable)
     }
 
     async fn speak(&self, text: String) -> Option<Vec<u8>> {

@@ -542,6 +542,7 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
 /// Clips recorded elsewhere (the phone page's push-to-talk), handled by the same steps as a
 /// hotkey clip: stored first (WAV and row), gated, transcribed by the local model. The caller
 /// hands the transcript to the coordinator. The model is loaded on first use.
+#[derive(Clone)]
 pub struct ClipHandler {
     services: Services,
     slot: Arc<ModelSlot>,

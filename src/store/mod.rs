@@ -5,6 +5,7 @@
 //! writes the task row and its event in one transaction.
 
 mod devices;
+mod idempotency;
 mod retention;
 mod schema;
 mod sessions;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use devices::{Device, PairRefusal, secret_hash};
+pub use idempotency::{Claim, KEY_TTL_HOURS, MAX_KEY, check_key};
 pub use retention::{Clip, Selection};
 pub use schema::MIGRATIONS;
 pub use sessions::{Heard, MAX_SESSIONS, OutsideSession};

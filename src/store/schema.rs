@@ -128,4 +128,20 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outside_sessions_updated ON outside_sessions(updated_at);
     "#,
+    // 5: idempotency keys of briefs (`store::idempotency`): a brief sent again with the key of
+    // one already acted on gets that first answer, never a second task. `utterance_id` links the
+    // key to what was heard (and so to the tasks it made) before anything acts; `answer` is the
+    // JSON answer once there is one; `boot` names the daemon process handling it. Swept after 24 h.
+    r#"
+    CREATE TABLE idempotency_keys (
+        key          TEXT PRIMARY KEY,
+        scope        TEXT NOT NULL,
+        fingerprint  TEXT NOT NULL,
+        utterance_id INTEGER,
+        answer       TEXT,
+        boot         TEXT,
+        created_at   TEXT NOT NULL
+    );
+    CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
+    "#,
 ];

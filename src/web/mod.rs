@@ -72,10 +72,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn merge(&self, task: String) -> Result<serde_json::Value, String>;
     /// The same path `POST /v1/confirm` takes.
     async fn confirm(&self, code: Option<String>) -> Result<serde_json::Value, String>;
-    /// The same path `POST /v1/brief` takes.
-    async fn brief(&self, text: String) -> Result<serde_json::Value, String>;
+    /// The same path `POST /v1/brief` takes, with its `Idempotency-Key` if the page sent one.
+    async fn brief(&self, text: String, key: Option<String>) -> Result<serde_json::Value, (StatusCode, String)>;
     /// A clip (16 kHz mono) handled exactly like a hotkey clip: stored, transcribed, understood, acted on.
-    async fn heard(&self, samples: Vec<f32>) -> Result<Heard, String>;
+    /// With a key, a clip sent again (its answer lost) gets the first answer and is not acted on twice.
+    async fn heard(&self, samples: Vec<f32>, key: Option<String>) -> Result<Heard, (StatusCode, String)>;
     /// The answer as a WAV file, from the same text-to-speech; `None` when speech is off.
     async fn speak(&self, text: String) -> Option<Vec<u8>>;
     /// One task in full (the same JSON as `GET /v1/tasks/{id}`, plus its diff).
@@ -445,7 +446,21 @@ struct BriefBody {
     text: String,
 }
 
-async fn brief(State(web): State<Arc<Web>>, Json(b): Json<BriefBody>) -> Response {
+/// The request's `Idempotency-Key` (`store::check_key`), or the 400 that says what is wrong with it.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, String> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(first) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err("send one Idempotency-Key header, not several".into());
+    }
+    crate::store::check_key(first.as_bytes()).map(Some)
+}
+
+async fn brief(State(web): State<Arc<Web>>, headers: axum::http::HeaderMap, Json(b): Json<BriefBody>) -> Response {
+    let key = match idempotency_key(&headers) {
+        Ok(k) => k,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
     if b.text.trim().is_empty() {
         return err(StatusCode::BAD_REQUEST, "say something: `text` is empty");
     }
@@ -454,7 +469,10 @@ async fn brief(State(web): State<Arc<Web>>, Json(b): Json<BriefBody>) -> Respons
         let status = if matches!(e, BriefRefusal::TooLong { .. }) { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
         return err(status, e.to_string());
     }
-    answer(web.backend.brief(b.text).await)
+    match web.backend.brief(b.text, key).await {
+        Ok(v) => Json(v).into_response(),
+        Err((status, e)) => err(status, e),
+    }
 }
 
 fn answer(r: Result<serde_json::Value, String>) -> Response {
@@ -477,6 +495,10 @@ pub fn clip_limit(max_utterance: Duration) -> usize {
 /// A push-to-talk clip: a WAV file (16-bit PCM or float, any rate, any channels).
 async fn talk(State(web): State<Arc<Web>>, req: Request) -> Response {
     let received = Instant::now();
+    let key = match idempotency_key(req.headers()) {
+        Ok(k) => k,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
     let limit = web.max_clip_bytes;
     let too_long = || {
         let secs = (limit.saturating_sub(64 * 1024) / 2) as u64 / u64::from(PAGE_RATE);
@@ -499,9 +521,9 @@ async fn talk(State(web): State<Arc<Web>>, req: Request) -> Response {
         Ok(Err(e)) => return err(StatusCode::BAD_REQUEST, e),
         Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let heard = match web.backend.heard(samples).await {
+    let heard = match web.backend.heard(samples, key).await {
         Ok(h) => h,
-        Err(e) => return err(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err((status, e)) => return err(status, e),
     };
     let audio = if heard.say.trim().is_empty() { None } else { web.backend.speak(heard.say.clone()).await };
     use base64::Engine as _;

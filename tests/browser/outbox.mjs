@@ -92,6 +92,14 @@ try {
   await sleep(500);
   await page.waitForFunction(() => (window.capcom.unsent || []).length === 1);
 
+  step("a kept clip has its own Idempotency-Key; a second copy of it (its answer lost) is not acted on twice");
+  const keys = await page.evaluate(async () => {
+    const [c] = await window.capcomOutbox.all();
+    await window.capcomOutbox.put({ blob: c.blob, at: c.at, error: "the answer was lost", key: c.key });
+    return (await window.capcomOutbox.all()).map((x) => x.key);
+  });
+  assert(keys.length === 2 && /^[0-9a-f]{32}$/.test(keys[0]) && keys[1] === keys[0], "the clip's key, twice: " + JSON.stringify(keys));
+
   step("the tab closed, the daemon back: a new page sends it");
   await page.close();
   await startDaemon();
@@ -99,7 +107,7 @@ try {
   await page.waitForFunction(() => window.capcom.lastTalk && (window.capcom.unsent || []).length === 0);
   assert((await page.evaluate(async () => (await window.capcomOutbox.all()).length)) === 0, "nothing is left in the outbox");
   let after = await history();
-  assert(after.length === before + 1, `one more utterance: ${before} -> ${after.length}`);
+  assert(after.length === before + 1, `one more utterance (the copy sent with the same key was not stored again): ${before} -> ${after.length}`);
   // 16-bit mono at 48 kHz after a 44-byte header: the kept clip's length
   const keptMs = (kept[0] - 44) / 96;
   assert(Math.abs(after[0].duration_ms - keptMs) < 100, `the whole recording arrived: ${after[0].duration_ms} ms of ${keptMs} ms`);

@@ -251,16 +251,34 @@ async function up(e) {
   $("talk").classList.remove("recording"); $("talk").classList.add("thinking"); $("talk").textContent = "Thinking…";
   // The clip is kept in the browser before it is sent, so no failure (a refusal, the daemon
   // down, the network gone, the tab closed) loses it.
+  // Each kept clip has its own Idempotency-Key: a retry after a lost answer gets that
+  // answer and does not act on the clip twice.
+  const key = newKey();
   let id = null;
-  try { id = await outbox.put({ blob: clip, at: new Date().toISOString(), error: null }); } catch (err) { /* no IndexedDB: send it anyway */ }
-  await sendClip(id, clip, released);
+  try { id = await outbox.put({ blob: clip, at: new Date().toISOString(), error: null, key }); } catch (err) { /* no IndexedDB: send it anyway */ }
+  await sendClip(id, clip, released, key);
   $("talk").classList.remove("thinking"); $("talk").textContent = "Hold to talk";
 }
 
+/// A fresh random Idempotency-Key (128 bits, hex); crypto.getRandomValues works on plain HTTP too.
+function newKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/// The key of a kept clip; one kept before clips had keys is given one now.
+async function keyOf(c) {
+  if (c.key) return c.key;
+  const key = newKey();
+  await outbox.update(c.id, { key }).catch(() => {});
+  return key;
+}
+
 /// Send one clip; on success forget it, on failure keep it as "not sent" with the reason.
-async function sendClip(id, clip, released) {
+async function sendClip(id, clip, released, key) {
   try {
-    const a = await api("/app/v1/talk", { method: "POST", body: clip, headers: { "Content-Type": "audio/wav" } });
+    const a = await api("/app/v1/talk", { method: "POST", body: clip, headers: { "Content-Type": "audio/wav", "Idempotency-Key": key } });
     if (id != null) await outbox.remove(id).catch(() => {});
     const answered = performance.now();
     $("heard").hidden = false;
@@ -339,7 +357,7 @@ async function flushOutbox() {
   flushing = true;
   try {
     const list = (await outbox.all().catch(() => [])).filter((c) => c.error);
-    for (const c of list) if (!(await sendClip(c.id, c.blob, performance.now()))) break;
+    for (const c of list) if (!(await sendClip(c.id, c.blob, performance.now(), await keyOf(c)))) break;
   } finally { flushing = false; }
 }
 $("outbox").addEventListener("click", async (e) => {
@@ -347,7 +365,7 @@ $("outbox").addEventListener("click", async (e) => {
   if (retry) {
     const id = +retry.dataset.retry;
     const c = (await outbox.all()).find((x) => x.id === id);
-    if (c) await sendClip(c.id, c.blob, performance.now());
+    if (c) await sendClip(c.id, c.blob, performance.now(), await keyOf(c));
   } else if (discard) {
     await outbox.remove(+discard.dataset.discard); await showOutbox();
   }
