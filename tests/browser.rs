@@ -82,7 +82,7 @@ fn the_phone_page_in_headless_chromium() {
     let model = tmp.path().join("ggml-test-tiny.bin");
     capcom::transcribe::testmodel::TestModel::tiny().write(&model).unwrap();
     let config = format!(
-        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\ndefault_agent = \"good\"\nconfirm_ttl = \"60s\"\n# two tasks in components/ side by side; scope leases are tested in tests/many.rs\noverlap = \"allow\"\n\n[speech]\nengine = \"espeak-ng\"\n\n[voice]\nmodel = \"{}\"\n\n[agents.good]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n\n[[routes]]\nkind = \"dependency-upgrade\"\nagent = \"good\"\n",
+        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\ndefault_agent = \"good\"\nconfirm_ttl = \"60s\"\ngrace = \"0s\"\n# two tasks in components/ side by side; scope leases are tested in tests/many.rs\noverlap = \"allow\"\n\n[speech]\nengine = \"espeak-ng\"\n\n[voice]\nmodel = \"{}\"\n\n[agents.good]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n\n[[routes]]\nkind = \"dependency-upgrade\"\nagent = \"good\"\n",
         repo.display(),
         model.display(),
         agent.display()

@@ -250,7 +250,7 @@ async fn the_tray_shows_every_state_on_a_real_panel_that_starts_after_capcom() {
     // capcom first: a task that commits and meets a red check (so it needs attention), F9 to talk
     let agent = scene.agent("good", &format!("set -e\necho 'button v2' > components/button.txt\n{ID} commit -qam button\n{DONE}"));
     let config = format!(
-        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"sh\", \"-c\", \"echo 1 test failed; exit 1\"]\n\n[dispatch]\ndefault_agent = \"good\"\n\n{agent}\n[voice]\nhotkey = \"F9\"\ncues = false\n\n[speech]\nengine = \"none\"\n",
+        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"sh\", \"-c\", \"echo 1 test failed; exit 1\"]\n\n[dispatch]\ndefault_agent = \"good\"\ngrace = \"0s\"\n\n{agent}\n[voice]\nhotkey = \"F9\"\ncues = false\n\n[speech]\nengine = \"none\"\n",
         scene.repo.display()
     );
     let mut d = Daemon::start_desktop(&config, &env.pairs());

@@ -420,6 +420,9 @@ pub struct Dispatch {
     pub merge_method: String,
     /// How long a merge confirmation stays valid.
     pub confirm_ttl: Dur,
+    /// A dispatched task waits this long before its agent starts, so "undo that" or "actually
+    /// give that to Jules" costs nothing; zero starts agents at once.
+    pub grace: Dur,
     /// Retry once a task whose agent vanished while the daemon was down.
     pub retry_interrupted: bool,
     /// A run's log keeps its first and last halves of this many MiB.
@@ -452,6 +455,7 @@ impl Default for Dispatch {
             timeout: Dur::from_secs(30 * 60),
             merge_method: "merge".into(),
             confirm_ttl: Dur::from_secs(30),
+            grace: Dur::from_secs(8),
             retry_interrupted: false,
             max_log_mib: 8,
             max_progress_events: 200,

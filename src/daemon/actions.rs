@@ -1,57 +1,18 @@
 //! The coordinator's handling of briefs, merges, confirmations and cancels.
 //!
-//! Everything here runs inside the coordinator's message loop, so the pending
-//! merge confirmation (session state) has exactly one owner.
+//! Everything here runs inside the coordinator's message loop. What the conversation
+//! decides (which question a "confirm" answers, whether it is still open, the grace window)
+//! is the pure [`super::dialogue`]; this file does the I/O those decisions call for.
 
+pub use super::answer::{Answer, Queued};
 use super::coordinator::{Coordinator, Msg, Stage};
+use super::dialogue::{self, Effect, Event, Heard};
+pub use super::dialogue::read_back;
 use crate::dispatch::{self, DispatchHandle};
 use crate::report::TaskView;
 use crate::review::merge::{Action, Gate, Merged, Pending};
 use crate::store::{Task, TaskState, TaskUpdate};
 use crate::understand::{self, Intent, IntentKind, Target, TaskRef};
-use serde::Serialize;
-
-/// One task a brief queued (or held).
-#[derive(Debug, Clone, Serialize)]
-pub struct Queued {
-    pub id: i64,
-    pub title: String,
-    pub state: TaskState,
-    pub agent: Option<String>,
-    /// Why that agent: "you asked for jules", "the route for css tasks", "the default agent".
-    pub why: Option<String>,
-    pub repo: Option<String>,
-    /// For a held task: the question to answer.
-    pub question: Option<String>,
-    pub scheduled_at: Option<String>,
-}
-
-/// The answer to a brief, merge, confirm or cancel.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct Answer {
-    pub ok: bool,
-    pub intent: String,
-    /// One readable (speakable) answer.
-    pub say: String,
-    pub tasks: Vec<Queued>,
-    pub pending: Option<Pending>,
-    pub merged: Option<Merged>,
-    /// The parsed intent, for a brief.
-    pub parsed: Option<Intent>,
-}
-
-impl Answer {
-    pub(super) fn ok(intent: &str, say: impl Into<String>) -> Answer {
-        Answer { ok: true, intent: intent.into(), say: say.into(), ..Answer::default() }
-    }
-    fn no(intent: &str, say: impl Into<String>) -> Answer {
-        Answer { ok: false, intent: intent.into(), say: say.into(), ..Answer::default() }
-    }
-    /// A refusal or a question back.
-    pub fn refused(intent: &str, say: impl Into<String>) -> Answer {
-        Answer::no(intent, say)
-    }
-}
 
 impl Coordinator {
     pub(super) fn dispatcher(&self) -> Result<&DispatchHandle, String> {
@@ -64,20 +25,11 @@ impl Coordinator {
         Ok(Gate { store: c.store.clone(), git: c.git.clone(), config: c.config.get(), github: c.github.clone() })
     }
 
-    /// Drop a confirmation that has expired.
-    fn expire_pending(&mut self) {
-        if self.pending.as_ref().is_some_and(|p| tokio::time::Instant::now() >= p.deadline) {
-            self.pending = None;
-            if self.stage == Stage::AwaitingConfirmation {
-                self.stage = Stage::Idle;
-            }
-        }
-    }
-
     /// `capcom brief TEXT`: record it, understand it, act on it.
     /// A spoken brief arrives with its `utterance` already stored (audio first, then the transcript).
     pub(super) async fn brief(&mut self, text: String, given: Option<Intent>, utterance: Option<i64>) -> Answer {
-        self.expire_pending();
+        // A question whose time ran out expires; an agent whose window closed starts.
+        self.step(Event::Tick).await;
         let store = self.services.store.clone();
         // What the user said is stored before anything acts on it.
         let utterance = match utterance {
@@ -90,14 +42,26 @@ impl Coordinator {
                 Err(e) => return Answer::no("unknown", format!("cannot record the brief: {e}")),
             },
         };
+        // Within a grace window: "undo that" drops the brief, "actually give that to Jules"
+        // corrects it; anything else is a new utterance.
+        if given.is_none() && !self.dialogue.graced().is_empty() {
+            let heard = dialogue::heard(&text, &understand::Names::from_config(&self.services.config));
+            if heard != Heard::Other {
+                let effects = self.step(Event::Heard(heard)).await;
+                if let Some(answer) = self.graced(effects).await {
+                    self.dialogue.asked = None;
+                    return answer;
+                }
+            }
+        }
         let intent = match given {
             Some(i) => i,
             None => {
                 let tasks: Vec<TaskRef> = store.tasks(true).unwrap_or_default().iter().rev().take(50).rev().map(Task::to_ref).collect();
                 // A merge or cancel question first; else a held task's question just asked.
                 let pending = self
-                    .pending
-                    .as_ref()
+                    .dialogue
+                    .pending()
                     .map(|p| understand::Pending { action: p.action.as_str().into(), question: p.question.clone(), task: Some(p.task) })
                     .or_else(|| self.clarify_pending());
                 let cx = understand::Context {
@@ -111,7 +75,7 @@ impl Coordinator {
         };
         // "Confirm without checks" answers a pending question whatever the parser made of "without checks".
         let mut intent = intent;
-        if self.pending.is_some() && intent.intent != IntentKind::Confirm && confirms_without_checks(&text) {
+        if self.dialogue.pending().is_some() && intent.intent != IntentKind::Confirm && confirms_without_checks(&text) {
             intent.intent = IntentKind::Confirm;
         }
         let mut answer = match intent.intent {
@@ -127,10 +91,10 @@ impl Coordinator {
             // "Dispatch it anyway" (or a yes) to a held task's question releases it as it stands.
             IntentKind::Confirm if self.held_for_yes_no(&text).is_some() => {
                 let task = self.held_for_yes_no(&text).expect("checked by the guard");
-                let words = if text.to_lowercase().contains("anyway") { text.clone() } else { super::held::ANYWAY.to_string() };
+                let words = if text.to_lowercase().contains("anyway") { text.clone() } else { dialogue::ANYWAY.to_string() };
                 self.release_held(task, &words).await
             }
-            IntentKind::Confirm if self.pending.is_none() && text.to_lowercase().contains("anyway") && self.which_held().is_some() => {
+            IntentKind::Confirm if self.dialogue.pending().is_none() && text.to_lowercase().contains("anyway") && self.which_held().is_some() => {
                 Answer::no("confirm", self.which_held().unwrap_or_default())
             }
             IntentKind::Deny if self.held_for_yes_no(&text).is_some() => {
@@ -140,26 +104,30 @@ impl Coordinator {
             IntentKind::Confirm => {
                 // A confirmation that names another task than the one asked about changes nothing.
                 let named = intent.target.as_ref().and_then(|t| t.task);
-                match self.pending.as_ref().filter(|p| named.is_some_and(|t| t != p.task)) {
-                    Some(p) => Answer::no("confirm", format!("That is not what I asked about, so nothing changed. I'm waiting on: {}", p.question)),
-                    None => self.confirm(None, says_without_checks(&text)).await,
-                }
+                self.confirm_named(named, None, says_without_checks(&text)).await
             }
-            IntentKind::Deny => match self.pending.take() {
-                Some(p) => {
-                    self.stage = Stage::Idle;
-                    let _ = self.services.store.audit("deny", Some(p.task), "user", Some(p.action.as_str()));
-                    Answer::ok("deny", match p.action {
-                        Action::Merge => format!("Okay, task {} stays unmerged.", p.task),
-                        Action::MergeAll => "Okay, nothing merged.".to_string(),
-                        Action::Cancel => format!("Okay, task {} keeps going.", p.task),
-                    })
+            IntentKind::Deny => {
+                let mut answer = Answer::ok("deny", "Nothing was waiting for an answer.");
+                for effect in self.step(Event::Deny).await {
+                    match effect {
+                        Effect::Denied(p) => {
+                            self.stage = Stage::Idle;
+                            let _ = self.services.store.audit("deny", Some(p.task), "user", Some(p.action.as_str()));
+                            answer = Answer::ok("deny", match p.action {
+                                Action::Merge => format!("Okay, task {} stays unmerged.", p.task),
+                                Action::MergeAll => "Okay, nothing merged.".to_string(),
+                                Action::Cancel => format!("Okay, task {} keeps going.", p.task),
+                            });
+                        }
+                        Effect::Refuse(say) => answer = Answer::ok("deny", say),
+                        _ => {}
+                    }
                 }
-                None => Answer::ok("deny", "Nothing was waiting for an answer."),
-            },
+                answer
+            }
             // Spoken (or typed) words cancel only after a confirmation; `capcom cancel ID` acts at once.
             IntentKind::Cancel => match self.target_of(&intent) {
-                Ok(id) => self.ask_cancel(id),
+                Ok(id) => self.ask_cancel(id).await,
                 Err(q) => Answer::no("cancel", q),
             },
             // "Run task 7 anyway": a task that waits for an overlapping one starts now.
@@ -176,7 +144,7 @@ impl Coordinator {
             // "Dispatch task 1 anyway", "retry task 1": a held task starts as it stands.
             IntentKind::Retry if self.held_target(&intent).is_some() => {
                 let task = self.held_target(&intent).expect("checked by the guard");
-                self.release_held(task, super::held::ANYWAY).await
+                self.release_held(task, dialogue::ANYWAY).await
             }
             IntentKind::Retry => match (self.target_of(&intent), self.dispatcher()) {
                 (Ok(id), Ok(d)) => match d.retry(id).await {
@@ -233,7 +201,9 @@ impl Coordinator {
         }
         let store = d.ctx().store.clone();
         let mut queued = Vec::new();
-        let mut lines = Vec::new();
+        // Each task's line: as it stands, or (a queued task's) read back once the dialogue says when it starts.
+        let mut lines: Vec<Result<String, (i64, String)>> = Vec::new();
+        let mut ready = Vec::new();
         let now = chrono::Utc::now();
         for spec in &intent.tasks {
             let plan = dispatch::plan(spec, &d.ctx().config.get(), &d.ctx().agents, now);
@@ -254,17 +224,22 @@ impl Coordinator {
             if let Some(a) = &plan.agent {
                 let _ = store.add_event(Some(task.id), "routed", &format!("{} ({})", a.agent, a.why), None);
             }
+            let agent = plan.agent.as_ref().map(|a| (a.agent.as_str(), a.why.as_str()));
             match plan.state {
-                TaskState::Queued | TaskState::Scheduled => {
-                    d.submit(&task).await;
-                    let when = match (&plan.at, plan.state) {
-                        (Some(t), TaskState::Scheduled) => format!("starts {}", t.with_timezone(&chrono::Local).format("%a %H:%M")),
-                        _ => "starts now".to_string(),
-                    };
-                    let agent = plan.agent.as_ref().map(|a| (a.agent.as_str(), a.why.as_str()));
-                    lines.push(read_back(task.id, &task.title, agent, plan.repo.as_deref(), &when));
+                // Its agent starts when its grace window closes (the dialogue says when).
+                TaskState::Queued => {
+                    ready.push(task.id);
+                    lines.push(Err((task.id, read_back(task.id, &task.title, agent, plan.repo.as_deref(), WHEN))));
                 }
-                _ => lines.push(format!("Task {}, '{}', is on hold: {}", task.id, task.title, plan.reason.clone().unwrap_or_default())),
+                TaskState::Scheduled => {
+                    d.submit(&task).await;
+                    let when = match &plan.at {
+                        Some(t) => format!("starts {}", t.with_timezone(&chrono::Local).format("%a %H:%M")),
+                        None => "starts now".to_string(),
+                    };
+                    lines.push(Ok(read_back(task.id, &task.title, agent, plan.repo.as_deref(), &when)));
+                }
+                _ => lines.push(Ok(format!("Task {}, '{}', is on hold: {}", task.id, task.title, plan.reason.clone().unwrap_or_default()))),
             }
             queued.push(Queued {
                 id: task.id,
@@ -277,8 +252,100 @@ impl Coordinator {
                 scheduled_at: task.scheduled_at.clone(),
             });
         }
+        // The dialogue decides when each queued task's agent starts: now, or when its grace window closes.
+        let mut waits = std::collections::HashMap::new();
+        let mut unsure = false;
+        for effect in self.step(Event::Dispatched { tasks: ready, confidence: intent.confidence }).await {
+            if let Effect::Wait { task, wait, unsure: u } = effect {
+                waits.insert(task, wait);
+                unsure |= u;
+            }
+        }
+        let mut say: Vec<String> = lines
+            .into_iter()
+            .map(|l| match l {
+                Ok(line) => line,
+                Err((id, line)) => line.replace(WHEN, &dialogue::starts_in(waits.get(&id).copied().unwrap_or_default())),
+            })
+            .collect();
+        if unsure {
+            say.push("Did I get that right?".into());
+        }
         // A held task is an answer too (its question), not an error.
-        Answer { tasks: queued, ..Answer::ok("dispatch", lines.join(" ")) }
+        Answer { tasks: queued, ..Answer::ok("dispatch", say.join(" ")) }
+    }
+
+    /// Carry out what words heard in a grace window did: tasks undone before their agents
+    /// started, or a task corrected and read back. `None` when they did neither (the window
+    /// had closed): the words are then understood as usual.
+    async fn graced(&mut self, effects: Vec<Effect>) -> Option<Answer> {
+        let store = self.services.store.clone();
+        let mut said = Vec::new();
+        let mut tasks = Vec::new();
+        let mut intent = None;
+        for effect in effects {
+            match effect {
+                Effect::Undo(id) => {
+                    intent = Some("cancel");
+                    match store.transition(id, Some(&[TaskState::Queued]), TaskState::Cancelled, Some(UNDONE)) {
+                        Ok(t) => {
+                            let _ = store.audit("undo", Some(id), "user", None);
+                            let _ = store.add_event(Some(id), "cancel", UNDONE, None);
+                            said.push(format!("Undone: task {id}, '{}', is cancelled; its agent never started.", t.title));
+                        }
+                        Err(e) => said.push(format!("Task {id} could not be undone: {e}")),
+                    }
+                }
+                Effect::Correct { task, agent, repo, wait, unsure } => {
+                    intent = Some("dispatch");
+                    match self.correct(task, agent, repo, wait, unsure).await {
+                        Ok((line, q)) => {
+                            said.push(line);
+                            tasks.push(q);
+                        }
+                        Err(e) => said.push(e),
+                    }
+                }
+                _ => {}
+            }
+        }
+        let intent = intent?;
+        Some(Answer { tasks, ..Answer::ok(intent, said.join(" ")) })
+    }
+
+    /// "Actually give that to Jules", "make that the api repo": a task in its grace window is
+    /// planned again with the new agent or repo and read back; its window started again.
+    async fn correct(&mut self, id: i64, agent: Option<String>, repo: Option<String>, wait: std::time::Duration, unsure: bool) -> Result<(String, Queued), String> {
+        let d = self.dispatcher()?.clone();
+        let store = d.ctx().store.clone();
+        let task = store.task(id).map_err(|e| e.to_string())?;
+        let mut spec = task.spec.clone();
+        if agent.is_some() {
+            spec.agent.clone_from(&agent);
+        }
+        if repo.is_some() {
+            spec.repo.clone_from(&repo);
+        }
+        let plan = dispatch::plan(&spec, &d.ctx().config.get(), &d.ctx().agents, chrono::Utc::now());
+        let update = TaskUpdate { agent: plan.agent.as_ref().map(|a| a.agent.clone()), repo: plan.repo.clone(), spec: Some(spec), ..TaskUpdate::default() };
+        let task = store.update_task(id, &update).map_err(|e| format!("cannot correct task {id}: {e}"))?;
+        let what = [agent.as_deref(), repo.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
+        let _ = store.add_event(Some(id), "corrected", &what, None);
+        if plan.state != TaskState::Queued {
+            // The correction made it a task that cannot start (a repo not configured): it waits for an answer.
+            let q = plan.reason.clone().unwrap_or_else(|| "It needs an answer.".into());
+            let t = store.transition(id, Some(&[TaskState::Queued]), TaskState::Held, Some(&q)).map_err(|e| e.to_string())?;
+            self.step(Event::Gone(id)).await;
+            let mut queued = queued_of(&t, &plan);
+            queued.question = Some(q.clone());
+            return Ok((format!("Task {id}, '{}', is on hold: {q}", t.title), queued));
+        }
+        let who = plan.agent.as_ref().map(|a| (a.agent.as_str(), a.why.as_str()));
+        let mut line = read_back(id, &task.title, who, plan.repo.as_deref(), &dialogue::starts_in(wait));
+        if unsure {
+            line.push_str(" Did I get that right?");
+        }
+        Ok((line, queued_of(&task, &plan)))
     }
 
     /// A task id from an intent's target, or the question to ask.
@@ -333,9 +400,7 @@ impl Coordinator {
         };
         match self.ask_fresh(&gate, id).await {
             Ok((p, note)) => {
-                self.stage = Stage::AwaitingConfirmation;
-                self.pending = Some(p.clone());
-                self.expired = None;
+                self.ask(p.clone()).await;
                 let say = match note {
                     Some(n) => format!("{n} {}", p.question),
                     None => p.question.clone(),
@@ -371,7 +436,12 @@ impl Coordinator {
     /// The pending merge question's base branch moved: withdraw it, and ask again about
     /// the head brought up to date (said to the user).
     pub(super) async fn withdraw_if_base_moved(&mut self) -> Option<Answer> {
-        let p = self.pending.clone()?;
+        let p = self.dialogue.pending()?.clone();
+        self.reask_if_base_moved(&p).await
+    }
+
+    /// `p`'s base branch moved: withdraw it and ask again (the answer says so).
+    async fn reask_if_base_moved(&mut self, p: &Pending) -> Option<Answer> {
         if p.action == Action::Cancel {
             return None;
         }
@@ -381,12 +451,12 @@ impl Coordinator {
         if !moved {
             return None;
         }
-        Some(self.reask(&p).await)
+        Some(self.reask(p).await)
     }
 
     /// Withdraw `p` (its base moved) and ask again.
     async fn reask(&mut self, p: &Pending) -> Answer {
-        self.pending = None;
+        self.step(Event::Withdraw).await;
         self.stage = Stage::Idle;
         let store = self.services.store.clone();
         let tasks: Vec<Task> = std::iter::once(p.task).chain(p.batch.iter().map(|b| b.task)).filter_map(|id| store.task(id).ok()).collect();
@@ -440,7 +510,7 @@ impl Coordinator {
     }
 
     /// Ask before cancelling a task named in words.
-    fn ask_cancel(&mut self, id: i64) -> Answer {
+    async fn ask_cancel(&mut self, id: i64) -> Answer {
         let store = &self.services.store;
         let task = match store.task(id) {
             Ok(t) => t,
@@ -453,9 +523,7 @@ impl Coordinator {
         let question = crate::report::script::cancel_question(&v);
         let ttl = self.services.config.dispatch.confirm_ttl.get();
         let p = Pending::about(Action::Cancel, id, question, chrono::Utc::now(), tokio::time::Instant::now(), ttl);
-        self.stage = Stage::AwaitingConfirmation;
-        self.pending = Some(p.clone());
-        self.expired = None;
+        self.ask(p.clone()).await;
         Answer { pending: Some(p.clone()), ..Answer::ok("cancel", p.question) }
     }
 
@@ -497,9 +565,7 @@ impl Coordinator {
         }
         if asks.len() == 1 {
             let p = asks.remove(0);
-            self.stage = Stage::AwaitingConfirmation;
-            self.pending = Some(p.clone());
-            self.expired = None;
+            self.ask(p.clone()).await;
             let say = std::iter::once(p.question.clone()).chain(refused).collect::<Vec<_>>().join(" ");
             return Answer { pending: Some(p), ..Answer::ok("merge", say) };
         }
@@ -515,9 +581,7 @@ impl Coordinator {
             no_checks,
             ..first
         };
-        self.stage = Stage::AwaitingConfirmation;
-        self.pending = Some(p.clone());
-        self.expired = None;
+        self.ask(p.clone()).await;
         let say = std::iter::once(p.question.clone()).chain(refused).collect::<Vec<_>>().join(" ");
         Answer { pending: Some(p), ..Answer::ok("merge", say) }
     }
@@ -539,58 +603,72 @@ impl Coordinator {
     /// condition holds. `without_checks` is the stronger confirmation ("confirm without
     /// checks") a merge of work no automated check ran on needs.
     pub(super) async fn confirm(&mut self, code: Option<String>, without_checks: bool) -> Answer {
-        let Some(pending) = self.pending.clone() else {
-            if let Some(task) = self.expired.take() {
-                return Answer::no("confirm", format!("The question about task {task} expired; nothing was done. Ask again when you're ready."));
+        self.confirm_named(None, code, without_checks).await
+    }
+
+    /// A confirmation, naming the task it means (or not). The dialogue decides which question
+    /// it answers; the gate then checks it is still live and what it was bound to.
+    async fn confirm_named(&mut self, named: Option<i64>, code: Option<String>, without_checks: bool) -> Answer {
+        let mut proceed = None;
+        for effect in self.step(Event::Confirm { named }).await {
+            match effect {
+                Effect::Proceed(p) => proceed = Some(p),
+                Effect::Refuse(say) => return Answer::no("confirm", say),
+                _ => {}
             }
+        }
+        let Some(asked) = proceed else {
             return Answer::no("confirm", "Nothing is waiting for confirmation; nothing was done.");
         };
         let clock = tokio::time::Instant::now();
-        if let Err(r) = Gate::live(&pending, code.as_deref(), clock) {
-            if !r.reason.starts_with("Code ") {
-                self.pending = None;
+        if let Err(r) = Gate::live(&asked, code.as_deref(), clock) {
+            if r.reason.starts_with("Code ") {
+                // A wrong code leaves the question open.
+                self.step(Event::Ask(asked)).await;
+            } else {
                 self.stage = Stage::Idle;
             }
             return Answer::no("confirm", r.reason);
         }
         // A plain "confirm" of untested work is refused and the question stays open.
-        let mut pending = pending;
+        let mut pending = asked.clone();
         pending.without_checks = without_checks;
         for item in &mut pending.batch {
             item.without_checks = without_checks;
         }
         if let Err(r) = Gate::checks_waived(&pending) {
+            self.step(Event::Ask(asked)).await;
             return Answer::no("confirm", r.reason);
         }
         match pending.action {
             Action::Merge => {}
             Action::Cancel => {
-                self.pending = None;
                 self.stage = Stage::Idle;
                 let mut a = self.cancel(pending.task).await;
                 a.intent = "confirm".into();
                 return a;
             }
             Action::MergeAll => {
-                if let Some(mut a) = self.withdraw_if_base_moved().await {
+                if let Some(mut a) = self.reask_if_base_moved(&asked).await {
                     a.intent = "confirm".into();
                     return a;
                 }
-                self.pending = None;
                 self.stage = Stage::Idle;
                 return self.confirm_all(&pending, clock).await;
             }
         }
         let gate = match self.gate() {
             Ok(g) => g,
-            Err(e) => return Answer::no("confirm", e),
+            Err(e) => {
+                self.step(Event::Ask(asked)).await;
+                return Answer::no("confirm", e);
+            }
         };
-        if let Some(mut a) = self.withdraw_if_base_moved().await {
+        if let Some(mut a) = self.reask_if_base_moved(&asked).await {
             a.intent = "confirm".into();
             return a;
         }
         // A confirmation is used once, whatever happens (the code was checked above).
-        self.pending = None;
         self.stage = Stage::Idle;
         let res = gate.merge(&pending, code.as_deref(), clock).await;
         match res {
@@ -692,10 +770,10 @@ impl Coordinator {
             Ok(d) => d.clone(),
             Err(e) => return Answer::no("cancel", e),
         };
-        if self.pending.as_ref().is_some_and(|p| p.task == id) {
-            self.pending = None;
+        if self.dialogue.pending().is_some_and(|p| p.task == id) {
             self.stage = Stage::Idle;
         }
+        self.step(Event::Gone(id)).await;
         match d.cancel(id).await {
             Ok(s) => Answer::ok("cancel", s),
             Err(e) => Answer::no("cancel", e),
@@ -776,26 +854,11 @@ impl Coordinator {
     }
 }
 
-/// What capcom understood of one dispatched task, in one short sentence that is spoken, shown
-/// on the phone and printed by the CLI: "Task 7, fix the pricing table, for claude on site
-/// (as you asked), starts now." The agent's reason is the route when it was not asked for.
-pub fn read_back(id: i64, title: &str, agent: Option<(&str, &str)>, repo: Option<&str>, when: &str) -> String {
-    let mut chars = title.trim().trim_end_matches('.').chars();
-    let title = match (chars.next(), title.trim().chars().nth(1)) {
-        // Keep acronyms and names as spoken ("CSS …", "README …").
-        (Some(f), Some(s)) if !s.is_uppercase() => f.to_lowercase().collect::<String>() + chars.as_str(),
-        (Some(f), _) => f.to_string() + chars.as_str(),
-        (None, _) => String::new(),
-    };
-    let who = match agent {
-        Some((a, why)) if why.starts_with("you asked") => format!(", for {a}"),
-        Some((a, why)) if !why.is_empty() => format!(", for {a} ({why})"),
-        Some((a, _)) => format!(", for {a}"),
-        None => String::new(),
-    };
-    let place = repo.map(|r| format!(" on {r}")).unwrap_or_default();
-    format!("Task {id}, {title}{who}{place}, {when}.")
-}
+/// Stands for when a queued task starts, in its read-back, until the dialogue says.
+const WHEN: &str = "\u{0}when\u{0}";
+
+/// Why a task undone in its grace window is cancelled.
+pub const UNDONE: &str = "undone by the user before its agent started";
 
 /// What an answer says about one task and its plan.
 fn queued_of(t: &Task, plan: &dispatch::Plan) -> Queued {
@@ -853,24 +916,6 @@ mod no_checks_tests {
         }
         for no in ["confirm", "yes", "confirm it", "merge it", "go ahead"] {
             assert!(!says_without_checks(no), "{no}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod read_back_tests {
-    use super::read_back;
-
-    #[test]
-    fn the_read_back_names_the_task_the_work_the_agent_the_repo_and_when() {
-        let cases: &[(i64, &str, Option<(&str, &str)>, Option<&str>, &str, &str)] = &[
-            (7, "Fix the pricing table", Some(("claude", "you asked for claude")), Some("site"), "starts now", "Task 7, fix the pricing table, for claude on site, starts now."),
-            (3, "Scope the demos CSS", Some(("cursor", "the route for css tasks")), Some("site"), "starts Sat 02:00", "Task 3, scope the demos CSS, for cursor (the route for css tasks) on site, starts Sat 02:00."),
-            (4, "README typo.", Some(("claude", "the default agent")), None, "starts now", "Task 4, README typo, for claude (the default agent), starts now."),
-            (5, "Bump lodash", None, Some("api"), "starts now", "Task 5, bump lodash on api, starts now."),
-        ];
-        for (id, title, agent, repo, when, want) in cases {
-            assert_eq!(read_back(*id, title, *agent, *repo, when), *want);
         }
     }
 }

@@ -3,10 +3,13 @@
 //! Hotkey events, transcripts, API calls, timers and the speech queue all
 //! arrive as [`Msg`]s on one channel and are handled one at a time, so no two
 //! sources can race on the stage (idle, recording, transcribing, awaiting
-//! confirmation, speaking) or on the pending question (a merge, a merge of all ready, a cancel).
+//! confirmation, speaking). The conversation (the pending question, held tasks' questions,
+//! the grace window) is the pure [`Dialogue`]: the coordinator turns what happens into its
+//! events and carries out its effects.
 
 use super::Services;
-use super::actions::Answer;
+use super::answer::Answer;
+use super::dialogue::{Dialogue, Effect, Event};
 use crate::dispatch::{Agents, Ctx, DispatchHandle};
 use crate::report::SpeechQueue;
 use crate::review::merge::Pending;
@@ -101,8 +104,9 @@ pub enum Msg {
 pub struct Coordinator {
     pub(super) services: Services,
     pub(super) stage: Stage,
-    /// The merge question waiting for "confirm" (with `Stage::AwaitingConfirmation`).
-    pub(super) pending: Option<Pending>,
+    /// The conversation: the question waiting for "confirm" (with `Stage::AwaitingConfirmation`),
+    /// the held task asked about last, the tasks in their grace window.
+    pub(super) dialogue: Dialogue,
     /// The dispatcher (scheduler, agents, review); set once the coordinator runs.
     pub(super) dispatch: Option<DispatchHandle>,
     /// Where a recording returns to when it yields nothing (e.g. a pending confirmation).
@@ -115,10 +119,6 @@ pub struct Coordinator {
     pub(super) last_said: Option<String>,
     /// Notices that arrived while the user was busy.
     held_notices: Vec<String>,
-    /// The task whose merge question expired last, so a late "confirm" is told why nothing happened.
-    pub(super) expired: Option<i64>,
-    /// The held task whose question was said last: the next words answer it (`held.rs`).
-    pub(super) asked: Option<super::held::Asked>,
     /// The coordinator's own inbox, for the speech queue's "done" messages.
     pub(super) inbox: Option<mpsc::Sender<Msg>>,
     /// Listening paused: hotkey presses are ignored and the voice loop closes the microphone.
@@ -143,18 +143,17 @@ pub struct CoordinatorHandle {
 
 impl Coordinator {
     pub fn new(services: Services) -> Coordinator {
+        let grace = services.config.dispatch.grace.get();
         Coordinator {
             services,
             stage: Stage::Idle,
-            pending: None,
+            dialogue: Dialogue::new(grace),
             dispatch: None,
             before_voice: Stage::Idle,
             speech: None,
             speaking_job: None,
             last_said: None,
             held_notices: Vec::new(),
-            expired: None,
-            asked: None,
             inbox: None,
             paused: false,
             published: watch::Sender::new(Published { stage: Some(Stage::Idle), paused: false }),
@@ -226,8 +225,8 @@ impl Coordinator {
             let mut base_tick = tokio::time::interval(std::time::Duration::from_secs(1));
             base_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                let deadline = me.pending.as_ref().map(|p| p.deadline);
-                let base_bound = me.pending.as_ref().is_some_and(|p| !p.base.is_empty() || p.batch.iter().any(|b| !b.base.is_empty()));
+                let deadline = me.dialogue.next_deadline().map(tokio::time::Instant::from_std);
+                let base_bound = me.dialogue.pending().is_some_and(|p| !p.base.is_empty() || p.batch.iter().any(|b| !b.base.is_empty()));
                 tokio::select! {
                     msg = rx.recv() => match msg {
                         Some(m) => me.handle(m).await,
@@ -257,7 +256,7 @@ impl Coordinator {
     async fn handle_inner(&mut self, msg: Msg) {
         match msg {
             Msg::Snapshot(reply) => {
-                let question = self.pending.as_ref().map(|p| p.question.clone());
+                let question = self.dialogue.pending().map(|p| p.question.clone());
                 let _ = reply.send(Snapshot { stage: self.stage.clone(), question, paused: self.paused });
             }
             Msg::SetPaused { paused, reply } => {
@@ -277,6 +276,7 @@ impl Coordinator {
                 if let Some(d) = &self.dispatch {
                     d.reconfigure(config.clone());
                 }
+                self.dialogue.grace = config.dispatch.grace.get();
                 self.services.config = config;
             }
             Msg::Brief { text, intent, utterance, reply } => {
@@ -371,31 +371,59 @@ impl Coordinator {
                 }
             }
             Msg::Tick => {
-                if let Some(p) = self.pending.as_ref()
-                    && tokio::time::Instant::now() >= p.deadline {
-                        let (task, action) = (p.task, p.action.as_str());
-                        self.pending = None;
-                        self.expired = Some(task);
-                        if self.stage == Stage::AwaitingConfirmation {
-                            self.stage = Stage::Idle;
-                        }
-                        let _ = self.services.store.audit("confirm_expired", Some(task), "timer", None);
-                        let text = crate::report::script::refusal(&crate::report::Refusal::Expired { action: action.into() });
-                        let kind = if action == "cancel" { "cancel" } else { "merge" };
-                        let _ = self.services.store.add_event(Some(task), kind, &text, None);
-                        if self.stage == Stage::Idle {
-                            self.say(text);
-                        } else {
-                            self.held_notices.push(text);
-                        }
-                    }
+                self.step(Event::Tick).await;
             }
         }
     }
 
+    /// Step the dialogue. What is due is carried out here (an agent whose grace window closed
+    /// starts; a question whose time ran out is said to have expired); the effects of the
+    /// event itself are returned to the caller.
+    pub(super) async fn step(&mut self, event: Event) -> Vec<Effect> {
+        let now = tokio::time::Instant::now().into_std();
+        let mut rest = Vec::new();
+        for effect in self.dialogue.step(event, now) {
+            match effect {
+                Effect::Start(id) => self.start(id).await,
+                Effect::Expired { task, action } => {
+                    if self.stage == Stage::AwaitingConfirmation {
+                        self.stage = Stage::Idle;
+                    }
+                    let _ = self.services.store.audit("confirm_expired", Some(task), "timer", None);
+                    let text = crate::report::script::refusal(&crate::report::Refusal::Expired { action: action.as_str().into() });
+                    let kind = if action == crate::review::merge::Action::Cancel { "cancel" } else { "merge" };
+                    let _ = self.services.store.add_event(Some(task), kind, &text, None);
+                    if self.stage == Stage::Idle {
+                        self.say(text);
+                    } else {
+                        self.held_notices.push(text);
+                    }
+                }
+                other => rest.push(other),
+            }
+        }
+        rest
+    }
+
+    /// A task's grace window closed (or there is none): its agent starts, if it is still queued.
+    async fn start(&mut self, id: i64) {
+        let Some(d) = self.dispatch.clone() else { return };
+        match self.services.store.task(id) {
+            Ok(t) if t.state == crate::store::TaskState::Queued => d.submit(&t).await,
+            Ok(t) => tracing::debug!(task = id, state = %t.state, "not started: no longer queued"),
+            Err(e) => tracing::warn!(task = id, error = %e, "cannot start"),
+        }
+    }
+
+    /// Ask a confirmation question: it waits for "confirm".
+    pub(super) async fn ask(&mut self, p: Pending) {
+        self.step(Event::Ask(p)).await;
+        self.stage = Stage::AwaitingConfirmation;
+    }
+
     /// Where the session rests when nothing is going on.
     fn rest(&self) -> Stage {
-        if self.pending.is_some() { Stage::AwaitingConfirmation } else { Stage::Idle }
+        if self.dialogue.pending().is_some() { Stage::AwaitingConfirmation } else { Stage::Idle }
     }
 
     fn hotkey(&mut self, edge: HotkeyEdge) {

@@ -5,37 +5,29 @@
 //! the user says is read as the answer to that question (`understand` sees a `clarify`
 //! pending question), so "the components folder" completes task 3 instead of becoming a
 //! task of its own, and "dispatch it anyway" releases it as it stands. The question stays
-//! open for [`ASKED_TTL`] and for one reply; a status answer that names a held task opens
-//! it again. `capcom answer TASK TEXT` (`POST /v1/answer`) answers any held task at any time.
+//! open for [`ASKED_TTL`](super::dialogue::ASKED_TTL) and for one reply; a status answer
+//! that names a held task opens it again. `capcom answer TASK TEXT` (`POST /v1/answer`)
+//! answers any held task at any time. Which task was asked about is the dialogue's state
+//! ([`super::dialogue::Dialogue::asked`]); what the store says of it is looked up here.
 
-use super::actions::Answer;
+use super::answer::Answer;
 use super::coordinator::Coordinator;
+use super::dialogue::Asked;
 use crate::store::{Task, TaskState};
 use crate::understand::{self, Intent, IntentKind};
-use tokio::time::{Duration, Instant};
 
-/// How long the next words are read as the answer to a held task's question.
-pub const ASKED_TTL: Duration = Duration::from_secs(5 * 60);
-
-/// The held task whose question was said last.
-#[derive(Debug, Clone)]
-pub struct Asked {
-    pub task: i64,
-    pub question: String,
-    pub at: Instant,
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
 }
-
-/// The words that release a held task as it stands.
-pub const ANYWAY: &str = "dispatch it anyway";
 
 impl Coordinator {
     /// The clarifying question the next words answer, if one is open (and no merge or cancel
     /// question is: those come first).
     pub(super) fn clarify_pending(&self) -> Option<understand::Pending> {
-        if self.pending.is_some() {
+        if self.dialogue.pending().is_some() {
             return None;
         }
-        let a = self.asked.as_ref().filter(|a| a.at.elapsed() < ASKED_TTL)?;
+        let a = self.dialogue.asked_open(now())?;
         // The task may have been answered, released or cancelled since.
         let t = self.services.store.task(a.task).ok().filter(|t| t.state == TaskState::Held)?;
         Some(understand::Pending { action: "clarify".into(), question: t.reason.unwrap_or_else(|| a.question.clone()), task: Some(t.id) })
@@ -44,7 +36,7 @@ impl Coordinator {
     /// The held task a yes ("dispatch it anyway") or a no is about, when no merge or cancel
     /// question is pending: the one just asked about, else the only held task.
     pub(super) fn held_for_yes_no(&self, text: &str) -> Option<Task> {
-        if self.pending.is_some() {
+        if self.dialogue.pending().is_some() {
             return None;
         }
         if let Some(p) = self.clarify_pending() {
@@ -73,7 +65,7 @@ impl Coordinator {
 
     /// "No" to a held task's question: it stays held, nothing else changes.
     pub(super) fn keep_held(&mut self, task: &Task) -> Answer {
-        self.asked = None;
+        self.dialogue.asked = None;
         Answer::ok(
             "deny",
             format!(
@@ -129,13 +121,13 @@ impl Coordinator {
     /// it has had its reply.
     pub(super) fn note_asked(&mut self, answer: &Answer) {
         let held = answer.tasks.iter().rev().find(|q| q.state == TaskState::Held);
-        self.asked = held.map(|q| Asked { task: q.id, question: q.question.clone().unwrap_or_default(), at: Instant::now() });
+        self.dialogue.asked = held.map(|q| Asked { task: q.id, question: q.question.clone().unwrap_or_default(), at: now() });
     }
 
     /// After a status answer: a held task it spoke of is the question the next words answer
     /// (the one task asked about, or the only held task).
     pub(super) fn ask_again_after_status(&mut self, intent: &Intent) {
-        if intent.intent != IntentKind::Status || self.pending.is_some() {
+        if intent.intent != IntentKind::Status || self.dialogue.pending().is_some() {
             return;
         }
         let store = &self.services.store;
@@ -148,7 +140,7 @@ impl Coordinator {
             },
         };
         if let Some(t) = task {
-            self.asked = Some(Asked { task: t.id, question: t.reason.clone().unwrap_or_default(), at: Instant::now() });
+            self.dialogue.asked = Some(Asked { task: t.id, question: t.reason.clone().unwrap_or_default(), at: now() });
         }
     }
 }

@@ -3,8 +3,10 @@
 //! tests and signal handlers stop it the same way.
 
 pub mod actions;
+pub mod answer;
 pub mod api;
 pub mod coordinator;
+pub mod dialogue;
 mod held;
 pub mod idem;
 pub mod retention;

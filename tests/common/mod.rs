@@ -66,6 +66,11 @@ impl Daemon {
         let _ = std::fs::remove_file(self.data.join("api.addr"));
         let log = std::fs::File::create(self.data.parent().unwrap().join("daemon.stderr")).unwrap();
         let mut cmd = capcom(&self.config, &self.data);
+        // Tests expect a dispatched agent to start at once; a test of the grace window sets
+        // `[dispatch] grace` in its config.
+        if !std::fs::read_to_string(&self.config).unwrap_or_default().contains("grace =") {
+            cmd.env("CAPCOM__DISPATCH__GRACE", "0s");
+        }
         cmd.args(args)
             .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())

@@ -60,9 +60,11 @@ impl Scene {
     }
 
     /// The config: the repo, a green `test` check, `agents` and `extra` (more sections).
+    /// Agents start at once (`grace = "0s"`) unless `dispatch_extra` sets a grace window.
     pub fn config(&self, agents: &str, dispatch_extra: &str, extra: &str) -> String {
+        let grace = if dispatch_extra.contains("grace") { "" } else { "grace = \"0s\"\n" };
         format!(
-            "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\nmax_parallel = 3\nconfirm_ttl = \"30s\"\n{dispatch_extra}\n\n{agents}\n{extra}\n",
+            "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\nmax_parallel = 3\nconfirm_ttl = \"30s\"\n{grace}{dispatch_extra}\n\n{agents}\n{extra}\n",
             self.repo.display()
         )
     }

@@ -94,14 +94,14 @@ async fn push_to_talk_moves_the_stage() {
 async fn a_confirmation_that_nobody_answers_expires_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Coordinator::new(services(dir.path()));
-    c.pending = Some(pending(4, Duration::from_secs(30)));
+    c.ask(pending(4, Duration::from_secs(30))).await;
     c.stage = Stage::AwaitingConfirmation;
     tokio::time::advance(Duration::from_secs(29)).await;
     c.handle(Msg::Tick).await;
-    assert!(c.pending.is_some(), "not yet");
+    assert!(c.dialogue.pending().is_some(), "not yet");
     tokio::time::advance(Duration::from_secs(2)).await;
     c.handle(Msg::Tick).await;
-    assert!(c.pending.is_none());
+    assert!(c.dialogue.pending().is_none());
     assert_eq!(c.stage(), &Stage::Idle);
     let said = crate::report::script::refusal(&crate::report::Refusal::Expired { action: "merge".into() });
     assert_eq!(c.last_said.as_deref(), Some(said.as_str()), "the expiry is said out loud");
@@ -113,12 +113,12 @@ async fn a_confirmation_that_nobody_answers_expires_and_says_so() {
 async fn a_spoken_no_denies_the_pending_merge() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Coordinator::new(services(dir.path()));
-    c.pending = Some(pending(4, Duration::from_secs(30)));
+    c.ask(pending(4, Duration::from_secs(30))).await;
     c.stage = Stage::AwaitingConfirmation;
     c.handle(Msg::Hotkey(HotkeyEdge::Pressed)).await;
     c.handle(Msg::Hotkey(HotkeyEdge::Released)).await;
     c.handle(Msg::Transcript { utterance_id: 7, text: "no, cancel that".into() }).await;
-    assert!(c.pending.is_none(), "a deny drops the question");
+    assert!(c.dialogue.pending().is_none(), "a deny drops the question");
     assert_eq!(c.stage(), &Stage::Idle);
     assert!(c.last_said.as_deref().unwrap_or("").contains('4'), "{:?}", c.last_said);
 }
@@ -127,7 +127,7 @@ async fn a_spoken_no_denies_the_pending_merge() {
 async fn a_hotkey_press_while_awaiting_confirmation_keeps_the_question() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Coordinator::new(services(dir.path()));
-    c.pending = Some(pending(4, Duration::from_secs(30)));
+    c.ask(pending(4, Duration::from_secs(30))).await;
     c.stage = Stage::AwaitingConfirmation;
     c.handle(Msg::Hotkey(HotkeyEdge::Pressed)).await;
     assert_eq!(c.stage(), &Stage::Recording);
@@ -137,7 +137,7 @@ async fn a_hotkey_press_while_awaiting_confirmation_keeps_the_question() {
     c.handle(Msg::Hotkey(HotkeyEdge::Released)).await;
     c.handle(Msg::VoiceIdle { reason: "nothing heard".into() }).await;
     assert_eq!(c.stage(), &Stage::AwaitingConfirmation);
-    assert!(c.pending.is_some());
+    assert!(c.dialogue.pending().is_some());
     let (tx, rx) = oneshot::channel();
     c.handle(Msg::Snapshot(tx)).await;
     assert!(rx.await.unwrap().question.unwrap().contains("Merge task 4"));

@@ -1,0 +1,110 @@
+//! The grace window, end to end: a dispatched brief's agent starts only when its window
+//! closes, so "undo that" within it costs nothing and "actually give that to …" re-assigns
+//! it. The agents are stand-ins for Claude Code (its stream-json result line) that leave a
+//! marker file outside the worktree when they start, so the test sees whether one ran.
+
+mod common;
+
+use common::Daemon;
+use common::scene::{DONE, ID, Scene, post_intent, settled, state, task};
+
+/// An agent that writes `<name>.started` next to the repo when it starts.
+fn marking(scene: &Scene, name: &str) -> String {
+    let marker = scene.root().join(format!("{name}.started"));
+    scene.agent(
+        name,
+        &format!(
+            "echo started >> '{}'\necho '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s-1\"}}'\necho v2 > components/button.txt\n{ID} add -A\n{ID} commit -qm 'agent: button v2'\n{DONE}",
+            marker.display()
+        ),
+    )
+}
+
+fn started(scene: &Scene, name: &str) -> bool {
+    scene.root().join(format!("{name}.started")).exists()
+}
+
+/// A brief for the `marker` agent, understood with `confidence`; its task id and the answer.
+fn brief(d: &Daemon, confidence: f64) -> (i64, serde_json::Value) {
+    let spec = serde_json::json!({
+        "title": "Update the button", "kind": "feature", "repo": "site", "agent": "marker",
+        "scope": {"include": ["components/"], "exclude": []},
+        "acceptance": [{"text": "tests pass", "check": "test"}], "brief": "Update the button",
+    });
+    let v = post_intent(d, "have marker update the button", serde_json::json!({"intent": "dispatch", "tasks": [spec], "confidence": confidence}));
+    (v["tasks"][0]["id"].as_i64().unwrap_or_else(|| panic!("no task in {v}")), v)
+}
+
+/// Words typed as a brief (understood by the daemon); its answer.
+fn say(d: &Daemon, text: &str) -> serde_json::Value {
+    let body = serde_json::json!({ "text": text }).to_string();
+    let (status, reply) = d.http("POST", "/v1/brief", Some(&d.token()), Some(&body));
+    assert_eq!(status, 200, "{reply}");
+    serde_json::from_str(&reply).unwrap()
+}
+
+/// A window far longer than the test: it cannot close while the test speaks.
+fn long_window(scene: &Scene) -> String {
+    let agents = format!("{}\n{}", marking(scene, "marker"), marking(scene, "other"));
+    scene.config(&agents, "grace = \"10m\"", "")
+}
+
+#[test]
+fn undo_within_the_grace_window_cancels_the_task_before_its_agent_starts() {
+    let scene = Scene::new();
+    let d = Daemon::start(&long_window(&scene));
+    let (id, answer) = brief(&d, 1.0);
+    assert!(answer["say"].as_str().unwrap_or("").contains("starts in 10 minutes"), "the read-back says when: {answer}");
+    assert_eq!(state(&task(&d, id)), "queued");
+
+    let undone = say(&d, "undo that");
+    assert!(undone["ok"].as_bool().unwrap_or(false), "{undone}");
+    assert!(undone["say"].as_str().unwrap_or("").contains("never started"), "{undone}");
+    assert!(undone["pending"].is_null(), "no cancel question within the window: {undone}");
+    let v = task(&d, id);
+    assert_eq!(state(&v), "cancelled", "{v}");
+    assert!(v["task"]["reason"].as_str().unwrap_or("").contains("undone"), "the reason says undone: {v}");
+    assert!(!started(&scene, "marker"), "the agent never started");
+    assert_eq!(v["runs"].as_array().map_or(0, Vec::len), 0, "no run: {v}");
+}
+
+#[test]
+fn a_correction_within_the_window_reassigns_the_task_and_reads_it_back() {
+    let scene = Scene::new();
+    let d = Daemon::start(&long_window(&scene));
+    let (id, _) = brief(&d, 1.0);
+    let corrected = say(&d, "actually give that to other");
+    assert!(corrected["ok"].as_bool().unwrap_or(false), "{corrected}");
+    let said = corrected["say"].as_str().unwrap_or("");
+    assert!(said.contains(&format!("Task {id}")) && said.contains("for other") && said.contains("starts in 10 minutes"), "{said}");
+    let v = task(&d, id);
+    assert_eq!((state(&v), v["task"]["agent"].as_str()), ("queued", Some("other")), "{v}");
+    // Only one task: the correction made no second one.
+    let (_, list) = d.http("GET", "/v1/tasks", Some(&d.token()), None);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["tasks"].as_array().or(list.as_array()).map_or(0, Vec::len), 1, "{list}");
+    // …and it can still be undone.
+    say(&d, "wait, no");
+    assert_eq!(state(&task(&d, id)), "cancelled");
+    assert!(!started(&scene, "marker") && !started(&scene, "other"), "no agent started");
+}
+
+#[test]
+fn an_unsure_brief_waits_longer_and_asks() {
+    let scene = Scene::new();
+    let d = Daemon::start(&long_window(&scene));
+    let (_, answer) = brief(&d, 0.4);
+    let said = answer["say"].as_str().unwrap_or("");
+    assert!(said.contains("starts in 20 minutes") && said.contains("Did I get that right?"), "{said}");
+}
+
+#[test]
+fn the_agent_starts_when_the_window_closes() {
+    let scene = Scene::new();
+    let d = Daemon::start(&scene.config(&marking(&scene, "marker"), "grace = \"1s\"", ""));
+    let (id, answer) = brief(&d, 1.0);
+    assert!(answer["say"].as_str().unwrap_or("").contains("starts in 1 second"), "{answer}");
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "ready", "{v}\n{}", d.stderr());
+    assert!(started(&scene, "marker"));
+}
