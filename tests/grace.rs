@@ -54,18 +54,15 @@ fn undo_within_the_grace_window_cancels_the_task_before_its_agent_starts() {
     let scene = Scene::new();
     let d = Daemon::start(&long_window(&scene));
     let (id, answer) = brief(&d, 1.0);
-    assert!(answer["say"].as_str().unwrap_or("").contains("starts in 10 minutes"), "the read-back says when: {answer}");
-    assert_eq!(state(&task(&d, id)), "queued");
-
     let undone = say(&d, "undo that");
-    assert!(undone["ok"].as_bool().unwrap_or(false), "{undone}");
-    assert!(undone["say"].as_str().unwrap_or("").contains("never started"), "{undone}");
-    assert!(undone["pending"].is_null(), "no cancel question within the window: {undone}");
     let v = task(&d, id);
-    assert_eq!(state(&v), "cancelled", "{v}");
+    assert_eq!(state(&v), "cancelled", "undone at once, no cancel question: {undone}\n{v}");
+    assert!(undone["pending"].is_null(), "no cancel question within the window: {undone}");
     assert!(v["task"]["reason"].as_str().unwrap_or("").contains("undone"), "the reason says undone: {v}");
+    assert!(undone["ok"].as_bool().unwrap_or(false) && undone["say"].as_str().unwrap_or("").contains("never started"), "{undone}");
     assert!(!started(&scene, "marker"), "the agent never started");
     assert_eq!(v["runs"].as_array().map_or(0, Vec::len), 0, "no run: {v}");
+    assert!(answer["say"].as_str().unwrap_or("").contains("starts in 10 minutes"), "the read-back says when: {answer}");
 }
 
 #[test]
