@@ -104,3 +104,19 @@ pub fn tail_lines(text: &str, max_lines: usize, max_bytes: usize) -> String {
     let from = lines.len().saturating_sub(max_lines);
     lines[from..].join("\n")
 }
+
+/// Fault injection for the crash tests (tests/crash.rs, the merge tests of tests/dispatch.rs): with
+/// `CAPCOM_TEST_KILL_AT=<step>` the daemon kills itself with SIGKILL (no destructor, no flush) at that
+/// step of a dispatch or a merge. Compiled into debug builds
+/// only; a release build (what `./capcom.sh install` installs) has no such hook.
+#[cfg(debug_assertions)]
+pub fn crash_point(step: &str) {
+    if std::env::var("CAPCOM_TEST_KILL_AT").is_ok_and(|s| s == step) {
+        tracing::warn!(step, "CAPCOM_TEST_KILL_AT: the daemon kills itself here");
+        // SAFETY: kill(2) on our own pid.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+}
+
+#[cfg(not(debug_assertions))]
+pub fn crash_point(_step: &str) {}

@@ -3,7 +3,7 @@
 //! never judged `interrupted`.
 //!
 //! The daemon kills itself at a named step through `CAPCOM_TEST_KILL_AT`, a hook compiled
-//! into debug builds only (`dispatch::crash_point`). The agent is a stand-in for Claude Code
+//! into debug builds only (`process::crash_point`). The agent is a stand-in for Claude Code
 //! (its stream-json result line) that counts its starts in a file outside the worktree, so
 //! the test sees whether a recovery ran it again.
 //!

@@ -608,13 +608,11 @@ async fn ready_task(lab: &Lab) -> Task {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn confirm_merges_without_touching_the_users_checkout() {
+async fn confirm_merges_and_brings_the_users_checkout_of_the_base_along() {
     let lab = Lab::new(one_agent("good", Agentry::good), "").await;
     let t = ready_task(&lab).await;
     // The user has the base checked out, with an untracked scratch file.
     std::fs::write(lab.repo.join("scratch.txt"), "mine\n").unwrap();
-    let before_file = std::fs::metadata(lab.repo.join("components/button.txt")).unwrap().modified().unwrap();
-    let index_before = std::fs::read(lab.repo.join(".git/index")).unwrap();
     let old_main = git(&lab.repo, &["rev-parse", "main"]);
 
     let gate = lab.gate();
@@ -625,24 +623,73 @@ async fn confirm_merges_without_touching_the_users_checkout() {
     assert_eq!(Some(p.head.clone()), t.head_sha);
     let merged = gate.confirm(&p, Some(&p.code), now).unwrap();
     assert_eq!(merged.method, "merge");
-    assert!(merged.note.as_deref().unwrap().contains("its files were not touched"));
+    assert_eq!(merged.note, None, "nothing is left for the user to do");
 
     let new_main = git(&lab.repo, &["rev-parse", "main"]);
     assert_eq!(merged.new, new_main);
     assert_eq!(git(&lab.repo, &["rev-parse", "main^1"]), old_main);
     assert_eq!(git(&lab.repo, &["rev-parse", "main^2"]), p.head);
     assert_eq!(git(&lab.repo, &["show", "main:components/button.txt"]), "button v2");
-    // The user's files and index are exactly as they were.
-    assert_eq!(std::fs::read_to_string(lab.repo.join("components/button.txt")).unwrap(), "button v1\n");
-    assert_eq!(std::fs::metadata(lab.repo.join("components/button.txt")).unwrap().modified().unwrap(), before_file);
+    // The user's checkout moved with its branch, as `git checkout` would have moved it: no
+    // staged reversal of the merge, the merged files on disk, their own file untouched.
+    assert_eq!(git(&lab.repo, &["status", "--porcelain"]), "?? scratch.txt");
+    assert_eq!(std::fs::read_to_string(lab.repo.join("components/button.txt")).unwrap(), "button v2\n");
     assert_eq!(std::fs::read_to_string(lab.repo.join("scratch.txt")).unwrap(), "mine\n");
-    assert_eq!(std::fs::read(lab.repo.join(".git/index")).unwrap(), index_before);
 
     let t = lab.store.task(t.id).unwrap();
     assert_eq!(t.state, TaskState::Merged);
     assert!(!Path::new(t.worktree.as_deref().unwrap()).exists(), "the worktree is removed");
     let audit = lab.store.audit_log(10).unwrap();
     assert!(audit.iter().any(|a| a.action == "merge" && a.task_id == Some(t.id)));
+    let events = lab.store.events(t.id).unwrap();
+    let intent = events.iter().find(|e| e.kind == "merge_intent").expect("the intent was written before the ref moved");
+    assert_eq!(intent.data.as_ref().unwrap()["new"], new_main.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_worktree_of_the_base_is_brought_along_too() {
+    let lab = Lab::new(one_agent("good", Agentry::good), "").await;
+    let t = ready_task(&lab).await;
+    // The main checkout is on another branch; `main` lives in a linked worktree.
+    git(&lab.repo, &["switch", "-q", "-c", "elsewhere"]);
+    let linked = lab.repo.parent().unwrap().join("main-wt");
+    git(&lab.repo, &["worktree", "add", "-q", linked.to_str().unwrap(), "main"]);
+    let gate = lab.gate();
+    let now = tokio::time::Instant::now();
+    let p = gate.propose(t.id, chrono::Utc::now(), now).unwrap();
+    let merged = gate.confirm(&p, None, now).unwrap();
+    assert_eq!(merged.note, None);
+    assert_eq!(git(&linked, &["rev-parse", "HEAD"]), merged.new);
+    assert_eq!(git(&linked, &["status", "--porcelain"]), "");
+    assert_eq!(std::fs::read_to_string(linked.join("components/button.txt")).unwrap(), "button v2\n");
+    // The checkout on the other branch was not touched.
+    assert_eq!(git(&lab.repo, &["status", "--porcelain"]), "");
+    assert_eq!(std::fs::read_to_string(lab.repo.join("components/button.txt")).unwrap(), "button v1\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_the_merge_would_overwrite_refuses_and_merges_nothing() {
+    let lab = Lab::new(one_agent("lazy", Agentry::lazy), "").await;
+    let id = lab.submit(spec("Add new.txt", "lazy")).await;
+    let t = lab.settled(id).await;
+    assert_eq!(t.state, TaskState::Ready, "{:?}", t.reason);
+    // The user has an untracked file where the merge would write one.
+    std::fs::write(lab.repo.join("components/new.txt"), "the user's own\n").unwrap();
+    let main_before = git(&lab.repo, &["rev-parse", "main"]);
+    let gate = lab.gate();
+    let now = tokio::time::Instant::now();
+    let p = gate.propose(t.id, chrono::Utc::now(), now).unwrap();
+    let r = gate.confirm(&p, None, now).unwrap_err();
+    assert!(r.reason.contains("components/new.txt") && r.reason.contains("Nothing merged"), "{}", r.reason);
+    assert_eq!(git(&lab.repo, &["rev-parse", "main"]), main_before, "main never moved");
+    assert_eq!(std::fs::read_to_string(lab.repo.join("components/new.txt")).unwrap(), "the user's own\n");
+    assert_eq!(git(&lab.repo, &["status", "--porcelain"]), "?? components/new.txt");
+    assert_eq!(lab.store.task(t.id).unwrap().state, TaskState::Ready);
+    // Moved out of the way, the same question merges.
+    std::fs::remove_file(lab.repo.join("components/new.txt")).unwrap();
+    gate.confirm(&p, None, now).unwrap();
+    assert_eq!(git(&lab.repo, &["status", "--porcelain"]), "");
+    assert_eq!(std::fs::read_to_string(lab.repo.join("components/new.txt")).unwrap(), "new\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -803,8 +850,81 @@ fn daemon_brief_merge_and_confirm_through_the_cli() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(&format!("Merged task {id} into main")), "{}", stdout(&out));
     assert_eq!(git(&repo, &["show", "main:components/button.txt"]), "button v2");
-    assert_eq!(std::fs::read_to_string(repo.join("components/button.txt")).unwrap(), "button v1\n");
+    // The user's checkout of main moved with it: no staged reversal of the merge.
+    assert_eq!(std::fs::read_to_string(repo.join("components/button.txt")).unwrap(), "button v2\n");
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
     wait_daemon_task(&d, id, "merged", |v| state_of(v) == "merged");
+}
+
+/// A ready task through the daemon; (daemon, repo, task id, its worktree).
+fn daemon_ready_task(tmp: &Path, extra: &str, env: &[(&str, &str)]) -> (Daemon, PathBuf, i64, PathBuf) {
+    let agents = Agentry::new(tmp);
+    let (repo, cfg) = daemon_config(tmp, &agent_toml("good", &agents.good()), extra);
+    let d = Daemon::start_env(&cfg, env);
+    let reply = brief_intent(&d, &[spec("Upgrade Tailwind", "good")]);
+    let id = reply["tasks"][0]["id"].as_i64().unwrap();
+    let v = wait_daemon_task(&d, id, "ready", |v| state_of(v) == "ready");
+    let wt = PathBuf::from(v["task"]["worktree"].as_str().unwrap());
+    (d, repo, id, wt)
+}
+
+#[test]
+fn a_crash_right_after_the_base_ref_moved_is_finished_on_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Squash: the task's head is not in main afterwards, so only the intent can tell.
+    let (mut d, repo, id, wt) = daemon_ready_task(tmp.path(), "merge_method = \"squash\"", &[("CAPCOM_TEST_KILL_AT", "merge-after-ref")]);
+    let old_main = git(&repo, &["rev-parse", "main"]);
+    let out = d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(!out.status.success(), "the daemon dies right after moving main: {}", stdout(&out));
+    d.kill9();
+    // The crash point: main moved, the task is still `ready`, its worktree and branch are
+    // there, and the user's checkout still holds the old files.
+    let new_main = git(&repo, &["rev-parse", "main"]);
+    assert_ne!(new_main, old_main);
+    assert_eq!(git(&repo, &["rev-parse", "main^"]), old_main);
+    let store = Store::open(&DataDir::new(d.data.clone()).db()).unwrap();
+    assert_eq!(store.task(id).unwrap().state, TaskState::Ready);
+    assert!(wt.exists());
+    assert_eq!(std::fs::read_to_string(repo.join("components/button.txt")).unwrap(), "button v1\n");
+    drop(store);
+
+    d.boot(&[]);
+    let v = wait_daemon_task(&d, id, "merged", |v| state_of(v) == "merged");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains(&new_main[..7]), "the merge commit is named: {reason}");
+    assert_eq!(git(&repo, &["rev-parse", "main"]), new_main, "merged once, not twice");
+    assert!(!wt.exists(), "the worktree is removed");
+    assert_eq!(git(&repo, &["branch", "--list", "capcom/*"]), "", "the branch is removed");
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "", "the checkout was brought to the merge");
+    assert_eq!(std::fs::read_to_string(repo.join("components/button.txt")).unwrap(), "button v2\n");
+    // Asking again says it is merged, not "the agent changed nothing".
+    let out = d.cli(&["merge", &id.to_string()]);
+    assert!(stderr(&out).contains("already merged") || stdout(&out).contains("already merged"), "{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn a_ready_task_whose_head_main_already_holds_is_merged_on_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut d, repo, id, _wt) = daemon_ready_task(tmp.path(), "", &[]);
+    d.stop();
+    // The ref moved with no intent recorded (a crash before it, or a merge by hand).
+    let head = task_head(&d, id);
+    let tree = git(&repo, &["merge-tree", "--write-tree", "main", &head]);
+    let merge = git(&repo, &["commit-tree", &tree, "-p", "main", "-p", &head, "-m", "merge"]);
+    git(&repo, &["update-ref", "refs/heads/main", &merge]);
+    git(&repo, &["reset", "-q", "--hard"]);
+    d.boot(&[]);
+    let v = wait_daemon_task(&d, id, "merged", |v| state_of(v) == "merged");
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains(&merge[..7]), "the merge commit found is named: {reason}");
+}
+
+fn task_head(d: &Daemon, id: i64) -> String {
+    let store = Store::open(&DataDir::new(d.data.clone()).db()).unwrap();
+    store.task(id).unwrap().head_sha.unwrap()
 }
 
 #[test]

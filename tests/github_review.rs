@@ -36,6 +36,9 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A file a commit writes (`Some(content)`) or deletes (`None`).
+type FileEdit = (String, Option<String>);
+
 /// The fake GitHub: PRs over a bare repo, scripted checks, a scripted merge answer.
 #[derive(Default)]
 struct Hub {
@@ -61,6 +64,25 @@ struct Hub {
     ready_marks: Mutex<Vec<String>>,
     /// The one Jules session: its state, and the bodies it was sent.
     jules_state: Mutex<String>,
+    /// Required checks from the base branch's rulesets, and from its classic protection.
+    required: Mutex<Vec<String>>,
+    classic_required: Mutex<Vec<String>>,
+    /// More check runs that report green on every head (e.g. a required one).
+    extra_checks: Mutex<Vec<String>>,
+    /// Approving reviews the rules require (none is ever given here).
+    approvals: AtomicUsize,
+    /// The base branch requires a merge queue.
+    merge_queue: std::sync::atomic::AtomicBool,
+    /// PR numbers in the merge queue.
+    queue: Mutex<Vec<u64>>,
+    /// `expectedHeadOid`s of `enqueuePullRequest`, and `expected_head_sha`s of `update-branch`.
+    enqueued: Mutex<Vec<String>>,
+    updates: Mutex<Vec<String>>,
+    /// The commits Jules pushes to its branch, each a list of (path, content; `None`
+    /// deletes). Empty: one commit that restyles components/button.txt.
+    jules_commits: Mutex<Vec<Vec<FileEdit>>>,
+    /// Jules completes with this change set (unidiff patch, base commit) and no pull request.
+    jules_change_set: Mutex<Option<(String, String)>>,
     jules_calls: Mutex<Vec<String>>,
 }
 
@@ -98,10 +120,91 @@ impl Hub {
         Ok(sha)
     }
 
+    /// A commit on top of `parent` in the bare repo, writing (or with `None` deleting) files.
+    fn commit(&self, parent: &str, files: &[(String, Option<String>)], msg: &str) -> String {
+        let tmp = tempfile::tempdir().unwrap();
+        let index = tmp.path().join("index");
+        let with_index = |args: &[&str]| {
+            let out = Command::new("git").arg("--git-dir").arg(&self.origin).args(args).env("GIT_INDEX_FILE", &index).env("GIT_WORK_TREE", tmp.path()).output().unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        with_index(&["read-tree", parent]);
+        for (path, content) in files {
+            match content {
+                Some(c) => {
+                    let f = tmp.path().join("blob");
+                    std::fs::write(&f, c).unwrap();
+                    let blob = with_index(&["hash-object", "-w", f.to_str().unwrap()]);
+                    with_index(&["update-index", "--add", "--cacheinfo", &format!("100644,{blob},{path}")]);
+                }
+                None => {
+                    with_index(&["update-index", "--force-remove", path]);
+                }
+            }
+        }
+        let tree = with_index(&["write-tree"]);
+        let out = self.git(&["commit-tree", &tree, "-p", parent, "-m", msg]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The check runs on a head: (name, conclusion).
+    fn checks_on(&self) -> Vec<(String, &'static str)> {
+        let red = self.red.lock().unwrap().clone();
+        let mut out = vec![
+            ("ci/test".to_string(), if red.as_deref() == Some("ci/test") { "failure" } else { "success" }),
+            ("build".to_string(), "success"),
+        ];
+        out.extend(self.extra_checks.lock().unwrap().iter().map(|n| (n.clone(), "success")));
+        out
+    }
+
+    fn all_required(&self) -> Vec<String> {
+        let mut all = self.required.lock().unwrap().clone();
+        all.extend(self.classic_required.lock().unwrap().iter().cloned());
+        all
+    }
+
+    /// `mergeable_state` as GitHub computes it (REST "Get a pull request"; the values are
+    /// GitHub's `MergeStateStatus` in the GraphQL reference): `draft`; `dirty` on conflicts;
+    /// `behind` when the head is out of date with a base whose required checks are strict;
+    /// `blocked` while a required check has not passed or a required review is missing;
+    /// `unstable` when a check that is not required failed; else `clean`.
+    fn mergeable_state(&self, p: &Value) -> String {
+        if p["draft"] == true {
+            return "draft".into();
+        }
+        let head = self.head_of(p["head"].as_str().unwrap()).unwrap_or_default();
+        let base = self.head_of(p["base"].as_str().unwrap_or("main")).unwrap_or_default();
+        if !self.git(&["merge-tree", "--write-tree", &base, &head]).status.success() {
+            return "dirty".into();
+        }
+        let required = self.all_required();
+        if !required.is_empty() && !self.git(&["merge-base", "--is-ancestor", &base, &head]).status.success() {
+            return "behind".into();
+        }
+        let checks = self.checks_on();
+        let passed = |name: &str| checks.iter().any(|(n, c)| n == name && *c == "success");
+        if required.iter().any(|r| !passed(r)) || self.approvals.load(Ordering::SeqCst) > 0 {
+            return "blocked".into();
+        }
+        if checks.iter().any(|(_, c)| *c != "success") {
+            return "unstable".into();
+        }
+        "clean".into()
+    }
+
     fn pr_json(&self, p: &Value) -> Value {
         let n = p["number"].as_u64().unwrap();
         let head = p["head"].as_str().unwrap();
+        // GitHub keeps `refs/pull/N/head` at every PR's head, so `git fetch origin pull/N/head`
+        // reads any PR's commits ("Checking out pull requests locally", GitHub Docs).
+        if let Some(sha) = self.head_of(head) {
+            let _ = self.git(&["update-ref", &format!("refs/pull/{n}/head"), &sha]);
+        }
         let merged = p["merged"].as_bool().unwrap_or(false);
+        let mergeable_state = if merged { "unknown".to_string() } else { self.mergeable_state(p) };
         json!({
             "url": format!("https://api.github.com/repos/octo/site/pulls/{n}"),
             "id": 1000 + n, "number": n,
@@ -110,7 +213,7 @@ impl Hub {
             "html_url": format!("https://github.com/octo/site/pull/{n}"),
             "node_id": format!("PR_kwDOnode{n}"),
             "draft": p["draft"].as_bool().unwrap_or(false), "merged": merged, "mergeable": true,
-            "mergeable_state": if p["draft"] == true { "draft" } else { "clean" },
+            "mergeable_state": mergeable_state,
             "user": {"login": "me", "id": 1, "type": "User"},
             "head": {"label": format!("octo:{head}"), "ref": head, "sha": self.head_of(head).unwrap_or_default()},
             "base": {"label": "octo:main", "ref": p["base"], "sha": self.head_of("main").unwrap_or_default()},
@@ -164,9 +267,7 @@ async fn check_runs(State(h): State<Arc<Hub>>, UrlPath((_, _, sha)): UrlPath<(St
     } else if pending {
         vec![run("ci/test", "in_progress", Value::Null), run("build", "completed", json!("success"))]
     } else {
-        let red = h.red.lock().unwrap().clone();
-        let test = if red.as_deref() == Some("ci/test") { "failure" } else { "success" };
-        vec![run("ci/test", "completed", json!(test)), run("build", "completed", json!("success"))]
+        h.checks_on().into_iter().map(|(name, c)| run(&name, "completed", json!(c))).collect()
     };
     Json(json!({"total_count": runs.len(), "check_runs": runs})).into_response()
 }
@@ -196,6 +297,27 @@ async fn workflow_runs(State(h): State<Arc<Hub>>, uri: axum::http::Uri) -> Respo
 async fn graphql(State(h): State<Arc<Hub>>, Json(b): Json<Value>) -> Response {
     let query = b["query"].as_str().unwrap_or("");
     let id = b["variables"]["id"].as_str().unwrap_or("").to_string();
+    // `enqueuePullRequest(input: {pullRequestId, expectedHeadOid})` and
+    // `pullRequest.mergeQueueEntry` (GraphQL reference: mutations; objects MergeQueueEntry).
+    if query.contains("enqueuePullRequest") {
+        let n: u64 = id.trim_start_matches("PR_kwDOnode").parse().unwrap_or(0);
+        let p = h.pulls.lock().unwrap().iter().find(|p| p["number"] == n).cloned();
+        let Some(p) = p else {
+            return Json(json!({"data": null, "errors": [{"type": "NOT_FOUND", "message": format!("Could not resolve to a node with the global id of '{id}'")}]})).into_response();
+        };
+        let expected = b["variables"]["head"].as_str().unwrap_or("").to_string();
+        if h.head_of(p["head"].as_str().unwrap()).as_deref() != Some(expected.as_str()) {
+            return Json(json!({"data": {"enqueuePullRequest": null}, "errors": [{"message": "Head sha didn't match expected head oid"}]})).into_response();
+        }
+        h.enqueued.lock().unwrap().push(expected);
+        h.queue.lock().unwrap().push(n);
+        return Json(json!({"data": {"enqueuePullRequest": {"mergeQueueEntry": {"state": "QUEUED"}}}})).into_response();
+    }
+    if query.contains("mergeQueueEntry") {
+        let n = b["variables"]["n"].as_u64().unwrap_or(0);
+        let entry = if h.queue.lock().unwrap().contains(&n) { json!({"state": "AWAITING_CHECKS"}) } else { Value::Null };
+        return Json(json!({"data": {"repository": {"pullRequest": {"mergeQueueEntry": entry}}}})).into_response();
+    }
     if !query.contains("markPullRequestReadyForReview") {
         return Json(json!({"errors": [{"message": "unknown mutation"}]})).into_response();
     }
@@ -223,6 +345,12 @@ async fn merge_pull(
     if p["draft"] == true {
         return gh_error(405, "Pull Request is still a draft");
     }
+    if h.merge_queue.load(Ordering::SeqCst) {
+        return gh_error(405, "Changes must be made through the merge queue");
+    }
+    if h.mergeable_state(p) == "blocked" {
+        return gh_error(405, "Repository rule violations found");
+    }
     let head = h.head_of(p["head"].as_str().unwrap()).unwrap_or_default();
     if b["sha"].as_str() != Some(head.as_str()) {
         return gh_error(409, "Head branch was modified. Review and try the merge again.");
@@ -243,7 +371,13 @@ async fn merge_pull(
 fn jules_session(h: &Hub) -> Value {
     let state = h.jules_state.lock().unwrap().clone();
     let mut outputs = json!([]);
-    if state == "COMPLETED" {
+    let change_set = h.jules_change_set.lock().unwrap().clone();
+    if let (Some((patch, base)), "COMPLETED") = (change_set, state.as_str()) {
+        // A session may complete with a change set and no PR (Jules API `SessionOutput`:
+        // `pullRequest` or `changeSet`; jules-sdk `RestSessionOutput { pullRequest?, changeSet? }`).
+        outputs = json!([{"changeSet": {"source": "sources/github-octo-site",
+            "gitPatch": {"unidiffPatch": patch, "baseCommitId": base, "suggestedCommitMessage": "Restyle the button"}}}]);
+    } else if state == "COMPLETED" {
         let n = h.pulls.lock().unwrap().iter().find(|p| p["head"] == "jules/restyle").map(|p| p["number"].clone());
         if let Some(n) = n {
             outputs = json!([{"pullRequest": {"url": format!("https://github.com/octo/site/pull/{n}"), "title": "Restyle", "description": ""}}]);
@@ -261,10 +395,21 @@ async fn jules_create(State(h): State<Arc<Hub>>, Json(b): Json<Value>) -> Respon
 
 async fn jules_get(State(h): State<Arc<Hub>>) -> Response {
     let state = h.jules_state.lock().unwrap().clone();
+    if state == "IN_PROGRESS" && h.jules_change_set.lock().unwrap().is_some() {
+        *h.jules_state.lock().unwrap() = "COMPLETED".into();
+        return Json(json!({"name": "sessions/31415", "id": "31415", "title": "Restyle the button", "state": "IN_PROGRESS", "outputs": []})).into_response();
+    }
     if state == "IN_PROGRESS" {
         // Jules works, pushes its branch, opens its PR and completes on the next read.
-        let main = h.head_of("main").unwrap();
-        let out = Command::new("git").arg("--git-dir").arg(&h.origin).args(["update-ref", "refs/heads/jules/restyle", &main]).output().unwrap();
+        let mut tip = h.head_of("main").unwrap();
+        let mut commits = h.jules_commits.lock().unwrap().clone();
+        if commits.is_empty() {
+            commits.push(vec![("components/button.txt".to_string(), Some("button by jules\n".to_string()))]);
+        }
+        for (i, files) in commits.iter().enumerate() {
+            tip = h.commit(&tip, files, &format!("jules: step {}", i + 1));
+        }
+        let out = Command::new("git").arg("--git-dir").arg(&h.origin).args(["update-ref", "refs/heads/jules/restyle", &tip]).output().unwrap();
         assert!(out.status.success());
         let mut pulls = h.pulls.lock().unwrap();
         let n = pulls.len() as u64 + 1;
@@ -299,6 +444,67 @@ async fn jules_action(State(h): State<Arc<Hub>>, UrlPath(rest): UrlPath<String>,
     Json(json!({})).into_response()
 }
 
+/// `GET /repos/{o}/{r}/rules/branches/{b}` (REST "Get rules for a branch"): the active rules,
+/// each `{type, parameters}`.
+async fn branch_rules(State(h): State<Arc<Hub>>) -> Response {
+    let mut rules = vec![json!({"type": "deletion", "ruleset_source_type": "Repository", "ruleset_source": "octo/site", "ruleset_id": 7})];
+    let required = h.required.lock().unwrap().clone();
+    if !required.is_empty() {
+        let checks: Vec<Value> = required.iter().map(|c| json!({"context": c, "integration_id": 15368})).collect();
+        rules.push(json!({"type": "required_status_checks", "ruleset_source_type": "Repository", "ruleset_source": "octo/site", "ruleset_id": 7,
+            "parameters": {"strict_required_status_checks_policy": true, "required_status_checks": checks}}));
+    }
+    if h.merge_queue.load(Ordering::SeqCst) {
+        rules.push(json!({"type": "merge_queue", "ruleset_id": 7, "parameters": {"merge_method": "SQUASH", "grouping_strategy": "ALLGREEN",
+            "max_entries_to_build": 5, "min_entries_to_merge": 1, "check_response_timeout_minutes": 60}}));
+    }
+    let approvals = h.approvals.load(Ordering::SeqCst);
+    if approvals > 0 {
+        rules.push(json!({"type": "pull_request", "ruleset_id": 7, "parameters": {"required_approving_review_count": approvals,
+            "dismiss_stale_reviews_on_push": false, "require_code_owner_review": false, "require_last_push_approval": false,
+            "required_review_thread_resolution": false}}));
+    }
+    Json(Value::Array(rules)).into_response()
+}
+
+/// `GET /repos/{o}/{r}/branches/{b}` (REST "Get a branch"): classic protection's required
+/// status checks, as anyone who may read the repo sees them.
+async fn get_branch(State(h): State<Arc<Hub>>, UrlPath((_, _, b)): UrlPath<(String, String, String)>) -> Response {
+    let Some(sha) = h.head_of(&b) else { return gh_error(404, "Branch not found") };
+    let classic = h.classic_required.lock().unwrap().clone();
+    let protection = if classic.is_empty() {
+        json!({"enabled": false, "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}})
+    } else {
+        let checks: Vec<Value> = classic.iter().map(|c| json!({"context": c, "app_id": null})).collect();
+        json!({"enabled": true, "required_status_checks": {"enforcement_level": "everyone", "contexts": classic, "checks": checks}})
+    };
+    Json(json!({"name": b, "commit": {"sha": sha}, "protected": !classic.is_empty(), "protection": protection})).into_response()
+}
+
+/// `PUT /repos/{o}/{r}/pulls/{n}/update-branch` (REST "Update a pull request branch"): merges
+/// the base into the head branch; 422 when `expected_head_sha` is not the head; 202 otherwise.
+async fn update_branch(State(h): State<Arc<Hub>>, UrlPath((_, _, n)): UrlPath<(String, String, u64)>, Json(b): Json<Value>) -> Response {
+    let p = h.pulls.lock().unwrap().iter().find(|p| p["number"] == n).cloned();
+    let Some(p) = p else { return gh_error(404, "Not Found") };
+    let branch = p["head"].as_str().unwrap().to_string();
+    let head = h.head_of(&branch).unwrap_or_default();
+    let expected = b["expected_head_sha"].as_str().unwrap_or("").to_string();
+    if !expected.is_empty() && expected != head {
+        return gh_error(422, "expected head sha didn't match current head ref.");
+    }
+    h.updates.lock().unwrap().push(expected);
+    let base = h.head_of(p["base"].as_str().unwrap_or("main")).unwrap_or_default();
+    let out = h.git(&["merge-tree", "--write-tree", &head, &base]);
+    if !out.status.success() {
+        return gh_error(422, "merge conflict between base and head");
+    }
+    let tree = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string();
+    let out = h.git(&["commit-tree", &tree, "-p", &head, "-p", &base, "-m", "Merge branch 'main' into the PR"]);
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(h.git(&["update-ref", &format!("refs/heads/{branch}"), &sha, &head]).status.success());
+    (StatusCode::ACCEPTED, Json(json!({"message": "Updating pull request branch.", "url": format!("https://github.com/octo/site/pull/{n}")}))).into_response()
+}
+
 /// Serve the hub on its own thread (the daemon is another process).
 fn serve(hub: Arc<Hub>) -> String {
     let app = Router::new()
@@ -309,6 +515,9 @@ fn serve(hub: Arc<Hub>) -> String {
         .route("/repos/{o}/{r}/pulls", get(list_pulls).post(create_pull))
         .route("/repos/{o}/{r}/pulls/{n}", get(get_pull))
         .route("/repos/{o}/{r}/pulls/{n}/merge", put(merge_pull))
+        .route("/repos/{o}/{r}/pulls/{n}/update-branch", put(update_branch))
+        .route("/repos/{o}/{r}/rules/branches/{b}", get(branch_rules))
+        .route("/repos/{o}/{r}/branches/{b}", get(get_branch))
         .route("/repos/{o}/{r}/commits/{sha}/check-runs", get(check_runs))
         .route("/repos/{o}/{r}/commits/{sha}/status", get(combined_status))
         .route("/repos/{o}/{r}/actions/runs", get(workflow_runs))
@@ -438,6 +647,11 @@ overlap = "allow"
 }
 
 impl Lab {
+    /// The user's repo.
+    fn task_repo(&self) -> String {
+        self._tmp.path().join("repo").to_string_lossy().into_owned()
+    }
+
     fn brief(&self, title: &str) -> i64 {
         self.brief_to(title, "good")
     }
@@ -566,10 +780,18 @@ fn red_checks_a_moved_head_and_branch_protection_are_refused_in_words() {
     git(&clone, &["push", "--quiet", "origin", &branch]);
     let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stderr(&out).contains("changed since you were asked"), "{}", stderr(&out));
+    // Refused in words whichever saw the push first: the confirm's fresh read ("changed since you
+    // were asked") or the PR follower, which puts the task back to checking while it reviews the new
+    // head ("… moved while it was read").
+    let said = stderr(&out);
+    assert!(said.contains("changed since you were asked") || said.contains("moved while it was read"), "{said}");
     assert!(lab.hub.merges.lock().unwrap().is_empty(), "nothing may be sent for a moved head");
 
-    // Asked again about the new head; branch protection wants a review (405).
+    // Asked again about the new head once the follower has reviewed it (capcom's own review of every
+    // head: until then the task is `checking`); branch protection wants a review (405).
+    lab.wait(id, "ready on the pushed head", |v| {
+        v["task"]["state"] == "ready" && v["task"]["head_sha"].as_str().is_some_and(|h| h != q["head"].as_str().unwrap_or_default())
+    });
     *lab.hub.refuse.lock().unwrap() = Some((405, "At least 1 approving review is required by reviewers with write access.".into()));
     let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -629,10 +851,209 @@ fn jules_waits_for_plan_approval_then_its_pr_is_followed_and_merged() {
 }
 
 #[test]
+fn a_cloud_agents_pr_gets_capcoms_own_scope_guard_and_secret_scan_on_every_commit() {
+    let key = format!("AKIA{}", "QWERTYUIOPASDFGH");
+    let lab = lab_with(true, |h| {
+        *h.jules_commits.lock().unwrap() = vec![
+            // A key added in one commit and removed in the next: only the PR's history holds it.
+            vec![("components/config.js".to_string(), Some(format!("const key = '{key}';\n")))],
+            vec![("components/config.js".to_string(), None), ("app/page.txt".to_string(), Some("page by jules\n".to_string()))],
+        ];
+    });
+    let id = lab.brief_to("Restyle the button", "jules");
+    lab.wait(id, "the plan question", |v| state(v) == "needs_attention");
+    let out = lab.d.cli(&["brief", "approve the plan"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // GitHub's checks are green, but capcom's own review of the PR's commits is not.
+    let v = lab.wait(id, "needs_attention on the PR", |v| state(v) == "needs_attention" && v["task"]["pr"] == 1);
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("1 file outside the scope: app/page.txt"), "{reason}");
+    assert!(reason.contains("AWS access key in components/config.js"), "{reason}");
+    assert!(reason.contains("still in the branch's history"), "{reason}");
+    assert!(!v.to_string().contains(&key), "the key's value is never recorded");
+    // The merge question is refused with the same words, and nothing is sent to GitHub.
+    let out = lab.d.cli(&["merge", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("outside the scope: app/page.txt"), "{}", stderr(&out));
+    assert!(lab.hub.merges.lock().unwrap().is_empty());
+}
+
+#[test]
+fn required_checks_from_rulesets_and_protection_gate_ready_and_a_missing_one_blocks() {
+    let lab = lab_with(true, |h| {
+        *h.required.lock().unwrap() = vec!["ci/test".into(), "ci/lint".into()];
+        *h.classic_required.lock().unwrap() = vec!["build".into()];
+    });
+    let id = lab.brief("Restyle the button");
+    // ci/test and build pass, but the required ci/lint never reports: never ready.
+    let v = lab.wait(id, "needs_attention", |v| {
+        assert_ne!(state(v), "ready", "a PR missing a required check is not ready: {}", v["task"]["reason"]);
+        state(v) == "needs_attention"
+    });
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("a required check is missing: ci/lint"), "{reason}");
+    let out = lab.d.cli(&["merge", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("a required check is missing: ci/lint"), "{}", stderr(&out));
+    // The required check reports green: ready, and the merge goes through.
+    h_extra(&lab, "ci/lint");
+    lab.wait(id, "ready", |v| state(v) == "ready");
+    let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    lab.wait(id, "merged", |v| state(v) == "merged");
+}
+
+fn h_extra(lab: &Lab, name: &str) {
+    lab.hub.extra_checks.lock().unwrap().push(name.to_string());
+}
+
+#[test]
+fn a_pr_that_needs_an_approving_review_is_said_to_be_blocked() {
+    let lab = lab_with(true, |h| h.approvals.store(1, Ordering::SeqCst));
+    let id = lab.brief("Restyle the button");
+    let v = lab.wait(id, "needs_attention", |v| {
+        assert_ne!(state(v), "ready", "{}", v["task"]["reason"]);
+        state(v) == "needs_attention"
+    });
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("blocked: it needs an approving review"), "{reason}");
+    assert!(lab.hub.merges.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_pr_behind_its_base_is_updated_through_github_and_checked_again() {
+    let lab = lab_with(true, |h| *h.required.lock().unwrap() = vec!["ci/test".into()]);
+    let id = lab.brief("Restyle the button");
+    let v = lab.wait(id, "ready", |v| state(v) == "ready");
+    let branch = v["task"]["branch"].as_str().unwrap().to_string();
+    let before = v["task"]["head_sha"].as_str().unwrap().to_string();
+    // main moves on GitHub: the PR is `behind` (its required checks are strict).
+    let main = lab.hub.head_of("main").unwrap();
+    let moved = lab.hub.commit(&main, &[("README.md".to_string(), Some("readme v2\n".to_string()))], "docs");
+    assert!(lab.hub.git(&["update-ref", "refs/heads/main", &moved, &main]).status.success());
+    let v = lab.wait(id, "ready on the updated head", |v| state(v) == "ready" && v["task"]["head_sha"].as_str() != Some(before.as_str()));
+    assert_eq!(*lab.hub.updates.lock().unwrap(), vec![before.clone()], "update-branch was asked once, bound to the head read");
+    let after = v["task"]["head_sha"].as_str().unwrap();
+    assert_eq!(lab.hub.head_of(&branch).as_deref(), Some(after));
+    assert!(lab.hub.git(&["merge-base", "--is-ancestor", &moved, after]).status.success(), "the PR now holds the new main");
+    let said: Vec<String> = lab.events(id, "pr_checks").iter().map(|e| e["message"].as_str().unwrap().to_string()).collect();
+    assert!(said.iter().any(|m| m.contains("main moved; capcom will update the branch")), "{said:?}");
+    assert!(!lab.events(id, "pr_update").is_empty());
+}
+
+#[test]
+fn on_a_merge_queue_branch_a_confirm_enqueues_the_confirmed_head_and_the_task_waits_for_the_queue() {
+    let lab = lab_with(true, |h| h.merge_queue.store(true, Ordering::SeqCst));
+    let id = lab.brief("Restyle the button");
+    let v = lab.wait(id, "ready", |v| state(v) == "ready");
+    assert!(v["task"]["reason"].as_str().unwrap().contains("merge queue"), "{}", v["task"]["reason"]);
+    let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(q["question"].as_str().unwrap().contains("merge queue"), "{}", q["question"]);
+    let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("in the merge queue"), "{}", stdout(&out));
+    assert_eq!(*lab.hub.enqueued.lock().unwrap(), vec![q["head"].as_str().unwrap().to_string()]);
+    assert!(lab.hub.merges.lock().unwrap().is_empty(), "no REST merge on a merge-queue branch");
+    let v = lab.wait(id, "checking in the queue", |v| state(v) == "checking");
+    assert!(v["task"]["reason"].as_str().unwrap().contains("is in the merge queue"), "{}", v["task"]["reason"]);
+    // The queue's checks pass and GitHub merges it.
+    {
+        let mut pulls = lab.hub.pulls.lock().unwrap();
+        let p = pulls.iter_mut().find(|p| p["number"] == 1).unwrap();
+        let head = lab.hub.head_of(p["head"].as_str().unwrap()).unwrap();
+        lab.hub.squash_merge("main", &head, "Restyle the button", 1).unwrap_or_else(|_| panic!("the queue could not merge"));
+        p["merged"] = json!(true);
+        lab.hub.queue.lock().unwrap().clear();
+    }
+    lab.wait(id, "merged", |v| state(v) == "merged");
+}
+
+/// Jules' change set: the patch of `files` on top of origin's main, and that base.
+fn change_set(h: &Hub, files: &[FileEdit]) -> (String, String) {
+    let main = h.head_of("main").unwrap();
+    let done = h.commit(&main, files, "jules");
+    let out = h.git(&["diff", &main, &done]);
+    assert!(out.status.success());
+    (String::from_utf8_lossy(&out.stdout).into_owned(), main)
+}
+
+/// Approve Jules' plan once it asks.
+fn approve_jules(lab: &Lab, id: i64) {
+    lab.wait(id, "the plan question", |v| state(v) == "needs_attention");
+    let out = lab.d.cli(&["brief", "approve the plan"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn a_jules_session_that_completes_with_only_a_change_set_is_applied_and_reviewed_locally() {
+    let lab = lab_with(true, |h| {
+        let cs = change_set(h, &[("components/button.txt".to_string(), Some("button by jules\n".to_string()))]);
+        *h.jules_change_set.lock().unwrap() = Some(cs);
+    });
+    let id = lab.brief_to("Restyle the button", "jules");
+    approve_jules(&lab, id);
+    // Applied to the task's branch, reviewed locally (then, with review = "github", pushed
+    // and opened as a PR like a local agent's work), never "the agent changed nothing".
+    let v = lab.wait(id, "ready", |v| {
+        let reason = v["task"]["reason"].as_str().unwrap_or("");
+        assert!(!reason.contains("changed nothing"), "{reason}");
+        state(v) == "ready"
+    });
+    let kinds: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"review"), "reviewed locally: {kinds:?}");
+    let branch = v["task"]["branch"].as_str().unwrap();
+    let head = lab.hub.head_of(branch).expect("the branch was pushed");
+    let file = lab.hub.git(&["show", &format!("{head}:components/button.txt")]);
+    assert_eq!(String::from_utf8_lossy(&file.stdout), "button by jules\n");
+}
+
+#[test]
+fn a_jules_change_set_that_does_not_apply_needs_attention_naming_its_files() {
+    let lab = lab_with(true, |h| {
+        let cs = change_set(h, &[("README.md".to_string(), Some("readme by jules\n".to_string()))]);
+        *h.jules_change_set.lock().unwrap() = Some(cs);
+    });
+    // The local main changed the same line since (not pushed): the patch conflicts even three-way.
+    let repo = PathBuf::from(lab.task_repo());
+    std::fs::write(repo.join("README.md"), "readme by hand\n").unwrap();
+    git(&repo, &["commit", "-qam", "by hand"]);
+    let id = lab.brief_to("Restyle the button", "jules");
+    approve_jules(&lab, id);
+    let v = lab.wait(id, "needs_attention on the patch", |v| {
+        state(v) == "needs_attention" && v["task"]["reason"].as_str().unwrap_or("").contains("patch")
+    });
+    let reason = v["task"]["reason"].as_str().unwrap();
+    assert!(reason.contains("does not apply") && reason.contains("README.md"), "{reason}");
+}
+
+#[test]
+fn a_pr_the_merge_queue_drops_needs_attention() {
+    let lab = lab_with(true, |h| h.merge_queue.store(true, Ordering::SeqCst));
+    let id = lab.brief("Restyle the button");
+    lab.wait(id, "ready", |v| state(v) == "ready");
+    let out = lab.d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = lab.d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    lab.wait(id, "checking in the queue", |v| state(v) == "checking" && v["task"]["reason"].as_str().unwrap_or("").contains("merge queue"));
+    // The queue's own checks fail: GitHub removes the PR from the queue, unmerged.
+    lab.hub.queue.lock().unwrap().clear();
+    let v = lab.wait(id, "needs_attention", |v| state(v) == "needs_attention");
+    assert!(v["task"]["reason"].as_str().unwrap().contains("left the merge queue without merging"), "{}", v["task"]["reason"]);
+    assert!(lab.hub.merges.lock().unwrap().is_empty());
+}
+
+#[test]
 fn the_daemon_serves_cursors_webhook_only_to_signed_deliveries() {
     use capcom::dispatch::cursor::sign_webhook;
     let cfg = "[agents.cursor]\nkind = \"cursor\"\nwebhook_secret_env = \"CURSOR_WEBHOOK_SECRET\"\n\n[dispatch]\ndefault_agent = \"cursor\"\n";
-    let d = Daemon::start_env(cfg, &[("CURSOR_WEBHOOK_SECRET", "whsec_daemon_0123456789"), ("CURSOR_API_KEY", "key_0123456789")]);
+    let d = Daemon::start_env(cfg, &[("CURSOR_WEBHOOK_SECRET", "whsec_daemon_0123456789abcdef01234567"), ("CURSOR_API_KEY", "key_0123456789")]);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let body = &format!(r#"{{"event":"statusChange","timestamp":"{now}","id":"bc_1","status":"FINISHED","summary":"done"}}"#);
     let post = |sig: Option<String>, body: &str| {
@@ -644,13 +1065,13 @@ fn the_daemon_serves_cursors_webhook_only_to_signed_deliveries() {
         c.args(["--data-binary", body, &format!("http://{}/v1/webhooks/cursor", d.addr)]);
         String::from_utf8(c.output().unwrap().stdout).unwrap()
     };
-    assert_eq!(post(Some(sign_webhook(b"whsec_daemon_0123456789", body.as_bytes())), body), "200");
+    assert_eq!(post(Some(sign_webhook(b"whsec_daemon_0123456789abcdef01234567", body.as_bytes())), body), "200");
     assert_eq!(post(Some(sign_webhook(b"wrong", body.as_bytes())), body), "401");
     assert_eq!(post(None, body), "401");
     // The webhook secret opens nothing else.
-    let (status, _) = d.http("GET", "/v1/tasks", Some("whsec_daemon_0123456789"), None);
+    let (status, _) = d.http("GET", "/v1/tasks", Some("whsec_daemon_0123456789abcdef01234567"), None);
     assert_eq!(status, 401);
-    assert!(!d.stderr().contains("whsec_daemon_0123456789"), "the secret reached the log");
+    assert!(!d.stderr().contains("whsec_daemon_0123456789abcdef01234567"), "the secret reached the log");
 }
 
 #[test]

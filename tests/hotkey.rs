@@ -17,9 +17,10 @@
 
 #[path = "common/skip.rs"]
 mod skip;
+#[path = "common/mic.rs"]
+mod mic;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -249,39 +250,7 @@ async fn microphone(
     let speech_secs = speech.len() as f64 / 16_000.0;
     let queue: Arc<Mutex<std::collections::VecDeque<f32>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (queue, stop, fifo) = (queue.clone(), stop.clone(), fifo.clone());
-        std::thread::spawn(move || {
-            use std::os::unix::fs::OpenOptionsExt;
-            while !stop.load(Ordering::Relaxed) {
-                let Ok(mut f) = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo) else {
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
-                };
-                let start = Instant::now();
-                let mut blocks = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let mut buf = Vec::with_capacity(640);
-                    {
-                        let mut q = queue.lock().unwrap();
-                        for _ in 0..320 {
-                            let s = q.pop_front().unwrap_or(0.0);
-                            buf.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
-                        }
-                    }
-                    match f.write_all(&buf) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => break,
-                    }
-                    blocks += 1;
-                    if let Some(wait) = (start + Duration::from_millis(20 * blocks)).checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                }
-            }
-        })
-    };
+    let feeder = mic::spawn_mic(fifo.clone(), queue.clone(), stop.clone());
 
     (speech, speech_secs, queue, stop, feeder)
 }

@@ -1205,11 +1205,13 @@ struct CursorRun {
     resume: bool,
     /// Runs that finished (the first prompt's and each follow-up's): one assistant message each.
     answers: usize,
+    /// It finishes with its branch pushed and no PR (`target.prUrl` absent).
+    no_pr: bool,
 }
 
 impl CursorRun {
     fn new(behaviour: Behaviour, polls: usize, status: &str) -> CursorRun {
-        CursorRun { behaviour, polls, status: status.into(), followups: vec![], stale_reads: 0, resume: false, answers: 0 }
+        CursorRun { behaviour, polls, status: status.into(), followups: vec![], stale_reads: 0, resume: false, answers: 0, no_pr: false }
     }
 }
 
@@ -1236,6 +1238,8 @@ struct CursorFake {
     agents: Mutex<HashMap<String, CursorRun>>,
     created: Mutex<Vec<Value>>,
     next: AtomicUsize,
+    /// Agents finish without a PR (the v0 docs make `target.prUrl` optional).
+    no_pr: std::sync::atomic::AtomicBool,
 }
 
 fn cursor_authed(h: &HeaderMap) -> bool {
@@ -1254,7 +1258,9 @@ fn cursor_json(id: &str, a: &CursorRun) -> Value {
             v["summary"] = json!("Moved the button classes to design tokens");
             // Each follow-up ends in a PR of its own: 88, then 89, …
             let pr = 88 + a.followups.len() - usize::from(a.resume);
-            v["target"]["prUrl"] = json!(format!("https://github.com/octo/site/pull/{pr}"));
+            if !a.no_pr {
+                v["target"]["prUrl"] = json!(format!("https://github.com/octo/site/pull/{pr}"));
+            }
         }
         "ERROR" => v["summary"] = json!("could not install dependencies"),
         _ => {}
@@ -1268,7 +1274,7 @@ async fn cursor_create(State(f): State<Arc<CursorFake>>, h: HeaderMap, Json(b): 
     }
     let id = format!("bc_{}", 1000 + f.next.fetch_add(1, Ordering::SeqCst));
     let behaviour = behaviour_of(b["prompt"]["text"].as_str().unwrap_or(""));
-    let a = CursorRun::new(behaviour, 0, "CREATING");
+    let a = CursorRun { no_pr: f.no_pr.load(Ordering::SeqCst), ..CursorRun::new(behaviour, 0, "CREATING") };
     let body = cursor_json(&id, &a);
     f.agents.lock().unwrap().insert(id, a);
     f.created.lock().unwrap().push(b);
@@ -1580,6 +1586,10 @@ struct CopilotFake {
     prs: Mutex<HashMap<u64, FakePr>>,
     clock: AtomicUsize,
     next: AtomicUsize,
+    /// The coding agent is not enabled for the repo: GitHub ignores the assignee silently.
+    disabled: std::sync::atomic::AtomicBool,
+    /// Copilot is assigned but never starts a session.
+    stalled: std::sync::atomic::AtomicBool,
 }
 
 impl CopilotFake {
@@ -1626,6 +1636,11 @@ async fn cp_assign(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(Str
     if b["assignees"] != json!(["copilot-swe-agent[bot]"]) {
         return err(StatusCode::UNPROCESSABLE_ENTITY, json!({"message": "Validation Failed"}));
     }
+    // "Add assignees to an issue" (REST): "Users who don't have permission to be assigned are
+    // silently ignored". The answer is 201 with the issue as it is.
+    if f.disabled.load(Ordering::SeqCst) {
+        return (StatusCode::CREATED, Json(CopilotFake::issue_json(n, i))).into_response();
+    }
     i.assignees = vec!["Copilot".into()];
     i.assignment = b["agent_assignment"].clone();
     i.behaviour = Some(behaviour_of(&i.body));
@@ -1661,21 +1676,17 @@ async fn cp_timeline(State(f): State<Arc<CopilotFake>>, Path((_, _, n)): Path<(S
     if let Some(i) = issues.get_mut(&n) {
         i.polls += 1;
         let mut events = vec![json!({"event": "assigned", "actor": {"login": "octocat"}, "created_at": "2026-11-21T09:00:00Z"})];
-        if i.pr.is_none() && i.polls >= 2 && i.assignees.iter().any(|a| a == "Copilot") {
-            match i.behaviour {
-                Some(Behaviour::Fail) => {
-                    // Copilot gave up: unassigned, issue closed.
-                    i.assignees.clear();
-                    i.state = "closed".into();
-                }
-                Some(b) => {
-                    let pr = n + 100;
-                    i.pr = Some(pr);
-                    let lifecycle = i.body.contains("[events]") || i.body.contains("[copilot-fail]");
-                    let fails = i.body.contains("[copilot-fail]");
-                    prs.insert(pr, FakePr { issue: n, state: "open".into(), hang: b == Behaviour::Hang, lifecycle, fails, ..FakePr::default() });
-                }
-                None => {}
+        let stalled = f.stalled.load(Ordering::SeqCst);
+        if i.pr.is_none() && i.polls >= 2 && i.assignees.iter().any(|a| a == "Copilot") && !stalled {
+            // Copilot opens a draft PR as it starts and records its session on the PR's timeline;
+            // a session that fails ends with `copilot_work_finished_failure` there (GitHub Docs,
+            // "About Copilot coding agent": it works in a PR and reports its progress there).
+            if let Some(b) = i.behaviour {
+                let pr = n + 100;
+                i.pr = Some(pr);
+                let fails = b == Behaviour::Fail || i.body.contains("[copilot-fail]");
+                let lifecycle = fails || i.body.contains("[events]");
+                prs.insert(pr, FakePr { issue: n, state: "open".into(), hang: b == Behaviour::Hang, lifecycle, fails, ..FakePr::default() });
             }
         }
         if let Some(pr) = i.pr {
@@ -1797,6 +1808,77 @@ impl Fixture for CopilotFixture {
 
 capcom::agent_backend_contract!(copilot_contract, super::CopilotFixture::new());
 
+/// A Cursor agent that finishes with its branch pushed and no PR: the branch's work is brought
+/// into the task's worktree (to be reviewed locally), not lost as "changed nothing".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_agent_that_finishes_without_a_pr_has_its_branch_brought_into_the_worktree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sh = |dir: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new("git").args(["-c", "user.name=u", "-c", "user.email=u@example.com"]).args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let (origin, wt) = (tmp.path().join("origin.git"), tmp.path().join("wt"));
+    sh(tmp.path(), &["init", "-q", "--bare", "-b", "main", origin.to_str().unwrap()]);
+    sh(tmp.path(), &["clone", "-q", origin.to_str().unwrap(), wt.to_str().unwrap()]);
+    std::fs::write(wt.join("button.css"), ".btn { color: red; }\n").unwrap();
+    sh(&wt, &["add", "-A"]);
+    sh(&wt, &["commit", "-qm", "base"]);
+    sh(&wt, &["push", "-q", "origin", "HEAD:main"]);
+    // Cursor's agent pushes its branch (the name capcom asked for) to GitHub.
+    sh(&wt, &["switch", "-q", "-c", "agent"]);
+    std::fs::write(wt.join("button.css"), ".btn { color: var(--brand); }\n").unwrap();
+    sh(&wt, &["commit", "-qam", "tokens"]);
+    sh(&wt, &["push", "-q", "origin", "agent:capcom/7-upgrade-tailwind"]);
+    sh(&wt, &["switch", "-q", "main"]);
+    sh(&wt, &["branch", "-q", "-D", "agent"]);
+
+    let fake = Arc::new(CursorFake::default());
+    fake.no_pr.store(true, Ordering::SeqCst);
+    let base = serve_now(cursor_app(fake.clone()));
+    let backend = RemoteBackend::new("cursor", Arc::new(cursor_client(&base, Some("key_cursor_0123456789"))), fast());
+    let mut launched = backend.start(StartRequest { workdir: wt.clone(), ..request(Behaviour::Succeed) }).await.unwrap();
+    let events = drain(&mut launched.events).await;
+    match events.last() {
+        Some(AgentEvent::Finished { summary: Some(s), .. }) => assert!(s.contains("its branch was applied to the task's worktree"), "{s}"),
+        other => panic!("{other:?}\n{events:?}"),
+    }
+    assert_eq!(std::fs::read_to_string(wt.join("button.css")).unwrap(), ".btn { color: var(--brand); }\n");
+}
+
+/// GitHub silently ignores an assignee it cannot assign: capcom reads the issue back and says
+/// why, at start, instead of "Copilot is no longer assigned" later.
+#[tokio::test]
+async fn copilot_that_github_does_not_assign_is_refused_at_start_with_the_reason() {
+    let f = CopilotFixture::new();
+    f.fake.disabled.store(true, Ordering::SeqCst);
+    let e = f.backend.start(request(Behaviour::Succeed)).await.err().expect("no run starts");
+    let e = e.to_string();
+    assert!(e.contains("Copilot coding agent is not enabled for octo/site, or your plan lacks it"), "{e}");
+}
+
+/// Assigned, but Copilot never starts: after `copilot_start_grace` the run needs attention
+/// (and is still watched), instead of a silent wait for the whole timeout.
+#[tokio::test]
+async fn copilot_that_does_not_start_within_the_grace_needs_attention() {
+    let fake = Arc::new(CopilotFake::default());
+    fake.stalled.store(true, Ordering::SeqCst);
+    let base = serve_now(copilot_app(fake.clone()));
+    let copilot = capcom::dispatch::copilot::Copilot::new(Arc::new(gh(&base))).with_start_grace(Duration::ZERO);
+    let backend = RemoteBackend::new("copilot", Arc::new(copilot), fast());
+    let mut launched = backend.start(request(Behaviour::Succeed)).await.unwrap();
+    let mut said = None;
+    while let Some(e) = launched.events.recv().await {
+        if let AgentEvent::NeedsAttention { question } = e {
+            said = Some(question);
+            break;
+        }
+        assert!(!e.is_terminal(), "{e:?}");
+    }
+    let q = said.expect("a needs-attention event");
+    assert!(q.contains("Copilot has not started on issue #12") && q.contains("not be enabled for octo/site"), "{q}");
+    backend.cancel(&launched.run).await.unwrap();
+}
+
 #[tokio::test]
 async fn copilot_gets_an_assigned_issue_and_finishes_when_it_requests_review() {
     let f = CopilotFixture::new();
@@ -1914,6 +1996,9 @@ dir="$CODEX_FAKE_DIR"
 n=$(ls "$dir" | grep -c '^call\.')
 for a in "$@"; do printf '%s\0' "$a"; done > "$dir/call.$n"
 pwd > "$dir/cwd.$n"
+# The real CLI appends its diagnostics, the account id included, to error.log in its current
+# directory (openai/codex codex-rs/cloud-tasks/src/util.rs, append_error_log).
+echo "[$(date -u +%Y-%m-%dT%H:%M:%SZ)] cloud $2: account_id=acct_7f3e9c2a user_id=user-4411" >> error.log
 [ "$1" = cloud ] || { echo "error: unrecognized subcommand '$1'" >&2; exit 2; }
 sub="$2"
 shift 2
@@ -2004,7 +2089,13 @@ case "$sub" in
     printf '\n  ],\n  "cursor": %s\n}\n' "$c"
     ;;
   diff)
-    printf 'diff --git a/styles.css b/styles.css\n+.btn { color: red; }\n'
+    id="$1"
+    [ -f "$dir/$id" ] || { echo "Error: http error: 404 Not Found: task $id not found" >&2; exit 1; }
+    read b reads applied tenv < "$dir/$id"
+    if [ "$b" = fail ] || [ "$b" = hang ] || [ "$reads" -lt 2 ]; then
+      echo "Error: No diff available for task $id; it may still be running." >&2; exit 1
+    fi
+    printf 'diff --git a/codex-%s.patched b/codex-%s.patched\nnew file mode 100644\n--- /dev/null\n+++ b/codex-%s.patched\n@@ -0,0 +1 @@\n+applied %s\n' "$id" "$id" "$id" "$id"
     ;;
   apply)
     id="$1"
@@ -2034,7 +2125,12 @@ impl CodexFixture {
         std::fs::create_dir_all(&bin).unwrap();
         let state = dir.path().join("state");
         std::fs::create_dir_all(&state).unwrap();
-        std::fs::create_dir_all(dir.path().join("wt")).unwrap();
+        let wt = dir.path().join("wt");
+        std::fs::create_dir_all(&wt).unwrap();
+        // The task's worktree is a git checkout, as the dispatcher's are.
+        for args in [&["init", "-q", "-b", "main"][..], &["-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-q", "--allow-empty", "-m", "base"][..]] {
+            assert!(std::process::Command::new("git").args(args).current_dir(&wt).status().unwrap().success());
+        }
         let codex = bin.join("codex");
         std::fs::write(&codex, CODEX_STANDIN).unwrap();
         std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -2125,9 +2221,9 @@ async fn codex_cloud_runs_argv_only_and_applies_the_result_to_the_worktree() {
     let calls = f.calls();
     assert_eq!(calls[0], vec!["cloud", "exec", "--env", "env_web", "--branch", "main", nasty]);
     assert!(calls.iter().any(|c| c == &["cloud", "list", "--json", "--env", "env_web", "--limit", "20"]), "{calls:?}");
-    assert!(calls.iter().any(|c| c == &["cloud", "apply", "task_e_1"]));
+    assert!(calls.iter().any(|c| c == &["cloud", "diff", "task_e_1"]), "{calls:?}");
     assert!(!f.dir.path().join("wt/pwned").exists() && !f.state().join("pwned").exists());
-    assert!(f.dir.path().join("wt/codex-task_e_1.patched").exists(), "apply ran in the worktree");
+    assert!(f.dir.path().join("wt/codex-task_e_1.patched").exists(), "the diff was applied to the worktree");
 
     // A prompt that starts with a dash cannot be read as a flag.
     let dash = StartRequest { prompt: "--help me".into(), ..f.request(Behaviour::Succeed) };
@@ -2136,14 +2232,38 @@ async fn codex_cloud_runs_argv_only_and_applies_the_result_to_the_worktree() {
     assert!(f.calls().iter().any(|c| c == &["cloud", "exec", "--env", "env_web", "--branch", "main", "--", "--help me"]));
 }
 
-impl CodexFixture {
-    /// The working directory of the first call whose argv starts with `prefix`.
-    fn cwd_of(&self, prefix: &[&str]) -> Option<std::path::PathBuf> {
-        let i = self.calls().iter().position(|c| c.len() >= prefix.len() && c[..prefix.len()] == *prefix)?;
-        let cwd = std::fs::read_to_string(self.state().join(format!("cwd.{i}"))).ok()?;
-        Some(std::path::PathBuf::from(cwd.trim()))
+/// The Codex CLI writes `error.log` (with the account id) into its current directory on
+/// `codex cloud` calls. Every call runs in a private scratch directory of the task: the
+/// worktree, the branch and the process's own directory never get it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_cloud_runs_the_cli_in_a_private_scratch_dir_so_its_error_log_never_reaches_the_branch() {
+    let f = CodexFixture::new();
+    let own_log = std::env::current_dir().unwrap().join("error.log");
+    let own_before = std::fs::metadata(&own_log).map(|m| m.len()).ok();
+    let mut launched = f.backend.start(f.request(Behaviour::Succeed)).await.unwrap();
+    let events = drain(&mut launched.events).await;
+    assert!(matches!(events.last(), Some(AgentEvent::Finished { .. })), "{events:?}");
+    let wt = f.dir.path().join("wt");
+    assert!(wt.join("codex-task_e_1.patched").exists());
+    assert!(!wt.join("error.log").exists(), "the CLI's log is not in the worktree");
+    let staged = std::process::Command::new("git").args(["status", "--porcelain"]).current_dir(&wt).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&staged.stdout).trim(), "A  codex-task_e_1.patched", "only the result is there to commit");
+    assert_eq!(std::fs::metadata(&own_log).map(|m| m.len()).ok(), own_before, "the daemon's own directory got no log");
+    // Every call ran somewhere private: not the worktree, not the process's directory.
+    let wt = wt.canonicalize().unwrap();
+    let here = std::env::current_dir().unwrap().canonicalize().unwrap();
+    let n = f.calls().len();
+    assert!(n >= 3, "exec, a status read and the diff at least");
+    for i in 0..n {
+        let cwd = std::path::PathBuf::from(std::fs::read_to_string(f.state().join(format!("cwd.{i}"))).unwrap().trim());
+        let cwd = cwd.canonicalize().unwrap_or(cwd);
+        assert!(!cwd.starts_with(&wt) && cwd != here, "call {i} ran in {}", cwd.display());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&cwd).unwrap().permissions().mode() & 0o777, 0o700, "{}", cwd.display());
     }
+}
 
+impl CodexFixture {
     fn backend_with(&self, opts: WatchOptions) -> Arc<RemoteBackend> {
         let agent = capcom::config::Agent {
             kind: "codex-cloud".into(),
@@ -2186,11 +2306,9 @@ async fn codex_cloud_a_task_pending_for_twenty_minutes_finishes_ready_and_is_app
         } else {
             assert!(statuses > 25, "read through `status` ({statuses} reads)");
         }
-        // On the repo's base branch, from the task's checkout.
+        // On the repo's base branch, named on the command line.
         assert_eq!(calls[0][..6], ["cloud", "exec", "--env", "env_web", "--branch", "develop"]);
         assert_eq!(std::fs::read_to_string(f.state().join("task_e_1.branch")).unwrap(), "develop");
-        let wt = f.dir.path().join("wt").canonicalize().unwrap();
-        assert_eq!(f.cwd_of(&["cloud", "exec"]).map(|p| p.canonicalize().unwrap()), Some(wt));
     }
 }
 
@@ -2227,9 +2345,12 @@ async fn codex_cloud_statuses_are_read_whatever_the_exit_code() {
         assert!(matches!(map_status(&t), RemoteState::Done { .. }));
         let wt = f.dir.path().join("wt");
         cc.apply(&ok, &wt).await.unwrap();
+        assert!(wt.join(format!("codex-{ok}.patched")).exists());
+        // Applied here, through git: the cloud still says READY, and a second apply (a
+        // restart) finds it already there.
         let t = read(ok.clone()).await;
-        assert_eq!(t.status, "applied");
         assert!(matches!(map_status(&t), RemoteState::Done { .. }));
+        cc.apply(&ok, &wt).await.unwrap();
         read(bad.clone()).await;
         let t = read(bad.clone()).await;
         assert_eq!(t.status, "error");
@@ -2239,6 +2360,7 @@ async fn codex_cloud_statuses_are_read_whatever_the_exit_code() {
             let out = std::process::Command::new(f.dir.path().join("bin/codex"))
                 .args(["cloud", "status", &bad])
                 .env("CODEX_FAKE_DIR", f.state())
+                .current_dir(f.dir.path())
                 .output()
                 .unwrap();
             assert_eq!(out.status.code(), Some(1));
@@ -2262,7 +2384,11 @@ async fn codex_cloud_cli_errors_are_reported() {
     let e = cc.status("task_e_404").await.unwrap_err();
     assert!(e.to_string().contains("task task_e_404 not found"), "{e}");
     assert!(cc.status("--all").await.is_err(), "an id that looks like a flag is refused");
-    assert!(cc.diff("task_e_1").await.unwrap().contains("diff --git"));
+    assert!(cc.diff("task_e_1").await.unwrap_err().to_string().contains("not found"), "no such task yet");
+    let id = cc.exec_on("Upgrade Tailwind", "main", None).await.unwrap();
+    cc.status(&id).await.unwrap();
+    cc.status(&id).await.unwrap();
+    assert!(cc.diff(&id).await.unwrap().contains("diff --git"));
     let missing = CodexCloud::new("/nonexistent/codex", "env_web");
     assert!(missing.exec("x").await.unwrap_err().to_string().contains("cannot run"));
     let no_env = CodexCloud::from_config(&capcom::config::Agent { kind: "codex-cloud".into(), ..Default::default() });
@@ -2429,6 +2555,11 @@ token_env = "JULES_OK"
 kind = "cursor"
 api_url = "{cursor}"
 token_env = "CURSOR_OK"
+[agents.cursor-short]
+kind = "cursor"
+api_url = "{cursor}"
+token_env = "CURSOR_OK"
+webhook_secret_env = "HOOK_SHORT"
 [agents.cursor-offline]
 kind = "cursor"
 api_url = "{offline}"
@@ -2451,6 +2582,7 @@ environment = "env_web"
             "JULES_OK" => Some(Secret::new("jules-key-0123456789")),
             "JULES_FORBIDDEN" => Some(Secret::new("forbidden-key-0123456789")),
             "CURSOR_OK" => Some(Secret::new("key_cursor_0123456789")),
+            "HOOK_SHORT" => Some(Secret::new("whsec_short_01234567")),
             _ => None,
         }
     };
@@ -2470,6 +2602,10 @@ environment = "env_web"
     assert_eq!(find("agent jules-forbidden").detail, "Jules token missing or wrong: set $JULES_FORBIDDEN");
     assert_eq!(find("agent cursor").level, CheckLevel::Ok);
     assert!(find("agent cursor").detail.contains("me@example.com"));
+    // Cursor requires webhook secrets of at least 32 characters; a shorter one fails doctor.
+    let short = checks.iter().find(|c| c.name == "agent cursor-short" && c.level == CheckLevel::Fail).unwrap_or_else(|| panic!("{checks:?}"));
+    assert!(short.detail.contains("has 20 characters; Cursor requires at least 32"), "{short:?}");
+    assert!(!short.detail.contains("whsec_short"), "the secret is never said");
     assert_eq!(find("agent cursor-offline").level, CheckLevel::Warn);
     assert!(find("agent cursor-offline").detail.contains("cannot reach Cursor"), "{:?}", find("agent cursor-offline"));
     assert_eq!(find("agent jules-unset").level, CheckLevel::Warn);

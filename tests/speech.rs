@@ -84,7 +84,7 @@ const BRIEF_TRUTHS: &[Truth] = &[
     Truth { text: BRIEFS[0], intent: "dispatch", tasks: &[("dependency-upgrade", &["build"], Some("site"), None)], misread: None },
     Truth { text: BRIEFS[1], intent: "dispatch", tasks: &[("bug-fix", &["test"], Some("site"), None)], misread: None },
     Truth { text: BRIEFS[2], intent: "dispatch", tasks: &[("feature", &["build", "lint"], None, Some("copilot"))],
-        misread: Some("\"and have Copilot do it\" becomes a second task, of kind other") },
+        misread: None },
     Truth { text: BRIEFS[3], intent: "dispatch", tasks: &[("css", &[], Some("site"), None)], misread: None },
     Truth { text: BRIEFS[4], intent: "dispatch", tasks: &[("dependency-upgrade", &["test"], Some("api"), None)], misread: None },
     Truth { text: BRIEFS[5], intent: "dispatch", tasks: &[("test", &["test"], Some("site"), None)], misread: None },

@@ -11,8 +11,9 @@
 
 #[path = "common/skip.rs"]
 mod skip;
+#[path = "common/mic.rs"]
+mod mic;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -219,41 +220,7 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
     // a microphone that always delivers: silence, and the speech when asked
     let queue: Arc<Mutex<std::collections::VecDeque<f32>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (queue, stop, fifo) = (queue.clone(), stop.clone(), fifo.clone());
-        std::thread::spawn(move || {
-            use std::os::unix::fs::OpenOptionsExt;
-            while !stop.load(Ordering::Relaxed) {
-                // non-blocking open fails while no sound server reads the FIFO
-                let Ok(mut f) = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo) else {
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
-                };
-                let start = Instant::now();
-                let mut blocks = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let mut buf = Vec::with_capacity(640);
-                    {
-                        let mut q = queue.lock().unwrap();
-                        for _ in 0..320 {
-                            let s = q.pop_front().unwrap_or(0.0);
-                            buf.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
-                        }
-                    }
-                    match f.write_all(&buf) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => break, // the server went away: reconnect
-                    }
-                    blocks += 1;
-                    let due = start + Duration::from_millis(20 * blocks);
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                }
-            }
-        })
-    };
+    let feeder = mic::spawn_mic(fifo.clone(), queue.clone(), stop.clone());
 
     // the model and the daemon
     let model = root.join("ggml-test-tiny.bin");
@@ -535,40 +502,6 @@ fn status_speak_is_heard_on_the_null_sink() {
 #[allow(dead_code)]
 mod speech;
 
-/// Feed the FIFO microphone in real time: what is queued, else silence.
-fn spawn_mic(fifo: PathBuf, queue: Arc<Mutex<std::collections::VecDeque<f32>>>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        use std::os::unix::fs::OpenOptionsExt;
-        while !stop.load(Ordering::Relaxed) {
-            let Ok(mut f) = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo) else {
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            };
-            let start = Instant::now();
-            let mut blocks = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let mut buf = Vec::with_capacity(640);
-                {
-                    let mut q = queue.lock().unwrap();
-                    for _ in 0..320 {
-                        let s = q.pop_front().unwrap_or(0.0);
-                        buf.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
-                    }
-                }
-                match f.write_all(&buf) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-                blocks += 1;
-                let due = start + Duration::from_millis(20 * blocks);
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-            }
-        }
-    })
-}
 
 #[test]
 fn a_spoken_question_is_answered_aloud_with_the_real_model() {
@@ -645,7 +578,7 @@ fn a_spoken_question_is_answered_aloud_with_the_real_model() {
     let question = speech::speak("What's finished?", "en-us", 175, &root);
     let queue: Arc<Mutex<std::collections::VecDeque<f32>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let feeder = spawn_mic(fifo.clone(), queue.clone(), stop.clone());
+    let feeder = mic::spawn_mic(fifo.clone(), queue.clone(), stop.clone());
 
     LOGS.with(|l| *l.borrow_mut() = Some(data.clone()));
     let bin = env!("CARGO_BIN_EXE_capcom");

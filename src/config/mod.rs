@@ -383,6 +383,9 @@ pub struct Github {
     /// How long a PR may go with no check run and no commit status on its head before
     /// its task needs attention ("no checks have run"). An empty set of checks is never green.
     pub checks_grace: Dur,
+    /// How long a task assigned to the Copilot coding agent may go without Copilot starting
+    /// (no pull request, no `copilot_work_started`) before it needs attention.
+    pub copilot_start_grace: Dur,
 }
 
 impl Default for Github {
@@ -393,6 +396,7 @@ impl Default for Github {
             merge_method: "squash".into(),
             poll: Dur::from_secs(60),
             checks_grace: Dur::from_secs(600),
+            copilot_start_grace: Dur::from_secs(300),
         }
     }
 }
@@ -780,6 +784,19 @@ impl Config {
                 "hotkey.backend = \"{}\" is not one of \"auto\", \"portal\", \"x11\", \"evdev\", \"none\"; using \"auto\"",
                 self.hotkey.backend
             ));
+        }
+        for (name, a) in self.agents.iter().filter(|(_, a)| a.kind == "cursor" && !a.webhook_secret_env.is_empty()) {
+            // Cursor requires a webhook secret of at least 32 characters (Cursor docs, "Webhooks").
+            if let Ok(secret) = std::env::var(&a.webhook_secret_env)
+                && !secret.is_empty()
+                && secret.chars().count() < 32
+            {
+                out.push(format!(
+                    "agent `{name}`: the webhook secret in ${} has {} characters; Cursor requires at least 32, so the webhook stays off",
+                    a.webhook_secret_env,
+                    secret.chars().count()
+                ));
+            }
         }
         if !self.agents.is_empty() && !self.agents.contains_key(&self.dispatch.default_agent) {
             out.push(format!("dispatch.default_agent `{}` is not a configured agent", self.dispatch.default_agent));

@@ -596,6 +596,7 @@ impl Coordinator {
         match res {
             Ok(m) => {
                 let mut say = match m.pr {
+                    Some(n) if m.queued => format!("Put task {}, pull request {n}, in the merge queue of {}.", m.task, m.base),
                     Some(n) => format!("Merged task {}, pull request {n}, into {}.", m.task, m.base),
                     None => format!("Merged task {} into {}.", m.task, m.base),
                 };
@@ -603,7 +604,9 @@ impl Coordinator {
                     say.push(' ');
                     say.push_str(n);
                 }
-                if let Some(t) = self.start_train(m.task) {
+                // A queued PR is not merged yet: the others wait for the queue to merge it.
+                let train = if m.queued { None } else { self.start_train(m.task) };
+                if let Some(t) = train {
                     say.push(' ');
                     say.push_str(&t);
                 }

@@ -215,6 +215,12 @@ impl Coordinator {
                     }
                 },
             };
+            // A merge that capcom stopped in the middle of is finished before anything else
+            // reads the tasks (its base ref already moved; see `Gate::finish_interrupted`).
+            let gate = crate::review::merge::Gate { store: ctx.store.clone(), git: ctx.git.clone(), config: ctx.config.get(), github: ctx.github.clone() };
+            if let Err(e) = tokio::task::spawn_blocking(move || gate.finish_interrupted()).await {
+                tracing::error!(error = %e, "finishing interrupted merges failed");
+            }
             me.dispatch = Some(DispatchHandle::start(ctx, dispatch_stop).await);
             // Kept across turns of the loop: a steady stream of messages must not starve it.
             let mut base_tick = tokio::time::interval(std::time::Duration::from_secs(1));

@@ -135,7 +135,7 @@ pub async fn brief(
         match answer.and_then(|a| serde_json::to_value(a).ok()) {
             Some(a) => {
                 // The tasks are made, the answer not kept: a repeat finds them by the key.
-                crate::dispatch::crash_point("brief-answered");
+                crate::process::crash_point("brief-answered");
                 finish(&store, &key, &a).await;
                 Some(a)
             }

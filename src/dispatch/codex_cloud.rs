@@ -11,9 +11,16 @@
 //!   `run_status_command`; statuses pending, ready, applied, error from
 //!   `codex-rs/cloud-tasks-client/src/api.rs`): pending → working; ready / applied →
 //!   done; error → failed;
-//! - `codex cloud diff ID` shows the result and `codex cloud apply ID`, run in the
-//!   task's worktree, brings it there, so local review and the local merge gate
-//!   see it like any local agent's work.
+//! - `codex cloud diff ID` prints the result as a unified diff, which capcom applies
+//!   to the task's worktree with `git apply --index --3way` ([`super::remote::apply_patch`]),
+//!   so local review and the local merge gate see it like any local agent's work.
+//!
+//! Every `codex` call runs in a private scratch directory of its task (mode 0700, under
+//! the system's temp dir, removed with the backend), never in the worktree and never in
+//! the daemon's own directory: the CLI appends diagnostics, the account id included, to
+//! `error.log` in its current directory on `codex cloud` calls (openai/codex
+//! `codex-rs/cloud-tasks/src/util.rs`, `append_error_log`). Nothing the CLI writes for
+//! itself can reach the task's branch that way.
 //!
 //! The CLI has no cancel: cancelling stops capcom watching and keeps the result
 //! out of the worktree; the cloud task itself runs to its end.
@@ -214,6 +221,14 @@ pub struct CodexCloud {
     /// Where each task's result goes (`codex cloud apply` runs there), and its base branch.
     workdirs: Mutex<HashMap<String, (PathBuf, String)>>,
     abandoned: Mutex<HashSet<String>>,
+    /// Where the CLI runs: one private directory per task under this root.
+    scratch: PathBuf,
+}
+
+impl Drop for CodexCloud {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
 }
 
 impl CodexCloud {
@@ -225,7 +240,27 @@ impl CodexCloud {
             timeout: Duration::from_secs(120),
             workdirs: Mutex::new(HashMap::new()),
             abandoned: Mutex::new(HashSet::new()),
+            scratch: std::env::temp_dir().join(format!("capcom-codex-{}-{:016x}", std::process::id(), rand::random::<u64>())),
         }
+    }
+
+    /// The private directory the CLI runs in for the task whose worktree is `workdir`
+    /// (or for calls about no task in particular), made 0700 on first use.
+    fn scratch_for(&self, workdir: Option<&Path>) -> Result<PathBuf, RemoteError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let name = workdir.and_then(|w| w.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "_".into());
+        let dir = self.scratch.join(name);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| RemoteError::Cli(format!("cannot make a scratch directory for the Codex CLI at {}: {e}", dir.display())))?;
+        Ok(dir)
+    }
+
+    /// The worktree a task's result goes to, when known.
+    fn workdir_of(&self, id: &str) -> Option<PathBuf> {
+        self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).get(id).map(|(d, _)| d.clone())
     }
 
     /// From `[agents.NAME]`: `environment` (required), `command[0]` as the program
@@ -248,14 +283,13 @@ impl CodexCloud {
         self
     }
 
-    /// Run `codex ARGS…` (in `dir` when given): what it printed and how it exited.
-    /// Only a CLI that cannot be started or does not answer in time is an error here.
-    async fn call(&self, args: &[&str], dir: Option<&Path>) -> Result<CliOutput, RemoteError> {
+    /// Run `codex ARGS…` in the scratch directory of the task whose worktree is `workdir`:
+    /// what it printed and how it exited. Only a CLI that cannot be started or does not
+    /// answer in time is an error here.
+    async fn call(&self, args: &[&str], workdir: Option<&Path>) -> Result<CliOutput, RemoteError> {
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(args).envs(&self.env).stdin(std::process::Stdio::null()).kill_on_drop(true);
-        if let Some(d) = dir.filter(|d| d.is_dir()) {
-            cmd.current_dir(d);
-        }
+        cmd.current_dir(self.scratch_for(workdir)?);
         let out = match tokio::time::timeout(self.timeout, cmd.output()).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => {
@@ -270,8 +304,8 @@ impl CodexCloud {
         })
     }
 
-    /// Run `codex ARGS…` (in `dir` when given) and return its stdout; a non-zero exit is an error
-    /// carrying the last lines of stderr.
+    /// Run `codex ARGS…` (in the scratch directory of `dir`'s task) and return its stdout; a
+    /// non-zero exit is an error carrying the last lines of stderr.
     async fn run(&self, args: &[&str], dir: Option<&Path>) -> Result<String, RemoteError> {
         let out = self.call(args, dir).await?;
         if out.code != Some(0) {
@@ -280,8 +314,9 @@ impl CodexCloud {
         Ok(out.stdout)
     }
 
-    /// `codex cloud exec --env ENV --branch BASE PROMPT`, run in `dir` (the task's
-    /// checkout of the repo) → the task id. An empty `base` leaves the branch to the CLI.
+    /// `codex cloud exec --env ENV --branch BASE PROMPT` for the task whose worktree is
+    /// `dir` (the CLI runs in that task's scratch directory; the environment and the branch
+    /// say which repo and base) → the task id. An empty `base` leaves the branch to the CLI.
     pub async fn exec_on(&self, prompt: &str, base: &str, dir: Option<&Path>) -> Result<String, RemoteError> {
         let mut args = vec!["cloud", "exec", "--env", self.env_id.as_str()];
         let base = base.trim();
@@ -313,7 +348,7 @@ impl CodexCloud {
             return Ok(t);
         }
         let args = ["cloud", "status", id];
-        let out = self.call(&args, None).await?;
+        let out = self.call(&args, self.workdir_of(id).as_deref()).await?;
         match parse_status(id, &out.stdout) {
             Some(t) => Ok(t),
             None if out.code == Some(0) => Err(RemoteError::Cli(format!(
@@ -358,13 +393,23 @@ impl CodexCloud {
     /// `codex cloud diff ID`: the unified diff of the result.
     pub async fn diff(&self, id: &str) -> Result<String, RemoteError> {
         check_id(id)?;
-        self.run(&["cloud", "diff", id], None).await
+        self.run(&["cloud", "diff", id], self.workdir_of(id).as_deref()).await
     }
 
-    /// `codex cloud apply ID`, run in `workdir`.
+    /// Bring the result into `workdir`: `codex cloud diff ID` (in the task's scratch
+    /// directory), then `git apply --index --3way` in the worktree. A result already there
+    /// (a restart after it was applied) is not applied twice.
     pub async fn apply(&self, id: &str, workdir: &Path) -> Result<(), RemoteError> {
         check_id(id)?;
-        self.run(&["cloud", "apply", id], Some(workdir)).await.map(|_| ())
+        let out = self.call(&["cloud", "diff", id], Some(workdir)).await?;
+        if out.code != Some(0) {
+            return Err(out.failure("codex cloud diff"));
+        }
+        let (dir, patch) = (workdir.to_path_buf(), out.stdout);
+        let applied = tokio::task::spawn_blocking(move || super::remote::apply_patch(&crate::git::GitCli, &dir, &patch, None))
+            .await
+            .map_err(|e| RemoteError::Cli(e.to_string()))?;
+        applied.map(|_| ()).map_err(|e| RemoteError::Cli(e.to_string()))
     }
 }
 
@@ -435,6 +480,12 @@ impl RemoteAgent for CodexCloud {
     /// A follow-up is a new cloud task, not the same session.
     fn resumes(&self) -> bool {
         false
+    }
+
+    fn attach_workdir(&self, id: &str, workdir: &Path) {
+        let mut map = self.workdirs.lock().unwrap_or_else(|p| p.into_inner());
+        let base = map.get(id).map(|(_, b)| b.clone()).unwrap_or_default();
+        map.insert(id.to_string(), (workdir.to_path_buf(), base));
     }
 
     async fn stop(&self, id: &str) -> Result<(), RemoteError> {

@@ -37,6 +37,10 @@ pub const STOPPED: &str = "Copilot was unassigned and the issue closed; it may s
 pub struct Copilot {
     gh: Arc<GitHub>,
     custom_instructions: Option<String>,
+    /// `[github] copilot_start_grace`.
+    start_grace: std::time::Duration,
+    /// Per issue: when capcom first saw it waiting for Copilot (this process's clock).
+    waiting_since: std::sync::Mutex<std::collections::HashMap<u64, std::time::Instant>>,
 }
 
 /// A Copilot run: the repo, the issue, and the time of the last follow-up.
@@ -73,7 +77,18 @@ impl std::fmt::Display for RunId {
 
 impl Copilot {
     pub fn new(gh: Arc<GitHub>) -> Copilot {
-        Copilot { gh, custom_instructions: None }
+        Copilot {
+            gh,
+            custom_instructions: None,
+            start_grace: std::time::Duration::from_secs(300),
+            waiting_since: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// `[github] copilot_start_grace`: how long Copilot may take to start on an assigned issue.
+    pub fn with_start_grace(mut self, grace: std::time::Duration) -> Copilot {
+        self.start_grace = grace;
+        self
     }
 
     /// Instructions passed in `agent_assignment.custom_instructions`.
@@ -90,7 +105,20 @@ impl Copilot {
             base_branch: Some(base.to_string()).filter(|b| !b.is_empty()),
             custom_instructions: self.custom_instructions.clone(),
         };
-        self.gh.assign(repo, issue.number, &[COPILOT_ASSIGNEE], Some(&assignment)).await?;
+        let assigned = self.gh.assign(repo, issue.number, &[COPILOT_ASSIGNEE], Some(&assignment)).await?;
+        // GitHub ignores an assignee it cannot assign, silently (no 422): read it back.
+        if !assigned.assignees.iter().any(|a| is_copilot(&a.login)) {
+            let again = self.gh.issue(repo, issue.number).await?;
+            if !again.assignees.iter().any(|a| is_copilot(&a.login)) {
+                return Err(HttpError::Invalid {
+                    service: "GitHub".into(),
+                    detail: format!(
+                        "Copilot coding agent is not enabled for {repo}, or your plan lacks it: GitHub did not assign issue #{} to Copilot",
+                        issue.number
+                    ),
+                });
+            }
+        }
         Ok((issue.number, issue.html_url))
     }
 
@@ -196,8 +224,19 @@ impl RemoteAgent for Copilot {
                     reason: format!("Copilot is no longer assigned to issue #{issue_n}"),
                 }));
             }
+            // Assigned, but no session and no PR yet: wait `copilot_start_grace`, then say so.
+            let since = *self.waiting_since.lock().unwrap_or_else(|p| p.into_inner()).entry(issue_n).or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= self.start_grace {
+                return Ok(Look::state(RemoteState::NeedsAttention {
+                    question: format!(
+                        "Copilot has not started on issue #{issue_n} within {}: the Copilot coding agent may not be enabled for {repo}, or your plan lacks it",
+                        crate::config::Dur(self.start_grace)
+                    ),
+                }));
+            }
             return Ok(Look::state(RemoteState::Working { detail: format!("working on issue #{issue_n}") }));
         };
+        self.waiting_since.lock().unwrap_or_else(|p| p.into_inner()).remove(&issue_n);
         let link = PrLink { number: pr.number, url: pr.html_url.clone() };
         let timeline = self.gh.timeline(&repo, pr.number).await?;
         let progress: Vec<String> = timeline

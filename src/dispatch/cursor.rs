@@ -165,6 +165,8 @@ pub struct CursorAgents {
     /// Per agent: since when it has shown a status capcom does not know.
     unknown_since: std::sync::Mutex<std::collections::HashMap<String, (String, tokio::time::Instant)>>,
     baselines: std::sync::Mutex<std::collections::HashMap<String, Baseline>>,
+    /// Per agent: the task's worktree, where a branch finished without a PR is brought.
+    workdirs: std::sync::Mutex<std::collections::HashMap<String, std::path::PathBuf>>,
 }
 
 impl CursorAgents {
@@ -178,6 +180,7 @@ impl CursorAgents {
             unknown_grace: std::time::Duration::from_secs(600),
             unknown_since: std::sync::Mutex::new(std::collections::HashMap::new()),
             baselines: std::sync::Mutex::new(std::collections::HashMap::new()),
+            workdirs: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -333,7 +336,27 @@ impl RemoteAgent for CursorAgents {
             self.unknown(id, &a.status).unwrap_or_else(|| map_status(&a))
         };
         let pr = a.target.pr_url.as_deref().and_then(PrLink::from_url);
+        // Finished with a branch but no PR: its work is brought into the task's worktree and
+        // reviewed locally, like a Jules change set.
+        let state = match (state, a.target.branch_name.as_deref(), self.workdir_of(id)) {
+            (RemoteState::Done { summary, pr: None }, Some(branch), Some(dir)) if pr.is_none() => {
+                let branch = branch.to_string();
+                let brought = tokio::task::spawn_blocking(move || bring_branch(&crate::git::GitCli, &dir, &branch)).await;
+                match brought {
+                    Ok(Ok(())) => RemoteState::Done { summary: format!("{summary}; its branch was applied to the task's worktree"), pr: None },
+                    Ok(Err(e)) => RemoteState::NeedsAttention {
+                        question: format!("Cursor's agent finished without a pull request, and its branch could not be brought in: {e}"),
+                    },
+                    Err(e) => RemoteState::Failed { reason: format!("bringing in Cursor's branch failed: {e}") },
+                }
+            }
+            (state, _, _) => state,
+        };
         Ok(Look { state, progress: Vec::new(), pr })
+    }
+
+    fn attach_workdir(&self, id: &str, workdir: &std::path::Path) {
+        self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), workdir.to_path_buf());
     }
 
     async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError> {
@@ -517,8 +540,48 @@ async fn webhook(
     }
 }
 
+impl CursorAgents {
+    fn workdir_of(&self, id: &str) -> Option<std::path::PathBuf> {
+        self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+}
+
+/// Fetch the agent's `branch` from `origin` and apply what it changes (since it left the
+/// task's base) to the worktree in `dir`, through [`super::remote::apply_patch`].
+fn bring_branch(git: &dyn crate::git::Git, dir: &std::path::Path, branch: &str) -> Result<(), String> {
+    let ok = git.run(dir, &["check-ref-format", "--branch", branch]).map(|o| o.code == 0).unwrap_or(false);
+    if !ok || branch.starts_with('-') {
+        return Err(format!("`{branch}` is not a branch name"));
+    }
+    let local = "refs/capcom/cursor-branch";
+    let out = git.run(dir, &["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "origin", &format!("+refs/heads/{branch}:{local}")]).map_err(|e| e.to_string())?;
+    if out.code != 0 {
+        return Err(format!("cannot fetch {branch} from origin: {}", out.stderr.trim()));
+    }
+    let base = git.ok(dir, &["merge-base", "HEAD", local]).map_err(|e| format!("{branch} shares no history with the task's branch: {e}"))?;
+    let patch = git.ok(dir, &["diff", "--binary", "--no-renames", &base, local]).map_err(|e| e.to_string())?;
+    super::remote::apply_patch(git, dir, &patch, Some(&base)).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Cursor's webhook secret must be at least this long (Cursor docs, "Webhooks": `secret`,
+/// "minimum 32 characters").
+pub const MIN_WEBHOOK_SECRET: usize = 32;
+
+/// Why a webhook secret cannot be used, if it cannot (its value is never said).
+pub fn webhook_secret_problem(env: &str, secret: &str) -> Option<String> {
+    let n = secret.chars().count();
+    (n < MIN_WEBHOOK_SECRET).then(|| {
+        format!("the Cursor webhook secret in ${env} has {n} characters; Cursor requires at least {MIN_WEBHOOK_SECRET}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn webhook_secrets_under_32_characters_are_refused() {
+        assert!(super::webhook_secret_problem("S", &"x".repeat(31)).unwrap().contains("has 31 characters; Cursor requires at least 32"));
+        assert_eq!(super::webhook_secret_problem("S", &"x".repeat(32)), None);
+    }
     use super::*;
 
     fn agent(status: &str, summary: Option<&str>, pr: Option<&str>) -> CloudAgent {

@@ -13,6 +13,11 @@
 //! AWAITING_USER_FEEDBACK (and PAUSED) → needs attention, with the plan or the
 //! question; COMPLETED → done, with the PR from `outputs[].pullRequest.url`;
 //! FAILED → failed. Progress lines come from the session's activities.
+//! A session may complete with a change set and no pull request (the API's
+//! `SessionOutput` has either; jules-sdk `RestSessionOutput { pullRequest?, changeSet? }`):
+//! its `changeSet.gitPatch.unidiffPatch` is applied to the task's worktree (three-way
+//! from `baseCommitId`), so it is reviewed locally like a local agent's work. A patch
+//! that does not apply needs attention, naming its files.
 //! "Approve the plan" is `:approvePlan`; a follow-up is `:sendMessage`.
 
 use super::backend::StartRequest;
@@ -75,6 +80,33 @@ fn is_terminal(state: &str) -> bool {
 #[serde(rename_all = "camelCase", default)]
 pub struct SessionOutput {
     pub pull_request: Option<PullRequestOutput>,
+    pub change_set: Option<ChangeSet>,
+}
+
+/// `outputs[].changeSet` (Jules API reference, "ChangeSet"): the work as a git patch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ChangeSet {
+    pub source: String,
+    pub git_patch: Option<GitPatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GitPatch {
+    pub unidiff_patch: String,
+    pub base_commit_id: String,
+    pub suggested_commit_message: String,
+}
+
+impl Session {
+    /// The change set's patch, when the session left one.
+    pub fn patch(&self) -> Option<&GitPatch> {
+        self.outputs
+            .iter()
+            .filter_map(|o| o.change_set.as_ref()?.git_patch.as_ref())
+            .rfind(|p| !p.unidiff_patch.trim().is_empty())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -228,6 +260,8 @@ pub struct Jules {
     sources: tokio::sync::Mutex<Option<std::collections::HashMap<String, String>>>,
     /// Per session: how it looked when the last follow-up was sent.
     baselines: std::sync::Mutex<std::collections::HashMap<String, Baseline>>,
+    /// Per session: the task's worktree, where a change set is applied.
+    workdirs: std::sync::Mutex<std::collections::HashMap<String, std::path::PathBuf>>,
 }
 
 impl Jules {
@@ -240,6 +274,7 @@ impl Jules {
             require_plan_approval: false,
             sources: tokio::sync::Mutex::new(None),
             baselines: std::sync::Mutex::new(std::collections::HashMap::new()),
+            workdirs: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -405,6 +440,25 @@ impl Jules {
 }
 
 impl Jules {
+    /// A session done with a change set and no PR: its patch goes into the task's worktree.
+    async fn apply_change_set(&self, id: &str, summary: &str, patch: &GitPatch) -> RemoteState {
+        let Some(dir) = self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned() else {
+            return RemoteState::Failed { reason: format!("{summary} with a patch, but capcom does not know the task's worktree to apply it to") };
+        };
+        let (text, base) = (patch.unidiff_patch.clone(), patch.base_commit_id.clone());
+        let applied = tokio::task::spawn_blocking(move || {
+            super::remote::apply_patch(&crate::git::GitCli, &dir, &text, Some(base.as_str()).filter(|b| !b.is_empty()))
+        })
+        .await;
+        match applied {
+            Ok(Ok(_)) => RemoteState::Done { summary: format!("{summary}; its patch was applied to the task's worktree"), pr: None },
+            Ok(Err(e)) => RemoteState::NeedsAttention {
+                question: format!("Jules finished, but its patch does not apply to the task's branch: {e}. Say what Jules should do, or retry the task."),
+            },
+            Err(e) => RemoteState::Failed { reason: format!("applying Jules' patch failed: {e}") },
+        }
+    }
+
     /// Whether this look still shows the state the session was in before the last
     /// follow-up: the same terminal state, no newer update time, no newer activity.
     fn stale(&self, id: &str, session: &Session, activities: &[Activity]) -> bool {
@@ -461,12 +515,21 @@ impl RemoteAgent for Jules {
             let detail = format!("{} (Jules has not taken up the follow-up yet)", session.state);
             return Ok(Look { state: RemoteState::Working { detail }, progress, pr: None });
         }
-        let state = map_state(&session, &activities);
+        let mut state = map_state(&session, &activities);
+        if let RemoteState::Done { summary, pr: None } = &state
+            && let Some(patch) = session.patch()
+        {
+            state = self.apply_change_set(id, summary, patch).await;
+        }
         let pr = match &state {
             RemoteState::Done { pr, .. } => pr.clone(),
             _ => None,
         };
         Ok(Look { state, progress, pr })
+    }
+
+    fn attach_workdir(&self, id: &str, workdir: &std::path::Path) {
+        self.workdirs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), workdir.to_path_buf());
     }
 
     async fn follow_up(&self, id: &str, text: &str) -> Result<String, RemoteError> {
@@ -513,7 +576,7 @@ mod tests {
             state: state.into(),
             url: String::new(),
             outputs: pr
-                .map(|u| vec![SessionOutput { pull_request: Some(PullRequestOutput { url: u.into(), ..Default::default() }) }])
+                .map(|u| vec![SessionOutput { pull_request: Some(PullRequestOutput { url: u.into(), ..Default::default() }), change_set: None }])
                 .unwrap_or_default(),
             ..Session::default()
         }

@@ -38,6 +38,7 @@ pub use self::{handle::*, progress::*, routing::*};
 /// Git lives below dispatch and review, which both use it; the old path stays.
 pub use crate::git as worktree;
 
+use crate::process::crash_point;
 use crate::config::{Config, DataDir, Repo};
 use crate::github::GitHub;
 use crate::review::{Review, pr};
@@ -93,20 +94,6 @@ enum Again {
     Restart,
 }
 
-/// Fault injection for the crash tests (tests/crash.rs): with `CAPCOM_TEST_KILL_AT=<step>`
-/// the daemon kills itself with SIGKILL at that step of a dispatch. Compiled into debug builds
-/// only; a release build (what `./capcom.sh install` installs) has no such hook.
-#[cfg(debug_assertions)]
-pub(crate) fn crash_point(step: &str) {
-    if std::env::var("CAPCOM_TEST_KILL_AT").is_ok_and(|s| s == step) {
-        tracing::warn!(step, "CAPCOM_TEST_KILL_AT: the daemon kills itself here");
-        // SAFETY: kill(2) on our own pid.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    }
-}
-
-#[cfg(not(debug_assertions))]
-pub(crate) fn crash_point(_step: &str) {}
 
 #[derive(Debug, thiserror::Error)]
 enum RunError {

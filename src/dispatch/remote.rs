@@ -55,6 +55,100 @@ impl From<RemoteError> for BackendError {
     }
 }
 
+/// A patch from a cloud agent that did not go into the task's worktree.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PatchError {
+    /// It does not apply, even three-way: the files it could not change.
+    #[error("the patch does not apply to {}", if files.is_empty() { "the task's branch".to_string() } else { files.join(", ") })]
+    Conflict { files: Vec<String> },
+    /// The worktree has changes of its own; nothing was applied.
+    #[error("the task's worktree has uncommitted changes, so the patch was not applied")]
+    Dirty,
+    #[error("{0}")]
+    Git(String),
+}
+
+/// What [`apply_patch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Applied to the index and the files.
+    Applied,
+    /// The worktree already holds it (its reverse applies): a restart after applying it.
+    AlreadyThere,
+    /// The patch was empty.
+    Nothing,
+}
+
+/// Apply a cloud agent's unified diff to the task's worktree, index included, so review
+/// and the autocommit see it like a local agent's work: `git apply --index --3way`, three-way
+/// so a patch made on an older base still applies wherever git can merge it (`base`, the
+/// commit the agent worked from, is fetched first when the repo lacks it). A patch that does
+/// not apply changes nothing and names its files.
+pub fn apply_patch(git: &dyn crate::git::Git, workdir: &std::path::Path, patch: &str, base: Option<&str>) -> Result<Applied, PatchError> {
+    if patch.trim().is_empty() {
+        return Ok(Applied::Nothing);
+    }
+    let patch = if patch.ends_with('\n') { patch.to_string() } else { format!("{patch}\n") };
+    let err = |e: crate::git::GitError| PatchError::Git(e.to_string());
+    let run = |args: &[&str]| git.run_input(workdir, args, patch.as_bytes()).map_err(err);
+    // Straight onto the worktree: all or nothing.
+    let straight = run(&["apply", "--index", "--whitespace=nowarn"])?;
+    if straight.code == 0 {
+        return Ok(Applied::Applied);
+    }
+    // Already there (an earlier look applied it, then capcom restarted)?
+    if run(&["apply", "--cached", "--check", "-R"])?.code == 0 {
+        return Ok(Applied::AlreadyThere);
+    }
+    let mut files = named_in(&straight.stderr);
+    // Three-way, from the commit the agent worked on, when the worktree holds nothing of its
+    // own to lose: a failed three-way attempt is undone with a hard reset.
+    let _ = git.run(workdir, &["update-index", "-q", "--refresh"]);
+    let clean = git.run(workdir, &["diff-index", "--quiet", "HEAD", "--"]).map_err(err)?.code == 0;
+    if !clean {
+        return Err(if files.is_empty() { PatchError::Dirty } else { PatchError::Conflict { files } });
+    }
+    if let Some(b) = base.filter(|b| crate::dispatch::codex_cloud::valid_id(b))
+        && git.run(workdir, &["cat-file", "-e", &format!("{b}^{{commit}}")]).map_err(err)?.code != 0
+    {
+        let _ = git.run(workdir, &["fetch", "--quiet", "--no-tags", "origin", b]);
+    }
+    let out = run(&["apply", "--index", "--3way", "--whitespace=nowarn"])?;
+    if out.code == 0 {
+        return Ok(Applied::Applied);
+    }
+    // The files it could not apply: unmerged paths after the three-way attempt, and the paths
+    // `git apply` names in its errors. Then everything goes back to HEAD.
+    if let Ok(o) = git.run(workdir, &["diff", "--name-only", "--diff-filter=U"]) {
+        files.extend(o.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+    }
+    files.extend(named_in(&out.stderr));
+    files.sort();
+    files.dedup();
+    let _ = git.run(workdir, &["reset", "--quiet", "--hard", "HEAD"]);
+    Err(PatchError::Conflict { files })
+}
+
+/// The paths `git apply` names in its errors ("error: patch failed: PATH:LINE",
+/// "error: PATH: does not exist in index", "U PATH").
+fn named_in(stderr: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    for line in stderr.lines() {
+        let line = line.trim();
+        let named = line
+            .strip_prefix("error: patch failed: ")
+            .and_then(|r| r.rsplit_once(':').map(|(p, _)| p))
+            .or_else(|| line.strip_prefix("error: ").and_then(|r| r.split_once(": ")).map(|(p, _)| p))
+            .or_else(|| line.strip_prefix("U ").map(str::trim));
+        if let Some(p) = named.filter(|p| !p.is_empty() && !p.contains(' ')) {
+            files.push(p.to_string());
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
 /// A pull request an agent opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrLink {
@@ -149,6 +243,11 @@ pub trait RemoteAgent: Send + Sync + 'static {
     /// The session a run id belongs to; follow-ups of one session share it.
     fn session_of(&self, id: &str) -> String {
         id.to_string()
+    }
+    /// The task's worktree for run `id` (at launch, a follow-up, and a re-attach after a
+    /// restart): agents whose result is a patch (Codex cloud, a Jules change set) apply it there.
+    fn attach_workdir(&self, id: &str, workdir: &std::path::Path) {
+        let _ = (id, workdir);
     }
 }
 
@@ -385,12 +484,18 @@ impl AgentBackend for RemoteBackend {
             agent: self.name.clone(),
             message: e.to_string(),
         })?;
+        if !req.workdir.as_os_str().is_empty() {
+            self.agent.attach_workdir(&handle.id, &req.workdir);
+        }
         let events = self.spawn_watch(&handle.id);
         Ok(Launched { run: self.run_ref(req.task_id, &handle.id), events })
     }
 
     async fn observe(&self, run: &RunRef) -> Result<mpsc::Receiver<AgentEvent>, BackendError> {
         let id = run_id(run)?;
+        if let Some(w) = run.workdir.as_deref().filter(|w| !w.as_os_str().is_empty()) {
+            self.agent.attach_workdir(&id, w);
+        }
         Ok(self.spawn_watch(&id))
     }
 
@@ -400,6 +505,9 @@ impl AgentBackend for RemoteBackend {
             agent: self.name.clone(),
             message: e.to_string(),
         })?;
+        if !req.workdir.as_os_str().is_empty() {
+            self.agent.attach_workdir(&next, &req.workdir);
+        }
         // A fresh cancel flag: the earlier run's cancellation must not stop this one.
         self.watched.lock().unwrap_or_else(|p| p.into_inner()).remove(&next);
         let events = self.spawn_watch(&next);
@@ -464,7 +572,11 @@ pub fn backend_for(
                 gh_cfg.token_env = agent.token_env.clone();
             }
             let gh = crate::github::GitHub::from_config(&gh_cfg).map_err(|e| format!("agent `{name}`: {e}"))?;
-            Arc::new(super::copilot::Copilot::new(Arc::new(gh)).with_instructions(&agent.instructions))
+            Arc::new(
+                super::copilot::Copilot::new(Arc::new(gh))
+                    .with_instructions(&agent.instructions)
+                    .with_start_grace(config.github.copilot_start_grace.get()),
+            )
         }
         "jules" => Arc::new(
             super::jules::Jules::from_config(agent)
@@ -475,7 +587,11 @@ pub fn backend_for(
             let mut c = super::cursor::CursorAgents::from_config(agent).map_err(|e| format!("agent `{name}`: {e}"))?;
             let public = config.api.public_url.trim().trim_end_matches('/');
             if let (Some(secret), false) = (crate::github::http::token_from_env(&agent.webhook_secret_env), public.is_empty()) {
-                c = c.with_webhook(&format!("{public}{}", super::cursor::WEBHOOK_PATH), secret);
+                match super::cursor::webhook_secret_problem(&agent.webhook_secret_env, secret.expose()) {
+                    // Cursor refuses a launch whose webhook secret is too short: launch without it.
+                    Some(why) => tracing::warn!(agent = %name, "{why}; the webhook stays off and capcom polls"),
+                    None => c = c.with_webhook(&format!("{public}{}", super::cursor::WEBHOOK_PATH), secret),
+                }
             }
             Arc::new(c)
         }
@@ -594,6 +710,16 @@ pub async fn remote_checks_with(
                     out.push(finding(CheckLevel::Warn, &label, format!("${env} is not set"), Some(format!("export {env}=… (a Cursor API key)"))));
                     continue;
                 };
+                if !agent.webhook_secret_env.is_empty() {
+                    let secret_env = &agent.webhook_secret_env;
+                    match token_from_env(secret_env) {
+                        None => out.push(finding(CheckLevel::Warn, &label, format!("${secret_env} (the webhook secret) is not set"), Some(format!("export {secret_env}=… (at least {} characters)", super::cursor::MIN_WEBHOOK_SECRET)))),
+                        Some(s) => match super::cursor::webhook_secret_problem(secret_env, s.expose()) {
+                            Some(why) => out.push(finding(CheckLevel::Fail, &label, why, Some(format!("put a secret of at least {} characters in ${secret_env}", super::cursor::MIN_WEBHOOK_SECRET)))),
+                            None => out.push(finding(CheckLevel::Ok, &label, format!("the webhook secret in ${secret_env} is long enough"), None)),
+                        },
+                    }
+                }
                 match super::cursor::CursorAgents::new(&agent.api_url, Some(token), &env, doctor_policy()) {
                     Ok(c) => match c.me().await {
                         Ok(me) => {

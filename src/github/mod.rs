@@ -74,6 +74,9 @@ pub fn classify_405(pr: u64, message: &str) -> MergeRefusal {
 pub struct PrReport {
     pub number: u64,
     pub url: String,
+    /// The base branch's name.
+    #[serde(default)]
+    pub base: String,
     pub head_sha: String,
     pub state: String,
     pub merged: bool,
@@ -88,6 +91,22 @@ pub struct PrReport {
     pub verdict: Verdict,
     /// The checks that have reported on the head, by name.
     pub checks: Vec<CheckResult>,
+    /// What the base branch's rules ask (required checks, merge queue), when read
+    /// ([`GitHub::report_with_rules`]).
+    #[serde(default)]
+    pub rules: BranchRules,
+}
+
+impl PrReport {
+    /// The required checks that have not passed on the head (not reported yet, or red).
+    pub fn missing_required(&self) -> Vec<String> {
+        self.rules
+            .required_checks
+            .iter()
+            .filter(|name| !self.checks.iter().any(|c| &c.name == *name && c.ok))
+            .cloned()
+            .collect()
+    }
 }
 
 /// A GitHub REST client.
@@ -224,6 +243,7 @@ impl GitHub {
         Ok(PrReport {
             number: pr.number,
             url: pr.html_url,
+            base: pr.base.name,
             head_sha: pr.head.sha,
             state: pr.state,
             merged: pr.merged,
@@ -233,7 +253,83 @@ impl GitHub {
             node_id: pr.node_id,
             verdict,
             checks,
+            rules: BranchRules::default(),
         })
+    }
+
+    /// The rules of a branch: rulesets (`GET /repos/{o}/{r}/rules/branches/{b}`, readable
+    /// with metadata access) and classic protection as the branch shows it
+    /// (`GET /repos/{o}/{r}/branches/{b}`). A 403 or 404 on either has nothing to add.
+    pub async fn branch_rules(&self, repo: &RepoSlug, branch: &str) -> Result<BranchRules, HttpError> {
+        let mut rules = BranchRules::default();
+        let quiet = |r: Result<serde_json::Value, HttpError>| match r {
+            Ok(v) => Ok(Some(v)),
+            Err(HttpError::NotFound { .. }) | Err(HttpError::Status { status: 403 | 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let b = segment(branch);
+        if let Some(v) = quiet(self.t.get_json(&format!("{}/rules/branches/{b}?per_page=100", repo.path())).await)? {
+            rules.add_rules(&v);
+        }
+        if let Some(v) = quiet(self.t.get_json(&format!("{}/branches/{b}", repo.path())).await)? {
+            rules.add_protection(&v);
+        }
+        Ok(rules)
+    }
+
+    /// [`GitHub::report`] plus the rules of the PR's base branch.
+    pub async fn report_with_rules(&self, repo: &RepoSlug, number: u64) -> Result<PrReport, HttpError> {
+        let mut r = self.report(repo, number).await?;
+        r.rules = self.branch_rules(repo, &r.base).await?;
+        Ok(r)
+    }
+
+    /// `PUT /repos/{o}/{r}/pulls/{n}/update-branch` with the head it was read at: GitHub
+    /// merges the base into a PR that is `behind`, and refuses (422) when the head moved.
+    pub async fn update_branch(&self, repo: &RepoSlug, number: u64, expected_head: &str) -> Result<(), HttpError> {
+        let path = format!("{}/pulls/{number}/update-branch", repo.path());
+        self.t.send_json(Method::PUT, &path, &serde_json::json!({ "expected_head_sha": expected_head })).await?;
+        Ok(())
+    }
+
+    /// The GraphQL endpoint beside the REST base (`https://HOST/api/graphql` for GitHub
+    /// Enterprise's `…/api/v3`); a URL's `..` is resolved when it is parsed.
+    fn graphql_path(&self) -> &'static str {
+        if self.t.base().trim_end_matches('/').ends_with("/api/v3") { "/../graphql" } else { "/graphql" }
+    }
+
+    /// One GraphQL call; its `data`, or its `errors` as an error.
+    async fn graphql(&self, query: &str, variables: serde_json::Value) -> Result<serde_json::Value, HttpError> {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let v: serde_json::Value = self.t.send_json(Method::POST, self.graphql_path(), &body).await?.json(self.t.service(), "/graphql")?;
+        if let Some(errors) = v.get("errors").and_then(|e| e.as_array()).filter(|e| !e.is_empty()) {
+            let msg: Vec<&str> = errors.iter().filter_map(|e| e["message"].as_str()).collect();
+            return Err(HttpError::Status { service: self.t.service().into(), path: "/graphql".into(), status: 200, message: msg.join("; ") });
+        }
+        Ok(v["data"].clone())
+    }
+
+    /// Put a PR in its base branch's merge queue, bound to the head the user confirmed
+    /// (GraphQL `enqueuePullRequest(input: {pullRequestId, expectedHeadOid})`; the REST
+    /// merge is refused on a branch that requires a merge queue).
+    pub async fn enqueue(&self, node_id: &str, expected_head: &str) -> Result<(), HttpError> {
+        let q = "mutation($id: ID!, $head: GitObjectID) { enqueuePullRequest(input: {pullRequestId: $id, expectedHeadOid: $head}) { mergeQueueEntry { state } } }";
+        let d = self.graphql(q, serde_json::json!({ "id": node_id, "head": expected_head })).await?;
+        if d["enqueuePullRequest"]["mergeQueueEntry"].is_null() {
+            return Err(HttpError::Malformed {
+                service: self.t.service().into(),
+                path: "/graphql".into(),
+                detail: "enqueuePullRequest returned no merge queue entry".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a PR is in its merge queue now (GraphQL `pullRequest.mergeQueueEntry`).
+    pub async fn in_merge_queue(&self, repo: &RepoSlug, number: u64) -> Result<bool, HttpError> {
+        let q = "query($owner: String!, $name: String!, $n: Int!) { repository(owner: $owner, name: $name) { pullRequest(number: $n) { mergeQueueEntry { state } } } }";
+        let d = self.graphql(q, serde_json::json!({ "owner": repo.owner, "name": repo.name, "n": number })).await?;
+        Ok(!d["repository"]["pullRequest"]["mergeQueueEntry"].is_null())
     }
 
     /// `PUT /pulls/{n}/merge` with the head SHA the user confirmed and the configured

@@ -222,9 +222,86 @@ pub struct MergeResult {
     pub message: String,
 }
 
+/// What a branch's rules ask of a pull request before it merges: the checks that must pass
+/// on its head, whether merges go through a merge queue, how many approving reviews.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct BranchRules {
+    pub required_checks: Vec<String>,
+    pub merge_queue: bool,
+    pub approvals: u64,
+}
+
+impl BranchRules {
+    /// Add the rules of `GET /repos/{o}/{r}/rules/branches/{b}` (REST "Get rules for a
+    /// branch": an array of `{type, parameters}`; `required_status_checks` lists
+    /// `parameters.required_status_checks[].context`, `merge_queue` has no list to read,
+    /// `pull_request` has `parameters.required_approving_review_count`).
+    pub fn add_rules(&mut self, rules: &serde_json::Value) {
+        for rule in rules.as_array().map(Vec::as_slice).unwrap_or_default() {
+            match rule["type"].as_str().unwrap_or_default() {
+                "required_status_checks" => {
+                    for c in rule["parameters"]["required_status_checks"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                        if let Some(name) = c["context"].as_str() {
+                            self.require(name);
+                        }
+                    }
+                }
+                "merge_queue" => self.merge_queue = true,
+                "pull_request" => {
+                    self.approvals = self.approvals.max(rule["parameters"]["required_approving_review_count"].as_u64().unwrap_or(0));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Add classic branch protection as `GET /repos/{o}/{r}/branches/{b}` shows it to anyone
+    /// who may read the repo: `protection.required_status_checks.contexts` (and `checks[].context`).
+    pub fn add_protection(&mut self, branch: &serde_json::Value) {
+        let checks = &branch["protection"]["required_status_checks"];
+        for c in checks["contexts"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            if let Some(name) = c.as_str() {
+                self.require(name);
+            }
+        }
+        for c in checks["checks"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            if let Some(name) = c["context"].as_str() {
+                self.require(name);
+            }
+        }
+    }
+
+    fn require(&mut self, name: &str) {
+        if !name.trim().is_empty() && !self.required_checks.iter().any(|c| c == name) {
+            self.required_checks.push(name.to_string());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branch_rules_read_rulesets_and_classic_protection() {
+        let rules = serde_json::json!([
+            {"type": "deletion"},
+            {"type": "required_status_checks", "ruleset_id": 42, "parameters": {
+                "strict_required_status_checks_policy": true,
+                "required_status_checks": [{"context": "ci/test", "integration_id": 15368}, {"context": "lint"}]}},
+            {"type": "merge_queue", "parameters": {"merge_method": "SQUASH", "grouping_strategy": "ALLGREEN"}},
+            {"type": "pull_request", "parameters": {"required_approving_review_count": 1}}
+        ]);
+        let mut r = BranchRules::default();
+        r.add_rules(&rules);
+        r.add_protection(&serde_json::json!({"name": "main", "protected": true, "protection": {"enabled": true,
+            "required_status_checks": {"enforcement_level": "everyone", "contexts": ["lint", "build"], "checks": [{"context": "build", "app_id": null}]}}}));
+        assert_eq!(r, BranchRules { required_checks: vec!["ci/test".into(), "lint".into(), "build".into()], merge_queue: true, approvals: 1 });
+        let mut none = BranchRules::default();
+        none.add_rules(&serde_json::json!([]));
+        none.add_protection(&serde_json::json!({"name": "main", "protected": false}));
+        assert_eq!(none, BranchRules::default());
+    }
 
     #[test]
     fn slugs_parse_and_refuse_path_tricks() {

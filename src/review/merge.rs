@@ -7,16 +7,20 @@
 //! merges without conflict (a conflict moves the task to `needs_attention`). Every
 //! other refusal says why and changes nothing.
 //!
-//! The merge never touches a working copy. The new base commit is made with
-//! plumbing (`git merge-tree --write-tree`, `git commit-tree`) and the base branch
-//! is moved with `git update-ref NEW OLD`, which fails if the branch moved meanwhile.
-//! If the base branch is checked out in one of the user's worktrees, that checkout
-//! must have no tracked changes for the merge to go ahead, and its files are still
-//! not touched: afterwards its branch is at the new commit while its index and files
-//! are at the old one (`git status` shows the merge as staged reversals). The merge
-//! result names the one safe command that brings it up to date,
-//! `git read-tree -m -u OLD HEAD` (the two-way update `git checkout` itself does;
-//! it refuses to overwrite anything local).
+//! The new base commit is made with plumbing (`git merge-tree --write-tree`,
+//! `git commit-tree`) and the base branch is moved with `git update-ref NEW OLD`, which
+//! fails if the branch moved meanwhile. If the base branch is checked out in one of the
+//! user's worktrees (the main one or a linked one), that checkout must have no tracked
+//! changes, and its index and files move with the ref, as git itself does for a push to
+//! a checked-out branch with `receive.denyCurrentBranch = updateInstead`: a two-way
+//! `git read-tree -m -u OLD NEW`. It is tried first with `-n` (nothing written); when it
+//! would overwrite an untracked or changed file, nothing is merged and the reason names it.
+//!
+//! The merge is made crash-safe the way a database makes a two-step commit: the intent
+//! (old and new commit, the checkouts) is written to the store before the ref moves, and
+//! the bookkeeping (checkouts, worktree, branch, `merged`) is finished after. On start,
+//! [`Gate::finish_interrupted`] finishes a merge whose ref moved: a `ready` task whose
+//! base holds its intent's commit, or its head, becomes `merged` with that commit.
 //!
 //! A task whose work is a pull request on GitHub (its repo has `github = "o/n"` and
 //! the task has a PR) is asked about and merged through the API instead: the
@@ -157,6 +161,10 @@ pub struct Merged {
     /// The pull request merged through GitHub.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pr: Option<u64>,
+    /// The pull request was put in its base branch's merge queue, not merged yet: GitHub
+    /// merges it when the queue's checks pass (the task stays `checking` until then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub queued: bool,
 }
 
 /// Merge methods for local merges.
@@ -428,34 +436,171 @@ impl Gate {
                 git.ok(&repo_path, &args).map_err(|e| Refusal::no(format!("cannot make the merge commit: {e}")))?
             }
         };
+        // Each checkout of the base must take the new commit's files the way `git checkout`
+        // would (a two-way `read-tree -m -u`), or nothing is merged. Tried first without
+        // writing anything, so a refusal leaves every checkout and the base as they were.
+        for (wt, at) in &checkouts {
+            if let Err(why) = self.update_checkout(wt, at, &new, true) {
+                return Err(Refusal::no(format!(
+                    "{} is checked out in {} and its files cannot be brought to the merged commit: {why}. Nothing merged",
+                    repo.base,
+                    wt.display()
+                )));
+            }
+        }
+        // The intent goes to the store before the ref moves: a crash after the move is
+        // finished on the next start (see [`Gate::finish_interrupted`]).
+        let intent = Intent {
+            base_ref: base_ref.clone(),
+            old: old.clone(),
+            new: new.clone(),
+            head: head.clone(),
+            method: method.as_str().into(),
+            checkouts: checkouts.iter().map(|(p, at)| (p.display().to_string(), at.clone())).collect(),
+        };
+        let data = serde_json::to_value(&intent).ok();
+        self.store
+            .add_event(Some(task.id), INTENT, &format!("merging into {} as {}", repo.base, short(&new)), data.as_ref())
+            .map_err(|e| Refusal::no(format!("cannot record the merge before making it: {e}; nothing merged")))?;
         let reflog = format!("capcom: merge task {} ({})", task.id, method.as_str());
         git.ok(&repo_path, &["update-ref", "-m", &reflog, &base_ref, &new, &old]).map_err(|_| {
             Refusal::no(format!("{} moved while merging; nothing merged. Ask again", repo.base))
         })?;
+        crate::process::crash_point("merge-after-ref");
+        let note = self.finish_merge(&repo_path, &repo, &task, &intent, false);
+        Ok(Merged { task: task.id, base: repo.base.clone(), old, new, method: method.as_str().into(), note, pr: None, queued: false })
+    }
 
-        // Done: tidy up, then record.
+    /// After the base ref moved: bring the checkouts of the base to the new commit, tidy the
+    /// task's worktree and branch, record `merged`. Run right after the move, and again on
+    /// the next start when a crash came between the move and the end of this.
+    fn finish_merge(&self, repo_path: &Path, repo: &Repo, task: &Task, intent: &Intent, after_restart: bool) -> Option<String> {
+        let git = self.git.as_ref();
+        let mut left: Vec<String> = Vec::new();
+        for (wt, at) in &intent.checkouts {
+            let wt = PathBuf::from(wt);
+            if !wt.exists() {
+                continue;
+            }
+            if *at == intent.new {
+                continue;
+            }
+            // After a restart, only a checkout still holding the files it held then is brought
+            // forward (right after the move, the dry run a moment ago said it was).
+            if after_restart && self.files_at(&wt, &intent.base_ref).as_deref() != Some(at.as_str()) {
+                left.push(format!(
+                    "{} is checked out in {} with files capcom did not expect there; to bring them up to date, run there: git read-tree -m -u {} HEAD",
+                    repo.base,
+                    wt.display(),
+                    at
+                ));
+                continue;
+            }
+            if let Err(why) = self.update_checkout(&wt, at, &intent.new, false) {
+                tracing::warn!(checkout = %wt.display(), %why, "the merged files could not be written to a checkout of the base");
+                left.push(format!(
+                    "{} is checked out in {} and its files could not be updated ({why}); to bring them up to date, run there: git read-tree -m -u {} HEAD",
+                    repo.base,
+                    wt.display(),
+                    at
+                ));
+            }
+        }
         if let Some(wt) = task.worktree.as_deref() {
-            worktree::remove(git, &repo_path, Path::new(wt));
+            worktree::remove(git, repo_path, Path::new(wt));
         }
         if let Some(b) = task.branch.as_deref() {
-            let _ = git.run(&repo_path, &["branch", "-D", b]);
+            let _ = git.run(repo_path, &["branch", "-D", b]);
         }
-        let detail = format!("{} {} → {} ({}), head {}", repo.base, short(&old), short(&new), method.as_str(), short(&head));
-        let reason = format!("merged into {} as {}", repo.base, short(&new));
+        let detail = format!(
+            "{} {} → {} ({}), head {}{}",
+            repo.base,
+            short(&intent.old),
+            short(&intent.new),
+            intent.method,
+            short(&intent.head),
+            if after_restart { ", finished after a restart" } else { "" }
+        );
+        let reason = format!("merged into {} as {}", repo.base, short(&intent.new));
         if let Err(e) = self.store.transition(task.id, Some(&[TaskState::Ready]), TaskState::Merged, Some(&reason)) {
             tracing::error!(task = task.id, error = %e, "merged, but the task state could not be recorded");
         }
-        let _ = self.store.audit("merge", Some(task.id), "user", Some(&detail));
-        let note = (!checkouts.is_empty()).then(|| {
-            let list: Vec<String> = checkouts.iter().map(|(p, _)| p.display().to_string()).collect();
-            format!(
-                "{} is checked out in {}; its files were not touched. To bring them up to date, run there: git read-tree -m -u {} HEAD",
-                repo.base,
-                list.join(", "),
-                checkouts[0].1
-            )
-        });
-        Ok(Merged { task: task.id, base: repo.base.clone(), old, new, method: method.as_str().into(), note, pr: None })
+        let _ = self.store.audit("merge", Some(task.id), if after_restart { "capcom" } else { "user" }, Some(&detail));
+        let note = (!left.is_empty()).then(|| left.join("; "));
+        if let Some(n) = &note {
+            let _ = self.store.add_event(Some(task.id), "merge", n, None);
+        }
+        note
+    }
+
+    /// Bring a checkout of the base whose index and files are at `at` to `new`: git's own
+    /// two-way merge (`read-tree -m -u`, as `git checkout` and a push with
+    /// `receive.denyCurrentBranch = updateInstead` do). It refuses, touching nothing, when a
+    /// file it would write is changed or untracked there. `dry_run` only asks whether it would.
+    fn update_checkout(&self, wt: &Path, at: &str, new: &str, dry_run: bool) -> Result<(), String> {
+        let mut args = vec!["read-tree", "-m", "-u"];
+        if dry_run {
+            args.push("-n");
+        }
+        args.extend([at, new]);
+        let out = self.git.run(wt, &args).map_err(|e| e.to_string())?;
+        if out.code == 0 {
+            return Ok(());
+        }
+        let lines: Vec<&str> = out.stderr.lines().map(str::trim).filter(|l| l.starts_with("error:")).collect();
+        let said = if lines.is_empty() { out.stderr.trim().to_string() } else { lines.join(" ") };
+        Err(said.replace("error: ", "").trim().to_string())
+    }
+
+    /// On start: a `ready` task whose merge was under way when capcom stopped. When its base
+    /// already holds the merge (the intent's commit, or the task's head for a merge or a
+    /// fast-forward), the merge is finished: checkouts, tidy-up, `merged` with the commit
+    /// found. When the base never moved, nothing happened and the task stays `ready`.
+    /// Returns the tasks found merged.
+    pub fn finish_interrupted(&self) -> Vec<(i64, String)> {
+        let mut done = Vec::new();
+        let Ok(tasks) = self.store.tasks_in(&[TaskState::Ready]) else { return done };
+        for task in tasks {
+            if task.pr.is_some() {
+                continue;
+            }
+            let Ok(repo) = self.repo_of(&task) else { continue };
+            let repo_path = PathBuf::from(&repo.path);
+            let base_ref = format!("refs/heads/{}", repo.base);
+            let Ok(base) = worktree::rev(self.git.as_ref(), &repo_path, &base_ref) else { continue };
+            let intent: Option<Intent> = self.store.events(task.id).ok().and_then(|evs| {
+                evs.iter().rev().find(|e| e.kind == INTENT).and_then(|e| e.data.clone()).and_then(|d| serde_json::from_value(d).ok())
+            });
+            let intent = match intent {
+                Some(i) if i.base_ref == base_ref && self.is_ancestor(&repo_path, &i.new, &base) => i,
+                _ => {
+                    // No intent (or one whose ref never moved): merged when the base holds
+                    // the head itself.
+                    let Some(head) = task.head_sha.clone() else { continue };
+                    if !self.is_ancestor(&repo_path, &head, &base) {
+                        continue;
+                    }
+                    let first = self
+                        .git
+                        .ok(&repo_path, &["rev-list", "--ancestry-path", "--reverse", &format!("{head}..{base}")])
+                        .ok()
+                        .and_then(|l| l.lines().next().map(String::from));
+                    let new = first.unwrap_or_else(|| head.clone());
+                    let old = self.git.ok(&repo_path, &["rev-parse", &format!("{new}^1")]).unwrap_or_default();
+                    Intent { base_ref: base_ref.clone(), old, new, head, method: "found".into(), checkouts: Vec::new() }
+                }
+            };
+            tracing::info!(task = task.id, commit = %intent.new, "the base already holds this task's merge: finishing it after a restart");
+            let _ = self.store.add_event(
+                Some(task.id),
+                "merge",
+                &format!("found merged into {} as {} after a restart", repo.base, short(&intent.new)),
+                None,
+            );
+            let _ = self.finish_merge(&repo_path, &repo, &task, &intent, true);
+            done.push((task.id, intent.new.clone()));
+        }
+        done
     }
 
     /// The PR a task's work lives in, when its repo is on GitHub.
@@ -482,11 +627,16 @@ impl Gate {
                 .unwrap_or_else(|e| Err(Refusal::no(format!("the merge gate failed: {e}"))));
         };
         let gh = self.client()?;
-        let r = gh.report(&slug, n).await.map_err(|e| Refusal::no(format!("I can't read pull request {n}: {e}")))?;
+        let r = gh.report_with_rules(&slug, n).await.map_err(|e| Refusal::no(format!("I can't read pull request {n}: {e}")))?;
         let _ = self.store.update_task(task_id, &crate::store::TaskUpdate { head_sha: Some(r.head_sha.clone()), ..Default::default() });
         if let Some(why) = Self::pr_refusal(task_id, &r) {
             return Err(Refusal::no(why));
         }
+        // capcom's own review (scope, secrets) of exactly this head, as for a local task.
+        if let Some(why) = crate::review::pr::rules_refusal(&r) {
+            return Err(Refusal::no(why));
+        }
+        self.pr_reviewed(&task, &repo, n, &r.head_sha).await.map_err(|why| Refusal::no(upper_first(&why)))?;
         let files = self
             .store
             .events(task_id)
@@ -499,11 +649,31 @@ impl Gate {
             None => String::new(),
         };
         let checks = upper_first(&r.verdict.spoken());
-        let draft = if r.draft { " It is a draft: confirming marks it ready for review, then merges it." } else { "" };
+        let draft = match (r.draft, r.rules.merge_queue) {
+            (true, true) => " It is a draft: confirming marks it ready for review, then puts it in the merge queue.",
+            (true, false) => " It is a draft: confirming marks it ready for review, then merges it.",
+            (false, true) => " It goes through the merge queue: confirming puts it there, and GitHub merges it when the queue's checks pass.",
+            (false, false) => "",
+        };
         let question =
             format!("Merge task {task_id}, '{}', pull request {n}, into {}? {checks}{files}.{draft}", task.title, repo.base);
         let ttl = self.config.dispatch.confirm_ttl.get();
         Ok(Pending { head: r.head_sha, pr: Some(n), ..Pending::about(Action::Merge, task_id, question, now, clock, ttl) })
+    }
+
+    /// capcom's own review (scope guard, secret scan of every commit) of the PR's `head`, the
+    /// one review every agent's work gets: read from the store when the follower already ran
+    /// it on this head, else run now. `Err` names the finding.
+    async fn pr_reviewed(&self, task: &Task, repo: &Repo, n: u64, head: &str) -> Result<(), String> {
+        if let Some(done) = crate::review::pr::review_of(&self.store, task.id, n, head) {
+            return done;
+        }
+        let (git, store, config, repo, task, head) =
+            (self.git.clone(), self.store.clone(), self.config.clone(), repo.clone(), task.clone(), head.to_string());
+        let r = tokio::task::spawn_blocking(move || crate::review::pr::review_head(git.as_ref(), &store, &config, &repo, &task, n, &head))
+            .await
+            .map_err(|e| e.to_string())??;
+        r.problem.map_or(Ok(()), Err)
     }
 
     /// Why a PR may not be merged now, from a fresh read of it.
@@ -527,15 +697,24 @@ impl Gate {
         }
         let (repo, slug, _) = self.on_github(&task).ok_or_else(|| Refusal::no(format!("task {} has no pull request", task.id)))?;
         let gh = self.client()?;
-        let r = gh.report(&slug, n).await.map_err(|e| Refusal::no(format!("I can't read pull request {n}: {e}; nothing merged")))?;
+        let r = gh.report_with_rules(&slug, n).await.map_err(|e| Refusal::no(format!("I can't read pull request {n}: {e}; nothing merged")))?;
         // The decision, on this fresh read (gate.rs).
         let c = gate::Confirmation { pending, code, now: clock };
         let plan = gate::pull_request(&c, &task, &r, &self.config.github.merge_method)?;
+        // GitHub's own rules for the base (required checks, reviews), then capcom's own review of
+        // this head: the one review every agent's work gets.
+        if let Some(why) = crate::review::pr::rules_refusal(&r) {
+            return Err(Refusal::no(format!("{why}; nothing merged")));
+        }
+        self.pr_reviewed(&task, &repo, n, &r.head_sha).await.map_err(|why| Refusal::no(format!("{}; nothing merged", upper_first(&why))))?;
         if plan.mark_ready {
             gh.mark_ready_for_review(&r.node_id).await.map_err(|e| {
                 Refusal::no(format!("Pull request {n} is a draft and could not be marked ready for review: {e}; nothing merged"))
             })?;
             let _ = self.store.add_event(Some(task.id), "pr_ready", &format!("pull request {n} marked ready for review"), None);
+        }
+        if r.rules.merge_queue {
+            return self.enqueue(gh, &task, &repo, &r, &pending.head).await;
         }
         let done = gh.merge(&slug, n, &pending.head).await.map_err(|e| Refusal::no(format!("{}; nothing merged", upper_first(&e.spoken()))))?;
         let method = self.config.github.merge_method.clone();
@@ -560,6 +739,34 @@ impl Gate {
             method,
             note: Some(format!("Pull request {n} is merged on GitHub; pull {} to bring it here.", repo.base)),
             pr: Some(n),
+            queued: false,
+        })
+    }
+
+    /// On a base branch that requires a merge queue the REST merge is refused: put the PR in
+    /// the queue instead, bound to the confirmed head (`expectedHeadOid`). The task is
+    /// `checking` until GitHub merges it or the queue drops it (the PR follower says which).
+    async fn enqueue(&self, gh: &GitHub, task: &Task, repo: &Repo, r: &crate::github::PrReport, head: &str) -> Result<Merged, Refusal> {
+        let n = r.number;
+        gh.enqueue(&r.node_id, head)
+            .await
+            .map_err(|e| Refusal::no(format!("GitHub did not put pull request {n} in the merge queue: {e}; nothing merged")))?;
+        let reason = format!("pull request {n} is in the merge queue");
+        let data = serde_json::json!({"pr": n, "head": head});
+        let _ = self.store.add_event(Some(task.id), crate::review::pr::QUEUE_EVENT, &format!("put pull request {n} in the merge queue of {}", repo.base), Some(&data));
+        if let Err(e) = self.store.transition(task.id, Some(&[TaskState::Ready]), TaskState::Checking, Some(&reason)) {
+            tracing::error!(task = task.id, error = %e, "queued, but the task state could not be recorded");
+        }
+        let _ = self.store.audit("merge_queue", Some(task.id), "user", Some(&format!("PR #{n}, head {}", short(head))));
+        Ok(Merged {
+            task: task.id,
+            base: repo.base.clone(),
+            old: String::new(),
+            new: String::new(),
+            method: "merge queue".into(),
+            note: Some("GitHub merges it when the merge queue's checks pass; I'll say when it is merged or if the queue drops it.".to_string()),
+            pr: Some(n),
+            queued: true,
         })
     }
 
@@ -637,6 +844,22 @@ impl Gate {
         }
         out
     }
+}
+
+/// The event a local merge writes before it moves the base ref.
+const INTENT: &str = "merge_intent";
+
+/// What a local merge is about to do, recorded before the base ref moves.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+struct Intent {
+    base_ref: String,
+    old: String,
+    new: String,
+    head: String,
+    method: String,
+    /// The checkouts of the base and the commit whose files each held.
+    #[serde(default)]
+    checkouts: Vec<(String, String)>,
 }
 
 fn upper_first(s: &str) -> String {

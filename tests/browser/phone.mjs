@@ -137,6 +137,14 @@ try {
 
   // 5. a moved head is refused
   step("moved head");
+  // The merge brings the other ready task up to date with main (a rebase, then its checks); until that
+  // is done it is `checking` and a merge is refused for that reason, so wait until it is ready again.
+  for (let i = 0; ; i++) {
+    const t = (await master("GET", `/v1/tasks/${moved}`)).task;
+    if (t.state === "ready") break;
+    assert(i < 1200 && ["checking", "ready"].includes(t.state), `task ${moved} is ready again after the train: ${t.state} (${t.reason})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await tap(page, "#back");
   await tap(page, `#board .card[data-task="${moved}"]`);
   // the view never shows the previous task (and its Merge button) while the new one loads

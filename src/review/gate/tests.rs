@@ -355,6 +355,8 @@ fn report() -> PrReport {
         node_id: "PR_kwDO".into(),
         verdict: Verdict::Green { passed: 2 },
         checks: Vec::new(),
+        base: "main".into(),
+        rules: Default::default(),
     }
 }
 

@@ -8,6 +8,7 @@ fn report(verdict: Verdict) -> PrReport {
     PrReport {
         number: 12,
         url: "https://github.com/me/site/pull/12".into(),
+        base: "main".into(),
         head_sha: "a".repeat(40),
         state: "open".into(),
         merged: false,
@@ -17,6 +18,7 @@ fn report(verdict: Verdict) -> PrReport {
         node_id: String::new(),
         verdict,
         checks: Vec::new(),
+        rules: Default::default(),
     }
 }
 

@@ -1,0 +1,48 @@
+//! The microphone of the headless desktop tests: a PulseAudio pipe source whose FIFO this feeds
+//! in real time, 20 ms at a time, with what is queued, else silence (data written before the sound
+//! server opens the FIFO is dropped, so the feeder reconnects until it can write).
+//!
+//! Included by path (`#[path = "common/mic.rs"] mod mic;`) in test binaries that do not use
+//! `mod common`.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Feed the FIFO microphone in real time: what is queued, else silence.
+pub fn spawn_mic(fifo: PathBuf, queue: Arc<Mutex<std::collections::VecDeque<f32>>>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::os::unix::fs::OpenOptionsExt;
+        while !stop.load(Ordering::Relaxed) {
+            let Ok(mut f) = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo) else {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            let start = Instant::now();
+            let mut blocks = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let mut buf = Vec::with_capacity(640);
+                {
+                    let mut q = queue.lock().unwrap();
+                    for _ in 0..320 {
+                        let s = q.pop_front().unwrap_or(0.0);
+                        buf.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+                    }
+                }
+                match f.write_all(&buf) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+                blocks += 1;
+                let due = start + Duration::from_millis(20 * blocks);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+    })
+}
