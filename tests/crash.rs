@@ -14,7 +14,7 @@ mod common;
 
 use common::Daemon;
 use common::scene::{DONE, ID, Scene, settled, state, task};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One crash point: where the daemon dies, what the restart must find (words of the
 /// `recovered` event, or none for a step whose state alone says what to do), how often the
@@ -82,19 +82,7 @@ fn brief_and_die(d: &mut Daemon) {
             let _ = s.read_to_end(&mut sink);
         }
     });
-    // Wait (a guard against a hang) for the daemon to kill itself at the step.
-    let child = d.child.as_mut().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(libc::SIGKILL), "the daemon died otherwise: {status}\n{}", d.stderr());
-            break;
-        }
-        assert!(Instant::now() < deadline, "the daemon never reached its kill point\n{}", d.stderr());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    d.child = None;
+    d.wait_for_crash_point();
 }
 
 #[test]

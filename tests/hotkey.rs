@@ -19,39 +19,17 @@
 mod skip;
 #[path = "common/mic.rs"]
 mod mic;
+use mic::Reaper;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
-
-fn have(bin: &str) -> bool {
-    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file())).unwrap_or(false)
-}
-
-/// Children stopped when the test ends, whatever happens.
-struct Reaper(Vec<Child>, Vec<Box<dyn FnMut()>>);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for f in &mut self.1 {
-            f();
-        }
-    }
-}
 
 /// Wait (a guard against a hang, not a timing assertion) until `ok` holds.
 async fn wait_for(what: &str, data: &Path, mut ok: impl FnMut() -> bool) {
@@ -63,6 +41,7 @@ async fn wait_for(what: &str, data: &Path, mut ok: impl FnMut() -> bool) {
     }
     panic!("gave up waiting for {what}\n--- daemon log ---\n{}", log_text(data));
 }
+
 
 fn log_text(data: &Path) -> String {
     let mut out = String::new();
@@ -266,7 +245,7 @@ fn history(env: &Env, data: &Path) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_shortcut_and_listen_start_stop_record_clips_as_long_as_the_hold() {
-    let missing: Vec<&str> = ["dbus-daemon", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
+    let missing: Vec<&str> = ["dbus-daemon", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !skip::on_path(b)).collect();
     if !missing.is_empty() {
         skip::skip(&missing.join(", "), "./capcom.sh test installs dbus-daemon, pulseaudio, pulseaudio-utils and espeak-ng");
         return;
@@ -477,7 +456,7 @@ async fn evdev_reads_a_held_chord_from_a_keyboard_without_grabbing_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_key_bound_in_headless_sway_records_one_clip() {
     let missing: Vec<&str> =
-        ["sway", "wtype", "setpriv", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !have(b)).collect();
+        ["sway", "wtype", "setpriv", "pulseaudio", "pactl", "espeak-ng"].into_iter().filter(|b| !skip::on_path(b)).collect();
     if !missing.is_empty() {
         skip::skip(&missing.join(", "), "./capcom.sh test installs sway, wtype, util-linux, pulseaudio and espeak-ng");
         return;

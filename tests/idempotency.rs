@@ -7,7 +7,7 @@ mod common;
 use common::Daemon;
 use common::scene::Scene;
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// (status, head, body) of a brief with the given key, or `None` when the connection broke.
 fn brief(d: &Daemon, key: Option<&str>, text: &str) -> Option<(u16, String, String)> {
@@ -94,18 +94,7 @@ fn a_key_sent_again_after_a_kill_between_the_task_and_its_answer_makes_no_second
     // The daemon makes the task, then dies before the answer is kept (or sent).
     let lost = brief(&d, Some("key-crash"), TEXT);
     assert!(lost.is_none(), "the daemon was to die before answering: {lost:?}");
-    let child = d.child.as_mut().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(libc::SIGKILL), "the daemon died otherwise: {status}\n{}", d.stderr());
-            break;
-        }
-        assert!(Instant::now() < deadline, "the daemon never reached its kill point\n{}", d.stderr());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    d.child = None;
+    d.wait_for_crash_point();
 
     d.boot(&[]);
     let made = tasks(&d);

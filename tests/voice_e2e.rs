@@ -13,9 +13,10 @@
 mod skip;
 #[path = "common/mic.rs"]
 mod mic;
+use mic::Reaper;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,25 +27,6 @@ const KEY_TO_CLIP: f64 = 0.25;
 
 /// How `./capcom.sh test` gets what these tests run (its APT_PACKAGES).
 const INSTALL: &str = "./capcom.sh test installs xvfb xdotool pulseaudio pulseaudio-utils libasound2-plugins espeak-ng";
-
-/// Children killed when the test ends, whatever happens.
-struct Reaper(Vec<Child>, Vec<Box<dyn FnMut()>>);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for f in &mut self.1 {
-            f();
-        }
-    }
-}
 
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let t = Instant::now();

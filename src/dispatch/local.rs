@@ -344,6 +344,26 @@ pub fn read_pid_file(log: &Path) -> Option<(u32, Option<u64>)> {
     Some((pid, v.get("start").and_then(|s| s.as_u64())))
 }
 
+/// The run's supervisor as the kernel knows it, found by its command line
+/// (`capcom __supervise --status <log>.status …`): a daemon stopped right after the spawn
+/// returned, before the supervisor wrote its pid file, can still find it. A spawn returns only
+/// once the supervisor has been exec'd, so its command line is there from the first instant.
+pub fn find_supervisor(log: &Path) -> Option<(u32, Option<u64>)> {
+    let status = status_path(log);
+    let want = status.as_os_str().as_encoded_bytes();
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        let supervising = args.iter().any(|a| *a == b"__supervise".as_slice())
+            && args.windows(2).any(|w| w[0] == b"--status".as_slice() && w[1] == want);
+        if supervising && crate::process::process_alive(pid, None) {
+            return Some((pid, crate::process::proc_start_time(pid)));
+        }
+    }
+    None
+}
+
 /// How a run ended, as far as it can be known.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ExitStatus {
@@ -855,6 +875,41 @@ impl<W: std::io::Write> CappedLog<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A daemon killed right after the spawn, before the supervisor wrote its pid file, finds
+    /// the supervisor by its command line, and only the one supervising this run's log.
+    #[test]
+    fn a_supervisor_is_found_by_its_command_line_before_its_pid_file_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("run-7.log");
+        let other = dir.path().join("run-8.log");
+        assert_eq!(find_supervisor(&log), None);
+        // argv as `capcom __supervise --status <log>.status -- …` has it (one process that keeps its
+        // argv and forks nothing: perl, from Debian's essential perl-base, ignores the extra words)
+        let mut child = std::process::Command::new("perl")
+            .args(["-e", "sleep 30", "__supervise", "--status"])
+            .arg(status_path(&log))
+            .spawn()
+            .unwrap();
+        // The kernel fills in /proc/PID/cmdline as the exec finishes, a moment after the spawn
+        // returns (a daemon restarting is far later than that): wait for it, bounded.
+        let mut found = None;
+        for _ in 0..200 {
+            found = find_supervisor(&log);
+            if found.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let (pid, start) = found.expect("found by its command line");
+        assert_eq!(pid, child.id());
+        assert_eq!(start, crate::process::proc_start_time(child.id()));
+        assert_eq!(find_supervisor(&other), None, "another run's log");
+        assert!(read_pid_file(&log).is_none(), "no pid file was written");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(find_supervisor(&log), None, "an ended supervisor is not found");
+    }
 
     #[test]
     fn start_time_of_this_process_is_read() {

@@ -688,7 +688,7 @@ impl Dispatcher {
                 ended: r.ended_at.as_ref().map(|_| (r.exit_code, r.summary.clone())),
                 local,
                 pid: proc(r.pid, r.pid_start),
-                pid_file: log.as_deref().and_then(local::read_pid_file),
+                pid_file: log.as_deref().and_then(|l| local::read_pid_file(l).or_else(|| local::find_supervisor(l))),
                 status_file: log.as_deref().is_some_and(|l| local::status_path(l).exists()),
                 log_written: log.as_deref().is_some_and(|l| std::fs::metadata(l).is_ok_and(|m| m.len() > 0)),
             }

@@ -1,4 +1,5 @@
-//! The microphone of the headless desktop tests: a PulseAudio pipe source whose FIFO this feeds
+//! The headless desktop tests' shared parts: the children they start ([`Reaper`]) and the
+//! microphone: a PulseAudio pipe source whose FIFO this feeds
 //! in real time, 20 ms at a time, with what is queued, else silence (data written before the sound
 //! server opens the FIFO is dropped, so the feeder reconnects until it can write).
 //!
@@ -8,6 +9,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,4 +47,24 @@ pub fn spawn_mic(fifo: PathBuf, queue: Arc<Mutex<std::collections::VecDeque<f32>
             }
         }
     })
+}
+
+/// Children stopped when the test ends, whatever happens: SIGTERM, a moment, then SIGKILL; then
+/// the clean-ups in `.1` run (an X server's lock file, a sound server).
+pub struct Reaper(pub Vec<Child>, pub Vec<Box<dyn FnMut()>>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for f in &mut self.1 {
+            f();
+        }
+    }
 }

@@ -129,6 +129,23 @@ impl Daemon {
         }
     }
 
+    /// Wait (a guard against a hang, not a timing assertion) for a daemon started with
+    /// `CAPCOM_TEST_KILL_AT` to kill itself at that crash point; its exit must be that SIGKILL.
+    pub fn wait_for_crash_point(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        let child = self.child.as_mut().expect("a running daemon");
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert_eq!(status.signal(), Some(libc::SIGKILL), "the daemon died otherwise: {status}\n{}", self.stderr());
+                break;
+            }
+            assert!(Instant::now() < deadline, "the daemon never reached its kill point\n{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child = None;
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
