@@ -19,7 +19,7 @@
 mod skip;
 #[path = "common/mic.rs"]
 mod mic;
-use mic::Reaper;
+use mic::{Env, Reaper};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -53,34 +53,6 @@ fn log_text(data: &Path) -> String {
     out
 }
 
-/// The children's environment: a private home, runtime dir and session bus; a Wayland session.
-struct Env {
-    vars: Vec<(String, String)>,
-    /// Run every child as this user (sway refuses to run as root).
-    user: Option<u32>,
-}
-
-impl Env {
-    fn cmd(&self, program: &str) -> Command {
-        let mut c = match self.user {
-            Some(uid) => {
-                let mut c = Command::new("setpriv");
-                c.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into(), "--".into(), program.into()]);
-                c
-            }
-            None => Command::new(program),
-        };
-        c.env_clear();
-        c.env("PATH", std::env::var("PATH").unwrap_or_default());
-        for (k, v) in &self.vars {
-            c.env(k, v);
-        }
-        c
-    }
-    fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
-        self.cmd(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{program}: {e}"))
-    }
-}
 
 /// What the stand-in portal was asked, in order.
 type Calls = Arc<Mutex<Vec<String>>>;

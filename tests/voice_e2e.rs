@@ -13,7 +13,7 @@
 mod skip;
 #[path = "common/mic.rs"]
 mod mic;
-use mic::Reaper;
+use mic::{Env, Reaper};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -54,25 +54,6 @@ fn daemon_log_tail(data: &Option<PathBuf>) -> String {
     out
 }
 
-/// The sandbox's environment for every child.
-struct Env {
-    vars: Vec<(String, String)>,
-}
-
-impl Env {
-    fn cmd(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.env_clear();
-        c.env("PATH", std::env::var("PATH").unwrap_or_default());
-        for (k, v) in &self.vars {
-            c.env(k, v);
-        }
-        c
-    }
-    fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
-        self.cmd(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{program}: {e}"))
-    }
-}
 
 fn free_display() -> u32 {
     (90..400)
@@ -141,6 +122,7 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
     std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
     let display = free_display();
     let env = Env {
+        user: None,
         vars: vec![
             ("HOME".into(), home.display().to_string()),
             ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
@@ -186,7 +168,7 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
     {
         let env_vars = env.vars.clone();
         reaper.1.push(Box::new(move || {
-            let _ = Env { vars: env_vars.clone() }.run("pulseaudio", &["--kill"]);
+            let _ = Env::new(env_vars.clone()).run("pulseaudio", &["--kill"]);
         }));
     }
 
@@ -413,6 +395,7 @@ fn status_speak_is_heard_on_the_null_sink() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
     let env = Env {
+        user: None,
         vars: vec![
             ("HOME".into(), home.display().to_string()),
             ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
@@ -425,7 +408,7 @@ fn status_speak_is_heard_on_the_null_sink() {
     {
         let env_vars = env.vars.clone();
         reaper.1.push(Box::new(move || {
-            let _ = Env { vars: env_vars.clone() }.run("pulseaudio", &["--kill"]);
+            let _ = Env::new(env_vars.clone()).run("pulseaudio", &["--kill"]);
         }));
     }
     wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
@@ -508,6 +491,7 @@ fn a_spoken_question_is_answered_aloud_with_the_real_model() {
     std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
     let display = free_display();
     let env = Env {
+        user: None,
         vars: vec![
             ("HOME".into(), home.display().to_string()),
             ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
@@ -533,7 +517,7 @@ fn a_spoken_question_is_answered_aloud_with_the_real_model() {
     {
         let env_vars = env.vars.clone();
         reaper.1.push(Box::new(move || {
-            let _ = Env { vars: env_vars.clone() }.run("pulseaudio", &["--kill"]);
+            let _ = Env::new(env_vars.clone()).run("pulseaudio", &["--kill"]);
         }));
     }
     wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());

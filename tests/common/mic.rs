@@ -9,7 +9,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -66,5 +66,40 @@ impl Drop for Reaper {
         for f in &mut self.1 {
             f();
         }
+    }
+}
+
+/// The children's environment: only these variables (a private home, runtime dir, display,
+/// sound server, session bus) and `PATH`; with `user`, every child runs as that user (sway
+/// refuses to run as root).
+pub struct Env {
+    pub vars: Vec<(String, String)>,
+    pub user: Option<u32>,
+}
+
+impl Env {
+    pub fn new(vars: Vec<(String, String)>) -> Env {
+        Env { vars, user: None }
+    }
+
+    pub fn cmd(&self, program: &str) -> Command {
+        let mut c = match self.user {
+            Some(uid) => {
+                let mut c = Command::new("setpriv");
+                c.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into(), "--".into(), program.into()]);
+                c
+            }
+            None => Command::new(program),
+        };
+        c.env_clear();
+        c.env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
+        self.cmd(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{program}: {e}"))
     }
 }
