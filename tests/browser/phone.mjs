@@ -139,10 +139,12 @@ try {
   step("moved head");
   // The merge brings the other ready task up to date with main (a rebase, then its checks); until that
   // is done it is `checking` and a merge is refused for that reason, so wait until it is ready again.
+  // The update may not have begun when the merge answers: wait for its `train` event too.
   for (let i = 0; ; i++) {
-    const t = (await master("GET", `/v1/tasks/${moved}`)).task;
-    if (t.state === "ready") break;
-    assert(i < 1200 && ["checking", "ready"].includes(t.state), `task ${moved} is ready again after the train: ${t.state} (${t.reason})`);
+    const v = await master("GET", `/v1/tasks/${moved}`);
+    const updated = (v.events || []).some((e) => e.kind === "train");
+    if (updated && v.task.state === "ready") break;
+    assert(i < 1200 && ["checking", "ready"].includes(v.task.state), `task ${moved} is ready again after the train: ${v.task.state} (${v.task.reason})`);
     await new Promise((r) => setTimeout(r, 100));
   }
   await tap(page, "#back");
