@@ -185,3 +185,33 @@ fn a_blocker_closing_within_the_window_does_not_start_the_task() {
     assert_eq!(state(&task(&d, id)), "cancelled");
     assert!(!started(&scene, "marker"));
 }
+
+/// "That's two tasks" within the window: the brief is planned again as two tasks of the same
+/// utterance, both read back and both in the window (so "undo that" drops both).
+#[test]
+fn thats_two_tasks_splits_the_brief_within_the_window() {
+    let scene = Scene::new();
+    let d = Daemon::start(&long_window(&scene));
+    let first = say(&d, "have marker update the button and fix the page title, tests must pass");
+    let tasks = first["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 1, "read as one task: {first}");
+    let id = tasks[0]["id"].as_i64().unwrap();
+    let split = say(&d, "that's two tasks");
+    assert!(split["ok"].as_bool().unwrap_or(false), "{split}");
+    let halves = split["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(halves.len(), 2, "{split}");
+    let other = halves[1]["id"].as_i64().unwrap();
+    assert_eq!(halves[0]["id"].as_i64(), Some(id), "the first half keeps the task: {split}");
+    let said = split["say"].as_str().unwrap_or("");
+    assert!(said.contains(&format!("Task {id}")) && said.contains(&format!("Task {other}")) && said.matches("starts in 10 minutes").count() == 2, "{said}");
+    let (a, b) = (task(&d, id), task(&d, other));
+    assert!(a["task"]["title"].as_str().unwrap_or("").to_lowercase().contains("button"), "{a}");
+    assert!(b["task"]["title"].as_str().unwrap_or("").to_lowercase().contains("page title"), "{b}");
+    for v in [&a, &b] {
+        assert_eq!((state(v), v["task"]["agent"].as_str()), ("queued", Some("marker")), "{v}");
+    }
+    assert_eq!(a["task"]["utterance_id"], b["task"]["utterance_id"], "one utterance");
+    say(&d, "undo that");
+    assert_eq!((state(&task(&d, id)), state(&task(&d, other))), ("cancelled", "cancelled"));
+    assert!(!started(&scene, "marker"), "no agent started");
+}

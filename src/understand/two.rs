@@ -5,7 +5,7 @@
 //! between two orders (the words after it open an order: a task verb before its object, or
 //! an agent assignment), and each half is read as a brief of its own. A repo or agent named
 //! in one half only is the other's too ("on the api fix the login and add a logout button":
-//! both on the api).
+//! both on the api), and so are criteria said at the end ("…, tests must pass").
 
 use super::brief::{self, Shared};
 use super::{Context, Names, TaskSpec, intents, normalize, readiness};
@@ -38,6 +38,12 @@ pub fn split_in_two(text: &str, ctx: &Context) -> Option<Vec<TaskSpec>> {
         second.agent.clone_from(&first.agent);
     } else if first.agent.is_none() {
         first.agent.clone_from(&second.agent);
+    }
+    // "…, tests must pass" at the end is said of both.
+    if first.acceptance.is_empty() {
+        first.acceptance.clone_from(&second.acceptance);
+    } else if second.acceptance.is_empty() {
+        second.acceptance.clone_from(&first.acceptance);
     }
     for t in [&mut first, &mut second] {
         t.readiness = readiness::assess(t, ctx, &names);
@@ -109,6 +115,7 @@ mod tests {
             ("clean up the footer links, rename the header component", Some([("footer", "site", None), ("header", "site", None)])),
             ("fix the login redirect, then on the backend add a health check", Some([("login", "site", None), ("health check", "api", None)])),
             ("fix the login redirect and add a health check on the backend", Some([("login", "api", None), ("health check", "api", None)])),
+            ("have jules fix the login redirect and add a logout button, tests must pass", Some([("login", "site", Some("jules")), ("logout", "site", Some("jules"))])),
             // Nothing to cut between two orders.
             ("fix the bug where the cart and the wishlist both show the same item", None),
             ("add a dark mode toggle", None),
@@ -127,6 +134,9 @@ mod tests {
                         assert_eq!(t[i].repo.as_deref(), Some(*repo), "{text:?} task {i} repo");
                         assert_eq!(t[i].agent.as_deref(), *agent, "{text:?} task {i} agent");
                         assert!(!t[i].brief.is_empty());
+                        if text.contains("tests must pass") {
+                            assert!(!t[i].acceptance.is_empty() && t[i].readiness.ready, "{text:?} task {i}: criteria shared: {:?}", t[i]);
+                        }
                     }
                 }
             }
