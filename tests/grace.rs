@@ -105,3 +105,113 @@ fn the_agent_starts_when_the_window_closes() {
     assert_eq!(state(&v), "ready", "{v}\n{}", d.stderr());
     assert!(started(&scene, "marker"));
 }
+
+/// An agent that writes the time it started (seconds since the epoch) next to the repo.
+fn timing(scene: &Scene, name: &str) -> String {
+    let marker = scene.root().join(format!("{name}.started"));
+    scene.agent(
+        name,
+        &format!(
+            "date +%s >> '{}'\necho '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s-1\"}}'\necho v2 > components/button.txt\n{ID} add -A\n{ID} commit -qm 'agent: button v2'\n{DONE}",
+            marker.display()
+        ),
+    )
+}
+
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Regression: a daemon restarted while a task was in its grace window started the task at
+/// once. It waits out the rest of the window, and "undo that" still drops it.
+#[test]
+fn a_restart_within_the_window_keeps_the_task_waiting_and_undo_still_works() {
+    let scene = Scene::new();
+    let mut d = Daemon::start(&long_window(&scene));
+    let (id, _) = brief(&d, 1.0);
+    d.stop();
+    d.boot(&[]);
+    let undone = say(&d, "undo that");
+    let v = task(&d, id);
+    assert_eq!(state(&v), "cancelled", "undone after the restart, no cancel question: {undone}\n{v}\n{}", d.stderr());
+    assert!(undone["pending"].is_null(), "{undone}");
+    assert!(!started(&scene, "marker"), "the agent never started");
+    assert_eq!(v["runs"].as_array().map_or(0, Vec::len), 0, "no run: {v}");
+}
+
+/// Regression: after a restart the agent starts when the window closes, not before (and
+/// does start). The window is short so the test sees it close.
+#[test]
+fn after_a_restart_the_agent_starts_only_when_the_window_closes() {
+    let scene = Scene::new();
+    let window = 12;
+    let mut d = Daemon::start(&scene.config(&timing(&scene, "marker"), &format!("grace = \"{window}s\""), ""));
+    let before = epoch_secs();
+    let (id, _) = brief(&d, 1.0);
+    d.stop();
+    d.boot(&[]);
+    let v = settled(&d, id);
+    assert_eq!(state(&v), "ready", "{v}\n{}", d.stderr());
+    let at: u64 = std::fs::read_to_string(scene.root().join("marker.started")).unwrap().trim().parse().unwrap();
+    assert!(at >= before + window, "the agent started {}s after the brief, inside its {window}s window", at.saturating_sub(before));
+}
+
+/// Regression: a task in its window that waited on an overlapping task's lease was started by
+/// the dispatcher's queue scan as soon as that task closed, before its window did.
+#[test]
+fn a_blocker_closing_within_the_window_does_not_start_the_task() {
+    let scene = Scene::new();
+    let agents = format!("{}\n{}", marking(&scene, "holder"), marking(&scene, "marker"));
+    // First the holder's task, started at once: ready, it holds components/.
+    let mut d = Daemon::start(&scene.config(&agents, "", ""));
+    let holder = common::scene::dispatch_scoped(&d, "holder", "Update the button", &["components/"]);
+    assert_eq!(state(&settled(&d, holder)), "ready");
+    d.stop();
+    // Then a long window: the marker's task overlaps it and waits in its window across a restart.
+    std::fs::write(&d.config, scene.config(&agents, "grace = \"10m\"", "")).unwrap();
+    d.boot(&[]);
+    let (id, _) = brief(&d, 1.0);
+    d.stop();
+    d.boot(&[]);
+    let out = d.cli(&["cancel", &holder.to_string()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    // The queue scan runs every second; give it many turns (a guard, not a timing claim: on
+    // the old code the task started within them).
+    for _ in 0..40 {
+        assert!(!started(&scene, "marker") && state(&task(&d, id)) == "queued", "started inside its window: {}\n{}", task(&d, id), d.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    say(&d, "undo that");
+    assert_eq!(state(&task(&d, id)), "cancelled");
+    assert!(!started(&scene, "marker"));
+}
+
+/// "That's two tasks" within the window: the brief is planned again as two tasks of the same
+/// utterance, both read back and both in the window (so "undo that" drops both).
+#[test]
+fn thats_two_tasks_splits_the_brief_within_the_window() {
+    let scene = Scene::new();
+    let d = Daemon::start(&long_window(&scene));
+    let first = say(&d, "have marker update the button and fix the page title, tests must pass");
+    let tasks = first["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 1, "read as one task: {first}");
+    let id = tasks[0]["id"].as_i64().unwrap();
+    let split = say(&d, "that's two tasks");
+    assert!(split["ok"].as_bool().unwrap_or(false), "{split}");
+    let halves = split["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(halves.len(), 2, "{split}");
+    let other = halves[1]["id"].as_i64().unwrap();
+    assert_eq!(halves[0]["id"].as_i64(), Some(id), "the first half keeps the task: {split}");
+    let said = split["say"].as_str().unwrap_or("");
+    assert!(said.contains(&format!("Task {id}")) && said.contains(&format!("Task {other}")) && said.matches("starts in 10 minutes").count() == 2, "{said}");
+    let (a, b) = (task(&d, id), task(&d, other));
+    assert!(a["task"]["title"].as_str().unwrap_or("").to_lowercase().contains("button"), "{a}");
+    assert!(b["task"]["title"].as_str().unwrap_or("").to_lowercase().contains("page title"), "{b}");
+    for v in [&a, &b] {
+        assert_eq!((state(v), v["task"]["agent"].as_str()), ("queued", Some("marker")), "{v}");
+    }
+    assert_eq!(a["task"]["utterance_id"], b["task"]["utterance_id"], "one utterance");
+    say(&d, "undo that");
+    assert_eq!((state(&task(&d, id)), state(&task(&d, other))), ("cancelled", "cancelled"));
+    assert!(!started(&scene, "marker"), "no agent started");
+}

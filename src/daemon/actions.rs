@@ -306,6 +306,21 @@ impl Coordinator {
                         Err(e) => said.push(e),
                     }
                 }
+                // "That's two tasks": the brief planned again as two, both read back.
+                Effect::Split { task, wait, unsure } => {
+                    intent = Some("dispatch");
+                    match self.split(task, wait, unsure).await {
+                        Ok((line, q)) => {
+                            said.push(line);
+                            tasks.extend(q);
+                        }
+                        Err(e) => said.push(e),
+                    }
+                }
+                Effect::Refuse(why) => {
+                    intent = Some("dispatch");
+                    said.push(why);
+                }
                 _ => {}
             }
         }
@@ -861,7 +876,7 @@ const WHEN: &str = "\u{0}when\u{0}";
 pub const UNDONE: &str = "undone by the user before its agent started";
 
 /// What an answer says about one task and its plan.
-fn queued_of(t: &Task, plan: &dispatch::Plan) -> Queued {
+pub(super) fn queued_of(t: &Task, plan: &dispatch::Plan) -> Queued {
     Queued {
         id: t.id,
         title: t.title.clone(),

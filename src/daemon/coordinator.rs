@@ -221,6 +221,7 @@ impl Coordinator {
                 tracing::error!(error = %e, "finishing interrupted merges failed");
             }
             me.dispatch = Some(DispatchHandle::start(ctx, dispatch_stop).await);
+            me.resume_windows().await;
             // Kept across turns of the loop: a steady stream of messages must not starve it.
             let mut base_tick = tokio::time::interval(std::time::Duration::from_secs(1));
             base_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -399,10 +400,57 @@ impl Coordinator {
                         self.held_notices.push(text);
                     }
                 }
+                Effect::Wait { task, wait, unsure } | Effect::Correct { task, wait, unsure, .. } | Effect::Split { task, wait, unsure } => {
+                    self.record_window(task, wait, unsure);
+                    rest.push(effect);
+                }
                 other => rest.push(other),
             }
         }
         rest
+    }
+
+    /// Write down when a task's grace window closes, so that neither a restart of the daemon
+    /// nor the dispatcher's queue starts it before then (`dispatch::grace_until`).
+    pub(super) fn record_window(&self, task: i64, wait: std::time::Duration, unsure: bool) {
+        let until = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        let data = serde_json::json!({"until": crate::store::time_str(until), "unsure": unsure});
+        let said = format!("its agent starts at {}", until.with_timezone(&chrono::Local).format("%H:%M:%S"));
+        if let Err(e) = self.services.store.add_event(Some(task), crate::dispatch::GRACE_EVENT, &said, Some(&data)) {
+            tracing::warn!(task, error = %e, "cannot record the grace window");
+        }
+    }
+
+    /// After a restart: tasks still in their grace window wait out the rest of it, and
+    /// "undo that" still drops the last brief's. Tasks of one utterance are one brief.
+    async fn resume_windows(&mut self) {
+        let store = self.services.store.clone();
+        let now = chrono::Utc::now();
+        let mut briefs: std::collections::BTreeMap<(Option<i64>, i64), (Vec<i64>, std::time::Duration, bool)> = Default::default();
+        let mut by_utterance: std::collections::HashMap<Option<i64>, i64> = Default::default();
+        for t in store.tasks_in(&[crate::store::TaskState::Queued]).unwrap_or_default() {
+            let Some(until) = crate::dispatch::window_open(&store, &t, now) else { continue };
+            let unsure = store
+                .events(t.id)
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .find(|e| e.kind == crate::dispatch::GRACE_EVENT)
+                .and_then(|e| e.data.as_ref()?.get("unsure")?.as_bool())
+                .unwrap_or(false);
+            let left = (until - now).to_std().unwrap_or_default();
+            // Briefs in the order they were given (by their first task), so "undo that" takes the last.
+            let first = *by_utterance.entry(t.utterance_id).or_insert(t.id);
+            let b = briefs.entry((t.utterance_id, first)).or_insert((Vec::new(), left, unsure));
+            b.0.push(t.id);
+            b.1 = b.1.max(left);
+        }
+        let mut briefs: Vec<_> = briefs.into_iter().map(|((_, first), b)| (first, b)).collect();
+        briefs.sort_by_key(|(first, _)| *first);
+        for (_, (tasks, left, unsure)) in briefs {
+            tracing::info!(?tasks, left_s = left.as_secs(), "tasks still in their grace window after a restart");
+            self.step(Event::Resumed { tasks, left, unsure }).await;
+        }
     }
 
     /// A task's grace window closed (or there is none): its agent starts, if it is still queued.

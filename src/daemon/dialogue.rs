@@ -54,6 +54,8 @@ pub enum Heard {
     Undo,
     /// "actually give that to Jules", "make that the api repo".
     Correct { agent: Option<String>, repo: Option<String> },
+    /// "that's two tasks", "split that", "make that two tasks".
+    Split,
     /// Anything else: a new utterance.
     Other,
 }
@@ -63,8 +65,14 @@ pub enum Heard {
 pub enum Event {
     /// A brief's tasks were recorded `queued`; `confidence` is how sure the parser was.
     Dispatched { tasks: Vec<i64>, confidence: f32 },
+    /// A brief's tasks were still in their grace window when the daemon stopped; `left` of it
+    /// remains. They wait it out (no read-back is said again), and "undo that" still drops them.
+    Resumed { tasks: Vec<i64>, left: Duration, unsure: bool },
     /// Words were heard (already classified by [`heard`]).
     Heard(Heard),
+    /// A task was added to the brief `like` is part of (the second half of a split): it waits
+    /// for the same window.
+    Added { task: i64, like: i64 },
     /// A task left the conversation elsewhere (cancelled by id, say): forget it.
     Gone(i64),
     /// Time passed.
@@ -90,6 +98,9 @@ pub enum Effect {
     Undo(i64),
     /// Re-assign the task (agent or repo) and read it back; its window started again.
     Correct { task: i64, agent: Option<String>, repo: Option<String>, wait: Duration, unsure: bool },
+    /// Plan the brief of this one task again as two tasks, and read both back; the window
+    /// started again.
+    Split { task: i64, wait: Duration, unsure: bool },
     /// Carry out the confirmed question (a merge bound to its head, a merge of all, a cancel).
     Proceed(Pending),
     /// Say why nothing happened.
@@ -160,6 +171,16 @@ impl Dialogue {
                     }
                 }
             }
+            Event::Resumed { tasks, left, unsure } => {
+                if self.grace.is_zero() || left.is_zero() {
+                    out.extend(tasks.into_iter().map(Effect::Start));
+                } else {
+                    self.briefs += 1;
+                    for task in tasks {
+                        self.graced.push(Graced { task, brief: self.briefs, until: now + left, unsure });
+                    }
+                }
+            }
             Event::Heard(Heard::Other) => {}
             Event::Heard(Heard::Undo) => {
                 if let Some(last) = self.graced.iter().map(|g| g.brief).max() {
@@ -176,6 +197,35 @@ impl Dialogue {
                     let wait = if g.unsure { grace * 2 } else { grace };
                     g.until = now + wait;
                     out.push(Effect::Correct { task: g.task, agent, repo, wait, unsure: g.unsure });
+                }
+            }
+            Event::Heard(Heard::Split) => {
+                // "That's two tasks" is about the last brief, when it was one task.
+                let last = self.graced.iter().map(|g| g.brief).max();
+                let wait_for = |g: &Graced| if g.unsure { self.grace * 2 } else { self.grace };
+                let of_last: Vec<&Graced> = self.graced.iter().filter(|g| Some(g.brief) == last).collect();
+                match of_last.as_slice() {
+                    [] => {}
+                    [g] => {
+                        let (task, wait, unsure) = (g.task, wait_for(g), g.unsure);
+                        if let Some(g) = self.graced.iter_mut().find(|g| g.task == task) {
+                            g.until = now + wait;
+                        }
+                        out.push(Effect::Split { task, wait, unsure });
+                    }
+                    many => out.push(Effect::Refuse(format!(
+                        "That brief is already {} tasks ({}); nothing changed.",
+                        many.len(),
+                        many.iter().map(|g| format!("task {}", g.task)).collect::<Vec<_>>().join(", ")
+                    ))),
+                }
+            }
+            Event::Added { task, like } => {
+                if let Some(g) = self.graced.iter().find(|g| g.task == like).cloned() {
+                    self.graced.push(Graced { task, ..g });
+                } else {
+                    // Its window already closed: it starts now, as the first half did.
+                    out.push(Effect::Start(task));
                 }
             }
             Event::Gone(task) => {
@@ -235,6 +285,9 @@ pub fn heard(text: &str, names: &Names) -> Heard {
     static UNDO: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^(?:(?:oh|no|wait|hold on|sorry|actually|hmm)\s+)*(?:(?:undo|cancel|scrap|scratch|drop|stop|forget|kill|abort)(?:\s+(?:that|it|this))?(?:\s+(?:one|task|please|now))*|wait\s+no|no\s+wait|no\s+no|never\s*mind|nevermind)(?:\s+(?:please|sorry))*$").expect("undo pattern")
     });
+    static SPLIT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?:(?:oh|no|wait|hold on|sorry|actually|hmm|hang on)\s+)*(?:(?:that's|that is|that was|that should be|those are|these are|it's|it is|it was|it should be)\s+(?:two|2|2 separate|two separate|two different)\s+(?:tasks|jobs|things)|(?:please\s+)?(?:split|separate)\s+(?:that|it|this|them)(?:\s+(?:up|in two|into two(?:\s+tasks)?|in half))?|(?:please\s+)?make\s+(?:that|it|this)\s+(?:two|2)(?:\s+separate)?\s+(?:tasks|jobs))(?:\s+(?:please|not one|instead))*$").expect("split pattern")
+    });
     static CORRECT: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^(?:(?:actually|no|wait|sorry|i mean|oh|hmm|on second thought|or rather)\s+)*(?:(?:please\s+)?(?:make (?:that|it|this)|give (?:that|it|this)(?: one)?(?: over)? to|hand (?:that|it|this)(?: over| off)? to|switch (?:that|it|this)(?: over)? to|change (?:that|it|this) to|move (?:that|it|this) to|send (?:that|it|this)(?: over)? to|assign (?:that|it|this) to|put (?:that|it|this) (?:on|in))\s+)?(?:the\s+)?([a-z][a-z0-9-]*)(?:\s+(?:repo|repository|codebase|agent|instead|please|one))*$").expect("correction pattern")
     });
@@ -249,6 +302,9 @@ pub fn heard(text: &str, names: &Names) -> Heard {
     }
     if UNDO.is_match(&words) {
         return Heard::Undo;
+    }
+    if SPLIT.is_match(&words) {
+        return Heard::Split;
     }
     if let Some(c) = CORRECT.captures(&words) {
         // A bare name is a correction only after a marker ("actually, Jules").

@@ -13,6 +13,7 @@ pub mod retention;
 pub mod phone;
 pub mod sessions;
 pub mod spoken;
+mod split;
 pub mod tray;
 pub mod voice;
 

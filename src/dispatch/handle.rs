@@ -2,6 +2,27 @@
 
 use super::*;
 
+/// The event that records when a task's grace window closes (`[dispatch] grace`): its data
+/// holds `until` (RFC 3339). It is written each time the window starts or starts again, so the
+/// last one counts, and it outlives a restart of the daemon.
+pub const GRACE_EVENT: &str = "grace";
+
+/// When the task's grace window closes, if one was ever opened (the last one recorded).
+pub fn grace_until(store: &Store, id: i64) -> Option<DateTime<Utc>> {
+    let events = store.events(id).ok()?;
+    let last = events.iter().rev().find(|e| e.kind == GRACE_EVENT)?;
+    last.data.as_ref()?.get("until")?.as_str().and_then(parse_time)
+}
+
+/// When a queued task's grace window closes, while it is open: it may not start before then.
+/// "Run task 7 anyway" releases it (an `anyway` event), as it does a lease.
+pub fn window_open(store: &Store, task: &Task, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if task.state != TaskState::Queued {
+        return None;
+    }
+    grace_until(store, task.id).filter(|until| *until > now && !lease::released(store, task.id))
+}
+
 /// The daemon's handle on dispatch: queue work, cancel, retry, follow up.
 #[derive(Clone)]
 pub struct DispatchHandle {
@@ -74,6 +95,11 @@ impl DispatchHandle {
             let snap = self.scheduler.snapshot().await;
             let holding = store.tasks_in(lease::HOLDING).unwrap_or_default();
             for t in queued {
+                // A task in its grace window starts when the window closes, not before, even
+                // if what it waited for closed meanwhile (the dialogue starts it then).
+                if window_open(&store, &t, Utc::now()).is_some() {
+                    continue;
+                }
                 if snap.running.contains(&t.id) || snap.queued.contains(&t.id) || snap.scheduled.iter().any(|(i, _)| *i == t.id) {
                     continue;
                 }
@@ -117,16 +143,18 @@ impl DispatchHandle {
         &self.scheduler
     }
 
-    /// Queue a task that is `queued` or `scheduled`.
+    /// Queue a task that is `queued` or `scheduled`. A queued task whose grace window is
+    /// still open waits until it closes.
     pub async fn submit(&self, task: &Task) {
         let at = task.scheduled_at.as_deref().and_then(parse_time);
-        let at = if task.state == TaskState::Scheduled { at } else { None };
+        let at = if task.state == TaskState::Scheduled { at } else { window_open(&self.ctx.store, task, Utc::now()) };
         self.scheduler.enqueue(Job { task: task.id, kind: JobKind::Start }, at).await;
     }
 
     /// Every task left `running` or `checking` ends in a true state: a live agent
     /// is watched again, a finished one is reviewed, a vanished one fails as
-    /// "interrupted" (or is retried once). Queued and scheduled tasks are queued again.
+    /// "interrupted" (or is retried once). Queued and scheduled tasks are queued again; a
+    /// queued task whose grace window was open when the daemon stopped waits out the rest.
     pub async fn reconcile(&self) {
         let tasks = match self.ctx.store.tasks_in(&[TaskState::Queued, TaskState::Scheduled, TaskState::Running, TaskState::Checking]) {
             Ok(t) => t,
@@ -141,7 +169,11 @@ impl DispatchHandle {
                 TaskState::Checking => JobKind::Review,
                 _ => JobKind::Start,
             };
-            let at = if t.state == TaskState::Scheduled { t.scheduled_at.as_deref().and_then(parse_time) } else { None };
+            let at = match t.state {
+                TaskState::Scheduled => t.scheduled_at.as_deref().and_then(parse_time),
+                TaskState::Queued => window_open(&self.ctx.store, &t, Utc::now()),
+                _ => None,
+            };
             if matches!(kind, JobKind::Attach | JobKind::Review) {
                 tracing::info!(task = t.id, state = %t.state, "reconciling after a restart");
             }

@@ -76,6 +76,7 @@ pub mod normalize;
 pub mod readiness;
 pub mod refs;
 pub mod vocab;
+pub mod two;
 pub mod when;
 
 /// The names a brief may use, built from the config: agents (with spoken aliases),

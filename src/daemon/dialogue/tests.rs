@@ -56,6 +56,20 @@ fn what_is_heard_in_a_grace_window() {
         ("what's running", Heard::Other),
         ("", Heard::Other),
         ("use jules for the docs", Heard::Other),
+        // "That's two tasks" and its kin.
+        ("that's two tasks", Heard::Split),
+        ("That's two tasks.", Heard::Split),
+        ("no wait, that's two tasks", Heard::Split),
+        ("actually that is two separate tasks", Heard::Split),
+        ("those are two different jobs", Heard::Split),
+        ("split that", Heard::Split),
+        ("Split that up, please.", Heard::Split),
+        ("split it into two tasks", Heard::Split),
+        ("make that two tasks", Heard::Split),
+        ("make it two separate tasks please", Heard::Split),
+        ("split the login page into two components", Heard::Other),
+        ("make that two columns", Heard::Other),
+        ("there are two tasks running", Heard::Other),
     ];
     for (text, want) in cases {
         assert_eq!(&heard(text, &n), want, "{text:?}");
@@ -139,6 +153,78 @@ fn conversations_about_tasks_just_dispatched() {
             GRACE,
             vec![(0, brief(&[1], 0.9), vec![wait(1)]), (1, Event::Gone(1), vec![]), (8, Event::Tick, vec![])],
         ),
+        (
+            "that's two tasks: the last brief's one task is split, and its window starts again",
+            GRACE,
+            vec![
+                (0, brief(&[1], 0.9), vec![wait(1)]),
+                (2, brief(&[2], 0.9), vec![wait(2)]),
+                (5, Event::Heard(Heard::Split), vec![Effect::Split { task: 2, wait: GRACE, unsure: false }]),
+                (6, Event::Added { task: 3, like: 2 }, vec![]),
+                (8, Event::Tick, vec![Effect::Start(1)]),
+                (12, Event::Tick, vec![]),
+                (13, Event::Tick, vec![Effect::Start(2), Effect::Start(3)]),
+            ],
+        ),
+        (
+            "the second half of a split is undone with the first",
+            GRACE,
+            vec![
+                (0, brief(&[1], 0.9), vec![wait(1)]),
+                (1, Event::Heard(Heard::Split), vec![Effect::Split { task: 1, wait: GRACE, unsure: false }]),
+                (1, Event::Added { task: 2, like: 1 }, vec![]),
+                (3, Event::Heard(Heard::Undo), vec![Effect::Undo(1), Effect::Undo(2)]),
+                (30, Event::Tick, vec![]),
+            ],
+        ),
+        (
+            "an unsure brief split keeps its longer window",
+            GRACE,
+            vec![
+                (0, brief(&[1], 0.5), vec![Effect::Wait { task: 1, wait: GRACE * 2, unsure: true }]),
+                (4, Event::Heard(Heard::Split), vec![Effect::Split { task: 1, wait: GRACE * 2, unsure: true }]),
+                (19, Event::Tick, vec![]),
+                (20, Event::Tick, vec![Effect::Start(1)]),
+            ],
+        ),
+        (
+            "a brief of two tasks is not split again",
+            GRACE,
+            vec![
+                (0, brief(&[1, 2], 0.9), vec![wait(1), wait(2)]),
+                (1, Event::Heard(Heard::Split), vec![Effect::Refuse("That brief is already 2 tasks (task 1, task 2); nothing changed.".into())]),
+                (8, Event::Tick, vec![Effect::Start(1), Effect::Start(2)]),
+            ],
+        ),
+        (
+            "after the window, that's two tasks splits nothing: the agent already started",
+            GRACE,
+            vec![(0, brief(&[1], 0.9), vec![wait(1)]), (9, Event::Heard(Heard::Split), vec![Effect::Start(1)])],
+        ),
+        (
+            "a half added after the window closed starts at once",
+            GRACE,
+            vec![(0, brief(&[1], 0.9), vec![wait(1)]), (9, Event::Added { task: 2, like: 1 }, vec![Effect::Start(1), Effect::Start(2)])],
+        ),
+        (
+            "after a restart: the rest of the window is waited out, and undo still works",
+            GRACE,
+            vec![
+                (0, Event::Resumed { tasks: vec![4, 5], left: Duration::from_secs(3), unsure: false }, vec![]),
+                (2, Event::Tick, vec![]),
+                (3, Event::Tick, vec![Effect::Start(4), Effect::Start(5)]),
+            ],
+        ),
+        (
+            "after a restart: undo drops the resumed brief",
+            GRACE,
+            vec![
+                (0, Event::Resumed { tasks: vec![4], left: Duration::from_secs(3), unsure: false }, vec![]),
+                (1, Event::Heard(Heard::Undo), vec![Effect::Undo(4)]),
+                (5, Event::Tick, vec![]),
+            ],
+        ),
+        ("after a restart with no window left: it starts", GRACE, vec![(0, Event::Resumed { tasks: vec![4], left: Duration::ZERO, unsure: false }, vec![Effect::Start(4)])]),
         ("nothing to undo: no effect", GRACE, vec![(0, Event::Heard(Heard::Undo), vec![]), (0, Event::Heard(jules()), vec![])]),
     ];
     for (name, grace, script) in table {
@@ -198,6 +284,8 @@ enum Op {
     Brief { n: u8, confidence: f32 },
     Undo,
     Correct,
+    Split,
+    Resumed { n: u8, left: u8 },
     Other,
     Gone(u8),
     Ask { task: u8, head: u8 },
@@ -212,6 +300,8 @@ fn op() -> impl Strategy<Value = Op> {
         (1u8..4, 0.3f32..1.0).prop_map(|(n, confidence)| Op::Brief { n, confidence }),
         Just(Op::Undo),
         Just(Op::Correct),
+        Just(Op::Split),
+        (1u8..3, 0u8..10).prop_map(|(n, left)| Op::Resumed { n, left }),
         Just(Op::Other),
         (0u8..12).prop_map(Op::Gone),
         (1u8..6, 0u8..3).prop_map(|(task, head)| Op::Ask { task, head }),
@@ -240,6 +330,7 @@ proptest! {
         let mut earliest: std::collections::HashMap<i64, Instant> = Default::default();
         let mut started: std::collections::HashSet<i64> = Default::default();
         let mut undone: std::collections::HashSet<i64> = Default::default();
+        let mut split_added: Vec<(i64, i64)> = Vec::new();
         let ttl = Duration::from_secs(20);
         for (op, dt) in steps {
             now += Duration::from_secs(dt);
@@ -257,6 +348,15 @@ proptest! {
                     }
                     Event::Dispatched { tasks, confidence }
                 }
+                Op::Resumed { n, left } => {
+                    let tasks: Vec<i64> = (0..n).map(|_| { next_task += 1; next_task }).collect();
+                    let left = if grace.is_zero() { Duration::ZERO } else { Duration::from_secs(u64::from(left)) };
+                    for t in &tasks {
+                        earliest.insert(*t, now + left);
+                    }
+                    Event::Resumed { tasks, left, unsure: false }
+                }
+                Op::Split => Event::Heard(Heard::Split),
                 Op::Undo => Event::Heard(Heard::Undo),
                 Op::Correct => Event::Heard(Heard::Correct { agent: Some("jules".into()), repo: None }),
                 Op::Other => Event::Heard(Heard::Other),
@@ -311,6 +411,14 @@ proptest! {
                         prop_assert!(!started.contains(task), "a started task was corrected");
                         earliest.insert(*task, now + *wait);
                     }
+                    Effect::Split { task, wait, .. } => {
+                        prop_assert!(!started.contains(task), "a started task was split");
+                        earliest.insert(*task, now + *wait);
+                        // The coordinator adds the second half to the same window.
+                        next_task += 1;
+                        earliest.insert(next_task, now + *wait);
+                        split_added.push((next_task, *task));
+                    }
                     _ => {}
                 }
             }
@@ -322,8 +430,17 @@ proptest! {
                 prop_assert!(d.pending().is_none(), "a confirmation is used once");
             }
             if d.pending().is_none() { open = None; }
-            let corrected = effects.iter().filter(|e| matches!(e, Effect::Correct { .. })).count();
+            let corrected = effects.iter().filter(|e| matches!(e, Effect::Correct { .. } | Effect::Split { .. })).count();
             prop_assert!(corrected <= 1, "one correction re-assigns one task");
+            // The second half of a split joins its window: it starts with the first, never before.
+            for (task, like) in std::mem::take(&mut split_added) {
+                for e in d.step(Event::Added { task, like }, now) {
+                    if let Effect::Start(t) = e {
+                        prop_assert!(earliest.get(&t).is_some_and(|e| *e <= now), "task {} started inside its grace window", t);
+                        prop_assert!(started.insert(t), "task {} started twice", t);
+                    }
+                }
+            }
         }
     }
 }
