@@ -571,3 +571,39 @@ fn briefs_of_35_50_and_90_seconds_are_heard_as_well_as_short_clips() {
     }
     eprintln!("{}", report.join("\n"));
 }
+
+#[test]
+fn the_cli_chooses_threads_from_the_cpu_since_it_started_as_the_daemon_does() {
+    // `capcom transcribe` loads the model and decodes at once: its CPU check
+    // must judge from the process's start (or a short window), not fall back
+    // to the safe count because the only sample, taken at model load, was too
+    // fresh (that gave one thread on a quiet machine in 65 of 75 runs)
+    let Some(path) = real_model(env!("CARGO_BIN_EXE_capcom"), &tmp()) else { return };
+    let dir = tmp().join("cli-threads");
+    let _ = std::fs::create_dir_all(&dir);
+    let wav = dir.join("brief.wav");
+    capcom::capture::wav::write_16k_mono(&wav, &speak(BRIEFS[1], "en-us", 175, &dir)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_capcom"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["transcribe", "--json", "--mode", "free", "--model"])
+        .arg(&path)
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let basis = &v["threads_basis"];
+    assert!(basis.is_object(), "no CPU judgement behind the threads: {v}");
+    let (busy, window_ms) = (basis["other_busy"].as_f64().unwrap(), basis["window_ms"].as_u64().unwrap());
+    // the window opened at the process's start, before the model loaded
+    let load_ms = v["timings"]["load_ms"].as_f64().unwrap();
+    assert!(window_ms as f64 >= load_ms && window_ms >= 150, "window {window_ms} ms, load {load_ms} ms");
+    let physical = capcom::transcribe::physical_cores();
+    let threads = v["threads"].as_u64().unwrap() as usize;
+    assert_eq!(threads, capcom::transcribe::cpu::threads_for(busy, physical), "{v}");
+    // so a quiet machine gets every core
+    if busy < 0.5 && physical > 1 {
+        assert!(threads > 1, "{v}");
+    }
+}

@@ -151,6 +151,11 @@ pub struct Transcript {
     /// Threads the decode ran on.
     #[serde(default)]
     pub threads: usize,
+    /// What chose them with `[voice] threads = 0` ([`cpu`]): the other busy
+    /// cores over a window; absent when they were configured, or when a
+    /// decode already running in this process made it one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads_basis: Option<cpu::Decision>,
     /// A grammar decode that scored poorly and was decoded again freely.
     #[serde(default)]
     pub fallback: bool,
@@ -527,7 +532,8 @@ impl Transcriber {
     pub fn load(path: &Path, fetch_name: Option<&str>, settings: Settings) -> Result<Transcriber, TranscribeError> {
         let t = Instant::now();
         let cpu = cpu::CpuWatch::default();
-        cpu.mark();
+        // `main` took the process's first CPU sample; a library user's is taken here
+        cpu::mark_process_start();
         let info = validate(path, fetch_name)?;
         let engine = Engine::load(path)?;
         let load_ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -555,14 +561,17 @@ impl Transcriber {
     /// Threads for a decode starting now, while `others` more decodes run in
     /// this process (their time is this process's own, which the CPU watch
     /// leaves out, so they would not be seen): then one.
-    fn threads_now(&self, others: usize) -> usize {
+    fn threads_now(&self, others: usize) -> (usize, Option<cpu::Decision>) {
         if self.settings.threads > 0 {
-            return self.settings.threads;
+            return (self.settings.threads, None);
         }
         if others > 0 {
-            return 1;
+            return (1, None);
         }
-        self.cpu.threads(physical_cores()).map(|(n, _)| n).unwrap_or_else(default_threads)
+        match self.cpu.threads(physical_cores()) {
+            Some(d) => (d.threads, Some(d)),
+            None => (default_threads(), None),
+        }
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -696,14 +705,14 @@ impl Transcriber {
         };
         // threads are chosen once the engine is ours: a decode waiting for it
         // (the release while a streaming chunk finishes) is not a rival
-        let (decoded, threads) = {
+        let (decoded, threads, threads_basis) = {
             let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
             let decoding = cpu::Decoding::start();
-            let threads = self.threads_now(decoding.others());
+            let (threads, basis) = self.threads_now(decoding.others());
             req.threads = threads as i32;
             let decoded = engine.decode(&input, &req);
             self.cpu.mark();
-            (decoded, threads)
+            (decoded, threads, basis)
         };
         let decoded = decoded?;
         let raw: String = decoded.segments.iter().map(|s| s.2.as_str()).collect();
@@ -737,6 +746,7 @@ impl Transcriber {
             avg_logprob: decoded.avg_logprob,
             free_score: decoded.free_score,
             threads,
+            threads_basis,
             fallback: false,
             looped: decoded.looped,
             lost: None,

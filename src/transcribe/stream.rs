@@ -365,6 +365,7 @@ impl Transcriber {
             avg_logprob: 0.0,
             free_score: None,
             threads: 0,
+            threads_basis: None,
             fallback: false,
             looped: false,
             lost: None,
