@@ -22,6 +22,7 @@ pub mod grammar;
 pub mod import;
 pub mod long;
 pub mod models;
+pub mod nearmiss;
 pub mod stream;
 pub mod testmodel;
 pub mod validate;
@@ -772,18 +773,42 @@ impl Transcriber {
             _ => Mode::Free,
         };
         let mut t = self.run(samples, first, false)?;
+        let mut set_aside = None;
         if first != Mode::Free && grammar_decode_is_poor(&t) {
             let spent = t.timings.total_ms;
             let (tried, score, free) = (t.text.clone(), t.avg_logprob, t.free_score);
+            if first == Mode::Commands && t.in_grammar == Some(true) {
+                set_aside = Some(tried.clone());
+            }
             t = self.run(samples, Mode::Free, false)?;
             t.fallback = true;
             t.free_score = free;
             t.timings.total_ms += spent;
             tracing::debug!(grammar_text = %tried, score, ?free, free_text = %t.text, "grammar decode scored poorly; decoded freely");
         }
-        h.rejected = rejection(&t);
-        h.transcript = Some(t);
+        self.conclude(&mut h, t, set_aside.as_deref());
         Ok(h)
+    }
+
+    /// The checks against invented text, and a short free decode that is a
+    /// near-miss of a command ([`nearmiss`]): of a command verb, or of the
+    /// command a poorly scored grammar decode (`set_aside`) gave. Such a
+    /// hearing is rejected, with the command to ask back about.
+    pub(crate) fn conclude(&self, h: &mut Hearing, t: Transcript, set_aside: Option<&str>) {
+        h.rejected = rejection(&t);
+        if h.rejected.is_none()
+            && t.mode == Mode::Free
+            && let Some(said) = nearmiss::ask_back(&t.text, &self.commands.0)
+                .or_else(|| {
+                    // a free text that is itself a command is read as heard
+                    let command = self.commands.0.accepts(&format!(" {}", t.text.trim()));
+                    set_aside.filter(|_| !command).and_then(|g| nearmiss::ask_back_grammar(&t.text, g))
+                })
+        {
+            h.rejected = Some(format!("heard {:?}, a near-miss of a command: asked back", t.text));
+            h.ask_back = Some(said);
+        }
+        h.transcript = Some(t);
     }
 }
 
@@ -802,7 +827,7 @@ impl Transcriber {
     /// with `rejected` set when the clip holds no voice.
     fn screen(&self, samples: &[f32]) -> Hearing {
         let gate = capture::gate::judge(samples, &self.settings.gate);
-        let mut h = Hearing { gate, vad: None, transcript: None, rejected: None, stream: None };
+        let mut h = Hearing { gate, vad: None, transcript: None, rejected: None, ask_back: None, stream: None };
         if !h.gate.heard {
             h.rejected = Some(format!("nothing heard: {}", h.gate.reason.clone().unwrap_or_default()));
             return h;
@@ -827,6 +852,11 @@ pub struct Hearing {
     pub transcript: Option<Transcript>,
     /// Why the clip must not be acted on; `None` means act on the text.
     pub rejected: Option<String>,
+    /// With `rejected`: the command the text was a near-miss of ("Stop the
+    /// CSS agent." for "Top the CSS agent."), to ask back about
+    /// ([`nearmiss::question`]: "Did you say stop the CSS agent?").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_back: Option<String>,
     /// What transcription while the key was held did ([`stream`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<stream::StreamReport>,

@@ -388,8 +388,7 @@ impl Transcriber {
         t.timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
         t.text = text;
         t.segments = segments;
-        h.rejected = rejection(&t);
-        h.transcript = Some(t);
+        self.conclude(&mut h, t, None);
         h.stream = Some(report);
         Ok(h)
     }
