@@ -262,7 +262,7 @@ fn short_orders_are_not_heard_as_commands() {
     let Some(t) = model() else { return };
     let dir = tmp();
     let mut report = Vec::new();
-    let mut kept = 0;
+    let (mut kept, mut asked) = (0, 0);
     for (voice, wpm) in COMMAND_VOICES {
         for text in SHORT_ORDERS {
             let clip = speak(text, voice, *wpm, &dir);
@@ -270,6 +270,8 @@ fn short_orders_are_not_heard_as_commands() {
             let tr = h.transcript.as_ref().expect("decoded");
             let grammar = tr.mode != Mode::Free;
             kept += usize::from(grammar);
+            // an order is never asked back as a near-miss of a command
+            asked += usize::from(h.ask_back.is_some());
             report.push(format!(
                 "{voice}@{wpm} {text:<34} → {:<36} mode {:?} fallback {} free {:?}",
                 format!("{:?}", h.text()),
@@ -282,6 +284,7 @@ fn short_orders_are_not_heard_as_commands() {
     let report = report.join("\n");
     eprintln!("{report}");
     assert_eq!(kept, 0, "{kept} short orders kept a command grammar's text\n{report}");
+    assert_eq!(asked, 0, "{asked} short orders asked back as commands\n{report}");
 }
 
 /// While a merge question is pending, a clip is decoded with the confirm
@@ -570,4 +573,104 @@ fn briefs_of_35_50_and_90_seconds_are_heard_as_well_as_short_clips() {
         assert!(words(heard.text()).windows(4).any(|w| w == first.as_slice()), "{}", report.join("\n"));
     }
     eprintln!("{}", report.join("\n"));
+}
+
+#[test]
+fn the_cli_chooses_threads_from_the_cpu_since_it_started_as_the_daemon_does() {
+    // `capcom transcribe` loads the model and decodes at once: its CPU check
+    // must judge from the process's start (or a short window), not fall back
+    // to the safe count because the only sample, taken at model load, was too
+    // fresh (that gave one thread on a quiet machine in 65 of 75 runs)
+    let Some(path) = real_model(env!("CARGO_BIN_EXE_capcom"), &tmp()) else { return };
+    let dir = tmp().join("cli-threads");
+    let _ = std::fs::create_dir_all(&dir);
+    let wav = dir.join("brief.wav");
+    capcom::capture::wav::write_16k_mono(&wav, &speak(BRIEFS[1], "en-us", 175, &dir)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_capcom"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["transcribe", "--json", "--mode", "free", "--model"])
+        .arg(&path)
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let basis = &v["threads_basis"];
+    assert!(basis.is_object(), "no CPU judgement behind the threads: {v}");
+    let (busy, window_ms) = (basis["other_busy"].as_f64().unwrap(), basis["window_ms"].as_u64().unwrap());
+    // the window opened at the process's start, before the model loaded
+    let load_ms = v["timings"]["load_ms"].as_f64().unwrap();
+    assert!(window_ms as f64 >= load_ms && window_ms >= 150, "window {window_ms} ms, load {load_ms} ms");
+    let physical = capcom::transcribe::physical_cores();
+    let threads = v["threads"].as_u64().unwrap() as usize;
+    assert_eq!(threads, capcom::transcribe::cpu::threads_for(busy, physical), "{v}");
+    // so a quiet machine gets every core
+    if busy < 0.5 && physical > 1 {
+        assert!(threads > 1, "{v}");
+    }
+}
+
+/// Voices for the two commands the held-out set missed.
+const MISSED_VOICES: &[(&str, u32)] =
+    &[("en-us", 175), ("en-gb", 160), ("en-us", 190), ("en-gb-x-rp", 170), ("en-us+f3", 175), ("en", 180)];
+
+#[test]
+fn merge_pr_forty_two_and_stop_the_css_agent_are_understood_or_asked_back() {
+    // "Merge PR forty two": the grammar had numbers as words to twenty only and chose
+    // "Merge the last one"; the free fallback heard "merge the R4 to 2". "Stop the CSS
+    // agent" came out as "Top the CSS agent". Each clip must now be understood, or asked
+    // back about as the command it was ("Did you say merge PR 42?"); never read as a brief.
+    let Some(m) = model() else { return };
+    let dir = tmp();
+    let mut right = 0;
+    let mut failures = Vec::new();
+    for (text, intent, pr) in [("Merge PR forty two.", "merge", Some(42)), ("Stop the CSS agent.", "cancel", None)] {
+        for (voice, wpm) in MISSED_VOICES {
+            let h = m.hear(&speak(text, voice, *wpm, &dir), Mode::Free, None).unwrap();
+            let heard = h.transcript.as_ref().map(|t| t.text.clone()).unwrap_or_default();
+            let i = understand(h.text());
+            let got_pr = i.target.as_ref().and_then(|t| t.pr);
+            match &h.ask_back {
+                None if i.intent.as_str() == intent && (pr.is_none() || got_pr == pr) => right += 1,
+                Some(said) if understand(said).intent.as_str() == intent
+                    && (pr.is_none() || understand(said).target.and_then(|t| t.pr) == pr) => {}
+                _ => failures.push(format!("{text} {voice}@{wpm}: heard {heard:?}, ask back {:?}, read as {} {got_pr:?}", h.ask_back, i.intent.as_str())),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // most are understood outright (7 of 12 when measured); the rest are asked back
+    assert!(right >= 6, "only {right} of 12 understood without asking back");
+}
+
+#[test]
+fn a_free_decode_of_top_the_css_agent_is_asked_back_never_dispatched() {
+    // free decoding (the fallback after a poorly scored grammar decode) hears this
+    // voice's "Stop the CSS agent" as "Top the CSS agent.": four words, a near-miss
+    // of "stop", so it is asked back about and not acted on
+    let Some(m) = model() else { return };
+    let clip = speak("Stop the CSS agent.", "en-gb-x-rp", 170, &tmp());
+    let h = m.hear(&clip, Mode::Free, Some(capcom::transcribe::DecodeMode::Free)).unwrap();
+    let heard = h.transcript.as_ref().map(|t| t.text.clone()).unwrap_or_default();
+    if understand(&heard).intent.as_str() == "cancel" {
+        // the model heard it right after all: nothing to ask
+        assert!(h.ask_back.is_none() && h.rejected.is_none(), "{h:?}");
+        return;
+    }
+    assert_eq!(h.ask_back.as_deref(), Some("Stop the CSS agent."), "heard {heard:?}");
+    assert!(h.rejected.is_some() && h.text().is_empty(), "an ask-back is never acted on: {h:?}");
+    assert_eq!(capcom::transcribe::nearmiss::question("Stop the CSS agent."), "Did you say stop the CSS agent?");
+}
+
+#[test]
+fn every_cancel_synonym_is_a_command_and_is_read_as_cancel() {
+    // as the grammar sees them and as the parser reads them
+    let g = capcom::transcribe::grammar::Grammar::parse(capcom::transcribe::grammar::COMMANDS).unwrap();
+    for text in ["Cancel task 2.", "Stop task 2.", "Kill task 2.", "Halt task 2.", "Abort task 2.", "Stop the CSS agent."] {
+        assert!(g.accepts(&format!(" {text}")), "{text}");
+        assert_eq!(understand(text).intent.as_str(), "cancel", "{text}");
+    }
+    let i = understand("Merge PR 42.");
+    assert_eq!((i.intent.as_str(), i.target.and_then(|t| t.pr)), ("merge", Some(42)));
 }

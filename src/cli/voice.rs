@@ -76,13 +76,19 @@ pub async fn transcribe(
                     v["rejected_text"] = v["text"].clone();
                     v["text"] = serde_json::json!("");
                 }
+                if let Some(said) = &h.ask_back {
+                    v["ask_back"] = serde_json::json!(said);
+                }
                 print_json(&v);
             } else if h.rejected.is_none() {
                 println!("{}", h.text());
             }
             match &h.rejected {
                 Some(r) => {
-                    eprintln!("capcom: didn't catch that in {}: {r}", file.display());
+                    match &h.ask_back {
+                        Some(said) => eprintln!("capcom: {} ({r})", transcribe::nearmiss::question(said)),
+                        None => eprintln!("capcom: didn't catch that in {}: {r}", file.display()),
+                    }
                     exit::ERROR
                 }
                 None => exit::OK,

@@ -425,10 +425,25 @@ async fn work(
     mut jobs: mpsc::Receiver<Job>,
     cues: Option<Arc<dyn Cues>>,
 ) {
+    // a command asked back about ("Did you say stop the CSS agent?") and when
+    let mut asked: Option<(String, std::time::Instant)> = None;
     while let Some(job) = jobs.recv().await {
         match handle_clip(&services, &slot, job).await {
-            Ok(Outcome::Transcript { utterance_id, text }) => {
+            Ok(Outcome::Transcript { utterance_id, mut text }) => {
+                // a yes to the question asked back acts on the command asked about
+                if let Some((said, at)) = asked.take()
+                    && at.elapsed() < ASK_BACK_WINDOW
+                    && transcribe::nearmiss::is_yes(&text)
+                {
+                    tracing::info!(utterance_id, command = %said, "yes to the command asked back");
+                    text = said;
+                }
                 coordinator.send(Msg::Transcript { utterance_id, text }).await;
+            }
+            Ok(Outcome::AskBack { said, question }) => {
+                coordinator.send(Msg::VoiceIdle { reason: format!("asked back: {said}") }).await;
+                coordinator.send(Msg::Notice(question)).await;
+                asked = Some((said, std::time::Instant::now()));
             }
             Ok(Outcome::Rejected(reason)) => {
                 if let Some(c) = cues.as_ref() {
@@ -447,11 +462,17 @@ async fn work(
     }
 }
 
+/// How long a question asked back waits for its yes.
+const ASK_BACK_WINDOW: Duration = Duration::from_secs(30);
+
 enum Outcome {
     Transcript { utterance_id: i64, text: String },
     Idle(String),
     /// Heard, but not something to act on: "didn't catch that".
     Rejected(String),
+    /// A short near-miss of a command ([`transcribe::nearmiss`]): not acted
+    /// on, asked back about.
+    AskBack { said: String, question: String },
 }
 
 async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow::Result<Outcome> {
@@ -528,7 +549,15 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
         if let Some(t) = &heard.transcript {
             info["rejected_text"] = serde_json::json!(t.text);
         }
+        if let Some(said) = &heard.ask_back {
+            info["ask_back"] = serde_json::json!(said);
+        }
         services.store.set_transcript(utterance_id, "", Some(&info))?;
+        if let Some(said) = &heard.ask_back {
+            let question = transcribe::nearmiss::question(said);
+            tracing::info!(utterance_id, %reason, %question, "a near-miss of a command; asked back, not acted on");
+            return Ok(Outcome::AskBack { said: said.clone(), question });
+        }
         tracing::info!(utterance_id, %reason, "didn't catch that; not acted on");
         return Ok(Outcome::Rejected(format!("didn't catch that: {reason}")));
     }
@@ -569,7 +598,7 @@ impl ClipHandler {
                 Ok(ClipOutcome { utterance_id: Some(utterance_id), transcript: Some(text), reason: None })
             }
             // Not acted on: nothing heard, or heard but not words to act on ("didn't catch that").
-            Outcome::Idle(reason) | Outcome::Rejected(reason) => {
+            Outcome::Idle(reason) | Outcome::Rejected(reason) | Outcome::AskBack { question: reason, .. } => {
                 let id = self.services.store.utterances(1)?.first().map(|u| u.id);
                 Ok(ClipOutcome { utterance_id: id, transcript: None, reason: Some(reason) })
             }

@@ -8,7 +8,11 @@
 //! leaves a quiet machine's second core idle (6 s briefs: 1.11 s with one
 //! thread, 0.63 s with two). So with `[voice] threads = 0` each decode looks
 //! at the CPU time other processes used since a recent mark (the key press,
-//! or the decode before), and takes every physical core those left free.
+//! the decode before, or the process's start), and takes every physical core
+//! those left free. A mark must be at least 150 ms old to judge by; when all
+//! are fresher (a process that has only just started) the decode waits out
+//! the rest of that window rather than guess, so `capcom transcribe` and the
+//! daemon decide alike.
 //!
 //! Work at a raised nice value is not counted: the kernel gives it a small
 //! share when a normal-priority thread wants the core (sched(7)), and capcom
@@ -106,6 +110,59 @@ const MIN_WINDOW: Duration = Duration::from_millis(150);
 /// Samples older than this say little about now.
 const MAX_AGE: Duration = Duration::from_secs(120);
 
+/// The sample taken when the process started ([`mark_process_start`]):
+/// every watch may judge by it, so a process that loads the model and
+/// decodes at once (`capcom transcribe`) decides as the daemon does.
+static PROCESS_START: std::sync::OnceLock<CpuTimes> = std::sync::OnceLock::new();
+
+/// Take the process's first CPU sample; `main` calls this before anything
+/// else. Later calls keep the first.
+pub fn mark_process_start() {
+    if PROCESS_START.get().is_some() {
+        return;
+    }
+    if let Some(s) = CpuTimes::now() {
+        let _ = PROCESS_START.set(s);
+    }
+}
+
+/// The sample a decision is judged from, given the samples held (oldest
+/// first) and the time now: the newest at least [`MIN_WINDOW`] old and not
+/// stale; else, when only fresher ones are held, how long to wait until the
+/// newest of them is old enough. `None` when no sample can serve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Basis {
+    Judge(CpuTimes),
+    WaitFor(Duration, CpuTimes),
+}
+
+pub fn basis(samples: &[CpuTimes], now: Instant) -> Option<Basis> {
+    let age = |s: &CpuTimes| now.saturating_duration_since(s.at);
+    if let Some(s) = samples.iter().rev().find(|s| age(s) >= MIN_WINDOW && age(s) <= MAX_AGE) {
+        return Some(Basis::Judge(*s));
+    }
+    // only fresh samples: wait out the short window from the oldest of them
+    let s = samples.iter().find(|s| age(s) < MIN_WINDOW)?;
+    Some(Basis::WaitFor(MIN_WINDOW - age(s), *s))
+}
+
+/// What decided a decode's threads: the other busy cores over a window.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Decision {
+    pub threads: usize,
+    /// Cores other processes at normal priority kept busy over the window.
+    pub other_busy: f64,
+    /// How long the window was, in milliseconds.
+    pub window_ms: u64,
+}
+
+/// The decision from a sample `from` to a sample `to`.
+pub fn decide(from: &CpuTimes, to: &CpuTimes, ticks_per_second: f64, physical: usize) -> Option<Decision> {
+    let busy = other_busy_cores(from, to, ticks_per_second)?;
+    let window_ms = to.at.saturating_duration_since(from.at).as_millis() as u64;
+    Some(Decision { threads: threads_for(busy, physical), other_busy: busy, window_ms })
+}
+
 /// Samples of [`CpuTimes`] taken at marks (a key press, the end of a decode),
 /// and the thread count they give.
 #[derive(Debug, Default)]
@@ -125,20 +182,37 @@ impl CpuWatch {
         }
     }
 
-    /// Threads for a decode starting now on `physical` cores, and the busy
-    /// cores that decided it; `None` (use the safe count) when no sample is
-    /// recent and old enough to judge by.
-    pub fn threads(&self, physical: usize) -> Option<(usize, f64)> {
-        let now = CpuTimes::now()?;
+    /// The samples held, oldest first, with the process's first sample.
+    fn held(&self) -> Vec<CpuTimes> {
         let q = self.samples.lock().unwrap_or_else(|p| p.into_inner());
-        // the newest sample at least MIN_WINDOW old, and not stale
-        let from = q.iter().rev().find(|s| {
-            let age = now.at.saturating_duration_since(s.at);
-            age >= MIN_WINDOW && age <= MAX_AGE
-        })?;
+        let mut v: Vec<CpuTimes> = PROCESS_START.get().copied().into_iter().collect();
+        v.extend(q.iter().copied());
+        v.sort_by_key(|s| s.at);
+        v
+    }
+
+    /// Threads for a decode starting now on `physical` cores, and what
+    /// decided them. When every sample held is fresher than [`MIN_WINDOW`]
+    /// (the process has just started) this waits out the rest of that short
+    /// window rather than guess; `None` (use the safe count) only when
+    /// /proc cannot be read.
+    pub fn threads(&self, physical: usize) -> Option<Decision> {
         let tps = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        let busy = other_busy_cores(from, &now, tps)?;
-        Some((threads_for(busy, physical), busy))
+        let held = self.held();
+        let now = CpuTimes::now()?;
+        let from = match basis(&held, now.at) {
+            Some(Basis::Judge(s)) => s,
+            Some(Basis::WaitFor(d, s)) => {
+                std::thread::sleep(d);
+                return decide(&s, &CpuTimes::now()?, tps, physical);
+            }
+            None => {
+                // nothing usable held (all stale): sample over the short window
+                std::thread::sleep(MIN_WINDOW);
+                return decide(&now, &CpuTimes::now()?, tps, physical);
+            }
+        };
+        decide(&from, &now, tps, physical)
     }
 }
 
@@ -197,13 +271,59 @@ mod tests {
     }
 
     #[test]
-    fn a_watch_judges_only_by_a_sample_old_enough() {
+    fn a_watch_judges_over_a_window_at_least_the_shortest() {
+        // with no sample, or only a fresh one, it samples over a short window
+        // instead of falling back to the safe count
         let w = CpuWatch::default();
-        assert_eq!(w.threads(2), None, "no sample yet");
+        let d = w.threads(2).expect("no sample yet: it samples a short window");
+        assert!(d.window_ms >= MIN_WINDOW.as_millis() as u64, "{d:?}");
         w.mark();
-        assert_eq!(w.threads(2), None, "a sample too fresh to judge by");
-        std::thread::sleep(MIN_WINDOW + Duration::from_millis(50));
-        let (n, busy) = w.threads(2).expect("a sample old enough");
-        assert!((1..=2).contains(&n) && busy >= 0.0, "{n} {busy}");
+        let d = w.threads(2).expect("a fresh sample: it waits out the window");
+        assert!(d.window_ms >= MIN_WINDOW.as_millis() as u64 && (1..=2).contains(&d.threads), "{d:?}");
+        assert_eq!(d.threads, threads_for(d.other_busy, 2));
+    }
+
+    #[test]
+    fn the_basis_is_the_newest_sample_old_enough_else_a_wait() {
+        let now = Instant::now() + Duration::from_secs(1000);
+        let at = |ms_ago: u64| CpuTimes { at: now - Duration::from_millis(ms_ago), busy_ticks: ms_ago, own_ticks: 0 };
+        let ms = Duration::from_millis;
+        // (samples' ages in ms, oldest first; the basis)
+        let cases: Vec<(Vec<u64>, Option<Basis>)> = vec![
+            (vec![], None),
+            // a process that started 2 s ago and loaded its model 20 ms ago:
+            // judged from the start, not the load
+            (vec![2000, 20], Some(Basis::Judge(at(2000)))),
+            // a key press 5 s ago, a decode that ended 10 ms ago
+            (vec![60_000, 5000, 10], Some(Basis::Judge(at(5000)))),
+            (vec![150], Some(Basis::Judge(at(150)))),
+            // the process started 40 ms ago: wait the rest of the window
+            (vec![40, 5], Some(Basis::WaitFor(ms(110), at(40)))),
+            // stale samples only
+            (vec![200_000], None),
+            (vec![200_000, 30], Some(Basis::WaitFor(ms(120), at(30)))),
+        ];
+        for (ages, want) in cases {
+            let samples: Vec<CpuTimes> = ages.iter().map(|&a| at(a)).collect();
+            assert_eq!(basis(&samples, now), want, "{ages:?}");
+        }
+    }
+
+    #[test]
+    fn a_quiet_machine_gets_every_core_and_a_busy_one_fewer() {
+        let t0 = Instant::now();
+        let from = CpuTimes { at: t0, busy_ticks: 0, own_ticks: 0 };
+        // (busy ticks over 1 s at 100/s, own ticks, physical, threads)
+        for (busy, own, physical, want) in [
+            (2, 0, 2, 2),      // quiet
+            (150, 140, 2, 2),  // busy, but with our own model load
+            (100, 0, 2, 1),    // one other process
+            (200, 0, 2, 1),
+            (100, 0, 4, 3),
+        ] {
+            let to = CpuTimes { at: t0 + Duration::from_secs(1), busy_ticks: busy, own_ticks: own };
+            let d = decide(&from, &to, 100.0, physical).unwrap();
+            assert_eq!((d.threads, d.window_ms), (want, 1000), "{busy} {own} {physical}");
+        }
     }
 }

@@ -690,7 +690,7 @@ pub const CONFIRM: &str = include_str!("../../grammars/confirm.gbnf");
 /// Example phrases of each grammar, for the initial prompt that steers
 /// whisper towards them (grammar decoding penalizes, it does not mask).
 pub const COMMANDS_PROMPT: &str =
-    "What's finished? Status. Merge task 3. Confirm. Yes, go ahead. No, wait. Cancel that. Read me today's changelog. Repeat that. Help.";
+    "What's finished? Status. Merge task 3. Merge PR 42. Confirm. Yes, go ahead. No, wait. Cancel that. Stop the CSS agent. Read me today's changelog. Repeat that. Help.";
 pub const CONFIRM_PROMPT: &str = "Yes, confirm. No, cancel. Yes. No.";
 
 #[cfg(test)]

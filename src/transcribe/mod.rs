@@ -22,6 +22,7 @@ pub mod grammar;
 pub mod import;
 pub mod long;
 pub mod models;
+pub mod nearmiss;
 pub mod stream;
 pub mod testmodel;
 pub mod validate;
@@ -151,6 +152,11 @@ pub struct Transcript {
     /// Threads the decode ran on.
     #[serde(default)]
     pub threads: usize,
+    /// What chose them with `[voice] threads = 0` ([`cpu`]): the other busy
+    /// cores over a window; absent when they were configured, or when a
+    /// decode already running in this process made it one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads_basis: Option<cpu::Decision>,
     /// A grammar decode that scored poorly and was decoded again freely.
     #[serde(default)]
     pub fallback: bool,
@@ -527,7 +533,8 @@ impl Transcriber {
     pub fn load(path: &Path, fetch_name: Option<&str>, settings: Settings) -> Result<Transcriber, TranscribeError> {
         let t = Instant::now();
         let cpu = cpu::CpuWatch::default();
-        cpu.mark();
+        // `main` took the process's first CPU sample; a library user's is taken here
+        cpu::mark_process_start();
         let info = validate(path, fetch_name)?;
         let engine = Engine::load(path)?;
         let load_ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -555,14 +562,17 @@ impl Transcriber {
     /// Threads for a decode starting now, while `others` more decodes run in
     /// this process (their time is this process's own, which the CPU watch
     /// leaves out, so they would not be seen): then one.
-    fn threads_now(&self, others: usize) -> usize {
+    fn threads_now(&self, others: usize) -> (usize, Option<cpu::Decision>) {
         if self.settings.threads > 0 {
-            return self.settings.threads;
+            return (self.settings.threads, None);
         }
         if others > 0 {
-            return 1;
+            return (1, None);
         }
-        self.cpu.threads(physical_cores()).map(|(n, _)| n).unwrap_or_else(default_threads)
+        match self.cpu.threads(physical_cores()) {
+            Some(d) => (d.threads, Some(d)),
+            None => (default_threads(), None),
+        }
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -696,14 +706,14 @@ impl Transcriber {
         };
         // threads are chosen once the engine is ours: a decode waiting for it
         // (the release while a streaming chunk finishes) is not a rival
-        let (decoded, threads) = {
+        let (decoded, threads, threads_basis) = {
             let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
             let decoding = cpu::Decoding::start();
-            let threads = self.threads_now(decoding.others());
+            let (threads, basis) = self.threads_now(decoding.others());
             req.threads = threads as i32;
             let decoded = engine.decode(&input, &req);
             self.cpu.mark();
-            (decoded, threads)
+            (decoded, threads, basis)
         };
         let decoded = decoded?;
         let raw: String = decoded.segments.iter().map(|s| s.2.as_str()).collect();
@@ -737,6 +747,7 @@ impl Transcriber {
             avg_logprob: decoded.avg_logprob,
             free_score: decoded.free_score,
             threads,
+            threads_basis,
             fallback: false,
             looped: decoded.looped,
             lost: None,
@@ -762,18 +773,42 @@ impl Transcriber {
             _ => Mode::Free,
         };
         let mut t = self.run(samples, first, false)?;
+        let mut set_aside = None;
         if first != Mode::Free && grammar_decode_is_poor(&t) {
             let spent = t.timings.total_ms;
             let (tried, score, free) = (t.text.clone(), t.avg_logprob, t.free_score);
+            if first == Mode::Commands && t.in_grammar == Some(true) {
+                set_aside = Some(tried.clone());
+            }
             t = self.run(samples, Mode::Free, false)?;
             t.fallback = true;
             t.free_score = free;
             t.timings.total_ms += spent;
             tracing::debug!(grammar_text = %tried, score, ?free, free_text = %t.text, "grammar decode scored poorly; decoded freely");
         }
-        h.rejected = rejection(&t);
-        h.transcript = Some(t);
+        self.conclude(&mut h, t, set_aside.as_deref());
         Ok(h)
+    }
+
+    /// The checks against invented text, and a short free decode that is a
+    /// near-miss of a command ([`nearmiss`]): of a command verb, or of the
+    /// command a poorly scored grammar decode (`set_aside`) gave. Such a
+    /// hearing is rejected, with the command to ask back about.
+    pub(crate) fn conclude(&self, h: &mut Hearing, t: Transcript, set_aside: Option<&str>) {
+        h.rejected = rejection(&t);
+        if h.rejected.is_none()
+            && t.mode == Mode::Free
+            && let Some(said) = nearmiss::ask_back(&t.text, &self.commands.0)
+                .or_else(|| {
+                    // a free text that is itself a command is read as heard
+                    let command = self.commands.0.accepts(&format!(" {}", t.text.trim()));
+                    set_aside.filter(|_| !command).and_then(|g| nearmiss::ask_back_grammar(&t.text, g))
+                })
+        {
+            h.rejected = Some(format!("heard {:?}, a near-miss of a command: asked back", t.text));
+            h.ask_back = Some(said);
+        }
+        h.transcript = Some(t);
     }
 }
 
@@ -792,7 +827,7 @@ impl Transcriber {
     /// with `rejected` set when the clip holds no voice.
     fn screen(&self, samples: &[f32]) -> Hearing {
         let gate = capture::gate::judge(samples, &self.settings.gate);
-        let mut h = Hearing { gate, vad: None, transcript: None, rejected: None, stream: None };
+        let mut h = Hearing { gate, vad: None, transcript: None, rejected: None, ask_back: None, stream: None };
         if !h.gate.heard {
             h.rejected = Some(format!("nothing heard: {}", h.gate.reason.clone().unwrap_or_default()));
             return h;
@@ -817,6 +852,11 @@ pub struct Hearing {
     pub transcript: Option<Transcript>,
     /// Why the clip must not be acted on; `None` means act on the text.
     pub rejected: Option<String>,
+    /// With `rejected`: the command the text was a near-miss of ("Stop the
+    /// CSS agent." for "Top the CSS agent."), to ask back about
+    /// ([`nearmiss::question`]: "Did you say stop the CSS agent?").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_back: Option<String>,
     /// What transcription while the key was held did ([`stream`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<stream::StreamReport>,

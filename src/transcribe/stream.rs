@@ -365,6 +365,7 @@ impl Transcriber {
             avg_logprob: 0.0,
             free_score: None,
             threads: 0,
+            threads_basis: None,
             fallback: false,
             looped: false,
             lost: None,
@@ -387,8 +388,7 @@ impl Transcriber {
         t.timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
         t.text = text;
         t.segments = segments;
-        h.rejected = rejection(&t);
-        h.transcript = Some(t);
+        self.conclude(&mut h, t, None);
         h.stream = Some(report);
         Ok(h)
     }

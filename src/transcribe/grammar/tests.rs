@@ -183,10 +183,36 @@ fn capcom_grammars_parse_and_accept_their_phrases() {
         " Repeat that.",
         " Help.",
         " No, cancel.",
+        // numbers said as words, to 999, and PRs
+        " Merge PR forty two.",
+        " Merge PR 42.",
+        " Merge pull request forty-two.",
+        " Merge PR number seven.",
+        " Merge task one hundred and five.",
+        " Merge PR nine hundred ninety nine.",
+        " Merge task twelve.",
+        // cancel and its synonyms, with a named target
+        " Stop the CSS agent.",
+        " Stop.",
+        " Kill task 4.",
+        " Halt the Tailwind task.",
+        " Abort that.",
+        " Abort the Copilot agent.",
+        " Cancel PR thirty.",
     ] {
         assert!(c.accepts(ok), "commands should accept {ok:?}");
     }
-    for bad in [" Merge task", " Bump Tailwind to the latest version.", "What's finished?"] {
+    for bad in [
+        " Merge task",
+        " Bump Tailwind to the latest version.",
+        "What's finished?",
+        " Merge PR forty forty.",
+        " Merge PR one thousand.",
+        " Merge task twenty ten.",
+        " Stop the carousel from autoplaying.",
+        " Delete the old branch.",
+        " Top the CSS agent.",
+    ] {
         assert!(!c.accepts(bad), "commands should refuse {bad:?}");
     }
     let y = Grammar::parse(CONFIRM).unwrap();
