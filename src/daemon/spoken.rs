@@ -333,21 +333,46 @@ fn feed_token_ok(st: &AppState, token: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn get_feed(State(st): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+async fn get_feed(State(st): State<AppState>, Path(token): Path<String>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
     feed_token_ok(&st, &token)?;
     let ch = channel(&st);
     let items: Vec<FeedItem> = report::changelog::list(&changelog_dir(&st)).iter().map(FeedItem::from_entry).collect();
     let xml = report::feed::render(&ch, &items);
-    Ok(([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], xml).into_response())
+    // The document's own hash: it changes with any episode, title or address in it.
+    use sha2::Digest;
+    let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(xml.as_bytes())[..16]));
+    let modified = items.iter().map(|i| i.pub_date.with_timezone(&Utc)).max();
+    let mut validators = vec![(header::ETAG, etag.clone()), (header::CACHE_CONTROL, "no-cache".to_string())];
+    if let Some(m) = modified {
+        validators.push((header::LAST_MODIFIED, report::feed::http_date(m)));
+    }
+    let get = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
+    if report::feed::not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE), &etag, modified) {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        for (k, v) in validators {
+            if let Ok(v) = v.parse() {
+                resp.headers_mut().insert(k, v);
+            }
+        }
+        return Ok(resp);
+    }
+    let mut resp = ([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], xml).into_response();
+    for (k, v) in validators {
+        if let Ok(v) = v.parse() {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    Ok(resp)
 }
 
-/// An episode's audio, served by tower-http's `ServeFile`: `Range` (206), `Accept-Ranges`,
-/// `ETag`-style validators (`Last-Modified`, `If-Modified-Since`, `If-Range`) without reading
-/// the whole file into memory.
+/// An episode's audio, served by tower-http's `ServeFile` (`Range`, 206, `Accept-Ranges`,
+/// `Last-Modified`) without reading the whole file into memory. The validators it does not
+/// apply are applied here first: `If-None-Match` (304), and `If-Range`: a range asked for
+/// under a stale validator gets the whole file (200), as RFC 9110 13.1.5 says.
 async fn get_audio(
     State(st): State<AppState>,
     Path((token, file)): Path<(String, String)>,
-    req: axum::extract::Request,
+    mut req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     feed_token_ok(&st, &token)?;
     // Only regular files of the folder itself: never a link out of it.
@@ -367,12 +392,20 @@ async fn get_audio(
         "audio/ogg"
     };
     let etag = audio_etag(&meta);
-    // If-None-Match first (ServeFile answers If-Modified-Since itself).
-    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && inm.split(',').any(|t| t.trim() == etag || t.trim() == "*")
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    let modified = meta.modified().ok().map(DateTime::<Utc>::from);
+    let headers = req.headers().clone();
+    let get = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
+    if get(header::IF_NONE_MATCH).is_some() {
+        if report::feed::not_modified(get(header::IF_NONE_MATCH), None, &etag, modified) {
+            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        }
+        // If-None-Match decides alone (RFC 9110 13.2.2); ServeFile would look at the date.
+        req.headers_mut().remove(header::IF_MODIFIED_SINCE);
     }
+    if !report::feed::if_range_holds(get(header::IF_RANGE), &etag, modified) {
+        req.headers_mut().remove(header::RANGE);
+    }
+    req.headers_mut().remove(header::IF_RANGE);
     let served = tower_http::services::ServeFile::new_with_mime(&path, &mime.parse().expect("a valid mime type"))
         .try_call(req)
         .await

@@ -220,9 +220,86 @@ fn write_feed(w: &mut Writer<Vec<u8>>, channel: &FeedChannel, items: &[FeedItem]
     Ok(())
 }
 
+// ---- conditional requests (RFC 9110, section 13) -----------------------------------
+
+/// An HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`), to whole seconds.
+pub fn http_date(t: DateTime<chrono::Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn parse_http_date(s: &str) -> Option<DateTime<chrono::Utc>> {
+    DateTime::parse_from_rfc2822(s.trim()).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Whether a GET may be answered 304 Not Modified: `If-None-Match` names the current
+/// entity tag (weak comparison, or `*`); without `If-None-Match`, `If-Modified-Since` is
+/// at or after the last modification (to whole seconds). RFC 9110 13.1.2, 13.1.3, 13.2.2.
+pub fn not_modified(if_none_match: Option<&str>, if_modified_since: Option<&str>, etag: &str, last_modified: Option<DateTime<chrono::Utc>>) -> bool {
+    let weak = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    if let Some(inm) = if_none_match {
+        return inm.split(',').any(|t| t.trim() == "*" || weak(t) == weak(etag));
+    }
+    match (if_modified_since.and_then(parse_http_date), last_modified) {
+        (Some(since), Some(modified)) => modified.timestamp() <= since.timestamp(),
+        _ => false,
+    }
+}
+
+/// Whether a `Range` request's `If-Range` still holds, so the range may be sent (206);
+/// when it does not, the whole file is sent (200). An entity tag must match strongly (a
+/// weak one never does); a date must equal the last modification exactly. RFC 9110 13.1.5.
+pub fn if_range_holds(if_range: Option<&str>, etag: &str, last_modified: Option<DateTime<chrono::Utc>>) -> bool {
+    let Some(v) = if_range.map(str::trim) else { return true };
+    if v.starts_with('"') || v.starts_with("W/") {
+        return !v.starts_with("W/") && !etag.starts_with("W/") && v == etag;
+    }
+    match (parse_http_date(v), last_modified) {
+        (Some(d), Some(m)) => d.timestamp() == m.timestamp(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conditional_requests_follow_rfc_9110() {
+        use chrono::TimeZone;
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 21, 7, 30, 0).unwrap();
+        let date = http_date(at);
+        assert_eq!(date, "Sat, 21 Nov 2026 07:30:00 GMT");
+        let before = http_date(at - chrono::Duration::seconds(1));
+        let tag = "\"abc\"";
+        // (If-None-Match, If-Modified-Since, 304?)
+        let cases: [(Option<&str>, Option<&str>, bool); 9] = [
+            (Some(tag), None, true),
+            (Some("W/\"abc\""), None, true),
+            (Some("\"x\", \"abc\""), None, true),
+            (Some("*"), None, true),
+            (Some("\"other\""), Some(&date), false), // If-None-Match wins over the date
+            (None, Some(&date), true),
+            (None, Some(&before), false),
+            (None, Some("not a date"), false),
+            (None, None, false),
+        ];
+        for (inm, ims, want) in cases {
+            assert_eq!(not_modified(inm, ims, tag, Some(at)), want, "{inm:?} {ims:?}");
+        }
+        // (If-Range, range sent?)
+        let cases: [(Option<&str>, bool); 7] = [
+            (None, true),
+            (Some(tag), true),
+            (Some("\"old\""), false),
+            (Some("W/\"abc\""), false),
+            (Some(&date), true),
+            (Some(&before), false),
+            (Some("garbage"), false),
+        ];
+        for (ir, want) in cases {
+            assert_eq!(if_range_holds(ir, tag, Some(at)), want, "{ir:?}");
+        }
+    }
 
     #[test]
     fn escaping_and_encoding() {
