@@ -990,3 +990,84 @@ fn the_feed_answers_conditional_requests_with_304_and_a_stale_if_range_with_the_
     assert_eq!(get(&d.addr, &feed, &[("If-None-Match", &etag)]).0, 200);
     assert_eq!(d.stop(), Some(0));
 }
+
+#[test]
+fn a_second_episode_on_a_day_is_the_2nd_update_covers_only_what_is_new_and_has_a_chapter_per_task() {
+    use capcom::store::Store;
+    if !common::skip::programs(&["espeak-ng"], "apt install espeak-ng") {
+        return;
+    }
+    let mut d = daemon_with_an_episode("Fix the footer links");
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    for title in ["Add a dark theme", "Speed up the search page"] {
+        let t = store.create_task(&TaskSpec { title: title.into(), ..TaskSpec::default() }, TaskState::Queued, None, None, "test").unwrap();
+        store.transition(t.id, None, TaskState::Running, None).unwrap();
+        store.transition(t.id, None, TaskState::Ready, None).unwrap();
+    }
+    let out = d.cli(&["changelog", "--since", "24h"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let episodes = changelog::list(&d.data.join("changelogs"));
+    assert_eq!(episodes.len(), 2, "{episodes:?}");
+    let (second, first) = (&episodes[0], &episodes[1]);
+    assert!(first.text.contains("footer links"), "{}", first.text);
+    if first.at.date_naive() == second.at.date_naive() {
+        assert!(!first.title.contains("update"), "{}", first.title);
+        assert!(second.title.ends_with(", 2nd update"), "{}", second.title);
+    }
+    // the second speaks of what landed since the first, and nothing before it
+    assert!(second.text.contains("dark theme") && second.text.contains("search page"), "{}", second.text);
+    // (the closing may still list it among what waits for the user)
+    let news = second.text.split("Still needs you").next().unwrap();
+    assert!(!news.contains("footer"), "{}", second.text);
+    assert!(news.starts_with("Two changes landed"), "{}", second.text);
+
+    // chapters: a summary, then one per task, in the feed's JSON ...
+    let titles: Vec<&str> = second.chapters.iter().map(|c| c.title.as_str()).collect();
+    assert_eq!(titles, ["Summary", "Add a dark theme", "Speed up the search page"]);
+    let token = std::fs::read_to_string(d.data.join("feed.token")).unwrap().trim().to_string();
+    let (_, _, xml) = get(&d.addr, &format!("/feed/{token}/podcast.xml"), &[]);
+    let xml = String::from_utf8(xml).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let ns = "https://podcastindex.org/namespace/1.0";
+    let item = doc.descendants().find(|n| n.has_tag_name("item") && n.children().any(|c| c.has_tag_name("guid") && c.text() == Some(second.stem.as_str()))).unwrap();
+    let tag = item.children().find(|n| n.tag_name().name() == "chapters" && n.tag_name().namespace() == Some(ns)).expect("podcast:chapters");
+    assert_eq!(tag.attribute("type"), Some("application/json+chapters"));
+    let url = tag.attribute("url").unwrap();
+    let path = format!("/{}", url.trim_start_matches("http://").split_once('/').unwrap().1);
+    let (status, head, body) = get(&d.addr, &path, &[]);
+    assert_eq!(status, 200, "{head}");
+    assert!(header_of(&head, "content-type").is_some_and(|t| t.starts_with("application/json+chapters")), "{head}");
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["version"], "1.2.0");
+    let chapters = json["chapters"].as_array().unwrap();
+    assert_eq!(chapters.len(), 3, "{json}");
+    assert_eq!(chapters[0]["startTime"].as_f64(), Some(0.0));
+    for (c, want) in chapters.iter().zip(&second.chapters) {
+        assert_eq!(c["title"], want.title.as_str());
+        assert!((c["startTime"].as_f64().unwrap() * 1000.0 - want.start_ms as f64).abs() < 1.0, "{c}");
+    }
+    assert!(chapters.windows(2).all(|w| w[0]["startTime"].as_f64() < w[1]["startTime"].as_f64()), "{json}");
+
+    // ... and as ID3v2 CHAP frames (with a CTOC) in the MP3
+    let mp3 = second.mp3_path(&d.data.join("changelogs")).unwrap();
+    let tag = id3::Tag::read_from_path(&mp3).unwrap();
+    use id3::TagLike;
+    assert_eq!(tag.title(), Some(second.title.as_str()));
+    let chaps: Vec<&id3::frame::Chapter> = tag.chapters().collect();
+    assert_eq!(chaps.len(), 3);
+    for (c, want) in chaps.iter().zip(&second.chapters) {
+        assert_eq!(u64::from(c.start_time), want.start_ms);
+        assert!(c.end_time > c.start_time);
+        let title = c.frames.iter().find(|f| f.id() == "TIT2").and_then(|f| f.content().text()).unwrap();
+        assert_eq!(title, want.title);
+    }
+    assert_eq!(u64::from(chaps[2].end_time), second.duration_ms);
+    let toc: Vec<&id3::frame::TableOfContents> = tag.tables_of_contents().collect();
+    assert_eq!(toc.len(), 1);
+    assert!(toc[0].top_level && toc[0].ordered);
+    assert_eq!(toc[0].elements, chaps.iter().map(|c| c.element_id.clone()).collect::<Vec<_>>());
+    // the audio after the tag still decodes to the episode's length
+    let (frames, rate, _) = decode_all(&mp3);
+    assert!((frames as f64 / rate as f64 - second.duration_ms as f64 / 1000.0).abs() < 0.15);
+    assert_eq!(d.stop(), Some(0));
+}

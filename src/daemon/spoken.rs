@@ -297,15 +297,23 @@ pub async fn render_changelog(st: &AppState, since: DateTime<Utc>, now: DateTime
     let local_now: DateTime<FixedOffset> = now.with_timezone(&chrono::Local).fixed_offset();
     let dir2 = dir.clone();
     tokio::task::spawn_blocking(move || -> Result<ChangelogAnswer, ApiError> {
-        let text = changelog_text(&store, since, now)?;
+        // An episode covers only what the one before it did not.
+        let since = episode_since(&dir2, since);
+        let segments = report::script::changelog_segments(&views(&store, true)?, since, now);
         std::fs::create_dir_all(&dir2)
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot create {}: {e}", dir2.display())))?;
-        let entry = report::changelog::render(speaker.as_ref(), &text, &dir2, local_now)
+        let entry = report::changelog::render_segments(speaker.as_ref(), &segments, &dir2, local_now)
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let text = entry.text.clone();
         Ok(ChangelogAnswer { since, text, entry: Some(entry), dir: Some(dir2.display().to_string()) })
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+/// Where the next episode starts: `since`, or where the newest episode ended when that is later.
+pub fn episode_since(dir: &std::path::Path, since: DateTime<Utc>) -> DateTime<Utc> {
+    report::changelog::latest(dir).map(|e| e.at.with_timezone(&Utc)).map_or(since, |last| last.max(since))
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -423,6 +431,21 @@ fn audio_etag(meta: &std::fs::Metadata) -> String {
     format!("\"{:x}-{:x}\"", meta.len(), mtime.as_nanos())
 }
 
+/// An episode's chapters as Podcasting 2.0 JSON chapters; `guid` is the episode's stem.
+async fn get_chapters(State(st): State<AppState>, Path((token, guid)): Path<(String, String)>) -> Result<Response, ApiError> {
+    feed_token_ok(&st, &token)?;
+    let dir = changelog_dir(&st);
+    let entry = tokio::task::spawn_blocking(move || report::changelog::list(&dir).into_iter().find(|e| e.stem == guid))
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such episode".into()))?;
+    let body = report::feed::chapters_json(&entry).to_string();
+    use sha2::Digest;
+    let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(body.as_bytes())[..16]));
+    Ok(([(header::CONTENT_TYPE, report::feed::CHAPTERS_TYPE.to_string()), (header::ETAG, etag)], body).into_response())
+}
+
 /// The show's artwork (a PNG compiled into the binary).
 async fn get_artwork(State(st): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
     feed_token_ok(&st, &token)?;
@@ -443,6 +466,7 @@ pub fn feed_routes() -> Router<AppState> {
         .route("/feed/{token}/podcast.xml", get(get_feed))
         .route("/feed/{token}/audio/{file}", get(get_audio))
         .route("/feed/{token}/artwork.png", get(get_artwork))
+        .route("/feed/{token}/episodes/{guid}/chapters.json", get(get_chapters))
 }
 
 // ---- the coordinator's spoken intents -------------------------------------------

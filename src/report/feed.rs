@@ -61,6 +61,8 @@ pub struct FeedItem {
     /// `audio/mpeg`, `audio/wav`, `audio/ogg`.
     pub mime: String,
     pub duration: Duration,
+    /// The episode has chapters ([`chapters_path`]).
+    pub chapters: bool,
 }
 
 impl FeedItem {
@@ -79,6 +81,7 @@ impl FeedItem {
             length,
             mime: mime.to_string(),
             duration: Duration::from_millis(e.duration_ms),
+            chapters: !e.chapters.is_empty(),
         }
     }
 }
@@ -91,6 +94,26 @@ pub fn feed_path(token: &str) -> String {
 /// An audio file's path on the API: `/feed/{token}/audio/{file}`.
 pub fn audio_path(token: &str, file_name: &str) -> String {
     format!("/feed/{}/audio/{}", encode_segment(token), encode_segment(file_name))
+}
+
+/// An episode's chapters (Podcasting 2.0 JSON chapters) on the API:
+/// `/feed/{token}/episodes/{guid}/chapters.json`.
+pub fn chapters_path(token: &str, guid: &str) -> String {
+    format!("/feed/{}/episodes/{}/chapters.json", encode_segment(token), encode_segment(guid))
+}
+
+/// The media type the Podcasting 2.0 namespace gives JSON chapters.
+pub const CHAPTERS_TYPE: &str = "application/json+chapters";
+
+/// An episode's chapters in the Podcasting 2.0 JSON chapters format (version 1.2.0;
+/// Podcastindex-org/podcast-namespace, chapters/jsonChapters.md): `startTime` in seconds.
+pub fn chapters_json(e: &ChangelogEntry) -> serde_json::Value {
+    let chapters: Vec<serde_json::Value> = e
+        .chapters
+        .iter()
+        .map(|c| serde_json::json!({ "startTime": c.start_ms as f64 / 1000.0, "title": c.title }))
+        .collect();
+    serde_json::json!({ "version": "1.2.0", "title": e.title, "podcastName": "capcom changelog", "chapters": chapters })
 }
 
 /// The artwork's path on the API: `/feed/{token}/artwork.png`.
@@ -163,6 +186,7 @@ fn write_feed(w: &mut Writer<Vec<u8>>, channel: &FeedChannel, items: &[FeedItem]
         .with_attribute(("version", "2.0"))
         .with_attribute(("xmlns:itunes", "http://www.itunes.com/dtds/podcast-1.0.dtd"))
         .with_attribute(("xmlns:atom", "http://www.w3.org/2005/Atom"))
+        .with_attribute(("xmlns:podcast", "https://podcastindex.org/namespace/1.0"))
         .write_inner_content(|w| {
             w.create_element("channel").write_inner_content(|w| {
                 text_el(w, "title", &channel.title)?;
@@ -210,6 +234,13 @@ fn write_feed(w: &mut Writer<Vec<u8>>, channel: &FeedChannel, items: &[FeedItem]
                             .with_attribute(("type", &*xml_chars(&it.mime)))
                             .write_empty()?;
                         text_el(w, "itunes:duration", &itunes_duration(it.duration))?;
+                        if it.chapters {
+                            let url = format!("{}{}", channel.base_url.trim_end_matches('/'), chapters_path(&channel.token, &it.guid));
+                            w.create_element("podcast:chapters")
+                                .with_attribute(("url", &*xml_chars(&url)))
+                                .with_attribute(("type", CHAPTERS_TYPE))
+                                .write_empty()?;
+                        }
                         text_el(w, "itunes:summary", &it.description)
                     })?;
                 }

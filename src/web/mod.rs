@@ -584,6 +584,8 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Vec<f32>, String> {
 
 #[derive(Serialize)]
 struct Episode {
+    /// The episode's id (its file stem).
+    id: String,
     title: String,
     at: String,
     duration_ms: u64,
@@ -591,8 +593,13 @@ struct Episode {
     /// The audio, through the podcast feed's read-only URL (so the player can stream and seek).
     url: String,
     mime: String,
-    /// The tasks it speaks of: those that landed in the day before it was made.
+    /// The tasks it speaks of: those that landed after the episode before it (or in the day
+    /// before it, for the first) and by the time it was made.
     tasks: Vec<EpisodeTask>,
+    /// Where each task's part starts (`startTime` in seconds, as in the feed's JSON chapters).
+    chapters: Vec<serde_json::Value>,
+    /// The same chapters as Podcasting 2.0 JSON, through the feed's read-only URL.
+    chapters_url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -617,30 +624,36 @@ async fn episodes(State(web): State<Arc<Web>>) -> Response {
     .await
     .unwrap_or_default();
     use crate::store::TaskState;
-    let covered = |at: chrono::DateTime<Utc>| -> Vec<EpisodeTask> {
+    let covered = |from: chrono::DateTime<Utc>, at: chrono::DateTime<Utc>| -> Vec<EpisodeTask> {
         views
             .iter()
             .filter(|v| matches!(v.state, TaskState::Merged | TaskState::Ready | TaskState::NeedsAttention))
-            .filter(|v| v.done_at().is_some_and(|d| d <= at && d > at - chrono::Duration::hours(24)))
+            .filter(|v| v.done_at().is_some_and(|d| d <= at && d > from))
             .map(|v| EpisodeTask { id: v.id, title: v.title.clone(), state: v.state })
             .collect()
     };
-    let mut out: Vec<Episode> = list
+    // `list` is newest first: the episode before each is the next in it.
+    let out: Vec<Episode> = list
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
             let item = crate::report::FeedItem::from_entry(e);
+            let at = e.at.with_timezone(&Utc);
+            let from = list.get(i + 1).map(|p| p.at.with_timezone(&Utc)).unwrap_or(at - chrono::Duration::hours(24));
             Episode {
+                id: e.stem.clone(),
                 title: e.title.clone(),
                 at: e.at.to_rfc3339(),
                 duration_ms: e.duration_ms,
                 text: e.text.clone(),
                 url: crate::report::feed::audio_path(&web.feed_token, &item.file_name),
                 mime: item.mime,
-                tasks: covered(e.at.with_timezone(&Utc)),
+                tasks: covered(from, at),
+                chapters: crate::report::feed::chapters_json(e)["chapters"].as_array().cloned().unwrap_or_default(),
+                chapters_url: item.chapters.then(|| crate::report::feed::chapters_path(&web.feed_token, &e.stem)),
             }
         })
         .collect();
-    out.sort_by(|a, b| b.at.cmp(&a.at));
     Json(out).into_response()
 }
 
