@@ -466,3 +466,63 @@ fn a_clip_or_brief_sent_again_with_its_key_is_answered_once_and_not_acted_on_twi
     assert_eq!(json_of(&a), json_of(&b));
     assert_eq!(store.tasks(true).unwrap().len(), 1, "one task");
 }
+
+#[test]
+fn a_merged_task_still_shows_the_files_and_diff_its_merge_brought() {
+    use common::scene::{DONE, ID, Scene, dispatch, wait};
+    let scene = Scene::new();
+    let agent = scene.agent("good", &format!("set -e\necho 'button v2' > components/button.txt\n{ID} commit -qam 'agent: button v2'\n{DONE}"));
+    let mut d = Daemon::start(&scene.config(&agent, "", CONFIG));
+    let p = pair_code(&d);
+    let (_, dev) = exchange(&d, p["code"].as_str().unwrap(), "phone");
+    let token = dev["token"].as_str().unwrap().to_string();
+    let view = |id: i64| {
+        let (status, _, body) = req(&d.addr, "GET", &format!("/app/v1/tasks/{id}"), &[("X-Capcom-Device", token.as_str())], b"");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        json_of(&body)
+    };
+    let id = dispatch(&d, "good", "Make the button v2");
+    wait(&d, id, "ready", |v| v["task"]["state"] == "ready");
+    let before = view(id);
+    assert_eq!(before["files"][0]["path"], "components/button.txt", "{before}");
+
+    let out = d.cli(&["merge", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = d.cli(&["confirm", q["code"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait(&d, id, "merged", |v| v["task"]["state"] == "merged");
+
+    // the worktree and branch are gone; the page still shows what the merge brought
+    let after = view(id);
+    let files = after["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{after}");
+    assert_eq!(files[0]["path"], "components/button.txt");
+    assert_eq!((files[0]["insertions"].as_u64(), files[0]["deletions"].as_u64()), (Some(1), Some(1)));
+    let diff = after["diff"].as_str().unwrap();
+    assert!(diff.contains("-button v1") && diff.contains("+button v2"), "{diff}");
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn pairing_on_a_loopback_daemon_says_how_a_phone_can_reach_it() {
+    let mut d = Daemon::start(CONFIG);
+    let out = d.cli(&["pair"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(!text.contains("Open on the phone"), "a loopback link offered to a phone: {text}");
+    assert!(err.contains("a phone cannot open it") && err.contains("public_url") && err.contains("listen"), "{err}");
+    assert!(text.contains("Open on this computer: http://127.0.0.1:"), "{text}");
+    let json = pair_code(&d);
+    assert!(json["local_only"].as_str().is_some_and(|s| s.contains("public_url")), "{json}");
+    assert_eq!(d.stop(), Some(0));
+
+    // with a public URL the link is for the phone, with its QR code and no warning
+    let mut d = Daemon::start_env(CONFIG, &[("CAPCOM__API__PUBLIC_URL", "https://box.tail1234.ts.net")]);
+    let out = d.cli(&["pair"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Open on the phone: https://box.tail1234.ts.net/#pair="), "{}", stdout(&out));
+    assert!(!stderr(&out).contains("cannot open"), "{}", stderr(&out));
+    assert!(pair_code(&d).get("local_only").is_none());
+    assert_eq!(d.stop(), Some(0));
+}

@@ -899,3 +899,175 @@ fn ready_work_no_automated_check_ran_on_is_said_to_be_untested() {
     assert!(all.contains("ready, but untested"), "{all}");
     assert_for_the_ear(&all);
 }
+
+// ---- the feed over real HTTP ----------------------------------------------------
+
+mod common;
+
+/// A raw HTTP/1.0 GET with headers; (status, head, body).
+fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(resp.len());
+    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, head, resp[split..].to_vec())
+}
+
+fn header_of(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+/// A daemon (espeak-ng speech) with one task landed and one changelog episode rendered.
+fn daemon_with_an_episode(title: &str) -> common::Daemon {
+    use capcom::store::Store;
+    let d = common::Daemon::start("[speech]\nengine = \"espeak-ng\"\n");
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    let t = store.create_task(&TaskSpec { title: title.into(), ..TaskSpec::default() }, TaskState::Queued, None, None, "test").unwrap();
+    store.transition(t.id, None, TaskState::Running, None).unwrap();
+    store.transition(t.id, None, TaskState::Ready, None).unwrap();
+    let out = d.cli(&["changelog", "--since", "24h"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    d
+}
+
+#[test]
+fn the_feed_answers_conditional_requests_with_304_and_a_stale_if_range_with_the_whole_file() {
+    if !common::skip::programs(&["espeak-ng"], "apt install espeak-ng") {
+        return;
+    }
+    let mut d = daemon_with_an_episode("Fix the footer links");
+    let token = std::fs::read_to_string(d.data.join("feed.token")).unwrap().trim().to_string();
+    let feed = format!("/feed/{token}/podcast.xml");
+    let (status, head, xml) = get(&d.addr, &feed, &[]);
+    assert_eq!(status, 200, "{head}");
+    let etag = header_of(&head, "etag").expect("the feed has an ETag");
+    let modified = header_of(&head, "last-modified").expect("the feed has a Last-Modified");
+    let (status, head, body) = get(&d.addr, &feed, &[("If-None-Match", &etag)]);
+    assert_eq!((status, body.len()), (304, 0), "{head}");
+    assert_eq!(header_of(&head, "etag").as_deref(), Some(etag.as_str()));
+    assert_eq!(get(&d.addr, &feed, &[("If-Modified-Since", &modified)]).0, 304);
+    assert_eq!(get(&d.addr, &feed, &[("If-None-Match", "\"stale\"")]).0, 200);
+    assert_eq!(get(&d.addr, &feed, &[("If-None-Match", "\"stale\""), ("If-Modified-Since", &modified)]).0, 200);
+    assert_eq!(get(&d.addr, &feed, &[("If-Modified-Since", "Thu, 01 Jan 2015 00:00:00 GMT")]).0, 200);
+
+    // the episode file: its validators, and If-Range
+    let xml = String::from_utf8(xml).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let url = doc.descendants().find(|n| n.has_tag_name("enclosure")).unwrap().attribute("url").unwrap().to_string();
+    let path = format!("/{}", url.trim_start_matches("http://").split_once('/').unwrap().1);
+    let (status, head, whole) = get(&d.addr, &path, &[]);
+    assert_eq!(status, 200);
+    let file_tag = header_of(&head, "etag").expect("the episode has an ETag");
+    let file_modified = header_of(&head, "last-modified").expect("the episode has a Last-Modified");
+    assert_eq!(get(&d.addr, &path, &[("If-None-Match", &file_tag)]).0, 304);
+    assert_eq!(get(&d.addr, &path, &[("If-Modified-Since", &file_modified)]).0, 304);
+    let (status, _, part) = get(&d.addr, &path, &[("Range", "bytes=0-99"), ("If-Range", &file_tag)]);
+    assert_eq!((status, part.as_slice()), (206, &whole[..100]));
+    let (status, _, part) = get(&d.addr, &path, &[("Range", "bytes=0-99"), ("If-Range", &file_modified)]);
+    assert_eq!((status, part.len()), (206, 100));
+    for stale in ["\"0-0\"", "Thu, 01 Jan 2015 00:00:00 GMT", "W/\"weak\""] {
+        let (status, head, body) = get(&d.addr, &path, &[("Range", "bytes=0-99"), ("If-Range", stale)]);
+        assert_eq!(status, 200, "If-Range {stale}: {head}");
+        assert_eq!(body, whole, "If-Range {stale}: the whole file");
+    }
+
+    // a new episode changes the feed: the old tag no longer matches
+    let out = d.cli(&["changelog", "--since", "24h"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(get(&d.addr, &feed, &[("If-None-Match", &etag)]).0, 200);
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn a_second_episode_on_a_day_is_the_2nd_update_covers_only_what_is_new_and_has_a_chapter_per_task() {
+    use capcom::store::Store;
+    if !common::skip::programs(&["espeak-ng"], "apt install espeak-ng") {
+        return;
+    }
+    let mut d = daemon_with_an_episode("Fix the footer links");
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    for title in ["Add a dark theme", "Speed up the search page"] {
+        let t = store.create_task(&TaskSpec { title: title.into(), ..TaskSpec::default() }, TaskState::Queued, None, None, "test").unwrap();
+        store.transition(t.id, None, TaskState::Running, None).unwrap();
+        store.transition(t.id, None, TaskState::Ready, None).unwrap();
+    }
+    let out = d.cli(&["changelog", "--since", "24h"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let episodes = changelog::list(&d.data.join("changelogs"));
+    assert_eq!(episodes.len(), 2, "{episodes:?}");
+    let (second, first) = (&episodes[0], &episodes[1]);
+    assert!(first.text.contains("footer links"), "{}", first.text);
+    if first.at.date_naive() == second.at.date_naive() {
+        assert!(!first.title.contains("update"), "{}", first.title);
+        assert!(second.title.ends_with(", 2nd update"), "{}", second.title);
+    }
+    // the second speaks of what landed since the first, and nothing before it
+    assert!(second.text.contains("dark theme") && second.text.contains("search page"), "{}", second.text);
+    // (the closing may still list it among what waits for the user)
+    let news = second.text.split("Still needs you").next().unwrap();
+    assert!(!news.contains("footer"), "{}", second.text);
+    assert!(news.starts_with("Two changes landed"), "{}", second.text);
+
+    // chapters: a summary, then one per task, in the feed's JSON ...
+    let titles: Vec<&str> = second.chapters.iter().map(|c| c.title.as_str()).collect();
+    assert_eq!(titles, ["Summary", "Add a dark theme", "Speed up the search page"]);
+    let token = std::fs::read_to_string(d.data.join("feed.token")).unwrap().trim().to_string();
+    let (_, _, xml) = get(&d.addr, &format!("/feed/{token}/podcast.xml"), &[]);
+    let xml = String::from_utf8(xml).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let ns = "https://podcastindex.org/namespace/1.0";
+    let item = doc.descendants().find(|n| n.has_tag_name("item") && n.children().any(|c| c.has_tag_name("guid") && c.text() == Some(second.stem.as_str()))).unwrap();
+    let tag = item.children().find(|n| n.tag_name().name() == "chapters" && n.tag_name().namespace() == Some(ns)).expect("podcast:chapters");
+    assert_eq!(tag.attribute("type"), Some("application/json+chapters"));
+    let url = tag.attribute("url").unwrap();
+    let path = format!("/{}", url.trim_start_matches("http://").split_once('/').unwrap().1);
+    let (status, head, body) = get(&d.addr, &path, &[]);
+    assert_eq!(status, 200, "{head}");
+    assert!(header_of(&head, "content-type").is_some_and(|t| t.starts_with("application/json+chapters")), "{head}");
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["version"], "1.2.0");
+    let chapters = json["chapters"].as_array().unwrap();
+    assert_eq!(chapters.len(), 3, "{json}");
+    assert_eq!(chapters[0]["startTime"].as_f64(), Some(0.0));
+    for (c, want) in chapters.iter().zip(&second.chapters) {
+        assert_eq!(c["title"], want.title.as_str());
+        assert!((c["startTime"].as_f64().unwrap() * 1000.0 - want.start_ms as f64).abs() < 1.0, "{c}");
+    }
+    assert!(chapters.windows(2).all(|w| w[0]["startTime"].as_f64() < w[1]["startTime"].as_f64()), "{json}");
+
+    // ... and as ID3v2 CHAP frames (with a CTOC) in the MP3
+    let mp3 = second.mp3_path(&d.data.join("changelogs")).unwrap();
+    let tag = id3::Tag::read_from_path(&mp3).unwrap();
+    use id3::TagLike;
+    assert_eq!(tag.title(), Some(second.title.as_str()));
+    let chaps: Vec<&id3::frame::Chapter> = tag.chapters().collect();
+    assert_eq!(chaps.len(), 3);
+    for (c, want) in chaps.iter().zip(&second.chapters) {
+        assert_eq!(u64::from(c.start_time), want.start_ms);
+        assert!(c.end_time > c.start_time);
+        let title = c.frames.iter().find(|f| f.id() == "TIT2").and_then(|f| f.content().text()).unwrap();
+        assert_eq!(title, want.title);
+    }
+    assert_eq!(u64::from(chaps[2].end_time), second.duration_ms);
+    let toc: Vec<&id3::frame::TableOfContents> = tag.tables_of_contents().collect();
+    assert_eq!(toc.len(), 1);
+    assert!(toc[0].top_level && toc[0].ordered);
+    assert_eq!(toc[0].elements, chaps.iter().map(|c| c.element_id.clone()).collect::<Vec<_>>());
+    // the audio after the tag still decodes to the episode's length
+    let (frames, rate, _) = decode_all(&mp3);
+    assert!((frames as f64 / rate as f64 - second.duration_ms as f64 / 1000.0).abs() < 0.15);
+    assert_eq!(d.stop(), Some(0));
+}

@@ -712,6 +712,13 @@ async fn dispatch(command: Command, loaded: config::Loaded, data: DataDir, expli
                 print_json(&p);
                 return Ok(exit::OK);
             }
+            if let Some(why) = &p.local_only {
+                // No QR code: a phone that scans it would open its own loopback address.
+                eprintln!("capcom: {why}.");
+                println!("Open on this computer: {}", p.url);
+                println!("Or type the code {} on the page. It works once, until {}.", p.code, p.expires_at.with_timezone(&chrono::Local).format("%H:%M:%S"));
+                return Ok(exit::OK);
+            }
             match crate::web::qr::terminal(&p.url) {
                 Ok(q) => println!("{q}"),
                 Err(e) => eprintln!("capcom: {e}"),

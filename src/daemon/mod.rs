@@ -363,7 +363,8 @@ async fn daily_changelog(state: api::AppState) {
         let now = chrono::Utc::now();
         // An empty day makes no episode.
         let store = state.services.store.clone();
-        let since = now - chrono::Duration::hours(24);
+        // a day back, or from the last episode when one was made since
+        let since = spoken::episode_since(&spoken::changelog_dir(&state), now - chrono::Duration::hours(24));
         if let Ok(Ok(false)) = tokio::task::spawn_blocking(move || spoken::anything_landed(&store, since, now)).await {
             tracing::info!("nothing landed in the last 24 hours; no changelog episode today");
             tokio::time::sleep(std::time::Duration::from_secs(61)).await;

@@ -152,7 +152,7 @@ impl Backend for DaemonBackend {
                 .find_map(|r| r.log_path.as_deref())
                 .map(|p| crate::dispatch::local::read_tail(std::path::Path::new(p)));
             let view = crate::report::TaskView::from_store(&t, &runs, &events);
-            let (files, diff) = diff_of(&config, &t).unwrap_or_default();
+            let (files, diff) = diff_of(&config, &t, &events).unwrap_or_default();
             Ok(serde_json::json!({
                 "task": t, "runs": runs, "events": events, "log_tail": log_tail, "view": view,
                 "files": files, "diff": diff,
@@ -166,24 +166,27 @@ impl Backend for DaemonBackend {
 /// The largest diff the page is sent (it says where it was cut).
 const MAX_DIFF: usize = 256 * 1024;
 
-/// The task's changed files (with insertions and deletions) and its diff against the
-/// repo's base, read from its worktree with git (argv, no shell).
-fn diff_of(config: &crate::config::Config, t: &crate::store::Task) -> Option<(Vec<serde_json::Value>, String)> {
+/// The task's changed files (with insertions and deletions) and its diff, read with git
+/// (argv, no shell): against the repo's base from its worktree while it is open, and once
+/// merged (its worktree and branch are gone then) the change the merge made to the base,
+/// `old..new` from the merge's recorded intent, read in the repo itself.
+fn diff_of(config: &crate::config::Config, t: &crate::store::Task, events: &[crate::store::Event]) -> Option<(Vec<serde_json::Value>, String)> {
     use crate::dispatch::worktree::{Git, GitCli};
-    let wt = std::path::Path::new(t.worktree.as_deref()?);
-    let head = t.head_sha.as_deref()?;
-    let base = t
-        .repo
-        .as_deref()
-        .and_then(|name| config.repos.iter().find(|r| r.name == name))
-        .map(|r| r.base.clone())
-        .unwrap_or_else(|| "main".into());
-    if !wt.is_dir() {
+    let repo = t.repo.as_deref().and_then(|name| config.repos.iter().find(|r| r.name == name));
+    let git = GitCli;
+    let (dir, range) = match merged_range(t, events) {
+        Some((old, new)) => (std::path::PathBuf::from(&repo?.path), format!("{old}..{new}")),
+        None => {
+            let wt = std::path::PathBuf::from(t.worktree.as_deref()?);
+            let head = t.head_sha.as_deref()?;
+            let base = repo.map(|r| r.base.clone()).unwrap_or_else(|| "main".into());
+            (wt, format!("{base}...{head}"))
+        }
+    };
+    if !dir.is_dir() {
         return None;
     }
-    let git = GitCli;
-    let range = format!("{base}...{head}");
-    let numstat = git.ok(wt, &["diff", "--numstat", "--no-renames", "--no-color", &range]).ok()?;
+    let numstat = git.ok(&dir, &["diff", "--numstat", "--no-renames", "--no-color", &range]).ok()?;
     let files = numstat
         .lines()
         .filter_map(|l| {
@@ -192,7 +195,7 @@ fn diff_of(config: &crate::config::Config, t: &crate::store::Task) -> Option<(Ve
             Some(serde_json::json!({ "path": path, "insertions": ins.parse::<u64>().ok(), "deletions": del.parse::<u64>().ok() }))
         })
         .collect();
-    let mut diff = git.ok(wt, &["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", &range]).unwrap_or_default();
+    let mut diff = git.ok(&dir, &["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", &range]).unwrap_or_default();
     if diff.len() > MAX_DIFF {
         let mut cut = MAX_DIFF;
         while !diff.is_char_boundary(cut) {
@@ -202,6 +205,17 @@ fn diff_of(config: &crate::config::Config, t: &crate::store::Task) -> Option<(Ve
         diff.push_str("\n… (the diff is longer; the rest is on the branch)\n");
     }
     Some((files, diff))
+}
+
+/// A merged task's base before and after its merge (the last `merge_intent` event the
+/// gate records before it moves the base), as hex object names only.
+fn merged_range(t: &crate::store::Task, events: &[crate::store::Event]) -> Option<(String, String)> {
+    if t.state != crate::store::TaskState::Merged {
+        return None;
+    }
+    let data = events.iter().rev().find(|e| e.kind == crate::review::merge::INTENT)?.data.as_ref()?;
+    let sha = |k: &str| data[k].as_str().filter(|s| (4..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())).map(str::to_string);
+    Some((sha("old")?, sha("new")?))
 }
 
 /// 16-bit PCM WAV bytes.

@@ -297,15 +297,23 @@ pub async fn render_changelog(st: &AppState, since: DateTime<Utc>, now: DateTime
     let local_now: DateTime<FixedOffset> = now.with_timezone(&chrono::Local).fixed_offset();
     let dir2 = dir.clone();
     tokio::task::spawn_blocking(move || -> Result<ChangelogAnswer, ApiError> {
-        let text = changelog_text(&store, since, now)?;
+        // An episode covers only what the one before it did not.
+        let since = episode_since(&dir2, since);
+        let segments = report::script::changelog_segments(&views(&store, true)?, since, now);
         std::fs::create_dir_all(&dir2)
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot create {}: {e}", dir2.display())))?;
-        let entry = report::changelog::render(speaker.as_ref(), &text, &dir2, local_now)
+        let entry = report::changelog::render_segments(speaker.as_ref(), &segments, &dir2, local_now)
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let text = entry.text.clone();
         Ok(ChangelogAnswer { since, text, entry: Some(entry), dir: Some(dir2.display().to_string()) })
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+/// Where the next episode starts: `since`, or where the newest episode ended when that is later.
+pub fn episode_since(dir: &std::path::Path, since: DateTime<Utc>) -> DateTime<Utc> {
+    report::changelog::latest(dir).map(|e| e.at.with_timezone(&Utc)).map_or(since, |last| last.max(since))
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -333,21 +341,46 @@ fn feed_token_ok(st: &AppState, token: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn get_feed(State(st): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+async fn get_feed(State(st): State<AppState>, Path(token): Path<String>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
     feed_token_ok(&st, &token)?;
     let ch = channel(&st);
     let items: Vec<FeedItem> = report::changelog::list(&changelog_dir(&st)).iter().map(FeedItem::from_entry).collect();
     let xml = report::feed::render(&ch, &items);
-    Ok(([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], xml).into_response())
+    // The document's own hash: it changes with any episode, title or address in it.
+    use sha2::Digest;
+    let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(xml.as_bytes())[..16]));
+    let modified = items.iter().map(|i| i.pub_date.with_timezone(&Utc)).max();
+    let mut validators = vec![(header::ETAG, etag.clone()), (header::CACHE_CONTROL, "no-cache".to_string())];
+    if let Some(m) = modified {
+        validators.push((header::LAST_MODIFIED, report::feed::http_date(m)));
+    }
+    let get = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
+    if report::feed::not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE), &etag, modified) {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        for (k, v) in validators {
+            if let Ok(v) = v.parse() {
+                resp.headers_mut().insert(k, v);
+            }
+        }
+        return Ok(resp);
+    }
+    let mut resp = ([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], xml).into_response();
+    for (k, v) in validators {
+        if let Ok(v) = v.parse() {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    Ok(resp)
 }
 
-/// An episode's audio, served by tower-http's `ServeFile`: `Range` (206), `Accept-Ranges`,
-/// `ETag`-style validators (`Last-Modified`, `If-Modified-Since`, `If-Range`) without reading
-/// the whole file into memory.
+/// An episode's audio, served by tower-http's `ServeFile` (`Range`, 206, `Accept-Ranges`,
+/// `Last-Modified`) without reading the whole file into memory. The validators it does not
+/// apply are applied here first: `If-None-Match` (304), and `If-Range`: a range asked for
+/// under a stale validator gets the whole file (200), as RFC 9110 13.1.5 says.
 async fn get_audio(
     State(st): State<AppState>,
     Path((token, file)): Path<(String, String)>,
-    req: axum::extract::Request,
+    mut req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     feed_token_ok(&st, &token)?;
     // Only regular files of the folder itself: never a link out of it.
@@ -367,12 +400,20 @@ async fn get_audio(
         "audio/ogg"
     };
     let etag = audio_etag(&meta);
-    // If-None-Match first (ServeFile answers If-Modified-Since itself).
-    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && inm.split(',').any(|t| t.trim() == etag || t.trim() == "*")
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    let modified = meta.modified().ok().map(DateTime::<Utc>::from);
+    let headers = req.headers().clone();
+    let get = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
+    if get(header::IF_NONE_MATCH).is_some() {
+        if report::feed::not_modified(get(header::IF_NONE_MATCH), None, &etag, modified) {
+            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        }
+        // If-None-Match decides alone (RFC 9110 13.2.2); ServeFile would look at the date.
+        req.headers_mut().remove(header::IF_MODIFIED_SINCE);
     }
+    if !report::feed::if_range_holds(get(header::IF_RANGE), &etag, modified) {
+        req.headers_mut().remove(header::RANGE);
+    }
+    req.headers_mut().remove(header::IF_RANGE);
     let served = tower_http::services::ServeFile::new_with_mime(&path, &mime.parse().expect("a valid mime type"))
         .try_call(req)
         .await
@@ -388,6 +429,21 @@ async fn get_audio(
 fn audio_etag(meta: &std::fs::Metadata) -> String {
     let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
     format!("\"{:x}-{:x}\"", meta.len(), mtime.as_nanos())
+}
+
+/// An episode's chapters as Podcasting 2.0 JSON chapters; `guid` is the episode's stem.
+async fn get_chapters(State(st): State<AppState>, Path((token, guid)): Path<(String, String)>) -> Result<Response, ApiError> {
+    feed_token_ok(&st, &token)?;
+    let dir = changelog_dir(&st);
+    let entry = tokio::task::spawn_blocking(move || report::changelog::list(&dir).into_iter().find(|e| e.stem == guid))
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such episode".into()))?;
+    let body = report::feed::chapters_json(&entry).to_string();
+    use sha2::Digest;
+    let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(body.as_bytes())[..16]));
+    Ok(([(header::CONTENT_TYPE, report::feed::CHAPTERS_TYPE.to_string()), (header::ETAG, etag)], body).into_response())
 }
 
 /// The show's artwork (a PNG compiled into the binary).
@@ -410,6 +466,7 @@ pub fn feed_routes() -> Router<AppState> {
         .route("/feed/{token}/podcast.xml", get(get_feed))
         .route("/feed/{token}/audio/{file}", get(get_audio))
         .route("/feed/{token}/artwork.png", get(get_artwork))
+        .route("/feed/{token}/episodes/{guid}/chapters.json", get(get_chapters))
 }
 
 // ---- the coordinator's spoken intents -------------------------------------------

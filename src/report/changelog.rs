@@ -42,6 +42,19 @@ pub struct ChangelogEntry {
     pub wav_bytes: u64,
     pub mp3: Option<String>,
     pub mp3_bytes: u64,
+    /// Where each chapter starts: a summary, then one per task (older sidecars have none).
+    #[serde(default)]
+    pub chapters: Vec<Chapter>,
+}
+
+/// One chapter of an episode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chapter {
+    pub start_ms: u64,
+    pub title: String,
+    /// The task it speaks of.
+    #[serde(default)]
+    pub task: Option<i64>,
 }
 
 impl ChangelogEntry {
@@ -61,6 +74,23 @@ impl ChangelogEntry {
 /// "Changelog for Saturday, November 21"
 pub fn title_for(at: DateTime<FixedOffset>) -> String {
     format!("Changelog for {}", at.format("%A, %B %-d"))
+}
+
+/// The title of the `n`th episode made on `at`'s day (counting from 1): the first is
+/// [`title_for`]; later ones say which update they are ("…, 2nd update").
+pub fn nth_title(at: DateTime<FixedOffset>, n: usize) -> String {
+    let base = title_for(at);
+    if n <= 1 {
+        return base;
+    }
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{base}, {n}{suffix} update")
 }
 
 /// The stem for a changelog made at `at`, unique within `dir`.
@@ -107,6 +137,29 @@ pub fn render(speaker: &dyn Speaker, text: &str, dir: &Path, at: DateTime<FixedO
     write_entry(&pcm, text, dir, at)
 }
 
+/// Render a narrative made of segments ([`crate::report::script::changelog_segments`]), with
+/// a chapter where each titled segment starts: in the sidecar, and as ID3 `CHAP` frames in the MP3.
+pub fn render_segments(speaker: &dyn Speaker, segments: &[crate::report::script::Segment], dir: &Path, at: DateTime<FixedOffset>) -> Result<ChangelogEntry> {
+    let mut pcm = Pcm::default();
+    let mut chapters = Vec::new();
+    let mut text: Vec<&str> = Vec::new();
+    for seg in segments.iter().filter(|s| !s.text.trim().is_empty()) {
+        let part = synthesize_narrative(speaker, &seg.text)?;
+        if pcm.sample_rate == 0 {
+            pcm.sample_rate = part.sample_rate;
+        }
+        if let Some(title) = &seg.title {
+            chapters.push(Chapter { start_ms: pcm.duration().as_millis() as u64, title: title.clone(), task: seg.task });
+        }
+        pcm.append(&part);
+        text.push(&seg.text);
+    }
+    if pcm.samples.is_empty() || pcm.sample_rate == 0 {
+        return Err(ChangelogError::Empty);
+    }
+    write_entry_with(&pcm, &text.join(" "), &chapters, dir, at)
+}
+
 /// Write already-synthesized audio as a changelog (WAV, MP3, sidecar).
 ///
 /// Each file is written to a hidden temporary name in the same folder, flushed to disk and
@@ -114,6 +167,11 @@ pub fn render(speaker: &dyn Speaker, text: &str, dir: &Path, at: DateTime<FixedO
 /// failure (a full disk) removes what it wrote; a crash leaves hidden `.tmp` files or audio
 /// without a sidecar, which [`sweep_orphans`] removes at the next start.
 pub fn write_entry(pcm: &Pcm, text: &str, dir: &Path, at: DateTime<FixedOffset>) -> Result<ChangelogEntry> {
+    write_entry_with(pcm, text, &[], dir, at)
+}
+
+/// [`write_entry`] with chapters. The title counts the episodes already made that day.
+pub fn write_entry_with(pcm: &Pcm, text: &str, chapters: &[Chapter], dir: &Path, at: DateTime<FixedOffset>) -> Result<ChangelogEntry> {
     let werr = |path: &Path, e: &dyn std::fmt::Display| ChangelogError::Write {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -123,7 +181,8 @@ pub fn write_entry(pcm: &Pcm, text: &str, dir: &Path, at: DateTime<FixedOffset>)
     let wav_name = format!("{stem}.wav");
     let mp3_name = format!("{stem}.mp3");
     let json_name = format!("{stem}.json");
-    let title = title_for(at);
+    let same_day = list(dir).iter().filter(|e| e.at.date_naive() == at.date_naive()).count();
+    let title = nth_title(at, same_day + 1);
     let mut placed: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<ChangelogEntry> {
         let wav_path = dir.join(&wav_name);
@@ -136,7 +195,7 @@ pub fn write_entry(pcm: &Pcm, text: &str, dir: &Path, at: DateTime<FixedOffset>)
         place(&wav_tmp, &wav_path).map_err(|e| werr(&wav_path, &e))?;
         placed.push(wav_path);
 
-        let mp3 = encode_mp3(pcm, &title)?;
+        let mp3 = encode_mp3_with(pcm, &title, chapters)?;
         let mp3_path = dir.join(&mp3_name);
         write_atomically(dir, &mp3_name, &mp3).map_err(|e| werr(&mp3_path, &e))?;
         placed.push(mp3_path);
@@ -152,6 +211,7 @@ pub fn write_entry(pcm: &Pcm, text: &str, dir: &Path, at: DateTime<FixedOffset>)
             wav: wav_name.clone(),
             mp3_bytes: mp3.len() as u64,
             mp3: Some(mp3_name.clone()),
+            chapters: chapters.to_vec(),
         };
         let json_path = dir.join(&json_name);
         let json = serde_json::to_vec_pretty(&entry).map_err(|e| werr(&json_path, &e))?;
@@ -299,7 +359,45 @@ pub fn servable_path(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// Encode mono PCM as MP3 (constant 64 kbit/s; 48 for rates under 32 kHz), with an ID3 title.
 pub fn encode_mp3(pcm: &Pcm, title: &str) -> Result<Vec<u8>> {
-    use mp3lame_encoder::{Builder, FlushNoGap, Id3Tag, MonoPcm};
+    encode_mp3_with(pcm, title, &[])
+}
+
+/// MP3 (LAME) behind an ID3v2.4 tag: title, artist, and with chapters a table of contents
+/// (`CTOC`) and one `CHAP` frame per chapter, each with its title (`TIT2`), as the ID3v2
+/// Chapter Frame Addendum describes (times in milliseconds, byte offsets unused).
+pub fn encode_mp3_with(pcm: &Pcm, title: &str, chapters: &[Chapter]) -> Result<Vec<u8>> {
+    use id3::TagLike;
+    use id3::frame::{Chapter as Chap, TableOfContents};
+    let audio = encode_mp3_frames(pcm)?;
+    let mut tag = id3::Tag::new();
+    tag.set_title(title);
+    tag.set_artist("capcom");
+    tag.set_album("capcom changelog");
+    let total = pcm.duration().as_millis() as u32;
+    let ids: Vec<String> = (0..chapters.len()).map(|i| format!("chp{i}")).collect();
+    if !chapters.is_empty() {
+        tag.add_frame(TableOfContents { element_id: "toc".into(), top_level: true, ordered: true, elements: ids.clone(), frames: Vec::new() });
+    }
+    for (i, c) in chapters.iter().enumerate() {
+        let end = chapters.get(i + 1).map_or(total, |n| n.start_ms as u32).max(c.start_ms as u32);
+        tag.add_frame(Chap {
+            element_id: ids[i].clone(),
+            start_time: c.start_ms as u32,
+            end_time: end,
+            start_offset: u32::MAX,
+            end_offset: u32::MAX,
+            frames: vec![id3::Frame::text("TIT2", c.title.clone())],
+        });
+    }
+    let mut out = Vec::with_capacity(audio.len() + 1024);
+    tag.write_to(&mut out, id3::Version::Id3v24).map_err(|e| ChangelogError::Mp3(format!("ID3 tag: {e}")))?;
+    out.extend_from_slice(&audio);
+    Ok(out)
+}
+
+/// The MP3 frames alone, no tag.
+fn encode_mp3_frames(pcm: &Pcm) -> Result<Vec<u8>> {
+    use mp3lame_encoder::{Builder, FlushNoGap, MonoPcm};
     let e = |what: &str, err: &dyn std::fmt::Debug| ChangelogError::Mp3(format!("{what}: {err:?}"));
     let mut b = Builder::new().ok_or_else(|| ChangelogError::Mp3("LAME could not start".into()))?;
     b.set_num_channels(1).map_err(|x| e("channels", &x))?;
@@ -307,9 +405,6 @@ pub fn encode_mp3(pcm: &Pcm, title: &str) -> Result<Vec<u8>> {
     let brate = if pcm.sample_rate >= 32_000 { mp3lame_encoder::Bitrate::Kbps64 } else { mp3lame_encoder::Bitrate::Kbps48 };
     b.set_brate(brate).map_err(|x| e("bit rate", &x))?;
     b.set_quality(mp3lame_encoder::Quality::Good).map_err(|x| e("quality", &x))?;
-    let title_bytes: Vec<u8> = title.bytes().filter(|c| c.is_ascii() && *c != 0).take(120).collect();
-    b.set_id3_tag(Id3Tag { title: &title_bytes, artist: b"capcom", album: b"", album_art: &[], year: b"", comment: b"" })
-        .map_err(|x| e("ID3 tag", &x))?;
     let mut enc = b.build().map_err(|x| e("setup", &x))?;
     let samples = pcm.to_i16();
     let mut out: Vec<u8> = Vec::with_capacity(mp3lame_encoder::max_required_buffer_size(samples.len()) + 7200);

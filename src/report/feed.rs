@@ -61,6 +61,8 @@ pub struct FeedItem {
     /// `audio/mpeg`, `audio/wav`, `audio/ogg`.
     pub mime: String,
     pub duration: Duration,
+    /// The episode has chapters ([`chapters_path`]).
+    pub chapters: bool,
 }
 
 impl FeedItem {
@@ -79,6 +81,7 @@ impl FeedItem {
             length,
             mime: mime.to_string(),
             duration: Duration::from_millis(e.duration_ms),
+            chapters: !e.chapters.is_empty(),
         }
     }
 }
@@ -91,6 +94,26 @@ pub fn feed_path(token: &str) -> String {
 /// An audio file's path on the API: `/feed/{token}/audio/{file}`.
 pub fn audio_path(token: &str, file_name: &str) -> String {
     format!("/feed/{}/audio/{}", encode_segment(token), encode_segment(file_name))
+}
+
+/// An episode's chapters (Podcasting 2.0 JSON chapters) on the API:
+/// `/feed/{token}/episodes/{guid}/chapters.json`.
+pub fn chapters_path(token: &str, guid: &str) -> String {
+    format!("/feed/{}/episodes/{}/chapters.json", encode_segment(token), encode_segment(guid))
+}
+
+/// The media type the Podcasting 2.0 namespace gives JSON chapters.
+pub const CHAPTERS_TYPE: &str = "application/json+chapters";
+
+/// An episode's chapters in the Podcasting 2.0 JSON chapters format (version 1.2.0;
+/// Podcastindex-org/podcast-namespace, chapters/jsonChapters.md): `startTime` in seconds.
+pub fn chapters_json(e: &ChangelogEntry) -> serde_json::Value {
+    let chapters: Vec<serde_json::Value> = e
+        .chapters
+        .iter()
+        .map(|c| serde_json::json!({ "startTime": c.start_ms as f64 / 1000.0, "title": c.title }))
+        .collect();
+    serde_json::json!({ "version": "1.2.0", "title": e.title, "podcastName": "capcom changelog", "chapters": chapters })
 }
 
 /// The artwork's path on the API: `/feed/{token}/artwork.png`.
@@ -163,6 +186,7 @@ fn write_feed(w: &mut Writer<Vec<u8>>, channel: &FeedChannel, items: &[FeedItem]
         .with_attribute(("version", "2.0"))
         .with_attribute(("xmlns:itunes", "http://www.itunes.com/dtds/podcast-1.0.dtd"))
         .with_attribute(("xmlns:atom", "http://www.w3.org/2005/Atom"))
+        .with_attribute(("xmlns:podcast", "https://podcastindex.org/namespace/1.0"))
         .write_inner_content(|w| {
             w.create_element("channel").write_inner_content(|w| {
                 text_el(w, "title", &channel.title)?;
@@ -210,6 +234,13 @@ fn write_feed(w: &mut Writer<Vec<u8>>, channel: &FeedChannel, items: &[FeedItem]
                             .with_attribute(("type", &*xml_chars(&it.mime)))
                             .write_empty()?;
                         text_el(w, "itunes:duration", &itunes_duration(it.duration))?;
+                        if it.chapters {
+                            let url = format!("{}{}", channel.base_url.trim_end_matches('/'), chapters_path(&channel.token, &it.guid));
+                            w.create_element("podcast:chapters")
+                                .with_attribute(("url", &*xml_chars(&url)))
+                                .with_attribute(("type", CHAPTERS_TYPE))
+                                .write_empty()?;
+                        }
                         text_el(w, "itunes:summary", &it.description)
                     })?;
                 }
@@ -220,9 +251,86 @@ fn write_feed(w: &mut Writer<Vec<u8>>, channel: &FeedChannel, items: &[FeedItem]
     Ok(())
 }
 
+// ---- conditional requests (RFC 9110, section 13) -----------------------------------
+
+/// An HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`), to whole seconds.
+pub fn http_date(t: DateTime<chrono::Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn parse_http_date(s: &str) -> Option<DateTime<chrono::Utc>> {
+    DateTime::parse_from_rfc2822(s.trim()).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Whether a GET may be answered 304 Not Modified: `If-None-Match` names the current
+/// entity tag (weak comparison, or `*`); without `If-None-Match`, `If-Modified-Since` is
+/// at or after the last modification (to whole seconds). RFC 9110 13.1.2, 13.1.3, 13.2.2.
+pub fn not_modified(if_none_match: Option<&str>, if_modified_since: Option<&str>, etag: &str, last_modified: Option<DateTime<chrono::Utc>>) -> bool {
+    let weak = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    if let Some(inm) = if_none_match {
+        return inm.split(',').any(|t| t.trim() == "*" || weak(t) == weak(etag));
+    }
+    match (if_modified_since.and_then(parse_http_date), last_modified) {
+        (Some(since), Some(modified)) => modified.timestamp() <= since.timestamp(),
+        _ => false,
+    }
+}
+
+/// Whether a `Range` request's `If-Range` still holds, so the range may be sent (206);
+/// when it does not, the whole file is sent (200). An entity tag must match strongly (a
+/// weak one never does); a date must equal the last modification exactly. RFC 9110 13.1.5.
+pub fn if_range_holds(if_range: Option<&str>, etag: &str, last_modified: Option<DateTime<chrono::Utc>>) -> bool {
+    let Some(v) = if_range.map(str::trim) else { return true };
+    if v.starts_with('"') || v.starts_with("W/") {
+        return !v.starts_with("W/") && !etag.starts_with("W/") && v == etag;
+    }
+    match (parse_http_date(v), last_modified) {
+        (Some(d), Some(m)) => d.timestamp() == m.timestamp(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conditional_requests_follow_rfc_9110() {
+        use chrono::TimeZone;
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 21, 7, 30, 0).unwrap();
+        let date = http_date(at);
+        assert_eq!(date, "Sat, 21 Nov 2026 07:30:00 GMT");
+        let before = http_date(at - chrono::Duration::seconds(1));
+        let tag = "\"abc\"";
+        // (If-None-Match, If-Modified-Since, 304?)
+        let cases: [(Option<&str>, Option<&str>, bool); 9] = [
+            (Some(tag), None, true),
+            (Some("W/\"abc\""), None, true),
+            (Some("\"x\", \"abc\""), None, true),
+            (Some("*"), None, true),
+            (Some("\"other\""), Some(&date), false), // If-None-Match wins over the date
+            (None, Some(&date), true),
+            (None, Some(&before), false),
+            (None, Some("not a date"), false),
+            (None, None, false),
+        ];
+        for (inm, ims, want) in cases {
+            assert_eq!(not_modified(inm, ims, tag, Some(at)), want, "{inm:?} {ims:?}");
+        }
+        // (If-Range, range sent?)
+        let cases: [(Option<&str>, bool); 7] = [
+            (None, true),
+            (Some(tag), true),
+            (Some("\"old\""), false),
+            (Some("W/\"abc\""), false),
+            (Some(&date), true),
+            (Some(&before), false),
+            (Some("garbage"), false),
+        ];
+        for (ir, want) in cases {
+            assert_eq!(if_range_holds(ir, tag, Some(at)), want, "{ir:?}");
+        }
+    }
 
     #[test]
     fn escaping_and_encoding() {

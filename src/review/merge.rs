@@ -847,7 +847,7 @@ impl Gate {
 }
 
 /// The event a local merge writes before it moves the base ref.
-const INTENT: &str = "merge_intent";
+pub const INTENT: &str = "merge_intent";
 
 /// What a local merge is about to do, recorded before the base ref moves.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

@@ -120,7 +120,7 @@ impl Web {
         let expires = Utc::now() + chrono::Duration::from_std(PAIR_TTL).unwrap_or_default();
         self.store.add_pairing_code(&code, expires).map_err(|e| e.to_string())?;
         let url = format!("{}/#pair={code}", self.base_url.trim_end_matches('/'));
-        Ok(Pairing { url, code, expires_at: expires })
+        Ok(Pairing { local_only: local_only_hint(&self.base_url), url, code, expires_at: expires })
     }
 
     /// The board as JSON: every task's view, plus the stage and pending question, and
@@ -179,6 +179,29 @@ pub struct Pairing {
     pub url: String,
     pub code: String,
     pub expires_at: chrono::DateTime<Utc>,
+    /// Set when the link names this computer only (the daemon listens on loopback and no
+    /// `public_url` is set): a phone cannot open it, and this says how to make it reachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_only: Option<String>,
+}
+
+/// Why a phone cannot open `base_url` and what to set instead, when it names this computer only.
+pub fn local_only_hint(base_url: &str) -> Option<String> {
+    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    loopback.then(|| {
+        format!(
+            "{base_url} is this computer's own address: a phone cannot open it. To reach the daemon from a phone, \
+             set [api] public_url to an address the phone reaches (for example an HTTPS name from Tailscale or a \
+             reverse proxy), or set [api] listen = \"0.0.0.0:7471\" to listen on the local network (the daemon then \
+             serves HTTPS with its own certificate), restart the daemon, and run `capcom pair` again"
+        )
+    })
 }
 
 /// Eight characters from an alphabet without look-alikes (about 40 bits), for a five-minute code.
@@ -561,6 +584,8 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Vec<f32>, String> {
 
 #[derive(Serialize)]
 struct Episode {
+    /// The episode's id (its file stem).
+    id: String,
     title: String,
     at: String,
     duration_ms: u64,
@@ -568,8 +593,13 @@ struct Episode {
     /// The audio, through the podcast feed's read-only URL (so the player can stream and seek).
     url: String,
     mime: String,
-    /// The tasks it speaks of: those that landed in the day before it was made.
+    /// The tasks it speaks of: those that landed after the episode before it (or in the day
+    /// before it, for the first) and by the time it was made.
     tasks: Vec<EpisodeTask>,
+    /// Where each task's part starts (`startTime` in seconds, as in the feed's JSON chapters).
+    chapters: Vec<serde_json::Value>,
+    /// The same chapters as Podcasting 2.0 JSON, through the feed's read-only URL.
+    chapters_url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -594,30 +624,36 @@ async fn episodes(State(web): State<Arc<Web>>) -> Response {
     .await
     .unwrap_or_default();
     use crate::store::TaskState;
-    let covered = |at: chrono::DateTime<Utc>| -> Vec<EpisodeTask> {
+    let covered = |from: chrono::DateTime<Utc>, at: chrono::DateTime<Utc>| -> Vec<EpisodeTask> {
         views
             .iter()
             .filter(|v| matches!(v.state, TaskState::Merged | TaskState::Ready | TaskState::NeedsAttention))
-            .filter(|v| v.done_at().is_some_and(|d| d <= at && d > at - chrono::Duration::hours(24)))
+            .filter(|v| v.done_at().is_some_and(|d| d <= at && d > from))
             .map(|v| EpisodeTask { id: v.id, title: v.title.clone(), state: v.state })
             .collect()
     };
-    let mut out: Vec<Episode> = list
+    // `list` is newest first: the episode before each is the next in it.
+    let out: Vec<Episode> = list
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
             let item = crate::report::FeedItem::from_entry(e);
+            let at = e.at.with_timezone(&Utc);
+            let from = list.get(i + 1).map(|p| p.at.with_timezone(&Utc)).unwrap_or(at - chrono::Duration::hours(24));
             Episode {
+                id: e.stem.clone(),
                 title: e.title.clone(),
                 at: e.at.to_rfc3339(),
                 duration_ms: e.duration_ms,
                 text: e.text.clone(),
                 url: crate::report::feed::audio_path(&web.feed_token, &item.file_name),
                 mime: item.mime,
-                tasks: covered(e.at.with_timezone(&Utc)),
+                tasks: covered(from, at),
+                chapters: crate::report::feed::chapters_json(e)["chapters"].as_array().cloned().unwrap_or_default(),
+                chapters_url: item.chapters.then(|| crate::report::feed::chapters_path(&web.feed_token, &e.stem)),
             }
         })
         .collect();
-    out.sort_by(|a, b| b.at.cmp(&a.at));
     Json(out).into_response()
 }
 
@@ -661,6 +697,27 @@ mod tests {
         }
         let any = base_url("", "0.0.0.0:7471".parse().unwrap(), true);
         assert!(!any.contains("0.0.0.0"), "{any}");
+    }
+
+    #[test]
+    fn only_loopback_links_are_called_local_only() {
+        let cases = [
+            ("http://127.0.0.1:7471", true),
+            ("http://127.0.0.2:9", true),
+            ("http://[::1]:7471", true),
+            ("http://localhost:7471/", true),
+            ("https://192.168.1.20:7471", false),
+            ("https://box.tail1234.ts.net", false),
+            ("https://[fd00::2]:7471", false),
+            ("https://localhost.example.com", false),
+        ];
+        for (url, local) in cases {
+            let hint = local_only_hint(url);
+            assert_eq!(hint.is_some(), local, "{url}");
+            if let Some(h) = hint {
+                assert!(h.contains("public_url") && h.contains("listen"), "{h}");
+            }
+        }
     }
 
     #[test]

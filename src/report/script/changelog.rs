@@ -14,6 +14,23 @@ pub(crate) const CHANGELOG_LIMIT: usize = 12;
 /// `tasks` should hold the period's tasks and every open one: the period is
 /// filtered here, and the closing is about tasks open now.
 pub fn changelog(tasks: &[TaskView], since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    changelog_segments(tasks, since, now).iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// A stretch of the changelog: the summary, one task, or the closing. An episode's chapters
+/// start where each segment with a `title` starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// The chapter's title; `None` continues the chapter before.
+    pub title: Option<String>,
+    /// The task the chapter is about.
+    pub task: Option<i64>,
+    pub text: String,
+}
+
+/// The changelog narrative as segments: "Summary", then one per task it speaks of (the
+/// task's title), then the closing, which belongs to the last chapter.
+pub fn changelog_segments(tasks: &[TaskView], since: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Segment> {
     let period = words::period((now - since).to_std().unwrap_or_default());
     let landed_state = |s: TaskState| matches!(s, TaskState::Merged | TaskState::Ready | TaskState::NeedsAttention);
     let mut landed: Vec<&TaskView> = tasks
@@ -50,15 +67,18 @@ pub fn changelog(tasks: &[TaskView], since: DateTime<Utc>, now: DateTime<Utc>) -
         out.extend(agent_time_sentence(&landed));
     }
 
+    let mut segs = vec![Segment { title: Some("Summary".into()), task: None, text: out.join(" ") }];
     let (shown, _) = words::cap_at(&landed, CHANGELOG_LIMIT);
     for (i, v) in shown.iter().enumerate() {
-        out.push(changelog_item(v, i, shown.len(), now));
+        segs.push(Segment { title: Some(plain_title(&v.title)), task: Some(v.id), text: changelog_item(v, i, shown.len(), now) });
     }
+    let mut close = Vec::new();
     if landed.len() > shown.len() {
-        out.push(format!("There {} {} more I'll skip here.", if landed.len() - shown.len() == 1 { "is" } else { "are" }, number((landed.len() - shown.len()) as u64)));
+        close.push(format!("There {} {} more I'll skip here.", if landed.len() - shown.len() == 1 { "is" } else { "are" }, number((landed.len() - shown.len()) as u64)));
     }
-    out.push(still_needs_you(tasks));
-    out.join(" ")
+    close.push(still_needs_you(tasks));
+    segs.push(Segment { title: None, task: None, text: close.join(" ") });
+    segs
 }
 
 pub(crate) fn changelog_item(v: &TaskView, i: usize, n: usize, now: DateTime<Utc>) -> String {
