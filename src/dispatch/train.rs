@@ -467,6 +467,11 @@ fn check_names(config: &Config, repo: &Repo, tasks: &[&Task]) -> Vec<(String, cr
     out
 }
 
+/// git's worktree list is one file per worktree under the repo's git dir, and adding one
+/// while another is added, removed or pruned can read a half-written entry: scratch
+/// worktrees are added and removed one at a time (their checks run side by side).
+static SCRATCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A combined tip built in scratch: the commit and its tree.
 #[derive(Debug, Clone)]
 struct Tip {
@@ -507,6 +512,16 @@ impl DispatchHandle {
             }
         };
         tell(News::Progress(progress.clone())).await;
+        // Scratch worktrees a stopped daemon left behind are forgotten by git first.
+        for repo in config.repos.iter() {
+            let (git, dir, scratch) = (self.ctx.git.clone(), PathBuf::from(&repo.path), self.ctx.data.root().join("train"));
+            let _ = tokio::task::spawn_blocking(move || {
+                let _one = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = std::fs::remove_dir_all(&scratch);
+                let _ = git.run(&dir, &["worktree", "prune"]);
+            })
+            .await;
+        }
         'train: while let Some(first) = queue.front().cloned() {
             if stop.load(Ordering::SeqCst) {
                 fin.stopped = true;
@@ -608,83 +623,91 @@ impl DispatchHandle {
                     Err(_) => break,
                 }
             }
-            // Check the tips at once.
-            progress.doing = Doing::Checking(tips.iter().map(|t| t.task).collect());
-            tell(News::Progress(progress.clone())).await;
+            // Check the tips at once (each on its own task, so they run side by side), and merge
+            // each as soon as it and every tip before it are green.
             let names_of: Vec<Vec<(String, crate::config::CheckCmd)>> = (0..tips.len())
                 .map(|i| check_names(&config, &repo, &window[..=i].iter().map(|(_, t)| t).collect::<Vec<&Task>>()))
                 .collect();
-            let checks = tips.iter().zip(&names_of).map(|(tip, names)| {
-                let names = names.clone();
-                let known = green.get(&tip.tree).is_some_and(|done| names.iter().all(|(n, _)| done.contains(n)));
-                let (me, repo, tip) = (self.clone(), repo.clone(), tip.clone());
-                async move {
-                    if known {
-                        return (Ok(()), 0);
-                    }
-                    me.check_tip(&repo, &tip, &names).await
-                }
-            });
-            let checked: Vec<(Result<(), String>, usize)> = futures_util::future::join_all(checks).await;
-            fin.checks_run += checked.iter().map(|(_, n)| n).sum::<usize>();
-            let results: Vec<TipResult> = tips.iter().zip(&checked).map(|(tip, (r, _))| (tip.task, r.clone())).collect();
-            for ((tip, (r, _)), names) in tips.iter().zip(&checked).zip(names_of) {
-                if r.is_ok() {
-                    green.entry(tip.tree.clone()).or_default().extend(names.into_iter().map(|(n, _)| n));
-                }
-            }
-            let (lead, broke) = longest_green(&results);
-            // Merge the green ones in order, each through the gate and bound to its checked tree.
-            for (i, tip) in tips.iter().enumerate().take(lead) {
-                if stop.load(Ordering::SeqCst) {
-                    fin.stopped = true;
-                    break 'train;
-                }
-                let (p, t) = &window[i];
-                queue.pop_front();
-                progress.doing = Doing::Merging(t.id);
+            let mut running: VecDeque<tokio::task::JoinHandle<(Result<(), String>, usize)>> = tips
+                .iter()
+                .zip(&names_of)
+                .map(|(tip, names)| {
+                    let known = green.get(&tip.tree).is_some_and(|done| names.iter().all(|(n, _)| done.contains(n)));
+                    let (me, repo, tip, names) = (self.clone(), repo.clone(), tip.clone(), names.clone());
+                    tokio::spawn(async move { if known { (Ok(()), 0) } else { me.check_tip(&repo, &tip, &names).await } })
+                })
+                .collect();
+            let mut results: Vec<TipResult> = Vec::new();
+            let mut done = 0;
+            while let Some(handle) = running.pop_front() {
+                progress.doing = Doing::Checking(tips[results.len()..].iter().map(|t| t.task).collect());
                 tell(News::Progress(progress.clone())).await;
-                let (g, p2, b, tree) = (gate.clone(), p.clone(), train_base.get(&repo.name).cloned(), tip.tree.clone());
-                let outcome = tokio::task::spawn_blocking(move || g.confirm_checked(&p2, None, clock, b.as_deref(), Some(&tree)))
-                    .await
-                    .unwrap_or_else(|e| Err(refused(e)));
-                match outcome {
-                    Ok(m) => {
-                        train_base.insert(repo.name.clone(), m.new.clone());
-                        if !landed_in.contains(&repo.name) {
-                            landed_in.push(repo.name.clone());
-                        }
-                        let _ = store.add_event(
-                            Some(t.id),
-                            "train",
-                            &format!("merged as part of the merge train; the combined tree {} was checked", short(&tip.tree)),
-                            Some(&serde_json::json!({"tree": tip.tree, "tip": tip.commit, "new": m.new})),
-                        );
-                        progress.merged.push(t.id);
-                        fin.results.push((t.id, Ok(())));
-                        tell(News::Landed { merged: m.clone(), title: t.title.clone(), at: progress.merged.len() + progress.dropped.len(), total }).await;
-                        fin.merged.push(m);
+                let (r, ran) = handle.await.unwrap_or_else(|e| (Err(format!("its check could not run: {e}")), 0));
+                fin.checks_run += ran;
+                let tip = &tips[results.len()];
+                if r.is_ok() {
+                    green.entry(tip.tree.clone()).or_default().extend(names_of[results.len()].iter().map(|(n, _)| n.clone()));
+                }
+                results.push((tip.task, r));
+                let (lead, broke) = longest_green(&results);
+                // Merge the green ones in order, each through the gate and bound to its checked tree.
+                while done < lead {
+                    if stop.load(Ordering::SeqCst) {
+                        fin.stopped = true;
+                        fin.checks_run += self.drain(running).await;
+                        break 'train;
                     }
-                    Err(r) => {
-                        // Refused (its branch moved, the base moved under it, …): the tips
-                        // after it held its change, so they are built again.
-                        progress.dropped.push(t.id);
-                        fin.results.push((t.id, Err(NotMerged::Refused(r.reason.clone()))));
-                        tell(News::Dropped { task: t.id, title: t.title.clone(), reason: r.reason }).await;
-                        continue 'train;
+                    let (tip, (p, t)) = (&tips[done], &window[done]);
+                    done += 1;
+                    queue.pop_front();
+                    progress.doing = Doing::Merging(t.id);
+                    tell(News::Progress(progress.clone())).await;
+                    let (g, p2, b, tree) = (gate.clone(), p.clone(), train_base.get(&repo.name).cloned(), tip.tree.clone());
+                    let outcome = tokio::task::spawn_blocking(move || g.confirm_checked(&p2, None, clock, b.as_deref(), Some(&tree)))
+                        .await
+                        .unwrap_or_else(|e| Err(refused(e)));
+                    match outcome {
+                        Ok(m) => {
+                            train_base.insert(repo.name.clone(), m.new.clone());
+                            if !landed_in.contains(&repo.name) {
+                                landed_in.push(repo.name.clone());
+                            }
+                            let _ = store.add_event(
+                                Some(t.id),
+                                "train",
+                                &format!("merged by the merge train; the combined tree {} was checked", short(&tip.tree)),
+                                Some(&serde_json::json!({"tree": tip.tree, "tip": tip.commit, "new": m.new})),
+                            );
+                            progress.merged.push(t.id);
+                            fin.results.push((t.id, Ok(())));
+                            tell(News::Landed { merged: m.clone(), title: t.title.clone(), at: progress.merged.len() + progress.dropped.len(), total }).await;
+                            fin.merged.push(m);
+                        }
+                        Err(r) => {
+                            // Refused (its branch moved, the base moved under it, …): the tips
+                            // after it hold its change, so they are built again.
+                            progress.dropped.push(t.id);
+                            fin.results.push((t.id, Err(NotMerged::Refused(r.reason.clone()))));
+                            tell(News::Dropped { task: t.id, title: t.title.clone(), reason: r.reason }).await;
+                            fin.checks_run += self.drain(running).await;
+                            continue 'train;
+                        }
                     }
                 }
-            }
-            if let Some((id, why)) = broke {
-                let Some((_, t)) = window.iter().find(|(_, t)| t.id == id) else { continue };
-                queue.retain(|p| p.task != id);
-                let merged_before: Vec<i64> = progress.merged.clone();
-                let on = if merged_before.is_empty() { repo.base.clone() } else { format!("{} with {}", repo.base, tasks_said(&merged_before)) };
-                let reason = format!("on top of {on}, {}", why.trim_end_matches('.'));
-                self.drop_task(t, &reason, &repo).await;
-                progress.dropped.push(id);
-                fin.results.push((id, Err(NotMerged::LeftOut(reason.clone()))));
-                tell(News::Dropped { task: id, title: t.title.clone(), reason }).await;
+                if let Some((id, why)) = broke {
+                    // Every tip before it was green: this task broke it. The tips after it
+                    // hold its change; they are built again without it.
+                    fin.checks_run += self.drain(std::mem::take(&mut running)).await;
+                    let t = &window[results.len() - 1].1;
+                    queue.retain(|p| p.task != id);
+                    let on = if progress.merged.is_empty() { repo.base.clone() } else { format!("{} with {}", repo.base, tasks_said(&progress.merged)) };
+                    let reason = format!("on top of {on}, {}", why.trim_end_matches('.'));
+                    self.drop_task(t, &reason, &repo).await;
+                    progress.dropped.push(id);
+                    fin.results.push((id, Err(NotMerged::LeftOut(reason.clone()))));
+                    tell(News::Dropped { task: id, title: t.title.clone(), reason }).await;
+                    break;
+                }
             }
         }
         if fin.stopped {
@@ -708,6 +731,16 @@ impl DispatchHandle {
         drop(turn);
         tell(News::Done(fin.clone())).await;
         fin
+    }
+
+    /// Let checks made stale by a red tip or a refusal finish (their scratch worktrees are
+    /// removed as they end), so no more than `max_parallel` run at once.
+    async fn drain(&self, running: VecDeque<tokio::task::JoinHandle<(Result<(), String>, usize)>>) -> usize {
+        let mut ran = 0;
+        for h in running {
+            ran += h.await.map(|(_, n)| n).unwrap_or(0);
+        }
+        ran
     }
 
     fn repo_of(&self, task: &Task) -> Option<Repo> {
@@ -764,7 +797,7 @@ impl DispatchHandle {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
             }
-            let _ = git.run(&dir, &["worktree", "prune"]);
+            let _one = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
             let p = path.display().to_string();
             git.ok(&dir, &["worktree", "add", "--detach", "--quiet", &p, &commit]).map(|_| ()).map_err(|e| e.to_string())
         })
@@ -793,6 +826,7 @@ impl DispatchHandle {
         }
         let (git, dir) = (self.ctx.git.clone(), PathBuf::from(&repo.path));
         let _ = tokio::task::spawn_blocking(move || {
+            let _one = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
             let p = scratch.display().to_string();
             if git.run(&dir, &["worktree", "remove", "--force", &p]).map(|o| o.code).unwrap_or(1) != 0 {
                 let _ = std::fs::remove_dir_all(&scratch);
@@ -869,6 +903,77 @@ mod tests {
         }
         assert!(up(Step::Green { head: "x".into() }).ready());
         assert!(!up(Step::Red { reason: "x".into() }).ready());
+    }
+
+    #[test]
+    fn the_longest_green_prefix_is_merged_and_the_first_red_names_the_task_that_broke_it() {
+        let ok = |t: i64| (t, Ok(()));
+        let red = |t: i64, why: &str| (t, Err(why.to_string()));
+        let cases: Vec<(Vec<TipResult>, usize, Option<(i64, &str)>)> = vec![
+            (vec![], 0, None),
+            (vec![ok(1), ok(2), ok(3)], 3, None),
+            (vec![ok(1), ok(2), red(3, "check `build` failed (exit 1)"), red(4, "x"), red(5, "x")], 2, Some((3, "check `build` failed (exit 1)"))),
+            (vec![red(1, "a"), ok(2)], 0, Some((1, "a"))),
+            // A green tip after a red one is not trusted: it holds the red one's change.
+            (vec![ok(1), red(2, "b"), ok(3)], 1, Some((2, "b"))),
+        ];
+        for (results, lead, broke) in cases {
+            let (l, b) = longest_green(&results);
+            assert_eq!(l, lead, "{results:?}");
+            assert_eq!(b, broke.map(|(t, w)| (t, w.to_string())), "{results:?}");
+        }
+    }
+
+    #[test]
+    fn progress_is_said_as_where_the_train_stands() {
+        let p = |merged: Vec<i64>, dropped: Vec<i64>, doing| Progress { total: 5, base: "main".into(), merged, dropped, doing };
+        let cases = [
+            (p(vec![], vec![], Doing::Starting), "The merge train into main is starting with 5 tasks."),
+            (
+                p(vec![1, 2], vec![], Doing::Checking(vec![4])),
+                "Merging 3 of 5 into main: task 4 is being checked on top of the ones before it. Merged so far: tasks 1 and 2.",
+            ),
+            (
+                p(vec![], vec![], Doing::Checking(vec![1, 2, 3])),
+                "Merging 1 of 5 into main: tasks 1, 2 and 3 are being checked, each on top of the ones before it.",
+            ),
+            (
+                p(vec![1, 2], vec![3], Doing::Merging(4)),
+                "Merging 4 of 5 into main: task 4 is going in now. Merged so far: tasks 1 and 2. Left out: task 3.",
+            ),
+            (p(vec![1], vec![], Doing::Stopping), "The merge train into main stops before its next merge. Merged so far: task 1."),
+            (p(vec![1, 2, 4, 5], vec![3], Doing::Updating), "The merge train into main is bringing the other ready tasks up to date. Merged so far: tasks 1, 2, 4 and 5. Left out: task 3."),
+        ];
+        for (progress, said) in cases {
+            assert_eq!(progress.said(), said);
+        }
+    }
+
+    #[test]
+    fn each_merge_and_each_task_left_out_is_said_once_as_it_happens() {
+        let merged = Merged { task: 4, base: "main".into(), old: "a".into(), new: "b".into(), method: "merge".into(), note: None, pr: None, queued: false };
+        let cases = [
+            (News::Landed { merged, title: "Red button".into(), at: 3, total: 5 }, Some("Merged task 4, 'Red button', into main (3 of 5).")),
+            (
+                News::Dropped { task: 3, title: "Drop the API".into(), reason: "on top of main with tasks 1 and 2, check `build` failed (exit 1)".into() },
+                Some("Task 3, 'Drop the API', is left out of the merge train: on top of main with tasks 1 and 2, check `build` failed (exit 1)."),
+            ),
+            (News::Progress(Progress::new(2, "main")), None),
+            (News::Done(Finished::default()), None),
+        ];
+        for (news, said) in cases {
+            assert_eq!(news.said().as_deref(), said);
+        }
+    }
+
+    #[test]
+    fn stop_the_train_is_heard_in_its_usual_words() {
+        for yes in ["stop the train", "Stop the merge train.", "halt the train please", "stop merging", "cancel the train", "abort the merges"] {
+            assert!(asks_to_stop(yes), "{yes}");
+        }
+        for no in ["stop task 3", "merge all ready", "what's the train doing", "cancel that", "stop"] {
+            assert!(!asks_to_stop(no), "{no}");
+        }
     }
 
     #[test]

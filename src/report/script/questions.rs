@@ -320,7 +320,7 @@ pub fn refusal(r: &Refusal) -> String {
             format!("Something went wrong with {}: {e}.", task.said())
         }
         Refusal::LeftOut { task, why } => {
-            format!("{} was left out: {}.", capitalize(&task.said()), why.trim_end_matches('.'))
+            format!("{}, was left out: {}.", capitalize(&task.said()), why.trim_end_matches('.'))
         }
     }
 }
