@@ -223,7 +223,7 @@ fn after_a_merge_a_ready_task_that_touches_the_same_line_is_rebased_and_needs_at
 }
 
 #[test]
-fn merge_all_merges_one_rebases_and_rechecks_the_next_then_merges_it_and_says_both() {
+fn merge_all_checks_the_combined_tip_and_merges_both_without_rebasing_either_and_says_both() {
     let scene = Scene::new();
     let write = |name: &str, file: &str| scene.agent(name, &format!("set -e\necho '{name}' > {file}\n{ID} add -A\n{ID} commit -qm {name}\n{DONE}"));
     let agents = [write("buttons", "components/button.txt"), write("pages", "app/page.txt")].concat();
@@ -244,17 +244,146 @@ fn merge_all_merges_one_rebases_and_rechecks_the_next_then_merges_it_and_says_bo
     assert_eq!(state(&task(&d, a)), "merged");
     let v = task(&d, b);
     assert_eq!(state(&v), "merged", "{v}");
-    // The second was rebased onto the first merge and checked again before it merged.
-    let train = events_of(&v, "train");
-    assert_eq!(train.len(), 1, "{v}");
-    let rebased = train[0]["data"]["head"].as_str().unwrap().to_string();
-    assert_ne!(rebased, b_head);
-    let first_merge = train[0]["data"]["base"].as_str().unwrap().to_string();
-    git(&scene.repo, &["merge-base", "--is-ancestor", &first_merge, &rebased]);
-    assert_eq!(events_of(&v, "check").len(), 2, "its checks ran again on the new head");
-    assert_eq!(events_of(&v, "review_result").len(), 2);
+    // The second was not rebased: its combined tip with the first was checked, and main
+    // holds exactly that tree.
+    assert_eq!(v["task"]["head_sha"].as_str().unwrap(), b_head);
+    let merged = events_of(&v, "train").into_iter().find(|e| e["data"]["new"].is_string()).cloned().unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(git(&scene.repo, &["rev-parse", "main^{tree}"]), merged["data"]["tree"].as_str().unwrap());
+    assert!(events_of(&v, "train").iter().any(|e| e["message"].as_str().unwrap().starts_with("checking the combined tip")), "{v}");
     assert_eq!(git(&scene.repo, &["show", "main:components/button.txt"]), "buttons");
     assert_eq!(git(&scene.repo, &["show", "main:app/page.txt"]), "pages");
+    // Each merge was said as it landed.
+    let log = d.stderr();
+    assert!(log.contains(&format!("Merged task {a}, 'Restyle the button', into main (1 of 2).")), "{log}");
+    assert!(log.contains(&format!("Merged task {b}, 'Fix the page', into main (2 of 2).")), "{log}");
+    // No scratch worktree is left behind.
+    let list = git(&scene.repo, &["worktree", "list", "--porcelain"]);
+    assert!(!list.contains("/train/tip-"), "{list}");
+}
+
+/// A check that counts its runs in `<root>/checks.log`, waits while `<root>/hold` exists,
+/// and fails when the tree holds both `removed.txt` and a file under `uses/` (a change that
+/// removes what another uses: each alone is green, together they break the build).
+fn counted_check(scene: &Scene) -> std::path::PathBuf {
+    let root = scene.root().display().to_string();
+    common::scene::sh(
+        scene.root(),
+        "check.sh",
+        &format!(
+            "echo run >> '{root}/checks.log'\nwhile [ -e '{root}/hold' ]; do sleep 0.05; done\nif [ -e removed.txt ] && [ -n \"$(ls uses 2>/dev/null)\" ]; then echo 'uses/ needs what removed.txt took away' >&2; exit 1; fi\nexit 0\n"
+        ),
+    )
+}
+
+fn check_runs(scene: &Scene) -> usize {
+    std::fs::read_to_string(scene.root().join("checks.log")).map(|s| s.lines().count()).unwrap_or(0)
+}
+
+/// Ask until the answer holds `what` (a guard against a hang, not a timing assertion).
+fn asked_until(d: &Daemon, question: &str, what: &[&str]) -> String {
+    let mut said = String::new();
+    for _ in 0..2400 {
+        let out = d.cli(&["brief", question]);
+        assert!(out.status.success(), "{}{}", common::stdout(&out), common::stderr(&out));
+        said = common::stdout(&out);
+        if what.iter().all(|w| said.contains(w)) {
+            return said;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("never heard {what:?} to {question:?}; last: {said}\n{}", d.stderr());
+}
+
+#[test]
+fn while_the_merge_train_runs_what_is_finished_hears_its_progress_and_stop_the_train_stops_it_between_merges() {
+    let scene = Scene::new();
+    let check = counted_check(&scene);
+    let write = |name: &str| scene.agent(name, &format!("set -e\necho $CAPCOM_TASK_ID > {name}-$CAPCOM_TASK_ID.txt\n{ID} add -A\n{ID} commit -qm {name}\n{DONE}"));
+    let agents = [write("one"), write("two"), write("three")].concat();
+    let config = scene.config(&agents, "overlap = \"allow\"", "").replace("test = [\"true\"]", &format!("test = [\"{}\"]", check.display()));
+    let d = Daemon::start(&config);
+    let ids: Vec<i64> = ["one", "two", "three"].iter().map(|a| dispatch_scoped(&d, a, &format!("Task {a}"), &[])).collect();
+    for id in &ids {
+        assert_eq!(state(&settled(&d, *id)), "ready");
+    }
+    let out = d.cli(&["brief", "merge all ready"]);
+    assert!(common::stdout(&out).contains("Merge three ready tasks into main"), "{}", common::stdout(&out));
+
+    // The checks of the combined tips wait on a file this test holds.
+    std::fs::write(scene.root().join("hold"), "").unwrap();
+    std::thread::scope(|s| {
+        let confirm = s.spawn(|| d.cli(&["brief", "confirm"]));
+        // The first tip is the first task's own reviewed tree: it merges without a new check;
+        // the second and third wait on their checks. The conversation goes on meanwhile.
+        let said = asked_until(&d, "what's finished?", &["Merging 2 of 3 into main", &format!("Merged so far: task {}.", ids[0])]);
+        assert!(said.contains(&format!("tasks {} and {} are being checked", ids[1], ids[2])), "{said}");
+        assert_eq!(state(&task(&d, ids[0])), "merged");
+        assert_eq!(state(&task(&d, ids[1])), "ready", "not merged before its combined tip is green");
+        assert!(d.stderr().contains(&format!("Merged task {}, 'Task one', into main (1 of 3).", ids[0])), "said as it landed: {}", d.stderr());
+
+        let out = d.cli(&["brief", "stop the train"]);
+        let stop = common::stdout(&out);
+        assert!(out.status.success() && stop.contains("stops before its next merge"), "{stop}{}", common::stderr(&out));
+        std::fs::remove_file(scene.root().join("hold")).unwrap();
+
+        let out = confirm.join().unwrap();
+        let said = common::stdout(&out);
+        assert!(out.status.success(), "{said}{}", common::stderr(&out));
+        assert!(said.contains("Merged one task into main: Task one."), "{said}");
+        assert!(said.contains("The train was stopped as you asked; two tasks not merged."), "{said}");
+    });
+    assert_eq!(state(&task(&d, ids[1])), "ready");
+    assert_eq!(state(&task(&d, ids[2])), "ready");
+    assert_eq!(git(&scene.repo, &["show", &format!("main:one-{}.txt", ids[0])]), ids[0].to_string());
+    assert!(git(&scene.repo, &["ls-tree", "--name-only", "main"]).lines().all(|f| !f.starts_with("two-")), "the stopped ones stay out");
+}
+
+#[test]
+fn a_train_of_five_where_the_third_breaks_the_build_merges_the_other_four_and_checks_in_linear_time() {
+    let scene = Scene::new();
+    let check = counted_check(&scene);
+    let agents = [
+        scene.agent("user", &format!("set -e\nmkdir -p uses\necho $CAPCOM_TASK_ID > uses/t$CAPCOM_TASK_ID.txt\n{ID} add -A\n{ID} commit -qm use\n{DONE}")),
+        scene.agent("remover", &format!("set -e\necho gone > removed.txt\n{ID} add -A\n{ID} commit -qm remove\n{DONE}")),
+    ]
+    .concat();
+    let config = scene.config(&agents, "overlap = \"allow\"", "").replace("test = [\"true\"]", &format!("test = [\"{}\"]", check.display()));
+    let d = Daemon::start(&config);
+    let ids: Vec<i64> = ["user", "user", "remover", "user", "user"]
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let id = dispatch_scoped(&d, a, &format!("Change {}", i + 1), &[]);
+            assert_eq!(state(&settled(&d, id)), "ready", "each alone is green");
+            id
+        })
+        .collect();
+    let before = check_runs(&scene);
+    assert_eq!(before, 5, "one check per task's own review");
+
+    let out = d.cli(&["brief", "merge all ready"]);
+    assert!(common::stdout(&out).contains("Merge five ready tasks into main"), "{}", common::stdout(&out));
+    let out = d.cli(&["brief", "confirm"]);
+    let said = common::stdout(&out);
+    assert!(out.status.success(), "{said}{}", common::stderr(&out));
+    assert!(said.contains("Merged four tasks into main"), "{said}");
+    assert!(said.contains("Merged four tasks into main: Change one, Change two, Change four and Change five."), "{said}");
+    let left = format!("Task three, Change three, was left out: on top of main with tasks {} and {}, check `test` failed (exit 1).", ids[0], ids[1]);
+    assert!(said.contains(&left), "{said}");
+    for i in [0, 1, 3, 4] {
+        assert_eq!(state(&task(&d, ids[i])), "merged", "task {}", ids[i]);
+        assert_eq!(git(&scene.repo, &["show", &format!("main:uses/t{}.txt", ids[i])]), ids[i].to_string());
+    }
+    let v = task(&d, ids[2]);
+    assert_eq!(state(&v), "needs_attention");
+    assert!(v["task"]["reason"].as_str().unwrap().contains("check `test` failed"), "{v}");
+    assert!(git(&scene.repo, &["ls-tree", "--name-only", "main"]).lines().all(|f| f != "removed.txt"));
+    assert!(d.stderr().contains(&format!("Task {}, 'Change 3', is left out of the merge train", ids[2])), "said at once: {}", d.stderr());
+    // Checks of combined tips: the first tip is the first task's own reviewed tree; the second
+    // and third (red) run side by side; without the third, the fourth and fifth run once each.
+    // The old train ran N(N-1)/2 = 10 re-checks for five tasks.
+    let runs = check_runs(&scene) - before;
+    assert_eq!(runs, 4, "check runs in the train");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::dialogue::{self, Effect, Event, Heard};
 pub use super::dialogue::read_back;
 use crate::dispatch::{self, DispatchHandle};
 use crate::report::TaskView;
-use crate::review::merge::{Action, Gate, Merged, Pending};
+use crate::review::merge::{Action, Gate, Pending};
 use crate::store::{Task, TaskState, TaskUpdate};
 use crate::understand::{self, Intent, IntentKind, Target, TaskRef};
 
@@ -79,6 +79,10 @@ impl Coordinator {
             intent.intent = IntentKind::Confirm;
         }
         let mut answer = match intent.intent {
+            // "Stop the train" (heard as a cancel with no task, or as anything else).
+            _ if dispatch::train::asks_to_stop(&text) && (self.train.is_some() || intent.target.as_ref().is_none_or(|t| t.task.is_none())) => {
+                self.stop_train()
+            }
             IntentKind::Dispatch => self.dispatch_tasks(&intent, utterance).await,
             IntentKind::Merge if intent.target.as_ref().is_some_and(|t| t.all) => {
                 let only = intent.target.as_ref().map(|t| t.tasks.clone()).unwrap_or_default();
@@ -180,6 +184,12 @@ impl Coordinator {
             }
         };
         answer.intent = intent.intent.as_str().to_string();
+        // While a merge train runs, a status question hears where it stands first.
+        if intent.intent == IntentKind::Status
+            && let Some(t) = &self.train
+        {
+            answer.say = format!("{} {}", t.progress.said(), answer.say);
+        }
         // The question a held task asked stays open for one reply; status answers may open it again.
         match intent.intent {
             IntentKind::Status => self.ask_again_after_status(&intent),
@@ -545,6 +555,9 @@ impl Coordinator {
     /// "Merge all ready": ask about each ready task through the gate (each bound to its own
     /// head), then ask once about all that may be merged, saying why the others may not.
     async fn merge_all(&mut self, only: &[i64]) -> Answer {
+        if let Some(t) = &self.train {
+            return Answer::no("merge", format!("A merge train is running; ask again when it is done. {}", t.progress.said()));
+        }
         let gate = match self.gate() {
             Ok(g) => g,
             Err(e) => return Answer::no("merge", e),
@@ -709,74 +722,181 @@ impl Coordinator {
         }
     }
 
-    /// Merge each task of a confirmed "merge all" as a train: merge one through the gate,
-    /// bring the rest of its repo up to date (rebased and checked again), merge the next that
-    /// is still green, and say how each went. A task the train itself rebased is merged when
-    /// it is still the change asked about (same patch-id, re-run checks green); a head moved by
-    /// anyone else is refused.
+    /// A confirmed "merge all": the train runs as a task of its own, beside the conversation
+    /// (one at a time), and tells the coordinator what it does (`Msg::Train`). Each merge goes
+    /// through the gate, bound to its question's head and to the combined tree the train
+    /// checked (see `dispatch::train`). The request that confirmed it is answered with the
+    /// outcome when the train ends; a spoken confirm hears that it started, each merge as it
+    /// lands, and what was left out.
     async fn confirm_all(&mut self, pending: &Pending, clock: tokio::time::Instant) -> Answer {
         let gate = match self.gate() {
             Ok(g) => g,
             Err(e) => return Answer::no("confirm", e),
         };
-        let d = self.dispatch.clone();
+        let d = match self.dispatcher() {
+            Ok(d) => d.clone(),
+            Err(e) => return Answer::no("confirm", e),
+        };
+        if let Some(t) = &self.train {
+            return Answer::no("confirm", format!("A merge train is already running; nothing else merged. {}", t.progress.said()));
+        }
         let store = self.services.store.clone();
-        let config = self.services.config.clone();
-        let batch: Vec<i64> = pending.batch.iter().map(|p| p.task).collect();
-        let mut results: Vec<(TaskView, Result<(), crate::report::Refusal>)> = Vec::new();
-        let mut merged: Vec<Merged> = Vec::new();
-        let mut train_said: Vec<String> = Vec::new();
-        // Per repo: the base commit this train's own last merge made.
-        let mut train_base: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-        for item in &pending.batch {
-            let repo = store
-                .task(item.task)
-                .ok()
-                .and_then(|t| dispatch::resolve_repo(&config, t.repo.as_deref().or(t.spec.repo.as_deref())).ok().map(|r| r.name.clone()));
-            let outcome = match (item.pr, repo.as_ref().and_then(|r| train_base.get(r)).cloned()) {
-                (None, Some(base)) => {
-                    let (g, p) = (gate.clone(), item.clone());
-                    tokio::task::spawn_blocking(move || g.confirm_in_train(&p, None, clock, Some(&base)))
-                        .await
-                        .unwrap_or_else(|e| Err(crate::review::merge::Refusal { reason: e.to_string(), needs_attention: false, stale: false }))
+        let batch: Vec<Pending> = pending.batch.clone();
+        let ids: Vec<i64> = batch.iter().map(|p| p.task).collect();
+        let tasks: Vec<Task> = ids.iter().filter_map(|id| store.task(*id).ok()).collect();
+        let base = self.base_name(&tasks);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<dispatch::train::News>(64);
+        let Some(inbox) = self.inbox.clone() else {
+            // No loop to report to: ride here and answer at the end.
+            let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+            let fin = d.ride(gate, batch, clock, tx, stop).await;
+            let _ = drain.await;
+            return self.train_outcome(&fin, true);
+        };
+        tokio::spawn(async move {
+            while let Some(news) = rx.recv().await {
+                if inbox.send(Msg::Train(news)).await.is_err() {
+                    break;
                 }
-                _ => gate.merge(item, None, clock).await,
-            };
-            let view = store
-                .task(item.task)
-                .map(|t| TaskView::from_store(&t, &store.runs(t.id).unwrap_or_default(), &store.events(t.id).unwrap_or_default()))
-                .unwrap_or_else(|_| TaskView::new(item.task, "", TaskState::Ready));
-            let r = match outcome {
-                Ok(m) => {
-                    if let (Some(repo), Some(d)) = (repo.as_ref(), d.as_ref()) {
-                        if m.pr.is_none() {
-                            train_base.insert(repo.clone(), m.new.clone());
-                        }
-                        // The rest of the repo's ready tasks are brought up to date before the next merge.
-                        for up in d.update_ready(repo, &[m.task]).await {
-                            // Tasks of the batch say their own outcome when their turn comes.
-                            if up.step != dispatch::train::Step::UpToDate && !batch.contains(&up.task) {
-                                train_said.push(up.said());
-                            }
-                        }
+            }
+        });
+        let rider = stop.clone();
+        tokio::spawn(async move {
+            d.ride(gate, batch, clock, tx, rider).await;
+        });
+        self.train = Some(Riding {
+            progress: dispatch::train::Progress::new(ids.len(), &base),
+            stop,
+            waiters: Vec::new(),
+            reply_due: true,
+        });
+        let n = crate::report::words::count_of(ids.len() as u64, "task");
+        Answer::ok(
+            "confirm",
+            format!("Merging {n} into {base}, one at a time; I'll say each as it lands. Say \"stop the train\" to stop it between merges."),
+        )
+    }
+
+    /// What the train said it did.
+    pub(super) fn train_news(&mut self, news: dispatch::train::News) {
+        use dispatch::train::News;
+        match news {
+            News::Progress(p) => {
+                if let Some(t) = self.train.as_mut() {
+                    let stopping = t.progress.doing == dispatch::train::Doing::Stopping;
+                    t.progress = p;
+                    if stopping {
+                        t.progress.doing = dispatch::train::Doing::Stopping;
                     }
-                    merged.push(m);
-                    Ok(())
                 }
-                Err(r) => Err(crate::report::Refusal::Failed {
-                    task: crate::report::script::Named::from(&view),
-                    error: r.reason,
-                }),
-            };
-            results.push((view, r));
+            }
+            News::Done(fin) => {
+                let waiters = self.train.take().map(|t| t.waiters).unwrap_or_default();
+                let answer = self.train_outcome(&fin, !waiters.is_empty());
+                if waiters.is_empty() {
+                    self.notice(answer.say.clone());
+                }
+                for w in waiters {
+                    let _ = w.send(answer.clone());
+                }
+            }
+            landed_or_dropped => {
+                if let Some(t) = self.train.as_mut() {
+                    match &landed_or_dropped {
+                        News::Landed { merged, .. } if !t.progress.merged.contains(&merged.task) => t.progress.merged.push(merged.task),
+                        News::Dropped { task, .. } if !t.progress.dropped.contains(task) => t.progress.dropped.push(*task),
+                        _ => {}
+                    }
+                }
+                if let Some(said) = landed_or_dropped.said() {
+                    self.notice(said);
+                }
+            }
         }
-        let tasks: Vec<Task> = pending.batch.iter().filter_map(|p| store.task(p.task).ok()).collect();
-        let mut say = crate::report::script::merge_all_outcome(&results, &self.base_name(&tasks));
-        if !train_said.is_empty() {
-            say = format!("{say} {}", train_said.join(" "));
+    }
+
+    /// The outcome of a train. `whole`: every task's outcome (the answer to the request that
+    /// confirmed it); otherwise only what was not said as it happened.
+    fn train_outcome(&self, fin: &dispatch::train::Finished, whole: bool) -> Answer {
+        use dispatch::train::NotMerged;
+        let store = self.services.store.clone();
+        let tasks: Vec<Task> = fin.results.iter().filter_map(|(id, _)| store.task(*id).ok()).collect();
+        let base = self.base_name(&tasks);
+        let mut say = if whole {
+            let results: Vec<(TaskView, Result<(), crate::report::Refusal>)> = fin
+                .results
+                .iter()
+                .map(|(id, r)| {
+                    let view = store
+                        .task(*id)
+                        .map(|t| TaskView::from_store(&t, &store.runs(t.id).unwrap_or_default(), &store.events(t.id).unwrap_or_default()))
+                        .unwrap_or_else(|_| TaskView::new(*id, "", TaskState::Ready));
+                    let named = crate::report::script::Named::from(&view);
+                    let r = r.clone().map_err(|e| match e {
+                        NotMerged::Refused(error) => crate::report::Refusal::Failed { task: named, error },
+                        NotMerged::LeftOut(why) => crate::report::Refusal::LeftOut { task: named, why },
+                        NotMerged::Stopped => crate::report::Refusal::LeftOut { task: named, why: "the train was stopped before its turn".into() },
+                    });
+                    (view, r)
+                })
+                .collect();
+            crate::report::script::merge_all_outcome(&results, &base)
+        } else {
+            let n = crate::report::words::count_of(fin.merged.len() as u64, "task");
+            let mut s = format!("The merge train is done: {n} merged into {base}.");
+            let refused: Vec<String> = fin
+                .results
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Err(NotMerged::Refused(why)) => Some(format!("{}.", why.trim_end_matches('.'))),
+                    _ => None,
+                })
+                .collect();
+            if !refused.is_empty() {
+                s = format!("{s} {}", refused.join(" "));
+            }
+            s
+        };
+        if fin.stopped {
+            let left = fin.results.iter().filter(|(_, r)| matches!(r, Err(NotMerged::Stopped))).count() as u64;
+            say = format!("{say} The train was stopped as you asked; {} not merged.", crate::report::words::count_of(left, "task"));
         }
-        let ok = !merged.is_empty();
-        Answer { ok, merged: merged.into_iter().next(), ..Answer::ok("confirm", say) }
+        if !fin.updates.is_empty() {
+            say = format!("{say} {}", fin.updates.join(" "));
+        }
+        let ok = !fin.merged.is_empty();
+        Answer { ok, merged: fin.merged.first().cloned(), ..Answer::ok("confirm", say) }
+    }
+
+    /// Answer a request, or, when it started a merge train, when the train ends.
+    pub(super) fn reply(&mut self, answer: Answer, reply: tokio::sync::oneshot::Sender<Answer>) {
+        match self.train.as_mut() {
+            Some(t) if t.reply_due => {
+                t.reply_due = false;
+                t.waiters.push(reply);
+            }
+            _ => {
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    /// "Stop the train": the running train stops before its next merge.
+    fn stop_train(&mut self) -> Answer {
+        match self.train.as_mut() {
+            Some(t) => {
+                t.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                t.progress.doing = dispatch::train::Doing::Stopping;
+                let so_far = if t.progress.merged.is_empty() {
+                    "Nothing has merged yet.".to_string()
+                } else {
+                    format!("{} merged so far.", crate::report::words::count_of(t.progress.merged.len() as u64, "task"))
+                };
+                Answer::ok("cancel", format!("Okay, the merge train stops before its next merge. {so_far}"))
+            }
+            None => Answer::no("cancel", "No merge train is running; nothing to stop."),
+        }
     }
 
     /// `capcom cancel TASK`.
@@ -867,6 +987,18 @@ impl Coordinator {
             }
         }
     }
+}
+
+/// The merge train running now, as the coordinator knows it.
+pub struct Riding {
+    /// Where it stands (what a status question hears while it runs).
+    pub(super) progress: dispatch::train::Progress,
+    /// Set by "stop the train": it stops before its next merge.
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Requests answered with the outcome when it ends.
+    waiters: Vec<tokio::sync::oneshot::Sender<Answer>>,
+    /// The request being handled started it: its answer waits for the outcome.
+    pub(super) reply_due: bool,
 }
 
 /// Stands for when a queued task starts, in its read-back, until the dialogue says.

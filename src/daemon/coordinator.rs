@@ -99,6 +99,8 @@ pub enum Msg {
     SetPaused { paused: Option<bool>, reply: oneshot::Sender<bool> },
     /// The user's config file changed and loaded cleanly: the next brief, merge or task uses it.
     Config(Arc<crate::config::Config>),
+    /// What the running merge train did (it runs beside the conversation).
+    Train(crate::dispatch::train::News),
 }
 
 pub struct Coordinator {
@@ -125,6 +127,8 @@ pub struct Coordinator {
     pub(super) paused: bool,
     /// The stage and pause state, published after each message.
     published: watch::Sender<Published>,
+    /// The merge train running now, if any (one at a time; see `actions.rs`).
+    pub(super) train: Option<super::actions::Riding>,
 }
 
 /// The `capcom` binary, to supervise local agents (`capcom __supervise`), when this
@@ -157,6 +161,7 @@ impl Coordinator {
             inbox: None,
             paused: false,
             published: watch::Sender::new(Published { stage: Some(Stage::Idle), paused: false }),
+            train: None,
         }
     }
 
@@ -282,7 +287,7 @@ impl Coordinator {
             }
             Msg::Brief { text, intent, utterance, reply } => {
                 let answer = self.brief(text, intent, utterance).await;
-                let _ = reply.send(answer);
+                self.reply(answer, reply);
             }
             Msg::Merge { task, reply } => {
                 let answer = match self.resolve(&task) {
@@ -293,7 +298,7 @@ impl Coordinator {
             }
             Msg::Confirm { code, no_checks, reply } => {
                 let answer = self.confirm(code, no_checks).await;
-                let _ = reply.send(answer);
+                self.reply(answer, reply);
             }
             Msg::Cancel { task, reply } => {
                 let answer = match self.resolve(&task) {
@@ -337,13 +342,7 @@ impl Coordinator {
                     self.flush_notices();
                 }
             }
-            Msg::Notice(text) => {
-                if matches!(self.stage, Stage::Idle | Stage::AwaitingConfirmation) {
-                    self.say(text);
-                } else {
-                    self.held_notices.push(text);
-                }
-            }
+            Msg::Notice(text) => self.notice(text),
             Msg::PlayFile(path) => match (self.speech.clone(), self.inbox.clone()) {
                 (Some(speech), Some(inbox)) if matches!(self.stage, Stage::Idle | Stage::AwaitingConfirmation) => {
                     match crate::report::tts::read_wav(&path) {
@@ -374,6 +373,21 @@ impl Coordinator {
             Msg::Tick => {
                 self.step(Event::Tick).await;
             }
+            Msg::Train(news) => self.train_news(news),
+        }
+        // A train that started on this message answers its request when it ends (see `reply`);
+        // one started by voice has said that it started.
+        if let Some(t) = self.train.as_mut() {
+            t.reply_due = false;
+        }
+    }
+
+    /// A notice: said when the user is not busy, else held until they are.
+    pub(super) fn notice(&mut self, text: String) {
+        if matches!(self.stage, Stage::Idle | Stage::AwaitingConfirmation) {
+            self.say(text);
+        } else {
+            self.held_notices.push(text);
         }
     }
 

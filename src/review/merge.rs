@@ -379,6 +379,21 @@ impl Gate {
     /// last merge made: the base may have moved to it since the question, and the task's head
     /// may be the train's rebase of the change asked about (see [`Gate::same_change`]).
     pub fn confirm_in_train(&self, pending: &Pending, code: Option<&str>, clock: Instant, train_base: Option<&str>) -> Result<Merged, Refusal> {
+        self.confirm_checked(pending, code, clock, train_base, None)
+    }
+
+    /// Confirm one task of a speculative merge train: as [`Gate::confirm_in_train`], and the
+    /// commit the merge makes must hold exactly `checked_tree`, the tree the train checked
+    /// (the combined tip of this task and the ones merged before it). Any other tree is
+    /// refused before the base moves.
+    pub fn confirm_checked(
+        &self,
+        pending: &Pending,
+        code: Option<&str>,
+        clock: Instant,
+        train_base: Option<&str>,
+        checked_tree: Option<&str>,
+    ) -> Result<Merged, Refusal> {
         // A wrong code or an expired question refuses before anything is read.
         let c = gate::Confirmation { pending, code, now: clock };
         Self::live(pending, code, clock)?;
@@ -436,6 +451,18 @@ impl Gate {
                 git.ok(&repo_path, &args).map_err(|e| Refusal::no(format!("cannot make the merge commit: {e}")))?
             }
         };
+        if let Some(checked) = checked_tree {
+            let tree = git.ok(&repo_path, &["rev-parse", &format!("{new}^{{tree}}")]).map_err(|e| Refusal::no(format!("cannot read the merged tree: {e}")))?;
+            if tree.trim() != checked {
+                return Err(Refusal::no(format!(
+                    "Task {}'s merge into {} would not be the tree the train checked ({} against {}); nothing merged",
+                    task.id,
+                    repo.base,
+                    short(tree.trim()),
+                    short(checked)
+                )));
+            }
+        }
         // Each checkout of the base must take the new commit's files the way `git checkout`
         // would (a two-way `read-tree -m -u`), or nothing is merged. Tried first without
         // writing anything, so a refusal leaves every checkout and the base as they were.

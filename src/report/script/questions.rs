@@ -119,7 +119,7 @@ pub fn merge_all_outcome(results: &[(TaskView, Result<(), Refusal>)], base: &str
         match r {
             Ok(()) => ok.push(plain_title(&v.title)),
             // A foretold conflict is said in the words the question used.
-            Err(e @ (Refusal::Failed { .. } | Refusal::Conflict { .. }))
+            Err(e @ (Refusal::Failed { .. } | Refusal::Conflict { .. } | Refusal::LeftOut { .. }))
                 if foretold.iter().any(|c| c.task == v.id)
                     && (matches!(e, Refusal::Conflict { .. }) || refusal(e).contains("conflict")) =>
             {
@@ -240,6 +240,9 @@ pub enum Refusal {
     NothingReady,
     /// The merge (or other action) failed for a reason outside capcom.
     Failed { task: Named, error: String },
+    /// Left out of a merge train, and why (a red combined check, a conflict, a refusal of the
+    /// gate), or not reached because the train was stopped.
+    LeftOut { task: Named, why: String },
 }
 
 pub(crate) fn action_words(action: &str) -> &'static str {
@@ -315,6 +318,9 @@ pub fn refusal(r: &Refusal) -> String {
         Refusal::Failed { task, error } => {
             let e = reason_clause(error);
             format!("Something went wrong with {}: {e}.", task.said())
+        }
+        Refusal::LeftOut { task, why } => {
+            format!("{}, was left out: {}.", capitalize(&task.said()), why.trim_end_matches('.'))
         }
     }
 }

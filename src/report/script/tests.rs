@@ -139,4 +139,17 @@ fn merge_all_names_each_foretold_conflict_in_the_question_and_the_outcome() {
     // Another failure of a task that also has a foretold conflict keeps its own words.
     let results = vec![(three.clone(), Ok(())), (four.clone(), Err(failed(&four, "the test check is red")))];
     assert!(merge_all_outcome(&results, "main").contains("Something went wrong"));
+
+    // A task the merge train left out is said with why, in the train's words; a foretold
+    // conflict keeps the question's words.
+    let left = |v: &TaskView, why: &str| Refusal::LeftOut { task: Named::from(v), why: why.to_string() };
+    let results = vec![
+        (three.clone(), Ok(())),
+        (five.clone(), Err(left(&five, "on top of main with tasks 1 and 3, check `test` failed (exit 1)"))),
+    ];
+    let out = merge_all_outcome(&results, "main");
+    assert!(out.ends_with("Task five, Fix the footer, was left out: on top of main with tasks 1 and 3, check `test` failed (exit 1)."), "{out}");
+    let results = vec![(three.clone(), Ok(())), (four.clone(), Err(left(&four, "it conflicts with main in components/button.js")))];
+    let out = merge_all_outcome(&results, "main");
+    assert!(out.contains("Task four conflicts with task three in button.js; it was left for you."), "{out}");
 }
