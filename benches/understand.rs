@@ -1,6 +1,9 @@
 //! Field accuracy on the corpus (`tests/fixtures/briefs.toml`, tuned on) beside the held-out
-//! split (`tests/fixtures/briefs_heldout.toml`, never tuned on); then parse time per brief
-//! over the corpus, on one thread: p50, p99 and max in microseconds, and the slowest briefs.
+//! split (`tests/fixtures/briefs_heldout.toml` and `tests/understand/heldout_more.toml`, never
+//! tuned on) and the calibration split (`tests/understand/calibration.toml`, fitted on); how
+//! well confidence separates right parses from wrong ones at 0.75, before and after the
+//! calibration; then parse time per brief over the corpus, on one thread: p50, p99 and max
+//! in microseconds, and the slowest briefs.
 //!
 //! Run: `cargo bench --bench understand` (ROUNDS=n to change the number of rounds).
 
@@ -12,6 +15,8 @@ use std::time::Instant;
 mod briefs;
 #[path = "../tests/understand/score.rs"]
 mod score;
+#[path = "../tests/understand/calibrate.rs"]
+mod calibrate;
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -22,6 +27,10 @@ fn main() {
     let f: briefs::Corpus<score::Case> = briefs::load();
     println!("{}", score::score(&f, &f.cases).line("corpus (tuned on)"));
     println!("{}", score::score(&f, &score::held_out()).line("held-out (never tuned on)"));
+    println!("{}", score::score(&f, &score::calibration()).line("calibration split (fitted on)"));
+    for line in calibrate::report(&f) {
+        println!("{line}");
+    }
     let (config, tasks, now) = (f.config, f.tasks, f.now);
     let pendings: Vec<Option<Pending>> = f.cases.iter().map(|c| c.pending.as_ref().map(briefs::PendingCase::to_pending)).collect();
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);

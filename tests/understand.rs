@@ -11,6 +11,8 @@ mod briefs;
 mod shapes;
 #[path = "understand/score.rs"]
 mod score;
+#[path = "understand/calibrate.rs"]
+mod calibrate;
 
 use briefs::PendingCase;
 use score::{Case, checks_of, contains_ci};
@@ -709,4 +711,33 @@ mod contract {
         assert!(!t.deliverables.iter().any(|d| d.to_lowercase().contains("red and green")), "{:?}", t.deliverables);
         assert!(checks_of(t).contains(&"test".to_string()));
     }
+}
+
+/// The calibration table in `understand::calibrate` is what the calibration split gives,
+/// fitted again here (isotonic regression of "wholly right" on the raw score). Refit after
+/// changing the split or a rule: the test prints the new table.
+#[test]
+fn the_calibration_is_the_fit_on_the_training_split() {
+    let w = world();
+    let train = calibrate::label(&w, &score::calibration());
+    assert!(train.iter().filter(|l| !l.right).count() >= 10, "the calibration split needs wrong parses to fit on");
+    let steps = calibrate::isotonic(&train);
+    println!("isotonic steps: {steps:?}");
+    assert_eq!(steps.as_slice(), capcom::understand::calibrate::STEPS.as_slice(), "the table should be {steps:?}");
+}
+
+/// The figures the bench prints: cross-validation on the training split, and the held-out
+/// split (never tuned on, never fitted on) before and after. The calibration keeps the raw
+/// score's order (ties aside); at the grace window's threshold it must leave most wrong
+/// parses below and most right ones above.
+#[test]
+fn confidence_on_the_held_out_split_before_and_after() {
+    let w = world();
+    for line in calibrate::report(&w) {
+        println!("{line}");
+    }
+    let held = calibrate::label(&w, &score::held_out());
+    let after = calibrate::Separation::of(&held, calibrate::calibrated);
+    assert!(after.wrong >= 10, "too few wrong parses on the held-out split to judge: {}", after.wrong);
+    assert!(after.wrong_below * 2 > after.wrong && after.right_above * 4 > after.right * 3, "{}", after.line("held-out, calibrated"));
 }

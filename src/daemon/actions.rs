@@ -49,7 +49,7 @@ impl Coordinator {
             if heard != Heard::Other {
                 let effects = self.step(Event::Heard(heard)).await;
                 if let Some(answer) = self.graced(effects).await {
-                    self.dialogue.asked = None;
+                    self.step(Event::Replied).await;
                     return answer;
                 }
             }
@@ -103,7 +103,7 @@ impl Coordinator {
             }
             IntentKind::Deny if self.held_for_yes_no(&text).is_some() => {
                 let task = self.held_for_yes_no(&text).expect("checked by the guard");
-                self.keep_held(&task)
+                self.keep_held(&task).await
             }
             IntentKind::Confirm => {
                 // A confirmation that names another task than the one asked about changes nothing.
@@ -192,9 +192,9 @@ impl Coordinator {
         }
         // The question a held task asked stays open for one reply; status answers may open it again.
         match intent.intent {
-            IntentKind::Status => self.ask_again_after_status(&intent),
+            IntentKind::Status => self.ask_again_after_status(&intent).await,
             IntentKind::Help | IntentKind::Repeat | IntentKind::Changelog => {}
-            _ => self.note_asked(&answer),
+            _ => self.note_asked(&answer).await,
         }
         answer.parsed = Some(intent);
         answer

@@ -440,7 +440,9 @@ impl Coordinator {
     async fn resume_windows(&mut self) {
         let store = self.services.store.clone();
         let now = chrono::Utc::now();
-        let mut briefs: std::collections::BTreeMap<(Option<i64>, i64), (Vec<i64>, std::time::Duration, bool)> = Default::default();
+        // (utterance, first task) → (tasks, time left, unsure)
+        type Brief = (Vec<i64>, std::time::Duration, bool);
+        let mut briefs: std::collections::BTreeMap<(Option<i64>, i64), Brief> = Default::default();
         let mut by_utterance: std::collections::HashMap<Option<i64>, i64> = Default::default();
         for t in store.tasks_in(&[crate::store::TaskState::Queued]).unwrap_or_default() {
             let Some(until) = crate::dispatch::window_open(&store, &t, now) else { continue };

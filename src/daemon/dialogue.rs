@@ -37,6 +37,15 @@ pub struct Asked {
     pub at: Instant,
 }
 
+/// A held task as the store has it now: what the dialogue's decisions about held tasks read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldTask {
+    pub id: i64,
+    pub title: String,
+    /// Its question (the reason it is held).
+    pub question: Option<String>,
+}
+
 /// A task in its grace window: queued, its agent not started.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Graced {
@@ -68,6 +77,13 @@ pub enum Event {
     /// A brief's tasks were still in their grace window when the daemon stopped; `left` of it
     /// remains. They wait it out (no read-back is said again), and "undo that" still drops them.
     Resumed { tasks: Vec<i64>, left: Duration, unsure: bool },
+    /// A held task's question was said: the next words answer it.
+    AskedHeld { task: i64, question: String },
+    /// The held task's question had its reply (or the conversation moved on): close it.
+    Replied,
+    /// A status answer was given (about `named`, if it named a task): a held task it spoke of
+    /// (the one named, or the only held task) is the question the next words answer.
+    Status { named: Option<i64>, held: Vec<HeldTask> },
     /// Words were heard (already classified by [`heard`]).
     Heard(Heard),
     /// A task was added to the brief `like` is part of (the second half of a split): it waits
@@ -123,7 +139,7 @@ pub struct Dialogue {
     /// The task whose question expired last, so a late "confirm" is told why nothing happened.
     expired: Option<i64>,
     /// The held task whose question was said last: the next words answer it.
-    pub asked: Option<Asked>,
+    asked: Option<Asked>,
 }
 
 impl Dialogue {
@@ -152,6 +168,38 @@ impl Dialogue {
         self.asked.as_ref().filter(|a| now.saturating_duration_since(a.at) < ASKED_TTL)
     }
 
+    /// The held task the next words answer, with its question: the one asked about last while
+    /// its question is open and it is still held, unless a merge or cancel question is
+    /// pending (that comes first).
+    pub fn clarifying<'h>(&self, now: Instant, held: &'h [HeldTask]) -> Option<(&'h HeldTask, String)> {
+        if self.pending.is_some() {
+            return None;
+        }
+        let a = self.asked_open(now)?;
+        let t = held.iter().find(|h| h.id == a.task)?;
+        Some((t, t.question.clone().unwrap_or_else(|| a.question.clone())))
+    }
+
+    /// The held task a yes ("dispatch it anyway") or a no is about, when no merge or cancel
+    /// question is pending: the one just asked about, else, when the words say "anyway", the
+    /// only held task.
+    pub fn yes_no_about<'h>(&self, text: &str, now: Instant, held: &'h [HeldTask]) -> Option<&'h HeldTask> {
+        if self.pending.is_some() {
+            return None;
+        }
+        if let Some((t, _)) = self.clarifying(now, held) {
+            return Some(t);
+        }
+        // Without an open question only an explicit "anyway" reaches a held task.
+        if !text.to_lowercase().contains("anyway") {
+            return None;
+        }
+        match held {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
     pub fn step(&mut self, event: Event, now: Instant) -> Vec<Effect> {
         // What is due happens first: a window that closed has started its agent before
         // any words heard after it are read.
@@ -178,6 +226,22 @@ impl Dialogue {
                     self.briefs += 1;
                     for task in tasks {
                         self.graced.push(Graced { task, brief: self.briefs, until: now + left, unsure });
+                    }
+                }
+            }
+            Event::AskedHeld { task, question } => self.asked = Some(Asked { task, question, at: now }),
+            Event::Replied => self.asked = None,
+            Event::Status { named, held } => {
+                if self.pending.is_none() {
+                    let task = match named {
+                        Some(id) => held.iter().find(|h| h.id == id),
+                        None => match held.as_slice() {
+                            [one] => Some(one),
+                            _ => None,
+                        },
+                    };
+                    if let Some(t) = task {
+                        self.asked = Some(Asked { task: t.id, question: t.question.clone().unwrap_or_default(), at: now });
                     }
                 }
             }
@@ -277,6 +341,20 @@ impl Dialogue {
         }
         out
     }
+}
+
+/// Several held tasks and an "anyway" that names none: the question that asks which.
+pub fn which_held(held: &[HeldTask]) -> Option<String> {
+    if held.len() < 2 {
+        return None;
+    }
+    let names: Vec<String> = held.iter().map(|t| format!("task {}, '{}'", t.id, t.title)).collect();
+    Some(format!("Which one: {}? Say \"dispatch task {} anyway\", for example.", names.join(", or "), held[0].id))
+}
+
+/// What is said to a "no" to a held task's question: it stays held.
+pub fn kept_held(task: i64) -> String {
+    format!("Okay, task {task} stays on hold. Answer its question when you're ready, say \"dispatch task {task} anyway\", or cancel it.")
 }
 
 /// Read words heard while tasks are in their grace window: an undo, a correction naming a

@@ -7,12 +7,15 @@
 //! task of its own, and "dispatch it anyway" releases it as it stands. The question stays
 //! open for [`ASKED_TTL`](super::dialogue::ASKED_TTL) and for one reply; a status answer
 //! that names a held task opens it again. `capcom answer TASK TEXT` (`POST /v1/answer`)
-//! answers any held task at any time. Which task was asked about is the dialogue's state
-//! ([`super::dialogue::Dialogue::asked`]); what the store says of it is looked up here.
+//! answers any held task at any time. Which task was asked about, and which held task a
+//! reply is about, are the pure dialogue's decisions ([`super::dialogue::Dialogue::clarifying`],
+//! [`super::dialogue::Dialogue::yes_no_about`], [`super::dialogue::which_held`], the
+//! `AskedHeld`, `Replied` and `Status` events); this file reads the held tasks from the store
+//! for them and carries out what they decide.
 
 use super::answer::Answer;
 use super::coordinator::Coordinator;
-use super::dialogue::Asked;
+use super::dialogue::{self, Event, HeldTask};
 use crate::store::{Task, TaskState};
 use crate::understand::{self, Intent, IntentKind};
 
@@ -20,59 +23,42 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// The held tasks as the store has them now (none when it cannot be read).
+fn held_now(store: &crate::store::Store) -> Vec<HeldTask> {
+    store
+        .tasks_in(&[TaskState::Held])
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| HeldTask { id: t.id, title: t.title, question: t.reason })
+        .collect()
+}
+
 impl Coordinator {
     /// The clarifying question the next words answer, if one is open (and no merge or cancel
-    /// question is: those come first).
+    /// question is: those come first). The task may have been answered, released or
+    /// cancelled since it was asked about: only a task still held counts.
     pub(super) fn clarify_pending(&self) -> Option<understand::Pending> {
-        if self.dialogue.pending().is_some() {
-            return None;
-        }
-        let a = self.dialogue.asked_open(now())?;
-        // The task may have been answered, released or cancelled since.
-        let t = self.services.store.task(a.task).ok().filter(|t| t.state == TaskState::Held)?;
-        Some(understand::Pending { action: "clarify".into(), question: t.reason.unwrap_or_else(|| a.question.clone()), task: Some(t.id) })
+        let held = held_now(&self.services.store);
+        let (t, question) = self.dialogue.clarifying(now(), &held)?;
+        Some(understand::Pending { action: "clarify".into(), question, task: Some(t.id) })
     }
 
-    /// The held task a yes ("dispatch it anyway") or a no is about, when no merge or cancel
-    /// question is pending: the one just asked about, else the only held task.
+    /// The held task a yes ("dispatch it anyway") or a no is about (the dialogue decides).
     pub(super) fn held_for_yes_no(&self, text: &str) -> Option<Task> {
-        if self.dialogue.pending().is_some() {
-            return None;
-        }
-        if let Some(p) = self.clarify_pending() {
-            return p.task.and_then(|id| self.services.store.task(id).ok());
-        }
-        // Without an open question only an explicit "anyway" reaches a held task.
-        if !text.to_lowercase().contains("anyway") {
-            return None;
-        }
-        let held = self.services.store.tasks_in(&[TaskState::Held]).ok()?;
-        match held.as_slice() {
-            [one] => Some(one.clone()),
-            _ => None,
-        }
+        let held = held_now(&self.services.store);
+        let t = self.dialogue.yes_no_about(text, now(), &held)?;
+        self.services.store.task(t.id).ok()
     }
 
     /// Several held tasks and an "anyway" that names none: ask which.
     pub(super) fn which_held(&self) -> Option<String> {
-        let held = self.services.store.tasks_in(&[TaskState::Held]).ok()?;
-        if held.len() < 2 {
-            return None;
-        }
-        let names: Vec<String> = held.iter().map(|t| format!("task {}, '{}'", t.id, t.title)).collect();
-        Some(format!("Which one: {}? Say \"dispatch task {} anyway\", for example.", names.join(", or "), held[0].id))
+        dialogue::which_held(&held_now(&self.services.store))
     }
 
     /// "No" to a held task's question: it stays held, nothing else changes.
-    pub(super) fn keep_held(&mut self, task: &Task) -> Answer {
-        self.dialogue.asked = None;
-        Answer::ok(
-            "deny",
-            format!(
-                "Okay, task {} stays on hold. Answer its question when you're ready, say \"dispatch task {} anyway\", or cancel it.",
-                task.id, task.id
-            ),
-        )
+    pub(super) async fn keep_held(&mut self, task: &Task) -> Answer {
+        self.step(Event::Replied).await;
+        Answer::ok("deny", dialogue::kept_held(task.id))
     }
 
     /// `capcom answer TASK TEXT`: the user's answer to a task that waits for one. A held
@@ -113,34 +99,28 @@ impl Coordinator {
             ),
         };
         answer.intent = "answer".into();
-        self.note_asked(&answer);
+        self.note_asked(&answer).await;
         answer
     }
 
     /// Remember the question an answer asked (a held task's), or forget the last one once
     /// it has had its reply.
-    pub(super) fn note_asked(&mut self, answer: &Answer) {
-        let held = answer.tasks.iter().rev().find(|q| q.state == TaskState::Held);
-        self.dialogue.asked = held.map(|q| Asked { task: q.id, question: q.question.clone().unwrap_or_default(), at: now() });
+    pub(super) async fn note_asked(&mut self, answer: &Answer) {
+        let event = match answer.tasks.iter().rev().find(|q| q.state == TaskState::Held) {
+            Some(q) => Event::AskedHeld { task: q.id, question: q.question.clone().unwrap_or_default() },
+            None => Event::Replied,
+        };
+        self.step(event).await;
     }
 
     /// After a status answer: a held task it spoke of is the question the next words answer
-    /// (the one task asked about, or the only held task).
-    pub(super) fn ask_again_after_status(&mut self, intent: &Intent) {
-        if intent.intent != IntentKind::Status || self.dialogue.pending().is_some() {
+    /// (the one task asked about, or the only held task; the dialogue decides).
+    pub(super) async fn ask_again_after_status(&mut self, intent: &Intent) {
+        if intent.intent != IntentKind::Status {
             return;
         }
-        let store = &self.services.store;
-        let named = intent.target.as_ref().and_then(|t| t.task).and_then(|id| store.task(id).ok());
-        let task = match named {
-            Some(t) => Some(t).filter(|t| t.state == TaskState::Held),
-            None => match store.tasks_in(&[TaskState::Held]).unwrap_or_default().as_slice() {
-                [one] => Some(one.clone()),
-                _ => None,
-            },
-        };
-        if let Some(t) = task {
-            self.dialogue.asked = Some(Asked { task: t.id, question: t.reason.clone().unwrap_or_default(), at: now() });
-        }
+        let named = intent.target.as_ref().and_then(|t| t.task);
+        let held = held_now(&self.services.store);
+        self.step(Event::Status { named, held }).await;
     }
 }

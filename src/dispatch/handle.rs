@@ -294,3 +294,33 @@ impl DispatchHandle {
         let _ = self.ctx.store.add_event(Some(id), "follow_up", instruction, None);
     }
 }
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    /// A queued task may not start while its last recorded window is open; a released one
+    /// ("run it anyway"), one no longer queued, or one whose window closed may.
+    #[test]
+    fn a_task_waits_for_its_recorded_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("capcom.db")).unwrap();
+        let spec = TaskSpec { title: "t".into(), ..TaskSpec::default() };
+        let now = Utc::now();
+        let at = |secs: i64| serde_json::json!({"until": crate::store::time_str(now + chrono::Duration::seconds(secs))});
+        let t = store.create_task(&spec, TaskState::Queued, None, None, "test").unwrap();
+        assert_eq!(window_open(&store, &t, now), None, "no window recorded");
+        store.add_event(Some(t.id), GRACE_EVENT, "w", Some(&at(8))).unwrap();
+        assert!(window_open(&store, &t, now).is_some(), "open");
+        assert!(window_open(&store, &t, now + chrono::Duration::seconds(9)).is_none(), "closed");
+        // A correction restarts it: the last one counts.
+        store.add_event(Some(t.id), GRACE_EVENT, "w", Some(&at(20))).unwrap();
+        assert!(window_open(&store, &t, now + chrono::Duration::seconds(9)).is_some(), "restarted");
+        let held = store.transition(t.id, Some(&[TaskState::Queued]), TaskState::Held, Some("q")).unwrap();
+        assert_eq!(window_open(&store, &held, now), None, "only a queued task waits");
+        let u = store.create_task(&spec, TaskState::Queued, None, None, "test").unwrap();
+        store.add_event(Some(u.id), GRACE_EVENT, "w", Some(&at(8))).unwrap();
+        store.add_event(Some(u.id), "anyway", "start it now", None).unwrap();
+        assert_eq!(window_open(&store, &u, now), None, "released");
+    }
+}

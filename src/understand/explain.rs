@@ -9,6 +9,7 @@ use super::{Context, Intent, IntentKind, Names, TaskKind, normalize, parse};
 /// The intent [`parse`] makes of `text`, and one line per decision with its words.
 pub fn explain(text: &str, ctx: &Context) -> (Intent, Vec<String>) {
     let intent = parse(text, ctx);
+    let raw = super::parse_raw(text, ctx).1.raw;
     let names = Names::from_config(ctx.config);
     let norm = normalize::normalize(text, &names.vocab);
     let mut out = Vec::new();
@@ -41,7 +42,7 @@ pub fn explain(text: &str, ctx: &Context) -> (Intent, Vec<String>) {
             format!("a {} command, \"{}\"", intent.intent.as_str(), first.join(" "))
         }
     };
-    out.push(format!("intent: {} (confidence {:.2}): {words}", intent.intent.as_str(), intent.confidence));
+    out.push(format!("intent: {} (confidence {:.2}, calibrated from the rules' {raw:.2}): {words}", intent.intent.as_str(), intent.confidence));
     if let Some(t) = &intent.target {
         let what = match (t.task, t.pr, t.all) {
             (Some(id), _, _) => format!("task {id}"),

@@ -77,6 +77,7 @@ pub mod readiness;
 pub mod refs;
 pub mod vocab;
 pub mod two;
+pub mod calibrate;
 pub mod when;
 
 /// The names a brief may use, built from the config: agents (with spoken aliases),
@@ -182,7 +183,16 @@ pub fn default_repo(config: &Config) -> Option<String> {
 /// The words are cleaned up for reading only: each task's `brief` is what the user said,
 /// verbatim (URLs, flags, symbols and all). A brief of one task is the whole transcript; in a
 /// brief of several, each task quotes the stretch of the transcript it came from.
+///
+/// Its `confidence` is calibrated ([`calibrate`]): the chance that every field is right.
 pub fn parse(text: &str, ctx: &Context) -> Intent {
+    let (mut intent, signals) = parse_raw(text, ctx);
+    intent.confidence = calibrate::confidence(&signals, &intent);
+    intent
+}
+
+/// [`parse`] with the rules' own confidence, and the signals the calibration weighs.
+pub fn parse_raw(text: &str, ctx: &Context) -> (Intent, calibrate::Signals) {
     let names = Names::from_config(ctx.config);
     let norm = normalize::normalize(text, &names.vocab);
     let mut intent = intents::classify(&norm, ctx, &names);
@@ -194,7 +204,8 @@ pub fn parse(text: &str, ctx: &Context) -> Intent {
             norm.verbatim(text, &t.brief).unwrap_or(text.trim()).to_string()
         };
     }
-    intent
+    let signals = calibrate::Signals::of(text, &norm, &intent);
+    (intent, signals)
 }
 
 /// Merge the user's answer to a clarifying question into a held task, and score it again.

@@ -264,9 +264,17 @@ struct HeldOut {
     case: Vec<Case>,
 }
 
-/// The held-out split (`tests/fixtures/briefs_heldout.toml`): cases only, read against the
-/// corpus's config, tasks and "now".
+/// The held-out split (`tests/fixtures/briefs_heldout.toml` and `tests/understand/heldout_more.toml`):
+/// cases only, read against the corpus's config, tasks and "now".
 pub fn held_out() -> Vec<Case> {
     let f: HeldOut = toml::from_str(include_str!("../fixtures/briefs_heldout.toml")).expect("held-out fixture parses");
+    let more: HeldOut = toml::from_str(include_str!("heldout_more.toml")).expect("more held-out cases parse");
+    f.case.into_iter().chain(more.case).collect()
+}
+
+/// The calibration split (`tests/understand/calibration.toml`): with the corpus, what the
+/// confidence calibration is fitted on.
+pub fn calibration() -> Vec<Case> {
+    let f: HeldOut = toml::from_str(include_str!("calibration.toml")).expect("calibration cases parse");
     f.case
 }

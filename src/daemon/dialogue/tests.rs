@@ -464,3 +464,50 @@ fn the_read_back_says_when_the_agent_starts() {
         assert_eq!(starts_in(Duration::from_secs(secs)), want);
     }
 }
+
+fn held(id: i64, q: &str) -> HeldTask {
+    HeldTask { id, title: format!("task {id}"), question: Some(q.into()) }
+}
+
+/// Which held task the next words answer, and which one a yes or no is about.
+#[test]
+fn conversations_about_held_tasks() {
+    let t0 = Instant::now();
+    let later = |s: u64| t0 + Duration::from_secs(s);
+    let one = vec![held(3, "Which files?")];
+    let two = vec![held(3, "Which files?"), held(4, "Which repo?")];
+
+    // Asked about task 3: the next words answer it, while it is held and the question is open.
+    let mut d = Dialogue::new(GRACE);
+    d.step(Event::AskedHeld { task: 3, question: "Which files?".into() }, t0);
+    assert_eq!(d.clarifying(later(1), &one).map(|(t, q)| (t.id, q)), Some((3, "Which files?".to_string())));
+    assert_eq!(d.clarifying(later(1), &[]).map(|(t, _)| t.id), None, "no longer held");
+    assert_eq!(d.clarifying(t0 + ASKED_TTL, &one).map(|(t, _)| t.id), None, "the question timed out");
+    assert_eq!(d.yes_no_about("yes", later(1), &two).map(|t| t.id), Some(3), "the one asked about, among several");
+    // A merge question pending comes first.
+    d.step(Event::Ask(question(9, "abc", later(1), Duration::from_secs(30))), later(1));
+    assert!(d.clarifying(later(2), &one).is_none() && d.yes_no_about("dispatch it anyway", later(2), &one).is_none());
+    d.step(Event::Withdraw, later(2));
+    // Its reply closes it.
+    d.step(Event::Replied, later(3));
+    assert!(d.clarifying(later(3), &one).is_none());
+    // Without an open question, only "anyway" reaches a held task, and only the only one.
+    assert_eq!(d.yes_no_about("yes", later(3), &one).map(|t| t.id), None);
+    assert_eq!(d.yes_no_about("dispatch it anyway", later(3), &one).map(|t| t.id), Some(3));
+    assert_eq!(d.yes_no_about("dispatch it anyway", later(3), &two).map(|t| t.id), None);
+    assert_eq!(which_held(&two).as_deref(), Some("Which one: task 3, 'task 3', or task 4, 'task 4'? Say \"dispatch task 3 anyway\", for example."));
+    assert_eq!(which_held(&one), None);
+
+    // A status answer opens the question of the task it named, or of the only held task.
+    let mut d = Dialogue::new(GRACE);
+    d.step(Event::Status { named: Some(4), held: two.clone() }, t0);
+    assert_eq!(d.clarifying(later(1), &two).map(|(t, _)| t.id), Some(4));
+    let mut d = Dialogue::new(GRACE);
+    d.step(Event::Status { named: None, held: two.clone() }, t0);
+    assert!(d.clarifying(later(1), &two).is_none(), "several held, none named: no question opens");
+    d.step(Event::Status { named: None, held: one.clone() }, t0);
+    assert_eq!(d.clarifying(later(1), &one).map(|(t, _)| t.id), Some(3));
+    d.step(Event::Status { named: Some(7), held: one.clone() }, later(2));
+    assert_eq!(d.clarifying(later(2), &one).map(|(t, _)| t.id), Some(3), "a named task that is not held changes nothing");
+    assert_eq!(kept_held(3), "Okay, task 3 stays on hold. Answer its question when you're ready, say \"dispatch task 3 anyway\", or cancel it.");
+}
