@@ -80,14 +80,14 @@ fn clips(dir: &Path) -> Sets {
             jargon.push(Clip { name: format!("jargon{i}-{v}-{wpm}"), text: text.to_string(), samples: speech::speak(text, v, wpm, dir) });
         }
     }
-    // long: all of one kind and then the other, about 35–55 s
+    // long: every text of one list in one clip, about 35–55 s
     let mut long = Vec::new();
     for (n, texts) in [(0usize, PLAIN), (1, JARGON), (2, speech::BRIEFS)] {
         for k in [n, n + 3] {
             let (v, wpm) = VOICES[k % VOICES.len()];
             let mut text = String::new();
             let mut samples = Vec::new();
-            for t in texts.iter().take(if n == 2 { 6 } else { 5 }) {
+            for t in texts.iter() {
                 text.push_str(t);
                 text.push(' ');
                 samples.extend(speech::speak(t, v, wpm, dir));
@@ -151,8 +151,9 @@ pub fn run(f16: &Path, q8: &Path, cfg: &capcom::config::Config, root: &Path) {
     for (weights, model) in [("f16", f16), ("q8_0", q8)] {
         for (pname, prompt) in [("none", ""), ("names only", names.as_str()), ("full vocabulary", full.as_str())] {
             for condition in [false, true] {
-                // conditioning only matters for clips of several pieces; q8_0 is measured without it
-                if condition && weights == "q8_0" {
+                // conditioning only matters for clips of several pieces; q8_0 and the
+                // names-only prompt are measured without it
+                if condition && (weights == "q8_0" || pname == "names only") {
                     continue;
                 }
                 let mut s = Settings::from_config(cfg);
