@@ -8,6 +8,9 @@ same CTranslate2 model capcom imported, printed next to capcom's figures.
 
 --model defaults to the directory `./capcom.sh test` unpacks the package into.
 --hogs runs two busy shell loops during the measurement (killed after).
+--prompts reads target/bench-clips/prompts/ (the bench's prompt section) and
+prints faster-whisper's WER per kind of clip for each prompt variant (none,
+names only, full vocabulary), with condition_on_previous_text off and on.
 Prints WER on briefs and commands and the median seconds per clip for
 capcom (`capcom transcribe --json` on each clip, its own decode time, model
 load excluded) and faster-whisper int8/greedy and float32/beam 5, in one table.
@@ -65,7 +68,10 @@ def main():
     ap.add_argument("--clips", default=os.path.join(os.path.dirname(__file__), "..", "target", "bench-clips", "clips.json"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--hogs", action="store_true")
+    ap.add_argument("--prompts", action="store_true")
     a = ap.parse_args()
+    if a.prompts:
+        return prompt_variants(a)
     try:
         from faster_whisper import WhisperModel
     except ImportError:
@@ -132,6 +138,40 @@ def main():
         for h in hogs:
             h.terminate()  # SIGTERM: timeout passes it on to the loop
             h.wait()
+    return 0
+
+
+def prompt_variants(a):
+    from faster_whisper import WhisperModel
+
+    root = os.path.join(os.path.dirname(os.path.abspath(a.clips)), "prompts")
+    clips = json.load(open(os.path.join(root, "clips.json")))
+    prompts = json.load(open(os.path.join(root, "prompts.json")))
+    kinds = ["plain", "jargon", "long"]
+    m = WhisperModel(a.model, device="cpu", compute_type="int8", cpu_threads=a.threads)
+    list(m.transcribe(read_wav(clips[0]["file"]), beam_size=1, language="en")[0])  # warm-up
+    print("| peer | prompt | condition on previous text | WER plain | WER jargon | WER long | WER all | s | loadavg before -> after |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, key in [("none", "none"), ("names only", "names"), ("full vocabulary", "full")]:
+        for cond in [False, True]:
+            if cond and key == "names":
+                continue  # as the capcom section: conditioning with no prompt and the full one
+            before = " ".join(open("/proc/loadavg").read().split()[:3])
+            err = {k: [0, 0] for k in kinds}
+            t = time.perf_counter()
+            for c in clips:
+                segs, _ = m.transcribe(read_wav(c["file"]), beam_size=1, language="en",
+                                       initial_prompt=prompts[key] or None, condition_on_previous_text=cond)
+                e, n = word_errors(c["text"], " ".join(s.text for s in segs))
+                err[c["set"]][0] += e
+                err[c["set"]][1] += n
+            spent = time.perf_counter() - t
+            after = " ".join(open("/proc/loadavg").read().split()[:3])
+            pct = lambda v: 100 * v[0] / max(1, v[1])
+            total = [sum(err[k][0] for k in kinds), sum(err[k][1] for k in kinds)]
+            print(f"| faster-whisper int8 greedy, {a.threads} thread(s) | {name} | {'on' if cond else 'off'} | "
+                  f"{pct(err['plain']):.1f} % | {pct(err['jargon']):.1f} % | {pct(err['long']):.1f} % | {pct(total):.1f} % | "
+                  f"{spent:.0f} | {before} -> {after} |")
     return 0
 
 

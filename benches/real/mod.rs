@@ -14,9 +14,15 @@
 //! * the clips as WAV files plus `clips.json` in target/bench-clips, for
 //!   `scripts/faster_whisper_bench.py` to run faster-whisper on the same clips.
 //!
-//! `CAPCOM_BENCH_STREAM_ONLY=1` runs only the streaming section.
+//! * the vocabulary prompt decision on a larger, varied clip set
+//!   ([`prompts`]).
+//!
+//! `CAPCOM_BENCH_STREAM_ONLY=1` runs only the streaming section,
+//! `CAPCOM_BENCH_PROMPTS_ONLY=1` only the prompt section.
 //!
 //! No assertion is timed: this only prints.
+
+mod prompts;
 
 use crate::speech::{self, Clip};
 use capcom::transcribe::stream::{Live, replay};
@@ -243,6 +249,10 @@ pub fn run() {
     println!("cores: {} logical, {} physical; default threads {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), capcom::transcribe::physical_cores(), capcom::transcribe::default_threads());
     println!("whisper.cpp: {}", capcom::transcribe::system_info());
 
+    if std::env::var_os("CAPCOM_BENCH_PROMPTS_ONLY").is_some() {
+        prompts::run(&f16, &q8, &cfg, &root);
+        return;
+    }
     if std::env::var_os("CAPCOM_BENCH_STREAM_ONLY").is_some() {
         // only the streaming section (the setups below take long on a busy machine)
         streaming(&f16, &cfg, &lengths, &briefs);
@@ -328,6 +338,7 @@ pub fn run() {
         }
     }
     streaming(&f16, &cfg, &lengths, &briefs);
+    prompts::run(&f16, &q8, &cfg, &root);
 }
 
 /// Feed `samples` to a [`Live`] stream in real time (100 ms chunks, as the

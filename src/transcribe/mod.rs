@@ -196,6 +196,10 @@ pub struct Settings {
     pub prompt: String,
     /// How clips are decoded by default.
     pub decode: DecodeMode,
+    /// A clip longer than one window: each piece after the first is prompted
+    /// with the text of the piece before it (whisper's own conditioning on
+    /// previous text). Off: measured no better (benches/transcribe.rs).
+    pub condition_previous: bool,
     pub gate: capture::gate::Gate,
     pub vad: capture::vad::Vad,
 }
@@ -208,6 +212,7 @@ impl Settings {
             language: if cfg.voice.language.trim().is_empty() { "en".into() } else { cfg.voice.language.clone() },
             prompt: if cfg.voice.vocabulary_prompt { vocabulary_prompt(cfg) } else { String::new() },
             decode: if cfg.voice.command_mode { DecodeMode::Auto } else { DecodeMode::Free },
+            condition_previous: false,
             gate: capture::gate::Gate::from_config(&cfg.voice),
             vad: capture::vad::Vad { floor: cfg.voice.energy_floor.max(0.0) * 0.8, ..Default::default() },
         }
@@ -222,6 +227,7 @@ impl Default for Settings {
             language: "en".into(),
             prompt: String::new(),
             decode: DecodeMode::Auto,
+            condition_previous: false,
             gate: capture::gate::Gate::from_config(&crate::config::Voice::default()),
             vad: capture::vad::Vad::default(),
         }
@@ -450,6 +456,23 @@ pub fn token_cap(duration_s: f64) -> usize {
     12 + (duration_s.clamp(0.0, 30.0) * 7.0).ceil() as usize
 }
 
+/// The prompt for the next piece of a long clip: the vocabulary prompt, then
+/// the end of the text before (at most 600 characters in all, whole words).
+pub fn previous_text_prompt(vocabulary: &str, before: &str) -> String {
+    let room = 600usize.saturating_sub(vocabulary.len() + 1);
+    let mut tail: Vec<&str> = Vec::new();
+    let mut len = 0;
+    for w in before.split_whitespace().rev() {
+        if len + w.len() + 1 > room {
+            break;
+        }
+        len += w.len() + 1;
+        tail.push(w);
+    }
+    tail.reverse();
+    format!("{vocabulary} {}", tail.join(" ")).trim().to_string()
+}
+
 /// The initial prompt: the words the user is likely to say that Whisper would
 /// otherwise spell its own way.
 pub fn vocabulary_prompt(cfg: &Config) -> String {
@@ -621,10 +644,15 @@ impl Transcriber {
         bounds.push(samples.len());
         let mut all: Option<Transcript> = None;
         let (mut logprob_sum, mut tokens) = (0f64, 0usize);
+        let base = opts.prompt.as_deref().unwrap_or(self.settings.prompt.as_str()).to_string();
+        let mut piece_opts = RunOptions { library_defaults: opts.library_defaults, prompt: opts.prompt.clone(), abort: opts.abort.clone() };
         for w in bounds.windows(2) {
             let piece = &samples[w[0]..w[1]];
             let at = w[0] as f64 / SAMPLE_RATE as f64;
-            let mut t = self.run_window(piece, Mode::Free, opts)?;
+            let mut t = self.run_window(piece, Mode::Free, &piece_opts)?;
+            if self.settings.condition_previous {
+                piece_opts.prompt = Some(previous_text_prompt(&base, &t.text));
+            }
             let lost = self.lost_speech(piece, &t.text, at);
             let n = t.text.split_whitespace().count().max(1);
             logprob_sum += t.avg_logprob as f64 * n as f64;

@@ -289,3 +289,12 @@ fn loops_are_cut_and_kept_once() {
         assert_eq!(collapse_repeats(looped), kept, "{looped}");
     }
 }
+
+#[test]
+fn the_next_piece_is_prompted_with_the_end_of_the_text_before() {
+    assert_eq!(previous_text_prompt("Glossary: Tailwind.", "Upgrade Tailwind."), "Glossary: Tailwind. Upgrade Tailwind.");
+    assert_eq!(previous_text_prompt("", "Fix the footer."), "Fix the footer.");
+    let long = "word ".repeat(300);
+    let p = previous_text_prompt("Glossary: Jules.", &long);
+    assert!(p.len() <= 600 && p.starts_with("Glossary: Jules. word") && p.ends_with("word"), "{p}");
+}
