@@ -73,11 +73,12 @@ fn pairing_codes_work_once_and_device_tokens_open_only_the_page() {
     let url = p["url"].as_str().unwrap();
     assert!(url.starts_with(&format!("http://{}/#pair=", d.addr)), "{url}");
     assert!(url.ends_with(code));
-    // the terminal output carries a QR code and the link
+    // the terminal output carries the link (and a QR code where a phone can open it: see
+    // pairing_on_a_loopback_daemon_says_how_a_phone_can_reach_it)
     let shown = d.cli(&["pair"]);
     assert!(shown.status.success());
     let text = stdout(&shown);
-    assert!(text.contains('█') && text.contains("#pair="), "{text}");
+    assert!(text.contains("#pair="), "{text}");
 
     let (status, dev) = exchange(&d, code, "pixel");
     assert_eq!(status, 200, "{dev}");
@@ -522,7 +523,106 @@ fn pairing_on_a_loopback_daemon_says_how_a_phone_can_reach_it() {
     let out = d.cli(&["pair"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Open on the phone: https://box.tail1234.ts.net/#pair="), "{}", stdout(&out));
+    assert!(stdout(&out).contains('█'), "a QR code: {}", stdout(&out));
     assert!(!stderr(&out).contains("cannot open"), "{}", stderr(&out));
     assert!(pair_code(&d).get("local_only").is_none());
+    assert_eq!(d.stop(), Some(0));
+}
+
+/// Read SSE events (name, data) from an HTTP/1.0 stream until `done` holds for the list.
+fn read_events(s: &mut std::net::TcpStream, buf: &mut String, done: impl Fn(&[(String, String)]) -> bool) -> Vec<(String, String)> {
+    let mut chunk = [0u8; 65536];
+    loop {
+        let body = buf.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let mut events = Vec::new();
+        for block in body.split("\n\n").filter(|b| b.contains("data:")) {
+            if !body.contains(&format!("{block}\n\n")) {
+                continue; // not whole yet
+            }
+            let name = block.lines().find_map(|l| l.strip_prefix("event:")).unwrap_or("message").trim().to_string();
+            let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data:")).map(|l| l.strip_prefix(' ').unwrap_or(l)).collect();
+            events.push((name, data.join("\n")));
+        }
+        if done(&events) {
+            return events;
+        }
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "the stream ended: {buf}");
+        buf.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+}
+
+#[test]
+fn the_board_is_sent_whole_once_then_only_changes_and_old_merged_tasks_are_paged() {
+    let mut d = Daemon::start(CONFIG);
+    let p = pair_code(&d);
+    let (_, dev) = exchange(&d, p["code"].as_str().unwrap(), "phone");
+    let token = dev["token"].as_str().unwrap().to_string();
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    let mk = |title: &str, state: TaskState| {
+        let t = store.create_task(&TaskSpec { title: title.into(), kind: TaskKind::Css, ..TaskSpec::default() }, TaskState::Queued, None, None, "test").unwrap();
+        if state != TaskState::Queued {
+            store.transition(t.id, None, state, None).unwrap();
+        }
+        t.id
+    };
+    let running = mk("Scope the demo CSS", TaskState::Running);
+    let old = mk("Last week's header fix", TaskState::Merged);
+    let ready = mk("Tidy the footer", TaskState::Ready);
+    let fresh_merge = mk("Today's merged change", TaskState::Merged);
+    // merged two days ago: off the board, still in "all"
+    let db = rusqlite::Connection::open(d.data.join("capcom.db")).unwrap();
+    let two_days_ago = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    db.execute("UPDATE tasks SET updated_at = ?1 WHERE id = ?2", rusqlite::params![two_days_ago, old]).unwrap();
+    drop(db);
+
+    let mut s = std::net::TcpStream::connect(&d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(s, "GET /app/v1/events HTTP/1.0\r\nHost: x\r\nX-Capcom-Device: {token}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    let events = read_events(&mut s, &mut buf, |e| !e.is_empty());
+    assert_eq!(events[0].0, "board");
+    let board: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
+    let ids: Vec<i64> = board["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [running, ready, fresh_merge], "{board}");
+    assert_eq!(board["hidden"], 1);
+
+    // one change: a patch with that task only, never the whole board again
+    store.transition(running, None, TaskState::Ready, None).unwrap();
+    let events = read_events(&mut s, &mut buf, |e| e.iter().any(|(n, _)| n == "patch"));
+    assert_eq!(events.iter().filter(|(n, _)| n == "board").count(), 1, "a second whole board: {events:?}");
+    let patch: serde_json::Value = serde_json::from_str(&events.iter().find(|(n, _)| n == "patch").unwrap().1).unwrap();
+    assert!(patch.get("tasks").is_none(), "{patch}");
+    let upsert = patch["upsert"].as_array().unwrap();
+    assert_eq!(upsert.len(), 1, "{patch}");
+    assert_eq!((upsert[0]["id"].as_i64(), upsert[0]["state"].as_str()), (Some(running), Some("ready")));
+    assert!(patch["rev"].as_u64() > board["rev"].as_u64(), "{patch}");
+    drop(s);
+
+    // the plain board is the live one; "all" pages every task, newest first
+    let get = |path: &str| {
+        let (status, _, body) = req(&d.addr, "GET", path, &[("X-Capcom-Device", token.as_str())], b"");
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        json_of(&body)
+    };
+    let live = get("/app/v1/board");
+    assert_eq!(live["tasks"].as_array().unwrap().len(), 3, "{live}");
+    let page = get("/app/v1/board?all=1&limit=2");
+    let ids: Vec<i64> = page["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [fresh_merge, ready]);
+    let next = page["next_before"].as_i64().unwrap();
+    let rest = get(&format!("/app/v1/board?all=1&limit=2&before={next}"));
+    let ids: Vec<i64> = rest["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [old, running]);
+    assert!(rest["next_before"].is_null());
+
+    // GET /v1/status: the same window, and all of them when asked
+    let (status, body) = d.http("GET", "/v1/status", Some(&d.token()), None);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((v["tasks"].as_array().unwrap().len(), v["hidden"].as_u64()), (3, Some(1)), "{v}");
+    let (_, body) = d.http("GET", "/v1/status?all=true", Some(&d.token()), None);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["tasks"].as_array().unwrap().len(), 4);
     assert_eq!(d.stop(), Some(0));
 }

@@ -229,13 +229,21 @@ struct StatusQuery {
     #[serde(default)]
     filter: String,
     task: Option<i64>,
+    /// Every task, old merged and cancelled ones included.
+    #[serde(default, deserialize_with = "crate::web::flag")]
+    all: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct StatusAnswer {
     pub say: String,
     pub filter: StatusFilter,
+    /// The board's tasks: all but merged and cancelled ones last changed more than a day
+    /// ago (those with `?all=true`).
     pub tasks: Vec<TaskView>,
+    /// How many old tasks were left out of `tasks`.
+    #[serde(default)]
+    pub hidden: usize,
 }
 
 async fn get_status(State(st): State<AppState>, Query(q): Query<StatusQuery>) -> ApiResult<StatusAnswer> {
@@ -243,7 +251,18 @@ async fn get_status(State(st): State<AppState>, Query(q): Query<StatusQuery>) ->
     let store = st.services.store.clone();
     let answer = tokio::task::spawn_blocking(move || -> Result<StatusAnswer, StoreError> {
         let now = Utc::now();
-        Ok(StatusAnswer { say: status_text(&store, filter, q.task, now)?, filter, tasks: views(&store, true)? })
+        let say = status_text(&store, filter, q.task, now)?;
+        let (tasks, hidden) = if q.all {
+            (views(&store, true)?, 0)
+        } else {
+            let (tasks, hidden) = store.board_tasks(now - crate::web::board::WINDOW)?;
+            let mut out = Vec::with_capacity(tasks.len());
+            for t in &tasks {
+                out.push(TaskView::from_store(t, &store.runs(t.id)?, &store.events(t.id)?));
+            }
+            (out, hidden)
+        };
+        Ok(StatusAnswer { say, filter, tasks, hidden })
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;

@@ -12,6 +12,7 @@
 //!   small [`Backend`] trait, so they take exactly the paths `/v1/merge`,
 //!   `/v1/confirm` and the hotkey take. This module does not import the daemon.
 
+pub mod board;
 pub mod qr;
 pub mod serve;
 pub mod tls;
@@ -94,7 +95,11 @@ pub struct Web {
     /// The largest push-to-talk upload: [`clip_limit`] of `[voice] max_utterance`.
     pub max_clip_bytes: usize,
     limiter: Limiter,
-    board: watch::Sender<Arc<String>>,
+    /// The board as last built, and the patches the live streams follow.
+    live: Mutex<Arc<board::Board>>,
+    patches: tokio::sync::broadcast::Sender<Arc<board::Patch>>,
+    /// What the board was last built from (serialises rebuilds).
+    built: tokio::sync::Mutex<Built>,
     /// Turns true when the daemon stops; live streams end then.
     stop: watch::Receiver<bool>,
 }
@@ -109,9 +114,21 @@ impl Web {
         max_utterance: Duration,
         stop: watch::Receiver<bool>,
     ) -> Arc<Web> {
-        let (board, _) = watch::channel(Arc::new(String::new()));
         let max_clip_bytes = clip_limit(max_utterance);
-        Arc::new(Web { store, changelog_dir, feed_token, base_url, backend, max_clip_bytes, limiter: Limiter::default(), board, stop })
+        let (patches, _) = tokio::sync::broadcast::channel(64);
+        Arc::new(Web {
+            store,
+            changelog_dir,
+            feed_token,
+            base_url,
+            backend,
+            max_clip_bytes,
+            limiter: Limiter::default(),
+            live: Mutex::new(Arc::default()),
+            patches,
+            built: tokio::sync::Mutex::new(Built::default()),
+            stop,
+        })
     }
 
     /// A fresh pairing code and the URL that carries it (in the fragment, so it never reaches a log).
@@ -123,49 +140,84 @@ impl Web {
         Ok(Pairing { local_only: local_only_hint(&self.base_url), url, code, expires_at: expires })
     }
 
-    /// The board as JSON: every task's view, plus the stage and pending question, and
-    /// `needs_you`: the agent sessions the user runs themselves that wait for them.
-    pub async fn board_json(&self) -> Result<serde_json::Value, String> {
-        let store = self.store.clone();
-        let (views, needs_you) = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
-            let mut out = Vec::new();
-            for t in store.tasks(true)? {
-                out.push(TaskView::from_store(&t, &store.runs(t.id)?, &store.events(t.id)?));
-            }
-            let waiting: Vec<crate::store::OutsideSession> = store.outside_sessions()?.into_iter().filter(|s| s.waiting).collect();
-            Ok((out, waiting))
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-        let snapshot = self.backend.snapshot().await;
-        Ok(serde_json::json!({ "tasks": views, "needs_you": needs_you, "coordinator": snapshot, "now": Utc::now() }))
+    /// The live board now (rebuilt first if the store changed), as the stream's first event sends it.
+    pub async fn board(&self) -> Arc<board::Board> {
+        self.refresh(false).await;
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Keep the board current for the live streams: look at the store twice a second while
-    /// anyone is watching, and publish the board when it changed.
+    /// Bring the board up to date and send the streams what changed. The tasks are read
+    /// again only when the store changed since they were last read ([`Store::change_stamp`],
+    /// one short query), or when `force`, or every few minutes so finished tasks age off;
+    /// the coordinator's stage and question are asked each time (a message, no I/O).
+    pub async fn refresh(&self, force: bool) {
+        let mut built = self.built.lock().await;
+        let store = self.store.clone();
+        let stamp = tokio::task::spawn_blocking(move || store.change_stamp()).await.ok().and_then(|r| r.ok());
+        let coordinator: Arc<str> = Arc::from(self.backend.snapshot().await.to_string());
+        let current = self.live.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut next = board::Board { coordinator, ..(*current).clone() };
+        let stale = force || stamp.is_none() || built.stamp != stamp || built.at.is_none_or(|t| t.elapsed() >= AGE_OFF_EVERY);
+        if stale {
+            let store = self.store.clone();
+            let read = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
+                let (tasks, hidden) = store.board_tasks(Utc::now() - board::WINDOW)?;
+                let mut out = std::collections::BTreeMap::new();
+                for t in tasks {
+                    let view = TaskView::from_store(&t, &store.runs(t.id)?, &store.events(t.id)?);
+                    out.insert(t.id, Arc::<str>::from(serde_json::to_string(&view).unwrap_or_else(|_| "null".into())));
+                }
+                let waiting: Vec<crate::store::OutsideSession> = store.outside_sessions()?.into_iter().filter(|s| s.waiting).collect();
+                Ok((out, Arc::<str>::from(serde_json::to_string(&waiting).unwrap_or_else(|_| "[]".into())), hidden))
+            })
+            .await;
+            match read {
+                Ok(Ok((tasks, needs_you, hidden))) => {
+                    (next.tasks, next.needs_you, next.hidden) = (tasks, needs_you, hidden);
+                    (built.stamp, built.at) = (stamp, Some(Instant::now()));
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the board"),
+                Err(e) => tracing::warn!(error = %e, "cannot read the board"),
+            }
+        }
+        let patch = board::diff(&current, &next);
+        if patch.is_empty() {
+            return;
+        }
+        next.rev = patch.rev;
+        *self.live.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        let _none_watching = self.patches.send(Arc::new(patch));
+    }
+
+    /// Keep the board current for the live streams: while anyone watches, look twice a second
+    /// whether the store or the coordinator changed, and send a patch when something did.
     pub fn spawn_watcher(self: &Arc<Web>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stop.changed() => if *stop.borrow() { break },
                 }
-                if me.board.receiver_count() == 0 {
+                if me.patches.receiver_count() == 0 {
                     continue;
                 }
-                let Ok(mut board) = me.board_json().await else { continue };
-                // "now" changes every time; compare without it
-                board["now"] = serde_json::Value::Null;
-                let text = board.to_string();
-                if *me.board.borrow().as_str() != text {
-                    me.board.send_replace(Arc::new(text));
-                }
+                me.refresh(false).await;
             }
         })
     }
+}
+
+/// How often the board is read again with no change seen, so merged tasks leave it after a day.
+const AGE_OFF_EVERY: Duration = Duration::from_secs(300);
+
+/// What the board was last read from.
+#[derive(Default)]
+struct Built {
+    stamp: Option<(i64, i64)>,
+    at: Option<Instant>,
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).
@@ -366,37 +418,72 @@ async fn me(State(web): State<Arc<Web>>, req: Request) -> Response {
     Json(serde_json::json!({ "device": name, "max_clip_ms": max_clip_ms, "rate": PAGE_RATE })).into_response()
 }
 
-async fn board(State(web): State<Arc<Web>>) -> Response {
-    match web.board_json().await {
-        Ok(b) => Json(b).into_response(),
-        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+#[derive(Deserialize)]
+struct BoardQuery {
+    #[serde(default, deserialize_with = "flag")]
+    all: bool,
+    before: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// A query flag: `1`, `true`, `yes` or empty (`?all`) turn it on.
+pub fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let s = String::deserialize(d)?;
+    Ok(matches!(s.trim().to_ascii_lowercase().as_str(), "" | "1" | "true" | "yes"))
+}
+
+/// The live board; with `all=1`, every task, old ones included, newest first, a page at a
+/// time (`before`, `limit`; `next_before` names the next page).
+async fn board(State(web): State<Arc<Web>>, axum::extract::Query(q): axum::extract::Query<BoardQuery>) -> Response {
+    if !q.all {
+        let b = web.board().await;
+        return ([(header::CONTENT_TYPE, "application/json")], b.json(Utc::now())).into_response();
+    }
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let store = web.store.clone();
+    let page = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
+        let tasks = store.tasks_page(q.before, limit + 1)?;
+        let more = tasks.len() > limit;
+        let mut views = Vec::new();
+        for t in tasks.iter().take(limit) {
+            views.push(TaskView::from_store(t, &store.runs(t.id)?, &store.events(t.id)?));
+        }
+        let next = more.then(|| views.last().map(|v| v.id)).flatten();
+        Ok((views, next))
+    })
+    .await;
+    match page {
+        Ok(Ok((tasks, next))) => Json(serde_json::json!({ "tasks": tasks, "next_before": next, "now": Utc::now() })).into_response(),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
-/// The board, now and whenever it changes, as Server-Sent Events (`event: board`).
+/// The board as Server-Sent Events: one `event: board` (the whole live board) when the
+/// stream opens, then `event: patch` with only what changed (see [`board::Patch::json`]).
+/// A stream that fell behind gets the whole board again.
 async fn events(State(web): State<Arc<Web>>, req: Request) -> Response {
     let Some(device) = req.extensions().get::<DeviceId>().copied() else {
         return err(StatusCode::UNAUTHORIZED, "this device is not paired");
     };
-    let first = match web.board_json().await {
-        Ok(b) => b.to_string(),
-        Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
-    let mut rx = web.board.subscribe();
-    rx.mark_unchanged();
+    // subscribed before the board is read, so no patch after it is missed
+    let rx = web.patches.subscribe();
+    let first = web.board().await;
     let stream = async_stream(first, rx, web.clone(), device);
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
 fn async_stream(
-    first: String,
-    rx: watch::Receiver<Arc<String>>,
+    first: Arc<board::Board>,
+    rx: tokio::sync::broadcast::Receiver<Arc<board::Patch>>,
     web: Arc<Web>,
     device: DeviceId,
 ) -> impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>> {
     use futures_util::StreamExt;
-    let head = futures_util::stream::once(async move { Ok(Event::default().event("board").data(first)) });
-    let rest = futures_util::stream::unfold((rx, web), move |(mut rx, web)| async move {
+    use tokio::sync::broadcast::error::RecvError;
+    let sent = first.rev;
+    let head = futures_util::stream::once(async move { Ok(Event::default().event("board").data(first.json(Utc::now()))) });
+    let rest = futures_util::stream::unfold((rx, web, sent), move |(mut rx, web, mut sent)| async move {
         let mut stop = web.stop.clone();
         if *stop.borrow() {
             return None;
@@ -404,31 +491,32 @@ fn async_stream(
         // a revoked device's stream ends within a few seconds
         let mut recheck = tokio::time::interval(Duration::from_secs(3));
         recheck.tick().await;
-        loop {
-            tokio::select! {
-                r = rx.changed() => { r.ok()?; break }
+        let event = loop {
+            let got = tokio::select! {
+                r = rx.recv() => Some(r),
                 _ = stopped(&mut stop) => return None,
-                _ = recheck.tick() => {}
-            }
+                _ = recheck.tick() => None,
+            };
             let store = web.store.clone();
             if !matches!(tokio::task::spawn_blocking(move || store.device_live(device.0)).await, Ok(Ok(true))) {
                 return None;
             }
-        }
-        let store = web.store.clone();
-        if !matches!(tokio::task::spawn_blocking(move || store.device_live(device.0)).await, Ok(Ok(true))) {
-            return None;
-        }
-        let text = rx.borrow_and_update().clone();
-        // the watcher blanks "now"; put the time back for the page's ages
-        let data = match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(mut v) => {
-                v["now"] = serde_json::json!(Utc::now());
-                v.to_string()
+            match got {
+                None => continue,
+                Some(Ok(p)) if p.rev <= sent => continue,
+                Some(Ok(p)) => {
+                    sent = p.rev;
+                    break Event::default().event("patch").data(p.json(Utc::now()));
+                }
+                Some(Err(RecvError::Lagged(_))) => {
+                    let b = web.live.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    sent = b.rev;
+                    break Event::default().event("board").data(b.json(Utc::now()));
+                }
+                Some(Err(RecvError::Closed)) => return None,
             }
-            Err(_) => text.to_string(),
         };
-        Some((Ok(Event::default().event("board").data(data)), (rx, web)))
+        Some((Ok(event), (rx, web, sent)))
     });
     head.chain(rest)
 }

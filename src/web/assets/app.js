@@ -76,6 +76,7 @@ async function listen() {
           else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
         }
         if (ev === "board" && data.length) onBoard(JSON.parse(data.join("\n")));
+        else if (ev === "patch" && data.length) onPatch(JSON.parse(data.join("\n")));
       }
     }
   } catch (e) { if (ctl.signal.aborted) return; }
@@ -89,6 +90,19 @@ function onBoard(b) {
   state.needsYou = b.needs_you || [];
   renderNeedsYou(); renderBoard(); renderQuestion();
   if (state.view === "task" && state.task) refreshTask(state.task.id, true);
+}
+// a patch carries only what changed since the board: tasks to add or replace (by id), ids
+// that left, and needs_you / coordinator when they changed
+function onPatch(p) {
+  const byId = new Map(state.tasks.map((t) => [t.id, t]));
+  for (const id of p.remove || []) byId.delete(id);
+  for (const t of p.upsert || []) byId.set(t.id, t);
+  onBoard({
+    tasks: [...byId.values()].sort((a, b) => a.id - b.id),
+    coordinator: "coordinator" in p ? p.coordinator : state.coordinator,
+    needs_you: "needs_you" in p ? p.needs_you : state.needsYou,
+    now: p.now,
+  });
 }
 function checksBadge(t) {
   if (!t.checks || !t.checks.length) return t.state === "checking" || t.state === "running" ? '<span class="badge running">checks running</span>' : '<span class="badge">no checks</span>';
