@@ -336,7 +336,7 @@ fn git_floor(root: &Path, repo: &Path, tag: &str, n: usize, secs: u64) -> (Durat
     let mut heads = Vec::new();
     let mut wts = Vec::new();
     for i in 0..n {
-        let branch = format!("floor-{tag}/{i}");
+        let branch = format!("floor-{tag}-task-{i}");
         let path = root.join(format!("floor-{tag}/{i}"));
         capcom::dispatch::worktree::create(&g, repo, &format!("floor-{tag}"), &branch, &path).unwrap();
         std::fs::write(path.join(task_file(i + 1)), format!("changed by {tag}-{i}\n")).unwrap();
