@@ -8,7 +8,15 @@
 //! ready tasks. Each figure is printed beside the git-only floor of the same work, measured
 //! in the same run.
 //!
-//! `cargo bench --bench dispatch` (`CAPCOM_BENCH_FILES=N` for a smaller repo)
+//! Then the merge train against the old one: 6 and 12 ready tasks whose check takes 1 s
+//! (and 10 s with `CAPCOM_BENCH_SLOW_CHECKS=1`), merged by today's speculative train (the
+//! combined tips checked side by side, up to `max_parallel = 4`), by the old train (merge
+//! one, rebase the rest and check them again: N(N-1)/2 re-checks, still callable as
+//! `Gate::confirm_in_train` + `DispatchHandle::update_ready`), and the git floor (plain git
+//! merges and one check per merge), each with its count of check runs.
+//!
+//! `cargo bench --bench dispatch` (`CAPCOM_BENCH_FILES=N` for a smaller repo;
+//! `CAPCOM_BENCH_ONLY=trains` for the train comparison alone)
 
 use capcom::config::{Config, DataDir};
 use capcom::dispatch::worktree::{Git, GitCli};
@@ -57,7 +65,7 @@ async fn round(root: &Path, repo: &Path, n: usize) -> Duration {
     let data = DataDir::new(root.join(format!("data-{n}")));
     let store = Store::open(&data.db()).unwrap();
     let agents = Agents::from_config(&config, None);
-    let ctx = Ctx { config: config.clone(), data, store: store.clone(), git: Arc::new(GitCli), agents: agents.clone(), github: None };
+    let ctx = Ctx { config: config.clone().into(), data, store: store.clone(), git: Arc::new(GitCli), agents: agents.clone(), github: None };
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let handle = DispatchHandle::start(ctx, stop).await;
 
@@ -138,6 +146,10 @@ fn main() {
     let t = Instant::now();
     let repo = make_repo(tmp.path());
     println!("repo of {} files made in {:?}", files(), t.elapsed());
+    if std::env::var("CAPCOM_BENCH_ONLY").as_deref() == Ok("trains") {
+        trains(&rt, tmp.path(), &repo);
+        return;
+    }
     let mut times: Vec<Duration> = Vec::new();
     let mut floors: Vec<Duration> = Vec::new();
     for n in 0..ROUNDS {
@@ -169,12 +181,189 @@ fn main() {
         ms(pf)
     );
     println!(
-        "merge train, {TASKS} ready tasks merged by \"merge all\": {:.0} ms ({:.0} ms per task); git alone (merge, rebase the rest): {:.0} ms ({:.0} ms per task)",
+        "old merge train, {TASKS} ready tasks (merge one, rebase and re-check the rest): {:.0} ms ({:.0} ms per task); git alone (merge, rebase the rest): {:.0} ms ({:.0} ms per task)",
         ms(t),
         ms(t) / TASKS as f64,
         ms(tf),
         ms(tf) / TASKS as f64
     );
+    trains(&rt, tmp.path(), &repo);
+}
+
+/// The train comparison: for each task count and check length, the speculative train, the
+/// old train and the git floor, each on fresh ready tasks of the same repo.
+fn trains(rt: &tokio::runtime::Runtime, root: &Path, repo: &Path) {
+    let mut lengths = vec![1u64];
+    if std::env::var("CAPCOM_BENCH_SLOW_CHECKS").is_ok_and(|v| v == "1") {
+        lengths.push(10);
+    }
+    let mut round = 0;
+    for secs in lengths {
+        for n in [6usize, 12] {
+            round += 1;
+            let (new, new_runs) = rt.block_on(speculative_train(root, repo, &format!("s{round}"), n, secs));
+            let (old, old_runs) = rt.block_on(old_train(root, repo, &format!("o{round}"), n, secs));
+            let (floor, floor_runs) = git_floor(root, repo, &format!("f{round}"), n, secs);
+            println!(
+                "merge train, {n} tasks, {secs} s check: speculative {:.1} s ({new_runs} check runs); old {:.1} s ({old_runs} check runs; N(N-1)/2 = {}); git floor {:.1} s ({floor_runs} checks); speculative/floor {:.2}x, old/floor {:.2}x",
+                new.as_secs_f64(),
+                old.as_secs_f64(),
+                n * (n - 1) / 2,
+                floor.as_secs_f64(),
+                new.as_secs_f64() / floor.as_secs_f64(),
+                old.as_secs_f64() / floor.as_secs_f64(),
+            );
+        }
+    }
+    if std::env::var("CAPCOM_BENCH_SLOW_CHECKS").is_err() {
+        println!("(10 s checks: set CAPCOM_BENCH_SLOW_CHECKS=1; the old train then needs N(N-1)/2 × 10 s of re-checks, 150 s for 6 tasks and 660 s for 12)");
+    }
+}
+
+/// A check that takes `secs` and counts its runs in `counter`.
+fn slow_check(root: &Path, tag: &str, secs: u64) -> (std::path::PathBuf, std::path::PathBuf) {
+    let counter = root.join(format!("checks-{tag}.log"));
+    let check = root.join(format!("check-{tag}.sh"));
+    std::fs::write(&check, format!("#!/bin/sh
+echo run >> '{}'
+sleep {secs}
+", counter.display())).unwrap();
+    std::fs::set_permissions(&check, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (check, counter)
+}
+
+fn runs(counter: &Path) -> usize {
+    std::fs::read_to_string(counter).map(|s| s.lines().count()).unwrap_or(0)
+}
+
+/// `n` ready tasks (each changes a file of its own; reviewed with the slow check), on a
+/// dispatcher of their own; the check's counter is emptied once they are ready.
+async fn ready_tasks(root: &Path, repo: &Path, tag: &str, n: usize, secs: u64) -> (DispatchHandle, capcom::review::merge::Gate, Vec<i64>, std::path::PathBuf) {
+    let (check, counter) = slow_check(root, tag, secs);
+    let agent = root.join(format!("editor-{tag}.sh"));
+    let done = r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-1"}"#;
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\nset -e\nf=$(printf 'src/m%02d/f%d.txt' $((CAPCOM_TASK_ID % 50)) $CAPCOM_TASK_ID)\necho \"changed by {tag}-$CAPCOM_TASK_ID\" > $f\ngit -c user.name=a -c user.email=a@example.com commit -qam change\necho '{done}'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!(
+        "[[repos]]\nname = \"big\"\npath = \"{}\"\n\n[checks]\ntest = [\"{}\"]\n\n[dispatch]\nmax_parallel = 4\ndefault_agent = \"editor\"\n\
+         overlap = \"allow\"\nmerge_method = \"merge\"\nupdate = \"rebase\"\nconfirm_ttl = \"1h\"\n\n[agents.editor]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n",
+        repo.display(),
+        check.display(),
+        agent.display()
+    );
+    let (config, _) = capcom::config::from_str(&text, "bench.toml").unwrap();
+    let config = Arc::new(config);
+    let data = DataDir::new(root.join(format!("data-{tag}")));
+    let store = Store::open(&data.db()).unwrap();
+    let agents = Agents::from_config(&config, None);
+    let git: Arc<dyn Git> = Arc::new(GitCli);
+    let ctx = Ctx { config: config.clone().into(), data, store: store.clone(), git: git.clone(), agents: agents.clone(), github: None };
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop_tx);
+    let handle = DispatchHandle::start(ctx, stop).await;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let spec = TaskSpec {
+            title: format!("Train task {tag} {i}"),
+            repo: Some("big".into()),
+            scope: Scope { include: vec!["src/".into()], exclude: vec![] },
+            acceptance: vec![capcom::understand::Criterion { text: "tests pass".into(), check: Some("test".into()) }],
+            ..TaskSpec::default()
+        };
+        ids.push(submit(&store, &handle, &config, &agents, &spec).await);
+    }
+    loop {
+        let tasks: Vec<_> = ids.iter().map(|id| store.task(*id).unwrap()).collect();
+        if tasks.iter().all(|t| t.state == TaskState::Ready) {
+            break;
+        }
+        for t in &tasks {
+            assert!(!matches!(t.state, TaskState::Failed | TaskState::NeedsAttention | TaskState::Held), "task {} is {}: {:?}", t.id, t.state, t.reason);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_file(&counter);
+    let gate = capcom::review::merge::Gate { store: store.clone(), git, config, github: None };
+    (handle, gate, ids, counter)
+}
+
+/// Today's train: the batch a "merge all" confirms, ridden to the end.
+async fn speculative_train(root: &Path, repo: &Path, tag: &str, n: usize, secs: u64) -> (Duration, usize) {
+    let (handle, gate, ids, counter) = ready_tasks(root, repo, tag, n, secs).await;
+    let (now, clock) = (chrono::Utc::now(), tokio::time::Instant::now());
+    let batch: Vec<_> = ids.iter().map(|id| gate.propose(*id, now, clock).unwrap()).collect();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let t0 = Instant::now();
+    let fin = handle.ride(gate.clone(), batch, clock, tx, Arc::default()).await;
+    let took = t0.elapsed();
+    let _ = drain.await;
+    assert_eq!(fin.merged.len(), n, "{:?}", fin.results);
+    (took, runs(&counter))
+}
+
+/// The old train: merge one through the gate, bring the rest up to date and check them again.
+async fn old_train(root: &Path, repo: &Path, tag: &str, n: usize, secs: u64) -> (Duration, usize) {
+    let (handle, gate, ids, counter) = ready_tasks(root, repo, tag, n, secs).await;
+    let (now, clock) = (chrono::Utc::now(), tokio::time::Instant::now());
+    let asks: Vec<_> = ids.iter().map(|id| gate.propose(*id, now, clock).unwrap()).collect();
+    let t0 = Instant::now();
+    let mut base: Option<String> = None;
+    for p in &asks {
+        let m = gate.confirm_in_train(p, None, clock, base.as_deref()).unwrap_or_else(|r| panic!("task {}: {}", p.task, r.reason));
+        base = Some(m.new);
+        for up in handle.update_ready("big", &[p.task]).await {
+            assert!(up.ready(), "{}", up.said());
+        }
+    }
+    (t0.elapsed(), runs(&counter))
+}
+
+/// The floor: `n` branches merged with plain git plumbing into a ref of their own, and the
+/// check run once after each merge.
+fn git_floor(root: &Path, repo: &Path, tag: &str, n: usize, secs: u64) -> (Duration, usize) {
+    let (check, counter) = slow_check(root, tag, secs);
+    let g = GitCli;
+    let base_ref = format!("refs/heads/floor-{tag}");
+    let main = g.ok(repo, &["rev-parse", "main"]).unwrap();
+    g.ok(repo, &["update-ref", &base_ref, &main]).unwrap();
+    let mut heads = Vec::new();
+    let mut wts = Vec::new();
+    for i in 0..n {
+        let branch = format!("floor-{tag}-task-{i}");
+        let path = root.join(format!("floor-{tag}/{i}"));
+        capcom::dispatch::worktree::create(&g, repo, &format!("floor-{tag}"), &branch, &path).unwrap();
+        std::fs::write(path.join(task_file(i + 1)), format!("changed by {tag}-{i}\n")).unwrap();
+        let mut args = GIT_ID.to_vec();
+        args.extend(["commit", "-qam", "change"]);
+        g.ok(&path, &args).unwrap();
+        heads.push(g.ok(&path, &["rev-parse", "HEAD"]).unwrap());
+        wts.push((path, branch));
+    }
+    let t0 = Instant::now();
+    for head in &heads {
+        let old = g.ok(repo, &["rev-parse", &base_ref]).unwrap();
+        let tree = g.ok(repo, &["merge-tree", "--write-tree", &old, head]).unwrap();
+        let tree = tree.lines().next().unwrap().to_string();
+        let mut args = GIT_ID.to_vec();
+        args.extend(["commit-tree", &tree, "-p", &old, "-p", head, "-m", "merge"]);
+        let new = g.ok(repo, &args).unwrap();
+        g.ok(repo, &["update-ref", &base_ref, &new, &old]).unwrap();
+        assert!(std::process::Command::new(&check).status().unwrap().success());
+    }
+    let took = t0.elapsed();
+    for (wt, branch) in &wts {
+        capcom::dispatch::worktree::remove(&g, repo, wt);
+        let _ = g.run(repo, &["branch", "-D", branch]);
+    }
+    let _ = g.run(repo, &["update-ref", "-d", &base_ref]);
+    (took, runs(&counter))
 }
 
 const GIT_ID: [&str; 4] = ["-c", "user.name=b", "-c", "user.email=b@example.com"];
@@ -264,7 +453,7 @@ async fn train_round(root: &Path, repo: &Path) -> (Duration, Duration) {
     let store = Store::open(&data.db()).unwrap();
     let agents = Agents::from_config(&config, None);
     let git: Arc<dyn Git> = Arc::new(GitCli);
-    let ctx = Ctx { config: config.clone(), data, store: store.clone(), git: git.clone(), agents: agents.clone(), github: None };
+    let ctx = Ctx { config: config.clone().into(), data, store: store.clone(), git: git.clone(), agents: agents.clone(), github: None };
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let handle = DispatchHandle::start(ctx, stop).await;
     let mut ids = Vec::new();

@@ -47,7 +47,17 @@ fn an_overlapping_task_waits_until_the_first_is_merged_and_a_disjoint_one_runs_a
 
     let first = dispatch_scoped(&d, "buttons", "Restyle the button", &["components/"]);
     wait(&d, first, "running", |v| state(v) == "running");
-    let second = dispatch_scoped(&d, "cards", "Restyle the card", &["components/card.txt"]);
+    let spec = serde_json::json!({
+        "title": "Restyle the card", "kind": "feature", "repo": "site", "agent": "cards",
+        "scope": {"include": ["components/card.txt"], "exclude": []},
+        "acceptance": [{"text": "tests pass", "check": "test"}], "brief": "Restyle the card",
+    });
+    let answer = common::scene::post_intent(&d, "Restyle the card", serde_json::json!({"intent": "dispatch", "tasks": [spec], "confidence": 1.0}));
+    let second = answer["tasks"][0]["id"].as_i64().unwrap();
+    // The answer says it waits, and for whom, rather than when it starts.
+    let said = answer["say"].as_str().unwrap();
+    assert!(said.contains(&format!("is queued behind task {first} (both change components")), "{said}");
+    assert!(!said.contains("starts"), "{said}");
     let disjoint = dispatch_scoped(&d, "pages", "Fix the page", &["app/"]);
 
     // The disjoint task runs while the first does; the overlapping one waits, and says why.

@@ -239,7 +239,11 @@ impl Coordinator {
                 // Its agent starts when its grace window closes (the dialogue says when).
                 TaskState::Queued => {
                     ready.push(task.id);
-                    lines.push(Err((task.id, read_back(task.id, &task.title, agent, plan.repo.as_deref(), WHEN))));
+                    // A task that will wait for an overlapping one says so, not when it starts.
+                    match dispatch::lease::behind(&d.ctx().config.get(), &store, &task) {
+                        Some(behind) => lines.push(Ok(read_back(task.id, &task.title, agent, plan.repo.as_deref(), &format!("is {behind}")))),
+                        None => lines.push(Err((task.id, read_back(task.id, &task.title, agent, plan.repo.as_deref(), WHEN)))),
+                    }
                 }
                 TaskState::Scheduled => {
                     d.submit(&task).await;

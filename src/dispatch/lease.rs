@@ -90,6 +90,34 @@ pub fn waiting_reason(task: i64, blockers: &[Blocker]) -> String {
     )
 }
 
+/// What the answer to a brief says about a task that will wait for overlapping ones:
+/// "queued behind task 1 (both change components)".
+pub fn queued_behind(blockers: &[Blocker]) -> Option<String> {
+    let first = blockers.first()?;
+    let ids: Vec<String> = blockers.iter().map(|b| b.task.to_string()).collect();
+    let whom = match ids.len() {
+        1 => format!("task {}", ids[0]),
+        n => format!("tasks {} and {}", ids[..n - 1].join(", "), ids[n - 1]),
+    };
+    let what = match (first.at.as_str(), blockers.len()) {
+        ("the whole repo", 1) => "either may change anything in the repo".to_string(),
+        ("the whole repo", _) => "any of them may change anything in the repo".to_string(),
+        (at, 1) => format!("both change {at}"),
+        (at, _) => format!("they change {at} too"),
+    };
+    Some(format!("queued behind {whom} ({what})"))
+}
+
+/// The same for a task about to be queued, from the tasks holding scopes now: `None` when
+/// nothing is in its way, `[dispatch] overlap = "allow"` or the user released it.
+pub fn behind(config: &Config, store: &Store, task: &Task) -> Option<String> {
+    if Overlap::parse(&config.dispatch.overlap) == Overlap::Allow || released(store, task.id) {
+        return None;
+    }
+    let holding = store.tasks_in(HOLDING).unwrap_or_default();
+    queued_behind(&blockers(config, task, &holding, &[]))
+}
+
 /// A task being started right now: it holds its scope before its state says so.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claim {
@@ -175,6 +203,22 @@ mod tests {
         assert_eq!(ids(&task(9, TaskState::Queued, "site", &[])), vec![1, 2], "no scope overlaps everything");
         let claims = vec![Claim { task: 7, repo: "site".into(), title: "t7".into(), scope: Scope { include: vec!["docs/".into()], exclude: vec![] } }];
         assert_eq!(blockers(&config, &task(9, TaskState::Queued, "site", &["docs/a.md"]), &others, &claims)[0].task, 7, "a start in flight holds too");
+    }
+
+    #[test]
+    fn a_brief_whose_task_waits_says_whom_it_waits_behind_and_where() {
+        let b = |task: i64, at: &str| Blocker { task, title: "x".into(), state: TaskState::Running, at: at.into() };
+        let cases: Vec<(Vec<Blocker>, Option<&str>)> = vec![
+            (vec![], None),
+            (vec![b(1, "components/")], Some("queued behind task 1 (both change components/)")),
+            (vec![b(1, "components")], Some("queued behind task 1 (both change components)")),
+            (vec![b(1, "app/"), b(3, "app/")], Some("queued behind tasks 1 and 3 (they change app/ too)")),
+            (vec![b(2, "the whole repo")], Some("queued behind task 2 (either may change anything in the repo)")),
+            (vec![b(2, "the whole repo"), b(4, "the whole repo"), b(5, "x")], Some("queued behind tasks 2, 4 and 5 (any of them may change anything in the repo)")),
+        ];
+        for (blockers, said) in cases {
+            assert_eq!(queued_behind(&blockers).as_deref(), said, "{blockers:?}");
+        }
     }
 
     #[test]

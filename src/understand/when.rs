@@ -129,6 +129,18 @@ pub fn schedule(lower: &str, now: DateTime<FixedOffset>) -> Option<Found> {
         part_of_day = c.get(2).and_then(|m| part(m.as_str())).or(part_of_day);
         spans.push(c.get(0)?.range());
     }
+    // "Next week": its Monday, in the morning unless a part of the day is said.
+    if day.is_none()
+        && let Some(c) = re!(r"\b(?:(?:early|sometime|some time) )?next week(?: (morning|afternoon|evening))?\b").captures(lower)
+    {
+        let mut d = today + Duration::days(1);
+        while d.weekday() != Weekday::Mon {
+            d += Duration::days(1);
+        }
+        day = Some(d);
+        part_of_day = c.get(1).and_then(|m| part(m.as_str())).or(part_of_day);
+        spans.push(c.get(0)?.range());
+    }
     if let Some(c) = re!(r"\b(?:this|in the) (morning|afternoon|evening)\b").captures(lower) {
         if day.is_none() && !c.get(0)?.as_str().starts_with("in the") {
             day = Some(today);
@@ -318,10 +330,31 @@ mod tests {
             ("look at 2 files", None),
             ("fix the footer", None),
             ("at noon tomorrow", Some("2026-11-22T12:00:00+01:00")),
+            ("next week, bump tailwind", Some("2026-11-23T09:00:00+01:00")),
+            ("next week at 2 pm", Some("2026-11-23T14:00:00+01:00")),
+            ("early next week", Some("2026-11-23T09:00:00+01:00")),
+            ("what's planned for next weekend", None),
         ];
         for (text, want) in cases {
             let got = schedule(text, saturday_5pm()).map(|f| f.at.to_rfc3339());
             assert_eq!(got.as_deref(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_brief_that_opens_with_next_week_is_scheduled_and_keeps_its_title() {
+        let mut config = crate::config::Config::default();
+        config.repos.push(crate::config::Repo { name: "site".into(), base: "main".into(), ..Default::default() });
+        let cx = crate::understand::Context { config: &config, tasks: &[], pending: None, now: saturday_5pm() };
+        let cases = [
+            ("Next week, bump the tailwind version on the site", "Bump the Tailwind version on the site", "2026-11-23T09:00:00+01:00"),
+            ("Bump the tailwind version next week", "Bump the Tailwind version", "2026-11-23T09:00:00+01:00"),
+        ];
+        for (text, title, at) in cases {
+            let i = crate::understand::parse(text, &cx);
+            let t = &i.tasks[0];
+            assert_eq!(t.title, title, "{text}");
+            assert_eq!(t.schedule.map(|s| s.to_rfc3339()).as_deref(), Some(at), "{text}");
         }
     }
 
