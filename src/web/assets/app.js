@@ -200,7 +200,7 @@ function renderNeedsYou() {
     <li class="card state-needs_attention session">
       <h3>${esc(s.agent)}${place ? " in " + esc(place) : ""}</h3>
       <div class="meta"><span class="chip needs">${s.last_event.includes("elicitation") ? "asks" : "needs your permission"}</span><span>${ago(s.updated_at)}</span></div>
-      ${s.last_message ? `<div>${esc(s.last_message)}</div>` : ""}
+      ${s.last_message ? `<div class="clamp">${esc(s.last_message)}</div>` : ""}
     </li>`;
   }).join("");
   for (const li of $("needs-you-list").querySelectorAll("[data-task]")) li.onclick = () => openTask(+li.dataset.task);
@@ -241,7 +241,7 @@ function card(t) {
         ${t.pr ? `<span>PR #${t.pr}</span>` : ""}
         ${t.spend && t.spend.cost_usd != null ? `<span class="cost">${t.spend.runs_with_cost < t.spend.runs ? "≥ " : ""}${usd(t.spend.cost_usd)}</span>` : ""}
       </div>
-      ${t.reason ? `<div class="muted">${esc(t.reason)}</div>` : ""}
+      ${t.reason ? `<div class="muted clamp">${esc(t.reason)}</div>` : ""}
     </li>`;
 }
 function renderBoard() {
@@ -578,7 +578,7 @@ async function loadEpisodes() {
   $("episodes").innerHTML = list.length ? list.map((e, i) => `
     <li class="card" data-ep="${i}"><h3>${esc(e.title)}</h3>
     <div class="meta"><span>${Math.round(e.duration_ms / 1000)} s</span><span>${esc(e.at.slice(0, 16).replace("T", " "))}</span>${kept(e).t > 1 ? `<span>at ${fmt(kept(e).t)}</span>` : ""}</div>
-    <p class="muted">${esc(e.text.slice(0, 240))}${e.text.length > 240 ? "…" : ""}</p>
+    <p class="muted clamp">${esc(e.text.slice(0, 240))}${e.text.length > 240 ? "…" : ""}</p>
     ${(e.tasks || []).length ? `<div class="meta ep-tasks">${e.tasks.map((t) => `<a href="#" data-open="${t.id}">#${t.id} ${esc(t.title)}</a>`).join(" ")}</div>` : ""}</li>`).join("") : '<li class="muted">No changelog yet: it is made daily, or by <code>capcom changelog</code>.</li>';
   for (const li of $("episodes").querySelectorAll("[data-ep]")) li.onclick = (ev) => {
     const open = ev.target.closest("[data-open]");
