@@ -68,10 +68,11 @@ async function until(id, states) {
   }
   throw new Error(`task ${id} never reached ${states}`);
 }
-/// Click what the selector names, again if a live update redrew it between finding and clicking.
+/// Click what the selector names (scrolled to the middle of the screen, clear of the fixed talk
+/// button and tabs, as a thumb would), again if a live update redrew it between finding and clicking.
 async function tap(page, selector) {
   for (let i = 0; ; i++) {
-    try { await page.click(selector); return; } catch (e) { if (i >= 5 || !/detached|not clickable|No node/.test(e.message)) throw e; }
+    try { await page.$eval(selector, (e) => { if (!e.closest("#dock, header")) e.scrollIntoView({ block: "center" }); }); await page.click(selector); return; } catch (e) { if (i >= 5 || !/detached|not clickable|No node/.test(e.message)) throw e; }
     await sleep(200);
   }
 }
@@ -199,6 +200,11 @@ try {
   page.setDefaultTimeout(120000);
   page.on("pageerror", (e) => process.stderr.write(`page error: ${e.message}\n`));
   page.on("requestfailed", (r) => process.stderr.write(`page request failed: ${r.url()} ${r.failure() && r.failure().errorText}\n`));
+  // the Media Session's handlers, as the lock screen and a headset would call them
+  await page.evaluateOnNewDocument(() => {
+    const set = MediaSession.prototype.setActionHandler;
+    MediaSession.prototype.setActionHandler = function (action, handler) { (window.__mediaActions = window.__mediaActions || {})[action] = handler; return set.call(this, action, handler); };
+  });
   await page.setViewport({ width: 412, height: 915, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
   await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
   await page.goto(base + "/", { waitUntil: "domcontentloaded" });
@@ -228,6 +234,24 @@ try {
   assert(/\d+ s ago|\d+ min ago/.test(board.text), "ages read \"… ago\": " + board.text);
   out.chips = { ready: board.chips[good].bg, running: board.chips[slow].bg, failed: board.chips[bad].bg, needs_you: board.session };
   await shot(page, "board");
+  // merged tasks leave the board a day after; "All" brings them back in one tap
+  await page.evaluate(() => {
+    const ago = (h) => new Date(Date.parse(window.capcom.now) - h * 3600000).toISOString();
+    const t = window.capcom.tasks[0];
+    window.capcom.tasks.push(Object.assign({}, t, { id: 901, title: "Merged an hour ago", state: "merged", finished: ago(1), updated: ago(1) }), Object.assign({}, t, { id: 902, title: "Merged two days ago", state: "merged", finished: ago(48), updated: ago(48) }));
+    window.capcom.renderBoard();
+  });
+  const today = await page.evaluate(() => ({ done: [...document.querySelectorAll(".group-done [data-task]")].map((li) => +li.dataset.task), all: document.querySelector("#show-all").textContent, hidden: document.querySelector("#show-all").hidden }));
+  assert(JSON.stringify(today.done) === "[901]" && !today.hidden && today.all === "All (1 older task)", "Done today keeps a day: " + JSON.stringify(today));
+  await tap(page, "#show-all");
+  const all = await page.evaluate(() => [...document.querySelectorAll(".group-done [data-task]")].map((li) => +li.dataset.task));
+  assert(JSON.stringify(all) === "[901,902]", "All shows the older ones: " + JSON.stringify(all));
+  await tap(page, "#show-all");
+  await page.evaluate(() => { window.capcom.tasks = window.capcom.tasks.filter((t) => t.id < 900); window.capcom.renderBoard(); });
+
+  // installable: a manifest with an icon large enough, and the service worker in charge
+  const manifest = await page.evaluate(async () => { const l = document.querySelector('link[rel="manifest"]'); return l && (await fetch(l.href)).json(); });
+  assert(manifest && manifest.start_url && manifest.display === "standalone" && manifest.icons.some((i) => Math.min(...i.sizes.split("x").map(Number)) >= 192), "a web app manifest: " + JSON.stringify(manifest));
 
   // 2. the task view with the long event line
   step("task");
@@ -344,7 +368,21 @@ try {
   await page.select("#speed", "1.5");
   await page.evaluate(() => { document.querySelector("#audio").pause(); document.querySelector("#audio").currentTime = 4; });
   await page.waitForFunction(() => { const k = Object.keys(localStorage).find((x) => x.startsWith("capcom.episode.")); const v = k && JSON.parse(localStorage.getItem(k)); return v && v.t === 4 && v.rate === 1.5; });
+  const actions = await page.evaluate(() => Object.keys(window.__mediaActions || {}).sort());
+  for (const a of ["pause", "play", "seekbackward", "seekforward", "seekto"]) assert(actions.includes(a), `Media Session handler ${a}: ${JSON.stringify(actions)}`);
+  await page.evaluate(() => window.__mediaActions.seekto({ action: "seekto", seekTime: 2 }));
+  assert(Math.abs((await page.$eval("#audio", (a) => a.currentTime)) - 2) < 0.5, "the lock screen's seek moves the player");
+  await page.evaluate(() => { document.querySelector("#audio").currentTime = 4; });
+  await page.waitForFunction(() => { const k = Object.keys(localStorage).find((x) => x.startsWith("capcom.episode.")); const v = k && JSON.parse(localStorage.getItem(k)); return v && v.t === 4 && v.rate === 1.5; });
   await shot(page, "player");
+  // the place and speed come back with the episode after a reload
+  await page.reload({ waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.capcom && window.capcom.live);
+  await tap(page, '[data-tab="episodes"]');
+  await page.waitForSelector("#episodes [data-ep]", { visible: true });
+  await tap(page, "#episodes [data-ep] h3");
+  await page.waitForFunction(() => { const a = document.querySelector("#audio"); return a.currentTime >= 3.9 && a.playbackRate === 1.5 && document.querySelector("#speed").value === "1.5"; });
+  await page.evaluate(() => document.querySelector("#audio").pause());
   if (served) { page.off("request", served); await page.setRequestInterception(false); }
 
   // 6. the light theme
@@ -389,7 +427,7 @@ try {
 } catch (e) {
   // what the page showed when a step failed
   if (page) {
-    const seen = await page.evaluate(() => ({ url: location.href, live: window.capcom && window.capcom.live, left: (document.querySelector("#question-left") || {}).textContent, arc: document.querySelector("#ring-arc").getAttribute("stroke-dasharray"), cancel: window.capcom && window.capcom.lastCancel, pending: window.capcom && window.capcom.pending && window.capcom.pending.expires_at, skew: window.capcom && window.capcom.skew, heard: document.querySelector("#heard").innerText.slice(0, 300), text: document.body.innerText.replace(/x{40,}/g, "x…x").slice(0, 1500) })).catch((x) => x.message);
+    const seen = await page.evaluate(() => ({ url: location.href, live: window.capcom && window.capcom.live, left: (document.querySelector("#question-left") || {}).textContent, arc: document.querySelector("#ring-arc")?.getAttribute("stroke-dasharray"), cancel: window.capcom && window.capcom.lastCancel, pending: window.capcom && window.capcom.pending && window.capcom.pending.expires_at, skew: window.capcom && window.capcom.skew, heard: document.querySelector("#heard")?.innerText.slice(0, 300), text: document.body.innerText.replace(/x{40,}/g, "x…x").slice(0, 1500) })).catch((x) => x.message);
     process.stderr.write("the page at the failure: " + JSON.stringify(seen) + "\n");
     await shot(page, "failure").catch(() => {});
   }

@@ -265,6 +265,7 @@ function renderBoard() {
   for (const li of root.querySelectorAll("[data-task]")) li.onclick = () => openTask(+li.dataset.task);
 }
 $("show-all").onclick = () => { state.showAll = !state.showAll; renderBoard(); };
+state.renderBoard = () => { renderBoard(); renderNeedsYou(); }; // for the browser tests
 
 // ---- merge question ----------------------------------------------------------------
 // The gate's question with its window: a ring that empties as the time runs out, Cancel
