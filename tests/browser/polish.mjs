@@ -272,7 +272,7 @@ try {
   await page.waitForSelector("#merge", { visible: true });
   await tap(page, "#merge");
   await page.waitForSelector("#question", { visible: true });
-  const q1 = await page.evaluate(() => ({ ring: !document.querySelector("#ring").hidden, arc: document.querySelector("#ring-arc").getAttribute("stroke-dasharray"), left: document.querySelector("#question-left").textContent, cancel: !!document.querySelector("#cancel:not([hidden])") }));
+  const q1 = await page.evaluate(() => ({ ring: getComputedStyle(document.querySelector("#ring")).display !== "none", arc: document.querySelector("#ring-arc").getAttribute("stroke-dasharray"), left: document.querySelector("#question-left").textContent, cancel: !!document.querySelector("#cancel:not([hidden])") }));
   assert(q1.ring && q1.cancel && /^\d+ s left$/.test(q1.left), "a ring, the seconds left and Cancel: " + JSON.stringify(q1));
 
   await page.waitForFunction((a) => document.querySelector("#ring-arc").getAttribute("stroke-dasharray") !== a, {}, q1.arc);
@@ -293,7 +293,7 @@ try {
   await shot(page, "merge-question");
   await judge(page, "merge question");
   await page.waitForFunction(() => document.querySelector("#question-left").textContent === "expired, ask again", { timeout: 120000 });
-  const expired = await page.evaluate(() => ({ confirm: document.querySelector("#confirm").hidden || getComputedStyle(document.querySelector("#confirm")).display === "none", ring: document.querySelector("#ring").hidden, close: document.querySelector("#cancel").textContent }));
+  const expired = await page.evaluate(() => ({ confirm: getComputedStyle(document.querySelector("#confirm")).display === "none", ring: getComputedStyle(document.querySelector("#ring")).display === "none", close: document.querySelector("#cancel").textContent }));
   assert(expired.confirm && expired.ring && expired.close === "Close", "expired: no Confirm, no ring: " + JSON.stringify(expired));
   await shot(page, "merge-expired");
   await tap(page, "#cancel");

@@ -278,14 +278,14 @@ function renderQuestion() {
   if (!q) return;
   $("question-text").textContent = q.question;
   const expires = q.expires_at ? Date.parse(q.expires_at) : NaN;
-  if (isNaN(expires)) { $("question-left").textContent = ""; $("ring").hidden = true; $("confirm").hidden = false; return; }
+  if (isNaN(expires)) { $("question-left").textContent = ""; $("ring").toggleAttribute("hidden", true); $("confirm").hidden = false; return; }
   const left = expires - serverNow();
   const total = Math.max(1000, expires - (q.asked || serverNow()));
   const expired = left <= 0;
   $("question").classList.toggle("expired", expired);
   $("confirm").hidden = expired;
   $("cancel").textContent = expired ? "Close" : "Cancel";
-  $("ring").hidden = expired;
+  $("ring").toggleAttribute("hidden", expired); // an SVG element has no `hidden` property
   $("ring-arc").setAttribute("stroke-dasharray", `${Math.max(0, Math.min(100, (left / total) * 100)).toFixed(1)} 100`);
   $("question-left").textContent = expired ? "expired, ask again" : Math.ceil(left / 1000) + " s left";
   if (expired) { state.expired = q; state.pending = null; return; }
