@@ -84,7 +84,7 @@ async function listen() {
           if (line.startsWith("event:")) ev = line.slice(6).trim();
           else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
         }
-        if (ev === "board" && data.length) { const text = data.join("\n"); onBoard(JSON.parse(text)); keepBoard(text); }
+        if (ev === "board" && data.length) onBoard(JSON.parse(data.join("\n")));
       }
     }
   } catch (e) { if (ctl.signal.aborted) return; }
@@ -110,7 +110,13 @@ function showOffline() {
   b.hidden = state.live || !token() || !state.offlineSince;
   if (!b.hidden) b.textContent = "Offline since " + hhmm(state.offlineSince) + ": showing the last board. Reconnecting…";
 }
-async function keepBoard(text) {
+let keepTimer = null;
+/// The board, kept at most once a second (a burst of updates is written once).
+function keepBoard(text) {
+  clearTimeout(keepTimer);
+  keepTimer = setTimeout(() => writeBoard(text), 1000);
+}
+async function writeBoard(text) {
   if (!window.caches) return;
   try {
     const c = await caches.open(BOARD_CACHE);
@@ -138,6 +144,9 @@ function onBoard(b) {
   state.tasks = b.tasks || []; state.coordinator = b.coordinator || null; state.now = b.now;
   if (b.now && state.live) state.skew = Date.parse(b.now) - Date.now(); state.boards = (state.boards || 0) + 1;
   state.needsYou = b.needs_you || [];
+  // how many old tasks the server left out of the board (`/app/v1/board?all=1` has them)
+  if ("hidden" in b) state.serverHidden = b.hidden || 0;
+  if (state.live) keepBoard(JSON.stringify({ tasks: state.tasks, needs_you: state.needsYou, coordinator: state.coordinator, now: state.now, hidden: state.serverHidden || 0 }));
   renderBoard(); renderNeedsYou(); renderQuestion(); notifyNeeds();
   if (state.view === "task" && state.task) refreshTask(state.task.id, true);
 }
@@ -246,8 +255,11 @@ function card(t) {
 }
 function renderBoard() {
   const groups = { needs: [], running: [], ready: [], done: [] };
-  let hidden = 0;
-  for (const t of state.tasks) {
+  let hidden = state.showAll ? 0 : state.serverHidden || 0;
+  // with "All": the old tasks the server keeps off the live board too, the live copy first
+  const live = new Set(state.tasks.map((t) => t.id));
+  const pool = state.showAll && state.olderTasks ? state.tasks.concat(state.olderTasks.filter((t) => !live.has(t.id))) : state.tasks;
+  for (const t of pool) {
     if (!state.showAll && old(t)) { hidden++; continue; }
     if (group(t) !== "needs") groups[group(t)].push(t);
   }
@@ -264,7 +276,13 @@ function renderBoard() {
   more.textContent = state.showAll ? "Only today" : `All (${plural(hidden, "older task")})`;
   for (const li of root.querySelectorAll("[data-task]")) li.onclick = () => openTask(+li.dataset.task);
 }
-$("show-all").onclick = () => { state.showAll = !state.showAll; renderBoard(); };
+$("show-all").onclick = async () => {
+  state.showAll = !state.showAll;
+  if (state.showAll && state.serverHidden) {
+    try { state.olderTasks = (await api("/app/v1/board?all=1&limit=200")).tasks || []; } catch (e) { say(e.message); }
+  }
+  renderBoard();
+};
 state.renderBoard = () => { renderBoard(); renderNeedsYou(); }; // for the browser tests
 
 // ---- merge question ----------------------------------------------------------------
@@ -604,6 +622,11 @@ function chaptersUrl(e) {
 window.capcomChaptersUrl = chaptersUrl; // for the browser tests
 async function loadChapters(e) {
   state.chapters = [];
+  // chapters the episode carries itself (`{start_ms, title}`) need no second request
+  if (Array.isArray(e.chapters) && e.chapters.length) {
+    state.chapters = e.chapters.map((c) => ({ startTime: (c.start_ms != null ? c.start_ms / 1000 : c.startTime) || 0, title: c.title })).sort((a, b) => a.startTime - b.startTime);
+    return renderChapters();
+  }
   renderChapters();
   const url = chaptersUrl(e);
   try {

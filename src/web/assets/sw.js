@@ -31,7 +31,7 @@ self.addEventListener("fetch", (e) => {
       if (r.ok) { const copy = r.clone(); caches.open(SHELL).then((c) => c.put(shell, copy)); }
       return r;
     }).catch(() => caches.match(shell, { cacheName: SHELL }).then((r) => r || Response.error())));
-  } else if (url.pathname === "/app/v1/board") {
+  } else if (url.pathname === "/app/v1/board" && !url.search) {
     e.respondWith(network(req).then(async (r) => {
       if (r.ok) {
         const text = await r.clone().text();
