@@ -237,7 +237,7 @@ function old(t) {
 }
 function card(t) {
   return `
-    <li class="card state-${esc(t.state)}" data-task="${t.id}">
+    <li class="card state-${esc(t.state)}" data-task="${t.id}" tabindex="0">
       <h3>#${t.id} ${esc(t.title)}</h3>
       <div class="meta">
         ${chip(t)}
@@ -276,6 +276,11 @@ function renderBoard() {
   more.textContent = state.showAll ? "Only today" : `All (${plural(hidden, "older task")})`;
   for (const li of root.querySelectorAll("[data-task]")) li.onclick = () => openTask(+li.dataset.task);
 }
+// a card opens with Enter too (keyboards, switch access)
+for (const id of ["board", "needs-you-list"]) $(id).addEventListener("keydown", (e) => {
+  const li = e.target.closest && e.target.closest("[data-task]");
+  if (li && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); openTask(+li.dataset.task); }
+});
 $("show-all").onclick = async () => {
   state.showAll = !state.showAll;
   if (state.showAll && state.serverHidden) {
