@@ -188,3 +188,77 @@ fn the_page_keeps_a_clip_the_daemon_did_not_take_and_sends_it_when_it_is_back() 
     let result: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap_or("{}")).unwrap();
     assert_eq!(result["steps"].as_array().unwrap().last().unwrap(), "done", "{result}");
 }
+
+/// A stand-in agent with the `claude` preset's stream-json lines (Claude Code's `--output-format
+/// stream-json`: `system`/`assistant`/`result` objects, as in tests/fixtures and dispatch's parser).
+fn agent(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.sh"));
+    std::fs::write(&p, format!("#!/bin/sh\nset -e\necho '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"sess-{name}\"}}'\n{body}")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn the_phone_page_fits_the_screen_works_offline_and_is_in_thumb_reach() {
+    let Some((chromium, node)) = browser_tools() else { return };
+    if !skip::programs(&["espeak-ng"], "./capcom.sh test installs espeak-ng") {
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if !root.join("tests/browser/node_modules/axe-core").is_dir() {
+        skip::skip("tests/browser/node_modules/axe-core", "./capcom.sh test runs `npm ci` in tests/browser");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = make_repo(tmp.path());
+    // 2,000 characters with no break: a path, a hash or a minified line an agent printed
+    let long: String = "x".repeat(2000);
+    let good = agent(
+        tmp.path(),
+        "good",
+        &format!(
+            r#"echo '{{"type":"assistant","message":{{"content":[{{"type":"text","text":"{long}"}}]}}}}'
+echo "button v2" > components/button.txt
+git -c user.name=agent -c user.email=agent@example.com add -A
+git -c user.name=agent -c user.email=agent@example.com commit -qm "agent: button v2"
+echo '{{"type":"result","subtype":"success","is_error":false,"result":"Updated the button.","session_id":"sess-good"}}'
+"#
+        ),
+    );
+    let bad = agent(tmp.path(), "bad", &format!("echo '{{\"type\":\"result\",\"subtype\":\"error_during_execution\",\"is_error\":true,\"result\":\"{long}\"}}'\nexit 1\n"));
+    // still working when the test ends; the daemon's stop ends it
+    let slow = agent(tmp.path(), "slow", "sleep 600\n");
+    let config = format!(
+        "[[repos]]\nname = \"site\"\npath = \"{}\"\nbase = \"main\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\ndefault_agent = \"good\"\nconfirm_ttl = \"20s\"\ngrace = \"0s\"\noverlap = \"allow\"\n\n[speech]\nengine = \"espeak-ng\"\n\n{}",
+        repo.display(),
+        [("good", &good), ("bad", &bad), ("slow", &slow)]
+            .iter()
+            .map(|(n, p)| format!("[agents.{n}]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n\n", p.display()))
+            .collect::<String>()
+    );
+    let config_path = tmp.path().join("config.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let shots = std::env::var_os("CAPCOM_SHOTS").map(PathBuf::from).unwrap_or_else(|| tmp.path().join("shots"));
+    let input = serde_json::json!({
+        "port": port, "chromium": chromium, "profile": tmp.path().join("chromium-profile"), "long": long,
+        "bin": BIN, "config": config_path, "data": tmp.path().join("data"), "daemon_log": tmp.path().join("daemon.stderr"),
+        "repo": repo, "shots": shots,
+    });
+    let run = Command::new(node)
+        .arg(root.join("tests/browser/polish.mjs"))
+        .env("CAPCOM_BROWSER_TEST", input.to_string())
+        .env_remove("CAPCOM_CONFIG")
+        .env_remove("CAPCOM_DATA_DIR")
+        .current_dir(root.join("tests/browser"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout).to_string();
+    let log = String::from_utf8_lossy(&run.stderr).to_string();
+    let daemon = std::fs::read_to_string(tmp.path().join("daemon.stderr")).unwrap_or_default();
+    let tail: String = daemon.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    assert!(run.status.success(), "the browser run failed:\n{log}\n{said}\n--- daemon (last lines) ---\n{tail}");
+    let result: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap_or("{}")).unwrap();
+    println!("{}", serde_json::to_string_pretty(&result).unwrap());
+    assert_eq!(result["steps"].as_array().unwrap().last().unwrap(), "done", "{result}");
+}

@@ -48,6 +48,9 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 const RECORDER_JS: &str = include_str!("assets/recorder.js");
+/// The service worker (at the root, so its scope is the whole page) and the web app manifest.
+const SW_JS: &str = include_str!("assets/sw.js");
+const MANIFEST: &str = include_str!("assets/manifest.webmanifest");
 /// The page's icon and the podcast's artwork.
 pub const ICON_PNG: &[u8] = include_bytes!("assets/icon.png");
 
@@ -329,6 +332,8 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/recorder.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], RECORDER_JS) }))
         .route("/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], APP_CSS) }))
         .route("/icon.png", get(|| async { ([(header::CONTENT_TYPE, "image/png")], ICON_PNG) }))
+        .route("/sw.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SW_JS) }))
+        .route("/manifest.webmanifest", get(|| async { ([(header::CONTENT_TYPE, "application/manifest+json"), (header::CACHE_CONTROL, "no-cache")], MANIFEST) }))
         .route("/app/pair", post(pair))
         .merge(device)
         .with_state(web)

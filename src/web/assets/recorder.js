@@ -34,7 +34,14 @@
       try { this.ctx = new Ctx({ sampleRate: 48000 }); } catch (e) { this.ctx = new Ctx(); }
       this.source = this.ctx.createMediaStreamSource(this.stream);
       this.chunks = []; this.on = false;
-      const take = (data) => { if (this.on) this.chunks.push(data); };
+      // each chunk's loudness (RMS, 0..1) feeds the page's level meter
+      const take = (data) => {
+        if (!this.on) return;
+        this.chunks.push(data);
+        let sum = 0;
+        for (let i = 0; i < data.length; i++) sum += data[i] * data[i];
+        this.level = Math.sqrt(sum / (data.length || 1));
+      };
       if (this.ctx.audioWorklet) {
         const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
         await this.ctx.audioWorklet.addModule(url);
@@ -47,7 +54,7 @@
       const mute = this.ctx.createGain(); mute.gain.value = 0;
       this.source.connect(this.node); this.node.connect(mute); mute.connect(this.ctx.destination);
     }
-    async start() { await this.open(); if (this.ctx.state === "suspended") await this.ctx.resume(); this.chunks = []; this.on = true; }
+    async start() { await this.open(); if (this.ctx.state === "suspended") await this.ctx.resume(); this.chunks = []; this.level = 0; this.on = true; }
     stop() { this.on = false; const out = wav(this.chunks, this.ctx.sampleRate); this.chunks = []; return out; }
   }
   window.CapcomRecorder = Recorder;
