@@ -13,6 +13,7 @@
 //!   `/v1/confirm` and the hotkey take. This module does not import the daemon.
 
 pub mod board;
+pub mod push;
 pub mod qr;
 pub mod serve;
 pub mod tls;
