@@ -179,6 +179,11 @@ case "$cmd" in
     install_packages; install_rust
     fetch_speech_model
     if command -v npm >/dev/null; then (cd tests/browser && npm ci --no-audit --no-fund --silent); fi
+    # The Web Push test's independent receiver: Python's http_ece (RFC 8188/8291), with cryptography.
+    # (--break-system-packages where the system Python refuses plain pip installs: PEP 668)
+    python3 -c 'import http_ece' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check http_ece==1.2.1 ||
+      python3 -m pip install -q --disable-pip-version-check --break-system-packages http_ece==1.2.1 ||
+      echo "capcom: WARNING: could not install http_ece; the Web Push test will be skipped" >&2
     # Tests that lack a tool skip through tests/common/skip.rs, which lists them here (under CI
     # such a skip fails instead); cargo hides a passing test's output, so the list is printed.
     skips="${CARGO_TARGET_DIR:-target}/test-skips.txt"

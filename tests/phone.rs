@@ -626,3 +626,46 @@ fn the_board_is_sent_whole_once_then_only_changes_and_old_merged_tasks_are_paged
     assert_eq!(v["tasks"].as_array().unwrap().len(), 4);
     assert_eq!(d.stop(), Some(0));
 }
+
+/// A browser's side of Web Push, independent of capcom: Python's `http_ece` (the reference
+/// implementation of RFC 8188/8291 by the spec's editor, github.com/web-push-libs/encrypted-content-encoding)
+/// and `cryptography` make the subscription's key pair and read what capcom encrypted.
+const RECEIVER: &str = r#"
+import base64, sys, os, http_ece
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
+key = ec.generate_private_key(ec.SECP256R1())
+auth = os.urandom(16)
+pub = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+print(pub.hex(), auth.hex(), flush=True)
+body = bytes.fromhex(sys.stdin.readline().strip())
+print(http_ece.decrypt(body, private_key=key, auth_secret=auth, version="aes128gcm").decode(), flush=True)
+"#;
+
+#[test]
+fn a_web_push_payload_is_read_by_an_independent_rfc_8291_receiver() {
+    use std::io::BufRead;
+    let have = std::process::Command::new("python3").args(["-c", "import http_ece, cryptography"]).output().is_ok_and(|o| o.status.success());
+    if !have {
+        common::skip::skip("python3 with http_ece", "pip install http_ece");
+        return;
+    }
+    for message in ["Task 4 needs you: the build is red", "", &"é".repeat(1500)] {
+        let mut py = std::process::Command::new("python3")
+            .args(["-c", RECEIVER])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(py.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let (key, auth) = line.trim().split_once(' ').unwrap();
+        let body = capcom::web::push::encrypt(&hex::decode(key).unwrap(), &hex::decode(auth).unwrap(), message.as_bytes()).unwrap();
+        writeln!(py.stdin.as_mut().unwrap(), "{}", hex::encode(&body)).unwrap();
+        let mut read = String::new();
+        out.read_line(&mut read).unwrap();
+        assert!(py.wait().unwrap().success());
+        assert_eq!(read.trim_end_matches('\n'), message);
+    }
+}

@@ -1069,5 +1069,21 @@ fn a_second_episode_on_a_day_is_the_2nd_update_covers_only_what_is_new_and_has_a
     // the audio after the tag still decodes to the episode's length
     let (frames, rate, _) = decode_all(&mp3);
     assert!((frames as f64 / rate as f64 - second.duration_ms as f64 / 1000.0).abs() < 0.15);
+
+    // the page's episode list: the same windows and chapters
+    let pair: serde_json::Value = serde_json::from_slice(&d.cli(&["pair", "--json"]).stdout).unwrap();
+    let (_, body) = common::http(&d.addr, "POST", "/app/pair", None, Some(&serde_json::json!({ "code": pair["code"], "name": "phone" }).to_string()));
+    let device = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"].as_str().unwrap().to_string();
+    let (status, _, body) = get(&d.addr, "/app/v1/episodes", &[("X-Capcom-Device", &device)]);
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let titles = |i: usize| -> Vec<String> { list[i]["tasks"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().to_string()).collect() };
+    assert_eq!(list[0]["id"], second.stem.as_str());
+    let mut newest = titles(0);
+    newest.sort();
+    assert_eq!(newest, ["Add a dark theme", "Speed up the search page"], "{list}");
+    assert_eq!(titles(1), ["Fix the footer links"], "{list}");
+    assert_eq!(list[0]["chapters"].as_array().unwrap().len(), 3);
+    assert!(list[0]["chapters_url"].as_str().unwrap().ends_with("/chapters.json"));
     assert_eq!(d.stop(), Some(0));
 }

@@ -455,7 +455,10 @@ async fn run_tray(
                     let made = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf, String> {
                         let p = web.start_pairing()?;
                         let expires = p.expires_at.with_timezone(&chrono::Local).format("%H:%M:%S").to_string();
-                        let html = crate::web::qr::html(&p.url, &expires)?;
+                        let html = match &p.local_only {
+                            Some(why) => crate::web::qr::local_only_html(&p.url, why, &expires),
+                            None => crate::web::qr::html(&p.url, &expires)?,
+                        };
                         std::fs::write(&file, html).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
                         Ok(file)
                     })

@@ -19,8 +19,17 @@ use std::path::PathBuf;
 
 /// Every task (open ones, or all) folded with its runs and events into what the scripts read.
 pub fn views(store: &Store, all: bool) -> Result<Vec<TaskView>, StoreError> {
+    let tasks = store.tasks(all)?;
+    if all {
+        // every task: all runs and events in two queries, not two per task
+        let (mut runs, mut events) = store.runs_and_events_by_task()?;
+        return Ok(tasks
+            .iter()
+            .map(|t| TaskView::from_store(t, &runs.remove(&t.id).unwrap_or_default(), &events.remove(&t.id).unwrap_or_default()))
+            .collect());
+    }
     let mut out = Vec::new();
-    for t in store.tasks(all)? {
+    for t in tasks {
         let runs = store.runs(t.id)?;
         let events = store.events(t.id)?;
         out.push(TaskView::from_store(&t, &runs, &events));

@@ -178,3 +178,41 @@ fn every_task_write_is_announced_to_followers_of_any_clone() {
     assert!(s.update_task(999, &TaskUpdate::default()).is_err());
     assert!(!count());
 }
+
+#[test]
+fn the_board_reads_agree_with_the_per_task_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("capcom.db")).unwrap();
+    let mut ids = Vec::new();
+    for (i, state) in [TaskState::Running, TaskState::Merged, TaskState::Queued, TaskState::Cancelled].into_iter().enumerate() {
+        let t = s.create_task(&spec(&format!("task {i}")), TaskState::Queued, None, None, "test").unwrap();
+        if i % 2 == 0 {
+            s.start_run(&Run { task_id: t.id, agent: "claude".into(), ..Run::default() }).unwrap();
+        }
+        if state != TaskState::Queued {
+            s.transition(t.id, None, state, Some("moved")).unwrap();
+        }
+        s.add_event(Some(t.id), "progress", "step", None).unwrap();
+        ids.push(t.id);
+    }
+    s.add_event(None, "notice", "not a task's", None).unwrap();
+    let (runs, events) = s.runs_and_events_by_task().unwrap();
+    for id in &ids {
+        assert_eq!(runs.get(id).cloned().unwrap_or_default(), s.runs(*id).unwrap(), "runs of {id}");
+        assert_eq!(events.get(id).cloned().unwrap_or_default(), s.events(*id).unwrap(), "events of {id}");
+    }
+    let states = |v: Vec<Task>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(states(s.tasks_in(&[TaskState::Queued, TaskState::Running]).unwrap()), [ids[0], ids[2]]);
+    assert!(s.tasks_in(&[]).unwrap().is_empty());
+    // merged and cancelled tasks leave the board once changed before the cutoff
+    let (all, hidden) = s.board_tasks(chrono::Utc::now() - chrono::Duration::hours(1)).unwrap();
+    assert_eq!((all.len(), hidden), (4, 0));
+    let (live, hidden) = s.board_tasks(chrono::Utc::now() + chrono::Duration::hours(1)).unwrap();
+    assert_eq!((states(live), hidden), (vec![ids[0], ids[2]], 2));
+    assert_eq!(states(s.tasks_page(None, 3).unwrap()), [ids[3], ids[2], ids[1]]);
+    assert_eq!(states(s.tasks_page(Some(ids[1]), 3).unwrap()), [ids[0]]);
+    let before = s.change_stamp().unwrap();
+    assert_eq!(s.change_stamp().unwrap(), before, "a read moves nothing");
+    s.add_event(Some(ids[0]), "progress", "another", None).unwrap();
+    assert_ne!(s.change_stamp().unwrap(), before);
+}

@@ -13,6 +13,7 @@
 //!   `/v1/confirm` and the hotkey take. This module does not import the daemon.
 
 pub mod board;
+pub mod push;
 pub mod qr;
 pub mod serve;
 pub mod tls;
@@ -706,13 +707,19 @@ async fn episodes(State(web): State<Arc<Web>>) -> Response {
     let dir = web.changelog_dir.clone();
     let store = web.store.clone();
     let (list, views) = tokio::task::spawn_blocking(move || {
-        let views: Vec<TaskView> = store
-            .tasks(true)
-            .unwrap_or_default()
+        let list = crate::report::changelog::list(&dir);
+        // Only tasks that can have landed inside an episode's window: every open one, and the
+        // merged ones changed since the oldest window began (not every task ever made).
+        let oldest = list.last().map(|e| e.at.with_timezone(&Utc) - chrono::Duration::hours(24));
+        let tasks = match oldest {
+            Some(from) => store.board_tasks(from).map(|(t, _)| t).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let views: Vec<TaskView> = tasks
             .iter()
             .map(|t| TaskView::from_store(t, &store.runs(t.id).unwrap_or_default(), &store.events(t.id).unwrap_or_default()))
             .collect();
-        (crate::report::changelog::list(&dir), views)
+        (list, views)
     })
     .await
     .unwrap_or_default();

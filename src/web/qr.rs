@@ -31,8 +31,31 @@ pub fn html(url: &str, expires: &str) -> Result<String, String> {
     ))
 }
 
+/// The pairing page when the link opens on this computer only: no QR code (a phone that
+/// scanned it would open its own loopback address), and what to set so a phone can reach it.
+pub fn local_only_html(url: &str, why: &str, expires: &str) -> String {
+    let esc = crate::report::feed::xml_escape;
+    format!(
+        "<!doctype html><meta charset=utf-8><title>Pair a phone with capcom</title>\
+         <style>body{{font:16px system-ui,sans-serif;background:#121826;color:#e8ecf4;padding:2rem;max-width:40rem;margin:auto}}\
+         a{{color:#5ec8a0;word-break:break-all}}</style>\
+         <main><h1>A phone cannot reach capcom yet</h1><p>{w}.</p>\
+         <p>To pair this computer's browser instead, open <a href=\"{u}\">{u}</a>. The code works once, until {e}.</p></main>",
+        w = esc(why),
+        u = esc(url),
+        e = esc(expires),
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_local_only_link_gets_no_qr_code_and_says_why() {
+        let why = super::super::local_only_hint("http://127.0.0.1:7471").unwrap();
+        let page = super::local_only_html("http://127.0.0.1:7471/#pair=ABCD2345", &why, "10:00:00");
+        assert!(!page.contains("class=q") && page.contains("public_url") && page.contains("#pair=ABCD2345"), "{page}");
+    }
+
     #[test]
     fn a_link_becomes_a_block_drawing() {
         let q = super::terminal("https://192.168.1.20:7471/#pair=ABCD2345").unwrap();
