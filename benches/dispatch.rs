@@ -202,6 +202,9 @@ fn trains(rt: &tokio::runtime::Runtime, root: &Path, repo: &Path) {
         for n in [6usize, 12] {
             round += 1;
             let (new, new_runs) = rt.block_on(speculative_train(root, repo, &format!("s{round}"), n, secs));
+            if std::env::var("CAPCOM_BENCH_TRACE").is_ok() {
+                continue;
+            }
             let (old, old_runs) = rt.block_on(old_train(root, repo, &format!("o{round}"), n, secs));
             let (floor, floor_runs) = git_floor(root, repo, &format!("f{round}"), n, secs);
             println!(
@@ -299,8 +302,15 @@ async fn speculative_train(root: &Path, repo: &Path, tag: &str, n: usize, secs: 
     let (now, clock) = (chrono::Utc::now(), tokio::time::Instant::now());
     let batch: Vec<_> = ids.iter().map(|id| gate.propose(*id, now, clock).unwrap()).collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let t0 = Instant::now();
+    let trace = std::env::var("CAPCOM_BENCH_TRACE").is_ok();
+    let drain = tokio::spawn(async move {
+        while let Some(news) = rx.recv().await {
+            if trace {
+                println!("  {:>6.2} s  {news:?}", t0.elapsed().as_secs_f64());
+            }
+        }
+    });
     let fin = handle.ride(gate.clone(), batch, clock, tx, Arc::default()).await;
     let took = t0.elapsed();
     let _ = drain.await;

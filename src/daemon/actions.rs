@@ -758,16 +758,22 @@ impl Coordinator {
             let _ = drain.await;
             return self.train_outcome(&fin, true);
         };
+        let forward = inbox.clone();
         tokio::spawn(async move {
             while let Some(news) = rx.recv().await {
-                if inbox.send(Msg::Train(news)).await.is_err() {
+                if forward.send(Msg::Train(news)).await.is_err() {
                     break;
                 }
             }
         });
         let rider = stop.clone();
         tokio::spawn(async move {
-            d.ride(gate, batch, clock, tx, rider).await;
+            let ride = tokio::spawn(async move { d.ride(gate, batch, clock, tx, rider).await });
+            // A train that ended without its last word (a panic) still lets the next one run.
+            if let Err(e) = ride.await {
+                tracing::error!(error = %e, "the merge train ended early");
+                let _ = inbox.send(Msg::Train(dispatch::train::News::Done(dispatch::train::Finished::default()))).await;
+            }
         });
         self.train = Some(Riding {
             progress: dispatch::train::Progress::new(ids.len(), &base),

@@ -513,15 +513,7 @@ impl DispatchHandle {
         };
         tell(News::Progress(progress.clone())).await;
         // Scratch worktrees a stopped daemon left behind are forgotten by git first.
-        for repo in config.repos.iter() {
-            let (git, dir, scratch) = (self.ctx.git.clone(), PathBuf::from(&repo.path), self.ctx.data.root().join("train"));
-            let _ = tokio::task::spawn_blocking(move || {
-                let _one = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
-                let _ = std::fs::remove_dir_all(&scratch);
-                let _ = git.run(&dir, &["worktree", "prune"]);
-            })
-            .await;
-        }
+        self.clear_scratch().await;
         'train: while let Some(first) = queue.front().cloned() {
             if stop.load(Ordering::SeqCst) {
                 fin.stopped = true;
@@ -631,10 +623,11 @@ impl DispatchHandle {
             let mut running: VecDeque<tokio::task::JoinHandle<(Result<(), String>, usize)>> = tips
                 .iter()
                 .zip(&names_of)
-                .map(|(tip, names)| {
+                .enumerate()
+                .map(|(slot, (tip, names))| {
                     let known = green.get(&tip.tree).is_some_and(|done| names.iter().all(|(n, _)| done.contains(n)));
                     let (me, repo, tip, names) = (self.clone(), repo.clone(), tip.clone(), names.clone());
-                    tokio::spawn(async move { if known { (Ok(()), 0) } else { me.check_tip(&repo, &tip, &names).await } })
+                    tokio::spawn(async move { if known { (Ok(()), 0) } else { me.check_tip(&repo, &tip, slot, &names).await } })
                 })
                 .collect();
             let mut results: Vec<TipResult> = Vec::new();
@@ -728,6 +721,7 @@ impl DispatchHandle {
                 }
             }
         }
+        self.clear_scratch().await;
         drop(turn);
         tell(News::Done(fin.clone())).await;
         fin
@@ -787,18 +781,27 @@ impl DispatchHandle {
 
     /// Run `checks` on a combined tip in a scratch worktree (removed after). Ok, or the first
     /// red check; and how many check commands ran.
-    async fn check_tip(&self, repo: &Repo, tip: &Tip, checks: &[(String, crate::config::CheckCmd)]) -> (Result<(), String>, usize) {
+    async fn check_tip(&self, repo: &Repo, tip: &Tip, slot: usize, checks: &[(String, crate::config::CheckCmd)]) -> (Result<(), String>, usize) {
         if checks.is_empty() {
             return (Ok(()), 0);
         }
-        let scratch = self.ctx.data.root().join("train").join(format!("tip-{}-{}", tip.task, short(&tip.commit)));
+        // One scratch worktree per place in the window, kept for the train's length: moving it
+        // to the next tip touches only the files that differ.
+        let scratch = self.ctx.data.root().join("train").join(format!("{}-{slot}", repo.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()));
         let (git, dir, path, commit) = (self.ctx.git.clone(), PathBuf::from(&repo.path), scratch.clone(), tip.commit.clone());
         let made = tokio::task::spawn_blocking(move || {
+            let p = path.display().to_string();
+            if path.join(".git").exists() {
+                git.ok(&path, &["checkout", "--detach", "--force", "--quiet", &commit]).map_err(|e| e.to_string())?;
+                // Exactly the tip's files: nothing a check before it left behind.
+                return git.ok(&path, &["clean", "-ffdxq"]).map(|_| ()).map_err(|e| e.to_string());
+            }
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
             }
             let _one = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
-            let p = path.display().to_string();
+            let _ = std::fs::remove_dir_all(&path);
+            let _ = git.run(&dir, &["worktree", "prune"]);
             git.ok(&dir, &["worktree", "add", "--detach", "--quiet", &p, &commit]).map(|_| ()).map_err(|e| e.to_string())
         })
         .await
@@ -824,17 +827,22 @@ impl DispatchHandle {
                 break;
             }
         }
-        let (git, dir) = (self.ctx.git.clone(), PathBuf::from(&repo.path));
-        let _ = tokio::task::spawn_blocking(move || {
-            let _one = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
-            let p = scratch.display().to_string();
-            if git.run(&dir, &["worktree", "remove", "--force", &p]).map(|o| o.code).unwrap_or(1) != 0 {
+        (result, ran)
+    }
+
+    /// Remove the train's scratch worktrees (at its start, what a stopped daemon left; at its end, its own).
+    async fn clear_scratch(&self) {
+        let config = self.ctx.config.get();
+        let scratch = self.ctx.data.root().join("train");
+        for repo in config.repos.iter() {
+            let (git, dir, scratch) = (self.ctx.git.clone(), PathBuf::from(&repo.path), scratch.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                let _one = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
                 let _ = std::fs::remove_dir_all(&scratch);
                 let _ = git.run(&dir, &["worktree", "prune"]);
-            }
-        })
-        .await;
-        (result, ran)
+            })
+            .await;
+        }
     }
 
     /// A task left out of the train needs attention, with why; a conflict goes back to its
