@@ -917,7 +917,8 @@ mod tests {
     fn the_longest_green_prefix_is_merged_and_the_first_red_names_the_task_that_broke_it() {
         let ok = |t: i64| (t, Ok(()));
         let red = |t: i64, why: &str| (t, Err(why.to_string()));
-        let cases: Vec<(Vec<TipResult>, usize, Option<(i64, &str)>)> = vec![
+        type Case<'a> = (Vec<TipResult>, usize, Option<(i64, &'a str)>);
+        let cases: Vec<Case> = vec![
             (vec![], 0, None),
             (vec![ok(1), ok(2), ok(3)], 3, None),
             (vec![ok(1), ok(2), red(3, "check `build` failed (exit 1)"), red(4, "x"), red(5, "x")], 2, Some((3, "check `build` failed (exit 1)"))),
