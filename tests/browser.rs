@@ -107,7 +107,7 @@ fn the_phone_page_in_headless_chromium() {
     let out = d.cli(&["pair", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let pairing: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let shots = std::env::temp_dir().join(format!("capcom-browser-shots-{}", std::process::id()));
+    let shots = std::env::var_os("CAPCOM_SHOTS").map(PathBuf::from).unwrap_or_else(|| tmp.path().join("shots"));
     let input = serde_json::json!({
         "addr": d.addr, "token": d.token(), "pair_url": pairing["url"], "chromium": chromium,
         "profile": tmp.path().join("chromium-profile"), "brief_wav": wav, "hold_ms": hold_ms,

@@ -6,10 +6,13 @@ use std::sync::OnceLock;
 fn tiny_model() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("capcom-test-model-{}", std::process::id()));
+        // one file shared by every run (written whole, then renamed into place), not one per process
+        let dir = std::env::temp_dir().join("capcom-test-model");
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("ggml-test-tiny.bin");
-        TestModel::tiny().write(&p).unwrap();
+        let part = dir.join(format!("ggml-test-tiny.bin.{}", std::process::id()));
+        TestModel::tiny().write(&part).unwrap();
+        std::fs::rename(&part, &p).unwrap();
         p
     })
 }
