@@ -4,8 +4,9 @@
 // itself (same data dir, same port, so the page's origin stays the same).
 // Input: CAPCOM_BROWSER_TEST (JSON). Output: one JSON line on stdout; a failed step throws.
 import puppeteer from "puppeteer-core";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import { daemonControl } from "./daemon.mjs";
 import path from "node:path";
 
 const cfg = JSON.parse(process.env.CAPCOM_BROWSER_TEST);
@@ -16,27 +17,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function assert(ok, what) { if (!ok) throw new Error("assertion failed: " + what); }
 const capcom = (...args) => execFileSync(cfg.bin, ["--config", cfg.config, "--data-dir", cfg.data, ...args], { encoding: "utf8" });
 
-let daemon = null;
-async function startDaemon() {
-  fs.rmSync(path.join(cfg.data, "api.addr"), { force: true });
-  const log = fs.openSync(cfg.daemon_log, "a");
-  daemon = spawn(cfg.bin, ["--config", cfg.config, "--data-dir", cfg.data, "daemon", "--headless"], {
-    env: Object.assign({}, process.env, { CAPCOM__API__LISTEN: `127.0.0.1:${cfg.port}`, CAPCOM_LOG: "info" }),
-    stdio: ["ignore", "ignore", log],
-  });
-  for (let i = 0; i < 1200; i++) {
-    if (fs.existsSync(path.join(cfg.data, "api.addr"))) return;
-    if (daemon.exitCode !== null) throw new Error("the daemon exited early: " + fs.readFileSync(cfg.daemon_log, "utf8"));
-    await sleep(50);
-  }
-  throw new Error("the daemon did not start");
-}
-async function stopDaemon() {
-  if (!daemon || daemon.exitCode !== null) return;
-  const done = new Promise((r) => daemon.once("exit", r));
-  daemon.kill("SIGTERM");
-  await done;
-}
+const daemon = daemonControl(cfg);
+const startDaemon = daemon.start;
+const stopDaemon = daemon.stop;
 async function history() {
   const token = fs.readFileSync(path.join(cfg.data, "api.token"), "utf8").trim();
   const r = await fetch(base + "/v1/history", { headers: { Authorization: `Bearer ${token}` } });
