@@ -163,9 +163,21 @@ impl Drop for Daemon {
 
 /// A GET whose body may be binary; returns (status, headers, body bytes). Sent as HTTP/1.0 so the body is not chunked.
 pub fn http_bytes(addr: &str, path: &str) -> (u16, String, Vec<u8>) {
+    http_raw(addr, "GET", path, &[], &[])
+}
+
+/// A raw HTTP/1.0 request with any headers (what a podcast app or a phone on a bad network
+/// sends, byte for byte); returns (status, head, body).
+pub fn http_raw(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
     let mut resp = Vec::new();
     s.read_to_end(&mut resp).unwrap();
     let split = resp.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(resp.len());
