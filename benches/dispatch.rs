@@ -454,53 +454,9 @@ fn train_floor(root: &Path, repo: &Path) -> (Duration, Duration) {
 /// each became ready in turn; then "merge all": one confirmation, each merge through the gate,
 /// the rest brought up to date (rebased in their worktrees) and reviewed again after each.
 async fn train_round(root: &Path, repo: &Path) -> (Duration, Duration) {
-    let agent = root.join("editor.sh");
-    let done = r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-1"}"#;
-    std::fs::write(
-        &agent,
-        format!(
-            "#!/bin/sh\nset -e\nf=$(printf 'src/m%02d/f%d.txt' $((CAPCOM_TASK_ID % 50)) $CAPCOM_TASK_ID)\necho \"changed by $CAPCOM_TASK_ID\" > $f\ngit -c user.name=a -c user.email=a@example.com commit -qam change\necho '{done}'\n"
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let text = format!(
-        "[[repos]]\nname = \"big\"\npath = \"{}\"\n\n[checks]\ntest = [\"true\"]\n\n[dispatch]\nmax_parallel = {TASKS}\ndefault_agent = \"editor\"\n\
-         overlap = \"allow\"\nmerge_method = \"merge\"\nupdate = \"rebase\"\n\n[agents.editor]\nkind = \"local\"\npreset = \"claude\"\ncommand = [\"{}\", \"{{prompt_file}}\"]\n",
-        repo.display(),
-        agent.display()
-    );
-    let (config, _) = capcom::config::from_str(&text, "bench.toml").unwrap();
-    let config = Arc::new(config);
-    let data = DataDir::new(root.join("data-train"));
-    let store = Store::open(&data.db()).unwrap();
-    let agents = Agents::from_config(&config, None);
-    let git: Arc<dyn Git> = Arc::new(GitCli);
-    let ctx = Ctx { config: config.clone().into(), data, store: store.clone(), git: git.clone(), agents: agents.clone(), github: None };
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    let handle = DispatchHandle::start(ctx, stop).await;
-    let mut ids = Vec::new();
-    for i in 0..TASKS {
-        let spec = TaskSpec {
-            title: format!("Train task {i}"),
-            repo: Some("big".into()),
-            scope: Scope { include: vec!["src/".into()], exclude: vec![] },
-            acceptance: vec![capcom::understand::Criterion { text: "tests pass".into(), check: Some("test".into()) }],
-            ..TaskSpec::default()
-        };
-        ids.push(submit(&store, &handle, &config, &agents, &spec).await);
-    }
-    loop {
-        let tasks: Vec<_> = ids.iter().map(|id| store.task(*id).unwrap()).collect();
-        if tasks.iter().all(|t| t.state == TaskState::Ready) {
-            break;
-        }
-        for t in &tasks {
-            assert!(!matches!(t.state, TaskState::Failed | TaskState::NeedsAttention | TaskState::Held), "task {} is {}: {:?}", t.id, t.state, t.reason);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let repo_cfg = config.repo("big").unwrap().clone();
+    let (handle, gate, ids, _) = ready_tasks(root, repo, "round", TASKS, 0).await;
+    let (store, git) = (gate.store.clone(), gate.git.clone());
+    let repo_cfg = gate.config.repo("big").unwrap().clone();
     let tasks: Vec<_> = ids.iter().map(|id| store.task(*id).unwrap()).collect();
     let t0 = Instant::now();
     for k in 0..TASKS {
@@ -510,7 +466,6 @@ async fn train_round(root: &Path, repo: &Path) -> (Duration, Duration) {
     }
     let predict = t0.elapsed();
 
-    let gate = capcom::review::merge::Gate { store: store.clone(), git: git.clone(), config: config.clone(), github: None };
     let t0 = Instant::now();
     let (now, clock) = (chrono::Utc::now(), tokio::time::Instant::now());
     let asks: Vec<_> = ids.iter().map(|id| gate.propose(*id, now, clock).unwrap()).collect();
