@@ -21,14 +21,19 @@ pub const MAX_WORDS: usize = 4;
 /// The verbs of `grammars/commands.gbnf`.
 pub const VERBS: &[&str] = &["merge", "cancel", "stop", "kill", "halt", "abort", "confirm", "status", "repeat", "help"];
 
-/// Word edit distance (insertions, deletions, substitutions) over chars.
+/// Edit distance (insertions, deletions, substitutions) over chars.
 pub fn edits(a: &str, b: &str) -> usize {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    levenshtein(&a, &b)
+}
+
+/// Edit distance between two sequences: of chars for a near-miss, of words for a word error rate.
+pub fn levenshtein<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
+    for (i, x) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         prev = cur;
     }

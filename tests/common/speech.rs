@@ -190,15 +190,7 @@ pub fn words(s: &str) -> Vec<String> {
 /// Word edit distance and the reference length.
 pub fn word_errors(reference: &str, hypothesis: &str) -> (usize, usize) {
     let (r, h) = (words(reference), words(hypothesis));
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut cur = vec![i + 1; h.len() + 1];
-        for (j, hw) in h.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(rw != hw)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    (prev[h.len()], r.len())
+    (capcom::transcribe::nearmiss::levenshtein(&r, &h), r.len())
 }
 
 /// Where `capcom.sh test` unpacks the speech test model.
