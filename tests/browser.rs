@@ -66,14 +66,8 @@ fn wait_ready(d: &Daemon, id: i64) {
 
 #[test]
 fn the_phone_page_in_headless_chromium() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let modules = root.join("tests/browser/node_modules/puppeteer-core");
-    if !skip::programs(&["chromium", "node", "espeak-ng"], "./capcom.sh test installs chromium, nodejs and espeak-ng") {
-        return;
-    }
-    let (chromium, node) = (which("chromium").unwrap(), which("node").unwrap());
-    if !modules.is_dir() {
-        skip::skip("tests/browser/node_modules/puppeteer-core", "./capcom.sh test runs `npm ci` in tests/browser");
+    let Some((chromium, node)) = browser_tools() else { return };
+    if !skip::programs(&["espeak-ng"], "./capcom.sh test installs espeak-ng") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -114,16 +108,7 @@ fn the_phone_page_in_headless_chromium() {
         "brief_text": brief_text, "ready": [good, moved], "repo": repo, "shots": shots,
         "bin": BIN, "config": d.config, "data": d.data,
     });
-    let run = Command::new(node)
-        .arg(root.join("tests/browser/phone.mjs"))
-        .env("CAPCOM_BROWSER_TEST", input.to_string())
-        .current_dir(root.join("tests/browser"))
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&run.stdout).to_string();
-    let log = String::from_utf8_lossy(&run.stderr).to_string();
-    assert!(run.status.success(), "the browser run failed:\n{log}\n{said}\n--- daemon ---\n{}", d.stderr());
-    let result: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap_or("{}")).unwrap();
+    let result = run_script(&node, "phone.mjs", &input, &|| d.stderr());
     println!("browser steps: {}", result["steps"]);
     println!(
         "push-to-talk: release → answer {} ms, release → answer audio playing {} ms (server {} ms); heard {:?}",
@@ -141,28 +126,44 @@ fn the_phone_page_in_headless_chromium() {
     assert_eq!(d.stop(), Some(0));
 }
 
-/// Chromium, node and puppeteer-core, or why the test skips.
+/// Chromium, node and puppeteer-core, or why the test skips (through `tests/common/skip.rs`,
+/// which fails it under CI).
 fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let (Some(chromium), Some(node)) = (which("chromium"), which("node")) else {
-        let msg = "the browser test needs chromium and node (./capcom.sh test installs them)";
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("SKIPPED: {msg}");
-        return None;
-    };
-    if !root.join("tests/browser/node_modules/puppeteer-core").is_dir() {
-        let msg = "the browser test needs tests/browser/node_modules: run `npm ci --prefix tests/browser` (./capcom.sh test does)";
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("SKIPPED: {msg}");
+    if !skip::programs(&["chromium", "node"], "./capcom.sh test installs chromium and nodejs") {
         return None;
     }
-    Some((chromium, node))
+    if !root.join("tests/browser/node_modules/puppeteer-core").is_dir() {
+        skip::skip("tests/browser/node_modules/puppeteer-core", "./capcom.sh test runs `npm ci` in tests/browser");
+        return None;
+    }
+    Some((which("chromium").unwrap(), which("node").unwrap()))
+}
+
+/// Runs one of tests/browser's scripts with its input (CAPCOM_BROWSER_TEST) and returns the JSON
+/// line it printed last; a failed run shows the script's log, what it printed and the daemon's
+/// last lines.
+fn run_script(node: &Path, script: &str, input: &serde_json::Value, daemon_log: &dyn Fn() -> String) -> serde_json::Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let run = Command::new(node)
+        .arg(root.join("tests/browser").join(script))
+        .env("CAPCOM_BROWSER_TEST", input.to_string())
+        .env_remove("CAPCOM_CONFIG")
+        .env_remove("CAPCOM_DATA_DIR")
+        .current_dir(root.join("tests/browser"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout).to_string();
+    let log = String::from_utf8_lossy(&run.stderr).to_string();
+    let daemon = daemon_log();
+    let tail: String = daemon.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    assert!(run.status.success(), "the browser run failed:\n{log}\n{said}\n--- daemon (last lines) ---\n{tail}");
+    serde_json::from_str(said.trim().lines().last().unwrap_or("{}")).unwrap()
 }
 
 #[test]
 fn the_page_keeps_a_clip_the_daemon_did_not_take_and_sends_it_when_it_is_back() {
     let Some((chromium, node)) = browser_tools() else { return };
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("config.toml");
     std::fs::write(&config, "[speech]\nengine = \"none\"\n").unwrap();
@@ -173,19 +174,8 @@ fn the_page_keeps_a_clip_the_daemon_did_not_take_and_sends_it_when_it_is_back() 
         "port": port, "chromium": chromium, "profile": tmp.path().join("chromium-profile"),
         "bin": BIN, "config": config, "data": data, "daemon_log": tmp.path().join("daemon.stderr"),
     });
-    let run = Command::new(node)
-        .arg(root.join("tests/browser/outbox.mjs"))
-        .env("CAPCOM_BROWSER_TEST", input.to_string())
-        .env_remove("CAPCOM_CONFIG")
-        .env_remove("CAPCOM_DATA_DIR")
-        .current_dir(root.join("tests/browser"))
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&run.stdout).to_string();
-    let log = String::from_utf8_lossy(&run.stderr).to_string();
-    let daemon = std::fs::read_to_string(tmp.path().join("daemon.stderr")).unwrap_or_default();
-    assert!(run.status.success(), "the browser run failed:\n{log}\n{said}\n--- daemon ---\n{daemon}");
-    let result: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap_or("{}")).unwrap();
+    let log = tmp.path().join("daemon.stderr");
+    let result = run_script(&node, "outbox.mjs", &input, &|| std::fs::read_to_string(&log).unwrap_or_default());
     assert_eq!(result["steps"].as_array().unwrap().last().unwrap(), "done", "{result}");
 }
 
@@ -245,20 +235,8 @@ echo '{{"type":"result","subtype":"success","is_error":false,"result":"Updated t
         "bin": BIN, "config": config_path, "data": tmp.path().join("data"), "daemon_log": tmp.path().join("daemon.stderr"),
         "repo": repo, "shots": shots,
     });
-    let run = Command::new(node)
-        .arg(root.join("tests/browser/polish.mjs"))
-        .env("CAPCOM_BROWSER_TEST", input.to_string())
-        .env_remove("CAPCOM_CONFIG")
-        .env_remove("CAPCOM_DATA_DIR")
-        .current_dir(root.join("tests/browser"))
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&run.stdout).to_string();
-    let log = String::from_utf8_lossy(&run.stderr).to_string();
-    let daemon = std::fs::read_to_string(tmp.path().join("daemon.stderr")).unwrap_or_default();
-    let tail: String = daemon.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-    assert!(run.status.success(), "the browser run failed:\n{log}\n{said}\n--- daemon (last lines) ---\n{tail}");
-    let result: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap_or("{}")).unwrap();
+    let log = tmp.path().join("daemon.stderr");
+    let result = run_script(&node, "polish.mjs", &input, &|| std::fs::read_to_string(&log).unwrap_or_default());
     println!("{}", serde_json::to_string_pretty(&result).unwrap());
     assert_eq!(result["steps"].as_array().unwrap().last().unwrap(), "done", "{result}");
 }
