@@ -823,6 +823,7 @@ fn a_task_that_needs_you_is_pushed_encrypted_and_signed_and_a_gone_subscription_
     let msg: serde_json::Value = serde_json::from_str(&read).unwrap();
     assert_eq!(msg["title"], format!("Task {id} needs you"));
     assert_eq!(msg["task"], id);
+    assert_eq!(msg["tag"], format!("task-{id}-needs_attention"), "the page's own notification tag");
     assert!(msg["body"].as_str().unwrap().starts_with("Update the button: "), "{msg}");
     assert!(!d.stderr().contains("sub-1"), "an endpoint (the subscription's secret) is never logged");
 

@@ -251,8 +251,9 @@ impl Sender for HttpSender {
 /// Something that needs the user, as the page notifies about it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Need {
-    /// What identifies this need (a task in a state, a session at an event): told once.
-    #[serde(skip)]
+    /// What identifies this need (a task in a state, a session at an event): told once. The
+    /// notification's tag, the same the open page gives its own, so one need shows once.
+    #[serde(rename = "tag")]
     pub key: String,
     pub title: String,
     pub body: String,
