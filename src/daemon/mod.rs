@@ -155,7 +155,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         crate::web::push::Notifier {
             store: services.store.clone(),
             vapid,
-            sender: Arc::new(crate::web::push::HttpSender(reqwest::Client::new())),
+            sender: Arc::new(crate::web::push::HttpSender(reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default())),
             contact: contact.unwrap_or_else(|| crate::web::push::DEFAULT_CONTACT.into()),
         }
         .spawn(stop_rx.clone())
