@@ -655,3 +655,178 @@ fn a_web_push_payload_is_read_by_an_independent_rfc_8291_receiver() {
         assert_eq!(read.trim_end_matches('\n'), message);
     }
 }
+
+/// A push service on loopback, standing in for FCM, Mozilla autopush or Apple's: it takes
+/// `POST <endpoint>` requests, keeps each (path, head, body), and answers with the next
+/// status in `answers`. Real push services answer RFC 8030 (section 5, "Requesting Push
+/// Message Delivery") 201 Created with a Location when they take a message, and 404 or 410
+/// Gone when the subscription has expired or was unsubscribed (section 7.3; and the
+/// services' own docs: web.dev "Web Push Protocol", developer.apple.com "Sending web push
+/// notifications in web apps and browsers" (410 for an unsubscribed endpoint)).
+struct PushService {
+    addr: String,
+    got: std::sync::mpsc::Receiver<(String, String, Vec<u8>)>,
+}
+
+impl PushService {
+    fn start(answers: Vec<u16>) -> PushService {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, got) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut answers = answers.into_iter();
+            for conn in listener.incoming() {
+                let Ok(mut s) = conn else { continue };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let split = loop {
+                    let n = s.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break Some(i + 4);
+                    }
+                };
+                let Some(split) = split else { continue };
+                let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+                let len: usize = header(&head, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                while buf.len() < split + len {
+                    let n = s.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let status = answers.next().unwrap_or(500);
+                let reason = match status { 201 => "Created", 410 => "Gone", 404 => "Not Found", _ => "Error" };
+                let path = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+                let _ = write!(s, "HTTP/1.1 {status} {reason}\r\nLocation: /m/1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = tx.send((path, head, buf[split..].to_vec()));
+            }
+        });
+        PushService { addr, got }
+    }
+
+    fn next(&self) -> (String, String, Vec<u8>) {
+        self.got.recv_timeout(Duration::from_secs(120)).expect("the push service never got a message")
+    }
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unb64url(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap_or_else(|e| panic!("not base64url ({e}): {s}"))
+}
+
+#[test]
+fn a_task_that_needs_you_is_pushed_encrypted_and_signed_and_a_gone_subscription_is_forgotten() {
+    use std::io::BufRead;
+    let have = std::process::Command::new("python3").args(["-c", "import http_ece, cryptography"]).output().is_ok_and(|o| o.status.success());
+    if !have {
+        common::skip::skip("python3 with http_ece", "pip install http_ece");
+        return;
+    }
+    let scene = scene::Scene::new();
+    // an agent that changes a file outside its task's scope: the task needs the user
+    let agent = scene.agent("wide", "set -e\necho 'page v2' > outside.txt\ngit add -A\ngit -c user.name=a -c user.email=a@b commit -qm 'agent: too much'\n");
+    let mut d = Daemon::start(&scene.config(&agent, "", CONFIG));
+    let token = device_token(&d, "phone");
+    let dev = [("X-Capcom-Device", token.as_str()), ("Content-Type", "application/json")];
+
+    let (status, _, key) = req(&d.addr, "GET", "/app/v1/push/key", &dev, b"");
+    assert_eq!(status, 200);
+    let server_key = unb64url(json_of(&key)["key"].as_str().unwrap());
+    assert_eq!((server_key.len(), server_key[0]), (65, 4), "an uncompressed P-256 point");
+    let (status, _, _) = req(&d.addr, "GET", "/app/v1/push/key", &[], b"");
+    assert_eq!(status, 401, "only a paired device asks for it");
+
+    // the browser's side: its subscription key pair and auth secret (Python, independent of capcom)
+    let mut browser = std::process::Command::new("python3")
+        .args(["-c", RECEIVER])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut from_browser = std::io::BufReader::new(browser.stdout.take().unwrap());
+    let mut line = String::new();
+    from_browser.read_line(&mut line).unwrap();
+    let (p256dh, auth) = line.trim().split_once(' ').unwrap();
+    let (p256dh, auth) = (b64url(&hex::decode(p256dh).unwrap()), b64url(&hex::decode(auth).unwrap()));
+
+    let service = PushService::start(vec![201, 410]);
+    let endpoint = format!("http://{}/wp/sub-1", service.addr);
+    let sub = |endpoint: &str, p256dh: &str, auth: &str| serde_json::json!({ "endpoint": endpoint, "keys": { "p256dh": p256dh, "auth": auth } }).to_string();
+    for (body, want, says) in [
+        (sub("http://push.example.com/wp/1", &p256dh, &auth), 422, "must be https"),
+        (sub(&endpoint, &auth, &auth), 422, "65 bytes"),
+        (sub(&endpoint, &p256dh, &p256dh), 422, "16 bytes"),
+        ("{\"endpoint\": 1}".to_string(), 400, "PushSubscription"),
+    ] {
+        let (status, _, b) = req(&d.addr, "POST", "/app/v1/push/subscribe", &dev, body.as_bytes());
+        assert_eq!(status, want, "{body}");
+        assert!(String::from_utf8_lossy(&b).contains(says), "{}", String::from_utf8_lossy(&b));
+    }
+    let (status, _, b) = req(&d.addr, "POST", "/app/v1/push/subscribe", &dev, sub(&endpoint, &p256dh, &auth).as_bytes());
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&b));
+
+    let id = scene::dispatch_scoped(&d, "wide", "Update the button", &["components/"]);
+    let t = scene::settled(&d, id);
+    assert_eq!(scene::state(&t), "needs_attention", "{t}");
+
+    let (path, head, body) = service.next();
+    assert_eq!(path, "/wp/sub-1");
+    assert!(head.starts_with("POST "), "{head}");
+    assert_eq!(header(&head, "content-encoding"), Some("aes128gcm"));
+    assert_eq!(header(&head, "urgency"), Some("high"));
+    assert!(header(&head, "ttl").and_then(|t| t.parse::<u64>().ok()).is_some_and(|t| t > 0), "{head}");
+    // the VAPID token (RFC 8292): signed with the served key, for this push service's origin
+    let vapid = header(&head, "authorization").expect("a VAPID Authorization header");
+    let (jwt, k) = vapid.strip_prefix("vapid t=").and_then(|v| v.split_once(", k=")).unwrap_or_else(|| panic!("{vapid}"));
+    assert_eq!(unb64url(k), server_key);
+    let (signed, sig) = jwt.rsplit_once('.').unwrap();
+    aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED, &server_key)
+        .verify(signed.as_bytes(), &unb64url(sig))
+        .expect("the JWT verifies against the key /app/v1/push/key served");
+    let (jwt_head, claims) = signed.split_once('.').unwrap();
+    assert_eq!(json_of(&unb64url(jwt_head))["alg"], "ES256");
+    let claims = json_of(&unb64url(claims));
+    assert_eq!(claims["aud"], format!("http://{}", service.addr));
+    let exp = claims["exp"].as_i64().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!(exp > now && exp <= now + 24 * 3600, "{claims}");
+    assert!(claims["sub"].as_str().unwrap().starts_with("mailto:"), "{claims}");
+    // only the browser reads the message
+    writeln!(browser.stdin.as_mut().unwrap(), "{}", hex::encode(&body)).unwrap();
+    let mut read = String::new();
+    from_browser.read_line(&mut read).unwrap();
+    assert!(browser.wait().unwrap().success());
+    let msg: serde_json::Value = serde_json::from_str(&read).unwrap();
+    assert_eq!(msg["title"], format!("Task {id} needs you"));
+    assert_eq!(msg["task"], id);
+    assert_eq!(msg["tag"], format!("task-{id}-needs_attention"), "the page's own notification tag");
+    assert!(msg["body"].as_str().unwrap().starts_with("Update the button: "), "{msg}");
+    assert!(!d.stderr().contains("sub-1"), "an endpoint (the subscription's secret) is never logged");
+
+    // the next need meets a subscription the push service calls gone: it is forgotten
+    let store = Store::open(&d.data.join("capcom.db")).unwrap();
+    let other = store.create_task(&TaskSpec { title: "Fix the footer".into(), kind: TaskKind::Css, ..TaskSpec::default() }, TaskState::Queued, None, None, "test").unwrap();
+    store.transition(other.id, None, TaskState::Failed, Some("the agent crashed")).unwrap();
+    let (path, _, _) = service.next();
+    assert_eq!(path, "/wp/sub-1");
+    let mut left = 1;
+    for _ in 0..2400 {
+        left = store.push_subscriptions().unwrap().len();
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(left, 0, "a 410 removes the subscription");
+    assert_eq!(d.stop(), Some(0));
+}

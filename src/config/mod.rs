@@ -237,11 +237,14 @@ pub struct Api {
     pub listen: String,
     /// The URL a phone uses to reach the API (for the podcast feed); empty means `http://<bound address>`.
     pub public_url: String,
+    /// The contact Web Push services may write to about this sender (VAPID `sub`): a
+    /// `mailto:` or `https:` URL; empty means `mailto:capcom@localhost`.
+    pub push_contact: String,
 }
 
 impl Default for Api {
     fn default() -> Self {
-        Api { listen: DEFAULT_LISTEN.into(), public_url: String::new() }
+        Api { listen: DEFAULT_LISTEN.into(), public_url: String::new(), push_contact: String::new() }
     }
 }
 

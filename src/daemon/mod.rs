@@ -127,6 +127,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
     for p in crate::report::changelog::sweep_orphans(&spoken::changelog_dir_of(&services)) {
         tracing::info!(path = %p.display(), "removed an incomplete changelog file");
     }
+    // Web Push: the daemon's VAPID key, made once in the data dir. Without it the page still
+    // works; it only cannot subscribe.
+    let vapid = match crate::web::push::Vapid::load_or_create(&data.root().join("vapid.p8")) {
+        Ok(v) => Some(Arc::new(v)),
+        Err(e) => {
+            tracing::warn!(error = %e, "Web Push is off");
+            None
+        }
+    };
     let web = crate::web::Web::new(
         services.store.clone(),
         spoken::changelog_dir_of(&services),
@@ -134,9 +143,23 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         base_url,
         phone::DaemonBackend::new(services.clone(), coordinator.clone()),
         services.config.voice.max_utterance.0,
+        vapid.as_ref().map(|v| v.public_key()),
         stop_rx.clone(),
     );
     let web_watcher = web.spawn_watcher(stop_rx.clone());
+    let push_notifier = vapid.map(|vapid| {
+        let contact = Some(services.config.api.push_contact.trim().to_string()).filter(|c| c.starts_with("mailto:") || c.starts_with("https://"));
+        if contact.is_none() && !services.config.api.push_contact.trim().is_empty() {
+            tracing::warn!("[api] push_contact must be a mailto: or https: URL; using {}", crate::web::push::DEFAULT_CONTACT);
+        }
+        crate::web::push::Notifier {
+            store: services.store.clone(),
+            vapid,
+            sender: Arc::new(crate::web::push::HttpSender(reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default())),
+            contact: contact.unwrap_or_else(|| crate::web::push::DEFAULT_CONTACT.into()),
+        }
+        .spawn(stop_rx.clone())
+    });
     let state = api::AppState { services: services.clone(), token: Arc::new(token), feed_token: Arc::new(feed_token), coordinator: coordinator.clone(), addr, web };
     let app = api::router(state.clone());
     let mut background = vec![
@@ -145,6 +168,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         tokio::spawn(retention::run_sweeps(services.clone())),
         web_watcher,
     ];
+    background.extend(push_notifier);
 
     // Installed before the daemon says it is up (a signal nobody watches would end it); the
     // voice loop watches them itself, a headless daemon says they do nothing.

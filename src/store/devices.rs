@@ -137,10 +137,18 @@ impl Store {
 
     /// Revoke a device by name (or id). Returns false when no live device has that name.
     pub fn revoke_device(&self, name: &str) -> Result<bool> {
-        let n = self.db().execute(
+        let mut conn = self.db();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "UPDATE devices SET revoked_at = ?2 WHERE (name = ?1 OR CAST(id AS TEXT) = ?1) AND revoked_at IS NULL",
             params![name.trim(), now_str()],
         )?;
+        // its browser is no longer told anything
+        tx.execute(
+            "DELETE FROM push_subscriptions WHERE device_id IN (SELECT id FROM devices WHERE (name = ?1 OR CAST(id AS TEXT) = ?1) AND revoked_at IS NOT NULL)",
+            params![name.trim()],
+        )?;
+        tx.commit()?;
         Ok(n > 0)
     }
 }

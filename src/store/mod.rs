@@ -6,6 +6,7 @@
 
 mod devices;
 mod idempotency;
+mod push;
 mod retention;
 mod schema;
 mod sessions;
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use devices::{Device, PairRefusal, secret_hash};
 pub use idempotency::{Claim, KEY_TTL_HOURS, MAX_KEY, check_key};
 pub use retention::{Clip, Selection};
+pub use push::{Subscription as PushSubscription, SubscriptionKeys as PushKeys};
 pub use schema::MIGRATIONS;
 pub use sessions::{Heard, MAX_SESSIONS, OutsideSession};
 

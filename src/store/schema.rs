@@ -144,4 +144,16 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
     "#,
+    // 6: Web Push subscriptions (`store::push`), one per browser, owned by a paired device and
+    // deleted with it.
+    r#"
+    CREATE TABLE push_subscriptions (
+        id         INTEGER PRIMARY KEY,
+        device_id  INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        endpoint   TEXT NOT NULL UNIQUE,
+        p256dh     TEXT NOT NULL,
+        auth       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    "#,
 ];

@@ -98,6 +98,8 @@ pub struct Web {
     pub backend: Arc<dyn Backend>,
     /// The largest push-to-talk upload: [`clip_limit`] of `[voice] max_utterance`.
     pub max_clip_bytes: usize,
+    /// The VAPID public key the page subscribes to Web Push with (base64url), if there is one.
+    pub push_key: Option<String>,
     limiter: Limiter,
     /// The board as last built, and the patches the live streams follow.
     live: Mutex<Arc<board::Board>>,
@@ -116,6 +118,7 @@ impl Web {
         base_url: String,
         backend: Arc<dyn Backend>,
         max_utterance: Duration,
+        push_key: Option<String>,
         stop: watch::Receiver<bool>,
     ) -> Arc<Web> {
         let max_clip_bytes = clip_limit(max_utterance);
@@ -127,6 +130,7 @@ impl Web {
             base_url,
             backend,
             max_clip_bytes,
+            push_key,
             limiter: Limiter::default(),
             live: Mutex::new(Arc::default()),
             patches,
@@ -326,6 +330,8 @@ pub fn router(web: Arc<Web>) -> Router {
         // axum's default body limit (2 MiB, 22 s at 48 kHz) would refuse a long clip first
         .route("/app/v1/talk", post(talk).layer(axum::extract::DefaultBodyLimit::max(web.max_clip_bytes)))
         .route("/app/v1/episodes", get(episodes))
+        .route("/app/v1/push/key", get(push_key))
+        .route("/app/v1/push/subscribe", post(push_subscribe))
         .route_layer(middleware::from_fn_with_state(web.clone(), require_device));
     Router::new()
         .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX_HTML) }))
@@ -422,6 +428,39 @@ async fn me(State(web): State<Arc<Web>>, req: Request) -> Response {
     // The page stops a recording at the longest clip the daemon takes.
     let max_clip_ms = (web.max_clip_bytes.saturating_sub(64 * 1024) / 2) as u64 * 1000 / u64::from(PAGE_RATE);
     Json(serde_json::json!({ "device": name, "max_clip_ms": max_clip_ms, "rate": PAGE_RATE })).into_response()
+}
+
+/// `GET /app/v1/push/key`: the key the page subscribes to Web Push with (`applicationServerKey`).
+async fn push_key(State(web): State<Arc<Web>>) -> Response {
+    match &web.push_key {
+        Some(k) => Json(serde_json::json!({ "key": k })).into_response(),
+        None => err(StatusCode::SERVICE_UNAVAILABLE, "Web Push is off: the daemon has no VAPID key (see its log)"),
+    }
+}
+
+/// `POST /app/v1/push/subscribe` with the browser's `PushSubscription` JSON: kept for this
+/// device, which is then sent "needs you" messages.
+async fn push_subscribe(State(web): State<Arc<Web>>, req: Request) -> Response {
+    let Some(device) = req.extensions().get::<DeviceId>().copied() else {
+        return err(StatusCode::UNAUTHORIZED, "this device is not paired");
+    };
+    let body = match axum::body::to_bytes(req.into_body(), 8192).await {
+        Ok(b) => b,
+        Err(_) => return err(StatusCode::PAYLOAD_TOO_LARGE, "a push subscription is at most 8 KiB"),
+    };
+    let sub: push::Subscription = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => return err(StatusCode::BAD_REQUEST, format!("send the browser's PushSubscription: {{\"endpoint\": \"https://…\", \"keys\": {{\"p256dh\": \"…\", \"auth\": \"…\"}}}} ({e})")),
+    };
+    if let Err(why) = push::check(&sub) {
+        return err(StatusCode::UNPROCESSABLE_ENTITY, why);
+    }
+    let store = web.store.clone();
+    match tokio::task::spawn_blocking(move || store.add_push_subscription(device.0, &sub)).await {
+        Ok(Ok(())) => (StatusCode::CREATED, Json(serde_json::json!({ "subscribed": true }))).into_response(),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 #[derive(Deserialize)]

@@ -189,7 +189,37 @@ function notifyNeeds() {
   alertsButton();
 }
 function alertsButton() { $("alerts").hidden = !("Notification" in window) || Notification.permission !== "default"; }
-$("alerts").onclick = async () => { try { await Notification.requestPermission(); } catch (e) { /* refused */ } alertsButton(); };
+$("alerts").onclick = async () => { try { await Notification.requestPermission(); } catch (e) { /* refused */ } alertsButton(); subscribePush(); };
+// ---- Web Push: "needs you" messages while the page is closed ----------------------------
+// With notifications allowed and the service worker active, the browser's push service gives a
+// subscription for capcom's VAPID key; capcom keeps it for this device and sends it encrypted
+// messages (the service worker shows them). Where there is no push service, the page's own
+// notifications above still work.
+function b64urlBytes(s) {
+  const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+function sameBytes(a, b) { return a.length === b.length && a.every((x, i) => x === b[i]); }
+async function subscribePush() {
+  if (state.pushing || !token() || !("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window) || Notification.permission !== "granted") return;
+  state.pushing = true;
+  try {
+    const reg = await navigator.serviceWorker.ready;
+    const key = b64urlBytes((await api("/app/v1/push/key")).key);
+    let sub = await reg.pushManager.getSubscription();
+    // one made for another key (capcom's data dir was replaced) is given up for a new one
+    const had = sub && sub.options && sub.options.applicationServerKey;
+    if (had && !sameBytes(new Uint8Array(had), key)) { await sub.unsubscribe(); sub = null; }
+    if (!sub) sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    await api("/app/v1/push/subscribe", { method: "POST", json: sub.toJSON() });
+    state.pushSubscribed = true;
+  } catch (e) {
+    // no push service reachable, or refused: tried again at the next start
+    state.pushError = String((e && e.message) || e); state.pushing = false;
+  }
+}
+// a tap on a pushed message, with the page already open
+if ("serviceWorker" in navigator) navigator.serviceWorker.addEventListener("message", (e) => { if (e.data && e.data.open) openTask(Number(e.data.open)); });
 function checksBadge(t) {
   if (!t.checks || !t.checks.length) return t.state === "checking" || t.state === "running" ? '<span class="badge running">checks running</span>' : '<span class="badge">no checks</span>';
   const bad = t.checks.filter((c) => !c.ok).length;
@@ -753,6 +783,10 @@ async function start() {
   }
   listen();
   flushOutbox();
+  subscribePush();
+  // opened from a pushed message about a task
+  const t = location.hash.match(/task=(\d+)/);
+  if (t) { history.replaceState(null, "", location.pathname); openTask(Number(t[1])); }
 }
 
 // The service worker keeps the page itself and the last board for when capcom cannot be reached.

@@ -1,6 +1,7 @@
 // The page's service worker: the page itself (its shell) and the last board are kept, so a
 // reload while capcom cannot be reached shows the last board marked offline instead of the
-// browser's error page. Everything else goes to the network untouched.
+// browser's error page. Everything else goes to the network untouched. It also shows capcom's
+// Web Push messages ("needs you") and opens the task a tap on one names.
 "use strict";
 const SHELL = "capcom-shell-v1", BOARD = "capcom-board";
 const FILES = ["/", "/app.js", "/app.css", "/recorder.js", "/icon.png", "/manifest.webmanifest"];
@@ -41,4 +42,23 @@ self.addEventListener("fetch", (e) => {
       return r;
     }).catch(() => caches.match("/app/v1/board", { cacheName: BOARD }).then((r) => r || Response.error())));
   }
+});
+
+// A push message from capcom: {title, body, tag, task?}, already decrypted by the browser.
+self.addEventListener("push", (e) => {
+  let m = {};
+  try { m = e.data ? e.data.json() : {}; } catch (err) { m = { body: e.data ? e.data.text() : "" }; }
+  // the same tag as the open page's own notification, so one need shows once
+  e.waitUntil(self.registration.showNotification(m.title || "capcom needs you", {
+    body: m.body || "", tag: m.tag || undefined, icon: "/icon.png", badge: "/icon.png", data: { task: m.task || null },
+  }));
+});
+self.addEventListener("notificationclick", (e) => {
+  e.notification.close();
+  const task = e.notification.data && e.notification.data.task;
+  e.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((cs) => {
+    const page = cs.find((c) => new URL(c.url).origin === location.origin);
+    if (page) { if (task) page.postMessage({ open: task }); return page.focus(); }
+    return self.clients.openWindow(task ? "/#task=" + task : "/");
+  }));
 });
