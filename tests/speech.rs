@@ -674,3 +674,40 @@ fn every_cancel_synonym_is_a_command_and_is_read_as_cancel() {
     let i = understand("Merge PR 42.");
     assert_eq!((i.intent.as_str(), i.target.and_then(|t| t.pr)), ("merge", Some(42)));
 }
+
+#[test]
+fn a_streamed_long_brief_has_the_words_of_one_pass_over_it() {
+    // chunks decoded apart hear the words at their seams differently from one
+    // pass ("Up, red Tailwind" against "Upgrade Tailwind"); on a quiet machine the
+    // whole clip is decoded again at release and the better scored text kept,
+    // which on these briefs is one pass's, word for word
+    let Some(t) = model() else { return };
+    let dir = tmp();
+    let (mut report, mut total) = (Vec::new(), 0);
+    for (voice, wpm, first) in [("en-us", 165, 0usize), ("en-gb", 150, 3), ("en-us", 190, 0)] {
+        // briefs from the set, one after another, until 16–21 s
+        let (mut samples, mut parts) = (Vec::new(), Vec::new());
+        for i in (first..BRIEFS.len()).chain(0..first) {
+            if samples.len() >= 16 * 16_000 {
+                break;
+            }
+            let s = speak(BRIEFS[i], voice, wpm, &dir);
+            if samples.len() + s.len() <= 21 * 16_000 {
+                samples.extend(s);
+                parts.push(i);
+            }
+        }
+        let secs = samples.len() as f64 / 16_000.0;
+        assert!((16.0..=21.0).contains(&secs), "{voice}@{wpm} {parts:?}: {secs:.1} s, not a 16–21 s brief");
+        let one = t.hear(&samples, Mode::Free, None).unwrap();
+        let st = capcom::transcribe::stream::replay(&t, &samples, Mode::Free).unwrap();
+        let r = st.stream.clone().expect("a stream report");
+        assert!(r.committed > 0, "{voice}@{wpm}: nothing committed before release, so nothing was streamed: {r:?}");
+        let (edits, _) = word_errors(one.text(), st.text());
+        total += edits;
+        report.push(format!("{voice}@{wpm} {secs:.1} s, {edits} word edits, {r:?}\n  one-shot:  {}\n  streamed:  {}", one.text(), st.text()));
+    }
+    let report = report.join("\n");
+    eprintln!("{report}");
+    assert_eq!(total, 0, "streamed text differs from one pass\n{report}");
+}

@@ -25,7 +25,7 @@
 mod prompts;
 
 use crate::speech::{self, Clip};
-use capcom::transcribe::stream::{Live, replay};
+use capcom::transcribe::stream::{Live, Redecode, replay_with};
 use capcom::transcribe::{DecodeMode, Hearing, Mode, Settings, Transcriber};
 use std::sync::Arc;
 use std::time::Duration;
@@ -253,6 +253,10 @@ pub fn run() {
         prompts::run(&f16, &q8, &cfg, &root);
         return;
     }
+    if std::env::var_os("CAPCOM_BENCH_SEAMS_ONLY").is_some() {
+        seams(&f16, &cfg, &root);
+        return;
+    }
     if std::env::var_os("CAPCOM_BENCH_STREAM_ONLY").is_some() {
         // only the streaming section (the setups below take long on a busy machine)
         streaming(&f16, &cfg, &lengths, &briefs);
@@ -344,6 +348,10 @@ pub fn run() {
 /// Feed `samples` to a [`Live`] stream in real time (100 ms chunks, as the
 /// recorder's tap sends them), release, and time the wait for the text.
 fn stream_clip(t: &Arc<Transcriber>, samples: &[f32]) -> (Hearing, f64) {
+    stream_clip_with(t, samples, Redecode::WhenIdle)
+}
+
+fn stream_clip_with(t: &Arc<Transcriber>, samples: &[f32], redecode: Redecode) -> (Hearing, f64) {
     let (tx, rx) = std::sync::mpsc::channel();
     let live = Live::start(t.clone(), rx).unwrap();
     let start = Instant::now();
@@ -356,7 +364,7 @@ fn stream_clip(t: &Arc<Transcriber>, samples: &[f32]) -> (Hearing, f64) {
     }
     drop(tx); // the key is released
     let released = Instant::now();
-    let h = live.finish(samples, Mode::Free).unwrap();
+    let h = live.finish_with(samples, Mode::Free, redecode).unwrap();
     (h, released.elapsed().as_secs_f64())
 }
 
@@ -398,7 +406,7 @@ fn streaming(model: &Path, cfg: &capcom::config::Config, lengths: &[Clip], brief
     for c in briefs {
         let one = t.hear(&c.samples, Mode::Free, None).unwrap();
         let (st, _) = stream_clip(&t, &c.samples);
-        let rp = replay(&t, &c.samples, Mode::Free).unwrap();
+        let rp = replay_with(&t, &c.samples, Mode::Free, Redecode::Always).unwrap();
         let (a, len) = speech::word_errors(&c.text, one.text());
         e1 += a;
         e2 += speech::word_errors(&c.text, st.text()).0;
@@ -411,5 +419,80 @@ fn streaming(model: &Path, cfg: &capcom::config::Config, lengths: &[Clip], brief
     println!(
         "brief set ({} clips, quiet, loadavg {l0} → {}): WER one-shot {:.1} %, streaming {:.1} % (real time; {commits} clips committed before release), replay {:.1} %",
         briefs.len(), loadavg(), pct(e1), pct(e2), pct(e3)
+    );
+}
+
+/// Streamed text against one-shot on 16–21 s briefs (two or three briefs
+/// back to back, three voices): WER and release-to-text for one-shot, the
+/// streamed chunks alone (streaming before the re-decode at release), the
+/// daemon's choice (re-decoded only with a core to spare) and the re-decode
+/// always (a quiet machine), audio fed in real time. Each row gives the
+/// load from /proc/loadavg at its end.
+fn seams(model: &Path, cfg: &capcom::config::Config, root: &Path) {
+    let settings = Settings::from_config(cfg);
+    let t = Arc::new(Transcriber::load(model, None, settings).unwrap());
+    let mut clips = Vec::new();
+    for (v, wpm) in [("en-us", 165), ("en-gb", 150), ("en-us", 190)] {
+        for start in [0usize, 3] {
+            let mut text = String::new();
+            let mut samples = Vec::new();
+            for b in speech::BRIEFS.iter().cycle().skip(start) {
+                if samples.len() as f64 / 16_000.0 >= 16.0 {
+                    break;
+                }
+                let s = speech::speak(b, v, wpm, root);
+                if (samples.len() + s.len()) as f64 / 16_000.0 > 21.0 {
+                    continue;
+                }
+                text.push_str(b);
+                text.push(' ');
+                samples.extend(s);
+            }
+            clips.push(Clip { name: format!("{v}-{wpm}-{start}"), text, samples });
+        }
+    }
+    let _ = t.hear(&clips[0].samples, Mode::Free, None);
+    println!();
+    println!("streamed text vs one-shot, 16–21 s briefs (audio fed in real time; the machine is shared, so the load is other people's work too):");
+    println!("| clip | s | load (1/5/15 min) | one-shot s | chunks only s | daemon s | re-decode s | WER one-shot | chunks only | daemon | re-decode | daemon re-decoded, kept |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut errs = [0usize; 4];
+    let mut n = 0;
+    let mut rel = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    for c in &clips {
+        let s = Instant::now();
+        let one = t.hear(&c.samples, Mode::Free, None).unwrap();
+        let one_s = s.elapsed().as_secs_f64();
+        let (old, old_s) = stream_clip_with(&t, &c.samples, Redecode::Never);
+        let (daemon, daemon_s) = stream_clip_with(&t, &c.samples, Redecode::WhenIdle);
+        let (again, again_s) = stream_clip_with(&t, &c.samples, Redecode::Always);
+        let (e0, len) = speech::word_errors(&c.text, one.text());
+        let e = [e0, speech::word_errors(&c.text, old.text()).0, speech::word_errors(&c.text, daemon.text()).0, speech::word_errors(&c.text, again.text()).0];
+        n += len;
+        for (i, (x, secs)) in e.iter().zip([one_s, old_s, daemon_s, again_s]).enumerate() {
+            errs[i] += x;
+            rel[i].push(secs);
+        }
+        let r = daemon.stream.clone().unwrap_or_default();
+        let how = match (&r.redecode_skipped, r.kept_whole) {
+            (Some(why), _) => format!("no ({why})"),
+            (None, true) => "yes, one-shot".into(),
+            (None, false) => "yes, streamed".into(),
+        };
+        let pct = |x: usize| 100.0 * x as f64 / len.max(1) as f64;
+        println!(
+            "| {} | {:.1} | {} | {one_s:.2} | {old_s:.2} | {daemon_s:.2} | {again_s:.2} | {:.0} % | {:.0} % | {:.0} % | {:.0} % | {how} |",
+            c.name, c.seconds(), loadavg(), pct(e[0]), pct(e[1]), pct(e[2]), pct(e[3])
+        );
+        if again.text() != one.text() {
+            println!("|  | re-decode kept the streamed text: {:?} (one-shot {:?}) | | | | | | | | | | |", again.text(), one.text());
+        }
+    }
+    let pct = |x: usize| 100.0 * x as f64 / n.max(1) as f64;
+    println!();
+    println!(
+        "{} clips, {n} words: WER one-shot {:.1} %, chunks only {:.1} %, daemon {:.1} %, re-decode {:.1} %; median release-to-text one-shot {:.2} s, chunks only {:.2} s, daemon {:.2} s, re-decode {:.2} s (loadavg at the end {})",
+        clips.len(), pct(errs[0]), pct(errs[1]), pct(errs[2]), pct(errs[3]),
+        median(rel[0].clone()), median(rel[1].clone()), median(rel[2].clone()), median(rel[3].clone()), loadavg()
     );
 }

@@ -20,7 +20,9 @@
 //!   rejected clip is stored with its reason and never acted on.
 //! * With `[voice] streaming`, a free-speech recording is transcribed while
 //!   the key is held (the recorder's tap feeds `transcribe::stream::Live`),
-//!   so at release only the part after the last pause is decoded.
+//!   so at release only the part after the last pause is decoded; with a
+//!   core to spare the whole clip is decoded again then, and the better
+//!   scored text kept (`transcribe::stream::Redecode`).
 
 use super::Services;
 use super::coordinator::{CoordinatorHandle, HotkeyEdge, Msg, Stage};

@@ -57,6 +57,12 @@ pub struct Piece {
     pub t0: f64,
     pub t1: f64,
     pub text: String,
+    /// The decode's mean token log-probability and its text tokens (the
+    /// weight of that mean in the streamed clip's score).
+    #[serde(default)]
+    pub logprob: f32,
+    #[serde(default)]
+    pub tokens: usize,
 }
 
 /// Where to cut `audio` (the recording so far) after `from` (a sample
@@ -126,14 +132,50 @@ impl Committed {
     /// The audio up to `t1` (seconds) was decoded as `text` (empty: no
     /// speech in it); later audio starts there.
     pub fn commit(&mut self, t1: f64, text: &str) {
+        self.commit_scored(t1, text, 0.0, 0);
+    }
+
+    /// [`Committed::commit`] with the decode's mean token log-probability
+    /// and its count of text tokens.
+    pub fn commit_scored(&mut self, t1: f64, text: &str, logprob: f32, tokens: usize) {
         if t1 <= self.offset {
             return;
         }
         let text = text.trim();
         if !text.is_empty() {
-            self.pieces.push(Piece { t0: self.offset, t1, text: text.to_string() });
+            self.pieces.push(Piece { t0: self.offset, t1, text: text.to_string(), logprob, tokens });
         }
         self.offset = t1;
+    }
+}
+
+/// The mean token log-probability over decodes given as (mean, tokens):
+/// the streamed clip's score, comparable with one decode's `avg_logprob`.
+/// None when no token was decoded. Pure.
+pub fn pooled_logprob(parts: &[(f32, usize)]) -> Option<f32> {
+    let n: usize = parts.iter().map(|p| p.1).sum();
+    (n > 0).then(|| (parts.iter().map(|&(lp, k)| lp as f64 * k as f64).sum::<f64>() / n as f64) as f32)
+}
+
+/// Whether the whole clip is decoded again at release ([`Transcriber::finish_stream`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redecode {
+    /// When no other work keeps a core busy ([`super::cpu`]): the daemon's choice.
+    WhenIdle,
+    Always,
+    /// Never: the streamed text stands (streaming before the re-decode).
+    Never,
+}
+
+/// Which text a streamed clip keeps: the one-shot decode of the whole clip
+/// or the streamed chunks, by the model's own score (mean token
+/// log-probability); a rejected one-shot decode never wins, and a tie goes
+/// to the one-shot decode. Pure.
+pub fn keep_whole(whole: Option<f32>, streamed: Option<f32>) -> bool {
+    match (whole, streamed) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(w), Some(s)) => w >= s,
     }
 }
 
@@ -151,6 +193,19 @@ pub struct StreamReport {
     /// Why the clip was heard as a whole instead ("nothing committed", ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whole_clip: Option<String>,
+    /// The streamed text's score: mean token log-probability over its chunks and tail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streamed_logprob: Option<f32>,
+    /// The whole clip decoded again at release ([`Redecode`]): its score;
+    /// absent when it was not (see `redecode_skipped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole_logprob: Option<f32>,
+    /// The re-decode's text was kept over the streamed text.
+    #[serde(default)]
+    pub kept_whole: bool,
+    /// Why the whole clip was not decoded again ("other work keeps a core busy", ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redecode_skipped: Option<String>,
 }
 
 /// The background decoding of one recording.
@@ -180,7 +235,12 @@ impl Live {
     /// The key was released and `samples` is the whole clip: stop the
     /// decoding, decode what is not committed, and hear the clip as
     /// [`Transcriber::hear`] would (gate, voice detector, checks).
-    pub fn finish(mut self, samples: &[f32], expected: Mode) -> Result<Hearing, TranscribeError> {
+    pub fn finish(self, samples: &[f32], expected: Mode) -> Result<Hearing, TranscribeError> {
+        self.finish_with(samples, expected, Redecode::WhenIdle)
+    }
+
+    /// [`Live::finish`] with the re-decode at release chosen.
+    pub fn finish_with(mut self, samples: &[f32], expected: Mode, redecode: Redecode) -> Result<Hearing, TranscribeError> {
         self.stop.store(true, Ordering::Relaxed);
         let (committed, passes) = match self.thread.take().map(|h| h.join()) {
             Some(Ok(r)) => r,
@@ -190,7 +250,7 @@ impl Live {
             }
             None => (Committed::default(), 0),
         };
-        self.transcriber.finish_stream(samples, expected, &committed, passes)
+        self.transcriber.finish_stream(samples, expected, &committed, passes, redecode)
     }
 }
 
@@ -245,14 +305,15 @@ fn pass(t: &Transcriber, audio: &[f32], done: &mut Committed, abort: Option<Arc<
         let tr = t.run_with(chunk, Mode::Free, &opts)?;
         if let Some(why) = rejection(&tr) {
             tracing::debug!(%why, text = %tr.text, "streaming chunk rejected");
-            String::new()
+            (String::new(), 0.0, 0)
         } else {
-            tr.text
+            (tr.text, tr.avg_logprob, tr.text_tokens)
         }
     } else {
-        String::new()
+        (String::new(), 0.0, 0)
     };
-    done.commit(cut as f64 / sr, &text);
+    let (text, logprob, tokens) = text;
+    done.commit_scored(cut as f64 / sr, &text, logprob, tokens);
     tracing::debug!(from = from as f64 / sr, to = cut as f64 / sr, ms = started.elapsed().as_millis() as u64, %text, "streaming chunk");
     Ok(true)
 }
@@ -260,8 +321,14 @@ fn pass(t: &Transcriber, audio: &[f32], done: &mut Committed, abort: Option<Arc<
 /// Streaming without the clock: what a recording of `samples` gets when each
 /// chunk is decoded before the next look (a quiet, fast machine), then the
 /// decode at release. The same steps as [`Live`], in a fixed order, for
-/// tests and measurements.
+/// tests and measurements. A quiet machine: the whole clip is decoded again
+/// at release ([`Redecode::Always`]).
 pub fn replay(t: &Transcriber, samples: &[f32], expected: Mode) -> Result<Hearing, TranscribeError> {
+    replay_with(t, samples, expected, Redecode::Always)
+}
+
+/// [`replay`] with the re-decode at release chosen.
+pub fn replay_with(t: &Transcriber, samples: &[f32], expected: Mode, redecode: Redecode) -> Result<Hearing, TranscribeError> {
     let step = (LOOK_EVERY_SECONDS * SAMPLE_RATE as f64) as usize;
     let mut done = Committed::default();
     let mut chunks = 0;
@@ -272,7 +339,7 @@ pub fn replay(t: &Transcriber, samples: &[f32], expected: Mode) -> Result<Hearin
         }
         end += step;
     }
-    t.finish_stream(samples, expected, &done, chunks)
+    t.finish_stream(samples, expected, &done, chunks, redecode)
 }
 
 impl Transcriber {
@@ -299,6 +366,7 @@ impl Transcriber {
         expected: Mode,
         a: &Committed,
         passes: usize,
+        redecode: Redecode,
     ) -> Result<Hearing, TranscribeError> {
         let sr = SAMPLE_RATE as f64;
         let duration_s = samples.len() as f64 / sr;
@@ -385,10 +453,51 @@ impl Transcriber {
             t.looped = d.looped;
             t.lost = d.lost;
         }
+        let mut scores: Vec<(f32, usize)> = a.committed().iter().map(|p| (p.logprob, p.tokens)).collect();
+        if t.text_tokens > 0 {
+            scores.push((t.avg_logprob, t.text_tokens));
+        }
         t.timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
         t.text = text;
         t.segments = segments;
         self.conclude(&mut h, t, None);
+        report.streamed_logprob = pooled_logprob(&scores);
+        // chunks decoded apart hear their seams worse than one pass over the
+        // clip: with a core to spare, the whole clip is decoded again and the
+        // better scored text kept
+        let skipped = match redecode {
+            Redecode::Never => Some("not asked for".to_string()),
+            Redecode::Always => None,
+            Redecode::WhenIdle => {
+                let physical = super::physical_cores();
+                match self.cpu.threads(physical) {
+                    Some(d) if d.threads >= physical => None,
+                    Some(d) => Some(format!("other work keeps {:.1} cores busy", d.other_busy)),
+                    None => Some("the CPU load is unknown".to_string()),
+                }
+            }
+        };
+        if let Some(why) = skipped {
+            report.redecode_skipped = Some(why);
+            h.stream = Some(report);
+            return Ok(h);
+        }
+        let mut whole = self.hear(samples, expected, None)?;
+        report.whole_logprob =
+            whole.transcript.as_ref().filter(|_| whole.rejected.is_none()).map(|t| t.avg_logprob);
+        let streamed = report.streamed_logprob.filter(|_| h.rejected.is_none());
+        report.kept_whole = keep_whole(report.whole_logprob, streamed);
+        tracing::debug!(whole = ?report.whole_logprob, streamed = ?streamed, kept_whole = report.kept_whole, "streamed clip decoded again at release");
+        if report.kept_whole {
+            if let Some(t) = whole.transcript.as_mut() {
+                t.timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+            }
+            whole.stream = Some(report);
+            return Ok(whole);
+        }
+        if let Some(t) = h.transcript.as_mut() {
+            t.timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        }
         h.stream = Some(report);
         Ok(h)
     }
@@ -455,5 +564,30 @@ mod tests {
         assert_eq!(c.committed_text(), "Fix the links. Then run the tests.");
         assert_eq!(c.offset(), 9.5);
         assert_eq!(c.committed().iter().map(|p| (p.t0, p.t1)).collect::<Vec<_>>(), vec![(0.0, 4.2), (6.0, 9.5)]);
+    }
+
+    #[test]
+    fn the_better_scored_text_is_kept_and_a_rejected_one_never() {
+        // (whole, streamed, keep the whole clip's text)
+        for (whole, streamed, want) in [
+            (Some(-0.3), Some(-0.5), true),
+            (Some(-0.5), Some(-0.3), false),
+            (Some(-0.4), Some(-0.4), true), // a tie: one pass over the clip
+            (None, Some(-0.3), false),      // the one-shot decode was rejected
+            (Some(-0.9), None, true),       // the streamed text was rejected
+            (None, None, false),
+        ] {
+            assert_eq!(keep_whole(whole, streamed), want, "{whole:?} vs {streamed:?}");
+        }
+    }
+
+    #[test]
+    fn the_streamed_score_weighs_each_decode_by_its_tokens() {
+        assert_eq!(pooled_logprob(&[]), None);
+        assert_eq!(pooled_logprob(&[(-0.7, 0)]), None);
+        assert_eq!(pooled_logprob(&[(-0.2, 30), (-1.0, 10)]), Some(-0.4));
+        let mut c = Committed::default();
+        c.commit_scored(4.0, "Fix the links.", -0.2, 5);
+        assert_eq!((c.committed()[0].logprob, c.committed()[0].tokens), (-0.2, 5));
     }
 }
