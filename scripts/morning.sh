@@ -20,9 +20,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/capcom-morning.XXXXXX")
 repo=$tmp/repo data=$tmp/data config=$tmp/config.toml agents=$tmp/agents log=$tmp/daemon.log
 daemon_pid=
 cleanup() {
+    local rc=$?
+    set +e
     [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    [ -n "${KEEP:-}" ] && { echo "kept $tmp" >&2; return; }
-    rm -rf "$tmp"
+    if [ -n "${KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+    exit "$rc"
 }
 trap cleanup EXIT
 
