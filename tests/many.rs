@@ -389,6 +389,14 @@ fn a_train_of_five_where_the_third_breaks_the_build_merges_the_other_four_and_ch
     assert!(v["task"]["reason"].as_str().unwrap().contains("check `test` failed"), "{v}");
     assert!(git(&scene.repo, &["ls-tree", "--name-only", "main"]).lines().all(|f| f != "removed.txt"));
     assert!(d.stderr().contains(&format!("Task {}, 'Change 3', is left out of the merge train", ids[2])), "said at once: {}", d.stderr());
+    // Said once: its move to needs-attention is not announced again (the reason is the one
+    // `report::script::said_by_the_train` knows). A question after the train lets any held
+    // notice be said first.
+    assert!(v["task"]["reason"].as_str().unwrap().starts_with(capcom::report::script::LEFT_OUT_OF_THE_TRAIN), "{v}");
+    let out = d.cli(&["brief", "what's finished?"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let log = d.stderr();
+    assert!(!log.contains("needs your attention: left out of the merge train"), "said twice: {log}");
     // Checks of combined tips: the first tip is the first task's own reviewed tree; the second
     // and third (red) run side by side; without the third, the fourth and fifth run once each.
     // The old train ran N(N-1)/2 = 10 re-checks for five tasks.

@@ -349,7 +349,10 @@ async fn announce_changes(services: Services, coordinator: CoordinatorHandle) {
                 }
                 if let Some(line) = crate::report::script::announcement(&v, &announce) {
                     notify_desktop(&line);
-                    coordinator.send(coordinator::Msg::Notice(line)).await;
+                    // The train said it as it happened; say each thing once.
+                    if !crate::report::script::said_by_the_train(&v) {
+                        coordinator.send(coordinator::Msg::Notice(line)).await;
+                    }
                 }
             }
             first = false;

@@ -167,6 +167,17 @@ pub fn announcement(v: &TaskView, announce: &str) -> Option<String> {
     should_announce(v.state, announce).then(|| notice(v)).flatten()
 }
 
+/// How the reason the merge train gives a task it leaves out begins (`dispatch::train`,
+/// `drop_task`; tests/many.rs checks the two agree).
+pub const LEFT_OUT_OF_THE_TRAIN: &str = "Left out of the merge train";
+
+/// Whether a state change's notice would repeat what the merge train already said: a task
+/// the train leaves out is said as it happens ("Task 4, …, is left out of the merge train:
+/// …"), so its move to needs-attention is not said a second time.
+pub fn said_by_the_train(v: &TaskView) -> bool {
+    v.state == TaskState::NeedsAttention && v.reason.as_deref().is_some_and(|r| r.starts_with(LEFT_OUT_OF_THE_TRAIN))
+}
+
 /// The answer to "help": example phrases (from the grammar) and the configured workflows
 /// with their first trigger phrase. Lists longer than five are cut.
 pub fn help(phrases: &[String], workflows: &[crate::config::Workflow]) -> String {

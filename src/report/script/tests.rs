@@ -153,3 +153,21 @@ fn merge_all_names_each_foretold_conflict_in_the_question_and_the_outcome() {
     let out = merge_all_outcome(&results, "main");
     assert!(out.contains("Task four conflicts with task three in button.js; it was left for you."), "{out}");
 }
+
+#[test]
+fn a_task_the_train_left_out_is_not_announced_again() {
+    // (state, reason, already said by the train)
+    let cases = [
+        (TaskState::NeedsAttention, Some("Left out of the merge train: it conflicts with main in src/theme.js"), true),
+        (TaskState::NeedsAttention, Some("Left out of the merge train: on top of main with task 1, check `test` failed (exit 2)"), true),
+        (TaskState::NeedsAttention, Some("1 file outside the scope: src/theme.js"), false),
+        (TaskState::NeedsAttention, Some("Check `test` failed (exit 2)"), false),
+        (TaskState::NeedsAttention, None, false),
+        (TaskState::Ready, Some("Left out of the merge train: it conflicts with main in a.js"), false),
+    ];
+    for (state, reason, want) in cases {
+        let mut v = TaskView::new(4, "Make the header green", state);
+        v.reason = reason.map(String::from);
+        assert_eq!(said_by_the_train(&v), want, "{state:?} {reason:?}");
+    }
+}
