@@ -170,6 +170,14 @@ grep -E 'say=|notice' "$log" | while IFS= read -r line; do
     if [ -n "$ts" ]; then printf '[%5s] %s\n' "$ts" "$text"; else printf '%s\n' "$text"; fi
 done
 
+# --- Who waited for what -----------------------------------------------------------------
+section "who waited for what (task events), seconds since start"
+for id in $(tasks | jq -r '.[].id'); do
+    api "/v1/tasks/$id" | jq -r '.events[] | select(.kind == "waiting" or .kind == "anyway" or .kind == "conflict" or (.kind == "state" and (.message | test("→ (running|ready|needs_attention|merged)")))) | "\(.at)\t\(.task_id)\t\(.kind)\t\(.message)"'
+done | sort | while IFS=$'\t' read -r at id kind msg; do
+    printf '[%5.1f] task %s %s: %s\n' "$(echo "$(date -u -d "$at" +%s.%N) - $start" | bc)" "$id" "$kind" "$msg"
+done
+
 # --- The outcome -------------------------------------------------------------------------
 section "tasks at the end"
 tasks | jq -r '.[] | "task \(.id) \(.agent // "-") \(.state): \(.title)\(if .reason then "\n    why: \(.reason)" else "" end)"'
