@@ -115,7 +115,22 @@ pub fn behind(config: &Config, store: &Store, task: &Task) -> Option<String> {
         return None;
     }
     let holding = store.tasks_in(HOLDING).unwrap_or_default();
-    queued_behind(&blockers(config, task, &holding, &[]))
+    let queued = store.tasks_in(&[TaskState::Queued]).unwrap_or_default();
+    queued_behind(&blockers(config, task, &ahead_of(task, holding, queued), &[]))
+}
+
+/// The tasks that will hold a scope by the time `task` starts: those holding one now, and those
+/// queued before it that wait for nothing. Such a task is still `queued` while its worktree is
+/// made (a second or more on a large repo), or while its own grace window runs, yet it starts
+/// first and holds its scope when `task`'s turn comes: the answer to a brief must count it,
+/// or it says "starts now" of a task that then waits.
+pub fn ahead_of(task: &Task, holding: Vec<Task>, queued: Vec<Task>) -> Vec<Task> {
+    let mut out = holding;
+    out.extend(queued.into_iter().filter(|o| o.id < task.id && !is_waiting(o)).map(|mut o| {
+        o.state = TaskState::Running;
+        o
+    }));
+    out
 }
 
 /// A task being started right now: it holds its scope before its state says so.
@@ -219,6 +234,34 @@ mod tests {
         for (blockers, said) in cases {
             assert_eq!(queued_behind(&blockers).as_deref(), said, "{blockers:?}");
         }
+    }
+
+    #[test]
+    fn a_task_queued_just_before_holds_its_scope_for_the_answer_to_the_next_brief() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("capcom.db")).unwrap();
+        let config = Config::default();
+        let spec = |title: &str, include: &str| TaskSpec {
+            title: title.into(),
+            repo: Some("site".into()),
+            scope: Scope { include: vec![include.into()], exclude: vec![] },
+            ..TaskSpec::default()
+        };
+        let mk = |title: &str, include: &str| store.create_task(&spec(title, include), TaskState::Queued, None, None, "test").unwrap();
+        // (task made, what its brief's answer says): the first is still having its worktree made
+        let first = mk("restyle the button", "components/");
+        let second = mk("shadow on the card", "components/");
+        let docs = mk("fix the docs", "docs/");
+        assert_eq!(behind(&config, &store, &first), None, "nothing before it");
+        assert_eq!(behind(&config, &store, &second).as_deref(), Some("queued behind task 1 (both change components)"));
+        assert_eq!(behind(&config, &store, &docs), None, "a disjoint scope");
+        // a task that itself waits holds nothing; nor does one queued after
+        let waiting = store
+            .create_task(&spec("another", "app/"), TaskState::Queued, Some("Task 4 overlaps task 9 in app: it starts when task 9 is merged or cancelled."), None, "test")
+            .unwrap();
+        let later = mk("after it", "app/");
+        assert_eq!(behind(&config, &store, &later), None, "task {} waits itself", waiting.id);
+        assert_eq!(behind(&config, &store, &waiting), None, "task {} came after", later.id);
     }
 
     #[test]
