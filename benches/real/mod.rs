@@ -17,6 +17,11 @@
 //! * the vocabulary prompt decision on a larger, varied clip set
 //!   ([`prompts`]).
 //!
+//! * streamed text against one-shot on 16–21 s briefs in three voices: WER
+//!   and release-to-text for one-shot, the streamed chunks alone, the
+//!   daemon's choice and the re-decode at release always ([`seams`]).
+//!
+//! `CAPCOM_BENCH_SEAMS_ONLY=1` runs only the 16–21 s streaming comparison,
 //! `CAPCOM_BENCH_STREAM_ONLY=1` runs only the streaming section,
 //! `CAPCOM_BENCH_PROMPTS_ONLY=1` only the prompt section.
 //!
