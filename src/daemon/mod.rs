@@ -143,9 +143,11 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send + 'sta
         base_url,
         phone::DaemonBackend::new(services.clone(), coordinator.clone()),
         services.config.voice.max_utterance.0,
-        vapid.as_ref().map(|v| v.public_key()),
         stop_rx.clone(),
     );
+    if let Some(v) = &vapid {
+        let _once = web.push_key.set(v.public_key());
+    }
     let web_watcher = web.spawn_watcher(stop_rx.clone());
     let push_notifier = vapid.map(|vapid| {
         let contact = Some(services.config.api.push_contact.trim().to_string()).filter(|c| c.starts_with("mailto:") || c.starts_with("https://"));

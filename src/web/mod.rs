@@ -98,8 +98,8 @@ pub struct Web {
     pub backend: Arc<dyn Backend>,
     /// The largest push-to-talk upload: [`clip_limit`] of `[voice] max_utterance`.
     pub max_clip_bytes: usize,
-    /// The VAPID public key the page subscribes to Web Push with (base64url), if there is one.
-    pub push_key: Option<String>,
+    /// The VAPID public key the page subscribes to Web Push with (base64url), once the daemon has one.
+    pub push_key: std::sync::OnceLock<String>,
     limiter: Limiter,
     /// The board as last built, and the patches the live streams follow.
     live: Mutex<Arc<board::Board>>,
@@ -118,7 +118,6 @@ impl Web {
         base_url: String,
         backend: Arc<dyn Backend>,
         max_utterance: Duration,
-        push_key: Option<String>,
         stop: watch::Receiver<bool>,
     ) -> Arc<Web> {
         let max_clip_bytes = clip_limit(max_utterance);
@@ -130,7 +129,7 @@ impl Web {
             base_url,
             backend,
             max_clip_bytes,
-            push_key,
+            push_key: std::sync::OnceLock::new(),
             limiter: Limiter::default(),
             live: Mutex::new(Arc::default()),
             patches,
@@ -432,7 +431,7 @@ async fn me(State(web): State<Arc<Web>>, req: Request) -> Response {
 
 /// `GET /app/v1/push/key`: the key the page subscribes to Web Push with (`applicationServerKey`).
 async fn push_key(State(web): State<Arc<Web>>) -> Response {
-    match &web.push_key {
+    match web.push_key.get() {
         Some(k) => Json(serde_json::json!({ "key": k })).into_response(),
         None => err(StatusCode::SERVICE_UNAVAILABLE, "Web Push is off: the daemon has no VAPID key (see its log)"),
     }
