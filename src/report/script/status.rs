@@ -41,8 +41,19 @@ pub fn finished(tasks: &[TaskView], now: DateTime<Utc>) -> String {
     }
 
     let (shown, _) = words::cap(&ready);
+    // a foretold conflict is said once, on the first of its two tasks the answer names
+    let mut said: Vec<(i64, i64)> = Vec::new();
     for v in &shown {
-        out.push(ready_item(v, now));
+        let mut item = ready_item(v, now);
+        for (other, files) in &v.conflicts {
+            let pair = (v.id.min(*other), v.id.max(*other));
+            if !said.contains(&pair) {
+                said.push(pair);
+                item.push(' ');
+                item.push_str(&conflict_sentence(*other, files));
+            }
+        }
+        out.push(item);
     }
     out.extend(more_sentence(ready.len() - shown.len(), "are ready"));
 
@@ -143,17 +154,16 @@ pub(crate) fn waiting_sentence(v: &TaskView, name: &str) -> String {
 
 /// "It conflicts with task six in button.js: merging one will need the other rebased."
 pub(crate) fn conflict_sentences(v: &TaskView) -> Vec<String> {
-    v.conflicts
-        .iter()
-        .map(|(t, files)| {
-            let place = match files.as_slice() {
-                [] => String::new(),
-                [one] => format!(" in {}", one.rsplit('/').next().unwrap_or(one)),
-                many => format!(" in {} files", number(many.len() as u64)),
-            };
-            format!("It conflicts with task {}{place}: merging one will need the other rebased.", number(*t as u64))
-        })
-        .collect()
+    v.conflicts.iter().map(|(t, files)| conflict_sentence(*t, files)).collect()
+}
+
+fn conflict_sentence(other: i64, files: &[String]) -> String {
+    let place = match files {
+        [] => String::new(),
+        [one] => format!(" in {}", one.rsplit('/').next().unwrap_or(one)),
+        many => format!(" in {} files", number(many.len() as u64)),
+    };
+    format!("It conflicts with task {}{place}: merging one will need the other rebased.", number(other as u64))
 }
 
 pub(crate) fn running_item(v: &TaskView, now: DateTime<Utc>) -> String {

@@ -101,6 +101,26 @@ fn the_finished_answer_agrees_in_number_and_mentions_a_fresh_merge_train() {
     assert!(finished(&[merged(1, "Old", None, 1, 0)], at(-24 * 60)).starts_with("Nothing is finished yet."));
 }
 
+/// "What's finished?" names a conflict capcom foretold between two ready tasks, once.
+#[test]
+fn whats_finished_names_a_foretold_conflict_once() {
+    let ready = |id: i64, title: &str, min: i64| {
+        let mut v = merged(id, title, None, 1, 0);
+        v.state = TaskState::Ready;
+        v.updated = Some(at(min));
+        v
+    };
+    let mut three = ready(3, "Make the header red", -10);
+    three.conflicts = vec![(4, vec!["src/theme.js".to_string()])];
+    let mut four = ready(4, "Make the header green", -5);
+    four.conflicts = vec![(3, vec!["src/theme.js".to_string()])];
+    let seven = ready(7, "Fix the typo", -1);
+    let said = finished(&[three, four, seven.clone()], at(0));
+    assert_eq!(said.matches("conflicts with task").count(), 1, "{said}");
+    assert!(said.contains("It conflicts with task three in theme.js: merging one will need the other rebased."), "{said}");
+    assert!(!finished(&[seven], at(0)).contains("conflicts"));
+}
+
 /// A conflict capcom foretold is named in the merge-all question, with what will happen, and
 /// the outcome uses the same words (not "something went wrong").
 #[test]
