@@ -688,6 +688,14 @@ impl Lab {
         panic!("task {id} never reached {what}: {}\n{}", serde_json::to_string_pretty(&self.task(id)).unwrap(), self.d.stderr());
     }
 
+    /// Poll until the task needs attention, failing if it is ever called ready on the way.
+    fn needs_attention_never_ready(&self, id: i64) -> Value {
+        self.wait(id, "needs_attention", |v| {
+            assert_ne!(state(v), "ready", "a PR GitHub would not merge is not ready: {}", v["task"]["reason"]);
+            state(v) == "needs_attention"
+        })
+    }
+
     fn events(&self, id: i64, kind: &str) -> Vec<Value> {
         let v = self.task(id);
         v["events"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
@@ -886,10 +894,7 @@ fn required_checks_from_rulesets_and_protection_gate_ready_and_a_missing_one_blo
     });
     let id = lab.brief("Restyle the button");
     // ci/test and build pass, but the required ci/lint never reports: never ready.
-    let v = lab.wait(id, "needs_attention", |v| {
-        assert_ne!(state(v), "ready", "a PR missing a required check is not ready: {}", v["task"]["reason"]);
-        state(v) == "needs_attention"
-    });
+    let v = lab.needs_attention_never_ready(id);
     let reason = v["task"]["reason"].as_str().unwrap();
     assert!(reason.contains("a required check is missing: ci/lint"), "{reason}");
     let out = lab.d.cli(&["merge", &id.to_string()]);
@@ -914,10 +919,7 @@ fn h_extra(lab: &Lab, name: &str) {
 fn a_pr_that_needs_an_approving_review_is_said_to_be_blocked() {
     let lab = lab_with(true, |h| h.approvals.store(1, Ordering::SeqCst));
     let id = lab.brief("Restyle the button");
-    let v = lab.wait(id, "needs_attention", |v| {
-        assert_ne!(state(v), "ready", "{}", v["task"]["reason"]);
-        state(v) == "needs_attention"
-    });
+    let v = lab.needs_attention_never_ready(id);
     let reason = v["task"]["reason"].as_str().unwrap();
     assert!(reason.contains("blocked: it needs an approving review"), "{reason}");
     assert!(lab.hub.merges.lock().unwrap().is_empty());

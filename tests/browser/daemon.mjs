@@ -1,6 +1,8 @@
 // The daemon as the browser tests start and stop it themselves: the same data dir and port each
 // time, so the page's origin (and its service worker) stay the same across restarts.
 // cfg: { bin, config, data, port, daemon_log } from tests/browser.rs.
+// Also the one way the scripts start Chromium.
+import puppeteer from "puppeteer-core";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -34,4 +36,19 @@ export function daemonControl(cfg) {
     },
     kill(signal) { child.kill(signal); },
   };
+}
+
+// Headless Chromium as this machine allows it (root, no GPU, no network beyond loopback: the
+// background-networking flags keep it from reaching for Google's hosts), with a fake microphone.
+export function launchChromium(cfg, extra = []) {
+  return puppeteer.launch({
+    executablePath: cfg.chromium,
+    headless: true,
+    userDataDir: cfg.profile,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+      ...extra,
+    ],
+  });
 }

@@ -3,10 +3,9 @@
 // by itself once the daemon is back. Run by tests/browser.rs; it starts and stops the daemon
 // itself (same data dir, same port, so the page's origin stays the same).
 // Input: CAPCOM_BROWSER_TEST (JSON). Output: one JSON line on stdout; a failed step throws.
-import puppeteer from "puppeteer-core";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import { daemonControl } from "./daemon.mjs";
+import { daemonControl, launchChromium } from "./daemon.mjs";
 import path from "node:path";
 
 const cfg = JSON.parse(process.env.CAPCOM_BROWSER_TEST);
@@ -26,15 +25,8 @@ async function history() {
   return r.json();
 }
 
-const browser = await puppeteer.launch({
-  executablePath: cfg.chromium,
-  headless: true,
-  userDataDir: cfg.profile,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-  ],
-});
+const browser = await launchChromium(cfg);
+
 async function open(url) {
   const page = await browser.newPage();
   page.setDefaultTimeout(120000);

@@ -2,9 +2,9 @@
 // against a real capcom daemon that tests/browser.rs started. Input: CAPCOM_BROWSER_TEST,
 // a JSON object. Output: one JSON line of measurements on stdout; any failed step throws
 // (exit 1) with what it saw.
-import puppeteer from "puppeteer-core";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import { launchChromium } from "./daemon.mjs";
 import path from "node:path";
 
 const cfg = JSON.parse(process.env.CAPCOM_BROWSER_TEST);
@@ -42,16 +42,8 @@ async function distinctColours(page, file) {
   }, "data:image/png;base64," + b64);
 }
 
-const browser = await puppeteer.launch({
-  executablePath: cfg.chromium,
-  headless: true,
-  userDataDir: cfg.profile,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${cfg.brief_wav}`,
-  ],
-});
+const browser = await launchChromium(cfg, ["--autoplay-policy=no-user-gesture-required", `--use-file-for-fake-audio-capture=${cfg.brief_wav}`]);
+
 try {
   const page = await browser.newPage();
   // a busy machine is slow, not wrong: every wait is generous

@@ -9,11 +9,10 @@
 // Run by tests/browser.rs, which writes the config; this script starts and stops the daemon
 // itself (same data dir, same port, so the page's origin and service worker stay the same).
 // Input: CAPCOM_BROWSER_TEST (JSON). Output: one JSON line on stdout; a failed step throws.
-import puppeteer from "puppeteer-core";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import fs from "node:fs";
-import { daemonControl } from "./daemon.mjs";
+import { daemonControl, launchChromium } from "./daemon.mjs";
 import path from "node:path";
 
 const cfg = JSON.parse(process.env.CAPCOM_BROWSER_TEST);
@@ -148,16 +147,8 @@ async function judge(page, view, opts = {}) {
   (out.measured = out.measured || {})[view] = n;
 }
 
-const browser = await puppeteer.launch({
-  executablePath: cfg.chromium,
-  headless: true,
-  userDataDir: cfg.profile,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-  ],
-});
+const browser = await launchChromium(cfg, ["--autoplay-policy=no-user-gesture-required"]);
+
 let page = null;
 try {
   await startDaemon();
