@@ -8,6 +8,9 @@ same CTranslate2 model capcom imported, printed next to capcom's figures.
 
 --model defaults to the directory `./capcom.sh test` unpacks the package into.
 --hogs runs two busy shell loops during the measurement (killed after).
+--decode FILE... prints, for each WAV file, one JSON line with faster-whisper's (int8,
+greedy, the prompt given with --prompt) decode seconds and text: the transcription bench
+runs it beside capcom under the same CPU hogs (`CAPCOM_BENCH_AHEAD_ONLY=1`).
 --prompts reads target/bench-clips/prompts/ (the bench's prompt section) and
 prints faster-whisper's WER per kind of clip for each prompt variant (none,
 names only, full vocabulary), with condition_on_previous_text off and on.
@@ -69,9 +72,13 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--hogs", action="store_true")
     ap.add_argument("--prompts", action="store_true")
+    ap.add_argument("--decode", nargs="+", metavar="WAV")
+    ap.add_argument("--prompt", default="")
     a = ap.parse_args()
     if a.prompts:
         return prompt_variants(a)
+    if a.decode:
+        return decode_files(a)
     try:
         from faster_whisper import WhisperModel
     except ImportError:
@@ -114,12 +121,21 @@ def main():
                   f"{100 * err['command'][0] / max(1, err['command'][1]):.1f} % | {med(secs['brief']):.2f} | {med(secs['command']):.2f} |")
         else:
             print(f"(capcom row skipped: no capcom binary in target/ or no {ggml})", file=sys.stderr)
+        lengths = []
         for name, compute, beam in [("faster-whisper int8, greedy", "int8", 1), ("faster-whisper float32, beam 5", "float32", 5)]:
             m = WhisperModel(a.model, device="cpu", compute_type=compute, cpu_threads=a.threads)
             list(m.transcribe(read_wav(clips[0]["file"]), beam_size=beam, language="en")[0])  # warm-up
             err = {"brief": [0, 0], "command": [0, 0]}
             secs = {"brief": [], "command": []}
             for c in clips:
+                if c["set"] == "length":
+                    audio = read_wav(c["file"])
+                    t = time.perf_counter()
+                    segs, _ = m.transcribe(audio, beam_size=beam, language="en")
+                    text = " ".join(s.text for s in segs)
+                    e, n = word_errors(c["text"], text)
+                    lengths.append((name, c["seconds"], time.perf_counter() - t, 100 * e / max(1, n)))
+                    continue
                 if c["set"] not in err:
                     continue
                 audio = read_wav(c["file"])
@@ -134,10 +150,33 @@ def main():
             tag = ("2 hogs" if a.hogs else "quiet") + f" (loadavg {load})"
             print(f"| {tag} | {name}, {a.threads} thread(s) | {100 * err['brief'][0] / max(1, err['brief'][1]):.1f} % | "
                   f"{100 * err['command'][0] / max(1, err['command'][1]):.1f} % | {med(secs['brief']):.2f} | {med(secs['command']):.2f} |")
+        if lengths:
+            tag = ("2 hogs" if a.hogs else "quiet") + f" (loadavg {load})"
+            print()
+            print("briefs of about 3, 10, 20 and 30 s (the bench's release-to-text clips), one decode each:")
+            print("| load | setup | clip s | decode s | WER |")
+            print("|---|---|---|---|---|")
+            for name, secs_, spent, wer in lengths:
+                print(f"| {tag} | {name}, {a.threads} thread(s) | {secs_:.1f} | {spent:.2f} | {wer:.0f} % |")
     finally:
         for h in hogs:
             h.terminate()  # SIGTERM: timeout passes it on to the loop
             h.wait()
+    return 0
+
+
+def decode_files(a):
+    from faster_whisper import WhisperModel
+
+    m = WhisperModel(a.model, device="cpu", compute_type="int8", cpu_threads=a.threads)
+    list(m.transcribe(read_wav(a.decode[0])[:16000 * 3], beam_size=1, language="en")[0])  # warm-up
+    for f in a.decode:
+        audio = read_wav(f)
+        t = time.perf_counter()
+        segs, _ = m.transcribe(audio, beam_size=1, language="en", initial_prompt=a.prompt or None,
+                               condition_on_previous_text=False)
+        text = " ".join(s.text.strip() for s in segs)
+        print(json.dumps({"file": f, "seconds": time.perf_counter() - t, "text": text}), flush=True)
     return 0
 
 

@@ -16,6 +16,7 @@ use capcom::transcribe::{Mode, Settings, Transcriber};
 use capcom::understand::{Context, Intent, TaskRef, parse};
 use speech::*;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 fn config() -> &'static Config {
     static C: OnceLock<Config> = OnceLock::new();
@@ -710,4 +711,56 @@ fn a_streamed_long_brief_has_the_words_of_one_pass_over_it() {
     let report = report.join("\n");
     eprintln!("{report}");
     assert_eq!(total, 0, "streamed text differs from one pass\n{report}");
+}
+
+#[test]
+fn a_long_brief_s_pieces_are_decoded_while_the_key_is_held_and_give_the_text_of_one_decode_after_release() {
+    // The daemon's default for briefs over one 30 s window (`[voice] pieces_while_held`):
+    // each 28 s piece is decoded on the `Ahead` thread as soon as the recording has grown
+    // past it, fed as the recorder's tap feeds it (100 ms chunks, in order), so at release
+    // only the last piece is left. The text must be exactly what decoding every piece after
+    // release gives.
+    let Some(t) = model() else { return };
+    let t = std::sync::Arc::new(t);
+    let dir = tmp();
+    let short: Vec<Vec<f32>> = BRIEFS.iter().map(|b| speak(b, "en-us", 175, &dir)).collect();
+    for target in [35.0, 62.0] {
+        let mut clip = Vec::new();
+        for s in short.iter().cycle() {
+            if clip.len() as f64 >= target * RATE as f64 {
+                break;
+            }
+            clip.extend_from_slice(s);
+        }
+        let secs = clip.len() as f64 / RATE as f64;
+        let after = t.hear(&clip, Mode::Free, None).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ahead = capcom::transcribe::ahead::Ahead::start(t.clone(), rx).unwrap();
+        for c in clip.chunks(1600) {
+            tx.send(c.to_vec()).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        drop(tx); // released
+        let held = ahead.finish(&clip, Mode::Free).unwrap();
+        let cuts = capcom::transcribe::long::cuts(&clip);
+        assert!(!cuts.is_empty(), "{secs:.1} s: a clip over one window is cut");
+        let pieces = held.transcript.as_ref().map(|t| t.held_pieces).unwrap_or(0);
+        assert_eq!(pieces, cuts.len(), "{secs:.1} s: every piece but the last is decoded while held");
+        assert_eq!(after.transcript.as_ref().map(|t| t.held_pieces), Some(0));
+        assert!(after.rejected.is_none() && held.rejected.is_none(), "{secs:.1} s: {:?} / {:?}", after.rejected, held.rejected);
+        assert_eq!(held.text(), after.text(), "{secs:.1} s");
+        if target < 40.0 {
+            // the clock-free replay takes the same steps
+            let replay = capcom::transcribe::ahead::replay(&t, &clip, Mode::Free).unwrap();
+            assert_eq!(replay.text(), after.text(), "{secs:.1} s (replay)");
+        }
+    }
+    // a recording shorter than one window has nothing to decode early, and is heard as a whole
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ahead = capcom::transcribe::ahead::Ahead::start(t.clone(), rx).unwrap();
+    tx.send(short[0].clone()).unwrap();
+    drop(tx);
+    let h = ahead.finish(&short[0], Mode::Free).unwrap();
+    assert_eq!(h.transcript.as_ref().map(|t| t.held_pieces), Some(0));
+    assert_eq!(h.text(), t.hear(&short[0], Mode::Free, None).unwrap().text());
 }

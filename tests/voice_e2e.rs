@@ -468,135 +468,176 @@ fn status_speak_is_heard_on_the_null_sink() {
 mod speech;
 
 
-#[test]
-fn a_spoken_question_is_answered_aloud_with_the_real_model() {
-    // The whole loop with the real Whisper tiny.en (imported from its
-    // CTranslate2 package, see tests/common/speech.rs): hold the hotkey under
-    // Xvfb, say "What's finished?" into a PulseAudio pipe source, release; the
-    // daemon hears a status question and speaks the answer, which PulseAudio's
-    // null sink (the default speaker) must carry. Streaming is switched on,
-    // so the clip goes through the recorder's tap and `transcribe::stream` as well.
-    if !skip::programs(&["Xvfb", "xdotool", "pulseaudio", "pactl", "parec", "espeak-ng"], INSTALL) {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
-    // a missing model skips through the helper (under CI, or with CAPCOM_SPEECH_MODEL_DIR set, it fails)
-    let Some(model) = speech::real_model(env!("CARGO_BIN_EXE_capcom"), &root) else { return };
-    let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
-    for d in [&home, &runtime, &data] {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let display = free_display();
-    let env = Env {
-        user: None,
-        vars: vec![
-            ("HOME".into(), home.display().to_string()),
-            ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
-            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
-            ("DISPLAY".into(), format!(":{display}")),
-        ],
-    };
-    let mut reaper = Reaper(Vec::new(), Vec::new());
-    let xvfb = env
-        .cmd("Xvfb")
-        .args([format!(":{display}").as_str(), "-nolisten", "tcp", "-screen", "0", "640x480x24"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    reaper.0.push(xvfb);
-    wait_for("Xvfb", Duration::from_secs(20), || Path::new(&format!("/tmp/.X11-unix/X{display}")).exists());
+/// A real `capcom daemon` with the real Whisper tiny.en (imported from its CTranslate2
+/// package, see tests/common/speech.rs) under Xvfb, PulseAudio with a FIFO microphone and
+/// a null sink as the speaker (recorded by parec), and xdotool for the hotkey.
+struct Desk {
+    env: Env,
+    _reaper: Reaper,
+    data: PathBuf,
+    root: PathBuf,
+    recorded: PathBuf,
+    queue: Arc<Mutex<std::collections::VecDeque<f32>>>,
+    stop: Arc<AtomicBool>,
+    feeder: Option<std::thread::JoinHandle<()>>,
+    _tmp: tempfile::TempDir,
+}
 
-    // sound server: a FIFO microphone and a null sink as the speaker
-    let fifo = root.join("mic.fifo");
-    let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
-    assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
-    {
-        let env_vars = env.vars.clone();
-        reaper.1.push(Box::new(move || {
-            let _ = Env::new(env_vars.clone()).run("pulseaudio", &["--kill"]);
-        }));
-    }
-    wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
-    let fifo_arg = format!("file={}", fifo.display());
-    for args in [
-        vec!["load-module", "module-pipe-source", "source_name=mic", fifo_arg.as_str(), "format=s16le", "rate=16000", "channels=1"],
-        vec!["set-default-source", "mic"],
-        vec!["load-module", "module-null-sink", "sink_name=speaker", "rate=16000", "channels=1"],
-        vec!["set-default-sink", "speaker"],
-    ] {
-        let out = env.run("pactl", &args);
-        assert!(out.status.success(), "pactl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let recorded = root.join("monitor.raw");
-    let rec = env
-        .cmd("parec")
-        .args(["-d", "speaker.monitor", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=20"])
-        .stdout(std::fs::File::create(&recorded).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    reaper.0.push(rec);
+impl Desk {
+    /// Everything started and the model loaded; `vars` go to the daemon. None when a
+    /// program or the model is missing (which fails the test under CI).
+    fn start(vars: &[(&str, &str)]) -> Option<Desk> {
+        if !skip::programs(&["Xvfb", "xdotool", "pulseaudio", "pactl", "parec", "espeak-ng"], INSTALL) {
+            return None;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        // a missing model skips through the helper (under CI, or with CAPCOM_SPEECH_MODEL_DIR set, it fails)
+        let model = speech::real_model(env!("CARGO_BIN_EXE_capcom"), &root)?;
+        let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
+        for d in [&home, &runtime, &data] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let display = free_display();
+        let env = Env {
+            user: None,
+            vars: vec![
+                ("HOME".into(), home.display().to_string()),
+                ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
+                ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
+                ("DISPLAY".into(), format!(":{display}")),
+            ],
+        };
+        let mut reaper = Reaper(Vec::new(), Vec::new());
+        let xvfb = env
+            .cmd("Xvfb")
+            .args([format!(":{display}").as_str(), "-nolisten", "tcp", "-screen", "0", "640x480x24"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        reaper.0.push(xvfb);
+        wait_for("Xvfb", Duration::from_secs(20), || Path::new(&format!("/tmp/.X11-unix/X{display}")).exists());
 
-    let question = speech::speak("What's finished?", "en-us", 175, &root);
-    let queue: Arc<Mutex<std::collections::VecDeque<f32>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = mic::spawn_mic(fifo.clone(), queue.clone(), stop.clone());
+        // sound server: a FIFO microphone and a null sink as the speaker
+        let fifo = root.join("mic.fifo");
+        let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
+        assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
+        {
+            let env_vars = env.vars.clone();
+            reaper.1.push(Box::new(move || {
+                let _ = Env::new(env_vars.clone()).run("pulseaudio", &["--kill"]);
+            }));
+        }
+        wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
+        let fifo_arg = format!("file={}", fifo.display());
+        for args in [
+            vec!["load-module", "module-pipe-source", "source_name=mic", fifo_arg.as_str(), "format=s16le", "rate=16000", "channels=1"],
+            vec!["set-default-source", "mic"],
+            vec!["load-module", "module-null-sink", "sink_name=speaker", "rate=16000", "channels=1"],
+            vec!["set-default-sink", "speaker"],
+        ] {
+            let out = env.run("pactl", &args);
+            assert!(out.status.success(), "pactl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let recorded = root.join("monitor.raw");
+        let rec = env
+            .cmd("parec")
+            .args(["-d", "speaker.monitor", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=20"])
+            .stdout(std::fs::File::create(&recorded).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        reaper.0.push(rec);
 
-    LOGS.with(|l| *l.borrow_mut() = Some(data.clone()));
-    let bin = env!("CARGO_BIN_EXE_capcom");
-    let daemon = env
-        .cmd(bin)
-        .arg("daemon")
-        .env("CAPCOM_DATA_DIR", &data)
-        .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
-        .env("CAPCOM__VOICE__MODEL", &model)
-        // no start/stop tones: what the speaker carries is the answer alone
-        .env("CAPCOM__VOICE__CUES", "false")
-        // the recording also goes through the tap to the streaming passes
-        .env("CAPCOM__VOICE__STREAMING", "true")
-        .env("RUST_LOG", "capcom=debug,info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    reaper.0.insert(0, daemon);
-    let log_has = |needle: &str| -> bool {
-        let Ok(dir) = std::fs::read_dir(data.join("logs")) else { return false };
+        let queue: Arc<Mutex<std::collections::VecDeque<f32>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let feeder = mic::spawn_mic(fifo.clone(), queue.clone(), stop.clone());
+
+        LOGS.with(|l| *l.borrow_mut() = Some(data.clone()));
+        let mut cmd = env.cmd(env!("CARGO_BIN_EXE_capcom"));
+        cmd.arg("daemon")
+            .env("CAPCOM_DATA_DIR", &data)
+            .env("CAPCOM__API__LISTEN", "127.0.0.1:0")
+            .env("CAPCOM__VOICE__MODEL", &model)
+            // no start/stop tones: what the speaker carries is the answer alone
+            .env("CAPCOM__VOICE__CUES", "false")
+            .env("RUST_LOG", "capcom=debug,info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        reaper.0.insert(0, cmd.spawn().unwrap());
+        let desk = Desk { env, _reaper: reaper, data, root, recorded, queue, stop, feeder: Some(feeder), _tmp: tmp };
+        wait_for("the daemon's API", Duration::from_secs(60), || desk.data.join("api.addr").exists());
+        wait_for("the microphone", Duration::from_secs(60), || desk.log_has("microphone open"));
+        wait_for("the speech model", Duration::from_secs(120), || desk.log_has("speech model loaded"));
+        std::thread::sleep(Duration::from_millis(1500));
+        Some(desk)
+    }
+
+    fn log_has(&self, needle: &str) -> bool {
+        let Ok(dir) = std::fs::read_dir(self.data.join("logs")) else { return false };
         dir.flatten().any(|e| std::fs::read_to_string(e.path()).map(|s| s.contains(needle)).unwrap_or(false))
-    };
-    wait_for("the daemon's API", Duration::from_secs(60), || data.join("api.addr").exists());
-    wait_for("the microphone", Duration::from_secs(60), || log_has("microphone open"));
-    wait_for("the speech model", Duration::from_secs(120), || log_has("speech model loaded"));
-    std::thread::sleep(Duration::from_millis(1500));
+    }
 
-    let xdo = |what: &str| {
-        let out = env.run("xdotool", &[what, "ctrl+alt+space"]);
-        assert!(out.status.success(), "xdotool {what}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    let before = std::fs::metadata(&recorded).map(|m| m.len()).unwrap_or(0) as usize;
-    xdo("keydown");
-    std::thread::sleep(Duration::from_millis(200));
-    queue.lock().unwrap().extend(question.iter().copied());
-    std::thread::sleep(Duration::from_secs_f64(question.len() as f64 / 16_000.0 + 0.3));
-    xdo("keyup");
+    /// Hold the hotkey, say `samples` into the microphone in real time, release.
+    fn say(&self, samples: &[f32]) {
+        let xdo = |what: &str| {
+            let out = self.env.run("xdotool", &[what, "ctrl+alt+space"]);
+            assert!(out.status.success(), "xdotool {what}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        xdo("keydown");
+        std::thread::sleep(Duration::from_millis(200));
+        self.queue.lock().unwrap().extend(samples.iter().copied());
+        std::thread::sleep(Duration::from_secs_f64(samples.len() as f64 / 16_000.0 + 0.3));
+        xdo("keyup");
+    }
 
-    let history = || -> Vec<serde_json::Value> {
-        let out = env.cmd(bin).args(["history", "--json"]).env("CAPCOM_DATA_DIR", &data).output().unwrap();
+    /// `capcom history --json`, newest first.
+    fn history(&self) -> Vec<serde_json::Value> {
+        let out = self.env.cmd(env!("CARGO_BIN_EXE_capcom")).args(["history", "--json"]).env("CAPCOM_DATA_DIR", &self.data).output().unwrap();
         if !out.status.success() {
             return Vec::new();
         }
         serde_json::from_slice(&out.stdout).unwrap_or_default()
-    };
-    let mut rows = Vec::new();
-    wait_for("a transcribed utterance", Duration::from_secs(120), || {
-        rows = history();
-        rows.first().is_some_and(|u| !u["transcript"].is_null())
-    });
-    let u = &rows[0];
+    }
+
+    /// The newest utterance once it has its transcript.
+    fn transcribed(&self) -> serde_json::Value {
+        let mut rows = Vec::new();
+        wait_for("a transcribed utterance", Duration::from_secs(120), || {
+            rows = self.history();
+            rows.first().is_some_and(|u| !u["transcript"].is_null())
+        });
+        rows.swap_remove(0)
+    }
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(f) = self.feeder.take() {
+            let _ = f.join();
+        }
+    }
+}
+
+#[test]
+fn a_spoken_question_is_answered_aloud_with_the_real_model() {
+    // The whole loop with the real Whisper tiny.en: hold the hotkey under Xvfb, say
+    // "What's finished?" into a PulseAudio pipe source, release; the daemon hears a status
+    // question and speaks the answer, which PulseAudio's null sink (the default speaker)
+    // must carry. Streaming is switched on, so the clip goes through the recorder's tap and
+    // `transcribe::stream` as well.
+    let Some(desk) = Desk::start(&[("CAPCOM__VOICE__STREAMING", "true")]) else { return };
+    let question = speech::speak("What's finished?", "en-us", 175, &desk.root);
+    let before = std::fs::metadata(&desk.recorded).map(|m| m.len()).unwrap_or(0) as usize;
+    desk.say(&question);
+    let u = desk.transcribed();
     let text = u["transcript"].as_str().unwrap_or_default().to_string();
     assert!(u["timings"]["rejected"].is_null(), "the question was rejected: {u:#}");
     let cfg = capcom::config::Config::default();
@@ -607,7 +648,7 @@ fn a_spoken_question_is_answered_aloud_with_the_real_model() {
     // the answer, spoken by the daemon, reaches the speaker
     let mut loud = 0;
     wait_for("the spoken answer on the null sink", Duration::from_secs(60), || {
-        let bytes = std::fs::read(&recorded).unwrap_or_default();
+        let bytes = std::fs::read(&desk.recorded).unwrap_or_default();
         let samples: Vec<f32> = bytes[before.min(bytes.len()) & !1..]
             .chunks_exact(2)
             .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
@@ -617,7 +658,30 @@ fn a_spoken_question_is_answered_aloud_with_the_real_model() {
         loud >= 25
     });
     eprintln!("heard {text:?}; the answer was loud for {loud} × 10 ms on the null sink; stream {}", u["timings"]["stream"]);
-    stop.store(true, Ordering::Relaxed);
-    let _ = feeder.join();
-    drop(reaper);
+}
+
+#[test]
+fn a_brief_longer_than_one_window_is_decoded_while_the_key_is_held() {
+    // With the defaults (no streaming), a 33 s brief held on the hotkey: its first 28 s
+    // piece is decoded while the key is still down (`transcribe::ahead`), so the utterance
+    // records one piece decoded while held, and the text holds the whole brief.
+    let Some(desk) = Desk::start(&[]) else { return };
+    let mut text = String::new();
+    let mut brief = Vec::new();
+    for b in speech::BRIEFS.iter().cycle() {
+        if brief.len() as f64 >= 33.0 * 16_000.0 {
+            break;
+        }
+        text.push_str(b);
+        text.push(' ');
+        brief.extend(speech::speak(b, "en-us", 175, &desk.root));
+    }
+    desk.say(&brief);
+    let u = desk.transcribed();
+    let heard = u["transcript"].as_str().unwrap_or_default();
+    assert!(u["timings"]["rejected"].is_null(), "rejected: {u:#}");
+    assert_eq!(u["timings"]["pieces_while_held"], 1, "{u:#}");
+    let (e, n) = speech::word_errors(&text, heard);
+    assert!((e as f64) < 0.35 * n as f64, "{e} of {n} words wrong: {heard:?}");
+    eprintln!("heard {heard:?} ({e} of {n} words wrong); {}", u["timings"]["timings"]);
 }

@@ -21,12 +21,18 @@
 //!   and release-to-text for one-shot, the streamed chunks alone, the
 //!   daemon's choice and the re-decode at release always ([`seams`]).
 //!
+//! * long briefs (35–90 s): every piece decoded after release against the
+//!   pieces decoded while the key is held, beside faster-whisper under the
+//!   same hogs ([`ahead`]).
+//!
+//! `CAPCOM_BENCH_AHEAD_ONLY=1` runs only the long-brief section,
 //! `CAPCOM_BENCH_SEAMS_ONLY=1` runs only the 16–21 s streaming comparison,
 //! `CAPCOM_BENCH_STREAM_ONLY=1` runs only the streaming section,
 //! `CAPCOM_BENCH_PROMPTS_ONLY=1` only the prompt section.
 //!
 //! No assertion is timed: this only prints.
 
+mod ahead;
 mod prompts;
 
 use crate::speech::{self, Clip};
@@ -258,6 +264,10 @@ pub fn run() {
         prompts::run(&f16, &q8, &cfg, &root);
         return;
     }
+    if std::env::var_os("CAPCOM_BENCH_AHEAD_ONLY").is_some() {
+        ahead::run(&f16, &cfg, &root);
+        return;
+    }
     if std::env::var_os("CAPCOM_BENCH_SEAMS_ONLY").is_some() {
         seams(&f16, &cfg, &root);
         return;
@@ -270,18 +280,19 @@ pub fn run() {
     let setup = |name, model: &PathBuf, threads, prompt, decode, full_window| Setup { name, model: model.clone(), threads, prompt, decode, full_window };
     // threads 0: chosen per clip from the cores other work leaves free (the default)
     let quiet = [
-        setup("defaults (threads per clip)", &f16, 0, false, DecodeMode::Auto, false),
-        setup("1 thread", &f16, 1, false, DecodeMode::Auto, false),
-        setup("2 threads", &f16, 2, false, DecodeMode::Auto, false),
-        setup("vocabulary prompt on", &f16, 0, true, DecodeMode::Auto, false),
-        setup("free decoding (no command mode)", &f16, 0, false, DecodeMode::Free, false),
-        setup("full 30 s window", &f16, 0, false, DecodeMode::Auto, true),
-        setup("q8_0 weights", &q8, 0, false, DecodeMode::Auto, false),
+        setup("no prompt, threads per clip", &f16, 0, false, DecodeMode::Auto, false),
+        setup("no prompt, 1 thread", &f16, 1, false, DecodeMode::Auto, false),
+        setup("no prompt, 2 threads", &f16, 2, false, DecodeMode::Auto, false),
+        setup("vocabulary prompt (the default), threads per clip", &f16, 0, true, DecodeMode::Auto, false),
+        setup("no prompt, free decoding (no command mode)", &f16, 0, false, DecodeMode::Free, false),
+        setup("no prompt, full 30 s window", &f16, 0, false, DecodeMode::Auto, true),
+        setup("no prompt, q8_0 weights", &q8, 0, false, DecodeMode::Auto, false),
     ];
     let busy = [
-        setup("defaults (threads per clip)", &f16, 0, false, DecodeMode::Auto, false),
-        setup("1 thread", &f16, 1, false, DecodeMode::Auto, false),
-        setup("2 threads", &f16, 2, false, DecodeMode::Auto, false),
+        setup("vocabulary prompt (the default), threads per clip", &f16, 0, true, DecodeMode::Auto, false),
+        setup("no prompt, threads per clip", &f16, 0, false, DecodeMode::Auto, false),
+        setup("no prompt, 1 thread", &f16, 1, false, DecodeMode::Auto, false),
+        setup("no prompt, 2 threads", &f16, 2, false, DecodeMode::Auto, false),
     ];
     let loaded = &LOADS[1..];
     println!();
@@ -347,6 +358,7 @@ pub fn run() {
         }
     }
     streaming(&f16, &cfg, &lengths, &briefs);
+    ahead::run(&f16, &cfg, &root);
     prompts::run(&f16, &q8, &cfg, &root);
 }
 

@@ -169,6 +169,10 @@ pub struct Voice {
     /// at release, but sentences decoded on their own came out less accurate
     /// (`cargo bench --bench transcribe`).
     pub streaming: bool,
+    /// Decode each piece of a brief longer than one 30 s window while the key is
+    /// still held, as soon as the piece is final, so only the last piece is left at
+    /// release. The text is the same as decoding after release. On by default.
+    pub pieces_while_held: bool,
 }
 
 impl Default for Voice {
@@ -191,6 +195,7 @@ impl Default for Voice {
             vocabulary_prompt: true,
             command_mode: true,
             streaming: false,
+            pieces_while_held: true,
         }
     }
 }

@@ -23,6 +23,10 @@
 //!   so at release only the part after the last pause is decoded; with a
 //!   core to spare the whole clip is decoded again then, and the better
 //!   scored text kept (`transcribe::stream::Redecode`).
+//! * Otherwise (`[voice] pieces_while_held`, on by default) the tap feeds
+//!   `transcribe::ahead::Ahead`: each 28 s piece of a brief longer than one
+//!   window is decoded as soon as it is final, so at release only the last
+//!   piece is; the text is the one decoding after release gives.
 
 use super::Services;
 use super::coordinator::{CoordinatorHandle, HotkeyEdge, Msg, Stage};
@@ -354,11 +358,11 @@ pub async fn run(services: Services, coordinator: CoordinatorHandle, mut stop: w
                 if let Some(model) = slot.loaded() {
                     model.recording_started();
                 }
-                if cfg.voice.streaming && mode == Mode::Free
+                if (cfg.voice.streaming || cfg.voice.pieces_while_held) && mode == Mode::Free
                     && let Some(model) = slot.loaded()
                 {
                     let (tap_tx, tap_rx) = std::sync::mpsc::channel();
-                    live = model.live(tap_rx);
+                    live = if cfg.voice.streaming { model.live(tap_rx) } else { model.ahead(tap_rx) };
                     if live.is_some() {
                         let _ = rec_tx.send(RecMsg::Tap(tap_tx));
                     }
@@ -539,6 +543,9 @@ async fn handle_clip(services: &Services, slot: &ModelSlot, job: Job) -> anyhow:
         info["no_speech_prob"] = serde_json::json!(t.no_speech_prob);
         info["avg_logprob"] = serde_json::json!(t.avg_logprob);
         info["fallback"] = serde_json::json!(t.fallback);
+        if t.held_pieces > 0 {
+            info["pieces_while_held"] = serde_json::json!(t.held_pieces);
+        }
         if let Some(f) = t.free_score {
             info["free_score"] = serde_json::to_value(f)?;
         }

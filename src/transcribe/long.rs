@@ -24,9 +24,28 @@ const HOP: usize = SAMPLE_RATE as usize / 50;
 /// [`MIN_PIECE_SECONDS`] and [`MAX_PIECE_SECONDS`] after the previous cut (the latest of
 /// equally quiet ones: fewer, longer pieces). Empty when the clip fits one piece.
 pub fn cuts(samples: &[f32]) -> Vec<usize> {
-    let max = (MAX_PIECE_SECONDS * SAMPLE_RATE as f64) as usize;
-    let min = (MIN_PIECE_SECONDS * SAMPLE_RATE as f64) as usize;
-    // prefix sums of squares: any span's energy in O(1)
+    let energy = prefix_energy(samples);
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while let Some(cut) = cut_after(&energy, start) {
+        out.push(cut);
+        start = cut;
+    }
+    out
+}
+
+/// The cut [`cuts`] makes after `start` in any clip that begins with `samples` (a
+/// recording still growing), as soon as that is known: when more than
+/// [`MAX_PIECE_SECONDS`] follow `start`. A cut depends only on the audio up to
+/// `start` + [`MAX_PIECE_SECONDS`], so the pieces of a long brief can be decoded
+/// while the key is still held, exactly as they would be after release.
+pub fn next_cut(samples: &[f32], start: usize) -> Option<usize> {
+    cut_after(&prefix_energy(samples), start)
+}
+
+/// Prefix sums of squares: any span's energy in O(1). Summed from the first sample in
+/// order, so a recording's prefix has the same sums as the whole clip's.
+fn prefix_energy(samples: &[f32]) -> Vec<f64> {
     let mut energy = Vec::with_capacity(samples.len() + 1);
     energy.push(0f64);
     let mut acc = 0f64;
@@ -35,25 +54,28 @@ pub fn cuts(samples: &[f32]) -> Vec<usize> {
         acc += s * s;
         energy.push(acc);
     }
-    let span = |a: usize| energy[a + QUIET_SPAN] - energy[a];
-    let mut out = Vec::new();
-    let mut start = 0usize;
-    while samples.len() - start > max {
-        let (lo, hi) = (start + min, start + max - QUIET_SPAN);
-        let mut best = (f64::INFINITY, hi);
-        let mut a = lo;
-        while a <= hi {
-            let e = span(a);
-            if e <= best.0 {
-                best = (e, a);
-            }
-            a += HOP;
-        }
-        let cut = best.1 + QUIET_SPAN / 2;
-        out.push(cut);
-        start = cut;
+    energy
+}
+
+fn cut_after(energy: &[f64], start: usize) -> Option<usize> {
+    let max = (MAX_PIECE_SECONDS * SAMPLE_RATE as f64) as usize;
+    let min = (MIN_PIECE_SECONDS * SAMPLE_RATE as f64) as usize;
+    let len = energy.len() - 1;
+    if len.saturating_sub(start) <= max {
+        return None;
     }
-    out
+    let span = |a: usize| energy[a + QUIET_SPAN] - energy[a];
+    let (lo, hi) = (start + min, start + max - QUIET_SPAN);
+    let mut best = (f64::INFINITY, hi);
+    let mut a = lo;
+    while a <= hi {
+        let e = span(a);
+        if e <= best.0 {
+            best = (e, a);
+        }
+        a += HOP;
+    }
+    Some(best.1 + QUIET_SPAN / 2)
 }
 
 /// Too few words for the speech a piece held: at least 5 s of voiced audio decoded to
@@ -139,6 +161,33 @@ mod tests {
         let cases = [(1, 20_000, true), (2, 30_000, true), (40, 20_000, false), (10, 20_000, false), (0, 4_000, false), (1, 4_900, false), (2, 6_000, true)];
         for (words, voiced, want) in cases {
             assert_eq!(too_few_words(words, voiced), want, "{words} words in {voiced} ms");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// A recording cut as it grows gets the cuts of the finished clip: each cut is
+        /// found once more than 28 s follow the one before, and never moves after.
+        #[test]
+        fn cuts_found_while_the_clip_grows_are_the_finished_clip_s(
+            secs in 20.0f64..100.0,
+            pauses in proptest::collection::vec((0.0f64..100.0, 0.05f64..0.8), 0..8),
+            step_ms in 100u64..2_000,
+        ) {
+            let pauses: Vec<(f64, f64)> = pauses.iter().map(|&(a, l)| (a, a + l)).collect();
+            let clip = talk(secs, &pauses);
+            let whole = cuts(&clip);
+            let step = (step_ms as usize * R / 1000).max(1);
+            let (mut found, mut start, mut end) = (Vec::new(), 0usize, 0usize);
+            while end < clip.len() {
+                end = (end + step).min(clip.len());
+                while let Some(cut) = next_cut(&clip[..end], start) {
+                    proptest::prop_assert!(end - start > (MAX_PIECE_SECONDS * R as f64) as usize);
+                    found.push(cut);
+                    start = cut;
+                }
+            }
+            proptest::prop_assert_eq!(found, whole);
         }
     }
 }

@@ -16,6 +16,7 @@
 //! The speech model is an outside system, so the daemon sees it through the
 //! [`SpeechModel`] trait; [`WhisperModel`] is the one real implementation.
 
+pub mod ahead;
 pub mod cpu;
 pub mod ggml;
 pub mod grammar;
@@ -168,6 +169,14 @@ pub struct Transcript {
     /// where, and how little. Such a transcript is rejected, never acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost: Option<String>,
+    /// Pieces of a long clip decoded while the key was still held ([`ahead`]);
+    /// only the rest was decoded after release.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held_pieces: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -636,7 +645,8 @@ impl Transcriber {
         Ok(t)
     }
 
-    /// A clip longer than one window, decoded piece by piece ([`long`]) and joined.
+    /// A clip longer than one window, decoded piece by piece ([`long`]) and joined. A piece
+    /// already decoded while the key was held (`opts.early`, [`ahead`]) is not decoded again.
     fn run_pieces(&self, samples: &[f32], cuts: &[usize], opts: &RunOptions) -> Result<Transcript, TranscribeError> {
         let t0 = Instant::now();
         let mut bounds = vec![0];
@@ -644,16 +654,20 @@ impl Transcriber {
         bounds.push(samples.len());
         let mut all: Option<Transcript> = None;
         let (mut logprob_sum, mut tokens) = (0f64, 0usize);
-        let base = opts.prompt.as_deref().unwrap_or(self.settings.prompt.as_str()).to_string();
-        let mut piece_opts = RunOptions { library_defaults: opts.library_defaults, prompt: opts.prompt.clone(), abort: opts.abort.clone() };
-        for w in bounds.windows(2) {
+        let mut chain = PieceChain::new(self, opts);
+        let mut held = 0;
+        for (i, w) in bounds.windows(2).enumerate() {
             let piece = &samples[w[0]..w[1]];
             let at = w[0] as f64 / SAMPLE_RATE as f64;
-            let mut t = self.run_window(piece, Mode::Free, &piece_opts)?;
-            if self.settings.condition_previous {
-                piece_opts.prompt = Some(previous_text_prompt(&base, &t.text));
-            }
-            let lost = self.lost_speech(piece, &t.text, at);
+            let early = opts.early.get(i).filter(|e| e.start == w[0] && e.end == w[1] && e.hash == ahead::hash(piece));
+            let (mut t, lost) = match early {
+                Some(e) => {
+                    held += 1;
+                    chain.follow(&e.transcript.text);
+                    (e.transcript.clone(), e.lost.clone())
+                }
+                None => chain.decode(self, piece, at)?,
+            };
             let n = t.text.split_whitespace().count().max(1);
             logprob_sum += t.avg_logprob as f64 * n as f64;
             tokens += n;
@@ -680,6 +694,7 @@ impl Transcriber {
         let mut t = all.expect("at least two pieces");
         t.duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
         t.avg_logprob = (logprob_sum / tokens.max(1) as f64) as f32;
+        t.held_pieces = held;
         t.timings.total_ms = t0.elapsed().as_secs_f64() * 1000.0;
         Ok(t)
     }
@@ -779,6 +794,7 @@ impl Transcriber {
             fallback: false,
             looped: decoded.looped,
             lost: None,
+            held_pieces: 0,
         })
     }
 
@@ -788,6 +804,18 @@ impl Transcriber {
     /// invented text ([`rejection`]). `expected` is [`Mode::Confirm`] while a
     /// question is pending, else [`Mode::Free`].
     pub fn hear(&self, samples: &[f32], expected: Mode, decode: Option<DecodeMode>) -> Result<Hearing, TranscribeError> {
+        self.hear_with_early(samples, expected, decode, Vec::new())
+    }
+
+    /// [`Transcriber::hear`], given the pieces of a long clip decoded while the key was
+    /// held ([`ahead`]): a piece whose audio is the same is not decoded again.
+    pub(crate) fn hear_with_early(
+        &self,
+        samples: &[f32],
+        expected: Mode,
+        decode: Option<DecodeMode>,
+        early: Vec<ahead::EarlyPiece>,
+    ) -> Result<Hearing, TranscribeError> {
         let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
         let mut h = self.screen(samples);
         if h.rejected.is_some() {
@@ -800,7 +828,7 @@ impl Transcriber {
             (_, DecodeMode::Auto) if duration_s <= COMMAND_MAX_SECONDS => Mode::Commands,
             _ => Mode::Free,
         };
-        let mut t = self.run(samples, first, false)?;
+        let mut t = self.run_with(samples, first, &RunOptions { early, ..Default::default() })?;
         let mut set_aside = None;
         if first != Mode::Free && grammar_decode_is_poor(&t) {
             let spent = t.timings.total_ms;
@@ -848,6 +876,42 @@ pub(crate) struct RunOptions {
     pub prompt: Option<String>,
     /// Stops the decode early when set.
     pub abort: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Pieces of this clip decoded while the key was held ([`ahead`]), in order.
+    pub early: Vec<ahead::EarlyPiece>,
+}
+
+/// The pieces of a long clip, decoded one after another with the options each needs:
+/// the same whether a piece is decoded while the key is held ([`ahead`]) or after release.
+pub(crate) struct PieceChain {
+    base: String,
+    opts: RunOptions,
+    condition_previous: bool,
+}
+
+impl PieceChain {
+    pub(crate) fn new(t: &Transcriber, opts: &RunOptions) -> PieceChain {
+        PieceChain {
+            base: opts.prompt.as_deref().unwrap_or(t.settings.prompt.as_str()).to_string(),
+            opts: RunOptions { library_defaults: opts.library_defaults, prompt: opts.prompt.clone(), abort: opts.abort.clone(), early: Vec::new() },
+            condition_previous: t.settings.condition_previous,
+        }
+    }
+
+    /// Decode the next piece, which starts `at` seconds into the clip: its text, and
+    /// whether it lost its speech.
+    pub(crate) fn decode(&mut self, t: &Transcriber, piece: &[f32], at: f64) -> Result<(Transcript, Option<String>), TranscribeError> {
+        let tr = t.run_window(piece, Mode::Free, &self.opts)?;
+        self.follow(&tr.text);
+        let lost = t.lost_speech(piece, &tr.text, at);
+        Ok((tr, lost))
+    }
+
+    /// The next piece follows one whose text was `text`.
+    pub(crate) fn follow(&mut self, text: &str) {
+        if self.condition_previous {
+            self.opts.prompt = Some(previous_text_prompt(&self.base, text));
+        }
+    }
 }
 
 impl Transcriber {
@@ -918,6 +982,12 @@ pub trait SpeechModel: Send + Sync {
     fn live(&self, _audio: std::sync::mpsc::Receiver<Vec<f32>>) -> Option<Box<dyn LiveHearing>> {
         None
     }
+    /// Decode the pieces of a long recording while it is made, from `audio` (the
+    /// recorder's tap), each as soon as it is final ([`ahead::Ahead`]); `None` when this
+    /// model cannot.
+    fn ahead(&self, _audio: std::sync::mpsc::Receiver<Vec<f32>>) -> Option<Box<dyn LiveHearing>> {
+        None
+    }
 }
 
 /// A recording being transcribed while it is made ([`stream::Live`]).
@@ -929,6 +999,12 @@ pub trait LiveHearing: Send {
 impl LiveHearing for stream::Live {
     fn finish(self: Box<Self>, samples: &[f32], expected: Mode) -> Result<Hearing, TranscribeError> {
         stream::Live::finish(*self, samples, expected)
+    }
+}
+
+impl LiveHearing for ahead::Ahead {
+    fn finish(self: Box<Self>, samples: &[f32], expected: Mode) -> Result<Hearing, TranscribeError> {
+        ahead::Ahead::finish(*self, samples, expected)
     }
 }
 
@@ -957,6 +1033,16 @@ impl SpeechModel for WhisperModel {
             Ok(l) => Some(Box::new(l)),
             Err(e) => {
                 tracing::warn!("cannot start the streaming thread: {e}; the clip is decoded at release");
+                None
+            }
+        }
+    }
+
+    fn ahead(&self, audio: std::sync::mpsc::Receiver<Vec<f32>>) -> Option<Box<dyn LiveHearing>> {
+        match ahead::Ahead::start(self.0.clone(), audio) {
+            Ok(a) => Some(Box::new(a)),
+            Err(e) => {
+                tracing::warn!("cannot start the thread that decodes long briefs while the key is held: {e}; the clip is decoded at release");
                 None
             }
         }

@@ -437,6 +437,7 @@ impl Transcriber {
             fallback: false,
             looped: false,
             lost: None,
+            held_pieces: 0,
         };
         if let Some(d) = decoded {
             if !d.text.trim().is_empty() {

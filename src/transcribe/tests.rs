@@ -84,6 +84,7 @@ fn loops_and_empty_text_are_rejected() {
         fallback: false,
         looped: false,
         lost: None,
+        held_pieces: 0,
     };
     assert!(rejection(&t("Merge task four.", 0.1, -0.3)).is_none());
     assert!(rejection(&t("", 0.1, 0.0)).is_some());
@@ -122,6 +123,7 @@ fn a_grammar_decode_the_model_would_not_say_falls_back() {
         fallback: false,
         looped: false,
         lost: None,
+        held_pieces: 0,
     };
     // (in grammar, grammar's own mean, free mean and lowest token, poor?): figures measured on tiny.en
     for (g, avg, free, poor) in [
