@@ -165,9 +165,10 @@ pub struct Voice {
     /// Decode short clips (up to 2.5 s) with the commands grammar first.
     pub command_mode: bool,
     /// Transcribe while the key is held (the audio up to each pause is decoded
-    /// once), so only the rest is decoded at release. Off by default: faster
-    /// at release, but sentences decoded on their own came out less accurate
-    /// (`cargo bench --bench transcribe`).
+    /// once), so only the rest is decoded at release. Off by default: on a
+    /// quiet machine the whole clip is decoded again at release (slower than
+    /// one decode), and on a busy one the streamed text alone was less
+    /// accurate (`cargo bench --bench transcribe`, README).
     pub streaming: bool,
     /// Decode each piece of a brief longer than one 30 s window while the key is
     /// still held, as soon as the piece is final, so only the last piece is left at
