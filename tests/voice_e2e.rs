@@ -56,9 +56,15 @@ fn daemon_log_tail(data: &Option<PathBuf>) -> String {
 
 
 fn free_display() -> u32 {
-    (90..400)
-        .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists())
-        .expect("a free X display number")
+    // the tests here run side by side: each takes its own number, before its Xvfb makes the lock file
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(90);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(n < 400, "no free X display number");
+        if !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            return n;
+        }
+    }
 }
 
 /// 10 ms RMS envelope.
@@ -105,16 +111,10 @@ fn best_correlation(hay: &[f32], needle: &[f32]) -> (f32, usize) {
     fine
 }
 
-#[test]
-fn holding_the_hotkey_records_stores_and_transcribes() {
-    if !skip::programs(&["Xvfb", "xdotool", "pulseaudio", "pactl", "espeak-ng"], INSTALL) {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
-    let home = root.join("home");
-    let runtime = root.join("run");
-    let data = root.join("data");
+/// A user's desktop under `root`: HOME, a private XDG_RUNTIME_DIR, the data dir (`root/data`) and an X
+/// server (Xvfb) on a free display, stopped with the returned [`Reaper`].
+fn desktop(root: &Path) -> (Env, Reaper) {
+    let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
     for d in [&home, &runtime, &data] {
         std::fs::create_dir_all(d).unwrap();
     }
@@ -131,8 +131,6 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
         ],
     };
     let mut reaper = Reaper(Vec::new(), Vec::new());
-
-    // X server
     let xvfb = env
         .cmd("Xvfb")
         .args([format!(":{display}").as_str(), "-nolisten", "tcp", "-screen", "0", "640x480x24"])
@@ -142,6 +140,18 @@ fn holding_the_hotkey_records_stores_and_transcribes() {
         .unwrap();
     reaper.0.push(xvfb);
     wait_for("Xvfb", Duration::from_secs(20), || Path::new(&format!("/tmp/.X11-unix/X{display}")).exists());
+    (env, reaper)
+}
+
+#[test]
+fn holding_the_hotkey_records_stores_and_transcribes() {
+    if !skip::programs(&["Xvfb", "xdotool", "pulseaudio", "pactl", "espeak-ng"], INSTALL) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let (env, mut reaper) = desktop(&root);
+    let data = root.join("data");
 
     // sound server with a FIFO microphone
     let fifo = root.join("mic.fifo");
@@ -494,32 +504,8 @@ impl Desk {
         let root = tmp.path().to_path_buf();
         // a missing model skips through the helper (under CI, or with CAPCOM_SPEECH_MODEL_DIR set, it fails)
         let model = speech::real_model(env!("CARGO_BIN_EXE_capcom"), &root)?;
-        let (home, runtime, data) = (root.join("home"), root.join("run"), root.join("data"));
-        for d in [&home, &runtime, &data] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let display = free_display();
-        let env = Env {
-            user: None,
-            vars: vec![
-                ("HOME".into(), home.display().to_string()),
-                ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
-                ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
-                ("DISPLAY".into(), format!(":{display}")),
-            ],
-        };
-        let mut reaper = Reaper(Vec::new(), Vec::new());
-        let xvfb = env
-            .cmd("Xvfb")
-            .args([format!(":{display}").as_str(), "-nolisten", "tcp", "-screen", "0", "640x480x24"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        reaper.0.push(xvfb);
-        wait_for("Xvfb", Duration::from_secs(20), || Path::new(&format!("/tmp/.X11-unix/X{display}")).exists());
+        let (env, mut reaper) = desktop(&root);
+        let data = root.join("data");
 
         // sound server: a FIFO microphone and a null sink as the speaker
         let fifo = root.join("mic.fifo");
