@@ -470,7 +470,7 @@ fn seams(model: &Path, cfg: &capcom::config::Config, root: &Path) {
     }
     let _ = t.hear(&clips[0].samples, Mode::Free, None);
     println!();
-    println!("streamed text vs one-shot, 16–21 s briefs (audio fed in real time; the machine is shared, so the load is other people's work too):");
+    println!("streamed text vs one-shot, 16–21 s briefs (audio fed in real time; each row gives the load average at its end):");
     println!("| clip | s | load (1/5/15 min) | one-shot s | chunks only s | daemon s | re-decode s | WER one-shot | chunks only | daemon | re-decode | daemon re-decoded, kept |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut errs = [0usize; 4];

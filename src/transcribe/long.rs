@@ -40,6 +40,10 @@ pub fn cuts(samples: &[f32]) -> Vec<usize> {
 /// `start` + [`MAX_PIECE_SECONDS`], so the pieces of a long brief can be decoded
 /// while the key is still held, exactly as they would be after release.
 pub fn next_cut(samples: &[f32], start: usize) -> Option<usize> {
+    // checked first: a recording looks for its next cut ten times a second
+    if samples.len().saturating_sub(start) <= (MAX_PIECE_SECONDS * SAMPLE_RATE as f64) as usize {
+        return None;
+    }
     cut_after(&prefix_energy(samples), start)
 }
 
