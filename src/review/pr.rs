@@ -467,14 +467,27 @@ impl Follower {
                 return;
             }
         };
+        // The task as it is now, not as this tick read it before asking GitHub: the gate moves
+        // it `ready` → `checking` right after queueing it, and the queue can drop the PR before
+        // that read is answered. Moving it from the state read earlier would fail, while the
+        // event below said the queue was done, and the PR would be followed as before: `ready`
+        // again, though it left the queue unmerged.
+        let Ok(task) = self.store.task(task.id) else { return };
         if task.state == state && task.reason.as_deref() == Some(reason.as_str()) {
             return;
         }
-        if state == TaskState::NeedsAttention {
-            // The queue is done with this head: the PR is followed as before.
-            let _ = self.store.add_event(Some(task.id), FOLLOW_EVENT, &reason, Some(&serde_json::json!({"pr": n})));
+        if task.state == TaskState::Checking && !task.reason.as_deref().unwrap_or("").starts_with("pull request") {
+            return;
         }
-        let _ = self.store.transition(task.id, Some(&[task.state]), state, Some(&reason));
+        match self.store.transition(task.id, Some(&[task.state]), state, Some(&reason)) {
+            Ok(_) if state == TaskState::NeedsAttention => {
+                // The queue is done with this head: the PR is followed as before.
+                let _ = self.store.add_event(Some(task.id), FOLLOW_EVENT, &reason, Some(&serde_json::json!({"pr": n})));
+            }
+            Ok(_) => {}
+            // moved meanwhile: the next read decides
+            Err(e) => tracing::debug!(task = task.id, error = %e, "the task moved while its merge queue was read"),
+        }
     }
 
     /// A PR `behind` its base: ask GitHub to merge the base into it, once per head. The new
