@@ -143,6 +143,17 @@ fn desktop(root: &Path) -> (Env, Reaper) {
     (env, reaper)
 }
 
+/// A PulseAudio daemon in `env`, ready for `pactl`, killed by `reaper` when the test ends.
+fn pulseaudio(env: &Env, reaper: &mut Reaper) {
+    let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
+    assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
+    let env_vars = env.vars.clone();
+    reaper.1.push(Box::new(move || {
+        let _ = Env::new(env_vars.clone()).run("pulseaudio", &["--kill"]);
+    }));
+    wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
+}
+
 #[test]
 fn holding_the_hotkey_records_stores_and_transcribes() {
     if !skip::programs(&["Xvfb", "xdotool", "pulseaudio", "pactl", "espeak-ng"], INSTALL) {
@@ -413,15 +424,7 @@ fn status_speak_is_heard_on_the_null_sink() {
         ],
     };
     let mut reaper = Reaper(Vec::new(), Vec::new());
-    let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
-    assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
-    {
-        let env_vars = env.vars.clone();
-        reaper.1.push(Box::new(move || {
-            let _ = Env::new(env_vars.clone()).run("pulseaudio", &["--kill"]);
-        }));
-    }
-    wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
+    pulseaudio(&env, &mut reaper);
     let out = env.run("pactl", &["load-module", "module-null-sink", "sink_name=speaker", "rate=16000", "channels=1"]);
     assert!(out.status.success(), "null sink: {}", String::from_utf8_lossy(&out.stderr));
     assert!(env.run("pactl", &["set-default-sink", "speaker"]).status.success());
@@ -509,15 +512,7 @@ impl Desk {
 
         // sound server: a FIFO microphone and a null sink as the speaker
         let fifo = root.join("mic.fifo");
-        let out = env.run("pulseaudio", &["-D", "--exit-idle-time=-1", "--log-target=stderr"]);
-        assert!(out.status.success(), "pulseaudio: {}", String::from_utf8_lossy(&out.stderr));
-        {
-            let env_vars = env.vars.clone();
-            reaper.1.push(Box::new(move || {
-                let _ = Env::new(env_vars.clone()).run("pulseaudio", &["--kill"]);
-            }));
-        }
-        wait_for("pulseaudio", Duration::from_secs(20), || env.run("pactl", &["info"]).status.success());
+        pulseaudio(&env, &mut reaper);
         let fifo_arg = format!("file={}", fifo.display());
         for args in [
             vec!["load-module", "module-pipe-source", "source_name=mic", fifo_arg.as_str(), "format=s16le", "rate=16000", "channels=1"],

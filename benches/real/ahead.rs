@@ -12,7 +12,7 @@ use capcom::transcribe::{Mode, Settings, Transcriber};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub fn run(model: &Path, cfg: &capcom::config::Config, root: &Path) {
     let dir = root.join("ahead");
@@ -77,15 +77,7 @@ fn feed(t: &Arc<Transcriber>, samples: &[f32]) -> (capcom::transcribe::Hearing, 
     let (tx, rx) = std::sync::mpsc::channel();
     t.mark_cpu();
     let ahead = Ahead::start(t.clone(), rx).unwrap();
-    let start = Instant::now();
-    for (i, c) in samples.chunks(1600).enumerate() {
-        tx.send(c.to_vec()).unwrap();
-        let due = start + Duration::from_millis(100 * (i as u64 + 1));
-        if let Some(w) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(w);
-        }
-    }
-    drop(tx); // the key is released
+    super::feed_in_real_time(samples, tx);
     let released = Instant::now();
     let h = ahead.finish(samples, Mode::Free).unwrap();
     (h, released.elapsed().as_secs_f64())

@@ -371,18 +371,23 @@ fn stream_clip(t: &Arc<Transcriber>, samples: &[f32]) -> (Hearing, f64) {
 fn stream_clip_with(t: &Arc<Transcriber>, samples: &[f32], redecode: Redecode) -> (Hearing, f64) {
     let (tx, rx) = std::sync::mpsc::channel();
     let live = Live::start(t.clone(), rx).unwrap();
+    feed_in_real_time(samples, tx);
+    let released = Instant::now();
+    let h = live.finish_with(samples, Mode::Free, redecode).unwrap();
+    (h, released.elapsed().as_secs_f64())
+}
+
+/// Send `samples` on `tap` in real time, 100 ms at a time, as the recorder's tap sends a
+/// recording, then drop it: the key is released.
+fn feed_in_real_time(samples: &[f32], tap: std::sync::mpsc::Sender<Vec<f32>>) {
     let start = Instant::now();
     for (i, c) in samples.chunks(1600).enumerate() {
-        tx.send(c.to_vec()).unwrap();
+        tap.send(c.to_vec()).unwrap();
         let due = start + Duration::from_millis(100 * (i as u64 + 1));
         if let Some(w) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(w);
         }
     }
-    drop(tx); // the key is released
-    let released = Instant::now();
-    let h = live.finish_with(samples, Mode::Free, redecode).unwrap();
-    (h, released.elapsed().as_secs_f64())
 }
 
 /// Streaming against one-shot: release-to-text per brief length, quiet and

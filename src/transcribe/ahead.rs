@@ -84,7 +84,6 @@ impl Ahead {
         if !early.is_empty() {
             tracing::debug!(pieces = early.len(), "pieces decoded while the key was held");
         }
-        let early = if expected == Mode::Free { early } else { Vec::new() };
         self.transcriber.hear_with_early(samples, expected, None, early)
     }
 }
